@@ -1,0 +1,38 @@
+# invoicesync: `make run` starts everything on the embedded default; `make test` tests it.
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PYTEST_ARGS ?= -m "not chaos"
+
+.PHONY: run test install lint typecheck chaos bench clean
+
+# uv from PyPI when missing; a system Python that refuses --user installs (PEP 668) gets a
+# private virtual environment for it instead.
+$(UV):
+	python3 -m pip install --user --quiet uv 2>/dev/null \
+	  || (python3 -m venv $(HOME)/.local/uv-venv && $(HOME)/.local/uv-venv/bin/pip install --quiet uv \
+	      && mkdir -p $(HOME)/.local/bin && ln -sf $(HOME)/.local/uv-venv/bin/uv $(UV))
+
+install: $(UV)
+	$(UV) sync --frozen --quiet
+
+run: install
+	$(UV) run --frozen invoicesync-dev
+
+test: install
+	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+lint: install
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+typecheck: install
+	$(UV) run --frozen mypy shared/src services/*/src tools/devstack/src
+
+chaos: install
+	INVOICESYNC_CHAOS_SIZE=$${INVOICESYNC_CHAOS_SIZE:-full} $(UV) run --frozen pytest tests/reliability/test_chaos.py -m chaos -s
+
+bench: install
+	$(UV) run --frozen python -m bench.run
+
+clean:
+	rm -rf .run .pytest_cache

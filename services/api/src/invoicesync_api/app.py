@@ -1,0 +1,193 @@
+"""The API's composition root: ``create_app(settings)`` wires everything once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from sqlalchemy import text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from invoicesync_api.clients.router import router as clients_router
+from invoicesync_api.documents.idempotency import IdempotencyKeys
+from invoicesync_api.documents.router import document_router
+from invoicesync_api.errors import (
+    PROBLEM_RESPONSES,
+    install_error_handlers,
+    problem,
+    problem_media_types,
+)
+from invoicesync_api.integrations.lifecycle_router import router as lifecycle_router
+from invoicesync_api.integrations.router import router as integrations_router
+from invoicesync_api.notifications.router import router as notifications_router
+from invoicesync_api.partners.router import router as partners_router
+from invoicesync_api.settings import ApiSettings
+from invoicesync_api.sync.dead_letters import router as dead_letters_router
+from invoicesync_api.sync.router import router as sync_runs_router
+from invoicesync_api.webhooks.router import router as webhooks_router
+from invoicesync_api.workers.background import BackgroundWorkers
+from invoicesync_shared import tracing
+from invoicesync_shared.crypto import SecretBox
+from invoicesync_shared.db.engine import create_engine, create_sessionmaker
+from invoicesync_shared.metrics import HTTP_REQUESTS, HTTP_SECONDS, metrics_endpoint
+
+DESCRIPTION = """Books invoices and credit notes into Exact Online, Lexware Office and Yuki,
+and brings the booking number back.
+
+Errors are RFC 9457 `application/problem+json` with a stable `code`. Amounts are decimal
+strings. Authenticate with `Authorization: Bearer <api key>`.
+
+**Edits after a sync:** a PATCH of a document already synced to **Yuki** is pushed again,
+and **cost centres and projects set on its lines in Yuki are reset** by that push. For
+Exact Online and Lexware Office a synced document is final: the change is stored here but
+not pushed, and the answer's `warnings` says so."""
+
+# Not traced: probes and scrapes (noise), and the OAuth callback, whose query string holds
+# the authorization code a span would record.
+UNTRACED_URLS = "/healthz$,/readyz$,/metrics$,/v1/oauth/callback"
+
+
+class RequestMetrics:
+    """Counts requests by route template (bounded labels); plain ASGI, so it costs no
+    extra task per request the way an ``@app.middleware("http")`` function does."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
+            HTTP_SECONDS.labels(scope["method"], route).observe(time.perf_counter() - started)
+
+
+class BodySizeLimit:
+    """Refuses bodies over the limit before they are read (413 problem+json)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = dict(scope["headers"]).get(b"content-length")
+            if length is not None and length.isdigit() and int(length) > self.max_bytes:
+                response = problem(
+                    413,
+                    "payload_too_large",
+                    "Payload too large",
+                    f"The body is larger than {self.max_bytes} bytes.",
+                    scope["path"],
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    engine = create_engine(
+        settings.database_url,
+        application_name="invoicesync-api",
+        pool_size=settings.database_pool_size,
+    )
+    sessionmaker = create_sessionmaker(engine)
+    workers = BackgroundWorkers(settings, sessionmaker)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.run_workers:
+            await workers.start()
+        try:
+            yield
+        finally:
+            await workers.stop()
+            await engine.dispose()
+
+    app = FastAPI(title="invoicesync", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.sessionmaker = sessionmaker
+    app.state.box = SecretBox(settings.encryption_keys)
+    app.state.idempotency = IdempotencyKeys(sessionmaker, settings.idempotency_in_flight_seconds)
+    app.state.webhook_settings = settings.webhooks
+    install_error_handlers(app)
+    for router in (
+        partners_router,
+        clients_router,
+        integrations_router,
+        lifecycle_router,
+        sync_runs_router,
+        notifications_router,
+        webhooks_router,
+        dead_letters_router,
+        document_router("invoice", "/v1/invoices", "invoices"),
+        document_router("credit_note", "/v1/credit-notes", "credit notes"),
+    ):
+        app.include_router(router, responses=PROBLEM_RESPONSES)
+    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics)
+    # A no-op unless the process installed a tracer provider (configure_tracing).
+    if tracing.is_enabled():  # off by default: no middleware cost without an exporter
+        FastAPIInstrumentor.instrument_app(app, excluded_urls=UNTRACED_URLS)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problem_media_types(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        checks = {"database": await _database_ok(engine), "broker": workers.broker_ok()}
+        checks.update(await _connectors_ok(settings))
+        ready = all(checks.values())
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    return app
+
+
+async def _database_ok(engine: object) -> bool:
+    try:
+        async with engine.connect() as conn:  # type: ignore[attr-defined]
+            await conn.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+
+
+async def _connectors_ok(settings: ApiSettings) -> dict[str, bool]:
+    async def one(system: str) -> bool:
+        try:
+            async with httpx.AsyncClient(timeout=2.0) as http:
+                response = await http.get(f"{settings.connector_url(system)}/readyz")
+            return response.status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    systems = ("exact", "lexware", "yuki")
+    results = await asyncio.gather(*(one(s) for s in systems))
+    return {f"connector_{s}": ok for s, ok in zip(systems, results, strict=True)}

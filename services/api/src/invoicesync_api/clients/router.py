@@ -1,0 +1,96 @@
+"""Clients: the businesses whose books a partner keeps."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, EmailStr, Field
+from sqlalchemy import select
+
+from invoicesync_api.db.models import Client
+from invoicesync_api.deps import CallerDep, SessionDep
+from invoicesync_api.errors import NotFound
+from invoicesync_api.schemas import AddressIn, CountryCode, Strict
+
+router = APIRouter(prefix="/v1/clients", tags=["clients"])
+
+
+class ClientIn(Strict):
+    name: str = Field(min_length=1, max_length=200, examples=["Bakkerij De Vries B.V."])
+    vat_number: str | None = Field(default=None, max_length=32, examples=["NL123456789B01"])
+    company_number: str | None = Field(default=None, max_length=32, examples=["12345678"])
+    address: AddressIn | None = None
+    country: CountryCode | None = None
+    email: EmailStr | None = None
+    timezone: str = Field(default="Europe/Amsterdam", max_length=64)
+
+
+class ClientPatch(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    vat_number: str | None = Field(default=None, max_length=32)
+    company_number: str | None = Field(default=None, max_length=32)
+    address: AddressIn | None = None
+    country: CountryCode | None = None
+    email: EmailStr | None = None
+    timezone: str | None = Field(default=None, max_length=64)
+
+
+class ClientOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    vat_number: str | None
+    company_number: str | None
+    address: AddressIn | None
+    country: str | None
+    email: str | None
+    timezone: str
+    created_at: datetime
+
+
+async def get_client(client_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> Client:
+    """The caller's client or 404: a foreign id is indistinguishable from a missing one."""
+    client = await session.get(Client, client_id)
+    if client is None or client.partner_id != caller.partner_id:
+        raise NotFound("No such client.")
+    return client
+
+
+ClientDep = Annotated[Client, Depends(get_client)]
+
+
+def client_out(client: Client) -> ClientOut:
+    return ClientOut.model_validate(client, from_attributes=True)
+
+
+@router.post("", status_code=201, response_model=ClientOut)
+async def create_client(body: ClientIn, session: SessionDep, caller: CallerDep) -> ClientOut:
+    client = Client(partner_id=caller.partner_id, **body.model_dump(mode="json"))
+    session.add(client)
+    await session.flush()
+    await session.refresh(client)
+    return client_out(client)
+
+
+@router.get("", response_model=list[ClientOut])
+async def list_clients(session: SessionDep, caller: CallerDep) -> list[ClientOut]:
+    rows = await session.scalars(
+        select(Client).where(Client.partner_id == caller.partner_id).order_by(Client.created_at)
+    )
+    return [client_out(c) for c in rows]
+
+
+@router.get("/{client_id}", response_model=ClientOut)
+async def read_client(client: ClientDep) -> ClientOut:
+    return client_out(client)
+
+
+@router.patch("/{client_id}", response_model=ClientOut)
+async def patch_client(body: ClientPatch, client: ClientDep, session: SessionDep) -> ClientOut:
+    for field, value in body.model_dump(mode="json", exclude_unset=True).items():
+        setattr(client, field, value)
+    await session.flush()
+    await session.refresh(client)
+    return client_out(client)

@@ -1,0 +1,193 @@
+"""Tables the API owns. Shared tables (integrations, ledger, outbox) are in the shared
+package; the migrations create all of them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from invoicesync_shared.db.base import Model
+
+
+def _uuid_pk() -> Mapped[uuid.UUID]:
+    return mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Partner(Model):
+    __tablename__ = "partners"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = _created()
+
+
+class ApiKey(Model):
+    """Only the SHA-256 of a key is kept; keys are random, so a slow hash adds nothing."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = _created()
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Client(Model):
+    __tablename__ = "clients"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    vat_number: Mapped[str | None] = mapped_column(String(32))
+    company_number: Mapped[str | None] = mapped_column(String(32))
+    address: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    country: Mapped[str | None] = mapped_column(String(2))
+    email: Mapped[str | None] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Amsterdam")
+    created_at: Mapped[datetime] = _created()
+
+
+class Document(Model):
+    """An invoice or a credit note, as the business application sent it."""
+
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("client_id", "kind", "number"),)
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id"), index=True)
+    client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # invoice, credit_note
+    external_id: Mapped[str] = mapped_column(String(128))
+    number: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # draft, booked
+    issue_date: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date | None] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    customer: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    net_total: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+    vat_total: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+    gross_total: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+    credit_note_for: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("documents.id"))
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    booked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class DocumentSync(Model):
+    """A document's state in one integration; ``generation`` grows on each reset."""
+
+    __tablename__ = "document_syncs"
+
+    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+    integration_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("integrations.id"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    booking_number: Mapped[str | None] = mapped_column(String(64), index=True)
+    remote_id: Mapped[str | None] = mapped_column(String(128))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    payment_status: Mapped[str | None] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_retryable: Mapped[bool | None] = mapped_column()
+    duplicate_of: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # Times the sweeper asked again while it stayed pending; each wait doubles.
+    sweeps: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class IdempotencyKey(Model):
+    """A POST's key: in flight until its response is stored, then replayed verbatim."""
+
+    __tablename__ = "idempotency_keys"
+
+    partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _created()
+
+
+class SyncRun(Model):
+    """A batch of pushes started by a person (manual) or the scheduler (nightly).
+
+    Counters are kept on the row, updated as results arrive, so progress is live.
+    """
+
+    __tablename__ = "sync_runs"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id"), index=True)
+    client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id"), index=True)
+    integration_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(UUID(as_uuid=True)))
+    trigger: Mapped[str] = mapped_column(String(16))  # manual, nightly
+    status: Mapped[str] = mapped_column(String(16))  # running, finished
+    documents_total: Mapped[int] = mapped_column(Integer, default=0)
+    documents_synced: Mapped[int] = mapped_column(Integer, default=0)
+    documents_failed: Mapped[int] = mapped_column(Integer, default=0)
+    customers_synced: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    started_at: Mapped[datetime] = _created()
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SyncRunItem(Model):
+    """One document in one integration within a run; its outcome counts once."""
+
+    __tablename__ = "sync_run_items"
+
+    sync_run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sync_runs.id"), primary_key=True)
+    document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id"), primary_key=True)
+    integration_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("integrations.id"), primary_key=True
+    )
+    outcome: Mapped[str | None] = mapped_column(String(16))  # synced, failed
+
+
+class Notification(Model):
+    """The bell: one per finished manual run (and other things a user must see)."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id"), index=True)
+    client_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("clients.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    sync_run_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sync_runs.id"), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = _created()

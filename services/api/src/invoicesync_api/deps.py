@@ -1,0 +1,80 @@
+"""Request dependencies: the transaction, the calling partner, the admin."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invoicesync_api.db.models import ApiKey
+from invoicesync_api.errors import Unauthorized
+from invoicesync_api.settings import ApiSettings
+
+bearer = HTTPBearer(auto_error=False)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The edge owns the transaction: commit when the route returns, else roll back.
+
+    Function scope: the commit happens before the response is sent, so a 201 is only
+    ever sent for what is stored. A route may commit early (before calling a connector)
+    and go on in a new transaction.
+    """
+    async with request.app.state.sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+def get_settings(request: Request) -> ApiSettings:
+    settings: ApiSettings = request.app.state.settings
+    return settings
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+@dataclass(frozen=True)
+class Caller:
+    partner_id: uuid.UUID
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def get_caller(session: SessionDep, credentials: BearerDep) -> Caller:
+    if credentials is None:
+        raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
+    key = await session.scalar(
+        select(ApiKey).where(
+            ApiKey.key_hash == hash_key(credentials.credentials), ApiKey.revoked_at.is_(None)
+        )
+    )
+    if key is None:
+        raise Unauthorized("The API key is unknown or revoked.")
+    return Caller(partner_id=key.partner_id)
+
+
+async def require_admin(settings: SettingsDep, credentials: BearerDep) -> None:
+    expected = settings.admin_token.get_secret_value()
+    given = credentials.credentials if credentials else ""
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Unauthorized("This call needs the admin token.")
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+AdminDep = Depends(require_admin)

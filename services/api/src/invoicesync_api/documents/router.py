@@ -1,0 +1,149 @@
+"""/v1/invoices and /v1/credit-notes: one router factory, two document kinds."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+
+from invoicesync_api.deps import CallerDep, SessionDep
+from invoicesync_api.documents import repository, service
+from invoicesync_api.documents.idempotency import IdempotencyKeys, request_hash
+from invoicesync_api.documents.schemas import DocumentIn, DocumentOut, DocumentPatch, SyncStatus
+from invoicesync_api.schemas import Page
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Recommended: the same key and body answer the same 201 without a second "
+        "document; another body answers 422; while the first is in flight, 409.",
+    ),
+]
+
+
+def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: str) -> APIRouter:
+    router = APIRouter(prefix=prefix, tags=[tag])
+
+    @router.post("", status_code=201, response_model=DocumentOut)
+    async def create_document(
+        body: DocumentIn,
+        request: Request,
+        session: SessionDep,
+        caller: CallerDep,
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> DocumentOut | JSONResponse:
+        keys: IdempotencyKeys = request.app.state.idempotency
+        if idempotency_key:
+            digest = request_hash("POST", prefix, body.model_dump(mode="json"))
+            stored = await keys.claim(caller.partner_id, idempotency_key, digest)
+            if stored is not None:
+                return JSONResponse(
+                    stored.body, status_code=stored.status, headers={"Idempotent-Replayed": "true"}
+                )
+        try:
+            document, states = await service.create(session, body, kind, caller.partner_id)
+            out = service.to_out(document, states)
+            if idempotency_key:
+                await keys.complete(
+                    session, caller.partner_id, idempotency_key, 201, out.model_dump(mode="json")
+                )
+            return out
+        except BaseException:
+            if idempotency_key:
+                await keys.release(caller.partner_id, idempotency_key)
+            raise
+
+    _add_read_routes(router, kind)
+
+    @router.patch("/{document_id}", response_model=DocumentOut)
+    async def patch_document(
+        document_id: uuid.UUID, body: DocumentPatch, session: SessionDep, caller: CallerDep
+    ) -> DocumentOut:
+        """Yuki receives the edit again (cost centres set there are reset); Exact and
+        Lexware keep what they have, and the answer says so in ``warnings``."""
+        document = await service.get_document(
+            session, document_id, caller.partner_id, kind, lock=True
+        )
+        warnings = await service.patch(session, document, body)
+        await session.flush()
+        await session.refresh(document)
+        states = await repository.sync_states(session, [document.id])
+        return service.to_out(document, states[document.id], warnings)
+
+    @router.post("/{document_id}/book", response_model=DocumentOut)
+    async def book_document(
+        document_id: uuid.UUID, session: SessionDep, caller: CallerDep
+    ) -> DocumentOut:
+        document = await service.get_document(
+            session, document_id, caller.partner_id, kind, lock=True
+        )
+        await service.book(session, document)
+        await session.flush()
+        await session.refresh(document)  # updated_at is set by the database
+        states = await repository.sync_states(session, [document.id])
+        return service.to_out(document, states[document.id])
+
+    @router.post("/{document_id}/retry", status_code=202, response_model=DocumentOut)
+    async def retry_document(
+        document_id: uuid.UUID, session: SessionDep, caller: CallerDep
+    ) -> DocumentOut:
+        document = await service.get_document(
+            session, document_id, caller.partner_id, kind, lock=True
+        )
+        await service.retry(session, document)
+        await session.flush()
+        await session.refresh(document)  # updated_at is set by the database
+        states = await repository.sync_states(session, [document.id])
+        return service.to_out(document, states[document.id])
+
+    return router
+
+
+def _add_read_routes(router: APIRouter, kind: Literal["invoice", "credit_note"]) -> None:
+    @router.get("", response_model=Page[DocumentOut])
+    async def list_documents(
+        session: SessionDep,
+        caller: CallerDep,
+        client_id: uuid.UUID | None = None,
+        status: Literal["draft", "booked"] | None = None,
+        sync_status: SyncStatus | None = None,
+        booking_number: Annotated[
+            str | None, Query(description='An exact number, or "null" for documents not synced.')
+        ] = None,
+        system: Literal["exact", "lexware", "yuki"] | None = None,
+        issued_from: date | None = None,
+        issued_to: date | None = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        cursor: str | None = None,
+    ) -> Page[DocumentOut]:
+        filters = repository.DocumentFilters(
+            kind=kind,
+            partner_id=caller.partner_id,
+            client_id=client_id,
+            status=status,
+            sync_status=sync_status,
+            booking_number=booking_number,
+            system=system,
+            issued_from=issued_from,
+            issued_to=issued_to,
+        )
+        rows, next_cursor = await repository.list_documents(
+            session, filters, limit=limit, cursor=cursor
+        )
+        states = await repository.sync_states(session, [d.id for d in rows])
+        return Page[DocumentOut](
+            data=[service.to_out(d, states[d.id]) for d in rows], next_cursor=next_cursor
+        )
+
+    @router.get("/{document_id}", response_model=DocumentOut)
+    async def read_document(
+        document_id: uuid.UUID, session: SessionDep, caller: CallerDep
+    ) -> DocumentOut:
+        document = await service.get_document(session, document_id, caller.partner_id, kind)
+        states = await repository.sync_states(session, [document.id])
+        return service.to_out(document, states[document.id])

@@ -1,0 +1,130 @@
+"""Invoice and credit-note bodies and answers. Money is decimal strings, never floats."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, EmailStr, Field, model_validator
+
+from invoicesync_api.schemas import AddressIn, CountryCode, Money, Rate, Strict
+
+SyncStatus = Literal["pending", "sending", "sent", "booked", "failed", "ambiguous"]
+
+
+class CustomerIn(Strict):
+    external_id: str = Field(min_length=1, max_length=128, examples=["cust-42"])
+    name: str = Field(min_length=1, max_length=200, examples=["Jansen Installatietechniek"])
+    vat_number: str | None = Field(default=None, max_length=32)
+    company_number: str | None = Field(default=None, max_length=32)
+    email: EmailStr | None = None
+    address: AddressIn | None = None
+    country: CountryCode | None = None
+    is_person: bool = False
+
+
+class LineIn(Strict):
+    description: str = Field(min_length=1, max_length=500, examples=["Maintenance visit"])
+    quantity: Money = Field(examples=["2"])
+    unit_price: Money = Field(examples=["75.00"])
+    vat_rate: Rate = Field(examples=["21"])
+    gl_account: str | None = Field(default=None, max_length=20)
+    cost_centre: str | None = Field(default=None, max_length=20)
+
+
+class TotalsIn(Strict):
+    """Optional: when sent, they must equal what the lines add up to."""
+
+    net: Money | None = None
+    vat: Money | None = None
+    gross: Money | None = None
+
+
+class DocumentIn(Strict):
+    client_id: uuid.UUID
+    external_id: str = Field(min_length=1, max_length=128, examples=["inv-2026-0001"])
+    number: str = Field(min_length=1, max_length=30, examples=["2026-0001"])
+    status: Literal["draft", "booked"]
+    issue_date: date
+    due_date: date | None = None
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    customer: CustomerIn
+    lines: list[LineIn] = Field(min_length=1, max_length=500)
+    totals: TotalsIn | None = None
+    credit_note_for: uuid.UUID | None = Field(
+        default=None, description="Credit notes: the id of the invoice they credit."
+    )
+
+    @model_validator(mode="after")
+    def _due_after_issue(self) -> DocumentIn:
+        if self.due_date is not None and self.due_date < self.issue_date:
+            raise ValueError("due_date is before issue_date")
+        return self
+
+
+class DocumentPatch(Strict):
+    """Fields that may change after creation; lines replace all lines."""
+
+    due_date: date | None = None
+    customer: CustomerIn | None = None
+    lines: list[LineIn] | None = Field(default=None, min_length=1, max_length=500)
+    totals: TotalsIn | None = None
+
+
+class SyncError(BaseModel):
+    code: str
+    message: str
+    retryable: bool
+
+
+class SyncStateOut(BaseModel):
+    integration_id: uuid.UUID
+    system: str
+    status: SyncStatus
+    booking_number: str | None
+    remote_id: str | None
+    sent_at: datetime | None
+    payment_status: str | None
+    error: SyncError | None
+    duplicate_of: uuid.UUID | None = None
+
+
+class LineOut(BaseModel):
+    description: str
+    quantity: Money
+    unit_price: Money
+    vat_rate: Rate
+    net_amount: Money
+    vat_amount: Money
+    gl_account: str | None = None
+    cost_centre: str | None = None
+
+
+class TotalsOut(BaseModel):
+    net: Money
+    vat: Money
+    gross: Money
+
+
+class DocumentOut(BaseModel):
+    id: uuid.UUID
+    kind: Literal["invoice", "credit_note"]
+    client_id: uuid.UUID
+    external_id: str
+    number: str
+    status: Literal["draft", "booked"]
+    issue_date: date
+    due_date: date | None
+    currency: str
+    customer: CustomerIn
+    lines: list[LineOut]
+    totals: TotalsOut
+    credit_note_for: uuid.UUID | None
+    booking_number: str | None = Field(
+        description="The first booking number any integration gave it; null = not synced."
+    )
+    sync: list[SyncStateOut]
+    created_at: datetime
+    updated_at: datetime
+    warnings: list[str] = Field(default_factory=list)

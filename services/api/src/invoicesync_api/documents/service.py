@@ -1,0 +1,266 @@
+"""Document rules: creation with totals, booking drafts, edits per system, retries."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invoicesync_api.db.models import Client, Document, DocumentSync
+from invoicesync_api.documents import fanout, repository, totals
+from invoicesync_api.documents.schemas import (
+    DocumentIn,
+    DocumentOut,
+    DocumentPatch,
+    LineIn,
+    SyncError,
+    SyncStateOut,
+    TotalsOut,
+)
+from invoicesync_api.errors import Conflict, NotFound, Unprocessable
+from invoicesync_shared.db.models import Integration
+from invoicesync_shared.events.documents import DocumentUpdated
+
+KIND_NAMES = {"invoice": "invoice", "credit_note": "credit note"}
+SYNCED = ("booked", "sent")
+YUKI_EDIT_WARNING = (
+    "The change is pushed to Yuki again; cost centres and projects set on its lines in "
+    "Yuki will be reset."
+)
+
+
+def _not_pushed_warning(system: str) -> str:
+    names = {"exact": "Exact Online", "lexware": "Lexware Office"}
+    return (
+        f"This document is already synced to {names.get(system, system)}; the change is NOT "
+        "pushed there. Edit it in the accounting system as well."
+    )
+
+
+async def owned_client(
+    session: AsyncSession, client_id: uuid.UUID, partner_id: uuid.UUID
+) -> Client:
+    client = await session.get(Client, client_id)
+    if client is None or client.partner_id != partner_id:
+        raise NotFound("No such client.")
+    return client
+
+
+async def get_document(
+    session: AsyncSession,
+    document_id: uuid.UUID,
+    partner_id: uuid.UUID,
+    kind: str,
+    *,
+    lock: bool = False,
+) -> Document:
+    document = await session.get(Document, document_id, with_for_update=lock)
+    if document is None or document.partner_id != partner_id or document.kind != kind:
+        raise NotFound(f"No such {KIND_NAMES[kind]}.")
+    return document
+
+
+def _lines_json(lines: list[LineIn]) -> list[dict[str, Any]]:
+    out = []
+    for line in lines:
+        net, vat = totals.line_amounts(line)
+        out.append({**line.model_dump(mode="json"), "net_amount": str(net), "vat_amount": str(vat)})
+    return out
+
+
+async def _check_credited_invoice(
+    session: AsyncSession, body: DocumentIn, kind: str, partner_id: uuid.UUID
+) -> None:
+    if kind == "invoice":
+        if body.credit_note_for is not None:
+            raise Unprocessable("credit_note_for is only for credit notes.")
+        return
+    if body.credit_note_for is None:
+        return
+    invoice = await session.get(Document, body.credit_note_for)
+    if (
+        invoice is None
+        or invoice.partner_id != partner_id
+        or invoice.kind != "invoice"
+        or invoice.client_id != body.client_id
+    ):
+        raise Unprocessable("credit_note_for must be the id of an invoice of the same client.")
+
+
+async def create(
+    session: AsyncSession, body: DocumentIn, kind: str, partner_id: uuid.UUID
+) -> tuple[Document, list[tuple[DocumentSync, Integration]]]:
+    """The new document and its sync rows (one per integration that will push it)."""
+    client = await owned_client(session, body.client_id, partner_id)
+    await _check_credited_invoice(session, body, kind, partner_id)
+    computed = totals.compute(body.lines)
+    totals.check_declared(computed, body.totals)
+    duplicate = await session.scalar(
+        select(Document.id).where(
+            Document.client_id == client.id, Document.kind == kind, Document.number == body.number
+        )
+    )
+    if duplicate is not None:
+        raise Conflict(
+            f"This client already has a {KIND_NAMES[kind]} numbered {body.number!r}.",
+            extra={"existing_id": str(duplicate)},
+        )
+    now = datetime.now(UTC)
+    document = Document(
+        id=uuid.uuid4(),
+        partner_id=partner_id,
+        client_id=client.id,
+        kind=kind,
+        external_id=body.external_id,
+        number=body.number,
+        status=body.status,
+        issue_date=body.issue_date,
+        due_date=body.due_date,
+        currency=body.currency,
+        customer=body.customer.model_dump(mode="json"),
+        lines=_lines_json(body.lines),
+        net_total=computed.net,
+        vat_total=computed.vat,
+        gross_total=computed.gross,
+        credit_note_for=body.credit_note_for,
+        revision=0,
+        booked_at=now if body.status == "booked" else None,
+        # Set here, not by the database: the answer needs no read-back.
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(document)
+    if document.status != "booked":
+        return document, []
+    return document, await _sync_new(session, document, client, is_new=True)
+
+
+async def _sync_new(
+    session: AsyncSession, document: Document, client: Client, *, is_new: bool = False
+) -> list[tuple[DocumentSync, Integration]]:
+    integrations = await fanout.eligible_integrations(session, client.id, document.created_at)
+    return await fanout.request_sync(session, document, client, integrations, is_new=is_new)
+
+
+async def book(session: AsyncSession, document: Document) -> Document:
+    if document.status == "booked":
+        return document  # booking twice is harmless: nothing is sent again
+    document.status = "booked"
+    document.booked_at = datetime.now(UTC)
+    client = await session.get(Client, document.client_id)
+    assert client is not None
+    await _sync_new(session, document, client)
+    return document
+
+
+async def patch(session: AsyncSession, document: Document, body: DocumentPatch) -> list[str]:
+    """Apply an edit; returns the warnings the answer must carry."""
+    if "due_date" in body.model_fields_set:
+        document.due_date = body.due_date
+    if body.customer is not None:
+        document.customer = body.customer.model_dump(mode="json")
+
+    if body.lines is not None:
+        computed = totals.compute(body.lines)
+        totals.check_declared(computed, body.totals)
+        document.lines = _lines_json(body.lines)
+        document.net_total, document.vat_total, document.gross_total = (
+            computed.net,
+            computed.vat,
+            computed.gross,
+        )
+    if document.due_date and document.due_date < document.issue_date:
+        raise Unprocessable("due_date is before issue_date")
+    document.revision += 1
+    return await _push_edit(session, document)
+
+
+async def _push_edit(session: AsyncSession, document: Document) -> list[str]:
+    warnings: list[str] = []
+    to_push: list[Integration] = []
+    for state, integration in (await repository.sync_states(session, [document.id]))[document.id]:
+        if state.status not in SYNCED:
+            continue
+        if integration.system == "yuki":
+            to_push.append(integration)
+            warnings.append(YUKI_EDIT_WARNING)
+        else:
+            warnings.append(_not_pushed_warning(integration.system))
+    if to_push:
+        client = await session.get(Client, document.client_id)
+        assert client is not None
+        await fanout.request_sync(session, document, client, to_push, event_type=DocumentUpdated)
+    return warnings
+
+
+async def retry(session: AsyncSession, document: Document) -> int:
+    """Send again where the last attempt failed or its outcome is unknown."""
+    if document.status != "booked":
+        raise Unprocessable("A draft is not synced; book it first.")
+    states = (await repository.sync_states(session, [document.id]))[document.id]
+    failed = [
+        integration for state, integration in states if state.status in ("failed", "ambiguous")
+    ]
+    if not failed:
+        raise Conflict("Nothing to retry: no integration has this document failed.")
+    client = await session.get(Client, document.client_id)
+    assert client is not None
+    await fanout.request_sync(session, document, client, failed)
+    return len(failed)
+
+
+def _sync_out(state: DocumentSync, integration: Integration) -> SyncStateOut:
+    error = None
+    if state.error_code:
+        error = SyncError(
+            code=state.error_code,
+            message=state.error_message or "",
+            retryable=bool(state.error_retryable),
+        )
+    return SyncStateOut(
+        integration_id=integration.id,
+        system=integration.system,
+        status=state.status,
+        booking_number=state.booking_number,
+        remote_id=state.remote_id,
+        sent_at=state.sent_at,
+        payment_status=state.payment_status,
+        error=error,
+        duplicate_of=state.duplicate_of,
+    )
+
+
+def to_out(
+    document: Document,
+    states: list[tuple[DocumentSync, Integration]],
+    warnings: list[str] | None = None,
+) -> DocumentOut:
+    sync = [_sync_out(s, i) for s, i in states]
+    booking_number = next((s.booking_number for s in sync if s.booking_number), None)
+    return DocumentOut.model_validate(
+        {
+            "id": document.id,
+            "kind": document.kind,
+            "client_id": document.client_id,
+            "external_id": document.external_id,
+            "number": document.number,
+            "status": document.status,
+            "issue_date": document.issue_date,
+            "due_date": document.due_date,
+            "currency": document.currency,
+            "customer": document.customer,
+            "lines": document.lines,
+            "totals": TotalsOut(
+                net=document.net_total, vat=document.vat_total, gross=document.gross_total
+            ),
+            "credit_note_for": document.credit_note_for,
+            "booking_number": booking_number,
+            "sync": sync,
+            "created_at": document.created_at,
+            "updated_at": document.updated_at,
+            "warnings": warnings or [],
+        }
+    )

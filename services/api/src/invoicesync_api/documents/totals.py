@@ -1,0 +1,50 @@
+"""Line and document totals: cents rounded half-up per line, then summed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from invoicesync_api.documents.schemas import LineIn, TotalsIn
+from invoicesync_api.errors import Unprocessable
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Totals:
+    net: Decimal
+    vat: Decimal
+    gross: Decimal
+
+
+def line_amounts(line: LineIn) -> tuple[Decimal, Decimal]:
+    net = (line.quantity * line.unit_price).quantize(CENT, ROUND_HALF_UP)
+    vat = (net * line.vat_rate / 100).quantize(CENT, ROUND_HALF_UP)
+    return net, vat
+
+
+def compute(lines: list[LineIn]) -> Totals:
+    net = vat = Decimal("0.00")
+    for line in lines:
+        line_net, line_vat = line_amounts(line)
+        net += line_net
+        vat += line_vat
+    return Totals(net, vat, net + vat)
+
+
+def check_declared(computed: Totals, declared: TotalsIn | None) -> None:
+    """Declared totals must match the lines to the cent; all mismatches reported at once."""
+    if declared is None:
+        return
+    wrong = [
+        f"{name} is {given} but the lines add up to {actual}"
+        for name, given, actual in (
+            ("totals.net", declared.net, computed.net),
+            ("totals.vat", declared.vat, computed.vat),
+            ("totals.gross", declared.gross, computed.gross),
+        )
+        if given is not None and given.quantize(CENT) != actual
+    ]
+    if wrong:
+        raise Unprocessable("; ".join(wrong), extra={"errors": wrong})

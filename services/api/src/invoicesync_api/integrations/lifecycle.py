@@ -1,0 +1,83 @@
+"""Deactivate from a date, relink, and the one-call repair of duplicate booking numbers.
+
+Customer links are keyed by the remote book (division, organisation, administration), not
+by the integration's state, so neither a reset nor a relink ever re-imports customers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invoicesync_api.db.models import Document, DocumentSync
+from invoicesync_api.errors import Conflict, Unprocessable
+from invoicesync_api.integrations.service import apply_verdict, validated_settings
+from invoicesync_api.integrations.verification import Verdict
+from invoicesync_shared.db.models import Integration
+
+
+async def reset_from(session: AsyncSession, integration: Integration, from_date: date) -> int:
+    """Forget the sync state of documents dated on or after ``from_date``; a new
+    generation makes the connector push them again (after looking them up)."""
+    dated = select(Document.id).where(Document.issue_date >= from_date)
+    result = await session.execute(
+        update(DocumentSync)
+        .where(DocumentSync.integration_id == integration.id, DocumentSync.document_id.in_(dated))
+        .values(
+            status="pending",
+            booking_number=None,
+            remote_id=None,
+            sent_at=None,
+            payment_status=None,
+            error_code=None,
+            error_message=None,
+            error_retryable=None,
+            duplicate_of=None,
+            generation=DocumentSync.generation + 1,
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def deactivate(session: AsyncSession, integration: Integration, from_date: date) -> int:
+    if integration.status == "deactivated":
+        raise Conflict("The integration is already deactivated.")
+    reset = await reset_from(session, integration, from_date)
+    integration.status, integration.deactivated_at = "deactivated", datetime.now(UTC)
+    integration.status_reason = f"Deactivated from {from_date.isoformat()}."
+    return reset
+
+
+def relink_settings(integration: Integration, raw: dict[str, Any] | None) -> dict[str, Any]:
+    """The new settings (validated for the system), or the current ones when none given."""
+    if not raw:
+        return {k: v for k, v in integration.settings.items() if k != "remote"}
+    plain, secrets = validated_settings(integration.system, raw)
+    if secrets:
+        raise Unprocessable("Relink keeps the stored credentials; change them by reconnecting.")
+    return plain
+
+
+def apply_relink(integration: Integration, settings: dict[str, Any], verdict: Verdict) -> None:
+    """Active again with its original activation date, so its old documents still count."""
+    integration.settings = settings
+    integration.deactivated_at = None
+    apply_verdict(integration, verdict)
+
+
+async def first_duplicate_date(session: AsyncSession, integration_id: uuid.UUID) -> date | None:
+    return await session.scalar(
+        select(func.min(Document.issue_date))
+        .join(DocumentSync, DocumentSync.document_id == Document.id)
+        .where(
+            DocumentSync.integration_id == integration_id,
+            or_(
+                DocumentSync.duplicate_of.is_not(None),
+                DocumentSync.error_code == "remote_entry_missing",
+            ),
+        )
+    )

@@ -1,0 +1,125 @@
+"""Integration lifecycle endpoints: deactivate, relink, repair."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from invoicesync_api.deps import CallerDep, SessionDep, SettingsDep
+from invoicesync_api.errors import ConnectionFailed, Unprocessable
+from invoicesync_api.integrations import lifecycle, service
+from invoicesync_api.integrations.schemas import IntegrationOut
+from invoicesync_api.integrations.verification import verify
+from invoicesync_api.schemas import Strict
+from invoicesync_api.sync import announce
+from invoicesync_api.sync import service as runs
+from invoicesync_api.sync.schemas import SyncRunIn, SyncRunOut
+
+router = APIRouter(prefix="/v1/integrations", tags=["integrations"])
+
+
+class DeactivateIn(Strict):
+    from_date: date = Field(description="Documents dated on or after it lose their sync state.")
+
+
+class DeactivateOut(BaseModel):
+    integration: IntegrationOut
+    documents_reset: int
+
+
+class RelinkIn(Strict):
+    settings: dict[str, Any] | None = Field(default=None, description="Omitted: the same settings.")
+
+
+class RepairIn(Strict):
+    from_date: date | None = Field(default=None, description="Default: the first affected date.")
+
+
+class RepairOut(BaseModel):
+    from_date: date
+    documents_reset: int
+    integration: IntegrationOut
+    sync_run: SyncRunOut
+    steps: list[str]
+
+
+@router.post("/{integration_id}/deactivate", response_model=DeactivateOut)
+async def deactivate(
+    integration_id: uuid.UUID, body: DeactivateIn, session: SessionDep, caller: CallerDep
+) -> DeactivateOut:
+    integration = await service.get_owned(session, integration_id, caller.partner_id)
+    reset = await lifecycle.deactivate(session, integration, body.from_date)
+    await announce.integration_status(session, integration)
+    return DeactivateOut(integration=service.integration_out(integration), documents_reset=reset)
+
+
+@router.post("/{integration_id}/relink", response_model=IntegrationOut)
+async def relink(
+    integration_id: uuid.UUID,
+    body: RelinkIn,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+) -> IntegrationOut:
+    """Link again (same or new settings) keeping customer links: nothing is re-imported."""
+    integration = await service.get_owned(session, integration_id, caller.partner_id)
+    new_settings = lifecycle.relink_settings(integration, body.settings)
+    integration.settings = new_settings
+    await session.commit()  # the connector verifies what is stored
+    verdict = await verify(settings, integration.system, integration.id)
+    if not verdict.ok:
+        raise ConnectionFailed(
+            verdict.message or "The settings were refused.", extra={"reason": verdict.code}
+        )
+    lifecycle.apply_relink(integration, new_settings, verdict)
+    await announce.integration_status(session, integration)
+    return service.integration_out(integration)
+
+
+@router.post("/{integration_id}/repair", response_model=RepairOut)
+async def repair(
+    integration_id: uuid.UUID,
+    body: RepairIn,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+) -> RepairOut:
+    """The 14-step manual repair in one call: deactivate from the first affected date,
+    relink with the same settings (customer links kept), and resync from that date."""
+    integration = await service.get_owned(session, integration_id, caller.partner_id)
+    from_date = body.from_date or await lifecycle.first_duplicate_date(session, integration.id)
+    if from_date is None:
+        raise Unprocessable(
+            "No duplicate booking numbers or deleted entries are flagged; "
+            "give a from_date to repair anyway."
+        )
+    same_settings = lifecycle.relink_settings(integration, None)
+    reset = await lifecycle.deactivate(session, integration, from_date)
+    await session.commit()
+    verdict = await verify(settings, integration.system, integration.id)
+    if not verdict.ok:
+        raise ConnectionFailed(
+            f"Deactivated from {from_date}, but the relink failed: {verdict.message}. "
+            "Fix it and call relink.",
+            extra={"reason": verdict.code},
+        )
+    lifecycle.apply_relink(integration, same_settings, verdict)
+    await announce.integration_status(session, integration)
+    run = await runs.start(session, SyncRunIn(integration_id=integration.id), caller.partner_id)
+    await session.flush()
+    await session.refresh(run)
+    return RepairOut(
+        from_date=from_date,
+        documents_reset=reset,
+        integration=service.integration_out(integration),
+        sync_run=runs.run_out(run),
+        steps=[
+            f"deactivated from {from_date.isoformat()}: {reset} documents reset",
+            "relinked with the same settings; customer links kept",
+            f"sync run {run.id} started for {run.documents_total} documents",
+        ],
+    )

@@ -1,0 +1,84 @@
+"""The OAuth 2 authorization-code dance for Exact and Lexware.
+
+The state parameter is random, bound to one integration (only its hash is stored) and
+single-use: the callback clears it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from authlib.integrations.base_client.errors import OAuthError
+
+from invoicesync_api.errors import ConnectionFailed
+from invoicesync_api.settings import ApiSettings
+from invoicesync_shared.connectors.oauth import OAuthApp, token_fields
+
+OAUTH_SYSTEMS = ("exact", "lexware")
+
+
+def new_state() -> tuple[str, str]:
+    """A state value and the hash stored to recognise it."""
+    state = secrets.token_urlsafe(32)
+    return state, state_hash(state)
+
+
+def state_hash(state: str) -> str:
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+def oauth_app(settings: ApiSettings, system: str) -> OAuthApp:
+    if system == "exact":
+        return OAuthApp(
+            f"{settings.exact_url()}/api/oauth2/token",
+            settings.exact_client_id,
+            settings.exact_client_secret.get_secret_value(),
+        )
+    return OAuthApp(
+        f"{settings.lexware_auth_url()}/api/oauth2/token",
+        settings.lexware_client_id,
+        settings.lexware_client_secret.get_secret_value(),
+    )
+
+
+def authorize_url(settings: ApiSettings, system: str, state: str) -> str:
+    base, path, client_id = {
+        "exact": (settings.exact_url(), "/api/oauth2/auth", settings.exact_client_id),
+        "lexware": (
+            settings.lexware_auth_url(),
+            "/api/oauth2/authorize",
+            settings.lexware_client_id,
+        ),
+    }[system]
+    query = {
+        "client_id": client_id,
+        "redirect_uri": settings.redirect_uri(),
+        "response_type": "code",
+        "state": state,
+    }
+    return f"{base}{path}?{urlencode(query)}"
+
+
+async def exchange_code(
+    settings: ApiSettings, system: str, code: str
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Tokens to encrypt, and the integration columns that record their lifetime."""
+    app = oauth_app(settings, system)
+    async with app.client() as client:
+        try:
+            token = await client.fetch_token(
+                app.token_url,
+                grant_type="authorization_code",
+                code=code,
+                redirect_uri=settings.redirect_uri(),
+            )
+        except OAuthError as exc:
+            raise ConnectionFailed(
+                f"{system} refused the authorisation code ({exc.error})."
+            ) from exc
+    credentials = {"access_token": token["access_token"], "refresh_token": token["refresh_token"]}
+    return credentials, token_fields(dict(token), datetime.now(UTC))

@@ -1,0 +1,119 @@
+"""Integration endpoints, including the OAuth callback the accounting systems redirect to."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+
+from invoicesync_api.clients.router import ClientDep
+from invoicesync_api.deps import CallerDep, SessionDep, SettingsDep
+from invoicesync_api.errors import ConnectionFailed, Unprocessable
+from invoicesync_api.integrations import oauth, service
+from invoicesync_api.integrations.schemas import IntegrationIn, IntegrationOut
+from invoicesync_api.integrations.verification import verify
+from invoicesync_api.sync import announce
+from invoicesync_shared.crypto import SecretBox
+from invoicesync_shared.db.models import Integration
+
+router = APIRouter(tags=["integrations"])
+
+
+def _box(request: Request) -> SecretBox:
+    box: SecretBox = request.app.state.box
+    return box
+
+
+@router.post("/v1/clients/{client_id}/integrations", status_code=201, response_model=IntegrationOut)
+async def create_integration(
+    body: IntegrationIn,
+    client: ClientDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+) -> IntegrationOut:
+    """OAuth systems answer ``pending_authorization`` with an ``authorize_url``; Yuki is
+    checked at once and answers ``active`` or 422."""
+    integration, state = service.new_integration(client, body, _box(request))
+    session.add(integration)
+    if state is not None:
+        await session.flush()
+        await session.refresh(integration)
+        url = oauth.authorize_url(settings, integration.system, state)
+        return service.integration_out(integration, authorize_url=url)
+    # Committed first, so the connector can read the stored access key while verifying.
+    await session.commit()
+    verdict = await verify(settings, integration.system, integration.id)
+    if not verdict.ok:
+        await session.delete(integration)
+        await session.commit()
+        raise ConnectionFailed(
+            verdict.message or "The settings were refused.", extra={"reason": verdict.code}
+        )
+    service.apply_verdict(integration, verdict)
+    await announce.integration_status(session, integration)
+    await session.flush()
+    await session.refresh(integration)
+    return service.integration_out(integration)
+
+
+@router.get("/v1/clients/{client_id}/integrations", response_model=list[IntegrationOut])
+async def list_integrations(client: ClientDep, session: SessionDep) -> list[IntegrationOut]:
+    rows = await session.scalars(
+        select(Integration)
+        .where(Integration.client_id == client.id)
+        .order_by(Integration.created_at)
+    )
+    return [service.integration_out(i) for i in rows]
+
+
+@router.get("/v1/integrations/{integration_id}", response_model=IntegrationOut)
+async def read_integration(
+    integration_id: uuid.UUID, session: SessionDep, caller: CallerDep
+) -> IntegrationOut:
+    integration = await service.get_owned(session, integration_id, caller.partner_id)
+    counts = await service.status_counts(session, integration.id)
+    return service.integration_out(integration, counts=counts)
+
+
+@router.post("/v1/integrations/{integration_id}/verify", response_model=IntegrationOut)
+async def reverify(
+    integration_id: uuid.UUID, session: SessionDep, caller: CallerDep, settings: SettingsDep
+) -> IntegrationOut:
+    """Check the connection again (after fixing settings in the accounting system)."""
+    integration = await service.get_owned(session, integration_id, caller.partner_id)
+    if integration.credentials is None:
+        raise Unprocessable("The integration has not been authorised yet.")
+    service.apply_verdict(integration, await verify(settings, integration.system, integration.id))
+    await announce.integration_status(session, integration)
+    return service.integration_out(integration)
+
+
+@router.get("/v1/oauth/callback", response_model=IntegrationOut)
+async def oauth_callback(
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+    state: str,
+    code: str | None = None,
+    error: str | None = None,
+) -> IntegrationOut:
+    """Where Exact and Lexware send the user back after "allow access"."""
+    integration = await service.find_by_state(session, state)
+    if integration is None:
+        raise Unprocessable("Unknown or already used OAuth state; start the connection again.")
+    integration.oauth_state_hash = None  # single-use
+    if error or not code:
+        integration.status = "error"
+        integration.status_reason = f"Access was not granted ({error or 'no code'})."
+        return service.integration_out(integration)
+    credentials, token_columns = await oauth.exchange_code(settings, integration.system, code)
+    integration.credentials = _box(request).encrypt_json(credentials)
+    for column, value in token_columns.items():
+        setattr(integration, column, value)
+    await session.commit()  # the connector reads the tokens while verifying
+    service.apply_verdict(integration, await verify(settings, integration.system, integration.id))
+    await announce.integration_status(session, integration)
+    await session.flush()
+    return service.integration_out(integration)

@@ -1,0 +1,64 @@
+"""Integration requests and answers; settings are validated per system."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr
+
+from invoicesync_api.schemas import Strict
+
+System = Literal["exact", "lexware", "yuki"]
+Status = Literal["pending_authorization", "active", "needs_reauthorization", "error", "deactivated"]
+
+
+class ExactSettings(Strict):
+    division: int = Field(examples=[1234567])
+    sales_journal: str = Field(min_length=1, max_length=10, examples=["70"])
+    credit_note_journal: str = Field(min_length=1, max_length=10, examples=["70"])
+    start_date: date = Field(examples=["2026-01-01"])
+    default_gl_account: str | None = Field(default=None, max_length=20, examples=["8000"])
+
+
+class LexwareSettings(Strict):
+    pass
+
+
+class YukiSettings(Strict):
+    access_key: SecretStr = Field(description="Web-service access key; stored encrypted.")
+    administration_id: str = Field(min_length=1, max_length=64)
+    default_gl_account: str | None = Field(default=None, max_length=20, examples=["8000"])
+
+
+SETTINGS_MODELS: dict[str, type[Strict]] = {
+    "exact": ExactSettings,
+    "lexware": LexwareSettings,
+    "yuki": YukiSettings,
+}
+
+
+class IntegrationIn(Strict):
+    system: System
+    settings: dict[str, Any] = Field(default_factory=dict)
+    nightly_sync: bool = False
+    nightly_hour: int = Field(default=2, ge=0, le=23, description="Hour in the client's time zone.")
+
+
+class IntegrationOut(BaseModel):
+    id: uuid.UUID
+    client_id: uuid.UUID
+    system: System
+    status: Status
+    status_reason: str | None
+    settings: dict[str, Any]
+    nightly_sync: bool
+    nightly_hour: int
+    activated_at: datetime | None
+    deactivated_at: datetime | None
+    created_at: datetime
+    authorize_url: str | None = Field(
+        default=None, description="Open this to allow access (OAuth systems, while pending)."
+    )
+    counts: dict[str, int] = Field(default_factory=dict, description="Documents per sync status.")

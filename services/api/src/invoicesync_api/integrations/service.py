@@ -1,0 +1,120 @@
+"""Integration lifecycle: created → (authorised) → verified active, or error."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invoicesync_api.db.models import Client, DocumentSync
+from invoicesync_api.errors import NotFound, Unprocessable
+from invoicesync_api.integrations import oauth
+from invoicesync_api.integrations.schemas import SETTINGS_MODELS, IntegrationIn, IntegrationOut
+from invoicesync_api.integrations.verification import Verdict
+from invoicesync_shared.crypto import SecretBox
+from invoicesync_shared.db.models import Integration
+
+
+def validated_settings(system: str, raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(settings kept in plain JSON, secrets to encrypt) for ``system``."""
+    try:
+        model = SETTINGS_MODELS[system].model_validate(raw)
+    except ValidationError as exc:
+        fields = "; ".join(
+            f"settings.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise Unprocessable(f"Invalid {system} settings: {fields}") from exc
+    plain = model.model_dump(mode="json")
+    secrets = {}
+    if "access_key" in plain:
+        secrets["access_key"] = raw["access_key"]
+        del plain["access_key"]
+    return plain, secrets
+
+
+def new_integration(
+    client: Client, body: IntegrationIn, box: SecretBox
+) -> tuple[Integration, str | None]:
+    """The integration row, and the OAuth state to put in the authorize URL (if any)."""
+    plain, secrets = validated_settings(body.system, body.settings)
+    integration = Integration(
+        id=uuid.uuid4(),
+        partner_id=client.partner_id,
+        client_id=client.id,
+        system=body.system,
+        settings=plain,
+        nightly_sync=body.nightly_sync,
+        nightly_hour=body.nightly_hour,
+        status="pending_authorization",
+    )
+    state = None
+    if body.system in oauth.OAUTH_SYSTEMS:
+        state, integration.oauth_state_hash = oauth.new_state()
+    else:
+        integration.credentials = box.encrypt_json(secrets)
+    return integration, state
+
+
+def apply_verdict(integration: Integration, verdict: Verdict) -> None:
+    if verdict.ok:
+        integration.status = "active"
+        integration.status_reason = None
+        integration.activated_at = integration.activated_at or datetime.now(UTC)
+        if verdict.details:
+            integration.settings = {**integration.settings, "remote": verdict.details}
+    else:
+        integration.status = "error"
+        integration.status_reason = verdict.message
+
+
+async def get_owned(
+    session: AsyncSession, integration_id: uuid.UUID, partner_id: uuid.UUID
+) -> Integration:
+    integration = await session.get(Integration, integration_id)
+    if integration is None or integration.partner_id != partner_id:
+        raise NotFound("No such integration.")
+    return integration
+
+
+async def find_by_state(session: AsyncSession, state: str) -> Integration | None:
+    return await session.scalar(
+        select(Integration)
+        .where(Integration.oauth_state_hash == oauth.state_hash(state))
+        .with_for_update()
+    )
+
+
+async def status_counts(session: AsyncSession, integration_id: uuid.UUID) -> dict[str, int]:
+    rows = await session.execute(
+        select(DocumentSync.status, func.count())
+        .where(DocumentSync.integration_id == integration_id)
+        .group_by(DocumentSync.status)
+    )
+    return {status: count for status, count in rows}
+
+
+def integration_out(
+    integration: Integration,
+    *,
+    authorize_url: str | None = None,
+    counts: dict[str, int] | None = None,
+) -> IntegrationOut:
+    return IntegrationOut(
+        id=integration.id,
+        client_id=integration.client_id,
+        system=integration.system,
+        status=integration.status,
+        status_reason=integration.status_reason,
+        settings=integration.settings,
+        nightly_sync=integration.nightly_sync,
+        nightly_hour=integration.nightly_hour,
+        activated_at=integration.activated_at,
+        deactivated_at=integration.deactivated_at,
+        created_at=integration.created_at,
+        authorize_url=authorize_url,
+        counts=counts or {},
+    )

@@ -1,0 +1,59 @@
+"""/v1/notifications: the bell, with unread state."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from invoicesync_api.db.models import Notification
+from invoicesync_api.deps import CallerDep, SessionDep
+from invoicesync_api.errors import NotFound
+
+router = APIRouter(prefix="/v1/notifications", tags=["notifications"])
+
+
+class NotificationOut(BaseModel):
+    id: uuid.UUID
+    kind: str
+    client_id: uuid.UUID | None
+    sync_run_id: uuid.UUID | None
+    title: str
+    body: str
+    counts: dict[str, Any]
+    errors: list[dict[str, Any]]
+    read_at: datetime | None
+    created_at: datetime
+
+
+@router.get("", response_model=list[NotificationOut])
+async def list_notifications(
+    session: SessionDep,
+    caller: CallerDep,
+    unread: bool | None = None,
+    client_id: uuid.UUID | None = None,
+) -> list[NotificationOut]:
+    query = select(Notification).where(Notification.partner_id == caller.partner_id)
+    if unread is not None:
+        query = query.where(
+            Notification.read_at.is_(None) if unread else Notification.read_at.is_not(None)
+        )
+    if client_id:
+        query = query.where(Notification.client_id == client_id)
+    rows = await session.scalars(query.order_by(Notification.created_at.desc()).limit(200))
+    return [NotificationOut.model_validate(n, from_attributes=True) for n in rows]
+
+
+@router.post("/{notification_id}/read", response_model=NotificationOut)
+async def mark_read(
+    notification_id: uuid.UUID, session: SessionDep, caller: CallerDep
+) -> NotificationOut:
+    notification = await session.get(Notification, notification_id)
+    if notification is None or notification.partner_id != caller.partner_id:
+        raise NotFound("No such notification.")
+    notification.read_at = notification.read_at or datetime.now(UTC)
+    return NotificationOut.model_validate(notification, from_attributes=True)

@@ -1,0 +1,69 @@
+"""Value types shared by several resources: money, addresses, pages."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
+
+
+def _no_float(value: Any) -> Any:
+    if isinstance(value, float):
+        raise ValueError('amounts are decimal strings such as "12.50", never JSON numbers')
+    return value
+
+
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_no_float),
+    Field(max_digits=18, decimal_places=4),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str),
+]
+Rate = Annotated[
+    Decimal,
+    BeforeValidator(_no_float),
+    Field(ge=0, le=100, max_digits=6, decimal_places=3),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str),
+]
+CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", examples=["NL"])]
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class Strict(BaseModel):
+    """Request bodies refuse unknown fields, so a typo is an error, not silently lost, and
+    NUL characters, which no text column can store."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if _has_nul(value):
+            raise ValueError("text must not contain NUL (\\u0000) characters")
+        return value
+
+
+class AddressIn(Strict):
+    street: str | None = Field(default=None, max_length=200)
+    house_number: str | None = Field(default=None, max_length=20)
+    postal_code: str | None = Field(default=None, max_length=20)
+    city: str | None = Field(default=None, max_length=100)
+    country: CountryCode | None = None
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    data: list[T]
+    next_cursor: str | None = None

@@ -1,0 +1,81 @@
+"""What a sync outcome tells webhook consumers (queued in the same transaction)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invoicesync_api.db.models import Document, DocumentSync, SyncRun
+from invoicesync_api.webhooks.service import publish
+from invoicesync_shared.db.models import Integration
+
+EVENT_FOR_STATUS = {
+    "booked": "document.booked",
+    "sent": "document.sent",
+    "failed": "document.sync_failed",
+    "ambiguous": "document.sync_failed",
+}
+
+
+async def document_outcome(
+    session: AsyncSession, document: Document, integration: Integration, state: DocumentSync
+) -> None:
+    event_type = EVENT_FOR_STATUS.get(state.status)
+    if event_type is None:
+        return
+    error = (
+        {
+            "code": state.error_code,
+            "message": state.error_message,
+            "retryable": state.error_retryable,
+        }
+        if state.error_code
+        else None
+    )
+    await publish(
+        session,
+        partner_id=document.partner_id,
+        event_type=event_type,
+        data={
+            "document_id": document.id,
+            "kind": document.kind,
+            "number": document.number,
+            "client_id": document.client_id,
+            "integration_id": integration.id,
+            "system": integration.system,
+            "status": state.status,
+            "booking_number": state.booking_number,
+            "remote_id": state.remote_id,
+            "sent_at": state.sent_at,
+            "error": error,
+        },
+    )
+
+
+async def run_finished(session: AsyncSession, run: SyncRun, totals: dict[str, int]) -> None:
+    await publish(
+        session,
+        partner_id=run.partner_id,
+        event_type="sync_run.finished",
+        data={
+            "sync_run_id": run.id,
+            "client_id": run.client_id,
+            "trigger": run.trigger,
+            "totals": totals,
+            "errors": run.errors,
+        },
+    )
+
+
+async def integration_status(session: AsyncSession, integration: Integration) -> None:
+    await publish(
+        session,
+        partner_id=integration.partner_id,
+        event_type="integration.status_changed",
+        data={
+            "integration_id": integration.id,
+            "client_id": integration.client_id,
+            "system": integration.system,
+            "status": integration.status,
+            "reason": integration.status_reason,
+        },
+    )

@@ -1,0 +1,111 @@
+"""Duplicate booking numbers: Exact hands out "last + 1", so after entries are deleted
+there, a number can be given a second time. Found when a number arrives, flagged on both
+documents, and told to the partner."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invoicesync_api.db.models import Document, DocumentSync, Notification
+from invoicesync_shared.db.models import Integration
+
+
+async def flag_if_duplicate(
+    session: AsyncSession, state: DocumentSync, integration: Integration
+) -> bool:
+    """Flag ``state`` and every other document of the integration holding its number."""
+    holders = (
+        await session.scalars(
+            select(DocumentSync)
+            .where(
+                DocumentSync.integration_id == state.integration_id,
+                DocumentSync.booking_number == state.booking_number,
+                DocumentSync.document_id != state.document_id,
+            )
+            .with_for_update()
+        )
+    ).all()
+    if not holders:
+        return False
+    state.duplicate_of = holders[0].document_id
+    for holder in holders:
+        holder.duplicate_of = holder.duplicate_of or state.document_id
+    await _notify(
+        session,
+        integration,
+        state.booking_number or "",
+        [state.document_id, *(h.document_id for h in holders)],
+    )
+    return True
+
+
+async def _notify(
+    session: AsyncSession, integration: Integration, number: str, ids: list[uuid.UUID]
+) -> None:
+    documents = (await session.scalars(select(Document).where(Document.id.in_(ids)))).all()
+    names = ", ".join(sorted(d.number for d in documents))
+    earliest = min(d.issue_date for d in documents)
+    session.add(
+        Notification(
+            partner_id=integration.partner_id,
+            client_id=integration.client_id,
+            kind="duplicate_booking_number",
+            title=f"Booking number {number} was given to {len(documents)} documents",
+            body=(
+                f"{integration.system} gave booking number {number} to documents {names}. "
+                "An entry was probably deleted there. Repair with "
+                f"POST /v1/integrations/{integration.id}/repair (from {earliest.isoformat()})."
+            ),
+            counts={"documents": len(documents)},
+            errors=[
+                {
+                    "document_id": str(d.id),
+                    "number": d.number,
+                    "code": "duplicate_booking_number",
+                    "message": f"Booking number {number} is shared with another document.",
+                }
+                for d in documents
+            ],
+        )
+    )
+
+
+MISSING = "remote_entry_missing"
+
+
+async def flag_missing_entry(
+    session: AsyncSession, state: DocumentSync, integration: Integration, document: Document
+) -> None:
+    """The entry was deleted remotely, so its number will be handed out again: flagged so
+    the repair starts from this document's date; the booking number stays visible."""
+    number = state.booking_number or "?"
+    state.error_code, state.error_retryable = MISSING, False
+    state.error_message = (
+        f"The {integration.system} entry for booking number {number} was deleted there; "
+        "the next document may get the same number."
+    )
+    session.add(
+        Notification(
+            partner_id=integration.partner_id,
+            client_id=integration.client_id,
+            kind=MISSING,
+            title=f"Entry {number} ({document.number}) was deleted in {integration.system}",
+            body=(
+                f"Document {document.number} is booked as {number}, but that entry no longer "
+                f"exists. Repair with POST /v1/integrations/{integration.id}/repair "
+                f"(from {document.issue_date.isoformat()})."
+            ),
+            counts={"documents": 1},
+            errors=[
+                {
+                    "document_id": str(document.id),
+                    "number": document.number,
+                    "code": MISSING,
+                    "message": state.error_message,
+                }
+            ],
+        )
+    )

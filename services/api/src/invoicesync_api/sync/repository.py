@@ -1,0 +1,53 @@
+"""Queries for sync runs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invoicesync_api.db.models import Document, DocumentSync, SyncRun
+from invoicesync_shared.db.models import Integration
+
+
+async def lock_integrations(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Integration]:
+    """Row locks serialise run starts, so "one run per integration" holds under races."""
+    rows = await session.scalars(
+        select(Integration)
+        .where(Integration.id.in_(ids))
+        .order_by(Integration.id)
+        .with_for_update()
+    )
+    return list(rows)
+
+
+async def running_run_for(
+    session: AsyncSession, integration_ids: Sequence[uuid.UUID]
+) -> SyncRun | None:
+    return await session.scalar(
+        select(SyncRun).where(
+            SyncRun.status == "running", SyncRun.integration_ids.overlap(list(integration_ids))
+        )
+    )
+
+
+async def documents_to_catch_up(
+    session: AsyncSession, integration: Integration
+) -> Sequence[Document]:
+    """Booked documents the integration should have but has not booked or sent yet."""
+    settled = select(DocumentSync.document_id).where(
+        DocumentSync.integration_id == integration.id, DocumentSync.status.in_(("booked", "sent"))
+    )
+    query = select(Document).where(
+        Document.client_id == integration.client_id,
+        Document.status == "booked",
+        Document.created_at >= integration.activated_at,
+        Document.id.not_in(settled),
+    )
+    start = integration.settings.get("start_date")
+    if start:
+        query = query.where(Document.issue_date >= date.fromisoformat(str(start)))
+    return (await session.scalars(query.order_by(Document.issue_date, Document.created_at))).all()

@@ -1,0 +1,103 @@
+"""Applying connector outcomes to documents' sync state, once per event.
+
+Each event is applied in one transaction together with its inbox row, so a redelivered
+event changes nothing; a result for an older generation (the document was reset
+meanwhile) is ignored.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import structlog
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from invoicesync_api.db.models import Document, DocumentSync
+from invoicesync_api.sync import announce
+from invoicesync_api.sync import service as runs
+from invoicesync_api.sync.duplicates import flag_if_duplicate, flag_missing_entry
+from invoicesync_shared.db.models import Integration, ProcessedEvent
+from invoicesync_shared.events.audit import AUDIT_TYPES, RemoteEntryMissing
+from invoicesync_shared.events.envelope import Envelope
+from invoicesync_shared.events.results import (
+    RESULT_TYPES,
+    BookingAssigned,
+    DocumentSent,
+    PaymentStatusChanged,
+    SyncFailed,
+    SyncResult,
+)
+from invoicesync_shared.tracing import continue_trace
+
+log = structlog.get_logger()
+KNOWN_TYPES: dict[str, type[SyncResult]] = {**RESULT_TYPES, **AUDIT_TYPES}
+CONSUMER = "api-results"
+
+
+class ResultApplier:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+
+    async def handle(self, envelope: Envelope) -> None:
+        result_type = KNOWN_TYPES.get(envelope.type)
+
+        if result_type is None:
+            return
+        result = result_type.model_validate(envelope.data)
+        attributes = {"document_id": str(result.document_id), "event_type": envelope.type}
+        with continue_trace(envelope.traceparent, "apply result", attributes):
+            async with self._sessionmaker.begin() as session:
+                if not await _first_time(session, uuid.UUID(envelope.id)):
+                    return
+                await apply(session, result)
+
+
+async def _first_time(session: AsyncSession, event_id: uuid.UUID) -> bool:
+    inserted = await session.scalar(
+        insert(ProcessedEvent)
+        .values(consumer=CONSUMER, event_id=event_id)
+        .on_conflict_do_nothing()
+        .returning(ProcessedEvent.event_id)
+    )
+    return inserted is not None
+
+
+async def apply(session: AsyncSession, result: SyncResult) -> None:
+    state = await session.get(
+        DocumentSync, (result.document_id, result.integration_id), with_for_update=True
+    )
+    if state is None or state.generation != result.generation:
+        log.info("stale or unknown sync result", document_id=str(result.document_id))
+        return
+    integration = await session.get(Integration, result.integration_id)
+    document = await session.get(Document, result.document_id)
+    assert integration is not None and document is not None
+    if isinstance(result, BookingAssigned):
+        state.status, state.booking_number = "booked", result.booking_number
+        state.remote_id, state.sent_at = result.remote_id, result.sent_at
+        _clear_error(state)
+        await flag_if_duplicate(session, state, integration)
+    elif isinstance(result, DocumentSent):
+        if state.status == "booked":
+            return  # a late "sent" must not undo the number that arrived meanwhile
+
+        state.status, state.remote_id, state.sent_at = "sent", result.remote_id, result.sent_at
+        _clear_error(state)
+    elif isinstance(result, SyncFailed):
+        state.status = "ambiguous" if result.code == "outcome_unknown" else "failed"
+        state.error_code, state.error_message = result.code, result.message
+        state.error_retryable = result.retryable
+    elif isinstance(result, PaymentStatusChanged):
+        state.payment_status = result.payment_status
+        return
+    elif isinstance(result, RemoteEntryMissing):
+        if state.status == "booked" and state.remote_id == result.remote_id:
+            await flag_missing_entry(session, state, integration, document)
+        return
+    await announce.document_outcome(session, document, integration, state)
+    await runs.record(session, result, number=document.number, system=integration.system)
+
+
+def _clear_error(state: DocumentSync) -> None:
+    state.error_code = state.error_message = state.error_retryable = None

@@ -1,0 +1,37 @@
+"""/v1/sync-runs: start a manual run and follow its progress."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+
+from invoicesync_api.deps import CallerDep, SessionDep
+from invoicesync_api.sync import service
+from invoicesync_api.sync.schemas import SyncRunIn, SyncRunOut
+
+router = APIRouter(prefix="/v1/sync-runs", tags=["sync runs"])
+
+
+@router.post("", status_code=202, response_model=SyncRunOut)
+async def start_run(body: SyncRunIn, session: SessionDep, caller: CallerDep) -> SyncRunOut:
+    """Send documents now: a client's, one integration's, or the chosen ``document_ids``
+    (also the bulk retry). 409 while a run is going for one of the integrations."""
+    run = await service.start(session, body, caller.partner_id)
+    await session.flush()
+    await session.refresh(run)
+    return service.run_out(run)
+
+
+@router.get("", response_model=list[SyncRunOut])
+async def list_runs(
+    session: SessionDep, caller: CallerDep, client_id: uuid.UUID | None = None
+) -> list[SyncRunOut]:
+    return [
+        service.run_out(r) for r in await service.list_runs(session, caller.partner_id, client_id)
+    ]
+
+
+@router.get("/{run_id}", response_model=SyncRunOut)
+async def read_run(run_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> SyncRunOut:
+    return service.run_out(await service.get_run(session, run_id, caller.partner_id))

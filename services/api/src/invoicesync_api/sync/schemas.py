@@ -1,0 +1,49 @@
+"""Sync-run requests and answers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from invoicesync_api.schemas import Strict
+
+
+class SyncRunIn(Strict):
+    """Which documents to send: a whole client, one integration, or chosen documents."""
+
+    client_id: uuid.UUID | None = None
+    integration_id: uuid.UUID | None = None
+    document_ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=1000)
+
+    @model_validator(mode="after")
+    def _something_chosen(self) -> SyncRunIn:
+        if not (self.client_id or self.integration_id or self.document_ids):
+            raise ValueError("name a client_id, an integration_id or document_ids")
+        return self
+
+
+class RunError(BaseModel):
+    document_id: uuid.UUID
+    number: str | None = None
+    integration_id: uuid.UUID
+    system: str
+    code: str
+    message: str
+
+
+class SyncRunOut(BaseModel):
+    id: uuid.UUID
+    client_id: uuid.UUID
+    integration_ids: list[uuid.UUID]
+    trigger: Literal["manual", "nightly"]
+    status: Literal["running", "finished"]
+    totals: dict[str, int] = Field(
+        description="documents_total, documents_synced, documents_failed, documents_pending, "
+        "customers_synced — live while the run is going."
+    )
+    errors: list[dict[str, Any]]
+    started_at: datetime
+    finished_at: datetime | None

@@ -1,0 +1,217 @@
+"""Sync runs: start them, count outcomes as they arrive, finish with one notification."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invoicesync_api.db.models import Client, Document, Notification, SyncRun, SyncRunItem
+from invoicesync_api.documents import fanout
+from invoicesync_api.errors import Conflict, NotFound, Unprocessable
+from invoicesync_api.sync import announce, repository
+from invoicesync_api.sync.schemas import SyncRunIn, SyncRunOut
+from invoicesync_shared.db.models import Integration
+from invoicesync_shared.events.results import SyncFailed, SyncResult
+
+
+async def _integrations_for(
+    session: AsyncSession, body: SyncRunIn, partner_id: uuid.UUID
+) -> tuple[Client, list[Integration]]:
+    client_id = body.client_id
+    if body.integration_id:
+        integration = await session.get(Integration, body.integration_id)
+        if integration is None or integration.partner_id != partner_id:
+            raise NotFound("No such integration.")
+        client_id = integration.client_id
+    if client_id is None and body.document_ids:
+        document = await session.get(Document, body.document_ids[0])
+        client_id = document.client_id if document and document.partner_id == partner_id else None
+    client = await session.get(Client, client_id) if client_id else None
+    if client is None or client.partner_id != partner_id:
+        raise NotFound("No such client.")
+    query = select(Integration.id).where(
+        Integration.client_id == client.id, Integration.status == "active"
+    )
+    if body.integration_id:
+        query = query.where(Integration.id == body.integration_id)
+    ids = list((await session.scalars(query)).all())
+    if not ids:
+        raise Unprocessable("There is no active integration to sync with.")
+    return client, await repository.lock_integrations(session, ids)
+
+
+async def _chosen_documents(
+    session: AsyncSession, client: Client, ids: list[uuid.UUID]
+) -> list[Document]:
+    documents = (await session.scalars(select(Document).where(Document.id.in_(ids)))).all()
+    found = {d.id: d for d in documents if d.client_id == client.id}
+    missing = [str(i) for i in ids if i not in found]
+    if missing:
+        raise NotFound(f"No such documents for this client: {', '.join(missing)}.")
+    drafts = [d.number for d in found.values() if d.status != "booked"]
+    if drafts:
+        raise Unprocessable(f"Drafts are never synced; book them first: {', '.join(drafts)}.")
+    return [found[i] for i in ids]
+
+
+async def start(
+    session: AsyncSession, body: SyncRunIn, partner_id: uuid.UUID, *, trigger: str = "manual"
+) -> SyncRun:
+    """One run over the chosen scope; 409 while another run holds one of its integrations."""
+    client, integrations = await _integrations_for(session, body, partner_id)
+    running = await repository.running_run_for(session, [i.id for i in integrations])
+    if running is not None:
+        raise Conflict(
+            "A sync run is already going for this integration.",
+            extra={"sync_run_id": str(running.id)},
+        )
+    run = SyncRun(
+        id=uuid.uuid4(),
+        partner_id=partner_id,
+        client_id=client.id,
+        integration_ids=[i.id for i in integrations],
+        trigger=trigger,
+        status="running",
+        errors=[],
+    )
+    session.add(run)
+    await session.flush()
+    plan = await _plan(session, client, integrations, body.document_ids)
+    for document, targets in plan.items():
+        for integration in targets:
+            session.add(
+                SyncRunItem(
+                    sync_run_id=run.id, document_id=document.id, integration_id=integration.id
+                )
+            )
+        await fanout.request_sync(session, document, client, targets, sync_run_id=run.id)
+    run.documents_total = sum(len(t) for t in plan.values())
+    if run.documents_total == 0:
+        await _finish(session, run)
+    return run
+
+
+async def _plan(
+    session: AsyncSession,
+    client: Client,
+    integrations: list[Integration],
+    chosen: list[uuid.UUID] | None,
+) -> dict[Document, list[Integration]]:
+    plan: dict[Document, list[Integration]] = defaultdict(list)
+    if chosen:
+        for document in await _chosen_documents(session, client, chosen):
+            eligible = await fanout.eligible_integrations(session, client.id, document.created_at)
+            ids = {i.id for i in eligible}
+            plan[document] = [i for i in integrations if i.id in ids]
+        return {d: t for d, t in plan.items() if t}
+    for integration in integrations:
+        for document in await repository.documents_to_catch_up(session, integration):
+            plan[document].append(integration)
+    return plan
+
+
+async def record(
+    session: AsyncSession, result: SyncResult, *, number: str | None, system: str
+) -> None:
+    """Count a result in its run, once; finish the run when nothing is pending."""
+    if result.sync_run_id is None:
+        return
+    item = await session.get(
+        SyncRunItem,
+        (result.sync_run_id, result.document_id, result.integration_id),
+        with_for_update=True,
+    )
+    if item is None or item.outcome is not None:
+        return
+    run = await session.get(SyncRun, result.sync_run_id, with_for_update=True)
+    assert run is not None
+    if isinstance(result, SyncFailed):
+        item.outcome = "failed"
+        run.documents_failed += 1
+        run.errors = [
+            *run.errors,
+            {
+                "document_id": str(result.document_id),
+                "number": number,
+                "integration_id": str(result.integration_id),
+                "system": system,
+                "code": result.code,
+                "message": result.message,
+            },
+        ]
+    else:
+        item.outcome = "synced"
+        run.documents_synced += 1
+        if getattr(result, "customer_created", False):
+            run.customers_synced += 1
+    if run.documents_synced + run.documents_failed >= run.documents_total:
+        await _finish(session, run)
+
+
+async def _finish(session: AsyncSession, run: SyncRun) -> None:
+    run.status, run.finished_at = "finished", datetime.now(UTC)
+    await announce.run_finished(session, run, totals(run))
+    if run.trigger != "manual":
+        return  # nightly runs tell no one; webhooks still fire
+    failed = run.documents_failed
+    session.add(
+        Notification(
+            partner_id=run.partner_id,
+            client_id=run.client_id,
+            kind="sync_run_finished",
+            sync_run_id=run.id,
+            title="Sync finished"
+            + (f" with {failed} error{'s' if failed != 1 else ''}" if failed else ""),
+            body=(
+                f"{run.documents_synced} of {run.documents_total} documents and "
+                f"{run.customers_synced} customers synced; {failed} failed."
+            ),
+            counts=totals(run),
+            errors=run.errors,
+        )
+    )
+
+
+def totals(run: SyncRun) -> dict[str, int]:
+    return {
+        "documents_total": run.documents_total,
+        "documents_synced": run.documents_synced,
+        "documents_failed": run.documents_failed,
+        "customers_synced": run.customers_synced,
+        "documents_pending": run.documents_total - run.documents_synced - run.documents_failed,
+    }
+
+
+def run_out(run: SyncRun) -> SyncRunOut:
+    return SyncRunOut(
+        id=run.id,
+        client_id=run.client_id,
+        integration_ids=run.integration_ids,
+        trigger=run.trigger,
+        status=run.status,
+        totals=totals(run),
+        errors=run.errors,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+    )
+
+
+async def get_run(session: AsyncSession, run_id: uuid.UUID, partner_id: uuid.UUID) -> SyncRun:
+    run = await session.get(SyncRun, run_id)
+    if run is None or run.partner_id != partner_id:
+        raise NotFound("No such sync run.")
+    return run
+
+
+async def list_runs(
+    session: AsyncSession, partner_id: uuid.UUID, client_id: uuid.UUID | None
+) -> Sequence[SyncRun]:
+    query = select(SyncRun).where(SyncRun.partner_id == partner_id)
+    if client_id:
+        query = query.where(SyncRun.client_id == client_id)
+    return (await session.scalars(query.order_by(SyncRun.started_at.desc()).limit(100))).all()

@@ -1,0 +1,1 @@
+"""Signed webhooks (Standard Webhooks): endpoints, a delivery log and the dispatcher."""

@@ -1,0 +1,289 @@
+"""The webhook dispatcher: claims due deliveries, POSTs them signed (Standard Webhooks),
+stores every attempt, schedules retries and disables endpoints that keep failing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from standardwebhooks.webhooks import Webhook
+
+from invoicesync_api.webhooks import repository, service
+from invoicesync_api.webhooks.models import (
+    DELIVERED,
+    ENABLED,
+    FAILED,
+    PENDING,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from invoicesync_api.webhooks.settings import WebhookSettings
+from invoicesync_api.webhooks.url_policy import UrlRefused, check_url
+from invoicesync_shared.crypto import SecretBox
+
+log = structlog.get_logger()
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def signed_headers(
+    event_id: str, body: str, at: datetime, secrets: Sequence[str]
+) -> dict[str, str]:
+    """webhook-id/-timestamp/-signature; one ``v1,…`` signature per secret, space separated."""
+    signatures = " ".join(Webhook(secret).sign(event_id, at, body) for secret in secrets)
+    return {
+        "webhook-id": event_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": signatures,
+        "content-type": "application/json",
+        "user-agent": "invoicesync-webhooks/1.0",
+    }
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed delivery with what sending needs; the secrets live only in memory."""
+
+    delivery_id: uuid.UUID
+    endpoint_id: uuid.UUID
+    url: str
+    event_id: str
+    payload: dict[str, Any]
+    secrets: list[str] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    job: Job
+    attempted_at: datetime
+    duration_ms: int
+    status_code: int | None = None
+    error: str | None = None
+    response_body: str | None = None
+
+    @property
+    def is_success(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+async def _read_limited(response: httpx.Response, limit: int) -> str:
+    """At most ``limit`` characters of the receiver's answer: enough to debug, no more."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks).decode("utf-8", "replace")[:limit]
+
+
+class WebhookDispatcher:
+    """``run()`` loops until ``stop()``; ``deliver_due()`` is one iteration (tests call it).
+
+    ``clock`` is the time used for due dates, backoff, grace and disabling, and for the
+    webhook-timestamp header; tests pass a shifted clock instead of sleeping.
+    """
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        box: SecretBox,
+        settings: WebhookSettings,
+        *,
+        clock: Clock = utc_now,
+        rng: random.Random | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._box = box
+        self._settings = settings
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._transport = transport
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                sent = await self.deliver_due()
+            except Exception:
+                log.exception("webhook dispatch failed")
+                sent = 0
+            if sent == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._stopping.wait(), self._settings.poll_interval_seconds
+                    )
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def deliver_due(self) -> int:
+        """Attempt one batch of due deliveries; returns how many attempts were made."""
+        jobs = await self._claim()
+        if not jobs:
+            return 0
+        limit = asyncio.Semaphore(self._settings.concurrency)
+        async with httpx.AsyncClient(
+            timeout=self._settings.timeout_seconds,
+            follow_redirects=False,  # a redirect could point into our own network
+            transport=self._transport,
+        ) as http:
+
+            async def send(job: Job) -> Outcome:
+                async with limit:
+                    return await self._send(http, job)
+
+            outcomes = await asyncio.gather(*(send(job) for job in jobs))
+        await self._record(outcomes)
+        return len(outcomes)
+
+    async def _claim(self) -> list[Job]:
+        now = self._clock()
+        lease = timedelta(seconds=self._settings.claim_lease_seconds)
+        async with self._sessionmaker.begin() as session:
+            rows = await repository.claim_due(
+                session, now, limit=self._settings.batch_size, lease_until=now + lease
+            )
+            return [
+                Job(
+                    delivery_id=delivery.id,
+                    endpoint_id=endpoint.id,
+                    url=endpoint.url,
+                    event_id=delivery.event_id,
+                    payload=delivery.payload,
+                    secrets=service.signing_secrets(self._box, endpoint, now),
+                )
+                for delivery, endpoint in rows
+            ]
+
+    async def _send(self, http: httpx.AsyncClient, job: Job) -> Outcome:
+        at = self._clock()
+        started = time.monotonic()
+
+        def outcome(**result: Any) -> Outcome:
+            elapsed = int((time.monotonic() - started) * 1000)
+            return Outcome(job=job, attempted_at=at, duration_ms=elapsed, **result)
+
+        body = json.dumps(job.payload, separators=(",", ":"))
+        try:
+            # Again before each attempt: DNS may have changed since the URL was accepted.
+            await check_url(job.url, allow_private=self._settings.allow_private_urls)
+            headers = signed_headers(job.event_id, body, at, job.secrets)
+            async with http.stream("POST", job.url, content=body, headers=headers) as response:
+                text = await _read_limited(response, self._settings.max_response_body_chars)
+        except UrlRefused as exc:
+            return outcome(error=exc.detail)
+        except httpx.TimeoutException:
+            return outcome(error=f"timed out after {self._settings.timeout_seconds:g} s")
+        except httpx.HTTPError as exc:
+            return outcome(error=f"{type(exc).__name__}: {exc}"[:500])
+        return outcome(status_code=response.status_code, response_body=text)
+
+    async def _record(self, outcomes: Sequence[Outcome]) -> None:
+        async with self._sessionmaker.begin() as session:
+            # Endpoints before deliveries: the same lock order as the routes.
+            endpoints = await repository.lock_endpoints(
+                session, sorted({o.job.endpoint_id for o in outcomes})
+            )
+            deliveries = await repository.lock_deliveries(
+                session, [o.job.delivery_id for o in outcomes]
+            )
+            for o in outcomes:
+                delivery = deliveries.get(o.job.delivery_id)
+                endpoint = endpoints.get(o.job.endpoint_id)
+                if delivery is not None and endpoint is not None:  # else deleted meanwhile
+                    await self._apply(session, delivery, endpoint, o)
+
+    async def _apply(
+        self,
+        session: AsyncSession,
+        delivery: WebhookDelivery,
+        endpoint: WebhookEndpoint,
+        o: Outcome,
+    ) -> None:
+        session.add(
+            WebhookAttempt(
+                delivery_id=delivery.id,
+                attempted_at=o.attempted_at,
+                status_code=o.status_code,
+                error=o.error,
+                response_body=o.response_body,
+                duration_ms=o.duration_ms,
+            )
+        )
+        delivery.attempts += 1
+        delivery.last_attempt_at = o.attempted_at
+        delivery.last_status_code = o.status_code
+        delivery.last_error = o.error
+        delivery.last_response_body = o.response_body
+        log.info(
+            "webhook attempt",
+            delivery_id=str(delivery.id),
+            endpoint_id=str(endpoint.id),
+            event_id=delivery.event_id,
+            status_code=o.status_code,
+            attempt=delivery.attempts,
+        )
+        if o.is_success:
+            delivery.status, delivery.delivered_at = DELIVERED, o.attempted_at
+            delivery.next_attempt_at = None
+            service.reset_failures(endpoint)
+            return
+        self._count_failure(delivery, endpoint, o.attempted_at)
+        reason = self._disable_reason(endpoint, o.attempted_at)
+        if reason is not None and endpoint.status == ENABLED:
+            log.warning("webhook endpoint disabled", endpoint_id=str(endpoint.id))
+            await service.disable(session, endpoint, reason, o.attempted_at, notify=True)
+
+    def _count_failure(
+        self, delivery: WebhookDelivery, endpoint: WebhookEndpoint, at: datetime
+    ) -> None:
+        endpoint.consecutive_failures += 1
+        endpoint.failing_since = endpoint.failing_since or at
+        if delivery.status != PENDING:  # canceled while the attempt ran
+            return
+        if delivery.attempts >= (delivery.max_attempts or self._settings.max_attempts):
+            delivery.status, delivery.next_attempt_at = FAILED, None
+            endpoint.failed_deliveries_in_row += 1
+        else:
+            delivery.next_attempt_at = at + self._backoff(delivery.attempts)
+
+    def _backoff(self, attempts: int) -> timedelta:
+        """The scheduled delay after attempt ``attempts``, scaled by a random 1 ± jitter."""
+        schedule = self._settings.retry_schedule
+        delay = schedule[min(attempts, len(schedule)) - 1] if schedule else 0.0
+        jitter = self._settings.jitter
+        return timedelta(seconds=delay * (1 + self._rng.uniform(-jitter, jitter)))
+
+    def _disable_reason(self, endpoint: WebhookEndpoint, now: datetime) -> str | None:
+        settings = self._settings
+        if endpoint.failed_deliveries_in_row >= settings.disable_after_failed_deliveries:
+            return (
+                f"{endpoint.failed_deliveries_in_row} deliveries in a row failed "
+                "after all their attempts."
+            )
+        failing_for = timedelta(hours=settings.disable_after_failing_hours)
+        if endpoint.failing_since is not None and now - endpoint.failing_since >= failing_for:
+            return (
+                f"every attempt failed for more than {settings.disable_after_failing_hours:g} "
+                "hours."
+            )
+        return None

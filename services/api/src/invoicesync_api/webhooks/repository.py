@@ -1,0 +1,177 @@
+"""All SQL over webhook endpoints, deliveries and attempts."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invoicesync_api.errors import NotFound, Unprocessable
+from invoicesync_api.webhooks.models import (
+    CANCELED,
+    ENABLED,
+    PENDING,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
+
+async def get_endpoint(
+    session: AsyncSession, endpoint_id: uuid.UUID, partner_id: uuid.UUID, *, lock: bool = False
+) -> WebhookEndpoint:
+    """The partner's endpoint; raises ``NotFound`` for a missing or foreign id alike."""
+    query = select(WebhookEndpoint).where(
+        WebhookEndpoint.id == endpoint_id, WebhookEndpoint.partner_id == partner_id
+    )
+    endpoint = await session.scalar(query.with_for_update(key_share=True) if lock else query)
+    if endpoint is None:
+        raise NotFound("No such webhook endpoint.")
+    return endpoint
+
+
+async def list_endpoints(session: AsyncSession, partner_id: uuid.UUID) -> Sequence[WebhookEndpoint]:
+    rows = await session.scalars(
+        select(WebhookEndpoint)
+        .where(WebhookEndpoint.partner_id == partner_id)
+        .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
+    )
+    return rows.all()
+
+
+async def list_subscribed(
+    session: AsyncSession, partner_id: uuid.UUID, event_type: str
+) -> Sequence[WebhookEndpoint]:
+    """The partner's enabled endpoints that asked for ``event_type`` (or for everything)."""
+    rows = await session.scalars(
+        select(WebhookEndpoint).where(
+            WebhookEndpoint.partner_id == partner_id,
+            WebhookEndpoint.status == ENABLED,
+            or_(
+                WebhookEndpoint.events.contains([event_type]),
+                WebhookEndpoint.events.contains(["*"]),
+            ),
+        )
+    )
+    return rows.all()
+
+
+async def get_delivery(
+    session: AsyncSession, endpoint_id: uuid.UUID, delivery_id: uuid.UUID, *, lock: bool = False
+) -> WebhookDelivery:
+    query = select(WebhookDelivery).where(
+        WebhookDelivery.id == delivery_id, WebhookDelivery.endpoint_id == endpoint_id
+    )
+    delivery = await session.scalar(query.with_for_update(key_share=True) if lock else query)
+    if delivery is None:
+        raise NotFound("No such delivery for this endpoint.")
+    return delivery
+
+
+def _encode_cursor(delivery: WebhookDelivery) -> str:
+    raw = json.dumps([delivery.created_at.isoformat(), str(delivery.id)])
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        created, ident = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return datetime.fromisoformat(created), uuid.UUID(ident)
+    except (ValueError, TypeError) as exc:
+        raise Unprocessable("The cursor is not one this API handed out.") from exc
+
+
+async def list_deliveries(
+    session: AsyncSession, endpoint_id: uuid.UUID, *, limit: int, cursor: str | None
+) -> tuple[Sequence[WebhookDelivery], str | None]:
+    """Newest first, keyset-paginated on (created_at, id) so pages never shift."""
+    query = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
+    if cursor:
+        created, ident = _decode_cursor(cursor)
+        query = query.where(
+            tuple_(WebhookDelivery.created_at, WebhookDelivery.id) < tuple_(created, ident)
+        )
+    rows = (
+        await session.scalars(
+            query.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc()).limit(
+                limit + 1
+            )
+        )
+    ).all()
+    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+async def list_attempts(session: AsyncSession, delivery_id: uuid.UUID) -> Sequence[WebhookAttempt]:
+    rows = await session.scalars(
+        select(WebhookAttempt)
+        .where(WebhookAttempt.delivery_id == delivery_id)
+        .order_by(WebhookAttempt.attempted_at, WebhookAttempt.id)
+    )
+    return rows.all()
+
+
+async def claim_due(
+    session: AsyncSession, now: datetime, *, limit: int, lease_until: datetime
+) -> Sequence[tuple[WebhookDelivery, WebhookEndpoint]]:
+    """Due pending deliveries of enabled endpoints, hidden from others until ``lease_until``.
+
+    SKIP LOCKED: dispatcher replicas take disjoint batches instead of waiting on each other;
+    the lease (a later ``next_attempt_at``, committed before sending) keeps a batch theirs
+    while the POSTs run outside any transaction, and hands it back if the process dies.
+    """
+    rows = (
+        await session.execute(
+            select(WebhookDelivery, WebhookEndpoint)
+            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+            .where(
+                WebhookDelivery.status == PENDING,
+                WebhookDelivery.next_attempt_at <= now,
+                WebhookEndpoint.status == ENABLED,
+            )
+            .order_by(WebhookDelivery.next_attempt_at)
+            .limit(limit)
+            .with_for_update(of=WebhookDelivery, skip_locked=True)
+        )
+    ).all()
+    for delivery, _ in rows:
+        delivery.next_attempt_at = lease_until
+    return [(delivery, endpoint) for delivery, endpoint in rows]
+
+
+async def lock_deliveries(
+    session: AsyncSession, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, WebhookDelivery]:
+    rows = await session.scalars(
+        select(WebhookDelivery)
+        .where(WebhookDelivery.id.in_(ids))
+        .order_by(WebhookDelivery.id)
+        .with_for_update(key_share=True)
+    )
+    return {row.id: row for row in rows}
+
+
+async def lock_endpoints(
+    session: AsyncSession, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, WebhookEndpoint]:
+    """Locked in id order, so two dispatchers recording results never deadlock."""
+    rows = await session.scalars(
+        select(WebhookEndpoint)
+        .where(WebhookEndpoint.id.in_(ids))
+        .order_by(WebhookEndpoint.id)
+        .with_for_update(key_share=True)
+    )
+    return {row.id: row for row in rows}
+
+
+async def cancel_pending(session: AsyncSession, endpoint_id: uuid.UUID, reason: str) -> None:
+    await session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.endpoint_id == endpoint_id, WebhookDelivery.status == PENDING)
+        .values(status=CANCELED, next_attempt_at=None, last_error=reason)
+    )

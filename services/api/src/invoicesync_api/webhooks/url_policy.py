@@ -1,0 +1,76 @@
+"""Which URLs a webhook may target: http(s) on public addresses, so deliveries cannot be
+aimed at our own network (SSRF). Loopback and private targets only when allowed."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from invoicesync_api.errors import ApiError
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class UrlRefused(ApiError):
+    status, code, title = 422, "webhook_url_refused", "The webhook URL is not allowed"
+
+
+def _address_problem(ip: IpAddress) -> str | None:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for label, hit in (
+        ("a loopback", ip.is_loopback),
+        ("a link-local", ip.is_link_local),
+        ("a multicast", ip.is_multicast),
+        ("an unspecified", ip.is_unspecified),
+        ("a private", ip.is_private),
+        ("a reserved", ip.is_reserved),
+        ("a non-public", not ip.is_global),
+    ):
+        if hit:
+            return f"{ip}, {label} address"
+    return None
+
+
+def _split(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise UrlRefused("The webhook URL must start with https:// or http://.")
+    if not parts.hostname:
+        raise UrlRefused("The webhook URL has no host.")
+    if parts.username or parts.password:
+        raise UrlRefused("The webhook URL must not carry credentials.")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise UrlRefused("The webhook URL has an invalid port.") from exc
+    return parts.hostname, port
+
+
+async def _resolve(host: str, port: int) -> list[IpAddress]:
+    try:
+        return [ipaddress.ip_address(host)]
+    except ValueError:
+        pass
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise UrlRefused(f"The webhook host {host!r} does not resolve.") from exc
+    return [ipaddress.ip_address(info[4][0]) for info in infos]
+
+
+async def check_url(url: str, *, allow_private: bool) -> None:
+    """Refuse a target we must not call; raises ``UrlRefused`` (422) naming the reason.
+
+    Checked when an endpoint is saved and again before every attempt, since DNS answers
+    may change after the URL was accepted.
+    """
+    host, port = _split(url)
+    if allow_private:
+        return
+    for ip in await _resolve(host, port):
+        reason = _address_problem(ip)
+        if reason is not None:
+            raise UrlRefused(f"The webhook host {host!r} resolves to {reason}.")

@@ -1,0 +1,144 @@
+"""HTTP to Exact Online: bearer tokens, one refresh on 401, the rate budget per division,
+and the error allowance that keeps the app from being blocked."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from connector_exact import errors
+from invoicesync_shared.connectors.errors import TransientError
+from invoicesync_shared.connectors.oauth import TokenStore
+from invoicesync_shared.connectors.rate_limit import WindowBudget
+from invoicesync_shared.connectors.transport import transport_error
+
+HOUR = 3600.0
+
+
+class ExactClient:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        tokens: TokenStore,
+        *,
+        base_url: str,
+        error_allowance: int,
+        budget: WindowBudget | None = None,
+    ) -> None:
+        self._http = http
+        self._tokens = tokens
+        self._api = f"{base_url}/api/v1"
+        self.budget = budget or WindowBudget(reserve=1, system="exact")
+        self._error_allowance = error_allowance
+        self._errors: defaultdict[tuple[int, str], deque[float]] = defaultdict(deque)
+        self.calls = 0
+        self.rate_limited = 0  # 429s seen; the budget should keep this at zero
+
+    async def get(
+        self,
+        integration_id: uuid.UUID,
+        division: int | None,
+        path: str,
+        params: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        return await self._call(integration_id, division, "GET", path, params=params)
+
+    async def post(
+        self, integration_id: uuid.UUID, division: int, path: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        return await self._call(integration_id, division, "POST", path, json=body)
+
+    async def results(
+        self, integration_id: uuid.UUID, division: int, path: str, params: dict[str, str]
+    ) -> list[dict[str, Any]]:
+        """The first page of a collection (callers filter; 60 rows is plenty)."""
+        body = await self.get(integration_id, division, path, params)
+        rows = body.get("d", {})
+        return list(rows.get("results", []) if isinstance(rows, dict) else rows)
+
+    async def pages(
+        self, integration_id: uuid.UUID, division: int, path: str, params: dict[str, str]
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every page of a collection (60 rows each), following ``__next``."""
+        url: str | None = self._url(division, path)
+        query: dict[str, str] | None = params
+        while url is not None:
+            body = await self._call(integration_id, division, "GET", path, url=url, params=query)
+            rows = body.get("d", {})
+            yield list(rows.get("results", []) if isinstance(rows, dict) else rows)
+            url = rows.get("__next") if isinstance(rows, dict) else None
+            if url is not None and not url.startswith(f"{self._api}/"):
+                # Never send the bearer token anywhere but Exact's API.
+                raise TransientError(f"Exact gave a paging link outside its API: {url[:80]}")
+            query = None  # the link carries the query and the skip token
+
+    def _url(self, division: int | None, path: str) -> str:
+        return f"{self._api}/{division}/{path}" if division is not None else f"{self._api}/{path}"
+
+    async def _call(
+        self,
+        integration_id: uuid.UUID,
+        division: int | None,
+        method: str,
+        path: str,
+        *,
+        url: str | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        url = url or self._url(division, path)
+        scope = f"{division}"
+        self._check_allowance(division, path)
+        response = await self._tokens.send_authorized(
+            integration_id, lambda token: self._send(scope, method, url, token, **kwargs)
+        )
+
+        failure = errors.classify(response, is_write=method != "GET")
+        if failure is not None:
+            if 400 <= response.status_code < 500 and response.status_code != 429:
+                self._errors[(division or 0, _endpoint(path))].append(time.time())
+            raise failure
+        return response.json() if response.content else {}
+
+    async def _send(
+        self, scope: str, method: str, url: str, token: str, **kwargs: Any
+    ) -> httpx.Response:
+        await self.budget.acquire(scope)
+        self.calls += 1
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        try:
+            response = await self._http.request(method, url, headers=headers, **kwargs)
+        except httpx.TransportError as exc:
+            raise transport_error(exc, is_write=method != "GET", system="Exact") from exc
+        self._observe(scope, response)
+        if response.status_code == 429:
+            self.rate_limited += 1
+        return response
+
+    def _observe(self, scope: str, response: httpx.Response) -> None:
+        remaining = response.headers.get("X-RateLimit-Minutely-Remaining")
+        reset = response.headers.get("X-RateLimit-Minutely-Reset")
+        if remaining is not None and reset is not None:
+            with contextlib.suppress(ValueError):
+                self.budget.observe(scope, remaining=int(remaining), reset_at=int(reset) / 1000)
+
+    def _check_allowance(self, division: int | None, path: str) -> None:
+        """Refuse to call an endpoint that already failed too often this hour."""
+        stamps = self._errors[(division or 0, _endpoint(path))]
+        now = time.time()
+        while stamps and stamps[0] < now - HOUR:
+            stamps.popleft()
+        if len(stamps) >= self._error_allowance:
+            raise TransientError(
+                "paused: too many errors on this Exact endpoint this hour",
+                retry_after=stamps[0] + HOUR - now,
+            )
+
+
+def _endpoint(path: str) -> str:
+    return path.split("?")[0].split("(")[0]

@@ -1,0 +1,164 @@
+"""Exact Online: invoices and credit notes as SalesEntries, customers as crm/Accounts."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from connector_exact import mapping
+from connector_exact.client import ExactClient
+from invoicesync_shared.connectors.customers import RemoteCustomer
+from invoicesync_shared.connectors.errors import PermanentError
+from invoicesync_shared.connectors.protocol import Booking, PushContext
+from invoicesync_shared.db.models import Integration
+from invoicesync_shared.events.documents import CustomerData, DocumentSnapshot
+
+REVENUE = 110  # GLAccounts.Type of revenue accounts
+
+
+class ExactConnector:
+    system = "exact"
+
+    def __init__(self, client: ExactClient) -> None:
+        self._client = client
+        # Per division: GL account code → ID, VAT fraction → code. Stable master data.
+        self._gl_accounts: dict[int, dict[str, str]] = {}
+        self._vat_codes: dict[int, dict[Decimal, str]] = {}
+
+    def scope(self, integration: Integration) -> str:
+        return str(integration.settings["division"])
+
+    async def push(self, ctx: PushContext, document: DocumentSnapshot) -> Booking:
+        division = int(ctx.settings["division"])
+        customer_id, created = await self._customer(ctx, division, document.customer)
+        payload = mapping.sales_entry_payload(
+            document,
+            reference=ctx.reference,
+            journal=_journal(ctx, document),
+            customer_id=customer_id,
+            gl_account_ids=[
+                await self._gl_account(ctx, division, line.gl_account) for line in document.lines
+            ],
+            vat_codes=[
+                await self._vat_code(ctx, division, line.vat_rate) for line in document.lines
+            ],
+        )
+        body = await self._client.post(
+            ctx.integration.id, division, "salesentry/SalesEntries", payload
+        )
+        entry = body["d"]
+        return Booking(str(entry["EntryID"]), str(entry["EntryNumber"]), customer_created=created)
+
+    async def find_by_reference(
+        self, ctx: PushContext, document: DocumentSnapshot
+    ) -> Booking | None:
+        division = int(ctx.settings["division"])
+        rows = await self._client.results(
+            ctx.integration.id,
+            division,
+            "salesentry/SalesEntries",
+            {
+                "$filter": f"YourRef eq {mapping.odata_string(ctx.reference)} and "
+                f"Journal eq {mapping.odata_string(_journal(ctx, document))}",
+                "$select": "EntryID,EntryNumber,YourRef",
+            },
+        )
+        if not rows:
+            return None
+        return Booking(str(rows[0]["EntryID"]), str(rows[0]["EntryNumber"]))
+
+    async def verify(self, integration: Integration) -> dict[str, Any]:
+        """The division is reachable and both journals exist there as sales journals."""
+        settings = integration.settings
+        division = int(settings["division"])
+        journals = await self._client.results(
+            integration.id, division, "financial/Journals", {"$select": "Code,Description,Type"}
+        )
+        codes = {str(j["Code"]).strip(): j for j in journals}
+        missing = [
+            f"{name} {settings[name]!r}"
+            for name in ("sales_journal", "credit_note_journal")
+            if str(settings[name]) not in codes
+        ]
+        if missing:
+            raise PermanentError(
+                "journal_missing",
+                f"Exact division {division} has no journal {', '.join(missing)}; "
+                f"its journals are {', '.join(sorted(codes)) or 'none'}.",
+            )
+        return {"division": division, "journals": sorted(codes)}
+
+    async def _customer(
+        self, ctx: PushContext, division: int, customer: CustomerData
+    ) -> tuple[str, bool]:
+        """Stored link → Code → VAT number → Chamber of Commerce → name; else create."""
+        async with ctx.customers.locked(customer.external_id):
+            if link := await ctx.customers.find(customer.external_id):
+                return link.remote_id, False
+            for odata_filter in mapping.account_filters(customer):
+                rows = await self._client.results(
+                    ctx.integration.id,
+                    division,
+                    "crm/Accounts",
+                    {"$filter": odata_filter, "$select": "ID,Code,Name,Blocked", "$top": "1"},
+                )
+                if rows:
+                    return await self._link(ctx, customer, rows[0]), False
+            body = await self._client.post(
+                ctx.integration.id, division, "crm/Accounts", mapping.account_payload(customer)
+            )
+            return await self._link(ctx, customer, body["d"]), True
+
+    async def _link(self, ctx: PushContext, customer: CustomerData, account: dict[str, Any]) -> str:
+        if account.get("Blocked"):
+            raise PermanentError(
+                "customer_blocked", f"The customer {customer.name!r} is blocked in Exact Online."
+            )
+        remote = RemoteCustomer(str(account["ID"]), str(account.get("Code") or "").strip() or None)
+        await ctx.customers.save(customer.external_id, remote)
+        return remote.remote_id
+
+    async def _gl_account(self, ctx: PushContext, division: int, code: str | None) -> str:
+        accounts = self._gl_accounts.get(division)
+        if accounts is None:
+            rows = await self._client.results(
+                ctx.integration.id,
+                division,
+                "financial/GLAccounts",
+                {"$filter": f"Type eq {REVENUE}", "$select": "ID,Code,Type"},
+            )
+            accounts = {str(r["Code"]).strip(): str(r["ID"]) for r in rows}
+            self._gl_accounts[division] = accounts
+        wanted = code or ctx.settings.get("default_gl_account") or "8000"
+        if wanted in accounts:
+            return accounts[wanted]
+        if code is None and accounts:
+            return next(iter(accounts.values()))
+        raise PermanentError(
+            "gl_account_missing", f"Exact division {division} has no revenue GL account {wanted!r}."
+        )
+
+    async def _vat_code(self, ctx: PushContext, division: int, rate: Decimal) -> str:
+        codes = self._vat_codes.get(division)
+        if codes is None:
+            rows = await self._client.results(
+                ctx.integration.id, division, "vat/VATCodes", {"$select": "Code,Percentage,Type"}
+            )
+            codes = {}
+            for row in sorted(rows, key=lambda r: str(r["Code"])):
+                codes.setdefault(
+                    Decimal(str(row["Percentage"])).quantize(Decimal("0.0001")), str(row["Code"])
+                )
+            self._vat_codes[division] = codes
+        code = codes.get(mapping.vat_percentage(rate))
+        if code is None:
+            raise PermanentError(
+                "unknown_vat_code",
+                f"Exact division {division} has no VAT code for {rate} %; add one in Exact.",
+            )
+        return code
+
+
+def _journal(ctx: PushContext, document: DocumentSnapshot) -> str:
+    key = "credit_note_journal" if document.kind == "credit_note" else "sales_journal"
+    return str(ctx.settings[key])

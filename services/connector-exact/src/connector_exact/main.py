@@ -1,0 +1,81 @@
+"""Entry point: ``connector-exact`` (consumer, control server and the read-back loop)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+
+import httpx
+from starlette.routing import BaseRoute
+
+from connector_exact.client import ExactClient
+from connector_exact.connector import ExactConnector
+from connector_exact.control import readback_routes
+from connector_exact.readback import ExactReadBack
+from connector_exact.settings import ExactConnectorSettings
+from invoicesync_shared.bus.producer import EventProducer
+from invoicesync_shared.connectors.oauth import OAuthApp, TokenStore
+from invoicesync_shared.connectors.runtime import ConnectorRuntime
+from invoicesync_shared.connectors.service import run_connector
+from invoicesync_shared.crypto import SecretBox
+from invoicesync_shared.db.engine import create_engine, create_sessionmaker
+from invoicesync_shared.logging import configure_logging
+from invoicesync_shared.tracing import configure_tracing
+
+
+async def serve(settings: ExactConnectorSettings) -> None:
+    engine = create_engine(settings.database_url, application_name="connector-exact")
+    sessionmaker = create_sessionmaker(engine)
+    app = OAuthApp(
+        f"{settings.exact_url()}/api/oauth2/token",
+        settings.exact_client_id,
+        settings.exact_client_secret.get_secret_value(),
+    )
+    tokens = TokenStore(sessionmaker, SecretBox(settings.encryption_keys), app)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(settings.exact_timeout_seconds, connect=5.0))
+    client = ExactClient(
+        http, tokens, base_url=settings.exact_url(), error_allowance=settings.exact_error_allowance
+    )
+
+    readers: list[ExactReadBack] = []
+
+    async def build(producer: EventProducer) -> ConnectorRuntime:
+        readers.append(
+            ExactReadBack(
+                client,
+                sessionmaker,
+                producer,
+                interval=settings.exact_readback_interval_seconds,
+            )
+        )
+        return ConnectorRuntime(
+            ExactConnector(client), sessionmaker=sessionmaker, producer=producer
+        )
+
+    def extra_tasks(_: ConnectorRuntime) -> list[Awaitable[None]]:
+        return [reader.run() for reader in readers]
+
+    def extra_routes(_: ConnectorRuntime) -> list[BaseRoute]:
+        return [route for reader in readers for route in readback_routes(reader)]
+
+    try:
+        await run_connector(
+            build,
+            engine=engine,
+            bootstrap=settings.kafka_bootstrap,
+            health_port=settings.connector_exact_port,
+            health_host=settings.connector_host,
+            extra_tasks=extra_tasks,
+            extra_routes=extra_routes,
+        )
+    finally:
+        for reader in readers:
+            reader.stop()
+        await http.aclose()
+
+
+def main() -> None:
+    settings = ExactConnectorSettings()
+    configure_logging("connector-exact", settings.log_level, settings.log_json)
+    configure_tracing("connector-exact", settings)
+    asyncio.run(serve(settings))

@@ -1,0 +1,214 @@
+"""Reading back what happens in Exact to entries we booked: deletions (the entry is gone,
+so Exact will hand its number out again) and payments (open → paid).
+
+Both read a whole collection per division page by page — SalesEntries and
+cashflow/Receivables, filtered on our journals and the integration's start date — so a
+round costs about one call per 60 entries, not one per document. Results are emitted
+only on change; the last status seen is kept in connector_remote_status.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from connector_exact import repository
+from connector_exact.client import ExactClient
+from connector_exact.mapping import odata_string
+from connector_exact.repository import MISSING, OPEN, PAID, Booked, key_of
+from invoicesync_shared.bus.producer import Publisher
+from invoicesync_shared.connectors.periodic import IntegrationLoop, publish_result
+from invoicesync_shared.connectors.remote_status import RemoteStatuses
+from invoicesync_shared.db.models import Integration
+from invoicesync_shared.events.audit import RemoteEntryMissing
+from invoicesync_shared.events.results import PaymentStatusChanged, SyncResult
+
+log = structlog.get_logger()
+
+SYSTEM = "exact"
+LOCK_SPACE = 0x1E3A_0002  # advisory locks of this loop: (LOCK_SPACE, integration)
+MATCHED = 50  # cashflow/Receivables.Status once the entry is fully paid
+# GUIDs per "EntryID eq guid'…' or …" filter: keeps the URL under IIS's 2 KB query limit.
+IDS_PER_CALL = 20
+
+
+@dataclass(frozen=True)
+class Book:
+    """Where an integration's entries live in Exact and from which date they count."""
+
+    division: int
+    journals: tuple[str, ...]
+    start_date: date | None
+
+    @classmethod
+    def of(cls, integration: Integration) -> Book:
+        settings = integration.settings
+        journals = {str(settings["sales_journal"]), str(settings["credit_note_journal"])}
+        start = settings.get("start_date")
+        return cls(
+            int(settings["division"]),
+            tuple(sorted(journals)),
+            date.fromisoformat(str(start)) if start else None,
+        )
+
+    def entries_filter(self, date_field: str) -> str:
+        """Our journals, from the start date on (Exact's entry date is our issue date)."""
+        journals = " or ".join(f"Journal eq {odata_string(j)}" for j in self.journals)
+        if self.start_date is None:
+            return f"({journals})"
+        return f"{date_field} ge datetime'{self.start_date.isoformat()}' and ({journals})"
+
+
+class ExactReadBack:
+    """The read-back loop: ``run()``/``stop()`` in the service, ``poll_once()`` in tests,
+    ``refresh_now(id)`` on demand."""
+
+    def __init__(
+        self,
+        client: ExactClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        publisher: Publisher,
+        *,
+        interval: float,
+    ) -> None:
+        self._client = client
+        self._sessionmaker = sessionmaker
+        self._publisher = publisher
+        self._statuses = RemoteStatuses(sessionmaker, SYSTEM)
+        self._loop = IntegrationLoop(
+            sessionmaker, system=SYSTEM, work=self.refresh, interval=interval, lock_space=LOCK_SPACE
+        )
+
+    async def run(self) -> None:
+        await self._loop.run()
+
+    def stop(self) -> None:
+        self._loop.stop()
+
+    async def poll_once(self) -> int:
+        """One round over every active Exact integration; returns the results emitted."""
+        return await self._loop.run_once()
+
+    async def refresh_now(self, integration_id: uuid.UUID) -> int | None:
+        """One integration at once; None if it is not active or a replica is on it."""
+        return await self._loop.run_for(integration_id)
+
+    async def refresh(self, integration: Integration) -> int:
+        """Audit the integration's booked entries, then read their payment status."""
+        watched = [
+            b
+            for b in await repository.list_booked(self._sessionmaker, integration.id)
+            if b.last_status != MISSING
+        ]
+        if not watched:
+            return 0
+        book = Book.of(integration)
+        missing = await self.find_missing(integration, book, watched)
+        for booked in missing:
+            await self._report(integration, booked, MISSING, _missing(integration, booked))
+        gone = {b.document_id for b in missing}
+        unpaid = [b for b in watched if b.document_id not in gone and b.last_status != PAID]
+        return len(missing) + await self._read_payments(integration, book, unpaid)
+
+    async def find_missing(
+        self, integration: Integration, book: Book, watched: Sequence[Booked]
+    ) -> list[Booked]:
+        """Booked entries that no longer exist: one paged read of our journals, then a
+        look by ID at the few not seen there (an entry dated before the start date, or
+        booked while we paged, is not missing)."""
+        existing = await self._entry_ids(
+            integration,
+            book,
+            {"$filter": book.entries_filter("EntryDate"), "$select": "EntryID,EntryNumber"},
+        )
+        unseen = [b for b in watched if b.remote_id.lower() not in existing]
+        found: set[str] = set()
+        for chunk in _chunks(unseen, IDS_PER_CALL):
+            ids = " or ".join(f"EntryID eq guid'{b.remote_id}'" for b in chunk)
+            found |= await self._entry_ids(
+                integration, book, {"$filter": ids, "$select": "EntryID"}
+            )
+        return [b for b in unseen if b.remote_id.lower() not in found]
+
+    async def _entry_ids(
+        self, integration: Integration, book: Book, params: dict[str, str]
+    ) -> set[str]:
+        ids: set[str] = set()
+        async for rows in self._client.pages(
+            integration.id, book.division, "salesentry/SalesEntries", params
+        ):
+            ids |= {str(r["EntryID"]).lower() for r in rows}
+        return ids
+
+    async def _read_payments(
+        self, integration: Integration, book: Book, unpaid: Sequence[Booked]
+    ) -> int:
+        """Open/paid per entry from cashflow/Receivables (one row per sales entry); the
+        date filter leaves out documents dated before the start date."""
+        if not unpaid:
+            return 0
+        statuses: dict[str, str] = {}
+        async for rows in self._client.pages(
+            integration.id,
+            book.division,
+            "cashflow/Receivables",
+            {
+                "$filter": book.entries_filter("EntryDate"),
+                "$select": "TransactionEntryID,Status,IsFullyPaid",
+            },
+        ):
+            statuses.update({str(r["TransactionEntryID"]).lower(): _payment(r) for r in rows})
+        emitted = 0
+        for booked in unpaid:
+            status = statuses.get(booked.remote_id.lower())
+            if status is not None and status != booked.last_status:
+                result = PaymentStatusChanged(**_ids(integration, booked), payment_status=status)
+                await self._report(integration, booked, status, result)
+                emitted += 1
+        return emitted
+
+    async def _report(
+        self, integration: Integration, booked: Booked, status: str, result: SyncResult
+    ) -> None:
+        """Emit first, record after: a crash in between repeats a result, never loses one."""
+        await publish_result(
+            self._publisher, result, system=SYSTEM, client_id=integration.client_id
+        )
+        await self._statuses.save(key_of(integration.id, booked), status)
+        log.info(
+            "exact read-back change",
+            integration_id=str(integration.id),
+            document_id=str(booked.document_id),
+            status=status,
+        )
+
+
+def _payment(row: dict[str, Any]) -> str:
+    return PAID if row.get("IsFullyPaid") or row.get("Status") == MATCHED else OPEN
+
+
+def _ids(integration: Integration, booked: Booked) -> dict[str, Any]:
+    return {
+        "document_id": booked.document_id,
+        "integration_id": integration.id,
+        "generation": booked.generation,
+    }
+
+
+def _missing(integration: Integration, booked: Booked) -> RemoteEntryMissing:
+    return RemoteEntryMissing(
+        **_ids(integration, booked),
+        remote_id=booked.remote_id,
+        booking_number=booked.booking_number,
+        checked_at=datetime.now(UTC),
+    )
+
+
+def _chunks(items: Sequence[Booked], size: int) -> Iterable[Sequence[Booked]]:
+    return (items[i : i + size] for i in range(0, len(items), size))

@@ -1,0 +1,19 @@
+"""Exact connector settings (prefix INVOICESYNC_)."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+
+from invoicesync_shared.settings import ServiceSettings
+
+
+class ExactConnectorSettings(ServiceSettings):
+    connector_exact_port: int = 8021
+    exact_client_id: str = "invoicesync-dev"
+    exact_client_secret: SecretStr = SecretStr("invoicesync-dev-secret")
+    exact_timeout_seconds: float = 20.0
+    # Exact blocks an app for an hour after >10 errors per endpoint per hour: stop short.
+    exact_error_allowance: int = 8
+    # Payment status and deleted entries are read back this often (nightly by default);
+    # POST /integrations/{id}/payments/refresh on the control port does it at once.
+    exact_readback_interval_seconds: float = 86_400.0

@@ -1,0 +1,140 @@
+"""Lexware Office: invoices and credit notes as drafts, customers as contacts.
+
+A draft has no number yet; it gets one when someone finalises it in Lexware Office,
+and the poller reports that number later.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from connector_lexware import completeness, mapping, repository
+from connector_lexware.client import LexwareClient
+from connector_lexware.contacts import Contacts
+from connector_lexware.profile import Profiles
+from invoicesync_shared.connectors.errors import PermanentError
+from invoicesync_shared.connectors.protocol import Booking, PushContext
+from invoicesync_shared.db.models import Integration
+from invoicesync_shared.events.documents import DocumentSnapshot
+
+# After an unknown outcome: how far to page and how many drafts to open at most.
+LOOKUP_PAGES = 4
+LOOKUP_CANDIDATES = 5
+LOOKUP_STATUSES = "draft,open,overdue,paid,paidoff,voided"
+
+
+class LexwareConnector:
+    system = "lexware"
+
+    def __init__(
+        self,
+        client: LexwareClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        profile_ttl: float = 300.0,
+    ) -> None:
+        self._client = client
+        self._sessionmaker = sessionmaker
+        self._contacts = Contacts(client)
+        self.profiles = Profiles(client, ttl=profile_ttl)
+
+    def scope(self, integration: Integration) -> str:
+        return mapping.scope_of(integration.id, integration.settings)
+
+    async def verify(self, integration: Integration) -> dict[str, Any]:
+        """The organisation behind the grant; refuses a small business."""
+        profile = await self.profiles.fetch(integration.id, self.scope(integration))
+        profile.check()
+        return {
+            "organization_id": profile.organization_id,
+            "company_name": profile.company_name,
+            "tax_type": profile.tax_type,
+        }
+
+    async def push(self, ctx: PushContext, document: DocumentSnapshot) -> Booking:
+        if ctx.is_update and ctx.previous is not None:
+            # The API cannot change a sent voucher; edits are made in Lexware Office.
+            return ctx.previous
+        completeness.check(document)
+        scope = self.scope(ctx.integration)
+        (await self.profiles.current(ctx.integration.id, scope)).check()
+        contact_id, created = await self._contacts.resolve(ctx, scope, document.customer)
+        payload = mapping.voucher_payload(document, contact_id=contact_id, reference=ctx.reference)
+        params = await self._preceding(ctx, document)
+        try:
+            body = await self._client.post(
+                ctx.integration.id, scope, mapping.voucher_path(document.kind), payload, params
+            )
+        except PermanentError as exc:
+            if exc.code == "tax_conditions_rejected":
+                # Perhaps switched to small business since the profile was cached.
+                self.profiles.forget(scope)
+                (await self.profiles.current(ctx.integration.id, scope)).check()
+            raise
+        return Booking(str(body["id"]), None, customer_created=created)
+
+    async def find_by_reference(
+        self, ctx: PushContext, document: DocumentSnapshot
+    ) -> Booking | None:
+        """Vouchers of the document's date (and contact, when linked), same total and newest
+        first; only the first few are opened to read the reference line."""
+        scope = self.scope(ctx.integration)
+        contact_id = await self._contacts.find_linked(ctx, document.customer)
+        rows = await self._candidates(ctx, scope, document, contact_id)
+        # Newest first; every voucher with our total is opened (alike documents of one
+        # day and customer may be many, and missing ours would book it twice), then a
+        # few others in case Lexware rounded the total differently.
+        rows.sort(key=lambda r: str(r.get("createdDate") or ""), reverse=True)
+        same_total = [r for r in rows if _total_matches(r, document)]
+        others = [r for r in rows if not _total_matches(r, document)][:LOOKUP_CANDIDATES]
+        for row in [*same_total, *others]:
+            path = f"{mapping.voucher_path(document.kind)}/{row['id']}"
+            voucher = await self._client.get(ctx.integration.id, scope, path)
+            if mapping.carries_reference(voucher, ctx.reference):
+                return Booking(str(voucher["id"]), voucher.get("voucherNumber") or None)
+        return None
+
+    async def _candidates(
+        self, ctx: PushContext, scope: str, document: DocumentSnapshot, contact_id: str | None
+    ) -> list[dict[str, Any]]:
+        day = document.issue_date.isoformat()
+        params = {
+            "voucherType": mapping.list_type(document.kind),
+            "voucherStatus": LOOKUP_STATUSES,
+            # Narrowing filters of the real API; rows are checked here all the same.
+            "voucherDateFrom": day,
+            "voucherDateTo": day,
+            **({"contactId": contact_id} if contact_id else {}),
+        }
+        found: list[dict[str, Any]] = []
+        for number in range(LOOKUP_PAGES):
+            rows, last = await self._client.page(
+                ctx.integration.id, scope, "v1/voucherlist", params, number
+            )
+            found += [r for r in rows if _is_candidate(r, day, contact_id)]
+            # Pages come newest voucher date first: past our date, nothing more to find.
+            if last or not rows or str(rows[-1].get("voucherDate", ""))[:10] < day:
+                break
+        return found
+
+    async def _preceding(self, ctx: PushContext, document: DocumentSnapshot) -> dict[str, str]:
+        """A credit note names the Lexware invoice it corrects, when that was pushed here."""
+        if document.kind != "credit_note" or document.credit_note_for is None:
+            return {}
+        invoice_id = await repository.find_remote_id(
+            self._sessionmaker, ctx.integration.id, document.credit_note_for
+        )
+        return {"precedingSalesVoucherId": invoice_id} if invoice_id else {}
+
+
+def _total_matches(row: dict[str, Any], document: DocumentSnapshot) -> bool:
+    return abs(float(row.get("totalAmount") or 0) - float(document.gross_total)) <= 0.01
+
+
+def _is_candidate(row: dict[str, Any], day: str, contact_id: str | None) -> bool:
+
+    if str(row.get("voucherDate", ""))[:10] != day:
+        return False
+    return contact_id is None or row.get("contactId") == contact_id

@@ -1,0 +1,47 @@
+"""Customers as Lexware contacts: stored link → search by name, then e-mail → create.
+
+The search runs under the customer's advisory lock, so two documents (or replicas) never
+create the same contact twice; a found or created contact is linked per organisation.
+"""
+
+from __future__ import annotations
+
+from connector_lexware import mapping
+from connector_lexware.client import LexwareClient
+from invoicesync_shared.connectors.customers import RemoteCustomer
+from invoicesync_shared.connectors.protocol import PushContext
+from invoicesync_shared.events.documents import CustomerData
+
+
+class Contacts:
+    def __init__(self, client: LexwareClient) -> None:
+        self._client = client
+
+    async def resolve(
+        self, ctx: PushContext, scope: str, customer: CustomerData
+    ) -> tuple[str, bool]:
+        """The contact id for ``customer`` and whether it was created just now."""
+        async with ctx.customers.locked(customer.external_id):
+            if link := await ctx.customers.find(customer.external_id):
+                return link.remote_id, False
+            if found := await self._search(ctx, scope, customer):
+                await ctx.customers.save(customer.external_id, found)
+                return found.remote_id, False
+            body = await self._client.post(
+                ctx.integration.id, scope, "v1/contacts", mapping.contact_payload(customer)
+            )
+            await ctx.customers.save(customer.external_id, RemoteCustomer(str(body["id"])))
+            return str(body["id"]), True
+
+    async def find_linked(self, ctx: PushContext, customer: CustomerData) -> str | None:
+        link = await ctx.customers.find(customer.external_id)
+        return link.remote_id if link else None
+
+    async def _search(
+        self, ctx: PushContext, scope: str, customer: CustomerData
+    ) -> RemoteCustomer | None:
+        for params in mapping.contact_searches(customer):
+            rows, _ = await self._client.page(ctx.integration.id, scope, "v1/contacts", params, 0)
+            if row := mapping.matching_contact(rows, customer):
+                return RemoteCustomer(str(row["id"]), mapping.customer_number(row))
+        return None

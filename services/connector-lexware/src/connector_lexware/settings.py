@@ -1,0 +1,23 @@
+"""Lexware connector settings (prefix INVOICESYNC_), built once in ``main``."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from invoicesync_shared.settings import ServiceSettings
+
+
+class LexwareConnectorSettings(ServiceSettings):
+    connector_lexware_port: int = 8022
+    lexware_client_id: str = "invoicesync-dev"
+    lexware_client_secret: SecretStr = SecretStr("invoicesync-dev-secret")
+    # Lexware allows 2 requests per second per organisation, across all endpoints.
+    lexware_requests_per_second: float = Field(default=2.0, gt=0)
+    # Pace through PostgreSQL, so several replicas share one organisation's budget.
+    lexware_shared_pacing: bool = True
+    lexware_timeout_seconds: float = 20.0
+    lexware_connect_timeout_seconds: float = 5.0
+    # How long a profile answer (small business or not) is trusted before asking again.
+    lexware_profile_cache_seconds: float = 300.0
+    # How often drafts are checked for a voucher number and payment status.
+    lexware_poll_interval_seconds: float = 60.0

@@ -1,0 +1,109 @@
+"""Yuki: invoices and credit notes through Sales.asmx ProcessSalesInvoices, in batches.
+
+Contacts are matched (or created) by Yuki itself on ContactCode; an edit is the same
+Reference sent again, which Yuki applies to the booked document.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connector_yuki import documents, errors
+from connector_yuki.batching import BatchKey, PendingInvoice, SalesInvoiceBatcher
+from connector_yuki.sessions import SessionPool
+from connector_yuki.soap import YukiSoap
+from invoicesync_shared.connectors.errors import PermanentError
+from invoicesync_shared.connectors.protocol import Booking, PushContext
+from invoicesync_shared.crypto import SecretBox
+from invoicesync_shared.db.models import Integration
+from invoicesync_shared.events.documents import DocumentSnapshot
+
+
+class YukiConnector:
+    system = "yuki"
+
+    def __init__(
+        self,
+        soap: YukiSoap,
+        sessions: SessionPool,
+        batcher: SalesInvoiceBatcher,
+        secrets: SecretBox,
+    ) -> None:
+        self._soap = soap
+        self._sessions = sessions
+        self._batcher = batcher
+        self._secrets = secrets
+
+    def scope(self, integration: Integration) -> str:
+        return _administration_id(integration)
+
+    async def push(self, ctx: PushContext, document: DocumentSnapshot) -> Booking:
+        """Book (or, sent again with the same Reference, update) the document."""
+        xml = documents.sales_invoice(
+            document,
+            reference=ctx.reference,
+            default_gl_account=ctx.settings.get("default_gl_account"),
+        )
+        key = self._key(ctx.integration)
+        result = await self._batcher.submit(key, PendingInvoice(ctx.reference, xml))
+        if (refusal := errors.classify_result(result)) is not None:
+            raise refusal
+        if result.document_id:
+            return Booking(result.document_id, result.booking_number or None)
+        # Stock Yuki answers without identifiers: read them back by our reference.
+        found = await self._find(key, ctx.reference)
+        return found or ctx.previous or Booking(ctx.reference, None)
+
+    async def find_by_reference(
+        self, ctx: PushContext, document: DocumentSnapshot
+    ) -> Booking | None:
+        return await self._find(self._key(ctx.integration), ctx.reference)
+
+    async def verify(self, integration: Integration) -> dict[str, Any]:
+        """The access key works and reaches the administration; raises ``PermanentError``
+        (``invalid_access_key``, ``administration_not_found``) with what to fix."""
+        key = self._key(integration)
+        available = await self._sessions.call(key.access_key, self._soap.administrations)
+        name = available.get(key.administration_id)
+        if name is None:
+            names = ", ".join(sorted(f"{n!r} ({i})" for i, n in available.items())) or "none"
+            raise PermanentError(
+                "administration_not_found",
+                f"The Yuki access key has no administration {key.administration_id!r}; "
+                f"it can reach: {names}.",
+            )
+        return {"administration_id": key.administration_id, "administration_name": name}
+
+    async def _find(self, key: BatchKey, reference: str) -> Booking | None:
+        items = await self._sessions.call(
+            key.access_key,
+            lambda session: self._soap.check_outstanding_item(
+                session, key.administration_id, reference
+            ),
+        )
+        # Yuki also matches booking numbers and document IDs: keep our Reference only.
+        for item in items:
+            if item.reference.casefold() == reference.casefold() and item.document_id:
+                return Booking(item.document_id, item.booking_number or None)
+        return None
+
+    def _key(self, integration: Integration) -> BatchKey:
+        return BatchKey(_administration_id(integration), self._access_key(integration))
+
+    def _access_key(self, integration: Integration) -> str:
+        if integration.credentials is None:
+            raise PermanentError("invalid_access_key", "No Yuki access key is stored.")
+        try:
+            key = self._secrets.decrypt_json(integration.credentials)["access_key"]
+        except (ValueError, KeyError) as exc:
+            raise PermanentError(
+                "invalid_access_key", "The stored Yuki access key cannot be read; store it again."
+            ) from exc
+        return str(key)
+
+
+def _administration_id(integration: Integration) -> str:
+    value = str(integration.settings.get("administration_id") or "").strip().lower()
+    if not value:
+        raise PermanentError("administration_not_found", "No Yuki administration is set.")
+    return value

@@ -1,0 +1,157 @@
+"""The one place that reads Yuki's faults, HTTP statuses and per-invoice messages and
+turns them into the runtime's decisions."""
+
+from __future__ import annotations
+
+import httpx
+from zeep.exceptions import Fault, TransportError, XMLSyntaxError
+
+from connector_yuki.documents import InvoiceResult
+from invoicesync_shared.connectors.errors import (
+    AuthorizationLost,
+    PermanentError,
+    SyncError,
+    TransientError,
+    UnknownOutcome,
+)
+from invoicesync_shared.connectors.transport import transport_error
+
+
+class SessionExpired(TransientError):
+    """Yuki forgot the session: authenticate again and repeat the call (nothing ran)."""
+
+
+INVALID_ACCESS_KEY = (
+    "Yuki did not accept the access key. Create a new one in Yuki under Settings → "
+    "Web services and store it on the integration."
+)
+_SCHEMA_REJECTION = "salesinvoices.xsd"
+# Words in Yuki's per-invoice messages (English and Dutch) → a code a bookkeeper can act on.
+_MESSAGE_CODES = (
+    ((_SCHEMA_REJECTION,), "invalid_document"),
+    (("closed", "afgesloten"), "period_closed"),
+    (("tax code", "vatpercentage", "btw-code"), "unknown_vat_code"),
+    (("already exists", "duplicate"), "duplicate_reference"),
+    (("contact not found",), "contact_not_found"),
+)
+
+
+def classify_call(exc: Exception, *, is_write: bool) -> SyncError:
+    """A failed SOAP call (fault, HTTP status, network) as a decision.
+
+    A write may have been applied before an answer got lost: it becomes an
+    ``UnknownOutcome``, so the document is looked up before it is sent again.
+    """
+    if isinstance(exc, SyncError):
+        return exc
+    if isinstance(exc, NonSoapAnswer):
+        return classify_status(exc.status, exc.retry_after, is_write=is_write)
+    if isinstance(exc, Fault):
+        return _classify_fault(str(exc.message or ""), str(exc.code or ""), is_write=is_write)
+    if isinstance(exc, TransportError):
+        return classify_status(int(exc.status_code or 0), None, is_write=is_write)
+    if isinstance(exc, httpx.TransportError):
+        return transport_error(exc, is_write=is_write, system="Yuki")
+    if isinstance(exc, XMLSyntaxError | ValueError):
+        # An answer we cannot read: whatever it said, a write may have happened.
+        if is_write:
+            return UnknownOutcome(f"unreadable answer from Yuki to a write ({exc})")
+        return TransientError(f"unreadable answer from Yuki ({exc})")
+    raise exc
+
+
+def classify_status(status: int, retry_after: float | None, *, is_write: bool) -> SyncError:
+    """An HTTP status without a SOAP fault in the body (proxies, gateways, rate limits)."""
+    if status == 429:
+        return TransientError("Yuki rate limit reached", retry_after=retry_after)
+    if status in (401, 403):
+        return PermanentError("access_denied", f"Yuki refused access (HTTP {status}).")
+    if status >= 500 and is_write:
+        return UnknownOutcome(f"Yuki answered {status} to a write")
+    if status >= 500 or status in (0, 408):
+        return TransientError(f"Yuki answered {status}", retry_after=retry_after)
+    return PermanentError("rejected", f"Yuki answered HTTP {status}.")
+
+
+def _classify_fault(message: str, code: str, *, is_write: bool) -> SyncError:
+    text = " ".join(message.split())
+    lowered = text.lower()
+    if "session" in lowered and ("invalid" in lowered or "expired" in lowered):
+        return SessionExpired("Yuki session expired")
+    if "invalid access key" in lowered:
+        return PermanentError("invalid_access_key", INVALID_ACCESS_KEY)
+    if "no access to administration" in lowered:
+        return PermanentError(
+            "administration_not_found",
+            "The Yuki access key has no access to this administration.",
+        )
+    if code.lower().endswith(("client", "sender")):
+        return PermanentError("rejected", f"Yuki refused the request: {text}")
+    if is_write:
+        return UnknownOutcome(f"Yuki fault on a write: {text}")
+    return TransientError(f"Yuki fault: {text}")
+
+
+def classify_result(result: InvoiceResult) -> PermanentError | None:
+    """None for a booked invoice; else why Yuki refused it. Refusals are never retried."""
+    if result.succeeded:
+        return None
+    message = result.message or "Yuki refused the invoice without a reason."
+    code = _message_code(message)
+    if code == "period_closed":
+        return PermanentError(
+            code,
+            "The accounting period of this document is closed in Yuki; reopen it there "
+            f"or change the document date. Yuki said: {message}",
+        )
+    return PermanentError(code, f"Yuki refused the document: {message}")
+
+
+def is_schema_rejection(results: list[InvoiceResult]) -> bool:
+    """Yuki refused the whole call as invalid against SalesInvoices.xsd (one bad invoice
+    fails all of them)."""
+    return bool(results) and all(
+        not r.succeeded and _SCHEMA_REJECTION in r.message.lower() for r in results
+    )
+
+
+def _message_code(message: str) -> str:
+    lowered = message.lower()
+    for words, code in _MESSAGE_CODES:
+        if any(word in lowered for word in words):
+            return code
+    return "rejected"
+
+
+def replicate(exc: SyncError) -> SyncError:
+    """A fresh copy per batch member, so members never share one exception object."""
+    if isinstance(exc, AuthorizationLost):
+        return AuthorizationLost(exc.message)
+    if isinstance(exc, PermanentError):
+        return PermanentError(exc.code, exc.message)
+    if isinstance(exc, TransientError):
+        return type(exc)(str(exc), retry_after=exc.retry_after)
+    return type(exc)(str(exc))
+
+
+class NonSoapAnswer(Exception):
+    """An error status whose body is not SOAP (a gateway's or rate limiter's text page)."""
+
+    def __init__(self, status: int, retry_after: float | None) -> None:
+        super().__init__(f"HTTP {status} without a SOAP body")
+        self.status, self.retry_after = status, retry_after
+
+
+async def raise_for_non_soap(response: httpx.Response) -> None:
+    """An httpx response hook: zeep cannot parse a plain-text error page and drops its
+    headers, so such an answer is read here, before zeep sees it."""
+    content_type = response.headers.get("content-type", "")
+    if response.status_code >= 400 and "xml" not in content_type:
+        raise NonSoapAnswer(response.status_code, _retry_after(response))
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return max(float(response.headers.get("Retry-After", "")), 0.0)
+    except ValueError:
+        return None

@@ -1,0 +1,20 @@
+"""Yuki connector settings (prefix INVOICESYNC_)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from invoicesync_shared.settings import ServiceSettings
+
+
+class YukiConnectorSettings(ServiceSettings):
+    connector_yuki_port: int = 8023
+    # A batch of 200 invoices takes Yuki a while; a timeout on a write is an unknown outcome.
+    yuki_timeout_seconds: float = Field(default=60.0, gt=0)
+    # Pushes for one administration share one SOAP call: a batch goes when the window
+    # since its first push has passed, when no push came for the pause, or when full.
+    yuki_batch_window_seconds: float = Field(default=1.0, ge=0)
+    yuki_batch_pause_seconds: float = Field(default=0.1, ge=0)
+    yuki_batch_max_size: int = Field(default=200, ge=1)
+    # Documents of a partition in flight at once: what lets the batcher fill its batches.
+    yuki_concurrency: int = Field(default=200, ge=1)

@@ -1,0 +1,131 @@
+"""Yuki's .asmx services through zeep (untyped, so it stays in here): one AsyncClient per
+service WSDL, loaded on first use; every failure leaves as a ``SyncError`` via errors.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import zeep
+from lxml import etree
+from zeep.transports import AsyncTransport
+
+from connector_yuki import errors
+from connector_yuki.documents import (
+    InvoiceResult,
+    OutstandingItem,
+    parse_administrations,
+    parse_import_response,
+    parse_outstanding_items,
+)
+
+SALES, ACCOUNTING = "Sales", "Accounting"
+_PARSER: Any = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+
+
+class YukiSoap:
+    """Typed calls to Yuki; session handling is the caller's (see sessions.py)."""
+
+    def __init__(self, base_url: str, *, timeout: float) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._timeout = timeout
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            limits=httpx.Limits(max_connections=50),
+            event_hooks={"response": [errors.raise_for_non_soap]},
+        )
+        self._clients: dict[str, Any] = {}
+        self._loading = asyncio.Lock()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def authenticate(self, access_key: str) -> str:
+        """A new session; raises ``PermanentError('invalid_access_key')`` for a bad key."""
+        session = await self._call(SALES, "Authenticate", is_write=False, accessKey=access_key)
+        return str(session or "").strip()
+
+    async def administrations(self, session: str) -> dict[str, str]:
+        """Administration ID → name, for every administration the key may use."""
+        result = await self._call(SALES, "Administrations", is_write=False, sessionID=session)
+        return parse_administrations(_xml(result))
+
+    async def process_sales_invoices(
+        self, session: str, administration_id: str, xml_doc: bytes
+    ) -> list[InvoiceResult]:
+        """One result per ``<SalesInvoice>`` of ``xml_doc``, in order."""
+        result = await self._call(
+            SALES,
+            "ProcessSalesInvoices",
+            is_write=True,
+            sessionId=session,
+            administrationId=administration_id,
+            xmlDoc=etree.fromstring(xml_doc, _PARSER),  # s:any: embedded elements, not text
+        )
+        try:
+            return parse_import_response(_xml(result))
+        except (etree.XMLSyntaxError, ValueError) as exc:
+            raise errors.classify_call(exc, is_write=True) from exc
+
+    async def check_outstanding_item(
+        self, session: str, administration_id: str, reference: str
+    ) -> list[OutstandingItem]:
+        """Booked items of one administration matching ``reference`` (or a booking number
+        or document ID: callers compare the Reference themselves)."""
+        result = await self._call(
+            ACCOUNTING,
+            "CheckOutstandingItemAdmin",
+            is_write=False,
+            sessionID=session,
+            administrationID=administration_id,
+            Reference=reference,
+        )
+        return parse_outstanding_items(_xml(result))
+
+    async def _call(self, service: str, operation: str, *, is_write: bool, **params: Any) -> Any:
+        try:
+            proxy = await self._service(service)
+            return await getattr(proxy, operation)(**params)
+        except Exception as exc:
+            raise errors.classify_call(exc, is_write=is_write) from exc
+
+    async def _service(self, name: str) -> Any:
+        if name not in self._clients:
+            async with self._loading:
+                if name not in self._clients:
+                    # zeep loads a WSDL synchronously: off the event loop.
+                    self._clients[name] = await asyncio.to_thread(self._load, name)
+        return self._clients[name].service
+
+    def _load(self, name: str) -> Any:
+        with httpx.Client(timeout=self._timeout) as wsdl_http:
+            transport = AsyncTransport(client=self._http, wsdl_client=wsdl_http)  # type: ignore[no-untyped-call]
+            return zeep.AsyncClient(  # type: ignore[no-untyped-call]
+                f"{self._base_url}/ws/{name}.asmx?WSDL",
+                transport=transport,
+                settings=zeep.Settings(strict=False, xml_huge_tree=True),
+            )
+
+
+def _xml(value: Any) -> bytes:
+    """A Result of type s:any as bytes: embedded elements, escaped text, or a list."""
+    if value is None:
+        return b""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, list):
+        wrapper = etree.Element("Result")
+        for item in value:
+            if etree.iselement(item):
+                wrapper.append(item)
+        return bytes(etree.tostring(wrapper))
+    if etree.iselement(value):
+        return bytes(etree.tostring(value))
+    inner = getattr(value, "_value_1", None)
+    if inner is not None:
+        return _xml(inner)
+    raise ValueError(f"unexpected Yuki result of type {type(value).__name__}")

@@ -1,0 +1,168 @@
+"""Booking rules for sales entries: reference checks, VAT, and journal numbering.
+
+``EntryNumber`` is the highest number in the journal plus one (the first one being
+``YYJJ0001``), so deleting the newest entries hands their numbers out again; this is
+the behaviour integrations meet in practice (see ACCOUNTING-APIS.md §1.3).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from invoicesync_sandbox.exact.errors import bad_request
+from invoicesync_sandbox.exact.models import Account, Division, SalesEntry, SalesEntryLine
+from invoicesync_sandbox.exact.resource import Body, date, decimal, integer, text
+
+ENTRY_TYPES = {20: "Sales entry", 21: "Sales credit note"}
+PAYMENT_DAYS = 30
+CENT = Decimal("0.01")
+LINE_EXTRA = ("CostCenter", "CostUnit", "Project", "Quantity", "Notes", "From", "To")
+
+
+def next_entry_number(division: Division, journal: str, entry_date: datetime) -> int:
+    numbers = [e.entry_number for e in division.entries.values() if e.journal == journal]
+    if numbers:
+        return max(numbers) + 1
+    prefix = f"{entry_date.year % 100:02d}{journal}" if journal.isdigit() else ""
+    return int(f"{prefix}0001")
+
+
+def find_customer(division: Division, value: object) -> Account:
+    account = division.accounts.get(as_guid(value, "Customer"))
+    if account is None:
+        raise bad_request("Invalid reference: Customer")
+    if account.blocked:
+        raise bad_request(f"Blocked: Customer {account.code.strip()} - {account.name}")
+    return account
+
+
+def as_guid(value: object, name: str) -> uuid.UUID:
+    if value is None or value == "":
+        raise bad_request(f"Mandatory: {name}")
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as exc:
+        raise bad_request(f"Invalid reference: {name}") from exc
+
+
+def check_journal(division: Division, code: str | None) -> str:
+    if not code:
+        raise bad_request("Mandatory: Journal")
+    journal = division.journals.get(code.strip())
+    if journal is None:
+        raise bad_request("Invalid reference: Journal")
+    if journal.type != 20:
+        raise bad_request("Invalid journal. The journal must be a sales journal.")
+    return journal.code
+
+
+def build_entry(division: Division, body: Body, now: datetime) -> SalesEntry:
+    journal = check_journal(division, text(body, "Journal"))
+    customer = find_customer(division, body.get("Customer"))
+    entry_type = integer(body, "Type") or 20
+    if entry_type not in ENTRY_TYPES:
+        raise bad_request("Invalid value: Type")
+    entry_date = date(body, "EntryDate") or now.replace(hour=0, minute=0, second=0, microsecond=0)
+    entry = SalesEntry(
+        journal=journal,
+        entry_number=_entry_number(division, journal, entry_date, integer(body, "EntryNumber")),
+        customer=customer.id,
+        entry_date=entry_date,
+        due_date=date(body, "DueDate") or entry_date + timedelta(days=PAYMENT_DAYS),
+        type=entry_type,
+        created=now,
+        modified=now,
+    )
+    apply_header(entry, body)
+    return entry
+
+
+def _entry_number(division: Division, journal: str, day: datetime, wanted: int | None) -> int:
+    if wanted is None:
+        return next_entry_number(division, journal, day)
+    used = any(e.journal == journal and e.entry_number == wanted for e in division.entries.values())
+    if used:
+        raise bad_request(f"Entry number {wanted} already exists in journal {journal}")
+    return wanted
+
+
+def apply_header(entry: SalesEntry, body: Body) -> None:
+    """The header fields a POST or PUT may set besides the references."""
+    for name, attribute, limit in (
+        ("YourRef", "your_ref", 30),
+        ("Description", "description", 100),
+        ("PaymentReference", "payment_reference", 50),
+        ("Currency", "currency", 3),
+    ):
+        if name in body:
+            setattr(entry, attribute, text(body, name, limit))
+    entry.due_date = date(body, "DueDate") or entry.due_date
+
+
+def lines_of(body: Body) -> list[Body]:
+    lines = body.get("SalesEntryLines")
+    if isinstance(lines, dict):
+        lines = lines.get("results")
+    if not isinstance(lines, list) or not lines:
+        raise bad_request("Mandatory: SalesEntryLines")
+    if not all(isinstance(line, dict) for line in lines):
+        raise bad_request("Invalid value: SalesEntryLines")
+    return lines
+
+
+def build_line(division: Division, entry: SalesEntry, body: Body) -> SalesEntryLine:
+    gl_id = as_guid(body.get("GLAccount"), "GLAccount")
+    gl = division.gl_accounts.get(gl_id)
+    if gl is None:
+        raise bad_request("Invalid reference: GLAccount")
+    if gl.type != 110:
+        raise bad_request("Invalid: G/L account type")
+    amount = decimal(body, "AmountFC")
+    if amount is None:
+        raise bad_request("Mandatory: AmountFC")
+    vat_code = _vat_code(division, text(body, "VATCode"), gl.vat_code)
+    percentage = division.vat_codes[vat_code].percentage if vat_code else Decimal(0)
+    vat_amount = decimal(body, "VATAmountFC")
+    if vat_amount is None:
+        vat_amount = (amount * percentage).quantize(CENT, ROUND_HALF_UP)
+    number = max((line.line_number for line in entry.lines), default=0) + 1
+    line = SalesEntryLine(
+        entry_id=entry.id,
+        line_number=number,
+        gl_account=gl.id,
+        amount_fc=amount,
+        vat_code=vat_code,
+        vat_percentage=percentage,
+        vat_amount_fc=vat_amount,
+        description=text(body, "Description", 100),
+    )
+    line.extra = _line_extra(body)
+    return line
+
+
+def _line_extra(body: Body) -> dict[str, object]:
+    """CostCenter, Quantity, From/To, ...: kept, typed, and echoed back on reads."""
+    extra: dict[str, object] = {}
+    for name in LINE_EXTRA:
+        if body.get(name) is None:
+            continue
+        if name == "Quantity":
+            extra[name] = decimal(body, name)
+        elif name in ("From", "To"):
+            extra[name] = date(body, name)
+        else:
+            extra[name] = text(body, name)
+    return extra
+
+
+def _vat_code(division: Division, given: str | None, default: str | None) -> str | None:
+    """Match a VAT code ignoring Exact's trailing-space padding ("2" finds "2  ")."""
+    wanted = given if given is not None else default
+    if wanted is None or not wanted.strip():
+        return None
+    for code in division.vat_codes:
+        if code.strip() == wanted.strip():
+            return code
+    raise bad_request("Invalid reference: VATCode")

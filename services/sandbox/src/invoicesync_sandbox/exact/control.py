@@ -1,0 +1,219 @@
+"""Test and demo controls under ``/_sandbox/exact``: divisions and their state, OAuth
+apps, token chains (expire, revoke), payments, blocked customers and the API limits.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+
+from invoicesync_sandbox.clock import Clock
+from invoicesync_sandbox.exact.dates import from_epoch
+from invoicesync_sandbox.exact.models import App, Division, Payment, TokenChain
+from invoicesync_sandbox.exact.store import ExactStore
+from invoicesync_sandbox.exact.tokens import TokenService
+from invoicesync_sandbox.exact.views import division_state, division_summary, entry_summary
+
+
+class DivisionIn(BaseModel):
+    code: int | None = Field(default=None, ge=1, le=999_999_999)
+    description: str = "Sandbox company"
+    grant: bool = True  # give the demo user access
+
+
+class AccessIn(BaseModel):
+    granted: bool
+
+
+class AppIn(BaseModel):
+    redirect_uri: str
+    client_id: str | None = None
+    client_secret: str | None = None
+    name: str = "Sandbox test app"
+
+
+class ChainSelector(BaseModel):
+    """Pick chains by any token they issued, by chain id, or all chains of an app."""
+
+    token: str | None = None
+    chain_id: uuid.UUID | None = None
+    client_id: str | None = None
+
+
+class PaymentIn(BaseModel):
+    amount: Decimal | None = None  # default: the whole open amount
+    paid_at: datetime | None = None
+
+
+class BlockIn(BaseModel):
+    blocked: bool = True
+
+
+class LimitsIn(BaseModel):
+    minutely_limit: int | None = Field(default=None, ge=1)
+    daily_limit: int | None = Field(default=None, ge=1)
+    error_threshold: int | None = Field(default=None, ge=0)
+    error_block_status: Literal[403, 429] | None = None
+    reset_counters: bool = False
+
+
+class ExactControl:
+    def __init__(self, store: ExactStore, tokens: TokenService, clock: Clock) -> None:
+        self.store = store
+        self.tokens = tokens
+        self.clock = clock
+
+    def router(self) -> APIRouter:
+        router = APIRouter(tags=["exact control"])
+        add = router.add_api_route
+        add("/divisions", self.create_division, methods=["POST"], status_code=201)
+        add("/divisions", self.list_divisions, methods=["GET"])
+        add("/divisions/{division}", self.inspect_division, methods=["GET"])
+        add("/divisions/{division}/access", self.set_access, methods=["POST"])
+        add("/divisions/{division}/entries/{entry_id}/payment", self.pay, methods=["POST"])
+        add("/divisions/{division}/accounts/{account_id}/block", self.block, methods=["POST"])
+        add("/apps", self.register_app, methods=["POST"], status_code=201)
+        add("/chains", self.list_chains, methods=["GET"])
+        add("/tokens/expire", self.expire_tokens, methods=["POST"])
+        add("/tokens/revoke", self.revoke_tokens, methods=["POST"])
+        add("/limits", self.get_limits, methods=["GET"])
+        add("/limits", self.set_limits, methods=["PUT"])
+        return router
+
+    async def create_division(self, body: DivisionIn) -> dict[str, Any]:
+        async with self.store.lock:
+            code = body.code or self.store.next_division_code()
+            if code in self.store.divisions:
+                raise HTTPException(409, f"Division {code} exists")
+            division = self.store.create_division(code, body.description, body.grant)
+            return division_summary(division)
+
+    async def list_divisions(self) -> list[dict[str, Any]]:
+        return [division_summary(d) for d in self.store.divisions.values()]
+
+    async def inspect_division(self, division: int) -> dict[str, Any]:
+        return division_state(self._division(division))
+
+    async def set_access(self, division: int, body: AccessIn) -> dict[str, Any]:
+        self._division(division)
+        async with self.store.lock:
+            user = self.store.default_user
+            if body.granted:
+                self.store.grant(user, division)
+            else:
+                self.store.revoke(user, division)
+        return {"division": division, "granted": body.granted}
+
+    async def pay(self, division: int, entry_id: uuid.UUID, body: PaymentIn) -> dict[str, Any]:
+        found = self._division(division)
+        async with self.store.lock:
+            entry = found.entries.get(entry_id)
+            if entry is None:
+                raise HTTPException(404, f"No entry {entry_id} in division {division}")
+            amount = body.amount if body.amount is not None else entry.open_amount()
+            paid_at = body.paid_at or from_epoch(self.clock.now())
+            entry.payments.append(Payment(amount, paid_at.replace(tzinfo=None)))
+            return entry_summary(found, entry)
+
+    async def block(self, division: int, account_id: uuid.UUID, body: BlockIn) -> dict[str, Any]:
+        found = self._division(division)
+        async with self.store.lock:
+            account = found.accounts.get(account_id)
+            if account is None:
+                raise HTTPException(404, f"No account {account_id} in division {division}")
+            account.blocked = body.blocked
+        return {"id": str(account.id), "code": account.code, "blocked": account.blocked}
+
+    async def register_app(self, body: AppIn) -> dict[str, str]:
+        app = App(
+            client_id=body.client_id or str(uuid.uuid4()),
+            client_secret=body.client_secret or secrets.token_urlsafe(24),
+            redirect_uri=body.redirect_uri,
+            name=body.name,
+        )
+        async with self.store.lock:
+            self.store.register_app(app)
+        return app_credentials(app)
+
+    async def list_chains(self) -> list[dict[str, Any]]:
+        return [_chain_view(c) for c in self.store.tokens.chains.values()]
+
+    async def expire_tokens(self, body: ChainSelector) -> dict[str, int]:
+        async with self.store.lock:
+            chains = self._select(body)
+            for chain in chains:
+                self.tokens.expire(chain)
+        return {"chains": len(chains)}
+
+    async def revoke_tokens(self, body: ChainSelector) -> dict[str, int]:
+        async with self.store.lock:
+            chains = self._select(body)
+            for chain in chains:
+                self.tokens.revoke(chain)
+        return {"chains": len(chains)}
+
+    async def get_limits(self) -> dict[str, Any]:
+        limiter, blocker = self.store.limiter, self.store.blocker
+        return {
+            "minutely_limit": limiter.minutely_limit,
+            "daily_limit": limiter.daily_limit,
+            "error_threshold": blocker.threshold,
+            "error_block_status": blocker.status,
+        }
+
+    async def set_limits(self, body: LimitsIn) -> dict[str, Any]:
+        limiter, blocker = self.store.limiter, self.store.blocker
+        async with self.store.lock:
+            limiter.minutely_limit = body.minutely_limit or limiter.minutely_limit
+            limiter.daily_limit = body.daily_limit or limiter.daily_limit
+            if body.error_threshold is not None:
+                blocker.threshold = body.error_threshold
+            blocker.status = body.error_block_status or blocker.status
+            if body.reset_counters:
+                limiter.usage.clear()
+                blocker.clear()
+        return await self.get_limits()
+
+    def _division(self, code: int) -> Division:
+        division = self.store.divisions.get(code)
+        if division is None:
+            raise HTTPException(404, f"No division {code}")
+        return division
+
+    def _select(self, body: ChainSelector) -> list[TokenChain]:
+        tokens = self.store.tokens
+        if body.token:
+            chain = tokens.chain_of(body.token)
+            return [chain] if chain else []
+        if body.chain_id:
+            found = tokens.chains.get(body.chain_id)
+            return [found] if found else []
+        if body.client_id:
+            return [c for c in tokens.chains.values() if c.client_id == body.client_id]
+        raise HTTPException(422, "Give token, chain_id or client_id")
+
+
+def app_credentials(app: App) -> dict[str, str]:
+    return {
+        "client_id": app.client_id,
+        "client_secret": app.client_secret,
+        "redirect_uri": app.redirect_uri,
+    }
+
+
+def _chain_view(chain: TokenChain) -> dict[str, Any]:
+    return {
+        "chain_id": str(chain.chain_id),
+        "client_id": chain.client_id,
+        "user_id": str(chain.user_id),
+        "issued_at": chain.issued_at,
+        "access_expires_at": chain.access_expires_at,
+        "refresh_expires_at": chain.refresh_expires_at,
+        "revoked": chain.revoked,
+    }

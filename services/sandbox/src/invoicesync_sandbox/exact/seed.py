@@ -1,0 +1,51 @@
+"""The master data every new division starts with: journals, G/L accounts and VAT codes.
+
+Modelled on a Dutch Exact Online company: sales journal 70, receivables 1300, revenue
+8000/8010/8020 and the VAT codes 0/1/2 (0 %, 9 %, 21 %), stored padded as Exact does.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from invoicesync_sandbox.exact.models import Division, GLAccount, Journal, VATCode
+
+SALES_JOURNAL = "70"
+CREDIT_NOTE_JOURNAL = "70"  # Exact books sales credit notes (Type 21) in the sales journal
+
+JOURNALS = [
+    (SALES_JOURNAL, "Sales journal", 20),
+    ("20", "Bank", 12),
+    ("90", "General journal", 90),
+]
+VAT_CODES = [
+    ("0  ", "VAT 0%", "0", "E"),
+    ("1  ", "VAT low 9%", "0.09", "E"),
+    ("2  ", "VAT high 21%", "0.21", "E"),
+]
+GL_ACCOUNTS = [
+    ("1300", "Accounts receivable", 20, None),
+    ("1500", "VAT payable high", 24, None),
+    ("8000", "Revenue high VAT rate", 110, "2  "),
+    ("8010", "Revenue low VAT rate", 110, "1  "),
+    ("8020", "Revenue zero VAT rate", 110, "0  "),
+]
+JOURNAL_TYPES = {10: "Cash", 12: "Bank", 20: "Sales", 21: "Return invoice", 90: "General journal"}
+GL_TYPES = {20: "Accounts receivable", 24: "VAT", 110: "Revenue"}
+
+
+def seed_division(division: Division) -> None:
+    for code, description, journal_type in JOURNALS:
+        journal = Journal(code=code, description=description, type=journal_type)
+        division.journals[code] = journal
+    for code, description, percentage, vat_type in VAT_CODES:
+        vat = VATCode(code, description, Decimal(percentage), vat_type)
+        division.vat_codes[code] = vat
+    for code, description, gl_type, vat_code in GL_ACCOUNTS:
+        account = GLAccount(code=code, description=description, type=gl_type, vat_code=vat_code)
+        division.gl_accounts[account.id] = account
+        division.remember(account.id)
+    for journal in division.journals.values():
+        division.remember(journal.id)
+    for vat in division.vat_codes.values():
+        division.remember(vat.id)

@@ -1,0 +1,131 @@
+"""Exact's OAuth token rules: codes, chains of single-use rotating refresh tokens, the
+570-second refresh floor, 600-second access tokens and 30-day refresh expiry.
+
+Each code exchange starts its own chain; only a chain's newest pair is valid.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from invoicesync_sandbox.clock import Clock
+from invoicesync_sandbox.exact.errors import OAuthError
+from invoicesync_sandbox.exact.models import App, AuthCode, TokenChain, User
+from invoicesync_sandbox.exact.store import ExactStore
+
+ACCESS_LIFETIME = 600.0
+REFRESH_FLOOR = 570.0
+REFRESH_LIFETIME = 30 * 86_400.0
+CODE_LIFETIME = 300.0
+
+
+@dataclass
+class Principal:
+    """Who a valid access token acts for."""
+
+    chain: TokenChain
+    user: User
+
+
+def token_response(chain: TokenChain) -> dict[str, str]:
+    return {
+        "access_token": chain.access_token,
+        "token_type": "bearer",
+        "expires_in": str(int(ACCESS_LIFETIME)),
+        "refresh_token": chain.refresh_token,
+    }
+
+
+class TokenService:
+    def __init__(self, store: ExactStore, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+
+    def issue_code(self, app: App, redirect_uri: str, user: User) -> str:
+        code = secrets.token_urlsafe(32)
+        expires = self.clock.now() + CODE_LIFETIME
+        self.store.tokens.codes[code] = AuthCode(
+            code, app.client_id, redirect_uri, user.user_id, expires
+        )
+        return code
+
+    def client(self, client_id: str | None, client_secret: str | None) -> App:
+        app = self.store.apps.get(client_id or "")
+        if app is None or not secrets.compare_digest(app.client_secret, client_secret or ""):
+            raise OAuthError(400, "invalid_client", "Invalid client credentials.")
+        return app
+
+    def exchange_code(self, app: App, code: str | None, redirect_uri: str | None) -> TokenChain:
+        grant = self.store.tokens.codes.pop(code or "", None)
+        if grant is None or grant.expires_at <= self.clock.now():
+            raise OAuthError(400, "invalid_grant", "The authorization code is invalid or expired.")
+        if grant.client_id != app.client_id or grant.redirect_uri != redirect_uri:
+            raise OAuthError(400, "invalid_grant", "The redirect_uri or client does not match.")
+        now = self.clock.now()
+        chain = TokenChain(
+            chain_id=uuid.uuid4(),
+            client_id=app.client_id,
+            user_id=grant.user_id,
+            access_token=_token(),
+            refresh_token=_token(),
+            issued_at=now,
+            access_expires_at=now + ACCESS_LIFETIME,
+            refresh_expires_at=now + REFRESH_LIFETIME,
+        )
+        self.store.tokens.add(chain)
+        return chain
+
+    def refresh(self, app: App, refresh_token: str | None) -> TokenChain:
+        tokens = self.store.tokens
+        token = refresh_token or ""
+        if token in tokens.stale_refresh:
+            raise OAuthError(400, "invalid_grant", "Old refresh token used.")
+        chain_id = tokens.by_refresh.get(token)
+        chain = tokens.chains.get(chain_id) if chain_id else None
+        if chain is None or chain.revoked or chain.client_id != app.client_id:
+            raise OAuthError(400, "invalid_grant", "The refresh token is invalid.")
+        now = self.clock.now()
+        self._check_refresh_allowed(chain, now)
+        tokens.rotate(chain, _token(), _token())
+        chain.issued_at = now
+        chain.access_expires_at = now + ACCESS_LIFETIME
+        chain.refresh_expires_at = now + REFRESH_LIFETIME
+        return chain
+
+    def _check_refresh_allowed(self, chain: TokenChain, now: float) -> None:
+        if now >= chain.refresh_expires_at:
+            expired = datetime.fromtimestamp(chain.refresh_expires_at, UTC)
+            raise OAuthError(
+                400, "invalid_request", f"The refresh token expired at {expired:%Y-%m-%d %H:%M:%S}."
+            )
+        if now - chain.issued_at < REFRESH_FLOOR:
+            raise OAuthError(
+                400,
+                "access_denied",
+                "Rate limit exceeded: access_token not expired",
+                reason="TooEarlyToRefreshTokens",
+            )
+
+    def authenticate(self, access_token: str) -> Principal | None:
+        """The principal of a valid, current, unexpired access token; None otherwise."""
+        chain_id = self.store.tokens.by_access.get(access_token)
+        chain = self.store.tokens.chains.get(chain_id) if chain_id else None
+        if chain is None or chain.revoked or self.clock.now() >= chain.access_expires_at:
+            return None
+        return Principal(chain, self.store.users[chain.user_id])
+
+    def expire(self, chain: TokenChain) -> None:
+        """End the access token now and age the pair so a refresh is allowed at once."""
+        now = self.clock.now()
+        chain.access_expires_at = now
+        chain.issued_at = min(chain.issued_at, now - ACCESS_LIFETIME)
+
+    def revoke(self, chain: TokenChain) -> None:
+        chain.revoked = True
+
+
+def _token() -> str:
+    return secrets.token_urlsafe(48)

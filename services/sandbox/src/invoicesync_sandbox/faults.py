@@ -1,0 +1,108 @@
+"""Injected faults: 500s, 429s, timeouts and responses lost after the commit.
+
+Faults are registered through ``POST /_sandbox/faults`` and consumed by an ASGI
+middleware, so every emulator gets them without code of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Literal
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+FaultKind = Literal["http_500", "http_429", "timeout", "drop_response_after_commit"]
+SYSTEM_PREFIXES = {"exact": "/exact", "lexware": "/lexware", "yuki": "/yuki"}
+
+
+@dataclass
+class Fault:
+    """``count`` requests matching ``system``/``path_pattern`` (regex) get ``kind``."""
+
+    system: str
+    path_pattern: str
+    kind: FaultKind
+    count: int
+    method: str | None = None
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.count <= 0:
+            return False
+        if self.method and self.method.upper() != method.upper():
+            return False
+        prefix = SYSTEM_PREFIXES.get(self.system, "")
+        if not path.startswith(prefix):
+            return False
+        return re.search(self.path_pattern, path) is not None
+
+
+@dataclass
+class FaultRegistry:
+    """The armed faults and a tally of those fired, by kind (for chaos reports)."""
+
+    faults: list[Fault] = field(default_factory=list)
+    fired: Counter[str] = field(default_factory=Counter)
+
+    def add(self, fault: Fault) -> Fault:
+        re.compile(fault.path_pattern)  # raises re.error on a bad pattern
+        self.faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        self.faults.clear()
+
+    def take(self, method: str, path: str) -> Fault | None:
+        """Consume one firing of the first armed fault that matches, if any."""
+        for fault in self.faults:
+            if fault.matches(method, path):
+                fault.count -= 1
+                self.fired[fault.kind] += 1
+                if fault.count <= 0:
+                    self.faults.remove(fault)
+                return fault
+        return None
+
+
+class FaultMiddleware:
+    """Applies armed faults to matching requests before or after the emulator runs."""
+
+    def __init__(self, app: ASGIApp, registry: FaultRegistry, hang_seconds: float) -> None:
+        self.app = app
+        self.registry = registry
+        self.hang_seconds = hang_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/_sandbox"):
+            await self.app(scope, receive, send)
+            return
+        fault = self.registry.take(scope["method"], scope["path"])
+        if fault is None:
+            await self.app(scope, receive, send)
+        elif fault.kind == "http_500":
+            await _send_plain(send, 500, b"Internal Server Error")
+        elif fault.kind == "http_429":
+            await _send_plain(send, 429, b"Too Many Requests", retry_after="1")
+        elif fault.kind == "timeout":
+            await asyncio.sleep(self.hang_seconds)
+            await _send_plain(send, 504, b"Gateway Timeout")
+        else:  # drop_response_after_commit: the emulator commits, the caller never hears
+            await self.app(scope, receive, _swallow)
+            await asyncio.sleep(self.hang_seconds)
+            await _send_plain(send, 504, b"Gateway Timeout")
+
+
+async def _swallow(message: Message) -> None:
+    return None
+
+
+async def _send_plain(send: Send, status: int, body: bytes, retry_after: str | None = None) -> None:
+    headers = [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]
+    if retry_after:
+        headers.append((b"retry-after", retry_after.encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

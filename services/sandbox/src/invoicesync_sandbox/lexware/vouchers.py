@@ -1,0 +1,260 @@
+"""``/v1/invoices``, ``/v1/credit-notes``, ``/v1/voucherlist`` and ``/v1/payments``.
+
+A voucher is a draft without number unless created with ``finalize=true``; then it is
+open and takes the next number of its range (RE0001…, GS0001…).
+"""
+
+# No postponed annotations here: FastAPI must resolve the local ``CallerDep`` alias.
+
+import copy
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query
+from fastapi.responses import Response
+
+from invoicesync_sandbox.lexware import lifecycle, payload
+from invoicesync_sandbox.lexware.auth import Caller
+from invoicesync_sandbox.lexware.env import Env, spring_page
+from invoicesync_sandbox.lexware.errors import (
+    LexwareError,
+    Violation,
+    bad_request,
+    not_found,
+    validation_error,
+)
+from invoicesync_sandbox.lexware.store import Organisation, Voucher, iso, new_id
+
+LIST_TYPES = frozenset(
+    {
+        "salesinvoice",
+        "salescreditnote",
+        "purchaseinvoice",
+        "purchasecreditnote",
+        "invoice",
+        "downpaymentinvoice",
+        "creditnote",
+        "orderconfirmation",
+        "quotation",
+        "deliverynote",
+        "any",
+    }
+)
+LIST_STATUSES = frozenset(
+    {
+        "draft",
+        "open",
+        "overdue",
+        "paid",
+        "paidoff",
+        "voided",
+        "transferred",
+        "sepadebit",
+        "accepted",
+        "rejected",
+        "unchecked",
+        "any",
+    }
+)
+TINY_PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+
+
+def _due_date(voucher: Voucher) -> str:
+    start = datetime.fromisoformat(voucher.data["voucherDate"].replace("Z", "+00:00"))
+    days = (voucher.data.get("paymentConditions") or {}).get("paymentTermDuration") or 0
+    return (start + timedelta(days=int(days))).isoformat(timespec="milliseconds")
+
+
+def _related(org: Organisation, voucher: Voucher) -> list[dict[str, Any]]:
+    if voucher.preceding_id:
+        linked = [org.vouchers.get(voucher.preceding_id)]
+    else:
+        linked = [v for v in org.vouchers.values() if v.preceding_id == voucher.id]
+    return [
+        {"id": v.id, "voucherNumber": v.number, "voucherType": lifecycle.LIST_TYPE[v.kind]}
+        for v in linked
+        if v is not None
+    ]
+
+
+def voucher_view(org: Organisation, voucher: Voucher) -> dict[str, Any]:
+    data = copy.deepcopy(voucher.data)
+    view: dict[str, Any] = {
+        "id": voucher.id,
+        "organizationId": voucher.organization_id,
+        "createdDate": iso(voucher.created),
+        "updatedDate": iso(voucher.updated),
+        "version": voucher.version,
+        "language": data.pop("language", "de"),
+        "archived": data.pop("archived", False),
+        "voucherStatus": voucher.status,
+    }
+    if voucher.number:
+        view["voucherNumber"] = voucher.number
+    view.update(data)
+    view["dueDate"] = _due_date(voucher)
+    view["relatedVouchers"] = _related(org, voucher)
+    if voucher.document_file_id:
+        view["files"] = {"documentFileId": voucher.document_file_id}
+    return view
+
+
+def _list_row(voucher: Voucher) -> dict[str, Any]:
+    return {
+        "id": voucher.id,
+        "voucherType": lifecycle.LIST_TYPE[voucher.kind],
+        "voucherStatus": voucher.status,
+        "voucherNumber": voucher.number,
+        "voucherDate": voucher.data["voucherDate"],
+        "createdDate": iso(voucher.created),
+        "updatedDate": iso(voucher.updated),
+        "dueDate": _due_date(voucher),
+        "contactId": voucher.data["address"].get("contactId"),
+        "contactName": voucher.data["address"].get("name", ""),
+        "totalAmount": voucher.gross_total(),
+        "openAmount": lifecycle.open_amount(voucher),
+        "currency": "EUR",
+        "archived": voucher.data.get("archived", False),
+    }
+
+
+def _split(name: str, value: str | None, allowed: frozenset[str]) -> set[str]:
+    if not value:
+        raise bad_request(
+            f"Parameter {name} is required.", [Violation(name, "NOTNULL", "must not be null")]
+        )
+    parts = {p.strip() for p in value.split(",") if p.strip()}
+    unknown = parts - allowed
+    if unknown:
+        raise bad_request(
+            f"Unknown {name}: {', '.join(sorted(unknown))}.",
+            [Violation(name, "NOTVALID", f"unknown value {sorted(unknown)[0]}")],
+        )
+    return parts
+
+
+def _preceding(org: Organisation, voucher_id: str | None) -> str | None:
+    if voucher_id is None:
+        return None
+    found = org.vouchers.get(voucher_id)
+    if found is None or found.kind != "invoice":
+        raise validation_error(
+            [Violation("precedingSalesVoucherId", "NOTVALID", "no such invoice")]
+        )
+    return voucher_id
+
+
+def _get(org: Organisation, kind: str, voucher_id: str) -> Voucher:
+    voucher = org.vouchers.get(voucher_id)
+    if voucher is None or voucher.kind != kind:
+        raise not_found(kind.replace("-", " "))
+    return voucher
+
+
+def _create(
+    env: Env,
+    org: Organisation,
+    kind: str,
+    body: dict[str, Any],
+    finalize: bool,
+    preceding: str | None,
+) -> Voucher:
+    payload.validate(body, org)
+    now = env.now()
+    with env.store.lock:
+        voucher = Voucher(
+            new_id(),
+            org.id,
+            kind,
+            payload.with_totals(body, org),
+            now,
+            now,
+            preceding_id=_preceding(org, preceding),
+        )
+        if finalize:
+            voucher.status = "open"
+            voucher.number = org.next_voucher_number(kind)
+        org.vouchers[voucher.id] = voucher
+    env.dispatcher.emit(org, f"{kind}.created", voucher.id)
+    return voucher
+
+
+def _register_kind(router: APIRouter, env: Env, kind: str) -> None:
+    CallerDep = Annotated[Caller, Depends(env.caller)]
+
+    @router.post(f"/v1/{kind}s", status_code=201, name=f"create_{kind}")
+    async def create(
+        caller: CallerDep,
+        body: Annotated[dict[str, Any], Body()],
+        finalize: bool = False,
+        precedingSalesVoucherId: str | None = None,
+    ) -> dict[str, Any]:
+        if kind == "invoice" and precedingSalesVoucherId:
+            raise bad_request("precedingSalesVoucherId is only allowed for credit notes.")
+        v = _create(env, caller.org, kind, body, finalize, precedingSalesVoucherId)
+        return env.action_result(f"{kind}s", v.id, v.created, v.updated, v.version)
+
+    @router.get(f"/v1/{kind}s/{{voucher_id}}", name=f"get_{kind}")
+    async def get_one(caller: CallerDep, voucher_id: str) -> dict[str, Any]:
+        return voucher_view(caller.org, _get(caller.org, kind, voucher_id))
+
+    @router.get(f"/v1/{kind}s/{{voucher_id}}/document", name=f"document_{kind}")
+    async def document(caller: CallerDep, voucher_id: str) -> dict[str, Any]:
+        voucher = _get(caller.org, kind, voucher_id)
+        if voucher.status == "draft":
+            raise LexwareError(
+                406,
+                "Rendering a document is not possible for drafts.",
+                [Violation("voucherStatus", "NOTVALID", "voucher is a draft")],
+            )
+        with env.store.lock:
+            voucher.document_file_id = voucher.document_file_id or new_id()
+        return {"documentFileId": voucher.document_file_id}
+
+
+def register(router: APIRouter, env: Env) -> None:
+    for kind in ("invoice", "credit-note"):
+        _register_kind(router, env, kind)
+    CallerDep = Annotated[Caller, Depends(env.caller)]
+
+    @router.get("/v1/voucherlist")
+    async def voucherlist(
+        caller: CallerDep,
+        voucherType: str | None = None,
+        voucherStatus: str | None = None,
+        page: Annotated[int, Query(ge=0)] = 0,
+        size: Annotated[int, Query(ge=1, le=250)] = 25,
+    ) -> dict[str, Any]:
+        types = _split("voucherType", voucherType, LIST_TYPES)
+        statuses = _split("voucherStatus", voucherStatus, LIST_STATUSES)
+        rows = [
+            _list_row(v)
+            for v in list(caller.org.vouchers.values())
+            if ("any" in types or lifecycle.LIST_TYPE[v.kind] in types)
+            and ("any" in statuses or v.status in statuses)
+        ]
+        rows.sort(key=lambda r: str(r["voucherDate"]), reverse=True)
+        sort = [
+            {
+                "property": "voucherDate",
+                "direction": "DESC",
+                "ignoreCase": False,
+                "nullHandling": "NATIVE",
+                "ascending": False,
+            }
+        ]
+        return spring_page(rows, page, size, sort)
+
+    @router.get("/v1/payments/{voucher_id}")
+    async def payments(caller: CallerDep, voucher_id: str) -> dict[str, Any]:
+        voucher = caller.org.vouchers.get(voucher_id)
+        if voucher is None:
+            raise not_found("voucher")
+        return lifecycle.payment_view(voucher)
+
+    @router.get("/v1/files/{file_id}")
+    async def file(caller: CallerDep, file_id: str) -> Response:
+        found = any(v.document_file_id == file_id for v in caller.org.vouchers.values())
+        if not found:
+            raise not_found("file")
+        return Response(TINY_PDF, media_type="application/pdf")

@@ -1,0 +1,250 @@
+"""Yuki's control plane (/_sandbox/yuki): what a Yuki user or a test does outside the API.
+
+Administrations and keys, periods, cost centres, payments, sessions, switches and stats.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field, model_validator
+
+from invoicesync_sandbox.yuki.store import Administration, Document, DuplicateMode, Store
+
+
+class AdministrationIn(BaseModel):
+    name: str = "Sandbox BV"
+    access_key: str | None = None  # reuse a key to give it a second administration
+
+
+class PeriodIn(BaseModel):
+    """A month (year + month) or every day up to and including ``until``."""
+
+    year: int | None = Field(default=None, ge=1900, le=2999)
+    month: int | None = Field(default=None, ge=1, le=12)
+    until: date | None = None
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> PeriodIn:
+        if (self.year is None) != (self.month is None) or (self.year is None) == (
+            self.until is None
+        ):
+            raise ValueError("give either year and month, or until")
+        return self
+
+
+class CostCentresIn(BaseModel):
+    reference: str
+    cost_centre: str | None = None
+    project: str | None = None
+    lines: list[int] | None = None  # line indexes (0-based); all lines when omitted
+
+
+class PaymentIn(BaseModel):
+    reference: str
+    amount: Decimal | None = None  # the whole open amount when omitted
+
+
+class DuplicateModeIn(BaseModel):
+    mode: DuplicateMode
+
+
+class ExpireIn(BaseModel):
+    session_id: str | None = None
+    access_key: str | None = None
+
+
+class LifetimeIn(BaseModel):
+    seconds: float = Field(gt=0)
+
+
+def document_state(admin: Administration, doc: Document) -> dict[str, Any]:
+    contact = next((c for c in admin.contacts if c.id == doc.contact_id), None)
+    return {
+        "document_id": doc.document_id,
+        "reference": doc.reference,
+        "booking_number": doc.booking_number,
+        "subject": doc.subject,
+        "date": doc.date.isoformat(),
+        "due_date": doc.due_date.isoformat(),
+        "processed": doc.processed,
+        "version": doc.version,
+        "contact": None
+        if contact is None
+        else {"id": contact.id, "code": contact.code, "name": contact.name},
+        "net": str(doc.net),
+        "vat": str(doc.vat),
+        "gross": str(doc.gross),
+        "open_amount": None if doc.open_amount is None else str(doc.open_amount),
+        "lines": [
+            {
+                "description": line.description,
+                "quantity": str(line.quantity),
+                "net": str(line.net),
+                "vat": str(line.vat),
+                "vat_percentage": str(line.vat_percentage),
+                "vat_type": line.vat_type,
+                "gl_account": line.gl_account,
+                "cost_centre": line.cost_centre,
+                "project": line.project,
+            }
+            for line in doc.lines
+        ],
+    }
+
+
+def administration_state(admin: Administration) -> dict[str, Any]:
+    return {
+        "administration_id": admin.id,
+        "name": admin.name,
+        "duplicate_mode": admin.duplicate_mode,
+        "closed_months": sorted(f"{y}-{m:02d}" for y, m in admin.closed_months),
+        "closed_until": admin.closed_until.isoformat() if admin.closed_until else None,
+        "documents": [document_state(admin, d) for d in admin.documents.values()],
+        "contacts": [vars(c) for c in admin.contacts],
+        "products": [
+            {**vars(p), "price": str(p.price), "vat_percentage": str(p.vat_percentage)}
+            for p in admin.products.values()
+        ],
+    }
+
+
+def _periods(admin: Administration) -> dict[str, Any]:
+    return {
+        "closed_months": sorted(f"{y}-{m:02d}" for y, m in admin.closed_months),
+        "closed_until": admin.closed_until.isoformat() if admin.closed_until else None,
+    }
+
+
+class YukiControl:
+    """Handlers of the control plane; ``router()`` mounts them."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def router(self) -> APIRouter:
+        router = APIRouter(tags=["control: yuki"])
+        admin_path = "/administrations/{admin_id}"
+        routes: list[tuple[str, Any, str, int]] = [
+            ("/administrations", self.create_administration, "POST", 201),
+            (admin_path, self.inspect, "GET", 200),
+            (f"{admin_path}/documents", self.documents, "GET", 200),
+            (f"{admin_path}/periods/close", self.close_period, "POST", 200),
+            (f"{admin_path}/periods/open", self.open_period, "POST", 200),
+            (f"{admin_path}/cost-centres", self.set_cost_centres, "POST", 200),
+            (f"{admin_path}/payments", self.register_payment, "POST", 200),
+            (f"{admin_path}/duplicate-mode", self.duplicate_mode, "PUT", 200),
+            ("/sessions/expire", self.expire, "POST", 200),
+            ("/sessions/lifetime", self.lifetime, "PUT", 200),
+            ("/stats", self.stats, "GET", 200),
+            ("/stats", self.reset_stats, "DELETE", 204),
+        ]
+        for path, handler, method, status in routes:
+            router.add_api_route(path, handler, methods=[method], status_code=status)
+        return router
+
+    def _admin(self, admin_id: str) -> Administration:
+        admin = self.store.administrations.get(admin_id.lower())
+        if admin is None:
+            raise HTTPException(404, "no such administration")
+        return admin
+
+    @staticmethod
+    def _doc(admin: Administration, reference: str) -> Document:
+        doc = admin.documents.get(reference)
+        if doc is None:
+            raise HTTPException(404, f"no document with reference {reference!r}")
+        return doc
+
+    def create_administration(self, body: AdministrationIn) -> dict[str, Any]:
+        """Create an administration (and its access key unless one is given)."""
+        with self.store.lock:
+            key, admin = self.store.create_administration(body.name, body.access_key)
+        return {"access_key": key, "administration_id": admin.id, "name": admin.name}
+
+    def inspect(self, admin_id: str) -> dict[str, Any]:
+        """Documents (lines, cost centres, booking numbers), contacts, products, periods."""
+        with self.store.lock:
+            return administration_state(self._admin(admin_id))
+
+    def documents(self, admin_id: str, reference: str | None = None) -> list[dict[str, Any]]:
+        with self.store.lock:
+            admin = self._admin(admin_id)
+            docs = [d for d in admin.documents.values() if reference in (None, d.reference)]
+            return [document_state(admin, d) for d in docs]
+
+    def close_period(self, admin_id: str, body: PeriodIn) -> dict[str, Any]:
+        with self.store.lock:
+            admin = self._admin(admin_id)
+            if body.until is not None:
+                admin.closed_until = max(body.until, admin.closed_until or body.until)
+            elif body.year is not None and body.month is not None:
+                admin.closed_months.add((body.year, body.month))
+            return _periods(admin)
+
+    def open_period(self, admin_id: str, body: PeriodIn) -> dict[str, Any]:
+        """Reopen a month, or (with ``until``) drop the closed-up-to date."""
+        with self.store.lock:
+            admin = self._admin(admin_id)
+            if body.until is not None:
+                admin.closed_until = None
+            elif body.year is not None and body.month is not None:
+                admin.closed_months.discard((body.year, body.month))
+            return _periods(admin)
+
+    def set_cost_centres(self, admin_id: str, body: CostCentresIn) -> dict[str, Any]:
+        """What a Yuki user does by hand: cost centre / project on a document's lines."""
+        with self.store.lock:
+            admin = self._admin(admin_id)
+            doc = self._doc(admin, body.reference)
+            indexes = body.lines if body.lines is not None else range(len(doc.lines))
+            if any(not 0 <= i < len(doc.lines) for i in indexes):
+                raise HTTPException(422, "a line index does not exist")
+            for i in indexes:
+                doc.lines[i].cost_centre, doc.lines[i].project = body.cost_centre, body.project
+            return document_state(admin, doc)
+
+    def register_payment(self, admin_id: str, body: PaymentIn) -> dict[str, Any]:
+        with self.store.lock:
+            admin = self._admin(admin_id)
+            doc = self._doc(admin, body.reference)
+            if doc.open_amount is None:
+                raise HTTPException(409, "a draft (Process=false) has no open item to pay")
+            doc.paid += doc.open_amount if body.amount is None else body.amount
+            return document_state(admin, doc)
+
+    def duplicate_mode(self, admin_id: str, body: DuplicateModeIn) -> dict[str, str]:
+        """``update`` (default): a known Reference updates; ``reject``: it fails."""
+        with self.store.lock:
+            self._admin(admin_id).duplicate_mode = body.mode
+        return {"mode": body.mode}
+
+    def expire(self, body: ExpireIn) -> dict[str, int]:
+        """Expire one session, a key's sessions, or all of them."""
+        with self.store.lock:
+            return {"expired": self.store.expire_sessions(body.session_id, body.access_key)}
+
+    def lifetime(self, body: LifetimeIn) -> dict[str, float]:
+        """Lifetime of sessions opened from now on, in sandbox-clock seconds."""
+        with self.store.lock:
+            self.store.session_lifetime = body.seconds
+        return {"seconds": body.seconds}
+
+    def stats(self) -> dict[str, Any]:
+        """ProcessSalesInvoices calls and invoices per call (benchmarks)."""
+        with self.store.lock:
+            per_call = list(self.store.stats.invoices_per_call)
+            calls = self.store.stats.process_calls
+        return {
+            "process_calls": calls,
+            "invoices_total": sum(per_call),
+            "invoices_per_call": per_call,
+        }
+
+    def reset_stats(self) -> None:
+        with self.store.lock:
+            self.store.stats.process_calls = 0
+            self.store.stats.invoices_per_call.clear()

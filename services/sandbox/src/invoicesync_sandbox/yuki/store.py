@@ -1,0 +1,187 @@
+"""In-memory Yuki state: access keys, sessions, administrations and their documents.
+
+One lock guards everything; handlers hold it for a whole call so a batch is atomic per invoice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+from invoicesync_sandbox.clock import Clock
+
+DuplicateMode = Literal["update", "reject"]
+DEFAULT_SESSION_LIFETIME = 3600.0  # Yuki does not document it; one client assumes 24 h
+
+
+def new_guid() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass
+class Contact:
+    id: str
+    code: str
+    name: str
+    country: str = ""
+    city: str = ""
+    zipcode: str = ""
+    address_1: str = ""
+    address_2: str = ""
+    email: str = ""
+    vat_number: str = ""
+    coc_number: str = ""
+    kind: str = "Company"
+
+
+@dataclass
+class Product:
+    id: str
+    description: str
+    reference: str
+    price: Decimal
+    vat_percentage: Decimal
+    vat_type: int
+    gl_account: str
+
+
+@dataclass
+class Line:
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    net: Decimal
+    vat: Decimal
+    vat_percentage: Decimal
+    vat_type: int
+    gl_account: str
+    product_id: str
+    cost_centre: str | None = None
+    project: str | None = None
+
+
+@dataclass
+class Document:
+    document_id: str
+    reference: str
+    subject: str
+    date: dt.date
+    due_date: dt.date
+    currency: str
+    payment_method: str
+    contact_id: str
+    lines: list[Line]
+    processed: bool
+    booking_number: str | None = None  # assigned when the invoice is booked (Process=true)
+    paid: Decimal = Decimal("0")
+    version: int = 1
+
+    @property
+    def net(self) -> Decimal:
+        return sum((line.net for line in self.lines), Decimal("0"))
+
+    @property
+    def vat(self) -> Decimal:
+        return sum((line.vat for line in self.lines), Decimal("0"))
+
+    @property
+    def gross(self) -> Decimal:
+        return self.net + self.vat
+
+    @property
+    def open_amount(self) -> Decimal | None:
+        """``None`` for a draft: it has no open item."""
+        return self.gross - self.paid if self.processed else None
+
+
+@dataclass
+class Administration:
+    id: str
+    name: str
+    domain_id: str
+    duplicate_mode: DuplicateMode = "update"
+    closed_months: set[tuple[int, int]] = field(default_factory=set)
+    closed_until: dt.date | None = None
+    documents: dict[str, Document] = field(default_factory=dict)  # by reference
+    contacts: list[Contact] = field(default_factory=list)
+    products: dict[str, Product] = field(default_factory=dict)  # by description (lower case)
+    last_booking: int = 0
+
+    def next_booking_number(self) -> str:
+        self.last_booking += 1
+        return f"{self.last_booking:06d}"
+
+    def is_closed(self, day: dt.date) -> bool:
+        if self.closed_until is not None and day <= self.closed_until:
+            return True
+        return (day.year, day.month) in self.closed_months
+
+
+@dataclass
+class Session:
+    id: str
+    access_key: str
+    expires_at: float
+
+
+@dataclass
+class CallStats:
+    process_calls: int = 0
+    invoices_per_call: list[int] = field(default_factory=list)
+
+
+class Store:
+    """All Yuki state. Use ``with store.lock:`` around reads and writes."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.keys: dict[str, list[str]] = {}  # access key -> administration ids
+        self.administrations: dict[str, Administration] = {}
+        self.sessions: dict[str, Session] = {}
+        self.session_lifetime = DEFAULT_SESSION_LIFETIME
+        self.stats = CallStats()
+
+    def create_administration(
+        self, name: str, access_key: str | None
+    ) -> tuple[str, Administration]:
+        key = access_key or uuid.uuid4().hex
+        admin = Administration(id=new_guid(), name=name, domain_id=new_guid())
+        self.administrations[admin.id] = admin
+        self.keys.setdefault(key, []).append(admin.id)
+        return key, admin
+
+    def open_session(self, access_key: str) -> Session | None:
+        if access_key not in self.keys:
+            return None
+        session = Session(new_guid(), access_key, self.clock.now() + self.session_lifetime)
+        self.sessions[session.id] = session
+        return session
+
+    def session(self, session_id: str | None) -> Session | None:
+        """The live session, or ``None`` when unknown or expired (an expired one is dropped)."""
+        session = self.sessions.get((session_id or "").strip().lower())
+        if session is None:
+            return None
+        if self.clock.now() >= session.expires_at:
+            del self.sessions[session.id]
+            return None
+        return session
+
+    def administrations_of(self, session: Session) -> list[Administration]:
+        return [self.administrations[a] for a in self.keys.get(session.access_key, [])]
+
+    def expire_sessions(self, session_id: str | None, access_key: str | None) -> int:
+        doomed = [
+            s
+            for s in self.sessions.values()
+            if (session_id is None or s.id == session_id.lower())
+            and (access_key is None or s.access_key == access_key)
+        ]
+        for s in doomed:
+            s.expires_at = self.clock.now()
+        return len(doomed)

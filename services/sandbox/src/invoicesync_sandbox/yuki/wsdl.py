@@ -1,0 +1,233 @@
+"""The operations of each emulated .asmx service and the ASMX-style WSDL describing them.
+
+One table drives both the WSDL (document/literal, SOAP 1.1 and 1.2 bindings) and dispatch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from invoicesync_sandbox.yuki.soap import YUKI_NS
+from invoicesync_sandbox.yuki.xmlout import El, document, el
+
+ParamType = Literal["string", "boolean", "int", "any"]
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: ParamType = "string"
+    optional: bool = False  # minOccurs=0 even for a value type (sandbox leniency)
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    params: tuple[Param, ...]
+    result: ParamType
+    doc: str
+
+
+_AUTH = (
+    Operation("Authenticate", (Param("accessKey"),), "string", "Returns a session ID."),
+    Operation("Administrations", (Param("sessionID"),), "any", "Lists the administrations."),
+    Operation(
+        "AdministrationID",
+        (Param("sessionID"), Param("administrationName")),
+        "string",
+        "Returns the ID of an administration by name.",
+    ),
+)
+SERVICES: dict[str, tuple[Operation, ...]] = {
+    "Sales": (
+        *_AUTH,
+        Operation(
+            "ProcessSalesInvoices",
+            (
+                Param("sessionId"),
+                Param("administrationId"),
+                Param("xmlDoc", "any"),
+                Param("disableAutoCorrect", "boolean", optional=True),
+            ),
+            "any",
+            "Imports sales invoices (SalesInvoices.xsd); one result per invoice.",
+        ),
+        Operation("SalesInvoiceSchemaPath", (), "string", "URL of SalesInvoices.xsd."),
+        Operation(
+            "GetSalesItems",
+            (Param("sessionID"), Param("administrationID")),
+            "any",
+            "Lists the sales items (products).",
+        ),
+    ),
+    "Accounting": (
+        *_AUTH,
+        Operation(
+            "CheckOutstandingItem",
+            (Param("sessionID"), Param("Reference")),
+            "any",
+            "Open amount of an item by reference, invoice number or document ID (GUID).",
+        ),
+        Operation(
+            "CheckOutstandingItemAdmin",
+            (Param("sessionID"), Param("administrationID"), Param("Reference")),
+            "any",
+            "CheckOutstandingItem limited to one administration.",
+        ),
+        Operation(
+            "OutstandingDebtorItems",
+            (
+                Param("sessionID"),
+                Param("administrationID"),
+                Param("includeBankTransactions", "boolean"),
+                Param("sortOrder"),
+            ),
+            "any",
+            "Open debtor items: ContactAsc/Desc, AmountAsc/Desc, DateAsc/Desc.",
+        ),
+    ),
+    "AccountingInfo": (
+        *_AUTH,
+        Operation(
+            "GetGLAccountScheme",
+            (Param("sessionID"), Param("administrationID")),
+            "any",
+            "The GL account scheme of an administration.",
+        ),
+    ),
+    "Contact": (
+        *_AUTH,
+        Operation(
+            "SearchContacts",
+            (
+                Param("sessionID"),
+                Param("domainId", optional=True),
+                Param("searchOption"),
+                Param("searchValue"),
+                Param("sortOrder", optional=True),
+                Param("modifiedAfter", optional=True),
+                Param("active", optional=True),
+                Param("pageNumber", "int", optional=True),
+            ),
+            "any",
+            "Searches contacts: searchOption All, Name, Code, VATNumber, CoCNumber.",
+        ),
+    ),
+}
+
+
+def find_operation(service: str, name: str | None) -> Operation | None:
+    return next((op for op in SERVICES[service] if op.name == name), None)
+
+
+def _value_element(param_name: str, kind: ParamType, optional: bool) -> El:
+    if kind == "any":
+        any_type = el("s:complexType", None, el("s:sequence", None, El("s:any")), mixed="true")
+        return el("s:element", None, any_type, minOccurs="0", maxOccurs="1", name=param_name)
+    min_occurs = "0" if optional or kind == "string" else "1"
+    return el(
+        "s:element", None, minOccurs=min_occurs, maxOccurs="1", name=param_name, type=f"s:{kind}"
+    )
+
+
+def _wrapper(name: str, children: list[El]) -> El:
+    return el(
+        "s:element", None, el("s:complexType", None, El("s:sequence", children=children)), name=name
+    )
+
+
+def _schema(ops: tuple[Operation, ...]) -> El:
+    schema = el("s:schema", None, elementFormDefault="qualified", targetNamespace=YUKI_NS)
+    for op in ops:
+        params = [_value_element(p.name, p.type, p.optional) for p in op.params]
+        schema.add(_wrapper(op.name, params))
+        schema.add(
+            _wrapper(f"{op.name}Response", [_value_element(f"{op.name}Result", op.result, False)])
+        )
+    return schema
+
+
+def _messages(ops: tuple[Operation, ...]) -> list[El]:
+    out = []
+    for op in ops:
+        for suffix, element in (("SoapIn", op.name), ("SoapOut", f"{op.name}Response")):
+            part = el("wsdl:part", None, name="parameters", element=f"tns:{element}")
+            out.append(el("wsdl:message", None, part, name=f"{op.name}{suffix}"))
+    return out
+
+
+def _port_type(service: str, ops: tuple[Operation, ...]) -> El:
+    port = el("wsdl:portType", None, name=f"{service}Soap")
+    for op in ops:
+        port.add(
+            el(
+                "wsdl:operation",
+                None,
+                El("wsdl:documentation", text=op.doc),
+                el("wsdl:input", None, message=f"tns:{op.name}SoapIn"),
+                el("wsdl:output", None, message=f"tns:{op.name}SoapOut"),
+                name=op.name,
+            )
+        )
+    return port
+
+
+def _binding(service: str, ops: tuple[Operation, ...], prefix: str, suffix: str) -> El:
+    binding = el("wsdl:binding", None, name=f"{service}{suffix}", type=f"tns:{service}Soap")
+    binding.add(el(f"{prefix}:binding", None, transport="http://schemas.xmlsoap.org/soap/http"))
+    for op in ops:
+        body = el(f"{prefix}:body", None, use="literal")
+        binding.add(
+            el(
+                "wsdl:operation",
+                None,
+                el(f"{prefix}:operation", None, soapAction=f"{YUKI_NS}{op.name}", style="document"),
+                el("wsdl:input", None, body),
+                el("wsdl:output", None, el(f"{prefix}:body", None, use="literal")),
+                name=op.name,
+            )
+        )
+    return binding
+
+
+def render_wsdl(service: str, location: str) -> bytes:
+    """The WSDL of ``service`` with both ports at ``location``."""
+    ops = SERVICES[service]
+    definitions = El(
+        "wsdl:definitions",
+        {
+            "xmlns:soap": "http://schemas.xmlsoap.org/wsdl/soap/",
+            "xmlns:tns": YUKI_NS,
+            "xmlns:s": "http://www.w3.org/2001/XMLSchema",
+            "xmlns:soap12": "http://schemas.xmlsoap.org/wsdl/soap12/",
+            "xmlns:wsdl": "http://schemas.xmlsoap.org/wsdl/",
+            "targetNamespace": YUKI_NS,
+        },
+    )
+    definitions.add(el("wsdl:types", None, _schema(ops)), *_messages(ops), _port_type(service, ops))
+    definitions.add(
+        _binding(service, ops, "soap", "Soap"), _binding(service, ops, "soap12", "Soap12")
+    )
+    definitions.add(
+        el(
+            "wsdl:service",
+            None,
+            el(
+                "wsdl:port",
+                None,
+                el("soap:address", None, location=location),
+                name=f"{service}Soap",
+                binding=f"tns:{service}Soap",
+            ),
+            el(
+                "wsdl:port",
+                None,
+                el("soap12:address", None, location=location),
+                name=f"{service}Soap12",
+                binding=f"tns:{service}Soap12",
+            ),
+            name=service,
+        )
+    )
+    return document(definitions)

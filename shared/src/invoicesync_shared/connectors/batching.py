@@ -1,0 +1,109 @@
+"""Micro-batching for accounting APIs that take many documents per call (Yuki).
+
+Items for one key that arrive within a short window go out in one call; every caller
+awaits its own outcome, so one refused item never fails the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+T = TypeVar("T")
+R = TypeVar("R")
+
+# One outcome per item, in order: the item's result, or the exception it must raise.
+SendBatch = Callable[[K, Sequence[T]], Awaitable[Sequence[R | BaseException]]]
+
+
+@dataclass
+class _Batch(Generic[T, R]):
+    items: list[T] = field(default_factory=list)
+    futures: list[asyncio.Future[R]] = field(default_factory=list)
+    timer: asyncio.TimerHandle | None = None  # the window: since the first item
+    lull: asyncio.TimerHandle | None = None  # the pause: since the latest item
+
+
+class MicroBatcher(Generic[K, T, R]):
+    """Groups items per key; flushes when ``window`` seconds have passed since the first
+    item of a batch, when no item came for ``pause`` seconds, or at once when
+    ``max_size`` items are waiting.
+
+    Under a backlog items keep coming, so batches grow to the window or the size; when
+    it is quiet, a lone item waits only the pause.
+    """
+
+    def __init__(
+        self,
+        send: SendBatch[K, T, R],
+        *,
+        window: float,
+        max_size: int,
+        pause: float | None = None,
+    ) -> None:
+        if max_size < 1:
+            raise ValueError("max_size must be at least 1")
+        self._send = send
+        self._window = window
+        self._pause = pause
+        self._max_size = max_size
+        self._open: dict[K, _Batch[T, R]] = {}
+        self._flights: set[asyncio.Task[None]] = set()
+
+    async def submit(self, key: K, item: T) -> R:
+        """The outcome of ``item``; raises what the batch call decided for it."""
+        loop = asyncio.get_running_loop()
+        batch = self._open.get(key)
+        if batch is None:
+            batch = self._open[key] = _Batch()
+            batch.timer = loop.call_later(self._window, self._flush, key, batch)
+        future: asyncio.Future[R] = loop.create_future()
+        batch.items.append(item)
+        batch.futures.append(future)
+        if len(batch.items) >= self._max_size:
+            self._flush(key, batch)
+        elif self._pause is not None and self._pause < self._window:
+            if batch.lull is not None:
+                batch.lull.cancel()
+            batch.lull = loop.call_later(self._pause, self._flush, key, batch)
+        return await future
+
+    async def drain(self) -> None:
+        """Send what is waiting now and wait for every call in flight (shutdown, tests)."""
+        for key, batch in list(self._open.items()):
+            self._flush(key, batch)
+        while self._flights:
+            await asyncio.gather(*self._flights, return_exceptions=True)
+
+    def _flush(self, key: K, batch: _Batch[T, R]) -> None:
+        if self._open.get(key) is not batch:
+            return  # already sent (full before the window elapsed)
+        del self._open[key]
+        for timer in (batch.timer, batch.lull):
+            if timer is not None:
+                timer.cancel()
+        task = asyncio.ensure_future(self._deliver(key, batch))
+        self._flights.add(task)
+        task.add_done_callback(self._flights.discard)
+
+    async def _deliver(self, key: K, batch: _Batch[T, R]) -> None:
+        try:
+            outcomes = await self._send(key, batch.items)
+            if len(outcomes) != len(batch.items):
+                raise RuntimeError(f"{len(outcomes)} outcomes for {len(batch.items)} items")
+        except asyncio.CancelledError:
+            for future in batch.futures:
+                future.cancel()
+            raise
+        except Exception as exc:  # the call as a whole failed: every member hears it
+            outcomes = [exc] * len(batch.items)
+        for future, outcome in zip(batch.futures, outcomes, strict=True):
+            if future.done():
+                continue  # the caller was cancelled
+            if isinstance(outcome, BaseException):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)

@@ -1,0 +1,74 @@
+"""Customer links: our customer ↔ the remote relation, per client and remote scope."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from invoicesync_shared.db.models import CustomerLink
+
+
+@dataclass(frozen=True)
+class RemoteCustomer:
+    remote_id: str
+    code: str | None = None
+
+
+class CustomerLinks:
+    """Looks up and stores links; each call is its own short transaction."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        client_id: uuid.UUID,
+        system: str,
+        scope: str,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._key = {"client_id": client_id, "system": system, "scope": scope}
+
+    @asynccontextmanager
+    async def locked(self, customer_key: str) -> AsyncIterator[None]:
+        """Hold an advisory lock on one customer while it is matched or created, so two
+        documents (or two replicas) never create the same relation twice."""
+        digest = hashlib.sha256(
+            f"{self._key['client_id']}/{self._key['system']}/{self._key['scope']}/{customer_key}".encode()
+        ).digest()
+        lock_id = int.from_bytes(digest[:8], "big", signed=True)
+        async with self._sessionmaker() as session:
+            await session.execute(select(func.pg_advisory_lock(lock_id)))
+            try:
+                yield
+            finally:
+                await session.execute(select(func.pg_advisory_unlock(lock_id)))
+
+    async def find(self, customer_key: str) -> RemoteCustomer | None:
+        async with self._sessionmaker() as session:
+            link = await session.scalar(
+                select(CustomerLink).filter_by(**self._key, customer_key=customer_key)
+            )
+        return RemoteCustomer(link.remote_id, link.remote_code) if link else None
+
+    async def save(self, customer_key: str, customer: RemoteCustomer) -> None:
+        async with self._sessionmaker.begin() as session:
+            await session.execute(
+                insert(CustomerLink)
+                .values(
+                    **self._key,
+                    customer_key=customer_key,
+                    remote_id=customer.remote_id,
+                    remote_code=customer.code,
+                )
+                .on_conflict_do_update(
+                    index_elements=["client_id", "system", "scope", "customer_key"],
+                    set_={"remote_id": customer.remote_id, "remote_code": customer.code},
+                )
+            )

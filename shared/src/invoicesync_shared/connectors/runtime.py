@@ -1,0 +1,393 @@
+"""The connector runtime: consume sync requests, push through a ``Connector`` exactly
+once per document and generation, and report the outcome.
+
+It owns what every connector needs the same way: filtering by system, the ledger,
+lookup after an unknown outcome, retries, dead letters, result events and metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from aiokafka import ConsumerRecord
+from prometheus_client import Counter
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
+
+from invoicesync_shared.bus.producer import Publisher
+from invoicesync_shared.connectors import ledger as ledger_states
+from invoicesync_shared.connectors.customers import CustomerLinks
+from invoicesync_shared.connectors.errors import PermanentError, TransientError, UnknownOutcome
+from invoicesync_shared.connectors.ledger import Ledger
+from invoicesync_shared.connectors.periodic import publish_result
+from invoicesync_shared.connectors.protocol import Booking, Connector, PushContext
+from invoicesync_shared.connectors.retry import RetryPolicy
+from invoicesync_shared.db.models import Integration, LedgerEntry
+from invoicesync_shared.events import topics
+from invoicesync_shared.events.documents import (
+    SYNC_REQUEST_TYPES,
+    DocumentSnapshot,
+    DocumentSyncRequested,
+    DocumentUpdated,
+    SyncTarget,
+)
+from invoicesync_shared.events.envelope import Envelope
+from invoicesync_shared.events.results import BookingAssigned, DocumentSent, SyncFailed, SyncResult
+from invoicesync_shared.metrics import PUSH_SECONDS, SYNC_FAILURES
+from invoicesync_shared.tracing import continue_trace
+
+log = structlog.get_logger()
+
+# Longer than one attempt plus the longest backoff between attempts, so a live holder
+# always renews in time; a dead one's document is taken over after it lapses.
+DEFAULT_LEASE = timedelta(seconds=120)
+LEASE_POLL_SECONDS = 1.0
+
+OUTCOMES = Counter("invoicesync_sync_outcomes_total", "Push outcomes", ["system", "outcome"])
+RETRIES = Counter("invoicesync_sync_retries_total", "Transient failures retried", ["system"])
+DEAD_LETTERS = Counter("invoicesync_dead_letters_total", "Events dead-lettered", ["system"])
+LEASE_WAITS = Counter(
+    "invoicesync_lease_waits_total", "Waits for another worker's attempt on a document", ["system"]
+)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One document for one integration, as requested by one event."""
+
+    envelope: Envelope
+    request: DocumentSyncRequested
+    target: SyncTarget
+
+    @property
+    def document(self) -> DocumentSnapshot:
+        return self.request.document
+
+
+class ConnectorRuntime:
+    def __init__(
+        self,
+        connector: Connector,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        producer: Publisher,
+        retry: RetryPolicy | None = None,
+        lease: timedelta = DEFAULT_LEASE,
+    ) -> None:
+        self.connector = connector
+        self.system = connector.system
+        self._sessionmaker = sessionmaker
+        self._producer = producer
+        self._ledger = Ledger(sessionmaker, connector.system)
+        self._retry = retry or RetryPolicy()
+        self._lease = lease
+        self.lease_waited = asyncio.Event()  # set once this runtime waited on another's lease
+        self._source = f"/connectors/{connector.system}"
+
+    async def handle(self, envelope: Envelope) -> None:
+        """Consumer entry point: every target of our system, one after the other."""
+        request_type = SYNC_REQUEST_TYPES.get(envelope.type)
+        if request_type is None:
+            return
+        try:
+            request = request_type.model_validate(envelope.data)
+        except ValidationError as exc:
+            log.error("invalid sync request", event_id=envelope.id, errors=exc.error_count())
+            return
+        for target in request.targets:
+            if target.system == self.system:
+                job = _Job(envelope, request, target)
+                with continue_trace(envelope.traceparent, f"push {self.system}", _attrs(job)):
+                    await self.process(job)
+
+    async def process(self, job: _Job) -> None:
+        bound = log.bind(
+            document_id=str(job.document.id),
+            integration_id=str(job.target.integration_id),
+            client_id=str(job.document.client_id),
+            event_id=job.envelope.id,
+        )
+        integration = await self._integration(job.target.integration_id)
+        if integration is None or integration.status == "deactivated":
+            bound.info("integration gone or deactivated; skipped")
+            return
+        if integration.status != "active":
+            await self._fail(job, "integration_inactive", _inactive_message(integration), True)
+            return
+        entry = await self._ledger.find(
+            job.target.integration_id, job.document.id, job.target.generation
+        )
+        if _already_done(entry, job):
+            assert entry is not None
+            await self._report_done(job, entry)
+            return
+        claimed, entry = await self._claim(job, entry)
+        if claimed:
+            await self._push(job, integration, entry, bound)
+        elif entry is not None and _already_done(entry, job):
+            await self._report_done(job, entry)
+        else:
+            bound.warning("another worker still holds this document; it will report")
+
+    async def _claim(self, job: _Job, entry: LedgerEntry | None) -> tuple[bool, LedgerEntry | None]:
+        """Take the attempt's lease; while another worker holds a live one, wait for its
+        outcome. Returns whether we hold it, and the entry as it was before our claim."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 3 * self._lease.total_seconds()
+        target = job.target
+        while True:
+            if await self._ledger.claim_attempt(
+                target.integration_id,
+                job.document.id,
+                target.generation,
+                job.document.number,
+                lease=self._lease,
+            ):
+                return True, entry
+            if loop.time() > deadline:
+                return False, entry
+            self.lease_waited.set()
+            LEASE_WAITS.labels(self.system).inc()
+            await asyncio.sleep(LEASE_POLL_SECONDS)
+            entry = await self._ledger.find(
+                target.integration_id, job.document.id, target.generation
+            )
+            if _already_done(entry, job):
+                return False, entry
+
+    async def _push(
+        self,
+        job: _Job,
+        integration: Integration,
+        entry: LedgerEntry | None,
+        bound: structlog.typing.FilteringBoundLogger,
+    ) -> None:
+        previous = _booking_of(entry)
+        is_update = isinstance(job.request, DocumentUpdated) and previous is not None
+        # It may exist remotely already: an attempt whose outcome we never learned, or
+        # a document whose sync state was reset (deactivate, repair) — adopt, not repeat.
+        must_look_up = (entry is not None and entry.state == ledger_states.ATTEMPTING) or (
+            entry is None and job.target.generation > 0
+        )
+
+        ctx = PushContext(
+            integration=integration,
+            customers=CustomerLinks(
+                self._sessionmaker,
+                client_id=integration.client_id,
+                system=self.system,
+                scope=self.connector.scope(integration),
+            ),
+            reference=job.document.number,
+            is_update=is_update,
+            previous=previous,
+        )
+
+        async def renew() -> None:
+            await self._ledger.renew(integration.id, job.document.id, job.target.generation)
+
+        try:
+            booking, adopted = await self._with_retries(ctx, job.document, must_look_up, renew)
+        except PermanentError as exc:
+            bound.info("push refused", code=exc.code)
+            await self._record_failure(job, exc.code, exc.message, retryable=False)
+        except (TransientError, UnknownOutcome) as exc:
+            bound.warning("push gave up after retries", error=str(exc))
+            code = "outcome_unknown" if isinstance(exc, UnknownOutcome) else "unavailable"
+            await self._dead_letter(job, str(exc))
+            await self._record_failure(job, code, _gave_up_message(self.system, exc), True, True)
+        else:
+            bound.info("pushed", booking_number=booking.booking_number, adopted=adopted)
+            await self._record_success(job, booking, adopted)
+
+    async def _with_retries(
+        self,
+        ctx: PushContext,
+        document: DocumentSnapshot,
+        must_look_up: bool,
+        renew: Callable[[], Awaitable[None]],
+    ) -> tuple[Booking, bool]:
+        look_up = must_look_up
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type((TransientError, UnknownOutcome)),
+            wait=self._retry.wait,
+            stop=stop_after_attempt(self._retry.attempts),
+            reraise=True,
+        ):
+            with attempt:
+                if attempt.retry_state.attempt_number > 1:
+                    RETRIES.labels(self.system).inc()
+                    await renew()  # still ours: keep the lease while retrying
+                if look_up and not ctx.is_update:
+                    found = await self.connector.find_by_reference(ctx, document)
+                    if found is not None:
+                        return found, True
+                look_up = False
+                started = time.perf_counter()
+                try:
+                    return await self.connector.push(ctx, document), False
+                except UnknownOutcome:
+                    look_up = True
+                    raise
+                finally:
+                    PUSH_SECONDS.labels(self.system).observe(time.perf_counter() - started)
+        raise AssertionError("unreachable: tenacity reraises")
+
+    async def _record_success(self, job: _Job, booking: Booking, adopted: bool) -> None:
+        state = ledger_states.BOOKED if booking.booking_number else ledger_states.SENT
+        await self._ledger.record_outcome(
+            job.target.integration_id,
+            job.document.id,
+            job.target.generation,
+            state=state,
+            remote_id=booking.remote_id,
+            booking_number=booking.booking_number,
+            revision=job.document.revision,
+        )
+        OUTCOMES.labels(self.system, state).inc()
+        await self._emit(job, _result_for(job, booking, adopted, datetime.now(UTC)))
+
+    async def _record_failure(
+        self, job: _Job, code: str, message: str, retryable: bool, dead_lettered: bool = False
+    ) -> None:
+        await self._ledger.record_outcome(
+            job.target.integration_id,
+            job.document.id,
+            job.target.generation,
+            # An unresolved outcome stays "attempting", so the next try looks it up first.
+            state=ledger_states.ATTEMPTING if code == "outcome_unknown" else ledger_states.FAILED,
+            error=f"{code}: {message}",
+        )
+        OUTCOMES.labels(self.system, "failed").inc()
+        SYNC_FAILURES.labels(self.system, code).inc()
+        await self._fail(job, code, message, retryable, dead_lettered)
+
+    async def _report_done(self, job: _Job, entry: LedgerEntry) -> None:
+        """A redelivered request for a finished push: say the outcome again, push nothing."""
+        booking = Booking(entry.remote_id or "", entry.booking_number)
+        await self._emit(job, _result_for(job, booking, False, entry.updated_at))
+
+    async def _fail(
+        self, job: _Job, code: str, message: str, retryable: bool, dead_lettered: bool = False
+    ) -> None:
+        await self._emit(
+            job,
+            SyncFailed(
+                **_ids(job),
+                code=code,
+                message=message,
+                retryable=retryable,
+                dead_lettered=dead_lettered,
+            ),
+        )
+
+    async def _emit(self, job: _Job, result: SyncResult) -> None:
+        await publish_result(
+            self._producer, result, system=self.system, client_id=job.document.client_id
+        )
+
+    async def _dead_letter(self, job: _Job, reason: str) -> None:
+        DEAD_LETTERS.labels(self.system).inc()
+        data = {**job.envelope.data, "targets": [job.target.model_dump(mode="json")]}
+        envelope = Envelope(
+            type=job.envelope.type,
+            source=self._source,
+            subject=job.envelope.subject,
+            key=job.envelope.key,
+            data={**data, "dead_letter_reason": reason},
+        )
+        await self._producer.publish(topics.dead_letter_topic(self.system), envelope)
+
+    async def dead_letter_record(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
+        """For the bus: a message no handler could process is parked with its reason."""
+        DEAD_LETTERS.labels(self.system).inc()
+        envelope = Envelope(
+            type="com.invoicesync.undeliverable",
+            source=self._source,
+            subject=f"{record.topic}/{record.partition}/{record.offset}",
+            key=(record.key or b"").decode(errors="replace"),
+            data={"reason": reason, "value": (record.value or b"").decode(errors="replace")},
+        )
+        await self._producer.publish(topics.dead_letter_topic(self.system), envelope)
+
+    async def verify(self, integration_id: uuid.UUID) -> dict[str, object]:
+        integration = await self._integration(integration_id)
+        if integration is None or integration.system != self.system:
+            raise PermanentError("not_found", "No such integration for this connector.")
+        return await self.connector.verify(integration)
+
+    async def _integration(self, integration_id: uuid.UUID) -> Integration | None:
+        async with self._sessionmaker() as session:
+            return await session.get(Integration, integration_id)
+
+
+def _attrs(job: _Job) -> dict[str, str]:
+    """The push span's attributes: ids only, never document content."""
+    return {
+        "document_id": str(job.document.id),
+        "integration_id": str(job.target.integration_id),
+        "system": job.target.system,
+    }
+
+
+def _ids(job: _Job) -> dict[str, object]:
+    return {
+        "document_id": job.document.id,
+        "integration_id": job.target.integration_id,
+        "generation": job.target.generation,
+        "sync_run_id": job.request.sync_run_id,
+    }
+
+
+def _result_for(job: _Job, booking: Booking, adopted: bool, sent_at: datetime) -> SyncResult:
+    if booking.booking_number is None:
+        return DocumentSent(
+            **_ids(job),
+            remote_id=booking.remote_id,
+            sent_at=sent_at,
+            customer_created=booking.customer_created,
+        )
+    return BookingAssigned(
+        **_ids(job),
+        booking_number=booking.booking_number,
+        remote_id=booking.remote_id,
+        sent_at=sent_at,
+        customer_created=booking.customer_created,
+        adopted=adopted,
+    )
+
+
+def _already_done(entry: LedgerEntry | None, job: _Job) -> bool:
+    if entry is None or entry.state not in (ledger_states.BOOKED, ledger_states.SENT):
+        return False
+    # An edit is pushed again only if it is newer than what was pushed.
+    return not isinstance(job.request, DocumentUpdated) or entry.revision >= job.document.revision
+
+
+def _booking_of(entry: LedgerEntry | None) -> Booking | None:
+    if entry is None or entry.remote_id is None:
+        return None
+    return Booking(entry.remote_id, entry.booking_number)
+
+
+def _inactive_message(integration: Integration) -> str:
+    if integration.status == "needs_reauthorization":
+        return "The connection to the accounting system has expired; connect it again."
+    reason = f": {integration.status_reason}" if integration.status_reason else ""
+    return f"The integration is {integration.status.replace('_', ' ')}{reason}."
+
+
+def _gave_up_message(system: str, exc: Exception) -> str:
+    if isinstance(exc, UnknownOutcome):
+        return (
+            f"{system} did not confirm whether the document was booked; it will be looked up "
+            "before it is sent again."
+        )
+    return f"{system} was not reachable after several attempts ({exc}); retry later."

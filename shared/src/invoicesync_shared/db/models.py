@@ -1,0 +1,116 @@
+"""Tables that more than one service reads or writes.
+
+The API owns integrations, but connectors read their settings and rotate their tokens;
+the outbox is written by the API and relayed by it; ledgers and customer links are the
+connectors'. Foreign keys to API-only tables are declared in the migrations.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from invoicesync_shared.db.base import Model
+
+
+class Integration(Model):
+    """A client's link to one accounting system (one Exact division, one Lexware org…)."""
+
+    __tablename__ = "integrations"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    partner_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
+    client_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
+    system: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32))
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # Encrypted JSON (tokens, access keys); never leaves this table in plain text.
+    credentials: Mapped[bytes | None] = mapped_column(LargeBinary)
+    token_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    token_issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    oauth_state_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    nightly_sync: Mapped[bool] = mapped_column(default=False)
+    nightly_hour: Mapped[int] = mapped_column(Integer, default=2)
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class LedgerEntry(Model):
+    """A connector's memory of one push: recorded before the call, completed after it.
+
+    ``generation`` changes when a document's sync state is reset (deactivate, repair),
+    so a reset document is pushed again while a redelivered event is not.
+    """
+
+    __tablename__ = "connector_ledger"
+
+    integration_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    document_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, primary_key=True)
+    system: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))  # attempting, booked, sent, failed
+    revision: Mapped[int] = mapped_column(Integer, default=0)  # edits pushed (Yuki)
+    reference: Mapped[str] = mapped_column(String(128))
+    remote_id: Mapped[str | None] = mapped_column(String(128))
+    booking_number: Mapped[str | None] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class CustomerLink(Model):
+    """Our customer ↔ the accounting system's relation, per client and remote scope.
+
+    Keyed by the scope (Exact division, Lexware organisation, Yuki administration), not
+    by integration, so a re-linked integration finds its customers again.
+    """
+
+    __tablename__ = "customer_links"
+
+    client_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    system: Mapped[str] = mapped_column(String(16), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    remote_id: Mapped[str] = mapped_column(String(128))
+    remote_code: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class OutboxMessage(Model):
+    """An event written in the same transaction as the change it announces."""
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
+    topic: Mapped[str] = mapped_column(String(128))
+    key: Mapped[str] = mapped_column(String(128))
+    event_type: Mapped[str] = mapped_column(String(128))
+    envelope: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ProcessedEvent(Model):
+    """The inbox: an event id a consumer has already applied (dedup of redeliveries)."""
+
+    __tablename__ = "processed_events"
+
+    consumer: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )

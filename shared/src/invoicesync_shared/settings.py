@@ -1,0 +1,52 @@
+"""Settings every service shares; each service extends ``ServiceSettings``.
+
+All come from the environment with the prefix ``INVOICESYNC_`` and are built once in a
+service's ``main`` and passed down, never read at import time and never logged.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Database, broker, encryption and logging: what every process needs."""
+
+    model_config = SettingsConfigDict(env_prefix="INVOICESYNC_", extra="ignore")
+
+    database_url: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:5432/invoicesync")
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    # Fernet keys, comma separated: the first encrypts, all decrypt (key rotation).
+    encryption_keys: SecretStr = SecretStr("")
+    log_level: str = "info"
+    log_json: bool = True
+    # Traces: off ("none") unless a collector ("otlp", OTLP over HTTP) or stdout
+    # ("console") is chosen; otel_endpoint is the full traces URL (.../v1/traces).
+    otel_exporter: Literal["none", "console", "otlp"] = "none"
+    otel_endpoint: str = ""
+    topic_partitions: int = Field(default=4, ge=1)
+    # Where a connector's control server (health, metrics, verify) listens; 0.0.0.0 in
+    # containers, so probes and the API can reach it.
+    connector_host: str = "127.0.0.1"
+
+    # Where the accounting systems live; the sandbox by default.
+    sandbox_url: str = "http://127.0.0.1:8010"
+    exact_base_url: str = ""
+    lexware_base_url: str = ""
+    lexware_oauth_url: str = ""
+    yuki_base_url: str = ""
+
+    def exact_url(self) -> str:
+        return self.exact_base_url or f"{self.sandbox_url}/exact"
+
+    def lexware_url(self) -> str:
+        return self.lexware_base_url or f"{self.sandbox_url}/lexware"
+
+    def lexware_auth_url(self) -> str:
+        return self.lexware_oauth_url or f"{self.sandbox_url}/lexware"
+
+    def yuki_url(self) -> str:
+        return self.yuki_base_url or f"{self.sandbox_url}/yuki"

@@ -1,0 +1,102 @@
+"""Fixtures over real parts: PostgreSQL (the machine's on 127.0.0.1:5432 when it answers,
+else the embedded wheel), the wheel's Kafka-protocol broker, and the sandbox server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from invoicesync_api.migrate import upgrade
+from invoicesync_devstack import broker, postgres
+from invoicesync_sandbox.main import create_app as create_sandbox
+from invoicesync_sandbox.settings import SandboxSettings
+from invoicesync_shared.bus.admin import ensure_topics
+from invoicesync_shared.crypto import SecretBox, generate_key
+from invoicesync_shared.db.engine import create_engine, create_sessionmaker
+from tests.support.servers import free_port, serve_in_thread
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> Iterator[str]:
+    if asyncio.run(postgres.server_answers(postgres.LOCAL_SERVER)):
+        yield postgres.LOCAL_SERVER
+        return
+    # Short path: the embedded server's unix socket lives in its data directory.
+    server = postgres.embedded_server(Path(f"/tmp/isync-pg-{os.getuid()}"))
+    yield server.get_uri()
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_admin_url: str) -> Iterator[str]:
+    """A fresh database for this run, migrated to head, dropped afterwards."""
+    name = f"invoicesync_test_{uuid.uuid4().hex[:10]}"
+    url = asyncio.run(postgres.create_database(postgres_admin_url, name))
+    upgrade(SecretStr(url))
+    yield url
+    asyncio.run(postgres.drop_database(postgres_admin_url, name))
+
+
+@pytest.fixture(scope="session")
+def encryption_key() -> str:
+    return generate_key()
+
+
+@pytest.fixture(scope="session")
+def secret_box(encryption_key: str) -> SecretBox:
+    return SecretBox(SecretStr(encryption_key))
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(SecretStr(database_url), application_name="tests")
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_sessionmaker(engine)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """A broker from the wheel on a free port, with our topics."""
+    port = broker.free_port()
+    process = broker.start_broker(port)
+    bootstrap = f"127.0.0.1:{port}"
+    asyncio.run(ensure_topics(bootstrap, partitions=4))
+    yield bootstrap
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="session")
+def shared_sandbox_settings() -> SandboxSettings:
+    return SandboxSettings(
+        port=free_port(),
+        auto_approve=True,
+        fault_hang_seconds=3.0,
+        redirect_uri="http://127.0.0.1:9/v1/oauth/callback",
+    )
+
+
+@pytest.fixture(scope="session")
+def shared_sandbox_url(shared_sandbox_settings: SandboxSettings) -> Iterator[str]:
+    """One sandbox for the connector tests of the whole run (over real HTTP)."""
+    with serve_in_thread(
+        create_sandbox(shared_sandbox_settings), port=shared_sandbox_settings.port
+    ) as url:
+        yield url

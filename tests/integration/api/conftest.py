@@ -1,0 +1,116 @@
+"""The API app over real HTTP on the test database; background workers off, so what the
+API writes (documents, outbox rows) stays where the tests can read it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from invoicesync_api.app import create_app
+from invoicesync_api.db.models import Client
+from invoicesync_api.settings import ApiSettings
+from invoicesync_shared.db.models import Integration
+from tests.support.servers import serve_in_thread
+
+ADMIN_TOKEN = "adm_integration_tests"
+
+
+@pytest.fixture(scope="module")
+def api_url(database_url: str, encryption_key: str) -> Iterator[str]:
+    settings = ApiSettings(
+        database_url=SecretStr(database_url),
+        encryption_keys=SecretStr(encryption_key),
+        admin_token=SecretStr(ADMIN_TOKEN),
+        run_workers=False,
+        connector_exact_url="http://127.0.0.1:9",
+        connector_lexware_url="http://127.0.0.1:9",
+        connector_yuki_url="http://127.0.0.1:9",
+    )
+    with serve_in_thread(create_app(settings)) as url:
+        yield url
+
+
+def new_partner(api_url: str, name: str = "Partner") -> httpx.Client:
+    response = httpx.post(
+        f"{api_url}/admin/v1/partners",
+        json={"name": name},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+    assert response.status_code == 201, response.text
+    return httpx.Client(
+        base_url=api_url,
+        timeout=30,
+        headers={"Authorization": f"Bearer {response.json()['api_key']}"},
+    )
+
+
+@pytest.fixture
+def partner(api_url: str) -> Iterator[httpx.Client]:
+    with new_partner(api_url, "Acme Accountants") as client:
+        yield client
+
+
+@pytest.fixture
+def client_id(partner: httpx.Client) -> str:
+    response = partner.post("/v1/clients", json={"name": "Bakkerij De Vries", "country": "NL"})
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def invoice(client_id: str, number: str = "2026-0001", **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "client_id": client_id,
+        "external_id": f"ext-{number}",
+        "number": number,
+        "status": "booked",
+        "issue_date": "2026-11-20",
+        "due_date": "2026-12-20",
+        "currency": "EUR",
+        "customer": {"external_id": "c1", "name": "Jansen BV", "country": "NL"},
+        "lines": [
+            {"description": "Work", "quantity": "3", "unit_price": "33.33", "vat_rate": "21"},
+            {"description": "Parts", "quantity": "1", "unit_price": "10.00", "vat_rate": "9"},
+        ],
+    }
+    body.update(overrides)
+    return body
+
+
+async def add_integration(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    client_id: str,
+    *,
+    system: str = "exact",
+    activated_at: datetime | None = None,
+    status: str = "active",
+    nightly: bool = False,
+) -> uuid.UUID:
+    """An integration row as a finished connection leaves it (active an hour ago)."""
+    async with sessionmaker.begin() as session:
+        client = await session.get(Client, uuid.UUID(client_id))
+        assert client is not None
+        row = Integration(
+            id=uuid.uuid4(),
+            partner_id=client.partner_id,
+            client_id=client.id,
+            system=system,
+            status=status,
+            activated_at=activated_at or datetime.now(UTC) - timedelta(hours=1),
+            settings={
+                "division": 1,
+                "sales_journal": "70",
+                "credit_note_journal": "70",
+                "start_date": "2026-01-01",
+            },
+            nightly_sync=nightly,
+            nightly_hour=2,
+        )
+        session.add(row)
+    return row.id

@@ -1,0 +1,179 @@
+"""Documents: totals, bad input as problem+json, drafts, the outbox in the same transaction."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from invoicesync_api.db.models import Document
+from invoicesync_shared.db.models import OutboxMessage
+from tests.integration.api.conftest import invoice
+
+PROBLEM = "application/problem+json"
+
+
+async def outbox_count(sessionmaker: async_sessionmaker[AsyncSession], document_id: str) -> int:
+    async with sessionmaker() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.envelope["subject"].astext == document_id)
+        )
+    return int(count or 0)
+
+
+def test_totals_are_computed_per_line_and_returned_as_strings(
+    partner: httpx.Client, client_id: str
+) -> None:
+    response = partner.post("/v1/invoices", json=invoice(client_id))
+    assert response.status_code == 201, response.text
+    body = response.json()
+    # 3 x 33.33 = 99.99, VAT 21 % = 21.00 (20.9979 rounded); 10.00 at 9 % = 0.90
+    assert body["totals"] == {"net": "109.99", "vat": "21.90", "gross": "131.89"}
+    assert [line["vat_amount"] for line in body["lines"]] == ["21.00", "0.90"]
+
+
+def test_declared_totals_that_do_not_add_up_are_refused(
+    partner: httpx.Client, client_id: str
+) -> None:
+    response = partner.post("/v1/invoices", json=invoice(client_id, totals={"gross": "131.90"}))
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM
+    assert "totals.gross is 131.90 but the lines add up to 131.89" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "code"),
+    [
+        (b"{not json", 400, "invalid_json"),
+        (b'{"client_id": "x"}', 422, "validation_failed"),
+    ],
+)
+def test_malformed_bodies_get_problem_json(
+    partner: httpx.Client, content: bytes, status: int, code: str
+) -> None:
+    response = partner.post(
+        "/v1/invoices", content=content, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == status
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["code"] == code
+    assert response.json()["status"] == status
+
+
+def test_float_amounts_are_refused_with_the_field_named(
+    partner: httpx.Client, client_id: str
+) -> None:
+    body = invoice(client_id)
+    body["lines"][0]["unit_price"] = 33.33
+    response = partner.post("/v1/invoices", json=body)
+    assert response.status_code == 422
+    fields = [e["field"] for e in response.json()["errors"]]
+    assert "lines.0.unit_price" in fields
+
+
+def test_unknown_client_is_404_and_nothing_is_written(
+    partner: httpx.Client, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    response = partner.post("/v1/invoices", json=invoice(str(uuid.uuid4()), number="ghost-1"))
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_wrong_api_key_is_401_problem(api_url: str) -> None:
+    response = httpx.get(f"{api_url}/v1/invoices", headers={"Authorization": "Bearer isk_wrong"})
+    assert response.status_code == 401
+    assert response.headers["content-type"] == PROBLEM
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_booked_invoice_without_integrations_writes_no_event_and_draft_none(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    booked = partner.post("/v1/invoices", json=invoice(client_id, number="B-1")).json()
+    draft = partner.post(
+        "/v1/invoices", json=invoice(client_id, number="D-1", status="draft")
+    ).json()
+    assert booked["sync"] == [] and draft["sync"] == []
+    assert await outbox_count(sessionmaker, booked["id"]) == 0
+    assert await outbox_count(sessionmaker, draft["id"]) == 0
+
+
+async def test_duplicate_number_is_409_and_leaves_one_document(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    first = partner.post("/v1/invoices", json=invoice(client_id, number="DUP-1"))
+    second = partner.post(
+        "/v1/invoices", json=invoice(client_id, number="DUP-1", external_id="other")
+    )
+    assert first.status_code == 201 and second.status_code == 409
+    assert second.json()["existing_id"] == first.json()["id"]
+    async with sessionmaker() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(Document)
+            .where(Document.number == "DUP-1", Document.client_id == uuid.UUID(client_id))
+        )
+    assert count == 1
+
+
+def test_credit_note_must_credit_an_invoice_of_the_same_client(
+    partner: httpx.Client, client_id: str
+) -> None:
+    other_client = partner.post("/v1/clients", json={"name": "Other"}).json()["id"]
+    foreign_invoice = partner.post("/v1/invoices", json=invoice(other_client, number="F-1")).json()[
+        "id"
+    ]
+    refused = partner.post(
+        "/v1/credit-notes", json=invoice(client_id, number="CN-1", credit_note_for=foreign_invoice)
+    )
+    assert refused.status_code == 422
+    own_invoice = partner.post("/v1/invoices", json=invoice(client_id, number="I-9")).json()["id"]
+    accepted = partner.post(
+        "/v1/credit-notes", json=invoice(client_id, number="CN-1", credit_note_for=own_invoice)
+    )
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json()["kind"] == "credit_note"
+    assert accepted.json()["credit_note_for"] == own_invoice
+    # A credit note is not an invoice: the invoice path does not show it.
+    assert partner.get(f"/v1/invoices/{accepted.json()['id']}").status_code == 404
+
+
+def test_filters_and_cursor_pagination(partner: httpx.Client, client_id: str) -> None:
+    for n in range(5):
+        partner.post("/v1/invoices", json=invoice(client_id, number=f"P-{n}"))
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"client_id": client_id, "limit": 2, "booking_number": "null"}
+        if cursor:
+            params["cursor"] = cursor
+        page = partner.get("/v1/invoices", params=params).json()
+        seen += [d["number"] for d in page["data"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [f"P-{n}" for n in reversed(range(5))]
+    assert (
+        partner.get(
+            "/v1/invoices", params={"booking_number": "X-1", "client_id": client_id}
+        ).json()["data"]
+        == []
+    )
+
+
+async def test_concurrent_documents_with_one_number_make_one_and_409s(
+    api_url: str, partner: httpx.Client, client_id: str
+) -> None:
+    import asyncio
+
+    body = invoice(client_id, number="RACE-1")
+    async with httpx.AsyncClient(base_url=api_url, headers=dict(partner.headers)) as http:
+        answers = await asyncio.gather(*(http.post("/v1/invoices", json=body) for _ in range(8)))
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses.count(201) == 1 and set(statuses) == {201, 409}, statuses
+    assert all(a.headers["content-type"] == PROBLEM for a in answers if a.status_code == 409)

@@ -1,0 +1,97 @@
+"""A booked document and its outbox event commit together; only integrations active
+before the document was created take part."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from invoicesync_shared.db.models import OutboxMessage
+from tests.integration.api.conftest import add_integration as add
+from tests.integration.api.conftest import invoice
+
+
+async def add_integration(
+    sessionmaker: async_sessionmaker[AsyncSession], client_id: str, *, activated_at: datetime | None
+) -> uuid.UUID:
+    if activated_at is None:
+        return await add(sessionmaker, client_id, status="pending_authorization")
+    return await add(sessionmaker, client_id, activated_at=activated_at)
+
+
+async def events_for(
+    sessionmaker: async_sessionmaker[AsyncSession], document_id: str
+) -> list[OutboxMessage]:
+    async with sessionmaker() as session:
+        rows = await session.scalars(
+            select(OutboxMessage).where(OutboxMessage.envelope["subject"].astext == document_id)
+        )
+        return list(rows)
+
+
+async def test_booked_invoice_fans_out_to_integrations_active_before_it(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    active = await add_integration(
+        sessionmaker, client_id, activated_at=datetime.now(UTC) - timedelta(minutes=1)
+    )
+    later = await add_integration(
+        sessionmaker, client_id, activated_at=datetime.now(UTC) + timedelta(hours=1)
+    )
+    await add_integration(sessionmaker, client_id, activated_at=None)  # still pending
+
+    created = partner.post("/v1/invoices", json=invoice(client_id, number="FAN-1"))
+    assert created.status_code == 201, created.text
+    assert [s["integration_id"] for s in created.json()["sync"]] == [str(active)]
+    assert created.json()["sync"][0]["status"] == "pending"
+
+    events = await events_for(sessionmaker, created.json()["id"])
+    assert len(events) == 1
+    assert events[0].event_type == "com.invoicesync.invoice.booked"
+    assert events[0].key == client_id
+    targets = events[0].envelope["data"]["targets"]
+    assert [t["integration_id"] for t in targets] == [str(active)]
+    assert str(later) not in str(events[0].envelope)
+
+
+async def test_a_refused_document_leaves_no_event(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    await add_integration(
+        sessionmaker, client_id, activated_at=datetime.now(UTC) - timedelta(minutes=1)
+    )
+    first = partner.post("/v1/invoices", json=invoice(client_id, number="TX-1"))
+    refused = partner.post(
+        "/v1/invoices", json=invoice(client_id, number="TX-1", external_id="again")
+    )
+    assert refused.status_code == 409
+    async with sessionmaker() as session:
+        rows = (await session.scalars(select(OutboxMessage))).all()
+    numbers = [
+        r.envelope["data"]["document"]["number"]
+        for r in rows
+        if r.envelope["data"]["document"]["client_id"] == client_id
+    ]
+    assert numbers == ["TX-1"]
+    assert len(await events_for(sessionmaker, first.json()["id"])) == 1
+
+
+async def test_booking_a_draft_emits_the_event_then(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    await add_integration(
+        sessionmaker, client_id, activated_at=datetime.now(UTC) - timedelta(minutes=1)
+    )
+    draft = partner.post(
+        "/v1/invoices", json=invoice(client_id, number="DR-1", status="draft")
+    ).json()
+    assert await events_for(sessionmaker, draft["id"]) == []
+    booked = partner.post(f"/v1/invoices/{draft['id']}/book")
+    assert booked.status_code == 200 and booked.json()["status"] == "booked"
+    assert len(await events_for(sessionmaker, draft["id"])) == 1
+    partner.post(f"/v1/invoices/{draft['id']}/book")  # booking twice sends nothing again
+    assert len(await events_for(sessionmaker, draft["id"])) == 1

@@ -1,0 +1,75 @@
+"""Idempotency-Key exactly as API.md says: replay, 422 for another body, 409 in flight."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from invoicesync_api.db.models import Document
+from tests.integration.api.conftest import invoice
+
+
+def test_same_key_same_body_replays_the_same_answer(partner: httpx.Client, client_id: str) -> None:
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    first = partner.post("/v1/invoices", json=invoice(client_id, number="K-1"), headers=key)
+    again = partner.post("/v1/invoices", json=invoice(client_id, number="K-1"), headers=key)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers.get("idempotent-replayed") == "true"
+
+
+def test_same_key_other_body_is_422(partner: httpx.Client, client_id: str) -> None:
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    assert (
+        partner.post("/v1/invoices", json=invoice(client_id, number="K-2"), headers=key).status_code
+        == 201
+    )
+    other = partner.post("/v1/invoices", json=invoice(client_id, number="K-3"), headers=key)
+    assert other.status_code == 422
+    assert other.json()["code"] == "idempotency_key_reused"
+
+
+def test_a_failed_request_frees_its_key(partner: httpx.Client, client_id: str) -> None:
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    bad = invoice(client_id, number="K-4", totals={"net": "1.00"})
+    assert partner.post("/v1/invoices", json=bad, headers=key).status_code == 422
+    # Nothing was stored for the key, so the corrected request may use it.
+    good = invoice(client_id, number="K-4")
+    assert partner.post("/v1/invoices", json=good, headers=key).status_code == 201
+    assert (
+        partner.post("/v1/invoices", json=good, headers=key).headers["idempotent-replayed"]
+        == "true"
+    )
+
+
+async def test_concurrent_requests_with_one_key_create_one_document(
+    api_url: str,
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    key = str(uuid.uuid4())
+    body = invoice(client_id, number="K-5")
+    async with httpx.AsyncClient(base_url=api_url, headers=dict(partner.headers)) as http:
+        answers = await asyncio.gather(
+            *(
+                http.post("/v1/invoices", json=body, headers={"Idempotency-Key": key})
+                for _ in range(8)
+            )
+        )
+    statuses = sorted(a.status_code for a in answers)
+    assert set(statuses) <= {201, 409}, statuses
+    assert statuses.count(201) >= 1
+    ids = {a.json()["id"] for a in answers if a.status_code == 201}
+    assert len(ids) == 1
+    async with sessionmaker() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(Document)
+            .where(Document.client_id == uuid.UUID(client_id), Document.number == "K-5")
+        )
+    assert count == 1

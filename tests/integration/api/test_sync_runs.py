@@ -1,0 +1,247 @@
+"""Sync runs through the API, with results applied as the result consumer applies them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from invoicesync_api.db.models import DocumentSync, Notification
+from invoicesync_api.sync.results import ResultApplier
+from invoicesync_api.workers.scheduler import NightlyScheduler
+from invoicesync_api.workers.sweeper import PendingSweeper
+from invoicesync_shared.db.models import OutboxMessage
+from invoicesync_shared.events.envelope import Envelope
+from invoicesync_shared.events.results import BookingAssigned, SyncFailed, SyncResult
+from tests.integration.api.conftest import add_integration, invoice
+
+
+async def active_integration(
+    sessionmaker: async_sessionmaker[AsyncSession], client_id: str, *, nightly: bool = False
+) -> uuid.UUID:
+    return await add_integration(sessionmaker, client_id, nightly=nightly)
+
+
+async def deliver(sessionmaker: async_sessionmaker[AsyncSession], result: SyncResult) -> Envelope:
+    envelope = Envelope.wrap(result, source="/tests", subject=str(result.document_id), key="k")
+    await ResultApplier(sessionmaker).handle(envelope)
+    return envelope
+
+
+async def run_notifications(
+    sessionmaker: async_sessionmaker[AsyncSession], run_id: str
+) -> list[Notification]:
+    async with sessionmaker() as session:
+        rows = await session.scalars(
+            select(Notification).where(Notification.sync_run_id == uuid.UUID(run_id))
+        )
+        return list(rows)
+
+
+def booked(
+    document_id: str, integration_id: uuid.UUID, run_id: str, number: str
+) -> BookingAssigned:
+    return BookingAssigned(
+        document_id=uuid.UUID(document_id),
+        integration_id=integration_id,
+        booking_number=number,
+        remote_id=f"r-{number}",
+        sent_at=datetime.now(UTC),
+        customer_created=True,
+        sync_run_id=uuid.UUID(run_id),
+    )
+
+
+async def test_manual_run_counts_live_and_ends_in_exactly_one_notification(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    integration = await active_integration(sessionmaker, client_id)
+    docs = [
+        partner.post("/v1/invoices", json=invoice(client_id, number=f"RUN-{n}")).json()["id"]
+        for n in range(3)
+    ]
+    # Their first sends failed; a manual run for the client sends them again.
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(DocumentSync)
+            .where(DocumentSync.integration_id == integration)
+            .values(status="failed", error_code="unavailable", error_retryable=True)
+        )
+    run = partner.post("/v1/sync-runs", json={"client_id": client_id})
+    assert run.status_code == 202, run.text
+    run_id = run.json()["id"]
+    assert run.json()["totals"]["documents_total"] == 3
+    assert (
+        partner.post("/v1/sync-runs", json={"integration_id": str(integration)}).status_code == 409
+    )
+
+    first = await deliver(sessionmaker, booked(docs[0], integration, run_id, "26700001"))
+    await ResultApplier(sessionmaker).handle(first)  # redelivered: counted once
+    progress = partner.get(f"/v1/sync-runs/{run_id}").json()
+    assert progress["status"] == "running"
+    assert (
+        progress["totals"]["documents_synced"] == 1 and progress["totals"]["documents_pending"] == 2
+    )
+
+    await deliver(sessionmaker, booked(docs[1], integration, run_id, "26700002"))
+    await deliver(
+        sessionmaker,
+        SyncFailed(
+            document_id=uuid.UUID(docs[2]),
+            integration_id=integration,
+            code="unknown_vat_code",
+            message="No VAT code for 9 %.",
+            retryable=False,
+            sync_run_id=uuid.UUID(run_id),
+        ),
+    )
+    done = partner.get(f"/v1/sync-runs/{run_id}").json()
+    assert done["status"] == "finished"
+    assert done["totals"] == {
+        "documents_total": 3,
+        "documents_synced": 2,
+        "documents_failed": 1,
+        "customers_synced": 2,
+        "documents_pending": 0,
+    }
+    assert (
+        done["errors"][0]["code"] == "unknown_vat_code" and done["errors"][0]["number"] == "RUN-2"
+    )
+    (notification,) = await run_notifications(sessionmaker, run_id)
+    assert notification.counts["documents_failed"] == 1
+    assert notification.errors[0]["message"] == "No VAT code for 9 %."
+    listed = partner.get("/v1/notifications", params={"unread": True}).json()
+    assert [n["sync_run_id"] for n in listed if n["sync_run_id"] == run_id] == [run_id]
+    assert partner.get(f"/v1/invoices/{docs[0]}").json()["booking_number"] == "26700001"
+
+
+async def test_nightly_run_once_per_night_without_notification(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    integration = await active_integration(sessionmaker, client_id, nightly=True)
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="NIGHT-1")).json()["id"]
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(DocumentSync)
+            .where(DocumentSync.integration_id == integration)
+            .values(status="failed", error_code="unavailable", error_retryable=True)
+        )
+    scheduler = NightlyScheduler(sessionmaker)
+    two_am_amsterdam = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)  # 02:00 in Europe/Amsterdam
+    assert await scheduler.tick(datetime(2026, 11, 24, 5, 0, tzinfo=UTC)) == []
+    started = await scheduler.tick(two_am_amsterdam)
+    runs = [
+        r
+        for r in partner.get("/v1/sync-runs", params={"client_id": client_id}).json()
+        if r["trigger"] == "nightly"
+    ]
+    assert [r["id"] for r in runs] == [str(s) for s in started] and len(runs) == 1
+    assert await scheduler.tick(two_am_amsterdam + timedelta(minutes=1)) == []  # once
+    await deliver(sessionmaker, booked(doc, integration, runs[0]["id"], "26700009"))
+    assert partner.get(f"/v1/sync-runs/{runs[0]['id']}").json()["status"] == "finished"
+    assert await run_notifications(sessionmaker, runs[0]["id"]) == []
+
+
+async def outbox_rows(sessionmaker: async_sessionmaker[AsyncSession], document_id: str) -> int:
+    async with sessionmaker() as session:
+        return int(
+            await session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.envelope["subject"].astext == document_id)
+            )
+            or 0
+        )
+
+
+async def test_sweeper_asks_again_for_what_stays_pending(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    await active_integration(sessionmaker, client_id)
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="SWEEP-1")).json()["id"]
+    sweeper = PendingSweeper(sessionmaker, pending_after=timedelta(minutes=10))
+    later = datetime.now(UTC) + timedelta(minutes=11)
+    await sweeper.sweep_once(later)
+    assert await outbox_rows(sessionmaker, doc) == 1  # still unpublished: the relay owns it
+    async with sessionmaker.begin() as session:
+        await session.execute(update(OutboxMessage).values(published_at=datetime.now(UTC)))
+    assert await sweeper.sweep_once(datetime.now(UTC)) == 0  # not stale yet
+
+    await sweeper.sweep_once(later)
+    assert await outbox_rows(sessionmaker, doc) == 2
+    await sweeper.sweep_once(later)  # its new request has not left yet: not asked again
+    assert await outbox_rows(sessionmaker, doc) == 2
+    async with sessionmaker.begin() as session:
+        await session.execute(update(OutboxMessage).values(published_at=datetime.now(UTC)))
+    await sweeper.sweep_once(later)  # the second wait is twice as long: not yet
+    assert await outbox_rows(sessionmaker, doc) == 2
+    await sweeper.sweep_once(datetime.now(UTC) + timedelta(minutes=21))
+    assert await outbox_rows(sessionmaker, doc) == 3
+
+
+async def test_dead_letters_are_listed_and_replayed(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    integration = await active_integration(sessionmaker, client_id)
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="DLQ-1")).json()["id"]
+    await deliver(
+        sessionmaker,
+        SyncFailed(
+            document_id=uuid.UUID(doc),
+            integration_id=integration,
+            code="unavailable",
+            message="Exact was not reachable.",
+            retryable=True,
+            dead_lettered=True,
+        ),
+    )
+    listed: list[dict[str, Any]] = partner.get("/v1/dead-letters").json()
+    assert [d["document_id"] for d in listed if d["document_id"] == doc] == [doc]
+    before = await outbox_rows(sessionmaker, doc)
+    replayed = partner.post("/v1/dead-letters/replay", json={"integration_id": str(integration)})
+    assert replayed.status_code == 202 and replayed.json() == {"documents": 1, "deliveries": 1}
+    assert await outbox_rows(sessionmaker, doc) == before + 1
+    assert partner.get(f"/v1/invoices/{doc}").json()["sync"][0]["status"] == "pending"
+
+
+async def test_an_entry_deleted_remotely_is_flagged_for_repair(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    from invoicesync_api.integrations.lifecycle import first_duplicate_date
+    from invoicesync_shared.events.audit import RemoteEntryMissing
+
+    integration = await active_integration(sessionmaker, client_id)
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="GONE-1")).json()["id"]
+    await deliver(
+        sessionmaker,
+        BookingAssigned(
+            document_id=uuid.UUID(doc),
+            integration_id=integration,
+            booking_number="26700042",
+            remote_id="entry-42",
+            sent_at=datetime.now(UTC),
+        ),
+    )
+    await deliver(
+        sessionmaker,
+        RemoteEntryMissing(
+            document_id=uuid.UUID(doc),
+            integration_id=integration,
+            remote_id="entry-42",
+            booking_number="26700042",
+            checked_at=datetime.now(UTC),
+        ),
+    )
+    state = partner.get(f"/v1/invoices/{doc}").json()["sync"][0]
+    assert state["booking_number"] == "26700042"
+    assert state["error"]["code"] == "remote_entry_missing"
+    kinds = [
+        n["kind"] for n in partner.get("/v1/notifications", params={"client_id": client_id}).json()
+    ]
+    assert "remote_entry_missing" in kinds
+    async with sessionmaker() as session:
+        assert str(await first_duplicate_date(session, integration)) == "2026-11-20"

@@ -1,0 +1,337 @@
+"""The Exact connector against the sandbox over real HTTP, driven through the runtime:
+tokens, rate limits, faults, bookkeeper errors, payment read-back and the deletion audit."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from connector_exact.control import readback_routes
+from invoicesync_sandbox.main import create_app as create_sandbox
+from invoicesync_sandbox.settings import SandboxSettings
+from invoicesync_shared.connectors.errors import PermanentError
+from invoicesync_shared.crypto import SecretBox
+from invoicesync_shared.db.models import Integration
+from invoicesync_shared.events.audit import RemoteEntryMissing
+from invoicesync_shared.events.results import BookingAssigned, PaymentStatusChanged, SyncFailed
+from tests.integration.connectors.exact_support import (
+    BEFORE_START,
+    REDIRECT_URI,
+    SandboxTimeBudget,
+    Sessions,
+    World,
+    connect,
+    control,
+    odd_vat_line,
+    replica,
+)
+from tests.support.servers import free_port, serve_in_thread
+
+
+@pytest.fixture
+async def world(
+    shared_sandbox_url: str, sessionmaker: Sessions, secret_box: SecretBox
+) -> AsyncIterator[World]:
+    world = await connect(shared_sandbox_url, sessionmaker, secret_box)
+    yield world
+    await world.close(sessionmaker)
+
+
+def _one_failure(world: World) -> dict[str, object]:
+    failures = world.results(SyncFailed.TYPE)
+    assert len(failures) == 1, world.one.producer.published
+    return failures[0]
+
+
+def _refs_once(world: World, numbers: list[str]) -> None:
+    refs = Counter(e["your_ref"] for e in world.entries())
+    assert {n: refs[n] for n in numbers} == dict.fromkeys(numbers, 1), refs
+
+
+class TestTokens:
+    async def test_four_replicas_on_an_expired_token_refresh_once(
+        self, world: World, sessionmaker: Sessions, secret_box: SecretBox
+    ) -> None:
+        await world.send(world.document("WARM-1"))  # customer and master data exist
+        world.others = [replica(world.sandbox_url, sessionmaker, secret_box) for _ in range(3)]
+        control(world.sandbox_url, "POST", "/exact/tokens/expire", json={"token": _access(world)})
+        before = {c["chain_id"]: c["issued_at"] for c in _chains(world)}
+
+        replicas = [world.one, *world.others]
+        await asyncio.gather(
+            *(world.send(world.document(f"TOK-{n}"), via=r) for n, r in enumerate(replicas))
+        )
+
+        assert sum(r.tokens.refreshes for r in replicas) == 1
+        changed = [c for c in _chains(world) if before.get(c["chain_id"]) != c["issued_at"]]
+        assert len(changed) == 1  # one new pair in one chain, no new chain
+        booked = [e for r in replicas for e in r.producer.of_type(BookingAssigned.TYPE)]
+        assert len(booked) == 1 + 4
+        _refs_once(world, [f"TOK-{n}" for n in range(4)])
+        # The first refresh token is spent: Exact refuses it as an old one.
+        spent = httpx.post(
+            f"{world.sandbox_url}/exact/api/oauth2/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": world.token["refresh_token"],
+                "client_id": "invoicesync-dev",
+                "client_secret": "invoicesync-dev-secret",
+                "redirect_uri": REDIRECT_URI,
+            },
+        )
+        assert spent.status_code == 400
+
+    async def test_refused_refresh_needs_reauthorisation_without_a_storm(
+        self, world: World, sessionmaker: Sessions
+    ) -> None:
+        control(world.sandbox_url, "POST", "/exact/tokens/revoke", json={"token": _access(world)})
+        calls = world.one.client.calls
+
+        await world.send(world.document("REVOKED-1"))
+        await world.send(world.document("REVOKED-2"))
+
+        failures = world.results(SyncFailed.TYPE)
+        assert [f["code"] for f in failures] == ["needs_reauthorization", "integration_inactive"]
+        assert failures[0]["retryable"] is False
+        assert world.one.client.calls - calls == 1  # the one 401; then nothing more
+        assert world.one.tokens.refreshes == 0
+        async with sessionmaker() as session:
+            stored = await session.get(Integration, world.integration.id)
+        assert stored is not None and stored.status == "needs_reauthorization"
+
+
+class TestRateLimits:
+    @pytest.fixture
+    def fast_sandbox(self) -> Iterator[tuple[str, SandboxSettings, Starlette]]:
+        """A sandbox of its own: 10 calls a minute, and a minute lasting 2 s."""
+        settings = SandboxSettings(
+            port=free_port(),
+            auto_approve=True,
+            redirect_uri=REDIRECT_URI,
+            exact_minutely_limit=10,
+            time_scale=30.0,
+        )
+        app = create_sandbox(settings)
+        with serve_in_thread(app, port=settings.port) as url:
+            yield url, settings, app
+
+    async def test_thirty_documents_without_a_429(
+        self,
+        fast_sandbox: tuple[str, SandboxSettings, Starlette],
+        sessionmaker: Sessions,
+        secret_box: SecretBox,
+    ) -> None:
+        url, _, app = fast_sandbox
+        budget = SandboxTimeBudget(app.state.ctx.clock)
+        world = await connect(url, sessionmaker, secret_box, budget=budget)
+        try:
+            await world.send(world.document("WARM-1"))
+            calls, started = world.one.client.calls, time.monotonic()
+            for n in range(30):
+                await world.send(world.document(f"RATE-{n}"))
+            elapsed = time.monotonic() - started
+            used = world.one.client.calls - calls
+        finally:
+            await world.close(sessionmaker)
+
+        assert len(world.results(BookingAssigned.TYPE)) == 31
+        assert world.one.client.rate_limited == 0
+        assert used / 30 <= 1.05
+        print(
+            f"\n30 documents, known customer, 10 calls/min: {used} calls "
+            f"({used / 30:.2f}/doc), 0 x 429, {elapsed:.1f} s, waited {budget.waited_seconds:.1f} s"
+        )
+
+
+class TestFaults:
+    @pytest.mark.parametrize(
+        "kind", ["http_500", "http_429", "timeout", "drop_response_after_commit"]
+    )
+    async def test_one_entry_per_document_whatever_happens(self, world: World, kind: str) -> None:
+        await world.send(world.document("WARM-1"))
+        fired = control(world.sandbox_url, "GET", "/faults")["fired"].get(kind, 0)
+        control(
+            world.sandbox_url,
+            "POST",
+            "/faults",
+            json={
+                "system": "exact",
+                "path_pattern": "salesentry/SalesEntries",
+                "kind": kind,
+                "count": 1,
+                "method": "POST",
+            },
+        )
+
+        await world.send(world.document(f"FAULT-{kind[:12]}"))
+
+        assert control(world.sandbox_url, "GET", "/faults")["fired"][kind] == fired + 1
+        assert len(world.results(BookingAssigned.TYPE)) == 2
+        assert not world.results(SyncFailed.TYPE)
+        _refs_once(world, ["WARM-1", f"FAULT-{kind[:12]}"])
+
+
+class TestBookkeeperErrors:
+    async def test_unknown_vat_code(self, world: World) -> None:
+        calls = world.one.client.calls
+        await world.send(world.document("VAT-1", lines=[odd_vat_line()]))
+
+        failure = _one_failure(world)
+        assert failure["code"] == "unknown_vat_code" and failure["retryable"] is False
+        assert "7" in str(failure["message"])
+        assert world.one.client.calls - calls <= 4  # account, GL accounts, VAT codes: no POST
+        assert world.entries() == []
+
+    async def test_journal_missing(
+        self, shared_sandbox_url: str, sessionmaker: Sessions, secret_box: SecretBox
+    ) -> None:
+        world = await connect(
+            shared_sandbox_url, sessionmaker, secret_box, settings={"sales_journal": "99"}
+        )
+        try:
+            with pytest.raises(PermanentError) as refused:
+                await world.one.runtime.verify(world.integration.id)
+            assert refused.value.code == "journal_missing"
+            assert "'99'" in refused.value.message
+            posts = world.one.client.calls
+            await world.send(world.document("JOURNAL-1"))
+            failure = _one_failure(world)
+            used = world.one.client.calls - posts
+        finally:
+            await world.close(sessionmaker)
+        assert failure["code"] == "journal_missing" and failure["retryable"] is False
+        assert used <= 5  # lookups and one POST, never retried
+
+    async def test_customer_blocked(self, world: World) -> None:
+        await world.send(world.document("BLOCK-1"))
+        [account] = world.state()["accounts"]
+        control(
+            world.sandbox_url,
+            "POST",
+            f"/exact/divisions/{world.code}/accounts/{account['id']}/block",
+            json={"blocked": True},
+        )
+        calls = world.one.client.calls
+
+        await world.send(world.document("BLOCK-2"))
+
+        failure = _one_failure(world)
+        assert failure["code"] == "customer_blocked" and failure["retryable"] is False
+        assert world.one.client.calls - calls == 1  # one refused POST, no retry
+        assert [e["your_ref"] for e in world.entries()] == ["BLOCK-1"]
+
+
+class TestPayments:
+    async def test_a_payment_is_read_back_once_and_early_documents_are_left_alone(
+        self, world: World
+    ) -> None:
+        await world.send(world.document("PAY-1"))
+        await world.send(world.document("EARLY-1", issue_date=BEFORE_START))
+        pay_1, early = world.results(BookingAssigned.TYPE)
+        early_entry = _entry(world, "EARLY-1")
+        control(
+            world.sandbox_url,
+            "POST",
+            f"/exact/divisions/{world.code}/entries/{early_entry}/payment",
+            json={},
+        )
+
+        calls = world.one.client.calls
+        await world.one.readback.refresh_now(world.integration.id)
+        # A page of entries, a look by ID at the one dated before the start date (outside
+        # the page's filter), a page of receivables.
+        assert world.one.client.calls - calls == 3
+        assert _payments(world) == [("PAY-1", "open")]
+
+        control(
+            world.sandbox_url,
+            "POST",
+            f"/exact/divisions/{world.code}/entries/{pay_1['remote_id']}/payment",
+            json={},
+        )
+        # On demand, through the control route the connector serves.
+        transport = httpx.ASGITransport(app=Starlette(routes=readback_routes(world.one.readback)))
+        async with httpx.AsyncClient(transport=transport, base_url="http://connector") as http:
+            answer = await http.post(f"/integrations/{world.integration.id}/payments/refresh")
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["results_emitted"] == 1
+        assert _payments(world) == [("PAY-1", "open"), ("PAY-1", "paid")]
+
+        await world.one.readback.refresh_now(world.integration.id)  # nothing changed: nothing said
+        assert len(world.results(PaymentStatusChanged.TYPE)) == 2
+        assert early["document_id"] not in {
+            p["document_id"] for p in world.results(PaymentStatusChanged.TYPE)
+        }
+
+    async def test_replicas_polling_at_once_report_a_change_once(
+        self, world: World, sessionmaker: Sessions, secret_box: SecretBox
+    ) -> None:
+        await world.send(world.document("PAY-2"))
+        world.others = [replica(world.sandbox_url, sessionmaker, secret_box) for _ in range(2)]
+
+        await asyncio.gather(
+            *(r.readback.refresh_now(world.integration.id) for r in [world.one, *world.others])
+        )
+
+        changes = [
+            e
+            for r in [world.one, *world.others]
+            for e in r.producer.of_type(PaymentStatusChanged.TYPE)
+            if e.data["integration_id"] == str(world.integration.id)
+        ]
+        assert [c.data["payment_status"] for c in changes] == ["open"]
+
+
+class TestDeletedEntries:
+    async def test_the_audit_reports_an_entry_deleted_in_exact(self, world: World) -> None:
+        for n in range(3):
+            await world.send(world.document(f"DEL-{n}"))
+        booked = {b["remote_id"]: b for b in world.results(BookingAssigned.TYPE)}
+        gone = _entry(world, "DEL-2")
+        deleted = httpx.delete(
+            f"{world.sandbox_url}/exact/api/v1/{world.code}/salesentry/SalesEntries(guid'{gone}')",
+            headers={"Authorization": f"Bearer {_access(world)}", "Accept": "application/json"},
+        )
+        assert deleted.status_code == 204, deleted.text
+
+        await world.one.readback.refresh_now(world.integration.id)
+
+        [missing] = world.results(RemoteEntryMissing.TYPE)
+        assert missing["document_id"] == booked[gone]["document_id"]
+        assert missing["booking_number"] == booked[gone]["booking_number"]
+        paid_or_open = {p["document_id"] for p in world.results(PaymentStatusChanged.TYPE)}
+        assert missing["document_id"] not in paid_or_open and len(paid_or_open) == 2
+        await world.one.readback.refresh_now(world.integration.id)  # reported once
+        assert len(world.results(RemoteEntryMissing.TYPE)) == 1
+
+
+def _access(world: World) -> str:
+    return str(world.token["access_token"])
+
+
+def _chains(world: World) -> list[dict[str, object]]:
+    return [
+        c
+        for c in control(world.sandbox_url, "GET", "/exact/chains")
+        if c["client_id"] == "invoicesync-dev"
+    ]
+
+
+def _entry(world: World, your_ref: str) -> str:
+    [entry] = [e for e in world.entries() if e["your_ref"] == your_ref]
+    return str(entry["entry_id"])
+
+
+def _payments(world: World) -> list[tuple[str, str]]:
+    numbers = {b["document_id"]: b for b in world.results(BookingAssigned.TYPE)}
+    refs = {e["entry_id"]: e["your_ref"] for e in world.entries()}
+    return [
+        (refs[numbers[p["document_id"]]["remote_id"]], p["payment_status"])
+        for p in world.results(PaymentStatusChanged.TYPE)
+    ]

@@ -1,0 +1,261 @@
+"""The Lexware connector against the sandbox over real HTTP, driven through the runtime."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from invoicesync_shared.connectors import ledger as states
+from invoicesync_shared.connectors.errors import PermanentError
+from invoicesync_shared.connectors.retry import RetryPolicy
+from invoicesync_shared.connectors.runtime import ConnectorRuntime
+from invoicesync_shared.crypto import SecretBox
+from invoicesync_shared.db.models import LedgerEntry
+from invoicesync_shared.events.documents import Address
+from invoicesync_shared.events.results import (
+    BookingAssigned,
+    DocumentSent,
+    PaymentStatusChanged,
+    SyncFailed,
+)
+from tests.integration.connectors.lexware_support import (
+    World,
+    booked,
+    company,
+    connect,
+    control,
+    customer,
+    document,
+    verify,
+)
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture
+async def world(
+    shared_sandbox_url: str, sessionmaker: Sessions, secret_box: SecretBox
+) -> AsyncIterator[World]:
+    world = await connect(shared_sandbox_url, sessionmaker, secret_box)
+    await verify(world, sessionmaker)
+    yield world
+    await world.http.aclose()
+
+
+def _failure(world: World) -> dict[str, object]:
+    failures = world.results(SyncFailed.TYPE)
+    assert len(failures) == 1, world.producer.published
+    return failures[0]
+
+
+class TestVerify:
+    async def test_returns_the_organisation(self, world: World) -> None:
+        remote = await world.runtime.verify(world.integration.id)
+        assert remote == {
+            "organization_id": world.organization_id,
+            "company_name": "Org",
+            "tax_type": "net",
+        }
+
+    async def test_refuses_a_small_business(
+        self, shared_sandbox_url: str, sessionmaker: Sessions, secret_box: SecretBox
+    ) -> None:
+        world = await connect(shared_sandbox_url, sessionmaker, secret_box, small_business=True)
+        with pytest.raises(PermanentError) as refused:
+            await world.runtime.verify(world.integration.id)
+        await world.http.aclose()
+        assert refused.value.code == "small_business"
+        assert "Kleinunternehmer" in refused.value.message
+        assert "small business" in refused.value.message
+
+
+class TestSend:
+    async def test_a_document_becomes_a_draft(self, world: World) -> None:
+        await world.send(document(world.integration.client_id, "INV-1"))
+
+        [sent] = world.results(DocumentSent.TYPE)
+        [draft] = world.drafts()
+        assert sent["remote_id"] == draft["id"]
+        assert sent["customer_created"] is True
+        assert draft["voucherNumber"] is None
+        [contact] = world.state()["contacts"]
+        assert contact["company"]["name"] == "Kunde AG"
+
+    async def test_incomplete_data_lists_every_field_and_calls_nothing(self, world: World) -> None:
+        calls = world.client.calls
+        incomplete = document(
+            world.integration.client_id,
+            "INV-2",
+            company=company().model_copy(update={"address": Address(street="Hauptstraße 1")}),
+            customer=customer(
+                vat_number=None,
+                country="NL",
+                address=Address(street="Dam", city="Amsterdam", country="NL"),
+            ),
+        )
+        await world.send(incomplete)
+
+        failure = _failure(world)
+        assert failure["code"] == "incomplete_data"
+        for name in (
+            "company.address.postal_code",
+            "company.address.city",
+            "customer.address.postal_code",
+            "customer.vat_number",
+        ):
+            assert name in str(failure["message"])
+        assert world.client.calls == calls
+        state = world.state()
+        assert state["contacts"] == [] and state["vouchers"] == []
+
+    async def test_small_business_switch_is_noticed_at_send(self, world: World) -> None:
+        await world.send(document(world.integration.client_id, "INV-3"))
+        control(
+            world.sandbox_url,
+            "PUT",
+            f"/organizations/{world.organization_id}/small-business",
+            json={"enabled": True},
+        )
+        # The cached profile still says "net": Lexware's refusal makes the connector look again.
+        await world.send(document(world.integration.client_id, "INV-4"))
+
+        failure = _failure(world)
+        assert failure["code"] == "small_business" and failure["retryable"] is False
+        assert len(world.drafts()) == 1
+
+    async def test_known_contact_is_matched_not_duplicated(self, world: World) -> None:
+        await world.send(document(world.integration.client_id, "INV-5"))
+        renamed = customer(external_id="cust-elsewhere")  # same company, another id of ours
+        await world.send(document(world.integration.client_id, "INV-6", customer=renamed))
+
+        assert len(world.state()["contacts"]) == 1
+        assert [s["customer_created"] for s in world.results(DocumentSent.TYPE)] == [True, False]
+
+    async def test_credit_note_names_the_invoice(self, world: World) -> None:
+        invoice = document(world.integration.client_id, "INV-7")
+        await world.send(invoice)
+        credit = document(
+            world.integration.client_id, "CN-1", kind="credit_note", credit_note_for=invoice.id
+        )
+        await world.send(credit)
+
+        sent = world.results(DocumentSent.TYPE)
+        vouchers = {v["id"]: v for v in world.state()["vouchers"]}
+        assert vouchers[sent[1]["remote_id"]]["voucherType"] == "creditnote"
+        assert vouchers[sent[1]["remote_id"]]["precedingSalesVoucherId"] == sent[0]["remote_id"]
+
+
+class TestThroughput:
+    async def test_twenty_documents_without_a_429(self, world: World) -> None:
+        calls, started = world.client.calls, time.monotonic()
+        for n in range(20):
+            await world.send(document(world.integration.client_id, f"BULK-{n}"))
+        elapsed = time.monotonic() - started
+
+        assert len(world.results(DocumentSent.TYPE)) == 20
+        assert len(world.drafts()) == 20
+        assert world.client.rate_limited == 0
+        used = world.client.calls - calls
+        # profile (cached from verify) 0, contact search 1-2 + create 1, then 1 per document.
+        assert used <= 23
+        print(f"\n20 documents: {used} calls ({used / 20:.2f}/doc), {elapsed:.1f} s, 0 x 429")
+
+
+class TestBookingNumbers:
+    async def test_finalised_draft_reports_its_number_then_its_payment(
+        self, world: World, sessionmaker: Sessions
+    ) -> None:
+        doc = document(world.integration.client_id, "INV-8")
+        await world.send(doc)
+        [draft] = world.drafts()
+        assert await world.poller.poll_once() == 0
+
+        finalised = control(world.sandbox_url, "POST", f"/vouchers/{draft['id']}/finalize")
+        assert await world.poller.poll_once() == 2
+        [booked] = world.results(BookingAssigned.TYPE)
+        assert booked["booking_number"] == finalised["voucherNumber"]
+        assert booked["remote_id"] == draft["id"]
+        assert [p["payment_status"] for p in world.results(PaymentStatusChanged.TYPE)] == ["open"]
+        async with sessionmaker() as session:
+            entry = await session.get(LedgerEntry, (world.integration.id, doc.id, 0))
+        assert entry is not None and entry.state == states.BOOKED
+        assert entry.booking_number == finalised["voucherNumber"]
+
+        assert await world.poller.poll_once() == 0  # nothing changed, nothing said
+        control(world.sandbox_url, "POST", f"/vouchers/{draft['id']}/pay")
+        assert await world.poller.poll_once() == 1
+        statuses = [p["payment_status"] for p in world.results(PaymentStatusChanged.TYPE)]
+        assert statuses == ["open", "paid"]
+        assert await world.poller.poll_once() == 0  # settled: no longer watched
+
+
+class TestFaults:
+    @pytest.mark.parametrize("kind", ["drop_response_after_commit", "http_500", "timeout"])
+    async def test_one_draft_per_document_whatever_happens(self, world: World, kind: str) -> None:
+        await world.send(document(world.integration.client_id, "WARM-UP"))  # contact exists
+        faults = f"{world.sandbox_url}/_sandbox/faults"
+        fired = httpx.get(faults).json()["fired"].get(kind, 0)
+        fault = {"system": "lexware", "path_pattern": "/v1/invoices", "kind": kind, "count": 1}
+        armed = httpx.post(faults, json={**fault, "method": "POST"})
+        assert armed.status_code < 300, armed.text
+
+        await world.send(document(world.integration.client_id, f"FAULT-{kind}"))
+
+        assert httpx.get(faults).json()["fired"][kind] == fired + 1
+
+        assert len(world.drafts()) == 2
+        sent = world.results(DocumentSent.TYPE) + world.results(BookingAssigned.TYPE)
+        assert len(sent) == 2 and not world.results(SyncFailed.TYPE)
+
+    async def test_an_unresolved_lost_draft_is_found_later_among_many_alike(
+        self, world: World, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        """The lost draft is looked up only when the document is asked for again, after
+        more alike drafts (same day, customer and total) were made: still adopted."""
+        faults = f"{world.sandbox_url}/_sandbox/faults"
+        give_up_at_once = ConnectorRuntime(
+            world.connector,
+            sessionmaker=sessionmaker,
+            producer=world.producer,
+            retry=RetryPolicy(attempts=1),
+        )
+        lost = document(world.integration.client_id, "LOST-1")
+        fault: dict[str, object] = {"system": "lexware", "path_pattern": "/v1/invoices", "count": 1}
+        armed = httpx.post(
+            faults, json={**fault, "kind": "drop_response_after_commit", "method": "POST"}
+        )
+        assert armed.status_code < 300
+        await give_up_at_once.handle(booked(world.integration.id, lost))
+        assert [r["code"] for r in world.results(SyncFailed.TYPE)] == ["outcome_unknown"]
+        for n in range(7):
+            await world.send(document(world.integration.client_id, f"ALIKE-{n}"))
+        await world.send(lost)  # asked for again (sweeper, dead-letter replay)
+        assert len(world.drafts()) == 8  # the lost one was adopted, not made twice
+        adopted = [r for r in world.results(DocumentSent.TYPE) if r["document_id"] == str(lost.id)]
+        assert len(adopted) == 1
+
+
+class TestAuthorisation:
+    async def test_expired_token_is_refreshed(self, world: World) -> None:
+        control(
+            world.sandbox_url,
+            "POST",
+            "/tokens/expire",
+            json={"organization_id": world.organization_id},
+        )
+        await world.send(document(world.integration.client_id, "INV-9"))
+        assert len(world.results(DocumentSent.TYPE)) == 1
+
+    async def test_revoked_grant_needs_reauthorisation(self, world: World) -> None:
+        control(
+            world.sandbox_url,
+            "POST",
+            "/tokens/revoke",
+            json={"organization_id": world.organization_id},
+        )
+        await world.send(document(world.integration.client_id, "INV-10"))
+        assert _failure(world)["code"] == "needs_reauthorization"

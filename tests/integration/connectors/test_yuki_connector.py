@@ -1,0 +1,224 @@
+"""The Yuki connector through the runtime against the sandbox over real HTTP: batches,
+per-invoice refusals, edits, closed periods, expired sessions and lost responses."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from connector_yuki.main import build_connector
+from connector_yuki.soap import YukiSoap
+from invoicesync_shared.connectors.errors import PermanentError
+from invoicesync_shared.connectors.retry import RetryPolicy
+from invoicesync_shared.connectors.runtime import ConnectorRuntime
+from invoicesync_shared.crypto import SecretBox
+from invoicesync_shared.events.documents import CustomerData
+from tests.support.producers import RecordingProducer
+from tests.support.yuki import SOAP_TIMEOUT, Yuki, add_integration, document, settings_for
+
+
+@pytest.fixture
+async def yuki(
+    shared_sandbox_url: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    secret_box: SecretBox,
+    encryption_key: str,
+) -> AsyncIterator[Yuki]:
+    async with httpx.AsyncClient() as http:
+        created = await http.post(
+            f"{shared_sandbox_url}/_sandbox/yuki/administrations",
+            json={"name": f"Test {uuid.uuid4().hex[:8]}"},
+        )
+    body = created.json()
+    integration = await add_integration(
+        sessionmaker, secret_box, body["access_key"], body["administration_id"]
+    )
+    soap = YukiSoap(f"{shared_sandbox_url}/yuki", timeout=SOAP_TIMEOUT)
+    connector = build_connector(settings_for(shared_sandbox_url, encryption_key), soap)
+    producer = RecordingProducer()
+    runtime = ConnectorRuntime(
+        connector,
+        sessionmaker=sessionmaker,
+        producer=producer,
+        retry=RetryPolicy(attempts=4, initial=0.05, maximum=0.2),
+    )
+    yield Yuki(
+        shared_sandbox_url,
+        body["access_key"],
+        body["administration_id"],
+        integration,
+        connector,
+        runtime,
+        producer,
+    )
+    await soap.aclose()
+
+
+async def test_verify_names_the_administration_or_says_what_is_wrong(
+    yuki: Yuki, sessionmaker: async_sessionmaker[AsyncSession], secret_box: SecretBox
+) -> None:
+    facts = await yuki.connector.verify(yuki.integration)
+    assert facts["administration_id"] == yuki.administration_id
+    assert facts["administration_name"].startswith("Test ")
+
+    bad_key = await add_integration(sessionmaker, secret_box, "not-a-key", yuki.administration_id)
+    with pytest.raises(PermanentError) as refused:
+        await yuki.connector.verify(bad_key)
+    assert refused.value.code == "invalid_access_key"
+
+    foreign = await add_integration(sessionmaker, secret_box, yuki.access_key, str(uuid.uuid4()))
+    with pytest.raises(PermanentError) as missing:
+        await yuki.connector.verify(foreign)
+    assert missing.value.code == "administration_not_found"
+    assert facts["administration_name"] in missing.value.message
+
+
+async def test_a_batch_books_the_good_documents_and_refuses_only_the_bad_ones(
+    yuki: Yuki,
+) -> None:
+    await yuki.post(
+        f"/_sandbox/yuki/administrations/{yuki.administration_id}/periods/close",
+        {"year": 2024, "month": 2},
+    )
+    await yuki.reset_stats()
+    docs = [document(yuki.integration, f"B-{n:03d}") for n in range(48)]
+    closed = document(yuki.integration, "B-CLOSED", day=date(2024, 2, 10))
+    nameless = document(
+        yuki.integration, "B-NONAME", customer=CustomerData(external_id="UNKNOWN", name="")
+    )
+    docs[10:10], docs[30:30] = [closed], [nameless]
+
+    await yuki.sync(*docs)
+
+    booked, failed = yuki.booked(), yuki.failed()
+    assert len(booked) == 48 and len(failed) == 2
+    assert failed[str(closed.id)]["code"] == "period_closed"
+    assert failed[str(nameless.id)]["code"] == "contact_not_found"
+    assert "Contact not found" in failed[str(nameless.id)]["message"]
+    assert not any(f["retryable"] for f in failed.values())
+    state = await yuki.state()
+    by_reference = {d["reference"]: d for d in state["documents"]}
+    assert len(by_reference) == 48
+    assert {b["remote_id"] for b in booked.values()} == {
+        d["document_id"] for d in by_reference.values()
+    }
+    assert by_reference["B-000"]["lines"][0]["gl_account"] == "8100"  # the integration default
+    assert by_reference["B-000"]["gross"] == "242.00"
+    stats = await yuki.stats()
+    assert stats["invoices_total"] == 50
+    assert stats["process_calls"] <= 3, stats["invoices_per_call"]
+
+
+async def test_an_edit_after_a_sync_updates_the_document_and_resets_cost_centres(
+    yuki: Yuki,
+) -> None:
+    original = document(yuki.integration, "E-1")
+    await yuki.sync(original)
+    first = yuki.booked()[str(original.id)]
+    await yuki.post(
+        f"/_sandbox/yuki/administrations/{yuki.administration_id}/cost-centres",
+        {"reference": "E-1", "cost_centre": "CC-10", "project": "P-7"},
+    )
+
+    edited = document(yuki.integration, "E-1", price="150.00", revision=1, document_id=original.id)
+    yuki.producer.published.clear()
+    await yuki.sync(edited, updated=True)
+
+    again = yuki.booked()[str(original.id)]
+    assert (again["remote_id"], again["booking_number"]) == (
+        first["remote_id"],
+        first["booking_number"],
+    )
+    [stored] = (await yuki.state())["documents"]
+    assert stored["document_id"] == first["remote_id"]
+    assert stored["version"] == 2 and stored["gross"] == "363.00"
+    assert all(line["cost_centre"] is None and line["project"] is None for line in stored["lines"])
+
+    yuki.producer.published.clear()
+    await yuki.sync(edited, updated=True)  # the same revision again: nothing is sent
+    assert (await yuki.state())["documents"][0]["version"] == 2
+
+
+async def test_a_closed_period_fails_once_without_retries(yuki: Yuki) -> None:
+    await yuki.post(
+        f"/_sandbox/yuki/administrations/{yuki.administration_id}/periods/close",
+        {"year": 2024, "month": 3},
+    )
+    await yuki.reset_stats()
+    closed = document(yuki.integration, "P-1", day=date(2024, 3, 15))
+
+    await yuki.sync(closed)
+
+    failure = yuki.failed()[str(closed.id)]
+    assert failure["code"] == "period_closed" and failure["retryable"] is False
+    assert "2024-03" in failure["message"] and "reopen" in failure["message"]
+    assert (await yuki.stats())["process_calls"] == 1
+    assert (await yuki.state())["documents"] == []
+
+
+async def test_an_expired_session_is_renewed_and_the_push_goes_through(yuki: Yuki) -> None:
+    await yuki.sync(document(yuki.integration, "S-1"))
+    expired = await yuki.post("/_sandbox/yuki/sessions/expire", {"access_key": yuki.access_key})
+    assert expired["expired"] == 1
+
+    later = [document(yuki.integration, f"S-{n}") for n in range(2, 6)]
+    await yuki.sync(*later)
+
+    assert len(yuki.booked()) == 5 and yuki.failed() == {}
+    assert len((await yuki.state())["documents"]) == 5
+
+
+async def test_a_lost_response_is_resolved_by_lookup_without_duplicates(yuki: Yuki) -> None:
+    await yuki.connector.verify(yuki.integration)  # a session first: the fault hits the push
+    await yuki.post(
+        "/_sandbox/faults",
+        {
+            "system": "yuki",
+            "path_pattern": "Sales.asmx",
+            "method": "POST",
+            "kind": "drop_response_after_commit",
+            "count": 1,
+        },
+    )
+    docs = [document(yuki.integration, f"L-{n}") for n in range(5)]
+
+    await yuki.sync(*docs)
+
+    booked = yuki.booked()
+    assert len(booked) == 5 and yuki.failed() == {}
+    assert all(b["adopted"] for b in booked.values())
+    state = await yuki.state()
+    references = sorted(d["reference"] for d in state["documents"])
+    assert references == [f"L-{n}" for n in range(5)]  # one document per reference
+    assert {b["remote_id"] for b in booked.values()} == {
+        d["document_id"] for d in state["documents"]
+    }
+
+
+@pytest.mark.parametrize("kind", ["http_500", "http_429", "timeout"])
+async def test_plain_text_error_answers_are_retried_into_one_document_each(
+    yuki: Yuki, kind: str
+) -> None:
+    """A gateway's text page (no SOAP body) is a transient error, never a crash."""
+    await yuki.connector.verify(yuki.integration)
+    await yuki.post(
+        "/_sandbox/faults",
+        {
+            "system": "yuki",
+            "path_pattern": "Sales.asmx",
+            "method": "POST",
+            "kind": kind,
+            "count": 1,
+        },
+    )
+    docs = [document(yuki.integration, f"{kind}-{n}") for n in range(3)]
+    await yuki.sync(*docs)
+    assert len(yuki.booked()) == 3 and yuki.failed() == {}
+    state = await yuki.state()
+    references = [d["reference"] for d in state["documents"] if d["reference"].startswith(kind)]
+    assert sorted(references) == [f"{kind}-{n}" for n in range(3)]

@@ -1,0 +1,139 @@
+"""The runtime books each document once per generation, whatever happens to the answer."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from invoicesync_shared.connectors.errors import PermanentError, TransientError, UnknownOutcome
+from invoicesync_shared.connectors.retry import RetryPolicy
+from invoicesync_shared.connectors.runtime import ConnectorRuntime
+from invoicesync_shared.connectors.testing import FakeConnector
+from tests.support.factories import booked_event, make_client, make_integration, snapshot
+from tests.support.producers import RecordingProducer
+
+BOOKED, FAILED = "com.invoicesync.booking.assigned", "com.invoicesync.sync.failed"
+FAST = RetryPolicy(attempts=4, initial=0.01, maximum=0.05)
+
+
+async def runtime_for(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> tuple[ConnectorRuntime, FakeConnector, RecordingProducer]:
+    fake, producer = FakeConnector(), RecordingProducer()
+    return (
+        ConnectorRuntime(fake, sessionmaker=sessionmaker, producer=producer, retry=FAST),
+        fake,
+        producer,
+    )
+
+
+async def test_redelivered_event_reports_again_without_pushing(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    runtime, fake, producer = await runtime_for(sessionmaker)
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    event = booked_event(snapshot(client, "R-1"), integration)
+    await runtime.handle(event)
+    await runtime.handle(event)
+    assert fake.pushes == 1
+    numbers = [e.data["booking_number"] for e in producer.of_type(BOOKED)]
+    assert numbers == ["1", "1"]
+
+
+async def test_lost_response_is_adopted_by_lookup_not_booked_twice(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    runtime, fake, producer = await runtime_for(sessionmaker)
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    fake.fail_next(UnknownOutcome("response lost"), after_commit=True)
+    await runtime.handle(booked_event(snapshot(client, "L-1"), integration))
+    assert len(fake.booked) == 1
+    assert fake.pushes == 1 and fake.lookups == 1
+    (result,) = producer.of_type(BOOKED)
+    assert result.data["adopted"] is True
+
+
+async def test_unknown_outcome_that_did_not_commit_is_pushed_again(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    runtime, fake, producer = await runtime_for(sessionmaker)
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    fake.fail_next(UnknownOutcome("timeout before commit"))
+    await runtime.handle(booked_event(snapshot(client, "U-1"), integration))
+    assert fake.pushes == 2 and fake.lookups == 1 and len(fake.booked) == 1
+    assert producer.of_type(BOOKED)[0].data["adopted"] is False
+
+
+async def test_permanent_error_is_reported_once_and_not_retried(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    runtime, fake, producer = await runtime_for(sessionmaker)
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    fake.fail_next(PermanentError("period_locked", "The period is locked."))
+    await runtime.handle(booked_event(snapshot(client, "P-1"), integration))
+    assert fake.pushes == 1
+    (failed,) = producer.of_type(FAILED)
+    assert (failed.data["code"], failed.data["retryable"]) == ("period_locked", False)
+
+
+async def test_transient_errors_are_retried_then_dead_lettered(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    runtime, fake, producer = await runtime_for(sessionmaker)
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    fake.fail_next(TransientError("429", retry_after=0.01))
+    await runtime.handle(booked_event(snapshot(client, "T-1"), integration))
+    assert fake.pushes == 2 and len(producer.of_type(BOOKED)) == 1
+    for _ in range(FAST.attempts):
+        fake.fail_next(TransientError("503"))
+    await runtime.handle(booked_event(snapshot(client, "T-2"), integration))
+    (failed,) = producer.of_type(FAILED)
+    assert failed.data["code"] == "unavailable" and failed.data["dead_lettered"] is True
+    dead = [t for t, _ in producer.published if t == "invoicesync.dead-letter.exact"]
+    assert len(dead) == 1
+
+
+async def test_a_reset_generation_is_pushed_again(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    runtime, fake, _producer = await runtime_for(sessionmaker)
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    document = snapshot(client, "G-1")
+    await runtime.handle(booked_event(document, integration, generation=0))
+    # Reset while the remote entry still exists: it is adopted, not booked again.
+    await runtime.handle(booked_event(document, integration, generation=1))
+    assert (fake.pushes, fake.lookups, len(fake.booked)) == (1, 1, 1)
+    # Reset after the remote entry was deleted: booked again, with a new number.
+    del fake.booked["G-1"]
+    await runtime.handle(booked_event(document, integration, generation=2))
+    assert (fake.pushes, fake.lookups, len(fake.booked)) == (2, 2, 1)
+
+
+async def test_two_replicas_with_one_document_push_it_once(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """A rebalance can hand one document to two replicas at once: the second waits for
+    the first's outcome instead of looking up too early and pushing again."""
+    import asyncio
+
+    fake, producer = FakeConnector(gate=asyncio.Event()), RecordingProducer()
+    first = ConnectorRuntime(fake, sessionmaker=sessionmaker, producer=producer, retry=FAST)
+    second = ConnectorRuntime(fake, sessionmaker=sessionmaker, producer=producer, retry=FAST)
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    event = booked_event(snapshot(client, "TWICE-1"), integration)
+    holder = asyncio.create_task(first.handle(event))
+    await asyncio.wait_for(fake.in_push.wait(), 10)
+    waiter = asyncio.create_task(second.handle(event))
+    await asyncio.wait_for(second.lease_waited.wait(), 10)  # blocked on the first's lease
+    assert fake.pushes == 1 and fake.lookups == 0
+    assert fake.gate is not None
+    fake.gate.set()
+    await asyncio.wait_for(asyncio.gather(holder, waiter), 30)
+    assert fake.pushes == 1 and len(fake.booked) == 1
+    assert [e.data["booking_number"] for e in producer.of_type(BOOKED)] == ["1", "1"]

@@ -1,0 +1,28 @@
+"""A real sandbox server per test module, with consent pages auto-approved."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from invoicesync_sandbox.main import create_app
+from invoicesync_sandbox.settings import SandboxSettings
+from tests.support.servers import free_port, serve_in_thread
+
+
+@pytest.fixture(scope="module")
+def sandbox_settings() -> SandboxSettings:
+    port = free_port()
+    return SandboxSettings(
+        port=port,
+        auto_approve=True,
+        fault_hang_seconds=2.0,
+        redirect_uri="http://127.0.0.1:9/v1/oauth/callback",
+    )
+
+
+@pytest.fixture(scope="module")
+def sandbox_url(sandbox_settings: SandboxSettings) -> Iterator[str]:
+    with serve_in_thread(create_app(sandbox_settings), port=sandbox_settings.port) as url:
+        yield url

@@ -1,0 +1,335 @@
+"""Exact emulator REST API: envelope, accounts, sales entries, numbering, paging, payments."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from invoicesync_sandbox.settings import SandboxSettings
+from tests.support.servers import free_port
+
+API = "/exact/api/v1"
+Json = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def sandbox_settings() -> SandboxSettings:
+    """Generous limits: these tests make more than 60 calls per division and minute."""
+    return SandboxSettings(
+        port=free_port(),
+        auto_approve=True,
+        redirect_uri="http://127.0.0.1:9/v1/oauth/callback",
+        exact_minutely_limit=10_000,
+        exact_daily_limit=100_000,
+    )
+
+
+@pytest.fixture(scope="module")
+def http(sandbox_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=sandbox_url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def token(http: httpx.Client) -> str:
+    app = http.get("/_sandbox/demo").json()["exact"]["test_app"]
+    auth = http.get(
+        "/exact/api/oauth2/auth",
+        params={"client_id": app["client_id"], "redirect_uri": app["redirect_uri"]},
+    )
+    code = parse_qs(urlsplit(auth.headers["location"]).query)["code"][0]
+    form = {"grant_type": "authorization_code", "code": code, **app}
+    access: str = http.post("/exact/api/oauth2/token", data=form).json()["access_token"]
+    return access
+
+
+@pytest.fixture
+def api(http: httpx.Client, token: str) -> httpx.Client:
+    http.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
+    return http
+
+
+@pytest.fixture
+def division(http: httpx.Client) -> Json:
+    """A fresh division per test, so numbering and state start empty."""
+    answer = http.post("/_sandbox/exact/divisions", json={"description": "Test company"})
+    assert answer.status_code == 201
+    created: Json = answer.json()
+    return created
+
+
+def gl(division: Json, code: str) -> str:
+    ident: str = next(g["id"] for g in division["gl_accounts"] if g["code"] == code)
+    return ident
+
+
+def create_customer(api: httpx.Client, division: Json, **fields: Any) -> Json:
+    body = {"Name": "Acme BV", "Status": "C", **fields}
+    answer = api.post(f"{API}/{division['division']}/crm/Accounts", json=body)
+    assert answer.status_code == 201, answer.text
+    entity: Json = answer.json()["d"]
+    return entity
+
+
+def post_entry(
+    api: httpx.Client, division: Json, customer: str, amount: str = "100.00", **fields: Any
+) -> httpx.Response:
+    body = {
+        "Journal": "70",
+        "Customer": customer,
+        "EntryDate": "2024-03-01T00:00:00Z",
+        "YourRef": "INV-1",
+        "Type": 20,
+        "SalesEntryLines": [
+            {"GLAccount": gl(division, "8000"), "AmountFC": amount, "VATCode": "2  "}
+        ],
+        **fields,
+    }
+    return api.post(f"{API}/{division['division']}/salesentry/SalesEntries", json=body)
+
+
+def results(answer: httpx.Response) -> list[Json]:
+    assert answer.status_code == 200, answer.text
+    rows: list[Json] = answer.json()["d"]["results"]
+    return rows
+
+
+def test_me_answers_without_a_division_and_honours_select(api: httpx.Client) -> None:
+    demo = api.get("/_sandbox/demo").json()["exact"]
+    rows = results(api.get(f"{API}/current/Me", params={"$select": "CurrentDivision"}))
+    assert rows[0]["CurrentDivision"] == demo["division"]
+    assert set(rows[0]) == {"__metadata", "CurrentDivision"}
+    divisions = results(api.get(f"{API}/{demo['division']}/system/Divisions"))
+    assert demo["division"] in [d["Code"] for d in divisions]
+
+
+def test_missing_token_is_401_and_foreign_division_is_403(
+    http: httpx.Client, api: httpx.Client, division: Json
+) -> None:
+    anonymous = httpx.get(f"{http.base_url}{API}/current/Me")
+    assert anonymous.status_code == 401
+    assert set(anonymous.json()["error"]) == {"code", "message"}
+    foreign = api.get(f"{API}/999/crm/Accounts")
+    assert foreign.status_code == 403
+    assert foreign.headers["Reason"] == "NoDivisionAccess"
+    api.post(f"/_sandbox/exact/divisions/{division['division']}/access", json={"granted": False})
+    assert api.get(f"{API}/{division['division']}/crm/Accounts").status_code == 403
+
+
+def test_master_data_journals_gl_accounts_and_vat_codes(api: httpx.Client, division: Json) -> None:
+    base = f"{API}/{division['division']}"
+    journals = results(api.get(f"{base}/financial/Journals", params={"$filter": "Code eq '70'"}))
+    assert [(j["Code"], j["Type"]) for j in journals] == [("70", 20)]
+    revenue = results(api.get(f"{base}/financial/GLAccounts", params={"$filter": "Type eq 110"}))
+    assert {g["Code"] for g in revenue} == {"8000", "8010", "8020"}
+    vat = {v["Code"]: v["Percentage"] for v in results(api.get(f"{base}/vat/VATCodes"))}
+    assert vat == {"0  ": 0, "1  ": 0.09, "2  ": 0.21}
+
+
+def test_account_code_is_padded_and_an_unpadded_filter_finds_nothing(
+    api: httpx.Client, division: Json
+) -> None:
+    created = create_customer(api, division, Code="123", VATNumber="NL001234567B01")
+    assert created["Code"] == " " * 15 + "123"
+    assert re.fullmatch(r"/Date\(\d+\)/", created["Created"])
+    assert created["__metadata"]["uri"].endswith(f"crm/Accounts(guid'{created['ID']}')")
+    url = f"{API}/{division['division']}/crm/Accounts"
+    assert results(api.get(url, params={"$filter": "Code eq '123'"})) == []
+    padded = results(api.get(url, params={"$filter": f"Code eq '{'123':>18}'"}))
+    assert [a["ID"] for a in padded] == [created["ID"]]
+    by_vat = results(api.get(url, params={"$filter": "VATNumber eq 'NL001234567B01'"}))
+    assert [a["Name"] for a in by_vat] == ["Acme BV"]
+    put = api.put(f"{url}(guid'{created['ID']}')", json={"Name": "Acme Holding"})
+    assert put.status_code == 204 and put.content == b""
+    assert api.get(f"{url}(guid'{created['ID']}')").json()["d"]["Name"] == "Acme Holding"
+
+
+def test_entry_numbers_are_last_plus_one_and_come_back_after_delete(
+    api: httpx.Client, division: Json
+) -> None:
+    customer = create_customer(api, division)["ID"]
+    numbers = []
+    for _ in range(3):
+        answer = post_entry(api, division, customer)
+        assert answer.status_code == 201, answer.text
+        numbers.append(answer.json()["d"]["EntryNumber"])
+    assert numbers == [24700001, 24700002, 24700003]
+    last = post_entry(api, division, customer).json()["d"]
+    url = f"{API}/{division['division']}/salesentry/SalesEntries"
+    deleted = api.delete(f"{url}(guid'{last['EntryID']}')")
+    assert deleted.status_code == 204 and deleted.content == b""
+    assert api.get(f"{url}(guid'{last['EntryID']}')").status_code == 404
+    again = post_entry(api, division, customer).json()["d"]
+    assert again["EntryNumber"] == last["EntryNumber"] == 24700004
+    assert again["EntryID"] != last["EntryID"]
+
+
+def test_sales_entry_amounts_include_vat_and_dates_go_out_as_odata(
+    api: httpx.Client, division: Json
+) -> None:
+    customer = create_customer(api, division)["ID"]
+    entry = post_entry(api, division, customer, amount="100.00").json()["d"]
+    assert entry["AmountFC"] == 121 and entry["VATAmountFC"] == 21
+    when = int(datetime(2024, 3, 1, tzinfo=UTC).timestamp() * 1000)
+    assert entry["EntryDate"] == f"/Date({when})/"
+    lines = entry["SalesEntryLines"]["results"]
+    assert lines[0]["VATCode"] == "2  " and lines[0]["AmountFC"] == 100
+    override = post_entry(
+        api,
+        division,
+        customer,
+        SalesEntryLines=[
+            {"GLAccount": gl(division, "8000"), "AmountFC": 50, "VATAmountFC": "10.00"}
+        ],
+    ).json()["d"]
+    assert override["AmountFC"] == 60
+    credit = post_entry(api, division, customer, amount="-40.00", Type=21).json()["d"]
+    assert credit["AmountFC"] == -48.4 and credit["Type"] == 21
+
+
+def test_validation_errors_use_the_exact_error_body(api: httpx.Client, division: Json) -> None:
+    customer = create_customer(api, division)["ID"]
+    bad_journal = post_entry(api, division, customer, Journal="99")
+    assert bad_journal.status_code == 400
+    assert bad_journal.json() == {
+        "error": {"code": "", "message": {"lang": "", "value": "Invalid reference: Journal"}}
+    }
+    unknown = "00000000-0000-0000-0000-000000000001"
+    assert "Customer" in post_entry(api, division, unknown).json()["error"]["message"]["value"]
+    bad_gl = post_entry(
+        api, division, customer, SalesEntryLines=[{"GLAccount": unknown, "AmountFC": 1}]
+    )
+    assert bad_gl.json()["error"]["message"]["value"] == "Invalid reference: GLAccount"
+    bad_vat = post_entry(
+        api,
+        division,
+        customer,
+        SalesEntryLines=[{"GLAccount": gl(division, "8000"), "AmountFC": 1, "VATCode": "9"}],
+    )
+    assert bad_vat.json()["error"]["message"]["value"] == "Invalid reference: VATCode"
+    state = api.get(f"/_sandbox/exact/divisions/{division['division']}").json()
+    assert state["entries"] == []
+
+
+def test_blocked_customer_cannot_be_booked(api: httpx.Client, division: Json) -> None:
+    customer = create_customer(api, division)["ID"]
+    blocked = api.post(
+        f"/_sandbox/exact/divisions/{division['division']}/accounts/{customer}/block", json={}
+    )
+    assert blocked.json()["blocked"] is True
+    assert post_entry(api, division, customer).status_code == 400
+
+
+def test_sales_entry_filters_select_and_single_get(api: httpx.Client, division: Json) -> None:
+    customer = create_customer(api, division)["ID"]
+    first = post_entry(api, division, customer, YourRef="A-1").json()["d"]
+    second = post_entry(api, division, customer, YourRef="B-2").json()["d"]
+    url = f"{API}/{division['division']}/salesentry/SalesEntries"
+    by_id = results(api.get(url, params={"$filter": f"EntryID eq guid'{second['EntryID']}'"}))
+    assert [e["YourRef"] for e in by_id] == ["B-2"]
+    by_ref = results(api.get(url, params={"$filter": "YourRef eq 'A-1'", "$select": "EntryID"}))
+    assert by_ref == [{"__metadata": by_ref[0]["__metadata"], "EntryID": first["EntryID"]}]
+    combined = f"Journal eq '70' and EntryNumber eq {second['EntryNumber']}"
+    assert [e["EntryID"] for e in results(api.get(url, params={"$filter": combined}))] == [
+        second["EntryID"]
+    ]
+    single = api.get(f"{url}(guid'{first['EntryID']}')").json()["d"]
+    assert single["YourRef"] == "A-1"
+    assert "__deferred" in single["SalesEntryLines"]
+    bad = api.get(url, params={"$filter": "Nope eq 1"})
+    assert bad.status_code == 400 and "Nope" in bad.json()["error"]["message"]["value"]
+
+
+def test_collections_page_by_60_with_next_links(api: httpx.Client, division: Json) -> None:
+    for number in range(61):
+        create_customer(api, division, Code=str(number + 1), Name=f"Customer {number}")
+    url = f"{API}/{division['division']}/crm/Accounts"
+    first = api.get(url, params={"$select": "ID,Code"}).json()["d"]
+    assert len(first["results"]) == 60
+    assert "$skiptoken=guid'" in first["__next"]
+    second = api.get(first["__next"]).json()["d"]
+    assert [row["Code"].strip() for row in second["results"]] == ["61"]
+    assert "__next" not in second
+    top = api.get(url, params={"$top": "5"}).json()["d"]
+    assert len(top["results"]) == 5 and "__next" not in top
+
+
+def test_deleting_the_last_line_deletes_the_entry(api: httpx.Client, division: Json) -> None:
+    customer = create_customer(api, division)["ID"]
+    entry = post_entry(api, division, customer).json()["d"]
+    base = f"{API}/{division['division']}/salesentry"
+    added = api.post(
+        f"{base}/SalesEntryLines",
+        json={"EntryID": entry["EntryID"], "GLAccount": gl(division, "8010"), "AmountFC": "10"},
+    )
+    assert added.status_code == 201 and added.json()["d"]["VATAmountFC"] == 0.9
+    assert (
+        api.get(f"{base}/SalesEntries(guid'{entry['EntryID']}')").json()["d"]["AmountFC"] == 131.9
+    )
+    lines = results(
+        api.get(
+            f"{base}/SalesEntryLines", params={"$filter": f"EntryID eq guid'{entry['EntryID']}'"}
+        )
+    )
+    assert len(lines) == 2
+    for line in lines:
+        assert api.delete(f"{base}/SalesEntryLines(guid'{line['ID']}')").status_code == 204
+    assert api.get(f"{base}/SalesEntries(guid'{entry['EntryID']}')").status_code == 404
+
+
+def test_payment_read_back(api: httpx.Client, division: Json) -> None:
+    customer = create_customer(api, division)["ID"]
+    entry = post_entry(api, division, customer).json()["d"]
+    base = f"{API}/{division['division']}"
+    open_items = results(api.get(f"{base}/read/financial/ReceivablesList"))
+    assert [(r["EntryNumber"], r["Amount"]) for r in open_items] == [(entry["EntryNumber"], 121)]
+    filter_ = f"TransactionEntryID eq guid'{entry['EntryID']}'"
+    before = results(api.get(f"{base}/cashflow/Receivables", params={"$filter": filter_}))
+    assert (before[0]["Status"], before[0]["IsFullyPaid"]) == (20, False)
+    paid = api.post(
+        f"/_sandbox/exact/divisions/{division['division']}/entries/{entry['EntryID']}/payment",
+        json={},
+    )
+    assert paid.status_code == 200 and paid.json()["is_fully_paid"] is True
+    assert results(api.get(f"{base}/read/financial/ReceivablesList")) == []
+    after = results(api.get(f"{base}/cashflow/Receivables", params={"$filter": filter_}))
+    assert (after[0]["Status"], after[0]["IsFullyPaid"]) == (50, True)
+
+
+def test_control_plane_state_lists_entries_and_accounts(api: httpx.Client, division: Json) -> None:
+    customer = create_customer(api, division, Code="7")["ID"]
+    entry = post_entry(api, division, customer, YourRef="REF-7").json()["d"]
+    state = api.get(f"/_sandbox/exact/divisions/{division['division']}").json()
+    assert [a["code"].strip() for a in state["accounts"]] == ["7"]
+    assert [(e["entry_number"], e["your_ref"], e["journal"]) for e in state["entries"]] == [
+        (entry["EntryNumber"], "REF-7", "70")
+    ]
+
+
+async def test_concurrent_posts_get_distinct_consecutive_numbers(
+    api: httpx.Client, division: Json
+) -> None:
+    customer = create_customer(api, division)["ID"]
+    body = {
+        "Journal": "70",
+        "Customer": customer,
+        "EntryDate": "2025-01-15",
+        "SalesEntryLines": [
+            {"GLAccount": gl(division, "8000"), "AmountFC": "1.00", "Quantity": "2"}
+        ],
+    }
+    url = f"{API}/{division['division']}/salesentry/SalesEntries"
+    async with httpx.AsyncClient(base_url=str(api.base_url), headers=api.headers) as client:
+        answers = await asyncio.gather(*(client.post(url, json=body) for _ in range(10)))
+    assert all(a.status_code == 201 for a in answers)
+    numbers = sorted(a.json()["d"]["EntryNumber"] for a in answers)
+    assert numbers == list(range(25700001, 25700011))
+    line = answers[0].json()["d"]["SalesEntryLines"]["results"][0]
+    assert line["Quantity"] == 2

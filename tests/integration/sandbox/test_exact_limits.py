@@ -1,0 +1,106 @@
+"""Exact emulator limits: per-minute and per-day 429s with headers, and the error block."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from invoicesync_sandbox.settings import SandboxSettings
+from tests.support.servers import free_port
+
+API = "/exact/api/v1"
+
+
+@pytest.fixture(scope="module")
+def sandbox_settings() -> SandboxSettings:
+    return SandboxSettings(
+        port=free_port(),
+        auto_approve=True,
+        redirect_uri="http://127.0.0.1:9/v1/oauth/callback",
+        exact_minutely_limit=5,
+        exact_daily_limit=8,
+    )
+
+
+@pytest.fixture(scope="module")
+def http(sandbox_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=sandbox_url, timeout=10) as client:
+        app = client.get("/_sandbox/demo").json()["exact"]["test_app"]
+        auth = client.get(
+            "/exact/api/oauth2/auth",
+            params={"client_id": app["client_id"], "redirect_uri": app["redirect_uri"]},
+        )
+        code = parse_qs(urlsplit(auth.headers["location"]).query)["code"][0]
+        form = {"grant_type": "authorization_code", "code": code, **app}
+        token = client.post("/exact/api/oauth2/token", data=form).json()["access_token"]
+        client.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
+        yield client
+
+
+@pytest.fixture
+def division(http: httpx.Client) -> int:
+    code: int = http.post("/_sandbox/exact/divisions", json={}).json()["division"]
+    return code
+
+
+def accounts(http: httpx.Client, division: int) -> str:
+    return f"{API}/{division}/crm/Accounts"
+
+
+def test_headers_on_every_answer_and_429_past_the_minute_limit(
+    http: httpx.Client, division: int
+) -> None:
+    answers = [http.get(accounts(http, division)) for _ in range(4)]
+    headers = answers[-1].headers
+    assert headers["X-RateLimit-Minutely-Limit"] == "5"
+    assert headers["X-RateLimit-Minutely-Remaining"] == "1"
+    assert headers["X-RateLimit-Limit"] == "8" and headers["X-RateLimit-Remaining"] == "4"
+    assert int(headers["X-RateLimit-Minutely-Reset"]) > 1_000_000_000_000  # epoch ms
+    assert int(headers["X-RateLimit-Reset"]) > int(headers["X-RateLimit-Minutely-Reset"]) - 1
+    assert http.post(accounts(http, division), json={"Name": "Fifth"}).status_code == 201
+    refused = http.post(accounts(http, division), json={"Name": "Sixth"})
+    assert refused.status_code == 429
+    assert refused.headers["X-RateLimit-Minutely-Remaining"] == "0"
+    assert "value" in refused.json()["error"]["message"]
+    state = http.get(f"/_sandbox/exact/divisions/{division}").json()
+    assert [a["name"] for a in state["accounts"]] == ["Fifth"]  # no side effect
+
+
+def test_minute_window_resets_and_the_daily_limit_holds(http: httpx.Client, division: int) -> None:
+    statuses = [http.get(accounts(http, division)).status_code for _ in range(6)]
+    assert statuses == [200] * 5 + [429]
+    assert http.post("/_sandbox/clock/advance", json={"seconds": 60}).status_code == 200
+    statuses = [http.get(accounts(http, division)).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]  # 8 per day
+    assert http.get(f"{API}/current/Me").status_code in (200, 429)
+
+
+def test_other_divisions_have_their_own_counters(http: httpx.Client) -> None:
+    first = http.post("/_sandbox/exact/divisions", json={}).json()["division"]
+    second = http.post("/_sandbox/exact/divisions", json={}).json()["division"]
+    assert [http.get(accounts(http, first)).status_code for _ in range(6)][-1] == 429
+    assert http.get(accounts(http, second)).status_code == 200
+
+
+def test_more_than_threshold_errors_block_the_endpoint(http: httpx.Client, division: int) -> None:
+    limits: dict[str, Any] = http.put(
+        "/_sandbox/exact/limits", json={"error_threshold": 2, "minutely_limit": 100}
+    ).json()
+    assert limits["error_threshold"] == 2 and limits["error_block_status"] == 429
+    try:
+        url = f"{accounts(http, division)}(guid'00000000-0000-0000-0000-000000000001')"
+        assert [http.get(url).status_code for _ in range(3)] == [404, 404, 404]
+        blocked = http.get(accounts(http, division))
+        assert blocked.status_code == 429
+        assert "blocked" in blocked.json()["error"]["message"]["value"]
+        other = http.get(f"{API}/{division}/financial/Journals")
+        assert other.status_code == 200
+    finally:
+        http.put(
+            "/_sandbox/exact/limits",
+            json={"error_threshold": 10, "minutely_limit": 5, "reset_counters": True},
+        )

@@ -1,0 +1,56 @@
+"""Lexware's 2 requests per second per client: a burst beyond it gets 429 and changes nothing."""
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from invoicesync_sandbox.settings import SandboxSettings
+from tests.support.servers import free_port
+
+
+@pytest.fixture(scope="module")
+def sandbox_settings() -> SandboxSettings:
+    # port and redirect_uri are only read under their aliases (pydantic validation_alias)
+    return SandboxSettings.model_validate(
+        {
+            "INVOICESYNC_SANDBOX_PORT": free_port(),
+            "INVOICESYNC_OAUTH_REDIRECT_URI": "http://127.0.0.1:9/v1/oauth/callback",
+            "auto_approve": True,
+            "lexware_requests_per_second": 2.0,
+        }
+    )
+
+
+def _new_org(sandbox_url: str) -> dict[str, Any]:
+    response = httpx.post(f"{sandbox_url}/_sandbox/lexware/organizations", json={})
+    assert response.status_code == 201
+    return dict(response.json())
+
+
+def _contact(i: int) -> dict[str, Any]:
+    return {"version": 0, "roles": {"customer": {}}, "company": {"name": f"Burst {i} GmbH"}}
+
+
+async def test_burst_past_two_per_second_gets_429_without_side_effect(sandbox_url: str) -> None:
+    org, other = _new_org(sandbox_url), _new_org(sandbox_url)
+    async with httpx.AsyncClient(base_url=sandbox_url) as c:
+        mine = {"Authorization": f"Bearer {org['api_key']}"}
+        responses = await asyncio.gather(
+            *(c.post("/lexware/v1/contacts", json=_contact(i), headers=mine) for i in range(6))
+        )
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses == [201, 201, 429, 429, 429, 429]
+        refused = next(r for r in responses if r.status_code == 429).json()
+        assert refused["status"] == 429 and refused["error"] == "Too Many Requests"
+
+        # The other organisation has a bucket of its own.
+        theirs = {"Authorization": f"Bearer {other['api_key']}"}
+        assert (await c.get("/lexware/v1/profile", headers=theirs)).status_code == 200
+
+        await asyncio.sleep(1.0)  # let the bucket refill: respect the limit before reading
+        listed = (await c.get("/lexware/v1/contacts", headers=mine)).json()
+        assert listed["totalElements"] == 2
+        state = await c.get(f"/_sandbox/lexware/organizations/{org['organization_id']}")
+        assert len(state.json()["contacts"]) == 2

@@ -1,0 +1,63 @@
+"""The whole system as real processes on a broker the tests own (so they can restart it),
+with a second replica of the Exact and Yuki connectors, and a partner to drive it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.broker_control import ControlledBroker
+from tests.support.chaos import start_replica
+from tests.support.processes import Stack, running_stack
+
+# Short timeouts, so "timeout" faults are real client timeouts and recovery is quick.
+CHAOS_ENV = {
+    "INVOICESYNC_LEXWARE_POLL_INTERVAL_SECONDS": "1",
+    "INVOICESYNC_SWEEPER_PENDING_SECONDS": "20",
+    "INVOICESYNC_SWEEPER_INTERVAL_SECONDS": "2",
+    "INVOICESYNC_SANDBOX_FAULT_HANG_SECONDS": "6",
+    "INVOICESYNC_EXACT_TIMEOUT_SECONDS": "5",
+    "INVOICESYNC_LEXWARE_TIMEOUT_SECONDS": "5",
+    "INVOICESYNC_YUKI_TIMEOUT_SECONDS": "5",
+}
+
+
+@pytest.fixture(scope="module")
+def chaos_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlledBroker]:
+    broker = ControlledBroker(Path(tmp_path_factory.mktemp("broker")) / "broker.log")
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="module")
+def chaos_stack(
+    database_url: str,
+    chaos_broker: ControlledBroker,
+    encryption_key: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
+    with running_stack(
+        database_url=database_url,
+        bootstrap=chaos_broker.bootstrap,
+        encryption_key=encryption_key,
+        log_dir=Path(tmp_path_factory.mktemp("logs")),
+        extra_env=CHAOS_ENV,
+    ) as stack:
+        start_replica(stack, "exact")
+        start_replica(stack, "yuki")
+        yield stack
+
+
+def new_partner_key(stack: Stack) -> str:
+    created = httpx.post(
+        f"{stack.api_url}/admin/v1/partners",
+        json={"name": f"Partner {uuid.uuid4().hex[:6]}"},
+        headers={"Authorization": f"Bearer {stack.admin_token}"},
+    )
+    assert created.status_code == 201, created.text
+    return str(created.json()["api_key"])

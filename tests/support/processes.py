@@ -1,0 +1,162 @@
+"""Starting the real service processes (as `make run` does) for e2e and chaos tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.support.servers import free_port
+
+
+@dataclass
+class Stack:
+    """Ports and environment of one running system, and its processes by name."""
+
+    env: dict[str, str]
+    log_dir: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['INVOICESYNC_API_PORT']}"
+
+    @property
+    def sandbox_url(self) -> str:
+        return self.env["INVOICESYNC_SANDBOX_URL"]
+
+    @property
+    def admin_token(self) -> str:
+        return self.env["INVOICESYNC_ADMIN_TOKEN"]
+
+    def start(
+        self,
+        name: str,
+        command: str | list[str],
+        health_url: str,
+        env: dict[str, str] | None = None,
+        health_timeout: float = 60,
+    ) -> None:
+        """Start ``command`` (a console script, or an argv list) with the stack's environment
+        plus ``env``, and wait until ``health_url`` answers 200."""
+        self.launch(name, command, env)
+        wait_healthy(health_url, self.processes[name], self.log_dir / f"{name}.log", health_timeout)
+
+    def launch(
+        self, name: str, command: str | list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start ``command`` without waiting for it (several processes start at once)."""
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (kept open by the child)
+        self.processes[name] = subprocess.Popen(
+            [command] if isinstance(command, str) else command,
+            env={**self.env, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self.processes[name]
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        process = self.processes.pop(name)
+        process.send_signal(sig)
+        process.wait(timeout=30)
+
+    def stop_all(self) -> None:
+        for process in self.processes.values():
+            process.send_signal(signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.processes.clear()
+
+
+def wait_healthy(
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited early:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} not healthy after {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+CONNECTORS = {"exact": "connector-exact", "lexware": "connector-lexware", "yuki": "connector-yuki"}
+
+
+def stack_env(
+    *,
+    database_url: str,
+    bootstrap: str,
+    encryption_key: str,
+    extra_env: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment every process of one stack shares (fresh ports each call)."""
+    api_port, sandbox_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "INVOICESYNC_DATABASE_URL": database_url,
+        "INVOICESYNC_KAFKA_BOOTSTRAP": bootstrap,
+        "INVOICESYNC_ENCRYPTION_KEYS": encryption_key,
+        "INVOICESYNC_ADMIN_TOKEN": "adm_test_token",
+        "INVOICESYNC_API_PORT": str(api_port),
+        "INVOICESYNC_SANDBOX_PORT": str(sandbox_port),
+        "INVOICESYNC_SANDBOX_URL": f"http://127.0.0.1:{sandbox_port}",
+        "INVOICESYNC_OAUTH_REDIRECT_URI": f"http://127.0.0.1:{api_port}/v1/oauth/callback",
+        "INVOICESYNC_SANDBOX_AUTO_APPROVE": "1",
+        "INVOICESYNC_WEBHOOK_ALLOW_PRIVATE_URLS": "1",
+        "INVOICESYNC_SANDBOX_FAULT_HANG_SECONDS": "4",
+        "INVOICESYNC_LOG_JSON": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    for system in CONNECTORS:
+        env[f"INVOICESYNC_CONNECTOR_{system.upper()}_PORT"] = str(free_port())
+        env[f"INVOICESYNC_CONNECTOR_{system.upper()}_URL"] = (
+            f"http://127.0.0.1:{env[f'INVOICESYNC_CONNECTOR_{system.upper()}_PORT']}"
+        )
+    env.update(extra_env or {})
+    return env
+
+
+@contextmanager
+def running_stack(
+    *,
+    database_url: str,
+    bootstrap: str,
+    encryption_key: str,
+    log_dir: Path,
+    connectors: tuple[str, ...] = ("exact", "lexware", "yuki"),
+    extra_env: dict[str, str] | None = None,
+    sandbox_command: str | list[str] = "invoicesync-sandbox",
+) -> Iterator[Stack]:
+    env = stack_env(
+        database_url=database_url,
+        bootstrap=bootstrap,
+        encryption_key=encryption_key,
+        extra_env=extra_env,
+    )
+    log_dir.mkdir(parents=True, exist_ok=True)
+    stack = Stack(env=env, log_dir=log_dir)
+    try:
+        stack.start("sandbox", sandbox_command, f"{stack.sandbox_url}/healthz")
+        stack.start("api", "invoicesync-api", f"{stack.api_url}/healthz")
+        for system in connectors:
+            port = env[f"INVOICESYNC_CONNECTOR_{system.upper()}_PORT"]
+            stack.start(system, CONNECTORS[system], f"http://127.0.0.1:{port}/readyz")
+        yield stack
+    finally:
+        stack.stop_all()

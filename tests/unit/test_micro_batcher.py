@@ -1,0 +1,68 @@
+"""The micro-batcher: one call per window or full batch, and each caller gets its own
+outcome (a refused item or a failed call)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from invoicesync_shared.connectors.batching import MicroBatcher
+
+
+class Recorder:
+    def __init__(self, fail_call: bool = False) -> None:
+        self.calls: list[tuple[str, list[int]]] = []
+        self.fail_call = fail_call
+
+    async def send(self, key: str, items: Sequence[int]) -> list[int | BaseException]:
+        self.calls.append((key, list(items)))
+        await asyncio.sleep(0)
+        if self.fail_call:
+            raise ConnectionError("down")
+        return [ValueError(f"bad {i}") if i < 0 else i * 10 for i in items]
+
+
+async def test_items_within_the_window_share_one_call_per_key() -> None:
+    recorder = Recorder()
+    batcher: MicroBatcher[str, int, int] = MicroBatcher(recorder.send, window=0.05, max_size=100)
+    results = await asyncio.gather(
+        *(batcher.submit("a", i) for i in range(1, 6)),
+        batcher.submit("b", 7),
+        batcher.submit("a", -1),
+        return_exceptions=True,
+    )
+    assert results[:6] == [10, 20, 30, 40, 50, 70]
+    assert isinstance(results[6], ValueError)
+    assert sorted(recorder.calls) == [("a", [1, 2, 3, 4, 5, -1]), ("b", [7])]
+
+
+async def test_a_full_batch_goes_at_once() -> None:
+    recorder = Recorder()
+    batcher: MicroBatcher[str, int, int] = MicroBatcher(recorder.send, window=10, max_size=3)
+    results = await asyncio.wait_for(
+        asyncio.gather(*(batcher.submit("a", i) for i in range(6))), timeout=1
+    )
+    assert results == [0, 10, 20, 30, 40, 50]
+    assert [len(items) for _, items in recorder.calls] == [3, 3]
+
+
+async def test_a_failed_call_fails_every_member() -> None:
+    batcher: MicroBatcher[str, int, int] = MicroBatcher(
+        Recorder(fail_call=True).send, window=0.01, max_size=10
+    )
+    results = await asyncio.gather(
+        *(batcher.submit("a", i) for i in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(r, ConnectionError) for r in results)
+    with pytest.raises(ConnectionError):
+        await batcher.submit("a", 1)
+
+
+async def test_a_pause_sends_a_lone_item_before_the_window_ends() -> None:
+    recorder = Recorder()
+    batcher: MicroBatcher[str, int, int] = MicroBatcher(
+        recorder.send, window=5.0, max_size=100, pause=0.02
+    )
+    assert await asyncio.wait_for(batcher.submit("a", 1), timeout=1) == 10
