@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,13 +13,13 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from invoicesync_api.migrate import upgrade
 from invoicesync_devstack import broker, postgres
 from invoicesync_sandbox.main import create_app as create_sandbox
 from invoicesync_sandbox.settings import SandboxSettings
 from invoicesync_shared.bus.admin import ensure_topics
 from invoicesync_shared.crypto import SecretBox, generate_key
 from invoicesync_shared.db.engine import create_engine, create_sessionmaker
+from tests.support.databases import fresh_database
 from tests.support.servers import free_port, serve_in_thread
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,12 +37,9 @@ def postgres_admin_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def database_url(postgres_admin_url: str) -> Iterator[str]:
-    """A fresh database for this run, migrated to head, dropped afterwards."""
-    name = f"invoicesync_test_{uuid.uuid4().hex[:10]}"
-    url = asyncio.run(postgres.create_database(postgres_admin_url, name))
-    upgrade(SecretStr(url))
-    yield url
-    asyncio.run(postgres.drop_database(postgres_admin_url, name))
+    """A fresh database for this run, shared by the tests that need no other."""
+    with fresh_database(postgres_admin_url) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

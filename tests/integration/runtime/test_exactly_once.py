@@ -97,6 +97,40 @@ async def test_transient_errors_are_retried_then_dead_lettered(
     assert len(dead) == 1
 
 
+async def test_settings_the_connector_cannot_use_fail_the_document_at_once(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Refused before any call: reported with its code, and the lease is free, so the
+    partition does not wait for it to lapse when the same document comes again."""
+    runtime, fake, producer = await runtime_for(sessionmaker)
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    fake.scope_error = PermanentError("administration_not_found", "No administration is set.")
+    event = booked_event(snapshot(client, "S-1"), integration)
+    await runtime.handle(event)
+    await runtime.handle(event)
+    assert [f.data["code"] for f in producer.of_type(FAILED)] == ["administration_not_found"] * 2
+    assert fake.pushes == 0 and not runtime.lease_waited.is_set()
+
+
+async def test_an_unexpected_error_is_reported_and_looked_up_before_the_next_push(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    runtime, fake, producer = await runtime_for(sessionmaker)
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    fake.fail_next(KeyError("EntryNumber"), after_commit=True)  # booked, answer unreadable
+    event = booked_event(snapshot(client, "X-1"), integration)
+    await runtime.handle(event)
+    (failed,) = producer.of_type(FAILED)
+    assert failed.data["code"] == "internal_error"
+    assert failed.data["retryable"] is True and failed.data["dead_lettered"] is True
+    await runtime.handle(event)  # the retry: found by reference, adopted, not booked again
+    assert (fake.pushes, fake.lookups, len(fake.booked)) == (1, 1, 1)
+    assert producer.of_type(BOOKED)[0].data["adopted"] is True
+    assert not runtime.lease_waited.is_set()
+
+
 async def test_a_reset_generation_is_pushed_again(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:

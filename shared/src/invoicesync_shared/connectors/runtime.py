@@ -50,6 +50,9 @@ log = structlog.get_logger()
 DEFAULT_LEASE = timedelta(seconds=120)
 LEASE_POLL_SECONDS = 1.0
 
+INTERNAL_ERROR = "internal_error"
+UNRESOLVED = frozenset({"outcome_unknown", INTERNAL_ERROR})  # may exist remotely: look up first
+
 OUTCOMES = Counter("invoicesync_sync_outcomes_total", "Push outcomes", ["system", "outcome"])
 RETRIES = Counter("invoicesync_sync_retries_total", "Transient failures retried", ["system"])
 DEAD_LETTERS = Counter("invoicesync_dead_letters_total", "Events dead-lettered", ["system"])
@@ -177,23 +180,22 @@ class ConnectorRuntime:
             entry is None and job.target.generation > 0
         )
 
-        ctx = PushContext(
-            integration=integration,
-            customers=CustomerLinks(
-                self._sessionmaker,
-                client_id=integration.client_id,
-                system=self.system,
-                scope=self.connector.scope(integration),
-            ),
-            reference=job.document.number,
-            is_update=is_update,
-            previous=previous,
-        )
-
         async def renew() -> None:
             await self._ledger.renew(integration.id, job.document.id, job.target.generation)
 
         try:
+            ctx = PushContext(
+                integration=integration,
+                customers=CustomerLinks(
+                    self._sessionmaker,
+                    client_id=integration.client_id,
+                    system=self.system,
+                    scope=self.connector.scope(integration),
+                ),
+                reference=job.document.number,
+                is_update=is_update,
+                previous=previous,
+            )
             booking, adopted = await self._with_retries(ctx, job.document, must_look_up, renew)
         except PermanentError as exc:
             bound.info("push refused", code=exc.code)
@@ -203,6 +205,15 @@ class ConnectorRuntime:
             code = "outcome_unknown" if isinstance(exc, UnknownOutcome) else "unavailable"
             await self._dead_letter(job, str(exc))
             await self._record_failure(job, code, _gave_up_message(self.system, exc), True, True)
+        except Exception as exc:
+            # A bug or an answer no mapping foresaw: the lease must not stay taken (the
+            # partition would wait for it to lapse), and the outcome is unknown, so the
+            # next try looks the document up first. The user sees it and can retry.
+            bound.exception("push failed unexpectedly")
+            await self._dead_letter(job, f"internal error: {exc!r}")
+            await self._record_failure(
+                job, INTERNAL_ERROR, _internal_message(self.system), True, True
+            )
         else:
             bound.info("pushed", booking_number=booking.booking_number, adopted=adopted)
             await self._record_success(job, booking, adopted)
@@ -262,7 +273,7 @@ class ConnectorRuntime:
             job.document.id,
             job.target.generation,
             # An unresolved outcome stays "attempting", so the next try looks it up first.
-            state=ledger_states.ATTEMPTING if code == "outcome_unknown" else ledger_states.FAILED,
+            state=ledger_states.ATTEMPTING if code in UNRESOLVED else ledger_states.FAILED,
             error=f"{code}: {message}",
         )
         OUTCOMES.labels(self.system, "failed").inc()
@@ -391,3 +402,10 @@ def _gave_up_message(system: str, exc: Exception) -> str:
             "before it is sent again."
         )
     return f"{system} was not reachable after several attempts ({exc}); retry later."
+
+
+def _internal_message(system: str) -> str:
+    return (
+        f"invoicesync could not finish sending this document to {system} (an internal "
+        "error, logged for support). It is looked up there before it is sent again: retry it."
+    )

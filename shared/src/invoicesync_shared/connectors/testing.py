@@ -23,17 +23,22 @@ class FakeConnector:
 
     system: str = "exact"
     booked: dict[str, Booking] = field(default_factory=dict)
-    script: deque[tuple[SyncError, bool]] = field(default_factory=deque)
+    script: deque[tuple[Exception, bool]] = field(default_factory=deque)
     pushes: int = 0
     gate: asyncio.Event | None = None
     in_push: asyncio.Event = field(default_factory=asyncio.Event)
     lookups: int = 0
+    scope_error: SyncError | None = None  # settings the connector cannot use
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
-    def fail_next(self, error: SyncError, *, after_commit: bool = False) -> None:
+    def fail_next(self, error: Exception, *, after_commit: bool = False) -> None:
+        """``error`` is a ``SyncError`` as a connector raises it, or any other exception
+        for a bug or an answer no mapping foresaw."""
         self.script.append((error, after_commit))
 
     def scope(self, integration: Integration) -> str:
+        if self.scope_error is not None:
+            raise self.scope_error
         return "fake"
 
     async def push(self, ctx: PushContext, document: DocumentSnapshot) -> Booking:
