@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import warnings
 
 import structlog
 
@@ -65,5 +64,3 @@ def configure_logging(service: str, level: str = "info", json: bool = True) -> N
     # aiokafka (group joins) and httpx (every request) are chatty at INFO.
     for name in ("aiokafka", "httpx"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    # authlib warns about its own httpx integration on import; nothing for us to act on.
-    warnings.filterwarnings("ignore", module="authlib")

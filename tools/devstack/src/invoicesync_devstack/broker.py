@@ -37,9 +37,15 @@ def wait_for_port(port: int, *, timeout: float = 30.0) -> None:
 
 
 def start_broker(port: int, log_file: Path | None = None) -> subprocess.Popen[bytes]:
-    """Start the broker and return once it accepts connections."""
+    """Start the broker and return once it accepts connections.
+
+    It runs in a session of its own: Ctrl-C in the terminal reaches the supervisor, which
+    stops the services first and the broker last, so none of them loses it mid-shutdown.
+    """
     out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
-    process = subprocess.Popen(broker_command(port), stdout=out, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        broker_command(port), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         wait_for_port(port)
     except TimeoutError:
