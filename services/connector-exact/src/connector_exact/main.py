@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
 
 import httpx
-from starlette.routing import BaseRoute
 
 from connector_exact.client import ExactClient
 from connector_exact.connector import ExactConnector
@@ -16,7 +14,7 @@ from connector_exact.settings import ExactConnectorSettings
 from invoicesync_shared.bus.producer import EventProducer
 from invoicesync_shared.connectors.oauth import OAuthApp, TokenStore
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
-from invoicesync_shared.connectors.service import run_connector
+from invoicesync_shared.connectors.service import ConnectorParts, run_connector
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.engine import create_engine, create_sessionmaker
 from invoicesync_shared.logging import configure_logging
@@ -37,26 +35,14 @@ async def serve(settings: ExactConnectorSettings) -> None:
         http, tokens, base_url=settings.exact_url(), error_allowance=settings.exact_error_allowance
     )
 
-    readers: list[ExactReadBack] = []
-
-    async def build(producer: EventProducer) -> ConnectorRuntime:
-        readers.append(
-            ExactReadBack(
-                client,
-                sessionmaker,
-                producer,
-                interval=settings.exact_readback_interval_seconds,
-            )
+    async def build(producer: EventProducer) -> ConnectorParts:
+        reader = ExactReadBack(
+            client, sessionmaker, producer, interval=settings.exact_readback_interval_seconds
         )
-        return ConnectorRuntime(
+        runtime = ConnectorRuntime(
             ExactConnector(client), sessionmaker=sessionmaker, producer=producer
         )
-
-    def extra_tasks(_: ConnectorRuntime) -> list[Awaitable[None]]:
-        return [reader.run() for reader in readers]
-
-    def extra_routes(_: ConnectorRuntime) -> list[BaseRoute]:
-        return [route for reader in readers for route in readback_routes(reader)]
+        return ConnectorParts(runtime, loops=[reader], routes=readback_routes(reader))
 
     try:
         await run_connector(
@@ -65,12 +51,8 @@ async def serve(settings: ExactConnectorSettings) -> None:
             bootstrap=settings.kafka_bootstrap,
             health_port=settings.connector_exact_port,
             health_host=settings.connector_host,
-            extra_tasks=extra_tasks,
-            extra_routes=extra_routes,
         )
     finally:
-        for reader in readers:
-            reader.stop()
         await http.aclose()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,7 +16,7 @@ from invoicesync_shared.connectors.oauth import OAuthApp, TokenStore
 from invoicesync_shared.connectors.pacing import Pacer, PostgresPacer
 from invoicesync_shared.connectors.rate_limit import TokenBucket
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
-from invoicesync_shared.connectors.service import run_connector
+from invoicesync_shared.connectors.service import ConnectorParts, run_connector
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.engine import create_engine, create_sessionmaker
 from invoicesync_shared.logging import configure_logging
@@ -52,21 +51,13 @@ async def serve(settings: LexwareConnectorSettings) -> None:
     connector = LexwareConnector(
         client, sessionmaker, profile_ttl=settings.lexware_profile_cache_seconds
     )
-    pollers: list[VoucherPoller] = []
 
-    async def build(producer: EventProducer) -> ConnectorRuntime:
-        pollers.append(
-            VoucherPoller(
-                client,
-                sessionmaker,
-                producer,
-                interval=settings.lexware_poll_interval_seconds,
-            )
+    async def build(producer: EventProducer) -> ConnectorParts:
+        poller = VoucherPoller(
+            client, sessionmaker, producer, interval=settings.lexware_poll_interval_seconds
         )
-        return ConnectorRuntime(connector, sessionmaker=sessionmaker, producer=producer)
-
-    def extra_tasks(_: ConnectorRuntime) -> list[Awaitable[None]]:
-        return [poller.run() for poller in pollers]
+        runtime = ConnectorRuntime(connector, sessionmaker=sessionmaker, producer=producer)
+        return ConnectorParts(runtime, loops=[poller])
 
     try:
         await run_connector(
@@ -75,11 +66,8 @@ async def serve(settings: LexwareConnectorSettings) -> None:
             bootstrap=settings.kafka_bootstrap,
             health_port=settings.connector_lexware_port,
             health_host=settings.connector_host,
-            extra_tasks=extra_tasks,
         )
     finally:
-        for poller in pollers:
-            poller.stop()
         await http.aclose()
 
 

@@ -12,7 +12,7 @@ from connector_yuki.settings import YukiConnectorSettings
 from connector_yuki.soap import YukiSoap
 from invoicesync_shared.bus.producer import EventProducer
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
-from invoicesync_shared.connectors.service import run_connector
+from invoicesync_shared.connectors.service import ConnectorParts, run_connector
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.engine import create_engine, create_sessionmaker
 from invoicesync_shared.logging import configure_logging
@@ -38,8 +38,10 @@ async def serve(settings: YukiConnectorSettings) -> None:
     soap = YukiSoap(settings.yuki_url(), timeout=settings.yuki_timeout_seconds)
     connector = build_connector(settings, soap)
 
-    async def build(producer: EventProducer) -> ConnectorRuntime:
-        return ConnectorRuntime(connector, sessionmaker=sessionmaker, producer=producer)
+    async def build(producer: EventProducer) -> ConnectorParts:
+        return ConnectorParts(
+            ConnectorRuntime(connector, sessionmaker=sessionmaker, producer=producer)
+        )
 
     try:
         await run_connector(

@@ -6,6 +6,8 @@ import asyncio
 import signal
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 import structlog
 import uvicorn
@@ -24,6 +26,7 @@ from invoicesync_shared.events import topics
 from invoicesync_shared.metrics import metrics_endpoint
 
 log = structlog.get_logger()
+LOOP_GRACE_SECONDS = 5.0
 
 
 def control_app(
@@ -78,21 +81,42 @@ def control_app(
     )
 
 
+class BackgroundLoop(Protocol):
+    """Work a connector does besides consuming: read-back, polling. ``stop`` asks
+    ``run`` to return."""
+
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass
+class ConnectorParts:
+    """What a connector process runs: its runtime, loops beside the consumer, and routes
+    of its own on the control app (e.g. an on-demand refresh)."""
+
+    runtime: ConnectorRuntime
+    loops: Sequence[BackgroundLoop] = ()
+    routes: Sequence[BaseRoute] = ()
+
+
 async def run_connector(
-    build: Callable[[EventProducer], Awaitable[ConnectorRuntime]],
+    build: Callable[[EventProducer], Awaitable[ConnectorParts]],
     *,
     engine: AsyncEngine,
     bootstrap: str,
     health_port: int,
     health_host: str = "127.0.0.1",
-    extra_tasks: Callable[[ConnectorRuntime], list[Awaitable[None]]] | None = None,
-    extra_routes: Callable[[ConnectorRuntime], Sequence[BaseRoute]] | None = None,
     concurrency: int = 1,
 ) -> None:
-    """Consume sync requests until SIGTERM/SIGINT; finish the message in hand first."""
+    """Consume sync requests until SIGTERM/SIGINT; finish the message in hand first.
+
+    ``build`` gets the producer, so results of the runtime and of the loops share it.
+    """
     producer = EventProducer(bootstrap, client_id=f"connector-{health_port}")
     await producer.start()
-    runtime = await build(producer)
+    parts = await build(producer)
+    runtime = parts.runtime
     consumer = EventConsumer(
         bootstrap,
         topics=[topics.DOCUMENTS],
@@ -103,7 +127,7 @@ async def run_connector(
     )
     server = uvicorn.Server(
         uvicorn.Config(
-            control_app(engine, consumer, runtime, extra_routes(runtime) if extra_routes else ()),
+            control_app(engine, consumer, runtime, parts.routes),
             host=health_host,
             port=health_port,
             log_level="warning",
@@ -114,7 +138,7 @@ async def run_connector(
         loop.add_signal_handler(sig, consumer.stop)
     log.info("connector started", system=runtime.system)
     tasks = [asyncio.ensure_future(server.serve())]
-    tasks += [asyncio.ensure_future(t) for t in (extra_tasks(runtime) if extra_tasks else [])]
+    tasks += [asyncio.ensure_future(background.run()) for background in parts.loops]
     try:
         # After the control server is up: joining the group can take tens of seconds
         # (after a crash), and /healthz, /verify and /metrics answer meanwhile.
@@ -122,10 +146,14 @@ async def run_connector(
         await consumer.run()
     finally:
         server.should_exit = True
-        for task in tasks[1:]:
-            task.cancel()
+        for background in parts.loops:
+            background.stop()
         await consumer.close()
+        if loops := tasks[1:]:  # a round in the middle of its calls gets a moment to end
+            _, unfinished = await asyncio.wait(loops, timeout=LOOP_GRACE_SECONDS)
+            for task in unfinished:
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await producer.stop()
         await engine.dispose()
-        await asyncio.gather(*tasks, return_exceptions=True)
         log.info("connector stopped", system=runtime.system)
