@@ -2,6 +2,11 @@
 
 A filter must match the padded code (``Code eq '               123'``); an unpadded
 literal finds nothing, as on the real host. Without a Code, the next number is assigned.
+
+A write may carry any property of Exact's Account (``PaymentConditionSales``,
+``IsPurchase``, ...; ossobv's ``ExactCustomer`` sends these): the writable ones are kept
+and read back, the computed ones (``…Description``, ``Created``, ...) are ignored, and
+only a name Exact does not know is refused.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import uuid
 from invoicesync_sandbox.exact.errors import bad_request, not_found
 from invoicesync_sandbox.exact.models import Account, Division
 from invoicesync_sandbox.exact.odata import Row
-from invoicesync_sandbox.exact.resource import Body, Call, Resource, flag, text
+from invoicesync_sandbox.exact.resource import Body, Call, Resource, date, flag, text
 
 CODE_WIDTH = 18
 STATUSES = {"A", "S", "P", "C"}  # none, suspect, prospect, customer
@@ -21,6 +26,48 @@ EXTRA = (
     "Remarks", "IsSupplier",
 )  # fmt: skip
 READ_ONLY = ("ID", "Created", "Modified", "Division", "StatusSince")
+DATES = frozenset({"ControlledDate", "CustomerSince", "EndDate", "EstablishedDate", "StartDate"})
+# Computed by Exact: accepted in a write and ignored.
+COMPUTED = frozenset(
+    {*READ_ONLY, "AccountManagerFullName", "BankAccounts", "ClassificationDescription",
+     "ClientGroupDescription", "CostcenterDescription", "CountryName", "Creator",
+     "CreatorFullName", "InvoiceAccountCode", "InvoiceAccountName", "LanguageDescription",
+     "LogoThumbnailUrl", "LogoUrl", "Modifier", "ModifierFullName",
+     "PaymentConditionPurchaseDescription", "PaymentConditionSalesDescription",
+     "PurchaseCurrencyDescription", "PurchaseVATCodeDescription", "ResellerCode",
+     "ResellerName", "SalesCurrencyDescription", "SalesTaxScheduleDescription",
+     "SalesVATCodeDescription", "StateName"}
+)  # fmt: skip
+# The other properties of Exact's Account (REST reference, as picqer/exact-php-client
+# and exact-online-sdk model it): kept as sent and read back.
+STORED = frozenset(
+    {"Accountant", "AccountManager", "AccountManagerHID", "ActivitySector",
+     "ActivitySubSector", "AddressSource", "AutomaticProcessProposedEntry", "BRIN", "BSN",
+     "BusinessType", "CanDropShip", "Classification", "Classification1", "Classification2",
+     "Classification3", "Classification4", "Classification5", "Classification6",
+     "Classification7", "Classification8", "ClientGroup", "CodeAtSupplier", "CompanySize",
+     "ConsolidationScenario", "ControlledDate", "CostPaid", "Costcenter", "CreditLinePurchase",
+     "CreditLineSales", "Currency", "CustomField", "CustomerSince", "DatevCreditorCode",
+     "DatevDebtorCode", "DeliveryAdvice", "DiscountPurchase", "DiscountSales", "Document",
+     "DunsNumber", "EORINumber", "EnableSalesPaymentLink", "EndDate", "EstablishedDate",
+     "Fax", "GLAP", "GLAR", "GLAccountPurchase", "GLAccountSales", "GlnNumber",
+     "HasWithholdingTaxSales", "IgnoreDatevWarningMessage", "IncotermAddressPurchase",
+     "IncotermAddressSales", "IncotermCodePurchase", "IncotermCodeSales",
+     "IncotermVersionPurchase", "IncotermVersionSales", "IntraStatArea",
+     "IntraStatDeliveryTerm", "IntraStatSystem", "IntraStatTransactionA",
+     "IntraStatTransactionB", "IntraStatTransportMethod", "InvoiceAccount",
+     "InvoiceAttachmentType", "InvoicingMethod", "IsAccountant", "IsAgency", "IsAnonymised",
+     "IsBank", "IsCompetitor", "IsExtraDuty", "IsMailing", "IsMember", "IsPilot",
+     "IsPurchase", "IsReseller", "Latitude", "LeadPurpose", "LeadSource", "Logo",
+     "LogoFileName", "Longitude", "MainContact", "OINNumber", "Parent", "PayAsYouEarn",
+     "PaymentConditionPurchase", "PaymentConditionSales", "PeppolIdentifier",
+     "PeppolIdentifierType", "PhoneExtension", "PriceList", "PurchaseCurrency",
+     "PurchaseLeadDays", "PurchaseVATCode", "RSIN", "RecepientOfCommissions", "Reseller",
+     "SalesCurrency", "SalesTaxSchedule", "SalesTaxScheduleCode", "SalesVATCode",
+     "SecurityLevel", "SeparateInvPerProject", "SeparateInvPerSubscription",
+     "ShippingLeadDays", "ShippingMethod", "ShowRemarkForSales", "Source", "StartDate",
+     "State", "TradeName", "Type", "UniqueTaxpayerReference", "VATLiability"}
+)  # fmt: skip
 
 
 def pad_code(code: str) -> str:
@@ -30,7 +77,9 @@ def pad_code(code: str) -> str:
 class Accounts(Resource):
     path = "crm/Accounts"
     type_name = "Exact.Web.Api.Models.Account"
-    properties = frozenset({"Code", "Name", "Status", "IsSales", "Blocked", *EXTRA, *READ_ONLY})
+    properties = frozenset(
+        {"Code", "Name", "Status", "IsSales", "Blocked", *EXTRA, *COMPUTED, *STORED}
+    )
 
     def rows(self, call: Call) -> list[Row]:
         division = call.div()
@@ -105,6 +154,11 @@ def _apply(account: Account, body: Body) -> None:
     for name in EXTRA:
         if name in body:
             account.extra[name] = flag(body, name) if name == "IsSupplier" else text(body, name)
+    for name in [n for n in body if n in STORED]:
+        stored = date(body, name) if name in DATES else body[name]
+        if isinstance(stored, dict | list):
+            raise bad_request(f"Invalid value: {name}")
+        account.extra[name] = stored
 
 
 def account_row(division: Division, account: Account) -> Row:

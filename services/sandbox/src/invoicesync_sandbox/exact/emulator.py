@@ -13,7 +13,8 @@ from invoicesync_sandbox.context import SandboxContext
 from invoicesync_sandbox.exact.accounts import Accounts
 from invoicesync_sandbox.exact.api import ExactApi
 from invoicesync_sandbox.exact.control import ExactControl, app_credentials
-from invoicesync_sandbox.exact.masterdata import GLAccounts, Journals, Me, SystemDivisions, VATCodes
+from invoicesync_sandbox.exact.divisions import HrmDivisions, SystemDivisions
+from invoicesync_sandbox.exact.masterdata import GLAccounts, Journals, Me, VATCodes
 from invoicesync_sandbox.exact.models import App
 from invoicesync_sandbox.exact.oauth import OAuthHost
 from invoicesync_sandbox.exact.receivables import Receivables, ReceivablesList
@@ -53,7 +54,7 @@ class ExactEmulator:
             Me(),
             SystemDivisions(divisions),
             SystemDivisions(divisions, "system/AllDivisions"),
-            SystemDivisions(divisions, "hrm/Divisions"),
+            HrmDivisions(divisions),
             Journals(),
             GLAccounts(),
             VATCodes(),

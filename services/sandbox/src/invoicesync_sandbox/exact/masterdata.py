@@ -1,15 +1,13 @@
-"""Read-only Exact entity sets a connector looks up: current/Me, the division lists,
-financial/Journals, financial/GLAccounts and vat/VATCodes.
+"""Read-only Exact entity sets a connector looks up: current/Me, financial/Journals,
+financial/GLAccounts and vat/VATCodes (the division lists are in ``divisions.py``).
 """
 
 from __future__ import annotations
 
-import uuid
-
-from invoicesync_sandbox.exact.models import Division
+from invoicesync_sandbox.exact.divisions import division_customer_id
 from invoicesync_sandbox.exact.odata import Row
 from invoicesync_sandbox.exact.resource import Call, Resource
-from invoicesync_sandbox.exact.seed import GL_TYPES, JOURNAL_TYPES
+from invoicesync_sandbox.exact.seed import GL_TYPES
 
 MODEL = "Exact.Web.Api.Models"
 
@@ -30,7 +28,7 @@ class Me(Resource):
         return [
             {
                 "CurrentDivision": user.current_division,
-                "DivisionCustomer": _customer_id(user.current_division),
+                "DivisionCustomer": division_customer_id(user.current_division),
                 "DivisionCustomerCode": f"{user.current_division:>18}",
                 "DivisionCustomerName": "Demo company",
                 "Email": user.email,
@@ -47,54 +45,12 @@ class Me(Resource):
         ]
 
 
-def _customer_id(code: int) -> uuid.UUID:
-    return uuid.uuid5(uuid.NAMESPACE_URL, f"invoicesync-sandbox/exact/division/{code}")
-
-
-class SystemDivisions(Resource):
-    """The divisions the user may access (system/Divisions; also hrm/ and AllDivisions)."""
-
-    path = "system/Divisions"
-    type_name = f"{MODEL}.System.Division"
-    key = "Code"
-    properties = frozenset(
-        {"Code", "Country", "Currency", "Current", "Customer", "CustomerCode", "CustomerName",
-         "Description", "HID", "Main", "Status", "VATNumber"}
-    )  # fmt: skip
-
-    def __init__(self, divisions: dict[int, Division], path: str | None = None) -> None:
-        self.divisions = divisions
-        if path:
-            self.path = path
-
-    def rows(self, call: Call) -> list[Row]:
-        codes = sorted(c for c in call.user.divisions if c in self.divisions)
-        return [self._row(self.divisions[c], call) for c in codes]
-
-    def _row(self, division: Division, call: Call) -> Row:
-        return {
-            "Code": division.code,
-            "Country": "NL",
-            "Currency": "EUR",
-            "Current": division.code == call.user.current_division,
-            "Customer": _customer_id(division.code),
-            "CustomerCode": f"{division.code:>18}",
-            "CustomerName": division.customer_name,
-            "Description": division.description,
-            "HID": division.code,
-            "Main": division.code == min(call.user.divisions),
-            "Status": 1,
-            "VATNumber": None,
-        }
-
-    def seq(self, call: Call, key: object) -> int:
-        return key if isinstance(key, int) else 0
-
-
 class Journals(Resource):
+    """Unlike GLAccounts, Exact's Journals carry no ``TypeDescription``."""
+
     path = "financial/Journals"
     type_name = f"{MODEL}.Financial.Journal"
-    properties = frozenset({"ID", "Code", "Description", "Division", "Type", "TypeDescription"})
+    properties = frozenset({"ID", "Code", "Description", "Division", "Type"})
 
     def rows(self, call: Call) -> list[Row]:
         division = call.div()
@@ -105,7 +61,6 @@ class Journals(Resource):
                 "Description": journal.description,
                 "Division": division.code,
                 "Type": journal.type,
-                "TypeDescription": JOURNAL_TYPES.get(journal.type, ""),
             }
             for journal in division.journals.values()
         ]
@@ -115,7 +70,7 @@ class GLAccounts(Resource):
     path = "financial/GLAccounts"
     type_name = f"{MODEL}.Financial.GLAccount"
     properties = frozenset(
-        {"ID", "BalanceSide", "BalanceType", "Blocked", "Code", "Description", "Division",
+        {"ID", "BalanceSide", "BalanceType", "Code", "Description", "Division", "IsBlocked",
          "Type", "TypeDescription", "VATCode", "VATDescription"}
     )  # fmt: skip
 
@@ -129,10 +84,10 @@ class GLAccounts(Resource):
                     "ID": gl.id,
                     "BalanceSide": "C" if gl.type == 110 else "D",
                     "BalanceType": "W" if gl.type == 110 else "B",
-                    "Blocked": False,
                     "Code": gl.code,
                     "Description": gl.description,
                     "Division": division.code,
+                    "IsBlocked": False,
                     "Type": gl.type,
                     "TypeDescription": GL_TYPES.get(gl.type, ""),
                     "VATCode": gl.vat_code,

@@ -103,6 +103,8 @@ def entity_json(row: Row, uri: str, type_name: str, select: list[str] | None) ->
     for name, value in row.items():
         if select is None or name in select:
             body[name] = json_value(value)
+    for name in select or []:
+        body.setdefault(name, None)  # a property this row leaves unset reads as null
     return body
 
 

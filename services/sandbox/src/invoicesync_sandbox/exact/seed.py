@@ -30,7 +30,6 @@ GL_ACCOUNTS = [
     ("8010", "Revenue low VAT rate", 110, "1  "),
     ("8020", "Revenue zero VAT rate", 110, "0  "),
 ]
-JOURNAL_TYPES = {10: "Cash", 12: "Bank", 20: "Sales", 21: "Return invoice", 90: "General journal"}
 GL_TYPES = {20: "Accounts receivable", 24: "VAT", 110: "Revenue"}
 
 
