@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from invoicesync_sandbox.context import SandboxContext
-from invoicesync_sandbox.lexware import contacts, subscriptions, vouchers
+from invoicesync_sandbox.lexware import contacts, fallback, masterdata, subscriptions, vouchers
 from invoicesync_sandbox.lexware.auth import Caller, make_caller_dependency
 from invoicesync_sandbox.lexware.control import build_control_router
 from invoicesync_sandbox.lexware.env import Env
@@ -59,7 +59,9 @@ class LexwareEmulator:
         contacts.register(api, self.env)
         vouchers.register(api, self.env)
         subscriptions.register(api, self.env)
+        masterdata.register(api, self.env)
         router.include_router(api)
+        fallback.register(router, api)  # last: only what no route above took
         return router
 
     def control_router(self) -> APIRouter:
