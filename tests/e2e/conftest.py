@@ -26,7 +26,8 @@ def stack(
     encryption_key: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
-    """A module names the connectors it needs in ``CONNECTORS`` (default: Exact only)."""
+    """A module names the connectors it needs in ``CONNECTORS`` (default: Exact only) and
+    may set settings of its own in ``STACK_ENV``."""
     log_dir = Path(tmp_path_factory.mktemp("logs"))
     with running_stack(
         database_url=database_url,
@@ -34,7 +35,10 @@ def stack(
         encryption_key=encryption_key,
         log_dir=log_dir,
         connectors=getattr(request.module, "CONNECTORS", ("exact",)),
-        extra_env={"INVOICESYNC_LEXWARE_POLL_INTERVAL_SECONDS": "1"},
+        extra_env={
+            "INVOICESYNC_LEXWARE_POLL_INTERVAL_SECONDS": "1",
+            **getattr(request.module, "STACK_ENV", {}),
+        },
     ) as running:
         yield running
 

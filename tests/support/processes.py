@@ -118,6 +118,10 @@ def stack_env(
         "INVOICESYNC_SANDBOX_URL": f"http://127.0.0.1:{sandbox_port}",
         "INVOICESYNC_OAUTH_REDIRECT_URI": f"http://127.0.0.1:{api_port}/v1/oauth/callback",
         "INVOICESYNC_SANDBOX_AUTO_APPROVE": "1",
+        "INVOICESYNC_LEXWARE_CALLBACK_URL": f"http://127.0.0.1:{api_port}/v1/callbacks/lexware",
+        "INVOICESYNC_LEXWARE_WEBHOOK_PUBLIC_KEY_URL": (
+            f"http://127.0.0.1:{sandbox_port}/_sandbox/lexware/public-key"
+        ),
         "INVOICESYNC_WEBHOOK_ALLOW_PRIVATE_URLS": "1",
         "INVOICESYNC_SANDBOX_FAULT_HANG_SECONDS": "4",
         "INVOICESYNC_LOG_JSON": "1",

@@ -12,10 +12,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from connector_exact.control import readback_routes
 from invoicesync_sandbox.main import create_app as create_sandbox
 from invoicesync_sandbox.settings import SandboxSettings
 from invoicesync_shared.connectors.errors import PermanentError
+from invoicesync_shared.connectors.service import refresh_route
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.audit import RemoteEntryMissing
@@ -256,9 +256,10 @@ class TestPayments:
             json={},
         )
         # On demand, through the control route the connector serves.
-        transport = httpx.ASGITransport(app=Starlette(routes=readback_routes(world.one.readback)))
+        routes = [refresh_route(world.one.readback.refresh_now)]
+        transport = httpx.ASGITransport(app=Starlette(routes=routes))
         async with httpx.AsyncClient(transport=transport, base_url="http://connector") as http:
-            answer = await http.post(f"/integrations/{world.integration.id}/payments/refresh")
+            answer = await http.post(f"/integrations/{world.integration.id}/refresh")
         assert answer.status_code == 200, answer.text
         assert answer.json()["results_emitted"] == 1
         assert _payments(world) == [("PAY-1", "open"), ("PAY-1", "paid")]

@@ -9,6 +9,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from connector_lexware import subscriptions
+from connector_lexware.connector import LexwareConnector
 from invoicesync_shared.connectors import ledger as states
 from invoicesync_shared.connectors.errors import PermanentError
 from invoicesync_shared.connectors.retry import RetryPolicy
@@ -60,6 +62,19 @@ class TestVerify:
             "company_name": "Org",
             "tax_type": "net",
         }
+
+    async def test_subscribes_to_voucher_events_once(
+        self, world: World, sessionmaker: Sessions
+    ) -> None:
+        """So a finalised draft's number arrives by callback; verify runs again at every
+        relink, and must not subscribe twice."""
+        hook = "http://127.0.0.1:9/v1/callbacks/lexware"
+        connector = LexwareConnector(world.client, sessionmaker, callback_url=hook)
+        for _ in range(2):
+            remote = await connector.verify(world.integration)
+            assert remote["event_subscriptions"] == sorted(subscriptions.EVENT_TYPES)
+        subscribed = [(s["eventType"], s["callbackUrl"]) for s in world.state()["subscriptions"]]
+        assert sorted(subscribed) == sorted((t, hook) for t in subscriptions.EVENT_TYPES)
 
     async def test_refuses_a_small_business(
         self, shared_sandbox_url: str, sessionmaker: Sessions, secret_box: SecretBox

@@ -15,6 +15,8 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from invoicesync_api.callbacks.lexware import router as lexware_callbacks_router
+from invoicesync_api.callbacks.signatures import LexwareSignatures
 from invoicesync_api.clients.router import router as clients_router
 from invoicesync_api.documents.idempotency import IdempotencyKeys
 from invoicesync_api.documents.router import document_router
@@ -128,6 +130,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.box = SecretBox(settings.encryption_keys)
     app.state.idempotency = IdempotencyKeys(sessionmaker, settings.idempotency_in_flight_seconds)
     app.state.webhook_settings = settings.webhooks
+    app.state.lexware_signatures = LexwareSignatures(
+        settings.lexware_webhook_public_key, settings.lexware_webhook_public_key_url
+    )
     install_error_handlers(app)
     for router in (
         partners_router,
@@ -138,6 +143,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         notifications_router,
         webhooks_router,
         dead_letters_router,
+        lexware_callbacks_router,
         document_router("invoice", "/v1/invoices", "invoices"),
         document_router("credit_note", "/v1/credit-notes", "credit notes"),
     ):

@@ -34,6 +34,12 @@ class ApiSettings(ServiceSettings):
     sweeper_interval_seconds: float = 15.0
     scheduler_interval_seconds: float = 60.0
 
+    # Lexware's key for the callbacks of its event subscriptions: the PEM its documentation
+    # publishes, or a URL serving it (the sandbox's /_sandbox/lexware/public-key in
+    # development). Neither set: POST /v1/callbacks/lexware answers 404.
+    lexware_webhook_public_key: str = ""
+    lexware_webhook_public_key_url: str = ""
+
     # Read from its own INVOICESYNC_WEBHOOK_* variables.
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 

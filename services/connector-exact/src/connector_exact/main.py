@@ -8,7 +8,6 @@ import httpx
 
 from connector_exact.client import ExactClient
 from connector_exact.connector import ExactConnector
-from connector_exact.control import readback_routes
 from connector_exact.readback import ExactReadBack
 from connector_exact.settings import ExactConnectorSettings
 from invoicesync_shared.bus.producer import EventProducer
@@ -42,7 +41,7 @@ async def serve(settings: ExactConnectorSettings) -> None:
         runtime = ConnectorRuntime(
             ExactConnector(client), sessionmaker=sessionmaker, producer=producer
         )
-        return ConnectorParts(runtime, loops=[reader], routes=readback_routes(reader))
+        return ConnectorParts(runtime, loops=[reader], refresh=reader.refresh_now)
 
     try:
         await run_connector(

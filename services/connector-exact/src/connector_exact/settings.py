@@ -15,5 +15,5 @@ class ExactConnectorSettings(ServiceSettings):
     # Exact blocks an app for an hour after >10 errors per endpoint per hour: stop short.
     exact_error_allowance: int = 8
     # Payment status and deleted entries are read back this often (nightly by default);
-    # POST /integrations/{id}/payments/refresh on the control port does it at once.
+    # POST /integrations/{id}/refresh on the control port does it at once.
     exact_readback_interval_seconds: float = 86_400.0

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from connector_lexware import completeness, mapping, repository
+from connector_lexware import completeness, mapping, repository, subscriptions
 from connector_lexware.client import LexwareClient
 from connector_lexware.contacts import Contacts
 from connector_lexware.profile import Profiles
@@ -34,9 +34,11 @@ class LexwareConnector:
         sessionmaker: async_sessionmaker[AsyncSession],
         *,
         profile_ttl: float = 300.0,
+        callback_url: str | None = None,
     ) -> None:
         self._client = client
         self._sessionmaker = sessionmaker
+        self._callback_url = callback_url
         self._contacts = Contacts(client)
         self.profiles = Profiles(client, ttl=profile_ttl)
 
@@ -44,14 +46,21 @@ class LexwareConnector:
         return mapping.scope_of(integration.id, integration.settings)
 
     async def verify(self, integration: Integration) -> dict[str, Any]:
-        """The organisation behind the grant; refuses a small business."""
-        profile = await self.profiles.fetch(integration.id, self.scope(integration))
+        """The organisation behind the grant; refuses a small business. Subscribes it to
+        the voucher events that tell us a draft got its number or was paid."""
+        scope = self.scope(integration)
+        profile = await self.profiles.fetch(integration.id, scope)
         profile.check()
-        return {
+        details: dict[str, Any] = {
             "organization_id": profile.organization_id,
             "company_name": profile.company_name,
             "tax_type": profile.tax_type,
         }
+        if self._callback_url:
+            details["event_subscriptions"] = await subscriptions.ensure(
+                self._client, integration.id, scope, self._callback_url
+            )
+        return details
 
     async def push(self, ctx: PushContext, document: DocumentSnapshot) -> Booking:
         if ctx.is_update and ctx.previous is not None:

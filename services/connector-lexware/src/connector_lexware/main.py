@@ -49,7 +49,10 @@ async def serve(settings: LexwareConnectorSettings) -> None:
         http, tokens, base_url=settings.lexware_url(), pacer=build_pacer(settings, sessionmaker)
     )
     connector = LexwareConnector(
-        client, sessionmaker, profile_ttl=settings.lexware_profile_cache_seconds
+        client,
+        sessionmaker,
+        profile_ttl=settings.lexware_profile_cache_seconds,
+        callback_url=settings.lexware_callback_url,
     )
 
     async def build(producer: EventProducer) -> ConnectorParts:
@@ -57,7 +60,7 @@ async def serve(settings: LexwareConnectorSettings) -> None:
             client, sessionmaker, producer, interval=settings.lexware_poll_interval_seconds
         )
         runtime = ConnectorRuntime(connector, sessionmaker=sessionmaker, producer=producer)
-        return ConnectorParts(runtime, loops=[poller])
+        return ConnectorParts(runtime, loops=[poller], refresh=poller.poll_integration_now)
 
     try:
         await run_connector(

@@ -36,6 +36,7 @@ LIST_PARAMS = {
     "voucherType": "invoice,creditnote",
     "voucherStatus": "open,overdue,paid,paidoff,voided",
 }
+LOCK_WAIT_SECONDS = 30.0  # longer than a round takes
 PAYMENT_STATUS = {"open": "open", "overdue": "open", "paid": "paid", "paidoff": "paid"}
 
 
@@ -75,18 +76,30 @@ class VoucherPoller:
         async with repository.poll_lock(self._sessionmaker) as acquired:
             if not acquired:
                 return 0
-            tracked = await repository.list_tracked(self._sessionmaker)
-            emitted = 0
-            for (integration_id, scope), group in groupby(
-                tracked, key=lambda t: (t.integration_id, t.scope)
-            ):
-                try:
-                    emitted += await self._poll_integration(integration_id, scope, list(group))
-                except SyncError as exc:
-                    log.warning(
-                        "lexware poll skipped", integration_id=str(integration_id), error=str(exc)
-                    )
-            return emitted
+            return await self._poll(await repository.list_tracked(self._sessionmaker))
+
+    async def poll_integration_now(self, integration_id: uuid.UUID) -> int | None:
+        """One integration at once (Lexware called back, or a user asked): waits for a
+        round another replica is running, so a change it already passed is not missed.
+        None if the lock stays taken."""
+        async with repository.poll_lock(self._sessionmaker, wait=LOCK_WAIT_SECONDS) as acquired:
+            if not acquired:
+                return None
+            tracked = await repository.list_tracked(self._sessionmaker, integration_id)
+            return await self._poll(tracked)
+
+    async def _poll(self, tracked: list[Tracked]) -> int:
+        emitted = 0
+        for (integration_id, scope), group in groupby(
+            tracked, key=lambda t: (t.integration_id, t.scope)
+        ):
+            try:
+                emitted += await self._poll_integration(integration_id, scope, list(group))
+            except SyncError as exc:
+                log.warning(
+                    "lexware poll skipped", integration_id=str(integration_id), error=str(exc)
+                )
+        return emitted
 
     async def _poll_integration(
         self, integration_id: uuid.UUID, scope: str, entries: list[Tracked]

@@ -3,6 +3,7 @@ drafts and open vouchers still to watch for a number or a payment."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ SYSTEM = "lexware"
 SETTLED = ("paid", "paidoff", "voided")
 # One poller at a time across replicas (an arbitrary, fixed advisory lock key).
 POLL_LOCK = 0x1E3A_0001
+LOCK_RETRY_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,11 @@ async def find_remote_id(
     return str(found) if found else None
 
 
-async def list_tracked(sessionmaker: async_sessionmaker[AsyncSession]) -> list[Tracked]:
-    """Sent or booked vouchers of active integrations whose last seen status is unsettled."""
+async def list_tracked(
+    sessionmaker: async_sessionmaker[AsyncSession], integration_id: uuid.UUID | None = None
+) -> list[Tracked]:
+    """Sent or booked vouchers of active integrations (or of one) whose last seen status
+    is unsettled."""
     status = RemoteStatus
     query = (
         select(LedgerEntry, Integration.client_id, Integration.settings, status.status)
@@ -80,6 +85,8 @@ async def list_tracked(sessionmaker: async_sessionmaker[AsyncSession]) -> list[T
         )
         .order_by(LedgerEntry.integration_id)
     )
+    if integration_id is not None:
+        query = query.where(LedgerEntry.integration_id == integration_id)
     async with sessionmaker() as session:
         rows = (await session.execute(query)).all()
     return [
@@ -99,11 +106,19 @@ async def list_tracked(sessionmaker: async_sessionmaker[AsyncSession]) -> list[T
 
 
 @asynccontextmanager
-async def poll_lock(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[bool]:
-    """Yields whether this process got the poller lock; replicas that did not skip a round,
-    so a finalised voucher is reported once, not once per replica."""
+async def poll_lock(
+    sessionmaker: async_sessionmaker[AsyncSession], *, wait: float = 0.0
+) -> AsyncIterator[bool]:
+    """Yields whether this process got the poller lock (trying for up to ``wait`` seconds);
+    replicas that did not skip a round, so a finalised voucher is reported once, not once
+    per replica."""
+    tries = 1 + int(wait / LOCK_RETRY_SECONDS)
     async with sessionmaker() as session:
-        acquired = bool(await session.scalar(select(func.pg_try_advisory_lock(POLL_LOCK))))
+        for attempt in range(tries):  # the holder is another process: ask again shortly
+            acquired = bool(await session.scalar(select(func.pg_try_advisory_lock(POLL_LOCK))))
+            if acquired or attempt == tries - 1:
+                break
+            await asyncio.sleep(LOCK_RETRY_SECONDS)
         try:
             yield acquired
         finally:

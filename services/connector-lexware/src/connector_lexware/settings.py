@@ -21,3 +21,6 @@ class LexwareConnectorSettings(ServiceSettings):
     lexware_profile_cache_seconds: float = 300.0
     # How often drafts are checked for a voucher number and payment status.
     lexware_poll_interval_seconds: float = 60.0
+    # Where Lexware calls back when a voucher changes: the API's POST /v1/callbacks/lexware,
+    # as Lexware reaches it. Unset: no event subscriptions, the poller alone brings news.
+    lexware_callback_url: str | None = None

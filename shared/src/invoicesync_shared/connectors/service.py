@@ -29,6 +29,34 @@ log = structlog.get_logger()
 LOOP_GRACE_SECONDS = 5.0
 
 
+Refresh = Callable[[uuid.UUID], Awaitable[int | None]]
+
+
+def refresh_route(refresh: Refresh) -> Route:
+    """``POST /integrations/{id}/refresh``: read back now what changed remotely (numbers
+    given to drafts, payments, deleted entries) instead of at the next round; the API
+    calls it when a user asks, or when the accounting system says something changed."""
+
+    async def endpoint(request: Request) -> JSONResponse:
+        try:
+            integration_id = uuid.UUID(request.path_params["integration_id"])
+        except ValueError:
+            return JSONResponse({"code": "not_found", "message": "No such integration."}, 404)
+        emitted = await refresh(integration_id)
+        if emitted is None:
+            return JSONResponse(
+                {
+                    "code": "not_refreshable",
+                    "message": "Not an active integration of this connector, or a refresh "
+                    "of it is running.",
+                },
+                status_code=409,
+            )
+        return JSONResponse({"ok": True, "results_emitted": emitted})
+
+    return Route("/integrations/{integration_id}/refresh", endpoint, methods=["POST"])
+
+
 def control_app(
     engine: AsyncEngine,
     consumer: EventConsumer,
@@ -92,12 +120,16 @@ class BackgroundLoop(Protocol):
 
 @dataclass
 class ConnectorParts:
-    """What a connector process runs: its runtime, loops beside the consumer, and routes
-    of its own on the control app (e.g. an on-demand refresh)."""
+    """What a connector process runs: its runtime, loops beside the consumer, and the
+    read-back on demand, if it has one."""
 
     runtime: ConnectorRuntime
     loops: Sequence[BackgroundLoop] = ()
-    routes: Sequence[BaseRoute] = ()
+    refresh: Refresh | None = None  # served as POST /integrations/{id}/refresh
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        return [refresh_route(self.refresh)] if self.refresh else []
 
 
 async def run_connector(

@@ -64,6 +64,14 @@ def _environment(database_url: str, bootstrap: str) -> dict[str, str]:
         "INVOICESYNC_OAUTH_REDIRECT_URI", f"http://127.0.0.1:{api_port}/v1/oauth/callback"
     )
     env.setdefault("INVOICESYNC_SANDBOX_AUTO_APPROVE", "1")
+    # Lexware's event callbacks reach the API; the sandbox signs them with its own key.
+    env.setdefault(
+        "INVOICESYNC_LEXWARE_CALLBACK_URL", f"http://127.0.0.1:{api_port}/v1/callbacks/lexware"
+    )
+    env.setdefault(
+        "INVOICESYNC_LEXWARE_WEBHOOK_PUBLIC_KEY_URL",
+        f"{env['INVOICESYNC_SANDBOX_URL']}/_sandbox/lexware/public-key",
+    )
     # Locally, webhook receivers on loopback are allowed (API.md); never in production.
     env.setdefault("INVOICESYNC_WEBHOOK_ALLOW_PRIVATE_URLS", "1")
 

@@ -1,0 +1,40 @@
+"""Asking a connector to read back now what changed in the accounting system (numbers
+given to drafts, payments, deleted entries) instead of at its next round."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import httpx
+
+from invoicesync_api.settings import ApiSettings
+
+# Systems whose connector reads back: Exact (payments, deleted entries), Lexware (drafts
+# finalised, payments). Yuki reports its booking number in the answer to the push.
+READS_BACK = ("exact", "lexware")
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    ok: bool
+    results_emitted: int = 0
+    code: str | None = None
+    message: str | None = None
+
+
+async def refresh(settings: ApiSettings, system: str, integration_id: uuid.UUID) -> Refreshed:
+    url = f"{settings.connector_url(system)}/integrations/{integration_id}/refresh"
+    try:
+        async with httpx.AsyncClient(timeout=60.0) as http:
+            response = await http.post(url)
+        body = response.json()
+    except (httpx.HTTPError, ValueError):
+        return Refreshed(
+            False,
+            code="connector_unavailable",
+            message=f"The {system} connector could not be reached; try again shortly.",
+        )
+    if response.status_code == 200:
+        return Refreshed(True, results_emitted=int(body.get("results_emitted", 0)))
+    return Refreshed(False, code=body.get("code"), message=body.get("message"))

@@ -1,0 +1,57 @@
+"""Lexware's event callbacks: a draft finalised and then paid in Lexware Office shows its
+voucher number and payment status at once, through the signed callback to the API, with
+the poller as good as off (one round at start-up, then an hour)."""
+
+from __future__ import annotations
+
+import base64
+
+import httpx
+
+from tests.e2e.conftest import wait_for
+from tests.support.integrations import connect, invoice_body, new_client
+from tests.support.processes import Stack
+
+CONNECTORS = ("lexware",)
+STACK_ENV = {"INVOICESYNC_LEXWARE_POLL_INTERVAL_SECONDS": "3600"}
+
+
+def _sync(partner: httpx.Client, invoice_id: str) -> dict[str, object]:
+    (state,) = partner.get(f"/v1/invoices/{invoice_id}").json()["sync"]
+    return dict(state)
+
+
+def _voucher_step(stack: Stack, voucher_id: str, step: str) -> None:
+    done = httpx.post(f"{stack.sandbox_url}/_sandbox/lexware/vouchers/{voucher_id}/{step}")
+    assert done.status_code == 200, done.text
+
+
+def test_finalised_and_paid_in_lexware_come_back_by_callback(
+    stack: Stack, partner: httpx.Client
+) -> None:
+    client = connect(stack, partner, new_client(partner, "Mandant GmbH", "DE"), "lexware")
+    integration = partner.get(f"/v1/integrations/{client.integration_id}").json()
+    assert integration["status"] == "active"
+    posted = partner.post("/v1/invoices", json=invoice_body(client, "CB-1", "cust-cb"))
+    assert posted.status_code == 201, posted.text
+    invoice_id = posted.json()["id"]
+    sent = wait_for(lambda: (s := _sync(partner, invoice_id))["status"] == "sent" and s)
+    assert sent["booking_number"] is None
+
+    _voucher_step(stack, str(sent["remote_id"]), "finalize")
+    booked = wait_for(lambda: (s := _sync(partner, invoice_id))["status"] == "booked" and s, 30)
+    books = httpx.get(f"{stack.sandbox_url}/_sandbox/lexware/organizations/{client.books}")
+    (voucher,) = [v for v in books.json()["vouchers"] if v["id"] == sent["remote_id"]]
+    assert voucher["voucherNumber"] and booked["booking_number"] == voucher["voucherNumber"]
+
+    _voucher_step(stack, str(sent["remote_id"]), "pay")
+    wait_for(lambda: _sync(partner, invoice_id)["payment_status"] == "paid", 30)
+
+
+def test_a_callback_not_signed_by_lexware_is_refused(stack: Stack) -> None:
+    body = b'{"organizationId": "x", "eventType": "invoice.status.changed", "resourceId": "y"}'
+    forged = base64.b64encode(b"\\x00" * 256).decode()
+    for headers in ({}, {"X-Lxo-Signature": forged}, {"X-Lxo-Signature": "not base64!"}):
+        answer = httpx.post(f"{stack.api_url}/v1/callbacks/lexware", content=body, headers=headers)
+        assert answer.status_code == 401, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
