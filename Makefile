@@ -1,7 +1,7 @@
 # invoicesync: `make run` starts everything on the embedded default; `make test` tests it.
 SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
-PYTEST_ARGS ?= -m "not chaos"
+PYTEST_ARGS ?=
 
 .PHONY: run test install lint typecheck chaos bench clean
 

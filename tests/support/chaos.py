@@ -45,7 +45,7 @@ class ChaosSize:
         size = (
             cls("full", 10_000, 50, 40, 3600.0)
             if full
-            else cls("small", 60, 6, 2, 240.0, customers_per_client=3)
+            else cls("small", 60, 6, 2, 420.0, customers_per_client=3)
         )
         documents = int(os.environ.get("INVOICESYNC_CHAOS_DOCUMENTS", size.documents))
         clients = int(os.environ.get("INVOICESYNC_CHAOS_CLIENTS", size.clients))
