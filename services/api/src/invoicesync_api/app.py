@@ -29,6 +29,7 @@ from invoicesync_api.errors import (
 from invoicesync_api.integrations.lifecycle_router import router as lifecycle_router
 from invoicesync_api.integrations.router import router as integrations_router
 from invoicesync_api.notifications.router import router as notifications_router
+from invoicesync_api.openapi import examples_as_written
 from invoicesync_api.partners.router import router as partners_router
 from invoicesync_api.settings import ApiSettings
 from invoicesync_api.sync.dead_letters import router as dead_letters_router
@@ -157,7 +158,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = problem_media_types(FastAPI.openapi(app))
+            app.openapi_schema = examples_as_written(app, problem_media_types(FastAPI.openapi(app)))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

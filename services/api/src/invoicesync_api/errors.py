@@ -7,10 +7,14 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.models import Example
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from invoicesync_api.examples import story
+from invoicesync_api.examples.media import named
 
 log = structlog.get_logger()
 
@@ -53,10 +57,10 @@ class ConnectionFailed(ApiError):
     status, code, title = 422, "connection_failed", "The accounting system refused the connection"
 
 
-def problem(
+def problem_body(
     status: int, code: str, title: str, detail: str, instance: str, **extra: Any
-) -> JSONResponse:
-    body = {
+) -> dict[str, Any]:
+    return {
         "type": PROBLEM_BASE + code,
         "title": title,
         "status": status,
@@ -65,6 +69,12 @@ def problem(
         "instance": instance,
         **extra,
     }
+
+
+def problem(
+    status: int, code: str, title: str, detail: str, instance: str, **extra: Any
+) -> JSONResponse:
+    body = problem_body(status, code, title, detail, instance, **extra)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
@@ -153,8 +163,33 @@ class FieldProblem(BaseModel):
     type: str
 
 
+VALIDATION_ERRORS = [
+    {
+        "field": "currency",
+        "message": "String should match pattern '^[A-Z]{3}$'",
+        "type": "string_pattern_mismatch",
+    },
+    {"field": "customer.name", "message": "Field required", "type": "missing"},
+    {
+        "field": "lines.0.unit_price",
+        "message": 'Value error, amounts are decimal strings such as "12.50", never JSON numbers',
+        "type": "value_error",
+    },
+]
+VALIDATION_PROBLEM = problem_body(
+    422,
+    "validation_failed",
+    "Validation failed",
+    "; ".join(f"{e['field']}: {e['message']}" for e in VALIDATION_ERRORS),
+    "/v1/invoices",
+    errors=VALIDATION_ERRORS,
+)
+
+
 class Problem(BaseModel):
     """RFC 9457 problem details, as every error of this API is answered."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [VALIDATION_PROBLEM]})
 
     type: str = Field(examples=[PROBLEM_BASE + "not_found"])
     title: str = Field(examples=["Not found"])
@@ -165,26 +200,131 @@ class Problem(BaseModel):
     errors: list[FieldProblem] | None = None
 
 
-def _problem_response(description: str) -> dict[str, Any]:
-    return {"model": Problem, "description": description, "content": {PROBLEM_JSON: {}}}
+def _problem_response(description: str, examples: dict[str, Example]) -> dict[str, Any]:
+    return {
+        "model": Problem,
+        "description": description,
+        "content": {PROBLEM_JSON: {"examples": examples}},
+    }
 
 
+# One typical answer per status, shown for every operation.
+PROBLEM_EXAMPLES: dict[int, dict[str, Example]] = {
+    400: {
+        "invalid_json": named(
+            "The body is not JSON",
+            problem_body(
+                400,
+                "invalid_json",
+                "Invalid JSON",
+                "The request body is not valid JSON.",
+                "/v1/invoices",
+            ),
+        )
+    },
+    401: {
+        "unauthorized": named(
+            "Unknown or revoked API key",
+            problem_body(
+                401,
+                "unauthorized",
+                "Unauthorized",
+                "The API key is unknown or revoked.",
+                "/v1/invoices",
+            ),
+        )
+    },
+    404: {
+        "not_found": named(
+            "Missing, or another partner's",
+            problem_body(
+                404,
+                "not_found",
+                "Not found",
+                "No such invoice.",
+                f"/v1/invoices/{story.INVOICE_ID}",
+            ),
+        )
+    },
+    409: {
+        "run_already_going": named(
+            "A sync run is already going",
+            problem_body(
+                409,
+                "conflict",
+                "Conflict",
+                "A sync run is already going for this integration.",
+                "/v1/sync-runs",
+                sync_run_id=story.SYNC_RUN_ID,
+            ),
+        ),
+        "idempotency_key_in_flight": named(
+            "The first request with this Idempotency-Key is still running",
+            problem_body(
+                409,
+                "conflict",
+                "Conflict",
+                "A request with this Idempotency-Key is still in progress.",
+                "/v1/invoices",
+            ),
+        ),
+    },
+    413: {
+        "payload_too_large": named(
+            "Body over the limit",
+            problem_body(
+                413,
+                "payload_too_large",
+                "Payload too large",
+                "The body is larger than 1000000 bytes.",
+                "/v1/invoices",
+            ),
+        )
+    },
+    422: {"validation_failed": named("Every invalid field at once", VALIDATION_PROBLEM)},
+}
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _problem_response("Malformed request (e.g. invalid JSON)"),
-    401: _problem_response("Missing, unknown or revoked API key"),
-    404: _problem_response("Not found (also for another partner's ids)"),
-    409: _problem_response("Conflict (duplicate number, run already going, key in flight)"),
-    413: _problem_response("Body too large"),
-    422: _problem_response("Validation failed; every problem is listed in `errors`"),
+    400: _problem_response("Malformed request (e.g. invalid JSON)", PROBLEM_EXAMPLES[400]),
+    401: _problem_response("Missing, unknown or revoked API key", PROBLEM_EXAMPLES[401]),
+    404: _problem_response("Not found (also for another partner's ids)", PROBLEM_EXAMPLES[404]),
+    409: _problem_response(
+        "Conflict (duplicate number, run already going, key in flight)", PROBLEM_EXAMPLES[409]
+    ),
+    413: _problem_response("Body too large", PROBLEM_EXAMPLES[413]),
+    422: _problem_response(
+        "Validation failed; every problem is listed in `errors`", PROBLEM_EXAMPLES[422]
+    ),
+}
+# For the routes that check a connection with the accounting system (connect, relink).
+CONNECTION_PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: _problem_response(
+        "Validation failed, or the accounting system refused the connection (`reason`)",
+        {
+            **PROBLEM_EXAMPLES[422],
+            "connection_failed": named(
+                "Yuki refused the connection settings",
+                problem_body(
+                    422,
+                    "connection_failed",
+                    "The accounting system refused the connection",
+                    f"The Yuki access key has no administration "
+                    f"'{story.YUKI_ADMINISTRATION_ID}'; it can reach: "
+                    "'Bakkerij De Vries B.V. (oud)' (5b3e0f7a-2c9d-4e81-b6a4-9f1d7c2e8a30).",
+                    f"/v1/clients/{story.CLIENT_ID}/integrations",
+                    reason="administration_not_found",
+                ),
+            ),
+        },
+    )
 }
 
 
 def problem_media_types(schema: dict[str, Any]) -> dict[str, Any]:
     """FastAPI files a response model under application/json; errors here are answered as
-    application/problem+json, so the document says exactly that."""
+    application/problem+json, so the document says exactly that (examples kept)."""
     for operation in (op for path in schema.get("paths", {}).values() for op in path.values()):
         for status, response in operation.get("responses", {}).items():
             content = response.get("content", {})
             if status[0] in "45" and PROBLEM_JSON in content and "application/json" in content:
-                content[PROBLEM_JSON] = content.pop("application/json")
+                content[PROBLEM_JSON] = {**content.pop("application/json"), **content[PROBLEM_JSON]}
     return schema

@@ -64,9 +64,7 @@ def _parse(body: bytes) -> dict[str, Any]:
     return event
 
 
-async def _refresh(
-    settings: ApiSettings, integration_id: uuid.UUID, event: dict[str, Any]
-) -> None:
+async def _refresh(settings: ApiSettings, integration_id: uuid.UUID, event: dict[str, Any]) -> None:
     outcome = await refresh(settings, "lexware", integration_id)
     log.info(
         "lexware callback",

@@ -7,18 +7,23 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from sqlalchemy import select
 
 from invoicesync_api.db.models import Client
 from invoicesync_api.deps import CallerDep, SessionDep
 from invoicesync_api.errors import NotFound
+from invoicesync_api.examples import partners as examples
 from invoicesync_api.schemas import AddressIn, CountryCode, Strict
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"])
 
 
 class ClientIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [examples.CLIENT_IN, examples.CLIENT_MINIMAL_IN]}
+    )
+
     name: str = Field(min_length=1, max_length=200, examples=["Bakkerij De Vries B.V."])
     vat_number: str | None = Field(default=None, max_length=32, examples=["NL123456789B01"])
     company_number: str | None = Field(default=None, max_length=32, examples=["12345678"])
@@ -29,6 +34,10 @@ class ClientIn(Strict):
 
 
 class ClientPatch(Strict):
+    """Only the fields sent change."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.CLIENT_PATCH]})
+
     name: str | None = Field(default=None, min_length=1, max_length=200)
     vat_number: str | None = Field(default=None, max_length=32)
     company_number: str | None = Field(default=None, max_length=32)
@@ -39,6 +48,10 @@ class ClientPatch(Strict):
 
 
 class ClientOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [examples.CLIENT_OUT, examples.GERMAN_CLIENT_OUT]}
+    )
+
     id: uuid.UUID
     name: str
     vat_number: str | None

@@ -13,6 +13,8 @@ from invoicesync_api.deps import CallerDep, SessionDep
 from invoicesync_api.documents import repository, service
 from invoicesync_api.documents.idempotency import IdempotencyKeys, request_hash
 from invoicesync_api.documents.schemas import DocumentIn, DocumentOut, DocumentPatch, SyncStatus
+from invoicesync_api.examples.documents import DOCUMENT_EXAMPLES, DocumentExamples
+from invoicesync_api.examples.media import body_examples, response_examples
 from invoicesync_api.schemas import Page
 
 IdempotencyKeyHeader = Annotated[
@@ -22,14 +24,22 @@ IdempotencyKeyHeader = Annotated[
         max_length=255,
         description="Recommended: the same key and body answer the same 201 without a second "
         "document; another body answers 422; while the first is in flight, 409.",
+        examples=["inv-2026-0001-create"],
     ),
 ]
 
 
 def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: str) -> APIRouter:
     router = APIRouter(prefix=prefix, tags=[tag])
+    examples = DOCUMENT_EXAMPLES[kind]
 
-    @router.post("", status_code=201, response_model=DocumentOut)
+    @router.post(
+        "",
+        status_code=201,
+        response_model=DocumentOut,
+        openapi_extra=body_examples(examples.create),
+        responses={201: response_examples(examples.created)},
+    )
     async def create_document(
         body: DocumentIn,
         request: Request,
@@ -58,9 +68,14 @@ def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: s
                 await keys.release(caller.partner_id, idempotency_key)
             raise
 
-    _add_read_routes(router, kind)
+    _add_read_routes(router, kind, examples)
 
-    @router.patch("/{document_id}", response_model=DocumentOut)
+    @router.patch(
+        "/{document_id}",
+        response_model=DocumentOut,
+        openapi_extra=body_examples(examples.patch),
+        responses={200: response_examples(examples.patched)},
+    )
     async def patch_document(
         document_id: uuid.UUID, body: DocumentPatch, session: SessionDep, caller: CallerDep
     ) -> DocumentOut:
@@ -75,7 +90,11 @@ def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: s
         states = await repository.sync_states(session, [document.id])
         return service.to_out(document, states[document.id], warnings)
 
-    @router.post("/{document_id}/book", response_model=DocumentOut)
+    @router.post(
+        "/{document_id}/book",
+        response_model=DocumentOut,
+        responses={200: response_examples(examples.booked)},
+    )
     async def book_document(
         document_id: uuid.UUID, session: SessionDep, caller: CallerDep
     ) -> DocumentOut:
@@ -88,7 +107,12 @@ def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: s
         states = await repository.sync_states(session, [document.id])
         return service.to_out(document, states[document.id])
 
-    @router.post("/{document_id}/retry", status_code=202, response_model=DocumentOut)
+    @router.post(
+        "/{document_id}/retry",
+        status_code=202,
+        response_model=DocumentOut,
+        responses={202: response_examples(examples.retried)},
+    )
     async def retry_document(
         document_id: uuid.UUID, session: SessionDep, caller: CallerDep
     ) -> DocumentOut:
@@ -104,8 +128,12 @@ def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: s
     return router
 
 
-def _add_read_routes(router: APIRouter, kind: Literal["invoice", "credit_note"]) -> None:
-    @router.get("", response_model=Page[DocumentOut])
+def _add_read_routes(
+    router: APIRouter, kind: Literal["invoice", "credit_note"], examples: DocumentExamples
+) -> None:
+    @router.get(
+        "", response_model=Page[DocumentOut], responses={200: response_examples(examples.page)}
+    )
     async def list_documents(
         session: SessionDep,
         caller: CallerDep,
@@ -140,7 +168,11 @@ def _add_read_routes(router: APIRouter, kind: Literal["invoice", "credit_note"])
             data=[service.to_out(d, states[d.id]) for d in rows], next_cursor=next_cursor
         )
 
-    @router.get("/{document_id}", response_model=DocumentOut)
+    @router.get(
+        "/{document_id}",
+        response_model=DocumentOut,
+        responses={200: response_examples(examples.read)},
+    )
     async def read_document(
         document_id: uuid.UUID, session: SessionDep, caller: CallerDep
     ) -> DocumentOut:

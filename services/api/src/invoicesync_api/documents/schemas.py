@@ -6,14 +6,18 @@ import uuid
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, EmailStr, Field, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
+from invoicesync_api.examples import documents as examples
+from invoicesync_api.examples import story
 from invoicesync_api.schemas import AddressIn, CountryCode, Money, Rate, Strict
 
 SyncStatus = Literal["pending", "sending", "sent", "booked", "failed", "ambiguous"]
 
 
 class CustomerIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [story.CUSTOMER]})
+
     external_id: str = Field(min_length=1, max_length=128, examples=["cust-42"])
     name: str = Field(min_length=1, max_length=200, examples=["Jansen Installatietechniek"])
     vat_number: str | None = Field(default=None, max_length=32)
@@ -25,6 +29,8 @@ class CustomerIn(Strict):
 
 
 class LineIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [story.LINE]})
+
     description: str = Field(min_length=1, max_length=500, examples=["Maintenance visit"])
     quantity: Money = Field(examples=["2"])
     unit_price: Money = Field(examples=["75.00"])
@@ -36,12 +42,16 @@ class LineIn(Strict):
 class TotalsIn(Strict):
     """Optional: when sent, they must equal what the lines add up to."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.TOTALS]})
+
     net: Money | None = None
     vat: Money | None = None
     gross: Money | None = None
 
 
 class DocumentIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.INVOICE_IN]})
+
     client_id: uuid.UUID
     external_id: str = Field(min_length=1, max_length=128, examples=["inv-2026-0001"])
     number: str = Field(min_length=1, max_length=30, examples=["2026-0001"])
@@ -66,6 +76,8 @@ class DocumentIn(Strict):
 class DocumentPatch(Strict):
     """Fields that may change after creation; lines replace all lines."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.INVOICE_PATCH]})
+
     due_date: date | None = None
     customer: CustomerIn | None = None
     lines: list[LineIn] | None = Field(default=None, min_length=1, max_length=500)
@@ -73,12 +85,18 @@ class DocumentPatch(Strict):
 
 
 class SyncError(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [examples.EXACT_FAILED_RETRYABLE["error"]]}
+    )
+
     code: str
     message: str
     retryable: bool
 
 
 class SyncStateOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.EXACT_BOOKED]})
+
     integration_id: uuid.UUID
     system: str
     status: SyncStatus
@@ -91,6 +109,8 @@ class SyncStateOut(BaseModel):
 
 
 class LineOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.LINE_OUT]})
+
     description: str
     quantity: Money
     unit_price: Money
@@ -102,12 +122,16 @@ class LineOut(BaseModel):
 
 
 class TotalsOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.TOTALS]})
+
     net: Money
     vat: Money
     gross: Money
 
 
 class DocumentOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.INVOICE_BOOKED]})
+
     id: uuid.UUID
     kind: Literal["invoice", "credit_note"]
     client_id: uuid.UUID

@@ -7,10 +7,11 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from invoicesync_api.deps import CallerDep, SessionDep, SettingsDep
-from invoicesync_api.errors import ConnectionFailed, Unprocessable
+from invoicesync_api.errors import CONNECTION_PROBLEM_RESPONSES, ConnectionFailed, Unprocessable
+from invoicesync_api.examples import integrations as examples
 from invoicesync_api.integrations import lifecycle, service
 from invoicesync_api.integrations.schemas import IntegrationOut
 from invoicesync_api.integrations.verification import verify
@@ -23,23 +24,37 @@ router = APIRouter(prefix="/v1/integrations", tags=["integrations"])
 
 
 class DeactivateIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.DEACTIVATE_IN]})
+
     from_date: date = Field(description="Documents dated on or after it lose their sync state.")
 
 
 class DeactivateOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.DEACTIVATED]})
+
     integration: IntegrationOut
     documents_reset: int
 
 
 class RelinkIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [examples.RELINK_SAME, examples.RELINK_NEW_JOURNALS]}
+    )
+
     settings: dict[str, Any] | None = Field(default=None, description="Omitted: the same settings.")
 
 
 class RepairIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [examples.REPAIR_DEFAULT, examples.REPAIR_FROM]}
+    )
+
     from_date: date | None = Field(default=None, description="Default: the first affected date.")
 
 
 class RepairOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.REPAIRED]})
+
     from_date: date
     documents_reset: int
     integration: IntegrationOut
@@ -57,7 +72,11 @@ async def deactivate(
     return DeactivateOut(integration=service.integration_out(integration), documents_reset=reset)
 
 
-@router.post("/{integration_id}/relink", response_model=IntegrationOut)
+@router.post(
+    "/{integration_id}/relink",
+    response_model=IntegrationOut,
+    responses=CONNECTION_PROBLEM_RESPONSES,
+)
 async def relink(
     integration_id: uuid.UUID,
     body: RelinkIn,
@@ -80,7 +99,9 @@ async def relink(
     return service.integration_out(integration)
 
 
-@router.post("/{integration_id}/repair", response_model=RepairOut)
+@router.post(
+    "/{integration_id}/repair", response_model=RepairOut, responses=CONNECTION_PROBLEM_RESPONSES
+)
 async def repair(
     integration_id: uuid.UUID,
     body: RepairIn,

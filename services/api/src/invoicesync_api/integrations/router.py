@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Body, Request
 from sqlalchemy import select
 
 from invoicesync_api.clients.router import ClientDep
 from invoicesync_api.deps import CallerDep, SessionDep, SettingsDep
-from invoicesync_api.errors import ConnectionFailed, Unprocessable
+from invoicesync_api.errors import CONNECTION_PROBLEM_RESPONSES, ConnectionFailed, Unprocessable
+from invoicesync_api.examples import integrations as examples
+from invoicesync_api.examples.media import response_examples
 from invoicesync_api.integrations import oauth, service
 from invoicesync_api.integrations.schemas import IntegrationIn, IntegrationOut
 from invoicesync_api.integrations.verification import verify
@@ -19,15 +22,23 @@ from invoicesync_shared.db.models import Integration
 
 router = APIRouter(tags=["integrations"])
 
+# Named examples, one per system: the settings differ entirely.
+NewIntegration = Annotated[IntegrationIn, Body(openapi_examples=examples.CREATE_BODIES)]
+
 
 def _box(request: Request) -> SecretBox:
     box: SecretBox = request.app.state.box
     return box
 
 
-@router.post("/v1/clients/{client_id}/integrations", status_code=201, response_model=IntegrationOut)
+@router.post(
+    "/v1/clients/{client_id}/integrations",
+    status_code=201,
+    response_model=IntegrationOut,
+    responses={201: response_examples(examples.CREATED), **CONNECTION_PROBLEM_RESPONSES},
+)
 async def create_integration(
-    body: IntegrationIn,
+    body: NewIntegration,
     client: ClientDep,
     session: SessionDep,
     settings: SettingsDep,
@@ -58,7 +69,11 @@ async def create_integration(
     return service.integration_out(integration)
 
 
-@router.get("/v1/clients/{client_id}/integrations", response_model=list[IntegrationOut])
+@router.get(
+    "/v1/clients/{client_id}/integrations",
+    response_model=list[IntegrationOut],
+    responses={200: response_examples(examples.LISTED)},
+)
 async def list_integrations(client: ClientDep, session: SessionDep) -> list[IntegrationOut]:
     rows = await session.scalars(
         select(Integration)
@@ -90,7 +105,11 @@ async def reverify(
     return service.integration_out(integration)
 
 
-@router.get("/v1/oauth/callback", response_model=IntegrationOut)
+@router.get(
+    "/v1/oauth/callback",
+    response_model=IntegrationOut,
+    responses={200: response_examples(examples.AUTHORIZED)},
+)
 async def oauth_callback(
     session: SessionDep,
     settings: SettingsDep,

@@ -6,8 +6,9 @@ import uuid
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from invoicesync_api.examples import integrations as examples
 from invoicesync_api.schemas import Strict
 
 System = Literal["exact", "lexware", "yuki"]
@@ -40,13 +41,23 @@ SETTINGS_MODELS: dict[str, type[Strict]] = {
 
 
 class IntegrationIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.EXACT_IN]})
+
     system: System
-    settings: dict[str, Any] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Per system. exact: division, sales_journal, credit_note_journal, "
+        "start_date, default_gl_account (optional). lexware: none (the account is chosen "
+        "when access is allowed). yuki: access_key, administration_id, default_gl_account "
+        "(optional).",
+    )
     nightly_sync: bool = False
     nightly_hour: int = Field(default=2, ge=0, le=23, description="Hour in the client's time zone.")
 
 
 class IntegrationOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.EXACT_WITH_COUNTS]})
+
     id: uuid.UUID
     client_id: uuid.UUID
     system: System

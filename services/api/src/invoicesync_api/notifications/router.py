@@ -7,17 +7,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from invoicesync_api.db.models import Notification
 from invoicesync_api.deps import CallerDep, SessionDep
 from invoicesync_api.errors import NotFound
+from invoicesync_api.examples import sync as examples
+from invoicesync_api.examples.media import response_examples
 
 router = APIRouter(prefix="/v1/notifications", tags=["notifications"])
 
 
 class NotificationOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.NOTIFICATION]})
+
     id: uuid.UUID
     kind: str
     client_id: uuid.UUID | None
@@ -48,7 +52,11 @@ async def list_notifications(
     return [NotificationOut.model_validate(n, from_attributes=True) for n in rows]
 
 
-@router.post("/{notification_id}/read", response_model=NotificationOut)
+@router.post(
+    "/{notification_id}/read",
+    response_model=NotificationOut,
+    responses={200: response_examples(examples.NOTIFICATION_MARKED)},
+)
 async def mark_read(
     notification_id: uuid.UUID, session: SessionDep, caller: CallerDep
 ) -> NotificationOut:

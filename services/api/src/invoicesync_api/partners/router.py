@@ -7,22 +7,28 @@ import uuid
 from datetime import UTC, datetime
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
 
 from invoicesync_api.db.models import ApiKey, Partner
 from invoicesync_api.deps import AdminDep, SessionDep, hash_key
 from invoicesync_api.errors import NotFound
+from invoicesync_api.examples import partners as examples
+from invoicesync_api.examples.media import response_examples
 from invoicesync_api.schemas import Strict
 
 router = APIRouter(prefix="/admin/v1", tags=["admin"], dependencies=[AdminDep])
 
 
 class PartnerIn(Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PARTNER_IN]})
+
     name: str = Field(min_length=1, max_length=200)
 
 
 class PartnerOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PARTNER_CREATED]})
+
     id: uuid.UUID
     name: str
     api_key: str | None = Field(default=None, description="Shown once, at creation or rotation.")
@@ -48,7 +54,11 @@ async def create_partner(body: PartnerIn, session: SessionDep) -> PartnerOut:
     )
 
 
-@router.get("/partners", response_model=list[PartnerOut])
+@router.get(
+    "/partners",
+    response_model=list[PartnerOut],
+    responses={200: response_examples(examples.PARTNERS)},
+)
 async def list_partners(session: SessionDep) -> list[PartnerOut]:
     partners = await session.scalars(select(Partner).order_by(Partner.created_at))
     return [PartnerOut(id=p.id, name=p.name) for p in partners]

@@ -10,13 +10,14 @@ import uuid
 from collections import defaultdict
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Client, Document, DocumentSync
 from invoicesync_api.deps import CallerDep, SessionDep
 from invoicesync_api.documents.fanout import request_sync
+from invoicesync_api.examples import sync as examples
 from invoicesync_api.schemas import Strict
 from invoicesync_shared.db.models import Integration
 
@@ -24,6 +25,8 @@ router = APIRouter(prefix="/v1/dead-letters", tags=["dead letters"])
 
 
 class DeadLetterOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.DEAD_LETTER]})
+
     document_id: uuid.UUID
     number: str
     integration_id: uuid.UUID
@@ -34,11 +37,17 @@ class DeadLetterOut(BaseModel):
 
 
 class ReplayIn(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [examples.REPLAY_ALL_IN, examples.REPLAY_ONE_INTEGRATION_IN]}
+    )
+
     integration_id: uuid.UUID | None = None
     client_id: uuid.UUID | None = None
 
 
 class ReplayOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.REPLAYED]})
+
     documents: int
     deliveries: int
 

@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Body
 
 from invoicesync_api.deps import CallerDep, SessionDep
+from invoicesync_api.examples import sync as examples
+from invoicesync_api.examples.media import response_examples
 from invoicesync_api.sync import service
 from invoicesync_api.sync.schemas import SyncRunIn, SyncRunOut
 
 router = APIRouter(prefix="/v1/sync-runs", tags=["sync runs"])
 
+NewRun = Annotated[SyncRunIn, Body(openapi_examples=examples.RUN_BODIES)]
 
-@router.post("", status_code=202, response_model=SyncRunOut)
-async def start_run(body: SyncRunIn, session: SessionDep, caller: CallerDep) -> SyncRunOut:
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=SyncRunOut,
+    responses={202: response_examples(examples.RUN_ACCEPTED)},
+)
+async def start_run(body: NewRun, session: SessionDep, caller: CallerDep) -> SyncRunOut:
     """Send documents now: a client's, one integration's, or the chosen ``document_ids``
     (also the bulk retry). 409 while a run is going for one of the integrations."""
     run = await service.start(session, body, caller.partner_id)
@@ -32,6 +42,10 @@ async def list_runs(
     ]
 
 
-@router.get("/{run_id}", response_model=SyncRunOut)
+@router.get(
+    "/{run_id}",
+    response_model=SyncRunOut,
+    responses={200: response_examples(examples.RUN_PROGRESS)},
+)
 async def read_run(run_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> SyncRunOut:
     return service.run_out(await service.get_run(session, run_id, caller.partner_id))

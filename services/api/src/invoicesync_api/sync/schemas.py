@@ -6,13 +6,24 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from invoicesync_api.examples import sync as examples
 from invoicesync_api.schemas import Strict
 
 
 class SyncRunIn(Strict):
     """Which documents to send: a whole client, one integration, or chosen documents."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                examples.RUN_FOR_DOCUMENTS_IN,
+                examples.RUN_FOR_INTEGRATION_IN,
+                examples.RUN_FOR_CLIENT_IN,
+            ]
+        }
+    )
 
     client_id: uuid.UUID | None = None
     integration_id: uuid.UUID | None = None
@@ -35,6 +46,8 @@ class RunError(BaseModel):
 
 
 class SyncRunOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.RUN_FINISHED]})
+
     id: uuid.UUID
     client_id: uuid.UUID
     integration_ids: list[uuid.UUID]

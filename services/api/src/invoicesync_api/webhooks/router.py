@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import delete
 
 from invoicesync_api.deps import CallerDep, SessionDep
+from invoicesync_api.examples import webhooks as examples
+from invoicesync_api.examples.media import response_examples
 from invoicesync_api.schemas import Page
 from invoicesync_api.webhooks import repository, service
 from invoicesync_api.webhooks.models import ENABLED, WebhookEndpoint
@@ -114,7 +116,11 @@ async def delete_endpoint(endpoint: EndpointDep, session: SessionDep) -> Respons
     return Response(status_code=204)
 
 
-@router.post("/{endpoint_id}/rotate-secret", response_model=EndpointWithSecret)
+@router.post(
+    "/{endpoint_id}/rotate-secret",
+    response_model=EndpointWithSecret,
+    responses={200: response_examples(examples.ROTATED)},
+)
 async def rotate_secret(
     endpoint: EndpointDep, session: SessionDep, box: BoxDep, settings: WebhookSettingsDep
 ) -> EndpointWithSecret:
@@ -125,7 +131,11 @@ async def rotate_secret(
     return _with_secret(endpoint, secret)
 
 
-@router.get("/{endpoint_id}/deliveries", response_model=Page[DeliveryOut])
+@router.get(
+    "/{endpoint_id}/deliveries",
+    response_model=Page[DeliveryOut],
+    responses={200: response_examples(examples.DELIVERIES)},
+)
 async def list_deliveries(
     endpoint: EndpointDep,
     session: SessionDep,
@@ -155,7 +165,10 @@ async def read_delivery(
 
 
 @router.post(
-    "/{endpoint_id}/deliveries/{delivery_id}/replay", status_code=202, response_model=DeliveryOut
+    "/{endpoint_id}/deliveries/{delivery_id}/replay",
+    status_code=202,
+    response_model=DeliveryOut,
+    responses={202: response_examples(examples.REPLAY_QUEUED)},
 )
 async def replay_delivery(
     delivery_id: uuid.UUID, endpoint: EndpointDep, session: SessionDep
@@ -166,7 +179,12 @@ async def replay_delivery(
     return DeliveryOut.model_validate(delivery, from_attributes=True)
 
 
-@router.post("/{endpoint_id}/test", status_code=202, response_model=DeliveryOut)
+@router.post(
+    "/{endpoint_id}/test",
+    status_code=202,
+    response_model=DeliveryOut,
+    responses={202: response_examples(examples.TEST_QUEUED)},
+)
 async def send_test_event(endpoint: EndpointDep, session: SessionDep) -> DeliveryOut:
     """Queue a ``webhook.test`` event to this endpoint, whatever events it subscribed to."""
     delivery = await service.send_test(session, endpoint)

@@ -6,8 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from invoicesync_api.examples import webhooks as examples
 from invoicesync_api.schemas import Strict
 
 EventType = Literal[
@@ -23,7 +24,11 @@ Subscription = EventType | Literal["*"]
 
 
 class EndpointIn(Strict):
-    url: str = Field(min_length=1, max_length=2048, examples=["https://example.com/hooks"])
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [examples.ENDPOINT_IN, examples.ENDPOINT_ALL_EVENTS_IN]}
+    )
+
+    url: str = Field(min_length=1, max_length=2048, examples=[examples.URL])
     events: list[Subscription] = Field(
         min_length=1, description='Event types to receive; ["*"] for all.'
     )
@@ -31,6 +36,10 @@ class EndpointIn(Strict):
 
 
 class EndpointPatch(Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [examples.ENDPOINT_PATCH, examples.ENDPOINT_DISABLE_PATCH]}
+    )
+
     url: str | None = Field(default=None, min_length=1, max_length=2048)
     events: list[Subscription] | None = Field(default=None, min_length=1)
     description: str | None = Field(default=None, max_length=500)
@@ -40,6 +49,8 @@ class EndpointPatch(Strict):
 
 
 class EndpointOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.ENDPOINT_OUT]})
+
     id: uuid.UUID
     url: str
     events: list[str]
@@ -55,10 +66,14 @@ class EndpointOut(BaseModel):
 
 
 class EndpointWithSecret(EndpointOut):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.ENDPOINT_CREATED]})
+
     secret: str = Field(description="The signing secret (whsec_...). Shown only this once.")
 
 
 class DeliveryOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.DELIVERY_OUT]})
+
     id: uuid.UUID
     event_id: str = Field(description="The webhook-id header; the same on every attempt.")
     event_type: str
@@ -73,6 +88,8 @@ class DeliveryOut(BaseModel):
 
 
 class AttemptOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.ATTEMPT_FAILED]})
+
     attempted_at: datetime
     status_code: int | None
     error: str | None
@@ -81,5 +98,7 @@ class AttemptOut(BaseModel):
 
 
 class DeliveryDetail(DeliveryOut):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.DELIVERY_DETAIL]})
+
     payload: dict[str, Any]
     attempt_log: list[AttemptOut]
