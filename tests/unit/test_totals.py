@@ -35,7 +35,7 @@ def test_every_mismatch_is_reported_at_once() -> None:
         check_declared(
             totals, TotalsIn(net=Decimal("150.01"), vat=Decimal("31.49"), gross=Decimal("181.50"))
         )
-    assert caught.value.extra["errors"] == [
-        "totals.net is 150.01 but the lines add up to 150.00",
-        "totals.vat is 31.49 but the lines add up to 31.50",
+    assert [(e["field"], e["message"]) for e in caught.value.extra["errors"]] == [
+        ("totals.net", "is 150.01 but the lines add up to 150.00"),
+        ("totals.vat", "is 31.49 but the lines add up to 31.50"),
     ]

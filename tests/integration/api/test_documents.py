@@ -44,6 +44,14 @@ def test_declared_totals_that_do_not_add_up_are_refused(
     assert response.status_code == 422
     assert response.headers["content-type"] == PROBLEM
     assert "totals.gross is 131.90 but the lines add up to 131.89" in response.json()["detail"]
+    # The same shape as every validation problem: one entry per field.
+    assert response.json()["errors"] == [
+        {
+            "field": "totals.gross",
+            "message": "is 131.90 but the lines add up to 131.89",
+            "type": "totals_mismatch",
+        }
+    ]
 
 
 @pytest.mark.parametrize(

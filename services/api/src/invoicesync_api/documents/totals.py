@@ -38,7 +38,11 @@ def check_declared(computed: Totals, declared: TotalsIn | None) -> None:
     if declared is None:
         return
     wrong = [
-        f"{name} is {given} but the lines add up to {actual}"
+        {
+            "field": name,
+            "message": f"is {given} but the lines add up to {actual}",
+            "type": "totals_mismatch",
+        }
         for name, given, actual in (
             ("totals.net", declared.net, computed.net),
             ("totals.vat", declared.vat, computed.vat),
@@ -47,4 +51,5 @@ def check_declared(computed: Totals, declared: TotalsIn | None) -> None:
         if given is not None and given.quantize(CENT) != actual
     ]
     if wrong:
-        raise Unprocessable("; ".join(wrong), extra={"errors": wrong})
+        detail = "; ".join(f"{e['field']} {e['message']}" for e in wrong)
+        raise Unprocessable(detail, extra={"errors": wrong})
