@@ -113,3 +113,41 @@ def test_draft_is_stored_and_never_synced(
     assert response.json()["sync"] == []
     listed = partner.get("/v1/invoices", params={"client_id": client_id, "status": "draft"}).json()
     assert [d["number"] for d in listed["data"]] == ["2026-D1"]
+
+
+def test_a_payment_in_exact_shows_after_a_refresh_not_only_nightly(
+    stack: Stack, partner: httpx.Client, exact_client: dict[str, Any]
+) -> None:
+    """Exact's read-back runs nightly; a user asks for it now and sees the payment."""
+    client_id = exact_client["client"]["id"]
+    posted = partner.post("/v1/invoices", json=invoice_body(client_id, "2026-PAY"))
+    assert posted.status_code == 201, posted.text
+    invoice_id = posted.json()["id"]
+    booked = wait_for(
+        lambda: (
+            (s := partner.get(f"/v1/invoices/{invoice_id}").json()["sync"][0])["status"] == "booked"
+            and s
+        )
+    )
+    division = exact_client["demo"]["division"]
+    paid = httpx.post(
+        f"{stack.sandbox_url}/_sandbox/exact/divisions/{division}/entries/{booked['remote_id']}"
+        "/payment",
+        json={},
+    )
+    assert paid.status_code == 200, paid.text
+
+    integration_id = exact_client["integration"]["id"]
+    refreshed = partner.post(f"/v1/integrations/{integration_id}/refresh")
+    assert refreshed.status_code == 200, refreshed.text
+    # At least the payment; the module's earlier invoices are first seen "open" here too.
+    assert refreshed.json()["integration_id"] == integration_id
+    assert refreshed.json()["results_emitted"] >= 1
+    wait_for(
+        lambda: (
+            partner.get(f"/v1/invoices/{invoice_id}").json()["sync"][0]["payment_status"] == "paid"
+        )
+    )
+    # Nothing changed since: nothing more to say.
+    again = partner.post(f"/v1/integrations/{integration_id}/refresh")
+    assert again.json()["results_emitted"] == 0

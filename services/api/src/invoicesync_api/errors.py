@@ -51,6 +51,12 @@ class Unprocessable(ApiError):
     status, code, title = 422, "unprocessable", "Unprocessable content"
 
 
+class Unavailable(ApiError):
+    """A part of invoicesync the request needs (a connector) does not answer just now."""
+
+    status, code, title = 503, "unavailable", "Unavailable"
+
+
 class ConnectionFailed(ApiError):
     """The accounting system refused the connection settings."""
 
@@ -328,3 +334,23 @@ def problem_media_types(schema: dict[str, Any]) -> dict[str, Any]:
             if status[0] in "45" and PROBLEM_JSON in content and "application/json" in content:
                 content[PROBLEM_JSON] = {**content.pop("application/json"), **content[PROBLEM_JSON]}
     return schema
+
+
+# For the routes that ask a connector to act now (read back from the accounting system).
+CONNECTOR_PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    503: _problem_response(
+        "The system's connector did not answer; try again shortly",
+        {
+            "connector_down": named(
+                "The Exact connector is restarting",
+                problem_body(
+                    503,
+                    "unavailable",
+                    "Unavailable",
+                    "The exact connector could not be reached; try again shortly.",
+                    f"/v1/integrations/{story.EXACT_ID}/refresh",
+                ),
+            )
+        },
+    )
+}

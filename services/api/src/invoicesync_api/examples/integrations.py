@@ -155,6 +155,7 @@ RELINK_SAME: dict[str, Any] = {}
 RELINK_NEW_JOURNALS: dict[str, Any] = {
     "settings": {**EXACT_SETTINGS, "sales_journal": "71", "credit_note_journal": "72"}
 }
+REFRESHED: dict[str, Any] = {"integration_id": story.EXACT_ID, "results_emitted": 2}
 REPAIR_DEFAULT: dict[str, Any] = {}
 REPAIR_FROM: dict[str, Any] = {"from_date": "2026-10-01"}
 REPAIRED: dict[str, Any] = {

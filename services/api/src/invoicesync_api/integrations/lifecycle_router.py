@@ -1,4 +1,4 @@
-"""Integration lifecycle endpoints: deactivate, relink, repair."""
+"""Integration lifecycle endpoints: deactivate, relink, repair, and read back now."""
 
 from __future__ import annotations
 
@@ -10,9 +10,17 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from invoicesync_api.deps import CallerDep, SessionDep, SettingsDep
-from invoicesync_api.errors import CONNECTION_PROBLEM_RESPONSES, ConnectionFailed, Unprocessable
+from invoicesync_api.errors import (
+    CONNECTION_PROBLEM_RESPONSES,
+    CONNECTOR_PROBLEM_RESPONSES,
+    Conflict,
+    ConnectionFailed,
+    Unavailable,
+    Unprocessable,
+)
 from invoicesync_api.examples import integrations as examples
 from invoicesync_api.integrations import lifecycle, service
+from invoicesync_api.integrations.refresh import READS_BACK, refresh
 from invoicesync_api.integrations.schemas import IntegrationOut
 from invoicesync_api.integrations.verification import verify
 from invoicesync_api.schemas import Strict
@@ -60,6 +68,39 @@ class RepairOut(BaseModel):
     integration: IntegrationOut
     sync_run: SyncRunOut
     steps: list[str]
+
+
+class RefreshOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.REFRESHED]})
+
+    integration_id: uuid.UUID
+    results_emitted: int = Field(
+        description="Changes found (booking numbers of finalised drafts, payment statuses, "
+        "entries deleted remotely); the documents show them a moment later."
+    )
+
+
+@router.post(
+    "/{integration_id}/refresh", response_model=RefreshOut, responses=CONNECTOR_PROBLEM_RESPONSES
+)
+async def refresh_now(
+    integration_id: uuid.UUID, session: SessionDep, caller: CallerDep, settings: SettingsDep
+) -> RefreshOut:
+    """Read back now what changed in the accounting system, instead of at the next round
+    (Exact: nightly; Lexware: every minute, and at once when Lexware calls back): payment
+    status, numbers of drafts finalised in Lexware Office, entries deleted in Exact.
+    Yuki reports its booking number when it takes a document, so it has nothing to read."""
+    integration = await service.get_owned(session, integration_id, caller.partner_id)
+    if integration.system not in READS_BACK:
+        raise Unprocessable(f"{integration.system} has nothing to read back.")
+    if integration.status != "active":
+        raise Conflict(f"The integration is {integration.status.replace('_', ' ')}.")
+    outcome = await refresh(settings, integration.system, integration.id)
+    if outcome.code == "connector_unavailable":
+        raise Unavailable(outcome.message or "The connector could not be reached.")
+    if not outcome.ok:
+        raise Conflict("A read-back of this integration is running; try again in a moment.")
+    return RefreshOut(integration_id=integration.id, results_emitted=outcome.results_emitted)
 
 
 @router.post("/{integration_id}/deactivate", response_model=DeactivateOut)
