@@ -59,14 +59,14 @@ def hash_key(key: str) -> str:
 async def get_caller(session: SessionDep, credentials: BearerDep) -> Caller:
     if credentials is None:
         raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
-    key = await session.scalar(
-        select(ApiKey).where(
+    partner_id = await session.scalar(
+        select(ApiKey.partner_id).where(
             ApiKey.key_hash == hash_key(credentials.credentials), ApiKey.revoked_at.is_(None)
         )
     )
-    if key is None:
+    if partner_id is None:
         raise Unauthorized("The API key is unknown or revoked.")
-    return Caller(partner_id=key.partner_id)
+    return Caller(partner_id=partner_id)
 
 
 async def require_admin(settings: SettingsDep, credentials: BearerDep) -> None:
