@@ -20,7 +20,7 @@ from invoicesync_shared.bus.admin import ensure_topics
 from invoicesync_shared.crypto import SecretBox, generate_key
 from invoicesync_shared.db.engine import create_engine, create_sessionmaker
 from tests.support.databases import fresh_database
-from tests.support.servers import free_port, serve_in_thread
+from tests.support.servers import sandbox_config, serve_in_thread
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,12 +81,7 @@ def kafka_bootstrap() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def shared_sandbox_settings() -> SandboxSettings:
-    return SandboxSettings(
-        port=free_port(),
-        auto_approve=True,
-        fault_hang_seconds=3.0,
-        redirect_uri="http://127.0.0.1:9/v1/oauth/callback",
-    )
+    return sandbox_config(fault_hang_seconds=3.0)
 
 
 @pytest.fixture(scope="session")

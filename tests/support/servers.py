@@ -1,4 +1,5 @@
-"""Run an ASGI app on a real port in a background thread (real HTTP in tests)."""
+"""Run an ASGI app on a real port in a background thread (real HTTP in tests), and the
+settings of a sandbox served that way."""
 
 from __future__ import annotations
 
@@ -7,15 +8,34 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
+
+from invoicesync_sandbox.settings import SandboxSettings
+
+# Where the sandbox sends the user back after consent; nothing listens (tests read the
+# redirect's Location instead of following it).
+TEST_REDIRECT_URI = "http://127.0.0.1:9/v1/oauth/callback"
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def sandbox_config(**overrides: Any) -> SandboxSettings:
+    """A sandbox for one test module: a free port, consent auto-approved, short fault
+    hangs; ``overrides`` as settings fields (rate limits, say)."""
+    defaults: dict[str, Any] = {
+        "port": free_port(),
+        "auto_approve": True,
+        "fault_hang_seconds": 2.0,
+        "redirect_uri": TEST_REDIRECT_URI,
+    }
+    return SandboxSettings(**{**defaults, **overrides})
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from invoicesync_api.documents import totals
 from invoicesync_api.documents.schemas import DocumentOut, LineIn
 from invoicesync_api.integrations.schemas import IntegrationIn, IntegrationOut
 from invoicesync_api.integrations.service import validated_settings
-from invoicesync_api.openapi import api_routes
+from invoicesync_api.openapi import api_models, api_routes
 from invoicesync_api.schemas import Page
 from invoicesync_api.settings import ApiSettings
 from invoicesync_shared.crypto import generate_key
@@ -161,15 +161,6 @@ def test_every_json_body_and_answer_has_a_whole_example(document: dict[str, Any]
     assert missing == [], "\n".join(missing)
 
 
-def _api_models() -> Iterator[type[BaseModel]]:
-    pending: list[type[BaseModel]] = [BaseModel]
-    while pending:
-        model = pending.pop()
-        pending += model.__subclasses__()
-        if model.__module__.startswith("invoicesync_api."):
-            yield model
-
-
 def _model_examples(model: type[BaseModel]) -> list[Any]:
     extra = model.model_config.get("json_schema_extra")
     examples = extra.get("examples") if isinstance(extra, dict) else None
@@ -179,7 +170,7 @@ def _model_examples(model: type[BaseModel]) -> list[Any]:
 def test_model_examples_are_accepted_by_their_models(app: FastAPI) -> None:
     """Stricter than the schema: validators (no float amounts, due after issue) run too."""
     checked, refused = 0, []
-    for model in _api_models():
+    for model in api_models():
         for example in _model_examples(model):
             checked += 1
             try:

@@ -8,18 +8,12 @@ import pytest
 
 from invoicesync_sandbox.main import create_app
 from invoicesync_sandbox.settings import SandboxSettings
-from tests.support.servers import free_port, serve_in_thread
+from tests.support.servers import sandbox_config, serve_in_thread
 
 
 @pytest.fixture(scope="module")
 def sandbox_settings() -> SandboxSettings:
-    port = free_port()
-    return SandboxSettings(
-        port=port,
-        auto_approve=True,
-        fault_hang_seconds=2.0,
-        redirect_uri="http://127.0.0.1:9/v1/oauth/callback",
-    )
+    return sandbox_config()
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from invoicesync_sandbox.settings import SandboxSettings
-from tests.support.servers import free_port
+from tests.support.servers import sandbox_config
 
 API = "/exact/api/v1"
 Json = dict[str, Any]
@@ -22,13 +22,7 @@ Json = dict[str, Any]
 @pytest.fixture(scope="module")
 def sandbox_settings() -> SandboxSettings:
     """Generous limits: these tests make more than 60 calls per division and minute."""
-    return SandboxSettings(
-        port=free_port(),
-        auto_approve=True,
-        redirect_uri="http://127.0.0.1:9/v1/oauth/callback",
-        exact_minutely_limit=10_000,
-        exact_daily_limit=100_000,
-    )
+    return sandbox_config(exact_minutely_limit=10_000, exact_daily_limit=100_000)
 
 
 @pytest.fixture(scope="module")

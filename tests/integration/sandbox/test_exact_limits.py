@@ -10,20 +10,14 @@ import httpx
 import pytest
 
 from invoicesync_sandbox.settings import SandboxSettings
-from tests.support.servers import free_port
+from tests.support.servers import sandbox_config
 
 API = "/exact/api/v1"
 
 
 @pytest.fixture(scope="module")
 def sandbox_settings() -> SandboxSettings:
-    return SandboxSettings(
-        port=free_port(),
-        auto_approve=True,
-        redirect_uri="http://127.0.0.1:9/v1/oauth/callback",
-        exact_minutely_limit=5,
-        exact_daily_limit=8,
-    )
+    return sandbox_config(exact_minutely_limit=5, exact_daily_limit=8)
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,7 @@ from exactonline.storage.base import ExactOnlineConfig, MissingSetting
 
 from invoicesync_sandbox.main import create_app
 from invoicesync_sandbox.settings import SandboxSettings
-from tests.support.servers import free_port, serve_in_thread
+from tests.support.servers import free_port, sandbox_config, serve_in_thread
 
 Json = dict[str, Any]
 CALLBACK = "http://127.0.0.1:9/v1/oauth/callback"
@@ -48,12 +48,8 @@ MARCH_1_2024 = "/Date(1709251200000)/"
 @pytest.fixture(scope="module")
 def sandbox_settings() -> SandboxSettings:
     """Generous limits: the paging tests make more than 60 calls per division and minute."""
-    return SandboxSettings(
-        port=free_port(),
-        auto_approve=True,
-        redirect_uri=CALLBACK,
-        exact_minutely_limit=10_000,
-        exact_daily_limit=100_000,
+    return sandbox_config(
+        redirect_uri=CALLBACK, exact_minutely_limit=10_000, exact_daily_limit=100_000
     )
 
 

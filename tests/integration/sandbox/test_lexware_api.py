@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from invoicesync_sandbox.settings import SandboxSettings
-from tests.support.servers import free_port, serve_in_thread
+from tests.support.servers import sandbox_config, serve_in_thread
 
 VOUCHER_DATE = "2024-03-01T00:00:00.000+01:00"
 
@@ -85,16 +85,7 @@ def invoice(
 @pytest.fixture(scope="module")
 def sandbox_settings() -> SandboxSettings:
     """As conftest's, but with a rate limit high enough not to get in the way."""
-    # port and redirect_uri are only read under their aliases (pydantic validation_alias)
-    return SandboxSettings.model_validate(
-        {
-            "INVOICESYNC_SANDBOX_PORT": free_port(),
-            "INVOICESYNC_OAUTH_REDIRECT_URI": "http://127.0.0.1:9/v1/oauth/callback",
-            "auto_approve": True,
-            "fault_hang_seconds": 2.0,
-            "lexware_requests_per_second": 1000.0,
-        }
-    )
+    return sandbox_config(lexware_requests_per_second=1000.0)
 
 
 @pytest.fixture

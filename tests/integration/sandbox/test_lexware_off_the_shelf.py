@@ -54,7 +54,7 @@ from lexoffice_client.sales_voucher_common import (
 from pydantic import ValidationError
 
 from invoicesync_sandbox.settings import SandboxSettings
-from tests.support.servers import free_port
+from tests.support.servers import sandbox_config
 
 RATE = 2.0  # Lexware's documented limit, and what the sandbox enforces here
 VOUCHER_DATE = "2024-03-01T00:00:00.000+01:00"
@@ -64,15 +64,7 @@ GOODS = UUID("8f8664a8-fd86-11e1-a21f-0800200c9a66")  # a posting category Lexwa
 @pytest.fixture(scope="module")
 def sandbox_settings() -> SandboxSettings:
     """The real limit of 2 requests per second, stated here rather than taken by default."""
-    # port and redirect_uri are only read under their aliases (pydantic validation_alias)
-    return SandboxSettings.model_validate(
-        {
-            "INVOICESYNC_SANDBOX_PORT": free_port(),
-            "INVOICESYNC_OAUTH_REDIRECT_URI": "http://127.0.0.1:9/v1/oauth/callback",
-            "auto_approve": True,
-            "lexware_requests_per_second": RATE,
-        }
-    )
+    return sandbox_config(lexware_requests_per_second=RATE)
 
 
 class _Pace:

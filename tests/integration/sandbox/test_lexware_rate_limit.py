@@ -7,20 +7,12 @@ import httpx
 import pytest
 
 from invoicesync_sandbox.settings import SandboxSettings
-from tests.support.servers import free_port
+from tests.support.servers import sandbox_config
 
 
 @pytest.fixture(scope="module")
 def sandbox_settings() -> SandboxSettings:
-    # port and redirect_uri are only read under their aliases (pydantic validation_alias)
-    return SandboxSettings.model_validate(
-        {
-            "INVOICESYNC_SANDBOX_PORT": free_port(),
-            "INVOICESYNC_OAUTH_REDIRECT_URI": "http://127.0.0.1:9/v1/oauth/callback",
-            "auto_approve": True,
-            "lexware_requests_per_second": 2.0,
-        }
-    )
+    return sandbox_config(lexware_requests_per_second=2.0)
 
 
 def _new_org(sandbox_url: str) -> dict[str, Any]:

@@ -35,7 +35,8 @@ def api_routes(app: FastAPI) -> Iterator[RouteContext]:
             yield route
 
 
-def _api_models() -> Iterator[type[BaseModel]]:
+def api_models() -> Iterator[type[BaseModel]]:
+    """Every pydantic model this package defines (schemas and router-local models)."""
     pending: list[type[BaseModel]] = [BaseModel]
     while pending:
         model = pending.pop()
@@ -45,7 +46,7 @@ def _api_models() -> Iterator[type[BaseModel]]:
 
 
 def _restore_model_examples(document: dict[str, Any]) -> None:
-    models = list(_api_models())
+    models = list(api_models())
     # A component is named after its model unless two models share a name: skip those.
     names = Counter(m.__name__ for m in models)
     schemas = document.get("components", {}).get("schemas", {})
