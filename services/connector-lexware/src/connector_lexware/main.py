@@ -69,6 +69,7 @@ async def serve(settings: LexwareConnectorSettings) -> None:
             bootstrap=settings.kafka_bootstrap,
             health_port=settings.connector_lexware_port,
             health_host=settings.connector_host,
+            concurrency=settings.lexware_concurrency,
         )
     finally:
         await http.aclose()
