@@ -129,7 +129,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.settings = settings
     app.state.sessionmaker = sessionmaker
     app.state.box = SecretBox(settings.encryption_keys)
-    app.state.idempotency = IdempotencyKeys(sessionmaker, settings.idempotency_in_flight_seconds)
+    app.state.idempotency = IdempotencyKeys(
+        engine, sessionmaker, settings.idempotency_in_flight_seconds
+    )
     app.state.webhook_settings = settings.webhooks
     app.state.lexware_signatures = LexwareSignatures(
         settings.lexware_webhook_public_key, settings.lexware_webhook_public_key_url

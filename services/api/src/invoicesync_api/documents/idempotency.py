@@ -1,22 +1,30 @@
 """Idempotency-Key semantics: the same key and body replay the stored answer, another
 body is a 422, and a key whose first request is still running is a 409.
 
-The key is claimed in a transaction of its own, so a concurrent request sees the claim
-at once instead of waiting for the first request's transaction.
+The key is claimed outside the request's transaction (one autocommitted statement), so
+a concurrent request sees the claim at once instead of waiting for the first request's
+transaction.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+)
 
 from invoicesync_api.db.models import IdempotencyKey
 from invoicesync_api.errors import Conflict, IdempotencyKeyReused
@@ -35,26 +43,41 @@ def request_hash(method: str, path: str, body: Any) -> str:
 
 class IdempotencyKeys:
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], in_flight_seconds: int
+        self,
+        engine: AsyncEngine,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        in_flight_seconds: int,
     ) -> None:
+        self._engine = engine
         self._sessionmaker = sessionmaker
         self._in_flight = timedelta(seconds=in_flight_seconds)
 
     async def claim(self, partner_id: uuid.UUID, key: str, digest: str) -> StoredResponse | None:
         """None: the key is ours, go on. A response: replay it. Raises 409/422."""
-        async with self._sessionmaker.begin() as session:
-            inserted = await session.scalar(
+        if await self._insert_claim(partner_id, key, digest):
+            return None
+        return await self._existing_claim(partner_id, key, digest)
+
+    async def _insert_claim(self, partner_id: uuid.UUID, key: str, digest: str) -> bool:
+        """The common case, a new key: one autocommitted statement (no BEGIN, no COMMIT)."""
+        async with self._autocommit() as connection:
+            inserted = await connection.scalar(
                 insert(IdempotencyKey)
                 .values(partner_id=partner_id, key=key, request_hash=digest)
                 .on_conflict_do_nothing()
                 .returning(IdempotencyKey.key)
             )
-            if inserted is not None:
-                return None
+        return inserted is not None
+
+    async def _existing_claim(
+        self, partner_id: uuid.UUID, key: str, digest: str
+    ) -> StoredResponse | None:
+        async with self._sessionmaker.begin() as session:
             existing = await session.scalar(
                 select(IdempotencyKey).filter_by(partner_id=partner_id, key=key).with_for_update()
             )
-            assert existing is not None
+            if existing is None:  # the first request failed and let the key go just now
+                raise Conflict("A request with this Idempotency-Key just ended; send it again.")
             if existing.request_hash != digest:
                 raise IdempotencyKeyReused(
                     "This Idempotency-Key was used with a different request body."
@@ -70,14 +93,23 @@ class IdempotencyKeys:
     async def complete(
         session: AsyncSession, partner_id: uuid.UUID, key: str, status: int, body: dict[str, Any]
     ) -> None:
-        """Store the answer in the request's own transaction, with what it created."""
+        """Store the answer in the request's own transaction, with what it created (a Core
+        statement on the table: no ORM bulk-update machinery, no early flush)."""
+        table = cast(Table, IdempotencyKey.__table__)
         await session.execute(
-            update(IdempotencyKey)
-            .filter_by(partner_id=partner_id, key=key)
+            update(table)
+            .where(table.c.partner_id == partner_id, table.c.key == key)
             .values(response_status=status, response_body=body)
         )
 
     async def release(self, partner_id: uuid.UUID, key: str) -> None:
         """The request failed without storing anything: the key may be used again."""
-        async with self._sessionmaker.begin() as session:
-            await session.execute(delete(IdempotencyKey).filter_by(partner_id=partner_id, key=key))
+        async with self._autocommit() as connection:
+            await connection.execute(
+                delete(IdempotencyKey).filter_by(partner_id=partner_id, key=key)
+            )
+
+    @contextlib.asynccontextmanager
+    async def _autocommit(self) -> AsyncIterator[AsyncConnection]:
+        async with self._engine.connect() as connection:
+            yield await connection.execution_options(isolation_level="AUTOCOMMIT")

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Client, Document, DocumentSync
@@ -38,15 +38,6 @@ def _not_pushed_warning(system: str) -> str:
         f"This document is already synced to {names.get(system, system)}; the change is NOT "
         "pushed there. Edit it in the accounting system as well."
     )
-
-
-async def owned_client(
-    session: AsyncSession, client_id: uuid.UUID, partner_id: uuid.UUID
-) -> Client:
-    client = await session.get(Client, client_id)
-    if client is None or client.partner_id != partner_id:
-        raise NotFound("No such client.")
-    return client
 
 
 async def get_document(
@@ -90,25 +81,51 @@ async def _check_credited_invoice(
         raise Unprocessable("credit_note_for must be the id of an invoice of the same client.")
 
 
+async def _client_for_new_document(
+    session: AsyncSession, body: DocumentIn, kind: str, partner_id: uuid.UUID, now: datetime
+) -> tuple[Client, list[Integration]]:
+    """The client, the integrations that will push a document created ``now``, and the
+    duplicate-number check, in one statement: the accept path's round trips are its cost."""
+    duplicate = (
+        select(Document.id)
+        .where(
+            Document.client_id == Client.id, Document.kind == kind, Document.number == body.number
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+    eligible = and_(
+        Integration.client_id == Client.id,
+        Integration.status == "active",
+        Integration.activated_at <= now,
+    )
+    rows = (
+        await session.execute(
+            select(Client, Integration, duplicate)
+            .outerjoin(Integration, eligible)
+            .where(Client.id == body.client_id, Client.partner_id == partner_id)
+        )
+    ).all()
+    if not rows:
+        raise NotFound("No such client.")
+    client, _, duplicate_id = rows[0]
+    if duplicate_id is not None:
+        raise Conflict(
+            f"This client already has a {KIND_NAMES[kind]} numbered {body.number!r}.",
+            extra={"existing_id": str(duplicate_id)},
+        )
+    return client, [integration for _, integration, _ in rows if integration is not None]
+
+
 async def create(
     session: AsyncSession, body: DocumentIn, kind: str, partner_id: uuid.UUID
 ) -> tuple[Document, list[tuple[DocumentSync, Integration]]]:
     """The new document and its sync rows (one per integration that will push it)."""
-    client = await owned_client(session, body.client_id, partner_id)
-    await _check_credited_invoice(session, body, kind, partner_id)
     computed = totals.compute(body.lines)
     totals.check_declared(computed, body.totals)
-    duplicate = await session.scalar(
-        select(Document.id).where(
-            Document.client_id == client.id, Document.kind == kind, Document.number == body.number
-        )
-    )
-    if duplicate is not None:
-        raise Conflict(
-            f"This client already has a {KIND_NAMES[kind]} numbered {body.number!r}.",
-            extra={"existing_id": str(duplicate)},
-        )
     now = datetime.now(UTC)
+    client, integrations = await _client_for_new_document(session, body, kind, partner_id, now)
+    await _check_credited_invoice(session, body, kind, partner_id)
     document = Document(
         id=uuid.uuid4(),
         partner_id=partner_id,
@@ -135,14 +152,14 @@ async def create(
     session.add(document)
     if document.status != "booked":
         return document, []
-    return document, await _sync_new(session, document, client, is_new=True)
+    return document, await fanout.request_sync(session, document, client, integrations, is_new=True)
 
 
 async def _sync_new(
-    session: AsyncSession, document: Document, client: Client, *, is_new: bool = False
+    session: AsyncSession, document: Document, client: Client
 ) -> list[tuple[DocumentSync, Integration]]:
     integrations = await fanout.eligible_integrations(session, client.id, document.created_at)
-    return await fanout.request_sync(session, document, client, integrations, is_new=is_new)
+    return await fanout.request_sync(session, document, client, integrations)
 
 
 async def book(session: AsyncSession, document: Document) -> Document:
