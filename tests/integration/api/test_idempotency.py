@@ -6,11 +6,15 @@ import asyncio
 import uuid
 
 import httpx
+from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from invoicesync_api.app import create_app
 from invoicesync_api.db.models import Document
-from tests.integration.api.conftest import invoice
+from invoicesync_api.settings import ApiSettings
+from tests.integration.api.conftest import ADMIN_TOKEN, invoice, new_partner
+from tests.support.servers import serve_in_thread
 
 
 def test_same_key_same_body_replays_the_same_answer(partner: httpx.Client, client_id: str) -> None:
@@ -73,3 +77,34 @@ async def test_concurrent_requests_with_one_key_create_one_document(
             .where(Document.client_id == uuid.UUID(client_id), Document.number == "K-5")
         )
     assert count == 1
+
+
+async def test_more_requests_than_pooled_connections_all_get_through(
+    database_url: str, encryption_key: str
+) -> None:
+    """A keyed POST never holds two pooled connections at once (key lookup, claim and the
+    document's transaction take one each, one after the other), so a burst larger than the
+    pool waits its turn instead of starving it until the pool's timeout."""
+    settings = ApiSettings(
+        database_url=SecretStr(database_url),
+        encryption_keys=SecretStr(encryption_key),
+        admin_token=SecretStr(ADMIN_TOKEN),
+        run_workers=False,
+        database_pool_size=2,  # 2 + 2 overflow: 4 connections for 16 requests at once
+    )
+    with serve_in_thread(create_app(settings)) as url, new_partner(url) as partner:
+        client_id = partner.post("/v1/clients", json={"name": "Burst BV"}).json()["id"]
+        async with httpx.AsyncClient(
+            base_url=url, headers=dict(partner.headers), timeout=60
+        ) as http:
+            answers = await asyncio.gather(
+                *(
+                    http.post(
+                        "/v1/invoices",
+                        json=invoice(client_id, number=f"P-{n}"),
+                        headers={"Idempotency-Key": f"burst-{n}-{uuid.uuid4()}"},
+                    )
+                    for n in range(16)
+                )
+            )
+    assert [a.status_code for a in answers] == [201] * 16, [a.text for a in answers[:2]]

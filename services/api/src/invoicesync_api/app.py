@@ -127,6 +127,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     app = FastAPI(title="invoicesync", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
+    app.state.engine = engine
     app.state.sessionmaker = sessionmaker
     app.state.box = SecretBox(settings.encryption_keys)
     app.state.idempotency = IdempotencyKeys(

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invoicesync_api.db.models import ApiKey
 from invoicesync_api.errors import Unauthorized
 from invoicesync_api.settings import ApiSettings
+from invoicesync_shared.db.engine import autocommit
 
 bearer = HTTPBearer(auto_error=False)
 
@@ -56,14 +57,17 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-async def get_caller(session: SessionDep, credentials: BearerDep) -> Caller:
+async def get_caller(request: Request, credentials: BearerDep) -> Caller:
+    """The key is looked up outside the request's transaction: the route's session takes
+    its connection only when the route needs it, so a request never holds two at once."""
     if credentials is None:
         raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
-    partner_id = await session.scalar(
-        select(ApiKey.partner_id).where(
-            ApiKey.key_hash == hash_key(credentials.credentials), ApiKey.revoked_at.is_(None)
+    async with autocommit(request.app.state.engine) as connection:
+        partner_id = await connection.scalar(
+            select(ApiKey.partner_id).where(
+                ApiKey.key_hash == hash_key(credentials.credentials), ApiKey.revoked_at.is_(None)
+            )
         )
-    )
     if partner_id is None:
         raise Unauthorized("The API key is unknown or revoked.")
     return Caller(partner_id=partner_id)

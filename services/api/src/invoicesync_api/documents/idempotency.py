@@ -8,11 +8,9 @@ transaction.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -20,7 +18,6 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -28,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
 
 from invoicesync_api.db.models import IdempotencyKey
 from invoicesync_api.errors import Conflict, IdempotencyKeyReused
+from invoicesync_shared.db.engine import autocommit
 
 
 @dataclass(frozen=True)
@@ -60,7 +58,7 @@ class IdempotencyKeys:
 
     async def _insert_claim(self, partner_id: uuid.UUID, key: str, digest: str) -> bool:
         """The common case, a new key: one autocommitted statement (no BEGIN, no COMMIT)."""
-        async with self._autocommit() as connection:
+        async with autocommit(self._engine) as connection:
             inserted = await connection.scalar(
                 insert(IdempotencyKey)
                 .values(partner_id=partner_id, key=key, request_hash=digest)
@@ -104,12 +102,7 @@ class IdempotencyKeys:
 
     async def release(self, partner_id: uuid.UUID, key: str) -> None:
         """The request failed without storing anything: the key may be used again."""
-        async with self._autocommit() as connection:
+        async with autocommit(self._engine) as connection:
             await connection.execute(
                 delete(IdempotencyKey).filter_by(partner_id=partner_id, key=key)
             )
-
-    @contextlib.asynccontextmanager
-    async def _autocommit(self) -> AsyncIterator[AsyncConnection]:
-        async with self._engine.connect() as connection:
-            yield await connection.execution_options(isolation_level="AUTOCOMMIT")

@@ -65,6 +65,7 @@ def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: s
             return out
         except BaseException:
             if idempotency_key:
+                await session.rollback()  # its connection back to the pool first
                 await keys.release(caller.partner_id, idempotency_key)
             raise
 
