@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Client, Document, DocumentSync
@@ -27,16 +27,17 @@ from invoicesync_shared.outbox import writer as outbox
 SOURCE = "/api"
 
 
+def takes_part(created_at: datetime) -> ColumnElement[bool]:
+    """An integration pushes a document if it was active before the document was created."""
+    return and_(Integration.status == "active", Integration.activated_at <= created_at)
+
+
 async def eligible_integrations(
     session: AsyncSession, client_id: uuid.UUID, created_at: datetime
 ) -> Sequence[Integration]:
     return (
         await session.scalars(
-            select(Integration).where(
-                Integration.client_id == client_id,
-                Integration.status == "active",
-                Integration.activated_at <= created_at,
-            )
+            select(Integration).where(Integration.client_id == client_id, takes_part(created_at))
         )
     ).all()
 

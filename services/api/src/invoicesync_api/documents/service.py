@@ -94,11 +94,7 @@ async def _client_for_new_document(
         .limit(1)
         .scalar_subquery()
     )
-    eligible = and_(
-        Integration.client_id == Client.id,
-        Integration.status == "active",
-        Integration.activated_at <= now,
-    )
+    eligible = and_(Integration.client_id == Client.id, fanout.takes_part(now))
     rows = (
         await session.execute(
             select(Client, Integration, duplicate)
