@@ -19,6 +19,7 @@ from invoicesync_shared.connectors.service import refresh_route
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.audit import RemoteEntryMissing
+from invoicesync_shared.events.documents import CustomerData
 from invoicesync_shared.events.results import BookingAssigned, PaymentStatusChanged, SyncFailed
 from tests.integration.connectors.exact_support import (
     BEFORE_START,
@@ -104,6 +105,33 @@ class TestTokens:
         async with sessionmaker() as session:
             stored = await session.get(Integration, world.integration.id)
         assert stored is not None and stored.status == "needs_reauthorization"
+
+
+class TestCustomers:
+    async def test_replicas_meeting_a_new_customer_at_once_create_it_once(
+        self, world: World, sessionmaker: Sessions, secret_box: SecretBox
+    ) -> None:
+        world.others = [replica(world.sandbox_url, sessionmaker, secret_box) for _ in range(3)]
+        replicas = [world.one, *world.others]
+        accounts_before = len(world.state()["accounts"])
+        fresh = CustomerData(external_id="fresh-1", name="Versbakkerij Fresh", country="NL")
+
+        await asyncio.gather(
+            *(
+                world.send(world.document(f"NEWC-{n}", customer=fresh), via=r)
+                for n, r in enumerate(replicas)
+            )
+        )
+
+        accounts = world.state()["accounts"]
+        assert len(accounts) == accounts_before + 1
+        booked = [e for r in replicas for e in r.producer.of_type(BookingAssigned.TYPE)]
+        assert len(booked) == 4
+        _refs_once(world, [f"NEWC-{n}" for n in range(4)])
+        # Known now: the next document finds the link without a single lookup in Exact.
+        calls = world.one.client.calls
+        await world.send(world.document("NEWC-4", customer=fresh))
+        assert world.one.client.calls - calls == 1  # the SalesEntry POST alone
 
 
 class TestRateLimits:

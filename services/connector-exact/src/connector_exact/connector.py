@@ -92,9 +92,8 @@ class ExactConnector:
         self, ctx: PushContext, division: int, customer: CustomerData
     ) -> tuple[str, bool]:
         """Stored link → Code → VAT number → Chamber of Commerce → name; else create."""
-        async with ctx.customers.locked(customer.external_id):
-            if link := await ctx.customers.find(customer.external_id):
-                return link.remote_id, False
+
+        async def match_or_create() -> tuple[RemoteCustomer, bool]:
             for odata_filter in mapping.account_filters(customer):
                 rows = await self._client.results(
                     ctx.integration.id,
@@ -103,20 +102,14 @@ class ExactConnector:
                     {"$filter": odata_filter, "$select": "ID,Code,Name,Blocked", "$top": "1"},
                 )
                 if rows:
-                    return await self._link(ctx, customer, rows[0]), False
+                    return _usable(customer, rows[0]), False
             body = await self._client.post(
                 ctx.integration.id, division, "crm/Accounts", mapping.account_payload(customer)
             )
-            return await self._link(ctx, customer, body["d"]), True
+            return _usable(customer, body["d"]), True
 
-    async def _link(self, ctx: PushContext, customer: CustomerData, account: dict[str, Any]) -> str:
-        if account.get("Blocked"):
-            raise PermanentError(
-                "customer_blocked", f"The customer {customer.name!r} is blocked in Exact Online."
-            )
-        remote = RemoteCustomer(str(account["ID"]), str(account.get("Code") or "").strip() or None)
-        await ctx.customers.save(customer.external_id, remote)
-        return remote.remote_id
+        remote, created = await ctx.customers.resolve(customer.external_id, match_or_create)
+        return remote.remote_id, created
 
     async def _gl_account(self, ctx: PushContext, division: int, code: str | None) -> str:
         accounts = self._gl_accounts.get(division)
@@ -162,3 +155,12 @@ class ExactConnector:
 def _journal(ctx: PushContext, document: DocumentSnapshot) -> str:
     key = "credit_note_journal" if document.kind == "credit_note" else "sales_journal"
     return str(ctx.settings[key])
+
+
+def _usable(customer: CustomerData, account: dict[str, Any]) -> RemoteCustomer:
+    """The account to link, unless Exact has it blocked."""
+    if account.get("Blocked"):
+        raise PermanentError(
+            "customer_blocked", f"The customer {customer.name!r} is blocked in Exact Online."
+        )
+    return RemoteCustomer(str(account["ID"]), str(account.get("Code") or "").strip() or None)

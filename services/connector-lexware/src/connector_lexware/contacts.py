@@ -1,7 +1,8 @@
 """Customers as Lexware contacts: stored link → search by name, then e-mail → create.
 
-The search runs under the customer's advisory lock, so two documents (or replicas) never
-create the same contact twice; a found or created contact is linked per organisation.
+A customer not linked yet is searched for under its advisory lock, so two documents (or
+replicas) never create the same contact twice; a found or created contact is linked per
+organisation.
 """
 
 from __future__ import annotations
@@ -21,17 +22,17 @@ class Contacts:
         self, ctx: PushContext, scope: str, customer: CustomerData
     ) -> tuple[str, bool]:
         """The contact id for ``customer`` and whether it was created just now."""
-        async with ctx.customers.locked(customer.external_id):
-            if link := await ctx.customers.find(customer.external_id):
-                return link.remote_id, False
+
+        async def match_or_create() -> tuple[RemoteCustomer, bool]:
             if found := await self._search(ctx, scope, customer):
-                await ctx.customers.save(customer.external_id, found)
-                return found.remote_id, False
+                return found, False
             body = await self._client.post(
                 ctx.integration.id, scope, "v1/contacts", mapping.contact_payload(customer)
             )
-            await ctx.customers.save(customer.external_id, RemoteCustomer(str(body["id"])))
-            return str(body["id"]), True
+            return RemoteCustomer(str(body["id"])), True
+
+        contact, created = await ctx.customers.resolve(customer.external_id, match_or_create)
+        return contact.remote_id, created
 
     async def find_linked(self, ctx: PushContext, customer: CustomerData) -> str | None:
         link = await ctx.customers.find(customer.external_id)

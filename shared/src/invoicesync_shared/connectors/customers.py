@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -49,6 +49,25 @@ class CustomerLinks:
                 yield
             finally:
                 await session.execute(select(func.pg_advisory_unlock(lock_id)))
+
+    async def resolve(
+        self,
+        customer_key: str,
+        match_or_create: Callable[[], Awaitable[tuple[RemoteCustomer, bool]]],
+    ) -> tuple[RemoteCustomer, bool]:
+        """The linked customer; else, under the customer's lock, what ``match_or_create``
+        finds or creates in the accounting system (and whether it created it), linked.
+
+        A known customer costs one query and no lock: only a first sighting waits on the
+        lock (holding a connection while it waits), and it asks again once it has it."""
+        if link := await self.find(customer_key):
+            return link, False
+        async with self.locked(customer_key):
+            if link := await self.find(customer_key):
+                return link, False
+            customer, created = await match_or_create()
+            await self.save(customer_key, customer)
+            return customer, created
 
     async def find(self, customer_key: str) -> RemoteCustomer | None:
         async with self._sessionmaker() as session:
