@@ -66,6 +66,29 @@ async def test_unknown_outcome_that_did_not_commit_is_pushed_again(
     assert producer.of_type(BOOKED)[0].data["adopted"] is False
 
 
+async def test_a_lost_answer_whose_lookups_all_failed_is_looked_up_again_on_replay(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The chaos suite's double booking: the push committed but its answer was lost, then
+    every lookup met a 429 until the retries ran out. The document is dead-lettered with
+    its outcome unknown, so the replay looks it up and adopts it instead of pushing again."""
+    runtime, fake, producer = await runtime_for(sessionmaker)
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    fake.fail_next(UnknownOutcome("response lost"), after_commit=True)
+    fake.lookup_errors.extend(TransientError("429") for _ in range(FAST.attempts - 1))
+    event = booked_event(snapshot(client, "LL-1"), integration)
+
+    await runtime.handle(event)
+    (failed,) = producer.of_type(FAILED)
+    assert failed.data["code"] == "outcome_unknown" and failed.data["dead_lettered"] is True
+
+    await runtime.handle(event)  # the dead letter replayed
+    assert fake.pushes == 1 and fake.lookups == FAST.attempts
+    (booked,) = producer.of_type(BOOKED)
+    assert booked.data["adopted"] is True
+
+
 async def test_permanent_error_is_reported_once_and_not_retried(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:

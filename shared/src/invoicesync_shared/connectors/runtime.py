@@ -226,29 +226,36 @@ class ConnectorRuntime:
         renew: Callable[[], Awaitable[None]],
     ) -> tuple[Booking, bool]:
         look_up = must_look_up
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type((TransientError, UnknownOutcome)),
-            wait=self._retry.wait,
-            stop=stop_after_attempt(self._retry.attempts),
-            reraise=True,
-        ):
-            with attempt:
-                if attempt.retry_state.attempt_number > 1:
-                    RETRIES.labels(self.system).inc()
-                    await renew()  # still ours: keep the lease while retrying
-                if look_up and not ctx.is_update:
-                    found = await self.connector.find_by_reference(ctx, document)
-                    if found is not None:
-                        return found, True
-                look_up = False
-                started = time.perf_counter()
-                try:
-                    return await self.connector.push(ctx, document), False
-                except UnknownOutcome:
-                    look_up = True
-                    raise
-                finally:
-                    PUSH_SECONDS.labels(self.system).observe(time.perf_counter() - started)
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type((TransientError, UnknownOutcome)),
+                wait=self._retry.wait,
+                stop=stop_after_attempt(self._retry.attempts),
+                reraise=True,
+            ):
+                with attempt:
+                    if attempt.retry_state.attempt_number > 1:
+                        RETRIES.labels(self.system).inc()
+                        await renew()  # still ours: keep the lease while retrying
+                    if look_up and not ctx.is_update:
+                        found = await self.connector.find_by_reference(ctx, document)
+                        if found is not None:
+                            return found, True
+                    look_up = False
+                    started = time.perf_counter()
+                    try:
+                        return await self.connector.push(ctx, document), False
+                    except UnknownOutcome:
+                        look_up = True
+                        raise
+                    finally:
+                        PUSH_SECONDS.labels(self.system).observe(time.perf_counter() - started)
+        except TransientError as exc:
+            if look_up:
+                # The last failure was a lookup's, so an earlier outcome is still unknown:
+                # the document may exist remotely, and the next try must look it up first.
+                raise UnknownOutcome(str(exc)) from exc
+            raise
         raise AssertionError("unreachable: tenacity reraises")
 
     async def _record_success(self, job: _Job, booking: Booking, adopted: bool) -> None:

@@ -28,6 +28,7 @@ class FakeConnector:
     gate: asyncio.Event | None = None
     in_push: asyncio.Event = field(default_factory=asyncio.Event)
     lookups: int = 0
+    lookup_errors: deque[Exception] = field(default_factory=deque)  # raised on next lookups
     scope_error: SyncError | None = None  # settings the connector cannot use
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -60,6 +61,8 @@ class FakeConnector:
         self, ctx: PushContext, document: DocumentSnapshot
     ) -> Booking | None:
         self.lookups += 1
+        if self.lookup_errors:
+            raise self.lookup_errors.popleft()
         return self.booked.get(ctx.reference)
 
     async def verify(self, integration: Integration) -> dict[str, Any]:
