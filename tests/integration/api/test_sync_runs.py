@@ -183,6 +183,35 @@ async def test_sweeper_asks_again_for_what_stays_pending(
     assert await outbox_rows(sessionmaker, doc) == 3
 
 
+async def test_sweeper_asks_again_for_what_stays_ambiguous(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """An answer lost and every lookup refused: the connector said ``outcome_unknown``.
+    The sweeper asks again (the connector looks it up first), so it does not stay so."""
+    integration = await active_integration(sessionmaker, client_id)
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="SWEEP-2")).json()["id"]
+    await deliver(
+        sessionmaker,
+        SyncFailed(
+            document_id=uuid.UUID(doc),
+            integration_id=integration,
+            code="outcome_unknown",
+            message="No answer from Exact to a write.",
+            retryable=True,
+            dead_lettered=True,
+        ),
+    )
+    assert partner.get(f"/v1/invoices/{doc}").json()["sync"][0]["status"] == "ambiguous"
+    async with sessionmaker.begin() as session:
+        await session.execute(update(OutboxMessage).values(published_at=datetime.now(UTC)))
+    sweeper = PendingSweeper(sessionmaker, pending_after=timedelta(minutes=10))
+
+    assert await sweeper.sweep_once(datetime.now(UTC)) == 0  # not for a while
+    assert await sweeper.sweep_once(datetime.now(UTC) + timedelta(minutes=11)) == 1
+    assert await outbox_rows(sessionmaker, doc) == 2
+    assert partner.get(f"/v1/invoices/{doc}").json()["sync"][0]["status"] == "pending"
+
+
 async def test_dead_letters_are_listed_and_replayed(
     partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:

@@ -1,8 +1,10 @@
-"""Re-asks for documents that stay pending too long.
+"""Re-asks for documents that stay pending too long, or whose outcome stays unknown.
 
 The embedded broker keeps topics in memory only, and any broker can lose a message
 before a consumer commits it; the connectors' ledgers make a repeated request harmless,
-so re-publishing what stays pending is how nothing gets lost.
+so re-publishing what stays pending is how nothing gets lost. An ``ambiguous`` document
+(an answer lost, no lookup got through) is asked again the same way: its connector looks
+it up before sending anything, so the uncertainty ends without anyone pressing retry.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from invoicesync_shared.db.models import Integration, OutboxMessage
 
 log = structlog.get_logger()
 MAX_DOUBLINGS = 6  # the wait grows to 64 times pending_after at most
+SWEPT = ("pending", "ambiguous")
 
 
 class PendingSweeper:
@@ -41,7 +44,8 @@ class PendingSweeper:
         self.republished = 0
 
     async def sweep_once(self, now: datetime | None = None) -> int:
-        """Re-request every document pending longer than its wait; returns how many.
+        """Re-request every document pending (or ambiguous) longer than its wait; returns
+        how many.
 
         The wait doubles with each re-request of the same document: one merely queued
         behind a rate limit is asked again rarely, so the partitions are not flooded."""
@@ -61,7 +65,7 @@ class PendingSweeper:
                     state.sweeps = sweeps[(document, integration)]
                     state.updated_at = datetime.now(UTC)
         if by_document:
-            log.warning("re-requested pending documents", documents=len(by_document))
+            log.warning("re-requested pending or ambiguous documents", documents=len(by_document))
         self.republished += len(by_document)
         return len(by_document)
 
@@ -82,7 +86,7 @@ class PendingSweeper:
             .join(Document, Document.id == DocumentSync.document_id)
             .join(Integration, Integration.id == DocumentSync.integration_id)
             .where(
-                DocumentSync.status == "pending",
+                DocumentSync.status.in_(SWEPT),
                 DocumentSync.updated_at < literal(now, DateTime(timezone=True)) - wait,
                 Integration.status == "active",
                 cast(DocumentSync.document_id, String).not_in(waiting),
