@@ -183,6 +183,24 @@ async def test_sweeper_asks_again_for_what_stays_pending(
     assert await outbox_rows(sessionmaker, doc) == 3
 
 
+async def gave_up(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    document_id: str,
+    integration_id: uuid.UUID,
+    code: str,
+) -> None:
+    """The connector's retries ran out: dead-lettered, retryable, with ``code``."""
+    failed = SyncFailed(
+        document_id=uuid.UUID(document_id),
+        integration_id=integration_id,
+        code=code,
+        message="Exact was not reachable.",
+        retryable=True,
+        dead_lettered=True,
+    )
+    await deliver(sessionmaker, failed)
+
+
 async def test_sweeper_asks_again_for_what_stays_ambiguous(
     partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -190,17 +208,7 @@ async def test_sweeper_asks_again_for_what_stays_ambiguous(
     The sweeper asks again (the connector looks it up first), so it does not stay so."""
     integration = await active_integration(sessionmaker, client_id)
     doc = partner.post("/v1/invoices", json=invoice(client_id, number="SWEEP-2")).json()["id"]
-    await deliver(
-        sessionmaker,
-        SyncFailed(
-            document_id=uuid.UUID(doc),
-            integration_id=integration,
-            code="outcome_unknown",
-            message="No answer from Exact to a write.",
-            retryable=True,
-            dead_lettered=True,
-        ),
-    )
+    await gave_up(sessionmaker, doc, integration, "outcome_unknown")
     assert partner.get(f"/v1/invoices/{doc}").json()["sync"][0]["status"] == "ambiguous"
     async with sessionmaker.begin() as session:
         await session.execute(update(OutboxMessage).values(published_at=datetime.now(UTC)))
@@ -217,17 +225,7 @@ async def test_dead_letters_are_listed_and_replayed(
 ) -> None:
     integration = await active_integration(sessionmaker, client_id)
     doc = partner.post("/v1/invoices", json=invoice(client_id, number="DLQ-1")).json()["id"]
-    await deliver(
-        sessionmaker,
-        SyncFailed(
-            document_id=uuid.UUID(doc),
-            integration_id=integration,
-            code="unavailable",
-            message="Exact was not reachable.",
-            retryable=True,
-            dead_lettered=True,
-        ),
-    )
+    await gave_up(sessionmaker, doc, integration, "unavailable")
     listed: list[dict[str, Any]] = partner.get("/v1/dead-letters").json()
     assert [d["document_id"] for d in listed if d["document_id"] == doc] == [doc]
     before = await outbox_rows(sessionmaker, doc)
