@@ -183,6 +183,47 @@ async def test_sweeper_asks_again_for_what_stays_pending(
     assert await outbox_rows(sessionmaker, doc) == 3
 
 
+async def test_sweeper_leaves_alone_what_waits_behind_a_working_connector(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Pending long, but its integration's connector answered for another document a
+    moment ago: it is queued behind a backlog, not lost, so it is not asked again yet."""
+    integration = await active_integration(sessionmaker, client_id)
+    waiting = partner.post("/v1/invoices", json=invoice(client_id, number="Q-1")).json()["id"]
+    done = partner.post("/v1/invoices", json=invoice(client_id, number="Q-2")).json()["id"]
+    async with sessionmaker.begin() as session:
+        await session.execute(update(OutboxMessage).values(published_at=datetime.now(UTC)))
+    sweeper = PendingSweeper(sessionmaker, pending_after=timedelta(minutes=10))
+    await deliver(
+        sessionmaker,
+        BookingAssigned(
+            document_id=uuid.UUID(done),
+            integration_id=integration,
+            booking_number="70001",
+            remote_id="r-70001",
+            sent_at=datetime.now(UTC),
+        ),
+    )
+    # Fifteen minutes pending; the other answer came five minutes ago.
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(DocumentSync)
+            .where(DocumentSync.document_id == uuid.UUID(waiting))
+            .values(updated_at=datetime.now(UTC) - timedelta(minutes=15))
+        )
+        await session.execute(
+            update(DocumentSync)
+            .where(DocumentSync.document_id == uuid.UUID(done))
+            .values(updated_at=datetime.now(UTC) - timedelta(minutes=5))
+        )
+    assert await sweeper.sweep_once(datetime.now(UTC)) == 0
+    assert await outbox_rows(sessionmaker, waiting) == 1
+
+    # No answer for longer than the wait: the connector is idle, so the request was lost.
+    assert await sweeper.sweep_once(datetime.now(UTC) + timedelta(minutes=6)) == 1
+    assert await outbox_rows(sessionmaker, waiting) == 2
+
+
 async def gave_up(
     sessionmaker: async_sessionmaker[AsyncSession],
     document_id: str,

@@ -15,9 +15,8 @@ class LexwareConnectorSettings(ServiceSettings):
     lexware_requests_per_second: float = Field(default=2.0, gt=0)
     # Pace through PostgreSQL, so several replicas share one organisation's budget.
     lexware_shared_pacing: bool = True
-    # Documents in flight at once per replica, across its partitions (each document's
-    # events still in order): organisations whose clients share a partition do not wait
-    # on one another's budget. Below the connection pool's 20, since each holds one.
+    # Documents of a partition in flight at once (each document's events still in order):
+    # organisations whose clients share a partition do not wait on one another's budget.
     # Drafts get their numbers when a person finalises them, so push order does not matter.
     lexware_concurrency: int = Field(default=16, ge=1)
     lexware_timeout_seconds: float = 20.0

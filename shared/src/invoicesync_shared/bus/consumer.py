@@ -54,9 +54,6 @@ class EventConsumer:
         self._max_attempts = max_attempts
         self._group = group_id
         self._concurrency = concurrency
-        # One limit for all partitions: at most ``concurrency`` documents in flight in this
-        # consumer, so its connection pool is sized by one number, not by partitions.
-        self._in_flight = asyncio.Semaphore(concurrency)
         self._linger = linger
 
         self._stopping = asyncio.Event()
@@ -123,9 +120,10 @@ class EventConsumer:
         for record in records:
             subject = dict(record.headers).get("ce_subject", b"")
             by_subject.setdefault(subject or str(record.offset).encode(), []).append(record)
+        limit = asyncio.Semaphore(self._concurrency)
 
         async def in_order(group: list[ConsumerRecord[bytes, bytes]]) -> None:
-            async with self._in_flight:
+            async with limit:
                 for record in group:
                     await self._handle(record)
 

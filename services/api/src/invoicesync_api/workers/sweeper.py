@@ -2,7 +2,10 @@
 
 The embedded broker keeps topics in memory only, and any broker can lose a message
 before a consumer commits it; the connectors' ledgers make a repeated request harmless,
-so re-publishing what stays pending is how nothing gets lost. An ``ambiguous`` document
+so re-publishing what stays pending is how nothing gets lost. A document is only asked
+again while its integration shows no progress (no result within ``pending_after``): one
+that is merely queued behind a backlog would otherwise be asked again and again, and every
+copy lengthens the very queue it waits in. An ``ambiguous`` document
 (an answer lost, no lookup got through) is asked again the same way: its connector looks
 it up before sending anything, so the uncertainty ends without anyone pressing retry.
 """
@@ -17,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from sqlalchemy import DateTime, Float, String, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from invoicesync_api.db.models import Client, Document, DocumentSync
 from invoicesync_api.documents.fanout import request_sync
@@ -25,6 +29,7 @@ from invoicesync_shared.db.models import Integration, OutboxMessage
 log = structlog.get_logger()
 MAX_DOUBLINGS = 6  # the wait grows to 64 times pending_after at most
 SWEPT = ("pending", "ambiguous")
+RESULTS = ("booked", "sent", "failed", "ambiguous")  # states only a connector's answer sets
 
 
 class PendingSweeper:
@@ -81,6 +86,12 @@ class PendingSweeper:
         # after a burst) once per pending row: seconds of CPU at 10,000 pending.
         subject = OutboxMessage.envelope["subject"].astext
         waiting = select(subject).where(OutboxMessage.published_at.is_(None), subject.is_not(None))
+        # Integrations whose connector answered lately are working through their queue.
+        answered = aliased(DocumentSync)
+        progressing = select(answered.integration_id).where(
+            answered.status.in_(RESULTS),
+            answered.updated_at >= literal(now, DateTime(timezone=True)) - self._pending_after,
+        )
         rows = await session.execute(
             select(DocumentSync, Document, Integration)
             .join(Document, Document.id == DocumentSync.document_id)
@@ -90,6 +101,7 @@ class PendingSweeper:
                 DocumentSync.updated_at < literal(now, DateTime(timezone=True)) - wait,
                 Integration.status == "active",
                 cast(DocumentSync.document_id, String).not_in(waiting),
+                DocumentSync.integration_id.not_in(progressing),
             )
             .limit(self._batch_size)
             # SKIP LOCKED: API replicas sweep disjoint rows instead of re-requesting twice.
