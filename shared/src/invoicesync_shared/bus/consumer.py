@@ -132,6 +132,8 @@ class EventConsumer:
         self._record_lag(tp, records[-1].offset + 1)
 
     def _record_lag(self, tp: TopicPartition, next_offset: int) -> None:
+        if tp not in self._consumer.assignment():
+            return  # a rebalance took it while we worked: its new owner reports the lag
         high = self._consumer.highwater(tp)
         if high is not None:
             CONSUMER_LAG.labels(self._group, tp.topic, tp.partition).set(max(0, high - next_offset))
