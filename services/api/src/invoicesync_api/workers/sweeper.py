@@ -2,12 +2,13 @@
 
 The embedded broker keeps topics in memory only, and any broker can lose a message
 before a consumer commits it; the connectors' ledgers make a repeated request harmless,
-so re-publishing what stays pending is how nothing gets lost. A document is only asked
-again while its integration shows no progress (no result within ``pending_after``): one
-that is merely queued behind a backlog would otherwise be asked again and again, and every
-copy lengthens the very queue it waits in. An ``ambiguous`` document
-(an answer lost, no lookup got through) is asked again the same way: its connector looks
-it up before sending anything, so the uncertainty ends without anyone pressing retry.
+so re-publishing what stays pending is how nothing gets lost.
+
+A document is only asked again while its integration shows no progress (no result within
+``pending_after``): one merely queued behind a backlog would otherwise be asked again and
+again, and every copy lengthens the very queue it waits in. An ``ambiguous`` document (an
+answer lost, no lookup got through) is asked again the same way: its connector looks it
+up before sending anything, so the uncertainty ends without anyone pressing retry.
 """
 
 from __future__ import annotations
