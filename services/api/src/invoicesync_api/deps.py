@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import ApiKey
@@ -57,6 +57,12 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+# Built once: compiled once and prepared once per connection (every request runs it).
+CALLER = select(ApiKey.__table__.c.partner_id).where(
+    ApiKey.__table__.c.key_hash == bindparam("key_hash"), ApiKey.__table__.c.revoked_at.is_(None)
+)
+
+
 async def get_caller(request: Request, credentials: BearerDep) -> Caller:
     """The key is looked up outside the request's transaction: the route's session takes
     its connection only when the route needs it, so a request never holds two at once."""
@@ -64,9 +70,7 @@ async def get_caller(request: Request, credentials: BearerDep) -> Caller:
         raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
     async with autocommit(request.app.state.engine) as connection:
         partner_id = await connection.scalar(
-            select(ApiKey.partner_id).where(
-                ApiKey.key_hash == hash_key(credentials.credentials), ApiKey.revoked_at.is_(None)
-            )
+            CALLER, {"key_hash": hash_key(credentials.credentials)}
         )
     if partner_id is None:
         raise Unauthorized("The API key is unknown or revoked.")

@@ -8,12 +8,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import BindParameter, ColumnElement, Table, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Client, Document, DocumentSync
-from invoicesync_shared.db.models import Integration
+from invoicesync_shared.db.models import Integration, OutboxMessage
 from invoicesync_shared.events.documents import (
     CompanyData,
     CreditNoteBooked,
@@ -25,11 +26,14 @@ from invoicesync_shared.events.documents import (
 from invoicesync_shared.outbox import writer as outbox
 
 SOURCE = "/api"
+INTEGRATIONS = cast(Table, Integration.__table__)
 
 
-def takes_part(created_at: datetime) -> ColumnElement[bool]:
-    """An integration pushes a document if it was active before the document was created."""
-    return and_(Integration.status == "active", Integration.activated_at <= created_at)
+def takes_part(created_at: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
+    """An integration pushes a document if it was active before the document was created.
+
+    On the table's columns, so ORM queries and Core statements share the rule."""
+    return and_(INTEGRATIONS.c.status == "active", INTEGRATIONS.c.activated_at <= created_at)
 
 
 async def eligible_integrations(
@@ -73,6 +77,51 @@ def snapshot(document: Document, client: Client) -> DocumentSnapshot:
     )
 
 
+def pending(state: DocumentSync) -> DocumentSync:
+    """A new request: pending again, no error, and the sweeper counts its re-requests anew."""
+    state.status = "pending"
+    state.sweeps = 0
+    state.error_code = state.error_message = state.error_retryable = None
+    return state
+
+
+def new_states(
+    document: Document, integrations: Sequence[Integration]
+) -> list[tuple[DocumentSync, Integration]]:
+    """The sync rows of a document just created (none can exist yet), not yet stored."""
+    return [
+        (
+            pending(DocumentSync(document_id=document.id, integration_id=i.id, generation=0)),
+            i,
+        )
+        for i in integrations
+    ]
+
+
+def sync_event(
+    document: Document,
+    client: Client,
+    states: Sequence[tuple[DocumentSync, Integration]],
+    *,
+    event_type: type[DocumentSyncRequested] | None = None,
+    sync_run_id: uuid.UUID | None = None,
+) -> DocumentSyncRequested | None:
+    """The event asking each integration of ``states`` to push the document; None if none."""
+    if not states:
+        return None
+    targets = [
+        SyncTarget(integration_id=i.id, system=i.system, generation=state.generation)
+        for state, i in states
+    ]
+    cls = event_type or (InvoiceBooked if document.kind == "invoice" else CreditNoteBooked)
+    return cls(document=snapshot(document, client), targets=targets, sync_run_id=sync_run_id)
+
+
+def announcement(document: Document, event: DocumentSyncRequested) -> dict[str, Any]:
+    """The outbox row of ``event``: keyed by client, so one client's events keep their order."""
+    return outbox.row(event, subject=str(document.id), key=str(document.client_id), source=SOURCE)
+
+
 async def request_sync(
     session: AsyncSession,
     document: Document,
@@ -81,32 +130,19 @@ async def request_sync(
     *,
     event_type: type[DocumentSyncRequested] | None = None,
     sync_run_id: uuid.UUID | None = None,
-    is_new: bool = False,
 ) -> list[tuple[DocumentSync, Integration]]:
     """Mark the document pending in each integration and stage the event; returns the
-    sync rows. ``is_new``: the document was just created, so no row can exist yet."""
-    targets, states = [], []
+    sync rows."""
+    states = []
     for integration in integrations:
-        state = None if is_new else await session.get(DocumentSync, (document.id, integration.id))
+        state = await session.get(DocumentSync, (document.id, integration.id))
         if state is None:
             state = DocumentSync(
                 document_id=document.id, integration_id=integration.id, generation=0
             )
             session.add(state)
-        state.status = "pending"
-        state.sweeps = 0  # a new request; the sweeper counts its own re-requests
-        state.error_code = state.error_message = state.error_retryable = None
-        states.append((state, integration))
-        targets.append(
-            SyncTarget(
-                integration_id=integration.id,
-                system=integration.system,
-                generation=state.generation,
-            )
-        )
-    if not targets:
-        return states
-    cls = event_type or (InvoiceBooked if document.kind == "invoice" else CreditNoteBooked)
-    event = cls(document=snapshot(document, client), targets=targets, sync_run_id=sync_run_id)
-    outbox.add(session, event, subject=str(document.id), key=str(document.client_id), source=SOURCE)
+        states.append((pending(state), integration))
+    event = sync_event(document, client, states, event_type=event_type, sync_run_id=sync_run_id)
+    if event is not None:
+        session.add(OutboxMessage(**announcement(document, event)))
     return states

@@ -3,7 +3,8 @@ body is a 422, and a key whose first request is still running is a 409.
 
 The key is claimed outside the request's transaction (one autocommitted statement), so
 a concurrent request sees the claim at once instead of waiting for the first request's
-transaction.
+transaction. The answer is stored by the statement that stores what it describes
+(documents/accept.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -26,6 +27,22 @@ from sqlalchemy.ext.asyncio import (
 from invoicesync_api.db.models import IdempotencyKey
 from invoicesync_api.errors import Conflict, IdempotencyKeyReused
 from invoicesync_shared.db.engine import autocommit
+
+KEYS = cast(Table, IdempotencyKey.__table__)
+# Built once, as every keyed POST runs them: compiled once, prepared once per connection.
+CLAIM = (
+    insert(KEYS)
+    .values(
+        partner_id=bindparam("partner_id"),
+        key=bindparam("key"),
+        request_hash=bindparam("request_hash"),
+    )
+    .on_conflict_do_nothing()
+    .returning(KEYS.c.key)
+)
+RELEASE = delete(KEYS).where(
+    KEYS.c.partner_id == bindparam("partner_id"), KEYS.c.key == bindparam("key")
+)
 
 
 @dataclass(frozen=True)
@@ -60,10 +77,7 @@ class IdempotencyKeys:
         """The common case, a new key: one autocommitted statement (no BEGIN, no COMMIT)."""
         async with autocommit(self._engine) as connection:
             inserted = await connection.scalar(
-                insert(IdempotencyKey)
-                .values(partner_id=partner_id, key=key, request_hash=digest)
-                .on_conflict_do_nothing()
-                .returning(IdempotencyKey.key)
+                CLAIM, {"partner_id": partner_id, "key": key, "request_hash": digest}
             )
         return inserted is not None
 
@@ -87,22 +101,7 @@ class IdempotencyKeys:
             existing.created_at = datetime.now(UTC)  # abandoned claim: take it over
             return None
 
-    @staticmethod
-    async def complete(
-        session: AsyncSession, partner_id: uuid.UUID, key: str, status: int, body: dict[str, Any]
-    ) -> None:
-        """Store the answer in the request's own transaction, with what it created (a Core
-        statement on the table: no ORM bulk-update machinery, no early flush)."""
-        table = cast(Table, IdempotencyKey.__table__)
-        await session.execute(
-            update(table)
-            .where(table.c.partner_id == partner_id, table.c.key == key)
-            .values(response_status=status, response_body=body)
-        )
-
     async def release(self, partner_id: uuid.UUID, key: str) -> None:
         """The request failed without storing anything: the key may be used again."""
         async with autocommit(self._engine) as connection:
-            await connection.execute(
-                delete(IdempotencyKey).filter_by(partner_id=partner_id, key=key)
-            )
+            await connection.execute(RELEASE, {"partner_id": partner_id, "key": key})

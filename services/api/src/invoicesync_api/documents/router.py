@@ -10,12 +10,13 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from invoicesync_api.deps import CallerDep, SessionDep
-from invoicesync_api.documents import repository, service
+from invoicesync_api.documents import accept, repository, service
 from invoicesync_api.documents.idempotency import IdempotencyKeys, request_hash
 from invoicesync_api.documents.schemas import DocumentIn, DocumentOut, DocumentPatch, SyncStatus
 from invoicesync_api.examples.documents import DOCUMENT_EXAMPLES, DocumentExamples
 from invoicesync_api.examples.media import body_examples, response_examples
 from invoicesync_api.schemas import Page
+from invoicesync_shared.db.engine import autocommit
 
 IdempotencyKeyHeader = Annotated[
     str | None,
@@ -43,10 +44,10 @@ def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: s
     async def create_document(
         body: DocumentIn,
         request: Request,
-        session: SessionDep,
         caller: CallerDep,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> DocumentOut | JSONResponse:
+        # No session: two autocommitted statements on one connection (documents/accept.py).
         keys: IdempotencyKeys = request.app.state.idempotency
         if idempotency_key:
             digest = request_hash("POST", prefix, body.model_dump(mode="json"))
@@ -56,16 +57,18 @@ def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: s
                     stored.body, status_code=stored.status, headers={"Idempotent-Replayed": "true"}
                 )
         try:
-            document, states = await service.create(session, body, kind, caller.partner_id)
-            out = service.to_out(document, states)
-            if idempotency_key:
-                await keys.complete(
-                    session, caller.partner_id, idempotency_key, 201, out.model_dump(mode="json")
-                )
+            async with autocommit(request.app.state.engine) as connection:
+                new = await service.create(connection, body, kind, caller.partner_id)
+                out = service.to_out(new.document, new.states)
+                answer = None
+                if idempotency_key:
+                    answer = accept.Answer(
+                        caller.partner_id, idempotency_key, 201, out.model_dump(mode="json")
+                    )
+                await accept.store(connection, new.document, new.states, new.announcement, answer)
             return out
         except BaseException:
             if idempotency_key:
-                await session.rollback()  # its connection back to the pool first
                 await keys.release(caller.partner_id, idempotency_key)
             raise
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from invoicesync_api.db.models import Client, Document, DocumentSync
-from invoicesync_api.documents import fanout, repository, totals
+from invoicesync_api.documents import accept, fanout, repository, totals
 from invoicesync_api.documents.schemas import (
     DocumentIn,
     DocumentOut,
@@ -63,7 +63,7 @@ def _lines_json(lines: list[LineIn]) -> list[dict[str, Any]]:
 
 
 async def _check_credited_invoice(
-    session: AsyncSession, body: DocumentIn, kind: str, partner_id: uuid.UUID
+    connection: AsyncConnection, body: DocumentIn, kind: str, partner_id: uuid.UUID
 ) -> None:
     if kind == "invoice":
         if body.credit_note_for is not None:
@@ -71,61 +71,49 @@ async def _check_credited_invoice(
         return
     if body.credit_note_for is None:
         return
-    invoice = await session.get(Document, body.credit_note_for)
-    if (
-        invoice is None
-        or invoice.partner_id != partner_id
-        or invoice.kind != "invoice"
-        or invoice.client_id != body.client_id
-    ):
+    client_id = await accept.credited_invoice(
+        connection, body.credit_note_for, partner_id=partner_id
+    )
+    if client_id != body.client_id:
         raise Unprocessable("credit_note_for must be the id of an invoice of the same client.")
 
 
-async def _client_for_new_document(
-    session: AsyncSession, body: DocumentIn, kind: str, partner_id: uuid.UUID, now: datetime
-) -> tuple[Client, list[Integration]]:
-    """The client, the integrations that will push a document created ``now``, and the
-    duplicate-number check, in one statement: the accept path's round trips are its cost."""
-    duplicate = (
-        select(Document.id)
-        .where(
-            Document.client_id == Client.id, Document.kind == kind, Document.number == body.number
-        )
-        .limit(1)
-        .scalar_subquery()
-    )
-    eligible = and_(Integration.client_id == Client.id, fanout.takes_part(now))
-    rows = (
-        await session.execute(
-            select(Client, Integration, duplicate)
-            .outerjoin(Integration, eligible)
-            .where(Client.id == body.client_id, Client.partner_id == partner_id)
-        )
-    ).all()
-    if not rows:
-        raise NotFound("No such client.")
-    client, _, duplicate_id = rows[0]
-    if duplicate_id is not None:
-        raise Conflict(
-            f"This client already has a {KIND_NAMES[kind]} numbered {body.number!r}.",
-            extra={"existing_id": str(duplicate_id)},
-        )
-    return client, [integration for _, integration, _ in rows if integration is not None]
+@dataclass(frozen=True)
+class NewDocument:
+    """A document built from a POST, with its sync rows and event, not yet stored."""
+
+    document: Document
+    states: list[tuple[DocumentSync, Integration]]
+    announcement: dict[str, Any] | None  # the outbox row; None for a draft or no integration
 
 
 async def create(
-    session: AsyncSession, body: DocumentIn, kind: str, partner_id: uuid.UUID
-) -> tuple[Document, list[tuple[DocumentSync, Integration]]]:
-    """The new document and its sync rows (one per integration that will push it)."""
+    connection: AsyncConnection, body: DocumentIn, kind: str, partner_id: uuid.UUID
+) -> NewDocument:
+    """Check a new document against the rules and build what storing it writes."""
     computed = totals.compute(body.lines)
     totals.check_declared(computed, body.totals)
     now = datetime.now(UTC)
-    client, integrations = await _client_for_new_document(session, body, kind, partner_id, now)
-    await _check_credited_invoice(session, body, kind, partner_id)
+    found = await accept.context(
+        connection,
+        client_id=body.client_id,
+        partner_id=partner_id,
+        kind=kind,
+        number=body.number,
+        now=now,
+    )
+    if found is None:
+        raise NotFound("No such client.")
+    if found.duplicate_id is not None:
+        raise Conflict(
+            f"This client already has a {KIND_NAMES[kind]} numbered {body.number!r}.",
+            extra={"existing_id": str(found.duplicate_id)},
+        )
+    await _check_credited_invoice(connection, body, kind, partner_id)
     document = Document(
         id=uuid.uuid4(),
         partner_id=partner_id,
-        client_id=client.id,
+        client_id=body.client_id,
         kind=kind,
         external_id=body.external_id,
         number=body.number,
@@ -145,10 +133,12 @@ async def create(
         created_at=now,
         updated_at=now,
     )
-    session.add(document)
     if document.status != "booked":
-        return document, []
-    return document, await fanout.request_sync(session, document, client, integrations, is_new=True)
+        return NewDocument(document, [], None)
+    states = fanout.new_states(document, found.integrations)
+    event = fanout.sync_event(document, found.client, states)
+    announcement = fanout.announcement(document, event) if event else None
+    return NewDocument(document, states, announcement)
 
 
 async def _sync_new(

@@ -1,0 +1,222 @@
+"""The accept path's storage: what a new document needs read in one statement, and the
+document, its sync rows, its outbox event and the idempotent answer written in one more.
+
+Accepting documents is the API's hot path, and its cost is round trips and per-statement
+work, not SQL: both statements are built once with bind parameters (compiled once, prepared
+once per connection) and run autocommitted, without BEGIN and COMMIT. The write is a single
+statement, so it is atomic on its own: the document, its sync rows, its event and the stored
+answer are there together, or none of them is.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    Boolean,
+    Select,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from invoicesync_api.db.models import Client, Document, DocumentSync, IdempotencyKey
+from invoicesync_api.documents import fanout
+from invoicesync_shared.db.models import Integration, OutboxMessage
+
+CLIENTS = cast(Table, Client.__table__)
+DOCUMENTS = cast(Table, Document.__table__)
+SYNCS = cast(Table, DocumentSync.__table__)
+OUTBOX = cast(Table, OutboxMessage.__table__)
+KEYS = cast(Table, IdempotencyKey.__table__)
+INTEGRATIONS = fanout.INTEGRATIONS
+
+COMPANY_COLUMNS = ("name", "vat_number", "company_number", "address", "country", "email")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a new document of a client needs: the client (as the event's company data),
+    the integrations that will push it, and the document that already has its number."""
+
+    client: Client
+    integrations: list[Integration]
+    duplicate_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The response an Idempotency-Key replays, stored with what it describes."""
+
+    partner_id: uuid.UUID
+    key: str
+    status: int
+    body: dict[str, Any]
+
+
+def _context_statement() -> Select[Any]:
+    duplicate = (
+        select(DOCUMENTS.c.id)
+        .where(
+            DOCUMENTS.c.client_id == CLIENTS.c.id,
+            DOCUMENTS.c.kind == bindparam("kind"),
+            DOCUMENTS.c.number == bindparam("number"),
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+    eligible = fanout.takes_part(bindparam("now", type_=INTEGRATIONS.c.activated_at.type))
+    return (
+        select(
+            *(CLIENTS.c[name] for name in ("id", *COMPANY_COLUMNS)),
+            INTEGRATIONS.c.id.label("integration_id"),
+            INTEGRATIONS.c.system,
+            duplicate.label("duplicate_id"),
+        )
+        .select_from(
+            CLIENTS.outerjoin(INTEGRATIONS, (INTEGRATIONS.c.client_id == CLIENTS.c.id) & eligible)
+        )
+        .where(CLIENTS.c.id == bindparam("client_id"), CLIENTS.c.partner_id == bindparam("partner"))
+    )
+
+
+CONTEXT = _context_statement()
+
+
+async def context(
+    connection: AsyncConnection,
+    *,
+    client_id: uuid.UUID,
+    partner_id: uuid.UUID,
+    kind: str,
+    number: str,
+    now: datetime,
+) -> Context | None:
+    """None: the partner has no such client."""
+    rows = (
+        await connection.execute(
+            CONTEXT,
+            {
+                "client_id": client_id,
+                "partner": partner_id,
+                "kind": kind,
+                "number": number,
+                "now": now,
+            },
+        )
+    ).all()
+    if not rows:
+        return None
+    first = rows[0]
+    client = Client(id=first.id, **{name: getattr(first, name) for name in COMPANY_COLUMNS})
+    integrations = [
+        Integration(id=row.integration_id, client_id=first.id, system=row.system)
+        for row in rows
+        if row.integration_id is not None
+    ]
+    return Context(client, integrations, first.duplicate_id)
+
+
+CREDITED = select(DOCUMENTS.c.partner_id, DOCUMENTS.c.client_id, DOCUMENTS.c.kind).where(
+    DOCUMENTS.c.id == bindparam("id")
+)
+
+
+async def credited_invoice(
+    connection: AsyncConnection, invoice_id: uuid.UUID, *, partner_id: uuid.UUID
+) -> uuid.UUID | None:
+    """The client of the partner's invoice ``invoice_id``; None if there is no such invoice."""
+    row = (await connection.execute(CREDITED, {"id": invoice_id})).first()
+    if row is None or row.partner_id != partner_id or row.kind != "invoice":
+        return None
+    return cast(uuid.UUID, row.client_id)
+
+
+DOCUMENT_FIELDS = tuple(c.key for c in DOCUMENTS.columns)
+EVENT_FIELDS = ("event_id", "topic", "key", "event_type", "envelope")
+
+
+def _store_statement() -> Select[Any]:
+    new_document = (
+        insert(DOCUMENTS)
+        .values(
+            {
+                name: bindparam(f"document_{name}", type_=DOCUMENTS.c[name].type)
+                for name in DOCUMENT_FIELDS
+            }
+        )
+        .returning(DOCUMENTS.c.id)
+        .cte("new_document")
+    )
+    # One row per integration: new rows, so pending at generation 0 (fanout.new_states).
+    targets = (
+        func.unnest(bindparam("integration_ids", type_=ARRAY(UUID(as_uuid=True))))
+        .table_valued("integration_id")
+        .render_derived(name="targets")
+    )
+    new_syncs = insert(SYNCS).from_select(
+        ["document_id", "integration_id", "status", "generation", "sweeps"],
+        select(
+            new_document.c.id, targets.c.integration_id, literal("pending"), literal(0), literal(0)
+        ).select_from(new_document.join(targets, true())),
+    )
+    event = [
+        bindparam(f"event_{name}", type_=OUTBOX.c[name].type).label(name) for name in EVENT_FIELDS
+    ]
+    new_event = insert(OUTBOX).from_select(
+        list(EVENT_FIELDS),
+        select(*event).select_from(new_document).where(bindparam("has_event", type_=Boolean())),
+    )
+    answer = (
+        update(KEYS)
+        .where(
+            KEYS.c.partner_id == bindparam("answer_partner"), KEYS.c.key == bindparam("answer_key")
+        )
+        .values(
+            response_status=bindparam("answer_status"),
+            response_body=bindparam("answer_body", type_=JSONB),
+        )
+    )
+    return select(new_document.c.id).add_cte(
+        new_syncs.cte("new_syncs"), new_event.cte("new_event"), answer.cte("answer")
+    )
+
+
+STORE = _store_statement()
+
+
+async def store(
+    connection: AsyncConnection,
+    document: Document,
+    states: Sequence[tuple[DocumentSync, Integration]],
+    announcement: dict[str, Any] | None,
+    answer: Answer | None,
+) -> None:
+    """Write it all in one statement. A number stored meanwhile by another request fails
+    it on the unique constraint (IntegrityError, a 409), and nothing is written."""
+    values: dict[str, Any] = {
+        f"document_{name}": getattr(document, name) for name in DOCUMENT_FIELDS
+    }
+    values["integration_ids"] = [integration.id for _, integration in states]
+    values["has_event"] = announcement is not None
+    values.update({f"event_{name}": (announcement or {}).get(name) for name in EVENT_FIELDS})
+    values.update(
+        {
+            "answer_partner": answer.partner_id if answer else None,
+            "answer_key": answer.key if answer else None,
+            "answer_status": answer.status if answer else None,
+            "answer_body": answer.body if answer else None,
+        }
+    )
+    await connection.execute(STORE, values)

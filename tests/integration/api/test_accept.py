@@ -1,0 +1,94 @@
+"""The accept path writes a document, its sync rows, its event and the idempotent answer
+in one statement: when that statement loses a race for the number, none of them is
+stored."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from invoicesync_api.db.models import Client, Document, DocumentSync, IdempotencyKey
+from invoicesync_api.documents import accept, service
+from invoicesync_api.documents.schemas import DocumentIn
+from invoicesync_shared.db.engine import autocommit
+from invoicesync_shared.db.models import OutboxMessage
+from tests.integration.api.conftest import add_integration, invoice
+
+
+async def test_a_document_that_loses_the_race_for_its_number_leaves_nothing(
+    partner: httpx.Client,
+    client_id: str,
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    await add_integration(sessionmaker, client_id)
+    async with sessionmaker() as session:
+        found = await session.get(Client, uuid.UUID(client_id))
+    assert found is not None
+    partner_id = found.partner_id
+    key = f"race-{uuid.uuid4()}"
+    async with sessionmaker.begin() as session:  # the key as the request claimed it
+        session.add(IdempotencyKey(partner_id=partner_id, key=key, request_hash="0" * 64))
+
+    body = DocumentIn.model_validate(invoice(client_id, number="ATOM-1"))
+    async with autocommit(engine) as connection:
+        new = await service.create(connection, body, "invoice", partner_id)
+    assert len(new.states) == 1 and new.announcement is not None
+    # Another request stores the same number between the checks and the write.
+    assert partner.post("/v1/invoices", json=invoice(client_id, number="ATOM-1")).status_code == 201
+
+    answer = accept.Answer(partner_id, key, 201, {"id": str(new.document.id)})
+    with pytest.raises(IntegrityError):
+        async with autocommit(engine) as connection:
+            await accept.store(connection, new.document, new.states, new.announcement, answer)
+
+    async with sessionmaker() as session:
+        assert await session.get(Document, new.document.id) is None
+        syncs = select(func.count()).where(DocumentSync.document_id == new.document.id)
+        assert await session.scalar(syncs) == 0
+        events = select(func.count()).where(OutboxMessage.event_id == new.announcement["event_id"])
+        assert await session.scalar(events) == 0
+        claim = await session.get(IdempotencyKey, (partner_id, key))
+        assert claim is not None and claim.response_status is None
+
+
+async def test_the_write_stores_each_part_once(
+    partner: httpx.Client,
+    client_id: str,
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    first = await add_integration(sessionmaker, client_id, system="exact")
+    second = await add_integration(sessionmaker, client_id, system="yuki")
+    key = f"keyed-{uuid.uuid4()}"
+    created = partner.post(
+        "/v1/invoices", json=invoice(client_id, number="ATOM-2"), headers={"Idempotency-Key": key}
+    )
+    assert created.status_code == 201, created.text
+    document_id = uuid.UUID(created.json()["id"])
+
+    async with sessionmaker() as session:
+        syncs = (
+            await session.scalars(
+                select(DocumentSync).where(DocumentSync.document_id == document_id)
+            )
+        ).all()
+        assert {s.integration_id for s in syncs} == {first, second}
+        assert {(s.status, s.generation, s.sweeps) for s in syncs} == {("pending", 0, 0)}
+        events = (
+            await session.scalars(
+                select(OutboxMessage).where(
+                    OutboxMessage.envelope["subject"].astext == str(document_id)
+                )
+            )
+        ).all()
+        assert len(events) == 1
+        targets = {t["integration_id"] for t in events[0].envelope["data"]["targets"]}
+        assert targets == {str(first), str(second)}
+        stored = await session.scalar(select(IdempotencyKey).where(IdempotencyKey.key == key))
+        assert stored is not None and stored.response_body == created.json()
