@@ -26,7 +26,7 @@ lint: install
 	$(UV) run --frozen ruff format --check .
 
 typecheck: install
-	$(UV) run --frozen mypy shared/src services/*/src tools/devstack/src
+	$(UV) run --frozen mypy shared/src services/*/src tools/devstack/src tests bench
 
 chaos: install
 	INVOICESYNC_CHAOS_SIZE=$${INVOICESYNC_CHAOS_SIZE:-full} $(UV) run --frozen pytest tests/reliability/test_chaos.py -m chaos -s

@@ -3,6 +3,7 @@ detected automatically and repaired with one call — no double booking, no cust
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from typing import Any
 
@@ -56,7 +57,7 @@ def test_duplicate_numbers_are_detected_and_repaired_in_one_call(
         json=document_body(client_id, "CN-1", issue_date="2026-11-06", credit_note_for=invoices[0]),
     ).json()["id"]
     for doc in invoices:
-        wait_for(lambda doc=doc: settled(partner, "/v1/invoices", doc))
+        wait_for(functools.partial(settled, partner, "/v1/invoices", doc))
     wait_for(lambda: settled(partner, "/v1/credit-notes", credit))
     state = division_state(stack, division["division"])
     assert len(state["entries"]) == 6

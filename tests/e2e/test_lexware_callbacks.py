@@ -35,11 +35,13 @@ def test_finalised_and_paid_in_lexware_come_back_by_callback(
     posted = partner.post("/v1/invoices", json=invoice_body(client, "CB-1", "cust-cb"))
     assert posted.status_code == 201, posted.text
     invoice_id = posted.json()["id"]
-    sent = wait_for(lambda: (s := _sync(partner, invoice_id))["status"] == "sent" and s)
+    sent = wait_for(lambda: s if (s := _sync(partner, invoice_id))["status"] == "sent" else None)
     assert sent["booking_number"] is None
 
     _voucher_step(stack, str(sent["remote_id"]), "finalize")
-    booked = wait_for(lambda: (s := _sync(partner, invoice_id))["status"] == "booked" and s, 30)
+    booked = wait_for(
+        lambda: s if (s := _sync(partner, invoice_id))["status"] == "booked" else None, 30
+    )
     books = httpx.get(f"{stack.sandbox_url}/_sandbox/lexware/organizations/{client.books}")
     (voucher,) = [v for v in books.json()["vouchers"] if v["id"] == sent["remote_id"]]
     assert voucher["voucherNumber"] and booked["booking_number"] == voucher["voucherNumber"]

@@ -104,13 +104,11 @@ def test_one_invoice_reaches_all_three_with_its_own_state(
     body["lines"][0]["vat_rate"] = "19"
     invoice = partner.post("/v1/invoices", json=body).json()["id"]
 
-    settled = wait_for(
-        lambda: (
-            (s := states(partner, invoice))
-            and all(s[k]["status"] != "pending" for k in CONNECTORS)
-            and s
-        )
-    )
+    def settled_states() -> dict[str, dict[str, Any]] | None:
+        now = states(partner, invoice)
+        return now if all(now[k]["status"] != "pending" for k in CONNECTORS) else None
+
+    settled = wait_for(settled_states)
     # 19 % is a German rate: the Dutch books refuse it, each with its own reason.
     for dutch in ("exact", "yuki"):
         assert settled[dutch]["status"] == "failed"
@@ -125,7 +123,7 @@ def test_one_invoice_reaches_all_three_with_its_own_state(
     )
     assert finalised.status_code == 200, finalised.text
     booked = wait_for(
-        lambda: (s := states(partner, invoice))["lexware"]["status"] == "booked" and s
+        lambda: s if (s := states(partner, invoice))["lexware"]["status"] == "booked" else None
     )
     assert booked["lexware"]["booking_number"] == finalised.json()["voucherNumber"]
     assert {s["integration_id"] for s in booked.values()} == {

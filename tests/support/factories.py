@@ -70,7 +70,7 @@ def snapshot(
         id=uuid.uuid4(),
         partner_id=client.partner_id,
         client_id=client.id,
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         external_id=f"ext-{number}",
         number=number,
         issue_date=date(2026, 11, 20),

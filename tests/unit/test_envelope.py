@@ -38,7 +38,7 @@ def test_outbox_json_round_trip() -> None:
         booking_number="26700001",
         remote_id="guid",
         sent_at="2026-11-20T10:00:00Z",
-    )  # type: ignore[arg-type]
+    )
     envelope = Envelope.wrap(event, source="/api", subject="s", key="k")
     assert Envelope.from_json(envelope.to_json()) == envelope
 

@@ -157,7 +157,11 @@ def test_filters_and_cursor_pagination(partner: httpx.Client, client_id: str) ->
     seen: list[str] = []
     cursor = None
     while True:
-        params = {"client_id": client_id, "limit": 2, "booking_number": "null"}
+        params: dict[str, str | int] = {
+            "client_id": client_id,
+            "limit": 2,
+            "booking_number": "null",
+        }
         if cursor:
             params["cursor"] = cursor
         page = partner.get("/v1/invoices", params=params).json()
