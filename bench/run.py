@@ -37,6 +37,7 @@ from invoicesync_shared.logging import configure_logging
 BENCHMARKS = (
     "api_accept",
     "exact_budget",
+    "exact_divisions",
     "lexware_budget",
     "yuki_batching",
     "end_to_end",

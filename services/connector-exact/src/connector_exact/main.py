@@ -50,6 +50,11 @@ async def serve(settings: ExactConnectorSettings) -> None:
             bootstrap=settings.kafka_bootstrap,
             health_port=settings.connector_exact_port,
             health_host=settings.connector_host,
+            # Divisions side by side, each one document at a time: a division whose minute
+            # is spent waits alone, and each answer's remaining count stays exact.
+            concurrency=settings.exact_concurrency,
+            in_order_by="key",
+            linger=0.0,
         )
     finally:
         await http.aclose()

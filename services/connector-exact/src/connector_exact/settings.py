@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 
 from invoicesync_shared.settings import ServiceSettings
 
@@ -17,3 +17,5 @@ class ExactConnectorSettings(ServiceSettings):
     # Payment status and deleted entries are read back this often (nightly by default);
     # POST /integrations/{id}/refresh on the control port does it at once.
     exact_readback_interval_seconds: float = 86_400.0
+    # Clients (so divisions) worked at once per partition; each one's documents in order.
+    exact_concurrency: int = Field(default=8, ge=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -14,6 +15,10 @@ from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.metrics import CONSUMER_LAG, HANDLER_FAILURES
 
 Handler = Callable[[Envelope], Awaitable[None]]
+# What is handled one at a time, in order, when a partition's batch runs concurrently: each
+# document ("subject"), or everything of one tenant ("key": one client, so one remote
+# books whose rate budget counts one call at a time).
+OrderScope = Literal["subject", "key"]
 DeadLetter = Callable[[ConsumerRecord[bytes, bytes], str], Awaitable[None]]
 
 log = structlog.get_logger()
@@ -24,7 +29,8 @@ class EventConsumer:
 
     A handler that keeps raising is retried ``max_attempts`` times with backoff; then
     the message goes to ``dead_letter`` (if given) and is committed, so one poison
-    message cannot stop its partition.
+    message cannot stop its partition. With ``concurrency`` above 1, up to that many
+    groups of a partition's batch run at once, each group in order (``in_order_by``).
     """
 
     def __init__(
@@ -37,6 +43,7 @@ class EventConsumer:
         dead_letter: DeadLetter | None = None,
         max_attempts: int = 5,
         concurrency: int = 1,
+        in_order_by: OrderScope = "subject",
         linger: float = 0.3,
     ) -> None:
         self._consumer = AIOKafkaConsumer(
@@ -54,6 +61,7 @@ class EventConsumer:
         self._max_attempts = max_attempts
         self._group = group_id
         self._concurrency = concurrency
+        self._in_order_by = in_order_by
         self._linger = linger
 
         self._stopping = asyncio.Event()
@@ -114,12 +122,11 @@ class EventConsumer:
                 await self._consumer.commit({tp: record.offset + 1})
                 self._record_lag(tp, record.offset + 1)
             return
-        # Many at once (a connector that batches remote calls), still in order per
-        # document (the subject); the batch's offsets are committed when all are done.
-        by_subject: dict[bytes, list[ConsumerRecord[bytes, bytes]]] = {}
+        # Many at once, still in order per group; the batch's offsets are committed when
+        # all are done.
+        groups: dict[bytes, list[ConsumerRecord[bytes, bytes]]] = {}
         for record in records:
-            subject = dict(record.headers).get("ce_subject", b"")
-            by_subject.setdefault(subject or str(record.offset).encode(), []).append(record)
+            groups.setdefault(self._group_of(record), []).append(record)
         limit = asyncio.Semaphore(self._concurrency)
 
         async def in_order(group: list[ConsumerRecord[bytes, bytes]]) -> None:
@@ -127,9 +134,14 @@ class EventConsumer:
                 for record in group:
                     await self._handle(record)
 
-        await asyncio.gather(*(in_order(g) for g in by_subject.values()))
+        await asyncio.gather(*(in_order(g) for g in groups.values()))
         await self._consumer.commit({tp: records[-1].offset + 1})
         self._record_lag(tp, records[-1].offset + 1)
+
+    def _group_of(self, record: ConsumerRecord[bytes, bytes]) -> bytes:
+        by_key = self._in_order_by == "key"
+        group = record.key if by_key else dict(record.headers).get("ce_subject")
+        return group or str(record.offset).encode()  # none: a group of its own
 
     def _record_lag(self, tp: TopicPartition, next_offset: int) -> None:
         if tp not in self._consumer.assignment():

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from invoicesync_shared.bus.consumer import EventConsumer
+from invoicesync_shared.bus.consumer import EventConsumer, OrderScope
 from invoicesync_shared.bus.producer import EventProducer
 from invoicesync_shared.connectors.errors import PermanentError, SyncError
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
@@ -140,10 +140,13 @@ async def run_connector(
     health_port: int,
     health_host: str = "127.0.0.1",
     concurrency: int = 1,
+    in_order_by: OrderScope = "subject",
+    linger: float = 0.3,
 ) -> None:
     """Consume sync requests until SIGTERM/SIGINT; finish the message in hand first.
 
     ``build`` gets the producer, so results of the runtime and of the loops share it.
+    ``concurrency``, ``in_order_by`` and ``linger`` shape the consumer (EventConsumer).
     """
     producer = EventProducer(bootstrap, client_id=f"connector-{health_port}")
     await producer.start()
@@ -156,6 +159,8 @@ async def run_connector(
         handler=runtime.handle,
         dead_letter=runtime.dead_letter_record,
         concurrency=concurrency,
+        in_order_by=in_order_by,
+        linger=linger,
     )
     server = uvicorn.Server(
         uvicorn.Config(

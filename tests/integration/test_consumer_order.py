@@ -1,0 +1,81 @@
+"""A concurrent consumer keeps order within a group and lets the other groups of the
+same partition go on: by key, one tenant waiting (Exact's division at its minute limit)
+does not hold up another tenant's documents, and its own stay one at a time, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from invoicesync_shared.bus.consumer import EventConsumer
+from invoicesync_shared.bus.producer import EventProducer
+from invoicesync_shared.events.envelope import Envelope
+
+BOUND = 20.0  # seconds: a failure shows as a timeout, not a hang
+
+
+async def _topic(bootstrap: str) -> str:
+    name = f"test.consumer-order.{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1)])
+    finally:
+        await admin.close()
+    return name
+
+
+def _event(tenant: str, n: int) -> Envelope:
+    return Envelope(
+        type="test.event", source="/tests", subject=f"{tenant}{n}", key=tenant, data={"n": n}
+    )
+
+
+async def test_by_key_one_waiting_tenant_does_not_hold_up_another(kafka_bootstrap: str) -> None:
+    topic = await _topic(kafka_bootstrap)
+    producer = EventProducer(kafka_bootstrap, client_id="test-order")
+    await producer.start()
+    try:  # all in the one partition, before the consumer joins: one batch
+        await producer.publish_many(
+            [(topic, _event("a", n)) for n in (1, 2, 3)] + [(topic, _event("b", n)) for n in (1, 2)]
+        )
+    finally:
+        await producer.stop()
+
+    log: list[str] = []
+    b_done, all_done = asyncio.Event(), asyncio.Event()
+
+    async def handle(envelope: Envelope) -> None:
+        log.append(f"start {envelope.subject}")
+        if envelope.subject == "a1":
+            await asyncio.wait_for(b_done.wait(), BOUND)  # a waits until b is through
+        log.append(f"end {envelope.subject}")
+        if envelope.subject == "b2":
+            b_done.set()
+        if sum(entry.startswith("end") for entry in log) == 5:
+            all_done.set()
+
+    consumer = EventConsumer(
+        kafka_bootstrap,
+        topics=[topic],
+        group_id=f"test-order-{uuid.uuid4().hex[:8]}",
+        handler=handle,
+        max_attempts=1,
+        concurrency=4,
+        in_order_by="key",
+        linger=0.0,
+    )
+    await consumer.start()
+    running = asyncio.create_task(consumer.run())
+    try:
+        await asyncio.wait_for(all_done.wait(), 60)
+    finally:
+        consumer.stop()
+        await running
+        await consumer.close()
+
+    assert log.index("end b2") < log.index("end a1")  # b went on while a waited
+    a_entries = [entry for entry in log if entry.split()[1].startswith("a")]
+    assert a_entries == ["start a1", "end a1", "start a2", "end a2", "start a3", "end a3"]
