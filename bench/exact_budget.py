@@ -13,7 +13,11 @@ Figures: calls per document (<= 1.05), share of the minute budget used (>= 95 %)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -35,6 +39,7 @@ from bench.common import (
     wait_until,
     wheel_broker,
 )
+from tests.support.processes import Stack
 
 NAME = "exact_budget"
 BUDGET_SECONDS = 120
@@ -56,54 +61,67 @@ def windows(calls: list[Call], length: float = 60.0) -> list[list[Call]]:
     return groups
 
 
-async def run(options: Options) -> list[Figure]:
-    minutes = 1  # a real minute; more windows measure the same
-    log_dir = options.log_dir / NAME
+@contextlib.asynccontextmanager
+async def exact_at_real_limits(log_dir: Path) -> AsyncIterator[tuple[str, Stack]]:
+    """A fresh database and broker, the API and the Exact connector, and the sandbox at
+    Exact's real limits; yields the database URL and the running stack."""
     sandbox = {"exact_minutely_limit": str(MINUTELY), "exact_daily_limit": "5000"}
     async with fresh_database() as database_url, wheel_broker(log_dir) as bootstrap:
         with stack(
             database_url, bootstrap, log_dir, connectors=("exact",), sandbox=sandbox
         ) as running:
-            partner = new_partner(running)
-            client_id = exact_client(running, partner, "Exact Bench BV")
-            key = str(partner.headers["Authorization"])
-            warmup = [
-                document_body(client_id, f"W-{n}", customer=f"k{n}") for n in range(CUSTOMERS)
+            yield database_url, running
+
+
+async def run(options: Options) -> list[Figure]:
+    minutes = 1  # a real minute; more windows measure the same
+    async with exact_at_real_limits(options.log_dir / NAME) as (database_url, running):
+        partner = new_partner(running)
+        client_id = exact_client(running, partner, "Exact Bench BV")
+        key = str(partner.headers["Authorization"])
+        warmup = [document_body(client_id, f"W-{n}", customer=f"k{n}") for n in range(CUSTOMERS)]
+        await warm_up(running, database_url, key, warmup)
+        async with httpx.AsyncClient(timeout=30) as http:
+            await fresh_minute(http, running)
+            backlog = MINUTELY * (minutes + 1)
+            bodies = [
+                document_body(client_id, f"B-{n}", customer=f"k{n % CUSTOMERS}")
+                for n in range(backlog)
             ]
-            await post_documents(running.api_url, key, warmup)
-            await wait_until(
-                lambda: _settled(database_url, CUSTOMERS), within=60, what="warm-up booked"
-            )
-            async with httpx.AsyncClient(timeout=30) as http:
-                await http.put(
-                    f"{running.sandbox_url}/_sandbox/exact/limits", json={"reset_counters": True}
-                )
-                await clear_sandbox_calls(http, running)
-                backlog = MINUTELY * (minutes + 1)
-                bodies = [
-                    document_body(client_id, f"B-{n}", customer=f"k{n % CUSTOMERS}")
-                    for n in range(backlog)
-                ]
-                sampler = Sampler.of(running)
-                with sampler.loaded():
-                    await post_documents(running.api_url, key, bodies)
-                    # Until `minutes` whole windows have closed (the backlog outlasts them).
-                    deadline = time.monotonic() + 60 * (minutes + 1) + 30
-                    while time.monotonic() < deadline:
-                        calls = await sandbox_calls(http, running, API)
-                        groups = windows(calls)
-                        if len(groups) > minutes or (
-                            groups and time.time() > groups[0][0].at + 60 * minutes + 2
-                        ):
-                            break
-                        await asyncio.sleep(1)
-                calls = await sandbox_calls(http, running, API)
-            partner.close()
+            sampler = Sampler.of(running)
+            with sampler.loaded():
+                await post_documents(running.api_url, key, bodies)
+                # Until `minutes` whole windows have closed (the backlog outlasts them).
+                deadline = time.monotonic() + 60 * (minutes + 1) + 30
+                while time.monotonic() < deadline:
+                    calls = await sandbox_calls(http, running, API)
+                    groups = windows(calls)
+                    if len(groups) > minutes or (
+                        groups and time.time() > groups[0][0].at + 60 * minutes + 2
+                    ):
+                        break
+                    await asyncio.sleep(1)
+            calls = await sandbox_calls(http, running, API)
+        partner.close()
     return _figures(calls, minutes, sampler)
 
 
-async def _settled(database_url: str, n: int) -> bool:
-    return await count_sync_states(database_url, ("booked",)) >= n
+async def warm_up(
+    running: Stack, database_url: str, key: str, bodies: list[dict[str, Any]]
+) -> None:
+    """Book ``bodies`` (one per customer), so the customers are known afterwards."""
+    await post_documents(running.api_url, key, bodies)
+
+    async def booked() -> bool:
+        return await count_sync_states(database_url, ("booked",)) >= len(bodies)
+
+    await wait_until(booked, within=60, what="warm-up booked")
+
+
+async def fresh_minute(http: httpx.AsyncClient, running: Stack) -> None:
+    """Every division's counters back to zero and the sandbox's call log empty."""
+    await http.put(f"{running.sandbox_url}/_sandbox/exact/limits", json={"reset_counters": True})
+    await clear_sandbox_calls(http, running)
 
 
 def _figures(calls: list[Call], minutes: int, sampler: Sampler) -> list[Figure]:

@@ -24,9 +24,7 @@ from bench.common import (
     Options,
     clear_sandbox_calls,
     connect_exact,
-    count_sync_states,
     document_body,
-    fresh_database,
     new_client,
     new_exact_division,
     new_partner,
@@ -34,18 +32,15 @@ from bench.common import (
     paused,
     post_documents,
     sandbox_calls,
-    stack,
     wait_until,
-    wheel_broker,
 )
+from bench.exact_budget import API, MINUTELY, exact_at_real_limits, warm_up
 from tests.support.processes import Stack
 
 NAME = "exact_divisions"
 BUDGET_SECONDS = 150
-MINUTELY = 60
 PARTITIONS = 4  # as wheel_broker creates the topics
 BACKLOGS = (90, 45, 45)  # per client, in the order they are queued
-API = "/exact/api/v1/"
 
 
 def partition_of(client_id: str) -> int:
@@ -67,26 +62,16 @@ def clients_on_one_partition(partner: httpx.Client, n: int) -> list[str]:
 
 
 async def run(options: Options) -> list[Figure]:
-    log_dir = options.log_dir / NAME
-    sandbox = {"exact_minutely_limit": str(MINUTELY), "exact_daily_limit": "5000"}
-    async with fresh_database() as database_url, wheel_broker(log_dir) as bootstrap:
-        with stack(
-            database_url, bootstrap, log_dir, connectors=("exact",), sandbox=sandbox
-        ) as running:
-            partner = new_partner(running)
-            clients = clients_on_one_partition(partner, len(BACKLOGS))
-            for client_id in clients:
-                connect_exact(partner, client_id, new_exact_division(running))
-            key = str(partner.headers["Authorization"])
-            # One warm-up document each, so every customer is known (one call per document).
-            await post_documents(
-                running.api_url, key, [document_body(c, "W-0", customer="k0") for c in clients]
-            )
-            await wait_until(
-                lambda: _booked(database_url, len(clients)), within=60, what="warm-up booked"
-            )
-            calls = await _first_minute(running, database_url, key, clients)
-            partner.close()
+    async with exact_at_real_limits(options.log_dir / NAME) as (database_url, running):
+        partner = new_partner(running)
+        clients = clients_on_one_partition(partner, len(BACKLOGS))
+        for client_id in clients:
+            connect_exact(partner, client_id, new_exact_division(running))
+        key = str(partner.headers["Authorization"])
+        warmup = [document_body(c, "W-0", customer="k0") for c in clients]
+        await warm_up(running, database_url, key, warmup)
+        calls = await _first_minute(running, database_url, key, clients)
+        partner.close()
     return _figures(calls)
 
 
@@ -110,10 +95,6 @@ async def _first_minute(
                 break
             await asyncio.sleep(1)
         return [(c.at, c.status) for c in await sandbox_calls(http, running, API)]
-
-
-async def _booked(database_url: str, n: int) -> bool:
-    return await count_sync_states(database_url, ("booked",)) >= n
 
 
 def _figures(calls: list[tuple[float, int]]) -> list[Figure]:
