@@ -162,3 +162,34 @@ def test_a_manual_run_makes_one_notification_counting_every_integration(
     assert len(new) == 1 and new[0]["sync_run_id"] == done["id"]
     assert new[0]["counts"]["documents_synced"] == done["totals"]["documents_synced"]
     assert partner.post(f"/v1/notifications/{new[0]['id']}/read").json()["read_at"] is not None
+
+
+def test_a_payment_in_yuki_shows_after_a_refresh(
+    stack: Stack, partner: httpx.Client, client_with_three: dict[str, Any]
+) -> None:
+    """Yuki's read-back runs hourly; a user asks for it now and sees the payment."""
+    client_id = client_with_three["client"]["id"]
+    invoice = partner.post(
+        "/v1/invoices", json=document_body(client_id, "RE-2001", customer="k9")
+    ).json()["id"]
+    booked = wait_for(
+        lambda: s if (s := states(partner, invoice)["yuki"])["status"] == "booked" else None
+    )
+    administration = f"{stack.sandbox_url}/_sandbox/yuki/administrations/" + str(
+        client_with_three["administration"]["administration_id"]
+    )
+    (entry,) = [
+        d
+        for d in httpx.get(administration).json()["documents"]
+        if d["document_id"] == booked["remote_id"]
+    ]
+    paid = httpx.post(f"{administration}/payments", json={"reference": entry["reference"]})
+    assert paid.status_code == 200, paid.text
+
+    integration_id = client_with_three["integrations"]["yuki"]["id"]
+    refreshed = partner.post(f"/v1/integrations/{integration_id}/refresh")
+    assert refreshed.status_code == 200, refreshed.text
+    assert refreshed.json()["results_emitted"] >= 1
+    wait_for(lambda: states(partner, invoice)["yuki"]["payment_status"] == "paid")
+    again = partner.post(f"/v1/integrations/{integration_id}/refresh")
+    assert again.json()["results_emitted"] == 0  # nothing changed since: nothing said

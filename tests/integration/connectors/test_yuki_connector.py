@@ -12,12 +12,14 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connector_yuki.main import build_connector
+from connector_yuki.readback import YukiReadBack
 from connector_yuki.soap import YukiSoap
 from invoicesync_shared.connectors.errors import PermanentError
 from invoicesync_shared.connectors.retry import RetryPolicy
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.events.documents import CustomerData
+from invoicesync_shared.events.results import PaymentStatusChanged
 from tests.support.producers import RecordingProducer
 from tests.support.yuki import SOAP_TIMEOUT, Yuki, add_integration, document, settings_for
 
@@ -222,3 +224,34 @@ async def test_plain_text_error_answers_are_retried_into_one_document_each(
     state = await yuki.state()
     references = [d["reference"] for d in state["documents"] if d["reference"].startswith(kind)]
     assert sorted(references) == [f"{kind}-{n}" for n in range(3)]
+
+
+async def test_payments_are_read_back_once_per_change(
+    yuki: Yuki, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    docs = [document(yuki.integration, n) for n in ("PAY-1", "PAY-2", "PAY-3")]
+    await yuki.sync(*docs)
+    assert len(yuki.booked()) == 3
+    number_of = {str(d.id): d.number for d in docs}
+    reader = YukiReadBack(yuki.connector, sessionmaker, yuki.producer, interval=3600.0)
+
+    def changes() -> list[tuple[str, str]]:
+        return sorted(
+            (number_of[e.subject], e.data["payment_status"])
+            for e in yuki.producer.of_type(PaymentStatusChanged.TYPE)
+        )
+
+    assert await reader.refresh_now(yuki.integration.id) == 3
+    assert changes() == [("PAY-1", "open"), ("PAY-2", "open"), ("PAY-3", "open")]
+
+    payments = f"{yuki.control.removeprefix(yuki.url)}/payments"
+    await yuki.post(payments, {"reference": "PAY-1"})
+    await yuki.post(payments, {"reference": "PAY-2", "amount": "10.00"})  # partly paid
+    assert await reader.refresh_now(yuki.integration.id) == 1  # PAY-2 is still open
+    assert await reader.refresh_now(yuki.integration.id) == 0  # nothing changed: nothing said
+    assert changes() == [
+        ("PAY-1", "open"),
+        ("PAY-1", "paid"),
+        ("PAY-2", "open"),
+        ("PAY-3", "open"),
+    ]

@@ -9,7 +9,6 @@ only on change; the last status seen is kept in connector_remote_status.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -18,20 +17,24 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from connector_exact import repository
 from connector_exact.client import ExactClient
 from connector_exact.mapping import odata_string
-from connector_exact.repository import MISSING, OPEN, PAID, Booked, key_of
 from invoicesync_shared.bus.producer import Publisher
-from invoicesync_shared.connectors.periodic import IntegrationLoop, publish_result
-from invoicesync_shared.connectors.remote_status import RemoteStatuses
+from invoicesync_shared.connectors.readback import ReadBack
+from invoicesync_shared.connectors.remote_status import (
+    OPEN,
+    PAID,
+    Booked,
+    list_booked,
+)
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.audit import RemoteEntryMissing
-from invoicesync_shared.events.results import PaymentStatusChanged, SyncResult
+from invoicesync_shared.events.results import PaymentStatusChanged
 
 log = structlog.get_logger()
 
 SYSTEM = "exact"
+MISSING = "missing"  # the audit's verdict, stored beside the payment statuses
 LOCK_SPACE = 0x1E3A_0002  # advisory locks of this loop: (LOCK_SPACE, integration)
 MATCHED = 50  # cashflow/Receivables.Status once the entry is fully paid
 # GUIDs per "EntryID eq guid'…' or …" filter: keeps the URL under IIS's 2 KB query limit.
@@ -65,9 +68,9 @@ class Book:
         return f"{date_field} ge datetime'{self.start_date.isoformat()}' and ({journals})"
 
 
-class ExactReadBack:
-    """The read-back loop: ``run()``/``stop()`` in the service, ``poll_once()`` in tests,
-    ``refresh_now(id)`` on demand."""
+class ExactReadBack(ReadBack):
+    system = SYSTEM
+    lock_space = LOCK_SPACE
 
     def __init__(
         self,
@@ -77,33 +80,14 @@ class ExactReadBack:
         *,
         interval: float,
     ) -> None:
+        super().__init__(sessionmaker, publisher, interval=interval)
         self._client = client
-        self._sessionmaker = sessionmaker
-        self._publisher = publisher
-        self._statuses = RemoteStatuses(sessionmaker, SYSTEM)
-        self._loop = IntegrationLoop(
-            sessionmaker, system=SYSTEM, work=self.refresh, interval=interval, lock_space=LOCK_SPACE
-        )
-
-    async def run(self) -> None:
-        await self._loop.run()
-
-    def stop(self) -> None:
-        self._loop.stop()
-
-    async def poll_once(self) -> int:
-        """One round over every active Exact integration; returns the results emitted."""
-        return await self._loop.run_once()
-
-    async def refresh_now(self, integration_id: uuid.UUID) -> int | None:
-        """One integration at once; None if it is not active or a replica is on it."""
-        return await self._loop.run_for(integration_id)
 
     async def refresh(self, integration: Integration) -> int:
         """Audit the integration's booked entries, then read their payment status."""
         watched = [
             b
-            for b in await repository.list_booked(self._sessionmaker, integration.id)
+            for b in await list_booked(self._sessionmaker, SYSTEM, integration.id)
             if b.last_status != MISSING
         ]
         if not watched:
@@ -111,7 +95,9 @@ class ExactReadBack:
         book = Book.of(integration)
         missing = await self.find_missing(integration, book, watched)
         for booked in missing:
-            await self._report(integration, booked, MISSING, _missing(integration, booked))
+            await self._statuses.report(
+                self._publisher, integration, booked, MISSING, _missing(integration, booked)
+            )
         gone = {b.document_id for b in missing}
         unpaid = [b for b in watched if b.document_id not in gone and b.last_status != PAID]
         return len(missing) + await self._read_payments(integration, book, unpaid)
@@ -168,42 +154,19 @@ class ExactReadBack:
         for booked in unpaid:
             status = statuses.get(booked.remote_id.lower())
             if status is not None and status != booked.last_status:
-                result = PaymentStatusChanged(**_ids(integration, booked), payment_status=status)
-                await self._report(integration, booked, status, result)
+                result = PaymentStatusChanged(**booked.ids(integration), payment_status=status)
+                await self._statuses.report(self._publisher, integration, booked, status, result)
                 emitted += 1
         return emitted
-
-    async def _report(
-        self, integration: Integration, booked: Booked, status: str, result: SyncResult
-    ) -> None:
-        """Emit first, record after: a crash in between repeats a result, never loses one."""
-        await publish_result(
-            self._publisher, result, system=SYSTEM, client_id=integration.client_id
-        )
-        await self._statuses.save(key_of(integration.id, booked), status)
-        log.info(
-            "exact read-back change",
-            integration_id=str(integration.id),
-            document_id=str(booked.document_id),
-            status=status,
-        )
 
 
 def _payment(row: dict[str, Any]) -> str:
     return PAID if row.get("IsFullyPaid") or row.get("Status") == MATCHED else OPEN
 
 
-def _ids(integration: Integration, booked: Booked) -> dict[str, Any]:
-    return {
-        "document_id": booked.document_id,
-        "integration_id": integration.id,
-        "generation": booked.generation,
-    }
-
-
 def _missing(integration: Integration, booked: Booked) -> RemoteEntryMissing:
     return RemoteEntryMissing(
-        **_ids(integration, booked),
+        **booked.ids(integration),
         remote_id=booked.remote_id,
         booking_number=booked.booking_number,
         checked_at=datetime.now(UTC),

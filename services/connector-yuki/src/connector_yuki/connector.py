@@ -87,6 +87,32 @@ class YukiConnector:
                 return Booking(item.document_id, item.booking_number or None)
         return None
 
+    async def open_items(self, integration: Integration) -> list[documents.OutstandingItem]:
+        """Every booked item of the integration's administration with an amount still open
+        (one call, whatever the number of documents)."""
+        key = self._key(integration)
+        return await self._sessions.call(
+            key.access_key,
+            lambda session: self._soap.outstanding_debtor_items(session, key.administration_id),
+        )
+
+    async def booked_item(
+        self, integration: Integration, remote_id: str
+    ) -> documents.OutstandingItem | None:
+        """The booked item Yuki knows by ``remote_id`` (its document ID, or our reference
+        where Yuki answered without IDs), settled or not; None if none."""
+        key = self._key(integration)
+        items = await self._sessions.call(
+            key.access_key,
+            lambda session: self._soap.check_outstanding_item(
+                session, key.administration_id, remote_id
+            ),
+        )
+        wanted = remote_id.casefold()
+        return next(
+            (i for i in items if wanted in (i.document_id.casefold(), i.reference.casefold())), None
+        )
+
     def _key(self, integration: Integration) -> BatchKey:
         return BatchKey(_administration_id(integration), self._access_key(integration))
 

@@ -49,11 +49,12 @@ class InvoiceResult:
 
 @dataclass(frozen=True)
 class OutstandingItem:
-    """One ``<Item>`` of CheckOutstandingItem(Admin)."""
+    """One ``<Item>`` of CheckOutstandingItem(Admin) or OutstandingDebtorItems."""
 
     reference: str
     document_id: str
     booking_number: str
+    open_amount: Decimal | None = None  # None: the answer did not say
 
 
 def vat_type(rate: Decimal) -> int:
@@ -190,6 +191,7 @@ def parse_outstanding_items(raw: bytes) -> list[OutstandingItem]:
             reference=_child_text(item, "Reference"),
             document_id=_child_text(item, "DocumentID") or str(item.get("ID") or ""),
             booking_number=_child_text(item, "BookingNumber"),
+            open_amount=_amount(_child_text(item, "OpenAmount")),
         )
         for item in _descendants(root, "Item")
     ]
@@ -222,6 +224,13 @@ def _descendants(node: Any, name: str) -> list[Any]:
 def _children(node: Any, name: str) -> list[Any]:
     """Children by local name: Yuki mixes namespaced and unqualified elements."""
     return [c for c in node if isinstance(c.tag, str) and _local(c) == name]
+
+
+def _amount(text: str) -> Decimal | None:
+    try:
+        return Decimal(text) if text else None
+    except ArithmeticError:  # decimal.InvalidOperation: not a number
+        return None
 
 
 def _child_text(node: Any, name: str) -> str:

@@ -1,5 +1,6 @@
-"""Entry point: ``connector-yuki``. Many documents in flight per partition, so that the
-batcher can fill ProcessSalesInvoices calls."""
+"""Entry point: ``connector-yuki`` (consumer, control server and the payment read-back).
+Many documents in flight per partition, so that the batcher can fill ProcessSalesInvoices
+calls."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 
 from connector_yuki.batching import SalesInvoiceBatcher
 from connector_yuki.connector import YukiConnector
+from connector_yuki.readback import YukiReadBack
 from connector_yuki.sessions import SessionPool
 from connector_yuki.settings import YukiConnectorSettings
 from connector_yuki.soap import YukiSoap
@@ -39,9 +41,11 @@ async def serve(settings: YukiConnectorSettings) -> None:
     connector = build_connector(settings, soap)
 
     async def build(producer: EventProducer) -> ConnectorParts:
-        return ConnectorParts(
-            ConnectorRuntime(connector, sessionmaker=sessionmaker, producer=producer)
+        reader = YukiReadBack(
+            connector, sessionmaker, producer, interval=settings.yuki_readback_interval_seconds
         )
+        runtime = ConnectorRuntime(connector, sessionmaker=sessionmaker, producer=producer)
+        return ConnectorParts(runtime, loops=[reader], refresh=reader.refresh_now)
 
     try:
         await run_connector(

@@ -18,3 +18,7 @@ class YukiConnectorSettings(ServiceSettings):
     yuki_batch_max_size: int = Field(default=200, ge=1)
     # Documents of a partition in flight at once: what lets the batcher fill its batches.
     yuki_concurrency: int = Field(default=200, ge=1)
+    # Payment status is read back this often (one call per administration and round, plus
+    # one per document whose status changed); POST /integrations/{id}/refresh on the
+    # control port does it at once.
+    yuki_readback_interval_seconds: float = Field(default=3600.0, gt=0)

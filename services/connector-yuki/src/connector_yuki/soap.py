@@ -84,6 +84,21 @@ class YukiSoap:
         )
         return parse_outstanding_items(_xml(result))
 
+    async def outstanding_debtor_items(
+        self, session: str, administration_id: str
+    ) -> list[OutstandingItem]:
+        """Booked sales items of one administration with an amount still open."""
+        result = await self._call(
+            ACCOUNTING,
+            "OutstandingDebtorItems",
+            is_write=False,
+            sessionID=session,
+            administrationID=administration_id,
+            includeBankTransactions=False,
+            sortOrder="DateAsc",
+        )
+        return parse_outstanding_items(_xml(result))
+
     async def _call(self, service: str, operation: str, *, is_write: bool, **params: Any) -> Any:
         try:
             proxy = await self._service(service)

@@ -1,19 +1,32 @@
 """The last status a poller saw for a pushed document in the accounting system (draft,
-open, paid…), so it reports only changes and stops watching documents that are settled."""
+open, paid…), so it reports only changes and stops watching documents that are settled;
+and the booked documents of an integration with that status, for the read-back loops."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, func
-from sqlalchemy.dialects.postgresql import UUID, insert
+import structlog
+from sqlalchemy import DateTime, Integer, String, func, select
+from sqlalchemy.dialects.postgresql import UUID, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
+from invoicesync_shared.bus.producer import Publisher
+from invoicesync_shared.connectors import ledger as states
+from invoicesync_shared.connectors.periodic import publish_result
 from invoicesync_shared.db.base import Model
+from invoicesync_shared.db.models import Integration, LedgerEntry
+from invoicesync_shared.events.results import SyncResult
+
+log = structlog.get_logger()
 
 DocumentKey = tuple[uuid.UUID, uuid.UUID, int]  # integration, document, generation
+# Payment statuses as the read-backs store and report them.
+OPEN, PAID = "open", "paid"
 
 
 class RemoteStatus(Model):
@@ -36,6 +49,27 @@ class RemoteStatuses:
         self._sessionmaker = sessionmaker
         self._system = system
 
+    async def report(
+        self,
+        publisher: Publisher,
+        integration: Integration,
+        booked: Booked,
+        status: str,
+        result: SyncResult,
+    ) -> None:
+        """Emit first, record after: a crash in between repeats a result, never loses one."""
+        await publish_result(
+            publisher, result, system=self._system, client_id=integration.client_id
+        )
+        await self.save(key_of(integration.id, booked), status)
+        log.info(
+            "read-back change",
+            system=self._system,
+            integration_id=str(integration.id),
+            document_id=str(booked.document_id),
+            status=status,
+        )
+
     async def save(self, key: DocumentKey, status: str) -> None:
         integration_id, document_id, generation = key
         async with self._sessionmaker.begin() as session:
@@ -53,3 +87,59 @@ class RemoteStatuses:
                     set_={"status": status, "updated_at": func.now()},
                 )
             )
+
+
+@dataclass(frozen=True)
+class Booked:
+    """A document an integration booked, as the ledger and the last read-back know it."""
+
+    document_id: uuid.UUID
+    generation: int
+    remote_id: str
+    booking_number: str | None
+    last_status: str | None
+
+    def ids(self, integration: Integration) -> dict[str, Any]:
+        """The identifiers every result about this document carries."""
+        return {
+            "document_id": self.document_id,
+            "integration_id": integration.id,
+            "generation": self.generation,
+        }
+
+
+def key_of(integration_id: uuid.UUID, booked: Booked) -> DocumentKey:
+    return (integration_id, booked.document_id, booked.generation)
+
+
+async def list_booked(
+    sessionmaker: async_sessionmaker[AsyncSession], system: str, integration_id: uuid.UUID
+) -> list[Booked]:
+    """Booked documents of the integration, only each document's newest generation: an
+    older one points at an entry a repair has replaced."""
+    latest = (
+        select(LedgerEntry)
+        .where(LedgerEntry.integration_id == integration_id, LedgerEntry.system == system)
+        .order_by(LedgerEntry.document_id, LedgerEntry.generation.desc())
+        .ext(distinct_on(LedgerEntry.document_id))
+        .subquery()
+    )
+    query = (
+        select(
+            latest.c.document_id,
+            latest.c.generation,
+            latest.c.remote_id,
+            latest.c.booking_number,
+            RemoteStatus.status,
+        )
+        .outerjoin(
+            RemoteStatus,
+            (RemoteStatus.integration_id == latest.c.integration_id)
+            & (RemoteStatus.document_id == latest.c.document_id)
+            & (RemoteStatus.generation == latest.c.generation),
+        )
+        .where(latest.c.state == states.BOOKED, latest.c.remote_id.is_not(None))
+    )
+    async with sessionmaker() as session:
+        rows = (await session.execute(query)).all()
+    return [Booked(row[0], row[1], str(row[2]), row[3], row[4]) for row in rows]

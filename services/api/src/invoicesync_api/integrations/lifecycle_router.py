@@ -87,9 +87,9 @@ async def refresh_now(
     integration_id: uuid.UUID, session: SessionDep, caller: CallerDep, settings: SettingsDep
 ) -> RefreshOut:
     """Read back now what changed in the accounting system, instead of at the next round
-    (Exact: nightly; Lexware: every minute, and at once when Lexware calls back): payment
-    status, numbers of drafts finalised in Lexware Office, entries deleted in Exact.
-    Yuki reports its booking number when it takes a document, so it has nothing to read."""
+    (Exact: nightly; Lexware: every minute, and at once when Lexware calls back; Yuki:
+    hourly): payment status, numbers of drafts finalised in Lexware Office, entries
+    deleted in Exact."""
     integration = await service.get_owned(session, integration_id, caller.partner_id)
     if integration.system not in READS_BACK:
         raise Unprocessable(f"{integration.system} has nothing to read back.")

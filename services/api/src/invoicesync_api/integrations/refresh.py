@@ -11,8 +11,8 @@ import httpx
 from invoicesync_api.settings import ApiSettings
 
 # Systems whose connector reads back: Exact (payments, deleted entries), Lexware (drafts
-# finalised, payments). Yuki reports its booking number in the answer to the push.
-READS_BACK = ("exact", "lexware")
+# finalised, payments), Yuki (payments; its booking number comes with the push's answer).
+READS_BACK = ("exact", "lexware", "yuki")
 
 
 @dataclass(frozen=True)
