@@ -16,7 +16,12 @@ from invoicesync_api.workers.scheduler import NightlyScheduler
 from invoicesync_api.workers.sweeper import PendingSweeper
 from invoicesync_shared.db.models import OutboxMessage
 from invoicesync_shared.events.envelope import Envelope
-from invoicesync_shared.events.results import BookingAssigned, SyncFailed, SyncResult
+from invoicesync_shared.events.results import (
+    BookingAssigned,
+    PaymentStatusChanged,
+    SyncFailed,
+    SyncResult,
+)
 from tests.integration.api.conftest import add_integration, invoice
 
 
@@ -214,13 +219,45 @@ async def test_sweeper_leaves_alone_what_waits_behind_a_working_connector(
         await session.execute(
             update(DocumentSync)
             .where(DocumentSync.document_id == uuid.UUID(done))
-            .values(updated_at=datetime.now(UTC) - timedelta(minutes=5))
+            .values(answered_at=datetime.now(UTC) - timedelta(minutes=5))
         )
     assert await sweeper.sweep_once(datetime.now(UTC)) == 0
     assert await outbox_rows(sessionmaker, waiting) == 1
 
     # No answer for longer than the wait: the connector is idle, so the request was lost.
     assert await sweeper.sweep_once(datetime.now(UTC) + timedelta(minutes=6)) == 1
+    assert await outbox_rows(sessionmaker, waiting) == 2
+
+
+async def test_sweeper_does_not_take_a_payment_read_back_for_progress(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A payment read back for a booked document is not an answer to a request: the
+    document pending since long ago is asked again all the same."""
+    integration = await active_integration(sessionmaker, client_id)
+    waiting = partner.post("/v1/invoices", json=invoice(client_id, number="RB-1")).json()["id"]
+    paid = partner.post("/v1/invoices", json=invoice(client_id, number="RB-2")).json()["id"]
+    async with sessionmaker.begin() as session:
+        await session.execute(update(OutboxMessage).values(published_at=datetime.now(UTC)))
+    ids = {"document_id": uuid.UUID(paid), "integration_id": integration}
+    sent_at = datetime.now(UTC)
+    await deliver(
+        sessionmaker,
+        BookingAssigned(**ids, booking_number="70002", remote_id="r-2", sent_at=sent_at),
+    )
+    async with sessionmaker.begin() as session:  # booked long ago, then everything waited
+        await session.execute(
+            update(DocumentSync)
+            .where(DocumentSync.integration_id == integration)
+            .values(
+                updated_at=datetime.now(UTC) - timedelta(hours=1),
+                answered_at=datetime.now(UTC) - timedelta(hours=1),
+            )
+        )
+    await deliver(sessionmaker, PaymentStatusChanged(**ids, payment_status="paid"))
+
+    sweeper = PendingSweeper(sessionmaker, pending_after=timedelta(minutes=10))
+    assert await sweeper.sweep_once(datetime.now(UTC)) == 1
     assert await outbox_rows(sessionmaker, waiting) == 2
 
 

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, String, Text, func
+from sqlalchemy import BigInteger, DateTime, Index, Integer, LargeBinary, String, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -93,6 +93,12 @@ class OutboxMessage(Model):
     """An event written in the same transaction as the change it announces."""
 
     __tablename__ = "outbox_messages"
+    # What the relay reads: the unpublished rows in order, however long the outbox grows.
+    __table_args__ = (
+        Index(
+            "ix_outbox_messages_unpublished", "id", postgresql_where=text("published_at IS NULL")
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
@@ -73,7 +74,11 @@ class Document(Model):
     """An invoice or a credit note, as the business application sent it."""
 
     __tablename__ = "documents"
-    __table_args__ = (UniqueConstraint("client_id", "kind", "number"),)
+    __table_args__ = (
+        UniqueConstraint("client_id", "kind", "number"),
+        # The lists' order (newest first per partner and kind) and their cursor.
+        Index("ix_documents_partner_kind_created", "partner_id", "kind", "created_at", "id"),
+    )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id"), index=True)
@@ -120,6 +125,9 @@ class DocumentSync(Model):
     duplicate_of: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     # Times the sweeper asked again while it stayed pending; each wait doubles.
     sweeps: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When a connector last answered a request for it (booked, sent, failed, unknown);
+    # read-backs (payments, drafts finalised) do not count: the sweeper's sign of progress.
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
 
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

@@ -8,6 +8,7 @@ meanwhile) is ignored.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import structlog
 from sqlalchemy.dialects.postgresql import insert
@@ -33,6 +34,7 @@ from invoicesync_shared.tracing import continue_trace
 log = structlog.get_logger()
 KNOWN_TYPES: dict[str, type[SyncResult]] = {**RESULT_TYPES, **AUDIT_TYPES}
 CONSUMER = "api-results"
+AWAITING = ("pending", "sending", "ambiguous")  # a request is out: the next result answers it
 
 
 class ResultApplier:
@@ -73,6 +75,8 @@ async def apply(session: AsyncSession, result: SyncResult) -> None:
     integration = await session.get(Integration, result.integration_id)
     document = await session.get(Document, result.document_id)
     assert integration is not None and document is not None
+    if state.status in AWAITING and isinstance(result, BookingAssigned | DocumentSent | SyncFailed):
+        state.answered_at = datetime.now(UTC)
     if isinstance(result, BookingAssigned):
         state.status, state.booking_number = "booked", result.booking_number
         state.remote_id, state.sent_at = result.remote_id, result.sent_at

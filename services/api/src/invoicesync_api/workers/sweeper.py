@@ -4,9 +4,10 @@ The embedded broker keeps topics in memory only, and any broker can lose a messa
 before a consumer commits it; the connectors' ledgers make a repeated request harmless,
 so re-publishing what stays pending is how nothing gets lost.
 
-A document is only asked again while its integration shows no progress (no result within
-``pending_after``): one merely queued behind a backlog would otherwise be asked again and
-again, and every copy lengthens the very queue it waits in. An ``ambiguous`` document (an
+A document is only asked again while its integration shows no progress (no connector
+answered a request of it within ``pending_after``; read-backs of payments do not count):
+one merely queued behind a backlog would otherwise be asked again and again, and every
+copy lengthens the very queue it waits in. An ``ambiguous`` document (an
 answer lost, no lookup got through) is asked again the same way: its connector looks it
 up before sending anything, so the uncertainty ends without anyone pressing retry.
 """
@@ -30,7 +31,6 @@ from invoicesync_shared.db.models import Integration, OutboxMessage
 log = structlog.get_logger()
 MAX_DOUBLINGS = 6  # the wait grows to 64 times pending_after at most
 SWEPT = ("pending", "ambiguous")
-RESULTS = ("booked", "sent", "failed", "ambiguous")  # states only a connector's answer sets
 
 
 class PendingSweeper:
@@ -90,8 +90,7 @@ class PendingSweeper:
         # Integrations whose connector answered lately are working through their queue.
         answered = aliased(DocumentSync)
         progressing = select(answered.integration_id).where(
-            answered.status.in_(RESULTS),
-            answered.updated_at >= literal(now, DateTime(timezone=True)) - self._pending_after,
+            answered.answered_at >= literal(now, DateTime(timezone=True)) - self._pending_after,
         )
         rows = await session.execute(
             select(DocumentSync, Document, Integration)
