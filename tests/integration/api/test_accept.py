@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import Client, Document, DocumentSync, IdempotencyKey
 from invoicesync_api.documents import accept, service
+from invoicesync_api.documents.idempotency import IdempotencyKeys
 from invoicesync_api.documents.schemas import DocumentIn
 from invoicesync_shared.db.engine import autocommit
 from invoicesync_shared.db.models import OutboxMessage
@@ -92,3 +93,28 @@ async def test_the_write_stores_each_part_once(
         assert targets == {str(first), str(second)}
         stored = await session.scalar(select(IdempotencyKey).where(IdempotencyKey.key == key))
         assert stored is not None and stored.response_body == created.json()
+
+
+async def test_a_stored_answer_outlives_a_late_release(
+    partner: httpx.Client,
+    client_id: str,
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """A request cancelled while its write committed releases its key on the way out:
+    the release must leave the stored answer, so the client's retry is a replay."""
+    key = {"Idempotency-Key": f"late-{uuid.uuid4()}"}
+    body = invoice(client_id, number="ATOM-3")
+    created = partner.post("/v1/invoices", json=body, headers=key)
+    assert created.status_code == 201, created.text
+    async with sessionmaker() as session:
+        found = await session.get(Client, uuid.UUID(client_id))
+    assert found is not None
+
+    await IdempotencyKeys(engine, sessionmaker, 60).release(
+        found.partner_id, key["Idempotency-Key"]
+    )
+
+    again = partner.post("/v1/invoices", json=body, headers=key)
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == created.json()

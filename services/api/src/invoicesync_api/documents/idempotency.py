@@ -40,8 +40,11 @@ CLAIM = (
     .on_conflict_do_nothing()
     .returning(KEYS.c.key)
 )
+# Never a stored answer: a request cancelled while its write committed keeps its replay.
 RELEASE = delete(KEYS).where(
-    KEYS.c.partner_id == bindparam("partner_id"), KEYS.c.key == bindparam("key")
+    KEYS.c.partner_id == bindparam("partner_id"),
+    KEYS.c.key == bindparam("key"),
+    KEYS.c.response_status.is_(None),
 )
 
 
@@ -102,6 +105,6 @@ class IdempotencyKeys:
             return None
 
     async def release(self, partner_id: uuid.UUID, key: str) -> None:
-        """The request failed without storing anything: the key may be used again."""
+        """The request failed: unless its answer was stored, the key may be used again."""
         async with autocommit(self._engine) as connection:
             await connection.execute(RELEASE, {"partner_id": partner_id, "key": key})
