@@ -1,6 +1,7 @@
 """Lexware's event callbacks: a draft finalised and then paid in Lexware Office shows its
 voucher number and payment status at once, through the signed callback to the API, with
-the poller as good as off (one round at start-up, then an hour)."""
+the poller as good as off (one round at start-up, then an hour); a connection revoked
+there shows at once as needing a new connection."""
 
 from __future__ import annotations
 
@@ -48,6 +49,25 @@ def test_finalised_and_paid_in_lexware_come_back_by_callback(
 
     _voucher_step(stack, str(sent["remote_id"]), "pay")
     wait_for(lambda: _sync(partner, invoice_id)["payment_status"] == "paid", 30)
+
+
+def test_a_connection_revoked_in_lexware_asks_to_connect_again_at_once(
+    stack: Stack, partner: httpx.Client
+) -> None:
+    """No document has to fail first: the token.revoked callback says it."""
+    client = connect(stack, partner, new_client(partner, "Widerruf GmbH", "DE"), "lexware")
+    revoked = httpx.post(
+        f"{stack.sandbox_url}/_sandbox/lexware/tokens/revoke",
+        json={"organization_id": client.books},
+    )
+    assert revoked.status_code == 200 and revoked.json()["revoked"] >= 1, revoked.text
+
+    def status() -> dict[str, object] | None:
+        integration = partner.get(f"/v1/integrations/{client.integration_id}").json()
+        return integration if integration["status"] == "needs_reauthorization" else None
+
+    integration = wait_for(status, 30)
+    assert "revoked" in str(integration["status_reason"])
 
 
 def test_a_callback_not_signed_by_lexware_is_refused(stack: Stack) -> None:

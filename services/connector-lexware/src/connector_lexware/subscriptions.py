@@ -1,6 +1,6 @@
 """Lexware event subscriptions: Lexware calls our API back when a voucher's status or
-payment changes, so a finalised draft's number arrives at once; the poller stays as the
-fallback for a callback that never comes."""
+payment changes, so a finalised draft's number arrives at once (the poller stays as the
+fallback for a callback that never comes), and when the connection is revoked."""
 
 from __future__ import annotations
 
@@ -14,8 +14,14 @@ from invoicesync_shared.connectors.errors import SyncError
 log = structlog.get_logger()
 
 PATH = "v1/event-subscriptions"
-# A draft finalised (its number), a voucher paid or voided, for both kinds we push.
-EVENT_TYPES = ("invoice.status.changed", "credit-note.status.changed", "payment.changed")
+# A draft finalised (its number), a voucher paid or voided, for both kinds we push; and
+# the connection revoked in Lexware Office (the integration must be connected again).
+EVENT_TYPES = (
+    "invoice.status.changed",
+    "credit-note.status.changed",
+    "payment.changed",
+    "token.revoked",
+)
 
 
 async def ensure(

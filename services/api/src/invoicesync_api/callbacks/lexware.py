@@ -4,6 +4,10 @@ A signed callback names an organisation and a voucher whose status or payment ch
 the Lexware connector is asked to read that organisation's vouchers back at once, so a
 draft finalised in Lexware Office shows its booking number within seconds rather than at
 the next poll. The answer goes back before that read (Lexware wants a quick 2xx).
+
+``token.revoked`` (the connection was revoked in Lexware Office) puts the organisation's
+integrations in ``needs_reauthorization`` at once, with the webhook saying so, instead of
+at the next call that fails.
 """
 
 from __future__ import annotations
@@ -15,15 +19,18 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.deps import SessionDep, SettingsDep
 from invoicesync_api.errors import ApiError, NotFound, Unauthorized
 from invoicesync_api.integrations.refresh import refresh
 from invoicesync_api.settings import ApiSettings
+from invoicesync_api.sync import announce
 from invoicesync_shared.db.models import Integration
 
 log = structlog.get_logger()
 router = APIRouter(prefix="/v1/callbacks", include_in_schema=False)
+REVOKED = "token.revoked"
 
 
 class BadCallback(ApiError):
@@ -42,16 +49,28 @@ async def lexware_event(
         raise Unauthorized("The callback is not signed by Lexware.")
     event = _parse(body)
     organization = str(event["organizationId"])
-    integrations = await session.scalars(
-        select(Integration.id).where(
-            Integration.system == "lexware",
-            Integration.status == "active",
-            Integration.settings["remote"]["organization_id"].astext == organization,
+    integrations = (
+        await session.scalars(
+            select(Integration).where(
+                Integration.system == "lexware",
+                Integration.status == "active",
+                Integration.settings["remote"]["organization_id"].astext == organization,
+            )
         )
-    )
-    for integration_id in integrations:
-        background.add_task(_refresh, settings, integration_id, event)
+    ).all()
+    for integration in integrations:
+        if event.get("eventType") == REVOKED:
+            await _revoked(session, integration)
+        else:
+            background.add_task(_refresh, settings, integration.id, event)
     return Response(status_code=202)
+
+
+async def _revoked(session: AsyncSession, integration: Integration) -> None:
+    integration.status = "needs_reauthorization"
+    integration.status_reason = "the connection was revoked in Lexware Office"
+    await announce.integration_status(session, integration)
+    log.warning("lexware connection revoked", integration_id=str(integration.id))
 
 
 def _parse(body: bytes) -> dict[str, Any]:
