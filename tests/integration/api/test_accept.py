@@ -21,6 +21,13 @@ from invoicesync_shared.db.models import OutboxMessage
 from tests.integration.api.conftest import add_integration, invoice
 
 
+async def partner_of(sessionmaker: async_sessionmaker[AsyncSession], client_id: str) -> uuid.UUID:
+    async with sessionmaker() as session:
+        client = await session.get(Client, uuid.UUID(client_id))
+    assert client is not None
+    return client.partner_id
+
+
 async def test_a_document_that_loses_the_race_for_its_number_leaves_nothing(
     partner: httpx.Client,
     client_id: str,
@@ -28,10 +35,7 @@ async def test_a_document_that_loses_the_race_for_its_number_leaves_nothing(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     await add_integration(sessionmaker, client_id)
-    async with sessionmaker() as session:
-        found = await session.get(Client, uuid.UUID(client_id))
-    assert found is not None
-    partner_id = found.partner_id
+    partner_id = await partner_of(sessionmaker, client_id)
     key = f"race-{uuid.uuid4()}"
     async with sessionmaker.begin() as session:  # the key as the request claimed it
         session.add(IdempotencyKey(partner_id=partner_id, key=key, request_hash="0" * 64))
@@ -107,13 +111,9 @@ async def test_a_stored_answer_outlives_a_late_release(
     body = invoice(client_id, number="ATOM-3")
     created = partner.post("/v1/invoices", json=body, headers=key)
     assert created.status_code == 201, created.text
-    async with sessionmaker() as session:
-        found = await session.get(Client, uuid.UUID(client_id))
-    assert found is not None
+    partner_id = await partner_of(sessionmaker, client_id)
 
-    await IdempotencyKeys(engine, sessionmaker, 60).release(
-        found.partner_id, key["Idempotency-Key"]
-    )
+    await IdempotencyKeys(engine, sessionmaker, 60).release(partner_id, key["Idempotency-Key"])
 
     again = partner.post("/v1/invoices", json=body, headers=key)
     assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"

@@ -48,7 +48,7 @@ async def run_notifications(
 
 
 def booked(
-    document_id: str, integration_id: uuid.UUID, run_id: str, number: str
+    document_id: str, integration_id: uuid.UUID, run_id: str | None, number: str
 ) -> BookingAssigned:
     return BookingAssigned(
         document_id=uuid.UUID(document_id),
@@ -57,8 +57,14 @@ def booked(
         remote_id=f"r-{number}",
         sent_at=datetime.now(UTC),
         customer_created=True,
-        sync_run_id=uuid.UUID(run_id),
+        sync_run_id=uuid.UUID(run_id) if run_id else None,
     )
+
+
+async def relayed(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """Every outbox row published, as the relay would have done by now."""
+    async with sessionmaker.begin() as session:
+        await session.execute(update(OutboxMessage).values(published_at=datetime.now(UTC)))
 
 
 async def test_manual_run_counts_live_and_ends_in_exactly_one_notification(
@@ -172,16 +178,14 @@ async def test_sweeper_asks_again_for_what_stays_pending(
     later = datetime.now(UTC) + timedelta(minutes=11)
     await sweeper.sweep_once(later)
     assert await outbox_rows(sessionmaker, doc) == 1  # still unpublished: the relay owns it
-    async with sessionmaker.begin() as session:
-        await session.execute(update(OutboxMessage).values(published_at=datetime.now(UTC)))
+    await relayed(sessionmaker)
     assert await sweeper.sweep_once(datetime.now(UTC)) == 0  # not stale yet
 
     await sweeper.sweep_once(later)
     assert await outbox_rows(sessionmaker, doc) == 2
     await sweeper.sweep_once(later)  # its new request has not left yet: not asked again
     assert await outbox_rows(sessionmaker, doc) == 2
-    async with sessionmaker.begin() as session:
-        await session.execute(update(OutboxMessage).values(published_at=datetime.now(UTC)))
+    await relayed(sessionmaker)
     await sweeper.sweep_once(later)  # the second wait is twice as long: not yet
     assert await outbox_rows(sessionmaker, doc) == 2
     await sweeper.sweep_once(datetime.now(UTC) + timedelta(minutes=21))
@@ -196,19 +200,9 @@ async def test_sweeper_leaves_alone_what_waits_behind_a_working_connector(
     integration = await active_integration(sessionmaker, client_id)
     waiting = partner.post("/v1/invoices", json=invoice(client_id, number="Q-1")).json()["id"]
     done = partner.post("/v1/invoices", json=invoice(client_id, number="Q-2")).json()["id"]
-    async with sessionmaker.begin() as session:
-        await session.execute(update(OutboxMessage).values(published_at=datetime.now(UTC)))
+    await relayed(sessionmaker)
     sweeper = PendingSweeper(sessionmaker, pending_after=timedelta(minutes=10))
-    await deliver(
-        sessionmaker,
-        BookingAssigned(
-            document_id=uuid.UUID(done),
-            integration_id=integration,
-            booking_number="70001",
-            remote_id="r-70001",
-            sent_at=datetime.now(UTC),
-        ),
-    )
+    await deliver(sessionmaker, booked(done, integration, None, "70001"))
     # Fifteen minutes pending; the other answer came five minutes ago.
     async with sessionmaker.begin() as session:
         await session.execute(
@@ -237,14 +231,8 @@ async def test_sweeper_does_not_take_a_payment_read_back_for_progress(
     integration = await active_integration(sessionmaker, client_id)
     waiting = partner.post("/v1/invoices", json=invoice(client_id, number="RB-1")).json()["id"]
     paid = partner.post("/v1/invoices", json=invoice(client_id, number="RB-2")).json()["id"]
-    async with sessionmaker.begin() as session:
-        await session.execute(update(OutboxMessage).values(published_at=datetime.now(UTC)))
-    ids = {"document_id": uuid.UUID(paid), "integration_id": integration}
-    sent_at = datetime.now(UTC)
-    await deliver(
-        sessionmaker,
-        BookingAssigned(**ids, booking_number="70002", remote_id="r-2", sent_at=sent_at),
-    )
+    await relayed(sessionmaker)
+    await deliver(sessionmaker, booked(paid, integration, None, "70002"))
     async with sessionmaker.begin() as session:  # booked long ago, then everything waited
         await session.execute(
             update(DocumentSync)
@@ -254,7 +242,10 @@ async def test_sweeper_does_not_take_a_payment_read_back_for_progress(
                 answered_at=datetime.now(UTC) - timedelta(hours=1),
             )
         )
-    await deliver(sessionmaker, PaymentStatusChanged(**ids, payment_status="paid"))
+    payment = PaymentStatusChanged(
+        document_id=uuid.UUID(paid), integration_id=integration, payment_status="paid"
+    )
+    await deliver(sessionmaker, payment)
 
     sweeper = PendingSweeper(sessionmaker, pending_after=timedelta(minutes=10))
     assert await sweeper.sweep_once(datetime.now(UTC)) == 1
@@ -288,8 +279,7 @@ async def test_sweeper_asks_again_for_what_stays_ambiguous(
     doc = partner.post("/v1/invoices", json=invoice(client_id, number="SWEEP-2")).json()["id"]
     await gave_up(sessionmaker, doc, integration, "outcome_unknown")
     assert partner.get(f"/v1/invoices/{doc}").json()["sync"][0]["status"] == "ambiguous"
-    async with sessionmaker.begin() as session:
-        await session.execute(update(OutboxMessage).values(published_at=datetime.now(UTC)))
+    await relayed(sessionmaker)
     sweeper = PendingSweeper(sessionmaker, pending_after=timedelta(minutes=10))
 
     assert await sweeper.sweep_once(datetime.now(UTC)) == 0  # not for a while

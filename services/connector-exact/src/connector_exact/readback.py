@@ -25,11 +25,9 @@ from invoicesync_shared.connectors.remote_status import (
     OPEN,
     PAID,
     Booked,
-    list_booked,
 )
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.audit import RemoteEntryMissing
-from invoicesync_shared.events.results import PaymentStatusChanged
 
 log = structlog.get_logger()
 
@@ -85,19 +83,13 @@ class ExactReadBack(ReadBack):
 
     async def refresh(self, integration: Integration) -> int:
         """Audit the integration's booked entries, then read their payment status."""
-        watched = [
-            b
-            for b in await list_booked(self._sessionmaker, SYSTEM, integration.id)
-            if b.last_status != MISSING
-        ]
+        watched = [b for b in await self.booked(integration) if b.last_status != MISSING]
         if not watched:
             return 0
         book = Book.of(integration)
         missing = await self.find_missing(integration, book, watched)
         for booked in missing:
-            await self._statuses.report(
-                self._publisher, integration, booked, MISSING, _missing(integration, booked)
-            )
+            await self.report(integration, booked, MISSING, _missing(integration, booked))
         gone = {b.document_id for b in missing}
         unpaid = [b for b in watched if b.document_id not in gone and b.last_status != PAID]
         return len(missing) + await self._read_payments(integration, book, unpaid)
@@ -150,14 +142,8 @@ class ExactReadBack(ReadBack):
             },
         ):
             statuses.update({str(r["TransactionEntryID"]).lower(): _payment(r) for r in rows})
-        emitted = 0
-        for booked in unpaid:
-            status = statuses.get(booked.remote_id.lower())
-            if status is not None and status != booked.last_status:
-                result = PaymentStatusChanged(**booked.ids(integration), payment_status=status)
-                await self._statuses.report(self._publisher, integration, booked, status, result)
-                emitted += 1
-        return emitted
+        seen = [(b, statuses.get(b.remote_id.lower())) for b in unpaid]
+        return await self.report_payments(integration, seen)
 
 
 def _payment(row: dict[str, Any]) -> str:

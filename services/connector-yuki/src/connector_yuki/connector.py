@@ -75,14 +75,8 @@ class YukiConnector:
         return {"administration_id": key.administration_id, "administration_name": name}
 
     async def _find(self, key: BatchKey, reference: str) -> Booking | None:
-        items = await self._sessions.call(
-            key.access_key,
-            lambda session: self._soap.check_outstanding_item(
-                session, key.administration_id, reference
-            ),
-        )
         # Yuki also matches booking numbers and document IDs: keep our Reference only.
-        for item in items:
+        for item in await self._booked_items(key, reference):
             if item.reference.casefold() == reference.casefold() and item.document_id:
                 return Booking(item.document_id, item.booking_number or None)
         return None
@@ -101,16 +95,19 @@ class YukiConnector:
     ) -> documents.OutstandingItem | None:
         """The booked item Yuki knows by ``remote_id`` (its document ID, or our reference
         where Yuki answered without IDs), settled or not; None if none."""
-        key = self._key(integration)
-        items = await self._sessions.call(
-            key.access_key,
-            lambda session: self._soap.check_outstanding_item(
-                session, key.administration_id, remote_id
-            ),
-        )
+        items = await self._booked_items(self._key(integration), remote_id)
         wanted = remote_id.casefold()
         return next(
             (i for i in items if wanted in (i.document_id.casefold(), i.reference.casefold())), None
+        )
+
+    async def _booked_items(self, key: BatchKey, search: str) -> list[documents.OutstandingItem]:
+        """CheckOutstandingItemAdmin: booked items matching ``search``, settled ones too."""
+        return await self._sessions.call(
+            key.access_key,
+            lambda session: self._soap.check_outstanding_item(
+                session, key.administration_id, search
+            ),
         )
 
     def _key(self, integration: Integration) -> BatchKey:

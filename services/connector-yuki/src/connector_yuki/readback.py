@@ -20,10 +20,8 @@ from invoicesync_shared.connectors.remote_status import (
     OPEN,
     PAID,
     Booked,
-    list_booked,
 )
 from invoicesync_shared.db.models import Integration
-from invoicesync_shared.events.results import PaymentStatusChanged
 
 SYSTEM = "yuki"
 LOCK_SPACE = 0x1E3A_0003  # advisory locks of this loop: (LOCK_SPACE, integration)
@@ -46,11 +44,7 @@ class YukiReadBack(ReadBack):
 
     async def refresh(self, integration: Integration) -> int:
         """Report the payment status of every booked, not yet paid document that changed."""
-        unpaid = [
-            b
-            for b in await list_booked(self._sessionmaker, SYSTEM, integration.id)
-            if b.last_status != PAID
-        ]
+        unpaid = [b for b in await self.booked(integration) if b.last_status != PAID]
         if not unpaid:
             return 0
         # By Yuki's document ID, or by our reference where Yuki answered without IDs.
@@ -61,20 +55,14 @@ class YukiReadBack(ReadBack):
             for known in (item.document_id, item.reference)
             if known
         }
-        emitted = 0
+        seen: list[tuple[Booked, str | None]] = []
         for booked in unpaid:
             if booked.remote_id.casefold() in open_ids:
-                status: str | None = OPEN
+                seen.append((booked, OPEN))
             else:
-                status = _status(await self._connector.booked_item(integration, booked.remote_id))
-            if status is not None and status != booked.last_status:
-                await self._report(integration, booked, status)
-                emitted += 1
-        return emitted
-
-    async def _report(self, integration: Integration, booked: Booked, status: str) -> None:
-        result = PaymentStatusChanged(**booked.ids(integration), payment_status=status)
-        await self._statuses.report(self._publisher, integration, booked, status, result)
+                item = await self._connector.booked_item(integration, booked.remote_id)
+                seen.append((booked, _status(item)))
+        return await self.report_payments(integration, seen)
 
 
 def _status(item: OutstandingItem | None) -> str | None:

@@ -1,5 +1,7 @@
 """What every read-back of booked documents shares (payments, audits of entries): a loop
-over the system's active integrations, the last statuses seen, and where results go.
+over the system's active integrations, the booked documents with the last status seen,
+and reporting a change once: emitted first, recorded after, so a crash in between repeats
+a result and never loses one.
 
 A connector subclasses ``ReadBack`` with its ``refresh(integration)``; the service runs
 ``run()``/``stop()``, the control port's POST /integrations/{id}/refresh calls
@@ -10,14 +12,24 @@ from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from typing import ClassVar
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_shared.bus.producer import Publisher
-from invoicesync_shared.connectors.periodic import IntegrationLoop
-from invoicesync_shared.connectors.remote_status import RemoteStatuses
+from invoicesync_shared.connectors.periodic import IntegrationLoop, publish_result
+from invoicesync_shared.connectors.remote_status import (
+    Booked,
+    RemoteStatuses,
+    key_of,
+    list_booked,
+)
 from invoicesync_shared.db.models import Integration
+from invoicesync_shared.events.results import PaymentStatusChanged, SyncResult
+
+log = structlog.get_logger()
 
 
 class ReadBack(ABC):
@@ -59,3 +71,36 @@ class ReadBack(ABC):
     async def refresh_now(self, integration_id: uuid.UUID) -> int | None:
         """One integration at once; None if it is not active or a replica is on it."""
         return await self._loop.run_for(integration_id)
+
+    async def booked(self, integration: Integration) -> list[Booked]:
+        """The integration's booked documents, each with the last status seen."""
+        return await list_booked(self._sessionmaker, self.system, integration.id)
+
+    async def report(
+        self, integration: Integration, booked: Booked, status: str, result: SyncResult
+    ) -> None:
+        """Emit ``result``, then record ``status`` as the last one seen."""
+        await publish_result(
+            self._publisher, result, system=self.system, client_id=integration.client_id
+        )
+        await self._statuses.save(key_of(integration.id, booked), status)
+        log.info(
+            "read-back change",
+            system=self.system,
+            integration_id=str(integration.id),
+            document_id=str(booked.document_id),
+            status=status,
+        )
+
+    async def report_payments(
+        self, integration: Integration, seen: Iterable[tuple[Booked, str | None]]
+    ) -> int:
+        """Report each payment status (None: the system did not say) that differs from the
+        last one seen; returns how many were reported."""
+        emitted = 0
+        for booked, status in seen:
+            if status is not None and status != booked.last_status:
+                result = PaymentStatusChanged(**booked.ids(integration), payment_status=status)
+                await self.report(integration, booked, status, result)
+                emitted += 1
+        return emitted

@@ -9,20 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import structlog
 from sqlalchemy import DateTime, Integer, String, func, select
 from sqlalchemy.dialects.postgresql import UUID, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from invoicesync_shared.bus.producer import Publisher
 from invoicesync_shared.connectors import ledger as states
-from invoicesync_shared.connectors.periodic import publish_result
 from invoicesync_shared.db.base import Model
 from invoicesync_shared.db.models import Integration, LedgerEntry
-from invoicesync_shared.events.results import SyncResult
-
-log = structlog.get_logger()
 
 DocumentKey = tuple[uuid.UUID, uuid.UUID, int]  # integration, document, generation
 # Payment statuses as the read-backs store and report them.
@@ -48,27 +42,6 @@ class RemoteStatuses:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], system: str) -> None:
         self._sessionmaker = sessionmaker
         self._system = system
-
-    async def report(
-        self,
-        publisher: Publisher,
-        integration: Integration,
-        booked: Booked,
-        status: str,
-        result: SyncResult,
-    ) -> None:
-        """Emit first, record after: a crash in between repeats a result, never loses one."""
-        await publish_result(
-            publisher, result, system=self._system, client_id=integration.client_id
-        )
-        await self.save(key_of(integration.id, booked), status)
-        log.info(
-            "read-back change",
-            system=self._system,
-            integration_id=str(integration.id),
-            document_id=str(booked.document_id),
-            status=status,
-        )
 
     async def save(self, key: DocumentKey, status: str) -> None:
         integration_id, document_id, generation = key

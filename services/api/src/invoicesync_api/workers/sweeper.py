@@ -7,9 +7,9 @@ so re-publishing what stays pending is how nothing gets lost.
 A document is only asked again while its integration shows no progress (no connector
 answered a request of it within ``pending_after``; read-backs of payments do not count):
 one merely queued behind a backlog would otherwise be asked again and again, and every
-copy lengthens the very queue it waits in. An ``ambiguous`` document (an
-answer lost, no lookup got through) is asked again the same way: its connector looks it
-up before sending anything, so the uncertainty ends without anyone pressing retry.
+copy lengthens the very queue it waits in. An ``ambiguous`` document (an answer lost, no
+lookup got through) is asked again the same way: its connector looks it up before sending
+anything, so the uncertainty ends without anyone pressing retry.
 """
 
 from __future__ import annotations
