@@ -84,13 +84,22 @@ def _environment(database_url: str, bootstrap: str) -> dict[str, str]:
     return env
 
 
+def _stack_ready(api: str) -> bool:
+    """The API serves, and every connector and the broker answer it (the API's own
+    readiness depends on its database only)."""
+    if httpx.get(f"{api}/readyz", timeout=2).status_code != 200:
+        return False
+    dependencies = httpx.get(f"{api}/healthz/dependencies", timeout=5).json()
+    return all(state == "up" for state in dependencies.values())
+
+
 def _announce_when_ready(env: dict[str, str], manager: Manager) -> None:
     api = f"http://127.0.0.1:{env['INVOICESYNC_API_PORT']}"
     sandbox = env["INVOICESYNC_SANDBOX_URL"]
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and manager.returncode is None:
         try:
-            if httpx.get(f"{api}/readyz", timeout=2).status_code == 200:
+            if _stack_ready(api):
                 print(
                     "\n  invoicesync is ready\n"
                     f"  API:         {api}   (docs: {api}/docs)\n"

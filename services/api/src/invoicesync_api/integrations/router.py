@@ -13,8 +13,9 @@ from invoicesync_api.deps import CallerDep, SessionDep, SettingsDep
 from invoicesync_api.errors import CONNECTION_PROBLEM_RESPONSES, ConnectionFailed, Unprocessable
 from invoicesync_api.examples import integrations as examples
 from invoicesync_api.examples.media import response_examples
+from invoicesync_api.health import DependencyHealth
 from invoicesync_api.integrations import oauth, service
-from invoicesync_api.integrations.schemas import IntegrationIn, IntegrationOut
+from invoicesync_api.integrations.schemas import IntegrationHealth, IntegrationIn, IntegrationOut
 from invoicesync_api.integrations.verification import verify
 from invoicesync_api.sync import announce
 from invoicesync_shared.crypto import SecretBox
@@ -85,11 +86,15 @@ async def list_integrations(client: ClientDep, session: SessionDep) -> list[Inte
 
 @router.get("/v1/integrations/{integration_id}", response_model=IntegrationOut)
 async def read_integration(
-    integration_id: uuid.UUID, session: SessionDep, caller: CallerDep
+    integration_id: uuid.UUID, session: SessionDep, caller: CallerDep, request: Request
 ) -> IntegrationOut:
     integration = await service.get_owned(session, integration_id, caller.partner_id)
     counts = await service.status_counts(session, integration.id)
-    return service.integration_out(integration, counts=counts)
+    health: DependencyHealth = request.app.state.health
+    state = IntegrationHealth(
+        connector=await health.connector(integration.system), broker=health.broker()
+    )
+    return service.integration_out(integration, counts=counts, health=state)
 
 
 @router.post("/v1/integrations/{integration_id}/verify", response_model=IntegrationOut)

@@ -13,7 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invoicesync_api.db.models import Client, DocumentSync
 from invoicesync_api.errors import NotFound, Unprocessable
 from invoicesync_api.integrations import oauth
-from invoicesync_api.integrations.schemas import SETTINGS_MODELS, IntegrationIn, IntegrationOut
+from invoicesync_api.integrations.schemas import (
+    SETTINGS_MODELS,
+    IntegrationHealth,
+    IntegrationIn,
+    IntegrationOut,
+)
 from invoicesync_api.integrations.verification import Verdict
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
@@ -102,6 +107,7 @@ def integration_out(
     *,
     authorize_url: str | None = None,
     counts: dict[str, int] | None = None,
+    health: IntegrationHealth | None = None,
 ) -> IntegrationOut:
     return IntegrationOut(
         id=integration.id,
@@ -117,4 +123,5 @@ def integration_out(
         created_at=integration.created_at,
         authorize_url=authorize_url,
         counts=counts or {},
+        health=health,
     )
