@@ -35,7 +35,7 @@ from invoicesync_api.sync.dead_letters import router as dead_letters_router
 from invoicesync_api.sync.router import router as sync_runs_router
 from invoicesync_api.webhooks.router import router as webhooks_router
 from invoicesync_api.workers.background import BackgroundWorkers
-from invoicesync_shared import tracing
+from invoicesync_shared import clock, tracing
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.engine import create_engine, create_sessionmaker
 from invoicesync_shared.metrics import HTTP_REQUESTS, HTTP_SECONDS, metrics_endpoint
@@ -116,13 +116,14 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.run_workers:
-            await workers.start()
-        try:
-            yield
-        finally:
-            await workers.stop()
-            await engine.dispose()
+        async with clock.following(settings.clock_url, settings.env):
+            if settings.run_workers:
+                await workers.start()
+            try:
+                yield
+            finally:
+                await workers.stop()
+                await engine.dispose()
 
     app = FastAPI(title="invoicesync", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings

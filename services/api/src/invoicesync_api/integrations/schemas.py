@@ -55,6 +55,25 @@ class IntegrationIn(Strict):
     nightly_hour: int = Field(default=2, ge=0, le=23, description="Hour in the client's time zone.")
 
 
+class IntegrationPatch(Strict):
+    """Only what changes; the rest stays. The remote book itself (Exact's division, Yuki's
+    administration) is changed by relink, which keeps the customer links apart."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [examples.PATCH_NIGHTLY, examples.PATCH_JOURNALS]}
+    )
+
+    nightly_sync: bool | None = None
+    nightly_hour: int | None = Field(
+        default=None, ge=0, le=23, description="Hour in the client's time zone."
+    )
+    settings: dict[str, Any] | None = Field(
+        default=None,
+        description="The settings to change, merged into the stored ones and checked with "
+        "the accounting system again.",
+    )
+
+
 class IntegrationHealth(BaseModel):
     connector: Literal["up", "down", "unknown"]
     broker: Literal["up", "down", "unknown"]
