@@ -97,7 +97,10 @@ async def following(clock_url: str, environment: str) -> AsyncIterator[Clock]:
         yield clock
         return
     async with httpx.AsyncClient(timeout=5.0) as http:
-        await clock.sync(http)
+        try:
+            await clock.sync(http)
+        except httpx.HTTPError as exc:  # the sandbox may start after us: followed soon
+            log.warning("clock not followed yet", url=clock.url, error=str(exc))
     stopping = asyncio.Event()
     task = asyncio.create_task(clock.follow(stopping), name="clock-follow")
     try:
