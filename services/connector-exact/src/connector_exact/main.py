@@ -11,6 +11,7 @@ from connector_exact.connector import ExactConnector
 from connector_exact.readback import ExactReadBack
 from connector_exact.settings import ExactConnectorSettings
 from invoicesync_shared.bus.producer import EventProducer
+from invoicesync_shared.connectors.error_brake import ErrorBrake
 from invoicesync_shared.connectors.oauth import OAuthApp, TokenStore
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
 from invoicesync_shared.connectors.service import ConnectorParts, run_connector
@@ -31,7 +32,10 @@ async def serve(settings: ExactConnectorSettings) -> None:
     tokens = TokenStore(sessionmaker, SecretBox(settings.encryption_keys), app)
     http = httpx.AsyncClient(timeout=httpx.Timeout(settings.exact_timeout_seconds, connect=5.0))
     client = ExactClient(
-        http, tokens, base_url=settings.exact_url(), error_allowance=settings.exact_error_allowance
+        http,
+        tokens,
+        base_url=settings.exact_url(),
+        brake=ErrorBrake(sessionmaker, system="exact", allowance=settings.exact_error_allowance),
     )
 
     async def build(producer: EventProducer) -> ConnectorParts:
