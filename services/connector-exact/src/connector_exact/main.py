@@ -54,6 +54,8 @@ async def serve(settings: ExactConnectorSettings) -> None:
             bootstrap=settings.kafka_bootstrap,
             health_port=settings.connector_exact_port,
             health_host=settings.connector_host,
+            clock_url=settings.clock_url,
+            environment=settings.env,
             # Divisions side by side, each one document at a time: a division whose minute
             # is spent waits alone, and each answer's remaining count stays exact.
             concurrency=settings.exact_concurrency,

@@ -72,6 +72,9 @@ def _environment(database_url: str, bootstrap: str) -> dict[str, str]:
         "INVOICESYNC_LEXWARE_WEBHOOK_PUBLIC_KEY_URL",
         f"{env['INVOICESYNC_SANDBOX_URL']}/_sandbox/lexware/public-key",
     )
+    # Date decisions (nightly hours, token age, budgets) follow the sandbox's clock, so
+    # POST /_sandbox/clock/advance moves the whole stack ahead; never in production.
+    env.setdefault("INVOICESYNC_CLOCK_URL", f"{env['INVOICESYNC_SANDBOX_URL']}/_sandbox/clock")
     # Locally, webhook receivers on loopback are allowed (API.md); never in production.
     env.setdefault("INVOICESYNC_WEBHOOK_ALLOW_PRIVATE_URLS", "1")
 

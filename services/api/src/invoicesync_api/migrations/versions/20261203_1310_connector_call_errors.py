@@ -24,7 +24,9 @@ def upgrade() -> None:
         sa.Column("scope", sa.String(length=64), nullable=False),
         sa.Column("endpoint", sa.String(length=128), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_connector_call_errors")),
     )
     op.create_index(
