@@ -22,6 +22,7 @@ from honcho.manager import Manager
 from pydantic import SecretStr
 
 from invoicesync_devstack import broker, postgres
+from invoicesync_devstack.ports import StackPorts
 from invoicesync_shared.bus.admin import ensure_topics
 from invoicesync_shared.crypto import generate_key
 
@@ -54,12 +55,10 @@ def _database_url() -> str:
     return asyncio.run(postgres.create_database(server.get_uri(), "invoicesync"))
 
 
-def _environment(database_url: str, bootstrap: str) -> dict[str, str]:
+def _environment(database_url: str, bootstrap: str, ports: StackPorts) -> dict[str, str]:
     stored = _secrets()
-    env = dict(os.environ)
-    api_port = env.setdefault("INVOICESYNC_API_PORT", "8000")
-    env.setdefault("INVOICESYNC_SANDBOX_PORT", "8010")
-    env.setdefault("INVOICESYNC_SANDBOX_URL", f"http://127.0.0.1:{env['INVOICESYNC_SANDBOX_PORT']}")
+    env = ports.environment() | dict(os.environ)  # a URL set on its own still wins
+    api_port = env["INVOICESYNC_API_PORT"]
     env.setdefault(
         "INVOICESYNC_OAUTH_REDIRECT_URI", f"http://127.0.0.1:{api_port}/v1/oauth/callback"
     )
@@ -123,12 +122,14 @@ def main() -> None:
     started = time.monotonic()
     broker_process = None
     bootstrap = os.environ.get("INVOICESYNC_KAFKA_BOOTSTRAP")
+    ports = StackPorts.from_environment(os.environ)
+    ports.ensure_free(skip=frozenset({"INVOICESYNC_BROKER_PORT"}) if bootstrap else frozenset())
     if not bootstrap:
-        port = int(os.environ.get("INVOICESYNC_BROKER_PORT", "9092"))
+        port = ports["INVOICESYNC_BROKER_PORT"]
         broker_process = broker.start_broker(port, RUN_DIR / "broker.log")
         bootstrap = f"127.0.0.1:{port}"
     try:
-        env = _environment(_database_url(), bootstrap)
+        env = _environment(_database_url(), bootstrap, ports)
         from invoicesync_api.migrate import upgrade
 
         upgrade(SecretStr(env["INVOICESYNC_DATABASE_URL"]))
