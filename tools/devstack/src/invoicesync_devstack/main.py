@@ -75,7 +75,7 @@ def _environment(database_url: str, bootstrap: str, ports: StackPorts) -> dict[s
     # POST /_sandbox/clock/advance moves the whole stack ahead; never in production.
     env.setdefault("INVOICESYNC_CLOCK_URL", f"{env['INVOICESYNC_SANDBOX_URL']}/_sandbox/clock")
     # Locally, webhook receivers on loopback are allowed (API.md); never in production.
-    env.setdefault("INVOICESYNC_WEBHOOK_ALLOW_PRIVATE_URLS", "1")
+    env.setdefault("INVOICESYNC_WEBHOOK_ALLOW_LOOPBACK_URLS", "1")
 
     env.setdefault("INVOICESYNC_ADMIN_TOKEN", stored["admin_token"])
     env.setdefault("INVOICESYNC_ENCRYPTION_KEYS", stored["encryption_key"])
