@@ -114,6 +114,7 @@ def stack_env(
         "INVOICESYNC_ENCRYPTION_KEYS": encryption_key,
         "INVOICESYNC_ADMIN_TOKEN": "adm_test_token",
         "INVOICESYNC_API_PORT": str(api_port),
+        "INVOICESYNC_API_METRICS_PORT": str(free_port()),
         "INVOICESYNC_SANDBOX_PORT": str(sandbox_port),
         "INVOICESYNC_SANDBOX_URL": f"http://127.0.0.1:{sandbox_port}",
         "INVOICESYNC_OAUTH_REDIRECT_URI": f"http://127.0.0.1:{api_port}/v1/oauth/callback",

@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from invoicesync_api.callbacks.lexware import router as lexware_callbacks_router
@@ -25,6 +27,7 @@ from invoicesync_api.errors import (
     problem_media_types,
 )
 from invoicesync_api.health import DependencyHealth, State
+from invoicesync_api.http_limits import RequestLimits
 from invoicesync_api.integrations.lifecycle_router import router as lifecycle_router
 from invoicesync_api.integrations.router import router as integrations_router
 from invoicesync_api.notifications.router import router as notifications_router
@@ -105,6 +108,11 @@ class BodySizeLimit:
         await self.app(scope, receive, send)
 
 
+def metrics_app() -> Starlette:
+    """What Prometheus scrapes, served on its own port: never on the public one."""
+    return Starlette(routes=[Route("/metrics", metrics_endpoint)])
+
+
 def create_app(settings: ApiSettings) -> FastAPI:
     engine = create_engine(
         settings.database_url,
@@ -156,8 +164,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
         document_router("credit_note", "/v1/credit-notes", "credit notes"),
     ):
         app.include_router(router, responses=PROBLEM_RESPONSES)
-    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestLimits, max_url_bytes=settings.max_url_bytes, max_headers=settings.max_header_fields
+    )
     app.add_middleware(RequestMetrics)
     # A no-op unless the process installed a tracer provider (configure_tracing).
     if tracing.is_enabled():  # off by default: no middleware cost without an exporter

@@ -1,7 +1,7 @@
 """The ports of one dev stack, derived from one setting so that every process agrees.
 
-``INVOICESYNC_PORT_BASE`` (default 8000) places the whole stack: the API on the base, the
-sandbox on base + 10, the connectors on base + 21..23 and the broker on base + 1092 (9092
+``INVOICESYNC_PORT_BASE`` (default 8000) places the whole stack: the API on the base (its
+/metrics on base + 1), the sandbox on base + 10, the connectors on base + 21..23 and the broker on base + 1092 (9092
 by default). A port set on its own (``INVOICESYNC_API_PORT``…) still wins, and the URLs
 the processes use to reach each other follow the ports, so a moved stack never talks to
 another stack's processes.
@@ -17,6 +17,7 @@ DEFAULT_BASE = 8000
 # Setting, offset from the base, and what listens there (for the error message).
 LAYOUT = {
     "INVOICESYNC_API_PORT": (0, "the API"),
+    "INVOICESYNC_API_METRICS_PORT": (1, "the API's /metrics"),
     "INVOICESYNC_SANDBOX_PORT": (10, "the sandbox"),
     "INVOICESYNC_CONNECTOR_EXACT_PORT": (21, "the Exact connector"),
     "INVOICESYNC_CONNECTOR_LEXWARE_PORT": (22, "the Lexware connector"),
