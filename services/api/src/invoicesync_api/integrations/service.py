@@ -45,26 +45,35 @@ def validated_settings(system: str, raw: dict[str, Any]) -> tuple[dict[str, Any]
 BOOK_SETTINGS = {"exact": ("division",), "yuki": ("administration_id",)}
 
 
+def merged_settings(
+    integration: Integration, changes: dict[str, Any], box: SecretBox
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The stored settings with ``changes`` merged in, validated as a whole: (plain
+    settings, secrets that differ from the stored ones)."""
+    current = {k: v for k, v in integration.settings.items() if k != "remote"}
+    stored_secrets = box.decrypt_json(integration.credentials) if integration.credentials else {}
+    kept = {name: stored_secrets[name] for name in ("access_key",) if name in stored_secrets}
+    plain, secrets = validated_settings(integration.system, {**current, **kept, **changes})
+    return plain, {k: v for k, v in secrets.items() if stored_secrets.get(k) != v}
+
+
 def changed_settings(integration: Integration, changes: dict[str, Any], box: SecretBox) -> bool:
-    """Merge ``changes`` into the stored settings (validated as a whole); whether anything
-    changed. A new Yuki access key replaces the stored, encrypted one."""
+    """Merge ``changes`` into the stored settings; whether anything changed. A new Yuki
+    access key replaces the stored, encrypted one. The book itself changes by relink."""
     for key in BOOK_SETTINGS.get(integration.system, ()):
         if key in changes and changes[key] != integration.settings.get(key):
             raise Unprocessable(
                 f"settings.{key} names another book; use POST /v1/integrations/{{id}}/relink.",
                 extra={"errors": [{"field": f"settings.{key}", "message": "use relink"}]},
             )
+    plain, new_secrets = merged_settings(integration, changes, box)
     current = {k: v for k, v in integration.settings.items() if k != "remote"}
-    stored_secrets = box.decrypt_json(integration.credentials) if integration.credentials else {}
-    secret_names = [name for name in ("access_key",) if name in stored_secrets]
-    merged = {**current, **{k: stored_secrets[k] for k in secret_names}, **changes}
-    plain, secrets = validated_settings(integration.system, merged)
-    new_secrets = {k: v for k, v in secrets.items() if stored_secrets.get(k) != v}
     if plain == current and not new_secrets:
         return False
     integration.settings = plain
     if new_secrets:
-        integration.credentials = box.encrypt_json({**stored_secrets, **new_secrets})
+        stored = box.decrypt_json(integration.credentials) if integration.credentials else {}
+        integration.credentials = box.encrypt_json({**stored, **new_secrets})
     return True
 
 
