@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -25,6 +26,7 @@ from invoicesync_shared.events.results import (
     SyncFailed,
 )
 from tests.integration.connectors.lexware_support import (
+    SETTLE,
     World,
     booked,
     company,
@@ -237,6 +239,7 @@ class TestFaults:
             sessionmaker=sessionmaker,
             producer=world.producer,
             retry=RetryPolicy(attempts=1),
+            settle=timedelta(seconds=SETTLE),
         )
         lost = document(world.integration.client_id, "LOST-1")
         fault: dict[str, object] = {"system": "lexware", "path_pattern": "/v1/invoices", "count": 1}

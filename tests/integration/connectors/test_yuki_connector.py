@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -21,7 +21,14 @@ from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.events.documents import CustomerData
 from invoicesync_shared.events.results import PaymentStatusChanged
 from tests.support.producers import RecordingProducer
-from tests.support.yuki import SOAP_TIMEOUT, Yuki, add_integration, document, settings_for
+from tests.support.yuki import (
+    SETTLE,
+    SOAP_TIMEOUT,
+    Yuki,
+    add_integration,
+    document,
+    settings_for,
+)
 
 
 @pytest.fixture
@@ -48,6 +55,7 @@ async def yuki(
         sessionmaker=sessionmaker,
         producer=producer,
         retry=RetryPolicy(attempts=4, initial=0.05, maximum=0.2),
+        settle=timedelta(seconds=SETTLE),
     )
     yield Yuki(
         shared_sandbox_url,
