@@ -326,7 +326,7 @@ def test_a_late_visible_batch_is_booked_but_hidden_from_lookups_until_its_delay(
     answer is lost, and CheckOutstandingItem(Admin) and OutstandingDebtorItems show none
     of them until delay_seconds of sandbox time have passed."""
     session = sales.service.Authenticate(accessKey=admin.access_key)
-    fault = {
+    fault: dict[str, Any] = {
         "system": "yuki",
         "path_pattern": "Sales.asmx",
         "method": "POST",
