@@ -123,7 +123,7 @@ def stack_env(
         "INVOICESYNC_LEXWARE_WEBHOOK_PUBLIC_KEY_URL": (
             f"http://127.0.0.1:{sandbox_port}/_sandbox/lexware/public-key"
         ),
-        "INVOICESYNC_WEBHOOK_ALLOW_PRIVATE_URLS": "1",
+        "INVOICESYNC_WEBHOOK_ALLOW_LOOPBACK_URLS": "1",
         "INVOICESYNC_SANDBOX_FAULT_HANG_SECONDS": "4",
         "INVOICESYNC_LOG_JSON": "1",
         "PYTHONUNBUFFERED": "1",

@@ -18,6 +18,7 @@ from connector_exact.connector import ExactConnector
 from connector_exact.readback import ExactReadBack
 from invoicesync_api.db.models import Client
 from invoicesync_sandbox.clock import Clock
+from invoicesync_shared.connectors.error_brake import ErrorBrake
 from invoicesync_shared.connectors.oauth import OAuthApp, TokenStore, token_fields
 from invoicesync_shared.connectors.rate_limit import WindowBudget
 from invoicesync_shared.connectors.retry import RetryPolicy
@@ -99,14 +100,14 @@ def replica(
     *,
     timeout: float = 2.0,
     budget: WindowBudget | None = None,
+    error_allowance: int = 8,
     settle: float = SETTLE,
 ) -> Replica:
     app = OAuthApp(f"{sandbox_url}/exact/api/oauth2/token", CLIENT_ID, CLIENT_SECRET)
     http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=2.0))
     tokens = TokenStore(sessionmaker, box, app)
-    client = ExactClient(
-        http, tokens, base_url=f"{sandbox_url}/exact", error_allowance=8, budget=budget
-    )
+    brake = ErrorBrake(sessionmaker, system="exact", allowance=error_allowance)
+    client = ExactClient(http, tokens, base_url=f"{sandbox_url}/exact", brake=brake, budget=budget)
     producer = RecordingProducer()
     runtime = ConnectorRuntime(
         ExactConnector(client),

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from sqlalchemy import text
@@ -26,6 +24,7 @@ from invoicesync_api.errors import (
     problem,
     problem_media_types,
 )
+from invoicesync_api.health import DependencyHealth, State
 from invoicesync_api.integrations.lifecycle_router import router as lifecycle_router
 from invoicesync_api.integrations.router import router as integrations_router
 from invoicesync_api.notifications.router import router as notifications_router
@@ -36,7 +35,7 @@ from invoicesync_api.sync.dead_letters import router as dead_letters_router
 from invoicesync_api.sync.router import router as sync_runs_router
 from invoicesync_api.webhooks.router import router as webhooks_router
 from invoicesync_api.workers.background import BackgroundWorkers
-from invoicesync_shared import tracing
+from invoicesync_shared import clock, tracing
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.engine import create_engine, create_sessionmaker
 from invoicesync_shared.metrics import HTTP_REQUESTS, HTTP_SECONDS, metrics_endpoint
@@ -117,19 +116,24 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.run_workers:
-            await workers.start()
-        try:
-            yield
-        finally:
-            await workers.stop()
-            await engine.dispose()
+        async with clock.following(settings.clock_url, settings.env):
+            if settings.run_workers:
+                await workers.start()
+            try:
+                yield
+            finally:
+                await workers.stop()
+                await engine.dispose()
 
     app = FastAPI(title="invoicesync", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker
     app.state.box = SecretBox(settings.encryption_keys)
+    health = DependencyHealth(
+        settings, broker_ok=lambda: workers.broker_ok() if settings.run_workers else None
+    )
+    app.state.health = health
     app.state.idempotency = IdempotencyKeys(
         engine, sessionmaker, settings.idempotency_in_flight_seconds
     )
@@ -171,11 +175,17 @@ def create_app(settings: ApiSettings) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/readyz", include_in_schema=False)
-    async def readyz(request: Request) -> JSONResponse:
-        checks = {"database": await _database_ok(engine), "broker": workers.broker_ok()}
-        checks.update(await _connectors_ok(settings))
-        ready = all(checks.values())
-        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+    async def readyz() -> JSONResponse:
+        """Ready when this replica can serve: its database answers. Connectors and the
+        broker are reported on /healthz/dependencies, never by failing the API."""
+        ready = await _database_ok(engine)
+        return JSONResponse(
+            {"ready": ready, "checks": {"database": ready}}, status_code=200 if ready else 503
+        )
+
+    @app.get("/healthz/dependencies", include_in_schema=False)
+    async def dependencies() -> dict[str, State]:
+        return await health.summary()
 
     return app
 
@@ -187,17 +197,3 @@ async def _database_ok(engine: object) -> bool:
         return True
     except Exception:
         return False
-
-
-async def _connectors_ok(settings: ApiSettings) -> dict[str, bool]:
-    async def one(system: str) -> bool:
-        try:
-            async with httpx.AsyncClient(timeout=2.0) as http:
-                response = await http.get(f"{settings.connector_url(system)}/readyz")
-            return response.status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    systems = ("exact", "lexware", "yuki")
-    results = await asyncio.gather(*(one(s) for s in systems))
-    return {f"connector_{s}": ok for s, ok in zip(systems, results, strict=True)}

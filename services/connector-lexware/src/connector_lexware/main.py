@@ -75,6 +75,8 @@ async def serve(settings: LexwareConnectorSettings) -> None:
             bootstrap=settings.kafka_bootstrap,
             health_port=settings.connector_lexware_port,
             health_host=settings.connector_host,
+            clock_url=settings.clock_url,
+            environment=settings.env,
             concurrency=settings.lexware_concurrency,
         )
     finally:

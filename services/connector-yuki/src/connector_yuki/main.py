@@ -60,6 +60,8 @@ async def serve(settings: YukiConnectorSettings) -> None:
             bootstrap=settings.kafka_bootstrap,
             health_port=settings.connector_yuki_port,
             health_host=settings.connector_host,
+            clock_url=settings.clock_url,
+            environment=settings.env,
             concurrency=settings.yuki_concurrency,
         )
     finally:

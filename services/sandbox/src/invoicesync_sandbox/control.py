@@ -54,6 +54,11 @@ def control_router(ctx: SandboxContext, demo: dict[str, Any]) -> APIRouter:
     async def clear_faults() -> None:
         ctx.faults.clear()
 
+    @router.get("/clock")
+    async def read_clock() -> dict[str, float]:
+        """Sandbox time in epoch seconds; services with INVOICESYNC_CLOCK_URL follow it."""
+        return {"now": ctx.clock.now()}
+
     @router.post("/clock/advance")
     async def advance_clock(body: ClockAdvanceIn) -> dict[str, float]:
         ctx.clock.advance(body.seconds)
