@@ -96,6 +96,7 @@ def wait_healthy(
 
 
 CONNECTORS = {"exact": "connector-exact", "lexware": "connector-lexware", "yuki": "connector-yuki"}
+STACK_SETTLE_SECONDS = "3"  # the connectors' settle time in test stacks (30-60 s in production)
 
 
 def stack_env(
@@ -129,6 +130,9 @@ def stack_env(
         "PYTHONUNBUFFERED": "1",
     }
     for system in CONNECTORS:
+        # Settle an in-doubt write this long before looking it up (and as long again before
+        # pushing it again): drop_response_visible_late faults of a few seconds are found.
+        env[f"INVOICESYNC_{system.upper()}_SETTLE_SECONDS"] = STACK_SETTLE_SECONDS
         env[f"INVOICESYNC_CONNECTOR_{system.upper()}_PORT"] = str(free_port())
         env[f"INVOICESYNC_CONNECTOR_{system.upper()}_URL"] = (
             f"http://127.0.0.1:{env[f'INVOICESYNC_CONNECTOR_{system.upper()}_PORT']}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -31,6 +31,7 @@ from tests.support.producers import RecordingProducer
 
 CLIENT_ID, CLIENT_SECRET = "invoicesync-dev", "invoicesync-dev-secret"
 REDIRECT_URI = "http://127.0.0.1:9/v1/oauth/callback"
+SETTLE = 0.2  # the sandbox shows a write at once unless a fault delays it
 Sessions = async_sessionmaker[AsyncSession]
 
 
@@ -100,6 +101,7 @@ def replica(
     timeout: float = 2.0,
     budget: WindowBudget | None = None,
     error_allowance: int = 8,
+    settle: float = SETTLE,
 ) -> Replica:
     app = OAuthApp(f"{sandbox_url}/exact/api/oauth2/token", CLIENT_ID, CLIENT_SECRET)
     http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=2.0))
@@ -112,6 +114,7 @@ def replica(
         sessionmaker=sessionmaker,
         producer=producer,
         retry=RetryPolicy(attempts=4, initial=0.05, maximum=0.5),
+        settle=timedelta(seconds=settle),
     )
     readback = ExactReadBack(client, sessionmaker, producer, interval=3600.0)
     return Replica(http, tokens, client, runtime, producer, readback)

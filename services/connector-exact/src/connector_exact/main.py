@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import httpx
 
@@ -43,7 +44,10 @@ async def serve(settings: ExactConnectorSettings) -> None:
             client, sessionmaker, producer, interval=settings.exact_readback_interval_seconds
         )
         runtime = ConnectorRuntime(
-            ExactConnector(client), sessionmaker=sessionmaker, producer=producer
+            ExactConnector(client),
+            sessionmaker=sessionmaker,
+            producer=producer,
+            settle=timedelta(seconds=settings.exact_settle_seconds),
         )
         return ConnectorParts(runtime, loops=[reader], refresh=reader.refresh_now)
 
