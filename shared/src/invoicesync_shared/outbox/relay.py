@@ -94,6 +94,12 @@ MARK = (
     .values(published_at=func.now())
 )
 RELEASE = select(func.pg_advisory_unlock_all())
+OLDEST_WAITING = (
+    select(OutboxMessage.created_at)
+    .where(OutboxMessage.published_at.is_(None))
+    .order_by(*_ORDER)
+    .limit(1)
+)
 
 
 class OutboxRelay:
@@ -119,8 +125,12 @@ class OutboxRelay:
         """Publish the oldest unpublished rows of the keys this relay can claim; returns how
         many were published."""
         async with self._engine.connect() as connection:
+            keys = (await connection.scalars(self._waiting)).all()
+            if not keys:
+                await self._show_age(connection)
+                return 0
             try:
-                rows = await self._claim(connection)
+                rows = await self._claim(connection, keys)
                 if not rows:
                     return 0
                 OUTBOX_AGE.set((datetime.now(UTC) - rows[0].created_at).total_seconds())
@@ -134,14 +144,9 @@ class OutboxRelay:
             finally:
                 await self._release(connection)
 
-    async def _claim(self, connection: AsyncConnection) -> Sequence[Any]:
-        """The rows to publish, read after their keys are held; commits, so no transaction
-        stays open while they are sent."""
-        keys = (await connection.scalars(self._waiting)).all()
-        if not keys:
-            await connection.commit()
-            OUTBOX_AGE.set(0)
-            return []
+    async def _claim(self, connection: AsyncConnection, keys: Sequence[str]) -> Sequence[Any]:
+        """The rows to publish of those of ``keys`` this relay can hold, read once held;
+        commits, so no transaction stays open while they are sent."""
         claimed = (await connection.scalars(_claim_keys(), {"keys": list(keys)})).all()
         # Read again now that the keys are held: another relay may just have marked some.
         rows = (
@@ -151,6 +156,14 @@ class OutboxRelay:
         )
         await connection.commit()
         return rows
+
+    @staticmethod
+    async def _show_age(connection: AsyncConnection) -> None:
+        """Nothing to publish: the age of what still waits (behind a transaction running
+        long on the server), or 0."""
+        oldest = await connection.scalar(OLDEST_WAITING)
+        await connection.commit()
+        OUTBOX_AGE.set((datetime.now(UTC) - oldest).total_seconds() if oldest else 0)
 
     @staticmethod
     async def _release(connection: AsyncConnection) -> None:
