@@ -6,11 +6,15 @@ id order can publish a later row before an earlier one that commits late. Each r
 instead its writing transaction's id (``write_xid``, a column default: no extra round trip
 on the accept path), and the relay publishes in ``(write_xid, id)`` order only the rows
 below the horizon ``pg_snapshot_xmin(pg_current_snapshot())``: every transaction older than
-that has ended, so no row can still appear before the ones published. A transaction that
-follows another (it saw its commit) always has the larger xid, so one client's events leave
-in the order they were written. The price: publication waits for the oldest transaction
-running on the server (a long one delays the outbox; ``invoicesync_outbox_oldest_age_seconds``
-shows it).
+that has ended, so no row can still appear before the ones published. The order is that
+of the writing transactions, by when each first wrote (its rows by id): a transaction that
+follows another (it saw its commit) always has the larger xid, and each write of the API
+(accept, edit, retry) is one transaction, so one client's events leave in the order they
+were written, a writer that took its id first and commits last included. Chosen over a
+per-client counter taken under a lock, which would serialise one client's writers until
+they commit (the sweeper writes for hundreds of clients in one transaction). The price:
+publication waits for the oldest transaction running on the server (a long one delays the
+outbox; ``invoicesync_outbox_oldest_age_seconds`` shows it).
 
 Replicas. Every API replica runs a relay. A relay claims keys (clients) with a session
 advisory lock, held on its own connection while it publishes but with no transaction open,
@@ -32,6 +36,7 @@ from typing import Any
 import structlog
 from sqlalchemy import (
     BigInteger,
+    Select,
     String,
     bindparam,
     func,
@@ -59,12 +64,12 @@ _UNPUBLISHED = (OutboxMessage.published_at.is_(None), OutboxMessage.write_xid < 
 _ORDER = (OutboxMessage.write_xid, OutboxMessage.id)
 
 
-def _waiting_keys(limit: int) -> Any:
+def _waiting_keys(limit: int) -> Select[str]:
     oldest = select(OutboxMessage.key).where(*_UNPUBLISHED).order_by(*_ORDER).limit(limit)
     return select(oldest.subquery().c.key).distinct()
 
 
-def _claim_keys() -> Any:
+def _claim_keys() -> Select[str]:
     candidate = (
         func.unnest(bindparam("keys", type_=ARRAY(String)))
         .table_valued("key")
@@ -74,7 +79,7 @@ def _claim_keys() -> Any:
     return select(candidate.c.key).where(lock)
 
 
-def _oldest_rows(limit: int) -> Any:
+def _oldest_rows(limit: int) -> Select[Any]:
     return (
         select(
             OutboxMessage.id, OutboxMessage.topic, OutboxMessage.envelope, OutboxMessage.created_at
@@ -88,6 +93,7 @@ def _oldest_rows(limit: int) -> Any:
     )
 
 
+CLAIM = _claim_keys()
 MARK = (
     update(OutboxMessage)
     .where(OutboxMessage.id == func.any(bindparam("ids", type_=ARRAY(BigInteger))))
@@ -147,7 +153,7 @@ class OutboxRelay:
     async def _claim(self, connection: AsyncConnection, keys: Sequence[str]) -> Sequence[Any]:
         """The rows to publish of those of ``keys`` this relay can hold, read once held;
         commits, so no transaction stays open while they are sent."""
-        claimed = (await connection.scalars(_claim_keys(), {"keys": list(keys)})).all()
+        claimed = (await connection.scalars(CLAIM, {"keys": list(keys)})).all()
         # Read again now that the keys are held: another relay may just have marked some.
         rows = (
             (await connection.execute(self._oldest, {"claimed": list(claimed)})).all()
