@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -603,3 +604,39 @@ class TestClaims:
         (delivery,) = deliveries(partner, endpoint_id)
         assert delivery["attempts"] == 1
         assert await self._failures(sessionmaker, endpoint_id) == 1
+
+    async def test_a_send_that_would_outlive_the_claim_is_not_started(
+        self,
+        partner: httpx.Client,
+        slow_receiver: SlowReceiver,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        secret_box: SecretBox,
+    ) -> None:
+        """The process stalls during the first send for as long as the lease: the second
+        delivery is not sent on a lapsed claim; it is handed back at once, unattempted."""
+        two = SLOW.model_copy(update={"batch_size": 2, "concurrency": 1})
+        slow_receiver.hold = 1
+        endpoint_id = await self._endpoint_with_deliveries(partner, sessionmaker, slow_receiver, 2)
+        stalled = 0.0
+        dispatcher = WebhookDispatcher(
+            sessionmaker, secret_box, two, elapsed=lambda: time.monotonic() + stalled
+        )
+
+        sending = asyncio.create_task(dispatcher.deliver_due())
+        assert await asyncio.to_thread(slow_receiver.holding.wait, 20.0)
+        stalled = two.claim_lease_seconds
+        slow_receiver.release.set()
+        assert await sending == 1
+
+        assert len(slow_receiver.webhook_ids) == 1
+        attempts = sorted(d["attempts"] for d in deliveries(partner, endpoint_id))
+        assert attempts == [0, 1]
+        async with sessionmaker() as session:
+            claims = (
+                await session.scalars(
+                    select(WebhookDelivery.claim_token).where(
+                        WebhookDelivery.endpoint_id == uuid.UUID(endpoint_id)
+                    )
+                )
+            ).all()
+        assert claims == [None, None]  # both free for the next dispatcher

@@ -116,6 +116,8 @@ class WebhookDispatcher:
 
     ``clock`` is the time used for due dates, backoff, grace and disabling, and for the
     webhook-timestamp header; tests pass a shifted clock instead of sleeping.
+    ``elapsed`` measures how much of a claim's lease is spent; tests move it to stand for
+    a process that stalled.
     """
 
     def __init__(
@@ -127,6 +129,7 @@ class WebhookDispatcher:
         clock: Clock = utc_now,
         rng: random.Random | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        elapsed: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._box = box
@@ -134,6 +137,7 @@ class WebhookDispatcher:
         self._clock = clock
         self._rng = rng or random.Random()
         self._transport = transport
+        self._elapsed = elapsed
         self._stopping = asyncio.Event()
 
     async def run(self) -> None:
@@ -167,7 +171,7 @@ class WebhookDispatcher:
 
             async def send(job: Job) -> Outcome | Job:
                 async with limit:
-                    if time.monotonic() + timeout > claim.deadline:
+                    if self._elapsed() + timeout > claim.deadline:
                         return job  # it could outlive the claim: left to the next one
                     return await self._send(http, job)
 
@@ -183,7 +187,7 @@ class WebhookDispatcher:
         now = self._clock()
         lease = self._settings.claim_lease_seconds
         token = uuid.uuid4()
-        deadline = time.monotonic() + lease
+        deadline = self._elapsed() + lease
         async with self._sessionmaker.begin() as session:
             rows = await repository.claim_due(
                 session, now, limit=self._settings.batch_size, token=token, lease_seconds=lease
