@@ -30,7 +30,7 @@ from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.outbox.relay import OutboxRelay
 from tests.support.databases import fresh_database
 
-BOUND = 30.0  # seconds: a failure shows as a timeout, not a hang
+BOUND = 60.0  # seconds: a failure shows as a timeout, not a hang
 CLIENTS = ["client-a", "client-b", "client-c"]
 RELAYS = 3
 WRITERS = 4
