@@ -1,9 +1,9 @@
-"""outbox_messages.write_xid (publication in commit order per key); webhook_deliveries'
-claim token and database-clock lease (only the claim holder records an attempt)
+"""outbox_messages.write_xid (the relay publishes in writing-transaction order per key);
+webhook_deliveries' claim token and database-clock lease (only the claim holder records)
 
 Revision ID: 03c787644cea
-Revises: 7d4a9e2f6b11
-Create Date: 2026-12-03 13:00:00
+Revises: 4e8b1c7a2d90
+Create Date: 2026-12-03 13:20:00
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "03c787644cea"
-down_revision = "7d4a9e2f6b11"
+down_revision = "4e8b1c7a2d90"
 branch_labels = None
 depends_on = None
 
