@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from dataclasses import dataclass, field
@@ -53,6 +54,29 @@ class Receiver:
     @property
     def statuses(self) -> list[int]:
         return [r.status for r in self.received]
+
+
+@dataclass
+class SlowReceiver:
+    """A receiver that is slow on purpose: it keeps the first ``hold`` requests waiting
+    until the test sets ``release`` (``holding`` is set once it holds them all), and
+    answers every request 500. It records each request's webhook-id as it arrives."""
+
+    hold: int
+    url: str = ""
+    webhook_ids: list[str] = field(default_factory=list)
+    holding: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    bound: float = 30.0  # seconds a held request waits at most: a failing test ends
+
+    async def handle(self, request: Request) -> PlainTextResponse:
+        await request.body()
+        self.webhook_ids.append(request.headers["webhook-id"])
+        if len(self.webhook_ids) <= self.hold:
+            if len(self.webhook_ids) == self.hold:
+                self.holding.set()
+            await asyncio.to_thread(self.release.wait, self.bound)
+        return PlainTextResponse("busy", status_code=500)
 
 
 class ShiftedClock:

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from standardwebhooks.webhooks import Webhook
 from starlette.applications import Starlette
@@ -28,14 +29,14 @@ from invoicesync_api.app import create_app
 from invoicesync_api.db.models import Notification
 from invoicesync_api.settings import ApiSettings
 from invoicesync_api.webhooks.delivery import WebhookDispatcher
-from invoicesync_api.webhooks.models import WebhookEndpoint
+from invoicesync_api.webhooks.models import WebhookDelivery, WebhookEndpoint
 from invoicesync_api.webhooks.router import router as webhooks_router
 from invoicesync_api.webhooks.service import publish
 from invoicesync_api.webhooks.settings import WebhookSettings
 from invoicesync_shared.crypto import SecretBox
 from tests.integration.api.conftest import ADMIN_TOKEN, new_partner
 from tests.support.servers import serve_in_thread
-from tests.support.webhooks import Receiver, ShiftedClock
+from tests.support.webhooks import Receiver, ShiftedClock, SlowReceiver
 
 SETTINGS = WebhookSettings(
     retry_schedule=[1.0, 2.0, 3.0],  # 4 attempts
@@ -495,3 +496,147 @@ class TestIntegrationEvents:
         assert answer.status_code == 200, answer.text
         (delivery,) = deliveries(partner, endpoint["id"])
         assert delivery["event_type"] == "integration.status_changed"
+
+
+@pytest.fixture
+def slow_receiver() -> Iterator[SlowReceiver]:
+    state = SlowReceiver(hold=SLOW.concurrency)
+    app = Starlette(routes=[Route("/hook", state.handle, methods=["POST"])])
+    with serve_in_thread(app) as url:
+        state.url = f"{url}/hook"
+        yield state
+        state.release.set()
+
+
+# A batch that takes longer than a timeout plus 30 s (the lease it used to get): four
+# rounds of two 20-second sends. 60 s into it, another dispatcher looks for due work.
+SLOW = SETTINGS.model_copy(update={"batch_size": 8, "concurrency": 2, "timeout_seconds": 20.0})
+LATER = 60.0
+
+
+class TestClaims:
+    def test_the_claim_outlives_the_longest_batch(self) -> None:
+        defaults = WebhookSettings()  # 50 deliveries, 10 at a time, 10 s each: 50 s
+        assert defaults.claim_lease_seconds > 50.0
+        assert SLOW.claim_lease_seconds > 4 * 20.0
+
+    async def _endpoint_with_deliveries(
+        self,
+        partner: httpx.Client,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        receiver: SlowReceiver,
+        count: int,
+    ) -> str:
+        response = partner.post(
+            "/v1/webhook-endpoints", json={"url": receiver.url, "events": ["*"]}
+        )
+        assert response.status_code == 201, response.text
+        endpoint_id: str = response.json()["id"]
+        for n in range(count):
+            await publish_to(sessionmaker, endpoint_id, data={"n": n})
+        return endpoint_id
+
+    async def _failures(
+        self, sessionmaker: async_sessionmaker[AsyncSession], endpoint_id: str
+    ) -> int:
+        async with sessionmaker() as session:
+            endpoint = await session.get(WebhookEndpoint, uuid.UUID(endpoint_id))
+            assert endpoint is not None
+            return endpoint.consecutive_failures
+
+    async def test_a_second_dispatcher_leaves_a_slow_batch_alone(
+        self,
+        partner: httpx.Client,
+        slow_receiver: SlowReceiver,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        secret_box: SecretBox,
+    ) -> None:
+        endpoint_id = await self._endpoint_with_deliveries(
+            partner, sessionmaker, slow_receiver, SLOW.batch_size
+        )
+        first = WebhookDispatcher(sessionmaker, secret_box, SLOW)
+        later = ShiftedClock()
+        later.advance(LATER)
+        second = WebhookDispatcher(sessionmaker, secret_box, SLOW, clock=later)
+
+        sending = asyncio.create_task(first.deliver_due())
+        assert await asyncio.to_thread(slow_receiver.holding.wait, 20.0)
+        assert await second.deliver_due() == 0  # the batch is claimed: nothing for it
+        slow_receiver.release.set()
+        assert await sending == SLOW.batch_size
+
+        ids = slow_receiver.webhook_ids
+        assert len(ids) == SLOW.batch_size and len(set(ids)) == SLOW.batch_size
+        assert [d["attempts"] for d in deliveries(partner, endpoint_id)] == [1] * SLOW.batch_size
+        assert await self._failures(sessionmaker, endpoint_id) == SLOW.batch_size
+
+    async def test_only_the_claim_holder_records_the_attempt(
+        self,
+        partner: httpx.Client,
+        slow_receiver: SlowReceiver,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        secret_box: SecretBox,
+    ) -> None:
+        """The first dispatcher stalls past its lease (the lease is made to lapse on the
+        database's clock); the second takes the delivery and sends it. The first's late
+        answer is dropped: the attempt and the failure count once."""
+        one = SLOW.model_copy(update={"batch_size": 1, "concurrency": 1})
+        slow_receiver.hold = 1
+        endpoint_id = await self._endpoint_with_deliveries(partner, sessionmaker, slow_receiver, 1)
+        first = WebhookDispatcher(sessionmaker, secret_box, one)
+        later = ShiftedClock()
+        later.advance(LATER)
+        second = WebhookDispatcher(sessionmaker, secret_box, one, clock=later)
+
+        sending = asyncio.create_task(first.deliver_due())
+        assert await asyncio.to_thread(slow_receiver.holding.wait, 20.0)
+        async with sessionmaker.begin() as session:
+            await session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.endpoint_id == uuid.UUID(endpoint_id))
+                .values(claimed_until=func.clock_timestamp() - timedelta(seconds=1))
+            )
+        assert await second.deliver_due() == 1
+        slow_receiver.release.set()
+        await sending
+
+        assert len(slow_receiver.webhook_ids) == 2  # sent twice: the first had stalled
+        (delivery,) = deliveries(partner, endpoint_id)
+        assert delivery["attempts"] == 1
+        assert await self._failures(sessionmaker, endpoint_id) == 1
+
+    async def test_a_send_that_would_outlive_the_claim_is_not_started(
+        self,
+        partner: httpx.Client,
+        slow_receiver: SlowReceiver,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        secret_box: SecretBox,
+    ) -> None:
+        """The process stalls during the first send for as long as the lease: the second
+        delivery is not sent on a lapsed claim; it is handed back at once, unattempted."""
+        two = SLOW.model_copy(update={"batch_size": 2, "concurrency": 1})
+        slow_receiver.hold = 1
+        endpoint_id = await self._endpoint_with_deliveries(partner, sessionmaker, slow_receiver, 2)
+        stalled = 0.0
+        dispatcher = WebhookDispatcher(
+            sessionmaker, secret_box, two, elapsed=lambda: time.monotonic() + stalled
+        )
+
+        sending = asyncio.create_task(dispatcher.deliver_due())
+        assert await asyncio.to_thread(slow_receiver.holding.wait, 20.0)
+        stalled = two.claim_lease_seconds
+        slow_receiver.release.set()
+        assert await sending == 1
+
+        assert len(slow_receiver.webhook_ids) == 1
+        attempts = sorted(d["attempts"] for d in deliveries(partner, endpoint_id))
+        assert attempts == [0, 1]
+        async with sessionmaker() as session:
+            claims = (
+                await session.scalars(
+                    select(WebhookDelivery.claim_token).where(
+                        WebhookDelivery.endpoint_id == uuid.UUID(endpoint_id)
+                    )
+                )
+            ).all()
+        assert claims == [None, None]  # both free for the next dispatcher

@@ -96,7 +96,10 @@ class OutboxMessage(Model):
     # What the relay reads: the unpublished rows in order, however long the outbox grows.
     __table_args__ = (
         Index(
-            "ix_outbox_messages_unpublished", "id", postgresql_where=text("published_at IS NULL")
+            "ix_outbox_messages_unpublished",
+            "write_xid",
+            "id",
+            postgresql_where=text("published_at IS NULL"),
         ),
     )
 
@@ -106,6 +109,11 @@ class OutboxMessage(Model):
     key: Mapped[str] = mapped_column(String(128))
     event_type: Mapped[str] = mapped_column(String(128))
     envelope: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # The writing transaction's id, set by the database (no round trip): the relay's order,
+    # and its proof that no older row can still appear (see outbox.relay).
+    write_xid: Mapped[int] = mapped_column(
+        BigInteger, server_default=text("(pg_current_xact_id()::text::bigint)")
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

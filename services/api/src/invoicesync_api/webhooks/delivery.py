@@ -1,5 +1,12 @@
 """The webhook dispatcher: claims due deliveries, POSTs them signed (Standard Webhooks),
-stores every attempt, schedules retries and disables endpoints that keep failing."""
+stores every attempt, schedules retries and disables endpoints that keep failing.
+
+A claim is a token and a lease on the database's clock, longer than the batch can take
+(each send is bounded as a whole by the timeout; see ``WebhookSettings.claim_lease_seconds``).
+Only the holder of the token records an attempt, so an attempt is counted once even if a
+claim lapsed (a stalled process) and another dispatcher took the delivery; and a send that
+could no longer end within the lease is not started.
+"""
 
 from __future__ import annotations
 
@@ -61,11 +68,21 @@ class Job:
     """A claimed delivery with what sending needs; the secrets live only in memory."""
 
     delivery_id: uuid.UUID
+    claim_token: uuid.UUID
     endpoint_id: uuid.UUID
     url: str
     event_id: str
     payload: dict[str, Any]
     secrets: list[str] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A batch of jobs, held until ``deadline`` (this host's monotonic clock, started
+    before the database's lease was: it never ends later than the lease)."""
+
+    jobs: list[Job]
+    deadline: float
 
 
 @dataclass(frozen=True)
@@ -99,6 +116,8 @@ class WebhookDispatcher:
 
     ``clock`` is the time used for due dates, backoff, grace and disabling, and for the
     webhook-timestamp header; tests pass a shifted clock instead of sleeping.
+    ``elapsed`` measures how much of a claim's lease is spent; tests move it to stand for
+    a process that stalled.
     """
 
     def __init__(
@@ -110,6 +129,7 @@ class WebhookDispatcher:
         clock: Clock = utc_now,
         rng: random.Random | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        elapsed: Callable[[], float] = time.monotonic,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._box = box
@@ -117,6 +137,7 @@ class WebhookDispatcher:
         self._clock = clock
         self._rng = rng or random.Random()
         self._transport = transport
+        self._elapsed = elapsed
         self._stopping = asyncio.Event()
 
     async def run(self) -> None:
@@ -137,34 +158,44 @@ class WebhookDispatcher:
 
     async def deliver_due(self) -> int:
         """Attempt one batch of due deliveries; returns how many attempts were made."""
-        jobs = await self._claim()
-        if not jobs:
+        claim = await self._claim()
+        if not claim.jobs:
             return 0
         limit = asyncio.Semaphore(self._settings.concurrency)
+        timeout = self._settings.timeout_seconds
         async with httpx.AsyncClient(
-            timeout=self._settings.timeout_seconds,
+            timeout=timeout,
             follow_redirects=False,  # a redirect could point into our own network
             transport=self._transport,
         ) as http:
 
-            async def send(job: Job) -> Outcome:
+            async def send(job: Job) -> Outcome | Job:
                 async with limit:
+                    if self._elapsed() + timeout > claim.deadline:
+                        return job  # it could outlive the claim: left to the next one
                     return await self._send(http, job)
 
-            outcomes = await asyncio.gather(*(send(job) for job in jobs))
-        await self._record(outcomes)
+            results = await asyncio.gather(*(send(job) for job in claim.jobs))
+        outcomes = [r for r in results if isinstance(r, Outcome)]
+        unsent = [r for r in results if isinstance(r, Job)]
+        if unsent:
+            log.warning("webhook claim ran short; deliveries left for later", unsent=len(unsent))
+        await self._record(outcomes, unsent)
         return len(outcomes)
 
-    async def _claim(self) -> list[Job]:
+    async def _claim(self) -> Claim:
         now = self._clock()
-        lease = timedelta(seconds=self._settings.claim_lease_seconds)
+        lease = self._settings.claim_lease_seconds
+        token = uuid.uuid4()
+        deadline = self._elapsed() + lease
         async with self._sessionmaker.begin() as session:
             rows = await repository.claim_due(
-                session, now, limit=self._settings.batch_size, lease_until=now + lease
+                session, now, limit=self._settings.batch_size, token=token, lease_seconds=lease
             )
-            return [
+            jobs = [
                 Job(
                     delivery_id=delivery.id,
+                    claim_token=token,
                     endpoint_id=endpoint.id,
                     url=endpoint.url,
                     event_id=delivery.event_id,
@@ -173,6 +204,7 @@ class WebhookDispatcher:
                 )
                 for delivery, endpoint in rows
             ]
+        return Claim(jobs, deadline)
 
     async def _send(self, http: httpx.AsyncClient, job: Job) -> Outcome:
         at = self._clock()
@@ -184,37 +216,55 @@ class WebhookDispatcher:
 
         body = json.dumps(job.payload, separators=(",", ":"))
         try:
-            # Again before each attempt: DNS may have changed since the URL was accepted.
-            await check_url(
-                job.url,
-                allow_private=self._settings.allow_private_urls,
-                allow_loopback=self._settings.allow_loopback_urls,
-            )
-            headers = signed_headers(job.event_id, body, at, job.secrets)
-            async with http.stream("POST", job.url, content=body, headers=headers) as response:
-                text = await _read_limited(response, self._settings.max_response_body_chars)
+            # The timeout bounds the whole attempt (a receiver trickling its answer byte by
+            # byte included): the claim's lease is counted in whole timeouts.
+            async with asyncio.timeout(self._settings.timeout_seconds):
+                # Again before each attempt: DNS may have changed since the URL was accepted.
+                await check_url(
+                    job.url,
+                    allow_private=self._settings.allow_private_urls,
+                    allow_loopback=self._settings.allow_loopback_urls,
+                )
+                headers = signed_headers(job.event_id, body, at, job.secrets)
+                async with http.stream("POST", job.url, content=body, headers=headers) as response:
+                    text = await _read_limited(response, self._settings.max_response_body_chars)
         except UrlRefused as exc:
             return outcome(error=exc.detail)
-        except httpx.TimeoutException:
+        except (httpx.TimeoutException, TimeoutError):
             return outcome(error=f"timed out after {self._settings.timeout_seconds:g} s")
         except httpx.HTTPError as exc:
             return outcome(error=f"{type(exc).__name__}: {exc}"[:500])
         return outcome(status_code=response.status_code, response_body=text)
 
-    async def _record(self, outcomes: Sequence[Outcome]) -> None:
+    async def _record(self, outcomes: Sequence[Outcome], unsent: Sequence[Job]) -> None:
+        """Record what this claim still holds, and let the deliveries go."""
         async with self._sessionmaker.begin() as session:
             # Endpoints before deliveries: the same lock order as the routes.
             endpoints = await repository.lock_endpoints(
                 session, sorted({o.job.endpoint_id for o in outcomes})
             )
             deliveries = await repository.lock_deliveries(
-                session, [o.job.delivery_id for o in outcomes]
+                session, [o.job.delivery_id for o in outcomes] + [j.delivery_id for j in unsent]
             )
+            for job in unsent:
+                delivery = deliveries.get(job.delivery_id)
+                if delivery is not None and delivery.claim_token == job.claim_token:
+                    delivery.claim_token = delivery.claimed_until = None
             for o in outcomes:
                 delivery = deliveries.get(o.job.delivery_id)
                 endpoint = endpoints.get(o.job.endpoint_id)
-                if delivery is not None and endpoint is not None:  # else deleted meanwhile
-                    await self._apply(session, delivery, endpoint, o)
+                if delivery is None or endpoint is None:  # deleted meanwhile
+                    continue
+                if delivery.claim_token != o.job.claim_token:
+                    # The claim lapsed and another dispatcher took the delivery: its
+                    # attempt is the one that counts.
+                    log.warning(
+                        "webhook attempt not recorded: the claim was taken over",
+                        delivery_id=str(delivery.id),
+                    )
+                    continue
+                delivery.claim_token = delivery.claimed_until = None
+                await self._apply(session, delivery, endpoint, o)
 
     async def _apply(
         self,

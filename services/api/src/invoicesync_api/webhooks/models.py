@@ -92,6 +92,10 @@ class WebhookDelivery(Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_response_body: Mapped[str | None] = mapped_column(Text)  # truncated
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The dispatcher sending it now: its token fences the recording of the attempt, and
+    # the lease (database clock) hides the delivery from other dispatchers until then.
+    claim_token: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _created()
 
 

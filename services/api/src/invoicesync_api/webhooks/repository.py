@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select, tuple_, update
+from sqlalchemy import Float, func, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.errors import NotFound, Unprocessable
@@ -117,14 +117,22 @@ async def list_attempts(session: AsyncSession, delivery_id: uuid.UUID) -> Sequen
 
 
 async def claim_due(
-    session: AsyncSession, now: datetime, *, limit: int, lease_until: datetime
+    session: AsyncSession,
+    now: datetime,
+    *,
+    limit: int,
+    token: uuid.UUID,
+    lease_seconds: float,
 ) -> Sequence[tuple[WebhookDelivery, WebhookEndpoint]]:
-    """Due pending deliveries of enabled endpoints, hidden from others until ``lease_until``.
+    """Due pending deliveries of enabled endpoints no one holds, claimed with ``token`` for
+    ``lease_seconds`` of the database's clock (a host with a skewed clock cannot take a
+    live claim).
 
     SKIP LOCKED: dispatcher replicas take disjoint batches instead of waiting on each other;
-    the lease (a later ``next_attempt_at``, committed before sending) keeps a batch theirs
-    while the POSTs run outside any transaction, and hands it back if the process dies.
+    the claim, committed before sending, keeps a batch theirs while the POSTs run outside
+    any transaction, and its lease hands it back if the process dies.
     """
+    held = WebhookDelivery.claimed_until > func.clock_timestamp()
     rows = (
         await session.execute(
             select(WebhookDelivery, WebhookEndpoint)
@@ -133,14 +141,17 @@ async def claim_due(
                 WebhookDelivery.status == PENDING,
                 WebhookDelivery.next_attempt_at <= now,
                 WebhookEndpoint.status == ENABLED,
+                or_(WebhookDelivery.claimed_until.is_(None), ~held),
             )
             .order_by(WebhookDelivery.next_attempt_at)
             .limit(limit)
             .with_for_update(of=WebhookDelivery, skip_locked=True)
         )
     ).all()
+    lease = func.make_interval(0, 0, 0, 0, 0, 0, literal(lease_seconds, Float()))
     for delivery, _ in rows:
-        delivery.next_attempt_at = lease_until
+        delivery.claim_token = token
+        delivery.claimed_until = func.clock_timestamp() + lease
     return [(delivery, endpoint) for delivery, endpoint in rows]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -30,6 +32,8 @@ class WebhookSettings(BaseSettings):
     allow_loopback_urls: bool = False
     # Any private target (10/8, 192.168/16, link-local…): never in ``make run``.
     allow_private_urls: bool = False
+    # Added to the longest a claimed batch can take, for the claim and recording around it.
+    claim_margin_seconds: float = Field(default=30.0, gt=0)
 
     @property
     def max_attempts(self) -> int:
@@ -37,5 +41,8 @@ class WebhookSettings(BaseSettings):
 
     @property
     def claim_lease_seconds(self) -> float:
-        """How long a claimed delivery is hidden from other dispatchers while it is sent."""
-        return self.timeout_seconds + 30.0
+        """How long a claimed delivery is hidden from other dispatchers while it is sent:
+        longer than the batch can take, ``concurrency`` sends at a time, each bounded by
+        ``timeout_seconds`` as a whole (50 at 10 s, 10 at a time: 50 s, plus the margin)."""
+        rounds = math.ceil(self.batch_size / self.concurrency)
+        return rounds * self.timeout_seconds + self.claim_margin_seconds
