@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from invoicesync_devstack.ports import LAYOUT, PortTaken, StackPorts
+from invoicesync_devstack.ports import PortTaken, StackPorts
 
 
 def test_one_base_moves_every_port_and_url() -> None:
