@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -161,6 +162,20 @@ class TestAdoption:
         assert marker(document.id) in message  # what to add if it is this invoice
         assert [e["entry_id"] for e in _with_ref(world, "INV-B")] == [by_hand["EntryID"]]
         assert await _ledger_state(sessionmaker, document) == "attempting"
+
+        # The bookkeeper finds it is this invoice, adds the marker as told, and retries.
+        edited = httpx.put(
+            f"{world.sandbox_url}/exact/api/v1/{world.code}/salesentry/"
+            f"SalesEntries(guid'{by_hand['EntryID']}')",
+            headers={"Authorization": f"Bearer {world.token['access_token']}"},
+            json={"Description": f"Typed by hand {marker(document.id)}"},
+        )
+        assert edited.status_code == 204, edited.text
+        await world.send(document)
+
+        adopted = _booked(world, document)
+        assert (adopted["remote_id"], adopted["adopted"]) == (by_hand["EntryID"], True)
+        assert len(_with_ref(world, "INV-B")) == 1
 
     async def test_a_copy_carrying_our_marker_is_ambiguous(self, world: World) -> None:
         await world.send(world.document("WARM-D"))
