@@ -14,6 +14,7 @@ from connector_yuki import documents, errors
 from connector_yuki.documents import InvoiceResult
 from invoicesync_sandbox.yuki.schema import validation_errors
 from invoicesync_shared.connectors.errors import PermanentError
+from invoicesync_shared.connectors.provenance import marker
 from invoicesync_shared.events.documents import (
     Address,
     CustomerData,
@@ -110,14 +111,17 @@ def test_without_a_default_the_gl_account_is_8000() -> None:
 
 
 def test_a_credit_note_has_negative_lines() -> None:
-    raw, root = build(snapshot(kind="credit_note", number="CN-1"))
+    document = snapshot(kind="credit_note", number="CN-1")
+    raw, root = build(document)
     assert validation_errors(raw) == []
     lines = "y:SalesInvoice/y:InvoiceLines/y:InvoiceLine/"
     assert texts(root, lines + "y:LineAmount") == ["-200.00"]
     assert texts(root, lines + "y:LineVATAmount") == ["-42.00"]
     assert texts(root, lines + "y:Product/y:SalesPrice") == ["-100.0000"]
     assert texts(root, lines + "y:ProductQuantity") == ["2.0000"]
-    assert texts(root, "y:SalesInvoice/y:Subject") == ["Credit note CN-1"]
+    # The subject carries our marker: the open item shows it, and the lookup proves with
+    # it that an item with our reference is this document.
+    assert texts(root, "y:SalesInvoice/y:Subject") == [f"Credit note CN-1 {marker(document.id)}"]
 
 
 def test_documents_yuki_cannot_take_are_refused_before_any_call() -> None:

@@ -290,6 +290,26 @@ async def test_sweeper_asks_again_for_what_stays_ambiguous(
     assert partner.get(f"/v1/invoices/{doc}").json()["sync"][0]["status"] == "pending"
 
 
+async def test_an_ambiguous_match_waits_for_a_person(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Entries that may be this document were found: shown as ``ambiguous`` with the
+    connector's reason, and never asked again by the sweeper (it would find them again);
+    the bookkeeper checks them and retries."""
+    integration = await active_integration(sessionmaker, client_id)
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="SWEEP-3")).json()["id"]
+    await gave_up(sessionmaker, doc, integration, "ambiguous_match")
+    [sync] = partner.get(f"/v1/invoices/{doc}").json()["sync"]
+    assert sync["status"] == "ambiguous"
+    assert sync["error"]["code"] == "ambiguous_match"
+    await relayed(sessionmaker)
+    sweeper = PendingSweeper(sessionmaker, pending_after=timedelta(minutes=10))
+
+    await sweeper.sweep_once(datetime.now(UTC) + timedelta(hours=24))  # others' may go
+    assert await outbox_rows(sessionmaker, doc) == 1  # this one was not asked again
+    assert partner.get(f"/v1/invoices/{doc}").json()["sync"][0]["status"] == "ambiguous"
+
+
 async def test_dead_letters_are_listed_and_replayed(
     partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:

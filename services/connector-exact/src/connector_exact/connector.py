@@ -7,13 +7,16 @@ from typing import Any
 
 from connector_exact import mapping
 from connector_exact.client import ExactClient
+from invoicesync_shared.connectors.adoption import Candidate, System, adopt
 from invoicesync_shared.connectors.customers import RemoteCustomer
 from invoicesync_shared.connectors.errors import PermanentError
 from invoicesync_shared.connectors.protocol import Booking, PushContext
+from invoicesync_shared.connectors.provenance import marker_in
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import CustomerData, DocumentSnapshot
 
 REVENUE = 110  # GLAccounts.Type of revenue accounts
+EXACT = System("Exact Online", "description")
 
 
 class ExactConnector:
@@ -52,20 +55,34 @@ class ExactConnector:
     async def find_by_reference(
         self, ctx: PushContext, document: DocumentSnapshot
     ) -> Booking | None:
+        """The entry of our journal with our reference that is provably ours (the shared
+        adoption rule); YourRef alone repeats across years and entries typed by hand."""
         division = int(ctx.settings["division"])
+        journal = _journal(ctx, document)
         rows = await self._client.results(
             ctx.integration.id,
             division,
             "salesentry/SalesEntries",
             {
                 "$filter": f"YourRef eq {mapping.odata_string(ctx.reference)} and "
-                f"Journal eq {mapping.odata_string(_journal(ctx, document))}",
-                "$select": "EntryID,EntryNumber,YourRef",
+                f"Journal eq {mapping.odata_string(journal)}",
+                "$select": "EntryID,EntryNumber,YourRef,Description,EntryDate,AmountFC,Customer",
             },
         )
-        if not rows:
-            return None
-        return Booking(str(rows[0]["EntryID"]), str(rows[0]["EntryNumber"]))
+        link = await ctx.customers.find(document.customer.external_id)
+        candidates = [
+            Candidate(
+                remote_id=str(row["EntryID"]),
+                booking_number=str(row["EntryNumber"]),
+                label=f"entry {row['EntryNumber']} of journal {journal}",
+                marker=marker_in(row.get("Description")),
+                date=mapping.odata_date(row.get("EntryDate")),
+                total=mapping.signed_total(row.get("AmountFC"), document.kind),
+                customer=str(row["Customer"]) if row.get("Customer") else None,
+            )
+            for row in rows
+        ]
+        return adopt(candidates, document, system=EXACT, customer=link.remote_id if link else None)
 
     async def verify(self, integration: Integration) -> dict[str, Any]:
         """The division is reachable and both journals exist there as sales journals."""

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from invoicesync_shared.connectors.provenance import stamped
 from invoicesync_shared.events.documents import CustomerData, DocumentLine, DocumentSnapshot
 
 SALES_ENTRY, CREDIT_NOTE = 20, 21
 CODE_WIDTH = 18  # Accounts.Code is right-aligned and space-padded to 18 characters
+# The header Description holds our marker. 60 is the length we keep to; Exact's own limit
+# is not published (unverified; the sandbox refuses more than 100).
+DESCRIPTION_LENGTH = 60
+_ODATA_DATE = re.compile(r"/Date\((-?\d+)\)/")
 
 
 def odata_string(value: str) -> str:
@@ -78,7 +85,11 @@ def sales_entry_payload(
         "Customer": customer_id,
         "EntryDate": document.issue_date.isoformat() + "T00:00:00Z",
         "YourRef": reference,
-        "Description": f"{'Credit note' if sign < 0 else 'Invoice'} {document.number}"[:60],
+        "Description": stamped(
+            f"{'Credit note' if sign < 0 else 'Invoice'} {document.number}",
+            document.id,
+            DESCRIPTION_LENGTH,
+        ),
         "Type": CREDIT_NOTE if sign < 0 else SALES_ENTRY,
         "Currency": document.currency,
         "SalesEntryLines": lines,
@@ -105,3 +116,23 @@ def _line(line: DocumentLine, gl_account_id: str, vat_code: str, sign: int) -> d
 def vat_percentage(rate: Decimal) -> Decimal:
     """Our rates are percents (21); Exact's VATCodes.Percentage is a fraction (0.21)."""
     return (rate / 100).quantize(Decimal("0.0001"))
+
+
+def odata_date(value: object) -> date | None:
+    """A date as Exact sends it out (``/Date(ms)/``), or ISO text; None if neither."""
+    text = str(value or "")
+    if found := _ODATA_DATE.fullmatch(text):
+        return datetime.fromtimestamp(int(found.group(1)) / 1000, UTC).date()
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+def signed_total(amount: object, kind: str) -> Decimal | None:
+    """A header ``AmountFC`` (gross, negative for a credit note) as our documents sign
+    totals: positive for both kinds, so an invoice in a credit note's place differs."""
+    if amount is None:
+        return None
+    value = Decimal(str(amount))
+    return -value if kind == "credit_note" else value

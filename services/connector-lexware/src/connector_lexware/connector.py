@@ -14,8 +14,10 @@ from connector_lexware import completeness, mapping, repository, subscriptions
 from connector_lexware.client import LexwareClient
 from connector_lexware.contacts import Contacts
 from connector_lexware.profile import Profiles
+from invoicesync_shared.connectors.adoption import Candidate, System, adopt
 from invoicesync_shared.connectors.errors import PermanentError
 from invoicesync_shared.connectors.protocol import Booking, PushContext
+from invoicesync_shared.connectors.provenance import marker_in
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import DocumentSnapshot
 
@@ -23,6 +25,7 @@ from invoicesync_shared.events.documents import DocumentSnapshot
 LOOKUP_PAGES = 4
 LOOKUP_CANDIDATES = 5
 LOOKUP_STATUSES = "draft,open,overdue,paid,paidoff,voided"
+LEXWARE = System("Lexware Office", "introduction (a line of its own)")
 
 
 class LexwareConnector:
@@ -88,7 +91,8 @@ class LexwareConnector:
         self, ctx: PushContext, document: DocumentSnapshot
     ) -> Booking | None:
         """Vouchers of the document's date (and contact, when linked), same total and newest
-        first; only the first few are opened to read the reference line."""
+        first; only the first few are opened to read the reference and marker lines. The
+        shared adoption rule decides which, if any, is ours."""
         scope = self.scope(ctx.integration)
         contact_id = await self._contacts.find_linked(ctx, document.customer)
         rows = await self._candidates(ctx, scope, document, contact_id)
@@ -98,12 +102,13 @@ class LexwareConnector:
         rows.sort(key=lambda r: str(r.get("createdDate") or ""), reverse=True)
         same_total = [r for r in rows if _total_matches(r, document)]
         others = [r for r in rows if not _total_matches(r, document)][:LOOKUP_CANDIDATES]
+        found: list[Candidate] = []
         for row in [*same_total, *others]:
             path = f"{mapping.voucher_path(document.kind)}/{row['id']}"
             voucher = await self._client.get(ctx.integration.id, scope, path)
             if mapping.carries_reference(voucher, ctx.reference):
-                return Booking(str(voucher["id"]), voucher.get("voucherNumber") or None)
-        return None
+                found.append(_candidate(voucher))
+        return adopt(found, document, system=LEXWARE, customer=contact_id)
 
     async def _candidates(
         self, ctx: PushContext, scope: str, document: DocumentSnapshot, contact_id: str | None
@@ -136,6 +141,19 @@ class LexwareConnector:
             self._sessionmaker, ctx.integration.id, document.credit_note_for
         )
         return {"precedingSalesVoucherId": invoice_id} if invoice_id else {}
+
+
+def _candidate(voucher: dict[str, Any]) -> Candidate:
+    number = voucher.get("voucherNumber") or None
+    return Candidate(
+        remote_id=str(voucher["id"]),
+        booking_number=number,
+        label=f"voucher {number}" if number else f"draft {voucher['id']}",
+        marker=marker_in(voucher.get("introduction")),
+        date=mapping.voucher_day(voucher),
+        total=mapping.gross_total(voucher),
+        customer=(voucher.get("address") or {}).get("contactId"),
+    )
 
 
 def _total_matches(row: dict[str, Any], document: DocumentSnapshot) -> bool:

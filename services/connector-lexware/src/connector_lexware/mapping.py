@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from invoicesync_shared.connectors.provenance import marker
 from invoicesync_shared.events.documents import (
     Address,
     CompanyData,
@@ -25,7 +26,8 @@ EU_COUNTRIES = frozenset(
 )
 # Lexware's text filters (name, email) refuse fewer characters.
 MIN_FILTER = 3
-# Printed on the voucher and searched for after an unknown outcome: our document number.
+# Printed on the voucher and searched for after an unknown outcome: our document number,
+# and on the next line our marker (which proves the voucher is ours, not a lookalike).
 REFERENCE_LABEL = "Referenz / Reference: "
 CENT = Decimal("0.01")
 
@@ -65,6 +67,24 @@ def voucher_path(kind: str) -> str:
 
 def reference_line(reference: str) -> str:
     return f"{REFERENCE_LABEL}{reference}"
+
+
+def introduction(document: DocumentSnapshot, reference: str) -> str:
+    """The introduction text: our reference line and our marker line."""
+    return f"{reference_line(reference)}\n{marker(document.id)}"
+
+
+def voucher_day(voucher: dict[str, Any]) -> date | None:
+    """The voucher's date as Lexware shows it (its date-time is local midnight)."""
+    try:
+        return date.fromisoformat(str(voucher.get("voucherDate") or "")[:10])
+    except ValueError:
+        return None
+
+
+def gross_total(voucher: dict[str, Any]) -> Decimal | None:
+    amount = (voucher.get("totalPrice") or {}).get("totalGrossAmount")
+    return None if amount is None else Decimal(str(amount))
 
 
 def carries_reference(voucher: dict[str, Any], reference: str) -> bool:
@@ -204,7 +224,7 @@ def voucher_payload(
         "totalPrice": {"currency": "EUR"},
         "taxConditions": {"taxType": tax_type(document)},
         "shippingConditions": {"shippingDate": day, "shippingType": "service"},
-        "introduction": reference_line(reference),
+        "introduction": introduction(document, reference),
     }
     if document.kind == "invoice" and document.due_date:
         days = max((document.due_date - document.issue_date).days, 0)

@@ -6,17 +6,22 @@ Reference sent again, which Yuki applies to the booked document.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from connector_yuki import documents, errors
 from connector_yuki.batching import BatchKey, PendingInvoice, SalesInvoiceBatcher
 from connector_yuki.sessions import SessionPool
 from connector_yuki.soap import YukiSoap
-from invoicesync_shared.connectors.errors import PermanentError
+from invoicesync_shared.connectors.adoption import Candidate, System, adopt
+from invoicesync_shared.connectors.errors import AmbiguousMatch, PermanentError
 from invoicesync_shared.connectors.protocol import Booking, PushContext
+from invoicesync_shared.connectors.provenance import marker_in
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import DocumentSnapshot
+
+YUKI = System("Yuki", "subject")
 
 
 class YukiConnector:
@@ -51,13 +56,16 @@ class YukiConnector:
         if result.document_id:
             return Booking(result.document_id, result.booking_number or None)
         # Stock Yuki answers without identifiers: read them back by our reference.
-        found = await self._find(key, ctx.reference)
+        try:
+            found = await self._find(key, ctx.reference, document)
+        except AmbiguousMatch:
+            found = None  # booked all the same; the identifiers stay unknown
         return found or ctx.previous or Booking(ctx.reference, None)
 
     async def find_by_reference(
         self, ctx: PushContext, document: DocumentSnapshot
     ) -> Booking | None:
-        return await self._find(self._key(ctx.integration), ctx.reference)
+        return await self._find(self._key(ctx.integration), ctx.reference, document)
 
     async def verify(self, integration: Integration) -> dict[str, Any]:
         """The access key works and reaches the administration; raises ``PermanentError``
@@ -74,12 +82,28 @@ class YukiConnector:
             )
         return {"administration_id": key.administration_id, "administration_name": name}
 
-    async def _find(self, key: BatchKey, reference: str) -> Booking | None:
-        # Yuki also matches booking numbers and document IDs: keep our Reference only.
-        for item in await self._booked_items(key, reference):
-            if item.reference.casefold() == reference.casefold() and item.document_id:
-                return Booking(item.document_id, item.booking_number or None)
-        return None
+    async def _find(
+        self, key: BatchKey, reference: str, document: DocumentSnapshot
+    ) -> Booking | None:
+        """The booked item with our Reference that is provably ours (the shared adoption
+        rule): Yuki matches the reference ignoring case, and booking numbers and document
+        IDs too, so an item of another document may answer."""
+        sign = Decimal(-1) if document.kind == "credit_note" else Decimal(1)
+        candidates = [
+            Candidate(
+                remote_id=item.document_id,
+                booking_number=item.booking_number or None,
+                label=f"booking {item.booking_number or item.document_id} "
+                f"(reference {item.reference})",
+                marker=marker_in(item.description),
+                date=item.day,
+                total=None if item.original_amount is None else item.original_amount * sign,
+                customer=None,  # Yuki matches contacts itself: we hold no contact ID
+            )
+            for item in await self._booked_items(key, reference)
+            if item.reference.casefold() == reference.casefold() and item.document_id
+        ]
+        return adopt(candidates, document, system=YUKI, customer=None)
 
     async def open_items(self, integration: Integration) -> list[documents.OutstandingItem]:
         """Every booked item of the integration's administration with an amount still open

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any, NewType
 
@@ -14,11 +15,15 @@ from lxml import etree
 from lxml.builder import ElementMaker
 
 from invoicesync_shared.connectors.errors import PermanentError
+from invoicesync_shared.connectors.provenance import stamped
 from invoicesync_shared.events.documents import CustomerData, DocumentLine, DocumentSnapshot
 
 SALES_NS = "urn:xmlns:http://www.theyukicompany.com:salesinvoices"
 DEFAULT_GL_ACCOUNT = "8000"
 MAX_REFERENCE = 50  # Text50 in SalesInvoices.xsd; never cut, it is how we find the document
+# Text255 in SalesInvoices.xsd; holds our marker, which the open item shows as its Description
+# (the sandbox does; that real Yuki does is unverified).
+MAX_SUBJECT = 255
 # Our VAT rate → Yuki's VATType (1 high, 2 low, 3 zero). A 0 % rate cannot tell reverse
 # charge or export from "zero", so it is booked as the zero rate.
 VAT_TYPES: dict[Decimal, int] = {
@@ -55,6 +60,9 @@ class OutstandingItem:
     document_id: str
     booking_number: str
     open_amount: Decimal | None = None  # None: the answer did not say
+    original_amount: Decimal | None = None  # gross, negative for a credit note
+    day: date | None = None
+    description: str = ""  # the invoice's Subject: it carries our marker
 
 
 def vat_type(rate: Decimal) -> int:
@@ -87,7 +95,9 @@ def sales_invoice(
     title = "Credit note" if sign < 0 else "Invoice"
     fields = [
         _E.Reference(reference),
-        _E.Subject(_text(f"{title} {document.number}", 255)),
+        _E.Subject(
+            stamped(_text(f"{title} {document.number}", MAX_SUBJECT), document.id, MAX_SUBJECT)
+        ),
         _E.PaymentMethod("ElectronicTransfer"),
         _E.Process("true"),
         _E.EmailToCustomer("false"),
@@ -192,6 +202,9 @@ def parse_outstanding_items(raw: bytes) -> list[OutstandingItem]:
             document_id=_child_text(item, "DocumentID") or str(item.get("ID") or ""),
             booking_number=_child_text(item, "BookingNumber"),
             open_amount=_amount(_child_text(item, "OpenAmount")),
+            original_amount=_amount(_child_text(item, "OriginalAmount")),
+            day=_date(_child_text(item, "Date")),
+            description=_child_text(item, "Description"),
         )
         for item in _descendants(root, "Item")
     ]
@@ -230,6 +243,13 @@ def _amount(text: str) -> Decimal | None:
     try:
         return Decimal(text) if text else None
     except ArithmeticError:  # decimal.InvalidOperation: not a number
+        return None
+
+
+def _date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text[:10]) if text else None
+    except ValueError:
         return None
 
 

@@ -3,6 +3,7 @@
     SyncError
      ├── TransientError(retry_after)    429, 5xx, network trouble: retry later
      ├── UnknownOutcome                 a write whose answer was lost: look it up first
+     ├── AmbiguousMatch(message)        entries with our reference, none provably ours
      └── PermanentError(code, message)  the bookkeeper must act: never retried
           └── AuthorizationLost         the grant is gone: re-authorise the integration
 
@@ -42,3 +43,16 @@ class AuthorizationLost(PermanentError):
 
     def __init__(self, message: str) -> None:
         super().__init__("needs_reauthorization", message)
+
+
+class AmbiguousMatch(SyncError):
+    """Remote entries carry our reference but none is provably ours: a person decides.
+
+    Neither adopted (it may be another document) nor sent again (it may be this one);
+    the outcome stays unresolved until the bookkeeper has checked and retries."""
+
+    code = "ambiguous_match"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"{self.code}: {message}")
+        self.message = message

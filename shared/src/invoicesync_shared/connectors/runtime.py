@@ -24,7 +24,12 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 from invoicesync_shared.bus.producer import Publisher
 from invoicesync_shared.connectors import ledger as ledger_states
 from invoicesync_shared.connectors.customers import CustomerLinks
-from invoicesync_shared.connectors.errors import PermanentError, TransientError, UnknownOutcome
+from invoicesync_shared.connectors.errors import (
+    AmbiguousMatch,
+    PermanentError,
+    TransientError,
+    UnknownOutcome,
+)
 from invoicesync_shared.connectors.ledger import Ledger
 from invoicesync_shared.connectors.periodic import publish_result
 from invoicesync_shared.connectors.protocol import Booking, Connector, PushContext
@@ -54,7 +59,8 @@ LEASE_POLL_SECONDS = 1.0
 DEFAULT_SETTLE = timedelta(seconds=30)
 
 INTERNAL_ERROR = "internal_error"
-UNRESOLVED = frozenset({"outcome_unknown", INTERNAL_ERROR})  # may exist remotely: look up first
+# May exist remotely: the ledger stays "attempting", so the next try looks it up first.
+UNRESOLVED = frozenset({"outcome_unknown", INTERNAL_ERROR, AmbiguousMatch.code})
 
 OUTCOMES = Counter("invoicesync_sync_outcomes_total", "Push outcomes", ["system", "outcome"])
 RETRIES = Counter("invoicesync_sync_retries_total", "Transient failures retried", ["system"])
@@ -209,6 +215,10 @@ class ConnectorRuntime:
             booking, adopted = await self._with_retries(
                 ctx, job.document, must_look_up, renew, in_doubt=in_doubt
             )
+        except AmbiguousMatch as exc:
+            # Neither adopted nor pushed: a bookkeeper checks the entries, then retries.
+            bound.warning("lookup found entries that may be ours", code=exc.code)
+            await self._record_failure(job, exc.code, exc.message, retryable=True)
         except PermanentError as exc:
             bound.info("push refused", code=exc.code)
             await self._record_failure(job, exc.code, exc.message, retryable=False)

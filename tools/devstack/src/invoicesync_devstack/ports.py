@@ -2,9 +2,9 @@
 
 ``INVOICESYNC_PORT_BASE`` (default 8000) places the whole stack: the API on the base (its
 /metrics on base + 1), the sandbox on base + 10, the connectors on base + 21..23 and the
-broker on base + 1092 (9092 by default). A port set on its own (``INVOICESYNC_API_PORT``…) still wins, and the URLs
-the processes use to reach each other follow the ports, so a moved stack never talks to
-another stack's processes.
+broker on base + 1092 (9092 by default). A port set on its own (``INVOICESYNC_API_PORT``…)
+still wins, and the URLs the processes use to reach each other follow the ports, so a
+moved stack never talks to another stack's processes.
 """
 
 from __future__ import annotations

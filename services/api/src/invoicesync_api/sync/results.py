@@ -35,6 +35,8 @@ log = structlog.get_logger()
 KNOWN_TYPES: dict[str, type[SyncResult]] = {**RESULT_TYPES, **AUDIT_TYPES}
 CONSUMER = "api-results"
 AWAITING = ("pending", "sending", "ambiguous")  # a request is out: the next result answers it
+# Failures that leave open whether the document is booked: its state shows "ambiguous".
+UNSETTLED_CODES = frozenset({"outcome_unknown", "ambiguous_match"})
 
 
 class ResultApplier:
@@ -89,7 +91,7 @@ async def apply(session: AsyncSession, result: SyncResult) -> None:
         state.status, state.remote_id, state.sent_at = "sent", result.remote_id, result.sent_at
         _clear_error(state)
     elif isinstance(result, SyncFailed):
-        state.status = "ambiguous" if result.code == "outcome_unknown" else "failed"
+        state.status = "ambiguous" if result.code in UNSETTLED_CODES else "failed"
         state.error_code, state.error_message = result.code, result.message
         state.error_retryable = result.retryable
     elif isinstance(result, PaymentStatusChanged):

@@ -9,7 +9,9 @@ answered a request of it within ``pending_after``; read-backs of payments do not
 one merely queued behind a backlog would otherwise be asked again and again, and every
 copy lengthens the very queue it waits in. An ``ambiguous`` document (an answer lost, no
 lookup got through) is asked again the same way: its connector looks it up before sending
-anything, so the uncertainty ends without anyone pressing retry.
+anything, so the uncertainty ends without anyone pressing retry. One whose lookup found
+entries that may be it (``ambiguous_match``) is left alone: asking again finds them again,
+and only a bookkeeper who checked them can settle it (then retries).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from invoicesync_shared.db.models import Integration, OutboxMessage
 log = structlog.get_logger()
 MAX_DOUBLINGS = 6  # the wait grows to 64 times pending_after at most
 SWEPT = ("pending", "ambiguous")
+WAITS_FOR_A_PERSON = "ambiguous_match"  # error_code of an ambiguous state never swept
 
 
 class PendingSweeper:
@@ -98,6 +101,7 @@ class PendingSweeper:
             .join(Integration, Integration.id == DocumentSync.integration_id)
             .where(
                 DocumentSync.status.in_(SWEPT),
+                DocumentSync.error_code.is_distinct_from(WAITS_FOR_A_PERSON),
                 DocumentSync.updated_at < literal(now, DateTime(timezone=True)) - wait,
                 Integration.status == "active",
                 cast(DocumentSync.document_id, String).not_in(waiting),
