@@ -24,7 +24,12 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 from invoicesync_shared.bus.producer import Publisher
 from invoicesync_shared.connectors import ledger as ledger_states
 from invoicesync_shared.connectors.customers import CustomerLinks
-from invoicesync_shared.connectors.errors import PermanentError, TransientError, UnknownOutcome
+from invoicesync_shared.connectors.errors import (
+    AuthorizationLost,
+    PermanentError,
+    TransientError,
+    UnknownOutcome,
+)
 from invoicesync_shared.connectors.ledger import Ledger
 from invoicesync_shared.connectors.periodic import publish_result
 from invoicesync_shared.connectors.protocol import Booking, Connector, PushContext
@@ -39,6 +44,7 @@ from invoicesync_shared.events.documents import (
     SyncTarget,
 )
 from invoicesync_shared.events.envelope import Envelope
+from invoicesync_shared.events.integrations import IntegrationConnectionLost
 from invoicesync_shared.events.results import BookingAssigned, DocumentSent, SyncFailed, SyncResult
 from invoicesync_shared.metrics import PUSH_SECONDS, SYNC_FAILURES
 from invoicesync_shared.tracing import continue_trace
@@ -51,6 +57,8 @@ DEFAULT_LEASE = timedelta(seconds=120)
 LEASE_POLL_SECONDS = 1.0
 
 INTERNAL_ERROR = "internal_error"
+# Statuses the API set after a lost connection: documents wait for the reconnect.
+WAITING_FOR_RECONNECT = frozenset({"needs_reauthorization", "error"})
 UNRESOLVED = frozenset({"outcome_unknown", INTERNAL_ERROR})  # may exist remotely: look up first
 
 OUTCOMES = Counter("invoicesync_sync_outcomes_total", "Push outcomes", ["system", "outcome"])
@@ -120,6 +128,11 @@ class ConnectorRuntime:
         integration = await self._integration(job.target.integration_id)
         if integration is None or integration.status == "deactivated":
             bound.info("integration gone or deactivated; skipped")
+            return
+        if integration.status in WAITING_FOR_RECONNECT:
+            # The API announced it; the document stays pending and is asked for again
+            # once the integration is connected again.
+            bound.info("integration waits to be connected again; document left pending")
             return
         if integration.status != "active":
             await self._fail(job, "integration_inactive", _inactive_message(integration), True)
@@ -197,6 +210,9 @@ class ConnectorRuntime:
                 previous=previous,
             )
             booking, adopted = await self._with_retries(ctx, job.document, must_look_up, renew)
+        except AuthorizationLost as exc:
+            bound.warning("authorisation lost; document left pending", reason=exc.reason)
+            await self._connection_lost(job, integration, exc)
         except PermanentError as exc:
             bound.info("push refused", code=exc.code)
             await self._record_failure(job, exc.code, exc.message, retryable=False)
@@ -286,6 +302,34 @@ class ConnectorRuntime:
         OUTCOMES.labels(self.system, "failed").inc()
         SYNC_FAILURES.labels(self.system, code).inc()
         await self._fail(job, code, message, retryable, dead_lettered)
+
+    async def _connection_lost(
+        self, job: _Job, integration: Integration, exc: AuthorizationLost
+    ) -> None:
+        """Not a failure of the document: release its attempt (still unresolved, so the
+        next try looks it up first) and tell the API, which alone changes the
+        integration's status; the document stays pending meanwhile."""
+        await self._ledger.record_outcome(
+            job.target.integration_id,
+            job.document.id,
+            job.target.generation,
+            state=ledger_states.ATTEMPTING,
+            error=f"{exc.code}: {exc.message}",
+        )
+        OUTCOMES.labels(self.system, "connection_lost").inc()
+        lost = IntegrationConnectionLost(
+            integration_id=integration.id,
+            system=self.system,
+            status="error" if exc.status == "error" else "needs_reauthorization",
+            reason=exc.reason,
+            message=exc.message,
+            credentials_issued_at=exc.credentials_issued_at or integration.token_issued_at,
+            detected_at=datetime.now(UTC),
+        )
+        envelope = Envelope.wrap(
+            lost, source=self._source, subject=str(integration.id), key=str(job.document.client_id)
+        )
+        await self._producer.publish(lost.TOPIC, envelope)
 
     async def _report_done(self, job: _Job, entry: LedgerEntry) -> None:
         """A redelivered request for a finished push: say the outcome again, push nothing."""
