@@ -152,6 +152,23 @@ class TestTokens:
         assert not sending.done()  # the token call was still in flight
         await sending
 
+    async def test_documents_wait_while_the_integration_needs_reauthorisation(
+        self, world: World, sessionmaker: Sessions
+    ) -> None:
+        """Set by the API after a lost connection: no call, no failure; pending it stays."""
+        async with sessionmaker.begin() as session:
+            await session.execute(
+                update(Integration)
+                .where(Integration.id == world.integration.id)
+                .values(status="needs_reauthorization")
+            )
+        calls = world.one.client.calls
+
+        await world.send(world.document("WAIT-1"))
+
+        assert world.one.producer.published == []
+        assert world.one.client.calls == calls
+
 
 DROP = "drop_response_after_commit"
 
