@@ -143,12 +143,13 @@ class TestTokens:
 
         async with sessionmaker.begin() as session:
             await session.execute(text("SET LOCAL lock_timeout = '500ms'"))
-            updated = await session.execute(
+            updated = await session.scalar(
                 update(Integration)
                 .where(Integration.id == world.integration.id)
                 .values(nightly_hour=Integration.nightly_hour)
+                .returning(Integration.id)
             )
-        assert updated.rowcount == 1
+        assert updated == world.integration.id
         assert not sending.done()  # the token call was still in flight
         await sending
 

@@ -244,5 +244,8 @@ def test_a_lost_refresh_answer_still_spends_the_pair(
     assert lost.status_code == 504 and "refresh_token" not in lost.text
     again = refresh(http, app, tokens["refresh_token"])
     assert again.status_code == 400
-    assert again.json() == {"error": "invalid_grant", "error_description": "Old refresh token used."}
+    assert again.json() == {
+        "error": "invalid_grant",
+        "error_description": "Old refresh token used.",
+    }
     assert me(http, tokens["access_token"]).status_code == 401
