@@ -111,6 +111,19 @@ class TestTokens:
         assert await _status(sessionmaker, world) == "active"  # the API's to change
         assert await _ledger_states(sessionmaker, world) == ["attempting", "attempting"]
 
+    async def test_a_grant_refused_during_a_read_back_is_reported_at_once(
+        self, world: World, sessionmaker: Sessions
+    ) -> None:
+        """No document has to fail first: the payment read-back meets the refusal."""
+        await world.send(world.document("RB-1"))
+        control(world.sandbox_url, "POST", "/exact/tokens/revoke", json={"token": _access(world)})
+
+        assert await world.one.readback.refresh_now(world.integration.id) == 0
+
+        [lost] = world.results(IntegrationConnectionLost.TYPE)
+        assert lost["status"] == "needs_reauthorization" and lost["reason"] == "refresh_refused"
+        assert await _status(sessionmaker, world) == "active"  # the API's to change
+
     async def test_a_lost_refresh_answer_is_reported_not_written(
         self, world: World, sessionmaker: Sessions
     ) -> None:

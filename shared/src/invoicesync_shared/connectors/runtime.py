@@ -23,6 +23,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from invoicesync_shared.bus.producer import Publisher
 from invoicesync_shared.connectors import ledger as ledger_states
+from invoicesync_shared.connectors.connection import report_connection_lost
 from invoicesync_shared.connectors.customers import CustomerLinks
 from invoicesync_shared.connectors.errors import (
     AuthorizationLost,
@@ -44,7 +45,6 @@ from invoicesync_shared.events.documents import (
     SyncTarget,
 )
 from invoicesync_shared.events.envelope import Envelope
-from invoicesync_shared.events.integrations import IntegrationConnectionLost
 from invoicesync_shared.events.results import BookingAssigned, DocumentSent, SyncFailed, SyncResult
 from invoicesync_shared.metrics import PUSH_SECONDS, SYNC_FAILURES
 from invoicesync_shared.tracing import continue_trace
@@ -317,19 +317,7 @@ class ConnectorRuntime:
             error=f"{exc.code}: {exc.message}",
         )
         OUTCOMES.labels(self.system, "connection_lost").inc()
-        lost = IntegrationConnectionLost(
-            integration_id=integration.id,
-            system=self.system,
-            status="error" if exc.status == "error" else "needs_reauthorization",
-            reason=exc.reason,
-            message=exc.message,
-            credentials_issued_at=exc.credentials_issued_at or integration.token_issued_at,
-            detected_at=datetime.now(UTC),
-        )
-        envelope = Envelope.wrap(
-            lost, source=self._source, subject=str(integration.id), key=str(job.document.client_id)
-        )
-        await self._producer.publish(lost.TOPIC, envelope)
+        await report_connection_lost(self._producer, integration, exc)
 
     async def _report_done(self, job: _Job, entry: LedgerEntry) -> None:
         """A redelivered request for a finished push: say the outcome again, push nothing."""
