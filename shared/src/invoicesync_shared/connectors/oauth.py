@@ -7,7 +7,7 @@ refresh at once would lock the client out. No row lock is held across the token 
    expiry on the database clock); a replica that finds a live lease waits for the new
    tokens (it polls the row) instead of refreshing too;
 2. the token call runs outside any transaction;
-3. the answer is stored first of all, with a compare-and-set on the credentials it
+3. the answer is stored first of all, with a compare-and-set on the refresh token it
    replaces (a reconnect meanwhile wins), and the lease is released.
 
 A refused refresh (the refresh token is spent, expired or revoked) is remembered in the
@@ -82,7 +82,6 @@ class _Lease:
 
     holder: uuid.UUID
     refresh_token: str
-    sealed: bytes  # the credentials as stored: the compare-and-set's expected value
     issued_at: datetime | None
     system: str
 
@@ -176,7 +175,6 @@ class TokenStore:
             return _Lease(
                 holder,
                 str(stored["refresh_token"]),
-                integration.credentials,
                 integration.token_issued_at,
                 integration.system,
             )
@@ -196,45 +194,43 @@ class TokenStore:
         return str(token["access_token"])
 
     async def _store(self, integration_id: uuid.UUID, lease: _Lease, token: dict[str, Any]) -> bool:
-        """The new pair replaces exactly the credentials it was refreshed from; if they were
-        replaced meanwhile (a reconnect), the newer ones stay and ours serve this call only."""
-        sealed = self._box.encrypt_json(
-            {"access_token": token["access_token"], "refresh_token": token["refresh_token"]}
-        )
+        """The new pair replaces exactly the refresh token it was refreshed from (compared
+        decrypted, so a key rotation meanwhile does not matter); if a reconnect replaced
+        it, the newer grant stays and our pair serves this call only."""
+        fresh = {"access_token": token["access_token"], "refresh_token": token["refresh_token"]}
         async with self._sessionmaker.begin() as session:
-            stored = await session.scalar(
-                update(Integration)
-                .where(Integration.id == integration_id, Integration.credentials == lease.sealed)
-                .values(
-                    credentials=sealed,
-                    token_refresh_holder=None,
-                    token_refresh_until=None,
-                    **token_fields(token, datetime.now(UTC)),
-                )
-                .returning(Integration.id)
-            )
-        if stored is None:
+            integration = await self._still_ours(session, integration_id, lease)
+            if integration is not None:
+                integration.credentials = self._box.encrypt_json(fresh)
+                for column, value in token_fields(token, datetime.now(UTC)).items():
+                    setattr(integration, column, value)
+                _clear_lease(integration, lease)
+        if integration is None:
             await self._release(integration_id, lease)
-        return stored is not None
+        return integration is not None
 
     async def _remember_refusal(
         self, integration_id: uuid.UUID, lease: _Lease, exc: OAuthError
     ) -> None:
         """Mark the stored credentials refused (a reconnect replaces them), so no replica
         asks the token endpoint again with a grant it already refused."""
-        stored = self._box.decrypt_json(lease.sealed)
-        stored[REFUSED] = _refusal(exc)
         async with self._sessionmaker.begin() as session:
-            await session.execute(
-                update(Integration)
-                .where(Integration.id == integration_id, Integration.credentials == lease.sealed)
-                .values(
-                    credentials=self._box.encrypt_json(stored),
-                    token_refresh_holder=None,
-                    token_refresh_until=None,
-                )
-            )
+            integration = await self._still_ours(session, integration_id, lease)
+            if integration is not None and integration.credentials is not None:
+                stored = self._box.decrypt_json(integration.credentials)
+                integration.credentials = self._box.encrypt_json({**stored, REFUSED: _refusal(exc)})
+                _clear_lease(integration, lease)
         await self._release(integration_id, lease)
+
+    async def _still_ours(
+        self, session: AsyncSession, integration_id: uuid.UUID, lease: _Lease
+    ) -> Integration | None:
+        """The row, locked briefly, if it still holds the refresh token we used."""
+        integration = await session.get(Integration, integration_id, with_for_update=True)
+        if integration is None or integration.credentials is None:
+            return None
+        stored = self._box.decrypt_json(integration.credentials)
+        return integration if stored.get("refresh_token") == lease.refresh_token else None
 
     async def _release(self, integration_id: uuid.UUID, lease: _Lease) -> None:
         async with self._sessionmaker.begin() as session:
@@ -261,6 +257,12 @@ class TokenStore:
                 # No answer, or not one we can read: the token may or may not be spent.
                 raise TransientError(f"token refresh failed: {exc.__class__.__name__}") from exc
         return dict(token)
+
+
+def _clear_lease(integration: Integration, lease: _Lease) -> None:
+    if integration.token_refresh_holder == lease.holder:
+        integration.token_refresh_holder = None
+        integration.token_refresh_until = None
 
 
 def _refusal(exc: OAuthError) -> str:
