@@ -68,6 +68,8 @@ def test_a_connection_revoked_in_lexware_asks_to_connect_again_at_once(
 
     integration = wait_for(status, 30)
     assert "revoked" in str(integration["status_reason"])
+    notes = partner.get("/v1/notifications", params={"client_id": client.client_id}).json()
+    assert [n["kind"] for n in notes] == ["integration_status_changed"]
 
 
 def test_a_callback_not_signed_by_lexware_is_refused(stack: Stack) -> None:

@@ -7,9 +7,11 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import select, text, update
 from starlette.applications import Starlette
 
 from invoicesync_sandbox.main import create_app as create_sandbox
@@ -17,9 +19,10 @@ from invoicesync_sandbox.settings import SandboxSettings
 from invoicesync_shared.connectors.errors import PermanentError
 from invoicesync_shared.connectors.service import refresh_route
 from invoicesync_shared.crypto import SecretBox
-from invoicesync_shared.db.models import Integration
+from invoicesync_shared.db.models import Integration, LedgerEntry
 from invoicesync_shared.events.audit import RemoteEntryMissing
 from invoicesync_shared.events.documents import CustomerData
+from invoicesync_shared.events.integrations import IntegrationConnectionLost
 from invoicesync_shared.events.results import BookingAssigned, PaymentStatusChanged, SyncFailed
 from tests.integration.connectors.exact_support import (
     BEFORE_START,
@@ -88,7 +91,7 @@ class TestTokens:
         )
         assert spent.status_code == 400
 
-    async def test_refused_refresh_needs_reauthorisation_without_a_storm(
+    async def test_refused_refresh_is_reported_once_per_document_without_a_storm(
         self, world: World, sessionmaker: Sessions
     ) -> None:
         control(world.sandbox_url, "POST", "/exact/tokens/revoke", json={"token": _access(world)})
@@ -97,14 +100,141 @@ class TestTokens:
         await world.send(world.document("REVOKED-1"))
         await world.send(world.document("REVOKED-2"))
 
-        failures = world.results(SyncFailed.TYPE)
-        assert [f["code"] for f in failures] == ["needs_reauthorization", "integration_inactive"]
-        assert failures[0]["retryable"] is False
+        # The documents are not failed: they wait for the reconnect; the API is told.
+        assert not world.results(SyncFailed.TYPE)
+        lost = world.results(IntegrationConnectionLost.TYPE)
+        assert [(e["status"], e["reason"]) for e in lost] == [
+            ("needs_reauthorization", "refresh_refused")
+        ] * 2
         assert world.one.client.calls - calls == 1  # the one 401; then nothing more
         assert world.one.tokens.refreshes == 0
-        async with sessionmaker() as session:
-            stored = await session.get(Integration, world.integration.id)
-        assert stored is not None and stored.status == "needs_reauthorization"
+        assert await _status(sessionmaker, world) == "active"  # the API's to change
+        assert await _ledger_states(sessionmaker, world) == ["attempting", "attempting"]
+
+    async def test_a_grant_refused_during_a_read_back_is_reported_at_once(
+        self, world: World, sessionmaker: Sessions
+    ) -> None:
+        """No document has to fail first: the payment read-back meets the refusal."""
+        await world.send(world.document("RB-1"))
+        control(world.sandbox_url, "POST", "/exact/tokens/revoke", json={"token": _access(world)})
+
+        assert await world.one.readback.refresh_now(world.integration.id) == 0
+
+        [lost] = world.results(IntegrationConnectionLost.TYPE)
+        assert lost["status"] == "needs_reauthorization" and lost["reason"] == "refresh_refused"
+        assert await _status(sessionmaker, world) == "active"  # the API's to change
+
+    async def test_a_lost_refresh_answer_is_reported_not_written(
+        self, world: World, sessionmaker: Sessions
+    ) -> None:
+        """Exact rotates, the answer is lost: the same refresh token is tried once more,
+        refused as spent, and the connection loss goes to the API as an event."""
+        await world.send(world.document("LOST-0"))  # customer and master data exist
+        await _expire_everywhere(world, sessionmaker)
+        _drop_next_token_answer(world)
+
+        await world.send(world.document("LOST-1"))
+
+        assert control(world.sandbox_url, "GET", "/faults")["armed"] == []  # it fired
+        assert not world.results(SyncFailed.TYPE)
+        [lost] = world.results(IntegrationConnectionLost.TYPE)
+        assert lost["status"] == "needs_reauthorization" and lost["reason"] == "refresh_refused"
+        assert "Old refresh token used" in lost["message"]  # the lost call rotated the pair
+        assert world.token["refresh_token"] not in str(lost)
+        assert await _status(sessionmaker, world) == "active"  # not written by the connector
+        assert "LOST-1" not in {e["your_ref"] for e in world.entries()}
+
+    async def test_no_row_lock_is_held_across_the_token_call(
+        self, world: World, sessionmaker: Sessions
+    ) -> None:
+        """While the token call hangs, another transaction updates the integration row."""
+        await _expire_everywhere(world, sessionmaker)
+        fired = control(world.sandbox_url, "GET", "/faults")["fired"].get(DROP, 0)
+        _drop_next_token_answer(world)
+        sending = asyncio.create_task(world.send(world.document("LOCK-1")))
+        await _until_fired(world, fired)  # the token call is in flight now (it hangs 3 s)
+
+        async with sessionmaker.begin() as session:
+            await session.execute(text("SET LOCAL lock_timeout = '500ms'"))
+            updated = await session.scalar(
+                update(Integration)
+                .where(Integration.id == world.integration.id)
+                .values(nightly_hour=Integration.nightly_hour)
+                .returning(Integration.id)
+            )
+        assert updated == world.integration.id
+        assert not sending.done()  # the token call was still in flight
+        await sending
+
+    async def test_documents_wait_while_the_integration_needs_reauthorisation(
+        self, world: World, sessionmaker: Sessions
+    ) -> None:
+        """Set by the API after a lost connection: no call, no failure; pending it stays."""
+        async with sessionmaker.begin() as session:
+            await session.execute(
+                update(Integration)
+                .where(Integration.id == world.integration.id)
+                .values(status="needs_reauthorization")
+            )
+        calls = world.one.client.calls
+
+        await world.send(world.document("WAIT-1"))
+
+        assert world.one.producer.published == []
+        assert world.one.client.calls == calls
+
+
+DROP = "drop_response_after_commit"
+
+
+async def _until_fired(world: World, fired: int) -> None:
+    """Poll the sandbox's fault tally until the armed drop has fired."""
+    for _ in range(200):
+        if control(world.sandbox_url, "GET", "/faults")["fired"].get(DROP, 0) > fired:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the token call never reached the sandbox")
+
+
+def _drop_next_token_answer(world: World) -> None:
+    control(
+        world.sandbox_url,
+        "POST",
+        "/faults",
+        json={
+            "system": "exact",
+            "path_pattern": "oauth2/token",
+            "kind": DROP,
+            "count": 1,
+            "method": "POST",
+        },
+    )
+
+
+async def _expire_everywhere(world: World, sessionmaker: Sessions) -> None:
+    """The access token ends in Exact and in our row: the next call refreshes first."""
+    control(world.sandbox_url, "POST", "/exact/tokens/expire", json={"token": _access(world)})
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(Integration)
+            .where(Integration.id == world.integration.id)
+            .values(token_expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+
+
+async def _status(sessionmaker: Sessions, world: World) -> str:
+    async with sessionmaker() as session:
+        stored = await session.get(Integration, world.integration.id)
+    assert stored is not None
+    return stored.status
+
+
+async def _ledger_states(sessionmaker: Sessions, world: World) -> list[str]:
+    async with sessionmaker() as session:
+        rows = await session.scalars(
+            select(LedgerEntry.state).where(LedgerEntry.integration_id == world.integration.id)
+        )
+        return sorted(rows)
 
 
 class TestCustomers:

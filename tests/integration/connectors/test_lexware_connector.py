@@ -19,6 +19,7 @@ from invoicesync_shared.connectors.runtime import ConnectorRuntime
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import LedgerEntry
 from invoicesync_shared.events.documents import Address
+from invoicesync_shared.events.integrations import IntegrationConnectionLost
 from invoicesync_shared.events.results import (
     BookingAssigned,
     DocumentSent,
@@ -312,4 +313,7 @@ class TestAuthorisation:
             json={"organization_id": world.organization_id},
         )
         await world.send(document(world.integration.client_id, "INV-10"))
-        assert _failure(world)["code"] == "needs_reauthorization"
+        # Reported to the API (which alone changes the status); the document waits.
+        assert not world.results(SyncFailed.TYPE)
+        [lost] = world.results(IntegrationConnectionLost.TYPE)
+        assert lost["status"] == "needs_reauthorization"

@@ -221,3 +221,31 @@ def test_control_plane_expires_and_revokes_a_chain(http: httpx.Client, app: dict
     assert me(http, renewed.json()["access_token"]).status_code == 401
     advance(http, 571)
     assert refresh(http, app, renewed.json()["refresh_token"]).status_code == 400
+
+
+def test_a_lost_refresh_answer_still_spends_the_pair(
+    http: httpx.Client, app: dict[str, str]
+) -> None:
+    """``drop_response_after_commit`` on the token endpoint: Exact rotates, the caller
+    never hears the new pair, and both old tokens are dead (strict, see exact/tokens.py)."""
+    tokens = authorize(http, app)
+    advance(http, 571)
+    fault = {
+        "system": "exact",
+        "path_pattern": "oauth2/token",
+        "kind": "drop_response_after_commit",
+        "count": 1,
+        "method": "POST",
+    }
+    assert http.post("/_sandbox/faults", json=fault).status_code == 201
+
+    lost = refresh(http, app, tokens["refresh_token"])
+
+    assert lost.status_code == 504 and "refresh_token" not in lost.text
+    again = refresh(http, app, tokens["refresh_token"])
+    assert again.status_code == 400
+    assert again.json() == {
+        "error": "invalid_grant",
+        "error_description": "Old refresh token used.",
+    }
+    assert me(http, tokens["access_token"]).status_code == 401

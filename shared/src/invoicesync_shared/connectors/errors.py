@@ -12,6 +12,8 @@ Each connector has exactly one ``classify`` that turns responses into these.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class SyncError(Exception):
     """Base of every outcome that is not a booking."""
@@ -39,10 +41,27 @@ class PermanentError(SyncError):
 
 
 class AuthorizationLost(PermanentError):
-    """The accounting system refused our grant; the user has to connect again."""
+    """The accounting system refused our grant; the user has to connect again.
 
-    def __init__(self, message: str) -> None:
+    The runtime turns it into an ``IntegrationConnectionLost`` event (the API alone
+    changes the integration's status). ``status`` is what the integration should show:
+    ``needs_reauthorization``, or ``error`` when our own app was refused; ``reason`` is a
+    stable code; ``credentials_issued_at`` names the tokens that were refused, so the API
+    ignores a report about tokens replaced meanwhile (a refresh or a reconnect).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str = "authorization_refused",
+        status: str = "needs_reauthorization",
+        credentials_issued_at: datetime | None = None,
+    ) -> None:
         super().__init__("needs_reauthorization", message)
+        self.reason = reason
+        self.status = status
+        self.credentials_issued_at = credentials_issued_at
 
 
 class AmbiguousMatch(SyncError):

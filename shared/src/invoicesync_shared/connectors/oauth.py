@@ -1,13 +1,27 @@
-"""OAuth 2 tokens of an integration: stored encrypted, refreshed under a row lock.
+"""OAuth 2 tokens of an integration: stored encrypted, refreshed by one replica at a time.
 
 Exact rotates refresh tokens and only the newest pair is valid, so two replicas that
-refresh at once would lock the client out: the refresh runs while holding the
-integration row (SELECT … FOR UPDATE), and whoever gets the lock second finds a fresh
-token already stored and uses it.
+refresh at once would lock the client out. No row lock is held across the token call:
+
+1. a short transaction takes a refresh lease on the integration row (holder id and an
+   expiry on the database clock); a replica that finds a live lease waits for the new
+   tokens (it polls the row) instead of refreshing too;
+2. the token call runs outside any transaction;
+3. the answer is stored first of all, with a compare-and-set on the refresh token it
+   replaces (a reconnect meanwhile wins), and the lease is released.
+
+A refused refresh (the refresh token is spent, expired or revoked) is remembered in the
+stored credentials, so later calls fail at once instead of hammering the token endpoint,
+and is raised as ``AuthorizationLost``; the runtime reports it and the API alone changes
+the integration's status. A lost answer (timeout, connection dropped) is transient: the
+next try sends the same refresh token, which either succeeds (the first call never got
+through) or is refused as spent (it did) — then the grant is gone, as Exact allows no
+recovery of a spent refresh token (see the sandbox's ``exact/tokens.py``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,7 +32,7 @@ import httpx
 import structlog
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_shared.connectors.errors import AuthorizationLost, TransientError
@@ -55,24 +69,50 @@ def token_fields(token: dict[str, Any], now: datetime) -> dict[str, Any]:
     return {"token_expires_at": now + timedelta(seconds=expires_in), "token_issued_at": now}
 
 
+# How long a refresh may stay in flight before another replica takes over: longer than
+# the token call's timeout (15 s), so a live holder is never overtaken.
+REFRESH_LEASE = timedelta(seconds=45)
+REFRESH_POLL_SECONDS = 0.2
+REFUSED = "refused"  # key in the stored credentials: the grant was refused, don't retry
+
+
+@dataclass(frozen=True)
+class _Lease:
+    """A refresh this replica holds: what it refreshes and what it will replace."""
+
+    holder: uuid.UUID
+    refresh_token: str
+    issued_at: datetime | None
+    system: str
+
+
 class TokenStore:
     """Hands out a valid access token for an integration, refreshing when needed."""
 
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], box: SecretBox, app: OAuthApp
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        box: SecretBox,
+        app: OAuthApp,
+        *,
+        lease: timedelta = REFRESH_LEASE,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._box = box
         self._app = app
+        self._lease = lease
         self.refreshes = 0  # for tests and metrics
+        self.waits = 0  # refreshes this store left to another replica
 
     async def access_token(self, integration_id: uuid.UUID) -> str:
         async with self._sessionmaker() as session:
             integration = await session.get(Integration, integration_id)
             if integration is None or integration.credentials is None:
                 raise AuthorizationLost("the integration has no stored authorisation")
+            stored = self._box.decrypt_json(integration.credentials)
+            _raise_if_refused(integration, stored)
             if _is_fresh(integration):
-                return str(self._box.decrypt_json(integration.credentials)["access_token"])
+                return str(stored["access_token"])
         return await self.refresh(integration_id, failed_token=None)
 
     async def send_authorized(
@@ -88,43 +128,120 @@ class TokenStore:
         return response
 
     async def refresh(self, integration_id: uuid.UUID, *, failed_token: str | None) -> str:
-        """Refresh under the row lock, unless another holder already did.
+        """A fresh access token: refreshed here under a lease, or by whoever holds it.
 
         ``failed_token`` is the token a 401 came back for: if the stored one differs,
         someone refreshed meanwhile and the stored one is used as it is.
         """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 2 * self._lease.total_seconds()
+        while True:
+            outcome = await self._take_lease(integration_id, failed_token)
+            if isinstance(outcome, _Lease):
+                return await self._refresh_holding(integration_id, outcome)
+            if outcome is not None:
+                return outcome
+            if loop.time() > deadline:
+                raise TransientError("another replica is still refreshing the token")
+            self.waits += 1
+            await asyncio.sleep(REFRESH_POLL_SECONDS)
+
+    async def _take_lease(
+        self, integration_id: uuid.UUID, failed_token: str | None
+    ) -> _Lease | str | None:
+        """One short transaction: the stored token if it is usable, None while another
+        replica's refresh is in flight, else a lease of our own."""
         async with self._sessionmaker.begin() as session:
-            integration = await session.scalar(
-                select(Integration).where(Integration.id == integration_id).with_for_update()
-            )
-            if integration is None or integration.credentials is None:
+            row = (
+                await session.execute(
+                    select(Integration, func.clock_timestamp())
+                    .where(Integration.id == integration_id)
+                    .with_for_update(of=Integration)
+                )
+            ).one_or_none()
+            if row is None or row[0].credentials is None:
                 raise AuthorizationLost("the integration has no stored authorisation")
+            integration, db_now = row
             stored = self._box.decrypt_json(integration.credentials)
+            _raise_if_refused(integration, stored)
             if stored["access_token"] != failed_token and _is_fresh(integration):
                 return str(stored["access_token"])
-            try:
-                token = await self._request_refresh(stored["refresh_token"])
-            except OAuthError as exc:
-                # Committed with the lock still held, then raised: no retry storm.
-                integration.status = "needs_reauthorization"
-                integration.status_reason = f"the refresh was refused ({exc.error})"
-                refused: OAuthError | None = exc
-            else:
-                refused = None
-                now = datetime.now(UTC)
-                integration.credentials = self._box.encrypt_json(
-                    {"access_token": token["access_token"], "refresh_token": token["refresh_token"]}
-                )
-                for column, value in token_fields(token, now).items():
-                    setattr(integration, column, value)
-                self.refreshes += 1
-        if refused is not None:
-            raise AuthorizationLost(
-                f"{integration.system} refused the stored authorisation ({refused.error}); "
-                "connect the integration again"
+            until = integration.token_refresh_until
+            if until is not None and until > db_now:
+                return None
+            holder = uuid.uuid4()
+            integration.token_refresh_holder = holder
+            integration.token_refresh_until = db_now + self._lease
+            return _Lease(
+                holder,
+                str(stored["refresh_token"]),
+                integration.token_issued_at,
+                integration.system,
             )
-        log.info("token refreshed", integration_id=str(integration_id))
+
+    async def _refresh_holding(self, integration_id: uuid.UUID, lease: _Lease) -> str:
+        try:
+            token = await self._request_refresh(lease.refresh_token)
+        except OAuthError as exc:
+            await self._remember_refusal(integration_id, lease, exc)
+            raise _lost(lease, exc) from exc
+        except Exception:
+            await self._release(integration_id, lease)  # (a dead holder's lease lapses)
+            raise
+        stored = await self._store(integration_id, lease, token)
+        self.refreshes += 1
+        log.info("token refreshed", integration_id=str(integration_id), stored=stored)
         return str(token["access_token"])
+
+    async def _store(self, integration_id: uuid.UUID, lease: _Lease, token: dict[str, Any]) -> bool:
+        """The new pair replaces exactly the refresh token it was refreshed from (compared
+        decrypted, so a key rotation meanwhile does not matter); if a reconnect replaced
+        it, the newer grant stays and our pair serves this call only."""
+        fresh = {"access_token": token["access_token"], "refresh_token": token["refresh_token"]}
+        async with self._sessionmaker.begin() as session:
+            integration = await self._still_ours(session, integration_id, lease)
+            if integration is not None:
+                integration.credentials = self._box.encrypt_json(fresh)
+                for column, value in token_fields(token, datetime.now(UTC)).items():
+                    setattr(integration, column, value)
+                _clear_lease(integration, lease)
+        if integration is None:
+            await self._release(integration_id, lease)
+        return integration is not None
+
+    async def _remember_refusal(
+        self, integration_id: uuid.UUID, lease: _Lease, exc: OAuthError
+    ) -> None:
+        """Mark the stored credentials refused (a reconnect replaces them), so no replica
+        asks the token endpoint again with a grant it already refused."""
+        async with self._sessionmaker.begin() as session:
+            integration = await self._still_ours(session, integration_id, lease)
+            if integration is not None and integration.credentials is not None:
+                stored = self._box.decrypt_json(integration.credentials)
+                integration.credentials = self._box.encrypt_json({**stored, REFUSED: _refusal(exc)})
+                _clear_lease(integration, lease)
+        await self._release(integration_id, lease)
+
+    async def _still_ours(
+        self, session: AsyncSession, integration_id: uuid.UUID, lease: _Lease
+    ) -> Integration | None:
+        """The row, locked briefly, if it still holds the refresh token we used."""
+        integration = await session.get(Integration, integration_id, with_for_update=True)
+        if integration is None or integration.credentials is None:
+            return None
+        stored = self._box.decrypt_json(integration.credentials)
+        return integration if stored.get("refresh_token") == lease.refresh_token else None
+
+    async def _release(self, integration_id: uuid.UUID, lease: _Lease) -> None:
+        async with self._sessionmaker.begin() as session:
+            await session.execute(
+                update(Integration)
+                .where(
+                    Integration.id == integration_id,
+                    Integration.token_refresh_holder == lease.holder,
+                )
+                .values(token_refresh_holder=None, token_refresh_until=None)
+            )
 
     async def _request_refresh(self, refresh_token: str) -> dict[str, Any]:
         """The token response; raises OAuthError when the grant itself is refused."""
@@ -137,8 +254,42 @@ class TokenStore:
                     raise TransientError("token refresh too early", retry_after=30.0) from exc
                 raise
             except Exception as exc:
+                # No answer, or not one we can read: the token may or may not be spent.
                 raise TransientError(f"token refresh failed: {exc.__class__.__name__}") from exc
         return dict(token)
+
+
+def _clear_lease(integration: Integration, lease: _Lease) -> None:
+    if integration.token_refresh_holder == lease.holder:
+        integration.token_refresh_holder = None
+        integration.token_refresh_until = None
+
+
+def _refusal(exc: OAuthError) -> str:
+    """The refusal in words (Exact's description carries no secret)."""
+    return f"{exc.error}: {exc.description}" if exc.description else str(exc.error)
+
+
+def _lost(lease: _Lease, exc: OAuthError) -> AuthorizationLost:
+    own_app = exc.error in ("invalid_client", "unauthorized_client")
+    return AuthorizationLost(
+        f"{lease.system} refused the stored authorisation ({_refusal(exc)}); "
+        + ("check the app's client credentials" if own_app else "connect the integration again"),
+        reason="client_refused" if own_app else "refresh_refused",
+        status="error" if own_app else "needs_reauthorization",
+        credentials_issued_at=lease.issued_at,
+    )
+
+
+def _raise_if_refused(integration: Integration, stored: dict[str, Any]) -> None:
+    refusal = stored.get(REFUSED)
+    if refusal:
+        raise AuthorizationLost(
+            f"{integration.system} refused the stored authorisation ({refusal}); "
+            "connect the integration again",
+            reason="refresh_refused",
+            credentials_issued_at=integration.token_issued_at,
+        )
 
 
 def _is_fresh(integration: Integration) -> bool:

@@ -19,6 +19,8 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_shared.bus.producer import Publisher
+from invoicesync_shared.connectors.connection import report_connection_lost
+from invoicesync_shared.connectors.errors import AuthorizationLost
 from invoicesync_shared.connectors.periodic import IntegrationLoop, publish_result
 from invoicesync_shared.connectors.remote_status import (
     Booked,
@@ -49,7 +51,7 @@ class ReadBack(ABC):
         self._loop = IntegrationLoop(
             sessionmaker,
             system=self.system,
-            work=self.refresh,
+            work=self._refresh_reporting,
             interval=interval,
             lock_space=self.lock_space,
         )
@@ -57,6 +59,15 @@ class ReadBack(ABC):
     @abstractmethod
     async def refresh(self, integration: Integration) -> int:
         """Read one integration back; returns how many results it emitted."""
+
+    async def _refresh_reporting(self, integration: Integration) -> int:
+        """A grant refused during a read-back is reported at once, not only when the next
+        document fails on it (an idle integration may have none for days)."""
+        try:
+            return await self.refresh(integration)
+        except AuthorizationLost as exc:
+            await report_connection_lost(self._publisher, integration, exc)
+            raise
 
     async def run(self) -> None:
         await self._loop.run()

@@ -23,9 +23,11 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from invoicesync_shared.bus.producer import Publisher
 from invoicesync_shared.connectors import ledger as ledger_states
+from invoicesync_shared.connectors.connection import report_connection_lost
 from invoicesync_shared.connectors.customers import CustomerLinks
 from invoicesync_shared.connectors.errors import (
     AmbiguousMatch,
+    AuthorizationLost,
     PermanentError,
     TransientError,
     UnknownOutcome,
@@ -59,6 +61,8 @@ LEASE_POLL_SECONDS = 1.0
 DEFAULT_SETTLE = timedelta(seconds=30)
 
 INTERNAL_ERROR = "internal_error"
+# Statuses the API set after a lost connection: documents wait for the reconnect.
+WAITING_FOR_RECONNECT = frozenset({"needs_reauthorization", "error"})
 # May exist remotely: the ledger stays "attempting", so the next try looks it up first.
 UNRESOLVED = frozenset({"outcome_unknown", INTERNAL_ERROR, AmbiguousMatch.code})
 
@@ -136,6 +140,11 @@ class ConnectorRuntime:
         integration = await self._integration(job.target.integration_id)
         if integration is None or integration.status == "deactivated":
             bound.info("integration gone or deactivated; skipped")
+            return
+        if integration.status in WAITING_FOR_RECONNECT:
+            # The API announced it; the document stays pending and is asked for again
+            # once the integration is connected again.
+            bound.info("integration waits to be connected again; document left pending")
             return
         if integration.status != "active":
             await self._fail(job, "integration_inactive", _inactive_message(integration), True)
@@ -219,6 +228,9 @@ class ConnectorRuntime:
             # Neither adopted nor pushed: a bookkeeper checks the entries, then retries.
             bound.warning("lookup found entries that may be ours", code=exc.code)
             await self._record_failure(job, exc.code, exc.message, retryable=True)
+        except AuthorizationLost as exc:
+            bound.warning("authorisation lost; document left pending", reason=exc.reason)
+            await self._connection_lost(job, integration, exc)
         except PermanentError as exc:
             bound.info("push refused", code=exc.code)
             await self._record_failure(job, exc.code, exc.message, retryable=False)
@@ -345,6 +357,22 @@ class ConnectorRuntime:
         OUTCOMES.labels(self.system, "failed").inc()
         SYNC_FAILURES.labels(self.system, code).inc()
         await self._fail(job, code, message, retryable, dead_lettered)
+
+    async def _connection_lost(
+        self, job: _Job, integration: Integration, exc: AuthorizationLost
+    ) -> None:
+        """Not a failure of the document: release its attempt (still unresolved, so the
+        next try looks it up first) and tell the API, which alone changes the
+        integration's status; the document stays pending meanwhile."""
+        await self._ledger.record_outcome(
+            job.target.integration_id,
+            job.document.id,
+            job.target.generation,
+            state=ledger_states.ATTEMPTING,
+            error=f"{exc.code}: {exc.message}",
+        )
+        OUTCOMES.labels(self.system, "connection_lost").inc()
+        await report_connection_lost(self._producer, integration, exc)
 
     async def _report_done(self, job: _Job, entry: LedgerEntry) -> None:
         """A redelivered request for a finished push: say the outcome again, push nothing."""

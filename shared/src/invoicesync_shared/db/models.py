@@ -34,6 +34,10 @@ class Integration(Model):
     credentials: Mapped[bytes | None] = mapped_column(LargeBinary)
     token_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     token_issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A token refresh in flight (connector-owned): who holds it and until when, on the
+    # database clock. Other replicas wait for it instead of spending the refresh token too.
+    token_refresh_holder: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    token_refresh_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     oauth_state_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     nightly_sync: Mapped[bool] = mapped_column(default=False)
     nightly_hour: Mapped[int] = mapped_column(Integer, default=2)

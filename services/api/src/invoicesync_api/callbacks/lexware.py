@@ -23,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.deps import SessionDep, SettingsDep
 from invoicesync_api.errors import ApiError, NotFound, Unauthorized
+from invoicesync_api.integrations import connection
 from invoicesync_api.integrations.refresh import refresh
 from invoicesync_api.settings import ApiSettings
-from invoicesync_api.sync import announce
 from invoicesync_shared.db.models import Integration
 
 log = structlog.get_logger()
@@ -67,10 +67,8 @@ async def lexware_event(
 
 
 async def _revoked(session: AsyncSession, integration: Integration) -> None:
-    integration.status = "needs_reauthorization"
-    integration.status_reason = "the connection was revoked in Lexware Office"
-    await announce.integration_status(session, integration)
-    log.warning("lexware connection revoked", integration_id=str(integration.id))
+    reason = "the connection was revoked in Lexware Office"
+    await connection.mark_broken(session, integration, "needs_reauthorization", reason)
 
 
 def _parse(body: bytes) -> dict[str, Any]:

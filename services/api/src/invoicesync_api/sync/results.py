@@ -15,12 +15,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import Document, DocumentSync
+from invoicesync_api.integrations import connection
 from invoicesync_api.sync import announce
 from invoicesync_api.sync import service as runs
 from invoicesync_api.sync.duplicates import flag_if_duplicate, flag_missing_entry
 from invoicesync_shared.db.models import Integration, ProcessedEvent
 from invoicesync_shared.events.audit import AUDIT_TYPES, RemoteEntryMissing
 from invoicesync_shared.events.envelope import Envelope
+from invoicesync_shared.events.integrations import IntegrationConnectionLost
 from invoicesync_shared.events.results import (
     RESULT_TYPES,
     BookingAssigned,
@@ -44,6 +46,9 @@ class ResultApplier:
         self._sessionmaker = sessionmaker
 
     async def handle(self, envelope: Envelope) -> None:
+        if envelope.type == IntegrationConnectionLost.TYPE:
+            await self._connection_lost(envelope)
+            return
         result_type = KNOWN_TYPES.get(envelope.type)
 
         if result_type is None:
@@ -55,6 +60,12 @@ class ResultApplier:
                 if not await _first_time(session, uuid.UUID(envelope.id)):
                     return
                 await apply(session, result)
+
+    async def _connection_lost(self, envelope: Envelope) -> None:
+        event = IntegrationConnectionLost.model_validate(envelope.data)
+        async with self._sessionmaker.begin() as session:
+            if await _first_time(session, uuid.UUID(envelope.id)):
+                await connection.apply_connection_lost(session, event)
 
 
 async def _first_time(session: AsyncSession, event_id: uuid.UUID) -> bool:

@@ -2,6 +2,28 @@
 570-second refresh floor, 600-second access tokens and 30-day refresh expiry.
 
 Each code exchange starts its own chain; only a chain's newest pair is valid.
+
+What the emulator relies on (verified = Exact's documentation or several independent
+sources; unverified = one source, or none, so the emulator takes the strict reading):
+
+- verified: a refresh returns a new access token (``expires_in`` "600", a string) and a
+  new refresh token; since 31 Dec 2018 a refresh token works once (Exact's mail to app
+  developers, quoted in picqer/exact-php-client issues 300 and 311).
+- verified: a refresh within about 570 s of the last issue is refused with 400
+  ``access_denied`` "Rate limit exceeded: access_token not expired" and the header
+  ``Reason: TooEarlyToRefreshTokens``; the refused call spends nothing.
+- verified: a refresh token unused for 30 days is refused with 400 ``invalid_request``
+  "The refresh token expired at …".
+- unverified (body and status): re-using a spent refresh token is refused with
+  ``invalid_grant`` "Old refresh token used." — reports show it as 400 and as 401
+  (picqer/exact-php-client issues 549, 640). The emulator answers 400.
+- unverified: whether the access token issued before a refresh stays valid for the rest
+  of its ten minutes. Exact documents nothing; one integrator (Invantive) says an access
+  token lives ten minutes whatever happens, and that Exact may allow old refresh tokens
+  for some apps. The emulator is strict: a refresh retires the previous pair at once
+  (access and refresh token), and no grace period exists for a spent refresh token
+  (unlike, e.g., Xero's 30 minutes). So a refresh whose answer is lost after Exact
+  committed it cannot be recovered: the client must be authorised again.
 """
 
 from __future__ import annotations

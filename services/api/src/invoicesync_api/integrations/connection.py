@@ -1,0 +1,67 @@
+"""A broken connection, announced by the API alone: the integration's status and reason,
+one notification (kind ``integration_status_changed``) and one
+``integration.status_changed`` webhook, in the caller's transaction.
+
+Connectors only report (``IntegrationConnectionLost`` on the results topic); Lexware's
+``token.revoked`` callback comes here too. Documents of the integration stay ``pending``
+and are asked for again by the sweeper once it is connected again.
+"""
+
+from __future__ import annotations
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invoicesync_api.db.models import Notification
+from invoicesync_api.sync import announce
+from invoicesync_shared.db.models import Integration
+from invoicesync_shared.events.integrations import IntegrationConnectionLost
+
+log = structlog.get_logger()
+SYSTEM_NAMES = {"exact": "Exact Online", "lexware": "Lexware Office", "yuki": "Yuki"}
+
+
+async def mark_broken(
+    session: AsyncSession, integration: Integration, status: str, reason: str
+) -> None:
+    """Set ``status`` with ``reason`` and tell the user and the partner once."""
+    integration.status = status
+    integration.status_reason = reason
+    name = SYSTEM_NAMES.get(integration.system, integration.system)
+    action = (
+        "Connect it again to resume syncing; its documents wait until then."
+        if status == "needs_reauthorization"
+        else "Fix the connection and verify it again; its documents wait until then."
+    )
+    session.add(
+        Notification(
+            partner_id=integration.partner_id,
+            client_id=integration.client_id,
+            kind="integration_status_changed",
+            title=f"{name}: the connection needs attention",
+            body=f"{reason[:1].upper()}{reason[1:]}. {action}",
+            counts={},
+            errors=[{"code": status, "message": reason}],
+        )
+    )
+    await announce.integration_status(session, integration)
+    log.warning("integration connection lost", integration_id=str(integration.id), status=status)
+
+
+async def apply_connection_lost(session: AsyncSession, event: IntegrationConnectionLost) -> None:
+    """Only an active integration changes, and only while it still holds the refused
+    tokens: a report about tokens replaced since (a refresh elsewhere, a reconnect) is
+    old news, and one already announced is not announced twice."""
+    integration = await session.get(Integration, event.integration_id, with_for_update=True)
+    if integration is None or integration.status != "active":
+        return
+    if (
+        event.credentials_issued_at is not None
+        and integration.token_issued_at != event.credentials_issued_at
+    ):
+        log.info(
+            "connection report about replaced tokens ignored",
+            integration_id=str(event.integration_id),
+        )
+        return
+    await mark_broken(session, integration, event.status, event.message)
