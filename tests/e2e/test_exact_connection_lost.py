@@ -94,3 +94,26 @@ def test_a_lost_refresh_answer_asks_to_connect_again_once(
     assert _sync(partner, invoice_id)["status"] == "pending"
     assert "Old refresh token used" in str(shown["status_reason"])  # Exact's own words
     assert len(lost_hooks()) == 1  # still one
+
+    # The user allows access again: the same integration is active, its waiting invoice
+    # is sent at once (not at the sweeper's next round), and the partner hears of it.
+    reconnect = partner.post(f"/v1/integrations/{integration['id']}/reconnect")
+    assert reconnect.status_code == 200, reconnect.text
+    assert reconnect.json()["status"] == "needs_reauthorization"  # until access is allowed
+    callback = httpx.get(reconnect.json()["authorize_url"], follow_redirects=True, timeout=60)
+    assert callback.status_code == 200, callback.text
+    assert callback.json()["id"] == integration["id"]
+    assert callback.json()["status"] == "active"
+    booked = wait_for(lambda: _sync(partner, invoice_id)["status"] == "booked", 30)
+    assert booked
+
+    def active_hooks() -> list[dict[str, Any]]:
+        return [
+            r.event
+            for r in receiver.received
+            if r.event["data"]["integration_id"] == integration["id"]
+            and r.event["data"]["status"] == "active"
+        ]
+
+    wait_for(lambda: len(active_hooks()) == 2, 30)  # connected, then connected again
+    assert len(active_hooks()) == 2

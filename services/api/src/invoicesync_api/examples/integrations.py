@@ -194,6 +194,17 @@ PATCHED: dict[str, Example] = {
         {**EXACT_ACTIVE, "settings": {**EXACT_ACTIVE["settings"], "sales_journal": "71"}},
     ),
 }
+RECONNECTING: dict[str, Example] = {
+    "exact": named(
+        "Exact: open authorize_url to allow access again",
+        {
+            **EXACT_ACTIVE,
+            "status": "needs_reauthorization",
+            "status_reason": "Old refresh token used.",
+            "authorize_url": EXACT_PENDING["authorize_url"],
+        },
+    ),
+}
 AUTHORIZED: dict[str, Example] = {
     "active": named("Access allowed and checked", EXACT_ACTIVE),
     "lexware_active": named("Lexware Office: the organisation found", LEXWARE_ACTIVE),

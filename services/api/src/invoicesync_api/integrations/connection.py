@@ -4,15 +4,17 @@ one notification (kind ``integration_status_changed``) and one
 
 Connectors only report (``IntegrationConnectionLost`` on the results topic); Lexware's
 ``token.revoked`` callback comes here too. Documents of the integration stay ``pending``
-and are asked for again by the sweeper once it is connected again.
+and are asked for again at once when it is connected again (``resume``).
 """
 
 from __future__ import annotations
 
 import structlog
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoicesync_api.db.models import Notification
+from invoicesync_api.db.models import Client, Document, DocumentSync, Notification
+from invoicesync_api.documents import fanout
 from invoicesync_api.sync import announce
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.integrations import IntegrationConnectionLost
@@ -65,3 +67,25 @@ async def apply_connection_lost(session: AsyncSession, event: IntegrationConnect
         )
         return
     await mark_broken(session, integration, event.status, event.message)
+
+
+BROKEN = ("needs_reauthorization", "error")
+
+
+async def resume(session: AsyncSession, integration: Integration) -> int:
+    """Connected again: its waiting documents are asked for now, not at the sweeper's next
+    round; returns how many. Announced like every status change."""
+    await announce.integration_status(session, integration)
+    client = await session.get(Client, integration.client_id)
+    assert client is not None
+    waiting = await session.scalars(
+        select(Document)
+        .join(DocumentSync, DocumentSync.document_id == Document.id)
+        .where(DocumentSync.integration_id == integration.id, DocumentSync.status == "pending")
+        .order_by(Document.created_at)
+    )
+    documents = list(waiting)
+    for document in documents:
+        await fanout.request_sync(session, document, client, [integration])
+    log.info("integration resumed", integration_id=str(integration.id), documents=len(documents))
+    return len(documents)

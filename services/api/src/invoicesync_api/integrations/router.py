@@ -14,7 +14,7 @@ from invoicesync_api.errors import CONNECTION_PROBLEM_RESPONSES, ConnectionFaile
 from invoicesync_api.examples import integrations as examples
 from invoicesync_api.examples.media import response_examples
 from invoicesync_api.health import DependencyHealth
-from invoicesync_api.integrations import oauth, service
+from invoicesync_api.integrations import connection, oauth, service
 from invoicesync_api.integrations.schemas import (
     IntegrationHealth,
     IntegrationIn,
@@ -127,7 +127,8 @@ async def update_integration(
         integration, body.settings, _box(request)
     )
     await session.commit()  # the connector reads the settings while verifying
-    if changed and integration.credentials is not None and integration.status == "active":
+    checked = ("active", *connection.BROKEN)
+    if changed and integration.credentials is not None and integration.status in checked:
         verdict = await verify(settings, integration.system, integration.id)
         if not verdict.ok:
             integration.settings, integration.credentials = before
@@ -135,7 +136,10 @@ async def update_integration(
             raise ConnectionFailed(
                 verdict.message or "The settings were refused.", extra={"reason": verdict.code}
             )
+        reconnected = integration.status in connection.BROKEN
         service.apply_verdict(integration, verdict)
+        if reconnected:  # e.g. Yuki's new access key after the old one was refused
+            await connection.resume(session, integration)
     return service.integration_out(integration)
 
 
@@ -178,8 +182,38 @@ async def oauth_callback(
     integration.credentials = _box(request).encrypt_json(credentials)
     for column, value in token_columns.items():
         setattr(integration, column, value)
+    reconnected = integration.status in connection.BROKEN
     await session.commit()  # the connector reads the tokens while verifying
     service.apply_verdict(integration, await verify(settings, integration.system, integration.id))
-    await announce.integration_status(session, integration)
+    if reconnected and integration.status == "active":
+        await connection.resume(session, integration)
+    else:
+        await announce.integration_status(session, integration)
     await session.flush()
     return service.integration_out(integration)
+
+
+@router.post(
+    "/v1/integrations/{integration_id}/reconnect",
+    response_model=IntegrationOut,
+    responses={200: response_examples(examples.RECONNECTING)},
+)
+async def reconnect(
+    integration_id: uuid.UUID, session: SessionDep, caller: CallerDep, settings: SettingsDep
+) -> IntegrationOut:
+    """Allow access again (Exact, Lexware): the answer's ``authorize_url`` leads through
+    the system's consent; back at the callback the same integration is active again,
+    settings and customer links kept, and its waiting documents are sent. Yuki takes a
+    new access key with PATCH instead."""
+    integration = await service.get_owned(session, integration_id, caller.partner_id)
+    if integration.system not in oauth.OAUTH_SYSTEMS:
+        raise Unprocessable(
+            "Yuki connects with an access key: send the new one with PATCH "
+            '/v1/integrations/{id} {"settings": {"access_key": …}}.',
+            extra={"errors": [{"field": "system", "message": "not an OAuth system"}]},
+        )
+    if integration.status == "deactivated":
+        raise Unprocessable("The integration is deactivated; relink it instead.")
+    state, integration.oauth_state_hash = oauth.new_state()
+    url = oauth.authorize_url(settings, integration.system, state)
+    return service.integration_out(integration, authorize_url=url)
