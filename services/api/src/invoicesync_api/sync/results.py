@@ -10,9 +10,9 @@ announces nothing (sync/transitions.py).
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 import structlog
+from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -86,7 +86,8 @@ async def apply(session: AsyncSession, result: SyncResult) -> None:
     if not isinstance(result, BookingAssigned | DocumentSent | SyncFailed):
         return
     if state.status in transitions.AWAITING:
-        state.answered_at = datetime.now(UTC)  # the connector answered: progress either way
+        # The connector answered (progress either way); the database clock, as requested_at.
+        state.answered_at = func.now()
     if not transitions.allowed(state, result):
         log.info(
             "sync result does not move the state forward",
