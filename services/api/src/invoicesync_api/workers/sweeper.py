@@ -8,8 +8,10 @@ Each document is judged on its own, once its wait has passed (``pending_after`` 
 request, doubling with each re-ask). A pending document is asked again when:
 
 - overtaken: its integration's connector answered a request issued *after* it. One
-  client's requests travel in one partition, in order, so a later one answered means this
-  one was consumed already and its answer lost;
+  client's requests travel in one partition and a connector takes a partition batch by
+  batch, so a later one answered means this one was consumed already; if it is still in
+  work (a rate-limit wait in the same batch), the copy is harmless (the ledger) and, with
+  the doubling wait, asked at most once per wait, never in a loop;
 - idle: the connector answered nothing for the integration within ``pending_after``;
 - overdue: it has waited ``overdue_after`` (doubling too) in any case.
 
@@ -56,8 +58,8 @@ MAX_DOUBLINGS = 6  # the wait grows to 64 times pending_after at most
 SWEPT = ("pending", "ambiguous")
 WAITING = ("pending", "sending")  # a request is out and not answered yet
 FOR_A_PERSON = "ambiguous_match"  # several remote entries could be ours: never asked again
-# An answer to a later request must be this old before it proves an earlier one lost:
-# results of one client may be applied a moment out of order.
+# An answer to a later request must be this old (at most; a tenth of the wait when that
+# is shorter) before it proves an earlier one lost: results may be applied a moment apart.
 OVERTAKEN_GRACE = timedelta(minutes=1)
 
 REASKED = Counter(
@@ -84,6 +86,7 @@ class PendingSweeper:
         self._sessionmaker = sessionmaker
         self._pending_after = pending_after
         self._overdue_after = overdue_after or pending_after * 6
+        self._grace = min(OVERTAKEN_GRACE, pending_after / 10)
         self._interval = interval
         self._batch_size = batch_size
         self._stopping = asyncio.Event()
@@ -145,7 +148,7 @@ class PendingSweeper:
                 func.max(answered.requested_at)
                 .filter(
                     answered.answered_at >= answered.requested_at,
-                    answered.answered_at < at - OVERTAKEN_GRACE,
+                    answered.answered_at < at - self._grace,
                 )
                 .label("frontier"),
             )
