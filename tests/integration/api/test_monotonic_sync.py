@@ -4,10 +4,12 @@ document, and the same outcome is announced (webhook, run tally) once."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import Client, DocumentSync
@@ -17,21 +19,27 @@ from tests.integration.api.conftest import add_integration, invoice
 from tests.integration.api.test_sync_runs import booked, deliver
 
 
-async def subscribed(sessionmaker: async_sessionmaker[AsyncSession], client_id: str) -> uuid.UUID:
-    """A webhook endpoint of the client's partner for every event (nothing is sent here:
-    the deliveries queued are what is counted)."""
+@pytest.fixture
+async def endpoint(
+    client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[uuid.UUID]:
+    """A webhook endpoint of the client's partner for every event. Nothing is sent here:
+    the deliveries queued are what is counted, and they go with the endpoint afterwards
+    (a later test's dispatcher must not find them)."""
     async with sessionmaker.begin() as session:
         client = await session.get(Client, uuid.UUID(client_id))
         assert client is not None
-        endpoint = WebhookEndpoint(
+        row = WebhookEndpoint(
             id=uuid.uuid4(),
             partner_id=client.partner_id,
             url="https://hooks.example.com/books",
             events=["*"],
             secret=b"not used",
         )
-        session.add(endpoint)
-    return endpoint.id
+        session.add(row)
+    yield row.id
+    async with sessionmaker.begin() as session:
+        await session.execute(delete(WebhookEndpoint).where(WebhookEndpoint.id == row.id))
 
 
 async def webhooks(
@@ -70,13 +78,15 @@ def sync_of(partner: httpx.Client, document_id: str) -> dict[str, object]:
 
 
 async def test_a_late_failure_never_flips_a_booked_document(
-    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    endpoint: uuid.UUID,
 ) -> None:
     """Booked, then the connector answers a redelivered request ``integration_inactive``
     (it checks the integration before its ledger): the document stays booked and no
     ``document.sync_failed`` follows the ``document.booked``."""
     integration = await add_integration(sessionmaker, client_id)
-    endpoint = await subscribed(sessionmaker, client_id)
     doc = partner.post("/v1/invoices", json=invoice(client_id, number="MONO-1")).json()["id"]
     await deliver(sessionmaker, booked(doc, integration, None, "26800001"))
 
@@ -94,12 +104,14 @@ async def test_a_late_failure_never_flips_a_booked_document(
 
 
 async def test_the_same_outcome_under_a_new_event_id_is_announced_once(
-    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    endpoint: uuid.UUID,
 ) -> None:
     """A redelivered request re-emits its result with a new id and a late ``sent`` comes
     after the number: one ``document.sent``, one ``document.booked``, state booked."""
     integration = await add_integration(sessionmaker, client_id)
-    endpoint = await subscribed(sessionmaker, client_id)
     doc = partner.post("/v1/invoices", json=invoice(client_id, number="MONO-2")).json()["id"]
     sent = DocumentSent(
         document_id=uuid.UUID(doc),
@@ -119,12 +131,14 @@ async def test_the_same_outcome_under_a_new_event_id_is_announced_once(
 
 
 async def test_a_permanent_failure_stays_until_a_person_retries(
-    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    endpoint: uuid.UUID,
 ) -> None:
     """Failed for good: a late answer of the same generation changes nothing; the retry
     is a new request, so its answer applies."""
     integration = await add_integration(sessionmaker, client_id)
-    endpoint = await subscribed(sessionmaker, client_id)
     doc = partner.post("/v1/invoices", json=invoice(client_id, number="MONO-3")).json()["id"]
     await deliver(sessionmaker, failure(doc, integration, "unknown_vat_code", retryable=False))
     await deliver(sessionmaker, failure(doc, integration, "outcome_unknown", retryable=True))
@@ -142,10 +156,12 @@ async def test_a_permanent_failure_stays_until_a_person_retries(
 
 
 async def test_a_retryable_failure_moves_forward_and_is_announced_once(
-    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    endpoint: uuid.UUID,
 ) -> None:
     integration = await add_integration(sessionmaker, client_id)
-    endpoint = await subscribed(sessionmaker, client_id)
     doc = partner.post("/v1/invoices", json=invoice(client_id, number="MONO-4")).json()["id"]
     await deliver(sessionmaker, failure(doc, integration, "unavailable", retryable=True))
     await deliver(sessionmaker, failure(doc, integration, "unavailable", retryable=True))
