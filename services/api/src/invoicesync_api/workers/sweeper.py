@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import prometheus_client
 import structlog
-from prometheus_client import Counter, Gauge
 from sqlalchemy import (
     ColumnElement,
     DateTime,
@@ -62,12 +62,12 @@ FOR_A_PERSON = "ambiguous_match"  # several remote entries could be ours: never 
 # is shorter) before it proves an earlier one lost: results may be applied a moment apart.
 OVERTAKEN_GRACE = timedelta(minutes=1)
 
-REASKED = Counter(
+REASKED = prometheus_client.Counter(
     "invoicesync_sweeper_reasked_total",
-    "Documents the sweeper asked a connector for again, by why",
+    "Documents (per integration) the sweeper asked a connector for again, by why",
     ["reason"],
 )
-OLDEST_PENDING = Gauge(
+OLDEST_PENDING = prometheus_client.Gauge(
     "invoicesync_sweeper_oldest_pending_age_seconds",
     "Age of the oldest request still waiting for its connector's answer, before re-asks",
 )
@@ -100,16 +100,17 @@ class PendingSweeper:
             stale = await self._claim(session, now)
             by_document: defaultdict[Document, list[Integration]] = defaultdict(list)
             sweeps: dict[tuple[Document, Integration], int] = {}
-            for state, document, integration, reason in stale:
+            for state, document, integration, _ in stale:
                 by_document[document].append(integration)
                 sweeps[(document, integration)] = state.sweeps + 1
-                REASKED.labels(reason=reason).inc()
             for document, integrations in by_document.items():
                 client = await session.get(Client, document.client_id)
                 assert client is not None
                 asked = await request_sync(session, document, client, integrations)
                 for state, integration in asked:
                     state.sweeps = sweeps[(document, integration)]
+        for reason, count in Counter(r for *_, r in stale).items():  # once committed
+            REASKED.labels(reason=reason).inc(count)
         if by_document:
             log.warning("re-requested lost or ambiguous documents", documents=len(by_document))
         self.republished += len(by_document)
