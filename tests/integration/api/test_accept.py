@@ -8,13 +8,13 @@ import uuid
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import Client, Document, DocumentSync, IdempotencyKey
 from invoicesync_api.documents import accept, service
-from invoicesync_api.documents.idempotency import IdempotencyKeys
+from invoicesync_api.documents.idempotency import Claimed, IdempotencyKeys, request_hash
 from invoicesync_api.documents.schemas import DocumentIn
 from invoicesync_shared.db.engine import autocommit
 from invoicesync_shared.db.models import OutboxMessage
@@ -113,8 +113,53 @@ async def test_a_stored_answer_outlives_a_late_release(
     assert created.status_code == 201, created.text
     partner_id = await partner_of(sessionmaker, client_id)
 
-    await IdempotencyKeys(engine, sessionmaker, 60).release(partner_id, key["Idempotency-Key"])
+    async with sessionmaker() as session:
+        token = await session.scalar(
+            select(IdempotencyKey.claim_token).where(IdempotencyKey.key == key["Idempotency-Key"])
+        )
+    assert token is not None
+    keys = IdempotencyKeys(engine, sessionmaker, 60)
+    await keys.release(partner_id, key["Idempotency-Key"], Claimed(token))
 
     again = partner.post("/v1/invoices", json=body, headers=key)
     assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
     assert again.json() == created.json()
+
+
+async def test_a_claim_taken_over_is_not_released_by_the_request_it_was_taken_from(
+    partner: httpx.Client,
+    client_id: str,
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Request A claims the key and stalls past the in-flight window; request B takes the
+    claim over; A then fails and releases on its way out, before B stores its answer.
+    A's release must not delete B's claim, so B's answer is stored and replayed."""
+    keys = IdempotencyKeys(engine, sessionmaker, 60)
+    key = f"takeover-{uuid.uuid4()}"
+    body = invoice(client_id, number="ATOM-4")
+    parsed = DocumentIn.model_validate(body)
+    digest = request_hash("POST", "/v1/invoices", parsed.model_dump(mode="json"))
+    partner_id = await partner_of(sessionmaker, client_id)
+
+    first = await keys.claim(partner_id, key, digest)
+    assert isinstance(first, Claimed)
+    async with sessionmaker.begin() as session:  # A stalls for 61 s, on the database clock
+        await session.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.key == key)
+            .values(created_at=func.now() - text("interval '61 seconds'"))
+        )
+    second = await keys.claim(partner_id, key, digest)
+    assert isinstance(second, Claimed) and second != first
+    await keys.release(partner_id, key, first)  # A gives up, late
+
+    async with autocommit(engine) as connection:  # B stores as the accept path does
+        new = await service.create(connection, parsed, "invoice", partner_id)
+        out = service.to_out(new.document, new.states).model_dump(mode="json")
+        answer = accept.Answer(partner_id, key, 201, out)
+        await accept.store(connection, new.document, new.states, new.announcement, answer)
+
+    replay = partner.post("/v1/invoices", json=body, headers={"Idempotency-Key": key})
+    assert replay.status_code == 201, replay.text
+    assert replay.headers["idempotent-replayed"] == "true" and replay.json() == out

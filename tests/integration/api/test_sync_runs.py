@@ -197,25 +197,28 @@ async def test_sweeper_asks_again_for_what_stays_pending(
 async def test_sweeper_leaves_alone_what_waits_behind_a_working_connector(
     partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    """Pending long, but its integration's connector answered for another document a
-    moment ago: it is queued behind a backlog, not lost, so it is not asked again yet."""
+    """Pending long, but its integration's connector answered an older request a moment
+    ago: it is queued behind a backlog, not lost, so it is not asked again yet."""
     integration = await active_integration(sessionmaker, client_id)
-    waiting = partner.post("/v1/invoices", json=invoice(client_id, number="Q-1")).json()["id"]
-    done = partner.post("/v1/invoices", json=invoice(client_id, number="Q-2")).json()["id"]
+    done = partner.post("/v1/invoices", json=invoice(client_id, number="Q-1")).json()["id"]
+    waiting = partner.post("/v1/invoices", json=invoice(client_id, number="Q-2")).json()["id"]
     await relayed(sessionmaker)
     sweeper = PendingSweeper(sessionmaker, pending_after=timedelta(minutes=10))
     await deliver(sessionmaker, booked(done, integration, None, "70001"))
-    # Fifteen minutes pending; the other answer came five minutes ago.
+    # Requested fifteen minutes ago; the older request was answered five minutes ago.
     async with sessionmaker.begin() as session:
         await session.execute(
             update(DocumentSync)
             .where(DocumentSync.document_id == uuid.UUID(waiting))
-            .values(updated_at=datetime.now(UTC) - timedelta(minutes=15))
+            .values(requested_at=datetime.now(UTC) - timedelta(minutes=15))
         )
         await session.execute(
             update(DocumentSync)
             .where(DocumentSync.document_id == uuid.UUID(done))
-            .values(answered_at=datetime.now(UTC) - timedelta(minutes=5))
+            .values(
+                requested_at=datetime.now(UTC) - timedelta(minutes=16),
+                answered_at=datetime.now(UTC) - timedelta(minutes=5),
+            )
         )
     assert await sweeper.sweep_once(datetime.now(UTC)) == 0
     assert await outbox_rows(sessionmaker, waiting) == 1
@@ -241,6 +244,7 @@ async def test_sweeper_does_not_take_a_payment_read_back_for_progress(
             .where(DocumentSync.integration_id == integration)
             .values(
                 updated_at=datetime.now(UTC) - timedelta(hours=1),
+                requested_at=datetime.now(UTC) - timedelta(hours=1),
                 answered_at=datetime.now(UTC) - timedelta(hours=1),
             )
         )

@@ -35,6 +35,9 @@ class ApiSettings(ServiceSettings):
     idempotency_in_flight_seconds: int = 60
     # Documents pending longer than this are asked for again (nothing lost on a broker restart).
     sweeper_pending_seconds: int = 600
+    # A request unanswered this long is asked again even while its connector is busy with
+    # older ones (doubling per re-ask): a bound on the wait, not a loop over a backlog.
+    sweeper_overdue_seconds: int = 3600
     sweeper_interval_seconds: float = 15.0
     scheduler_interval_seconds: float = 60.0
 

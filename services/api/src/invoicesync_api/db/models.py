@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
@@ -108,6 +109,14 @@ class DocumentSync(Model):
     """A document's state in one integration; ``generation`` grows on each reset."""
 
     __tablename__ = "document_syncs"
+    __table_args__ = (
+        # The sweeper's and the oldest-pending gauge's rows: the few still waiting.
+        Index(
+            "ix_document_syncs_awaiting_requested_at",
+            "requested_at",
+            postgresql_where=text("status IN ('pending', 'sending', 'ambiguous')"),
+        ),
+    )
 
     document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id"), primary_key=True)
     integration_id: Mapped[uuid.UUID] = mapped_column(
@@ -128,6 +137,9 @@ class DocumentSync(Model):
     # When a connector last answered a request for it (booked, sent, failed, unknown);
     # read-backs (payments, drafts finalised) do not count: the sweeper's sign of progress.
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    # When the last request for it went out (database clock): a later request of the same
+    # integration answered while this one waits means this one was lost (workers/sweeper.py).
+    requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -144,6 +156,11 @@ class IdempotencyKey(Model):
     request_hash: Mapped[str] = mapped_column(String(64))
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # Fencing: a claim taken over after the in-flight window gets a new token, so the
+    # request it was taken from can no longer release it.
+    claim_token: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), server_default=text("gen_random_uuid()")
+    )
     created_at: Mapped[datetime] = _created()
 
 

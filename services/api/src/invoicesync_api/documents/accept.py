@@ -166,9 +166,14 @@ def _store_statement() -> Select[Any]:
         .render_derived(name="targets")
     )
     new_syncs = insert(SYNCS).from_select(
-        ["document_id", "integration_id", "status", "generation", "sweeps"],
+        ["document_id", "integration_id", "status", "generation", "sweeps", "requested_at"],
         select(
-            new_document.c.id, targets.c.integration_id, literal("pending"), literal(0), literal(0)
+            new_document.c.id,
+            targets.c.integration_id,
+            literal("pending"),
+            literal(0),
+            literal(0),
+            func.now(),
         ).select_from(new_document.join(targets, true())),
     )
     event = [

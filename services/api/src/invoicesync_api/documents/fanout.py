@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, ColumnElement, Table, and_, select
+from sqlalchemy import BindParameter, ColumnElement, Table, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Client, Document, DocumentSync
@@ -141,7 +141,8 @@ async def request_sync(
                 document_id=document.id, integration_id=integration.id, generation=0
             )
             session.add(state)
-        states.append((pending(state), integration))
+        pending(state).requested_at = func.now()  # the database clock, as the sweeper compares
+        states.append((state, integration))
     event = sync_event(document, client, states, event_type=event_type, sync_run_id=sync_run_id)
     if event is not None:
         session.add(OutboxMessage(**announcement(document, event)))

@@ -5,6 +5,10 @@ The key is claimed outside the request's transaction (one autocommitted statemen
 a concurrent request sees the claim at once instead of waiting for the first request's
 transaction. The answer is stored by the statement that stores what it describes
 (documents/accept.py).
+
+A claim older than the in-flight window (database clock) is taken over with a new claim
+token; a release deletes only the claim holding its own token, so a request whose claim
+was taken over cannot free the key under the request that took it over.
 """
 
 from __future__ import annotations
@@ -13,10 +17,9 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, select
+from sqlalchemy import Float, Table, bindparam, delete, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -36,16 +39,26 @@ CLAIM = (
         partner_id=bindparam("partner_id"),
         key=bindparam("key"),
         request_hash=bindparam("request_hash"),
+        claim_token=bindparam("token"),
     )
     .on_conflict_do_nothing()
     .returning(KEYS.c.key)
 )
 # Never a stored answer: a request cancelled while its write committed keeps its replay.
+# Never another request's claim: the token is the one this request claimed with.
 RELEASE = delete(KEYS).where(
     KEYS.c.partner_id == bindparam("partner_id"),
     KEYS.c.key == bindparam("key"),
+    KEYS.c.claim_token == bindparam("token"),
     KEYS.c.response_status.is_(None),
 )
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """The key is this request's: go on, and release it with ``token`` if it fails."""
+
+    token: uuid.UUID
 
 
 @dataclass(frozen=True)
@@ -68,29 +81,39 @@ class IdempotencyKeys:
     ) -> None:
         self._engine = engine
         self._sessionmaker = sessionmaker
-        self._in_flight = timedelta(seconds=in_flight_seconds)
+        self._in_flight_seconds = float(in_flight_seconds)
 
-    async def claim(self, partner_id: uuid.UUID, key: str, digest: str) -> StoredResponse | None:
-        """None: the key is ours, go on. A response: replay it. Raises 409/422."""
-        if await self._insert_claim(partner_id, key, digest):
-            return None
-        return await self._existing_claim(partner_id, key, digest)
+    async def claim(self, partner_id: uuid.UUID, key: str, digest: str) -> Claimed | StoredResponse:
+        """Claimed: the key is ours, go on. A response: replay it. Raises 409/422."""
+        token = uuid.uuid4()
+        if await self._insert_claim(partner_id, key, digest, token):
+            return Claimed(token)
+        return await self._existing_claim(partner_id, key, digest, token)
 
-    async def _insert_claim(self, partner_id: uuid.UUID, key: str, digest: str) -> bool:
+    async def _insert_claim(
+        self, partner_id: uuid.UUID, key: str, digest: str, token: uuid.UUID
+    ) -> bool:
         """The common case, a new key: one autocommitted statement (no BEGIN, no COMMIT)."""
         async with autocommit(self._engine) as connection:
             inserted = await connection.scalar(
-                CLAIM, {"partner_id": partner_id, "key": key, "request_hash": digest}
+                CLAIM,
+                {"partner_id": partner_id, "key": key, "request_hash": digest, "token": token},
             )
         return inserted is not None
 
     async def _existing_claim(
-        self, partner_id: uuid.UUID, key: str, digest: str
-    ) -> StoredResponse | None:
+        self, partner_id: uuid.UUID, key: str, digest: str, token: uuid.UUID
+    ) -> Claimed | StoredResponse:
+        in_flight = func.make_interval(0, 0, 0, 0, 0, 0, literal(self._in_flight_seconds, Float()))
         async with self._sessionmaker.begin() as session:
-            existing = await session.scalar(
-                select(IdempotencyKey).filter_by(partner_id=partner_id, key=key).with_for_update()
-            )
+            row = (
+                await session.execute(
+                    select(IdempotencyKey, (IdempotencyKey.created_at < func.now() - in_flight))
+                    .where(IdempotencyKey.partner_id == partner_id, IdempotencyKey.key == key)
+                    .with_for_update(of=IdempotencyKey)
+                )
+            ).first()
+            existing, abandoned = row if row is not None else (None, False)
             if existing is None:  # the first request failed and let the key go just now
                 raise Conflict("A request with this Idempotency-Key just ended; send it again.")
             if existing.request_hash != digest:
@@ -99,12 +122,16 @@ class IdempotencyKeys:
                 )
             if existing.response_status is not None and existing.response_body is not None:
                 return StoredResponse(existing.response_status, existing.response_body)
-            if existing.created_at > datetime.now(UTC) - self._in_flight:
+            if not abandoned:
                 raise Conflict("A request with this Idempotency-Key is still in progress.")
-            existing.created_at = datetime.now(UTC)  # abandoned claim: take it over
-            return None
+            # Abandoned: take it over, on the database clock, with a token of our own.
+            existing.created_at, existing.claim_token = func.now(), token
+            return Claimed(token)
 
-    async def release(self, partner_id: uuid.UUID, key: str) -> None:
-        """The request failed: unless its answer was stored, the key may be used again."""
+    async def release(self, partner_id: uuid.UUID, key: str, claim: Claimed) -> None:
+        """The request failed: unless its answer was stored, or another request has taken
+        the claim over, the key may be used again."""
         async with autocommit(self._engine) as connection:
-            await connection.execute(RELEASE, {"partner_id": partner_id, "key": key})
+            await connection.execute(
+                RELEASE, {"partner_id": partner_id, "key": key, "token": claim.token}
+            )

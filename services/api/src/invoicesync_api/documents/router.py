@@ -12,7 +12,12 @@ from fastapi.responses import JSONResponse
 from invoicesync_api.clients.router import ClientFilterDep
 from invoicesync_api.deps import CallerDep, SessionDep
 from invoicesync_api.documents import accept, repository, service
-from invoicesync_api.documents.idempotency import IdempotencyKeys, request_hash
+from invoicesync_api.documents.idempotency import (
+    Claimed,
+    IdempotencyKeys,
+    StoredResponse,
+    request_hash,
+)
 from invoicesync_api.documents.schemas import DocumentIn, DocumentOut, DocumentPatch, SyncStatus
 from invoicesync_api.examples.documents import DOCUMENT_EXAMPLES, DocumentExamples
 from invoicesync_api.examples.media import body_examples, response_examples
@@ -50,13 +55,15 @@ def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: s
     ) -> DocumentOut | JSONResponse:
         # No session: two autocommitted statements on one connection (documents/accept.py).
         keys: IdempotencyKeys = request.app.state.idempotency
+        claimed: Claimed | None = None
         if idempotency_key:
             digest = request_hash("POST", prefix, body.model_dump(mode="json"))
-            stored = await keys.claim(caller.partner_id, idempotency_key, digest)
-            if stored is not None:
+            claim = await keys.claim(caller.partner_id, idempotency_key, digest)
+            if isinstance(claim, StoredResponse):
                 return JSONResponse(
-                    stored.body, status_code=stored.status, headers={"Idempotent-Replayed": "true"}
+                    claim.body, status_code=claim.status, headers={"Idempotent-Replayed": "true"}
                 )
+            claimed = claim
         try:
             async with autocommit(request.app.state.engine) as connection:
                 new = await service.create(connection, body, kind, caller.partner_id)
@@ -69,8 +76,8 @@ def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: s
                 await accept.store(connection, new.document, new.states, new.announcement, answer)
             return out
         except BaseException:
-            if idempotency_key:
-                await keys.release(caller.partner_id, idempotency_key)
+            if idempotency_key and claimed is not None:
+                await keys.release(caller.partner_id, idempotency_key, claimed)
             raise
 
     _add_read_routes(router, kind, examples)

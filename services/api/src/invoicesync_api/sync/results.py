@@ -2,21 +2,23 @@
 
 Each event is applied in one transaction together with its inbox row, so a redelivered
 event changes nothing; a result for an older generation (the document was reset
-meanwhile) is ignored.
+meanwhile) is ignored, and an answer that would not move the state forward (a late
+failure after ``booked``, the same outcome re-emitted under a new id) changes nothing and
+announces nothing (sync/transitions.py).
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 import structlog
+from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import Document, DocumentSync
 from invoicesync_api.integrations import connection
-from invoicesync_api.sync import announce
+from invoicesync_api.sync import announce, transitions
 from invoicesync_api.sync import service as runs
 from invoicesync_api.sync.duplicates import flag_if_duplicate, flag_missing_entry
 from invoicesync_shared.db.models import Integration, ProcessedEvent
@@ -36,9 +38,6 @@ from invoicesync_shared.tracing import continue_trace
 log = structlog.get_logger()
 KNOWN_TYPES: dict[str, type[SyncResult]] = {**RESULT_TYPES, **AUDIT_TYPES}
 CONSUMER = "api-results"
-AWAITING = ("pending", "sending", "ambiguous")  # a request is out: the next result answers it
-# Failures that leave open whether the document is booked: its state shows "ambiguous".
-UNSETTLED_CODES = frozenset({"outcome_unknown", "ambiguous_match"})
 
 
 class ResultApplier:
@@ -88,32 +87,61 @@ async def apply(session: AsyncSession, result: SyncResult) -> None:
     integration = await session.get(Integration, result.integration_id)
     document = await session.get(Document, result.document_id)
     assert integration is not None and document is not None
-    if state.status in AWAITING and isinstance(result, BookingAssigned | DocumentSent | SyncFailed):
-        state.answered_at = datetime.now(UTC)
+    if isinstance(result, PaymentStatusChanged):
+        state.payment_status = result.payment_status
+        return
+    if isinstance(result, RemoteEntryMissing):
+        if state.status == "booked" and state.remote_id == result.remote_id:
+            await flag_missing_entry(session, state, integration, document)
+        return
+    if not isinstance(result, BookingAssigned | DocumentSent | SyncFailed):
+        return
+    if state.status in transitions.AWAITING:
+        # The connector answered (progress either way); the database clock, as requested_at.
+        state.answered_at = func.now()
+    if not transitions.allowed(state, result):
+        log.info(
+            "sync result does not move the state forward",
+            document_id=str(result.document_id),
+            status=state.status,
+            result=type(result).__name__,
+        )
+        # Its run still learns the answer came, as what the document settled to.
+        await _count(session, result, state, document, integration)
+        return
+    outcome = transitions.outcome_of(result)
+    state.status = outcome.status
     if isinstance(result, BookingAssigned):
-        state.status, state.booking_number = "booked", result.booking_number
+        state.booking_number = result.booking_number
         state.remote_id, state.sent_at = result.remote_id, result.sent_at
         _clear_error(state)
         await flag_if_duplicate(session, state, integration)
     elif isinstance(result, DocumentSent):
-        if state.status == "booked":
-            return  # a late "sent" must not undo the number that arrived meanwhile
-
-        state.status, state.remote_id, state.sent_at = "sent", result.remote_id, result.sent_at
+        state.remote_id, state.sent_at = result.remote_id, result.sent_at
         _clear_error(state)
-    elif isinstance(result, SyncFailed):
-        state.status = "ambiguous" if result.code in UNSETTLED_CODES else "failed"
+    else:
         state.error_code, state.error_message = result.code, result.message
         state.error_retryable = result.retryable
-    elif isinstance(result, PaymentStatusChanged):
-        state.payment_status = result.payment_status
-        return
-    elif isinstance(result, RemoteEntryMissing):
-        if state.status == "booked" and state.remote_id == result.remote_id:
-            await flag_missing_entry(session, state, integration, document)
-        return
     await announce.document_outcome(session, document, integration, state)
-    await runs.record(session, result, number=document.number, system=integration.system)
+    await _count(session, result, state, document, integration)
+
+
+async def _count(
+    session: AsyncSession,
+    result: SyncResult,
+    state: DocumentSync,
+    document: Document,
+    integration: Integration,
+) -> None:
+    failed = state.status in ("failed", "ambiguous")
+    await runs.record(
+        session,
+        result,
+        number=document.number,
+        system=integration.system,
+        error_code=(state.error_code or "unknown") if failed else None,
+        error_message=(state.error_message or "") if failed else None,
+    )
 
 
 def _clear_error(state: DocumentSync) -> None:

@@ -17,7 +17,7 @@ from invoicesync_api.sync import announce, repository
 from invoicesync_api.sync.schemas import SyncRunIn, SyncRunOut
 from invoicesync_shared import clock
 from invoicesync_shared.db.models import Integration
-from invoicesync_shared.events.results import SyncFailed, SyncResult
+from invoicesync_shared.events.results import SyncResult
 
 
 async def _integrations_for(
@@ -123,9 +123,19 @@ async def _plan(
 
 
 async def record(
-    session: AsyncSession, result: SyncResult, *, number: str | None, system: str
+    session: AsyncSession,
+    result: SyncResult,
+    *,
+    number: str | None,
+    system: str,
+    error_code: str | None,
+    error_message: str | None,
 ) -> None:
-    """Count a result in its run, once; finish the run when nothing is pending."""
+    """Count a result in its run, once, as synced or (``error_code``) failed; finish the
+    run when nothing is pending.
+
+    The error is the document's outcome, which is not always the result's own: an answer
+    that arrives after the document settled is counted as what it settled to."""
     if result.sync_run_id is None:
         return
     item = await session.get(
@@ -137,7 +147,7 @@ async def record(
         return
     run = await session.get(SyncRun, result.sync_run_id, with_for_update=True)
     assert run is not None
-    if isinstance(result, SyncFailed):
+    if error_code is not None:
         item.outcome = "failed"
         run.documents_failed += 1
         run.errors = [
@@ -147,8 +157,8 @@ async def record(
                 "number": number,
                 "integration_id": str(result.integration_id),
                 "system": system,
-                "code": result.code,
-                "message": result.message,
+                "code": error_code,
+                "message": error_message,
             },
         ]
     else:

@@ -60,6 +60,7 @@ class BackgroundWorkers:
             PendingSweeper(
                 self._sessionmaker,
                 pending_after=timedelta(seconds=self._settings.sweeper_pending_seconds),
+                overdue_after=timedelta(seconds=self._settings.sweeper_overdue_seconds),
                 interval=self._settings.sweeper_interval_seconds,
             ),
             NightlyScheduler(

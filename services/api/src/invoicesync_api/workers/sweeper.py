@@ -1,28 +1,51 @@
-"""Re-asks for documents that stay pending too long, or whose outcome stays unknown.
+"""Re-asks for documents whose request was lost, or whose outcome stays unknown.
 
 The embedded broker keeps topics in memory only, and any broker can lose a message
 before a consumer commits it; the connectors' ledgers make a repeated request harmless,
 so re-publishing what stays pending is how nothing gets lost.
 
-A document is only asked again while its integration shows no progress (no connector
-answered a request of it within ``pending_after``; read-backs of payments do not count):
-one merely queued behind a backlog would otherwise be asked again and again, and every
-copy lengthens the very queue it waits in. An ``ambiguous`` document (an answer lost, no
-lookup got through) is asked again the same way: its connector looks it up before sending
-anything, so the uncertainty ends without anyone pressing retry. One whose lookup found
-entries that may be it (``ambiguous_match``) is left alone: asking again finds them again,
-and only a bookkeeper who checked them can settle it (then retries).
+Each document is judged on its own, once its wait has passed (``pending_after`` since its
+request, doubling with each re-ask). A pending document is asked again when:
+
+- overtaken: its integration's connector answered a request issued *after* it. One
+  client's requests travel in one partition and a connector takes a partition batch by
+  batch, so a later one answered means this one was consumed already; if it is still in
+  work (a rate-limit wait in the same batch), the copy is harmless (the ledger) and, with
+  the doubling wait, asked at most once per wait, never in a loop;
+- idle: the connector answered nothing for the integration within ``pending_after``;
+- overdue: it has waited ``overdue_after`` (doubling too) in any case.
+
+A document merely queued behind a backlog is none of these while the connector works
+through older requests: asking again would only lengthen the very queue it waits in.
+An ``ambiguous`` document (an answer lost, no lookup got through) is asked again once its
+wait has passed: its connector looks it up before sending anything, so the uncertainty
+ends without anyone pressing retry. One that is ambiguous because several remote entries
+could be ours (``ambiguous_match``) waits for a person.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import prometheus_client
 import structlog
-from sqlalchemy import DateTime, Float, String, cast, func, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Float,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -33,7 +56,21 @@ from invoicesync_shared.db.models import Integration, OutboxMessage
 log = structlog.get_logger()
 MAX_DOUBLINGS = 6  # the wait grows to 64 times pending_after at most
 SWEPT = ("pending", "ambiguous")
-WAITS_FOR_A_PERSON = "ambiguous_match"  # error_code of an ambiguous state never swept
+WAITING = ("pending", "sending")  # a request is out and not answered yet
+FOR_A_PERSON = "ambiguous_match"  # several remote entries could be ours: never asked again
+# An answer to a later request must be this old (at most; a tenth of the wait when that
+# is shorter) before it proves an earlier one lost: results may be applied a moment apart.
+OVERTAKEN_GRACE = timedelta(minutes=1)
+
+REASKED = prometheus_client.Counter(
+    "invoicesync_sweeper_reasked_total",
+    "Documents (per integration) the sweeper asked a connector for again, by why",
+    ["reason"],
+)
+OLDEST_PENDING = prometheus_client.Gauge(
+    "invoicesync_sweeper_oldest_pending_age_seconds",
+    "Age of the oldest request still waiting for its connector's answer, before re-asks",
+)
 
 
 class PendingSweeper:
@@ -42,28 +79,28 @@ class PendingSweeper:
         sessionmaker: async_sessionmaker[AsyncSession],
         *,
         pending_after: timedelta,
+        overdue_after: timedelta | None = None,
         interval: float = 15.0,
         batch_size: int = 500,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._pending_after = pending_after
+        self._overdue_after = overdue_after or pending_after * 6
+        self._grace = min(OVERTAKEN_GRACE, pending_after / 10)
         self._interval = interval
         self._batch_size = batch_size
         self._stopping = asyncio.Event()
         self.republished = 0
 
     async def sweep_once(self, now: datetime | None = None) -> int:
-        """Re-request every document pending (or ambiguous) longer than its wait; returns
-        how many.
-
-        The wait doubles with each re-request of the same document: one merely queued
-        behind a rate limit is asked again rarely, so the partitions are not flooded."""
+        """Re-request every document judged lost (or still ambiguous); returns how many."""
         now = now or datetime.now(UTC)
         async with self._sessionmaker.begin() as session:
+            await self._measure(session, now)  # before asking again restarts the clocks
             stale = await self._claim(session, now)
             by_document: defaultdict[Document, list[Integration]] = defaultdict(list)
             sweeps: dict[tuple[Document, Integration], int] = {}
-            for state, document, integration in stale:
+            for state, document, integration, _ in stale:
                 by_document[document].append(integration)
                 sweeps[(document, integration)] = state.sweeps + 1
             for document, integrations in by_document.items():
@@ -72,46 +109,89 @@ class PendingSweeper:
                 asked = await request_sync(session, document, client, integrations)
                 for state, integration in asked:
                     state.sweeps = sweeps[(document, integration)]
-                    state.updated_at = datetime.now(UTC)
+        for reason, count in Counter(r for *_, r in stale).items():  # once committed
+            REASKED.labels(reason=reason).inc(count)
         if by_document:
-            log.warning("re-requested pending or ambiguous documents", documents=len(by_document))
+            log.warning("re-requested lost or ambiguous documents", documents=len(by_document))
         self.republished += len(by_document)
         return len(by_document)
 
+    async def _measure(self, session: AsyncSession, now: datetime) -> None:
+        oldest = await session.scalar(
+            select(func.min(DocumentSync.requested_at))
+            .join(Integration, Integration.id == DocumentSync.integration_id)
+            .where(DocumentSync.status.in_(WAITING), Integration.status == "active")
+        )
+        OLDEST_PENDING.set(max((now - oldest).total_seconds(), 0.0) if oldest else 0.0)
+
     async def _claim(
         self, session: AsyncSession, now: datetime
-    ) -> list[tuple[DocumentSync, Document, Integration]]:
+    ) -> list[tuple[DocumentSync, Document, Integration, str]]:
+        at = literal(now, DateTime(timezone=True))
         doublings = func.power(2, func.least(DocumentSync.sweeps, MAX_DOUBLINGS))
-        seconds = literal(self._pending_after.total_seconds(), Float()) * doublings
-        wait = func.make_interval(0, 0, 0, 0, 0, 0, seconds)
+
+        def waited(base: timedelta) -> ColumnElement[Any]:
+            seconds = literal(base.total_seconds(), Float()) * doublings
+            return at - func.make_interval(0, 0, 0, 0, 0, 0, seconds)
+
         # An unpublished outbox row means the request has not even left: the relay owns it.
         # NOT IN over the few unpublished subjects is one hashed set built once per sweep;
         # a correlated NOT EXISTS walked the outbox's partial index (and its dead entries
         # after a burst) once per pending row: seconds of CPU at 10,000 pending.
         subject = OutboxMessage.envelope["subject"].astext
         waiting = select(subject).where(OutboxMessage.published_at.is_(None), subject.is_not(None))
-        # Integrations whose connector answered lately are working through their queue.
+        # Per integration, from its recent answers (one aggregate per sweep): whether its
+        # connector answered at all lately, and the latest request it has answered.
         answered = aliased(DocumentSync)
-        progressing = select(answered.integration_id).where(
-            answered.answered_at >= literal(now, DateTime(timezone=True)) - self._pending_after,
+        recent = (
+            select(
+                answered.integration_id,
+                func.max(answered.requested_at)
+                .filter(
+                    answered.answered_at >= answered.requested_at,
+                    answered.answered_at < at - self._grace,
+                )
+                .label("frontier"),
+            )
+            .where(answered.answered_at >= at - self._pending_after)
+            .group_by(answered.integration_id)
+            .subquery("recent")
+        )
+        requested = func.coalesce(DocumentSync.requested_at, DocumentSync.updated_at)
+        ambiguous = DocumentSync.status == "ambiguous"
+        idle = recent.c.integration_id.is_(None)
+        overtaken = requested < recent.c.frontier
+        overdue = requested < waited(self._overdue_after)
+        reason = case(
+            (ambiguous, "ambiguous"),
+            (idle, "idle"),
+            (overtaken, "overtaken"),
+            else_="overdue",
         )
         rows = await session.execute(
-            select(DocumentSync, Document, Integration)
+            select(DocumentSync, Document, Integration, reason)
             .join(Document, Document.id == DocumentSync.document_id)
             .join(Integration, Integration.id == DocumentSync.integration_id)
+            .outerjoin(recent, recent.c.integration_id == DocumentSync.integration_id)
             .where(
                 DocumentSync.status.in_(SWEPT),
-                DocumentSync.error_code.is_distinct_from(WAITS_FOR_A_PERSON),
-                DocumentSync.updated_at < literal(now, DateTime(timezone=True)) - wait,
+                DocumentSync.error_code.is_distinct_from(FOR_A_PERSON),
                 Integration.status == "active",
                 cast(DocumentSync.document_id, String).not_in(waiting),
-                DocumentSync.integration_id.not_in(progressing),
+                or_(
+                    and_(ambiguous, DocumentSync.updated_at < waited(self._pending_after)),
+                    and_(
+                        ~ambiguous,
+                        requested < waited(self._pending_after),
+                        or_(idle, overtaken, overdue),
+                    ),
+                ),
             )
             .limit(self._batch_size)
             # SKIP LOCKED: API replicas sweep disjoint rows instead of re-requesting twice.
             .with_for_update(of=DocumentSync, skip_locked=True)
         )
-        return [(s, d, i) for s, d, i in rows]
+        return [(s, d, i, r) for s, d, i, r in rows]
 
     async def run(self) -> None:
         while not self._stopping.is_set():

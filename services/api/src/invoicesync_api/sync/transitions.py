@@ -1,0 +1,73 @@
+"""Which connector answer may move a document's sync state: forward only, per generation.
+
+Results arrive late and more than once (redelivered requests, re-emitted results), so a
+settled outcome — ``booked``, ``sent``, a permanent ``failed`` — is never overridden
+within its generation; a new request (retry, sync run, dead-letter replay) first puts the
+row back to ``pending``, and a reset starts a new generation. An answer that repeats the
+current outcome is no transition either: nothing is announced twice.
+
+    from \\ to            booked  sent  failed  ambiguous
+    pending, sending      yes     yes   yes     yes
+    ambiguous             yes     yes   yes     another reason
+    failed (retryable)    yes     yes   another reason, or permanent
+    sent                  yes     -     -       -
+    booked                -       -     -       -
+    failed (permanent)    -       -     -       -
+
+Payment status and a remote entry found missing are read-backs of a booked document, not
+answers to a request; they are applied outside this table (sync/results.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from invoicesync_api.db.models import DocumentSync
+from invoicesync_shared.events.results import BookingAssigned, DocumentSent, SyncFailed
+
+# Answers that mean "nobody knows whether, or to which entry, it was booked": a person or
+# a lookup has to settle them, so they are ``ambiguous``, never ``failed``.
+AMBIGUOUS_CODES = frozenset({"outcome_unknown", "ambiguous_match"})
+# A request is out for these: the next answer answers it.
+AWAITING = frozenset({"pending", "sending", "ambiguous"})
+
+Answer = BookingAssigned | DocumentSent | SyncFailed
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an answer would make of the row: its status and, for a failure, its reason."""
+
+    status: str
+    error_code: str | None = None
+    retryable: bool | None = None
+
+
+def outcome_of(answer: Answer) -> Outcome:
+    if isinstance(answer, BookingAssigned):
+        return Outcome("booked")
+    if isinstance(answer, DocumentSent):
+        return Outcome("sent")
+    status = "ambiguous" if answer.code in AMBIGUOUS_CODES else "failed"
+    return Outcome(status, answer.code, answer.retryable)
+
+
+def current(state: DocumentSync) -> Outcome:
+    if state.status in ("failed", "ambiguous"):
+        return Outcome(state.status, state.error_code, state.error_retryable)
+    return Outcome(state.status)
+
+
+def settled(state: DocumentSync) -> bool:
+    """Nothing but a new request or a new generation changes it."""
+    return state.status == "booked" or (state.status == "failed" and not state.error_retryable)
+
+
+def allowed(state: DocumentSync, answer: Answer) -> bool:
+    """Whether ``answer`` moves ``state`` forward (and so is applied and announced)."""
+    target, now = outcome_of(answer), current(state)
+    if settled(state) or target == now:
+        return False
+    if state.status == "sent":
+        return target.status == "booked"
+    return True  # pending, sending, ambiguous, failed (retryable): any new answer

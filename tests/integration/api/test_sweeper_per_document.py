@@ -1,0 +1,154 @@
+"""The sweeper judges each document on its own: a lost request is asked again although its
+connector keeps answering others; a backlog is not asked again; both are measured."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from invoicesync_api.db.models import DocumentSync
+from invoicesync_api.workers.sweeper import PendingSweeper
+from invoicesync_shared.db.models import Integration
+from tests.integration.api.conftest import add_integration, invoice
+from tests.integration.api.test_sync_runs import booked, deliver, gave_up, outbox_rows, relayed
+
+PENDING_AFTER = timedelta(minutes=10)
+
+
+@pytest.fixture(autouse=True)
+async def only_this_tests_integrations(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    """The sweeper looks at the whole database: earlier tests' integrations are
+    deactivated so that counts and metrics here are this test's alone."""
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(Integration).where(Integration.status == "active").values(status="deactivated")
+        )
+
+
+def reasked(reason: str) -> float:
+    return REGISTRY.get_sample_value("invoicesync_sweeper_reasked_total", {"reason": reason}) or 0.0
+
+
+async def timed(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    document_id: str,
+    *,
+    requested: timedelta,
+    answered: timedelta | None = None,
+) -> None:
+    """Its request went out ``requested`` ago (and was answered ``answered`` ago)."""
+    now = datetime.now(UTC)
+    values: dict[str, object] = {"requested_at": now - requested}
+    if answered is not None:
+        values["answered_at"] = now - answered
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(DocumentSync)
+            .where(DocumentSync.document_id == uuid.UUID(document_id))
+            .values(**values)
+        )
+
+
+async def test_a_lost_request_is_asked_again_while_its_connector_answers_others(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Busy all day: the connector answered a request issued after this one two minutes
+    ago, so this one was consumed and its answer lost. It is asked again now, not at the
+    next lull."""
+    integration = await add_integration(sessionmaker, client_id)
+    lost = partner.post("/v1/invoices", json=invoice(client_id, number="LOST-1")).json()["id"]
+    later = partner.post("/v1/invoices", json=invoice(client_id, number="LOST-2")).json()["id"]
+    await relayed(sessionmaker)
+    await deliver(sessionmaker, booked(later, integration, None, "71001"))
+    await timed(sessionmaker, lost, requested=timedelta(minutes=15))
+    await timed(sessionmaker, later, requested=timedelta(minutes=12), answered=timedelta(minutes=2))
+    before = reasked("overtaken")
+    sweeper = PendingSweeper(sessionmaker, pending_after=PENDING_AFTER)
+
+    assert await sweeper.sweep_once(datetime.now(UTC)) == 1
+    assert await outbox_rows(sessionmaker, lost) == 2
+    assert reasked("overtaken") == before + 1
+    await relayed(sessionmaker)
+    # Asked again just now: its own wait starts over (and doubles), however busy it is.
+    assert await sweeper.sweep_once(datetime.now(UTC)) == 0
+    assert await sweeper.sweep_once(datetime.now(UTC) + timedelta(minutes=11)) == 0
+    assert await outbox_rows(sessionmaker, lost) == 2
+
+
+async def test_a_backlog_is_not_asked_again_until_it_is_overdue(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The connector works through older requests (answers a minute ago, each for a
+    request older than every waiting one): the queue is not lengthened with copies; only
+    after ``overdue_after`` is each waiting document asked once more."""
+    integration = await add_integration(sessionmaker, client_id)
+    numbers = [f"BACK-{n}" for n in range(5)]
+    docs = [
+        partner.post("/v1/invoices", json=invoice(client_id, number=n)).json()["id"]
+        for n in numbers
+    ]
+    await relayed(sessionmaker)
+    answered, queued = docs[:2], docs[2:]
+    for n, doc in enumerate(answered):
+        await deliver(sessionmaker, booked(doc, integration, None, f"7200{n}"))
+        await timed(
+            sessionmaker, doc, requested=timedelta(minutes=70), answered=timedelta(minutes=2)
+        )
+    for doc in queued:
+        await timed(sessionmaker, doc, requested=timedelta(minutes=40))
+    sweeper = PendingSweeper(
+        sessionmaker, pending_after=PENDING_AFTER, overdue_after=timedelta(hours=1)
+    )
+    for _ in range(3):
+        assert await sweeper.sweep_once(datetime.now(UTC)) == 0
+    assert [await outbox_rows(sessionmaker, d) for d in queued] == [1, 1, 1]
+
+    before = reasked("overdue")
+    for doc in queued:
+        await timed(sessionmaker, doc, requested=timedelta(minutes=61))
+    assert await sweeper.sweep_once(datetime.now(UTC)) == len(queued)
+    assert reasked("overdue") == before + len(queued)
+    await relayed(sessionmaker)
+    assert await sweeper.sweep_once(datetime.now(UTC)) == 0
+    assert [await outbox_rows(sessionmaker, d) for d in queued] == [2, 2, 2]
+
+
+async def test_an_ambiguous_match_waits_for_a_person(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Several remote entries could be ours: asking again would find the same ones."""
+    integration = await add_integration(sessionmaker, client_id)
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="AMB-1")).json()["id"]
+    await gave_up(sessionmaker, doc, integration, "ambiguous_match")
+    sync = partner.get(f"/v1/invoices/{doc}").json()["sync"][0]
+    assert (sync["status"], sync["error"]["code"]) == ("ambiguous", "ambiguous_match")
+    await relayed(sessionmaker)
+    sweeper = PendingSweeper(sessionmaker, pending_after=PENDING_AFTER)
+    assert await sweeper.sweep_once(datetime.now(UTC) + timedelta(hours=2)) == 0
+    assert await outbox_rows(sessionmaker, doc) == 1
+
+
+async def test_the_oldest_waiting_request_is_measured(
+    api_url: str,
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    await add_integration(sessionmaker, client_id)
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="OLD-1")).json()["id"]
+    await relayed(sessionmaker)
+    await timed(sessionmaker, doc, requested=timedelta(hours=3))
+    await PendingSweeper(sessionmaker, pending_after=PENDING_AFTER).sweep_once()  # asks again
+
+    metrics = httpx.get(f"{api_url}/metrics").text
+    (line,) = [
+        m for m in metrics.splitlines() if m.startswith("invoicesync_sweeper_oldest_pending_")
+    ]
+    assert float(line.split()[-1]) >= timedelta(hours=3).total_seconds()
+    assert "invoicesync_sweeper_reasked_total" in metrics
