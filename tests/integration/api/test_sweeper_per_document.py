@@ -12,11 +12,13 @@ from prometheus_client import REGISTRY
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from invoicesync_api.app import metrics_app
 from invoicesync_api.db.models import DocumentSync
 from invoicesync_api.workers.sweeper import PendingSweeper
 from invoicesync_shared.db.models import Integration
 from tests.integration.api.conftest import add_integration, invoice
 from tests.integration.api.test_sync_runs import booked, deliver, gave_up, outbox_rows, relayed
+from tests.support.servers import serve_in_thread
 
 PENDING_AFTER = timedelta(minutes=10)
 
@@ -146,7 +148,8 @@ async def test_the_oldest_waiting_request_is_measured(
     await timed(sessionmaker, doc, requested=timedelta(hours=3))
     await PendingSweeper(sessionmaker, pending_after=PENDING_AFTER).sweep_once()  # asks again
 
-    metrics = httpx.get(f"{api_url}/metrics").text
+    with serve_in_thread(metrics_app()) as metrics_url:
+        metrics = httpx.get(f"{metrics_url}/metrics").text
     (line,) = [
         m for m in metrics.splitlines() if m.startswith("invoicesync_sweeper_oldest_pending_")
     ]
