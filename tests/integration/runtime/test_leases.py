@@ -65,7 +65,9 @@ def replicas(
 ) -> tuple[ConnectorRuntime, ConnectorRuntime, RecordingProducer]:
     producer = RecordingProducer()
     first, second = (
-        ConnectorRuntime(fake, sessionmaker=sessionmaker, producer=producer, retry=FAST, lease=LEASE)
+        ConnectorRuntime(
+            fake, sessionmaker=sessionmaker, producer=producer, retry=FAST, lease=LEASE
+        )
         for _ in range(2)
     )
     return first, second, producer
@@ -194,4 +196,3 @@ async def test_a_host_with_a_skewed_clock_takes_no_live_lease(
         if skew > timedelta(0):  # the taker's clock is ahead
             skewed.setattr(ledger_module, "datetime", skewed_by(skew))
         assert await ledger.claim_attempt(*key, "SKEW-1", lease=timedelta(seconds=120)) is None
-
