@@ -74,10 +74,9 @@ class SyncFailed(SyncResult):
         return (self.code,)
 
 
+# A new event each time (no ``outcome``): a payment can be reversed and made again, and
+# the same status twice must then reach the API twice (applying it again changes nothing).
 class PaymentStatusChanged(SyncResult):
-    """A new event each time: a payment can be reversed and made again, and the same
-    status twice must then reach the API twice (applying it again changes nothing)."""
-
     TYPE = "com.invoicesync.payment.status_changed"
 
     payment_status: str  # open, paid
