@@ -108,17 +108,18 @@ async def test_a_result_whose_publish_was_lost_is_published_by_the_relay(
     assert producer.of_type(BOOKED) == []  # recorded, never published
 
     relay = ResultRelay(runtime.ledger, producer, system="exact", grace=timedelta(0))
-    assert await relay.relay_once() == 1
-    (published,) = producer.of_type(BOOKED)
+    assert await relay.relay_once() >= 1  # other tests' leftovers in this database too
+    (published,) = about(producer, document.id)
     entry = await runtime.ledger.find(integration.id, document.id, 0)
     assert entry is not None and entry.result_event is not None
     assert published.id == entry.result_event["id"]
     assert published.data["booking_number"] == entry.booking_number == "1"
+    assert entry.result_published_at is not None
     assert await relay.relay_once() == 0  # marked published: once is enough
 
     # A redelivery of the request reports the very same event (the API applies it once).
     await runtime.handle(booked_event(document, integration))
-    assert [e.id for e in producer.of_type(BOOKED)] == [published.id, published.id]
+    assert [e.id for e in about(producer, document.id)] == [published.id, published.id]
 
 
 async def test_a_fresh_result_is_left_to_the_runtime_for_a_grace_period(
@@ -128,9 +129,11 @@ async def test_a_fresh_result_is_left_to_the_runtime_for_a_grace_period(
     runtime, _ = runtime_for(sessionmaker, producer)
     client = await make_client(sessionmaker)
     integration = await make_integration(sessionmaker, client)
-    await runtime.handle(booked_event(snapshot(client, "FRESH-1"), integration))
+    document = snapshot(client, "FRESH-1")
+    await runtime.handle(booked_event(document, integration))
     relay = ResultRelay(runtime.ledger, producer, system="exact", grace=timedelta(minutes=5))
-    assert await relay.relay_once() == 0
+    await relay.relay_once()
+    assert about(producer, document.id) == []
 
 
 async def test_a_booked_document_of_an_integration_in_error_is_reported_booked(
@@ -149,6 +152,11 @@ async def test_a_booked_document_of_an_integration_in_error_is_reported_booked(
     assert producer.of_type(FAILED) == []
     first, again = producer.of_type(BOOKED)
     assert first.id == again.id and fake.pushes == 1
+
+
+def about(producer: RecordingProducer, document_id: uuid.UUID) -> list[Envelope]:
+    """The bookings published for one document (the database is shared by the tests)."""
+    return [e for e in producer.of_type(BOOKED) if e.subject == str(document_id)]
 
 
 def target(integration: Integration) -> SyncTarget:

@@ -70,8 +70,9 @@ class SyncFailed(SyncResult):
 
     def outcome(self) -> tuple[object, ...]:
         # With the attempt count (given to ``result_event_id``): a new failure after a
-        # retry is a new event, a repeated report of the same one is not.
-        return (self.code,)
+        # retry is a new event, a repeated report of the same one is not. The message too:
+        # an integration that went from "error" to "needs reauthorization" says so anew.
+        return (self.code, self.message)
 
 
 # A new event each time (no ``outcome``): a payment can be reversed and made again, and
