@@ -116,3 +116,44 @@ def test_duplicate_numbers_are_detected_and_repaired_in_one_call(
     finished = [n for n in partner.get("/v1/notifications").json() if n["sync_run_id"] == run_id]
     assert len(finished) == 1
     assert finished[0]["counts"]["documents_synced"] == run["totals"]["documents_synced"]
+
+
+def test_settings_change_partially_and_are_checked_in_exact(
+    stack: Stack, partner: httpx.Client
+) -> None:
+    division = new_exact_division(stack)
+    client_id = partner.post("/v1/clients", json={"name": "Settings BV", "country": "NL"}).json()[
+        "id"
+    ]
+    integration = connect_exact(partner, client_id, division)
+    path = f"/v1/integrations/{integration['id']}"
+
+    refused = partner.patch(path, json={"settings": {"sales_journal": "99"}})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["code"] == "connection_failed"
+    kept = partner.get(path).json()
+    assert (kept["status"], kept["settings"]["sales_journal"]) == (
+        "active",
+        division["sales_journal"],
+    )
+
+    patched = partner.patch(
+        path, json={"settings": {"credit_note_journal": division["sales_journal"]}}
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["status"] == "active"
+    assert patched.json()["settings"]["credit_note_journal"] == division["sales_journal"]
+    assert patched.json()["settings"]["division"] == division["division"]
+
+    relinked = partner.post(
+        f"{path}/relink",
+        json={"settings": {"credit_note_journal": division["credit_note_journal"]}},
+    )
+    assert relinked.status_code == 200, relinked.text
+    settings = relinked.json()["settings"]
+    assert settings["credit_note_journal"] == division["credit_note_journal"]
+    assert settings["sales_journal"] == division["sales_journal"]  # kept, not required
+    doc = partner.post(
+        "/v1/invoices", json=document_body(client_id, "SET-1", issue_date="2026-11-20")
+    ).json()["id"]
+    wait_for(functools.partial(settled, partner, "/v1/invoices", doc))

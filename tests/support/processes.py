@@ -96,6 +96,7 @@ def wait_healthy(
 
 
 CONNECTORS = {"exact": "connector-exact", "lexware": "connector-lexware", "yuki": "connector-yuki"}
+STACK_SETTLE_SECONDS = "3"  # the connectors' settle time in test stacks (30-60 s in production)
 
 
 def stack_env(
@@ -114,6 +115,7 @@ def stack_env(
         "INVOICESYNC_ENCRYPTION_KEYS": encryption_key,
         "INVOICESYNC_ADMIN_TOKEN": "adm_test_token",
         "INVOICESYNC_API_PORT": str(api_port),
+        "INVOICESYNC_API_METRICS_PORT": str(free_port()),
         "INVOICESYNC_SANDBOX_PORT": str(sandbox_port),
         "INVOICESYNC_SANDBOX_URL": f"http://127.0.0.1:{sandbox_port}",
         "INVOICESYNC_OAUTH_REDIRECT_URI": f"http://127.0.0.1:{api_port}/v1/oauth/callback",
@@ -122,12 +124,15 @@ def stack_env(
         "INVOICESYNC_LEXWARE_WEBHOOK_PUBLIC_KEY_URL": (
             f"http://127.0.0.1:{sandbox_port}/_sandbox/lexware/public-key"
         ),
-        "INVOICESYNC_WEBHOOK_ALLOW_PRIVATE_URLS": "1",
+        "INVOICESYNC_WEBHOOK_ALLOW_LOOPBACK_URLS": "1",
         "INVOICESYNC_SANDBOX_FAULT_HANG_SECONDS": "4",
         "INVOICESYNC_LOG_JSON": "1",
         "PYTHONUNBUFFERED": "1",
     }
     for system in CONNECTORS:
+        # Settle an in-doubt write this long before looking it up (and as long again before
+        # pushing it again): drop_response_visible_late faults of a few seconds are found.
+        env[f"INVOICESYNC_{system.upper()}_SETTLE_SECONDS"] = STACK_SETTLE_SECONDS
         env[f"INVOICESYNC_CONNECTOR_{system.upper()}_PORT"] = str(free_port())
         env[f"INVOICESYNC_CONNECTOR_{system.upper()}_URL"] = (
             f"http://127.0.0.1:{env[f'INVOICESYNC_CONNECTOR_{system.upper()}_PORT']}"

@@ -3,6 +3,7 @@ settings of a sandbox served that way."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -39,10 +40,16 @@ def sandbox_config(**overrides: Any) -> SandboxSettings:
 
 
 @contextmanager
-def serve_in_thread(app: ASGIApp, port: int | None = None) -> Iterator[str]:
-    """Serve ``app`` on 127.0.0.1 until the block ends; yields its base URL."""
+def serve_in_thread(
+    app: ASGIApp, port: int | None = None, *, http: type[asyncio.Protocol] | None = None
+) -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1 until the block ends; yields its base URL. ``http``: the
+    HTTP protocol class, as a service's entry point chooses it."""
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    if http is not None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", http=http)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15

@@ -34,6 +34,7 @@ from invoicesync_shared.events.results import BookingAssigned, SyncFailed
 from tests.support.producers import RecordingProducer
 
 SOAP_TIMEOUT = 1.5  # below the sandbox's fault_hang_seconds (3 s): a lost response times out
+SETTLE = 0.2  # the runtime's settle time: the sandbox shows a write at once unless delayed
 
 
 @dataclass

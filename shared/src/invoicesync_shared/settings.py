@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -21,6 +21,10 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     # Fernet keys, comma separated: the first encrypts, all decrypt (key rotation).
     encryption_keys: SecretStr = SecretStr("")
+    # "production" refuses what is for development and tests only (a followed clock).
+    env: Literal["development", "test", "production"] = "development"
+    # Dev and tests: date decisions follow this clock (the sandbox's GET /_sandbox/clock).
+    clock_url: str = ""
     log_level: str = "info"
     log_json: bool = True
     # Traces: off ("none") unless a collector ("otlp", OTLP over HTTP) or stdout
@@ -38,6 +42,12 @@ class ServiceSettings(BaseSettings):
     lexware_base_url: str = ""
     lexware_oauth_url: str = ""
     yuki_base_url: str = ""
+
+    @model_validator(mode="after")
+    def _no_followed_clock_in_production(self) -> ServiceSettings:
+        if self.clock_url and self.env == "production":
+            raise ValueError("INVOICESYNC_CLOCK_URL is for development and tests only")
+        return self
 
     def exact_url(self) -> str:
         return self.exact_base_url or f"{self.sandbox_url}/exact"

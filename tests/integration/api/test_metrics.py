@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import httpx
 
+from invoicesync_api.app import metrics_app
 from tests.integration.api.conftest import invoice
+from tests.support.servers import serve_in_thread
 
 
 def test_requests_are_counted_by_route_template(
@@ -12,7 +14,8 @@ def test_requests_are_counted_by_route_template(
 ) -> None:
     created = partner.post("/v1/invoices", json=invoice(client_id, number="MET-1")).json()["id"]
     partner.get(f"/v1/invoices/{created}")
-    text = httpx.get(f"{api_url}/metrics").text
+    with serve_in_thread(metrics_app()) as metrics_url:
+        text = httpx.get(f"{metrics_url}/metrics").text
     assert (
         'invoicesync_http_requests_total{method="GET",route="/v1/invoices/{document_id}",status="200"}'
         in text

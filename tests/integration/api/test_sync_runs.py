@@ -133,7 +133,9 @@ async def test_manual_run_counts_live_and_ends_in_exactly_one_notification(
 async def test_nightly_run_once_per_night_without_notification(
     partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    integration = await active_integration(sessionmaker, client_id, nightly=True)
+    integration = await add_integration(
+        sessionmaker, client_id, nightly=True, activated_at=datetime(2026, 11, 20, tzinfo=UTC)
+    )
     doc = partner.post("/v1/invoices", json=invoice(client_id, number="NIGHT-1")).json()["id"]
     async with sessionmaker.begin() as session:
         await session.execute(
@@ -143,7 +145,7 @@ async def test_nightly_run_once_per_night_without_notification(
         )
     scheduler = NightlyScheduler(sessionmaker)
     two_am_amsterdam = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)  # 02:00 in Europe/Amsterdam
-    assert await scheduler.tick(datetime(2026, 11, 24, 5, 0, tzinfo=UTC)) == []
+    assert await scheduler.tick(datetime(2026, 11, 23, 23, 0, tzinfo=UTC)) == []  # midnight
     started = await scheduler.tick(two_am_amsterdam)
     runs = [
         r

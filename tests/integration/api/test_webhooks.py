@@ -44,7 +44,7 @@ SETTINGS = WebhookSettings(
     disable_after_failed_deliveries=2,
     disable_after_failing_hours=1000.0,
     rotation_grace_hours=60 / 3600,  # one minute
-    allow_private_urls=True,  # the receiver listens on 127.0.0.1
+    allow_loopback_urls=True,  # the receiver listens on 127.0.0.1, as under make run
 )
 
 
@@ -70,7 +70,7 @@ def wh_api_url(database_url: str, encryption_key: str) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def strict_api_url(database_url: str, encryption_key: str) -> Iterator[str]:
-    strict = SETTINGS.model_copy(update={"allow_private_urls": False})
+    strict = SETTINGS.model_copy(update={"allow_loopback_urls": False})
     with serve_in_thread(_webhooks_app(database_url, encryption_key, strict)) as url:
         yield url
 
@@ -250,6 +250,17 @@ class TestUrlPolicy:
             "/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/hook", "events": ["*"]}
         )
         assert response.status_code == 201, response.text
+
+    @pytest.mark.parametrize(
+        "url",
+        ["http://169.254.169.254/latest/meta-data", "http://10.0.0.1/hook", "http://[fd00::1]/"],
+    )
+    def test_other_private_targets_stay_refused_where_loopback_is_allowed(
+        self, partner: httpx.Client, url: str
+    ) -> None:
+        response = partner.post("/v1/webhook-endpoints", json={"url": url, "events": ["*"]})
+        assert response.status_code == 422, response.text
+        assert response.json()["code"] == "webhook_url_refused"
 
 
 class TestDelivery:

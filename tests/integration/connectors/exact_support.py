@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -18,6 +18,7 @@ from connector_exact.connector import ExactConnector
 from connector_exact.readback import ExactReadBack
 from invoicesync_api.db.models import Client
 from invoicesync_sandbox.clock import Clock
+from invoicesync_shared.connectors.error_brake import ErrorBrake
 from invoicesync_shared.connectors.oauth import OAuthApp, TokenStore, token_fields
 from invoicesync_shared.connectors.rate_limit import WindowBudget
 from invoicesync_shared.connectors.retry import RetryPolicy
@@ -30,6 +31,7 @@ from tests.support.producers import RecordingProducer
 
 CLIENT_ID, CLIENT_SECRET = "invoicesync-dev", "invoicesync-dev-secret"
 REDIRECT_URI = "http://127.0.0.1:9/v1/oauth/callback"
+SETTLE = 0.2  # the sandbox shows a write at once unless a fault delays it
 Sessions = async_sessionmaker[AsyncSession]
 
 
@@ -98,19 +100,21 @@ def replica(
     *,
     timeout: float = 2.0,
     budget: WindowBudget | None = None,
+    error_allowance: int = 8,
+    settle: float = SETTLE,
 ) -> Replica:
     app = OAuthApp(f"{sandbox_url}/exact/api/oauth2/token", CLIENT_ID, CLIENT_SECRET)
     http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=2.0))
     tokens = TokenStore(sessionmaker, box, app)
-    client = ExactClient(
-        http, tokens, base_url=f"{sandbox_url}/exact", error_allowance=8, budget=budget
-    )
+    brake = ErrorBrake(sessionmaker, system="exact", allowance=error_allowance)
+    client = ExactClient(http, tokens, base_url=f"{sandbox_url}/exact", brake=brake, budget=budget)
     producer = RecordingProducer()
     runtime = ConnectorRuntime(
         ExactConnector(client),
         sessionmaker=sessionmaker,
         producer=producer,
         retry=RetryPolicy(attempts=4, initial=0.05, maximum=0.5),
+        settle=timedelta(seconds=settle),
     )
     readback = ExactReadBack(client, sessionmaker, producer, interval=3600.0)
     return Replica(http, tokens, client, runtime, producer, readback)

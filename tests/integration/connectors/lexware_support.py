@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -38,6 +38,7 @@ from tests.support.producers import RecordingProducer
 
 CLIENT_ID, CLIENT_SECRET = "invoicesync-dev", "invoicesync-dev-secret"
 REDIRECT_URI = "http://127.0.0.1:9/v1/oauth/callback"
+SETTLE = 0.2  # the sandbox shows a write at once unless a fault delays it
 
 
 def control(sandbox_url: str, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
@@ -167,6 +168,7 @@ def replica(
     profile_ttl: float = 300.0,
     local_pacing: bool = False,
     timeout: float = 2.0,
+    settle: float = SETTLE,
 ) -> Replica:
     app = OAuthApp(f"{sandbox_url}/lexware/api/oauth2/token", CLIENT_ID, CLIENT_SECRET)
     pacer: Pacer = (
@@ -185,6 +187,7 @@ def replica(
         sessionmaker=sessionmaker,
         producer=producer,
         retry=RetryPolicy(attempts=4, initial=0.05, maximum=0.5),
+        settle=timedelta(seconds=settle),
     )
     return Replica(http, client, connector, runtime, producer)
 

@@ -204,6 +204,44 @@ class TestFaults:
         assert not world.results(SyncFailed.TYPE)
         _refs_once(world, ["WARM-1", f"FAULT-{kind[:12]}"])
 
+    @pytest.mark.parametrize(
+        ("delay", "settle"),
+        [(3.0, 2.0), (5.0, 2.0)],
+        ids=["visible-after-the-settle-time", "visible-only-to-the-confirming-lookup"],
+    )
+    async def test_an_entry_visible_only_seconds_after_its_lost_answer_is_adopted(
+        self,
+        world: World,
+        sessionmaker: Sessions,
+        secret_box: SecretBox,
+        delay: float,
+        settle: float,
+    ) -> None:
+        """The answer to the create is lost (the client gives up after 2 s) and Exact
+        shows the entry only ``delay`` s after it committed: the runtime looks it up
+        after ``settle`` s, and believes "not found" only after a second lookup another
+        ``settle`` s later, so the entry is adopted, never booked twice."""
+        settling = replica(world.sandbox_url, sessionmaker, secret_box, settle=settle)
+        world.others.append(settling)
+        await world.send(world.document("WARM-1"), via=settling)
+        fault = {
+            "system": "exact",
+            "path_pattern": "salesentry/SalesEntries",
+            "kind": "drop_response_visible_late",
+            "delay_seconds": delay,
+            "method": "POST",
+        }
+        control(world.sandbox_url, "POST", "/faults", json=fault)
+
+        await world.send(world.document("LATE-1"), via=settling)
+
+        _refs_once(world, ["WARM-1", "LATE-1"])
+        booked = [e.data for e in settling.producer.of_type(BookingAssigned.TYPE)]
+        assert [b["adopted"] for b in booked] == [False, True]
+        late = next(e for e in world.entries() if e["your_ref"] == "LATE-1")
+        assert booked[1]["remote_id"] == late["entry_id"]
+        assert not settling.producer.of_type(SyncFailed.TYPE)
+
 
 class TestBookkeeperErrors:
     async def test_unknown_vat_code(self, world: World) -> None:

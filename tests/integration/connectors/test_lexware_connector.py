@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -25,6 +26,7 @@ from invoicesync_shared.events.results import (
     SyncFailed,
 )
 from tests.integration.connectors.lexware_support import (
+    SETTLE,
     World,
     booked,
     company,
@@ -226,6 +228,42 @@ class TestFaults:
         sent = world.results(DocumentSent.TYPE) + world.results(BookingAssigned.TYPE)
         assert len(sent) == 2 and not world.results(SyncFailed.TYPE)
 
+    async def test_a_draft_visible_only_seconds_after_its_lost_answer_is_adopted(
+        self, world: World, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        """The answer to the create is lost (the client gives up after 2 s) and Lexware
+        shows the voucher only 6 s after it was made: the runtime looks it up after 3 s,
+        and believes "not found" only after a second lookup 3 s later, so the draft is
+        adopted, never made twice."""
+        settling = ConnectorRuntime(
+            world.connector,
+            sessionmaker=sessionmaker,
+            producer=world.producer,
+            retry=RetryPolicy(attempts=4, initial=0.05, maximum=0.5),
+            settle=timedelta(seconds=3.0),
+        )
+        await settling.handle(
+            booked(world.integration.id, document(world.integration.client_id, "WARM-UP"))
+        )
+        fault = {
+            "system": "lexware",
+            "path_pattern": "/v1/invoices",
+            "kind": "drop_response_visible_late",
+            "delay_seconds": 6.0,
+            "count": 1,
+            "method": "POST",
+        }
+        armed = httpx.post(f"{world.sandbox_url}/_sandbox/faults", json=fault)
+        assert armed.status_code < 300, armed.text
+        late = document(world.integration.client_id, "LATE-1")
+
+        await settling.handle(booked(world.integration.id, late))
+
+        assert len(world.drafts()) == 2
+        [result] = [r for r in world.results(DocumentSent.TYPE) if r["document_id"] == str(late.id)]
+        assert result["remote_id"] in {d["id"] for d in world.drafts()}
+        assert not world.results(SyncFailed.TYPE)
+
     async def test_an_unresolved_lost_draft_is_found_later_among_many_alike(
         self, world: World, sessionmaker: async_sessionmaker[AsyncSession]
     ) -> None:
@@ -237,6 +275,7 @@ class TestFaults:
             sessionmaker=sessionmaker,
             producer=world.producer,
             retry=RetryPolicy(attempts=1),
+            settle=timedelta(seconds=SETTLE),
         )
         lost = document(world.integration.client_id, "LOST-1")
         fault: dict[str, object] = {"system": "lexware", "path_pattern": "/v1/invoices", "count": 1}

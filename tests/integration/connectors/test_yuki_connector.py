@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -21,7 +22,14 @@ from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.events.documents import CustomerData
 from invoicesync_shared.events.results import PaymentStatusChanged
 from tests.support.producers import RecordingProducer
-from tests.support.yuki import SOAP_TIMEOUT, Yuki, add_integration, document, settings_for
+from tests.support.yuki import (
+    SETTLE,
+    SOAP_TIMEOUT,
+    Yuki,
+    add_integration,
+    document,
+    settings_for,
+)
 
 
 @pytest.fixture
@@ -48,6 +56,7 @@ async def yuki(
         sessionmaker=sessionmaker,
         producer=producer,
         retry=RetryPolicy(attempts=4, initial=0.05, maximum=0.2),
+        settle=timedelta(seconds=SETTLE),
     )
     yield Yuki(
         shared_sandbox_url,
@@ -197,6 +206,52 @@ async def test_a_lost_response_is_resolved_by_lookup_without_duplicates(yuki: Yu
     state = await yuki.state()
     references = sorted(d["reference"] for d in state["documents"])
     assert references == [f"L-{n}" for n in range(5)]  # one document per reference
+    assert {b["remote_id"] for b in booked.values()} == {
+        d["document_id"] for d in state["documents"]
+    }
+
+
+async def test_a_batch_visible_only_seconds_after_its_lost_answer_is_adopted(
+    yuki: Yuki, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The answer to a batch is lost (the client gives up after 1.5 s) and Yuki shows its
+    invoices only 4 s after they were booked: the runtime looks them up after 2 s and
+    believes "not found" only after a second lookup 2 s later, so each is adopted; a
+    push again would be refused as a duplicate reference."""
+    settling = replace(
+        yuki,
+        runtime=ConnectorRuntime(
+            yuki.connector,
+            sessionmaker=sessionmaker,
+            producer=yuki.producer,
+            retry=RetryPolicy(attempts=4, initial=0.05, maximum=0.2),
+            settle=timedelta(seconds=2.0),
+        ),
+    )
+    await settling.connector.verify(yuki.integration)  # a session first: the fault hits the push
+    async with httpx.AsyncClient() as http:
+        mode = await http.put(f"{yuki.control}/duplicate-mode", json={"mode": "reject"})
+    assert mode.status_code == 200, mode.text
+    await yuki.post(
+        "/_sandbox/faults",
+        {
+            "system": "yuki",
+            "path_pattern": "Sales.asmx",
+            "method": "POST",
+            "kind": "drop_response_visible_late",
+            "delay_seconds": 4.0,
+            "count": 1,
+        },
+    )
+    docs = [document(yuki.integration, f"LATE-{n}") for n in range(3)]
+
+    await settling.sync(*docs)
+
+    booked = settling.booked()
+    assert len(booked) == 3 and settling.failed() == {}
+    assert all(b["adopted"] for b in booked.values())
+    state = await settling.state()
+    assert sorted(d["reference"] for d in state["documents"]) == [f"LATE-{n}" for n in range(3)]
     assert {b["remote_id"] for b in booked.values()} == {
         d["document_id"] for d in state["documents"]
     }

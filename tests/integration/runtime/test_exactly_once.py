@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_shared.connectors.errors import PermanentError, TransientError, UnknownOutcome
 from invoicesync_shared.connectors.retry import RetryPolicy
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
 from invoicesync_shared.connectors.testing import FakeConnector
+from invoicesync_shared.db.models import LedgerEntry
 from tests.support.factories import booked_event, make_client, make_integration, snapshot
 from tests.support.producers import RecordingProducer
 
 BOOKED, FAILED = "com.invoicesync.booking.assigned", "com.invoicesync.sync.failed"
 FAST = RetryPolicy(attempts=4, initial=0.01, maximum=0.05)
+SETTLE = timedelta(seconds=0.05)  # the fake shows a booking at once
 
 
 async def runtime_for(
@@ -20,7 +25,9 @@ async def runtime_for(
 ) -> tuple[ConnectorRuntime, FakeConnector, RecordingProducer]:
     fake, producer = FakeConnector(), RecordingProducer()
     return (
-        ConnectorRuntime(fake, sessionmaker=sessionmaker, producer=producer, retry=FAST),
+        ConnectorRuntime(
+            fake, sessionmaker=sessionmaker, producer=producer, retry=FAST, settle=SETTLE
+        ),
         fake,
         producer,
     )
@@ -62,7 +69,8 @@ async def test_unknown_outcome_that_did_not_commit_is_pushed_again(
     integration = await make_integration(sessionmaker, client)
     fake.fail_next(UnknownOutcome("timeout before commit"))
     await runtime.handle(booked_event(snapshot(client, "U-1"), integration))
-    assert fake.pushes == 2 and fake.lookups == 1 and len(fake.booked) == 1
+    # Pushed again only after a second lookup, a settle time later, confirmed "not found".
+    assert fake.pushes == 2 and fake.lookups == 2 and len(fake.booked) == 1
     assert producer.of_type(BOOKED)[0].data["adopted"] is False
 
 
@@ -176,8 +184,6 @@ async def test_two_replicas_with_one_document_push_it_once(
 ) -> None:
     """A rebalance can hand one document to two replicas at once: the second waits for
     the first's outcome instead of looking up too early and pushing again."""
-    import asyncio
-
     fake, producer = FakeConnector(gate=asyncio.Event()), RecordingProducer()
     first = ConnectorRuntime(fake, sessionmaker=sessionmaker, producer=producer, retry=FAST)
     second = ConnectorRuntime(fake, sessionmaker=sessionmaker, producer=producer, retry=FAST)
@@ -193,4 +199,42 @@ async def test_two_replicas_with_one_document_push_it_once(
     fake.gate.set()
     await asyncio.wait_for(asyncio.gather(holder, waiter), 30)
     assert fake.pushes == 1 and len(fake.booked) == 1
+    assert [e.data["booking_number"] for e in producer.of_type(BOOKED)] == ["1", "1"]
+
+
+async def test_a_write_in_doubt_keeps_its_lease_while_it_settles(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The settle wait (0.8 s, then 0.8 s more to confirm) is longer than the lease
+    (0.6 s): the holder renews it while waiting, so a second replica handed the same
+    document waits for the outcome instead of taking the attempt over."""
+    lease, settle = timedelta(seconds=0.6), timedelta(seconds=0.8)
+    fake, producer = FakeConnector(gate=asyncio.Event()), RecordingProducer()
+    first, second = (
+        ConnectorRuntime(
+            fake,
+            sessionmaker=sessionmaker,
+            producer=producer,
+            retry=FAST,
+            lease=lease,
+            settle=settle,
+        )
+        for _ in range(2)
+    )
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    document = snapshot(client, "SETTLE-1")
+    event = booked_event(document, integration)
+    fake.fail_next(UnknownOutcome("timeout before commit"))
+    holder = asyncio.create_task(first.handle(event))
+    await asyncio.wait_for(fake.in_push.wait(), 10)
+    assert fake.gate is not None
+    fake.gate.set()  # the push fails in doubt: the holder settles, looks up twice, pushes
+    await asyncio.wait_for(asyncio.gather(holder, second.handle(event)), 30)
+
+    assert second.lease_waited.is_set()
+    assert (fake.pushes, fake.lookups, len(fake.booked)) == (2, 2, 1)
+    async with sessionmaker() as session:
+        entry = await session.get(LedgerEntry, (integration.id, document.id, 0))
+    assert entry is not None and entry.attempts == 1  # never taken over
     assert [e.data["booking_number"] for e in producer.of_type(BOOKED)] == ["1", "1"]

@@ -27,6 +27,7 @@ from tests.support.producers import RecordingProducer
 BOOKED = "com.invoicesync.booking.assigned"
 FAST = RetryPolicy(attempts=4, initial=0.01, maximum=0.05)
 LEASE = timedelta(seconds=3)
+SETTLE = timedelta(seconds=0.05)  # the fake shows a booking at once
 
 
 @dataclass
@@ -66,7 +67,12 @@ def replicas(
     producer = RecordingProducer()
     first, second = (
         ConnectorRuntime(
-            fake, sessionmaker=sessionmaker, producer=producer, retry=FAST, lease=LEASE
+            fake,
+            sessionmaker=sessionmaker,
+            producer=producer,
+            retry=FAST,
+            lease=LEASE,
+            settle=SETTLE,
         )
         for _ in range(2)
     )
@@ -125,7 +131,7 @@ async def test_a_holder_whose_lease_lapsed_is_stopped_and_records_nothing(
             .values(lease_expires_at=func.clock_timestamp() - timedelta(seconds=1))
         )
     await asyncio.wait_for(second.handle(event), 30)
-    assert fake.lookups == 1 and len(fake.booked) == 1  # looked up, then booked once
+    assert fake.lookups >= 1 and len(fake.booked) == 1  # looked up first, then booked once
 
     await asyncio.wait_for(holder, 10)  # stopped by its heartbeat, its wait never ended
     assert not fake.slot.is_set()

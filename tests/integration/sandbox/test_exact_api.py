@@ -327,3 +327,43 @@ async def test_concurrent_posts_get_distinct_consecutive_numbers(
     assert numbers == list(range(25700001, 25700011))
     line = answers[0].json()["d"]["SalesEntryLines"]["results"][0]
     assert line["Quantity"] == 2
+
+
+def test_a_late_visible_entry_is_booked_but_hidden_from_every_read_until_its_delay(
+    http: httpx.Client, api: httpx.Client, division: Json
+) -> None:
+    """drop_response_visible_late: the entry is committed, its answer is lost, and the
+    REST API shows it to no read until delay_seconds of sandbox time have passed."""
+    code = division["division"]
+    customer = create_customer(api, division)["ID"]
+    fault = {
+        "system": "exact",
+        "path_pattern": "salesentry/SalesEntries",
+        "method": "POST",
+        "kind": "drop_response_visible_late",
+        "delay_seconds": 60,
+    }
+    armed = http.post("/_sandbox/faults", json=fault)
+    assert armed.status_code == 201 and armed.json()["delay_seconds"] == 60
+
+    assert post_entry(api, division, customer, YourRef="LATE-1").status_code == 504
+
+    [booked] = http.get(f"/_sandbox/exact/divisions/{code}").json()["entries"]
+    assert booked["your_ref"] == "LATE-1"  # the books hold it
+    entry = f"guid'{booked['entry_id']}'"
+    by_ref = {"$filter": "YourRef eq 'LATE-1' and Journal eq '70'"}
+    reads = [
+        (f"{API}/{code}/salesentry/SalesEntries", by_ref),
+        (f"{API}/{code}/salesentry/SalesEntryLines", {}),
+        (f"{API}/{code}/read/financial/ReceivablesList", {}),
+        (f"{API}/{code}/cashflow/Receivables", {}),
+    ]
+    assert all(results(api.get(path, params=query)) == [] for path, query in reads)
+    assert api.get(f"{API}/{code}/salesentry/SalesEntries({entry})").status_code == 404
+    assert post_entry(api, division, customer, YourRef="LATE-2").status_code == 201  # numbered on
+
+    http.post("/_sandbox/clock/advance", json={"seconds": 61})
+
+    assert [len(results(api.get(path, params=query))) for path, query in reads] == [1, 2, 2, 2]
+    seen = api.get(f"{API}/{code}/salesentry/SalesEntries({entry})")
+    assert seen.status_code == 200 and seen.json()["d"]["YourRef"] == "LATE-1"

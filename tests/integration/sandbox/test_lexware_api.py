@@ -454,3 +454,34 @@ def test_finalise_fires_signed_status_callback(
 
     assert client.delete(f"/v1/event-subscriptions/{sub.json()['id']}").status_code == 204
     assert client.get("/v1/event-subscriptions").json()["content"] == []
+
+
+def test_a_late_visible_invoice_is_made_but_hidden_from_every_read_until_its_delay(
+    sandbox_url: str, org: dict[str, Any], client: httpx.Client
+) -> None:
+    """drop_response_visible_late: the voucher is created, its answer is lost, and no read
+    of the public API shows it until delay_seconds of sandbox time have passed."""
+    fault = {
+        "system": "lexware",
+        "path_pattern": "/v1/invoices",
+        "method": "POST",
+        "kind": "drop_response_visible_late",
+        "delay_seconds": 60,
+    }
+    assert httpx.post(f"{sandbox_url}/_sandbox/faults", json=fault).status_code == 201
+
+    assert client.post("/v1/invoices", json=invoice()).status_code == 504
+
+    state = httpx.get(f"{sandbox_url}/_sandbox/lexware/organizations/{org['organization_id']}")
+    [made] = state.json()["vouchers"]  # the books hold it
+    listing = {"voucherType": "invoice", "voucherStatus": "any"}
+    assert client.get("/v1/voucherlist", params=listing).json()["content"] == []
+    assert client.get(f"/v1/invoices/{made['id']}").status_code == 404
+    assert client.get(f"/v1/payments/{made['id']}").status_code == 404
+
+    httpx.post(f"{sandbox_url}/_sandbox/clock/advance", json={"seconds": 61})
+
+    [row] = client.get("/v1/voucherlist", params=listing).json()["content"]
+    assert row["id"] == made["id"]
+    assert client.get(f"/v1/invoices/{made['id']}").json()["id"] == made["id"]
+    assert client.get(f"/v1/payments/{made['id']}").status_code == 200

@@ -12,7 +12,7 @@ import pytest
 import requests
 import zeep
 from lxml import etree
-from zeep.exceptions import Fault
+from zeep.exceptions import Fault, TransportError
 
 SALES_NS = "urn:xmlns:http://www.theyukicompany.com:salesinvoices"
 SERVICES = ("Sales", "Accounting", "AccountingInfo", "Contact")
@@ -317,3 +317,48 @@ def test_stats_count_calls_and_invoices(sandbox_url: str, sales: zeep.Client, ad
     submit(sales, admin, invoice("S-3"))
     stats = requests.get(f"{sandbox_url}/_sandbox/yuki/stats").json()
     assert stats == {"process_calls": 2, "invoices_total": 3, "invoices_per_call": [2, 1]}
+
+
+def test_a_late_visible_batch_is_booked_but_hidden_from_lookups_until_its_delay(
+    sandbox_url: str, sales: zeep.Client, accounting: zeep.Client, admin: Admin
+) -> None:
+    """drop_response_visible_late on ProcessSalesInvoices: the invoices are booked, the
+    answer is lost, and CheckOutstandingItem(Admin) and OutstandingDebtorItems show none
+    of them until delay_seconds of sandbox time have passed."""
+    session = sales.service.Authenticate(accessKey=admin.access_key)
+    fault: dict[str, Any] = {
+        "system": "yuki",
+        "path_pattern": "Sales.asmx",
+        "method": "POST",
+        "kind": "drop_response_visible_late",
+        "delay_seconds": 60,
+    }
+    assert requests.post(f"{sandbox_url}/_sandbox/faults", json=fault).status_code == 201
+    with pytest.raises(TransportError) as lost:  # a gateway's 504 page, not a SOAP answer
+        sales.service.ProcessSalesInvoices(
+            sessionId=session,
+            administrationId=admin.administration_id,
+            xmlDoc=xml_doc(invoice("LATE-1"), invoice("LATE-2")),
+        )
+    assert lost.value.status_code == 504
+    assert sorted(d["reference"] for d in documents(admin)) == ["LATE-1", "LATE-2"]
+
+    def lookups() -> list[list[str]]:
+        by_admin = accounting.service.CheckOutstandingItemAdmin(
+            sessionID=session, administrationID=admin.administration_id, Reference="LATE-1"
+        )
+        anywhere = accounting.service.CheckOutstandingItem(sessionID=session, Reference="LATE-2")
+        debtors = accounting.service.OutstandingDebtorItems(
+            sessionID=session,
+            administrationID=admin.administration_id,
+            includeBankTransactions=False,
+            sortOrder="DateAsc",
+        )
+        return [
+            [i.findtext("Reference") for i in found.findall("Item")]
+            for found in (by_admin, anywhere, debtors)
+        ]
+
+    assert lookups() == [[], [], []]
+    requests.post(f"{sandbox_url}/_sandbox/clock/advance", json={"seconds": 61})
+    assert lookups() == [["LATE-1"], ["LATE-2"], ["LATE-1", "LATE-2"]]

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from invoicesync_api.callbacks.lexware import router as lexware_callbacks_router
@@ -26,6 +26,8 @@ from invoicesync_api.errors import (
     problem,
     problem_media_types,
 )
+from invoicesync_api.health import DependencyHealth, State
+from invoicesync_api.http_limits import RequestLimits
 from invoicesync_api.integrations.lifecycle_router import router as lifecycle_router
 from invoicesync_api.integrations.router import router as integrations_router
 from invoicesync_api.notifications.router import router as notifications_router
@@ -36,7 +38,7 @@ from invoicesync_api.sync.dead_letters import router as dead_letters_router
 from invoicesync_api.sync.router import router as sync_runs_router
 from invoicesync_api.webhooks.router import router as webhooks_router
 from invoicesync_api.workers.background import BackgroundWorkers
-from invoicesync_shared import tracing
+from invoicesync_shared import clock, tracing
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.engine import create_engine, create_sessionmaker
 from invoicesync_shared.metrics import HTTP_REQUESTS, HTTP_SECONDS, metrics_endpoint
@@ -106,6 +108,11 @@ class BodySizeLimit:
         await self.app(scope, receive, send)
 
 
+def metrics_app() -> Starlette:
+    """What Prometheus scrapes, served on its own port: never on the public one."""
+    return Starlette(routes=[Route("/metrics", metrics_endpoint)])
+
+
 def create_app(settings: ApiSettings) -> FastAPI:
     engine = create_engine(
         settings.database_url,
@@ -117,19 +124,24 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.run_workers:
-            await workers.start()
-        try:
-            yield
-        finally:
-            await workers.stop()
-            await engine.dispose()
+        async with clock.following(settings.clock_url, settings.env):
+            if settings.run_workers:
+                await workers.start()
+            try:
+                yield
+            finally:
+                await workers.stop()
+                await engine.dispose()
 
     app = FastAPI(title="invoicesync", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker
     app.state.box = SecretBox(settings.encryption_keys)
+    health = DependencyHealth(
+        settings, broker_ok=lambda: workers.broker_ok() if settings.run_workers else None
+    )
+    app.state.health = health
     app.state.idempotency = IdempotencyKeys(
         engine, sessionmaker, settings.idempotency_in_flight_seconds
     )
@@ -152,8 +164,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
         document_router("credit_note", "/v1/credit-notes", "credit notes"),
     ):
         app.include_router(router, responses=PROBLEM_RESPONSES)
-    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestLimits, max_url_bytes=settings.max_url_bytes, max_headers=settings.max_header_fields
+    )
     app.add_middleware(RequestMetrics)
     # A no-op unless the process installed a tracer provider (configure_tracing).
     if tracing.is_enabled():  # off by default: no middleware cost without an exporter
@@ -171,11 +185,17 @@ def create_app(settings: ApiSettings) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/readyz", include_in_schema=False)
-    async def readyz(request: Request) -> JSONResponse:
-        checks = {"database": await _database_ok(engine), "broker": workers.broker_ok()}
-        checks.update(await _connectors_ok(settings))
-        ready = all(checks.values())
-        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+    async def readyz() -> JSONResponse:
+        """Ready when this replica can serve: its database answers. Connectors and the
+        broker are reported on /healthz/dependencies, never by failing the API."""
+        ready = await _database_ok(engine)
+        return JSONResponse(
+            {"ready": ready, "checks": {"database": ready}}, status_code=200 if ready else 503
+        )
+
+    @app.get("/healthz/dependencies", include_in_schema=False)
+    async def dependencies() -> dict[str, State]:
+        return await health.summary()
 
     return app
 
@@ -187,17 +207,3 @@ async def _database_ok(engine: object) -> bool:
         return True
     except Exception:
         return False
-
-
-async def _connectors_ok(settings: ApiSettings) -> dict[str, bool]:
-    async def one(system: str) -> bool:
-        try:
-            async with httpx.AsyncClient(timeout=2.0) as http:
-                response = await http.get(f"{settings.connector_url(system)}/readyz")
-            return response.status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    systems = ("exact", "lexware", "yuki")
-    results = await asyncio.gather(*(one(s) for s in systems))
-    return {f"connector_{s}": ok for s, ok in zip(systems, results, strict=True)}

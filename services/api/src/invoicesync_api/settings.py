@@ -11,6 +11,8 @@ from invoicesync_shared.settings import ServiceSettings
 class ApiSettings(ServiceSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # Prometheus scrapes /metrics here, apart from the public port.
+    api_metrics_port: int = 8001
     public_url: str = ""  # how callers and OAuth redirects reach the API
     admin_token: SecretStr = SecretStr("")
     # OAuth apps invoicesync uses; the sandbox registers the same by default.
@@ -25,6 +27,8 @@ class ApiSettings(ServiceSettings):
     connector_yuki_url: str = "http://127.0.0.1:8023"
     run_workers: bool = True  # outbox relay and result consumer in this process
     max_body_bytes: int = 1_000_000
+    max_url_bytes: int = 8192  # longer: 414
+    max_header_fields: int = 100  # more: 431
     # A POST with an Idempotency-Key holds two connections (its claim commits on its own).
     database_pool_size: int = 20
 

@@ -1,24 +1,21 @@
 """HTTP to Exact Online: bearer tokens, one refresh on 401, the rate budget per division,
-and the error allowance that keeps the app from being blocked."""
+and the error brake (shared by every replica) that keeps the app from being blocked."""
 
 from __future__ import annotations
 
 import contextlib
-import time
 import uuid
-from collections import defaultdict, deque
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
 from connector_exact import errors
+from invoicesync_shared.connectors.error_brake import ErrorBrake
 from invoicesync_shared.connectors.errors import TransientError
 from invoicesync_shared.connectors.oauth import TokenStore
 from invoicesync_shared.connectors.rate_limit import WindowBudget
 from invoicesync_shared.connectors.transport import transport_error
-
-HOUR = 3600.0
 
 
 class ExactClient:
@@ -28,15 +25,14 @@ class ExactClient:
         tokens: TokenStore,
         *,
         base_url: str,
-        error_allowance: int,
+        brake: ErrorBrake,
         budget: WindowBudget | None = None,
     ) -> None:
         self._http = http
         self._tokens = tokens
         self._api = f"{base_url}/api/v1"
         self.budget = budget or WindowBudget(reserve=1, system="exact")
-        self._error_allowance = error_allowance
-        self._errors: defaultdict[tuple[int, str], deque[float]] = defaultdict(deque)
+        self._brake = brake
         self.calls = 0
         self.rate_limited = 0  # 429s seen; the budget should keep this at zero
 
@@ -93,28 +89,30 @@ class ExactClient:
     ) -> dict[str, Any]:
         url = url or self._url(division, path)
         scope = f"{division}"
-        self._check_allowance(division, path)
+        endpoint = _endpoint(path)
         response = await self._tokens.send_authorized(
-            integration_id, lambda token: self._send(scope, method, url, token, **kwargs)
+            integration_id,
+            lambda token: self._send(scope, endpoint, method, url, token, **kwargs),
         )
 
         failure = errors.classify(response, is_write=method != "GET")
         if failure is not None:
-            if 400 <= response.status_code < 500 and response.status_code != 429:
-                self._errors[(division or 0, _endpoint(path))].append(time.time())
             raise failure
         return response.json() if response.content else {}
 
     async def _send(
-        self, scope: str, method: str, url: str, token: str, **kwargs: Any
+        self, scope: str, endpoint: str, method: str, url: str, token: str, **kwargs: Any
     ) -> httpx.Response:
         await self.budget.acquire(scope)
-        self.calls += 1
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-        try:
-            response = await self._http.request(method, url, headers=headers, **kwargs)
-        except httpx.TransportError as exc:
-            raise transport_error(exc, is_write=method != "GET", system="Exact") from exc
+        async with self._brake.call(scope, endpoint) as attempt:
+            self.calls += 1
+            try:
+                response = await self._http.request(method, url, headers=headers, **kwargs)
+            except httpx.TransportError as exc:
+                raise transport_error(exc, is_write=method != "GET", system="Exact") from exc
+            if 400 <= response.status_code < 500 and response.status_code != 429:
+                attempt.failed()  # what Exact counts towards its block
         self._observe(scope, response)
         if response.status_code == 429:
             self.rate_limited += 1
@@ -126,18 +124,6 @@ class ExactClient:
         if remaining is not None and reset is not None:
             with contextlib.suppress(ValueError):
                 self.budget.observe(scope, remaining=int(remaining), reset_at=int(reset) / 1000)
-
-    def _check_allowance(self, division: int | None, path: str) -> None:
-        """Refuse to call an endpoint that already failed too often this hour."""
-        stamps = self._errors[(division or 0, _endpoint(path))]
-        now = time.time()
-        while stamps and stamps[0] < now - HOUR:
-            stamps.popleft()
-        if len(stamps) >= self._error_allowance:
-            raise TransientError(
-                "paused: too many errors on this Exact endpoint this hour",
-                retry_after=stamps[0] + HOUR - now,
-            )
 
 
 def _endpoint(path: str) -> str:

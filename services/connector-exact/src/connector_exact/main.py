@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import httpx
 
@@ -11,6 +12,7 @@ from connector_exact.connector import ExactConnector
 from connector_exact.readback import ExactReadBack
 from connector_exact.settings import ExactConnectorSettings
 from invoicesync_shared.bus.producer import EventProducer
+from invoicesync_shared.connectors.error_brake import ErrorBrake
 from invoicesync_shared.connectors.oauth import OAuthApp, TokenStore
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
 from invoicesync_shared.connectors.service import ConnectorParts, run_connector
@@ -31,7 +33,10 @@ async def serve(settings: ExactConnectorSettings) -> None:
     tokens = TokenStore(sessionmaker, SecretBox(settings.encryption_keys), app)
     http = httpx.AsyncClient(timeout=httpx.Timeout(settings.exact_timeout_seconds, connect=5.0))
     client = ExactClient(
-        http, tokens, base_url=settings.exact_url(), error_allowance=settings.exact_error_allowance
+        http,
+        tokens,
+        base_url=settings.exact_url(),
+        brake=ErrorBrake(sessionmaker, system="exact", allowance=settings.exact_error_allowance),
     )
 
     async def build(producer: EventProducer) -> ConnectorParts:
@@ -39,7 +44,10 @@ async def serve(settings: ExactConnectorSettings) -> None:
             client, sessionmaker, producer, interval=settings.exact_readback_interval_seconds
         )
         runtime = ConnectorRuntime(
-            ExactConnector(client), sessionmaker=sessionmaker, producer=producer
+            ExactConnector(client),
+            sessionmaker=sessionmaker,
+            producer=producer,
+            settle=timedelta(seconds=settings.exact_settle_seconds),
         )
         return ConnectorParts(runtime, loops=[reader], refresh=reader.refresh_now)
 
@@ -50,6 +58,8 @@ async def serve(settings: ExactConnectorSettings) -> None:
             bootstrap=settings.kafka_bootstrap,
             health_port=settings.connector_exact_port,
             health_host=settings.connector_host,
+            clock_url=settings.clock_url,
+            environment=settings.env,
             # Divisions side by side, each one document at a time: a division whose minute
             # is spent waits alone, and each answer's remaining count stays exact.
             concurrency=settings.exact_concurrency,

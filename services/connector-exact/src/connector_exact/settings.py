@@ -19,3 +19,8 @@ class ExactConnectorSettings(ServiceSettings):
     exact_readback_interval_seconds: float = 86_400.0
     # Clients (so divisions) worked at once per partition; each one's documents in order.
     exact_concurrency: int = Field(default=8, ge=1)
+    # After a write whose answer was lost, wait this long before looking it up, and as long
+    # again before believing "not found" and pushing again (a late commit, a list that lags).
+    # 0 looks up at once, as for a write known not to have happened.
+    # Entries are read through OData filters, which Exact does not promise to be current.
+    exact_settle_seconds: float = Field(default=30.0, ge=0, le=120)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -59,7 +60,12 @@ async def serve(settings: LexwareConnectorSettings) -> None:
         poller = VoucherPoller(
             client, sessionmaker, producer, interval=settings.lexware_poll_interval_seconds
         )
-        runtime = ConnectorRuntime(connector, sessionmaker=sessionmaker, producer=producer)
+        runtime = ConnectorRuntime(
+            connector,
+            sessionmaker=sessionmaker,
+            producer=producer,
+            settle=timedelta(seconds=settings.lexware_settle_seconds),
+        )
         return ConnectorParts(runtime, loops=[poller], refresh=poller.poll_integration_now)
 
     try:
@@ -69,6 +75,8 @@ async def serve(settings: LexwareConnectorSettings) -> None:
             bootstrap=settings.kafka_bootstrap,
             health_port=settings.connector_lexware_port,
             health_host=settings.connector_host,
+            clock_url=settings.clock_url,
+            environment=settings.env,
             concurrency=settings.lexware_concurrency,
         )
     finally:

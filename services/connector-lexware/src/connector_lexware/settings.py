@@ -20,6 +20,11 @@ class LexwareConnectorSettings(ServiceSettings):
     # Drafts get their numbers when a person finalises them, so push order does not matter.
     lexware_concurrency: int = Field(default=16, ge=1)
     lexware_timeout_seconds: float = 20.0
+    # After a write whose answer was lost, wait this long before looking it up, and as long
+    # again before believing "not found" and pushing again (a late commit, a list that lags).
+    # 0 looks up at once, as for a write known not to have happened.
+    # The lookup starts from /v1/voucherlist, a list Lexware does not promise to be current.
+    lexware_settle_seconds: float = Field(default=30.0, ge=0, le=120)
     lexware_connect_timeout_seconds: float = 5.0
     # How long a profile answer (small business or not) is trusted before asking again.
     lexware_profile_cache_seconds: float = 300.0

@@ -5,6 +5,7 @@ calls."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from connector_yuki.batching import SalesInvoiceBatcher
 from connector_yuki.connector import YukiConnector
@@ -44,7 +45,12 @@ async def serve(settings: YukiConnectorSettings) -> None:
         reader = YukiReadBack(
             connector, sessionmaker, producer, interval=settings.yuki_readback_interval_seconds
         )
-        runtime = ConnectorRuntime(connector, sessionmaker=sessionmaker, producer=producer)
+        runtime = ConnectorRuntime(
+            connector,
+            sessionmaker=sessionmaker,
+            producer=producer,
+            settle=timedelta(seconds=settings.yuki_settle_seconds),
+        )
         return ConnectorParts(runtime, loops=[reader], refresh=reader.refresh_now)
 
     try:
@@ -54,6 +60,8 @@ async def serve(settings: YukiConnectorSettings) -> None:
             bootstrap=settings.kafka_bootstrap,
             health_port=settings.connector_yuki_port,
             health_host=settings.connector_host,
+            clock_url=settings.clock_url,
+            environment=settings.env,
             concurrency=settings.yuki_concurrency,
         )
     finally:

@@ -11,6 +11,12 @@ class YukiConnectorSettings(ServiceSettings):
     connector_yuki_port: int = 8023
     # A batch of 200 invoices takes Yuki a while; a timeout on a write is an unknown outcome.
     yuki_timeout_seconds: float = Field(default=60.0, gt=0)
+    # After a write whose answer was lost, wait this long before looking it up, and as long
+    # again before believing "not found" and pushing again (a late commit, a list that lags).
+    # 0 looks up at once, as for a write known not to have happened.
+    # Longer than for the others: a batch whose answer was lost may still be processing its
+    # later invoices when the call times out.
+    yuki_settle_seconds: float = Field(default=60.0, ge=0, le=120)
     # Pushes for one administration share one SOAP call: a batch goes when the window
     # since its first push has passed, when no push came for the pause, or when full.
     yuki_batch_window_seconds: float = Field(default=1.0, ge=0)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from invoicesync_sandbox.context import SandboxContext
-from invoicesync_sandbox.faults import Fault, FaultKind
+from invoicesync_sandbox.faults import DEFAULT_DELAY_SECONDS, Fault, FaultKind
 
 
 class FaultIn(BaseModel):
@@ -18,6 +18,8 @@ class FaultIn(BaseModel):
     kind: FaultKind
     count: int = Field(default=1, ge=1, le=100_000)
     method: str | None = None
+    # drop_response_visible_late: sandbox seconds the write stays invisible to reads.
+    delay_seconds: float = Field(default=DEFAULT_DELAY_SECONDS, ge=0, le=86_400)
 
 
 class ClockAdvanceIn(BaseModel):
@@ -51,6 +53,11 @@ def control_router(ctx: SandboxContext, demo: dict[str, Any]) -> APIRouter:
     @router.delete("/faults", status_code=204)
     async def clear_faults() -> None:
         ctx.faults.clear()
+
+    @router.get("/clock")
+    async def read_clock() -> dict[str, float]:
+        """Sandbox time in epoch seconds; services with INVOICESYNC_CLOCK_URL follow it."""
+        return {"now": ctx.clock.now()}
 
     @router.post("/clock/advance")
     async def advance_clock(body: ClockAdvanceIn) -> dict[str, float]:

@@ -1,7 +1,9 @@
 """Injected faults: 500s, 429s, timeouts and responses lost after the commit.
 
 Faults are registered through ``POST /_sandbox/faults`` and consumed by an ASGI
-middleware, so every emulator gets them without code of its own.
+middleware, so every emulator gets them without code of its own. A response lost after
+the commit may also stay invisible to reads for a while (``drop_response_visible_late``:
+see ``visibility``).
 """
 
 from __future__ import annotations
@@ -15,19 +17,28 @@ from typing import Literal
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-FaultKind = Literal["http_500", "http_429", "timeout", "drop_response_after_commit"]
+from invoicesync_sandbox.clock import Clock
+from invoicesync_sandbox.visibility import hidden_until
+
+FaultKind = Literal[
+    "http_500", "http_429", "timeout", "drop_response_after_commit", "drop_response_visible_late"
+]
+DEFAULT_DELAY_SECONDS = 5.0
 SYSTEM_PREFIXES = {"exact": "/exact", "lexware": "/lexware", "yuki": "/yuki"}
 
 
 @dataclass
 class Fault:
-    """``count`` requests matching ``system``/``path_pattern`` (regex) get ``kind``."""
+    """``count`` requests matching ``system``/``path_pattern`` (regex) get ``kind``;
+    ``delay_seconds`` (sandbox time) is how long a ``drop_response_visible_late`` write
+    stays invisible to reads."""
 
     system: str
     path_pattern: str
     kind: FaultKind
     count: int
     method: str | None = None
+    delay_seconds: float = DEFAULT_DELAY_SECONDS
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def matches(self, method: str, path: str) -> bool:
@@ -71,10 +82,13 @@ class FaultRegistry:
 class FaultMiddleware:
     """Applies armed faults to matching requests before or after the emulator runs."""
 
-    def __init__(self, app: ASGIApp, registry: FaultRegistry, hang_seconds: float) -> None:
+    def __init__(
+        self, app: ASGIApp, registry: FaultRegistry, hang_seconds: float, clock: Clock
+    ) -> None:
         self.app = app
         self.registry = registry
         self.hang_seconds = hang_seconds
+        self.clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith("/_sandbox"):
@@ -90,10 +104,18 @@ class FaultMiddleware:
         elif fault.kind == "timeout":
             await asyncio.sleep(self.hang_seconds)
             await _send_plain(send, 504, b"Gateway Timeout")
+        elif fault.kind == "drop_response_visible_late":
+            # Committed, unanswered, and hidden from every read for delay_seconds.
+            with hidden_until(self.clock.now() + fault.delay_seconds):
+                await self.app(scope, receive, _swallow)
+            await self._hang_up(send)
         else:  # drop_response_after_commit: the emulator commits, the caller never hears
             await self.app(scope, receive, _swallow)
-            await asyncio.sleep(self.hang_seconds)
-            await _send_plain(send, 504, b"Gateway Timeout")
+            await self._hang_up(send)
+
+    async def _hang_up(self, send: Send) -> None:
+        await asyncio.sleep(self.hang_seconds)
+        await _send_plain(send, 504, b"Gateway Timeout")
 
 
 async def _swallow(message: Message) -> None:

@@ -42,7 +42,10 @@ def create_app(settings: SandboxSettings) -> FastAPI:
 
     app.state.ctx = ctx
     app.add_middleware(
-        FaultMiddleware, registry=ctx.faults, hang_seconds=settings.fault_hang_seconds
+        FaultMiddleware,
+        registry=ctx.faults,
+        hang_seconds=settings.fault_hang_seconds,
+        clock=ctx.clock,
     )
     return app
 

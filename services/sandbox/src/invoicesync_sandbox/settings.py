@@ -20,7 +20,7 @@ class SandboxSettings(BaseSettings):
     seed_demo: bool = True  # one demo company per system at start-up
     # Time scale for rate limits and token lifetimes: 10 means a "minute" lasts 6 s.
     time_scale: float = 1.0
-    # How long a "timeout" / "drop_response_after_commit" fault holds the connection.
+    # How long a "timeout" / "drop_response_*" fault holds the connection.
     fault_hang_seconds: float = 30.0
 
     # The OAuth apps invoicesync itself uses (the API reads the same values).

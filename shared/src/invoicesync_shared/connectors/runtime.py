@@ -51,6 +51,9 @@ log = structlog.get_logger()
 # holder's document is taken over after it lapses, on the database's clock.
 DEFAULT_LEASE = timedelta(seconds=120)
 LEASE_POLL_SECONDS = 1.0
+# How long a write whose answer was lost may take to show in the system's lookups (a late
+# commit, a list that lags). No vendor promises read-after-write for its lists: be strict.
+DEFAULT_SETTLE = timedelta(seconds=30)
 
 INTERNAL_ERROR = "internal_error"
 UNRESOLVED = frozenset({"outcome_unknown", INTERNAL_ERROR})  # may exist remotely: look up first
@@ -60,6 +63,11 @@ RETRIES = Counter("invoicesync_sync_retries_total", "Transient failures retried"
 DEAD_LETTERS = Counter("invoicesync_dead_letters_total", "Events dead-lettered", ["system"])
 LEASE_WAITS = Counter(
     "invoicesync_lease_waits_total", "Waits for another worker's attempt on a document", ["system"]
+)
+SETTLE_WAITS = Counter(
+    "invoicesync_settle_waits_total",
+    "Lookups held back until a write in doubt had time to show",
+    ["system"],
 )
 
 
@@ -85,6 +93,7 @@ class ConnectorRuntime:
         producer: Publisher,
         retry: RetryPolicy | None = None,
         lease: timedelta = DEFAULT_LEASE,
+        settle: timedelta = DEFAULT_SETTLE,
     ) -> None:
         self.connector = connector
         self.system = connector.system
@@ -93,6 +102,7 @@ class ConnectorRuntime:
         self._ledger = Ledger(sessionmaker, connector.system)
         self._retry = retry or RetryPolicy()
         self._lease = lease
+        self._settle = settle.total_seconds()
         self.lease_waited = asyncio.Event()  # set once this runtime waited on another's lease
         self._source = f"/connectors/{connector.system}"
 
@@ -186,11 +196,11 @@ class ConnectorRuntime:
         entry = claim.previous
         previous = _booking_of(entry)
         is_update = isinstance(job.request, DocumentUpdated) and previous is not None
-        # It may exist remotely already: an attempt whose outcome we never learned, or
-        # a document whose sync state was reset (deactivate, repair) — adopt, not repeat.
-        must_look_up = (entry is not None and entry.state == ledger_states.ATTEMPTING) or (
-            entry is None and job.target.generation > 0
-        )
+        # It may exist remotely already: an attempt whose outcome we never learned (in
+        # doubt: it may still be settling), or a document whose sync state was reset
+        # (deactivate, repair) — adopt, not repeat.
+        in_doubt = entry is not None and entry.state == ledger_states.ATTEMPTING
+        must_look_up = in_doubt or (entry is None and job.target.generation > 0)
 
         async def renew() -> None:
             if not await self._ledger.renew(claim, self._lease):
@@ -211,7 +221,7 @@ class ConnectorRuntime:
             )
             # A heartbeat keeps the lease through every wait; losing it stops the push.
             booking, adopted = await while_holding(
-                self._with_retries(ctx, job.document, must_look_up, renew),
+                self._with_retries(ctx, job.document, must_look_up, renew, in_doubt=in_doubt),
                 renew=lambda: self._ledger.renew(claim, self._lease),
                 lease=self._lease,
                 held_until=claim.held_until,
@@ -249,8 +259,15 @@ class ConnectorRuntime:
         document: DocumentSnapshot,
         must_look_up: bool,
         renew: Callable[[], Awaitable[None]],
+        *,
+        in_doubt: bool = False,
     ) -> tuple[Booking, bool]:
+        loop = asyncio.get_running_loop()
         look_up = must_look_up
+        # Since when a write in doubt may be settling. An earlier attempt's own moment is
+        # unknown (the ledger holds when it was claimed or renewed; its push came later,
+        # maybe after a rate-limit wait), so it counts from now: never a wait too short.
+        in_doubt_since = loop.time() if in_doubt else None
         try:
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception_type((TransientError, UnknownOutcome)),
@@ -263,7 +280,7 @@ class ConnectorRuntime:
                         RETRIES.labels(self.system).inc()
                         await renew()  # still ours: keep the lease while retrying
                     if look_up and not ctx.is_update:
-                        found = await self.connector.find_by_reference(ctx, document)
+                        found = await self._look_up(ctx, document, in_doubt_since, renew)
                         if found is not None:
                             return found, True
                     look_up = False
@@ -272,6 +289,7 @@ class ConnectorRuntime:
                         return await self.connector.push(ctx, document), False
                     except UnknownOutcome:
                         look_up = True
+                        in_doubt_since = loop.time()  # it may commit until the call ends
                         raise
                     finally:
                         PUSH_SECONDS.labels(self.system).observe(time.perf_counter() - started)
@@ -282,6 +300,35 @@ class ConnectorRuntime:
                 raise UnknownOutcome(str(exc)) from exc
             raise
         raise AssertionError("unreachable: tenacity reraises")
+
+    async def _look_up(
+        self,
+        ctx: PushContext,
+        document: DocumentSnapshot,
+        in_doubt_since: float | None,
+        renew: Callable[[], Awaitable[None]],
+    ) -> Booking | None:
+        """The remote document, if it exists. A write in doubt is first given the settle
+        time to show, and "not found" is believed only when a second lookup, a settle
+        time later, agrees: one stale read (a lagging list or replica) must not make us
+        push again. Two reads apart catch what one read at twice the wait would, and
+        usually answer after one wait."""
+        if in_doubt_since is None or self._settle <= 0:
+            return await self.connector.find_by_reference(ctx, document)
+        SETTLE_WAITS.labels(self.system).inc()
+        await self._hold_until(in_doubt_since + self._settle, renew)
+        found = await self.connector.find_by_reference(ctx, document)
+        if found is not None:
+            return found
+        await self._hold_until(asyncio.get_running_loop().time() + self._settle, renew)
+        return await self.connector.find_by_reference(ctx, document)
+
+    async def _hold_until(self, deadline: float, renew: Callable[[], Awaitable[None]]) -> None:
+        """Wait for this document alone (other documents go on), keeping its lease."""
+        loop = asyncio.get_running_loop()
+        while (left := deadline - loop.time()) > 0:
+            await asyncio.sleep(min(left, self._lease.total_seconds() / 4))
+            await renew()
 
     async def _record_success(
         self,

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from invoicesync_shared import clock
 from invoicesync_shared.bus.consumer import EventConsumer, OrderScope
 from invoicesync_shared.bus.producer import EventProducer
 from invoicesync_shared.connectors.errors import PermanentError, SyncError
@@ -143,12 +144,31 @@ async def run_connector(
     concurrency: int = 1,
     in_order_by: OrderScope = "subject",
     linger: float = 0.3,
+    clock_url: str = "",
+    environment: str = "development",
 ) -> None:
     """Consume sync requests until SIGTERM/SIGINT; finish the message in hand first.
 
     ``build`` gets the producer, so results of the runtime and of the loops share it.
-    ``concurrency``, ``in_order_by`` and ``linger`` shape the consumer (EventConsumer).
+    ``concurrency``, ``in_order_by`` and ``linger`` shape the consumer (EventConsumer);
+    ``clock_url`` makes date decisions follow another clock (dev and tests).
     """
+    async with clock.following(clock_url, environment):
+        await _run(
+            build, engine, bootstrap, health_port, health_host, concurrency, in_order_by, linger
+        )
+
+
+async def _run(
+    build: Callable[[EventProducer], Awaitable[ConnectorParts]],
+    engine: AsyncEngine,
+    bootstrap: str,
+    health_port: int,
+    health_host: str,
+    concurrency: int,
+    in_order_by: OrderScope,
+    linger: float,
+) -> None:
     producer = EventProducer(bootstrap, client_id=f"connector-{health_port}")
     await producer.start()
     parts = await build(producer)

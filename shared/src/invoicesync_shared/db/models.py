@@ -135,3 +135,18 @@ class ProcessedEvent(Model):
     processed_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+
+
+class ConnectorCallError(Model):
+    """The error brake's rolling hour: one row per call in flight or error counted, per
+    system, scope (Exact division) and endpoint, shared by every replica."""
+
+    __tablename__ = "connector_call_errors"
+    __table_args__ = (Index("ix_connector_call_errors_key", "system", "scope", "endpoint", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    system: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[str] = mapped_column(String(64))
+    endpoint: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16))  # in_flight | error
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -22,6 +22,7 @@ from honcho.manager import Manager
 from pydantic import SecretStr
 
 from invoicesync_devstack import broker, postgres
+from invoicesync_devstack.ports import StackPorts
 from invoicesync_shared.bus.admin import ensure_topics
 from invoicesync_shared.crypto import generate_key
 
@@ -54,12 +55,10 @@ def _database_url() -> str:
     return asyncio.run(postgres.create_database(server.get_uri(), "invoicesync"))
 
 
-def _environment(database_url: str, bootstrap: str) -> dict[str, str]:
+def _environment(database_url: str, bootstrap: str, ports: StackPorts) -> dict[str, str]:
     stored = _secrets()
-    env = dict(os.environ)
-    api_port = env.setdefault("INVOICESYNC_API_PORT", "8000")
-    env.setdefault("INVOICESYNC_SANDBOX_PORT", "8010")
-    env.setdefault("INVOICESYNC_SANDBOX_URL", f"http://127.0.0.1:{env['INVOICESYNC_SANDBOX_PORT']}")
+    env = ports.environment() | dict(os.environ)  # a URL set on its own still wins
+    api_port = env["INVOICESYNC_API_PORT"]
     env.setdefault(
         "INVOICESYNC_OAUTH_REDIRECT_URI", f"http://127.0.0.1:{api_port}/v1/oauth/callback"
     )
@@ -72,8 +71,11 @@ def _environment(database_url: str, bootstrap: str) -> dict[str, str]:
         "INVOICESYNC_LEXWARE_WEBHOOK_PUBLIC_KEY_URL",
         f"{env['INVOICESYNC_SANDBOX_URL']}/_sandbox/lexware/public-key",
     )
+    # Date decisions (nightly hours, token age, budgets) follow the sandbox's clock, so
+    # POST /_sandbox/clock/advance moves the whole stack ahead; never in production.
+    env.setdefault("INVOICESYNC_CLOCK_URL", f"{env['INVOICESYNC_SANDBOX_URL']}/_sandbox/clock")
     # Locally, webhook receivers on loopback are allowed (API.md); never in production.
-    env.setdefault("INVOICESYNC_WEBHOOK_ALLOW_PRIVATE_URLS", "1")
+    env.setdefault("INVOICESYNC_WEBHOOK_ALLOW_LOOPBACK_URLS", "1")
 
     env.setdefault("INVOICESYNC_ADMIN_TOKEN", stored["admin_token"])
     env.setdefault("INVOICESYNC_ENCRYPTION_KEYS", stored["encryption_key"])
@@ -84,13 +86,22 @@ def _environment(database_url: str, bootstrap: str) -> dict[str, str]:
     return env
 
 
+def _stack_ready(api: str) -> bool:
+    """The API serves, and every connector and the broker answer it (the API's own
+    readiness depends on its database only)."""
+    if httpx.get(f"{api}/readyz", timeout=2).status_code != 200:
+        return False
+    dependencies = httpx.get(f"{api}/healthz/dependencies", timeout=5).json()
+    return all(state == "up" for state in dependencies.values())
+
+
 def _announce_when_ready(env: dict[str, str], manager: Manager) -> None:
     api = f"http://127.0.0.1:{env['INVOICESYNC_API_PORT']}"
     sandbox = env["INVOICESYNC_SANDBOX_URL"]
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and manager.returncode is None:
         try:
-            if httpx.get(f"{api}/readyz", timeout=2).status_code == 200:
+            if _stack_ready(api):
                 print(
                     "\n  invoicesync is ready\n"
                     f"  API:         {api}   (docs: {api}/docs)\n"
@@ -111,12 +122,14 @@ def main() -> None:
     started = time.monotonic()
     broker_process = None
     bootstrap = os.environ.get("INVOICESYNC_KAFKA_BOOTSTRAP")
+    ports = StackPorts.from_environment(os.environ)
+    ports.ensure_free(skip=frozenset({"INVOICESYNC_BROKER_PORT"}) if bootstrap else frozenset())
     if not bootstrap:
-        port = int(os.environ.get("INVOICESYNC_BROKER_PORT", "9092"))
+        port = ports["INVOICESYNC_BROKER_PORT"]
         broker_process = broker.start_broker(port, RUN_DIR / "broker.log")
         bootstrap = f"127.0.0.1:{port}"
     try:
-        env = _environment(_database_url(), bootstrap)
+        env = _environment(_database_url(), bootstrap, ports)
         from invoicesync_api.migrate import upgrade
 
         upgrade(SecretStr(env["INVOICESYNC_DATABASE_URL"]))

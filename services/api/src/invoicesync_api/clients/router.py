@@ -6,15 +6,17 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from sqlalchemy import select
 
+from invoicesync_api import pagination
 from invoicesync_api.db.models import Client
 from invoicesync_api.deps import CallerDep, SessionDep
 from invoicesync_api.errors import NotFound
 from invoicesync_api.examples import partners as examples
-from invoicesync_api.schemas import AddressIn, CountryCode, Strict
+from invoicesync_api.examples.media import response_examples
+from invoicesync_api.schemas import AddressIn, CountryCode, Page, Strict
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"])
 
@@ -74,6 +76,22 @@ async def get_client(client_id: uuid.UUID, session: SessionDep, caller: CallerDe
 ClientDep = Annotated[Client, Depends(get_client)]
 
 
+async def owned_client_filter(
+    session: SessionDep,
+    caller: CallerDep,
+    client_id: Annotated[
+        uuid.UUID | None, Query(description="Only this client's; a foreign or unknown id is 404.")
+    ] = None,
+) -> uuid.UUID | None:
+    """A list's ``client_id`` filter: 404 for another partner's client, as on reads."""
+    if client_id is not None:
+        await get_client(client_id, session, caller)
+    return client_id
+
+
+ClientFilterDep = Annotated[uuid.UUID | None, Depends(owned_client_filter)]
+
+
 def client_out(client: Client) -> ClientOut:
     return ClientOut.model_validate(client, from_attributes=True)
 
@@ -87,12 +105,25 @@ async def create_client(body: ClientIn, session: SessionDep, caller: CallerDep) 
     return client_out(client)
 
 
-@router.get("", response_model=list[ClientOut])
-async def list_clients(session: SessionDep, caller: CallerDep) -> list[ClientOut]:
-    rows = await session.scalars(
-        select(Client).where(Client.partner_id == caller.partner_id).order_by(Client.created_at)
+@router.get(
+    "", response_model=Page[ClientOut], responses={200: response_examples(examples.CLIENTS_PAGE)}
+)
+async def list_clients(
+    session: SessionDep,
+    caller: CallerDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+) -> Page[ClientOut]:
+    """Newest first, in pages like every list: follow ``next_cursor`` until it is null."""
+    rows, next_cursor = await pagination.newest_first(
+        session,
+        select(Client).where(Client.partner_id == caller.partner_id),
+        created_at=Client.created_at,
+        ident=Client.id,
+        limit=limit,
+        cursor=cursor,
     )
-    return [client_out(c) for c in rows]
+    return Page[ClientOut](data=[client_out(c) for c in rows], next_cursor=next_cursor)
 
 
 @router.get("/{client_id}", response_model=ClientOut)

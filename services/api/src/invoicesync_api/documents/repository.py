@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
-from sqlalchemy import Exists, Select, and_, exists, or_, select
+from sqlalchemy import Exists, Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from invoicesync_api import pagination
 from invoicesync_api.db.models import Document, DocumentSync
-from invoicesync_api.errors import Unprocessable
 from invoicesync_shared.db.models import Integration
 
 
@@ -60,39 +58,18 @@ def _filtered(f: DocumentFilters) -> Select[Document]:
     return query
 
 
-def encode_cursor(document: Document) -> str:
-    raw = json.dumps([document.created_at.isoformat(), str(document.id)])
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        created, ident = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(created), uuid.UUID(ident)
-    except (ValueError, TypeError) as exc:
-        raise Unprocessable("The cursor is not one this API handed out.") from exc
-
-
 async def list_documents(
     session: AsyncSession, filters: DocumentFilters, *, limit: int, cursor: str | None
 ) -> tuple[Sequence[Document], str | None]:
     """Newest first, keyset-paginated on (created_at, id) so pages never shift."""
-    query = _filtered(filters)
-    if cursor:
-        created, ident = decode_cursor(cursor)
-        query = query.where(
-            or_(
-                Document.created_at < created,
-                and_(Document.created_at == created, Document.id < ident),
-            )
-        )
-    rows = (
-        await session.scalars(
-            query.order_by(Document.created_at.desc(), Document.id.desc()).limit(limit + 1)
-        )
-    ).all()
-    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return await pagination.newest_first(
+        session,
+        _filtered(filters),
+        created_at=Document.created_at,
+        ident=Document.id,
+        limit=limit,
+        cursor=cursor,
+    )
 
 
 async def sync_states(

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
+from invoicesync_api.clients.router import ClientFilterDep
 from invoicesync_api.deps import CallerDep, SessionDep
 from invoicesync_api.documents import accept, repository, service
 from invoicesync_api.documents.idempotency import IdempotencyKeys, request_hash
@@ -141,7 +142,7 @@ def _add_read_routes(
     async def list_documents(
         session: SessionDep,
         caller: CallerDep,
-        client_id: uuid.UUID | None = None,
+        client_id: ClientFilterDep,
         status: Literal["draft", "booked"] | None = None,
         sync_status: SyncStatus | None = None,
         booking_number: Annotated[

@@ -155,6 +155,8 @@ RELINK_SAME: dict[str, Any] = {}
 RELINK_NEW_JOURNALS: dict[str, Any] = {
     "settings": {**EXACT_SETTINGS, "sales_journal": "71", "credit_note_journal": "72"}
 }
+PATCH_NIGHTLY: dict[str, Any] = {"nightly_sync": True, "nightly_hour": 4}
+PATCH_JOURNALS: dict[str, Any] = {"settings": {"sales_journal": "71"}}
 REFRESHED: dict[str, Any] = {"integration_id": story.EXACT_ID, "results_emitted": 2}
 REPAIR_DEFAULT: dict[str, Any] = {}
 REPAIR_FROM: dict[str, Any] = {"from_date": "2026-10-01"}
@@ -182,6 +184,15 @@ CREATED: dict[str, Example] = {
 }
 LISTED: dict[str, Example] = {
     "two_systems": named("Exact Online and Yuki for one client", [EXACT_ACTIVE, YUKI_ACTIVE]),
+}
+PATCHED: dict[str, Example] = {
+    "nightly": named(
+        "Nightly sync at 04:00", {**EXACT_ACTIVE, "nightly_sync": True, "nightly_hour": 4}
+    ),
+    "journals": named(
+        "Another sales journal, checked in Exact",
+        {**EXACT_ACTIVE, "settings": {**EXACT_ACTIVE["settings"], "sales_journal": "71"}},
+    ),
 }
 AUTHORIZED: dict[str, Example] = {
     "active": named("Access allowed and checked", EXACT_ACTIVE),

@@ -57,3 +57,9 @@ GERMAN_CLIENT_OUT: dict[str, Any] = {
     "timezone": "Europe/Berlin",
     "created_at": "2026-11-18T11:18:44Z",
 }
+CLIENTS_PAGE: dict[str, Example] = {
+    "page": named(
+        "Newest first; follow next_cursor for more",
+        {"data": [GERMAN_CLIENT_OUT, CLIENT_OUT], "next_cursor": None},
+    ),
+}

@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Document, DocumentSync
 from invoicesync_api.errors import Conflict, Unprocessable
-from invoicesync_api.integrations.service import apply_verdict, validated_settings
+from invoicesync_api.integrations.service import apply_verdict, merged_settings
 from invoicesync_api.integrations.verification import Verdict
+from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
 
 
@@ -52,13 +53,20 @@ async def deactivate(session: AsyncSession, integration: Integration, from_date:
     return reset
 
 
-def relink_settings(integration: Integration, raw: dict[str, Any] | None) -> dict[str, Any]:
-    """The new settings (validated for the system), or the current ones when none given."""
+def relink_settings(
+    integration: Integration, raw: dict[str, Any] | None, box: SecretBox
+) -> dict[str, Any]:
+    """The new settings: what ``raw`` changes merged into the current ones (validated for
+    the system); the current ones when nothing is given."""
     if not raw:
         return {k: v for k, v in integration.settings.items() if k != "remote"}
-    plain, secrets = validated_settings(integration.system, raw)
-    if secrets:
-        raise Unprocessable("Relink keeps the stored credentials; change them by reconnecting.")
+    plain, new_secrets = merged_settings(integration, raw, box)
+    if new_secrets:
+        raise Unprocessable(
+            "Relink keeps the stored credentials; change the access key with PATCH "
+            "/v1/integrations/{id}.",
+            extra={"errors": [{"field": "settings.access_key", "message": "not changed here"}]},
+        )
     return plain
 
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from invoicesync_api.deps import CallerDep, SessionDep, SettingsDep
@@ -49,7 +49,11 @@ class RelinkIn(Strict):
         json_schema_extra={"examples": [examples.RELINK_SAME, examples.RELINK_NEW_JOURNALS]}
     )
 
-    settings: dict[str, Any] | None = Field(default=None, description="Omitted: the same settings.")
+    settings: dict[str, Any] | None = Field(
+        default=None,
+        description="Only the settings to change (merged into the stored ones); omitted: the "
+        "same settings.",
+    )
 
 
 class RepairIn(Strict):
@@ -124,10 +128,11 @@ async def relink(
     session: SessionDep,
     caller: CallerDep,
     settings: SettingsDep,
+    request: Request,
 ) -> IntegrationOut:
     """Link again (same or new settings) keeping customer links: nothing is re-imported."""
     integration = await service.get_owned(session, integration_id, caller.partner_id)
-    new_settings = lifecycle.relink_settings(integration, body.settings)
+    new_settings = lifecycle.relink_settings(integration, body.settings, request.app.state.box)
     integration.settings = new_settings
     await session.commit()  # the connector verifies what is stored
     verdict = await verify(settings, integration.system, integration.id)
@@ -149,6 +154,7 @@ async def repair(
     session: SessionDep,
     caller: CallerDep,
     settings: SettingsDep,
+    request: Request,
 ) -> RepairOut:
     """The 14-step manual repair in one call: deactivate from the first affected date,
     relink with the same settings (customer links kept), and resync from that date."""
@@ -159,7 +165,7 @@ async def repair(
             "No duplicate booking numbers or deleted entries are flagged; "
             "give a from_date to repair anyway."
         )
-    same_settings = lifecycle.relink_settings(integration, None)
+    same_settings = lifecycle.relink_settings(integration, None, request.app.state.box)
     reset = await lifecycle.deactivate(session, integration, from_date)
     await session.commit()
     verdict = await verify(settings, integration.system, integration.id)

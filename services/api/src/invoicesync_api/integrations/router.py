@@ -13,8 +13,14 @@ from invoicesync_api.deps import CallerDep, SessionDep, SettingsDep
 from invoicesync_api.errors import CONNECTION_PROBLEM_RESPONSES, ConnectionFailed, Unprocessable
 from invoicesync_api.examples import integrations as examples
 from invoicesync_api.examples.media import response_examples
+from invoicesync_api.health import DependencyHealth
 from invoicesync_api.integrations import oauth, service
-from invoicesync_api.integrations.schemas import IntegrationIn, IntegrationOut
+from invoicesync_api.integrations.schemas import (
+    IntegrationHealth,
+    IntegrationIn,
+    IntegrationOut,
+    IntegrationPatch,
+)
 from invoicesync_api.integrations.verification import verify
 from invoicesync_api.sync import announce
 from invoicesync_shared.crypto import SecretBox
@@ -85,11 +91,52 @@ async def list_integrations(client: ClientDep, session: SessionDep) -> list[Inte
 
 @router.get("/v1/integrations/{integration_id}", response_model=IntegrationOut)
 async def read_integration(
-    integration_id: uuid.UUID, session: SessionDep, caller: CallerDep
+    integration_id: uuid.UUID, session: SessionDep, caller: CallerDep, request: Request
 ) -> IntegrationOut:
     integration = await service.get_owned(session, integration_id, caller.partner_id)
     counts = await service.status_counts(session, integration.id)
-    return service.integration_out(integration, counts=counts)
+    health: DependencyHealth = request.app.state.health
+    state = IntegrationHealth(
+        connector=await health.connector(integration.system), broker=health.broker()
+    )
+    return service.integration_out(integration, counts=counts, health=state)
+
+
+@router.patch(
+    "/v1/integrations/{integration_id}",
+    response_model=IntegrationOut,
+    responses={200: response_examples(examples.PATCHED), **CONNECTION_PROBLEM_RESPONSES},
+)
+async def update_integration(
+    integration_id: uuid.UUID,
+    body: IntegrationPatch,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    request: Request,
+) -> IntegrationOut:
+    """Nightly sync and settings. Changed settings are checked with the accounting system
+    first: refused ones answer 422 with the reason and leave the integration as it was."""
+    integration = await service.get_owned(session, integration_id, caller.partner_id)
+    if body.nightly_sync is not None:
+        integration.nightly_sync = body.nightly_sync
+    if body.nightly_hour is not None:
+        integration.nightly_hour = body.nightly_hour
+    before = (integration.settings, integration.credentials)
+    changed = body.settings is not None and service.changed_settings(
+        integration, body.settings, _box(request)
+    )
+    await session.commit()  # the connector reads the settings while verifying
+    if changed and integration.credentials is not None and integration.status == "active":
+        verdict = await verify(settings, integration.system, integration.id)
+        if not verdict.ok:
+            integration.settings, integration.credentials = before
+            await session.commit()
+            raise ConnectionFailed(
+                verdict.message or "The settings were refused.", extra={"reason": verdict.code}
+            )
+        service.apply_verdict(integration, verdict)
+    return service.integration_out(integration)
 
 
 @router.post("/v1/integrations/{integration_id}/verify", response_model=IntegrationOut)

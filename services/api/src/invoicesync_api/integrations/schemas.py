@@ -55,6 +55,30 @@ class IntegrationIn(Strict):
     nightly_hour: int = Field(default=2, ge=0, le=23, description="Hour in the client's time zone.")
 
 
+class IntegrationPatch(Strict):
+    """Only what changes; the rest stays. The remote book itself (Exact's division, Yuki's
+    administration) is changed by relink, which keeps the customer links apart."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [examples.PATCH_NIGHTLY, examples.PATCH_JOURNALS]}
+    )
+
+    nightly_sync: bool | None = None
+    nightly_hour: int | None = Field(
+        default=None, ge=0, le=23, description="Hour in the client's time zone."
+    )
+    settings: dict[str, Any] | None = Field(
+        default=None,
+        description="The settings to change, merged into the stored ones and checked with "
+        "the accounting system again.",
+    )
+
+
+class IntegrationHealth(BaseModel):
+    connector: Literal["up", "down", "unknown"]
+    broker: Literal["up", "down", "unknown"]
+
+
 class IntegrationOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [examples.EXACT_WITH_COUNTS]})
 
@@ -73,3 +97,8 @@ class IntegrationOut(BaseModel):
         default=None, description="Open this to allow access (OAuth systems, while pending)."
     )
     counts: dict[str, int] = Field(default_factory=dict, description="Documents per sync status.")
+    health: IntegrationHealth | None = Field(
+        default=None,
+        description="Reachability of this system's connector and of the broker (on reads of "
+        "one integration); `unknown` where this API replica cannot tell.",
+    )

@@ -13,7 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invoicesync_api.db.models import Client, DocumentSync
 from invoicesync_api.errors import NotFound, Unprocessable
 from invoicesync_api.integrations import oauth
-from invoicesync_api.integrations.schemas import SETTINGS_MODELS, IntegrationIn, IntegrationOut
+from invoicesync_api.integrations.schemas import (
+    SETTINGS_MODELS,
+    IntegrationHealth,
+    IntegrationIn,
+    IntegrationOut,
+)
 from invoicesync_api.integrations.verification import Verdict
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
@@ -34,6 +39,42 @@ def validated_settings(system: str, raw: dict[str, Any]) -> tuple[dict[str, Any]
         secrets["access_key"] = raw["access_key"]
         del plain["access_key"]
     return plain, secrets
+
+
+# Settings that name the remote book: changing them is a relink, not an edit.
+BOOK_SETTINGS = {"exact": ("division",), "yuki": ("administration_id",)}
+
+
+def merged_settings(
+    integration: Integration, changes: dict[str, Any], box: SecretBox
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The stored settings with ``changes`` merged in, validated as a whole: (plain
+    settings, secrets that differ from the stored ones)."""
+    current = {k: v for k, v in integration.settings.items() if k != "remote"}
+    stored_secrets = box.decrypt_json(integration.credentials) if integration.credentials else {}
+    kept = {name: stored_secrets[name] for name in ("access_key",) if name in stored_secrets}
+    plain, secrets = validated_settings(integration.system, {**current, **kept, **changes})
+    return plain, {k: v for k, v in secrets.items() if stored_secrets.get(k) != v}
+
+
+def changed_settings(integration: Integration, changes: dict[str, Any], box: SecretBox) -> bool:
+    """Merge ``changes`` into the stored settings; whether anything changed. A new Yuki
+    access key replaces the stored, encrypted one. The book itself changes by relink."""
+    for key in BOOK_SETTINGS.get(integration.system, ()):
+        if key in changes and changes[key] != integration.settings.get(key):
+            raise Unprocessable(
+                f"settings.{key} names another book; use POST /v1/integrations/{{id}}/relink.",
+                extra={"errors": [{"field": f"settings.{key}", "message": "use relink"}]},
+            )
+    plain, new_secrets = merged_settings(integration, changes, box)
+    current = {k: v for k, v in integration.settings.items() if k != "remote"}
+    if plain == current and not new_secrets:
+        return False
+    integration.settings = plain
+    if new_secrets:
+        stored = box.decrypt_json(integration.credentials) if integration.credentials else {}
+        integration.credentials = box.encrypt_json({**stored, **new_secrets})
+    return True
 
 
 def new_integration(
@@ -102,6 +143,7 @@ def integration_out(
     *,
     authorize_url: str | None = None,
     counts: dict[str, int] | None = None,
+    health: IntegrationHealth | None = None,
 ) -> IntegrationOut:
     return IntegrationOut(
         id=integration.id,
@@ -117,4 +159,5 @@ def integration_out(
         created_at=integration.created_at,
         authorize_url=authorize_url,
         counts=counts or {},
+        health=health,
     )

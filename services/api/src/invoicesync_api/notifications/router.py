@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
+from invoicesync_api.clients.router import ClientFilterDep
 from invoicesync_api.db.models import Notification
 from invoicesync_api.deps import CallerDep, SessionDep
 from invoicesync_api.errors import NotFound
@@ -38,8 +39,8 @@ class NotificationOut(BaseModel):
 async def list_notifications(
     session: SessionDep,
     caller: CallerDep,
+    client_id: ClientFilterDep,
     unread: bool | None = None,
-    client_id: uuid.UUID | None = None,
 ) -> list[NotificationOut]:
     query = select(Notification).where(Notification.partner_id == caller.partner_id)
     if unread is not None:

@@ -14,10 +14,12 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invoicesync_api.clients.router import get_client
 from invoicesync_api.db.models import Client, Document, DocumentSync
 from invoicesync_api.deps import CallerDep, SessionDep
 from invoicesync_api.documents.fanout import request_sync
 from invoicesync_api.examples import sync as examples
+from invoicesync_api.integrations.service import get_owned
 from invoicesync_api.schemas import Strict
 from invoicesync_shared.db.models import Integration
 
@@ -94,7 +96,12 @@ async def list_dead_letters(session: SessionDep, caller: CallerDep) -> list[Dead
 @router.post("/replay", status_code=202, response_model=ReplayOut)
 async def replay(body: ReplayIn, session: SessionDep, caller: CallerDep) -> ReplayOut:
     """Send again every document whose retries ran out (optionally one integration's or
-    one client's); an unknown outcome is looked up before anything is sent."""
+    one client's); an unknown outcome is looked up before anything is sent. A foreign or
+    unknown integration or client is 404."""
+    if body.integration_id is not None:
+        await get_owned(session, body.integration_id, caller.partner_id)
+    if body.client_id is not None:
+        await get_client(body.client_id, session, caller)
     by_document: defaultdict[Document, list[Integration]] = defaultdict(list)
     for _, document, integration in await _dead(session, caller.partner_id, body):
         by_document[document].append(integration)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body
 
+from invoicesync_api.clients.router import ClientFilterDep
 from invoicesync_api.deps import CallerDep, SessionDep
 from invoicesync_api.examples import sync as examples
 from invoicesync_api.examples.media import response_examples
@@ -35,7 +36,7 @@ async def start_run(body: NewRun, session: SessionDep, caller: CallerDep) -> Syn
 
 @router.get("", response_model=list[SyncRunOut])
 async def list_runs(
-    session: SessionDep, caller: CallerDep, client_id: uuid.UUID | None = None
+    session: SessionDep, caller: CallerDep, client_id: ClientFilterDep
 ) -> list[SyncRunOut]:
     return [
         service.run_out(r) for r in await service.list_runs(session, caller.partner_id, client_id)

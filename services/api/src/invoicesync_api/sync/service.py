@@ -15,6 +15,7 @@ from invoicesync_api.documents import fanout
 from invoicesync_api.errors import Conflict, NotFound, Unprocessable
 from invoicesync_api.sync import announce, repository
 from invoicesync_api.sync.schemas import SyncRunIn, SyncRunOut
+from invoicesync_shared import clock
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.results import SyncFailed, SyncResult
 
@@ -60,7 +61,12 @@ async def _chosen_documents(
 
 
 async def start(
-    session: AsyncSession, body: SyncRunIn, partner_id: uuid.UUID, *, trigger: str = "manual"
+    session: AsyncSession,
+    body: SyncRunIn,
+    partner_id: uuid.UUID,
+    *,
+    trigger: str = "manual",
+    started_at: datetime | None = None,
 ) -> SyncRun:
     """One run over the chosen scope; 409 while another run holds one of its integrations."""
     client, integrations = await _integrations_for(session, body, partner_id)
@@ -78,6 +84,7 @@ async def start(
         trigger=trigger,
         status="running",
         errors=[],
+        started_at=started_at or clock.now(),
     )
     session.add(run)
     await session.flush()

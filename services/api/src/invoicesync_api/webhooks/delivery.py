@@ -185,7 +185,11 @@ class WebhookDispatcher:
         body = json.dumps(job.payload, separators=(",", ":"))
         try:
             # Again before each attempt: DNS may have changed since the URL was accepted.
-            await check_url(job.url, allow_private=self._settings.allow_private_urls)
+            await check_url(
+                job.url,
+                allow_private=self._settings.allow_private_urls,
+                allow_loopback=self._settings.allow_loopback_urls,
+            )
             headers = signed_headers(job.event_id, body, at, job.secrets)
             async with http.stream("POST", job.url, content=body, headers=headers) as response:
                 text = await _read_limited(response, self._settings.max_response_body_chars)

@@ -68,7 +68,11 @@ async def create_endpoint(
     settings: WebhookSettingsDep,
 ) -> EndpointWithSecret:
     """Register a receiver; the answer carries the signing secret, shown only this once."""
-    await check_url(body.url, allow_private=settings.allow_private_urls)
+    await check_url(
+        body.url,
+        allow_private=settings.allow_private_urls,
+        allow_loopback=settings.allow_loopback_urls,
+    )
     endpoint, secret = service.create_endpoint(
         box, caller.partner_id, url=body.url, events=list(body.events), description=body.description
     )
@@ -94,7 +98,11 @@ async def patch_endpoint(
 ) -> EndpointOut:
     """Change the URL, the events or the description; ``enabled`` disables or re-enables."""
     if body.url is not None:
-        await check_url(body.url, allow_private=settings.allow_private_urls)
+        await check_url(
+            body.url,
+            allow_private=settings.allow_private_urls,
+            allow_loopback=settings.allow_loopback_urls,
+        )
         endpoint.url = body.url
     if body.events is not None:
         endpoint.events = sorted(set(body.events))

@@ -26,7 +26,9 @@ class WebhookSettings(BaseSettings):
     disable_after_failing_hours: float = Field(default=72.0, gt=0)
     # How long the old secret keeps signing after a rotation.
     rotation_grace_hours: float = Field(default=24.0, ge=0)
-    # Loopback/private targets; only for local runs (``make run`` sets it).
+    # Loopback targets: for local runs only (``make run`` sets it).
+    allow_loopback_urls: bool = False
+    # Any private target (10/8, 192.168/16, link-local…): never in ``make run``.
     allow_private_urls: bool = False
 
     @property

@@ -1,5 +1,6 @@
 """Which URLs a webhook may target: http(s) on public addresses, so deliveries cannot be
-aimed at our own network (SSRF). Loopback and private targets only when allowed."""
+aimed at our own network (SSRF). Loopback targets only when allowed (``make run``: a
+receiver on the developer's machine), other private ones only when explicitly allowed."""
 
 from __future__ import annotations
 
@@ -17,9 +18,14 @@ class UrlRefused(ApiError):
     status, code, title = 422, "webhook_url_refused", "The webhook URL is not allowed"
 
 
-def _address_problem(ip: IpAddress) -> str | None:
+def _unmapped(ip: IpAddress) -> IpAddress:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+        return ip.ipv4_mapped
+    return ip
+
+
+def _address_problem(ip: IpAddress) -> str | None:
+    ip = _unmapped(ip)
     for label, hit in (
         ("a loopback", ip.is_loopback),
         ("a link-local", ip.is_link_local),
@@ -61,7 +67,7 @@ async def _resolve(host: str, port: int) -> list[IpAddress]:
     return [ipaddress.ip_address(info[4][0]) for info in infos]
 
 
-async def check_url(url: str, *, allow_private: bool) -> None:
+async def check_url(url: str, *, allow_private: bool, allow_loopback: bool = False) -> None:
     """Refuse a target we must not call; raises ``UrlRefused`` (422) naming the reason.
 
     Checked when an endpoint is saved and again before every attempt, since DNS answers
@@ -71,6 +77,8 @@ async def check_url(url: str, *, allow_private: bool) -> None:
     if allow_private:
         return
     for ip in await _resolve(host, port):
+        if allow_loopback and _unmapped(ip).is_loopback:
+            continue
         reason = _address_problem(ip)
         if reason is not None:
             raise UrlRefused(f"The webhook host {host!r} resolves to {reason}.")

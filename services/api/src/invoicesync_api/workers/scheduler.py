@@ -1,7 +1,9 @@
 """Nightly runs: per integration with nightly_sync, at its hour in the client's time zone.
 
-Every replica ticks; a transaction-level advisory lock lets one of them work per tick,
-and a run already started within the last 20 hours is not started again.
+Every replica ticks; a transaction-level advisory lock lets one of them work per tick.
+A night is due from its hour on until a run was started for it, for ``catch_up`` after
+the hour: a night whose hour passed while the API was down (or while a manual run held
+the integration) runs at the first tick after, the same night, and never twice.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
@@ -20,31 +22,47 @@ from invoicesync_api.db.models import Client, SyncRun
 from invoicesync_api.errors import ApiError
 from invoicesync_api.sync import service as runs
 from invoicesync_api.sync.schemas import SyncRunIn
+from invoicesync_shared import clock
 from invoicesync_shared.db.models import Integration
 
 log = structlog.get_logger()
 LOCK_ID = 0x1A5C_5EED  # arbitrary, fixed: "the nightly scheduler"
-MIN_GAP = timedelta(hours=20)
+CATCH_UP = timedelta(hours=12)
 
 
-def local_hour(now: datetime, timezone: str) -> int:
+def _zone(timezone: str) -> tzinfo:
     try:
-        return now.astimezone(ZoneInfo(timezone)).hour
-    except ZoneInfoNotFoundError:
-        return now.astimezone(UTC).hour
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def last_night(now: datetime, timezone: str, hour: int) -> datetime:
+    """The latest moment at or before ``now`` when the local clock showed ``hour``:00."""
+    zone = _zone(timezone)
+    local = now.astimezone(zone)
+    slot = datetime.combine(local.date(), time(hour), tzinfo=zone)
+    if slot > local:
+        slot = datetime.combine(local.date() - timedelta(days=1), time(hour), tzinfo=zone)
+    return slot.astimezone(UTC)
 
 
 class NightlyScheduler:
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], *, interval: float = 60.0
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        interval: float = 60.0,
+        catch_up: timedelta = CATCH_UP,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._interval = interval
+        self._catch_up = catch_up
         self._stopping = asyncio.Event()
 
     async def tick(self, now: datetime | None = None) -> list[uuid.UUID]:
         """Start the runs due at ``now``; returns their ids (none if another replica works)."""
-        now = now or datetime.now(UTC)
+        now = now or clock.now()
         started: list[uuid.UUID] = []
         async with self._sessionmaker.begin() as session:
             if not await session.scalar(select(func.pg_try_advisory_xact_lock(LOCK_ID))):
@@ -55,28 +73,29 @@ class NightlyScheduler:
                 .where(Integration.nightly_sync.is_(True), Integration.status == "active")
             )
             for integration, client in due:
-                if local_hour(now, client.timezone) != integration.nightly_hour:
+                night = last_night(now, client.timezone, integration.nightly_hour)
+                if now - night >= self._catch_up or not _active_at(integration, night):
                     continue
-                if await self._ran_recently(session, integration.id, now):
+                if await self._ran_since(session, integration.id, night):
                     continue
-                run_id = await self._start(session, integration)
+                run_id = await self._start(session, integration, now)
                 if run_id:
                     started.append(run_id)
         return started
 
     @staticmethod
-    async def _ran_recently(
-        session: AsyncSession, integration_id: uuid.UUID, now: datetime
-    ) -> bool:
+    async def _ran_since(session: AsyncSession, integration_id: uuid.UUID, night: datetime) -> bool:
         last = await session.scalar(
             select(func.max(SyncRun.started_at)).where(
                 SyncRun.trigger == "nightly", SyncRun.integration_ids.contains([integration_id])
             )
         )
-        return last is not None and now - last < MIN_GAP
+        return last is not None and last >= night
 
     @staticmethod
-    async def _start(session: AsyncSession, integration: Integration) -> uuid.UUID | None:
+    async def _start(
+        session: AsyncSession, integration: Integration, now: datetime
+    ) -> uuid.UUID | None:
         try:
             async with session.begin_nested():
                 run = await runs.start(
@@ -84,8 +103,9 @@ class NightlyScheduler:
                     SyncRunIn(integration_id=integration.id),
                     integration.partner_id,
                     trigger="nightly",
+                    started_at=now,
                 )
-        except ApiError as exc:  # e.g. a manual run is going: tomorrow, then
+        except ApiError as exc:  # e.g. a manual run is going: caught up at a later tick
             log.info("nightly run skipped", integration_id=str(integration.id), reason=exc.detail)
             return None
         return run.id
@@ -101,3 +121,8 @@ class NightlyScheduler:
 
     def stop(self) -> None:
         self._stopping.set()
+
+
+def _active_at(integration: Integration, night: datetime) -> bool:
+    """A night before the integration was connected is not one it missed."""
+    return integration.activated_at is not None and integration.activated_at <= night

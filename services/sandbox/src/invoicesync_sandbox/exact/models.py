@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from invoicesync_sandbox.visibility import visible_from
+
 
 def new_id() -> uuid.UUID:
     return uuid.uuid4()
@@ -139,6 +141,7 @@ class SalesEntry:
     receivable_id: uuid.UUID = field(default_factory=new_id)
     receivable_hid: int = 0
     id: uuid.UUID = field(default_factory=new_id)
+    visible_from: float = field(default_factory=visible_from)  # sandbox epoch seconds
 
     def vat_amount(self) -> Decimal:
         return sum((line.vat_amount_fc for line in self.lines), Decimal("0"))

@@ -36,11 +36,7 @@ class ReceivablesList(Resource):
 
     def rows(self, call: Call) -> list[Row]:
         division = call.div()
-        return [
-            _list_row(division, entry)
-            for entry in division.entries.values()
-            if entry.open_amount() != 0
-        ]
+        return [_list_row(division, entry) for entry in call.entries() if entry.open_amount() != 0]
 
     def seq(self, call: Call, key: object) -> int:
         return key if isinstance(key, int) else 0
@@ -82,11 +78,11 @@ class Receivables(Resource):
 
     def rows(self, call: Call) -> list[Row]:
         division = call.div()
-        return [_cashflow_row(division, entry) for entry in division.entries.values()]
+        return [_cashflow_row(division, entry) for entry in call.entries()]
 
     def seq(self, call: Call, key: object) -> int:
         division = call.div()
-        for entry in division.entries.values():
+        for entry in call.entries():
             if entry.receivable_id == key:
                 return division.seq.get(entry.id, 0)
         return 0

@@ -9,13 +9,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from invoicesync_sandbox.exact.dates import parse_datetime
 from invoicesync_sandbox.exact.errors import ExactError, bad_request, not_found
-from invoicesync_sandbox.exact.models import Division, User
+from invoicesync_sandbox.exact.models import Division, SalesEntry, User
 from invoicesync_sandbox.exact.odata import Row
+from invoicesync_sandbox.visibility import is_visible
 
 Body = Mapping[str, object]
 
@@ -32,6 +33,13 @@ class Call:
         if self.division is None:  # only current/Me runs without a division
             raise not_found()
         return self.division
+
+    def entries(self) -> list[SalesEntry]:
+        """The division's entries this read may see: a late-visible write is not yet."""
+        return [e for e in self.div().entries.values() if self.sees(e)]
+
+    def sees(self, entry: SalesEntry) -> bool:
+        return is_visible(entry, self.now.replace(tzinfo=UTC).timestamp())
 
 
 class Resource:

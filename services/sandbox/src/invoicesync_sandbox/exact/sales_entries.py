@@ -29,9 +29,9 @@ LINE_PROPERTIES = frozenset(
 )  # fmt: skip
 
 
-def find_entry(division: Division, key: object) -> SalesEntry:
-    entry = division.entries.get(key) if isinstance(key, uuid.UUID) else None
-    if entry is None:
+def find_entry(call: Call, key: object) -> SalesEntry:
+    entry = call.div().entries.get(key) if isinstance(key, uuid.UUID) else None
+    if entry is None or not call.sees(entry):
         raise not_found()
     return entry
 
@@ -45,10 +45,10 @@ class SalesEntries(Resource):
 
     def rows(self, call: Call) -> list[Row]:
         division = call.div()
-        return [entry_row(division, e) for e in division.entries.values()]
+        return [entry_row(division, e) for e in call.entries()]
 
     def row(self, call: Call, key: object) -> Row:
-        return entry_row(call.div(), find_entry(call.div(), key))
+        return entry_row(call.div(), find_entry(call, key))
 
     def create(self, call: Call, body: Body) -> Row:
         self.check_body(body)
@@ -68,7 +68,7 @@ class SalesEntries(Resource):
     def update(self, call: Call, key: object, body: Body) -> None:
         self.check_body(body)
         division = call.div()
-        entry = find_entry(division, key)
+        entry = find_entry(call, key)
         if "Customer" in body:
             entry.customer = booking.find_customer(division, body["Customer"]).id
         entry.entry_date = date(body, "EntryDate") or entry.entry_date
@@ -77,12 +77,11 @@ class SalesEntries(Resource):
 
     def delete(self, call: Call, key: object) -> None:
         division = call.div()
-        del division.entries[find_entry(division, key).id]
+        del division.entries[find_entry(call, key).id]
 
     def expand(self, call: Call, row: Row, navigation: str) -> list[Row]:
-        division = call.div()
-        entry = find_entry(division, row["EntryID"])
-        return [line_row(division, line) for line in entry.lines]
+        entry = find_entry(call, row["EntryID"])
+        return [line_row(call.div(), line) for line in entry.lines]
 
 
 class SalesEntryLines(Resource):
@@ -92,18 +91,17 @@ class SalesEntryLines(Resource):
 
     def rows(self, call: Call) -> list[Row]:
         division = call.div()
-        return [line_row(division, ln) for e in division.entries.values() for ln in e.lines]
+        return [line_row(division, ln) for e in call.entries() for ln in e.lines]
 
     def row(self, call: Call, key: object) -> Row:
-        division = call.div()
-        return line_row(division, _find_line(division, key)[1])
+        return line_row(call.div(), _find_line(call, key)[1])
 
     def create(self, call: Call, body: Body) -> Row:
         self.check_body(body)
         _check_line_body(body, allow_entry_id=True)
         division = call.div()
         entry = division.entries.get(booking.as_guid(body.get("EntryID"), "EntryID"))
-        if entry is None:
+        if entry is None or not call.sees(entry):
             raise bad_request("Invalid reference: EntryID")
         line = booking.build_line(division, entry, body)
         entry.lines.append(line)
@@ -113,15 +111,15 @@ class SalesEntryLines(Resource):
 
     def delete(self, call: Call, key: object) -> None:
         division = call.div()
-        entry, line = _find_line(division, key)
+        entry, line = _find_line(call, key)
         entry.lines.remove(line)
         entry.modified = call.now
         if not entry.lines:
             del division.entries[entry.id]
 
 
-def _find_line(division: Division, key: object) -> tuple[SalesEntry, SalesEntryLine]:
-    for entry in division.entries.values():
+def _find_line(call: Call, key: object) -> tuple[SalesEntry, SalesEntryLine]:
+    for entry in call.entries():
         for line in entry.lines:
             if line.id == key:
                 return entry, line

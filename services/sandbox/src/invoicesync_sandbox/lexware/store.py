@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
 
+from invoicesync_sandbox.visibility import visible_from
+
 try:
     from zoneinfo import ZoneInfo
 
@@ -58,6 +60,7 @@ class Voucher:
     preceding_id: str | None = None
     paid_date: float | None = None
     document_file_id: str | None = None
+    visible_from: float = field(default_factory=visible_from)  # sandbox epoch seconds
 
     def gross_total(self) -> float:
         return float(self.data["totalPrice"]["totalGrossAmount"])

@@ -24,6 +24,7 @@ from invoicesync_sandbox.lexware.errors import (
     validation_error,
 )
 from invoicesync_sandbox.lexware.store import Organisation, Voucher, iso, new_id
+from invoicesync_sandbox.visibility import is_visible, visible
 
 LIST_TYPES = frozenset(
     {
@@ -65,19 +66,24 @@ def _due_date(voucher: Voucher) -> str:
     return (start + timedelta(days=int(days))).isoformat(timespec="milliseconds")
 
 
-def _related(org: Organisation, voucher: Voucher) -> list[dict[str, Any]]:
-    if voucher.preceding_id:
-        linked = [org.vouchers.get(voucher.preceding_id)]
-    else:
-        linked = [v for v in org.vouchers.values() if v.preceding_id == voucher.id]
+def _readable(org: Organisation, now: float) -> list[Voucher]:
+    """The vouchers a read may see at sandbox time ``now`` (a late-visible write is not)."""
+    return visible(list(org.vouchers.values()), now)
+
+
+def _related(org: Organisation, voucher: Voucher, now: float) -> list[dict[str, Any]]:
+    linked = [
+        v
+        for v in _readable(org, now)
+        if v.id == voucher.preceding_id or v.preceding_id == voucher.id
+    ]
     return [
         {"id": v.id, "voucherNumber": v.number, "voucherType": lifecycle.LIST_TYPE[v.kind]}
         for v in linked
-        if v is not None
     ]
 
 
-def voucher_view(org: Organisation, voucher: Voucher) -> dict[str, Any]:
+def voucher_view(org: Organisation, voucher: Voucher, now: float) -> dict[str, Any]:
     data = copy.deepcopy(voucher.data)
     view: dict[str, Any] = {
         "id": voucher.id,
@@ -93,7 +99,7 @@ def voucher_view(org: Organisation, voucher: Voucher) -> dict[str, Any]:
         view["voucherNumber"] = voucher.number
     view.update(data)
     view["dueDate"] = _due_date(voucher)
-    view["relatedVouchers"] = _related(org, voucher)
+    view["relatedVouchers"] = _related(org, voucher, now)
     if voucher.document_file_id:
         view["files"] = {"documentFileId": voucher.document_file_id}
     return view
@@ -144,9 +150,9 @@ def _preceding(org: Organisation, voucher_id: str | None) -> str | None:
     return voucher_id
 
 
-def _get(org: Organisation, kind: str, voucher_id: str) -> Voucher:
+def _get(org: Organisation, kind: str, voucher_id: str, now: float) -> Voucher:
     voucher = org.vouchers.get(voucher_id)
-    if voucher is None or voucher.kind != kind:
+    if voucher is None or voucher.kind != kind or not is_visible(voucher, now):
         raise not_found(kind.replace("-", " "))
     return voucher
 
@@ -196,11 +202,12 @@ def _register_kind(router: APIRouter, env: Env, kind: str) -> None:
 
     @router.get(f"/v1/{kind}s/{{voucher_id}}", name=f"get_{kind}")
     async def get_one(caller: CallerDep, voucher_id: str) -> dict[str, Any]:
-        return voucher_view(caller.org, _get(caller.org, kind, voucher_id))
+        now = env.now()
+        return voucher_view(caller.org, _get(caller.org, kind, voucher_id, now), now)
 
     @router.get(f"/v1/{kind}s/{{voucher_id}}/document", name=f"document_{kind}")
     async def document(caller: CallerDep, voucher_id: str) -> dict[str, Any]:
-        voucher = _get(caller.org, kind, voucher_id)
+        voucher = _get(caller.org, kind, voucher_id, env.now())
         if voucher.status == "draft":
             raise LexwareError(
                 406,
@@ -229,7 +236,7 @@ def register(router: APIRouter, env: Env) -> None:
         statuses = _split("voucherStatus", voucherStatus, LIST_STATUSES)
         rows = [
             _list_row(v)
-            for v in list(caller.org.vouchers.values())
+            for v in _readable(caller.org, env.now())
             if ("any" in types or lifecycle.LIST_TYPE[v.kind] in types)
             and ("any" in statuses or v.status in statuses)
         ]
@@ -248,13 +255,14 @@ def register(router: APIRouter, env: Env) -> None:
     @router.get("/v1/payments/{voucher_id}")
     async def payments(caller: CallerDep, voucher_id: str) -> dict[str, Any]:
         voucher = caller.org.vouchers.get(voucher_id)
-        if voucher is None:
+        if voucher is None or not is_visible(voucher, env.now()):
             raise not_found("voucher")
         return lifecycle.payment_view(voucher)
 
     @router.get("/v1/files/{file_id}")
     async def file(caller: CallerDep, file_id: str) -> Response:
-        found = any(v.document_file_id == file_id for v in caller.org.vouchers.values())
+        readable = _readable(caller.org, env.now())
+        found = any(v.document_file_id == file_id for v in readable)
         if not found:
             raise not_found("file")
         return Response(TINY_PDF, media_type="application/pdf")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from invoicesync_sandbox.visibility import visible
 from invoicesync_sandbox.yuki.store import Administration, Contact, Document
 from invoicesync_sandbox.yuki.xmlout import El, el, leaf
 
@@ -75,9 +76,14 @@ def _sorted(admin: Administration, docs: list[Document], order: str) -> list[Doc
     return sorted(docs, key=lambda d: (d.date, d.reference), reverse=reverse)
 
 
-def outstanding_debtor_items(admin: Administration, sort_order: str | None) -> El:
+def readable(admin: Administration, now: float) -> list[Document]:
+    """The documents a read may see at sandbox time ``now`` (a late-visible write is not)."""
+    return visible(admin.documents.values(), now)
+
+
+def outstanding_debtor_items(admin: Administration, sort_order: str | None, now: float) -> El:
     """Booked invoices with an open amount other than zero."""
-    docs = [d for d in admin.documents.values() if d.open_amount not in (None, Decimal("0"))]
+    docs = [d for d in readable(admin, now) if d.open_amount not in (None, Decimal("0"))]
     items = _sorted(admin, docs, sort_order or "DateAsc")
     return El("OutstandingItems", {"xmlns": ""}, [outstanding_item(admin, d) for d in items])
 
@@ -92,12 +98,12 @@ def matches(doc: Document, reference: str) -> bool:
     )
 
 
-def check_outstanding(admins: list[Administration], reference: str) -> El:
+def check_outstanding(admins: list[Administration], reference: str, now: float) -> El:
     """Every booked item matching ``reference``, including settled ones (OpenAmount 0)."""
     items = [
         outstanding_item(admin, doc)
         for admin in admins
-        for doc in admin.documents.values()
+        for doc in readable(admin, now)
         if doc.processed and matches(doc, reference)
     ]
     return El("OutstandingItems", {"xmlns": ""}, items)

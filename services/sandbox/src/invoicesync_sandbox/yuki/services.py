@@ -106,15 +106,18 @@ class Services:
 
     def check_outstanding_item(self, request: SoapRequest) -> Result:
         admins = self.store.administrations_of(self._session(request))
-        return accounting.check_outstanding(admins, request.param("Reference") or "")
+        reference = request.param("Reference") or ""
+        return accounting.check_outstanding(admins, reference, self.store.clock.now())
 
     def check_outstanding_item_admin(self, request: SoapRequest) -> Result:
         admin = self._admin(self._session(request), request.param("administrationID"))
-        return accounting.check_outstanding([admin], request.param("Reference") or "")
+        reference = request.param("Reference") or ""
+        return accounting.check_outstanding([admin], reference, self.store.clock.now())
 
     def outstanding_debtor_items(self, request: SoapRequest) -> Result:
         admin = self._admin(self._session(request), request.param("administrationID"))
-        return accounting.outstanding_debtor_items(admin, request.param("sortOrder"))
+        order = request.param("sortOrder")
+        return accounting.outstanding_debtor_items(admin, order, self.store.clock.now())
 
     def gl_account_scheme(self, request: SoapRequest) -> Result:
         admin = self._admin(self._session(request), request.param("administrationID"))

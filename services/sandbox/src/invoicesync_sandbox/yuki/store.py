@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Literal
 
 from invoicesync_sandbox.clock import Clock
+from invoicesync_sandbox.visibility import visible_from
 
 DuplicateMode = Literal["update", "reject"]
 DEFAULT_SESSION_LIFETIME = 3600.0  # Yuki does not document it; one client assumes 24 h
@@ -79,6 +80,7 @@ class Document:
     booking_number: str | None = None  # assigned when the invoice is booked (Process=true)
     paid: Decimal = Decimal("0")
     version: int = 1
+    visible_from: float = field(default_factory=visible_from)  # sandbox epoch seconds
 
     @property
     def net(self) -> Decimal:

@@ -2,7 +2,7 @@
 outcome's result event with its publication (the connectors' outbox)
 
 Revision ID: d947512b6313
-Revises: 7d4a9e2f6b11
+Revises: 4e8b1c7a2d90
 Create Date: 2026-12-03 13:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "d947512b6313"
-down_revision = "7d4a9e2f6b11"
+down_revision = "4e8b1c7a2d90"
 branch_labels = None
 depends_on = None
 

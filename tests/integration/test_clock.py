@@ -1,0 +1,45 @@
+"""The one clock for date decisions: it follows the sandbox's clock when told to (dev and
+tests), and refuses to in production."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from invoicesync_sandbox.main import create_app as create_sandbox
+from invoicesync_shared import clock
+from invoicesync_shared.settings import ServiceSettings
+from tests.support.servers import sandbox_config, serve_in_thread
+
+
+@pytest.fixture
+def sandbox_url() -> Iterator[str]:
+    """A sandbox of its own: advancing its clock must not move other tests' sandbox."""
+    settings = sandbox_config()
+    with serve_in_thread(create_sandbox(settings), port=settings.port) as url:
+        yield url
+
+
+async def test_services_follow_the_sandbox_clock_when_it_is_advanced(sandbox_url: str) -> None:
+    async with clock.following(f"{sandbox_url}/_sandbox/clock", "test") as followed:
+        assert isinstance(followed, clock.FollowedClock)
+        assert abs(clock.now() - datetime.now(UTC)) < timedelta(seconds=5)
+        advance = {"seconds": 86_400}
+        httpx.post(f"{sandbox_url}/_sandbox/clock/advance", json=advance).raise_for_status()
+        async with httpx.AsyncClient() as http:
+            await followed.sync(http)  # what its background loop does twice a second
+
+        assert clock.now() - datetime.now(UTC) > timedelta(hours=23, minutes=59)
+    assert abs(clock.now() - datetime.now(UTC)) < timedelta(seconds=5)  # back to the host's
+
+
+def test_a_followed_clock_is_refused_in_production() -> None:
+    with pytest.raises(ValidationError, match="development and tests only"):
+        ServiceSettings(env="production", clock_url="http://127.0.0.1:8010/_sandbox/clock")
+    with pytest.raises(ValueError, match="development and tests only"):
+        clock.configured("http://127.0.0.1:8010/_sandbox/clock", "production")
+    assert isinstance(clock.configured("", "production"), clock.SystemClock)

@@ -1,0 +1,69 @@
+"""The ports of one dev stack, derived from one setting so that every process agrees.
+
+``INVOICESYNC_PORT_BASE`` (default 8000) places the whole stack: the API on the base (its
+/metrics on base + 1), the sandbox on base + 10, the connectors on base + 21..23 and the broker on base + 1092 (9092
+by default). A port set on its own (``INVOICESYNC_API_PORT``…) still wins, and the URLs
+the processes use to reach each other follow the ports, so a moved stack never talks to
+another stack's processes.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEFAULT_BASE = 8000
+# Setting, offset from the base, and what listens there (for the error message).
+LAYOUT = {
+    "INVOICESYNC_API_PORT": (0, "the API"),
+    "INVOICESYNC_API_METRICS_PORT": (1, "the API's /metrics"),
+    "INVOICESYNC_SANDBOX_PORT": (10, "the sandbox"),
+    "INVOICESYNC_CONNECTOR_EXACT_PORT": (21, "the Exact connector"),
+    "INVOICESYNC_CONNECTOR_LEXWARE_PORT": (22, "the Lexware connector"),
+    "INVOICESYNC_CONNECTOR_YUKI_PORT": (23, "the Yuki connector"),
+    "INVOICESYNC_BROKER_PORT": (1092, "the Kafka-protocol broker"),
+}
+
+
+class PortTaken(SystemExit):
+    """A port of the stack is in use: said at once, with the way out."""
+
+
+@dataclass(frozen=True)
+class StackPorts:
+    ports: dict[str, int]
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str]) -> StackPorts:
+        base = int(env.get("INVOICESYNC_PORT_BASE", DEFAULT_BASE))
+        return cls(
+            {name: int(env.get(name, base + offset)) for name, (offset, _) in LAYOUT.items()}
+        )
+
+    def __getitem__(self, name: str) -> int:
+        return self.ports[name]
+
+    def environment(self) -> dict[str, str]:
+        """Every port, and every URL one process uses to reach another."""
+        env = {name: str(port) for name, port in self.ports.items()}
+        env["INVOICESYNC_SANDBOX_URL"] = f"http://127.0.0.1:{self['INVOICESYNC_SANDBOX_PORT']}"
+        for system in ("EXACT", "LEXWARE", "YUKI"):
+            port = self[f"INVOICESYNC_CONNECTOR_{system}_PORT"]
+            env[f"INVOICESYNC_CONNECTOR_{system}_URL"] = f"http://127.0.0.1:{port}"
+        return env
+
+    def ensure_free(self, *, skip: frozenset[str] = frozenset()) -> None:
+        """Refuse to start on a port another process holds, naming it and the setting."""
+        for name, port in self.ports.items():
+            if name in skip:
+                continue
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    raise PortTaken(
+                        f"port {port} for {LAYOUT[name][1]} ({name}) is already in use, "
+                        "perhaps by another invoicesync stack; move the whole stack with "
+                        "INVOICESYNC_PORT_BASE (e.g. INVOICESYNC_PORT_BASE=9000 make run)"
+                    ) from None
