@@ -137,12 +137,8 @@ class VoucherPoller:
         number = row.get("voucherNumber")
         if tracked.state == states.SENT and number:
             await self._emit(tracked, _booking(tracked, str(number)))
-            await self._ledger.record_outcome(
-                tracked.integration_id,
-                tracked.document_id,
-                tracked.generation,
-                state=states.BOOKED,
-                booking_number=str(number),
+            await self._ledger.record_number(
+                tracked.integration_id, tracked.document_id, tracked.generation, str(number)
             )
             emitted += 1
         status = str(row.get("voucherStatus"))

@@ -98,7 +98,7 @@ async def list_tracked(
             entry.generation,
             entry.state,
             str(entry.remote_id),
-            entry.updated_at,
+            entry.sent_at or entry.created_at,  # rows from before sent_at was kept
             last,
         )
         for entry, client_id, settings, last in rows

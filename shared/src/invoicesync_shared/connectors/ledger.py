@@ -1,18 +1,45 @@
 """The connector ledger: an attempt is recorded before the remote call, so an outcome
-never learned (crash, timeout, lost response) is found and resolved by lookup."""
+never learned (crash, timeout, lost response) is found and resolved by lookup.
+
+An attempt holds a lease, fenced and measured on the database clock: ``claim_attempt``
+returns a ``Claim`` whose token (the entry's attempt counter) every later write presents,
+so a holder that lost its lease (it lapsed, another replica took it) records nothing.
+The outcome is recorded together with its result event (the connector's outbox), which
+is published after the commit and, if that publish is lost, by ``ResultRelay``.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, DateTime, and_, func, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_shared.db.models import LedgerEntry
+from invoicesync_shared.events.envelope import Envelope
 
 ATTEMPTING, BOOKED, SENT, FAILED = "attempting", "booked", "sent", "failed"
-LEASE_FREE = datetime(2000, 1, 1, tzinfo=UTC)
+DONE = (BOOKED, SENT)
+
+EntryKey = tuple[uuid.UUID, uuid.UUID, int]  # integration, document, generation
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A held lease. ``token`` is the attempt counter it was taken with; ``previous`` the
+    entry as it was before (None: the first attempt); ``held_until`` the local monotonic
+    time (loop clock) by which the lease surely still holds, measured from before the
+    claim was sent — a duration, so a skewed wall clock does not matter."""
+
+    key: EntryKey
+    token: int
+    previous: LedgerEntry | None
+    held_until: float
 
 
 class Ledger:
@@ -34,73 +61,220 @@ class Ledger:
         reference: str,
         *,
         lease: timedelta,
-    ) -> LedgerEntry | None:
+        revision: int | None = None,
+    ) -> Claim | None:
         """Mark the attempt before the call, as a lease: None while another worker holds a
         live one (a rebalance can hand one document to two replicas at once), so only one
-        of them ever calls the accounting system. A lapsed lease (its holder died) is taken
-        over; the taker looks the document up first, as for any unknown outcome."""
+        of them ever calls the accounting system. A lapsed lease (its holder died or
+        stalled) is taken over; the taker looks the document up first, as for any unknown
+        outcome. A finished entry is taken again only for an edit newer than the one it
+        pushed (``revision``; None: never). Every time comparison is the database's."""
+        key = (integration_id, document_id, generation)
+        started = asyncio.get_running_loop().time()
+        expires = _clock() + lease
         async with self._sessionmaker.begin() as session:
-            entry = await session.get(
-                LedgerEntry, (integration_id, document_id, generation), with_for_update=True
-            )
-            now = datetime.now(UTC)
-            if entry is None:
-                entry = LedgerEntry(
-                    integration_id=integration_id,
-                    document_id=document_id,
-                    generation=generation,
-                    system=self._system,
-                    reference=reference,
-                    attempts=0,
+            row = (
+                await session.execute(
+                    select(LedgerEntry, LedgerEntry.lease_expires_at > _clock())
+                    .where(*_is(key))
+                    .with_for_update()
                 )
-                session.add(entry)
-            elif entry.state == ATTEMPTING and entry.updated_at > now - lease:
+            ).first()
+            if row is None:
+                inserted = await session.scalar(
+                    insert(LedgerEntry)
+                    .values(
+                        integration_id=integration_id,
+                        document_id=document_id,
+                        generation=generation,
+                        system=self._system,
+                        reference=reference,
+                        state=ATTEMPTING,
+                        revision=0,
+                        attempts=1,
+                        lease_expires_at=expires,
+                    )
+                    .on_conflict_do_nothing()
+                    .returning(LedgerEntry.attempts)
+                )
+                # A concurrent first claim won the insert: it holds the lease now.
+                return None if inserted is None else Claim(key, 1, None, started + _s(lease))
+            entry, held = row
+            if held:
                 return None
-            entry.state = ATTEMPTING
-            entry.attempts += 1
-            entry.updated_at = now
-            return entry
-
-    async def renew(
-        self, integration_id: uuid.UUID, document_id: uuid.UUID, generation: int
-    ) -> None:
-        """Keep the lease while retrying, so no one takes over a live attempt."""
-        async with self._sessionmaker.begin() as session:
-            await session.execute(
+            if entry.state in DONE and (revision is None or entry.revision >= revision):
+                return None
+            session.expunge(entry)  # the caller gets it as it was before this claim
+            token = await session.scalar(
                 update(LedgerEntry)
-                .where(
-                    LedgerEntry.integration_id == integration_id,
-                    LedgerEntry.document_id == document_id,
-                    LedgerEntry.generation == generation,
+                .where(*_is(key))
+                .values(
+                    state=ATTEMPTING,
+                    attempts=LedgerEntry.attempts + 1,
+                    lease_expires_at=expires,
+                    updated_at=_clock(),
                 )
-                .values(updated_at=datetime.now(UTC))
+                .returning(LedgerEntry.attempts)
+                .execution_options(synchronize_session=False)
             )
+            assert token is not None  # the row is locked
+            return Claim(key, token, entry, started + _s(lease))
+
+    async def renew(self, claim: Claim, lease: timedelta) -> bool:
+        """Extend a live lease still ours; False when it lapsed or another took it."""
+        async with self._sessionmaker.begin() as session:
+            renewed = await session.scalar(
+                update(LedgerEntry)
+                .where(*_held(claim))
+                .values(lease_expires_at=_clock() + lease)
+                .returning(LedgerEntry.attempts)
+                .execution_options(synchronize_session=False)
+            )
+            return renewed is not None
 
     async def record_outcome(
         self,
-        integration_id: uuid.UUID,
-        document_id: uuid.UUID,
-        generation: int,
+        claim: Claim,
         *,
         state: str,
+        result: Callable[[datetime], Envelope],
         remote_id: str | None = None,
         booking_number: str | None = None,
         error: str | None = None,
         revision: int | None = None,
-    ) -> None:
+    ) -> Envelope | None:
+        """Record the attempt's outcome and its result event (``result`` of the database's
+        time) in one transaction, and free the lease. Only the holder of the live lease
+        records: None, and nothing written, when it lapsed or another attempt took it."""
         async with self._sessionmaker.begin() as session:
-            entry = await session.get(
-                LedgerEntry, (integration_id, document_id, generation), with_for_update=True
+            now = await session.scalar(
+                select(_clock()).select_from(LedgerEntry).where(*_held(claim)).with_for_update()
             )
-            if entry is None:
-                raise LookupError("outcome for an attempt that was never recorded")
-            entry.state = state
-            entry.last_error = error
-            # Outcome recorded (even "still unknown"): the lease is free for the next try.
-            entry.updated_at = LEASE_FREE
+            if now is None:
+                return None
+            envelope = result(now)
+            values: dict[str, object] = {
+                "state": state,
+                "last_error": error,
+                "lease_expires_at": None,  # even "still unknown": free for the next try
+                "updated_at": now,
+                "result_event": envelope.to_json(),
+                "result_published_at": None,
+            }
             if remote_id is not None:
-                entry.remote_id = remote_id
+                values["remote_id"] = remote_id
             if booking_number is not None:
-                entry.booking_number = booking_number
+                values["booking_number"] = booking_number
             if revision is not None:
-                entry.revision = revision
+                values["revision"] = revision
+            if state in DONE:
+                values["sent_at"] = now
+            await session.execute(
+                update(LedgerEntry)
+                .where(*_is(claim.key))
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            return envelope
+
+    async def release(self, claim: Claim, *, error: str) -> bool:
+        """Free the lease with the outcome still open (the next try looks the document up
+        first) and no result: nothing was decided about the document. False when the
+        lease was no longer ours."""
+        async with self._sessionmaker.begin() as session:
+            released = await session.scalar(
+                update(LedgerEntry)
+                .where(*_held(claim))
+                .values(state=ATTEMPTING, last_error=error, lease_expires_at=None)
+                .returning(LedgerEntry.attempts)
+                .execution_options(synchronize_session=False)
+            )
+            return released is not None
+
+    async def record_number(
+        self,
+        integration_id: uuid.UUID,
+        document_id: uuid.UUID,
+        generation: int,
+        booking_number: str,
+    ) -> None:
+        """A sent draft got its number remotely (read back, not pushed: no lease)."""
+        async with self._sessionmaker.begin() as session:
+            await session.execute(
+                update(LedgerEntry)
+                .where(*_is((integration_id, document_id, generation)))
+                .values(state=BOOKED, booking_number=booking_number, updated_at=_clock())
+                .execution_options(synchronize_session=False)
+            )
+
+    async def mark_published(self, key: EntryKey, event_id: str) -> None:
+        """The recorded result ``event_id`` reached the bus (a newer one stays due)."""
+        async with self._sessionmaker.begin() as session:
+            await session.execute(
+                update(LedgerEntry)
+                .where(
+                    *_is(key),
+                    LedgerEntry.result_event["id"].astext == event_id,
+                    LedgerEntry.result_published_at.is_(None),
+                )
+                .values(result_published_at=_clock())
+                .execution_options(synchronize_session=False)
+            )
+
+    async def unpublished(
+        self, *, older_than: timedelta, limit: int
+    ) -> list[tuple[EntryKey, Envelope]]:
+        """Recorded results of this system whose publish was not confirmed ``older_than``
+        after they were recorded (the publisher crashed or the bus was away)."""
+        async with self._sessionmaker() as session:
+            rows = await session.execute(
+                select(
+                    LedgerEntry.integration_id,
+                    LedgerEntry.document_id,
+                    LedgerEntry.generation,
+                    LedgerEntry.result_event,
+                )
+                .where(
+                    LedgerEntry.result_event.is_not(None),
+                    LedgerEntry.result_published_at.is_(None),
+                    LedgerEntry.updated_at < _clock() - older_than,
+                    LedgerEntry.system == self._system,
+                )
+                .order_by(LedgerEntry.updated_at)
+                .limit(limit)
+            )
+            return [
+                ((integration_id, document_id, generation), Envelope.from_json(event))
+                for integration_id, document_id, generation, event in rows
+                if event is not None
+            ]
+
+
+def _clock() -> ColumnElement[datetime]:
+    """The database's time now (not the transaction's start): every lease decision's."""
+    return func.clock_timestamp(type_=DateTime(timezone=True))
+
+
+def _is(key: EntryKey) -> tuple[ColumnElement[bool], ...]:
+    integration_id, document_id, generation = key
+    return (
+        LedgerEntry.integration_id == integration_id,
+        LedgerEntry.document_id == document_id,
+        LedgerEntry.generation == generation,
+    )
+
+
+def _held(claim: Claim) -> tuple[ColumnElement[bool], ...]:
+    """The entry, while ``claim`` is its current attempt and the lease has not lapsed."""
+    return (
+        *_is(claim.key),
+        and_(
+            LedgerEntry.attempts == claim.token,
+            LedgerEntry.state == ATTEMPTING,
+            LedgerEntry.lease_expires_at > _clock(),
+        ),
+    )
+
+
+def _s(lease: timedelta) -> float:
+    return lease.total_seconds()

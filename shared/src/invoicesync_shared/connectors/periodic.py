@@ -21,23 +21,32 @@ from invoicesync_shared.bus.producer import Publisher
 from invoicesync_shared.connectors.errors import SyncError
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.envelope import Envelope
-from invoicesync_shared.events.results import SyncResult
+from invoicesync_shared.events.results import SyncResult, result_event_id
 
 log = structlog.get_logger()
 
 Work = Callable[[Integration], Awaitable[int]]
 
 
-async def publish_result(
-    publisher: Publisher, result: SyncResult, *, system: str, client_id: uuid.UUID
-) -> None:
-    """Publish a result keyed like the runtime's, so it stays ordered with them."""
-    envelope = Envelope.wrap(
+def result_envelope(
+    result: SyncResult, *, system: str, client_id: uuid.UUID, attempt: int | None = None
+) -> Envelope:
+    """A result keyed like the runtime's, so it stays ordered with them, with its
+    deterministic id (``attempt``: the attempt a failure ended)."""
+    return Envelope.wrap(
         result,
         source=f"/connectors/{system}",
         subject=str(result.document_id),
         key=str(client_id),
+        event_id=result_event_id(result, attempt=attempt),
     )
+
+
+async def publish_result(
+    publisher: Publisher, result: SyncResult, *, system: str, client_id: uuid.UUID
+) -> None:
+    """Publish a result that is not recorded anywhere first (read-backs)."""
+    envelope = result_envelope(result, system=system, client_id=client_id)
     await publisher.publish(result.TOPIC, envelope)
 
 

@@ -1,8 +1,9 @@
 """The connector runtime: consume sync requests, push through a ``Connector`` exactly
 once per document and generation, and report the outcome.
 
-It owns what every connector needs the same way: filtering by system, the ledger,
-lookup after an unknown outcome, retries, dead letters, result events and metrics.
+It owns what every connector needs the same way: filtering by system, the ledger and
+its fenced lease, lookup after an unknown outcome, retries, dead letters, result events
+(recorded with the outcome, with deterministic ids) and metrics.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from aiokafka import ConsumerRecord
@@ -32,8 +33,9 @@ from invoicesync_shared.connectors.errors import (
     TransientError,
     UnknownOutcome,
 )
-from invoicesync_shared.connectors.ledger import Ledger
-from invoicesync_shared.connectors.periodic import publish_result
+from invoicesync_shared.connectors.lease import LEASES_LOST, LeaseLost, while_holding
+from invoicesync_shared.connectors.ledger import Claim, EntryKey, Ledger
+from invoicesync_shared.connectors.periodic import result_envelope
 from invoicesync_shared.connectors.protocol import Booking, Connector, PushContext
 from invoicesync_shared.connectors.retry import RetryPolicy
 from invoicesync_shared.db.models import Integration, LedgerEntry
@@ -52,8 +54,8 @@ from invoicesync_shared.tracing import continue_trace
 
 log = structlog.get_logger()
 
-# Longer than one attempt plus the longest backoff between attempts, so a live holder
-# always renews in time; a dead one's document is taken over after it lapses.
+# Renewed every third of it while a push runs (waits included); a dead or stalled
+# holder's document is taken over after it lapses, on the database's clock.
 DEFAULT_LEASE = timedelta(seconds=120)
 LEASE_POLL_SECONDS = 1.0
 # How long a write whose answer was lost may take to show in the system's lookups (a late
@@ -137,6 +139,15 @@ class ConnectorRuntime:
             client_id=str(job.document.client_id),
             event_id=job.envelope.id,
         )
+        # The ledger first: a document already booked is reported booked, whatever has
+        # happened to the integration since (a settled outcome is never turned "failed").
+        entry = await self._ledger.find(
+            job.target.integration_id, job.document.id, job.target.generation
+        )
+        if _already_done(entry, job):
+            assert entry is not None
+            await self._report_done(job, entry)
+            return
         integration = await self._integration(job.target.integration_id)
         if integration is None or integration.status == "deactivated":
             bound.info("integration gone or deactivated; skipped")
@@ -147,40 +158,40 @@ class ConnectorRuntime:
             bound.info("integration waits to be connected again; document left pending")
             return
         if integration.status != "active":
-            await self._fail(job, "integration_inactive", _inactive_message(integration), True)
+            attempts = entry.attempts if entry is not None else 0
+            message = _inactive_message(integration)
+            await self._fail(job, "integration_inactive", message, True, attempt=attempts)
             return
-        entry = await self._ledger.find(
-            job.target.integration_id, job.document.id, job.target.generation
-        )
-        if _already_done(entry, job):
-            assert entry is not None
-            await self._report_done(job, entry)
-            return
-        claimed, entry = await self._claim(job, entry)
-        if claimed:
-            await self._push(job, integration, entry, bound)
+        claim, entry = await self._claim(job, entry)
+        if claim is not None:
+            await self._push(job, integration, claim, bound)
         elif entry is not None and _already_done(entry, job):
             await self._report_done(job, entry)
         else:
             bound.warning("another worker still holds this document; it will report")
 
-    async def _claim(self, job: _Job, entry: LedgerEntry | None) -> tuple[bool, LedgerEntry | None]:
+    async def _claim(
+        self, job: _Job, entry: LedgerEntry | None
+    ) -> tuple[Claim | None, LedgerEntry | None]:
         """Take the attempt's lease; while another worker holds a live one, wait for its
-        outcome. Returns whether we hold it, and the entry as it was before our claim."""
+        outcome. Returns our claim (None: not ours), and the entry as it was before it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 3 * self._lease.total_seconds()
         target = job.target
+        newer = job.document.revision if isinstance(job.request, DocumentUpdated) else None
         while True:
-            if await self._ledger.claim_attempt(
+            claim = await self._ledger.claim_attempt(
                 target.integration_id,
                 job.document.id,
                 target.generation,
                 job.document.number,
                 lease=self._lease,
-            ):
-                return True, entry
+                revision=newer,
+            )
+            if claim is not None:
+                return claim, claim.previous
             if loop.time() > deadline:
-                return False, entry
+                return None, entry
             self.lease_waited.set()
             LEASE_WAITS.labels(self.system).inc()
             await asyncio.sleep(LEASE_POLL_SECONDS)
@@ -188,15 +199,16 @@ class ConnectorRuntime:
                 target.integration_id, job.document.id, target.generation
             )
             if _already_done(entry, job):
-                return False, entry
+                return None, entry
 
     async def _push(
         self,
         job: _Job,
         integration: Integration,
-        entry: LedgerEntry | None,
+        claim: Claim,
         bound: structlog.typing.FilteringBoundLogger,
     ) -> None:
+        entry = claim.previous
         previous = _booking_of(entry)
         is_update = isinstance(job.request, DocumentUpdated) and previous is not None
         # It may exist remotely already: an attempt whose outcome we never learned (in
@@ -206,7 +218,8 @@ class ConnectorRuntime:
         must_look_up = in_doubt or (entry is None and job.target.generation > 0)
 
         async def renew() -> None:
-            await self._ledger.renew(integration.id, job.document.id, job.target.generation)
+            if not await self._ledger.renew(claim, self._lease):
+                raise LeaseLost("the lease was lost between two tries")
 
         try:
             ctx = PushContext(
@@ -221,36 +234,46 @@ class ConnectorRuntime:
                 is_update=is_update,
                 previous=previous,
             )
-            booking, adopted = await self._with_retries(
-                ctx, job.document, must_look_up, renew, in_doubt=in_doubt
+            # A heartbeat keeps the lease through every wait; losing it stops the push.
+            booking, adopted = await while_holding(
+                self._with_retries(ctx, job.document, must_look_up, renew, in_doubt=in_doubt),
+                renew=lambda: self._ledger.renew(claim, self._lease),
+                lease=self._lease,
+                held_until=claim.held_until,
             )
+        except LeaseLost as exc:
+            self._lost(job, bound, str(exc))
         except AmbiguousMatch as exc:
             # Neither adopted nor pushed: a bookkeeper checks the entries, then retries.
             bound.warning("lookup found entries that may be ours", code=exc.code)
-            await self._record_failure(job, exc.code, exc.message, retryable=True)
+            await self._record_failure(job, claim, exc.code, exc.message, retryable=True)
         except AuthorizationLost as exc:
             bound.warning("authorisation lost; document left pending", reason=exc.reason)
-            await self._connection_lost(job, integration, exc)
+            await self._connection_lost(job, claim, integration, exc, bound)
         except PermanentError as exc:
             bound.info("push refused", code=exc.code)
-            await self._record_failure(job, exc.code, exc.message, retryable=False)
+            await self._record_failure(job, claim, exc.code, exc.message, retryable=False)
         except (TransientError, UnknownOutcome) as exc:
             bound.warning("push gave up after retries", error=str(exc))
             code = "outcome_unknown" if isinstance(exc, UnknownOutcome) else "unavailable"
-            await self._dead_letter(job, str(exc))
-            await self._record_failure(job, code, _gave_up_message(self.system, exc), True, True)
+            message = _gave_up_message(self.system, exc)
+            await self._record_failure(job, claim, code, message, True, dead_letter=str(exc))
         except Exception as exc:
             # A bug or an answer no mapping foresaw: the lease must not stay taken (the
             # partition would wait for it to lapse), and the outcome is unknown, so the
             # next try looks the document up first. The user sees it and can retry.
             bound.exception("push failed unexpectedly")
-            await self._dead_letter(job, f"internal error: {exc!r}")
             await self._record_failure(
-                job, INTERNAL_ERROR, _internal_message(self.system), True, True
+                job,
+                claim,
+                INTERNAL_ERROR,
+                _internal_message(self.system),
+                True,
+                dead_letter=f"internal error: {exc!r}",
             )
         else:
             bound.info("pushed", booking_number=booking.booking_number, adopted=adopted)
-            await self._record_success(job, booking, adopted)
+            await self._record_success(job, claim, booking, adopted, bound)
 
     async def _with_retries(
         self,
@@ -329,74 +352,142 @@ class ConnectorRuntime:
             await asyncio.sleep(min(left, self._lease.total_seconds() / 4))
             await renew()
 
-    async def _record_success(self, job: _Job, booking: Booking, adopted: bool) -> None:
+    async def _record_success(
+        self,
+        job: _Job,
+        claim: Claim,
+        booking: Booking,
+        adopted: bool,
+        bound: structlog.typing.FilteringBoundLogger,
+    ) -> None:
         state = ledger_states.BOOKED if booking.booking_number else ledger_states.SENT
-        await self._ledger.record_outcome(
-            job.target.integration_id,
-            job.document.id,
-            job.target.generation,
+        recorded = await self._ledger.record_outcome(
+            claim,
             state=state,
             remote_id=booking.remote_id,
             booking_number=booking.booking_number,
             revision=job.document.revision,
+            result=lambda sent_at: self._envelope(job, _result_for(job, booking, adopted, sent_at)),
         )
+        if recorded is None:
+            self._lost(job, bound, "the lease was lost before the outcome was recorded")
+            return
         OUTCOMES.labels(self.system, state).inc()
-        await self._emit(job, _result_for(job, booking, adopted, datetime.now(UTC)))
+        await self._publish_recorded(claim.key, recorded)
 
     async def _record_failure(
-        self, job: _Job, code: str, message: str, retryable: bool, dead_lettered: bool = False
+        self,
+        job: _Job,
+        claim: Claim,
+        code: str,
+        message: str,
+        retryable: bool,
+        *,
+        dead_letter: str | None = None,
     ) -> None:
-        await self._ledger.record_outcome(
-            job.target.integration_id,
-            job.document.id,
-            job.target.generation,
+        """Record a failure (``dead_letter``: the reason the request is also parked)."""
+        failed = SyncFailed(
+            **_ids(job),
+            code=code,
+            message=message,
+            retryable=retryable,
+            dead_lettered=dead_letter is not None,
+        )
+        recorded = await self._ledger.record_outcome(
+            claim,
             # An unresolved outcome stays "attempting", so the next try looks it up first.
             state=ledger_states.ATTEMPTING if code in UNRESOLVED else ledger_states.FAILED,
             error=f"{code}: {message}",
+            result=lambda _: self._envelope(job, failed, attempt=claim.token),
         )
+        if recorded is None:
+            bound = log.bind(document_id=str(job.document.id), event_id=job.envelope.id)
+            self._lost(job, bound, "the lease was lost before the failure was recorded")
+            return
         OUTCOMES.labels(self.system, "failed").inc()
         SYNC_FAILURES.labels(self.system, code).inc()
-        await self._fail(job, code, message, retryable, dead_lettered)
+        if dead_letter is not None:
+            await self._dead_letter(job, dead_letter)
+        await self._publish_recorded(claim.key, recorded)
+
+    def _lost(self, job: _Job, bound: structlog.typing.FilteringBoundLogger, why: str) -> None:
+        """A push that lost its lease records and reports nothing: the next holder looks
+        the document up and reports its outcome."""
+        LEASES_LOST.labels(self.system).inc()
+        bound.warning("lease lost; outcome left to the next holder", reason=why)
 
     async def _connection_lost(
-        self, job: _Job, integration: Integration, exc: AuthorizationLost
+        self,
+        job: _Job,
+        claim: Claim,
+        integration: Integration,
+        exc: AuthorizationLost,
+        bound: structlog.typing.FilteringBoundLogger,
     ) -> None:
         """Not a failure of the document: release its attempt (still unresolved, so the
         next try looks it up first) and tell the API, which alone changes the
         integration's status; the document stays pending meanwhile."""
-        await self._ledger.record_outcome(
-            job.target.integration_id,
-            job.document.id,
-            job.target.generation,
-            state=ledger_states.ATTEMPTING,
-            error=f"{exc.code}: {exc.message}",
-        )
+        if not await self._ledger.release(claim, error=f"{exc.code}: {exc.message}"):
+            self._lost(job, bound, "the lease was lost before the attempt was released")
         OUTCOMES.labels(self.system, "connection_lost").inc()
         await report_connection_lost(self._producer, integration, exc)
 
     async def _report_done(self, job: _Job, entry: LedgerEntry) -> None:
-        """A redelivered request for a finished push: say the outcome again, push nothing."""
-        booking = Booking(entry.remote_id or "", entry.booking_number)
-        await self._emit(job, _result_for(job, booking, False, entry.updated_at))
+        """A redelivered request for a finished push: say the outcome again, push nothing.
+        The same outcome for the same run is the same event: the one recorded, if it is
+        the one this request asks for, else one built from the ledger with its own id."""
+        stored = entry.result_event
+        flags = stored["data"] if stored is not None else {}
+        booking = Booking(
+            entry.remote_id or "",
+            entry.booking_number,
+            customer_created=bool(flags.get("customer_created", False)),
+        )
+        sent_at = entry.sent_at or entry.created_at  # rows from before sent_at was kept
+        result = _result_for(job, booking, bool(flags.get("adopted", False)), sent_at)
+        envelope = self._envelope(job, result)
+        if stored is not None and stored["id"] == envelope.id:
+            envelope = Envelope.from_json(stored)
+        await self._producer.publish(result.TOPIC, envelope)
 
     async def _fail(
-        self, job: _Job, code: str, message: str, retryable: bool, dead_lettered: bool = False
+        self,
+        job: _Job,
+        code: str,
+        message: str,
+        retryable: bool,
+        dead_lettered: bool = False,
+        *,
+        attempt: int,
     ) -> None:
-        await self._emit(
-            job,
-            SyncFailed(
-                **_ids(job),
-                code=code,
-                message=message,
-                retryable=retryable,
-                dead_lettered=dead_lettered,
-            ),
+        """Report a failure no attempt recorded (nothing was tried)."""
+        failed = SyncFailed(
+            **_ids(job),
+            code=code,
+            message=message,
+            retryable=retryable,
+            dead_lettered=dead_lettered,
+        )
+        await self._producer.publish(failed.TOPIC, self._envelope(job, failed, attempt=attempt))
+
+    def _envelope(self, job: _Job, result: SyncResult, *, attempt: int | None = None) -> Envelope:
+        return result_envelope(
+            result, system=self.system, client_id=job.document.client_id, attempt=attempt
         )
 
-    async def _emit(self, job: _Job, result: SyncResult) -> None:
-        await publish_result(
-            self._producer, result, system=self.system, client_id=job.document.client_id
-        )
+    async def _publish_recorded(self, key: EntryKey, envelope: Envelope) -> None:
+        """Publish a result recorded with its outcome; if that fails, the result relay
+        publishes it later (same id, so the API applies it once)."""
+        try:
+            await self._producer.publish(topics.SYNC_RESULTS, envelope)
+        except Exception:
+            log.exception("result not published; the relay will", event_id=envelope.id)
+            return
+        await self._ledger.mark_published(key, envelope.id)
+
+    @property
+    def ledger(self) -> Ledger:
+        return self._ledger
 
     async def _dead_letter(self, job: _Job, reason: str) -> None:
         DEAD_LETTERS.labels(self.system).inc()

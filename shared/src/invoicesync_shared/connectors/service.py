@@ -22,6 +22,7 @@ from invoicesync_shared import clock
 from invoicesync_shared.bus.consumer import EventConsumer, OrderScope
 from invoicesync_shared.bus.producer import EventProducer
 from invoicesync_shared.connectors.errors import PermanentError, SyncError
+from invoicesync_shared.connectors.result_relay import ResultRelay
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
 from invoicesync_shared.events import topics
 from invoicesync_shared.metrics import metrics_endpoint
@@ -194,8 +195,11 @@ async def _run(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, consumer.stop)
     log.info("connector started", system=runtime.system)
+    # Every connector relays its recorded-but-unpublished results (its outbox).
+    relay = ResultRelay(runtime.ledger, producer, system=runtime.system)
+    backgrounds: list[BackgroundLoop] = [*parts.loops, relay]
     tasks = [asyncio.ensure_future(server.serve())]
-    tasks += [asyncio.ensure_future(background.run()) for background in parts.loops]
+    tasks += [asyncio.ensure_future(background.run()) for background in backgrounds]
     try:
         # After the control server is up: joining the group can take tens of seconds
         # (after a crash), and /healthz, /verify and /metrics answer meanwhile.
@@ -203,7 +207,7 @@ async def _run(
         await consumer.run()
     finally:
         server.should_exit = True
-        for background in parts.loops:
+        for background in backgrounds:
             background.stop()
         await consumer.close()
         if loops := tasks[1:]:  # a round in the middle of its calls gets a moment to end

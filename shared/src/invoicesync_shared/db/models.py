@@ -53,10 +53,20 @@ class LedgerEntry(Model):
     """A connector's memory of one push: recorded before the call, completed after it.
 
     ``generation`` changes when a document's sync state is reset (deactivate, repair),
-    so a reset document is pushed again while a redelivered event is not.
+    so a reset document is pushed again while a redelivered event is not. ``attempts`` is
+    the fencing token of the current lease; ``result_event`` is the outcome's result,
+    recorded with it and published after (the connector's outbox).
     """
 
     __tablename__ = "connector_ledger"
+    # What the result relay reads: recorded results not yet published.
+    __table_args__ = (
+        Index(
+            "ix_connector_ledger_unpublished",
+            "updated_at",
+            postgresql_where=text("result_event IS NOT NULL AND result_published_at IS NULL"),
+        ),
+    )
 
     integration_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     document_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -69,6 +79,11 @@ class LedgerEntry(Model):
     booking_number: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Database clock: the lease is held until then; None when no attempt holds it.
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    result_event: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # Envelope.to_json()
+    result_published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

@@ -18,5 +18,9 @@ class RemoteEntryMissing(SyncResult):
     booking_number: str | None = None
     checked_at: datetime
 
+    def outcome(self) -> tuple[object, ...]:
+        # One fact per entry: an entry gone stays gone, however often an audit sees it.
+        return (self.remote_id, self.booking_number)
+
 
 AUDIT_TYPES: dict[str, type[SyncResult]] = {RemoteEntryMissing.TYPE: RemoteEntryMissing}

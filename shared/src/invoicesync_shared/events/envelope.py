@@ -40,9 +40,13 @@ class Envelope:
     traceparent: str | None = None
 
     @classmethod
-    def wrap(cls, event: Event, *, source: str, subject: str, key: str) -> Envelope:
-        """Wrap ``event``; it carries the current trace (if any) to its consumers."""
+    def wrap(
+        cls, event: Event, *, source: str, subject: str, key: str, event_id: str | None = None
+    ) -> Envelope:
+        """Wrap ``event``; it carries the current trace (if any) to its consumers.
+        ``event_id`` is a deterministic id (the same fact is the same event); else random."""
         return cls(
+            id=event_id or str(uuid.uuid4()),
             type=event.TYPE,
             source=source,
             subject=subject,

@@ -1,4 +1,8 @@
-"""Events connectors emit about a push: booked, sent (awaiting a number), failed."""
+"""Events connectors emit about a push: booked, sent (awaiting a number), failed.
+
+The same outcome is the same event: ``result_event_id`` derives a result's event id from
+what makes the outcome, so a repeated report is deduplicated by the API's inbox.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,9 @@ from datetime import datetime
 from invoicesync_shared.events import topics
 from invoicesync_shared.events.envelope import Event
 
+# Fixed for ever: changing it would make every repeated result look new to the inbox.
+RESULT_ID_NAMESPACE = uuid.UUID("1ec05103-7243-4f08-a19c-8ccc39d000d0")
+
 
 class SyncResult(Event):
     TOPIC = topics.SYNC_RESULTS
@@ -16,6 +23,11 @@ class SyncResult(Event):
     integration_id: uuid.UUID
     generation: int = 0
     sync_run_id: uuid.UUID | None = None
+
+    def outcome(self) -> tuple[object, ...] | None:
+        """What makes this outcome this one (beyond document, integration, generation and
+        run), for its deterministic id; None: every report is a new event."""
+        return None
 
 
 class BookingAssigned(SyncResult):
@@ -29,6 +41,9 @@ class BookingAssigned(SyncResult):
     customer_created: bool = False
     adopted: bool = False  # found by reference after an unknown outcome, not created
 
+    def outcome(self) -> tuple[object, ...]:
+        return (self.remote_id, self.booking_number)
+
 
 class DocumentSent(SyncResult):
     """Delivered, but the number comes later (a Lexware draft is finalised by a person)."""
@@ -38,6 +53,9 @@ class DocumentSent(SyncResult):
     remote_id: str
     sent_at: datetime
     customer_created: bool = False
+
+    def outcome(self) -> tuple[object, ...]:
+        return (self.remote_id,)
 
 
 class SyncFailed(SyncResult):
@@ -50,7 +68,15 @@ class SyncFailed(SyncResult):
     retryable: bool
     dead_lettered: bool = False
 
+    def outcome(self) -> tuple[object, ...]:
+        # With the attempt count (given to ``result_event_id``): a new failure after a
+        # retry is a new event, a repeated report of the same one is not. The message too:
+        # an integration that went from "error" to "needs reauthorization" says so anew.
+        return (self.code, self.message)
 
+
+# A new event each time (no ``outcome``): a payment can be reversed and made again, and
+# the same status twice must then reach the API twice (applying it again changes nothing).
 class PaymentStatusChanged(SyncResult):
     TYPE = "com.invoicesync.payment.status_changed"
 
@@ -60,3 +86,22 @@ class PaymentStatusChanged(SyncResult):
 RESULT_TYPES: dict[str, type[SyncResult]] = {
     cls.TYPE: cls for cls in (BookingAssigned, DocumentSent, SyncFailed, PaymentStatusChanged)
 }
+
+
+def result_event_id(result: SyncResult, *, attempt: int | None = None) -> str:
+    """The event id of ``result``: a UUIDv5 of its outcome (and, for a failure, of the
+    attempt it ended), random for results whose every report is new."""
+    outcome = result.outcome()
+    if outcome is None:
+        return str(uuid.uuid4())
+    parts = (
+        result.TYPE,
+        result.document_id,
+        result.integration_id,
+        result.generation,
+        result.sync_run_id,
+        attempt,
+        *outcome,
+    )
+    name = "\x1f".join("" if part is None else str(part) for part in parts)
+    return str(uuid.uuid5(RESULT_ID_NAMESPACE, name))

@@ -1,0 +1,174 @@
+"""A result is recorded with its outcome, reaches the API even if its publish is lost, and
+the same outcome is always the same event."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from invoicesync_shared.connectors.errors import PermanentError
+from invoicesync_shared.connectors.result_relay import ResultRelay
+from invoicesync_shared.connectors.retry import RetryPolicy
+from invoicesync_shared.connectors.runtime import ConnectorRuntime
+from invoicesync_shared.connectors.testing import FakeConnector
+from invoicesync_shared.db.models import Integration
+from invoicesync_shared.events import topics
+from invoicesync_shared.events.documents import InvoiceBooked, SyncTarget
+from invoicesync_shared.events.envelope import Envelope
+from tests.support.factories import booked_event, make_client, make_integration, snapshot
+from tests.support.producers import RecordingProducer
+
+BOOKED, FAILED = "com.invoicesync.booking.assigned", "com.invoicesync.sync.failed"
+FAST = RetryPolicy(attempts=4, initial=0.01, maximum=0.05)
+
+
+class CrashingProducer(RecordingProducer):
+    """Loses the next ``crashes`` results: the process died right after the commit."""
+
+    def __init__(self, crashes: int) -> None:
+        super().__init__()
+        self.crashes = crashes
+
+    async def publish(self, topic: str, envelope: Envelope) -> None:
+        if topic == topics.SYNC_RESULTS and self.crashes:
+            self.crashes -= 1
+            raise ConnectionError("the process died before the publish")
+        await super().publish(topic, envelope)
+
+    async def publish_many(self, messages: Sequence[tuple[str, Envelope]]) -> None:
+        for topic, envelope in messages:
+            await self.publish(topic, envelope)
+
+
+def runtime_for(
+    sessionmaker: async_sessionmaker[AsyncSession], producer: RecordingProducer
+) -> tuple[ConnectorRuntime, FakeConnector]:
+    fake = FakeConnector()
+    return ConnectorRuntime(fake, sessionmaker=sessionmaker, producer=producer, retry=FAST), fake
+
+
+async def test_a_redelivered_request_reports_the_same_event(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    producer = RecordingProducer()
+    runtime, _ = runtime_for(sessionmaker, producer)
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    document = snapshot(client, "SAME-1")
+    event = booked_event(document, integration)
+    await runtime.handle(event)
+    await runtime.handle(event)
+    first, again = producer.of_type(BOOKED)
+    assert first.id == again.id and first.data == again.data
+    entry = await runtime.ledger.find(integration.id, document.id, 0)
+    assert entry is not None and entry.result_event is not None
+    assert entry.result_event["id"] == first.id and entry.result_published_at is not None
+    assert first.data["sent_at"] == entry.result_event["data"]["sent_at"]
+    assert entry.sent_at is not None and entry.sent_at.year >= 2026  # not a lease marker
+
+    # Another sync run asking for the same document is answered with its own event.
+    run = uuid.uuid4()
+    rerun = InvoiceBooked(document=document, targets=[target(integration)], sync_run_id=run)
+    await runtime.handle(Envelope.wrap(rerun, source="/tests", subject="s", key="k"))
+    answer = producer.of_type(BOOKED)[-1]
+    assert answer.data["sync_run_id"] == str(run) and answer.id != first.id
+
+
+async def test_a_new_failure_is_a_new_event_and_a_repeated_one_is_not(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    producer = RecordingProducer()
+    runtime, fake = runtime_for(sessionmaker, producer)
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    event = booked_event(snapshot(client, "FAIL-1"), integration)
+    for _ in range(2):  # refused twice: two attempts, two failures
+        fake.fail_next(PermanentError("period_locked", "The period is locked."))
+        await runtime.handle(event)
+    await set_status(sessionmaker, integration, "error")
+    await runtime.handle(event)
+    await runtime.handle(event)  # redelivered while the integration is still in error
+    ids = [f.id for f in producer.of_type(FAILED)]
+    assert len(ids) == 4 and len(set(ids[:2])) == 2 and ids[2] == ids[3]
+
+
+async def test_a_result_whose_publish_was_lost_is_published_by_the_relay(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    producer = CrashingProducer(crashes=1)
+    runtime, _ = runtime_for(sessionmaker, producer)
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    document = snapshot(client, "CRASH-1")
+    await runtime.handle(booked_event(document, integration))
+    assert producer.of_type(BOOKED) == []  # recorded, never published
+
+    relay = ResultRelay(runtime.ledger, producer, system="exact", grace=timedelta(0))
+    assert await relay.relay_once() >= 1  # other tests' leftovers in this database too
+    (published,) = about(producer, document.id)
+    entry = await runtime.ledger.find(integration.id, document.id, 0)
+    assert entry is not None and entry.result_event is not None
+    assert published.id == entry.result_event["id"]
+    assert published.data["booking_number"] == entry.booking_number == "1"
+    assert entry.result_published_at is not None
+    assert await relay.relay_once() == 0  # marked published: once is enough
+
+    # A redelivery of the request reports the very same event (the API applies it once).
+    await runtime.handle(booked_event(document, integration))
+    assert [e.id for e in about(producer, document.id)] == [published.id, published.id]
+
+
+async def test_a_fresh_result_is_left_to_the_runtime_for_a_grace_period(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    producer = CrashingProducer(crashes=1)
+    runtime, _ = runtime_for(sessionmaker, producer)
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    document = snapshot(client, "FRESH-1")
+    await runtime.handle(booked_event(document, integration))
+    relay = ResultRelay(runtime.ledger, producer, system="exact", grace=timedelta(minutes=5))
+    await relay.relay_once()
+    assert about(producer, document.id) == []
+
+
+async def test_a_booked_document_of_an_integration_in_error_is_reported_booked(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Redelivered after the integration went to ``error``: the document stays booked,
+    the answer is the booking (the same event as before), never ``integration_inactive``."""
+    producer = RecordingProducer()
+    runtime, fake = runtime_for(sessionmaker, producer)
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    event = booked_event(snapshot(client, "ERR-1"), integration)
+    await runtime.handle(event)
+    await set_status(sessionmaker, integration, "error")
+    await runtime.handle(event)
+    assert producer.of_type(FAILED) == []
+    first, again = producer.of_type(BOOKED)
+    assert first.id == again.id and fake.pushes == 1
+
+
+def about(producer: RecordingProducer, document_id: uuid.UUID) -> list[Envelope]:
+    """The bookings published for one document (the database is shared by the tests)."""
+    return [e for e in producer.of_type(BOOKED) if e.subject == str(document_id)]
+
+
+def target(integration: Integration) -> SyncTarget:
+    return SyncTarget(integration_id=integration.id, system=integration.system, generation=0)
+
+
+async def set_status(
+    sessionmaker: async_sessionmaker[AsyncSession], integration: Integration, status: str
+) -> None:
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(Integration)
+            .where(Integration.id == integration.id)
+            .values(status=status, status_reason="Exact refused the token.")
+        )
