@@ -89,9 +89,9 @@ async def test_a_new_failure_is_a_new_event_and_a_repeated_one_is_not(
     for _ in range(2):  # refused twice: two attempts, two failures
         fake.fail_next(PermanentError("period_locked", "The period is locked."))
         await runtime.handle(event)
-    await set_status(sessionmaker, integration, "error")
+    await set_status(sessionmaker, integration, "pending_authorization")
     await runtime.handle(event)
-    await runtime.handle(event)  # redelivered while the integration is still in error
+    await runtime.handle(event)  # redelivered while the integration is still not active
     ids = [f.id for f in producer.of_type(FAILED)]
     assert len(ids) == 4 and len(set(ids[:2])) == 2 and ids[2] == ids[3]
 
