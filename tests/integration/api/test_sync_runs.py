@@ -366,3 +366,26 @@ async def test_an_entry_deleted_remotely_is_flagged_for_repair(
     assert "remote_entry_missing" in kinds
     async with sessionmaker() as session:
         assert str(await first_duplicate_date(session, integration)) == "2026-11-20"
+
+
+async def test_a_run_over_chosen_documents_counts_the_booked_ones_without_sending_them(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    integration = await active_integration(sessionmaker, client_id)
+    booked_doc, open_doc = (
+        partner.post("/v1/invoices", json=invoice(client_id, number=f"CHOSEN-{n}")).json()["id"]
+        for n in range(2)
+    )
+    await deliver(sessionmaker, booked(booked_doc, integration, None, "26700077"))
+    before = await outbox_rows(sessionmaker, booked_doc)
+
+    run = partner.post("/v1/sync-runs", json={"document_ids": [booked_doc, open_doc]})
+    assert run.status_code == 202, run.text
+    totals = run.json()["totals"]
+
+    assert (totals["documents_total"], totals["documents_synced"]) == (2, 1)
+    assert await outbox_rows(sessionmaker, booked_doc) == before  # not asked for again
+    shown = partner.get(f"/v1/invoices/{booked_doc}").json()["sync"][0]
+    assert (shown["status"], shown["booking_number"]) == ("booked", "26700077")
+    await deliver(sessionmaker, booked(open_doc, integration, run.json()["id"], "26700078"))
+    assert partner.get(f"/v1/sync-runs/{run.json()['id']}").json()["status"] == "finished"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 from sqlalchemy import select
@@ -51,3 +51,19 @@ async def documents_to_catch_up(
     if start:
         query = query.where(Document.issue_date >= date.fromisoformat(str(start)))
     return (await session.scalars(query.order_by(Document.issue_date, Document.created_at))).all()
+
+
+async def settled_pairs(
+    session: AsyncSession, plan: Mapping[Document, Sequence[Integration]]
+) -> set[tuple[uuid.UUID, uuid.UUID]]:
+    """(document, integration) pairs of ``plan`` already booked or sent there."""
+    documents = [d.id for d in plan]
+    if not documents:
+        return set()
+    rows = await session.execute(
+        select(DocumentSync.document_id, DocumentSync.integration_id).where(
+            DocumentSync.document_id.in_(documents),
+            DocumentSync.status.in_(("booked", "sent")),
+        )
+    )
+    return {(document_id, integration_id) for document_id, integration_id in rows}

@@ -84,21 +84,33 @@ async def start(
         trigger=trigger,
         status="running",
         errors=[],
+        documents_synced=0,
         started_at=started_at or clock.now(),
     )
     session.add(run)
     await session.flush()
     plan = await _plan(session, client, integrations, body.document_ids)
+    settled = await repository.settled_pairs(session, plan)
     for document, targets in plan.items():
+        to_send = []
         for integration in targets:
+            done = (document.id, integration.id) in settled
             session.add(
                 SyncRunItem(
-                    sync_run_id=run.id, document_id=document.id, integration_id=integration.id
+                    sync_run_id=run.id,
+                    document_id=document.id,
+                    integration_id=integration.id,
+                    outcome="synced" if done else None,
                 )
             )
-        await fanout.request_sync(session, document, client, targets, sync_run_id=run.id)
+            if done:  # booked or sent already: counted, not sent again (no second webhook)
+                run.documents_synced += 1
+            else:
+                to_send.append(integration)
+        if to_send:
+            await fanout.request_sync(session, document, client, to_send, sync_run_id=run.id)
     run.documents_total = sum(len(t) for t in plan.values())
-    if run.documents_total == 0:
+    if run.documents_synced >= run.documents_total:
         await _finish(session, run)
     return run
 
