@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -53,7 +53,7 @@ async def newest_first(
     """One page of ``query`` and the cursor of the next (None on the last page)."""
     if cursor:
         created, last_id = decode_cursor(cursor)
-        query = query.where(or_(created_at < created, and_(created_at == created, ident < last_id)))
+        query = query.where(tuple_(created_at, ident) < tuple_(created, last_id))
     rows = (
         await session.scalars(query.order_by(created_at.desc(), ident.desc()).limit(limit + 1))
     ).all()

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Float, func, literal, or_, select, tuple_, update
+from sqlalchemy import Float, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoicesync_api.errors import NotFound, Unprocessable
+from invoicesync_api import pagination
+from invoicesync_api.errors import NotFound
 from invoicesync_api.webhooks.models import (
     CANCELED,
     ENABLED,
@@ -73,38 +72,18 @@ async def get_delivery(
     return delivery
 
 
-def _encode_cursor(delivery: WebhookDelivery) -> str:
-    raw = json.dumps([delivery.created_at.isoformat(), str(delivery.id)])
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        created, ident = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(created), uuid.UUID(ident)
-    except (ValueError, TypeError) as exc:
-        raise Unprocessable("The cursor is not one this API handed out.") from exc
-
-
 async def list_deliveries(
     session: AsyncSession, endpoint_id: uuid.UUID, *, limit: int, cursor: str | None
 ) -> tuple[Sequence[WebhookDelivery], str | None]:
     """Newest first, keyset-paginated on (created_at, id) so pages never shift."""
-    query = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
-    if cursor:
-        created, ident = _decode_cursor(cursor)
-        query = query.where(
-            tuple_(WebhookDelivery.created_at, WebhookDelivery.id) < tuple_(created, ident)
-        )
-    rows = (
-        await session.scalars(
-            query.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc()).limit(
-                limit + 1
-            )
-        )
-    ).all()
-    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return await pagination.newest_first(
+        session,
+        select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id),
+        created_at=WebhookDelivery.created_at,
+        ident=WebhookDelivery.id,
+        limit=limit,
+        cursor=cursor,
+    )
 
 
 async def list_attempts(session: AsyncSession, delivery_id: uuid.UUID) -> Sequence[WebhookAttempt]:
