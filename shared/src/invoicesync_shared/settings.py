@@ -35,6 +35,8 @@ class ServiceSettings(BaseSettings):
     # Where a connector's control server (health, metrics, verify) listens; 0.0.0.0 in
     # containers, so probes and the API can reach it.
     connector_host: str = "127.0.0.1"
+    # How often OAuth connectors look for idle grants to refresh (keep-alive).
+    keepalive_interval_seconds: float = Field(default=3600.0, gt=0)
 
     # Where the accounting systems live; the sandbox by default.
     sandbox_url: str = "http://127.0.0.1:8010"

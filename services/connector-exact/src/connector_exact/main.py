@@ -13,6 +13,7 @@ from connector_exact.readback import ExactReadBack
 from connector_exact.settings import ExactConnectorSettings
 from invoicesync_shared.bus.producer import EventProducer
 from invoicesync_shared.connectors.error_brake import ErrorBrake
+from invoicesync_shared.connectors.keepalive import TokenKeepAlive
 from invoicesync_shared.connectors.oauth import OAuthApp, TokenStore
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
 from invoicesync_shared.connectors.service import ConnectorParts, run_connector
@@ -49,7 +50,15 @@ async def serve(settings: ExactConnectorSettings) -> None:
             producer=producer,
             settle=timedelta(seconds=settings.exact_settle_seconds),
         )
-        return ConnectorParts(runtime, loops=[reader], refresh=reader.refresh_now)
+        keep_alive = TokenKeepAlive(
+            sessionmaker,
+            producer,
+            tokens,
+            system="exact",
+            max_idle=timedelta(days=settings.exact_keepalive_days),
+            interval=settings.keepalive_interval_seconds,
+        )
+        return ConnectorParts(runtime, loops=[reader, keep_alive], refresh=reader.refresh_now)
 
     try:
         await run_connector(

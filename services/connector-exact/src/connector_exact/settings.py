@@ -24,3 +24,6 @@ class ExactConnectorSettings(ServiceSettings):
     # 0 looks up at once, as for a write known not to have happened.
     # Entries are read through OData filters, which Exact does not promise to be current.
     exact_settle_seconds: float = Field(default=30.0, ge=0, le=120)
+    # Exact refuses a refresh token unused for 30 days: an idle integration's grant is
+    # refreshed once its last refresh is this old (checked every keep-alive round).
+    exact_keepalive_days: float = Field(default=25.0, gt=0, lt=30)

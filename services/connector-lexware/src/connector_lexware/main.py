@@ -13,6 +13,7 @@ from connector_lexware.connector import LexwareConnector
 from connector_lexware.poller import VoucherPoller
 from connector_lexware.settings import LexwareConnectorSettings
 from invoicesync_shared.bus.producer import EventProducer
+from invoicesync_shared.connectors.keepalive import TokenKeepAlive
 from invoicesync_shared.connectors.oauth import OAuthApp, TokenStore
 from invoicesync_shared.connectors.pacing import Pacer, PostgresPacer
 from invoicesync_shared.connectors.rate_limit import TokenBucket
@@ -66,7 +67,17 @@ async def serve(settings: LexwareConnectorSettings) -> None:
             producer=producer,
             settle=timedelta(seconds=settings.lexware_settle_seconds),
         )
-        return ConnectorParts(runtime, loops=[poller], refresh=poller.poll_integration_now)
+        keep_alive = TokenKeepAlive(
+            sessionmaker,
+            producer,
+            tokens,
+            system="lexware",
+            max_idle=timedelta(days=settings.lexware_keepalive_days),
+            interval=settings.keepalive_interval_seconds,
+        )
+        return ConnectorParts(
+            runtime, loops=[poller, keep_alive], refresh=poller.poll_integration_now
+        )
 
     try:
         await run_connector(

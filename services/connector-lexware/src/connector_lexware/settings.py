@@ -33,3 +33,6 @@ class LexwareConnectorSettings(ServiceSettings):
     # Where Lexware calls back when a voucher changes: the API's POST /v1/callbacks/lexware,
     # as Lexware reaches it. Unset: no event subscriptions, the poller alone brings news.
     lexware_callback_url: str | None = None
+    # Lexware's refresh-token lifetime for partner apps is not published (unverified):
+    # refreshed like Exact's before 30 idle days, the strict reading.
+    lexware_keepalive_days: float = Field(default=25.0, gt=0)

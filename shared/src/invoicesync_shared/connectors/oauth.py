@@ -25,7 +25,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -35,6 +35,7 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from invoicesync_shared import clock
 from invoicesync_shared.connectors.errors import AuthorizationLost, TransientError
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
@@ -127,16 +128,31 @@ class TokenStore:
             response = await send(token)
         return response
 
-    async def refresh(self, integration_id: uuid.UUID, *, failed_token: str | None) -> str:
+    async def keep_alive(self, integration_id: uuid.UUID, *, refreshed_before: datetime) -> bool:
+        """Refresh the grant if it was last refreshed before ``refreshed_before``, so an
+        idle integration's refresh token never reaches its idle expiry; whether it was."""
+        before = self.refreshes
+        await self.refresh(integration_id, failed_token=None, refreshed_before=refreshed_before)
+        return self.refreshes > before
+
+    async def refresh(
+        self,
+        integration_id: uuid.UUID,
+        *,
+        failed_token: str | None,
+        refreshed_before: datetime | None = None,
+    ) -> str:
         """A fresh access token: refreshed here under a lease, or by whoever holds it.
 
         ``failed_token`` is the token a 401 came back for: if the stored one differs,
-        someone refreshed meanwhile and the stored one is used as it is.
+        someone refreshed meanwhile and the stored one is used as it is. With
+        ``refreshed_before`` (keep-alive), the grant is refreshed only when it was last
+        refreshed earlier, and then whether or not its access token is still fresh.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 2 * self._lease.total_seconds()
         while True:
-            outcome = await self._take_lease(integration_id, failed_token)
+            outcome = await self._take_lease(integration_id, failed_token, refreshed_before)
             if isinstance(outcome, _Lease):
                 return await self._refresh_holding(integration_id, outcome)
             if outcome is not None:
@@ -147,7 +163,10 @@ class TokenStore:
             await asyncio.sleep(REFRESH_POLL_SECONDS)
 
     async def _take_lease(
-        self, integration_id: uuid.UUID, failed_token: str | None
+        self,
+        integration_id: uuid.UUID,
+        failed_token: str | None,
+        refreshed_before: datetime | None = None,
     ) -> _Lease | str | None:
         """One short transaction: the stored token if it is usable, None while another
         replica's refresh is in flight, else a lease of our own."""
@@ -164,7 +183,11 @@ class TokenStore:
             integration, db_now = row
             stored = self._box.decrypt_json(integration.credentials)
             _raise_if_refused(integration, stored)
-            if stored["access_token"] != failed_token and _is_fresh(integration):
+            if refreshed_before is not None:  # keep-alive: only a grant idle that long
+                issued = integration.token_issued_at
+                if issued is not None and issued >= refreshed_before:
+                    return str(stored["access_token"])
+            elif stored["access_token"] != failed_token and _is_fresh(integration):
                 return str(stored["access_token"])
             until = integration.token_refresh_until
             if until is not None and until > db_now:
@@ -202,7 +225,7 @@ class TokenStore:
             integration = await self._still_ours(session, integration_id, lease)
             if integration is not None:
                 integration.credentials = self._box.encrypt_json(fresh)
-                for column, value in token_fields(token, datetime.now(UTC)).items():
+                for column, value in token_fields(token, clock.now()).items():
                     setattr(integration, column, value)
                 _clear_lease(integration, lease)
         if integration is None:
@@ -294,4 +317,4 @@ def _raise_if_refused(integration: Integration, stored: dict[str, Any]) -> None:
 
 def _is_fresh(integration: Integration) -> bool:
     expires = integration.token_expires_at
-    return expires is not None and expires - EXPIRY_MARGIN > datetime.now(UTC)
+    return expires is not None and expires - EXPIRY_MARGIN > clock.now()
