@@ -161,6 +161,7 @@ def test_a_manual_run_makes_one_notification_counting_every_integration(
     new = [n for n in partner.get("/v1/notifications").json() if n["id"] not in before]
     assert len(new) == 1 and new[0]["sync_run_id"] == done["id"]
     assert new[0]["counts"]["documents_synced"] == done["totals"]["documents_synced"]
+    assert new[0]["body"].startswith("3 documents to 3 accounting systems: ")
     assert partner.post(f"/v1/notifications/{new[0]['id']}/read").json()["read_at"] is not None
 
 

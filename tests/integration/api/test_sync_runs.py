@@ -124,6 +124,7 @@ async def test_manual_run_counts_live_and_ends_in_exactly_one_notification(
     )
     (notification,) = await run_notifications(sessionmaker, run_id)
     assert notification.counts["documents_failed"] == 1
+    assert notification.body == "2 of 3 documents synced, 1 failed; 2 new customers created."
     assert notification.errors[0]["message"] == "No VAT code for 9 %."
     listed = partner.get("/v1/notifications", params={"unread": True}).json()
     assert [n["sync_run_id"] for n in listed if n["sync_run_id"] == run_id] == [run_id]

@@ -6,10 +6,10 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoicesync_api.db.models import Document, DocumentSync, SyncRun
+from invoicesync_api.db.models import Document, DocumentSync, SyncRun, SyncRunItem
 from invoicesync_shared.db.models import Integration
 
 
@@ -67,3 +67,13 @@ async def settled_pairs(
         )
     )
     return {(document_id, integration_id) for document_id, integration_id in rows}
+
+
+async def run_document_count(session: AsyncSession, run_id: uuid.UUID) -> int:
+    """Documents in a run (each may go to several integrations)."""
+    count = await session.scalar(
+        select(func.count(distinct(SyncRunItem.document_id))).where(
+            SyncRunItem.sync_run_id == run_id
+        )
+    )
+    return int(count or 0)

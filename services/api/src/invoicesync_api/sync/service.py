@@ -196,13 +196,29 @@ async def _finish(session: AsyncSession, run: SyncRun) -> None:
             sync_run_id=run.id,
             title="Sync finished"
             + (f" with {failed} error{'s' if failed != 1 else ''}" if failed else ""),
-            body=(
-                f"{run.documents_synced} of {run.documents_total} documents and "
-                f"{run.customers_synced} customers synced; {failed} failed."
-            ),
+            body=await _summary(session, run),
             counts=totals(run),
             errors=run.errors,
         )
+    )
+
+
+async def _summary(session: AsyncSession, run: SyncRun) -> str:
+    """In a bookkeeper's words: documents are documents, each sent to every system of the
+    run (the totals count one per document and system)."""
+    documents = await repository.run_document_count(session, run.id)
+    systems = len(run.integration_ids)
+    plural = "s" if documents != 1 else ""
+    sends = (
+        f"{documents} document{plural} to {systems} accounting systems: "
+        f"{run.documents_synced} of {run.documents_total} sends synced"
+        if systems > 1
+        else f"{run.documents_synced} of {documents} document{plural} synced"
+    )
+    customers = run.customers_synced
+    return (
+        f"{sends}, {run.documents_failed} failed; "
+        f"{customers} new customer{'s' if customers != 1 else ''} created."
     )
 
 
