@@ -6,6 +6,7 @@ service's ``main`` and passed down, never read at import time and never logged.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import Field, SecretStr
@@ -31,6 +32,12 @@ class ServiceSettings(BaseSettings):
     # Where a connector's control server (health, metrics, verify) listens; 0.0.0.0 in
     # containers, so probes and the API can reach it.
     connector_host: str = "127.0.0.1"
+    # How long a connector's ledger lease on an in-flight push lasts before another
+    # replica may take it over (the runtime's default, 120 s; chaos runs use less).
+    ledger_lease_seconds: float = Field(default=120.0, gt=0)
+
+    def ledger_lease(self) -> timedelta:
+        return timedelta(seconds=self.ledger_lease_seconds)
 
     # Where the accounting systems live; the sandbox by default.
     sandbox_url: str = "http://127.0.0.1:8010"

@@ -39,7 +39,10 @@ async def serve(settings: ExactConnectorSettings) -> None:
             client, sessionmaker, producer, interval=settings.exact_readback_interval_seconds
         )
         runtime = ConnectorRuntime(
-            ExactConnector(client), sessionmaker=sessionmaker, producer=producer
+            ExactConnector(client),
+            sessionmaker=sessionmaker,
+            producer=producer,
+            lease=settings.ledger_lease(),
         )
         return ConnectorParts(runtime, loops=[reader], refresh=reader.refresh_now)
 

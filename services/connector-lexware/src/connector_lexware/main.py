@@ -59,7 +59,9 @@ async def serve(settings: LexwareConnectorSettings) -> None:
         poller = VoucherPoller(
             client, sessionmaker, producer, interval=settings.lexware_poll_interval_seconds
         )
-        runtime = ConnectorRuntime(connector, sessionmaker=sessionmaker, producer=producer)
+        runtime = ConnectorRuntime(
+            connector, sessionmaker=sessionmaker, producer=producer, lease=settings.ledger_lease()
+        )
         return ConnectorParts(runtime, loops=[poller], refresh=poller.poll_integration_now)
 
     try:

@@ -44,7 +44,9 @@ async def serve(settings: YukiConnectorSettings) -> None:
         reader = YukiReadBack(
             connector, sessionmaker, producer, interval=settings.yuki_readback_interval_seconds
         )
-        runtime = ConnectorRuntime(connector, sessionmaker=sessionmaker, producer=producer)
+        runtime = ConnectorRuntime(
+            connector, sessionmaker=sessionmaker, producer=producer, lease=settings.ledger_lease()
+        )
         return ConnectorParts(runtime, loops=[reader], refresh=reader.refresh_now)
 
     try:
