@@ -20,6 +20,7 @@ IN_FLIGHT = {"pending", "sending"}
 # an end state, as long as it says why and nothing of it was adopted or pushed twice.
 FOR_THE_BOOKKEEPER = "ambiguous_match"
 KINDS = ("invoices", "credit-notes")
+EXACT_TYPES = {"invoice": 20, "credit_note": 21}  # sales entry, sales credit note
 
 
 @dataclass
@@ -184,6 +185,8 @@ def check_exact(
             findings.lost.append(label)
         elif entry["entry_id"] in foreign:
             findings.wrong_adoptions.append(f"{label} adopted the bookkeeper's entry")
+        elif entry["type"] != EXACT_TYPES[d["kind"]]:
+            findings.wrong_adoptions.append(f"{label} adopted an entry of type {entry['type']}")
         elif wrong := _disagreement(
             d, entry["entry_date"], Decimal(entry["amount"]), accounts.get(entry["customer"])
         ):
