@@ -154,13 +154,15 @@ def unleash(stack: Stack, broker: ControlledBroker, poster: chaos.Poster) -> Cou
             lambda: len(poster.posted) >= fraction * SIZE.documents, timeout=SIZE.settle_seconds
         )
 
-    def expire_tokens_losing_refresh_answers() -> None:
-        chaos.lose_refresh_answers(stack, SIZE.refresh_losses_per_expiry)
+    def expire_tokens(lose_refresh_answers: bool = True) -> None:
+        if lose_refresh_answers:
+            chaos.lose_refresh_answers(stack, SIZE.refresh_losses_per_expiry)
         chaos.expire_all_tokens(stack)
         done["token expiry (all systems)"] += 1
 
     when_posted(0.1)
-    expire_tokens_losing_refresh_answers()
+    # The first expiry refreshes cleanly: the traps posted first meet a live connection.
+    expire_tokens(lose_refresh_answers=False)
     chaos.kill_and_restart(stack, "api", "exact", "lexware")
     done["kill -9 api"] += 1
     done["kill -9 connector"] += 2
@@ -171,8 +173,9 @@ def unleash(stack: Stack, broker: ControlledBroker, poster: chaos.Poster) -> Cou
     done["broker restart"] += 1
     chaos.rate_limit_storm(stack, SIZE.faults_per_kind)
     chaos.arm_fault_wave(stack, SIZE.faults_per_kind)
-    expire_tokens_losing_refresh_answers()
+    expire_tokens()
     when_posted(0.8)
+    expire_tokens()
     chaos.kill_and_restart(stack, "api", "yuki-2")
     done["kill -9 api"] += 1
     done["kill -9 connector"] += 1
@@ -196,7 +199,7 @@ def spend_exact_minutes(stack: Stack) -> float:
 
 
 def settle(
-    partner: httpx.Client, clients: list[ConnectedClient]
+    partner: httpx.Client, clients: list[ConnectedClient], bound: float = SIZE.settle_seconds
 ) -> dict[str, list[dict[str, Any]]]:
     """Wait until every document of every client reached an end state in our books (or
     the bound: the figures then show what stayed unsettled), then read them all.
@@ -231,7 +234,7 @@ def settle(
         return not waiting and not any(p.json()["data"] for p in pages)
 
     with contextlib.suppress(AssertionError):
-        wait_for(nothing_unsettled, timeout=SIZE.settle_seconds)
+        wait_for(nothing_unsettled, timeout=bound)
     return {client.client_id: list_documents(partner, client.client_id) for client in clients}
 
 
@@ -268,7 +271,7 @@ def received_events(receiver: Receiver) -> list[dict[str, Any]]:
     return list(events.values())
 
 
-@pytest.mark.timeout(SIZE.settle_seconds * 4)
+@pytest.mark.timeout(SIZE.settle_seconds * 5)
 def test_nothing_lost_nothing_twice_under_chaos(
     chaos_stack: Stack, chaos_broker: ControlledBroker
 ) -> None:
@@ -294,14 +297,16 @@ def test_nothing_lost_nothing_twice_under_chaos(
         replay = partner.post("/v1/dead-letters/replay", json={})
         replayed = replay.json()["documents"] if replay.status_code == 202 else 0
         credit_notes = post_credit_notes(chaos_stack, poster, clients, bodies)
-        settled = settle(partner, clients)
+        # A few documents more: a shorter bound, so a stuck run still prints its figures.
+        settled = settle(partner, clients, SIZE.settle_seconds / 3)
         lexware_documents = [
             d for c in clients if c.system == "lexware" for d in settled[c.client_id]
         ]
         finalised = finalize_some_lexware(chaos_stack.sandbox_url, lexware_documents, how_many=5)
         if finalised:
-            wait_for(lambda: _all_booked(partner, lexware_documents, set(finalised)), timeout=60)
-            settled = settle(partner, clients)
+            with contextlib.suppress(AssertionError):  # the figures then show the drafts
+                wait_for(lambda: _all_booked(partner, lexware_documents, set(finalised)), 60)
+            settled = settle(partner, clients, SIZE.settle_seconds / 3)
         everything = [d for c in clients for d in settled[c.client_id]]
 
         def all_announced() -> bool:
@@ -310,7 +315,7 @@ def test_nothing_lost_nothing_twice_under_chaos(
             return not check.missing_webhooks
 
         with contextlib.suppress(AssertionError):
-            wait_for(all_announced, timeout=SIZE.settle_seconds / 2)
+            wait_for(all_announced, timeout=SIZE.settle_seconds / 4)
         events = received_events(receiver)
     elapsed = time.monotonic() - started
 
