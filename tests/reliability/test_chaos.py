@@ -419,6 +419,9 @@ def _print_figures(
         ("duplicate webhooks", findings.duplicate_webhooks),
         ("lost", findings.lost),
         ("settled documents flipped", findings.flipped),
+        ("unsettled", findings.unsettled),
     ):
-        for example in found[:3]:
+        if found:
+            print(f"    {name} by system: {dict(Counter(f.split()[0] for f in found))}")
+        for example in found[:8]:
             print(f"    {name}: {example}")

@@ -87,7 +87,7 @@ class ChaosSize:
                 credit_notes=2,
                 visible_late_per_system=1,
                 refresh_losses_per_expiry=1,
-                rate_limit_window_seconds=45.0,
+                rate_limit_window_seconds=30.0,
             )
         )
         return replace(
