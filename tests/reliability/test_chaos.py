@@ -421,7 +421,8 @@ def _print_figures(
         ("settled documents flipped", findings.flipped),
         ("unsettled", findings.unsettled),
     ):
-        if found:
-            print(f"    {name} by system: {dict(Counter(f.split()[0] for f in found))}")
+        systems = Counter(f.split()[0].rstrip(":") for f in found)
+        if found and set(systems) <= set(chaos.SYSTEMS):
+            print(f"    {name} by system: {dict(systems)}")
         for example in found[:8]:
             print(f"    {name}: {example}")
