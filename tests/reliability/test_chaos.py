@@ -53,7 +53,12 @@ CHECKS: dict[str, Callable[[str, Any, list[dict[str, Any]], Findings, set[str]],
     "yuki": check_yuki,
 }
 ONE_JOURNAL = 0  # the client (an Exact one) whose invoices and credit notes share a journal
-WEBHOOK_EVENTS = ["document.booked", "document.sent", "document.sync_failed"]
+WEBHOOK_EVENTS = [
+    "document.booked",
+    "document.sent",
+    "document.sync_failed",
+    "integration.status_changed",
+]
 
 
 def connect_clients(stack: Stack, partner: httpx.Client) -> list[ConnectedClient]:
@@ -283,7 +288,10 @@ def test_nothing_lost_nothing_twice_under_chaos(
     clients = connect_clients(chaos_stack, partner)
     bodies = bodies_for(clients)
     typed = type_by_hand(chaos_stack, clients, bodies)
-    with webhook_receiver(partner) as receiver:
+    with (
+        webhook_receiver(partner) as receiver,
+        chaos.Reconnector(partner, receiver.received) as reconnector,
+    ):
         plan = arm_trap_faults(chaos_stack, clients)
         chaos.arm_fault_wave(chaos_stack, SIZE.faults_per_kind)
         poster = chaos.Poster(chaos_stack.api_url, key)
@@ -318,6 +326,8 @@ def test_nothing_lost_nothing_twice_under_chaos(
             wait_for(all_announced, timeout=SIZE.settle_seconds / 4)
         events = received_events(receiver)
     elapsed = time.monotonic() - started
+    injected["connections lost, announced"] = reconnector.announced
+    injected["connections reconnected by the user"] = reconnector.reconnected
 
     findings = Findings()
     for client in clients:

@@ -63,6 +63,8 @@ class Findings:
         outcomes: Counter[tuple[Any, ...]] = Counter()
         history: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         for event in sorted(events, key=lambda e: str(e["timestamp"])):
+            if not str(event["type"]).startswith("document."):
+                continue  # an integration's status: no document's outcome
             data = event["data"]
             error = data.get("error") or {}
             outcome = (

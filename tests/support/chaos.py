@@ -4,6 +4,7 @@ the same Idempotency-Key while the API is down)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -308,3 +309,59 @@ class Poster:
 def _chunks(items: list[dict[str, Any]], n: int) -> Iterator[list[dict[str, Any]]]:
     for i in range(n):
         yield items[i::n]
+
+
+class Reconnector:
+    """The user who, told that a connection needs them (the `integration.status_changed`
+    webhook), connects it again: `POST /v1/integrations/{id}/reconnect`, then the consent
+    page. An attempt that meets a restarting API is made again on the next round."""
+
+    def __init__(self, partner: httpx.Client, received: Any) -> None:
+        self._partner = partner
+        self._received = received  # the webhook receiver's list of requests
+        self._seen = 0
+        self._waiting: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.reconnected = 0
+        self.announced = 0
+
+    def __enter__(self) -> Reconnector:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self._collect()
+            for integration_id in sorted(self._waiting):
+                if self._reconnect(integration_id):
+                    self._waiting.discard(integration_id)
+                    self.reconnected += 1
+
+    def _collect(self) -> None:
+        fresh = self._received[self._seen :]
+        self._seen += len(fresh)
+        for received in fresh:
+            event = json.loads(received.body)
+            if event.get("type") != "integration.status_changed":
+                continue
+            if event["data"]["status"] == "needs_reauthorization":
+                self.announced += 1
+                self._waiting.add(str(event["data"]["integration_id"]))
+
+    def _reconnect(self, integration_id: str) -> bool:
+        try:
+            shown = self._partner.get(f"/v1/integrations/{integration_id}")
+            if shown.status_code == 200 and shown.json()["status"] == "active":
+                return True  # connected again already (an earlier round's callback)
+            started = self._partner.post(f"/v1/integrations/{integration_id}/reconnect")
+            if started.status_code != 200:
+                return False
+            callback = httpx.get(started.json()["authorize_url"], follow_redirects=True, timeout=60)
+            return callback.status_code == 200 and callback.json()["status"] == "active"
+        except (httpx.HTTPError, ValueError, KeyError):
+            return False
