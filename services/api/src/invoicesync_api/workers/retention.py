@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -188,7 +189,7 @@ class RetentionJob:
         self._batch_size = batch_size
         self._interval = interval
         self._stopping = asyncio.Event()
-        self.batches = 0  # statements run, for tests and logs
+        self.batches: Counter[str] = Counter()  # batches run, by the table they prune
 
     def _plan(self, now: datetime) -> list[tuple[TextClause, dict[str, object]]]:
         w = self._windows
@@ -229,8 +230,9 @@ class RetentionJob:
             if not await session.scalar(select(func.pg_try_advisory_xact_lock(LOCK_ID))):
                 return None
             rows = await session.execute(statement, {**params, "batch": self._batch_size})
-            self.batches += 1
-            return {str(table): int(count) for table, count in rows}
+            counts = {str(table): int(count) for table, count in rows}
+            self.batches[next(iter(counts))] += 1
+            return counts
 
     async def run(self) -> None:
         while not self._stopping.is_set():
