@@ -322,6 +322,8 @@ async def test_only_superseded_settled_old_ledger_generations_go_with_their_stat
     only_one = await document(sessionmaker, world, generation=0)
     result_unpublished = await document(sessionmaker, world, generation=1)
     recently_changed = await document(sessionmaker, world, generation=1)
+    # The API's sync state is the authority on the current generation: never deleted.
+    api_still_at_zero = await document(sessionmaker, world, generation=0)
     await add(
         sessionmaker,
         entry(world, superseded, 0),
@@ -336,6 +338,8 @@ async def test_only_superseded_settled_old_ledger_generations_go_with_their_stat
         entry(world, result_unpublished, 1),
         entry(world, recently_changed, 0, age=DAY),
         entry(world, recently_changed, 1),
+        entry(world, api_still_at_zero, 0),
+        entry(world, api_still_at_zero, 1),
     )
 
     pruned = await job(sessionmaker).run_once(NOW)
@@ -346,7 +350,7 @@ async def test_only_superseded_settled_old_ledger_generations_go_with_their_stat
     assert not await exists(sessionmaker, RemoteStatus, (key, superseded, 0))
     assert await exists(sessionmaker, LedgerEntry, (key, superseded, 1))
     assert await exists(sessionmaker, RemoteStatus, (key, superseded, 1))
-    for kept in (newer_in_doubt, only_one, result_unpublished, recently_changed):
+    for kept in (newer_in_doubt, only_one, result_unpublished, recently_changed, api_still_at_zero):
         assert await exists(sessionmaker, LedgerEntry, (key, kept, 0)), kept
     assert await exists(sessionmaker, RemoteStatus, (key, only_one, 0))
 
