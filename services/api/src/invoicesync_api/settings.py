@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field, SecretStr
 
 from invoicesync_api.webhooks.settings import WebhookSettings
+from invoicesync_api.workers.retention import RetentionWindows
+from invoicesync_shared.events import topics
+from invoicesync_shared.events.asyncapi import TOPIC_SETTINGS
 from invoicesync_shared.settings import ServiceSettings
+
+HOUR_MS = 3_600_000
+# The longest a request or result can be redelivered by the broker (topic retention).
+_REDELIVERY_HOURS = max(
+    TOPIC_SETTINGS[topic].retention_ms // HOUR_MS
+    for topic in (topics.DOCUMENTS, topics.SYNC_RESULTS)
+)
 
 
 class ApiSettings(ServiceSettings):
@@ -41,6 +53,29 @@ class ApiSettings(ServiceSettings):
     sweeper_interval_seconds: float = 15.0
     scheduler_interval_seconds: float = 60.0
 
+    # Retention of bookkeeping rows (INVOICESYNC_RETENTION_*), in hours; business data is
+    # never pruned. Each default keeps the guarantee the rows serve, with a margin.
+    retention_interval_seconds: float = Field(default=300.0, gt=0)
+    retention_batch_size: int = Field(default=1000, ge=1)
+    # Published outbox rows: the relay is done with them; kept a while for inspection.
+    retention_outbox_hours: float = Field(default=72.0, gt=0)
+    # The result consumer's dedup: longer than the broker can redeliver (topic
+    # retention), plus a day.
+    retention_processed_events_hours: float = Field(default=_REDELIVERY_HOURS + 24.0, gt=0)
+    # An answered Idempotency-Key replays its answer for at least 24 h; plus a day of margin.
+    retention_idempotency_keys_hours: float = Field(default=48.0, ge=24.0)
+    # Finished webhook deliveries and their attempts: 30 days of history for partners.
+    retention_webhook_deliveries_hours: float = Field(default=30 * 24.0, gt=0)
+    # Per-document items of finished runs (the run keeps its totals): 30 days.
+    retention_sync_run_items_hours: float = Field(default=30 * 24.0, gt=0)
+    # Superseded ledger generations: far longer than a request naming one can be
+    # redelivered, so a late copy still finds the row that makes it a no-op.
+    retention_ledger_generations_hours: float = Field(
+        default=30 * 24.0, ge=float(_REDELIVERY_HOURS)
+    )
+    # The error brake's rows: it counts one hour; a day leaves room to look.
+    retention_call_errors_hours: float = Field(default=24.0, ge=1.0)
+
     # Lexware's key for the callbacks of its event subscriptions: the PEM its documentation
     # publishes, or a URL serving it (the sandbox's /_sandbox/lexware/public-key in
     # development). Neither set: POST /v1/callbacks/lexware answers 404.
@@ -49,6 +84,17 @@ class ApiSettings(ServiceSettings):
 
     # Read from its own INVOICESYNC_WEBHOOK_* variables.
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+
+    def retention_windows(self) -> RetentionWindows:
+        return RetentionWindows(
+            outbox=timedelta(hours=self.retention_outbox_hours),
+            processed_events=timedelta(hours=self.retention_processed_events_hours),
+            idempotency_keys=timedelta(hours=self.retention_idempotency_keys_hours),
+            webhook_deliveries=timedelta(hours=self.retention_webhook_deliveries_hours),
+            sync_run_items=timedelta(hours=self.retention_sync_run_items_hours),
+            ledger_generations=timedelta(hours=self.retention_ledger_generations_hours),
+            call_errors=timedelta(hours=self.retention_call_errors_hours),
+        )
 
     def base_url(self) -> str:
         return self.public_url or f"http://{self.api_host}:{self.api_port}"

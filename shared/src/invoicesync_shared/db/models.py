@@ -66,6 +66,14 @@ class LedgerEntry(Model):
             "updated_at",
             postgresql_where=text("result_event IS NOT NULL AND result_published_at IS NULL"),
         ),
+        # What retention starts from: the few documents with a newer generation.
+        Index(
+            "ix_connector_ledger_regenerated",
+            "integration_id",
+            "document_id",
+            "generation",
+            postgresql_where=text("generation > 0"),
+        ),
     )
 
     integration_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -120,6 +128,12 @@ class OutboxMessage(Model):
             "id",
             postgresql_where=text("published_at IS NULL"),
         ),
+        # Retention: the published rows, oldest first.
+        Index(
+            "ix_outbox_messages_published_at",
+            "published_at",
+            postgresql_where=text("published_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
@@ -141,6 +155,7 @@ class ProcessedEvent(Model):
     """The inbox: an event id a consumer has already applied (dedup of redeliveries)."""
 
     __tablename__ = "processed_events"
+    __table_args__ = (Index("ix_processed_events_processed_at", "processed_at"),)  # retention
 
     consumer: Mapped[str] = mapped_column(String(64), primary_key=True)
     event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)

@@ -150,6 +150,7 @@ class IdempotencyKey(Model):
     """A POST's key: in flight until its response is stored, then replayed verbatim."""
 
     __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("ix_idempotency_keys_created_at", "created_at"),)  # retention
 
     partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id"), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)

@@ -73,6 +73,12 @@ class WebhookDelivery(Model):
             "ix_webhook_deliveries_due", "next_attempt_at", postgresql_where="status = 'pending'"
         ),
         Index("ix_webhook_deliveries_endpoint_created", "endpoint_id", "created_at", "id"),
+        # Retention: finished deliveries, oldest first.
+        Index(
+            "ix_webhook_deliveries_finished_created",
+            "created_at",
+            postgresql_where="status IN ('delivered', 'failed', 'canceled')",
+        ),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()

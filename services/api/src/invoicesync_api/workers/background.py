@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from invoicesync_api.settings import ApiSettings
 from invoicesync_api.sync.results import CONSUMER, ResultApplier
 from invoicesync_api.webhooks.delivery import WebhookDispatcher
+from invoicesync_api.workers.retention import RetentionJob
 from invoicesync_api.workers.scheduler import NightlyScheduler
 from invoicesync_api.workers.sweeper import PendingSweeper
 from invoicesync_shared.bus.consumer import EventConsumer
@@ -31,7 +32,7 @@ class BackgroundWorkers:
         self._relay: OutboxRelay | None = None
         self._results: EventConsumer | None = None
         self._webhooks: WebhookDispatcher | None = None
-        self._loops: list[PendingSweeper | NightlyScheduler] = []
+        self._loops: list[PendingSweeper | NightlyScheduler | RetentionJob] = []
 
         self._tasks: list[asyncio.Task[None]] = []
         self._starting: asyncio.Task[None] | None = None
@@ -65,6 +66,12 @@ class BackgroundWorkers:
             ),
             NightlyScheduler(
                 self._sessionmaker, interval=self._settings.scheduler_interval_seconds
+            ),
+            RetentionJob(
+                self._sessionmaker,
+                self._settings.retention_windows(),
+                batch_size=self._settings.retention_batch_size,
+                interval=self._settings.retention_interval_seconds,
             ),
         ]
         self._tasks = [asyncio.create_task(loop.run()) for loop in self._loops] + [
