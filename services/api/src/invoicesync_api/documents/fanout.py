@@ -78,10 +78,12 @@ def snapshot(document: Document, client: Client) -> DocumentSnapshot:
 
 
 def pending(state: DocumentSync) -> DocumentSync:
-    """A new request: pending again, no error, and the sweeper counts its re-requests anew."""
+    """A new request: pending again, no error, no wait (the connector says again if the
+    budget is still spent), and the sweeper counts its re-requests anew."""
     state.status = "pending"
     state.sweeps = 0
     state.error_code = state.error_message = state.error_retryable = None
+    state.waiting_until = state.waiting_reason = None
     return state
 
 
