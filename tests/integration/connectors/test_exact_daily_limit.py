@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from invoicesync_sandbox.main import create_app as create_sandbox
@@ -18,10 +19,15 @@ from invoicesync_shared.connectors import ledger as ledger_states
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import LedgerEntry
 from invoicesync_shared.events.results import BookingAssigned, SyncDeferred, SyncFailed
-from tests.integration.connectors.exact_support import Sessions, connect, control
+from tests.integration.connectors.exact_support import Sessions, connect, control, replica
 from tests.support.servers import sandbox_config, serve_in_thread
 
 DAY = 86_400
+
+
+def _retries() -> float:
+    sample = REGISTRY.get_sample_value("invoicesync_sync_retries_total", {"system": "exact"})
+    return sample or 0.0
 
 
 @pytest.fixture
@@ -91,5 +97,36 @@ async def test_a_spent_day_defers_documents_without_a_429_and_books_them_after_t
         assert {d.number: refs[d.number] for d in documents} == dict.fromkeys(
             [d.number for d in documents], 1
         )
+    finally:
+        await world.close(sessionmaker)
+
+
+async def test_a_day_spent_by_another_replica_defers_after_its_one_429(
+    sandbox_url: str,
+    followed: clock.FollowedClock,
+    sessionmaker: Sessions,
+    secret_box: SecretBox,
+) -> None:
+    world = await connect(sandbox_url, sessionmaker, secret_box)
+    other = replica(sandbox_url, sessionmaker, secret_box)
+    world.others.append(other)
+    try:
+        await world.send(world.document("WARM-2"))  # this replica thinks the day is young
+        used = world.one.client.calls
+        control(sandbox_url, "PUT", "/exact/limits", json={"daily_limit": used + 1})
+        await world.send(world.document("OTHER-1"), via=other)  # the other spends the rest
+        late = world.document("LATE-1")
+        retried = _retries()
+        await world.send(late)
+
+        # The 429 told the day is spent: the document waits at once, not retried.
+        assert world.one.client.rate_limited == 1
+        assert _retries() == retried
+        assert world.results(SyncFailed.TYPE) == []
+        [deferred] = world.results(SyncDeferred.TYPE)
+        assert (deferred["document_id"], deferred["reason"]) == (str(late.id), "daily_limit")
+        await world.send(world.document("LATE-2"))  # known spent now: not even called
+        assert world.one.client.rate_limited == 1
+        assert world.state()["rate_limited"] == 1
     finally:
         await world.close(sessionmaker)

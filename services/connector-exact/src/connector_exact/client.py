@@ -98,7 +98,10 @@ class ExactClient:
             integration_id,
             lambda token: self._send(scope, endpoint, method, url, token, **kwargs),
         )
-
+        if response.status_code == 429:
+            # Refused, so nothing was done: if the day is what ran out (another replica
+            # spent it), wait for the reset instead of retrying.
+            self.daily.check(scope)
         failure = errors.classify(response, is_write=method != "GET")
         if failure is not None:
             raise failure

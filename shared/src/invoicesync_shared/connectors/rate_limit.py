@@ -67,6 +67,14 @@ class DailyBudget:
         self._reset_at: dict[str, float] = {}  # epoch seconds
 
     def spend(self, scope: str) -> None:
+        """Take one call of the day, or raise ``Deferred`` when none is left."""
+        self.check(scope)
+        remaining = self._remaining.get(scope)
+        if remaining is not None:
+            self._remaining[scope] = remaining - 1
+
+    def check(self, scope: str) -> None:
+        """Raise ``Deferred`` while the day is spent (after a 429 too: not retried then)."""
         remaining = self._remaining.get(scope)
         if remaining is None:
             return
@@ -81,7 +89,6 @@ class DailyBudget:
                 until=until,
                 reason=self._reason,
             )
-        self._remaining[scope] = remaining - 1
 
     def observe(self, scope: str, *, remaining: int, reset_at: float) -> None:
         self._remaining[scope], self._reset_at[scope] = remaining, reset_at
