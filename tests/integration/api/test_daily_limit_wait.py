@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -98,6 +99,9 @@ async def test_a_deferred_document_waits_for_the_reset_then_is_booked(
     moved_clock.at = reset - timedelta(seconds=1)
     assert await sweeper.sweep_once(datetime.now(UTC) + timedelta(hours=3)) == 0
     assert await outbox_rows(sessionmaker, document_id) == 1
+    # Held back on purpose, not lost: it does not age the oldest-pending gauge.
+    oldest = REGISTRY.get_sample_value("invoicesync_sweeper_oldest_pending_age_seconds")
+    assert oldest is not None and oldest < 3600
 
     moved_clock.at = reset + timedelta(seconds=1)
     assert await sweeper.sweep_once() == 1

@@ -126,7 +126,11 @@ class PendingSweeper:
         oldest = await session.scalar(
             select(func.min(DocumentSync.requested_at))
             .join(Integration, Integration.id == DocumentSync.integration_id)
-            .where(DocumentSync.status.in_(WAITING), Integration.status == "active")
+            .where(
+                DocumentSync.status.in_(WAITING),
+                Integration.status == "active",
+                DocumentSync.waiting_until.is_(None),  # held back on purpose, not lost
+            )
         )
         OLDEST_PENDING.set(max((now - oldest).total_seconds(), 0.0) if oldest else 0.0)
 
