@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from invoicesync_shared.db.engine import create_engine
 from tests.support.broker_control import ControlledBroker
-from tests.support.chaos import start_replica
+from tests.support.chaos import skewed_clock_env, start_replica
 from tests.support.databases import fresh_database
 from tests.support.processes import Stack, running_stack
 
@@ -29,6 +29,9 @@ CHAOS_ENV = {
     "INVOICESYNC_EXACT_TIMEOUT_SECONDS": "5",
     "INVOICESYNC_LEXWARE_TIMEOUT_SECONDS": "5",
     "INVOICESYNC_YUKI_TIMEOUT_SECONDS": "5",
+    # A lease shorter than the waits for a spent Exact minute (up to 60 s), which the
+    # run provokes while a replica restarts: a push must never outlive its lease unnoticed.
+    "INVOICESYNC_LEDGER_LEASE_SECONDS": "20",
 }
 
 
@@ -70,7 +73,9 @@ def chaos_stack(
         extra_env=CHAOS_ENV,
     ) as stack:
         start_replica(stack, "exact")
-        start_replica(stack, "yuki")
+        # One replica's clock runs two minutes ahead: leases must be measured on the
+        # database's clock, never the host's.
+        start_replica(stack, "yuki", skewed_clock_env())
         yield stack
 
 

@@ -1,17 +1,26 @@
 """Exactly-once checks from both sides: the sandbox's own books (entries, vouchers,
-documents, customers) against our documents and their sync states."""
+documents, customers) against our documents, their sync states and the webhooks a partner
+received. Entries the bookkeeper typed (``foreign``: their remote ids) are never ours:
+a document pointing at one was adopted wrongly."""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import httpx
 
 DONE = {"booked", "sent"}
 UNSETTLED = {"pending", "sending", "ambiguous"}
+IN_FLIGHT = {"pending", "sending"}
+# A document that cannot be told from a look-alike in the books waits for the bookkeeper:
+# an end state, as long as it says why and nothing of it was adopted or pushed twice.
+FOR_THE_BOOKKEEPER = "ambiguous_match"
+KINDS = ("invoices", "credit-notes")
+EXACT_TYPES = {"invoice": 20, "credit_note": 21}  # sales entry, sales credit note
 
 
 @dataclass
@@ -20,12 +29,21 @@ class Findings:
 
     documents: int = 0
     by_status: Counter[str] = field(default_factory=Counter)
-    duplicates: list[str] = field(default_factory=list)  # a document booked twice or more
+    # A booked document whose remote entry is not its own: a bookkeeper's, or one whose
+    # date, gross total or customer differ from the document's.
+    wrong_adoptions: list[str] = field(default_factory=list)
+    double_bookings: list[str] = field(default_factory=list)  # our document in the books twice
     lost: list[str] = field(default_factory=list)  # ours says done, the books lack it
     unsettled: list[str] = field(default_factory=list)  # never reached an end state
     duplicate_booking_numbers: list[str] = field(default_factory=list)
     duplicate_customers: list[str] = field(default_factory=list)
     failures_without_reason: list[str] = field(default_factory=list)
+    # The same outcome of one document announced by more than one webhook message.
+    duplicate_webhooks: list[str] = field(default_factory=list)
+    # A document announced booked/sent, later announced failed, or no longer done.
+    flipped: list[str] = field(default_factory=list)
+    missing_webhooks: list[str] = field(default_factory=list)  # done, never announced
+    bookkeeper_entries_gone: list[str] = field(default_factory=list)  # overwritten or deleted
 
     def add_ours(self, documents: Iterable[dict[str, Any]]) -> None:
         for document in documents:
@@ -33,27 +51,66 @@ class Findings:
             for state in document["sync"]:
                 self.by_status[state["status"]] += 1
                 label = f"{document['number']} ({state['system']})"
-                if state["status"] in UNSETTLED:
-                    self.unsettled.append(f"{label}: {state['status']}")
                 error = state.get("error") or {}
+                if state["status"] in UNSETTLED and error.get("code") != FOR_THE_BOOKKEEPER:
+                    self.unsettled.append(f"{label}: {state['status']}")
                 if state["status"] == "failed" and not (error.get("code") and error.get("message")):
                     self.failures_without_reason.append(label)
 
+    def add_webhooks(self, events: list[dict[str, Any]], documents: list[dict[str, Any]]) -> None:
+        """``events``: the distinct messages received (one per webhook-id), each with the
+        ``webhook_id`` added."""
+        outcomes: Counter[tuple[Any, ...]] = Counter()
+        history: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        for event in sorted(events, key=lambda e: str(e["timestamp"])):
+            if not str(event["type"]).startswith("document."):
+                continue  # an integration's status: no document's outcome
+            data = event["data"]
+            error = data.get("error") or {}
+            outcome = (
+                data["document_id"],
+                data["integration_id"],
+                event["type"],
+                data["status"],
+                data.get("remote_id"),
+                error.get("code"),
+            )
+            outcomes[outcome] += 1
+            history[(data["document_id"], data["integration_id"])].append(data)
+        self.duplicate_webhooks += [
+            f"{o[0]} {o[2]} {o[3]} x{n}" for o, n in outcomes.items() if n > 1
+        ]
+        for (document_id, _), seen in history.items():
+            statuses = [d["status"] for d in seen]
+            first_done = next((i for i, s in enumerate(statuses) if s in DONE), None)
+            if first_done is not None and any(s not in DONE for s in statuses[first_done:]):
+                self.flipped.append(f"{seen[0]['number']} ({document_id}): {statuses}")
+        for document in documents:
+            for state in document["sync"]:
+                seen = history.get((document["id"], state["integration_id"]), [])
+                label = f"{document['number']} ({state['system']})"
+                if state["status"] in DONE and state["status"] not in {d["status"] for d in seen}:
+                    self.missing_webhooks.append(label)
+                if state["status"] not in DONE and any(d["status"] in DONE for d in seen):
+                    self.flipped.append(f"{label}: announced done, now {state['status']}")
+
 
 def list_documents(partner: httpx.Client, client_id: str) -> list[dict[str, Any]]:
-    """Every invoice of a client, following the cursor."""
+    """Every invoice and credit note of a client, following the cursor."""
     found: list[dict[str, Any]] = []
-    cursor: str | None = None
-    while True:
-        params: dict[str, Any] = {"client_id": client_id, "limit": 200}
-        if cursor:
-            params["cursor"] = cursor
-        page = partner.get("/v1/invoices", params=params)
-        assert page.status_code == 200, page.text
-        found.extend(page.json()["data"])
-        cursor = page.json()["next_cursor"]
-        if not cursor:
-            return found
+    for kind in KINDS:
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"client_id": client_id, "limit": 200}
+            if cursor:
+                params["cursor"] = cursor
+            page = partner.get(f"/v1/{kind}", params=params)
+            assert page.status_code == 200, page.text
+            found.extend(page.json()["data"])
+            cursor = page.json()["next_cursor"]
+            if not cursor:
+                break
+    return found
 
 
 def _repeated(values: Iterable[str | None]) -> list[str]:
@@ -61,19 +118,83 @@ def _repeated(values: Iterable[str | None]) -> list[str]:
 
 
 def _done(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each done sync state with what its remote entry must agree with."""
     return [
-        {"number": d["number"], **s} for d in documents for s in d["sync"] if s["status"] in DONE
+        {
+            "number": d["number"],
+            "kind": d["kind"],
+            "issue_date": d["issue_date"],
+            "gross": Decimal(d["totals"]["gross"]),
+            "customer": d["customer"]["name"],
+            **s,
+        }
+        for d in documents
+        for s in d["sync"]
+        if s["status"] in DONE
     ]
 
 
+def _ambiguous(documents: list[dict[str, Any]]) -> set[str]:
+    """References of documents left to the bookkeeper: an entry of theirs that committed
+    after a lost answer is known to no document, and rightly so."""
+    return {
+        d["number"].casefold() for d in documents for s in d["sync"] if s["status"] == "ambiguous"
+    }
+
+
+def _disagreement(done: dict[str, Any], day: str, gross: Decimal, customer: str | None) -> str:
+    """What of date, gross total (credit notes may be negative) and customer differs."""
+    wrong = []
+    if day[:10] != done["issue_date"]:
+        wrong.append(f"date {day[:10]} != {done['issue_date']}")
+    if abs(gross) != abs(done["gross"]):
+        wrong.append(f"total {gross} != {done['gross']}")
+    if customer is not None and customer != done["customer"]:
+        wrong.append(f"customer {customer!r} != {done['customer']!r}")
+    return ", ".join(wrong)
+
+
 def check_exact(
-    sandbox: str, division: int, documents: list[dict[str, Any]], findings: Findings
+    sandbox: str,
+    division: int,
+    documents: list[dict[str, Any]],
+    findings: Findings,
+    foreign: set[str],
 ) -> None:
     state = httpx.get(f"{sandbox}/_sandbox/exact/divisions/{division}").json()
-    refs = Counter(e["your_ref"] for e in state["entries"])
-    findings.duplicates += [f"exact {division}: {r} x{n}" for r, n in refs.items() if n > 1]
-    findings.lost += [
-        f"exact {division}: {d['number']}" for d in _done(documents) if d["number"] not in refs
+    accounts = {a["id"]: a["name"] for a in state["accounts"]}
+    entries = {e["entry_id"]: e for e in state["entries"]}
+    done = _done(documents)
+    claimed = Counter(d["remote_id"] for d in done)
+    ours = [e for e in entries.values() if e["entry_id"] not in foreign]
+    ambiguous = _ambiguous(documents)
+    refs = Counter((e["your_ref"], e["type"]) for e in ours)
+    findings.double_bookings += [
+        f"exact {division}: {ref} (type {t}) x{n}" for (ref, t), n in refs.items() if n > 1
+    ]
+    findings.double_bookings += [
+        f"exact {division}: entry {e['entry_number']} ({e['your_ref']}) is no document's"
+        for e in ours
+        if e["entry_id"] not in claimed and (e["your_ref"] or "").casefold() not in ambiguous
+    ]
+    findings.double_bookings += [
+        f"exact {division}: entry {r} claimed x{n}" for r, n in claimed.items() if n > 1
+    ]
+    for d in done:
+        entry = entries.get(d["remote_id"])
+        label = f"exact {division}: {d['kind']} {d['number']}"
+        if entry is None:
+            findings.lost.append(label)
+        elif entry["entry_id"] in foreign:
+            findings.wrong_adoptions.append(f"{label} adopted the bookkeeper's entry")
+        elif entry["type"] != EXACT_TYPES[d["kind"]]:
+            findings.wrong_adoptions.append(f"{label} adopted an entry of type {entry['type']}")
+        elif wrong := _disagreement(
+            d, entry["entry_date"], Decimal(entry["amount"]), accounts.get(entry["customer"])
+        ):
+            findings.wrong_adoptions.append(f"{label}: {wrong}")
+    findings.bookkeeper_entries_gone += [
+        f"exact {division}: {i}" for i in foreign if i not in entries
     ]
     for journal in {e["journal"] for e in state["entries"]}:
         numbers = [str(e["entry_number"]) for e in state["entries"] if e["journal"] == journal]
@@ -86,12 +207,44 @@ def check_exact(
 
 
 def check_yuki(
-    sandbox: str, administration: str, documents: list[dict[str, Any]], findings: Findings
+    sandbox: str,
+    administration: str,
+    documents: list[dict[str, Any]],
+    findings: Findings,
+    foreign: set[str],
 ) -> None:
+    """Yuki keeps one document per reference (a second push updates it); our remote id is
+    its DocumentID, or our reference where Yuki answered without one."""
     state = httpx.get(f"{sandbox}/_sandbox/yuki/administrations/{administration}").json()
-    refs = Counter(d["reference"] for d in state["documents"])
-    findings.duplicates += [f"yuki: {r} x{n}" for r, n in refs.items() if n > 1]
-    findings.lost += [f"yuki: {d['number']}" for d in _done(documents) if d["number"] not in refs]
+    by_id = {d["document_id"]: d for d in state["documents"]}
+    by_reference = {d["reference"]: d for d in state["documents"]}
+    done = _done(documents)
+    claimed = Counter(d["remote_id"] for d in done)
+    ours = [d for d in state["documents"] if d["document_id"] not in foreign]
+    ambiguous = _ambiguous(documents)
+    refs = Counter(d["reference"].casefold() for d in ours)
+    findings.double_bookings += [f"yuki: {r} x{n}" for r, n in refs.items() if n > 1]
+    findings.double_bookings += [
+        f"yuki: {d['reference']} is no document's"
+        for d in ours
+        if d["document_id"] not in claimed
+        and d["reference"] not in claimed
+        and d["reference"].casefold() not in ambiguous
+    ]
+    for d in done:
+        remote = by_id.get(d["remote_id"]) or by_reference.get(d["remote_id"])
+        label = f"yuki {administration}: {d['kind']} {d['number']}"
+        if remote is None:
+            findings.lost.append(label)
+        elif remote["document_id"] in foreign:
+            findings.wrong_adoptions.append(
+                f"{label} adopted the bookkeeper's {remote['reference']}"
+            )
+        elif wrong := _disagreement(
+            d, remote["date"], Decimal(remote["gross"]), (remote["contact"] or {}).get("name")
+        ):
+            findings.wrong_adoptions.append(f"{label}: {wrong}")
+    findings.bookkeeper_entries_gone += [f"yuki: {i}" for i in foreign if i not in by_id]
     findings.duplicate_booking_numbers += [
         f"yuki {administration}: {n}"
         for n in _repeated(d["booking_number"] for d in state["documents"])
@@ -102,18 +255,40 @@ def check_yuki(
 
 
 def check_lexware(
-    sandbox: str, organization: str, documents: list[dict[str, Any]], findings: Findings
+    sandbox: str,
+    organization: str,
+    documents: list[dict[str, Any]],
+    findings: Findings,
+    foreign: set[str],
 ) -> None:
-    """Lexware vouchers carry no reference of ours: every voucher must be the remote id of
-    exactly one of our documents, and every document we call sent must have its voucher."""
+    """Every voucher not typed by the bookkeeper must be the remote id of exactly one of
+    our documents, and every document we call sent must have its own voucher."""
     state = httpx.get(f"{sandbox}/_sandbox/lexware/organizations/{organization}").json()
     vouchers = {v["id"]: v for v in state["vouchers"]}
-    ours = Counter(d["remote_id"] for d in _done(documents))
-    findings.duplicates += [f"lexware: voucher {v} not ours" for v in vouchers if v not in ours]
-    findings.duplicates += [f"lexware: {r} x{n}" for r, n in ours.items() if n > 1]
-    findings.lost += [
-        f"lexware: {d['number']}" for d in _done(documents) if d["remote_id"] not in vouchers
+    contacts = {c["id"]: (c["company"] or {}).get("name") for c in state["contacts"]}
+    done = _done(documents)
+    claimed = Counter(d["remote_id"] for d in done)
+    findings.double_bookings += [
+        f"lexware: voucher {v} is no document's"
+        for v in vouchers
+        if v not in claimed and v not in foreign
     ]
+    findings.double_bookings += [f"lexware: {r} claimed x{n}" for r, n in claimed.items() if n > 1]
+    for d in done:
+        voucher = vouchers.get(d["remote_id"])
+        label = f"lexware {organization}: {d['kind']} {d['number']}"
+        if voucher is None:
+            findings.lost.append(label)
+        elif voucher["id"] in foreign:
+            findings.wrong_adoptions.append(f"{label} adopted the bookkeeper's voucher")
+        elif wrong := _disagreement(
+            d,
+            voucher["voucherDate"],
+            Decimal(str(voucher["totalGrossAmount"])),
+            contacts.get(voucher["contactId"]) if voucher["contactId"] else None,
+        ):
+            findings.wrong_adoptions.append(f"{label}: {wrong}")
+    findings.bookkeeper_entries_gone += [f"lexware: {i}" for i in foreign if i not in vouchers]
     findings.duplicate_booking_numbers += [
         f"lexware {organization}: {n}"
         for n in _repeated(v["voucherNumber"] for v in state["vouchers"])

@@ -38,9 +38,14 @@ def new_client(partner: httpx.Client, name: str, country: str) -> str:
     return str(created.json()["id"])
 
 
-def connect(stack: Stack, partner: httpx.Client, client_id: str, system: str) -> ConnectedClient:
+def connect(
+    stack: Stack, partner: httpx.Client, client_id: str, system: str, *, one_journal: bool = False
+) -> ConnectedClient:
+    """``one_journal``: an Exact division whose invoices and credit notes share a journal."""
     if system == "exact":
         division = new_exact_division(stack)
+        if one_journal:
+            division = {**division, "credit_note_journal": division["sales_journal"]}
         integration = connect_exact(partner, client_id, division)
         return ConnectedClient(client_id, system, integration["id"], str(division["division"]))
     if system == "lexware":

@@ -6,6 +6,7 @@ service's ``main`` and passed down, never read at import time and never logged.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
@@ -37,6 +38,12 @@ class ServiceSettings(BaseSettings):
     connector_host: str = "127.0.0.1"
     # How often OAuth connectors look for idle grants to refresh (keep-alive).
     keepalive_interval_seconds: float = Field(default=3600.0, gt=0)
+    # How long a connector's ledger lease on an in-flight push lasts before another
+    # replica may take it over (the runtime's default, 120 s; chaos runs use less).
+    ledger_lease_seconds: float = Field(default=120.0, gt=0)
+
+    def ledger_lease(self) -> timedelta:
+        return timedelta(seconds=self.ledger_lease_seconds)
 
     # Where the accounting systems live; the sandbox by default.
     sandbox_url: str = "http://127.0.0.1:8010"

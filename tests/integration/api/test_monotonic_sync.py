@@ -193,3 +193,26 @@ async def test_a_run_counts_an_answer_that_comes_after_the_document_settled(
     run = partner.get(f"/v1/sync-runs/{run_id}").json()
     assert run["status"] == "finished"
     assert (run["totals"]["documents_synced"], run["totals"]["documents_failed"]) == (1, 0)
+
+
+async def test_asking_again_about_an_unknown_outcome_announces_it_once(
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    endpoint: uuid.UUID,
+) -> None:
+    """The sweeper, a replay or a retry asks again about a document whose outcome is
+    unknown; if the look-up cannot answer either, nothing new is announced."""
+    integration = await add_integration(sessionmaker, client_id)
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="ASK-1")).json()["id"]
+    await deliver(sessionmaker, failure(doc, integration, "outcome_unknown", retryable=True))
+    retried = partner.post(f"/v1/invoices/{doc}/retry")
+    assert retried.status_code == 202, retried.text
+    assert sync_of(partner, doc)["status"] == "ambiguous"  # may be booked: still unknown
+    await deliver(sessionmaker, failure(doc, integration, "outcome_unknown", retryable=True))
+    await deliver(sessionmaker, booked(doc, integration, None, "26800003"))
+
+    assert await webhooks(sessionmaker, endpoint, doc) == [
+        "document.sync_failed",
+        "document.booked",
+    ]

@@ -49,6 +49,7 @@ async def serve(settings: ExactConnectorSettings) -> None:
             sessionmaker=sessionmaker,
             producer=producer,
             settle=timedelta(seconds=settings.exact_settle_seconds),
+            lease=settings.ledger_lease(),
         )
         keep_alive = TokenKeepAlive(
             sessionmaker,

@@ -66,6 +66,7 @@ async def serve(settings: LexwareConnectorSettings) -> None:
             sessionmaker=sessionmaker,
             producer=producer,
             settle=timedelta(seconds=settings.lexware_settle_seconds),
+            lease=settings.ledger_lease(),
         )
         keep_alive = TokenKeepAlive(
             sessionmaker,

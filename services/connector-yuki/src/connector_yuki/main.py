@@ -50,6 +50,7 @@ async def serve(settings: YukiConnectorSettings) -> None:
             sessionmaker=sessionmaker,
             producer=producer,
             settle=timedelta(seconds=settings.yuki_settle_seconds),
+            lease=settings.ledger_lease(),
         )
         return ConnectorParts(runtime, loops=[reader], refresh=reader.refresh_now)
 

@@ -77,9 +77,17 @@ def snapshot(document: Document, client: Client) -> DocumentSnapshot:
     )
 
 
+OUTCOME_UNKNOWN = "outcome_unknown"
+
+
 def pending(state: DocumentSync) -> DocumentSync:
     """A new request: pending again, no error, no wait (the connector says again if the
-    budget is still spent), and the sweeper counts its re-requests anew."""
+    budget is still spent), and the sweeper counts its re-requests anew.
+    An outcome still unknown stays ``ambiguous`` (it may be booked; the connector looks it
+    up first): asking again changes nothing a person sees until the outcome is known."""
+    if state.status == "ambiguous" and state.error_code == OUTCOME_UNKNOWN:
+        state.sweeps = 0
+        return state
     state.status = "pending"
     state.sweeps = 0
     state.error_code = state.error_message = state.error_retryable = None

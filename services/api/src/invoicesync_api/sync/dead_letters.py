@@ -65,6 +65,8 @@ async def _dead(
             Document.partner_id == partner_id,
             DocumentSync.status.in_(("failed", "ambiguous")),
             DocumentSync.error_retryable.is_(True),
+            # Entries that may be ours wait for a person's retry, not a bulk replay.
+            DocumentSync.error_code.is_distinct_from("ambiguous_match"),
             Integration.status == "active",
         )
         .order_by(Document.created_at)
