@@ -1,5 +1,6 @@
-"""HTTP to Exact Online: bearer tokens, one refresh on 401, the rate budget per division,
-and the error brake (shared by every replica) that keeps the app from being blocked."""
+"""HTTP to Exact Online: bearer tokens, one refresh on 401, the rate budgets per division
+(the minute is waited for; a spent day defers the call, never a 429), and the error brake
+(shared by every replica) that keeps the app from being blocked."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from connector_exact import errors
 from invoicesync_shared.connectors.error_brake import ErrorBrake
 from invoicesync_shared.connectors.errors import TransientError
 from invoicesync_shared.connectors.oauth import TokenStore
-from invoicesync_shared.connectors.rate_limit import WindowBudget
+from invoicesync_shared.connectors.rate_limit import DailyBudget, WindowBudget
 from invoicesync_shared.connectors.transport import transport_error
 
 
@@ -27,11 +28,13 @@ class ExactClient:
         base_url: str,
         brake: ErrorBrake,
         budget: WindowBudget | None = None,
+        daily: DailyBudget | None = None,
     ) -> None:
         self._http = http
         self._tokens = tokens
         self._api = f"{base_url}/api/v1"
         self.budget = budget or WindowBudget(reserve=1, system="exact")
+        self.daily = daily or DailyBudget()
         self._brake = brake
         self.calls = 0
         self.rate_limited = 0  # 429s seen; the budget should keep this at zero
@@ -90,11 +93,15 @@ class ExactClient:
         url = url or self._url(division, path)
         scope = f"{division}"
         endpoint = _endpoint(path)
+        self.daily.spend(scope)  # a spent day: Deferred, before any token or call
         response = await self._tokens.send_authorized(
             integration_id,
             lambda token: self._send(scope, endpoint, method, url, token, **kwargs),
         )
-
+        if response.status_code == 429:
+            # Refused, so nothing was done: if the day is what ran out (another replica
+            # spent it), wait for the reset instead of retrying.
+            self.daily.check(scope)
         failure = errors.classify(response, is_write=method != "GET")
         if failure is not None:
             raise failure
@@ -119,11 +126,24 @@ class ExactClient:
         return response
 
     def _observe(self, scope: str, response: httpx.Response) -> None:
-        remaining = response.headers.get("X-RateLimit-Minutely-Remaining")
-        reset = response.headers.get("X-RateLimit-Minutely-Reset")
-        if remaining is not None and reset is not None:
-            with contextlib.suppress(ValueError):
-                self.budget.observe(scope, remaining=int(remaining), reset_at=int(reset) / 1000)
+        """Both windows, each only when its headers came (a 429 may leave one out)."""
+        headers = response.headers
+        minute = _window(headers, "X-RateLimit-Minutely-Remaining", "X-RateLimit-Minutely-Reset")
+        if minute is not None:
+            self.budget.observe(scope, remaining=minute[0], reset_at=minute[1])
+        day = _window(headers, "X-RateLimit-Remaining", "X-RateLimit-Reset")
+        if day is not None:
+            self.daily.observe(scope, remaining=day[0], reset_at=day[1])
+
+
+def _window(headers: httpx.Headers, remaining: str, reset: str) -> tuple[int, float] | None:
+    """Remaining calls and the reset (epoch seconds; Exact says milliseconds)."""
+    left, at = headers.get(remaining), headers.get(reset)
+    if left is None or at is None:
+        return None
+    with contextlib.suppress(ValueError):
+        return int(left), int(at) / 1000
+    return None
 
 
 def _endpoint(path: str) -> str:

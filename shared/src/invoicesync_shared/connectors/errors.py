@@ -2,6 +2,7 @@
 
     SyncError
      ├── TransientError(retry_after)    429, 5xx, network trouble: retry later
+     │    └── Deferred(until, reason)   a budget is spent (Exact's day): wait, not retry
      ├── UnknownOutcome                 a write whose answer was lost: look it up first
      ├── AmbiguousMatch(message)        entries with our reference, none provably ours
      └── PermanentError(code, message)  the bookkeeper must act: never retried
@@ -25,6 +26,19 @@ class TransientError(SyncError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Deferred(TransientError):
+    """Not called at all: a budget of the system is spent until ``until`` (aware UTC).
+
+    Never retried in place (the wait can be hours): the runtime reports the document as
+    waiting (``SyncDeferred``) and it is asked for again after ``until``. A transient
+    error for everything else (read-backs, keep-alive): they simply try later."""
+
+    def __init__(self, message: str, *, until: datetime, reason: str) -> None:
+        super().__init__(message)
+        self.until = until
+        self.reason = reason
 
 
 class UnknownOutcome(SyncError):

@@ -177,15 +177,16 @@ class Ledger:
             )
             return envelope
 
-    async def release(self, claim: Claim, *, error: str) -> bool:
+    async def release(self, claim: Claim, *, error: str, state: str = ATTEMPTING) -> bool:
         """Free the lease with the outcome still open (the next try looks the document up
         first) and no result: nothing was decided about the document. False when the
-        lease was no longer ours."""
+        lease was no longer ours. ``state``: what the entry is again when the attempt
+        provably sent nothing (a deferral), so a next try need not look it up."""
         async with self._sessionmaker.begin() as session:
             released = await session.scalar(
                 update(LedgerEntry)
                 .where(*_held(claim))
-                .values(state=ATTEMPTING, last_error=error, lease_expires_at=None)
+                .values(state=state, last_error=error, lease_expires_at=None)
                 .returning(LedgerEntry.attempts)
                 .execution_options(synchronize_session=False)
             )

@@ -1,7 +1,8 @@
 """Staying inside an accounting system's rate budget instead of hitting its 429s.
 
 ``WindowBudget`` follows what the system reports (remaining calls and when the window
-resets); ``TokenBucket`` paces a fixed rate (Lexware's 2 requests/second). Both are per
+resets); ``DailyBudget`` does the same for a window too long to wait in (Exact's day) and
+defers instead; ``TokenBucket`` paces a fixed rate (Lexware's 2 requests/second). Both are per
 process and per scope; across replicas the system's own headers and Retry-After rule.
 """
 
@@ -11,7 +12,10 @@ import asyncio
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
+from invoicesync_shared import clock
+from invoicesync_shared.connectors.errors import Deferred
 from invoicesync_shared.metrics import RATE_BUDGET
 
 
@@ -47,6 +51,47 @@ class WindowBudget:
         window = self._windows[scope]
         window.remaining, window.reset_at = remaining, reset_at
         RATE_BUDGET.labels(self._system, scope).set(remaining)
+
+
+class DailyBudget:
+    """Refuses a call (``Deferred``) while the last answer said the day is spent.
+
+    The reset is the system's own time (Exact: epoch milliseconds), compared with the
+    shared clock, which follows the sandbox's in tests. Calls are spent as they are made,
+    so concurrent callers see the last ones gone; the next answer corrects the count."""
+
+    def __init__(self, *, reserve: int = 0, reason: str = "daily_limit") -> None:
+        self._reserve = reserve
+        self._reason = reason
+        self._remaining: dict[str, int] = {}
+        self._reset_at: dict[str, float] = {}  # epoch seconds
+
+    def spend(self, scope: str) -> None:
+        """Take one call of the day, or raise ``Deferred`` when none is left."""
+        self.check(scope)
+        remaining = self._remaining.get(scope)
+        if remaining is not None:
+            self._remaining[scope] = remaining - 1
+
+    def check(self, scope: str) -> None:
+        """Raise ``Deferred`` while the day is spent (after a 429 too: not retried then)."""
+        remaining = self._remaining.get(scope)
+        if remaining is None:
+            return
+        reset_at = self._reset_at.get(scope, 0.0)
+        if reset_at <= clock.now().timestamp():
+            del self._remaining[scope]  # a new day: unknown until the next answer says
+            return
+        if remaining <= self._reserve:
+            until = datetime.fromtimestamp(reset_at, UTC)
+            raise Deferred(
+                f"The day's API calls for {scope} are spent until {until.isoformat()}.",
+                until=until,
+                reason=self._reason,
+            )
+
+    def observe(self, scope: str, *, remaining: int, reset_at: float) -> None:
+        self._remaining[scope], self._reset_at[scope] = remaining, reset_at
 
 
 class TokenBucket:

@@ -20,7 +20,7 @@ from aiokafka import ConsumerRecord
 from prometheus_client import Counter
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from invoicesync_shared.bus.producer import Publisher
 from invoicesync_shared.connectors import ledger as ledger_states
@@ -29,6 +29,7 @@ from invoicesync_shared.connectors.customers import CustomerLinks
 from invoicesync_shared.connectors.errors import (
     AmbiguousMatch,
     AuthorizationLost,
+    Deferred,
     PermanentError,
     TransientError,
     UnknownOutcome,
@@ -48,7 +49,13 @@ from invoicesync_shared.events.documents import (
     SyncTarget,
 )
 from invoicesync_shared.events.envelope import Envelope
-from invoicesync_shared.events.results import BookingAssigned, DocumentSent, SyncFailed, SyncResult
+from invoicesync_shared.events.results import (
+    BookingAssigned,
+    DocumentSent,
+    SyncDeferred,
+    SyncFailed,
+    SyncResult,
+)
 from invoicesync_shared.metrics import PUSH_SECONDS, SYNC_FAILURES
 from invoicesync_shared.tracing import continue_trace
 
@@ -79,6 +86,21 @@ SETTLE_WAITS = Counter(
     "Lookups held back until a write in doubt had time to show",
     ["system"],
 )
+
+
+class _Waiting(Exception):
+    """A push deferred (``Deferred``), and whether an earlier write of the attempt is
+    still in doubt (then the next try must look the document up first)."""
+
+    def __init__(self, cause: Deferred, *, in_doubt: bool) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.in_doubt = in_doubt
+
+
+def _retryable(exc: BaseException) -> bool:
+    """Retried in place: transient trouble, not a spent budget (that waits for hours)."""
+    return isinstance(exc, TransientError | UnknownOutcome) and not isinstance(exc, Deferred)
 
 
 @dataclass(frozen=True)
@@ -243,16 +265,14 @@ class ConnectorRuntime:
             )
         except LeaseLost as exc:
             self._lost(job, bound, str(exc))
-        except AmbiguousMatch as exc:
-            # Neither adopted nor pushed: a bookkeeper checks the entries, then retries.
-            bound.warning("lookup found entries that may be ours", code=exc.code)
-            await self._record_failure(job, claim, exc.code, exc.message, retryable=True)
+        except _Waiting as waiting:
+            bound.info("push deferred", reason=waiting.cause.reason, until=str(waiting.cause.until))
+            await self._defer(job, claim, waiting, bound)
         except AuthorizationLost as exc:
             bound.warning("authorisation lost; document left pending", reason=exc.reason)
             await self._connection_lost(job, claim, integration, exc, bound)
-        except PermanentError as exc:
-            bound.info("push refused", code=exc.code)
-            await self._record_failure(job, claim, exc.code, exc.message, retryable=False)
+        except (AmbiguousMatch, PermanentError) as exc:
+            await self._refused(job, claim, exc, bound)
         except (TransientError, UnknownOutcome) as exc:
             bound.warning("push gave up after retries", error=str(exc))
             code = "outcome_unknown" if isinstance(exc, UnknownOutcome) else "unavailable"
@@ -292,7 +312,7 @@ class ConnectorRuntime:
         in_doubt_since = loop.time() if in_doubt else None
         try:
             async for attempt in AsyncRetrying(
-                retry=retry_if_exception_type((TransientError, UnknownOutcome)),
+                retry=retry_if_exception(_retryable),
                 wait=self._retry.wait,
                 stop=stop_after_attempt(self._retry.attempts),
                 reraise=True,
@@ -315,6 +335,10 @@ class ConnectorRuntime:
                         raise
                     finally:
                         PUSH_SECONDS.labels(self.system).observe(time.perf_counter() - started)
+        except Deferred as exc:
+            # Refused before the call: nothing of it was sent. A write in doubt earlier
+            # (or one a lookup had still to settle) stays in doubt.
+            raise _Waiting(exc, in_doubt=look_up) from exc
         except TransientError as exc:
             if look_up:
                 # The last failure was a lookup's, so an earlier outcome is still unknown:
@@ -375,6 +399,21 @@ class ConnectorRuntime:
         OUTCOMES.labels(self.system, state).inc()
         await self._publish_recorded(claim.key, recorded)
 
+    async def _refused(
+        self,
+        job: _Job,
+        claim: Claim,
+        exc: AmbiguousMatch | PermanentError,
+        bound: structlog.typing.FilteringBoundLogger,
+    ) -> None:
+        if isinstance(exc, AmbiguousMatch):
+            # Neither adopted nor pushed: a bookkeeper checks the entries, then retries.
+            bound.warning("lookup found entries that may be ours", code=exc.code)
+            await self._record_failure(job, claim, exc.code, exc.message, retryable=True)
+        else:
+            bound.info("push refused", code=exc.code)
+            await self._record_failure(job, claim, exc.code, exc.message, retryable=False)
+
     async def _record_failure(
         self,
         job: _Job,
@@ -431,6 +470,31 @@ class ConnectorRuntime:
             self._lost(job, bound, "the lease was lost before the attempt was released")
         OUTCOMES.labels(self.system, "connection_lost").inc()
         await report_connection_lost(self._producer, integration, exc)
+
+    async def _defer(
+        self,
+        job: _Job,
+        claim: Claim,
+        waiting: _Waiting,
+        bound: structlog.typing.FilteringBoundLogger,
+    ) -> None:
+        """Not a failure: the document waits for the budget. Its ledger entry goes back to
+        what it was (nothing was sent; "attempting" if a write is still in doubt, "failed"
+        — not sent, no lookup needed — for a first attempt), and the API is told when it
+        may go on. Published directly, not recorded: a lost report only means the sweeper
+        asks again and the deferral is said again (same outcome, same id)."""
+        previous = claim.previous
+        if waiting.in_doubt:
+            state = ledger_states.ATTEMPTING
+        else:
+            state = previous.state if previous is not None else ledger_states.FAILED
+        cause = waiting.cause
+        if not await self._ledger.release(claim, error=f"{cause.reason}: {cause}", state=state):
+            self._lost(job, bound, "the lease was lost before the deferral was recorded")
+            return
+        OUTCOMES.labels(self.system, "deferred").inc()
+        deferred = SyncDeferred(**_ids(job), waiting_until=cause.until, reason=cause.reason)
+        await self._producer.publish(deferred.TOPIC, self._envelope(job, deferred))
 
     async def _report_done(self, job: _Job, entry: LedgerEntry) -> None:
         """A redelivered request for a finished push: say the outcome again, push nothing.

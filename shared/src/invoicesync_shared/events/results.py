@@ -1,4 +1,4 @@
-"""Events connectors emit about a push: booked, sent (awaiting a number), failed.
+"""Events connectors emit about a push: booked, sent (awaiting a number), failed, deferred.
 
 The same outcome is the same event: ``result_event_id`` derives a result's event id from
 what makes the outcome, so a repeated report is deduplicated by the API's inbox.
@@ -75,6 +75,19 @@ class SyncFailed(SyncResult):
         return (self.code, self.message)
 
 
+class SyncDeferred(SyncResult):
+    """Not sent yet: a budget of the system is spent (``reason``, e.g. ``daily_limit``)
+    until ``waiting_until``; the document stays pending and is asked for again then."""
+
+    TYPE = "com.invoicesync.sync.deferred"
+
+    waiting_until: datetime
+    reason: str
+
+    def outcome(self) -> tuple[object, ...]:
+        return (self.waiting_until.isoformat(), self.reason)
+
+
 # A new event each time (no ``outcome``): a payment can be reversed and made again, and
 # the same status twice must then reach the API twice (applying it again changes nothing).
 class PaymentStatusChanged(SyncResult):
@@ -84,7 +97,8 @@ class PaymentStatusChanged(SyncResult):
 
 
 RESULT_TYPES: dict[str, type[SyncResult]] = {
-    cls.TYPE: cls for cls in (BookingAssigned, DocumentSent, SyncFailed, PaymentStatusChanged)
+    cls.TYPE: cls
+    for cls in (BookingAssigned, DocumentSent, SyncFailed, SyncDeferred, PaymentStatusChanged)
 }
 
 

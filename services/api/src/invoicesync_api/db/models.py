@@ -116,6 +116,13 @@ class DocumentSync(Model):
             "requested_at",
             postgresql_where=text("status IN ('pending', 'sending', 'ambiguous')"),
         ),
+        # The integration's soonest wait, and the sweeper's "wait is over": the few waiting.
+        Index(
+            "ix_document_syncs_waiting",
+            "integration_id",
+            "waiting_until",
+            postgresql_where=text("waiting_until IS NOT NULL"),
+        ),
     )
 
     document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id"), primary_key=True)
@@ -140,6 +147,10 @@ class DocumentSync(Model):
     # When the last request for it went out (database clock): a later request of the same
     # integration answered while this one waits means this one was lost (workers/sweeper.py).
     requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Pending and not asked for until then (a spent budget, ``waiting_reason`` e.g.
+    # ``daily_limit``); cleared by the next answer or request.
+    waiting_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    waiting_reason: Mapped[str | None] = mapped_column(String(32))
 
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

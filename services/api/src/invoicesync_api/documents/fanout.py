@@ -81,7 +81,8 @@ OUTCOME_UNKNOWN = "outcome_unknown"
 
 
 def pending(state: DocumentSync) -> DocumentSync:
-    """A new request: pending again, no error, and the sweeper counts its re-requests anew.
+    """A new request: pending again, no error, no wait (the connector says again if the
+    budget is still spent), and the sweeper counts its re-requests anew.
     An outcome still unknown stays ``ambiguous`` (it may be booked; the connector looks it
     up first): asking again changes nothing a person sees until the outcome is known."""
     if state.status == "ambiguous" and state.error_code == OUTCOME_UNKNOWN:
@@ -90,6 +91,7 @@ def pending(state: DocumentSync) -> DocumentSync:
     state.status = "pending"
     state.sweeps = 0
     state.error_code = state.error_message = state.error_retryable = None
+    state.waiting_until = state.waiting_reason = None
     return state
 
 

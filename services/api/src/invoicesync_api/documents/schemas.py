@@ -106,6 +106,14 @@ class SyncStateOut(BaseModel):
     payment_status: str | None
     error: SyncError | None
     duplicate_of: uuid.UUID | None = None
+    waiting_until: datetime | None = Field(
+        default=None,
+        description="Pending and held back until then (the accounting system's budget for "
+        "the day is spent); it goes on by itself after this time.",
+    )
+    waiting_reason: str | None = Field(
+        default=None, description="Why it waits: `daily_limit` (Exact's calls per day)."
+    )
 
 
 class LineOut(BaseModel):

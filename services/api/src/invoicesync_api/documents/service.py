@@ -233,6 +233,8 @@ def _sync_out(state: DocumentSync, integration: Integration) -> SyncStateOut:
         payment_status=state.payment_status,
         error=error,
         duplicate_of=state.duplicate_of,
+        waiting_until=state.waiting_until,
+        waiting_reason=state.waiting_reason,
     )
 
 

@@ -39,6 +39,8 @@ def _state(integration_id: str, system: str, status: str, **fields: Any) -> dict
         "payment_status": None,
         "error": None,
         "duplicate_of": None,
+        "waiting_until": None,
+        "waiting_reason": None,
     }
     return {**state, **fields}
 

@@ -38,6 +38,8 @@ async def reset_from(session: AsyncSession, integration: Integration, from_date:
             error_message=None,
             error_retryable=None,
             duplicate_of=None,
+            waiting_until=None,
+            waiting_reason=None,
             generation=DocumentSync.generation + 1,
         )
     )

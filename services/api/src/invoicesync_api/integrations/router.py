@@ -99,7 +99,8 @@ async def read_integration(
     state = IntegrationHealth(
         connector=await health.connector(integration.system), broker=health.broker()
     )
-    return service.integration_out(integration, counts=counts, health=state)
+    waiting = await service.soonest_wait(session, integration.id)
+    return service.integration_out(integration, counts=counts, health=state, waiting=waiting)
 
 
 @router.patch(

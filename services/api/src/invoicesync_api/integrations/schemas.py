@@ -97,6 +97,14 @@ class IntegrationOut(BaseModel):
         default=None, description="Open this to allow access (OAuth systems, while pending)."
     )
     counts: dict[str, int] = Field(default_factory=dict, description="Documents per sync status.")
+    waiting_until: datetime | None = Field(
+        default=None,
+        description="When the soonest of its documents held back by the accounting system's "
+        "budget goes on (on reads of one integration); null when none waits.",
+    )
+    waiting_reason: str | None = Field(
+        default=None, description="Why they wait: `daily_limit` (Exact's calls per day)."
+    )
     health: IntegrationHealth | None = Field(
         default=None,
         description="Reachability of this system's connector and of the broker (on reads of "

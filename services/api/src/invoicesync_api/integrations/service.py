@@ -138,12 +138,34 @@ async def status_counts(session: AsyncSession, integration_id: uuid.UUID) -> dic
     return {status: count for status, count in rows}
 
 
+async def soonest_wait(
+    session: AsyncSession, integration_id: uuid.UUID
+) -> tuple[datetime, str] | None:
+    """The soonest end of a wait among its pending documents, and why (the partial index
+    on waiting rows answers it)."""
+    row = (
+        await session.execute(
+            select(DocumentSync.waiting_until, DocumentSync.waiting_reason)
+            .where(
+                DocumentSync.integration_id == integration_id,
+                DocumentSync.waiting_until.is_not(None),
+            )
+            .order_by(DocumentSync.waiting_until)
+            .limit(1)
+        )
+    ).first()
+    if row is None or row[0] is None:
+        return None
+    return row[0], row[1] or ""
+
+
 def integration_out(
     integration: Integration,
     *,
     authorize_url: str | None = None,
     counts: dict[str, int] | None = None,
     health: IntegrationHealth | None = None,
+    waiting: tuple[datetime, str] | None = None,
 ) -> IntegrationOut:
     return IntegrationOut(
         id=integration.id,
@@ -160,4 +182,6 @@ def integration_out(
         authorize_url=authorize_url,
         counts=counts or {},
         health=health,
+        waiting_until=waiting[0] if waiting else None,
+        waiting_reason=waiting[1] if waiting else None,
     )

@@ -30,6 +30,7 @@ from invoicesync_shared.events.results import (
     BookingAssigned,
     DocumentSent,
     PaymentStatusChanged,
+    SyncDeferred,
     SyncFailed,
     SyncResult,
 )
@@ -87,18 +88,13 @@ async def apply(session: AsyncSession, result: SyncResult) -> None:
     integration = await session.get(Integration, result.integration_id)
     document = await session.get(Document, result.document_id)
     assert integration is not None and document is not None
-    if isinstance(result, PaymentStatusChanged):
-        state.payment_status = result.payment_status
-        return
-    if isinstance(result, RemoteEntryMissing):
-        if state.status == "booked" and state.remote_id == result.remote_id:
-            await flag_missing_entry(session, state, integration, document)
-        return
     if not isinstance(result, BookingAssigned | DocumentSent | SyncFailed):
+        await _apply_aside(session, result, state, integration, document)
         return
     if state.status in transitions.AWAITING:
         # The connector answered (progress either way); the database clock, as requested_at.
         state.answered_at = func.now()
+    state.waiting_until = state.waiting_reason = None  # any answer ends a wait
     if not transitions.allowed(state, result):
         log.info(
             "sync result does not move the state forward",
@@ -142,6 +138,33 @@ async def _count(
         error_code=(state.error_code or "unknown") if failed else None,
         error_message=(state.error_message or "") if failed else None,
     )
+
+
+async def _apply_aside(
+    session: AsyncSession,
+    result: SyncResult,
+    state: DocumentSync,
+    integration: Integration,
+    document: Document,
+) -> None:
+    """What is not an answer of the transition table: read-backs and deferrals."""
+    if isinstance(result, PaymentStatusChanged):
+        state.payment_status = result.payment_status
+    elif isinstance(result, RemoteEntryMissing):
+        if state.status == "booked" and state.remote_id == result.remote_id:
+            await flag_missing_entry(session, state, integration, document)
+    elif isinstance(result, SyncDeferred):
+        _defer(state, result)
+
+
+def _defer(state: DocumentSync, result: SyncDeferred) -> None:
+    """The connector holds the document back until ``waiting_until`` (a spent budget):
+    it stays pending, says until when and why, and the sweeper asks again then. Only a
+    document still waiting for an answer waits; nothing is announced (no outcome yet)."""
+    if state.status != "pending":
+        return
+    state.answered_at = func.now()  # an answer: the connector is alive and working
+    state.waiting_until, state.waiting_reason = result.waiting_until, result.reason
 
 
 def _clear_error(state: DocumentSync) -> None:

@@ -21,6 +21,11 @@ An ``ambiguous`` document (an answer lost, no lookup got through) is asked again
 wait has passed: its connector looks it up before sending anything, so the uncertainty
 ends without anyone pressing retry. One that is ambiguous because several remote entries
 could be ours (``ambiguous_match``) waits for a person.
+
+A document its connector deferred (a spent budget: ``waiting_until``) is none of these
+before its wait is over, by the shared clock (the budget's reset is the accounting
+system's time, which a test's sandbox clock moves); once it is over it is asked again at
+once, and the request ends the wait.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ from sqlalchemy.orm import aliased
 
 from invoicesync_api.db.models import Client, Document, DocumentSync
 from invoicesync_api.documents.fanout import request_sync
+from invoicesync_shared import clock
 from invoicesync_shared.db.models import Integration, OutboxMessage
 
 log = structlog.get_logger()
@@ -120,7 +126,11 @@ class PendingSweeper:
         oldest = await session.scalar(
             select(func.min(DocumentSync.requested_at))
             .join(Integration, Integration.id == DocumentSync.integration_id)
-            .where(DocumentSync.status.in_(WAITING), Integration.status == "active")
+            .where(
+                DocumentSync.status.in_(WAITING),
+                Integration.status == "active",
+                DocumentSync.waiting_until.is_(None),  # held back on purpose, not lost
+            )
         )
         OLDEST_PENDING.set(max((now - oldest).total_seconds(), 0.0) if oldest else 0.0)
 
@@ -128,6 +138,7 @@ class PendingSweeper:
         self, session: AsyncSession, now: datetime
     ) -> list[tuple[DocumentSync, Document, Integration, str]]:
         at = literal(now, DateTime(timezone=True))
+        today = literal(clock.now(), DateTime(timezone=True))
         doublings = func.power(2, func.least(DocumentSync.sweeps, MAX_DOUBLINGS))
 
         def waited(base: timedelta) -> ColumnElement[Any]:
@@ -162,7 +173,9 @@ class PendingSweeper:
         idle = recent.c.integration_id.is_(None)
         overtaken = requested < recent.c.frontier
         overdue = requested < waited(self._overdue_after)
+        deferred = DocumentSync.waiting_until.is_not(None)
         reason = case(
+            (deferred, "wait_over"),
             (ambiguous, "ambiguous"),
             (idle, "idle"),
             (overtaken, "overtaken"),
@@ -179,8 +192,12 @@ class PendingSweeper:
                 Integration.status == "active",
                 cast(DocumentSync.document_id, String).not_in(waiting),
                 or_(
-                    and_(ambiguous, DocumentSync.updated_at < waited(self._pending_after)),
+                    and_(deferred, DocumentSync.waiting_until <= today),
                     and_(
+                        ~deferred, ambiguous, DocumentSync.updated_at < waited(self._pending_after)
+                    ),
+                    and_(
+                        ~deferred,
                         ~ambiguous,
                         requested < waited(self._pending_after),
                         or_(idle, overtaken, overdue),

@@ -105,15 +105,21 @@ class ExactApi:
         client = principal.chain.client_id
         error_key = (client, division, target.endpoint())
         if (until := self.store.blocker.blocked(error_key, now)) is not None:
+            if self.store.blocker.status == 429:
+                self._count_429(division)
             return _blocked(self.store.blocker.status, until - now)
         verdict = self.store.limiter.take((client, division), now)
         if not verdict.allowed:
+            self._count_429(division)
             response: Response = JSONResponse(error_body("API rate limit exceeded."), 429)
         else:
             response = self._answer(request, principal, target, body, early)
             self.store.blocker.record(error_key, response.status_code, now)
         response.headers.update(verdict.headers)
         return response
+
+    def _count_429(self, division: int) -> None:
+        self.store.rate_limited[division] = self.store.rate_limited.get(division, 0) + 1
 
     def _answer(
         self,

@@ -98,7 +98,8 @@ class ExactControl:
         return [division_summary(d) for d in self.store.divisions.values()]
 
     async def inspect_division(self, division: int) -> dict[str, Any]:
-        return division_state(self._division(division))
+        state = division_state(self._division(division))
+        return {**state, "rate_limited": self.store.rate_limited.get(division, 0)}
 
     async def set_access(self, division: int, body: AccessIn) -> dict[str, Any]:
         self._division(division)
@@ -178,6 +179,7 @@ class ExactControl:
             if body.reset_counters:
                 limiter.usage.clear()
                 blocker.clear()
+                self.store.rate_limited.clear()
         return await self.get_limits()
 
     def _division(self, code: int) -> Division:

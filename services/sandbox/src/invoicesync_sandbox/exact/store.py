@@ -60,6 +60,9 @@ class ExactStore:
         self.tokens = Tokens()
         self.limiter = RateLimiter(minutely_limit, daily_limit)
         self.blocker = ErrorBlocker()
+        # 429s served per division (rate limits and error blocks): a client that stays
+        # inside the budgets keeps this at zero.
+        self.rate_limited: dict[int, int] = {}
         self.default_user = self._add_default_user()
 
     def _add_default_user(self) -> User:
