@@ -1,7 +1,7 @@
 """indexes the retention job prunes by: each batch finds its rows without a scan
 
 Revision ID: ed9e84f52ab4
-Revises: d947512b6313
+Revises: 7715128e09e0
 Create Date: 2026-12-03 14:10:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "ed9e84f52ab4"
-down_revision = "d947512b6313"
+down_revision = "7715128e09e0"
 branch_labels = None
 depends_on = None
 
