@@ -24,15 +24,6 @@ LAST_YEAR = date(2025, 11, 20)  # the factory's documents are of 2026-11-20
 
 
 @pytest.fixture
-async def world(
-    shared_sandbox_url: str, sessionmaker: Sessions, secret_box: SecretBox
-) -> AsyncIterator[World]:
-    world = await connect(shared_sandbox_url, sessionmaker, secret_box)
-    yield world
-    await world.close(sessionmaker)
-
-
-@pytest.fixture
 async def one_journal(
     shared_sandbox_url: str, sessionmaker: Sessions, secret_box: SecretBox
 ) -> AsyncIterator[World]:

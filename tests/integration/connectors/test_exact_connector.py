@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -36,15 +36,6 @@ from tests.integration.connectors.exact_support import (
     replica,
 )
 from tests.support.servers import free_port, serve_in_thread
-
-
-@pytest.fixture
-async def world(
-    shared_sandbox_url: str, sessionmaker: Sessions, secret_box: SecretBox
-) -> AsyncIterator[World]:
-    world = await connect(shared_sandbox_url, sessionmaker, secret_box)
-    yield world
-    await world.close(sessionmaker)
 
 
 def _one_failure(world: World) -> dict[str, object]:

@@ -5,22 +5,18 @@ low daily limit; the shared clock follows its clock across the reset."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 
 import httpx
-import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
-from invoicesync_sandbox.main import create_app as create_sandbox
 from invoicesync_shared import clock
 from invoicesync_shared.connectors import ledger as ledger_states
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import LedgerEntry
 from invoicesync_shared.events.results import BookingAssigned, SyncDeferred, SyncFailed
 from tests.integration.connectors.exact_support import Sessions, connect, control, replica
-from tests.support.servers import sandbox_config, serve_in_thread
 
 DAY = 86_400
 
@@ -28,21 +24,6 @@ DAY = 86_400
 def _retries() -> float:
     sample = REGISTRY.get_sample_value("invoicesync_sync_retries_total", {"system": "exact"})
     return sample or 0.0
-
-
-@pytest.fixture
-def sandbox_url() -> Iterator[str]:
-    """Its own sandbox: a low daily limit and a moved clock must not touch other tests."""
-    settings = sandbox_config()
-    with serve_in_thread(create_sandbox(settings), port=settings.port) as url:
-        yield url
-
-
-@pytest.fixture
-async def followed(sandbox_url: str) -> AsyncIterator[clock.FollowedClock]:
-    async with clock.following(f"{sandbox_url}/_sandbox/clock", "test") as followed:
-        assert isinstance(followed, clock.FollowedClock)
-        yield followed
 
 
 async def test_a_spent_day_defers_documents_without_a_429_and_books_them_after_the_reset(

@@ -5,25 +5,13 @@ so it never blocks the app; successful calls cost none of it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-
-import pytest
 
 from invoicesync_shared.connectors.error_brake import ErrorBudgetSpent
 from invoicesync_shared.connectors.errors import SyncError
 from invoicesync_shared.crypto import SecretBox
-from tests.integration.connectors.exact_support import Replica, Sessions, World, connect, replica
+from tests.integration.connectors.exact_support import Replica, Sessions, World, replica
 
 MISSING = "crm/Accounts(guid'00000000-0000-0000-0000-000000000000')"
-
-
-@pytest.fixture
-async def world(
-    shared_sandbox_url: str, sessionmaker: Sessions, secret_box: SecretBox
-) -> AsyncIterator[World]:
-    world = await connect(shared_sandbox_url, sessionmaker, secret_box)
-    yield world
-    await world.close(sessionmaker)
 
 
 async def _fail_repeatedly(world: World, one: Replica, times: int) -> list[type[Exception]]:

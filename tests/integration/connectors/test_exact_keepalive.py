@@ -4,37 +4,19 @@ before that, by the shared clock, which here follows a sandbox of its own moved 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
 import httpx
 import pytest
 
-from invoicesync_sandbox.main import create_app as create_sandbox
 from invoicesync_shared import clock
 from invoicesync_shared.connectors.keepalive import TokenKeepAlive
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.events.integrations import IntegrationConnectionLost
 from invoicesync_shared.events.results import BookingAssigned
 from tests.integration.connectors.exact_support import Sessions, World, connect
-from tests.support.servers import sandbox_config, serve_in_thread
 
 DAY = 86_400
-
-
-@pytest.fixture
-def sandbox_url() -> Iterator[str]:
-    """Its own sandbox: moving its clock a month must not touch other tests' tokens."""
-    settings = sandbox_config()
-    with serve_in_thread(create_sandbox(settings), port=settings.port) as url:
-        yield url
-
-
-@pytest.fixture
-async def followed(sandbox_url: str) -> AsyncIterator[clock.FollowedClock]:
-    async with clock.following(f"{sandbox_url}/_sandbox/clock", "test") as followed:
-        assert isinstance(followed, clock.FollowedClock)
-        yield followed
 
 
 async def _days_later(sandbox_url: str, followed: clock.FollowedClock, days: int) -> None:
