@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from invoicesync_shared.bus.consumer import EventConsumer
@@ -65,7 +66,6 @@ async def test_by_key_one_waiting_tenant_does_not_hold_up_another(kafka_bootstra
         max_attempts=1,
         concurrency=4,
         in_order_by="key",
-        linger=0.0,
     )
     await consumer.start()
     running = asyncio.create_task(consumer.run())
@@ -79,3 +79,57 @@ async def test_by_key_one_waiting_tenant_does_not_hold_up_another(kafka_bootstra
     assert log.index("end b2") < log.index("end a1")  # b went on while a waited
     a_entries = [entry for entry in log if entry.split()[1].startswith("a")]
     assert a_entries == ["start a1", "end a1", "start a2", "end a2", "start a3", "end a3"]
+
+
+async def test_a_waiting_tenant_holds_back_neither_later_fetches_nor_more_than_its_offset(
+    kafka_bootstrap: str,
+) -> None:
+    """b's record is published after a's began and waits: it must still be fetched and
+    handled meanwhile; the partition's committed offset stays at a's record until a ends
+    (committing past it would lose it on a restart)."""
+    topic = await _topic(kafka_bootstrap)
+    tp = TopicPartition(topic, 0)
+    producer = EventProducer(kafka_bootstrap, client_id="test-order")
+    await producer.start()
+    a_started, b_done, a_done = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def handle(envelope: Envelope) -> None:
+        if envelope.subject == "a1":
+            a_started.set()
+            await asyncio.wait_for(b_done.wait(), BOUND)
+            a_done.set()
+        elif envelope.subject == "b1":
+            b_done.set()
+
+    consumer = EventConsumer(
+        kafka_bootstrap,
+        topics=[topic],
+        group_id=f"test-order-{uuid.uuid4().hex[:8]}",
+        handler=handle,
+        max_attempts=1,
+        concurrency=4,
+        in_order_by="key",
+    )
+    await consumer.start()
+    running = asyncio.create_task(consumer.run())
+    try:
+        await producer.publish_many([(topic, _event("a", 1))])
+        await asyncio.wait_for(a_started.wait(), 60)
+        await producer.publish_many([(topic, _event("b", 1))])  # a later fetch
+        await asyncio.wait_for(b_done.wait(), BOUND)
+        committed_while_a_waits = await consumer._consumer.committed(tp)
+        await asyncio.wait_for(a_done.wait(), BOUND)
+        await _committed(consumer, tp, 2)
+    finally:
+        consumer.stop()
+        await running
+        await consumer.close()
+        await producer.stop()
+    assert committed_while_a_waits in (None, 0)
+
+
+async def _committed(consumer: EventConsumer, tp: TopicPartition, offset: int) -> None:
+    """Waits (bounded) until the group committed ``offset`` for ``tp``."""
+    async with asyncio.timeout(BOUND):
+        while await consumer._consumer.committed(tp) != offset:
+            await asyncio.sleep(0.1)

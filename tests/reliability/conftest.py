@@ -25,6 +25,9 @@ CHAOS_ENV = {
     "INVOICESYNC_LEXWARE_POLL_INTERVAL_SECONDS": "30",
     "INVOICESYNC_SWEEPER_PENDING_SECONDS": "20",
     "INVOICESYNC_SWEEPER_INTERVAL_SECONDS": "2",
+    # A request still unanswered after 5 minutes while its connector answers others is
+    # asked again (an hour in production): the run must not end before the re-ask.
+    "INVOICESYNC_SWEEPER_OVERDUE_SECONDS": "300",
     "INVOICESYNC_SANDBOX_FAULT_HANG_SECONDS": "6",
     "INVOICESYNC_EXACT_TIMEOUT_SECONDS": "5",
     "INVOICESYNC_LEXWARE_TIMEOUT_SECONDS": "5",

@@ -74,7 +74,6 @@ async def serve(settings: ExactConnectorSettings) -> None:
             # is spent waits alone, and each answer's remaining count stays exact.
             concurrency=settings.exact_concurrency,
             in_order_by="key",
-            linger=0.0,
         )
     finally:
         await http.aclose()

@@ -18,7 +18,7 @@ class ExactConnectorSettings(ServiceSettings):
     # POST /integrations/{id}/refresh on the control port does it at once.
     exact_readback_interval_seconds: float = 86_400.0
     # Clients (so divisions) worked at once per partition; each one's documents in order.
-    exact_concurrency: int = Field(default=8, ge=1)
+    exact_concurrency: int = Field(default=32, ge=1)
     # After a write whose answer was lost, wait this long before looking it up, and as long
     # again before believing "not found" and pushing again (a late commit, a list that lags).
     # 0 looks up at once, as for a write known not to have happened.

@@ -18,7 +18,7 @@ class LexwareConnectorSettings(ServiceSettings):
     # Documents of a partition in flight at once (each document's events still in order):
     # organisations whose clients share a partition do not wait on one another's budget.
     # Drafts get their numbers when a person finalises them, so push order does not matter.
-    lexware_concurrency: int = Field(default=16, ge=1)
+    lexware_concurrency: int = Field(default=32, ge=1)
     lexware_timeout_seconds: float = 20.0
     # After a write whose answer was lost, wait this long before looking it up, and as long
     # again before believing "not found" and pushing again (a late commit, a list that lags).

@@ -1,27 +1,36 @@
 """At-least-once consumption: offsets are committed only after the handler has stored
-its result. Partitions are processed concurrently, each in order."""
+its result. Partitions are processed concurrently, each in order; with ``concurrency``
+above 1, records are handled as they arrive, in order per group (one document, or one
+tenant), and a slow tenant never holds back the next fetch."""
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
 import structlog
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 
+from invoicesync_shared.bus.offsets import PartitionProgress
 from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.metrics import CONSUMER_LAG, HANDLER_FAILURES
 
 Handler = Callable[[Envelope], Awaitable[None]]
-# What is handled one at a time, in order, when a partition's batch runs concurrently: each
-# document ("subject"), or everything of one tenant ("key": one client, so one remote
-# books whose rate budget counts one call at a time).
+# What is handled one at a time, in order, when records run concurrently: each document
+# ("subject"), or everything of one tenant ("key": one client, so one remote books whose
+# rate budget counts one call at a time).
 OrderScope = Literal["subject", "key"]
 DeadLetter = Callable[[ConsumerRecord[bytes, bytes], str], Awaitable[None]]
+# Records fetched ahead of the handlers, per concurrency slot (at least MIN_BUFFERED):
+# enough that a tenant's backlog does not keep the other tenants' records unfetched.
+BUFFERED_PER_SLOT = 8
+MIN_BUFFERED = 500
 
 log = structlog.get_logger()
+_Queued = tuple[TopicPartition, PartitionProgress, ConsumerRecord[bytes, bytes]]
 
 
 class EventConsumer:
@@ -30,7 +39,9 @@ class EventConsumer:
     A handler that keeps raising is retried ``max_attempts`` times with backoff; then
     the message goes to ``dead_letter`` (if given) and is committed, so one poison
     message cannot stop its partition. With ``concurrency`` above 1, up to that many
-    groups of a partition's batch run at once, each group in order (``in_order_by``).
+    records are handled at once, each group in order (``in_order_by``), groups taking
+    turns for the slots; a partition's offset is committed up to its first unfinished
+    record, and fetching pauses while too many records wait.
     """
 
     def __init__(
@@ -44,10 +55,8 @@ class EventConsumer:
         max_attempts: int = 5,
         concurrency: int = 1,
         in_order_by: OrderScope = "subject",
-        linger: float = 0.3,
     ) -> None:
         self._consumer = AIOKafkaConsumer(
-            *topics,
             bootstrap_servers=bootstrap,
             group_id=group_id,
             enable_auto_commit=False,
@@ -56,14 +65,20 @@ class EventConsumer:
             session_timeout_ms=30_000,
             heartbeat_interval_ms=3_000,
         )
+        self._consumer.subscribe(topics, listener=_CommitOnRevoke(self))
         self._handler = handler
         self._dead_letter = dead_letter
         self._max_attempts = max_attempts
         self._group = group_id
         self._concurrency = concurrency
         self._in_order_by = in_order_by
-        self._linger = linger
+        self._max_buffered = max(concurrency * BUFFERED_PER_SLOT, MIN_BUFFERED)
 
+        self._slots = asyncio.Semaphore(concurrency)
+        self._progress: dict[TopicPartition, PartitionProgress] = {}
+        self._lanes: dict[bytes, deque[_Queued]] = {}
+        self._lane_tasks: set[asyncio.Task[None]] = set()
+        self._buffered = 0
         self._stopping = asyncio.Event()
         self.is_running = False
 
@@ -72,7 +87,7 @@ class EventConsumer:
         self.is_running = True
 
     def stop(self) -> None:
-        """Finish the batch in hand, commit it, then return from ``run``."""
+        """Finish the records being handled, commit them, then return from ``run``."""
         self._stopping.set()
 
     async def close(self) -> None:
@@ -82,9 +97,10 @@ class EventConsumer:
     async def run(self) -> None:
         while not self._stopping.is_set():
             try:
-                batches = await self._fetch()
-                if batches:
-                    await asyncio.gather(*(self._run_partition(tp, r) for tp, r in batches.items()))
+                if self._concurrency == 1:
+                    await self._one_at_a_time()
+                else:
+                    await self._pipelined()
             except CommitFailedError:
                 # A rebalance (or a restarted broker) took our partitions while we worked:
                 # the group rejoins on the next fetch and the messages come again; handlers
@@ -93,55 +109,104 @@ class EventConsumer:
             except KafkaError:
                 log.exception("broker error; retrying")
                 await asyncio.sleep(1.0)
+        if self._lane_tasks:  # the records in hand end; those not begun come again
+            await asyncio.gather(*self._lane_tasks, return_exceptions=True)
+            try:
+                await self._commit_finished()
+            except KafkaError:
+                log.warning("final offset commit failed; the last records come again")
 
-    async def _fetch(self) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
-        """One fetch; with concurrency, keep fetching for a moment (``linger``) so that
-        what arrives in several small publishes is handled together (Yuki's batches)."""
-        batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    async def _one_at_a_time(self) -> None:
         batches = await self._consumer.getmany(timeout_ms=500, max_records=200)
-        if self._concurrency == 1 or not batches:
-            return batches
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._linger
-        count = sum(len(records) for records in batches.values())
-        while count < self._concurrency and (left := deadline - loop.time()) > 0:
-            more = await self._consumer.getmany(
-                timeout_ms=int(left * 1000), max_records=self._concurrency - count
-            )
-            for tp, records in more.items():
-                batches.setdefault(tp, []).extend(records)
-                count += len(records)
-        return batches
+        await asyncio.gather(*(self._in_sequence(tp, r) for tp, r in batches.items()))
 
-    async def _run_partition(
+    async def _in_sequence(
         self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
     ) -> None:
-        if self._concurrency == 1:
-            for record in records:
-                await self._handle(record)
-                await self._consumer.commit({tp: record.offset + 1})
-                self._record_lag(tp, record.offset + 1)
-            return
-        # Many at once, still in order per group; the batch's offsets are committed when
-        # all are done.
-        groups: dict[bytes, list[ConsumerRecord[bytes, bytes]]] = {}
         for record in records:
-            groups.setdefault(self._group_of(record), []).append(record)
-        limit = asyncio.Semaphore(self._concurrency)
+            await self._handle(record)
+            await self._consumer.commit({tp: record.offset + 1})
+            self._record_lag(tp, record.offset + 1)
 
-        async def in_order(group: list[ConsumerRecord[bytes, bytes]]) -> None:
-            async with limit:
-                for record in group:
-                    await self._handle(record)
+    async def _pipelined(self) -> None:
+        """Hand fetched records to their group's lane and go on fetching: a tenant
+        waiting minutes for its rate budget holds back only its own records."""
+        batches = await self._consumer.getmany(timeout_ms=200, max_records=self._max_buffered)
+        for tp, records in batches.items():
+            progress = self._progress.setdefault(tp, PartitionProgress())
+            for record in records:
+                self._enqueue(tp, progress, record)
+        if self._buffered >= self._max_buffered:
+            self._consumer.pause(*self._consumer.assignment())
+        elif self._buffered <= self._max_buffered // 2 and (paused := self._consumer.paused()):
+            self._consumer.resume(*paused)
+        await self._commit_finished()
 
-        await asyncio.gather(*(in_order(g) for g in groups.values()))
-        await self._consumer.commit({tp: records[-1].offset + 1})
-        self._record_lag(tp, records[-1].offset + 1)
+    def _enqueue(
+        self, tp: TopicPartition, progress: PartitionProgress, record: ConsumerRecord[bytes, bytes]
+    ) -> None:
+        progress.started(record.offset)
+        self._buffered += 1
+        group = self._group_of(record)
+        lane = self._lanes.get(group)
+        if lane is None:
+            lane = self._lanes[group] = deque()
+            task = asyncio.create_task(self._work(group, lane), name=f"lane-{group!r}")
+            self._lane_tasks.add(task)
+            task.add_done_callback(self._lane_tasks.discard)
+        lane.append((tp, progress, record))
+
+    async def _work(self, group: bytes, lane: deque[_Queued]) -> None:
+        """One group's records, in order, each taking a slot in turn with other groups."""
+        try:
+            while lane and not self._stopping.is_set():
+                tp, progress, record = lane[0]
+                # A partition revoked meanwhile has a new owner: its records are theirs.
+                if self._progress.get(tp) is progress:
+                    async with self._slots:
+                        if self._stopping.is_set():
+                            break
+                        await self._handle(record)
+                    progress.finished(record.offset)
+                lane.popleft()
+                self._buffered -= 1
+        finally:
+            self._buffered -= len(lane)  # stopping: not begun, not committed
+            lane.clear()
+            if self._lanes.get(group) is lane:
+                del self._lanes[group]
+
+    async def _commit_finished(self) -> None:
+        assigned = self._consumer.assignment()
+        offsets = {
+            tp: point
+            for tp, progress in self._progress.items()
+            if tp in assigned and (point := progress.take_commit_point()) is not None
+        }
+        if offsets:
+            await self._consumer.commit(offsets)
+            for tp, point in offsets.items():
+                self._record_lag(tp, point)
+
+    async def _revoked(self, revoked: set[TopicPartition]) -> None:
+        """Commit what is finished of partitions taken away, and forget them: records of
+        theirs still queued are left to the new owner."""
+        offsets: dict[TopicPartition, int] = {}
+        for tp in revoked:
+            progress = self._progress.pop(tp, None)
+            if progress is not None and (point := progress.take_commit_point()) is not None:
+                offsets[tp] = point
+        if offsets:
+            try:
+                await self._consumer.commit(offsets)
+            except KafkaError:
+                log.warning("commit on revoke failed; those records come again")
 
     def _group_of(self, record: ConsumerRecord[bytes, bytes]) -> bytes:
         by_key = self._in_order_by == "key"
         group = record.key if by_key else dict(record.headers).get("ce_subject")
-        return group or str(record.offset).encode()  # none: a group of its own
+        # None: a group of its own.
+        return group or f"{record.topic}/{record.partition}/{record.offset}".encode()
 
     def _record_lag(self, tp: TopicPartition, next_offset: int) -> None:
         if tp not in self._consumer.assignment():
@@ -172,3 +237,14 @@ class EventConsumer:
     async def _to_dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
         if self._dead_letter is not None:
             await self._dead_letter(record, reason)
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, consumer: EventConsumer) -> None:
+        self._consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._consumer._revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        return None

@@ -143,20 +143,17 @@ async def run_connector(
     health_host: str = "127.0.0.1",
     concurrency: int = 1,
     in_order_by: OrderScope = "subject",
-    linger: float = 0.3,
     clock_url: str = "",
     environment: str = "development",
 ) -> None:
     """Consume sync requests until SIGTERM/SIGINT; finish the message in hand first.
 
     ``build`` gets the producer, so results of the runtime and of the loops share it.
-    ``concurrency``, ``in_order_by`` and ``linger`` shape the consumer (EventConsumer);
+    ``concurrency`` and ``in_order_by`` shape the consumer (EventConsumer);
     ``clock_url`` makes date decisions follow another clock (dev and tests).
     """
     async with clock.following(clock_url, environment):
-        await _run(
-            build, engine, bootstrap, health_port, health_host, concurrency, in_order_by, linger
-        )
+        await _run(build, engine, bootstrap, health_port, health_host, concurrency, in_order_by)
 
 
 async def _run(
@@ -167,7 +164,6 @@ async def _run(
     health_host: str,
     concurrency: int,
     in_order_by: OrderScope,
-    linger: float,
 ) -> None:
     producer = EventProducer(bootstrap, client_id=f"connector-{health_port}")
     await producer.start()
@@ -181,7 +177,6 @@ async def _run(
         dead_letter=runtime.dead_letter_record,
         concurrency=concurrency,
         in_order_by=in_order_by,
-        linger=linger,
     )
     server = uvicorn.Server(
         uvicorn.Config(

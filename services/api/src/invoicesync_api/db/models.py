@@ -116,6 +116,16 @@ class DocumentSync(Model):
             "requested_at",
             postgresql_where=text("status IN ('pending', 'sending', 'ambiguous')"),
         ),
+        # "sync_status=failed" and the sweeper's rows: found from the few not booked, not by
+        # probing every document of the partner (booked is most of them: left out).
+        Index(
+            "ix_document_syncs_unsettled",
+            "status",
+            "document_id",
+            postgresql_where=text("status <> 'booked'"),
+        ),
+        # An integration's counts per status, from its own rows.
+        Index("ix_document_syncs_integration_status", "integration_id", "status"),
         # The integration's soonest wait, and the sweeper's "wait is over": the few waiting.
         Index(
             "ix_document_syncs_waiting",
