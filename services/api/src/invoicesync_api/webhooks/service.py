@@ -107,6 +107,10 @@ async def replay(
     """One more attempt now, with the same webhook-id and body (receivers dedup on it)."""
     if endpoint.status != ENABLED:
         raise Conflict("The endpoint is disabled; enable it before replaying.")
+    in_flight = delivery.claim_token is not None and delivery.claimed_until is not None
+    if in_flight and delivery.claimed_until > datetime.now(UTC):  # type: ignore[operator]
+        # Its outcome, recorded when the attempt ends, would overwrite the replay.
+        raise Conflict("This delivery is being sent right now; replay it once the attempt ended.")
     if delivery.status != PENDING:
         delivery.max_attempts = delivery.attempts + 1
     delivery.status = PENDING

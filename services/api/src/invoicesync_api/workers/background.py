@@ -1,4 +1,5 @@
-"""The API process's loops: the outbox relay and the result consumer."""
+"""The API process's loops: webhook deliveries, the sweeper, the nightly scheduler and
+retention (PostgreSQL only), the outbox relay and the result consumer (the broker)."""
 
 from __future__ import annotations
 
@@ -43,17 +44,9 @@ class BackgroundWorkers:
         self._starting = asyncio.create_task(self._start(), name="workers-start")
 
     async def _start(self) -> None:
-        bootstrap = self._settings.kafka_bootstrap
-        self._producer = EventProducer(bootstrap, client_id="invoicesync-api")
-        await self._producer.start()
-        self._relay = OutboxRelay(self._sessionmaker, self._producer)
-        self._results = EventConsumer(
-            bootstrap,
-            topics=[topics.SYNC_RESULTS],
-            group_id=CONSUMER,
-            handler=ResultApplier(self._sessionmaker).handle,
-        )
-        await self._results.start()
+        """The loops that need only PostgreSQL first: webhook deliveries (a test event, a
+        replay) and the sweeper must not wait for the broker, whose group join can take
+        half a minute after a crash; then the outbox relay and the result consumer."""
         self._webhooks = WebhookDispatcher(
             self._sessionmaker, SecretBox(self._settings.encryption_keys), self._settings.webhooks
         )
@@ -74,11 +67,22 @@ class BackgroundWorkers:
                 interval=self._settings.retention_interval_seconds,
             ),
         ]
-        self._tasks = [asyncio.create_task(loop.run()) for loop in self._loops] + [
-            asyncio.create_task(self._relay.run(), name="outbox-relay"),
-            asyncio.create_task(self._results.run(), name="result-consumer"),
-            asyncio.create_task(self._webhooks.run(), name="webhook-dispatcher"),
-        ]
+        self._tasks = [asyncio.create_task(loop.run()) for loop in self._loops]
+        self._tasks.append(asyncio.create_task(self._webhooks.run(), name="webhook-dispatcher"))
+
+        bootstrap = self._settings.kafka_bootstrap
+        self._producer = EventProducer(bootstrap, client_id="invoicesync-api")
+        await self._producer.start()
+        self._relay = OutboxRelay(self._sessionmaker, self._producer)
+        self._results = EventConsumer(
+            bootstrap,
+            topics=[topics.SYNC_RESULTS],
+            group_id=CONSUMER,
+            handler=ResultApplier(self._sessionmaker).handle,
+        )
+        self._tasks.append(asyncio.create_task(self._relay.run(), name="outbox-relay"))
+        await self._results.start()
+        self._tasks.append(asyncio.create_task(self._results.run(), name="result-consumer"))
 
     def broker_ok(self) -> bool:
         running = self._results is not None and self._results.is_running
