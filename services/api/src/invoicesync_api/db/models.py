@@ -79,6 +79,8 @@ class Document(Model):
         UniqueConstraint("client_id", "kind", "number"),
         # The lists' order (newest first per partner and kind) and their cursor.
         Index("ix_documents_partner_kind_created", "partner_id", "kind", "created_at", "id"),
+        # The same for one client's list: it walks that client's documents only.
+        Index("ix_documents_client_kind_created", "client_id", "kind", "created_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()

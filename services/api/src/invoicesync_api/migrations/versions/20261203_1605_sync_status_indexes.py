@@ -27,8 +27,12 @@ def upgrade() -> None:
     op.create_index(
         "ix_document_syncs_integration_status", "document_syncs", ["integration_id", "status"]
     )
+    op.create_index(
+        "ix_documents_client_kind_created", "documents", ["client_id", "kind", "created_at", "id"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_documents_client_kind_created", table_name="documents")
     op.drop_index("ix_document_syncs_integration_status", table_name="document_syncs")
     op.drop_index("ix_document_syncs_unsettled", table_name="document_syncs")
