@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+import structlog
+from sqlalchemy import event, func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from invoicesync_shared.connectors import ledger as ledger_module
-from invoicesync_shared.connectors.lease import LEASES_LOST
-from invoicesync_shared.connectors.ledger import Ledger
+from invoicesync_shared.connectors.lease import LEASES_LOST, LeaseKeeper, LeaseLost
+from invoicesync_shared.connectors.ledger import AttemptKey, Claim, Ledger
 from invoicesync_shared.connectors.protocol import Booking, PushContext
 from invoicesync_shared.connectors.retry import RetryPolicy
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
@@ -202,3 +205,124 @@ async def test_a_host_with_a_skewed_clock_takes_no_live_lease(
         if skew > timedelta(0):  # the taker's clock is ahead
             skewed.setattr(ledger_module, "datetime", skewed_by(skew))
         assert await ledger.claim_attempt(*key, "SKEW-1", lease=timedelta(seconds=120)) is None
+
+
+@dataclass
+class AllWait(FakeConnector):
+    """Every push waits at the gate; ``all_in`` is set once ``expected`` are waiting."""
+
+    expected: int = 0
+    all_in: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def push(self, ctx: PushContext, document: DocumentSnapshot) -> Booking:
+        if self.pushes + 1 == self.expected:
+            self.all_in.set()
+        return await super().push(ctx, document)
+
+
+@pytest.fixture
+def renewals(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The lease renewals sent to the database (statements that set the lease alone)."""
+    sent: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().startswith("UPDATE connector_ledger SET lease_expires_at="):
+            sent.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    yield sent
+    event.remove(engine.sync_engine, "before_cursor_execute", seen)
+
+
+async def test_one_statement_a_round_keeps_every_lease_and_a_takeover_stops_only_its_push(
+    sessionmaker: async_sessionmaker[AsyncSession], renewals: list[str]
+) -> None:
+    """Fifty pushes wait at once (a Yuki batch in flight): the runtime's heartbeat renews
+    them together, one statement a round, not one per document. One document is taken
+    by another attempt meanwhile: only its push stops, the others go on and book."""
+    count = 50
+    gate = asyncio.Event()
+    fake = AllWait(gate=gate, expected=count)
+    runtime, _, producer = replicas(sessionmaker, fake)
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    documents = [snapshot(client, f"MANY-{i}") for i in range(count)]
+    tasks = {
+        document.id: asyncio.create_task(runtime.handle(booked_event(document, integration)))
+        for document in documents
+    }
+    await asyncio.wait_for(fake.all_in.wait(), 30)
+    renewals.clear()
+    # Twice the lease from the first claim: unrenewed, every lease would have lapsed.
+    await until_db_time_passes(sessionmaker, documents[0].id, 2 * LEASE)
+    rounds = len(renewals)
+    ids = [document.id for document in documents]
+    async with sessionmaker() as session:
+        live = await session.scalar(
+            select(func.count()).where(
+                LedgerEntry.document_id.in_(ids),
+                LedgerEntry.lease_expires_at > func.clock_timestamp(),
+            )
+        )
+    assert live == count, "a lease lapsed while its push waited"
+    # A round every third of the lease (about six in the wait), never one per document.
+    assert 1 <= rounds <= 9, f"{rounds} renewal statements for {count} leases"
+
+    victim = documents[7].id
+    lost_before = LEASES_LOST.labels("exact")._value.get()
+    async with sessionmaker.begin() as session:  # another attempt takes the document
+        await session.execute(
+            update(LedgerEntry)
+            .where(LedgerEntry.document_id == victim)
+            .values(attempts=LedgerEntry.attempts + 1)
+        )
+    with structlog.testing.capture_logs() as logs:
+        await asyncio.wait_for(tasks.pop(victim), 10)  # stopped at the next round
+    assert LEASES_LOST.labels("exact")._value.get() == lost_before + 1
+    (lost,) = [entry for entry in logs if entry["event"].startswith("lease lost")]
+    # Found by the round (not given up later for want of a renewal).
+    assert lost["document_id"] == str(victim)
+    assert lost["reason"] == "the lease lapsed or another attempt took it"
+    assert not any(task.done() for task in tasks.values()), "the others must go on"
+
+    gate.set()
+    await asyncio.wait_for(asyncio.gather(*tasks.values()), 30)
+    assert len(fake.booked) == count - 1 and "MANY-7" not in fake.booked
+    booked = {r.data["document_id"] for r in producer.of_type(BOOKED)}
+    assert booked == {str(i) for i in ids if i != victim}
+    assert LEASES_LOST.labels("exact")._value.get() == lost_before + 1
+
+
+class UnreachableLedger(Ledger):
+    """The database does not answer renewals (away, or its pool exhausted)."""
+
+    calls = 0
+
+    async def renew_all(self, claims: Collection[Claim], lease: timedelta) -> set[AttemptKey]:
+        self.calls += 1
+        raise ConnectionError("the database is away")
+
+
+async def test_renewals_that_keep_failing_are_retried_then_stop_the_push_before_the_lease_lapses(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    document = snapshot(client, "AWAY-1")
+    ledger = UnreachableLedger(sessionmaker, "exact")
+    claim = await ledger.claim_attempt(integration.id, document.id, 0, "AWAY-1", lease=LEASE)
+    assert claim is not None
+    keeper = LeaseKeeper(ledger, LEASE)
+    never = asyncio.Event()
+    with pytest.raises(LeaseLost, match="could not be renewed in time"):
+        await asyncio.wait_for(keeper.while_holding(never.wait(), claim), 10)
+    # A third of the lease was kept in hand: the lease still holds on the database's clock
+    # when the push is stopped, so no other attempt can have started meanwhile.
+    async with sessionmaker() as session:
+        held = await session.scalar(
+            select(LedgerEntry.lease_expires_at > func.clock_timestamp()).where(
+                LedgerEntry.document_id == document.id
+            )
+        )
+    assert held
+    assert ledger.calls >= 3, "a failed round is retried sooner than the next round"

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, DateTime, and_, func, select, update
+from sqlalchemy import ColumnElement, DateTime, and_, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,6 +27,7 @@ ATTEMPTING, BOOKED, SENT, FAILED = "attempting", "booked", "sent", "failed"
 DONE = (BOOKED, SENT)
 
 EntryKey = tuple[uuid.UUID, uuid.UUID, int]  # integration, document, generation
+AttemptKey = tuple[EntryKey, int]  # an entry and the attempt token a claim holds it with
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,39 @@ class Ledger:
                 .execution_options(synchronize_session=False)
             )
             return renewed is not None
+
+    async def renew_all(self, claims: Collection[Claim], lease: timedelta) -> set[AttemptKey]:
+        """Extend every live lease of ``claims`` still ours in one statement (one
+        connection, however many pushes are in flight); returns the attempts renewed —
+        a claim missing lapsed or was taken by another attempt (``_held``'s fencing)."""
+        if not claims:
+            return set()
+        async with self._sessionmaker.begin() as session:
+            rows = await session.execute(
+                update(LedgerEntry)
+                .where(
+                    tuple_(
+                        LedgerEntry.integration_id,
+                        LedgerEntry.document_id,
+                        LedgerEntry.generation,
+                        LedgerEntry.attempts,
+                    ).in_([(*claim.key, claim.token) for claim in claims]),
+                    LedgerEntry.state == ATTEMPTING,
+                    LedgerEntry.lease_expires_at > _clock(),
+                )
+                .values(lease_expires_at=_clock() + lease)
+                .returning(
+                    LedgerEntry.integration_id,
+                    LedgerEntry.document_id,
+                    LedgerEntry.generation,
+                    LedgerEntry.attempts,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            return {
+                ((integration_id, document_id, generation), attempts)
+                for integration_id, document_id, generation, attempts in rows
+            }
 
     async def record_outcome(
         self,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -34,7 +34,7 @@ from invoicesync_shared.connectors.errors import (
     TransientError,
     UnknownOutcome,
 )
-from invoicesync_shared.connectors.lease import LEASES_LOST, LeaseLost, while_holding
+from invoicesync_shared.connectors.lease import LEASES_LOST, LeaseKeeper, LeaseLost, while_holding
 from invoicesync_shared.connectors.ledger import Claim, EntryKey, Ledger
 from invoicesync_shared.connectors.periodic import result_envelope
 from invoicesync_shared.connectors.protocol import Booking, Connector, PushContext
@@ -134,6 +134,7 @@ class ConnectorRuntime:
         self._ledger = Ledger(sessionmaker, connector.system)
         self._retry = retry or RetryPolicy()
         self._lease = lease
+        self._keeper = LeaseKeeper(self._ledger, lease)  # one heartbeat for all our pushes
         self._settle = settle.total_seconds()
         self.lease_waited = asyncio.Event()  # set once this runtime waited on another's lease
         self._source = f"/connectors/{connector.system}"
@@ -239,9 +240,8 @@ class ConnectorRuntime:
         in_doubt = entry is not None and entry.state == ledger_states.ATTEMPTING
         must_look_up = in_doubt or (entry is None and job.target.generation > 0)
 
-        async def renew() -> None:
-            if not await self._ledger.renew(claim, self._lease):
-                raise LeaseLost("the lease was lost between two tries")
+        def still_ours() -> None:
+            self._keeper.check(claim)
 
         try:
             ctx = PushContext(
@@ -256,12 +256,12 @@ class ConnectorRuntime:
                 is_update=is_update,
                 previous=previous,
             )
-            # A heartbeat keeps the lease through every wait; losing it stops the push.
+            # The runtime's heartbeat keeps the lease through every wait; losing it stops
+            # the push.
             booking, adopted = await while_holding(
-                self._with_retries(ctx, job.document, must_look_up, renew, in_doubt=in_doubt),
-                renew=lambda: self._ledger.renew(claim, self._lease),
-                lease=self._lease,
-                held_until=claim.held_until,
+                self._with_retries(ctx, job.document, must_look_up, still_ours, in_doubt=in_doubt),
+                keeper=self._keeper,
+                claim=claim,
             )
         except LeaseLost as exc:
             self._lost(job, bound, str(exc))
@@ -300,7 +300,7 @@ class ConnectorRuntime:
         ctx: PushContext,
         document: DocumentSnapshot,
         must_look_up: bool,
-        renew: Callable[[], Awaitable[None]],
+        still_ours: Callable[[], None],
         *,
         in_doubt: bool = False,
     ) -> tuple[Booking, bool]:
@@ -320,9 +320,9 @@ class ConnectorRuntime:
                 with attempt:
                     if attempt.retry_state.attempt_number > 1:
                         RETRIES.labels(self.system).inc()
-                        await renew()  # still ours: keep the lease while retrying
+                        still_ours()  # a stalled process must not push on a lost lease
                     if look_up and not ctx.is_update:
-                        found = await self._look_up(ctx, document, in_doubt_since, renew)
+                        found = await self._look_up(ctx, document, in_doubt_since, still_ours)
                         if found is not None:
                             return found, True
                     look_up = False
@@ -352,7 +352,7 @@ class ConnectorRuntime:
         ctx: PushContext,
         document: DocumentSnapshot,
         in_doubt_since: float | None,
-        renew: Callable[[], Awaitable[None]],
+        still_ours: Callable[[], None],
     ) -> Booking | None:
         """The remote document, if it exists. A write in doubt is first given the settle
         time to show, and "not found" is believed only when a second lookup, a settle
@@ -362,19 +362,18 @@ class ConnectorRuntime:
         if in_doubt_since is None or self._settle <= 0:
             return await self.connector.find_by_reference(ctx, document)
         SETTLE_WAITS.labels(self.system).inc()
-        await self._hold_until(in_doubt_since + self._settle, renew)
+        await self._hold_until(in_doubt_since + self._settle, still_ours)
         found = await self.connector.find_by_reference(ctx, document)
         if found is not None:
             return found
-        await self._hold_until(asyncio.get_running_loop().time() + self._settle, renew)
+        await self._hold_until(asyncio.get_running_loop().time() + self._settle, still_ours)
         return await self.connector.find_by_reference(ctx, document)
 
-    async def _hold_until(self, deadline: float, renew: Callable[[], Awaitable[None]]) -> None:
-        """Wait for this document alone (other documents go on), keeping its lease."""
-        loop = asyncio.get_running_loop()
-        while (left := deadline - loop.time()) > 0:
-            await asyncio.sleep(min(left, self._lease.total_seconds() / 4))
-            await renew()
+    async def _hold_until(self, deadline: float, still_ours: Callable[[], None]) -> None:
+        """Wait for this document alone (other documents go on); the heartbeat keeps its
+        lease."""
+        await asyncio.sleep(max(0.0, deadline - asyncio.get_running_loop().time()))
+        still_ours()
 
     async def _record_success(
         self,
