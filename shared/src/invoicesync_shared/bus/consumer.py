@@ -109,7 +109,7 @@ class EventConsumer:
             except KafkaError:
                 log.exception("broker error; retrying")
                 await asyncio.sleep(1.0)
-        if self._lane_tasks:  # the records in hand end; those not begun come again
+        if self._concurrency > 1:  # the records in hand end; those not begun come again
             await asyncio.gather(*self._lane_tasks, return_exceptions=True)
             try:
                 await self._commit_finished()
