@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from invoicesync_devstack.ports import LAYOUT, StackPorts
 from tests.support.servers import free_port
 
 
@@ -99,15 +100,29 @@ CONNECTORS = {"exact": "connector-exact", "lexware": "connector-lexware", "yuki"
 STACK_SETTLE_SECONDS = "3"  # the connectors' settle time in test stacks (30-60 s in production)
 
 
+def service_ports(port_base: int | None = None) -> dict[str, int]:
+    """Every service port of one stack but the broker's: free ones, or those a port base
+    implies (the same derivation as `make run`'s, so a test can move a stack as a user does)."""
+    names = [name for name in LAYOUT if name != "INVOICESYNC_BROKER_PORT"]
+    if port_base is None:
+        return {name: free_port() for name in names}
+    ports = StackPorts.from_environment({"INVOICESYNC_PORT_BASE": str(port_base)})
+    return {name: ports[name] for name in names}
+
+
 def stack_env(
     *,
     database_url: str,
     bootstrap: str,
     encryption_key: str,
     extra_env: dict[str, str] | None = None,
+    port_base: int | None = None,
 ) -> dict[str, str]:
-    """The environment every process of one stack shares (fresh ports each call)."""
-    api_port, sandbox_port = free_port(), free_port()
+    """The environment every process of one stack shares: fresh ports each call, or the
+    ports ``INVOICESYNC_PORT_BASE=port_base`` gives `make run` (the broker stays the
+    test run's own)."""
+    ports = service_ports(port_base)
+    api_port, sandbox_port = ports["INVOICESYNC_API_PORT"], ports["INVOICESYNC_SANDBOX_PORT"]
     env = {
         **os.environ,
         "INVOICESYNC_DATABASE_URL": database_url,
@@ -115,7 +130,7 @@ def stack_env(
         "INVOICESYNC_ENCRYPTION_KEYS": encryption_key,
         "INVOICESYNC_ADMIN_TOKEN": "adm_test_token",
         "INVOICESYNC_API_PORT": str(api_port),
-        "INVOICESYNC_API_METRICS_PORT": str(free_port()),
+        "INVOICESYNC_API_METRICS_PORT": str(ports["INVOICESYNC_API_METRICS_PORT"]),
         "INVOICESYNC_SANDBOX_PORT": str(sandbox_port),
         "INVOICESYNC_SANDBOX_URL": f"http://127.0.0.1:{sandbox_port}",
         "INVOICESYNC_OAUTH_REDIRECT_URI": f"http://127.0.0.1:{api_port}/v1/oauth/callback",
@@ -133,10 +148,9 @@ def stack_env(
         # Settle an in-doubt write this long before looking it up (and as long again before
         # pushing it again): drop_response_visible_late faults of a few seconds are found.
         env[f"INVOICESYNC_{system.upper()}_SETTLE_SECONDS"] = STACK_SETTLE_SECONDS
-        env[f"INVOICESYNC_CONNECTOR_{system.upper()}_PORT"] = str(free_port())
-        env[f"INVOICESYNC_CONNECTOR_{system.upper()}_URL"] = (
-            f"http://127.0.0.1:{env[f'INVOICESYNC_CONNECTOR_{system.upper()}_PORT']}"
-        )
+        port = ports[f"INVOICESYNC_CONNECTOR_{system.upper()}_PORT"]
+        env[f"INVOICESYNC_CONNECTOR_{system.upper()}_PORT"] = str(port)
+        env[f"INVOICESYNC_CONNECTOR_{system.upper()}_URL"] = f"http://127.0.0.1:{port}"
     env.update(extra_env or {})
     return env
 
@@ -151,12 +165,14 @@ def running_stack(
     connectors: tuple[str, ...] = ("exact", "lexware", "yuki"),
     extra_env: dict[str, str] | None = None,
     sandbox_command: str | list[str] = "invoicesync-sandbox",
+    port_base: int | None = None,
 ) -> Iterator[Stack]:
     env = stack_env(
         database_url=database_url,
         bootstrap=bootstrap,
         encryption_key=encryption_key,
         extra_env=extra_env,
+        port_base=port_base,
     )
     log_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack(env=env, log_dir=log_dir)
