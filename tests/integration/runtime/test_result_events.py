@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from invoicesync_shared.connectors.errors import PermanentError
+from invoicesync_shared.connectors.errors import AuthorizationLost, PermanentError
 from invoicesync_shared.connectors.result_relay import ResultRelay
 from invoicesync_shared.connectors.retry import RetryPolicy
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
@@ -19,6 +19,7 @@ from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events import topics
 from invoicesync_shared.events.documents import InvoiceBooked, SyncTarget
 from invoicesync_shared.events.envelope import Envelope
+from invoicesync_shared.events.integrations import IntegrationConnectionLost
 from tests.support.factories import booked_event, make_client, make_integration, snapshot
 from tests.support.producers import RecordingProducer
 
@@ -172,3 +173,26 @@ async def set_status(
             .where(Integration.id == integration.id)
             .values(status=status, status_reason="Exact refused the token.")
         )
+
+
+async def test_a_refused_grant_is_reported_once_however_many_documents_meet_it(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Every waiting document of the integration meets the same refusal; the API needs
+    one report per grant, not hundreds on its results topic."""
+    producer = RecordingProducer()
+    runtime, fake = runtime_for(sessionmaker, producer)
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    issued = datetime(2026, 12, 1, tzinfo=UTC)
+    for _ in range(3):
+        fake.fail_next(AuthorizationLost("refused", credentials_issued_at=issued))
+    for number in ("LOST-1", "LOST-2", "LOST-3"):
+        await runtime.handle(booked_event(snapshot(client, number), integration))
+    lost = producer.of_type(IntegrationConnectionLost.TYPE)
+    assert len(lost) == 1 and lost[0].subject == str(integration.id)
+
+    # A new grant refused again (after a reconnect) is news again.
+    fake.fail_next(AuthorizationLost("refused", credentials_issued_at=issued + timedelta(1)))
+    await runtime.handle(booked_event(snapshot(client, "LOST-4"), integration))
+    assert len(producer.of_type(IntegrationConnectionLost.TYPE)) == 2

@@ -45,6 +45,9 @@ class ApiSettings(ServiceSettings):
     database_pool_size: int = 20
 
     idempotency_in_flight_seconds: int = 60
+    # Results applied at once (each document's in order, committed up to the first
+    # unfinished): one at a time, a burst of results waited minutes behind one another.
+    results_concurrency: int = Field(default=8, ge=1)
     # Documents pending longer than this are asked for again (nothing lost on a broker restart).
     sweeper_pending_seconds: int = 600
     # A request unanswered this long is asked again even while its connector is busy with

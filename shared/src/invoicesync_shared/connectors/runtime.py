@@ -136,6 +136,7 @@ class ConnectorRuntime:
         self._lease = lease
         self._keeper = LeaseKeeper(self._ledger, lease)  # one heartbeat for all our pushes
         self._settle = settle.total_seconds()
+        self._reported_losses: set[tuple[uuid.UUID, datetime | None]] = set()
         self.lease_waited = asyncio.Event()  # set once this runtime waited on another's lease
         self._source = f"/connectors/{connector.system}"
 
@@ -468,7 +469,12 @@ class ConnectorRuntime:
         if not await self._ledger.release(claim, error=f"{exc.code}: {exc.message}"):
             self._lost(job, bound, "the lease was lost before the attempt was released")
         OUTCOMES.labels(self.system, "connection_lost").inc()
-        await report_connection_lost(self._producer, integration, exc)
+        # Once per refused grant and process: every waiting document meets the same
+        # refusal, and the API needs to hear it once (a reconnect brings new tokens).
+        grant = (integration.id, exc.credentials_issued_at or integration.token_issued_at)
+        if grant not in self._reported_losses:
+            await report_connection_lost(self._producer, integration, exc)
+            self._reported_losses.add(grant)
 
     async def _defer(
         self,

@@ -79,6 +79,8 @@ class BackgroundWorkers:
             topics=[topics.SYNC_RESULTS],
             group_id=CONSUMER,
             handler=ResultApplier(self._sessionmaker).handle,
+            concurrency=self._settings.results_concurrency,
+            in_order_by="subject",  # a document's results (an integration's loss) in order
         )
         self._tasks.append(asyncio.create_task(self._relay.run(), name="outbox-relay"))
         await self._results.start()
