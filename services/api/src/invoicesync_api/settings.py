@@ -45,6 +45,8 @@ class ApiSettings(ServiceSettings):
     database_pool_size: int = 20
 
     idempotency_in_flight_seconds: int = 60
+    # Issue and due dates later than this many days from today are refused (422).
+    document_max_days_ahead: int = Field(default=366, ge=0)
     # Documents pending longer than this are asked for again (nothing lost on a broker restart).
     sweeper_pending_seconds: int = 600
     # A request unanswered this long is asked again even while its connector is busy with
