@@ -42,7 +42,7 @@ async def test_a_document_that_loses_the_race_for_its_number_leaves_nothing(
 
     body = DocumentIn.model_validate(invoice(client_id, number="ATOM-1"))
     async with autocommit(engine) as connection:
-        new = await service.create(connection, body, "invoice", partner_id)
+        new = await service.create(connection, body, "invoice", partner_id, max_days_ahead=366)
     assert len(new.states) == 1 and new.announcement is not None
     # Another request stores the same number between the checks and the write.
     assert partner.post("/v1/invoices", json=invoice(client_id, number="ATOM-1")).status_code == 201
@@ -155,7 +155,7 @@ async def test_a_claim_taken_over_is_not_released_by_the_request_it_was_taken_fr
     await keys.release(partner_id, key, first)  # A gives up, late
 
     async with autocommit(engine) as connection:  # B stores as the accept path does
-        new = await service.create(connection, parsed, "invoice", partner_id)
+        new = await service.create(connection, parsed, "invoice", partner_id, max_days_ahead=366)
         out = service.to_out(new.document, new.states).model_dump(mode="json")
         answer = accept.Answer(partner_id, key, 201, out)
         await accept.store(connection, new.document, new.states, new.announcement, answer)

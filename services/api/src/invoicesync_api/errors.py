@@ -51,6 +51,20 @@ class Unprocessable(ApiError):
     status, code, title = 422, "unprocessable", "Unprocessable content"
 
 
+class ValidationFailed(ApiError):
+    """Fields refused after the body parsed (rules that need the clock or settings): the
+    same answer as a request validation error, every field listed in ``errors``."""
+
+    status, code, title = 422, "validation_failed", "Validation failed"
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__(validation_detail(errors), extra={"errors": errors})
+
+
+def validation_detail(errors: list[dict[str, str]]) -> str:
+    return "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+
+
 class Unavailable(ApiError):
     """A part of invoicesync the request needs (a connector) does not answer just now."""
 
@@ -101,9 +115,14 @@ def install_error_handlers(app: FastAPI) -> None:
                 "The request body is not valid JSON.",
                 request.url.path,
             )
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        failed = ValidationFailed(errors)
         return problem(
-            422, "validation_failed", "Validation failed", detail, request.url.path, errors=errors
+            failed.status,
+            failed.code,
+            failed.title,
+            failed.detail,
+            request.url.path,
+            **failed.extra,
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -186,7 +205,7 @@ VALIDATION_PROBLEM = problem_body(
     422,
     "validation_failed",
     "Validation failed",
-    "; ".join(f"{e['field']}: {e['message']}" for e in VALIDATION_ERRORS),
+    validation_detail(VALIDATION_ERRORS),
     "/v1/invoices",
     errors=VALIDATION_ERRORS,
 )

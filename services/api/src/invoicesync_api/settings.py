@@ -48,6 +48,8 @@ class ApiSettings(ServiceSettings):
     # Results applied at once (each document's in order, committed up to the first
     # unfinished): one at a time, a burst of results waited minutes behind one another.
     results_concurrency: int = Field(default=8, ge=1)
+    # Issue and due dates later than this many days from today are refused (422).
+    document_max_days_ahead: int = Field(default=366, ge=0)
     # Documents pending longer than this are asked for again (nothing lost on a broker restart).
     sweeper_pending_seconds: int = 600
     # A request unanswered this long is asked again even while its connector is busy with

@@ -66,7 +66,13 @@ def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: s
             claimed = claim
         try:
             async with autocommit(request.app.state.engine) as connection:
-                new = await service.create(connection, body, kind, caller.partner_id)
+                new = await service.create(
+                    connection,
+                    body,
+                    kind,
+                    caller.partner_id,
+                    max_days_ahead=request.app.state.settings.document_max_days_ahead,
+                )
                 out = service.to_out(new.document, new.states)
                 answer = None
                 if idempotency_key:
@@ -89,14 +95,23 @@ def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: s
         responses={200: response_examples(examples.patched)},
     )
     async def patch_document(
-        document_id: uuid.UUID, body: DocumentPatch, session: SessionDep, caller: CallerDep
+        document_id: uuid.UUID,
+        body: DocumentPatch,
+        request: Request,
+        session: SessionDep,
+        caller: CallerDep,
     ) -> DocumentOut:
         """Yuki receives the edit again (cost centres set there are reset); Exact and
         Lexware keep what they have, and the answer says so in ``warnings``."""
         document = await service.get_document(
             session, document_id, caller.partner_id, kind, lock=True
         )
-        warnings = await service.patch(session, document, body)
+        warnings = await service.patch(
+            session,
+            document,
+            body,
+            max_days_ahead=request.app.state.settings.document_max_days_ahead,
+        )
         await session.flush()
         await session.refresh(document)
         states = await repository.sync_states(session, [document.id])

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Literal
+from decimal import Decimal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
+from invoicesync_api.documents import rules
 from invoicesync_api.examples import documents as examples
 from invoicesync_api.examples import story
 from invoicesync_api.schemas import AddressIn, CountryCode, Money, Rate, Strict
@@ -15,28 +26,111 @@ from invoicesync_api.schemas import AddressIn, CountryCode, Money, Rate, Strict
 SyncStatus = Literal["pending", "sending", "sent", "booked", "failed", "ambiguous"]
 
 
+def _text(value: str, *, multiline: bool) -> str:
+    if not value.strip():
+        raise PydanticCustomError("text_blank", "must not be blank")
+    return _no_control(value, multiline=multiline)
+
+
+def _no_control(value: str, *, multiline: bool = False) -> str:
+    char = rules.control_character(value, multiline=multiline)
+    if char is not None:
+        raise PydanticCustomError(
+            "text_control_character",
+            "must not contain control characters (found U+{code})",
+            {"code": f"{ord(char):04X}"},
+        )
+    return value
+
+
+def _known_currency(value: str) -> str:
+    if value not in rules.CURRENCIES:
+        raise PydanticCustomError(
+            "currency_unknown",
+            "{code} is not an ISO 4217 code of a currency to invoice in",
+            {"code": value},
+        )
+    return value
+
+
+# Names and numbers: one line of visible text. Descriptions may have several lines.
+# Codes may be empty, but hold no control characters either (rules.py).
+Name = Annotated[str, AfterValidator(lambda v: _text(v, multiline=False))]
+Description = Annotated[str, AfterValidator(lambda v: _text(v, multiline=True))]
+Code = Annotated[str, AfterValidator(_no_control)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$"), AfterValidator(_known_currency)]
+# Quantities and unit prices below 10^11 in magnitude (rules.py says why).
+LineMoney = Annotated[Money, Field(gt=-int(rules.PRICE_LIMIT), lt=int(rules.PRICE_LIMIT))]
+
+
+def _check_totals(lines: list[LineIn] | None) -> list[LineIn] | None:
+    """The document's totals, as totals.compute adds them up, must stay below the limit."""
+    if lines is None:
+        return lines
+    net = vat = Decimal("0.00")
+    for line in lines:
+        line_net, line_vat = rules.line_amounts(line.quantity, line.unit_price, line.vat_rate)
+        net += line_net
+        vat += line_vat
+    for name, amount in (("net", net), ("VAT", vat), ("gross", net + vat)):
+        if rules.too_large(amount):
+            raise PydanticCustomError(
+                "amount_too_large",
+                "the lines add up to a {name} total of {amount}; a document's totals must "
+                "stay below 10^12",
+                {"name": name, "amount": str(amount)},
+            )
+    return lines
+
+
 class CustomerIn(Strict):
     model_config = ConfigDict(json_schema_extra={"examples": [story.CUSTOMER]})
 
-    external_id: str = Field(min_length=1, max_length=128, examples=["cust-42"])
-    name: str = Field(min_length=1, max_length=200, examples=["Jansen Installatietechniek"])
-    vat_number: str | None = Field(default=None, max_length=32)
-    company_number: str | None = Field(default=None, max_length=32)
+    external_id: Name = Field(min_length=1, max_length=128, examples=["cust-42"])
+    name: Name = Field(min_length=1, max_length=200, examples=["Jansen Installatietechniek"])
+    vat_number: Code | None = Field(default=None, max_length=32)
+    company_number: Code | None = Field(default=None, max_length=32)
     email: EmailStr | None = None
     address: AddressIn | None = None
     country: CountryCode | None = None
     is_person: bool = False
 
 
+class CustomerOut(BaseModel):
+    """As stored: documents accepted before the door's text rules still read back."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [story.CUSTOMER]})
+
+    external_id: str
+    name: str
+    vat_number: str | None = None
+    company_number: str | None = None
+    email: str | None = None
+    address: AddressIn | None = None
+    country: str | None = None
+    is_person: bool = False
+
+
 class LineIn(Strict):
     model_config = ConfigDict(json_schema_extra={"examples": [story.LINE]})
 
-    description: str = Field(min_length=1, max_length=500, examples=["Maintenance visit"])
-    quantity: Money = Field(examples=["2"])
-    unit_price: Money = Field(examples=["75.00"])
+    description: Description = Field(min_length=1, max_length=500, examples=["Maintenance visit"])
+    quantity: LineMoney = Field(examples=["2"])
+    unit_price: LineMoney = Field(examples=["75.00"])
     vat_rate: Rate = Field(examples=["21"])
-    gl_account: str | None = Field(default=None, max_length=20)
-    cost_centre: str | None = Field(default=None, max_length=20)
+    gl_account: Code | None = Field(default=None, max_length=20)
+    cost_centre: Code | None = Field(default=None, max_length=20)
+
+    @model_validator(mode="after")
+    def _amount_in_bounds(self) -> LineIn:
+        net, vat = rules.line_amounts(self.quantity, self.unit_price, self.vat_rate)
+        if rules.too_large(net) or rules.too_large(vat):
+            raise PydanticCustomError(
+                "amount_too_large",
+                "quantity x unit_price is {amount}; a line's amount must stay below 10^12",
+                {"amount": str(net)},
+            )
+        return self
 
 
 class TotalsIn(Strict):
@@ -53,18 +147,22 @@ class DocumentIn(Strict):
     model_config = ConfigDict(json_schema_extra={"examples": [examples.INVOICE_IN]})
 
     client_id: uuid.UUID
-    external_id: str = Field(min_length=1, max_length=128, examples=["inv-2026-0001"])
-    number: str = Field(min_length=1, max_length=30, examples=["2026-0001"])
+    external_id: Name = Field(min_length=1, max_length=128, examples=["inv-2026-0001"])
+    number: Name = Field(min_length=1, max_length=30, examples=["2026-0001"])
     status: Literal["draft", "booked"]
     issue_date: date
     due_date: date | None = None
-    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    currency: Currency = Field(
+        default="EUR", description="An ISO 4217 code of money (not XXX, XTS or a metal)."
+    )
     customer: CustomerIn
     lines: list[LineIn] = Field(min_length=1, max_length=500)
     totals: TotalsIn | None = None
     credit_note_for: uuid.UUID | None = Field(
         default=None, description="Credit notes: the id of the invoice they credit."
     )
+
+    _lines_in_bounds = field_validator("lines")(_check_totals)
 
     @model_validator(mode="after")
     def _due_after_issue(self) -> DocumentIn:
@@ -82,6 +180,8 @@ class DocumentPatch(Strict):
     customer: CustomerIn | None = None
     lines: list[LineIn] | None = Field(default=None, min_length=1, max_length=500)
     totals: TotalsIn | None = None
+
+    _lines_in_bounds = field_validator("lines")(_check_totals)
 
 
 class SyncError(BaseModel):
@@ -149,7 +249,7 @@ class DocumentOut(BaseModel):
     issue_date: date
     due_date: date | None
     currency: str
-    customer: CustomerIn
+    customer: CustomerOut
     lines: list[LineOut]
     totals: TotalsOut
     credit_note_for: uuid.UUID | None

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from invoicesync_api.db.models import Client, Document, DocumentSync
-from invoicesync_api.documents import accept, fanout, repository, totals
+from invoicesync_api.documents import accept, fanout, repository, rules, totals
 from invoicesync_api.documents.schemas import (
     DocumentIn,
     DocumentOut,
@@ -88,9 +88,17 @@ class NewDocument:
 
 
 async def create(
-    connection: AsyncConnection, body: DocumentIn, kind: str, partner_id: uuid.UUID
+    connection: AsyncConnection,
+    body: DocumentIn,
+    kind: str,
+    partner_id: uuid.UUID,
+    *,
+    max_days_ahead: int,
 ) -> NewDocument:
     """Check a new document against the rules and build what storing it writes."""
+    rules.check_dates(
+        {"issue_date": body.issue_date, "due_date": body.due_date}, max_days_ahead=max_days_ahead
+    )
     computed = totals.compute(body.lines)
     totals.check_declared(computed, body.totals)
     now = datetime.now(UTC)
@@ -159,8 +167,12 @@ async def book(session: AsyncSession, document: Document) -> Document:
     return document
 
 
-async def patch(session: AsyncSession, document: Document, body: DocumentPatch) -> list[str]:
-    """Apply an edit; returns the warnings the answer must carry."""
+async def patch(
+    session: AsyncSession, document: Document, body: DocumentPatch, *, max_days_ahead: int
+) -> list[str]:
+    """Apply an edit; returns the warnings the answer must carry. The body's own fields
+    were checked by its schema; the dates, which need the clock, here as on creation."""
+    rules.check_dates({"due_date": body.due_date}, max_days_ahead=max_days_ahead)
     if "due_date" in body.model_fields_set:
         document.due_date = body.due_date
     if body.customer is not None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
+from invoicesync_api.documents import rules
 from invoicesync_api.documents.schemas import LineIn, TotalsIn
 from invoicesync_api.errors import Unprocessable
 
-CENT = Decimal("0.01")
+CENT = rules.CENT
 
 
 @dataclass(frozen=True)
@@ -19,9 +20,7 @@ class Totals:
 
 
 def line_amounts(line: LineIn) -> tuple[Decimal, Decimal]:
-    net = (line.quantity * line.unit_price).quantize(CENT, ROUND_HALF_UP)
-    vat = (net * line.vat_rate / 100).quantize(CENT, ROUND_HALF_UP)
-    return net, vat
+    return rules.line_amounts(line.quantity, line.unit_price, line.vat_rate)
 
 
 def compute(lines: list[LineIn]) -> Totals:
