@@ -34,7 +34,7 @@ CHAOS_ENV = {
     "INVOICESYNC_YUKI_TIMEOUT_SECONDS": "5",
     # A lease shorter than the waits for a spent Exact minute (up to 60 s), which the
     # run provokes while a replica restarts: a push must never outlive its lease unnoticed.
-    "INVOICESYNC_LEDGER_LEASE_SECONDS": "20",
+    "INVOICESYNC_LEDGER_LEASE_SECONDS": "30",
 }
 
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from invoicesync_shared.connectors.lease import LeaseKeeper, LeaseLost, while_holding
-from invoicesync_shared.connectors.ledger import AttemptKey, Claim
+from invoicesync_shared.connectors.ledger import Claim, Renewal
 
 LEASE = timedelta(seconds=0.6)
 
@@ -24,11 +24,12 @@ class FakeLedger:
         self.renew, self.error = renew, error
         self.rounds: list[int] = []  # the number of claims in each round
 
-    async def renew_all(self, claims: Collection[Claim], lease: timedelta) -> set[AttemptKey]:
+    async def renew_all(self, claims: Collection[Claim], lease: timedelta) -> Renewal:
         self.rounds.append(len(claims))
         if self.error is not None:
             raise self.error
-        return {(claim.key, claim.token) for claim in claims} if self.renew else set()
+        mine = frozenset((claim.key, claim.token) for claim in claims)
+        return Renewal(mine if self.renew else frozenset(), frozenset())
 
 
 def a_claim() -> Claim:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from invoicesync_shared.connectors import ledger as ledger_module
 from invoicesync_shared.connectors.lease import LEASES_LOST, LeaseKeeper, LeaseLost
-from invoicesync_shared.connectors.ledger import AttemptKey, Claim, Ledger
+from invoicesync_shared.connectors.ledger import Claim, Ledger, Renewal
 from invoicesync_shared.connectors.protocol import Booking, PushContext
 from invoicesync_shared.connectors.retry import RetryPolicy
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
@@ -293,12 +293,48 @@ async def test_one_statement_a_round_keeps_every_lease_and_a_takeover_stops_only
     assert LEASES_LOST.labels("exact")._value.get() == lost_before + 1
 
 
+async def test_a_row_busy_in_another_transaction_costs_no_other_push_its_lease(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Another transaction keeps one ledger row locked across the rounds until its lease
+    is past saving: that push stops, the round renews the nine others without waiting for
+    the lock. (Waiting for it, the whole round timed out and every push lost its lease.)"""
+    count = 10
+    gate = asyncio.Event()
+    fake = AllWait(gate=gate, expected=count)
+    runtime, _, producer = replicas(sessionmaker, fake)
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    documents = [snapshot(client, f"BUSY-{i}") for i in range(count)]
+    tasks = {
+        document.id: asyncio.create_task(runtime.handle(booked_event(document, integration)))
+        for document in documents
+    }
+    await asyncio.wait_for(fake.all_in.wait(), 30)
+    busy = documents[3].id
+    lost_before = LEASES_LOST.labels("exact")._value.get()
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            select(LedgerEntry).where(LedgerEntry.document_id == busy).with_for_update()
+        )
+        await asyncio.wait_for(tasks.pop(busy), 3 * LEASE.total_seconds())  # given up
+    assert LEASES_LOST.labels("exact")._value.get() == lost_before + 1
+    await until_db_time_passes(sessionmaker, documents[0].id, 2 * LEASE)
+    assert not any(task.done() for task in tasks.values()), "the others must keep their leases"
+    gate.set()
+    await asyncio.wait_for(asyncio.gather(*tasks.values()), 30)
+    assert LEASES_LOST.labels("exact")._value.get() == lost_before + 1
+    assert {r.data["document_id"] for r in producer.of_type(BOOKED)} == {
+        str(d.id) for d in documents if d.id != busy
+    }
+
+
 class UnreachableLedger(Ledger):
     """The database does not answer renewals (away, or its pool exhausted)."""
 
     calls = 0
 
-    async def renew_all(self, claims: Collection[Claim], lease: timedelta) -> set[AttemptKey]:
+    async def renew_all(self, claims: Collection[Claim], lease: timedelta) -> Renewal:
         self.calls += 1
         raise ConnectionError("the database is away")
 

@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 import structlog
 from prometheus_client import Counter
 
-from invoicesync_shared.connectors.ledger import AttemptKey, Claim
+from invoicesync_shared.connectors.ledger import AttemptKey, Claim, Renewal
 
 log = structlog.get_logger()
 T = TypeVar("T")
@@ -33,7 +33,7 @@ LEASES_LOST = Counter(
 class Renewer(Protocol):
     """What the keeper needs of the ledger (``Ledger.renew_all``)."""
 
-    async def renew_all(self, claims: Collection[Claim], lease: timedelta) -> set[AttemptKey]: ...
+    async def renew_all(self, claims: Collection[Claim], lease: timedelta) -> Renewal: ...
 
 
 class LeaseLost(Exception):
@@ -167,8 +167,11 @@ class LeaseKeeper:
             return
         self._retry_at = None
         for held in live:
-            if (held.claim.key, held.claim.token) in renewed:
+            key = (held.claim.key, held.claim.token)
+            if key in renewed.renewed:
                 held.held_until = max(held.held_until, started + self._lease)
+            elif key in renewed.busy:  # not extended: asked again soon, before it lapses
+                self._retry_at = loop.time() + self._interval / 4
             else:
                 held.lose("the lease lapsed or another attempt took it")
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, DateTime, and_, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
@@ -28,6 +29,20 @@ DONE = (BOOKED, SENT)
 
 EntryKey = tuple[uuid.UUID, uuid.UUID, int]  # integration, document, generation
 AttemptKey = tuple[EntryKey, int]  # an entry and the attempt token a claim holds it with
+
+
+class Renewal(NamedTuple):
+    """One heartbeat round: the attempts whose leases were extended, and those still ours
+    whose rows were busy (locked by another transaction) and wait for the next round."""
+
+    renewed: frozenset[AttemptKey]
+    busy: frozenset[AttemptKey]
+
+
+def _attempt_keys(rows: Iterable[Any]) -> Iterator[AttemptKey]:
+    """The (entry, attempt) keys of rows that select an attempt's four key columns."""
+    for integration_id, document_id, generation, attempts in rows:
+        yield (integration_id, document_id, generation), attempts
 
 
 @dataclass(frozen=True)
@@ -133,12 +148,30 @@ class Ledger:
             )
             return renewed is not None
 
-    async def renew_all(self, claims: Collection[Claim], lease: timedelta) -> set[AttemptKey]:
+    async def renew_all(self, claims: Collection[Claim], lease: timedelta) -> Renewal:
         """Extend every live lease of ``claims`` still ours in one statement (one
-        connection, however many pushes are in flight); returns the attempts renewed —
-        a claim missing lapsed or was taken by another attempt (``_held``'s fencing)."""
+        connection, however many pushes are in flight).
+
+        Rows another transaction has locked right now (a claim check of another replica,
+        our own outcome being recorded) are skipped, not waited for: one busy row must not
+        hold up, and time out, the renewal of all the others. They come back as ``busy``
+        when a plain read still shows them ours (renewed in the next round); a claim in
+        neither set lapsed or was taken by another attempt (``_held``'s fencing)."""
         if not claims:
-            return set()
+            return Renewal(frozenset(), frozenset())
+        wanted = [(*claim.key, claim.token) for claim in claims]
+        attempt = tuple_(
+            LedgerEntry.integration_id,
+            LedgerEntry.document_id,
+            LedgerEntry.generation,
+            LedgerEntry.attempts,
+        )
+        live = (LedgerEntry.state == ATTEMPTING, LedgerEntry.lease_expires_at > _clock())
+        free = (
+            select(LedgerEntry.integration_id, LedgerEntry.document_id, LedgerEntry.generation)
+            .where(attempt.in_(wanted), *live)
+            .with_for_update(skip_locked=True)
+        )
         async with self._sessionmaker.begin() as session:
             rows = await session.execute(
                 update(LedgerEntry)
@@ -147,24 +180,23 @@ class Ledger:
                         LedgerEntry.integration_id,
                         LedgerEntry.document_id,
                         LedgerEntry.generation,
-                        LedgerEntry.attempts,
-                    ).in_([(*claim.key, claim.token) for claim in claims]),
-                    LedgerEntry.state == ATTEMPTING,
-                    LedgerEntry.lease_expires_at > _clock(),
+                    ).in_(free),
+                    attempt.in_(wanted),
+                    *live,
                 )
                 .values(lease_expires_at=_clock() + lease)
-                .returning(
-                    LedgerEntry.integration_id,
-                    LedgerEntry.document_id,
-                    LedgerEntry.generation,
-                    LedgerEntry.attempts,
-                )
+                .returning(*attempt.clauses)
                 .execution_options(synchronize_session=False)
             )
-            return {
-                ((integration_id, document_id, generation), attempts)
-                for integration_id, document_id, generation, attempts in rows
-            }
+            renewed = frozenset(_attempt_keys(rows))
+            rest = [key for key in wanted if ((key[0], key[1], key[2]), key[3]) not in renewed]
+            busy: frozenset[AttemptKey] = frozenset()
+            if rest:
+                still = await session.execute(
+                    select(*attempt.clauses).where(attempt.in_(rest), *live)
+                )
+                busy = frozenset(_attempt_keys(still))
+        return Renewal(renewed, busy)
 
     async def record_outcome(
         self,
