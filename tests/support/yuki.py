@@ -30,6 +30,7 @@ from invoicesync_shared.events.documents import (
     SyncTarget,
 )
 from invoicesync_shared.events.envelope import Envelope
+from invoicesync_shared.events.integrations import IntegrationConnectionLost
 from invoicesync_shared.events.results import BookingAssigned, SyncFailed
 from tests.support.producers import RecordingProducer
 
@@ -51,7 +52,11 @@ class Yuki:
 
     @property
     def control(self) -> str:
-        return f"{self.url}/_sandbox/yuki/administrations/{self.administration_id}"
+        return f"{self.url}{self.control_path}"
+
+    @property
+    def control_path(self) -> str:
+        return f"/_sandbox/yuki/administrations/{self.administration_id}"
 
     async def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         async with httpx.AsyncClient() as http:
@@ -94,6 +99,10 @@ class Yuki:
 
     def failed(self) -> dict[str, dict[str, Any]]:
         return {e.subject: e.data for e in self.producer.of_type(SyncFailed.TYPE)}
+
+    def lost(self) -> list[dict[str, Any]]:
+        """The connection losses reported for the API to announce."""
+        return [e.data for e in self.producer.of_type(IntegrationConnectionLost.TYPE)]
 
 
 def settings_for(url: str, encryption_key: str) -> YukiConnectorSettings:

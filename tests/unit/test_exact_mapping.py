@@ -9,7 +9,12 @@ import httpx
 
 from connector_exact import errors, mapping
 from invoicesync_api.db.models import Client
-from invoicesync_shared.connectors.errors import PermanentError, TransientError, UnknownOutcome
+from invoicesync_shared.connectors.errors import (
+    AuthorizationLost,
+    PermanentError,
+    TransientError,
+    UnknownOutcome,
+)
 from invoicesync_shared.events.documents import CustomerData
 from tests.support.factories import snapshot
 
@@ -61,8 +66,26 @@ def test_classify_decides_by_status_and_kind_of_call() -> None:
     body = {"error": {"code": "", "message": {"lang": "", "value": "Invalid reference: Journal"}}}
     refused = errors.classify(httpx.Response(400, json=body, request=request), is_write=True)
     assert isinstance(refused, PermanentError) and refused.code == "journal_missing"
-    forbidden = errors.classify(
-        httpx.Response(403, headers={"Reason": "NoDivisionAccess"}, request=request), is_write=False
+    blocked = errors.classify(
+        httpx.Response(403, headers={"Reason": "DivisionBlocked"}, request=request), is_write=False
     )
-    assert isinstance(forbidden, PermanentError) and forbidden.code == "division_inaccessible"
+    assert isinstance(blocked, PermanentError) and not isinstance(blocked, AuthorizationLost)
     assert errors.classify(httpx.Response(201, request=request), is_write=True) is None
+
+
+def test_a_division_out_of_reach_is_a_lost_connection_naming_the_division() -> None:
+    """By Exact's ``Reason`` header, or by its text when the division is outside the
+    companies the user allowed the app (division scoping); a 401 is not one of them."""
+    request = httpx.Request("POST", "https://exact/api")
+    header = httpx.Response(403, headers={"Reason": "NoDivisionAccess"}, request=request)
+    body = {
+        "error": {"message": {"value": "Forbidden - User division is not within division scope"}}
+    }
+    scoped = httpx.Response(403, json=body, request=request)
+    for response in (header, scoped):
+        lost = errors.classify(response, is_write=True, division=4711)
+        assert isinstance(lost, AuthorizationLost)
+        assert (lost.reason, lost.status) == ("division_access_withdrawn", "needs_reauthorization")
+        assert "division 4711" in lost.message and "reconnect" in lost.message
+    expired = errors.classify(httpx.Response(401, request=request), is_write=False, division=4711)
+    assert not isinstance(expired, AuthorizationLost)

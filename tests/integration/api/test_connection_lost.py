@@ -37,13 +37,19 @@ async def _integration_with_tokens(
     return integration_id, issued
 
 
-def _lost(integration_id: uuid.UUID, issued: datetime | None) -> Envelope:
+def _lost(
+    integration_id: uuid.UUID,
+    issued: datetime | None,
+    *,
+    reason: str = "refresh_refused",
+    message: str = REFUSAL,
+) -> Envelope:
     event = IntegrationConnectionLost(
         integration_id=integration_id,
         system="exact",
         status="needs_reauthorization",
-        reason="refresh_refused",
-        message=REFUSAL,
+        reason=reason,
+        message=message,
         credentials_issued_at=issued,
         detected_at=datetime.now(UTC),
     )
@@ -117,3 +123,27 @@ async def test_a_report_about_replaced_tokens_changes_nothing(
 
     assert partner.get(f"/v1/integrations/{integration_id}").json()["status"] == "active"
     assert await _announced(sessionmaker, integration_id) == (0, [])
+
+
+async def test_a_withdrawn_division_is_announced_with_what_to_do(
+    partner: httpx.Client, client_id: str, sessionmaker: Sessions
+) -> None:
+    """Not a token refusal but the grant's reach: announced the same way, once."""
+    endpoint = partner.post(
+        "/v1/webhook-endpoints", json={"url": "https://8.8.8.8/hook", "events": ["*"]}
+    )
+    assert endpoint.status_code == 201, endpoint.text
+    integration_id, issued = await _integration_with_tokens(sessionmaker, client_id)
+    withdrawn = (
+        "The Exact user who connected this integration no longer has access to division 42 "
+        "(Exact said: Forbidden). [...] then reconnect the integration"
+    )
+    lost = _lost(integration_id, issued, reason="division_access_withdrawn", message=withdrawn)
+
+    await ResultApplier(sessionmaker).handle(lost)
+    await ResultApplier(sessionmaker).handle(lost)
+
+    shown = partner.get(f"/v1/integrations/{integration_id}").json()
+    assert (shown["status"], shown["status_reason"]) == ("needs_reauthorization", withdrawn)
+    notifications, webhooks = await _announced(sessionmaker, integration_id)
+    assert notifications == 1 and [w["reason"] for w in webhooks] == [withdrawn]

@@ -82,7 +82,7 @@ class TestTokens:
         )
         assert spent.status_code == 400
 
-    async def test_refused_refresh_is_reported_once_per_document_without_a_storm(
+    async def test_refused_refresh_is_reported_once_without_a_storm(
         self, world: World, sessionmaker: Sessions
     ) -> None:
         control(world.sandbox_url, "POST", "/exact/tokens/revoke", json={"token": _access(world)})
@@ -96,7 +96,7 @@ class TestTokens:
         lost = world.results(IntegrationConnectionLost.TYPE)
         assert [(e["status"], e["reason"]) for e in lost] == [
             ("needs_reauthorization", "refresh_refused")
-        ] * 2
+        ]  # once per grant, however many documents meet the refusal
         assert world.one.client.calls - calls == 1  # the one 401; then nothing more
         assert world.one.tokens.refreshes == 0
         assert await _status(sessionmaker, world) == "active"  # the API's to change
@@ -173,6 +173,68 @@ class TestTokens:
 
         assert world.one.producer.published == []
         assert world.one.client.calls == calls
+
+
+class TestDivisionAccess:
+    """The connected user's access to the division is withdrawn in Exact (403,
+    ``Reason: NoDivisionAccess`` on every call of that division): a lost connection for
+    the API to announce, not a failure of the documents."""
+
+    async def test_a_withdrawn_division_is_reported_once_and_its_documents_wait(
+        self, world: World, sessionmaker: Sessions
+    ) -> None:
+        await world.send(world.document("DIV-0"))  # customer and master data exist
+        _division_access(world, granted=False)
+        waiting = [world.document("DIV-1"), world.document("DIV-2")]
+
+        for document in waiting:
+            await world.send(document)
+
+        assert not world.results(SyncFailed.TYPE)
+        [lost] = world.results(IntegrationConnectionLost.TYPE)
+        assert (lost["status"], lost["reason"]) == (
+            "needs_reauthorization",
+            "division_access_withdrawn",
+        )
+        assert f"division {world.code}" in lost["message"]
+        assert lost["credentials_issued_at"] is not None
+        assert world.one.tokens.refreshes == 0  # a 403 is no token problem
+        assert await _status(sessionmaker, world) == "active"  # the API's to change
+        assert await _ledger_states(sessionmaker, world) == ["attempting", "attempting", "booked"]
+
+        # Access given back (and the integration connected again): the documents flow,
+        # each looked up first and booked once.
+        _division_access(world, granted=True)
+        for document in waiting:
+            await world.send(document)
+        assert len(world.results(BookingAssigned.TYPE)) == 3
+        assert await _ledger_states(sessionmaker, world) == ["booked"] * 3
+        _refs_once(world, ["DIV-0", "DIV-1", "DIV-2"])
+
+    async def test_an_expired_token_is_refreshed_first_and_not_reported(
+        self, world: World, sessionmaker: Sessions
+    ) -> None:
+        """The 401 of an expired access token is refreshed as ever; only the division's
+        403 that follows is reported, about the tokens of the refresh."""
+        await world.send(world.document("EXP-0"))
+        control(world.sandbox_url, "POST", "/exact/tokens/expire", json={"token": _access(world)})
+        _division_access(world, granted=False)
+
+        await world.send(world.document("EXP-1"))
+
+        assert world.one.tokens.refreshes == 1
+        assert not world.results(SyncFailed.TYPE)
+        [lost] = world.results(IntegrationConnectionLost.TYPE)
+        assert lost["reason"] == "division_access_withdrawn"
+        async with sessionmaker() as session:
+            stored = await session.get(Integration, world.integration.id)
+        assert stored is not None and stored.token_issued_at is not None
+        assert datetime.fromisoformat(lost["credentials_issued_at"]) == stored.token_issued_at
+
+
+def _division_access(world: World, *, granted: bool) -> None:
+    path = f"/exact/divisions/{world.code}/access"
+    control(world.sandbox_url, "POST", path, json={"granted": granted})
 
 
 DROP = "drop_response_after_commit"

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connector_yuki.main import build_connector
@@ -19,6 +20,7 @@ from invoicesync_shared.connectors.errors import PermanentError
 from invoicesync_shared.connectors.retry import RetryPolicy
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
 from invoicesync_shared.crypto import SecretBox
+from invoicesync_shared.db.models import Integration, LedgerEntry
 from invoicesync_shared.events.documents import CustomerData
 from invoicesync_shared.events.results import PaymentStatusChanged
 from tests.support.producers import RecordingProducer
@@ -87,6 +89,77 @@ async def test_verify_names_the_administration_or_says_what_is_wrong(
         await yuki.connector.verify(foreign)
     assert missing.value.code == "administration_not_found"
     assert facts["administration_name"] in missing.value.message
+
+
+async def test_a_revoked_key_is_reported_once_and_the_documents_wait_for_a_new_one(
+    yuki: Yuki, sessionmaker: async_sessionmaker[AsyncSession], secret_box: SecretBox
+) -> None:
+    """Yuki refuses the key (Authenticate faults): no document fails; the API hears it
+    once, and the documents go through with the new key stored on the integration."""
+    await yuki.sync(document(yuki.integration, "KEY-0"))  # a session is open
+    await yuki.post("/_sandbox/yuki/keys/revoke", {"access_key": yuki.access_key})
+    waiting = [document(yuki.integration, f"KEY-{n}") for n in (1, 2)]
+
+    await yuki.sync(*waiting)
+
+    assert yuki.failed() == {}
+    [lost] = yuki.lost()
+    assert (lost["status"], lost["reason"]) == ("needs_reauthorization", "access_key_refused")
+    assert "settings.access_key" in lost["message"]
+    assert await _ledger_states(sessionmaker, yuki) == ["attempting", "attempting", "booked"]
+
+    new_key = (await yuki.post(f"{yuki.control_path}/access", {"granted": True}))["access_key"]
+    await _store_key(sessionmaker, secret_box, yuki, new_key)  # what PATCH settings does
+    await yuki.sync(*waiting)
+    assert len(yuki.booked()) == 3 and yuki.failed() == {}
+    assert sorted(d["reference"] for d in (await yuki.state())["documents"]) == [
+        "KEY-0",
+        "KEY-1",
+        "KEY-2",
+    ]
+
+
+async def test_a_withdrawn_administration_is_reported_naming_it_and_flows_once_given_back(
+    yuki: Yuki, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    await yuki.sync(document(yuki.integration, "ADM-0"))
+    access = f"{yuki.control_path}/access"
+    await yuki.post(access, {"access_key": yuki.access_key, "granted": False})
+    waiting = document(yuki.integration, "ADM-1")
+
+    await yuki.sync(waiting)
+
+    assert yuki.failed() == {}
+    [lost] = yuki.lost()
+    assert (lost["status"], lost["reason"]) == (
+        "needs_reauthorization",
+        "administration_access_withdrawn",
+    )
+    assert yuki.administration_id in lost["message"]
+    assert await _ledger_states(sessionmaker, yuki) == ["attempting", "booked"]
+
+    await yuki.post(access, {"access_key": yuki.access_key, "granted": True})
+    await yuki.sync(waiting)
+    assert len(yuki.booked()) == 2 and yuki.failed() == {}
+
+
+async def _ledger_states(sessionmaker: async_sessionmaker[AsyncSession], yuki: Yuki) -> list[str]:
+    async with sessionmaker() as session:
+        rows = await session.scalars(
+            select(LedgerEntry.state).where(LedgerEntry.integration_id == yuki.integration.id)
+        )
+        return sorted(rows)
+
+
+async def _store_key(
+    sessionmaker: async_sessionmaker[AsyncSession], box: SecretBox, yuki: Yuki, key: str
+) -> None:
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(Integration)
+            .where(Integration.id == yuki.integration.id)
+            .values(credentials=box.encrypt_json({"access_key": key}))
+        )
 
 
 async def test_a_batch_books_the_good_documents_and_refuses_only_the_bad_ones(

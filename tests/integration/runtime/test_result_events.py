@@ -196,3 +196,37 @@ async def test_a_refused_grant_is_reported_once_however_many_documents_meet_it(
     fake.fail_next(AuthorizationLost("refused", credentials_issued_at=issued + timedelta(1)))
     await runtime.handle(booked_event(snapshot(client, "LOST-4"), integration))
     assert len(producer.of_type(IntegrationConnectionLost.TYPE)) == 2
+
+
+async def test_a_loss_after_the_connection_was_back_is_news_with_the_same_credentials(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """A Yuki key has no issue time and an administration given back keeps its key: once
+    a push went through, or the integration was seen waiting for the reconnect, the next
+    loss is reported again instead of being taken for the one already heard."""
+    producer = RecordingProducer()
+    runtime, fake = runtime_for(sessionmaker, producer)
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+
+    def reports() -> int:
+        return len(producer.of_type(IntegrationConnectionLost.TYPE))
+
+    async def send(number: str) -> None:
+        await runtime.handle(booked_event(snapshot(client, number), integration))
+
+    fake.fail_next(AuthorizationLost("withdrawn", reason="administration_access_withdrawn"))
+    await send("BACK-1")
+    assert reports() == 1
+
+    await send("BACK-2")  # it went through: connected again
+    fake.fail_next(AuthorizationLost("withdrawn", reason="administration_access_withdrawn"))
+    await send("BACK-3")
+    assert reports() == 2
+
+    await set_status(sessionmaker, integration, "needs_reauthorization")
+    await send("BACK-4")  # waits, unsent: the API has heard
+    await set_status(sessionmaker, integration, "active")
+    fake.fail_next(AuthorizationLost("withdrawn", reason="administration_access_withdrawn"))
+    await send("BACK-5")
+    assert reports() == 3

@@ -13,7 +13,7 @@ import httpx
 
 from connector_exact import errors
 from invoicesync_shared.connectors.error_brake import ErrorBrake
-from invoicesync_shared.connectors.errors import TransientError
+from invoicesync_shared.connectors.errors import AuthorizationLost, TransientError
 from invoicesync_shared.connectors.oauth import TokenStore
 from invoicesync_shared.connectors.rate_limit import DailyBudget, WindowBudget
 from invoicesync_shared.connectors.transport import transport_error
@@ -102,7 +102,10 @@ class ExactClient:
             # Refused, so nothing was done: if the day is what ran out (another replica
             # spent it), wait for the reset instead of retrying.
             self.daily.check(scope)
-        failure = errors.classify(response, is_write=method != "GET")
+        failure = errors.classify(response, is_write=method != "GET", division=division)
+        if isinstance(failure, AuthorizationLost) and failure.credentials_issued_at is None:
+            # The tokens this call used (a refresh within the call changed them).
+            failure.credentials_issued_at = await self._tokens.issued_at(integration_id)
         if failure is not None:
             raise failure
         return response.json() if response.content else {}

@@ -1,4 +1,15 @@
-"""The one place that reads Exact's status codes and error bodies."""
+"""The one place that reads Exact's status codes and error bodies.
+
+401 and 403 mean different things here. A 401 is an access token Exact no longer takes
+(expired after its ten minutes): the client refreshes once and calls again (see
+``TokenStore.send_authorized``), so a 401 only reaches ``classify`` when the fresh token
+is refused too. A 403 is the grant's reach: Exact documents a ``Reason`` header on it,
+``NoDivisionAccess`` when the connected user has no access to the division in the URL —
+their rights on that company were withdrawn in Exact, or the company was removed from
+the app's permitted companies (Exact then says "User division is not within division
+scope"). No token refresh can bring that back, so it is reported like a refused grant
+(``AuthorizationLost``) and the documents wait for the user to reconnect.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +18,7 @@ import time
 import httpx
 
 from invoicesync_shared.connectors.errors import (
+    AuthorizationLost,
     PermanentError,
     SyncError,
     TransientError,
@@ -21,11 +33,10 @@ _MESSAGE_CODES = (
     (("period", "periode", "locked", "afgesloten"), "period_locked"),
     (("glaccount", "grootboek"), "gl_account_missing"),
 )
+DIVISION_ACCESS_WITHDRAWN = "division_access_withdrawn"
+# Exact's text when the division is outside the companies the user allowed the app.
+_OUT_OF_DIVISION_SCOPE = "not within division scope"
 _FORBIDDEN_REASONS = {
-    "NoDivisionAccess": (
-        "division_inaccessible",
-        "The connected Exact user has no access to this division.",
-    ),
     "DivisionBlocked": ("division_blocked", "This Exact division is blocked."),
     "BlockedCustomer": (
         "exact_customer_blocked",
@@ -59,8 +70,11 @@ def retry_after(response: httpx.Response) -> float | None:
     return None
 
 
-def classify(response: httpx.Response, *, is_write: bool) -> SyncError | None:
-    """None for success, else the decision the runtime acts on."""
+def classify(
+    response: httpx.Response, *, is_write: bool, division: int | None = None
+) -> SyncError | None:
+    """None for success, else the decision the runtime acts on; ``division`` is the one
+    the call was for (named in what the bookkeeper reads)."""
     status = response.status_code
     if status < 300:
         return None
@@ -72,6 +86,8 @@ def classify(response: httpx.Response, *, is_write: bool) -> SyncError | None:
             return UnknownOutcome(f"Exact answered {status} to a write")
         return TransientError(f"Exact answered {status}", retry_after=retry_after(response))
     if status == 403:
+        if _division_access_withdrawn(response):
+            return division_access_withdrawn(division, error_message(response))
         code, message = _FORBIDDEN_REASONS.get(
             response.headers.get("Reason", ""), ("access_denied", "Exact refused access.")
         )
@@ -79,6 +95,27 @@ def classify(response: httpx.Response, *, is_write: bool) -> SyncError | None:
     if status == 401:
         return PermanentError("unauthorized", "Exact did not accept the stored authorisation.")
     return PermanentError(_code_for(error_message(response), status), error_message(response))
+
+
+def division_access_withdrawn(division: int | None, said: str) -> AuthorizationLost:
+    """The connected user no longer reaches the division: status ``needs_reauthorization``,
+    not ``error``, because the fix is the user's (restore the rights, or reconnect as a
+    user who has them) and the reconnect flow is what brings the integration back."""
+    which = f"division {division}" if division is not None else "the integration's division"
+    return AuthorizationLost(
+        f"The Exact user who connected this integration no longer has access to {which} "
+        f"(Exact said: {said}). In Exact, give that user access to the company again "
+        "(Companies: Access rights, and the app's permitted companies), or use a user who "
+        "has it; then reconnect the integration",
+        reason=DIVISION_ACCESS_WITHDRAWN,
+        status="needs_reauthorization",
+    )
+
+
+def _division_access_withdrawn(response: httpx.Response) -> bool:
+    if response.headers.get("Reason", "") == "NoDivisionAccess":
+        return True
+    return _OUT_OF_DIVISION_SCOPE in error_message(response).lower()
 
 
 def _code_for(message: str, status: int) -> str:

@@ -14,7 +14,11 @@ from connector_yuki.batching import BatchKey, PendingInvoice, SalesInvoiceBatche
 from connector_yuki.sessions import SessionPool
 from connector_yuki.soap import YukiSoap
 from invoicesync_shared.connectors.adoption import Candidate, System, adopt
-from invoicesync_shared.connectors.errors import AmbiguousMatch, PermanentError
+from invoicesync_shared.connectors.errors import (
+    AmbiguousMatch,
+    AuthorizationLost,
+    PermanentError,
+)
 from invoicesync_shared.connectors.protocol import Booking, PushContext
 from invoicesync_shared.connectors.provenance import marker_in
 from invoicesync_shared.crypto import SecretBox
@@ -71,7 +75,11 @@ class YukiConnector:
         """The access key works and reaches the administration; raises ``PermanentError``
         (``invalid_access_key``, ``administration_not_found``) with what to fix."""
         key = self._key(integration)
-        available = await self._sessions.call(key.access_key, self._soap.administrations)
+        try:
+            available = await self._sessions.call(key.access_key, self._soap.administrations)
+        except AuthorizationLost as exc:
+            # Checking a key is not losing a connection: say what to fix, as on connect.
+            raise PermanentError("invalid_access_key", errors.INVALID_ACCESS_KEY) from exc
         name = available.get(key.administration_id)
         if name is None:
             names = ", ".join(sorted(f"{n!r} ({i})" for i, n in available.items())) or "none"

@@ -25,6 +25,10 @@ INVALID_ACCESS_KEY = (
     "Yuki did not accept the access key. Create a new one in Yuki under Settings → "
     "Web services and store it on the integration."
 )
+ACCESS_KEY_REFUSED = "access_key_refused"
+ADMINISTRATION_ACCESS_WITHDRAWN = "administration_access_withdrawn"
+# How to connect a Yuki integration again: there is no consent flow, a key is stored.
+_STORE_A_KEY = "store it on the integration (PATCH /v1/integrations/{id} settings.access_key)"
 _SCHEMA_REJECTION = "salesinvoices.xsd"
 # Words in Yuki's per-invoice messages (English and Dutch) → a code a bookkeeper can act on.
 _MESSAGE_CODES = (
@@ -36,8 +40,11 @@ _MESSAGE_CODES = (
 )
 
 
-def classify_call(exc: Exception, *, is_write: bool) -> SyncError:
-    """A failed SOAP call (fault, HTTP status, network) as a decision.
+def classify_call(
+    exc: Exception, *, is_write: bool, administration: str | None = None
+) -> SyncError:
+    """A failed SOAP call (fault, HTTP status, network) as a decision; ``administration``
+    is the one the call was for, if any (named in what the bookkeeper reads).
 
     A write may have been applied before an answer got lost: it becomes an
     ``UnknownOutcome``, so the document is looked up before it is sent again.
@@ -47,7 +54,9 @@ def classify_call(exc: Exception, *, is_write: bool) -> SyncError:
     if isinstance(exc, NonSoapAnswer):
         return classify_status(exc.status, exc.retry_after, is_write=is_write)
     if isinstance(exc, Fault):
-        return _classify_fault(str(exc.message or ""), str(exc.code or ""), is_write=is_write)
+        return _classify_fault(
+            str(exc.message or ""), str(exc.code or ""), is_write=is_write, admin=administration
+        )
     if isinstance(exc, TransportError):
         return classify_status(int(exc.status_code or 0), None, is_write=is_write)
     if isinstance(exc, httpx.TransportError):
@@ -73,23 +82,48 @@ def classify_status(status: int, retry_after: float | None, *, is_write: bool) -
     return PermanentError("rejected", f"Yuki answered HTTP {status}.")
 
 
-def _classify_fault(message: str, code: str, *, is_write: bool) -> SyncError:
+def _classify_fault(message: str, code: str, *, is_write: bool, admin: str | None) -> SyncError:
     text = " ".join(message.split())
     lowered = text.lower()
     if "session" in lowered and ("invalid" in lowered or "expired" in lowered):
         return SessionExpired("Yuki session expired")
+    # Both refusals come before anything is done (Yuki checks the key, then the
+    # administration), so even on a write nothing happened: the connection is lost.
     if "invalid access key" in lowered:
-        return PermanentError("invalid_access_key", INVALID_ACCESS_KEY)
+        return key_refused(text)
     if "no access to administration" in lowered:
-        return PermanentError(
-            "administration_not_found",
-            "The Yuki access key has no access to this administration.",
-        )
+        return administration_withdrawn(admin, text)
     if code.lower().endswith(("client", "sender")):
         return PermanentError("rejected", f"Yuki refused the request: {text}")
     if is_write:
         return UnknownOutcome(f"Yuki fault on a write: {text}")
     return TransientError(f"Yuki fault: {text}")
+
+
+def key_refused(said: str) -> AuthorizationLost:
+    """Authenticate refused the stored key (revoked, or its user removed). The key is
+    all Yuki's connection is, so the integration needs a new one: ``needs_reauthorization``
+    (the user acts, nothing of ours is misconfigured)."""
+    return AuthorizationLost(
+        f"Yuki refused the stored access key (Yuki said: {said}). Create a new key in Yuki "
+        f"under Settings → Web services and {_STORE_A_KEY}",
+        reason=ACCESS_KEY_REFUSED,
+        status="needs_reauthorization",
+    )
+
+
+def administration_withdrawn(admin: str | None, said: str) -> AuthorizationLost:
+    """The key still works but no longer reaches the integration's administration (its
+    user's rights on it were withdrawn, or the administration left the domain)."""
+    which = f"administration {admin}" if admin else "the integration's administration"
+    return AuthorizationLost(
+        f"The Yuki access key no longer has access to {which} (Yuki said: {said}). Give "
+        "the key's user access to it again in Yuki and verify the integration (POST "
+        "/v1/integrations/{id}/verify), or create a key of a user who has access and "
+        + _STORE_A_KEY,
+        reason=ADMINISTRATION_ACCESS_WITHDRAWN,
+        status="needs_reauthorization",
+    )
 
 
 def classify_result(result: InvoiceResult) -> PermanentError | None:
@@ -126,7 +160,12 @@ def _message_code(message: str) -> str:
 def replicate(exc: SyncError) -> SyncError:
     """A fresh copy per batch member, so members never share one exception object."""
     if isinstance(exc, AuthorizationLost):
-        return AuthorizationLost(exc.message)
+        return AuthorizationLost(
+            exc.message,
+            reason=exc.reason,
+            status=exc.status,
+            credentials_issued_at=exc.credentials_issued_at,
+        )
     if isinstance(exc, PermanentError):
         return PermanentError(exc.code, exc.message)
     if isinstance(exc, TransientError):

@@ -43,7 +43,8 @@ class YukiSoap:
         await self._http.aclose()
 
     async def authenticate(self, access_key: str) -> str:
-        """A new session; raises ``PermanentError('invalid_access_key')`` for a bad key."""
+        """A new session; raises ``AuthorizationLost`` (``access_key_refused``) for a key
+        Yuki refuses."""
         session = await self._call(SALES, "Authenticate", is_write=False, accessKey=access_key)
         return str(session or "").strip()
 
@@ -104,7 +105,8 @@ class YukiSoap:
             proxy = await self._service(service)
             return await getattr(proxy, operation)(**params)
         except Exception as exc:
-            raise errors.classify_call(exc, is_write=is_write) from exc
+            admin = params.get("administrationId") or params.get("administrationID")
+            raise errors.classify_call(exc, is_write=is_write, administration=admin) from exc
 
     async def _service(self, name: str) -> Any:
         if name not in self._clients:

@@ -128,6 +128,14 @@ class TokenStore:
             response = await send(token)
         return response
 
+    async def issued_at(self, integration_id: uuid.UUID) -> datetime | None:
+        """When the stored tokens were issued: names the grant a refusal other than the
+        token endpoint's (a division no longer reachable) is about, so the API can tell
+        a report about tokens replaced since (a reconnect) from news."""
+        async with self._sessionmaker() as session:
+            integration = await session.get(Integration, integration_id)
+            return integration.token_issued_at if integration is not None else None
+
     async def keep_alive(self, integration_id: uuid.UUID, *, refreshed_before: datetime) -> bool:
         """Refresh the grant if it was last refreshed before ``refreshed_before``, so an
         idle integration's refresh token never reaches its idle expiry; whether it was."""

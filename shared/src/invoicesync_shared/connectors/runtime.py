@@ -136,7 +136,8 @@ class ConnectorRuntime:
         self._lease = lease
         self._keeper = LeaseKeeper(self._ledger, lease)  # one heartbeat for all our pushes
         self._settle = settle.total_seconds()
-        self._reported_losses: set[tuple[uuid.UUID, datetime | None]] = set()
+        # Per integration, the credentials (by issue time) whose loss was reported.
+        self._reported_losses: dict[uuid.UUID, set[datetime | None]] = {}
         self.lease_waited = asyncio.Event()  # set once this runtime waited on another's lease
         self._source = f"/connectors/{connector.system}"
 
@@ -178,7 +179,10 @@ class ConnectorRuntime:
             return
         if integration.status in WAITING_FOR_RECONNECT:
             # The API announced it; the document stays pending and is asked for again
-            # once the integration is connected again.
+            # once the integration is connected again. Its loss was heard: one after the
+            # reconnect is news, even with the same credentials (a Yuki key whose
+            # administration was given back, an Exact division restored).
+            self._reported_losses.pop(integration.id, None)
             bound.info("integration waits to be connected again; document left pending")
             return
         if integration.status != "active":
@@ -294,6 +298,7 @@ class ConnectorRuntime:
             )
         else:
             bound.info("pushed", booking_number=booking.booking_number, adopted=adopted)
+            self._reported_losses.pop(integration.id, None)  # connected again
             await self._record_success(job, claim, booking, adopted, bound)
 
     async def _with_retries(
@@ -470,11 +475,13 @@ class ConnectorRuntime:
             self._lost(job, bound, "the lease was lost before the attempt was released")
         OUTCOMES.labels(self.system, "connection_lost").inc()
         # Once per refused grant and process: every waiting document meets the same
-        # refusal, and the API needs to hear it once (a reconnect brings new tokens).
-        grant = (integration.id, exc.credentials_issued_at or integration.token_issued_at)
-        if grant not in self._reported_losses:
+        # refusal, and the API needs to hear it once (a reconnect brings new tokens;
+        # a push that succeeds, or the integration seen waiting, makes it news again).
+        issued = exc.credentials_issued_at or integration.token_issued_at
+        reported = self._reported_losses.setdefault(integration.id, set())
+        if issued not in reported:
             await report_connection_lost(self._producer, integration, exc)
-            self._reported_losses.add(grant)
+            reported.add(issued)
 
     async def _defer(
         self,

@@ -56,4 +56,10 @@ def unauthorized() -> ExactError:
 
 
 def no_division_access(division: object) -> ExactError:
+    """A division the user has no access to (never had, or withdrawn with
+    ``POST /_sandbox/exact/divisions/{division}/access {"granted": false}``), on every API
+    call of that division. Exact documents the 403 and its ``Reason: NoDivisionAccess``
+    header ("the user does not have access to the requested division"); the body's
+    wording is not documented, so a client must go by status and header, never the text.
+    """
     return ExactError(403, f"Forbidden: no access to division {division}", "NoDivisionAccess")

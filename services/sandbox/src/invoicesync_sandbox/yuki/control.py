@@ -1,6 +1,7 @@
 """Yuki's control plane (/_sandbox/yuki): what a Yuki user or a test does outside the API.
 
-Administrations and keys, periods, cost centres, payments, sessions, switches and stats.
+Administrations and keys (grant, withdraw, revoke), periods, cost centres, payments,
+sessions, switches and stats.
 """
 
 from __future__ import annotations
@@ -50,6 +51,18 @@ class PaymentIn(BaseModel):
 
 class DuplicateModeIn(BaseModel):
     mode: DuplicateMode
+
+
+class AccessIn(BaseModel):
+    """Grant a key (a new one when ``access_key`` is omitted) access to an administration,
+    or withdraw it (``granted: false``; the key itself keeps working)."""
+
+    access_key: str | None = None
+    granted: bool = True
+
+
+class KeyIn(BaseModel):
+    access_key: str
 
 
 class ExpireIn(BaseModel):
@@ -137,6 +150,8 @@ class YukiControl:
             (f"{admin_path}/cost-centres", self.set_cost_centres, "POST", 200),
             (f"{admin_path}/payments", self.register_payment, "POST", 200),
             (f"{admin_path}/duplicate-mode", self.duplicate_mode, "PUT", 200),
+            (f"{admin_path}/access", self.set_access, "POST", 200),
+            ("/keys/revoke", self.revoke_key, "POST", 200),
             ("/sessions/expire", self.expire, "POST", 200),
             ("/sessions/lifetime", self.lifetime, "PUT", 200),
             ("/stats", self.stats, "GET", 200),
@@ -221,6 +236,28 @@ class YukiControl:
         with self.store.lock:
             self._admin(admin_id).duplicate_mode = body.mode
         return {"mode": body.mode}
+
+    def set_access(self, admin_id: str, body: AccessIn) -> dict[str, Any]:
+        """What a Yuki user does to a key's rights: the administration's calls with a
+        withdrawn key are refused at once (``No access to administration``)."""
+        with self.store.lock:
+            admin = self._admin(admin_id)
+            if body.granted:
+                key = self.store.grant(body.access_key, admin.id)
+            elif body.access_key is None:
+                raise HTTPException(422, "give the access_key to withdraw")
+            elif not self.store.withdraw(body.access_key, admin.id):
+                raise HTTPException(404, "that key has no access to this administration")
+            else:
+                key = body.access_key
+        return {"access_key": key, "administration_id": admin.id, "granted": body.granted}
+
+    def revoke_key(self, body: KeyIn) -> dict[str, int]:
+        """The key is deleted in Yuki: Authenticate refuses it and its sessions end."""
+        with self.store.lock:
+            if body.access_key not in self.store.keys:
+                raise HTTPException(404, "no such access key")
+            return {"sessions_ended": self.store.revoke_key(body.access_key)}
 
     def expire(self, body: ExpireIn) -> dict[str, int]:
         """Expire one session, a key's sessions, or all of them."""

@@ -14,6 +14,10 @@ from invoicesync_sandbox.yuki.soap import SoapFault, SoapRequest
 from invoicesync_sandbox.yuki.store import Administration, Session, Store
 from invoicesync_sandbox.yuki.xmlout import El
 
+# Yuki's exact fault texts for a refused key and a withdrawn administration are not
+# published; these follow the ASMX pattern ("Server was unable to process request. --->
+# <message>") and the connector matches only their core words ("invalid access key",
+# "no access to administration"). Unverified against production Yuki.
 INVALID_KEY = "Server was unable to process request. ---> Invalid access key."
 INVALID_SESSION = (
     "Server was unable to process request. ---> "

@@ -157,6 +157,30 @@ class Store:
         self.keys.setdefault(key, []).append(admin.id)
         return key, admin
 
+    def grant(self, access_key: str | None, admin_id: str) -> str:
+        """Give a key (a new one when None) access to an administration; the key."""
+        key = access_key or uuid.uuid4().hex
+        admins = self.keys.setdefault(key, [])
+        if admin_id not in admins:
+            admins.append(admin_id)
+        return key
+
+    def withdraw(self, access_key: str, admin_id: str) -> bool:
+        """The key stays valid but no longer reaches the administration; whether it did."""
+        admins = self.keys.get(access_key, [])
+        if admin_id not in admins:
+            return False
+        admins.remove(admin_id)
+        return True
+
+    def revoke_key(self, access_key: str) -> int:
+        """Yuki no longer knows the key, nor its sessions; how many sessions ended."""
+        self.keys.pop(access_key, None)
+        doomed = [s.id for s in self.sessions.values() if s.access_key == access_key]
+        for session_id in doomed:
+            del self.sessions[session_id]
+        return len(doomed)
+
     def open_session(self, access_key: str) -> Session | None:
         if access_key not in self.keys:
             return None
