@@ -90,6 +90,9 @@ async def serve(settings: LexwareConnectorSettings) -> None:
             clock_url=settings.clock_url,
             environment=settings.env,
             concurrency=settings.lexware_concurrency,
+            # One document per organisation at a time: its 2 requests/s serve that one, and
+            # the slots go to other organisations (per document, a backlog of one took them all).
+            in_order_by="key",
         )
     finally:
         await http.aclose()
