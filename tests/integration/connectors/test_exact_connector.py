@@ -100,7 +100,8 @@ class TestTokens:
         assert world.one.client.calls - calls == 1  # the one 401; then nothing more
         assert world.one.tokens.refreshes == 0
         assert await _status(sessionmaker, world) == "active"  # the API's to change
-        assert await _ledger_states(sessionmaker, world) == ["attempting", "attempting"]
+        # Released: the refused call wrote nothing, so the next try pushes, no lookup.
+        assert await _ledger_states(sessionmaker, world) == ["failed", "failed"]
 
     async def test_a_grant_refused_during_a_read_back_is_reported_at_once(
         self, world: World, sessionmaker: Sessions
@@ -200,10 +201,11 @@ class TestDivisionAccess:
         assert lost["credentials_issued_at"] is not None
         assert world.one.tokens.refreshes == 0  # a 403 is no token problem
         assert await _status(sessionmaker, world) == "active"  # the API's to change
-        assert await _ledger_states(sessionmaker, world) == ["attempting", "attempting", "booked"]
+        # Released: the refused calls wrote nothing (no lookup needed on the next try).
+        assert await _ledger_states(sessionmaker, world) == ["booked", "failed", "failed"]
 
         # Access given back (and the integration connected again): the documents flow,
-        # each looked up first and booked once.
+        # each booked once.
         _division_access(world, granted=True)
         for document in waiting:
             await world.send(document)

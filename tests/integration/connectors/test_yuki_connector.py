@@ -106,7 +106,8 @@ async def test_a_revoked_key_is_reported_once_and_the_documents_wait_for_a_new_o
     [lost] = yuki.lost()
     assert (lost["status"], lost["reason"]) == ("needs_reauthorization", "access_key_refused")
     assert "settings.access_key" in lost["message"]
-    assert await _ledger_states(sessionmaker, yuki) == ["attempting", "attempting", "booked"]
+    # Released: the refused calls wrote nothing (no lookup needed on the next try).
+    assert await _ledger_states(sessionmaker, yuki) == ["booked", "failed", "failed"]
 
     new_key = (await yuki.post(f"{yuki.control_path}/access", {"granted": True}))["access_key"]
     await _store_key(sessionmaker, secret_box, yuki, new_key)  # what PATCH settings does
@@ -136,7 +137,7 @@ async def test_a_withdrawn_administration_is_reported_naming_it_and_flows_once_g
         "administration_access_withdrawn",
     )
     assert yuki.administration_id in lost["message"]
-    assert await _ledger_states(sessionmaker, yuki) == ["attempting", "booked"]
+    assert await _ledger_states(sessionmaker, yuki) == ["booked", "failed"]
 
     await yuki.post(access, {"access_key": yuki.access_key, "granted": True})
     await yuki.sync(waiting)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from invoicesync_shared.connectors.errors import AuthorizationLost, PermanentError
+from invoicesync_shared.connectors.errors import AuthorizationLost, PermanentError, UnknownOutcome
 from invoicesync_shared.connectors.result_relay import ResultRelay
 from invoicesync_shared.connectors.retry import RetryPolicy
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
@@ -25,6 +25,7 @@ from tests.support.producers import RecordingProducer
 
 BOOKED, FAILED = "com.invoicesync.booking.assigned", "com.invoicesync.sync.failed"
 FAST = RetryPolicy(attempts=4, initial=0.01, maximum=0.05)
+SETTLE = timedelta(seconds=0.05)  # the fake shows a booking at once
 
 
 class CrashingProducer(RecordingProducer):
@@ -230,3 +231,37 @@ async def test_a_loss_after_the_connection_was_back_is_news_with_the_same_creden
     fake.fail_next(AuthorizationLost("withdrawn", reason="administration_access_withdrawn"))
     await send("BACK-5")
     assert reports() == 3
+
+
+async def test_a_refused_call_leaves_nothing_to_look_up_unless_an_earlier_write_is_in_doubt(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """A refused grant wrote nothing: after the reconnect the document is pushed at once,
+    not held a settle time and looked up twice (hundreds of documents waited 6 s each).
+    A write lost before the refusal still is looked up."""
+    producer, fake = RecordingProducer(), FakeConnector()
+    runtime = ConnectorRuntime(
+        fake, sessionmaker=sessionmaker, producer=producer, retry=FAST, settle=SETTLE
+    )
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    clean, doubtful = snapshot(client, "REF-1"), snapshot(client, "REF-2")
+
+    fake.fail_next(AuthorizationLost("refused"))
+    await runtime.handle(booked_event(clean, integration))
+    fake.fail_next(UnknownOutcome("no answer"), after_commit=True)
+    fake.lookup_errors.append(AuthorizationLost("refused"))  # the lookup after it
+    await runtime.handle(booked_event(doubtful, integration))
+    states = {
+        d.number: entry.state
+        for d in (clean, doubtful)
+        if (entry := await runtime.ledger.find(integration.id, d.id, 0)) is not None
+    }
+    assert states == {"REF-1": "failed", "REF-2": "attempting"}
+
+    lookups = fake.lookups
+    await runtime.handle(booked_event(clean, integration))
+    assert fake.lookups == lookups  # pushed straight away
+    await runtime.handle(booked_event(doubtful, integration))
+    assert fake.lookups > lookups  # found, not booked twice
+    assert sorted(fake.booked) == ["REF-1", "REF-2"]

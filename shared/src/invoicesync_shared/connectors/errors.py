@@ -76,6 +76,9 @@ class AuthorizationLost(PermanentError):
         self.reason = reason
         self.status = status
         self.credentials_issued_at = credentials_issued_at
+        # Set by the runtime: whether an earlier write of the attempt is still in doubt
+        # (the refused call itself wrote nothing).
+        self.in_doubt = True
 
 
 class AmbiguousMatch(SyncError):

@@ -98,6 +98,16 @@ class _Waiting(Exception):
         self.in_doubt = in_doubt
 
 
+def _state_to_release(claim: Claim, *, in_doubt: bool) -> str:
+    """What a released entry is again when the attempt sent nothing: "attempting" while
+    an earlier write is in doubt, else what it was ("failed" — not sent, nothing to look
+    up — for a first attempt)."""
+    if in_doubt:
+        return ledger_states.ATTEMPTING
+    previous = claim.previous
+    return previous.state if previous is not None else ledger_states.FAILED
+
+
 def _retryable(exc: BaseException) -> bool:
     """Retried in place: transient trouble, not a spent budget (that waits for hours)."""
     return isinstance(exc, TransientError | UnknownOutcome) and not isinstance(exc, Deferred)
@@ -345,6 +355,10 @@ class ConnectorRuntime:
             # Refused before the call: nothing of it was sent. A write in doubt earlier
             # (or one a lookup had still to settle) stays in doubt.
             raise _Waiting(exc, in_doubt=look_up) from exc
+        except AuthorizationLost as exc:
+            # Refused, not executed (no token, a 401 or 403): the same holds.
+            exc.in_doubt = look_up
+            raise
         except TransientError as exc:
             if look_up:
                 # The last failure was a lookup's, so an earlier outcome is still unknown:
@@ -468,10 +482,12 @@ class ConnectorRuntime:
         exc: AuthorizationLost,
         bound: structlog.typing.FilteringBoundLogger,
     ) -> None:
-        """Not a failure of the document: release its attempt (still unresolved, so the
-        next try looks it up first) and tell the API, which alone changes the
-        integration's status; the document stays pending meanwhile."""
-        if not await self._ledger.release(claim, error=f"{exc.code}: {exc.message}"):
+        """Not a failure of the document: release its attempt and tell the API, which
+        alone changes the integration's status; the document stays pending meanwhile.
+        The refused call wrote nothing: the entry is "attempting" again (the next try
+        looks it up first) only if an earlier write of it is still in doubt."""
+        state = _state_to_release(claim, in_doubt=exc.in_doubt)
+        if not await self._ledger.release(claim, error=f"{exc.code}: {exc.message}", state=state):
             self._lost(job, bound, "the lease was lost before the attempt was released")
         OUTCOMES.labels(self.system, "connection_lost").inc()
         # Once per refused grant and process: every waiting document meets the same
@@ -495,11 +511,7 @@ class ConnectorRuntime:
         — not sent, no lookup needed — for a first attempt), and the API is told when it
         may go on. Published directly, not recorded: a lost report only means the sweeper
         asks again and the deferral is said again (same outcome, same id)."""
-        previous = claim.previous
-        if waiting.in_doubt:
-            state = ledger_states.ATTEMPTING
-        else:
-            state = previous.state if previous is not None else ledger_states.FAILED
+        state = _state_to_release(claim, in_doubt=waiting.in_doubt)
         cause = waiting.cause
         if not await self._ledger.release(claim, error=f"{cause.reason}: {cause}", state=state):
             self._lost(job, bound, "the lease was lost before the deferral was recorded")
