@@ -6,17 +6,25 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Document, DocumentSync, Notification
 from invoicesync_shared.db.models import Integration
 
+LOCK_SPACE = 0x1E3A_0010  # advisory locks: (LOCK_SPACE, hash of integration and number)
+
 
 async def flag_if_duplicate(
     session: AsyncSession, state: DocumentSync, integration: Integration
 ) -> bool:
-    """Flag ``state`` and every other document of the integration holding its number."""
+    """Flag ``state`` and every other document of the integration holding its number.
+
+    Results are applied concurrently: two documents given the same number at once would
+    each look before the other committed and neither be flagged. A lock on (integration,
+    number) until commit makes the second look after the first is stored."""
+    number_key = func.hashtext(f"{state.integration_id}:{state.booking_number}")
+    await session.execute(select(func.pg_advisory_xact_lock(LOCK_SPACE, number_key)))
     holders = (
         await session.scalars(
             select(DocumentSync)
