@@ -7,7 +7,6 @@ as ours; their ids come back so the checks can tell them apart."""
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -155,7 +154,10 @@ def _yuki(stack: Stack, client: ConnectedClient, entries: list[Entry], typed: Ty
     invoices = []
     for entry in entries:
         reference = entry.number.lower() if entry.day == LAST_YEAR else entry.number.capitalize()
-        code = entry.customer if entry.twin else f"K{uuid.uuid4().hex[:8]}"
+        # A twin is our customer; another is the bookkeeper's own, typed once and picked
+        # again for the next entry (Yuki matches the code): a new code per entry made
+        # contacts of the same name that the duplicate-customer check counted as ours.
+        code = entry.customer if entry.twin else f"H-{entry.customer}"
         name = f"Customer {entry.customer}" if entry.twin else entry.customer
         invoices.append(
             f"<SalesInvoice><Reference>{reference}</Reference><Subject>Typed by hand</Subject>"
