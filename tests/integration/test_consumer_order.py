@@ -10,7 +10,7 @@ import uuid
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from invoicesync_shared.bus.consumer import EventConsumer
+from invoicesync_shared.bus.consumer import EventConsumer, Handler
 from invoicesync_shared.bus.producer import EventProducer
 from invoicesync_shared.events.envelope import Envelope
 
@@ -26,6 +26,19 @@ async def _topic(bootstrap: str) -> str:
     finally:
         await admin.close()
     return name
+
+
+def _by_key(bootstrap: str, topic: str, handle: Handler) -> EventConsumer:
+    """A consumer of its own group, four records at a time, in order per tenant (key)."""
+    return EventConsumer(
+        bootstrap,
+        topics=[topic],
+        group_id=f"test-order-{uuid.uuid4().hex[:8]}",
+        handler=handle,
+        max_attempts=1,
+        concurrency=4,
+        in_order_by="key",
+    )
 
 
 def _event(tenant: str, n: int) -> Envelope:
@@ -58,15 +71,7 @@ async def test_by_key_one_waiting_tenant_does_not_hold_up_another(kafka_bootstra
         if sum(entry.startswith("end") for entry in log) == 5:
             all_done.set()
 
-    consumer = EventConsumer(
-        kafka_bootstrap,
-        topics=[topic],
-        group_id=f"test-order-{uuid.uuid4().hex[:8]}",
-        handler=handle,
-        max_attempts=1,
-        concurrency=4,
-        in_order_by="key",
-    )
+    consumer = _by_key(kafka_bootstrap, topic, handle)
     await consumer.start()
     running = asyncio.create_task(consumer.run())
     try:
@@ -101,15 +106,7 @@ async def test_a_waiting_tenant_holds_back_neither_later_fetches_nor_more_than_i
         elif envelope.subject == "b1":
             b_done.set()
 
-    consumer = EventConsumer(
-        kafka_bootstrap,
-        topics=[topic],
-        group_id=f"test-order-{uuid.uuid4().hex[:8]}",
-        handler=handle,
-        max_attempts=1,
-        concurrency=4,
-        in_order_by="key",
-    )
+    consumer = _by_key(kafka_bootstrap, topic, handle)
     await consumer.start()
     running = asyncio.create_task(consumer.run())
     try:

@@ -12,12 +12,15 @@ import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+from starlette.routing import Route
 
 from invoicesync_api.app import create_app
 from invoicesync_api.db.models import Client
 from invoicesync_api.settings import ApiSettings
 from invoicesync_shared.db.models import Integration
 from tests.support.servers import serve_in_thread
+from tests.support.webhooks import Receiver
 
 ADMIN_TOKEN = "adm_integration_tests"
 
@@ -114,3 +117,13 @@ async def add_integration(
         )
         session.add(row)
     return row.id
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook endpoint on loopback that verifies signatures (its secret set by the test)."""
+    state = Receiver()
+    app = Starlette(routes=[Route("/hook", state.handle, methods=["POST"])])
+    with serve_in_thread(app) as url:
+        state.url = f"{url}/hook"
+        yield state

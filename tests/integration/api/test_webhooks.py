@@ -90,15 +90,6 @@ def partner(wh_api_url: str) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    state = Receiver()
-    app = Starlette(routes=[Route("/hook", state.handle, methods=["POST"])])
-    with serve_in_thread(app) as url:
-        state.url = f"{url}/hook"
-        yield state
-
-
-@pytest.fixture
 def clock() -> ShiftedClock:
     return ShiftedClock()
 

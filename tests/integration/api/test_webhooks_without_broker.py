@@ -10,8 +10,6 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from pydantic import SecretStr
-from starlette.applications import Starlette
-from starlette.routing import Route
 
 from invoicesync_api.app import create_app
 from invoicesync_api.settings import ApiSettings
@@ -38,15 +36,6 @@ def api_without_broker(database_url: str, encryption_key: str) -> Iterator[str]:
     )
     with serve_in_thread(create_app(settings)) as url:
         yield url
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    state = Receiver()
-    app = Starlette(routes=[Route("/hook", state.handle, methods=["POST"])])
-    with serve_in_thread(app) as url:
-        state.url = f"{url}/hook"
-        yield state
 
 
 def test_test_event_and_replay_are_sent_while_the_broker_is_down(
