@@ -328,6 +328,8 @@ def test_nothing_lost_nothing_twice_under_chaos(
     elapsed = time.monotonic() - started
     injected["connections lost, announced"] = reconnector.announced
     injected["connections reconnected by the user"] = reconnector.reconnected
+    overdue = chaos.overdue_pushes(chaos_stack)
+    injected["pushes stopped at their deadline"] = len(overdue)
 
     findings = Findings()
     for client in clients:
@@ -363,6 +365,8 @@ def test_nothing_lost_nothing_twice_under_chaos(
         posted_at - started,
         len(events),
     )
+    for where in overdue[:8]:
+        print(f"    push stopped at its deadline: {where}")
 
     assert findings.documents == SIZE.documents + credit_notes
     problems = {

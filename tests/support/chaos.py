@@ -4,6 +4,7 @@ the same Idempotency-Key while the API is down)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -209,6 +210,20 @@ def expire_all_tokens(stack: Stack) -> None:
 
 def faults_fired(stack: Stack) -> dict[str, int]:
     return dict(httpx.get(f"{stack.sandbox_url}/_sandbox/faults").json()["fired"])
+
+
+def overdue_pushes(stack: Stack) -> list[str]:
+    """Pushes the connectors stopped at their deadline, each as ``process: where it
+    hung`` (the innermost awaited frame), from the processes' JSON logs."""
+    found = []
+    for path in sorted(stack.log_dir.glob("*.log")):
+        for line in path.read_text(errors="replace").splitlines():
+            if '"push overdue' not in line:
+                continue
+            with contextlib.suppress(ValueError):
+                awaiting = json.loads(line).get("awaiting") or ["?"]
+                found.append(f"{path.stem}: {awaiting[-1]}")
+    return found
 
 
 def connector_health(stack: Stack, system: str, port: str | None = None) -> str:

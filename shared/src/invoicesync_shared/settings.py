@@ -42,8 +42,15 @@ class ServiceSettings(BaseSettings):
     # replica may take it over (the runtime's default, 120 s; chaos runs use less).
     ledger_lease_seconds: float = Field(default=120.0, gt=0)
 
+    # The most one push may take (retries and waits included) before it is stopped as an
+    # unknown outcome, so nothing unforeseen holds a client's documents for ever.
+    push_deadline_seconds: float = Field(default=900.0, gt=0)
+
     def ledger_lease(self) -> timedelta:
         return timedelta(seconds=self.ledger_lease_seconds)
+
+    def push_deadline(self) -> timedelta:
+        return timedelta(seconds=self.push_deadline_seconds)
 
     # Where the accounting systems live; the sandbox by default.
     sandbox_url: str = "http://127.0.0.1:8010"

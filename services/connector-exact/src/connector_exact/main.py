@@ -50,6 +50,7 @@ async def serve(settings: ExactConnectorSettings) -> None:
             producer=producer,
             settle=timedelta(seconds=settings.exact_settle_seconds),
             lease=settings.ledger_lease(),
+            deadline=settings.push_deadline(),
         )
         keep_alive = TokenKeepAlive(
             sessionmaker,

@@ -67,6 +67,7 @@ async def serve(settings: LexwareConnectorSettings) -> None:
             producer=producer,
             settle=timedelta(seconds=settings.lexware_settle_seconds),
             lease=settings.ledger_lease(),
+            deadline=settings.push_deadline(),
         )
         keep_alive = TokenKeepAlive(
             sessionmaker,

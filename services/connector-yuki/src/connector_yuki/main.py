@@ -51,6 +51,7 @@ async def serve(settings: YukiConnectorSettings) -> None:
             producer=producer,
             settle=timedelta(seconds=settings.yuki_settle_seconds),
             lease=settings.ledger_lease(),
+            deadline=settings.push_deadline(),
         )
         return ConnectorParts(runtime, loops=[reader], refresh=reader.refresh_now)
 

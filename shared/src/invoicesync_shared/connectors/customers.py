@@ -8,11 +8,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from invoicesync_shared.connectors.errors import TransientError
 from invoicesync_shared.db.models import CustomerLink
+
+# How long a document waits for another that matches or creates the same customer (a
+# few calls to the accounting system) before it is retried.
+LOCK_WAIT_MS = 60_000
+LOCK_NOT_AVAILABLE = "55P03"
 
 
 @dataclass(frozen=True)
@@ -38,17 +45,27 @@ class CustomerLinks:
     @asynccontextmanager
     async def locked(self, customer_key: str) -> AsyncIterator[None]:
         """Hold an advisory lock on one customer while it is matched or created, so two
-        documents (or two replicas) never create the same relation twice."""
+        documents (or two replicas) never create the same relation twice.
+
+        The lock belongs to a transaction open meanwhile: it ends with it whatever
+        happens (a push cancelled, a connection dropped) and never outlives it on a
+        pooled connection. A wait for it is bounded (``TransientError`` after
+        ``LOCK_WAIT``)."""
         digest = hashlib.sha256(
             f"{self._key['client_id']}/{self._key['system']}/{self._key['scope']}/{customer_key}".encode()
         ).digest()
         lock_id = int.from_bytes(digest[:8], "big", signed=True)
-        async with self._sessionmaker() as session:
-            await session.execute(select(func.pg_advisory_lock(lock_id)))
+        async with self._sessionmaker.begin() as session:
+            await session.execute(text(f"SET LOCAL lock_timeout = {LOCK_WAIT_MS}"))
             try:
-                yield
-            finally:
-                await session.execute(select(func.pg_advisory_unlock(lock_id)))
+                await session.execute(select(func.pg_advisory_xact_lock(lock_id)))
+            except DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                    raise
+                raise TransientError(
+                    "another push is still matching or creating this customer"
+                ) from exc
+            yield
 
     async def resolve(
         self,

@@ -61,7 +61,10 @@ _SETTLE = text(
 
 
 class ErrorBudgetSpent(TransientError):
-    """Held back by our own brake, not refused by the system: retried after the wait."""
+    """Held back by our own brake, not refused by the system: retried after the wait
+    (the document waits, shown as ``error_limit``, when that is longer than a retry)."""
+
+    wait_reason = "error_limit"
 
 
 class ErrorBrake:

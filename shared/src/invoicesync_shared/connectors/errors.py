@@ -14,6 +14,7 @@ Each connector has exactly one ``classify`` that turns responses into these.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 
 class SyncError(Exception):
@@ -21,7 +22,10 @@ class SyncError(Exception):
 
 
 class TransientError(SyncError):
-    """Try again later; ``retry_after`` seconds if the system said so."""
+    """Try again later; ``retry_after`` seconds if the system said so. A wait too long to
+    hold a document in place becomes a deferral, shown as ``wait_reason``."""
+
+    wait_reason: ClassVar[str] = "rate_limited"
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)

@@ -27,11 +27,16 @@ class _Window:
 
 
 class WindowBudget:
-    """Waits for the window's reset when the last answer said nothing is left."""
+    """Waits for the window's reset when the last answer said nothing is left.
 
-    def __init__(self, *, reserve: int = 0, system: str = "") -> None:
+    The reset is the system's time, compared with the shared clock (which follows the
+    sandbox's in tests), and a wait never exceeds the window's ``length``: a reset further
+    away means the clocks disagree, not that the window is longer."""
+
+    def __init__(self, *, reserve: int = 0, system: str = "", length: float = 60.0) -> None:
         self._reserve = reserve
         self._system = system
+        self._length = length
         self._windows: defaultdict[str, _Window] = defaultdict(_Window)
         self.waited_seconds = 0.0
 
@@ -39,7 +44,7 @@ class WindowBudget:
         window = self._windows[scope]
         async with window.lock:
             if window.remaining is not None and window.remaining <= self._reserve:
-                delay = window.reset_at - time.time()
+                delay = min(window.reset_at - clock.now().timestamp(), self._length)
                 if delay > 0:
                     self.waited_seconds += delay
                     await asyncio.sleep(delay)

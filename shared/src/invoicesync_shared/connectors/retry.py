@@ -15,6 +15,13 @@ class RetryPolicy:
     attempts: int = 6
     initial: float = 0.5
     maximum: float = 30.0
+    # The longest Retry-After waited for in place (Exact's minute window resets within
+    # 60 s). A longer one (an hour's error block, our error brake) must not hold the
+    # document's lane: the document waits (deferred) and is asked for again then.
+    longest_wait_in_place: float = 90.0
+
+    def waits_in_place(self, exc: TransientError) -> bool:
+        return exc.retry_after is None or exc.retry_after <= self.longest_wait_in_place
 
     def wait(self, state: RetryCallState) -> float:
         """Retry-After when given (never less), else backoff with jitter."""

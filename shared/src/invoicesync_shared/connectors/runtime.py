@@ -22,10 +22,12 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
+from invoicesync_shared import clock
 from invoicesync_shared.bus.producer import Publisher
 from invoicesync_shared.connectors import ledger as ledger_states
 from invoicesync_shared.connectors.connection import report_connection_lost
 from invoicesync_shared.connectors.customers import CustomerLinks
+from invoicesync_shared.connectors.deadline import PushOverdue, within_deadline
 from invoicesync_shared.connectors.errors import (
     AmbiguousMatch,
     AuthorizationLost,
@@ -68,6 +70,10 @@ LEASE_POLL_SECONDS = 1.0
 # How long a write whose answer was lost may take to show in the system's lookups (a late
 # commit, a list that lags). No vendor promises read-after-write for its lists: be strict.
 DEFAULT_SETTLE = timedelta(seconds=30)
+# The most one push may take, retries, settle times and in-place waits included (a push of
+# six attempts of a few calls at their timeouts stays well inside): past it, it is
+# cancelled as an unknown outcome instead of holding its client's lane.
+DEFAULT_PUSH_DEADLINE = timedelta(minutes=15)
 
 INTERNAL_ERROR = "internal_error"
 # Statuses the API set after a lost connection: documents wait for the reconnect.
@@ -108,11 +114,6 @@ def _state_to_release(claim: Claim, *, in_doubt: bool) -> str:
     return previous.state if previous is not None else ledger_states.FAILED
 
 
-def _retryable(exc: BaseException) -> bool:
-    """Retried in place: transient trouble, not a spent budget (that waits for hours)."""
-    return isinstance(exc, TransientError | UnknownOutcome) and not isinstance(exc, Deferred)
-
-
 @dataclass(frozen=True)
 class _Job:
     """One document for one integration, as requested by one event."""
@@ -136,6 +137,7 @@ class ConnectorRuntime:
         retry: RetryPolicy | None = None,
         lease: timedelta = DEFAULT_LEASE,
         settle: timedelta = DEFAULT_SETTLE,
+        deadline: timedelta = DEFAULT_PUSH_DEADLINE,
     ) -> None:
         self.connector = connector
         self.system = connector.system
@@ -146,6 +148,7 @@ class ConnectorRuntime:
         self._lease = lease
         self._keeper = LeaseKeeper(self._ledger, lease)  # one heartbeat for all our pushes
         self._settle = settle.total_seconds()
+        self._deadline = deadline.total_seconds()
         # Per integration, the credentials (by issue time) whose loss was reported.
         self._reported_losses: dict[uuid.UUID, set[datetime | None]] = {}
         self.lease_waited = asyncio.Event()  # set once this runtime waited on another's lease
@@ -272,14 +275,21 @@ class ConnectorRuntime:
                 previous=previous,
             )
             # The runtime's heartbeat keeps the lease through every wait; losing it stops
-            # the push.
+            # the push, and so does the push's deadline.
+            pushing = self._with_retries(
+                ctx, job.document, must_look_up, still_ours, in_doubt=in_doubt
+            )
             booking, adopted = await while_holding(
-                self._with_retries(ctx, job.document, must_look_up, still_ours, in_doubt=in_doubt),
-                keeper=self._keeper,
-                claim=claim,
+                within_deadline(pushing, self._deadline), keeper=self._keeper, claim=claim
             )
         except LeaseLost as exc:
             self._lost(job, bound, str(exc))
+        except PushOverdue as exc:
+            bound.error("push overdue; stopped", seconds=exc.seconds, awaiting=exc.awaiting)
+            message = _overdue_message(self.system, exc)
+            await self._record_failure(
+                job, claim, "outcome_unknown", message, True, dead_letter=str(exc)
+            )
         except _Waiting as waiting:
             bound.info("push deferred", reason=waiting.cause.reason, until=str(waiting.cause.until))
             await self._defer(job, claim, waiting, bound)
@@ -328,7 +338,7 @@ class ConnectorRuntime:
         in_doubt_since = loop.time() if in_doubt else None
         try:
             async for attempt in AsyncRetrying(
-                retry=retry_if_exception(_retryable),
+                retry=retry_if_exception(self._retried_in_place),
                 wait=self._retry.wait,
                 stop=stop_after_attempt(self._retry.attempts),
                 reraise=True,
@@ -351,21 +361,29 @@ class ConnectorRuntime:
                         raise
                     finally:
                         PUSH_SECONDS.labels(self.system).observe(time.perf_counter() - started)
-        except Deferred as exc:
-            # Refused before the call: nothing of it was sent. A write in doubt earlier
-            # (or one a lookup had still to settle) stays in doubt.
-            raise _Waiting(exc, in_doubt=look_up) from exc
         except AuthorizationLost as exc:
-            # Refused, not executed (no token, a 401 or 403): the same holds.
+            # Refused, not executed (no token, a 401 or 403): nothing of it was sent. A
+            # write in doubt earlier (or one a lookup had still to settle) stays in doubt.
             exc.in_doubt = look_up
             raise
         except TransientError as exc:
+            if isinstance(exc, Deferred) or not self._retry.waits_in_place(exc):
+                # A spent budget, or a wait too long to hold the lane for: the same holds.
+                raise _Waiting(_deferral(self.system, exc), in_doubt=look_up) from exc
             if look_up:
                 # The last failure was a lookup's, so an earlier outcome is still unknown:
                 # the document may exist remotely, and the next try must look it up first.
                 raise UnknownOutcome(str(exc)) from exc
             raise
         raise AssertionError("unreachable: tenacity reraises")
+
+    def _retried_in_place(self, exc: BaseException) -> bool:
+        """Transient trouble, not a spent budget or a wait too long to hold the lane for."""
+        if isinstance(exc, Deferred):
+            return False
+        if isinstance(exc, TransientError):
+            return self._retry.waits_in_place(exc)
+        return isinstance(exc, UnknownOutcome)
 
     async def _look_up(
         self,
@@ -668,6 +686,16 @@ def _inactive_message(integration: Integration) -> str:
     return f"The integration is {integration.status.replace('_', ' ')}{reason}."
 
 
+def _deferral(system: str, exc: TransientError) -> Deferred:
+    """A wait too long to hold in place, as a deferral: the document waits until then."""
+    if isinstance(exc, Deferred):
+        return exc
+    assert exc.retry_after is not None
+    until = clock.now() + timedelta(seconds=exc.retry_after)
+    message = f"{system} asked to wait until {until.isoformat()} ({exc})."
+    return Deferred(message, until=until, reason=exc.wait_reason)
+
+
 def _gave_up_message(system: str, exc: Exception) -> str:
     if isinstance(exc, UnknownOutcome):
         return (
@@ -675,6 +703,14 @@ def _gave_up_message(system: str, exc: Exception) -> str:
             "before it is sent again."
         )
     return f"{system} was not reachable after several attempts ({exc}); retry later."
+
+
+def _overdue_message(system: str, exc: PushOverdue) -> str:
+    minutes = max(1, round(exc.seconds / 60))
+    return (
+        f"Sending to {system} did not finish within {minutes} minutes and was stopped; it is "
+        "looked up there before it is sent again."
+    )
 
 
 def _internal_message(system: str) -> str:
