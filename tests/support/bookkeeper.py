@@ -165,7 +165,7 @@ def _yuki(stack: Stack, client: ConnectedClient, entries: list[Entry], typed: Ty
             f"<EmailToCustomer>false</EmailToCustomer><Date>{entry.day}</Date>"
             f"<DueDate>{entry.day}</DueDate><Currency>EUR</Currency><ProjectCode/>"
             f"<Contact><ContactCode>{code}</ContactCode><FullName>{name}</FullName>"
-            "<CountryCode>NL</CountryCode><VATNumber/><CoCNumber/>"
+            "<CountryCode>NL</CountryCode><CoCNumber/><VATNumber/>"
             "<ContactType>Company</ContactType></Contact><InvoiceLines><InvoiceLine>"
             "<Description>Work</Description><ProductQuantity>2</ProductQuantity><Product>"
             f"<Description>Work</Description><SalesPrice>{entry.unit_price}</SalesPrice>"

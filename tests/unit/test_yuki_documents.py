@@ -57,6 +57,8 @@ def snapshot(
                 name="Jan Jansen",
                 is_person=True,
                 vat_number="NL123456789B01",
+                company_number="12345678",
+                email="jan@example.nl",
                 address=Address(
                     street="Dam",
                     house_number="1",
@@ -85,8 +87,13 @@ def texts(root: etree._Element, path: str) -> list[str]:
 
 
 def test_an_invoice_is_schema_valid_and_carries_reference_contact_and_lines() -> None:
+    """Valid against the schema's sequences: every element we fill in its place (real Yuki
+    rejects the whole batch on a schema error)."""
     raw, root = build(snapshot(line("21"), line("9", gl_account="8200"), line("0")), "8100")
     assert validation_errors(raw) == []
+    filled = [etree.QName(e).localname for e in root.find("y:SalesInvoice/y:Contact", NS)]
+    assert {"City", "Zipcode", "EmailAddress", "CoCNumber", "VATNumber"} <= set(filled)
+    assert texts(root, "y:SalesInvoice/y:DueDate") == ["2024-03-31"]
     assert texts(root, "y:SalesInvoice/y:Reference") == ["INV-1"]
     assert texts(root, "y:SalesInvoice/y:Process") == ["true"]
     assert texts(root, "y:SalesInvoice/y:EmailToCustomer") == ["false"]

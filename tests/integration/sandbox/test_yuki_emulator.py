@@ -69,7 +69,7 @@ def invoice(
  <Process>{str(process).lower()}</Process><EmailToCustomer>false</EmailToCustomer>
  <Date>{day}</Date><DueDate>{day}</DueDate><Currency>EUR</Currency><ProjectCode/>
  <Contact><ContactCode>{contact_code}</ContactCode><FullName>Acme BV</FullName>
-  <CountryCode>NL</CountryCode><VATNumber/><CoCNumber/><ContactType>Company</ContactType></Contact>
+  <CountryCode>NL</CountryCode><CoCNumber/><VATNumber/><ContactType>Company</ContactType></Contact>
  <InvoiceLines>
   <InvoiceLine><Description>Consulting</Description><ProductQuantity>2</ProductQuantity>
    <Product><Description>Consulting</Description><SalesPrice>{price}</SalesPrice>

@@ -93,6 +93,8 @@ def sales_invoice(
         raise PermanentError("no_lines", "Yuki does not accept a document without lines.")
     sign = -1 if document.kind == "credit_note" else 1
     title = "Credit note" if sign < 0 else "Invoice"
+    # In the order of the schema's sequence: real Yuki rejects the whole batch otherwise.
+    due_date = [_E.DueDate(document.due_date.isoformat())] if document.due_date else []
     fields = [
         _E.Reference(reference),
         _E.Subject(
@@ -102,14 +104,13 @@ def sales_invoice(
         _E.Process("true"),
         _E.EmailToCustomer("false"),
         _E.Date(document.issue_date.isoformat()),
+        *due_date,
         _E.Currency(document.currency.upper()),
         _contact(document.customer),
         _E.InvoiceLines(
             *(_line(line, sign, default_gl_account) for line in document.lines),
         ),
     ]
-    if document.due_date is not None:
-        fields.append(_E.DueDate(document.due_date.isoformat()))
     return SalesInvoiceXml(etree.tostring(_E.SalesInvoice(*fields)))
 
 
@@ -122,24 +123,24 @@ def sales_invoices(invoices: Sequence[SalesInvoiceXml]) -> bytes:
 def _contact(customer: CustomerData) -> Any:
     address = customer.address
     country = customer.country or (address.country if address else None) or ""
+    street = None
+    if address is not None:
+        street = " ".join(p for p in (address.street, address.house_number) if p) or None
+    # In the order of the schema's sequence.
     values: list[tuple[str, str | None, int]] = [
         # ContactCode is how Yuki matches the contact; one too long for Text50 is left
         # out, and Yuki matches on name and address instead.
         ("ContactCode", customer.external_id if len(customer.external_id) <= 50 else None, 50),
         ("FullName", customer.name, 255),
         ("CountryCode", country.upper() if _COUNTRY.match(country) else None, 2),
-        ("VATNumber", customer.vat_number, 50),
-        ("CoCNumber", customer.company_number, 50),
+        ("City", address.city if address else None, 60),
+        ("Zipcode", address.postal_code if address else None, 50),
+        ("AddressLine_1", street, 255),
         ("EmailAddress", customer.email, 255),
+        ("CoCNumber", customer.company_number, 50),
+        ("VATNumber", customer.vat_number, 50),
         ("ContactType", "Person" if customer.is_person else "Company", 10),
     ]
-    if address is not None:
-        street = " ".join(p for p in (address.street, address.house_number) if p)
-        values += [
-            ("AddressLine_1", street or None, 255),
-            ("Zipcode", address.postal_code, 50),
-            ("City", address.city, 60),
-        ]
     return _E.Contact(
         *(getattr(_E, name)(_text(value, size)) for name, value, size in values if value)
     )
