@@ -221,8 +221,10 @@ def overdue_pushes(stack: Stack) -> list[str]:
             if '"push overdue' not in line:
                 continue
             with contextlib.suppress(ValueError):
-                awaiting = json.loads(line).get("awaiting") or ["?"]
-                found.append(f"{path.stem}: {awaiting[-1]}")
+                awaiting = json.loads(line).get("awaiting") or []
+                # The innermost frame of our code (past it: a bare future).
+                frames = [frame for frame in awaiting if ".py:" in frame] or ["?"]
+                found.append(f"{path.stem}: {frames[-1]}")
     return found
 
 

@@ -66,3 +66,28 @@ async def test_a_pause_sends_a_lone_item_before_the_window_ends() -> None:
         recorder.send, window=5.0, max_size=100, pause=0.02
     )
     assert await asyncio.wait_for(batcher.submit("a", 1), timeout=1) == 10
+
+
+async def test_a_caller_that_stops_waiting_takes_its_item_out_of_an_unsent_batch() -> None:
+    """A push stopped at its deadline is over: its document must not go out afterwards."""
+    recorder = Recorder()
+    batcher: MicroBatcher[str, int, int] = MicroBatcher(recorder.send, window=10, max_size=100)
+    stopped = asyncio.ensure_future(batcher.submit("a", 1))
+    staying = asyncio.ensure_future(batcher.submit("a", 2))
+    await asyncio.sleep(0)  # both are in the open batch
+    stopped.cancel()
+    await asyncio.wait({stopped})  # its cancellation has run
+    await batcher.drain()
+    assert await staying == 20 and stopped.cancelled()
+    assert recorder.calls == [("a", [2])]
+
+
+async def test_the_last_caller_leaving_closes_the_batch() -> None:
+    recorder = Recorder()
+    batcher: MicroBatcher[str, int, int] = MicroBatcher(recorder.send, window=10, max_size=100)
+    stopped = asyncio.ensure_future(batcher.submit("a", 1))
+    await asyncio.sleep(0)
+    stopped.cancel()
+    await asyncio.wait({stopped})  # its cancellation has run
+    await batcher.drain()
+    assert recorder.calls == []

@@ -44,7 +44,7 @@ class ServiceSettings(BaseSettings):
 
     # The most one push may take (retries and waits included) before it is stopped as an
     # unknown outcome, so nothing unforeseen holds a client's documents for ever.
-    push_deadline_seconds: float = Field(default=900.0, gt=0)
+    push_deadline_seconds: float = Field(default=1800.0, gt=0)
 
     def ledger_lease(self) -> timedelta:
         return timedelta(seconds=self.ledger_lease_seconds)

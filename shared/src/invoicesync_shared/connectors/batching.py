@@ -69,7 +69,24 @@ class MicroBatcher(Generic[K, T, R]):
             if batch.lull is not None:
                 batch.lull.cancel()
             batch.lull = loop.call_later(self._pause, self._flush, key, batch)
-        return await future
+        try:
+            return await future
+        except asyncio.CancelledError:
+            self._withdraw(key, batch, future)
+            raise
+
+    def _withdraw(self, key: K, batch: _Batch[T, R], future: asyncio.Future[R]) -> None:
+        """A caller that stopped waiting (a push stopped at its deadline) takes its item
+        out of a batch not sent yet: nothing goes out for a push that is over."""
+        if self._open.get(key) is not batch or future not in batch.futures:
+            return  # sent already: its outcome is the lookup's to find
+        index = batch.futures.index(future)
+        del batch.items[index], batch.futures[index]
+        if not batch.items:
+            del self._open[key]
+            for timer in (batch.timer, batch.lull):
+                if timer is not None:
+                    timer.cancel()
 
     async def drain(self) -> None:
         """Send what is waiting now and wait for every call in flight (shutdown, tests)."""

@@ -70,10 +70,12 @@ LEASE_POLL_SECONDS = 1.0
 # How long a write whose answer was lost may take to show in the system's lookups (a late
 # commit, a list that lags). No vendor promises read-after-write for its lists: be strict.
 DEFAULT_SETTLE = timedelta(seconds=30)
-# The most one push may take, retries, settle times and in-place waits included (a push of
-# six attempts of a few calls at their timeouts stays well inside): past it, it is
-# cancelled as an unknown outcome instead of holding its client's lane.
-DEFAULT_PUSH_DEADLINE = timedelta(minutes=15)
+# The most one push may take, retries, settle times and in-place waits included: an
+# attempt ends at its first failure, so six attempts of one timeout, two settle times, a
+# minute's wait and the backoff stay inside (Yuki's defaults, the longest: about 21
+# minutes). Past it, the push is stopped as an unknown outcome instead of holding its
+# client's lane.
+DEFAULT_PUSH_DEADLINE = timedelta(minutes=30)
 
 INTERNAL_ERROR = "internal_error"
 # Statuses the API set after a lost connection: documents wait for the reconnect.
@@ -528,7 +530,8 @@ class ConnectorRuntime:
         what it was (nothing was sent; "attempting" if a write is still in doubt, "failed"
         — not sent, no lookup needed — for a first attempt), and the API is told when it
         may go on. Published directly, not recorded: a lost report only means the sweeper
-        asks again and the deferral is said again (same outcome, same id)."""
+        asks again and the deferral is said again (for a spent budget the same outcome, so
+        the same id)."""
         state = _state_to_release(claim, in_doubt=waiting.in_doubt)
         cause = waiting.cause
         if not await self._ledger.release(claim, error=f"{cause.reason}: {cause}", state=state):

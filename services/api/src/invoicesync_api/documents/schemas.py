@@ -212,7 +212,12 @@ class SyncStateOut(BaseModel):
         "the day is spent); it goes on by itself after this time.",
     )
     waiting_reason: str | None = Field(
-        default=None, description="Why it waits: `daily_limit` (Exact's calls per day)."
+        default=None,
+        description=(
+            "Why it waits: `daily_limit` (Exact's calls per day), `rate_limited` (the "
+            "system asked to wait longer than a retry), `error_limit` (too many errors "
+            "within the hour: held back before Exact would block the connection)."
+        ),
     )
 
 

@@ -103,7 +103,12 @@ class IntegrationOut(BaseModel):
         "budget goes on (on reads of one integration); null when none waits.",
     )
     waiting_reason: str | None = Field(
-        default=None, description="Why they wait: `daily_limit` (Exact's calls per day)."
+        default=None,
+        description=(
+            "Why they wait: `daily_limit` (Exact's calls per day), `rate_limited` (the "
+            "system asked to wait longer than a retry), `error_limit` (too many errors "
+            "within the hour: held back before Exact would block the connection)."
+        ),
     )
     health: IntegrationHealth | None = Field(
         default=None,
