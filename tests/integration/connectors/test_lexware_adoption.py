@@ -108,3 +108,32 @@ async def test_the_lost_draft_is_adopted_not_a_newer_one_typed_by_hand(
     assert adopted["remote_id"] != str(by_hand["id"])
     assert adopted["remote_id"] in {d["id"] for d in world.drafts()}
     assert len(world.drafts()) == 3  # warm-up, ours, hand-made: pushed once
+
+
+async def test_a_voucher_opened_by_a_lookup_is_not_opened_again_while_unchanged(
+    world: World, sessionmaker: Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every lookup of a client's day opened the same vouchers again at 2 requests/s: in
+    the full chaos run a few clients' documents in doubt held their lane for half an
+    hour. The voucherlist's ``updatedDate`` says when one must be read again."""
+    await world.send(document(world.integration.client_id, "WARM-UP"))
+    ours = document(world.integration.client_id, "INV-L3")
+    await _typed_by_hand(world, ours)
+    faults = f"{world.sandbox_url}/_sandbox/faults"
+    fault = {"system": "lexware", "path_pattern": "/v1/invoices", "count": 1}
+    armed = httpx.post(faults, json={**fault, "kind": "timeout", "method": "POST"})
+    assert armed.status_code < 300, armed.text
+    await world.send(ours)  # in doubt: its lookups open the day's vouchers
+
+    opened: list[str] = []
+    get = world.client.get
+
+    async def recording_get(integration_id: Any, scope: str, path: str, *more: Any) -> Any:
+        opened.append(path)
+        return await get(integration_id, scope, path, *more)
+
+    monkeypatch.setattr(world.client, "get", recording_get)
+    await world.send(ours)  # asked again: the same vouchers, unchanged
+
+    assert [f["code"] for f in world.results(SyncFailed.TYPE)] == ["ambiguous_match"] * 2
+    assert [p for p in opened if p.startswith("v1/invoices/")] == []

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from connector_lexware import completeness, mapping, repository, subscriptions
 from connector_lexware.client import LexwareClient
 from connector_lexware.contacts import Contacts
+from connector_lexware.opened_vouchers import OpenedVouchers
 from connector_lexware.profile import Profiles
 from invoicesync_shared.connectors.adoption import Candidate, System, adopt
 from invoicesync_shared.connectors.errors import PermanentError
@@ -43,6 +44,7 @@ class LexwareConnector:
         self._sessionmaker = sessionmaker
         self._callback_url = callback_url
         self._contacts = Contacts(client)
+        self._opened = OpenedVouchers()  # what lookups opened, while unchanged
         self.profiles = Profiles(client, ttl=profile_ttl)
 
     def scope(self, integration: Integration) -> str:
@@ -104,8 +106,11 @@ class LexwareConnector:
         others = [r for r in rows if not _total_matches(r, document)][:LOOKUP_CANDIDATES]
         found: list[Candidate] = []
         for row in [*same_total, *others]:
-            path = f"{mapping.voucher_path(document.kind)}/{row['id']}"
-            voucher = await self._client.get(ctx.integration.id, scope, path)
+            voucher = self._opened.get(scope, row)
+            if voucher is None:
+                path = f"{mapping.voucher_path(document.kind)}/{row['id']}"
+                voucher = await self._client.get(ctx.integration.id, scope, path)
+                self._opened.put(scope, voucher)
             if mapping.carries_reference(voucher, ctx.reference):
                 found.append(_candidate(voucher))
         return adopt(found, document, system=LEXWARE, customer=contact_id)
