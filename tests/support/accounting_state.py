@@ -78,7 +78,9 @@ class Findings:
             outcomes[outcome] += 1
             history[(data["document_id"], data["integration_id"])].append(data)
         self.duplicate_webhooks += [
-            f"{o[0]} {o[2]} {o[3]} x{n}" for o, n in outcomes.items() if n > 1
+            f"{o[0]} {o[2]} {o[3]} x{n}: {_story(history[(o[0], o[1])])}"
+            for o, n in outcomes.items()
+            if n > 1
         ]
         for (document_id, _), seen in history.items():
             statuses = [d["status"] for d in seen]
@@ -93,6 +95,11 @@ class Findings:
                     self.missing_webhooks.append(label)
                 if state["status"] not in DONE and any(d["status"] in DONE for d in seen):
                     self.flipped.append(f"{label}: announced done, now {state['status']}")
+
+
+def _story(seen: list[dict[str, Any]]) -> str:
+    """A document's announcements in order, as status/code: what a duplicate repeated."""
+    return " > ".join(f"{d['status']}/{(d.get('error') or {}).get('code') or '-'}" for d in seen)
 
 
 def list_documents(partner: httpx.Client, client_id: str) -> list[dict[str, Any]]:
