@@ -216,3 +216,26 @@ async def test_asking_again_about_an_unknown_outcome_announces_it_once(
         "document.sync_failed",
         "document.booked",
     ]
+
+
+async def test_look_alikes_found_are_not_made_unknown_again_by_a_late_copy(
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    endpoint: uuid.UUID,
+) -> None:
+    """Unknown, then a lookup finds look-alikes; a redelivered copy of the request meets a
+    lookup that cannot get through. The document stays with the bookkeeper (look-alikes),
+    announced unknown once; a person's retry is a new request, whose answer applies."""
+    integration = await add_integration(sessionmaker, client_id)
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="ASK-2")).json()["id"]
+    await deliver(sessionmaker, failure(doc, integration, "outcome_unknown", retryable=True))
+    await deliver(sessionmaker, failure(doc, integration, "ambiguous_match", retryable=True))
+    await deliver(sessionmaker, failure(doc, integration, "outcome_unknown", retryable=True))
+    assert sync_of(partner, doc)["error"]["code"] == "ambiguous_match"  # type: ignore[index]
+    assert await webhooks(sessionmaker, endpoint, doc) == ["document.sync_failed"] * 2
+
+    assert partner.post(f"/v1/invoices/{doc}/retry").status_code == 202
+    await deliver(sessionmaker, failure(doc, integration, "outcome_unknown", retryable=True))
+    assert sync_of(partner, doc)["error"]["code"] == "outcome_unknown"  # type: ignore[index]
+    assert await webhooks(sessionmaker, endpoint, doc) == ["document.sync_failed"] * 3

@@ -6,13 +6,19 @@ within its generation; a new request (retry, sync run, dead-letter replay) first
 row back to ``pending``, and a reset starts a new generation. An answer that repeats the
 current outcome is no transition either: nothing is announced twice.
 
-    from \\ to            booked  sent  failed  ambiguous
-    pending, sending      yes     yes   yes     yes
-    ambiguous             yes     yes   yes     another reason
-    failed (retryable)    yes     yes   another reason, or permanent
-    sent                  yes     -     -       -
-    booked                -       -     -       -
-    failed (permanent)    -       -     -       -
+    from \\ to                 booked  sent  failed  ambiguous
+    pending, sending           yes     yes   yes     yes
+    ambiguous (unknown)        yes     yes   yes     look-alikes found
+    ambiguous (look-alikes)    yes     yes   yes     -
+    failed (retryable)         yes     yes   another reason, or permanent
+    sent                       yes     -     -       -
+    booked                     -       -     -       -
+    failed (permanent)         -       -     -       -
+
+Look-alikes found (``ambiguous_match``) wait for a person: a lookup that could not get
+through (``outcome_unknown``, from a redelivered copy of an earlier request) is no news
+over one that found them, and must not announce the document as unknown again. A
+person's retry makes it ``pending``, so what that retry finds applies.
 
 Payment status and a remote entry found missing are read-backs of a booked document, not
 answers to a request; they are applied outside this table (sync/results.py).
@@ -25,9 +31,10 @@ from dataclasses import dataclass
 from invoicesync_api.db.models import DocumentSync
 from invoicesync_shared.events.results import BookingAssigned, DocumentSent, SyncFailed
 
+OUTCOME_UNKNOWN, AMBIGUOUS_MATCH = "outcome_unknown", "ambiguous_match"
 # Answers that mean "nobody knows whether, or to which entry, it was booked": a person or
 # a lookup has to settle them, so they are ``ambiguous``, never ``failed``.
-AMBIGUOUS_CODES = frozenset({"outcome_unknown", "ambiguous_match"})
+AMBIGUOUS_CODES = frozenset({OUTCOME_UNKNOWN, AMBIGUOUS_MATCH})
 # A request is out for these: the next answer answers it.
 AWAITING = frozenset({"pending", "sending", "ambiguous"})
 
@@ -70,4 +77,6 @@ def allowed(state: DocumentSync, answer: Answer) -> bool:
         return False
     if state.status == "sent":
         return target.status == "booked"
+    if now.error_code == AMBIGUOUS_MATCH:
+        return target.error_code != OUTCOME_UNKNOWN
     return True  # pending, sending, ambiguous, failed (retryable): any new answer
