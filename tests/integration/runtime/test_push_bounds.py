@@ -47,6 +47,20 @@ def runtime_with(
     return runtime, producer
 
 
+async def push_after(
+    sessionmaker: async_sessionmaker[AsyncSession], error: Exception, number: str
+) -> tuple[FakeConnector, RecordingProducer, Envelope]:
+    """One document pushed once, its first call failing with ``error``."""
+    fake = FakeConnector()
+    runtime, producer = runtime_with(sessionmaker, fake)
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    fake.fail_next(error)
+    event = booked_event(snapshot(client, number), integration)
+    await asyncio.wait_for(runtime.handle(event), BOUND)
+    return fake, producer, event
+
+
 async def ledger_state(sessionmaker: async_sessionmaker[AsyncSession], event: Envelope) -> str:
     async with sessionmaker() as session:
         state = await session.scalar(
@@ -60,15 +74,10 @@ async def test_an_hour_long_retry_after_makes_the_document_wait_not_the_lane(
 ) -> None:
     """Exact's block after too many errors answers with an hour's Retry-After: slept in
     place, it held every later document of the client for that hour."""
-    fake = FakeConnector()
-    runtime, producer = runtime_with(sessionmaker, fake)
-    client = await make_client(sessionmaker)
-    integration = await make_integration(sessionmaker, client)
-    fake.fail_next(TransientError("Exact answered 429", retry_after=3600))
-    event = booked_event(snapshot(client, "H-1"), integration)
     before = datetime.now(UTC)
-
-    await asyncio.wait_for(runtime.handle(event), BOUND)
+    fake, producer, event = await push_after(
+        sessionmaker, TransientError("Exact answered 429", retry_after=3600), "H-1"
+    )
 
     (deferred,) = producer.of_type(DEFERRED)
     assert deferred.data["reason"] == "rate_limited"
@@ -78,6 +87,7 @@ async def test_an_hour_long_retry_after_makes_the_document_wait_not_the_lane(
     # Nothing was sent: not "attempting", so the next try pushes without a lookup.
     assert await ledger_state(sessionmaker, event) == ledger_states.FAILED
 
+    runtime, producer = runtime_with(sessionmaker, fake)
     await asyncio.wait_for(runtime.handle(event), BOUND)
     assert fake.pushes == 2 and fake.lookups == 0 and len(producer.of_type(BOOKED)) == 1
 
@@ -85,15 +95,8 @@ async def test_an_hour_long_retry_after_makes_the_document_wait_not_the_lane(
 async def test_our_own_error_brake_makes_the_document_wait_as_error_limit(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    fake = FakeConnector()
-    runtime, producer = runtime_with(sessionmaker, fake)
-    client = await make_client(sessionmaker)
-    integration = await make_integration(sessionmaker, client)
-    fake.fail_next(ErrorBudgetSpent("held back: 8 errors within the hour", retry_after=1800))
-
-    await asyncio.wait_for(
-        runtime.handle(booked_event(snapshot(client, "B-1"), integration)), BOUND
-    )
+    spent = ErrorBudgetSpent("held back: 8 errors within the hour", retry_after=1800)
+    _, producer, _ = await push_after(sessionmaker, spent, "B-1")
 
     (deferred,) = producer.of_type(DEFERRED)
     assert deferred.data["reason"] == "error_limit"
@@ -102,14 +105,8 @@ async def test_our_own_error_brake_makes_the_document_wait_as_error_limit(
 async def test_a_short_retry_after_is_still_waited_for_in_place(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    fake = FakeConnector()
-    runtime, producer = runtime_with(sessionmaker, fake)
-    client = await make_client(sessionmaker)
-    integration = await make_integration(sessionmaker, client)
-    fake.fail_next(TransientError("Exact rate limit reached", retry_after=0.05))
-
-    await asyncio.wait_for(
-        runtime.handle(booked_event(snapshot(client, "S-1"), integration)), BOUND
+    fake, producer, _ = await push_after(
+        sessionmaker, TransientError("Exact rate limit reached", retry_after=0.05), "S-1"
     )
 
     assert fake.pushes == 2 and len(producer.of_type(BOOKED)) == 1

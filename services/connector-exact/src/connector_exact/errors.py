@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import httpx
 
-from invoicesync_shared import clock
 from invoicesync_shared.connectors.errors import (
     AuthorizationLost,
     PermanentError,
@@ -23,6 +22,7 @@ from invoicesync_shared.connectors.errors import (
     TransientError,
     UnknownOutcome,
 )
+from invoicesync_shared.connectors.rate_limit import MINUTE, seconds_until
 
 # Words in Exact's error messages (English and Dutch) → a code a bookkeeper can act on.
 _MESSAGE_CODES = (
@@ -63,8 +63,7 @@ def retry_after(response: httpx.Response) -> float | None:
             pass
     if reset := response.headers.get("X-RateLimit-Minutely-Reset"):
         try:
-            # Exact's clock (the sandbox's in tests); the minute window resets within 60 s.
-            return min(max(int(reset) / 1000 - clock.now().timestamp(), 0.0), 60.0) + 0.05
+            return seconds_until(int(reset) / 1000, at_most=MINUTE) + 0.05
         except ValueError:
             pass
     return None

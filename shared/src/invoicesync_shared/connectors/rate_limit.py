@@ -18,6 +18,15 @@ from invoicesync_shared import clock
 from invoicesync_shared.connectors.errors import Deferred
 from invoicesync_shared.metrics import RATE_BUDGET
 
+MINUTE = 60.0
+
+
+def seconds_until(reset_at: float, *, at_most: float) -> float:
+    """From the shared clock to a system's reset (epoch seconds), never below zero nor
+    above ``at_most`` (the window's length): a reset further away means the clocks
+    disagree, not that the window is longer."""
+    return min(max(reset_at - clock.now().timestamp(), 0.0), at_most)
+
 
 @dataclass
 class _Window:
@@ -30,10 +39,9 @@ class WindowBudget:
     """Waits for the window's reset when the last answer said nothing is left.
 
     The reset is the system's time, compared with the shared clock (which follows the
-    sandbox's in tests), and a wait never exceeds the window's ``length``: a reset further
-    away means the clocks disagree, not that the window is longer."""
+    sandbox's in tests); a wait never exceeds the window's ``length``."""
 
-    def __init__(self, *, reserve: int = 0, system: str = "", length: float = 60.0) -> None:
+    def __init__(self, *, reserve: int = 0, system: str = "", length: float = MINUTE) -> None:
         self._reserve = reserve
         self._system = system
         self._length = length
@@ -44,7 +52,7 @@ class WindowBudget:
         window = self._windows[scope]
         async with window.lock:
             if window.remaining is not None and window.remaining <= self._reserve:
-                delay = min(window.reset_at - clock.now().timestamp(), self._length)
+                delay = seconds_until(window.reset_at, at_most=self._length)
                 if delay > 0:
                     self.waited_seconds += delay
                     await asyncio.sleep(delay)
