@@ -330,6 +330,8 @@ def test_nothing_lost_nothing_twice_under_chaos(
     injected["connections reconnected by the user"] = reconnector.reconnected
     overdue = chaos.overdue_pushes(chaos_stack)
     injected["pushes stopped at their deadline"] = len(overdue)
+    blocks = chaos.exact_blocks(chaos_stack)
+    injected["Exact blocks (sandbox)"] = len(blocks)
 
     findings = Findings()
     for client in clients:
@@ -367,6 +369,8 @@ def test_nothing_lost_nothing_twice_under_chaos(
     )
     for where in overdue[:8]:
         print(f"    push stopped at its deadline: {where}")
+    for block in blocks:
+        print(f"    Exact blocked the app: {block}")
 
     assert findings.documents == SIZE.documents + credit_notes
     problems = {

@@ -7,11 +7,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import sys
 import threading
 import time
 import warnings
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -225,6 +227,23 @@ def overdue_pushes(stack: Stack) -> list[str]:
                 # The innermost frame of our code (past it: a bare future).
                 frames = [frame for frame in awaiting if ".py:" in frame] or ["?"]
                 found.append(f"{path.stem}: {frames[-1]}")
+    return found
+
+
+def exact_blocks(stack: Stack) -> list[str]:
+    """Each hour-long block the Exact sandbox imposed (our error brake should prevent
+    every one), with the errors that caused it, counted by answer and call."""
+    blocks = httpx.get(f"{stack.sandbox_url}/_sandbox/exact/limits").json()["blocks"]
+    found = []
+    for block in blocks:
+        calls = Counter(
+            f"{e['status']} {re.sub(r'[(][^)]*[)]', '(…)', e['call'])}" for e in block["errors"]
+        )
+        first = min(e["at"] for e in block["errors"])
+        found.append(
+            f"division {block['division']} {block['endpoint']} at {block['at']} "
+            f"(errors since {first}): {dict(calls)}"
+        )
     return found
 
 

@@ -93,6 +93,12 @@ def test_more_than_threshold_errors_block_the_endpoint(http: httpx.Client, divis
         assert "blocked" in blocked.json()["error"]["message"]["value"]
         other = http.get(f"{API}/{division}/financial/Journals")
         assert other.status_code == 200
+        # The block is kept with the calls that caused it: what the app should not have done.
+        (block,) = http.get("/_sandbox/exact/limits").json()["blocks"]
+        assert (block["division"], block["endpoint"]) == (division, "crm/Accounts")
+        assert [(e["status"], e["call"]) for e in block["errors"]] == [
+            (404, f"GET {httpx.URL(url).path}")
+        ] * 3
     finally:
         http.put(
             "/_sandbox/exact/limits",

@@ -114,7 +114,7 @@ class ExactApi:
             response: Response = JSONResponse(error_body("API rate limit exceeded."), 429)
         else:
             response = self._answer(request, principal, target, body, early)
-            self.store.blocker.record(error_key, response.status_code, now)
+            self.store.blocker.record(error_key, response.status_code, now, _call(request))
         response.headers.update(verdict.headers)
         return response
 
@@ -209,7 +209,12 @@ class ExactApi:
         user = self.store.users[chain.user_id]
         division = target.division if target and target.division else user.current_division
         endpoint = target.endpoint() if target else request.url.path
-        self.store.blocker.record((chain.client_id, division, endpoint), status, self.clock.now())
+        key = (chain.client_id, division, endpoint)
+        self.store.blocker.record(key, status, self.clock.now(), _call(request))
+
+
+def _call(request: Request) -> str:
+    return f"{request.method} {request.url.path}"
 
 
 def _bearer(request: Request) -> str:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from invoicesync_sandbox.clock import Clock
 from invoicesync_sandbox.exact.dates import from_epoch
 from invoicesync_sandbox.exact.models import App, Division, Payment, TokenChain
+from invoicesync_sandbox.exact.rate_limit import Block
 from invoicesync_sandbox.exact.store import ExactStore
 from invoicesync_sandbox.exact.tokens import TokenService
 from invoicesync_sandbox.exact.views import division_state, division_summary, entry_summary
@@ -166,6 +167,7 @@ class ExactControl:
             "daily_limit": limiter.daily_limit,
             "error_threshold": blocker.threshold,
             "error_block_status": blocker.status,
+            "blocks": [_block_view(b) for b in blocker.blocks],
         }
 
     async def set_limits(self, body: LimitsIn) -> dict[str, Any]:
@@ -218,4 +220,19 @@ def _chain_view(chain: TokenChain) -> dict[str, Any]:
         "access_expires_at": chain.access_expires_at,
         "refresh_expires_at": chain.refresh_expires_at,
         "revoked": chain.revoked,
+    }
+
+
+def _block_view(block: Block) -> dict[str, Any]:
+    client_id, division, endpoint = block.key
+    return {
+        "client_id": client_id,
+        "division": division,
+        "endpoint": endpoint,
+        "at": from_epoch(block.at).isoformat(),
+        "until": from_epoch(block.until).isoformat(),
+        "errors": [
+            {"at": from_epoch(e.at).isoformat(), "status": e.status, "call": e.call}
+            for e in block.errors
+        ],
     }

@@ -75,19 +75,41 @@ class RateLimiter:
 ErrorKey = tuple[str, int, str]  # (client_id, division, endpoint)
 
 
+@dataclass(frozen=True)
+class CountedError:
+    """One answer the block counts, with the call it answered (to explain a block)."""
+
+    at: float
+    status: int
+    call: str  # "GET /api/v1/…"
+
+
+@dataclass(frozen=True)
+class Block:
+    """A block that began: when, until when, and the errors that caused it."""
+
+    key: ErrorKey
+    at: float
+    until: float
+    errors: tuple[CountedError, ...]
+
+
 @dataclass
 class ErrorBlocker:
     """More than ``threshold`` errors per key within ``window`` seconds blocks the key.
 
-    ``status`` is what a blocked call gets (429 by default; 403 is the alternative).
+    ``status`` is what a blocked call gets (429 by default; 403 is the alternative). Each
+    block is kept with the errors that caused it (``blocks``), so a test or a developer
+    can see which calls an app should not have made.
     """
 
     threshold: int = 10
     window: float = HOUR
     block_seconds: float = HOUR
     status: int = 429
-    errors: dict[ErrorKey, deque[float]] = field(default_factory=dict)
+    errors: dict[ErrorKey, deque[CountedError]] = field(default_factory=dict)
     blocked_until: dict[ErrorKey, float] = field(default_factory=dict)
+    blocks: list[Block] = field(default_factory=list)
 
     def blocked(self, key: ErrorKey, now: float) -> float | None:
         """The sandbox time the block ends, if ``key`` is blocked now."""
@@ -97,17 +119,19 @@ class ErrorBlocker:
             return None
         return until
 
-    def record(self, key: ErrorKey, status: int, now: float) -> None:
+    def record(self, key: ErrorKey, status: int, now: float, call: str = "") -> None:
         if status not in ERROR_STATUSES:
             return
         recent = self.errors.setdefault(key, deque())
-        recent.append(now)
-        while recent and recent[0] <= now - self.window:
+        recent.append(CountedError(now, status, call))
+        while recent and recent[0].at <= now - self.window:
             recent.popleft()
         if len(recent) > self.threshold:
             self.blocked_until[key] = now + self.block_seconds
+            self.blocks.append(Block(key, now, now + self.block_seconds, tuple(recent)))
             recent.clear()
 
     def clear(self) -> None:
         self.errors.clear()
         self.blocked_until.clear()
+        self.blocks.clear()
