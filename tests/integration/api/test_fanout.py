@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from invoicesync_shared.db.models import OutboxMessage
+from invoicesync_shared.db.models import Integration, OutboxMessage
 from tests.integration.api.conftest import add_integration as add
 from tests.integration.api.conftest import invoice
 
@@ -95,3 +95,40 @@ async def test_booking_a_draft_emits_the_event_then(
     assert len(await events_for(sessionmaker, draft["id"])) == 1
     partner.post(f"/v1/invoices/{draft['id']}/book")  # booking twice sends nothing again
     assert len(await events_for(sessionmaker, draft["id"])) == 1
+
+
+async def test_a_document_dated_before_the_start_date_is_not_sent_and_says_why(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The integration books from 2026-01-01: a document of 2025-12-31 is neither a
+    target of the event nor pending for ever; its sync state names the date and the fix.
+    Once the start date is moved, a retry sends it."""
+    integration = await add_integration(
+        sessionmaker, client_id, activated_at=datetime.now(UTC) - timedelta(minutes=1)
+    )
+    old = invoice(client_id, number="START-1", issue_date="2025-12-31", due_date="2026-01-30")
+    created = partner.post("/v1/invoices", json=old)
+    assert created.status_code == 201, created.text
+    (state,) = created.json()["sync"]
+    assert (state["status"], state["error"]["code"], state["error"]["retryable"]) == (
+        "failed",
+        "before_start_date",
+        False,
+    )
+    assert "2025-12-31" in state["error"]["message"] and "2026-01-01" in state["error"]["message"]
+    assert await events_for(sessionmaker, created.json()["id"]) == []
+    on_the_day = invoice(client_id, number="START-2", issue_date="2026-01-01")
+    sent = partner.post("/v1/invoices", json=on_the_day).json()
+    assert sent["sync"][0]["status"] == "pending"
+    assert len(await events_for(sessionmaker, sent["id"])) == 1
+
+    async with sessionmaker.begin() as session:
+        row = await session.get(Integration, integration)
+        assert row is not None
+        row.settings = {**row.settings, "start_date": "2025-12-01"}
+    retried = partner.post(f"/v1/invoices/{created.json()['id']}/retry")
+    assert retried.status_code == 202, retried.text
+    shown = partner.get(f"/v1/invoices/{created.json()['id']}").json()["sync"][0]
+    assert (shown["status"], shown["error"]) == ("pending", None)
+    (event,) = await events_for(sessionmaker, created.json()["id"])
+    assert [t["integration_id"] for t in event.envelope["data"]["targets"]] == [str(integration)]

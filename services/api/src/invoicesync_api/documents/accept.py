@@ -20,6 +20,7 @@ from sqlalchemy import (
     Boolean,
     Select,
     Table,
+    Text,
     bindparam,
     func,
     insert,
@@ -82,6 +83,7 @@ def _context_statement() -> Select[Any]:
             *(CLIENTS.c[name] for name in ("id", *COMPANY_COLUMNS)),
             INTEGRATIONS.c.id.label("integration_id"),
             INTEGRATIONS.c.system,
+            INTEGRATIONS.c.settings["start_date"].astext.label("start_date"),
             duplicate.label("duplicate_id"),
         )
         .select_from(
@@ -121,7 +123,12 @@ async def context(
     first = rows[0]
     client = Client(id=first.id, **{name: getattr(first, name) for name in COMPANY_COLUMNS})
     integrations = [
-        Integration(id=row.integration_id, client_id=first.id, system=row.system)
+        Integration(
+            id=row.integration_id,
+            client_id=first.id,
+            system=row.system,
+            settings={"start_date": row.start_date},  # all fanout needs of them
+        )
         for row in rows
         if row.integration_id is not None
     ]
@@ -159,18 +166,38 @@ def _store_statement() -> Select[Any]:
         .returning(DOCUMENTS.c.id)
         .cte("new_document")
     )
-    # One row per integration: new rows, so pending at generation 0 (fanout.new_states).
+    # One row per integration, as fanout.new_states made it: new, so at generation 0,
+    # pending or (dated before the integration's start date) failed with the reason.
     targets = (
-        func.unnest(bindparam("integration_ids", type_=ARRAY(UUID(as_uuid=True))))
-        .table_valued("integration_id")
+        func.unnest(
+            bindparam("integration_ids", type_=ARRAY(UUID(as_uuid=True))),
+            bindparam("statuses", type_=ARRAY(Text())),
+            bindparam("error_codes", type_=ARRAY(Text())),
+            bindparam("error_messages", type_=ARRAY(Text())),
+            bindparam("error_retryables", type_=ARRAY(Boolean())),
+        )
+        .table_valued("integration_id", "status", "error_code", "error_message", "retryable")
         .render_derived(name="targets")
     )
     new_syncs = insert(SYNCS).from_select(
-        ["document_id", "integration_id", "status", "generation", "sweeps", "requested_at"],
+        [
+            "document_id",
+            "integration_id",
+            "status",
+            "error_code",
+            "error_message",
+            "error_retryable",
+            "generation",
+            "sweeps",
+            "requested_at",
+        ],
         select(
             new_document.c.id,
             targets.c.integration_id,
-            literal("pending"),
+            targets.c.status,
+            targets.c.error_code,
+            targets.c.error_message,
+            targets.c.retryable,
             literal(0),
             literal(0),
             func.now(),
@@ -214,6 +241,10 @@ async def store(
         f"document_{name}": getattr(document, name) for name in DOCUMENT_FIELDS
     }
     values["integration_ids"] = [integration.id for _, integration in states]
+    values["statuses"] = [state.status for state, _ in states]
+    values["error_codes"] = [state.error_code for state, _ in states]
+    values["error_messages"] = [state.error_message for state, _ in states]
+    values["error_retryables"] = [state.error_retryable for state, _ in states]
     values["has_event"] = announcement is not None
     values.update({f"event_{name}": (announcement or {}).get(name) for name in EVENT_FIELDS})
     values.update(

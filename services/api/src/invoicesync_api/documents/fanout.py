@@ -1,13 +1,15 @@
 """Asking the connectors to push a document: sync rows plus one outbox event.
 
-Only integrations that were active before the document was created take part.
+Only integrations that were active before the document was created take part, and a
+document dated before an integration's ``start_date`` is not sent to it: its sync row
+says so (``failed``, ``before_start_date``, not retryable) and it is no target of the event.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import BindParameter, ColumnElement, Table, and_, func, select
@@ -78,6 +80,39 @@ def snapshot(document: Document, client: Client) -> DocumentSnapshot:
 
 
 OUTCOME_UNKNOWN = "outcome_unknown"
+BEFORE_START = "before_start_date"
+
+
+def start_date(integration: Integration) -> date | None:
+    """The first issue date the integration books (its settings' ``start_date``)."""
+    value = (integration.settings or {}).get("start_date")
+    return date.fromisoformat(str(value)) if value else None
+
+
+def ask(state: DocumentSync, document: Document, integration: Integration) -> DocumentSync:
+    """``pending`` for a new request — unless the document is dated before the
+    integration's start date: then it is not sent, and the row says why and what to do.
+    One that may be in the books already (synced, an edit to push; or its outcome
+    unknown) is asked all the same."""
+    start = start_date(integration)
+    in_doubt = state.status == "ambiguous" and state.error_code == OUTCOME_UNKNOWN
+    in_books = state.remote_id is not None or in_doubt
+    if start is None or document.issue_date >= start or in_books:
+        return pending(state)
+    pending(state).status = "failed"
+    state.error_code, state.error_retryable = BEFORE_START, False
+    state.error_message = (
+        f"Dated {document.issue_date.isoformat()}, before this integration's start date "
+        f"({start.isoformat()}): not sent. To book it there, move the integration's "
+        f"start_date (PATCH /v1/integrations/{integration.id}) to or before its date, "
+        "then retry it."
+    )
+    return state
+
+
+def asked(state: DocumentSync) -> bool:
+    """Whether the row asks its connector for a push (is a target of the event)."""
+    return state.error_code != BEFORE_START
 
 
 def pending(state: DocumentSync) -> DocumentSync:
@@ -101,7 +136,11 @@ def new_states(
     """The sync rows of a document just created (none can exist yet), not yet stored."""
     return [
         (
-            pending(DocumentSync(document_id=document.id, integration_id=i.id, generation=0)),
+            ask(
+                DocumentSync(document_id=document.id, integration_id=i.id, generation=0),
+                document,
+                i,
+            ),
             i,
         )
         for i in integrations
@@ -116,13 +155,15 @@ def sync_event(
     event_type: type[DocumentSyncRequested] | None = None,
     sync_run_id: uuid.UUID | None = None,
 ) -> DocumentSyncRequested | None:
-    """The event asking each integration of ``states`` to push the document; None if none."""
-    if not states:
-        return None
+    """The event asking each integration of ``states`` to push the document (those its
+    rows ask); None if none."""
     targets = [
         SyncTarget(integration_id=i.id, system=i.system, generation=state.generation)
         for state, i in states
+        if asked(state)
     ]
+    if not targets:
+        return None
     cls = event_type or (InvoiceBooked if document.kind == "invoice" else CreditNoteBooked)
     return cls(document=snapshot(document, client), targets=targets, sync_run_id=sync_run_id)
 
@@ -151,7 +192,7 @@ async def request_sync(
                 document_id=document.id, integration_id=integration.id, generation=0
             )
             session.add(state)
-        pending(state).requested_at = func.now()  # the database clock, as the sweeper compares
+        ask(state, document, integration).requested_at = func.now()  # as the sweeper compares
         states.append((state, integration))
     event = sync_event(document, client, states, event_type=event_type, sync_run_id=sync_run_id)
     if event is not None:

@@ -15,22 +15,29 @@ System = Literal["exact", "lexware", "yuki"]
 Status = Literal["pending_authorization", "active", "needs_reauthorization", "error", "deactivated"]
 
 
+START_DATE = (
+    "The first issue date this integration books: a document dated earlier is not sent "
+    "to it (its sync state says so: failed, before_start_date)."
+)
+
+
 class ExactSettings(Strict):
     division: int = Field(examples=[1234567])
     sales_journal: str = Field(min_length=1, max_length=10, examples=["70"])
     credit_note_journal: str = Field(min_length=1, max_length=10, examples=["70"])
-    start_date: date = Field(examples=["2026-01-01"])
+    start_date: date = Field(examples=["2026-01-01"], description=START_DATE)
     default_gl_account: str | None = Field(default=None, max_length=20, examples=["8000"])
 
 
 class LexwareSettings(Strict):
-    pass
+    start_date: date | None = Field(default=None, description=START_DATE)
 
 
 class YukiSettings(Strict):
     access_key: SecretStr = Field(description="Web-service access key; stored encrypted.")
     administration_id: str = Field(min_length=1, max_length=64)
     default_gl_account: str | None = Field(default=None, max_length=20, examples=["8000"])
+    start_date: date | None = Field(default=None, description=START_DATE)
 
 
 SETTINGS_MODELS: dict[str, type[Strict]] = {
@@ -47,9 +54,10 @@ class IntegrationIn(Strict):
     settings: dict[str, Any] = Field(
         default_factory=dict,
         description="Per system. exact: division, sales_journal, credit_note_journal, "
-        "start_date, default_gl_account (optional). lexware: none (the account is chosen "
-        "when access is allowed). yuki: access_key, administration_id, default_gl_account "
-        "(optional).",
+        "start_date, default_gl_account (optional). lexware: start_date (optional; the "
+        "account is chosen when access is allowed). yuki: access_key, administration_id, "
+        "default_gl_account and start_date (optional). A document dated before start_date "
+        "is not sent to the integration.",
     )
     nightly_sync: bool = False
     nightly_hour: int = Field(default=2, ge=0, le=23, description="Hour in the client's time zone.")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import date
 
 from sqlalchemy import distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Document, DocumentSync, SyncRun, SyncRunItem
+from invoicesync_api.documents import fanout
 from invoicesync_shared.db.models import Integration
 
 
@@ -47,9 +47,9 @@ async def documents_to_catch_up(
         Document.created_at >= integration.activated_at,
         Document.id.not_in(settled),
     )
-    start = integration.settings.get("start_date")
+    start = fanout.start_date(integration)
     if start:
-        query = query.where(Document.issue_date >= date.fromisoformat(str(start)))
+        query = query.where(Document.issue_date >= start)
     return (await session.scalars(query.order_by(Document.issue_date, Document.created_at))).all()
 
 
