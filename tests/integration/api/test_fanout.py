@@ -132,3 +132,21 @@ async def test_a_document_dated_before_the_start_date_is_not_sent_and_says_why(
     assert (shown["status"], shown["error"]) == ("pending", None)
     (event,) = await events_for(sessionmaker, created.json()["id"])
     assert [t["integration_id"] for t in event.envelope["data"]["targets"]] == [str(integration)]
+
+
+async def test_a_run_over_a_document_before_the_start_date_finishes_and_names_it(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """No connector will answer for a document that is not sent: the run counts it failed
+    at once instead of waiting for ever."""
+    await add_integration(
+        sessionmaker, client_id, activated_at=datetime.now(UTC) - timedelta(minutes=1)
+    )
+    old = invoice(client_id, number="START-3", issue_date="2025-12-31", due_date="2026-01-30")
+    document = partner.post("/v1/invoices", json=old).json()["id"]
+    started = partner.post("/v1/sync-runs", json={"document_ids": [document]})
+    assert started.status_code == 202, started.text
+
+    run = partner.get(f"/v1/sync-runs/{started.json()['id']}").json()
+    assert (run["status"], run["totals"]["documents_failed"]) == ("finished", 1)
+    assert [e["code"] for e in run["errors"]] == ["before_start_date"]

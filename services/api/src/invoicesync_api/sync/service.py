@@ -10,7 +10,13 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoicesync_api.db.models import Client, Document, Notification, SyncRun, SyncRunItem
+from invoicesync_api.db.models import (
+    Client,
+    Document,
+    Notification,
+    SyncRun,
+    SyncRunItem,
+)
 from invoicesync_api.documents import fanout
 from invoicesync_api.errors import Conflict, NotFound, Unprocessable
 from invoicesync_api.sync import announce, repository
@@ -93,24 +99,36 @@ async def start(
     settled = await repository.settled_pairs(session, plan)
     for document, targets in plan.items():
         to_send = []
+        items = {}
         for integration in targets:
             done = (document.id, integration.id) in settled
-            session.add(
-                SyncRunItem(
-                    sync_run_id=run.id,
-                    document_id=document.id,
-                    integration_id=integration.id,
-                    outcome="synced" if done else None,
-                )
+            items[integration.id] = SyncRunItem(
+                sync_run_id=run.id,
+                document_id=document.id,
+                integration_id=integration.id,
+                outcome="synced" if done else None,
             )
+            session.add(items[integration.id])
             if done:  # booked or sent already: counted, not sent again (no second webhook)
                 run.documents_synced += 1
             else:
                 to_send.append(integration)
         if to_send:
-            await fanout.request_sync(session, document, client, to_send, sync_run_id=run.id)
+            asked = await fanout.request_sync(
+                session, document, client, to_send, sync_run_id=run.id
+            )
+            for state, integration in asked:
+                if not fanout.asked(state):  # dated before the start date: no answer comes
+                    _count_failure(
+                        run,
+                        items[integration.id],
+                        number=document.number,
+                        system=integration.system,
+                        code=state.error_code,
+                        message=state.error_message,
+                    )
     run.documents_total = sum(len(t) for t in plan.values())
-    if run.documents_synced >= run.documents_total:
+    if run.documents_synced + run.documents_failed >= run.documents_total:
         await _finish(session, run)
     return run
 
@@ -160,19 +178,9 @@ async def record(
     run = await session.get(SyncRun, result.sync_run_id, with_for_update=True)
     assert run is not None
     if error_code is not None:
-        item.outcome = "failed"
-        run.documents_failed += 1
-        run.errors = [
-            *run.errors,
-            {
-                "document_id": str(result.document_id),
-                "number": number,
-                "integration_id": str(result.integration_id),
-                "system": system,
-                "code": error_code,
-                "message": error_message,
-            },
-        ]
+        _count_failure(
+            run, item, number=number, system=system, code=error_code, message=error_message
+        )
     else:
         item.outcome = "synced"
         run.documents_synced += 1
@@ -180,6 +188,28 @@ async def record(
             run.customers_synced += 1
     if run.documents_synced + run.documents_failed >= run.documents_total:
         await _finish(session, run)
+
+
+def _count_failure(
+    run: SyncRun,
+    item: SyncRunItem,
+    *,
+    number: str | None,
+    system: str,
+    code: str | None,
+    message: str | None,
+) -> None:
+    item.outcome = "failed"
+    run.documents_failed += 1
+    error = {
+        "document_id": str(item.document_id),
+        "number": number,
+        "integration_id": str(item.integration_id),
+        "system": system,
+        "code": code,
+        "message": message,
+    }
+    run.errors = [*run.errors, error]
 
 
 async def _finish(session: AsyncSession, run: SyncRun) -> None:
