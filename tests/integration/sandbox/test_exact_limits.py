@@ -104,3 +104,30 @@ def test_more_than_threshold_errors_block_the_endpoint(http: httpx.Client, divis
             "/_sandbox/exact/limits",
             json={"error_threshold": 10, "minutely_limit": 5, "reset_counters": True},
         )
+
+
+def test_a_lost_answer_fault_spares_refusals_and_waits_for_a_commit(
+    http: httpx.Client, division: int
+) -> None:
+    """``drop_response_after_commit`` loses the answer of a write that committed. A refusal
+    commits nothing, and Exact counts it towards its block: the caller must hear it (the
+    fault once swallowed eleven 401s in a row that the app's error brake never saw)."""
+    fault = {
+        "system": "exact",
+        "path_pattern": rf"/{division}/crm/Accounts$",
+        "kind": "drop_response_after_commit",
+        "count": 1,
+        "method": "POST",
+    }
+    assert http.post("/_sandbox/faults", json=fault).status_code == 201
+    fired = http.get("/_sandbox/faults").json()["fired"].get("drop_response_after_commit", 0)
+
+    refused = http.post(accounts(http, division), content=b"{not json")
+    assert refused.status_code == 400
+    lost = http.post(accounts(http, division), json={"Name": "Committed, unheard"})
+    assert lost.status_code == 504
+
+    after = http.get("/_sandbox/faults").json()["fired"]["drop_response_after_commit"]
+    assert after == fired + 1
+    state = http.get(f"/_sandbox/exact/divisions/{division}").json()
+    assert [a["name"] for a in state["accounts"]] == ["Committed, unheard"]

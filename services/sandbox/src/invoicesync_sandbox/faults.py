@@ -12,6 +12,7 @@ import asyncio
 import re
 import uuid
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -67,16 +68,24 @@ class FaultRegistry:
     def clear(self) -> None:
         self.faults.clear()
 
+    def find(self, method: str, path: str) -> Fault | None:
+        """The first armed fault that matches, if any (not yet consumed)."""
+        return next((f for f in self.faults if f.matches(method, path)), None)
+
+    def consume(self, fault: Fault) -> bool:
+        """Count one firing of ``fault``; False if concurrent requests used it up."""
+        if fault.count <= 0:
+            return False
+        fault.count -= 1
+        self.fired[fault.kind] += 1
+        if fault.count <= 0:
+            self.faults.remove(fault)
+        return True
+
     def take(self, method: str, path: str) -> Fault | None:
         """Consume one firing of the first armed fault that matches, if any."""
-        for fault in self.faults:
-            if fault.matches(method, path):
-                fault.count -= 1
-                self.fired[fault.kind] += 1
-                if fault.count <= 0:
-                    self.faults.remove(fault)
-                return fault
-        return None
+        fault = self.find(method, path)
+        return fault if fault is not None and self.consume(fault) else None
 
 
 class FaultMiddleware:
@@ -94,6 +103,10 @@ class FaultMiddleware:
         if scope["type"] != "http" or scope["path"].startswith("/_sandbox"):
             await self.app(scope, receive, send)
             return
+        found = self.registry.find(scope["method"], scope["path"])
+        if found is not None and found.kind in LOST_ANSWERS:
+            await self._lose_answer(found, scope, receive, send)
+            return
         fault = self.registry.take(scope["method"], scope["path"])
         if fault is None:
             await self.app(scope, receive, send)
@@ -104,22 +117,47 @@ class FaultMiddleware:
         elif fault.kind == "timeout":
             await asyncio.sleep(self.hang_seconds)
             await _send_plain(send, 504, b"Gateway Timeout")
-        elif fault.kind == "drop_response_visible_late":
-            # Committed, unanswered, and hidden from every read for delay_seconds.
-            with hidden_until(self.clock.now() + fault.delay_seconds):
-                await self.app(scope, receive, _swallow)
-            await self._hang_up(send)
-        else:  # drop_response_after_commit: the emulator commits, the caller never hears
-            await self.app(scope, receive, _swallow)
-            await self._hang_up(send)
+
+    async def _lose_answer(self, fault: Fault, scope: Scope, receive: Receive, send: Send) -> None:
+        """The emulator runs; if it accepted the call (2xx: a write committed), the caller
+        never hears (``drop_response_visible_late``: and reads miss the write for
+        ``delay_seconds``). An error answer commits nothing: it is delivered, and the fault
+        waits for a call that does commit. (Dropping refusals too lost, in the chaos run,
+        eleven 401s in a row that Exact counted towards its block and the app never saw.)"""
+        answer = _Held()
+        hidden = fault.kind == "drop_response_visible_late"
+        with hidden_until(self.clock.now() + fault.delay_seconds) if hidden else nullcontext():
+            await self.app(scope, receive, answer.hold)
+        if not answer.accepted or not self.registry.consume(fault):
+            await answer.deliver(send)
+            return
+        await self._hang_up(send)
 
     async def _hang_up(self, send: Send) -> None:
         await asyncio.sleep(self.hang_seconds)
         await _send_plain(send, 504, b"Gateway Timeout")
 
 
-async def _swallow(message: Message) -> None:
-    return None
+LOST_ANSWERS = frozenset({"drop_response_after_commit", "drop_response_visible_late"})
+
+
+@dataclass
+class _Held:
+    """An emulator's answer held back: delivered later, or never."""
+
+    messages: list[Message] = field(default_factory=list)
+
+    async def hold(self, message: Message) -> None:
+        self.messages.append(message)
+
+    @property
+    def accepted(self) -> bool:
+        start = next((m for m in self.messages if m["type"] == "http.response.start"), None)
+        return start is not None and 200 <= int(start["status"]) < 300
+
+    async def deliver(self, send: Send) -> None:
+        for message in self.messages:
+            await send(message)
 
 
 async def _send_plain(send: Send, status: int, body: bytes, retry_after: str | None = None) -> None:

@@ -43,7 +43,10 @@ def visible_from() -> float:
 
 
 def is_visible(entity: LateVisible, now: float) -> bool:
-    return entity.visible_from <= now
+    """Visible at ``now`` — and always to the request that wrote it (its own answer
+    renders it; the fault decides whether the caller hears that answer)."""
+    own = _HIDDEN_UNTIL.get()
+    return entity.visible_from <= now or (own > 0.0 and entity.visible_from == own)
 
 
 def visible(entities: Iterable[Entity], now: float) -> list[Entity]:
