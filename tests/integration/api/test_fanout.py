@@ -10,6 +10,8 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from invoicesync_api.db.models import Client, Document
+from invoicesync_api.documents.fanout import request_sync
 from invoicesync_shared.db.models import Integration, OutboxMessage
 from tests.integration.api.conftest import add_integration as add
 from tests.integration.api.conftest import invoice
@@ -150,3 +152,38 @@ async def test_a_run_over_a_document_before_the_start_date_finishes_and_names_it
     run = partner.get(f"/v1/sync-runs/{started.json()['id']}").json()
     assert (run["status"], run["totals"]["documents_failed"]) == ("finished", 1)
     assert [e["code"] for e in run["errors"]] == ["before_start_date"]
+
+
+async def test_a_start_date_moved_later_never_disowns_a_document_already_asked_for(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Two integrations, one starting after the document's date: one row pending and the
+    event's only target, the other not sent. Then the first's start date is moved past the
+    document while its request is out: asked again (the sweeper, a reconnect), it stays
+    pending — the connector may be booking it."""
+    earlier = await add_integration(
+        sessionmaker, client_id, activated_at=datetime.now(UTC) - timedelta(minutes=2)
+    )
+    later = await add_integration(
+        sessionmaker, client_id, activated_at=datetime.now(UTC) - timedelta(minutes=1)
+    )
+    async with sessionmaker.begin() as session:
+        row = await session.get(Integration, later)
+        assert row is not None
+        row.settings = {**row.settings, "start_date": "2026-12-01"}
+    created = partner.post("/v1/invoices", json=invoice(client_id, number="START-4")).json()
+    states = {s["integration_id"]: s for s in created["sync"]}
+    assert states[str(earlier)]["status"] == "pending" and states[str(earlier)]["error"] is None
+    assert states[str(later)]["error"]["code"] == "before_start_date"
+    (event,) = await events_for(sessionmaker, created["id"])
+    assert [t["integration_id"] for t in event.envelope["data"]["targets"]] == [str(earlier)]
+
+    async with sessionmaker.begin() as session:
+        integration = await session.get(Integration, earlier)
+        document = await session.get(Document, uuid.UUID(created["id"]))
+        assert integration is not None and document is not None
+        integration.settings = {**integration.settings, "start_date": "2026-12-01"}
+        client = await session.get(Client, document.client_id)
+        assert client is not None
+        ((state, _),) = await request_sync(session, document, client, [integration])
+        assert (state.status, state.error_code) == ("pending", None)

@@ -68,24 +68,23 @@ class FaultRegistry:
     def clear(self) -> None:
         self.faults.clear()
 
-    def find(self, method: str, path: str) -> Fault | None:
-        """The first armed fault that matches, if any (not yet consumed)."""
-        return next((f for f in self.faults if f.matches(method, path)), None)
-
-    def consume(self, fault: Fault) -> bool:
-        """Count one firing of ``fault``; False if concurrent requests used it up."""
-        if fault.count <= 0:
-            return False
-        fault.count -= 1
-        self.fired[fault.kind] += 1
-        if fault.count <= 0:
-            self.faults.remove(fault)
-        return True
-
     def take(self, method: str, path: str) -> Fault | None:
         """Consume one firing of the first armed fault that matches, if any."""
-        fault = self.find(method, path)
-        return fault if fault is not None and self.consume(fault) else None
+        for fault in self.faults:
+            if fault.matches(method, path):
+                fault.count -= 1
+                self.fired[fault.kind] += 1
+                if fault.count <= 0:
+                    self.faults.remove(fault)
+                return fault
+        return None
+
+    def give_back(self, fault: Fault) -> None:
+        """Undo a firing that did not happen (the call it was taken for was refused)."""
+        self.fired[fault.kind] -= 1
+        fault.count += 1
+        if fault not in self.faults:
+            self.faults.append(fault)
 
 
 class FaultMiddleware:
@@ -103,12 +102,10 @@ class FaultMiddleware:
         if scope["type"] != "http" or scope["path"].startswith("/_sandbox"):
             await self.app(scope, receive, send)
             return
-        found = self.registry.find(scope["method"], scope["path"])
-        if found is not None and found.kind in LOST_ANSWERS:
-            await self._lose_answer(found, scope, receive, send)
-            return
         fault = self.registry.take(scope["method"], scope["path"])
-        if fault is None:
+        if fault is not None and fault.kind in LOST_ANSWERS:
+            await self._lose_answer(fault, scope, receive, send)
+        elif fault is None:
             await self.app(scope, receive, send)
         elif fault.kind == "http_500":
             await _send_plain(send, 500, b"Internal Server Error")
@@ -119,16 +116,18 @@ class FaultMiddleware:
             await _send_plain(send, 504, b"Gateway Timeout")
 
     async def _lose_answer(self, fault: Fault, scope: Scope, receive: Receive, send: Send) -> None:
-        """The emulator runs; if it accepted the call (2xx: a write committed), the caller
-        never hears (``drop_response_visible_late``: and reads miss the write for
-        ``delay_seconds``). An error answer commits nothing: it is delivered, and the fault
-        waits for a call that does commit. (Dropping refusals too lost, in the chaos run,
-        eleven 401s in a row that Exact counted towards its block and the app never saw.)"""
+        """The emulator runs; if it accepted the call (2xx: a write committed, or a read
+        answered), the caller never hears (``drop_response_visible_late``: and reads miss
+        the write for ``delay_seconds``). A refusal commits nothing: it is delivered, and
+        the firing is given back for a call that is accepted. (Dropping refusals too lost,
+        in the chaos run, eleven 401s in a row that Exact counted towards its block and
+        the app never saw.)"""
         answer = _Held()
         hidden = fault.kind == "drop_response_visible_late"
         with hidden_until(self.clock.now() + fault.delay_seconds) if hidden else nullcontext():
             await self.app(scope, receive, answer.hold)
-        if not answer.accepted or not self.registry.consume(fault):
+        if not answer.accepted:
+            self.registry.give_back(fault)
             await answer.deliver(send)
             return
         await self._hang_up(send)

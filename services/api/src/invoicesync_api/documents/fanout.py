@@ -90,14 +90,14 @@ def start_date(integration: Integration) -> date | None:
 
 
 def ask(state: DocumentSync, document: Document, integration: Integration) -> DocumentSync:
-    """``pending`` for a new request — unless the document is dated before the
-    integration's start date: then it is not sent, and the row says why and what to do.
-    One that may be in the books already (synced, an edit to push; or its outcome
-    unknown) is asked all the same."""
+    """``pending`` for a new request — unless the row is new (or was held back before)
+    and the document is dated before the integration's start date: then it is not sent,
+    and the row says why and what to do. A row with a request out, an outcome unknown,
+    look-alikes or an entry in the books is asked as always: a start date moved later
+    must not disown what may be booked already."""
     start = start_date(integration)
-    in_doubt = state.status == "ambiguous" and state.error_code == OUTCOME_UNKNOWN
-    in_books = state.remote_id is not None or in_doubt
-    if start is None or document.issue_date >= start or in_books:
+    fresh = state.status is None or state.error_code == BEFORE_START
+    if start is None or document.issue_date >= start or not fresh:
         return pending(state)
     pending(state).status = "failed"
     state.error_code, state.error_retryable = BEFORE_START, False
