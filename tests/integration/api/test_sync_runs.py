@@ -116,6 +116,7 @@ async def test_manual_run_counts_live_and_ends_in_exactly_one_notification(
         "documents_total": 3,
         "documents_synced": 2,
         "documents_failed": 1,
+        "documents_deferred": 0,
         "customers_synced": 2,
         "documents_pending": 0,
     }

@@ -207,6 +207,10 @@ class SyncRun(Model):
     documents_failed: Mapped[int] = mapped_column(Integer, default=0)
     customers_synced: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    # Documents a spent budget moved past the run (Exact's day): counted, not failed.
+    deferred: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, default=list, server_default=text("'[]'::jsonb")
+    )
     started_at: Mapped[datetime] = _created()
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -221,7 +225,7 @@ class SyncRunItem(Model):
     integration_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("integrations.id"), primary_key=True
     )
-    outcome: Mapped[str | None] = mapped_column(String(16))  # synced, failed
+    outcome: Mapped[str | None] = mapped_column(String(16))  # synced, failed, deferred
 
 
 class Notification(Model):

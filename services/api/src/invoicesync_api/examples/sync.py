@@ -32,10 +32,12 @@ RUN_STARTED: dict[str, Any] = {
         "documents_total": 4,
         "documents_synced": 0,
         "documents_failed": 0,
+        "documents_deferred": 0,
         "customers_synced": 0,
         "documents_pending": 4,
     },
     "errors": [],
+    "deferred": [],
     "started_at": "2026-11-21T09:00:04Z",
     "finished_at": None,
 }
@@ -53,6 +55,7 @@ RUN_TOTALS: dict[str, int] = {
     "documents_total": 4,
     "documents_synced": 3,
     "documents_failed": 1,
+    "documents_deferred": 0,
     "customers_synced": 2,
     "documents_pending": 0,
 }
@@ -73,12 +76,45 @@ REPAIR_RUN_STARTED: dict[str, Any] = {
         "documents_total": 12,
         "documents_synced": 0,
         "documents_failed": 0,
+        "documents_deferred": 0,
         "customers_synced": 0,
         "documents_pending": 12,
     },
     "errors": [],
+    "deferred": [],
     "started_at": "2026-11-25T08:30:01Z",
     "finished_at": None,
+}
+
+# Exact's day was spent after the first document: the second waits for the reset (it stays
+# pending and goes on by itself), and the run finishes without it.
+RUN_NIGHTLY_MOVED: dict[str, Any] = {
+    "id": story.NIGHTLY_RUN_ID,
+    "client_id": story.CLIENT_ID,
+    "integration_ids": [story.EXACT_ID],
+    "trigger": "nightly",
+    "status": "finished",
+    "totals": {
+        "documents_total": 2,
+        "documents_synced": 1,
+        "documents_failed": 0,
+        "documents_deferred": 1,
+        "customers_synced": 0,
+        "documents_pending": 0,
+    },
+    "errors": [],
+    "deferred": [
+        {
+            "document_id": story.THIRD_INVOICE_ID,
+            "number": "2026-0003",
+            "integration_id": story.EXACT_ID,
+            "system": "exact",
+            "waiting_until": "2026-11-22T23:00:00Z",
+            "reason": "daily_limit",
+        }
+    ],
+    "started_at": "2026-11-22T01:00:02Z",
+    "finished_at": "2026-11-22T01:00:09Z",
 }
 
 NOTIFICATION: dict[str, Any] = {
@@ -119,5 +155,6 @@ RUN_ACCEPTED: dict[str, Example] = {
 RUN_PROGRESS: dict[str, Example] = {
     "running": named("Still going: live totals", RUN_STARTED),
     "finished": named("Finished, with one error", RUN_FINISHED),
+    "moved": named("Finished, one document moved until Exact's daily reset", RUN_NIGHTLY_MOVED),
 }
 NOTIFICATION_MARKED: dict[str, Example] = {"read": named("Read", NOTIFICATION_READ)}

@@ -62,6 +62,7 @@ async def run_finished(session: AsyncSession, run: SyncRun, totals: dict[str, in
             "trigger": run.trigger,
             "totals": totals,
             "errors": run.errors,
+            "deferred": run.deferred,
         },
     )
 

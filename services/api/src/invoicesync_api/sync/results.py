@@ -153,18 +153,23 @@ async def _apply_aside(
     elif isinstance(result, RemoteEntryMissing):
         if state.status == "booked" and state.remote_id == result.remote_id:
             await flag_missing_entry(session, state, integration, document)
-    elif isinstance(result, SyncDeferred):
-        _defer(state, result)
+    elif isinstance(result, SyncDeferred) and _defer(state, result):
+        # Its run counts it as moved on and does not wait for the reset.
+        await runs.record_deferred(
+            session, result, number=document.number, system=integration.system
+        )
 
 
-def _defer(state: DocumentSync, result: SyncDeferred) -> None:
+def _defer(state: DocumentSync, result: SyncDeferred) -> bool:
     """The connector holds the document back until ``waiting_until`` (a spent budget):
     it stays pending, says until when and why, and the sweeper asks again then. Only a
-    document still waiting for an answer waits; nothing is announced (no outcome yet)."""
+    document still waiting for an answer waits (returns whether it does); nothing is
+    announced (no outcome yet)."""
     if state.status != "pending":
-        return
+        return False
     state.answered_at = func.now()  # an answer: the connector is alive and working
     state.waiting_until, state.waiting_reason = result.waiting_until, result.reason
+    return True
 
 
 def _clear_error(state: DocumentSync) -> None:

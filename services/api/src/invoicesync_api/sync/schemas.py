@@ -54,9 +54,17 @@ class SyncRunOut(BaseModel):
     trigger: Literal["manual", "nightly"]
     status: Literal["running", "finished"]
     totals: dict[str, int] = Field(
-        description="documents_total, documents_synced, documents_failed, documents_pending, "
-        "customers_synced — live while the run is going."
+        description="documents_total, documents_synced, documents_failed, documents_deferred, "
+        "documents_pending, customers_synced — live while the run is going. A run finishes "
+        "when every document is synced, failed or deferred."
     )
     errors: list[dict[str, Any]]
+    deferred: list[dict[str, Any]] = Field(
+        description="Documents moved past this run because the accounting system's budget "
+        "was spent (e.g. Exact's daily API limit), one per document and integration: "
+        "document_id, number, integration_id, system, waiting_until (ISO 8601) and reason "
+        "(daily_limit, rate_limited, error_limit). They stay pending and are sent by "
+        "themselves after waiting_until; that later answer does not change this run."
+    )
     started_at: datetime
     finished_at: datetime | None

@@ -19,11 +19,11 @@ from invoicesync_api.db.models import (
 )
 from invoicesync_api.documents import fanout
 from invoicesync_api.errors import Conflict, NotFound, Unprocessable
-from invoicesync_api.sync import announce, repository
+from invoicesync_api.sync import announce, moved, repository
 from invoicesync_api.sync.schemas import SyncRunIn, SyncRunOut
 from invoicesync_shared import clock
 from invoicesync_shared.db.models import Integration
-from invoicesync_shared.events.results import SyncResult
+from invoicesync_shared.events.results import SyncDeferred, SyncResult
 
 
 async def _integrations_for(
@@ -90,6 +90,7 @@ async def start(
         trigger=trigger,
         status="running",
         errors=[],
+        deferred=[],
         documents_synced=0,
         started_at=started_at or clock.now(),
     )
@@ -128,7 +129,7 @@ async def start(
                         message=state.error_message,
                     )
     run.documents_total = sum(len(t) for t in plan.values())
-    if run.documents_synced + run.documents_failed >= run.documents_total:
+    if _settled(run) >= run.documents_total:
         await _finish(session, run)
     return run
 
@@ -166,17 +167,10 @@ async def record(
 
     The error is the document's outcome, which is not always the result's own: an answer
     that arrives after the document settled is counted as what it settled to."""
-    if result.sync_run_id is None:
+    opened = await _open_item(session, result)
+    if opened is None:
         return
-    item = await session.get(
-        SyncRunItem,
-        (result.sync_run_id, result.document_id, result.integration_id),
-        with_for_update=True,
-    )
-    if item is None or item.outcome is not None:
-        return
-    run = await session.get(SyncRun, result.sync_run_id, with_for_update=True)
-    assert run is not None
+    item, run = opened
     if error_code is not None:
         _count_failure(
             run, item, number=number, system=system, code=error_code, message=error_message
@@ -186,8 +180,56 @@ async def record(
         run.documents_synced += 1
         if getattr(result, "customer_created", False):
             run.customers_synced += 1
-    if run.documents_synced + run.documents_failed >= run.documents_total:
+    if _settled(run) >= run.documents_total:
         await _finish(session, run)
+
+
+async def record_deferred(
+    session: AsyncSession, result: SyncDeferred, *, number: str | None, system: str
+) -> None:
+    """Count a document its connector moved on (a spent budget) in its run, once, with
+    until when and why: the run does not wait for the reset, so a nightly run finishes
+    and the next night's can start. Its later answer changes nothing in the run."""
+    opened = await _open_item(session, result)
+    if opened is None:
+        return
+    item, run = opened
+    item.outcome = "deferred"
+    deferral = moved.entry(
+        document_id=str(item.document_id),
+        number=number,
+        integration_id=str(item.integration_id),
+        system=system,
+        waiting_until=result.waiting_until,
+        reason=result.reason,
+    )
+    run.deferred = [*run.deferred, deferral]
+    if _settled(run) >= run.documents_total:
+        await _finish(session, run)
+
+
+async def _open_item(
+    session: AsyncSession, result: SyncResult
+) -> tuple[SyncRunItem, SyncRun] | None:
+    """The result's run item, locked, with its run — None if it has no run or its outcome
+    is counted already (a redelivered or late answer)."""
+    if result.sync_run_id is None:
+        return None
+    item = await session.get(
+        SyncRunItem,
+        (result.sync_run_id, result.document_id, result.integration_id),
+        with_for_update=True,
+    )
+    if item is None or item.outcome is not None:
+        return None
+    run = await session.get(SyncRun, result.sync_run_id, with_for_update=True)
+    assert run is not None
+    return item, run
+
+
+def _settled(run: SyncRun) -> int:
+    """Items with an outcome: synced, failed or moved on."""
+    return run.documents_synced + run.documents_failed + len(run.deferred)
 
 
 def _count_failure(
@@ -246,9 +288,11 @@ async def _summary(session: AsyncSession, run: SyncRun) -> str:
         else f"{run.documents_synced} of {documents} document{plural} synced"
     )
     customers = run.customers_synced
+    moved_on = moved.sentence(run.deferred, noun="document" if systems == 1 else "send")
     return (
         f"{sends}, {run.documents_failed} failed; "
-        f"{customers} new customer{'s' if customers != 1 else ''} created."
+        + (f"{moved_on}; " if moved_on else "")
+        + f"{customers} new customer{'s' if customers != 1 else ''} created."
     )
 
 
@@ -257,8 +301,9 @@ def totals(run: SyncRun) -> dict[str, int]:
         "documents_total": run.documents_total,
         "documents_synced": run.documents_synced,
         "documents_failed": run.documents_failed,
+        "documents_deferred": len(run.deferred),
         "customers_synced": run.customers_synced,
-        "documents_pending": run.documents_total - run.documents_synced - run.documents_failed,
+        "documents_pending": run.documents_total - _settled(run),
     }
 
 
@@ -271,6 +316,7 @@ def run_out(run: SyncRun) -> SyncRunOut:
         status=run.status,
         totals=totals(run),
         errors=run.errors,
+        deferred=run.deferred,
         started_at=run.started_at,
         finished_at=run.finished_at,
     )
