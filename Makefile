@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint typecheck chaos bench clean
+.PHONY: run test install lint typecheck chaos soak bench clean
 
 # uv from PyPI when missing; a system Python that refuses --user installs (PEP 668) gets a
 # private virtual environment for it instead.
@@ -30,6 +30,9 @@ typecheck: install
 
 chaos: install
 	INVOICESYNC_CHAOS_SIZE=$${INVOICESYNC_CHAOS_SIZE:-full} $(UV) run --frozen pytest tests/reliability/test_chaos.py -m chaos -s
+
+soak: install
+	INVOICESYNC_SOAK_SIZE=$${INVOICESYNC_SOAK_SIZE:-full} $(UV) run --frozen pytest tests/reliability/test_soak.py -m soak -s
 
 bench: install
 	$(UV) run --frozen python -m bench.run

@@ -272,11 +272,12 @@ def kill_and_restart(stack: Stack, *names: str) -> None:
     for name in names:
         stack.kill(name, signal.SIGKILL)
     with ThreadPoolExecutor(len(names)) as pool:
-        for future in [pool.submit(_start_again, stack, name) for name in names]:
+        for future in [pool.submit(start_again, stack, name) for name in names]:
             future.result()
 
 
-def _start_again(stack: Stack, name: str) -> None:
+def start_again(stack: Stack, name: str) -> None:
+    """Start a stopped process of the stack again, as a supervisor would."""
     if name == "api":
         stack.start(
             "api", "invoicesync-api", f"{stack.api_url}/healthz", health_timeout=RESTART_SECONDS

@@ -117,10 +117,12 @@ def stack_env(
     encryption_key: str,
     extra_env: dict[str, str] | None = None,
     port_base: int | None = None,
+    follow_sandbox_clock: bool = False,
 ) -> dict[str, str]:
     """The environment every process of one stack shares: fresh ports each call, or the
     ports ``INVOICESYNC_PORT_BASE=port_base`` gives `make run` (the broker stays the
-    test run's own)."""
+    test run's own). ``follow_sandbox_clock``: date decisions of every service follow the
+    sandbox's clock, which ``POST /_sandbox/clock/advance`` moves."""
     ports = service_ports(port_base)
     api_port, sandbox_port = ports["INVOICESYNC_API_PORT"], ports["INVOICESYNC_SANDBOX_PORT"]
     env = {
@@ -144,6 +146,8 @@ def stack_env(
         "INVOICESYNC_LOG_JSON": "1",
         "PYTHONUNBUFFERED": "1",
     }
+    if follow_sandbox_clock:
+        env["INVOICESYNC_CLOCK_URL"] = f"http://127.0.0.1:{sandbox_port}/_sandbox/clock"
     for system in CONNECTORS:
         # Settle an in-doubt write this long before looking it up (and as long again before
         # pushing it again): drop_response_visible_late faults of a few seconds are found.
@@ -166,6 +170,7 @@ def running_stack(
     extra_env: dict[str, str] | None = None,
     sandbox_command: str | list[str] = "invoicesync-sandbox",
     port_base: int | None = None,
+    follow_sandbox_clock: bool = False,
 ) -> Iterator[Stack]:
     env = stack_env(
         database_url=database_url,
@@ -173,6 +178,7 @@ def running_stack(
         encryption_key=encryption_key,
         extra_env=extra_env,
         port_base=port_base,
+        follow_sandbox_clock=follow_sandbox_clock,
     )
     log_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack(env=env, log_dir=log_dir)

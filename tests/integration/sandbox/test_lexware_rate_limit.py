@@ -28,6 +28,7 @@ def _contact(i: int) -> dict[str, Any]:
 async def test_burst_past_two_per_second_gets_429_without_side_effect(sandbox_url: str) -> None:
     org, other = _new_org(sandbox_url), _new_org(sandbox_url)
     async with httpx.AsyncClient(base_url=sandbox_url) as c:
+        served_before = (await c.get("/_sandbox/lexware/rate-limit")).json()["rate_limited"]
         mine = {"Authorization": f"Bearer {org['api_key']}"}
         responses = await asyncio.gather(
             *(c.post("/lexware/v1/contacts", json=_contact(i), headers=mine) for i in range(6))
@@ -36,6 +37,9 @@ async def test_burst_past_two_per_second_gets_429_without_side_effect(sandbox_ur
         assert statuses == [201, 201, 429, 429, 429, 429]
         refused = next(r for r in responses if r.status_code == 429).json()
         assert refused["status"] == 429 and refused["error"] == "Too Many Requests"
+        # Counted, for figures such as the soak's "429s 0".
+        served = (await c.get("/_sandbox/lexware/rate-limit")).json()["rate_limited"]
+        assert served - served_before == 4
 
         # The other organisation has a bucket of its own.
         theirs = {"Authorization": f"Bearer {other['api_key']}"}

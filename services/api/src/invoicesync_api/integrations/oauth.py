@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,6 +15,7 @@ from authlib.integrations.base_client.errors import OAuthError
 
 from invoicesync_api.errors import ConnectionFailed
 from invoicesync_api.settings import ApiSettings
+from invoicesync_shared import clock
 from invoicesync_shared.connectors.oauth import OAuthApp, token_fields
 
 OAUTH_SYSTEMS = ("exact", "lexware")
@@ -81,4 +81,6 @@ async def exchange_code(
                 f"{system} refused the authorisation code ({exc.error})."
             ) from exc
     credentials = {"access_token": token["access_token"], "refresh_token": token["refresh_token"]}
-    return credentials, token_fields(dict(token), datetime.now(UTC))
+    # Dated by the shared clock, as the connectors judge a token's age: a token dated by
+    # another clock looks expired (or fresh) to them.
+    return credentials, token_fields(dict(token), clock.now())

@@ -235,6 +235,12 @@ def build_control_router(
     async def reset_rate_limit() -> None:
         buckets.reset()
 
+    @router.get("/rate-limit")
+    async def rate_limit() -> dict[str, Any]:
+        """How many 429s were served since the last reset (callers are keyed by their
+        tokens, so only the sum is shown)."""
+        return {"rate_limited": sum(buckets.refused.values())}
+
     @router.get("/public-key", response_class=PlainTextResponse)
     async def public_key() -> str:
         return public_pem()

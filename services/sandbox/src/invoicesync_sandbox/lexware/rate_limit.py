@@ -6,6 +6,7 @@ A refused request is answered with 429 before any handler runs, so it has no sid
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from dataclasses import dataclass
 
 from invoicesync_sandbox.clock import Clock
@@ -26,6 +27,7 @@ class TokenBuckets:
         self.capacity = max(1.0, rate)
         self._buckets: dict[str, _Bucket] = {}
         self._lock = threading.Lock()
+        self.refused: Counter[str] = Counter()  # 429s served per client key (soak figures)
 
     def take(self, key: str) -> bool:
         """Consume one token for ``key``; False when the bucket is empty."""
@@ -38,6 +40,7 @@ class TokenBuckets:
             bucket.tokens = min(self.capacity, bucket.tokens + elapsed * self.rate)
             bucket.updated = now
             if bucket.tokens < 1.0:
+                self.refused[key] += 1
                 return False
             bucket.tokens -= 1.0
             return True
@@ -45,3 +48,4 @@ class TokenBuckets:
     def reset(self) -> None:
         with self._lock:
             self._buckets.clear()
+            self.refused.clear()
