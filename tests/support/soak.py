@@ -58,6 +58,10 @@ class Calendar:
     def local(self, day: date, at: time) -> datetime:
         return datetime.combine(day, at, tzinfo=ZONE).astimezone(UTC)
 
+    def nightly_slot(self, night: date) -> datetime:
+        """When the night's runs are due (the nightly hour, local time)."""
+        return self.local(night, time(NIGHTLY_HOUR))
+
 
 def night_of(started_at: datetime) -> date:
     """The night a nightly run belongs to: the local date of the nightly hour before it."""

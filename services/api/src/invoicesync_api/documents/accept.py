@@ -83,6 +83,7 @@ def _context_statement() -> Select[Any]:
             *(CLIENTS.c[name] for name in ("id", *COMPANY_COLUMNS)),
             INTEGRATIONS.c.id.label("integration_id"),
             INTEGRATIONS.c.system,
+            INTEGRATIONS.c.status.label("integration_status"),
             INTEGRATIONS.c.settings["start_date"].astext.label("start_date"),
             duplicate.label("duplicate_id"),
         )
@@ -127,6 +128,7 @@ async def context(
             id=row.integration_id,
             client_id=first.id,
             system=row.system,
+            status=row.integration_status,
             settings={"start_date": row.start_date},  # all fanout needs of them
         )
         for row in rows

@@ -31,11 +31,23 @@ SOURCE = "/api"
 INTEGRATIONS = cast(Table, Integration.__table__)
 
 
+# Connected, though perhaps broken for now: a document created meanwhile is theirs too.
+# It waits `pending` (no request goes out) and is sent when the user connects again.
+CONNECTED = ("active", "needs_reauthorization", "error")
+
+
 def takes_part(created_at: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
-    """An integration pushes a document if it was active before the document was created.
+    """An integration books a document if it was connected before the document was
+    created and is not deactivated; a broken connection keeps it waiting, never skips it.
 
     On the table's columns, so ORM queries and Core statements share the rule."""
-    return and_(INTEGRATIONS.c.status == "active", INTEGRATIONS.c.activated_at <= created_at)
+    return and_(INTEGRATIONS.c.status.in_(CONNECTED), INTEGRATIONS.c.activated_at <= created_at)
+
+
+def reachable(integration: Integration) -> bool:
+    """Whether a request can go to the integration's connector now (active): a broken
+    one's rows wait, pending, until it is connected again (``connection.resume``)."""
+    return integration.status == "active"
 
 
 async def eligible_integrations(
@@ -160,7 +172,7 @@ def sync_event(
     targets = [
         SyncTarget(integration_id=i.id, system=i.system, generation=state.generation)
         for state, i in states
-        if asked(state)
+        if asked(state) and reachable(i)
     ]
     if not targets:
         return None

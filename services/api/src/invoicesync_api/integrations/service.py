@@ -101,6 +101,9 @@ def new_integration(
 
 
 def apply_verdict(integration: Integration, verdict: Verdict) -> None:
+    if verdict.ok and (elsewhere := other_books(integration, verdict.details)):
+        integration.status, integration.status_reason = "error", elsewhere
+        return
     if verdict.ok:
         integration.status = "active"
         integration.status_reason = None
@@ -110,6 +113,24 @@ def apply_verdict(integration: Integration, verdict: Verdict) -> None:
     else:
         integration.status = "error"
         integration.status_reason = verdict.message
+
+
+def other_books(integration: Integration, details: dict[str, Any] | None) -> str | None:
+    """Why a grant that reaches another company's books than the integration's must not
+    be used, or None. Lexware's organisation comes with the grant, not with our settings:
+    a user who reconnects and picks another organisation would send this client's documents
+    (and the ones waiting) into that company's books."""
+    before = (integration.settings.get("remote") or {}).get("organization_id")
+    now = (details or {}).get("organization_id")
+    if not before or not now or before == now:
+        return None
+    name = (details or {}).get("company_name") or now
+    return (
+        f"This grant is for the Lexware organisation {name} ({now}), but the integration "
+        f"books into organisation {before}: nothing was sent there. Reconnect and choose "
+        "organisation "
+        f"{before}, or connect {name} as an integration of the client it belongs to"
+    )
 
 
 async def get_owned(
