@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -81,6 +82,24 @@ class Document(Model):
         Index("ix_documents_partner_kind_created", "partner_id", "kind", "created_at", "id"),
         # The same for one client's list: it walks that client's documents only.
         Index("ix_documents_client_kind_created", "client_id", "kind", "created_at", "id"),
+        # "Not synced anywhere" (booking_number=null): only those rows are in these
+        # indexes, so the filter costs what it finds, not the client's whole history.
+        Index(
+            "ix_documents_partner_kind_unbooked",
+            "partner_id",
+            "kind",
+            "created_at",
+            "id",
+            postgresql_where=text("NOT has_booking_number"),
+        ),
+        Index(
+            "ix_documents_client_kind_unbooked",
+            "client_id",
+            "kind",
+            "created_at",
+            "id",
+            postgresql_where=text("NOT has_booking_number"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
@@ -101,6 +120,11 @@ class Document(Model):
     credit_note_for: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("documents.id"))
     revision: Mapped[int] = mapped_column(Integer, default=0)
     booked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Whether any integration gave it a booking number; kept by the API where sync
+    # states get or lose one (sync/results.py, integrations/lifecycle.py).
+    has_booking_number: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

@@ -140,6 +140,7 @@ async def create(
         # Set here, not by the database: the answer needs no read-back.
         created_at=now,
         updated_at=now,
+        has_booking_number=False,
     )
     if document.status != "booked":
         return NewDocument(document, [], None)

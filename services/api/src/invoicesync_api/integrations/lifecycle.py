@@ -43,6 +43,22 @@ async def reset_from(session: AsyncSession, integration: Integration, from_date:
             generation=DocumentSync.generation + 1,
         )
     )
+    # Their booking numbers here are gone; another integration's may remain.
+    numbered = select(DocumentSync.document_id).where(
+        DocumentSync.document_id == Document.id, DocumentSync.booking_number.is_not(None)
+    )
+    await session.execute(
+        update(Document)
+        .where(Document.id.in_(dated), Document.has_booking_number)
+        .where(
+            Document.id.in_(
+                select(DocumentSync.document_id).where(
+                    DocumentSync.integration_id == integration.id
+                )
+            )
+        )
+        .values(has_booking_number=numbered.exists())
+    )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 

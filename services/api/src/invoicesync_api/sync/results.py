@@ -109,6 +109,7 @@ async def apply(session: AsyncSession, result: SyncResult) -> None:
     state.status = outcome.status
     if isinstance(result, BookingAssigned):
         state.booking_number = result.booking_number
+        document.has_booking_number = document.has_booking_number or bool(result.booking_number)
         state.remote_id, state.sent_at = result.remote_id, result.sent_at
         _clear_error(state)
         await flag_if_duplicate(session, state, integration)
