@@ -26,7 +26,11 @@ async def test_not_synced_anywhere_follows_booking_numbers_and_resets(
     ]
 
     def unsynced() -> set[str]:
-        params = {"client_id": client_id, "booking_number": "null", "limit": 200}
+        params: dict[str, str | int] = {
+            "client_id": client_id,
+            "booking_number": "null",
+            "limit": 200,
+        }
         listed = partner.get("/v1/invoices", params=params)
         assert listed.status_code == 200, listed.text
         return {d["id"] for d in listed.json()["data"]} & set(ids)
