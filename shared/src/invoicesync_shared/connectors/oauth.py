@@ -75,6 +75,8 @@ def token_fields(token: dict[str, Any], now: datetime) -> dict[str, Any]:
 REFRESH_LEASE = timedelta(seconds=45)
 REFRESH_POLL_SECONDS = 0.2
 REFUSED = "refused"  # key in the stored credentials: the grant was refused, don't retry
+# How long a stored access token is used after the system refused its refresh as too early.
+TRUST_WHEN_TOO_EARLY = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,7 @@ class TokenStore:
         while True:
             outcome = await self._take_lease(integration_id, failed_token, refreshed_before)
             if isinstance(outcome, _Lease):
-                return await self._refresh_holding(integration_id, outcome)
+                return await self._refresh_holding(integration_id, outcome, failed_token)
             if outcome is not None:
                 return outcome
             if loop.time() > deadline:
@@ -210,9 +212,18 @@ class TokenStore:
                 integration.system,
             )
 
-    async def _refresh_holding(self, integration_id: uuid.UUID, lease: _Lease) -> str:
+    async def _refresh_holding(
+        self, integration_id: uuid.UUID, lease: _Lease, failed_token: str | None
+    ) -> str:
         try:
             token = await self._request_refresh(lease.refresh_token)
+        except _TooEarly as exc:
+            # The system says the stored access token is still valid: our expiry was
+            # reckoned by a clock ahead of its own. Use it a while (not after a 401 on it).
+            trusted = await self._trust_stored(integration_id, lease, failed_token)
+            if trusted is None:
+                raise TransientError("token refresh too early", retry_after=30.0) from exc
+            return trusted
         except OAuthError as exc:
             await self._remember_refusal(integration_id, lease, exc)
             raise _lost(lease, exc) from exc
@@ -253,6 +264,27 @@ class TokenStore:
                 _clear_lease(integration, lease)
         await self._release(integration_id, lease)
 
+    async def _trust_stored(
+        self, integration_id: uuid.UUID, lease: _Lease, failed_token: str | None
+    ) -> str | None:
+        """The stored access token, its expiry put ``TRUST_WHEN_TOO_EARLY`` ahead; None
+        when it is the one a 401 came back for, or the row changed meanwhile."""
+        async with self._sessionmaker.begin() as session:
+            integration = await self._still_ours(session, integration_id, lease)
+            if integration is None or integration.credentials is None:
+                access = None
+            else:
+                stored = self._box.decrypt_json(integration.credentials)
+                access = str(stored["access_token"])
+                if access == failed_token:
+                    access = None
+                else:
+                    integration.token_expires_at = clock.now() + TRUST_WHEN_TOO_EARLY
+                _clear_lease(integration, lease)
+        if integration is None:
+            await self._release(integration_id, lease)
+        return access
+
     async def _still_ours(
         self, session: AsyncSession, integration_id: uuid.UUID, lease: _Lease
     ) -> Integration | None:
@@ -282,12 +314,16 @@ class TokenStore:
             except OAuthError as exc:
                 if "not expired" in (exc.description or ""):
                     # Exact refuses refreshes within ~570 s of the last one.
-                    raise TransientError("token refresh too early", retry_after=30.0) from exc
+                    raise _TooEarly(str(exc)) from exc
                 raise
             except Exception as exc:
                 # No answer, or not one we can read: the token may or may not be spent.
                 raise TransientError(f"token refresh failed: {exc.__class__.__name__}") from exc
         return dict(token)
+
+
+class _TooEarly(Exception):
+    """The token endpoint refused: the access token is not expired yet (its clock)."""
 
 
 def _clear_lease(integration: Integration, lease: _Lease) -> None:
