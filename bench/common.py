@@ -187,12 +187,13 @@ def _launch(spec: StackSpec) -> tuple[Stack, list[tuple[str, str]]]:
 
 
 def _api_workers_running(running: Stack, timeout: float) -> None:
-    """Until the API's outbox relay and result consumer run (its /readyz also asks every
-    connector, so only its ``broker`` check is read)."""
+    """Until the API's outbox relay and result consumer run: the broker is ``up`` on its
+    /healthz/dependencies (its /readyz says only whether the database answers)."""
     deadline = time.monotonic() + timeout
+    url = f"{running.api_url}/healthz/dependencies"
     while time.monotonic() < deadline:
         with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
-            if httpx.get(f"{running.api_url}/readyz", timeout=3).json()["checks"]["broker"]:
+            if httpx.get(url, timeout=3).json()["broker"] == "up":
                 return
         time.sleep(0.1)
     raise Stalled(f"API workers not running after {timeout:.0f} s")

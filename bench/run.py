@@ -42,6 +42,7 @@ BENCHMARKS = (
     "yuki_batching",
     "end_to_end",
     "scale_out",
+    "growth",
 )
 SHARED = ("end_to_end", "scale_out")  # one set of processes when both run
 GRACE_SECONDS = 5  # for the child's own clean-up after the interrupt

@@ -251,7 +251,7 @@ def reconnect(partner: httpx.Client, client: ConnectedClient) -> None:
     callback = httpx.get(url, follow_redirects=True, timeout=60)
     assert callback.status_code == 200, callback.text
     shown = partner.get(f"/v1/integrations/{client.integration_id}").json()
-    assert shown["status"] == "active", shown
+    assert shown["status"] == "active", (shown["status"], shown["status_reason"])
 
 
 def _is_down(stack: Stack, system: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -127,6 +128,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
         async with clock.following(settings.clock_url, settings.env):
             if settings.run_workers:
                 await workers.start()
+            # What start-up made lives as long as the process: out of the collector's
+            # sight, a full collection no longer walks it (pauses of ~100 ms per request
+            # in a hundred, measured by make bench's growth).
+            gc.freeze()
             try:
                 yield
             finally:

@@ -52,7 +52,7 @@ def _filtered(f: DocumentFilters) -> Select[Document]:
             )
         )
     if f.booking_number == "null":
-        query = query.where(Document.has_booking_number.is_(False))  # a partial index
+        query = query.where(~Document.has_booking_number)  # as the partial indexes say
     elif f.booking_number:
         query = query.where(_sync_exists(DocumentSync.booking_number == f.booking_number))
     return query
