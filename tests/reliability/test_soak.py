@@ -26,15 +26,9 @@ import pytest
 
 from tests.e2e.conftest import wait_for
 from tests.reliability.conftest import new_partner_key
-from tests.reliability.test_chaos import received_events, webhook_receiver
+from tests.reliability.test_chaos import CHECKS, received_events, webhook_receiver
 from tests.support import chaos, soak
-from tests.support.accounting_state import (
-    Findings,
-    check_exact,
-    check_lexware,
-    check_yuki,
-    list_documents,
-)
+from tests.support.accounting_state import Findings, list_documents
 from tests.support.broker_control import ControlledBroker
 from tests.support.integrations import ConnectedClient, connect, invoice_body, new_client
 from tests.support.processes import Stack, running_stack
@@ -57,32 +51,19 @@ SOAK_ENV = {
     "INVOICESYNC_LEXWARE_TIMEOUT_SECONDS": "10",
     "INVOICESYNC_YUKI_TIMEOUT_SECONDS": "10",
 }
-CHECKS: dict[str, Callable[[str, Any, list[dict[str, Any]], Findings, set[str]], None]] = {
-    "exact": lambda s, b, d, f, o: check_exact(s, int(b), d, f, o),
-    "lexware": check_lexware,
-    "yuki": check_yuki,
-}
-
-
-@pytest.fixture(scope="module")
-def soak_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlledBroker]:
-    broker = ControlledBroker(Path(tmp_path_factory.mktemp("broker")) / "broker.log")
-    broker.start()
-    yield broker
-    broker.stop()
 
 
 @pytest.fixture(scope="module")
 def soak_stack(
     database_url: str,
-    soak_broker: ControlledBroker,
+    chaos_broker: ControlledBroker,
     encryption_key: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
     """The dev stack with every service on the sandbox's clock."""
     with running_stack(
         database_url=database_url,
-        bootstrap=soak_broker.bootstrap,
+        bootstrap=chaos_broker.bootstrap,
         encryption_key=encryption_key,
         log_dir=Path(tmp_path_factory.mktemp("logs")),
         extra_env=SOAK_ENV,
