@@ -126,3 +126,47 @@ async def test_a_waiting_tenant_holds_back_neither_later_fetches_nor_more_than_i
         await producer.stop()
     assert committed_while_a_waits in (None, 0)
     assert committed_at_the_end == 2
+
+
+async def test_the_backlog_counts_every_record_not_finished_fetched_or_not(
+    kafka_bootstrap: str,
+) -> None:
+    """What a batcher waits for: while one tenant's first record is in hand, the backlog
+    is every record of the partition not finished yet, however many one fetch brought;
+    once all are handled it is none."""
+    topic = await _topic(kafka_bootstrap)
+    producer = EventProducer(kafka_bootstrap, client_id="test-order")
+    await producer.start()
+    try:
+        await producer.publish_many([(topic, _event("a", n)) for n in range(1, 11)])
+    finally:
+        await producer.stop()
+    first_started, release, all_done = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    handled: list[str] = []
+
+    async def handle(envelope: Envelope) -> None:
+        if envelope.subject == "a1":
+            first_started.set()
+            await asyncio.wait_for(release.wait(), BOUND)
+        handled.append(str(envelope.subject))
+        if len(handled) == 10:
+            all_done.set()
+
+    consumer = _by_key(kafka_bootstrap, topic, handle)
+    await consumer.start()
+    running = asyncio.create_task(consumer.run())
+    try:
+        await asyncio.wait_for(first_started.wait(), 60)
+        while_held = consumer.backlog()
+        release.set()
+        await asyncio.wait_for(all_done.wait(), BOUND)
+        consumer.stop()
+        await running
+        at_the_end = consumer.backlog()
+    finally:
+        release.set()
+        consumer.stop()
+        await running
+        await consumer.close()
+    assert while_held == 10
+    assert at_the_end == 0

@@ -91,3 +91,51 @@ async def test_the_last_caller_leaving_closes_the_batch() -> None:
     await asyncio.wait({stopped})  # its cancellation has run
     await batcher.drain()
     assert recorder.calls == []
+
+
+async def test_a_backlog_keeps_the_batch_open_across_a_gap_between_fetches() -> None:
+    """Items come in two fetches with a gap longer than the window and the pause: while
+    the backlog says more are coming, the batch waits and goes out full."""
+    recorder = Recorder()
+    batcher: MicroBatcher[str, int, int] = MicroBatcher(
+        recorder.send, window=0.02, max_size=6, pause=0.01, max_wait=30
+    )
+    batcher.follow(lambda: 6)  # six on their way, those submitted included
+    first = [asyncio.ensure_future(batcher.submit("a", i)) for i in range(3)]
+    await asyncio.sleep(0.1)  # the gap: five windows
+    assert recorder.calls == []
+    second = [asyncio.ensure_future(batcher.submit("a", i)) for i in range(3, 6)]
+    assert await asyncio.wait_for(asyncio.gather(*first, *second), timeout=5) == [
+        0,
+        10,
+        20,
+        30,
+        40,
+        50,
+    ]
+    assert recorder.calls == [("a", [0, 1, 2, 3, 4, 5])]
+
+
+async def test_with_nothing_more_coming_a_partial_batch_goes_on_the_pause() -> None:
+    recorder = Recorder()
+    batcher: MicroBatcher[str, int, int] = MicroBatcher(
+        recorder.send, window=30, max_size=6, pause=0.01, max_wait=30
+    )
+    batcher.follow(lambda: 2)  # the two submitted are all there is
+    results = await asyncio.wait_for(
+        asyncio.gather(batcher.submit("a", 1), batcher.submit("a", 2)), timeout=5
+    )
+    assert list(results) == [10, 20]
+    assert recorder.calls == [("a", [1, 2])]
+
+
+async def test_a_backlog_that_never_comes_holds_a_batch_at_most_max_wait() -> None:
+    """Records stuck elsewhere (another tenant's, a revoked partition) must not hold a
+    batch for ever."""
+    recorder = Recorder()
+    batcher: MicroBatcher[str, int, int] = MicroBatcher(
+        recorder.send, window=0.01, max_size=6, pause=0.005, max_wait=0.1
+    )
+    batcher.follow(lambda: 1000)
+    assert await asyncio.wait_for(batcher.submit("a", 1), timeout=5) == 10
+    assert recorder.calls == [("a", [1])]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import structlog
@@ -50,12 +50,17 @@ class SalesInvoiceBatcher:
         window: float,
         max_size: int,
         pause: float | None = None,
+        max_wait: float | None = None,
     ) -> None:
         self._soap = soap
         self._sessions = sessions
         self._batcher: MicroBatcher[BatchKey, PendingInvoice, InvoiceResult] = MicroBatcher(
-            self._send, window=window, max_size=max_size, pause=pause
+            self._send, window=window, max_size=max_size, pause=pause, max_wait=max_wait
         )
+
+    def follow(self, backlog: Callable[[], int]) -> None:
+        """Full calls while the consumer has more invoices coming (see MicroBatcher)."""
+        self._batcher.follow(backlog)
 
     async def submit(self, key: BatchKey, invoice: PendingInvoice) -> InvoiceResult:
         """Yuki's result for this invoice (booked or refused); raises a ``SyncError``

@@ -43,6 +43,11 @@ class YukiConnector:
         self._batcher = batcher
         self._secrets = secrets
 
+    @property
+    def batcher(self) -> SalesInvoiceBatcher:
+        """Its calls' batcher, which the process lets follow the consumer's backlog."""
+        return self._batcher
+
     def scope(self, integration: Integration) -> str:
         return _administration_id(integration)
 

@@ -31,6 +31,7 @@ def build_connector(settings: YukiConnectorSettings, soap: YukiSoap) -> YukiConn
         window=settings.yuki_batch_window_seconds,
         max_size=settings.yuki_batch_max_size,
         pause=settings.yuki_batch_pause_seconds,
+        max_wait=settings.yuki_batch_max_wait_seconds,
     )
     return YukiConnector(soap, sessions, batcher, SecretBox(settings.encryption_keys))
 
@@ -53,7 +54,12 @@ async def serve(settings: YukiConnectorSettings) -> None:
             lease=settings.ledger_lease(),
             deadline=settings.push_deadline(),
         )
-        return ConnectorParts(runtime, loops=[reader], refresh=reader.refresh_now)
+        return ConnectorParts(
+            runtime,
+            loops=[reader],
+            refresh=reader.refresh_now,
+            backlog_followers=[connector.batcher],
+        )
 
     try:
         await run_connector(

@@ -19,9 +19,12 @@ class YukiConnectorSettings(ServiceSettings):
     yuki_settle_seconds: float = Field(default=60.0, ge=0, le=120)
     # Pushes for one administration share one SOAP call: a batch goes when the window
     # since its first push has passed, when no push came for the pause, or when full.
+    # While the consumer has more documents coming than the batches hold (a backlog),
+    # a batch waits to be full, up to the longest wait since its first push.
     yuki_batch_window_seconds: float = Field(default=1.0, ge=0)
     yuki_batch_pause_seconds: float = Field(default=0.1, ge=0)
     yuki_batch_max_size: int = Field(default=200, ge=1)
+    yuki_batch_max_wait_seconds: float = Field(default=10.0, ge=0)
     # Documents of a partition in flight at once: what lets the batcher fill its batches.
     yuki_concurrency: int = Field(default=200, ge=1)
     # Payment status is read back this often (one call per administration and round, plus

@@ -79,12 +79,26 @@ class EventConsumer:
         self._lanes: dict[bytes, deque[_Queued]] = {}
         self._lane_tasks: set[asyncio.Task[None]] = set()
         self._buffered = 0
+        self._fetched_to: dict[TopicPartition, int] = {}  # next offset to fetch, per partition
         self._stopping = asyncio.Event()
         self.is_running = False
 
     async def start(self) -> None:
         await self._consumer.start()
         self.is_running = True
+
+    def backlog(self) -> int:
+        """Records this consumer holds unfinished plus those its partitions hold beyond
+        what it fetched: work that is coming, however the fetches happen to fall (what
+        lets a batcher wait for a full batch rather than send what one fetch brought)."""
+        assigned = self._consumer.assignment()
+        behind = 0
+        for tp in assigned:
+            high = self._consumer.highwater(tp)
+            fetched = self._fetched_to.get(tp)
+            if high is not None and fetched is not None:
+                behind += max(0, high - fetched)
+        return self._buffered + behind
 
     def stop(self) -> None:
         """Finish the records being handled, commit them, then return from ``run``."""
@@ -136,6 +150,8 @@ class EventConsumer:
             progress = self._progress.setdefault(tp, PartitionProgress())
             for record in records:
                 self._enqueue(tp, progress, record)
+            if records:
+                self._fetched_to[tp] = records[-1].offset + 1
         if self._buffered >= self._max_buffered:
             self._consumer.pause(*self._consumer.assignment())
         elif self._buffered <= self._max_buffered // 2 and (paused := self._consumer.paused()):
@@ -193,6 +209,7 @@ class EventConsumer:
         theirs still queued are left to the new owner."""
         offsets: dict[TopicPartition, int] = {}
         for tp in revoked:
+            self._fetched_to.pop(tp, None)
             progress = self._progress.pop(tp, None)
             if progress is not None and (point := progress.take_commit_point()) is not None:
                 offsets[tp] = point

@@ -1,7 +1,8 @@
 """Micro-batching for accounting APIs that take many documents per call (Yuki).
 
 Items for one key that arrive within a short window go out in one call; every caller
-awaits its own outcome, so one refused item never fails the others.
+awaits its own outcome, so one refused item never fails the others. Told where the work
+comes from (``follow``), a batch waits to be full while a backlog is there.
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ R = TypeVar("R")
 
 # One outcome per item, in order: the item's result, or the exception it must raise.
 SendBatch = Callable[[K, Sequence[T]], Awaitable[Sequence[R | BaseException]]]
+# How many items are on their way, those already submitted included (a consumer's backlog).
+Backlog = Callable[[], int]
 
 
 @dataclass
 class _Batch(Generic[T, R]):
     items: list[T] = field(default_factory=list)
     futures: list[asyncio.Future[R]] = field(default_factory=list)
+    opened: float = 0.0  # loop time of the first item
     timer: asyncio.TimerHandle | None = None  # the window: since the first item
     lull: asyncio.TimerHandle | None = None  # the pause: since the latest item
 
@@ -33,7 +37,10 @@ class MicroBatcher(Generic[K, T, R]):
     ``max_size`` items are waiting.
 
     Under a backlog items keep coming, so batches grow to the window or the size; when
-    it is quiet, a lone item waits only the pause.
+    it is quiet, a lone item waits only the pause. Following a backlog (``follow``),
+    neither the window nor the pause sends a batch while more items are on their way
+    than the batches hold: fetches from the broker fall as they fall, and a gap between
+    two is no reason to send half a batch. ``max_wait`` bounds that wait.
     """
 
     def __init__(
@@ -43,6 +50,7 @@ class MicroBatcher(Generic[K, T, R]):
         window: float,
         max_size: int,
         pause: float | None = None,
+        max_wait: float | None = None,
     ) -> None:
         if max_size < 1:
             raise ValueError("max_size must be at least 1")
@@ -50,30 +58,59 @@ class MicroBatcher(Generic[K, T, R]):
         self._window = window
         self._pause = pause
         self._max_size = max_size
+        self._max_wait = max(window, max_wait if max_wait is not None else 10 * window)
         self._open: dict[K, _Batch[T, R]] = {}
         self._flights: set[asyncio.Task[None]] = set()
+        self._backlog: Backlog | None = None
+        self._held = 0  # items submitted and not answered yet: open batches and calls
+
+    def follow(self, backlog: Backlog) -> None:
+        """Wait for full batches while ``backlog()`` says more items are coming than
+        are held here already."""
+        self._backlog = backlog
 
     async def submit(self, key: K, item: T) -> R:
         """The outcome of ``item``; raises what the batch call decided for it."""
         loop = asyncio.get_running_loop()
         batch = self._open.get(key)
         if batch is None:
-            batch = self._open[key] = _Batch()
-            batch.timer = loop.call_later(self._window, self._flush, key, batch)
+            batch = self._open[key] = _Batch(opened=loop.time())
+            batch.timer = loop.call_later(self._window, self._due, key, batch)
         future: asyncio.Future[R] = loop.create_future()
         batch.items.append(item)
         batch.futures.append(future)
+        self._held += 1
         if len(batch.items) >= self._max_size:
             self._flush(key, batch)
         elif self._pause is not None and self._pause < self._window:
             if batch.lull is not None:
                 batch.lull.cancel()
-            batch.lull = loop.call_later(self._pause, self._flush, key, batch)
+            batch.lull = loop.call_later(self._pause, self._due, key, batch)
         try:
             return await future
         except asyncio.CancelledError:
             self._withdraw(key, batch, future)
             raise
+        finally:
+            self._held -= 1
+
+    def _due(self, key: K, batch: _Batch[T, R]) -> None:
+        """The window or the pause has passed: send, unless a backlog is coming in (then
+        look again a pause later, up to ``max_wait`` since the first item)."""
+        if self._open.get(key) is not batch:
+            return
+        loop = asyncio.get_running_loop()
+        waited = loop.time() - batch.opened
+        if self._more_coming() and waited < self._max_wait:
+            if batch.lull is not None:
+                batch.lull.cancel()
+            again = min(self._pause or self._window, self._max_wait - waited)
+            batch.lull = loop.call_later(again, self._due, key, batch)
+            return
+        self._flush(key, batch)
+
+    def _more_coming(self) -> bool:
+        return self._backlog is not None and self._backlog() > self._held
 
     def _withdraw(self, key: K, batch: _Batch[T, R], future: asyncio.Future[R]) -> None:
         """A caller that stopped waiting (a push stopped at its deadline) takes its item

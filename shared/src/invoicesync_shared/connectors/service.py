@@ -111,6 +111,12 @@ def control_app(
     )
 
 
+class BacklogFollower(Protocol):
+    """What waits for the work the consumer has coming (a batcher filling its calls)."""
+
+    def follow(self, backlog: Callable[[], int]) -> None: ...
+
+
 class BackgroundLoop(Protocol):
     """Work a connector does besides consuming: read-back, polling. ``stop`` asks
     ``run`` to return."""
@@ -122,12 +128,13 @@ class BackgroundLoop(Protocol):
 
 @dataclass
 class ConnectorParts:
-    """What a connector process runs: its runtime, loops beside the consumer, and the
-    read-back on demand, if it has one."""
+    """What a connector process runs: its runtime, loops beside the consumer, the
+    read-back on demand, if it has one, and what follows the consumer's backlog."""
 
     runtime: ConnectorRuntime
     loops: Sequence[BackgroundLoop] = ()
     refresh: Refresh | None = None  # served as POST /integrations/{id}/refresh
+    backlog_followers: Sequence[BacklogFollower] = ()
 
     @property
     def routes(self) -> list[BaseRoute]:
@@ -178,6 +185,8 @@ async def _run(
         concurrency=concurrency,
         in_order_by=in_order_by,
     )
+    for follower in parts.backlog_followers:
+        follower.follow(consumer.backlog)
     server = uvicorn.Server(
         uvicorn.Config(
             control_app(engine, consumer, runtime, parts.routes),
