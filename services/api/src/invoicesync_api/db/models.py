@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -100,6 +101,23 @@ class Document(Model):
             "id",
             postgresql_where=text("NOT has_booking_number"),
         ),
+        # "sync_status=failed": the same, for the documents with a failed sync.
+        Index(
+            "ix_documents_partner_kind_failed",
+            "partner_id",
+            "kind",
+            "created_at",
+            "id",
+            postgresql_where=text("failed_syncs > 0"),
+        ),
+        Index(
+            "ix_documents_client_kind_failed",
+            "client_id",
+            "kind",
+            "created_at",
+            "id",
+            postgresql_where=text("failed_syncs > 0"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
@@ -125,6 +143,9 @@ class Document(Model):
     has_booking_number: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=text("false")
     )
+    # How many of its sync states are failed; kept by a trigger on document_syncs (see
+    # migration 4b8e2f6a9c31), never written here.
+    failed_syncs: Mapped[int] = mapped_column(SmallInteger, default=0, server_default=text("0"))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

@@ -43,7 +43,9 @@ def _filtered(f: DocumentFilters) -> Select[Document]:
         query = query.where(Document.issue_date >= f.issued_from)
     if f.issued_to:
         query = query.where(Document.issue_date <= f.issued_to)
-    if f.sync_status:
+    if f.sync_status == "failed":
+        query = query.where(Document.failed_syncs > 0)  # as the partial indexes say
+    elif f.sync_status:
         query = query.where(_sync_exists(DocumentSync.status == f.sync_status))
     if f.system:
         query = query.where(

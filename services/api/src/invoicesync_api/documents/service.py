@@ -141,6 +141,7 @@ async def create(
         created_at=now,
         updated_at=now,
         has_booking_number=False,
+        failed_syncs=0,  # failed sync rows inserted with it count themselves (a trigger)
     )
     if document.status != "booked":
         return NewDocument(document, [], None)
