@@ -10,8 +10,10 @@ import uuid
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from invoicesync_shared import clock
 from invoicesync_shared.bus.consumer import EventConsumer, Handler
 from invoicesync_shared.bus.producer import EventProducer
+from invoicesync_shared.connectors.rate_limit import WindowBudget
 from invoicesync_shared.events.envelope import Envelope
 
 BOUND = 20.0  # seconds: a failure shows as a timeout, not a hang
@@ -28,7 +30,7 @@ async def _topic(bootstrap: str) -> str:
     return name
 
 
-def _by_key(bootstrap: str, topic: str, handle: Handler) -> EventConsumer:
+def _by_key(bootstrap: str, topic: str, handle: Handler, concurrency: int = 4) -> EventConsumer:
     """A consumer of its own group, four records at a time, in order per tenant (key)."""
     return EventConsumer(
         bootstrap,
@@ -36,7 +38,7 @@ def _by_key(bootstrap: str, topic: str, handle: Handler) -> EventConsumer:
         group_id=f"test-order-{uuid.uuid4().hex[:8]}",
         handler=handle,
         max_attempts=1,
-        concurrency=4,
+        concurrency=concurrency,
         in_order_by="key",
     )
 
@@ -170,3 +172,51 @@ async def test_the_backlog_counts_every_record_not_finished_fetched_or_not(
         await consumer.close()
     assert while_held == 10
     assert at_the_end == 0
+
+
+async def test_tenants_waiting_for_their_budgets_do_not_hold_the_slots(
+    kafka_bootstrap: str,
+) -> None:
+    """Two slots; tenants a and b have spent their minute (Exact's window budget), c has
+    budget left. c is handled while a and b wait for their resets, not after them: a
+    wait for a budget holds no slot (else as many waiting tenants as slots stop every
+    other tenant, and 100 divisions on 32 slots use a third of their budgets). Each
+    tenant's records still go one at a time, in order."""
+    topic = await _topic(kafka_bootstrap)
+    producer = EventProducer(kafka_bootstrap, client_id="test-order")
+    await producer.start()
+    try:  # one batch: a1 and b1 take the two slots first
+        await producer.publish_many(
+            [(topic, _event(t, n)) for t, n in (("a", 1), ("b", 1), ("c", 1), ("a", 2))]
+        )
+    finally:
+        await producer.stop()
+
+    budget = WindowBudget(reserve=0)
+    log: list[str] = []
+    all_done = asyncio.Event()
+
+    async def handle(envelope: Envelope) -> None:
+        if not log:  # the group has joined: a's and b's minutes are spent for 3 s more
+            for tenant in "ab":
+                budget.observe(tenant, remaining=0, reset_at=clock.now().timestamp() + 3.0)
+        log.append(f"start {envelope.subject}")
+        await budget.acquire(envelope.key)
+        log.append(f"end {envelope.subject}")
+        if sum(entry.startswith("end") for entry in log) == 4:
+            all_done.set()
+
+    consumer = _by_key(kafka_bootstrap, topic, handle, concurrency=2)
+    await consumer.start()
+    running = asyncio.create_task(consumer.run())
+    try:
+        await asyncio.wait_for(all_done.wait(), 60)
+    finally:
+        consumer.stop()
+        await running
+        await consumer.close()
+
+    assert budget.waited_seconds > 0  # a and b did wait for their resets
+    assert log.index("end c1") < min(log.index("end a1"), log.index("end b1")), log
+    a_entries = [entry for entry in log if entry.split()[1].startswith("a")]
+    assert a_entries == ["start a1", "end a1", "start a2", "end a2"]

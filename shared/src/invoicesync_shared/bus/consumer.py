@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import CommitFailedError, KafkaError
 
 from invoicesync_shared.bus.offsets import PartitionProgress
+from invoicesync_shared.bus.slots import Slot, running_in
 from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.metrics import CONSUMER_LAG, HANDLER_FAILURES
 
@@ -45,7 +46,8 @@ class EventConsumer:
     the message goes to ``dead_letter`` (if given) and is committed, so one poison
     message cannot stop its partition. With ``concurrency`` above 1, up to that many
     records are handled at once, each group in order (``in_order_by``), groups taking
-    turns for the slots; a partition's offset is committed up to its first unfinished
+    turns for the slots (a handler waiting for its tenant's rate budget gives its slot
+    back meanwhile: ``bus.slots``); a partition's offset is committed up to its first unfinished
     record, and fetching pauses while too many records wait.
     """
 
@@ -179,16 +181,23 @@ class EventConsumer:
         lane.append((tp, progress, record))
 
     async def _work(self, group: bytes, lane: deque[_Queued]) -> None:
-        """One group's records, in order, each taking a slot in turn with other groups."""
+        """One group's records, in order, each taking a slot in turn with other groups;
+        a handler waiting for its tenant's rate budget gives its slot back meanwhile
+        (``slots.without_slot``) and keeps its lane's place."""
         try:
             while lane and not self._stopping.is_set():
                 tp, progress, record = lane[0]
                 # A partition revoked meanwhile has a new owner: its records are theirs.
                 if self._progress.get(tp) is progress:
-                    async with self._slots:
+                    slot = Slot(self._slots)
+                    await slot.take()
+                    try:
                         if self._stopping.is_set():
                             break
-                        await self._handle(record)
+                        with running_in(slot):  # given back while it waits for a budget
+                            await self._handle(record)
+                    finally:
+                        slot.give_back()
                     progress.finished(record.offset)
                 lane.popleft()
                 self._buffered -= 1

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from invoicesync_shared.bus.slots import keeping_slot
 from invoicesync_shared.connectors.errors import TransientError
 from invoicesync_shared.db.models import CustomerLink
 
@@ -65,7 +66,8 @@ class CustomerLinks:
                 raise TransientError(
                     "another push is still matching or creating this customer"
                 ) from exc
-            yield
+            with keeping_slot():  # the connection is held: its budget waits keep the slot
+                yield
 
     async def resolve(
         self,

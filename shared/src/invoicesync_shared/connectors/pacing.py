@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
+from invoicesync_shared.bus.slots import without_slot
 from invoicesync_shared.db.base import Model
 
 
@@ -49,7 +50,8 @@ class PostgresPacer:
         _, delay = await self.reserve(scope)
         if delay > 0:
             self.waited_seconds += delay
-            await asyncio.sleep(delay)
+            async with without_slot():  # the consumer's slot goes to another tenant
+                await asyncio.sleep(delay)
 
     async def reserve(self, scope: str) -> tuple[float, float]:
         """Reserve the next slot: (its start as epoch seconds, seconds until then).

@@ -4,21 +4,42 @@
 resets); ``DailyBudget`` does the same for a window too long to wait in (Exact's day) and
 defers instead; ``TokenBucket`` paces a fixed rate (Lexware's 2 requests/second). Both are per
 process and per scope; across replicas the system's own headers and Retry-After rule.
+A wait for the budget gives the consumer's concurrency slot back (``bus.slots``): the
+tenants waiting for their budgets never keep the others from working.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from invoicesync_shared import clock
+from invoicesync_shared.bus.slots import without_slot
 from invoicesync_shared.connectors.errors import Deferred
 from invoicesync_shared.metrics import RATE_BUDGET
 
 MINUTE = 60.0
+
+
+@contextlib.asynccontextmanager
+async def _locked(lock: asyncio.Lock) -> AsyncIterator[None]:
+    """``lock`` held for the block. Held by another, it is held for a wait (the budget's
+    locks are held across an await only while waiting for it), and that wait gives the
+    consumer's slot back (``without_slot``), as the holder's own does."""
+    if lock.locked():
+        async with without_slot():
+            await lock.acquire()
+    else:
+        await lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def seconds_until(reset_at: float, *, at_most: float) -> float:
@@ -50,12 +71,13 @@ class WindowBudget:
 
     async def acquire(self, scope: str) -> None:
         window = self._windows[scope]
-        async with window.lock:
+        async with _locked(window.lock):
             if window.remaining is not None and window.remaining <= self._reserve:
                 delay = seconds_until(window.reset_at, at_most=self._length)
                 if delay > 0:
                     self.waited_seconds += delay
-                    await asyncio.sleep(delay)
+                    async with without_slot():
+                        await asyncio.sleep(delay)
                 window.remaining = None  # unknown until the next answer says
             elif window.remaining is not None:
                 window.remaining -= 1  # spend it now: concurrent callers see it gone
@@ -117,9 +139,10 @@ class TokenBucket:
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def acquire(self, scope: str) -> None:
-        async with self._locks[scope]:
+        async with _locked(self._locks[scope]):
             now = time.monotonic()
             earliest = max(self._next[scope], now - self._interval * (self._burst - 1))
             if earliest > now:
-                await asyncio.sleep(earliest - now)
+                async with without_slot():
+                    await asyncio.sleep(earliest - now)
             self._next[scope] = max(earliest, now) + self._interval

@@ -24,6 +24,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from invoicesync_shared import clock
 from invoicesync_shared.bus.producer import Publisher
+from invoicesync_shared.bus.slots import without_slot
 from invoicesync_shared.connectors import ledger as ledger_states
 from invoicesync_shared.connectors.connection import report_connection_lost
 from invoicesync_shared.connectors.customers import CustomerLinks
@@ -237,7 +238,8 @@ class ConnectorRuntime:
                 return None, entry
             self.lease_waited.set()
             LEASE_WAITS.labels(self.system).inc()
-            await asyncio.sleep(LEASE_POLL_SECONDS)
+            async with without_slot():
+                await asyncio.sleep(LEASE_POLL_SECONDS)
             entry = await self._ledger.find(
                 target.integration_id, job.document.id, target.generation
             )
@@ -411,8 +413,9 @@ class ConnectorRuntime:
 
     async def _hold_until(self, deadline: float, still_ours: Callable[[], None]) -> None:
         """Wait for this document alone (other documents go on); the heartbeat keeps its
-        lease."""
-        await asyncio.sleep(max(0.0, deadline - asyncio.get_running_loop().time()))
+        lease; the consumer's slot goes to other tenants meanwhile."""
+        async with without_slot():
+            await asyncio.sleep(max(0.0, deadline - asyncio.get_running_loop().time()))
         still_ours()
 
     async def _record_success(
