@@ -7,6 +7,7 @@ import asyncio
 import uuid
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_shared.connectors import customers as customers_module
@@ -49,3 +50,24 @@ async def test_a_wait_for_the_customer_lock_is_bounded(
         )
     release.set()
     assert (await asyncio.wait_for(holder, BOUND))[1] is True
+
+
+async def test_many_first_customers_at_once_do_not_exhaust_the_pool(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """30 companies' first customers at once (a fleet's first documents; the consumer
+    runs 32 handlers) on a pool of 10 + 10: each holder of a customer lock holds a
+    connection and needs a second meanwhile (its token, its pacing slot). With a holder
+    per connection, none gets its second one and all wait for the pool's timeout; the
+    holders are bounded below half the pool, so they finish."""
+
+    async def first_sighting(n: int) -> tuple[RemoteCustomer, bool]:
+        async def create() -> tuple[RemoteCustomer, bool]:
+            async with sessionmaker() as session:  # the token lookup, the pacing slot
+                await session.execute(select(func.pg_sleep(0.05)))
+            return RemoteCustomer(f"remote-{n}"), True
+
+        return await links(sessionmaker, uuid.uuid4()).resolve("cust-1", create)
+
+    results = await asyncio.wait_for(asyncio.gather(*map(first_sighting, range(30))), BOUND)
+    assert all(created for _, created in results)

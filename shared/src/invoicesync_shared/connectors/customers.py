@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,6 +23,22 @@ from invoicesync_shared.db.models import CustomerLink
 # few calls to the accounting system) before it is retried.
 LOCK_WAIT_MS = 60_000
 LOCK_NOT_AVAILABLE = "55P03"
+# Customers matched or created at once per process. Each holds a connection for its lock
+# and needs a second one meanwhile (its token, Lexware's pacing slot): with as many
+# holders as the pool has connections (10 + 10 overflow), every one waits for a second
+# connection none gives back (seen when 100 companies book their first documents at
+# once; the consumer runs 32). Below half the pool, holders always finish.
+LOCK_HOLDERS = 8
+_holders: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _lock_holders() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    if loop not in _holders:
+        _holders[loop] = asyncio.Semaphore(LOCK_HOLDERS)
+    return _holders[loop]
 
 
 @dataclass(frozen=True)
@@ -56,7 +74,7 @@ class CustomerLinks:
             f"{self._key['client_id']}/{self._key['system']}/{self._key['scope']}/{customer_key}".encode()
         ).digest()
         lock_id = int.from_bytes(digest[:8], "big", signed=True)
-        async with self._sessionmaker.begin() as session:
+        async with _lock_holders(), self._sessionmaker.begin() as session:
             await session.execute(text(f"SET LOCAL lock_timeout = {LOCK_WAIT_MS}"))
             try:
                 await session.execute(select(func.pg_advisory_xact_lock(lock_id)))
