@@ -282,6 +282,7 @@ class Call:
     method: str
     path: str
     status: int
+    caller: str = ""  # a digest of the Authorization header (the tenant's token)
 
 
 async def sandbox_calls(http: httpx.AsyncClient, running: Stack, prefix: str) -> list[Call]:
@@ -329,8 +330,12 @@ def exact_client(running: Stack, partner: httpx.Client, name: str) -> str:
     return client_id
 
 
-def lexware_client(running: Stack, partner: httpx.Client, name: str) -> str:
-    """A German client (Lexware needs its address) with an active Lexware integration."""
+def lexware_client(
+    running: Stack, partner: httpx.Client, name: str, *, own_organisation: bool = False
+) -> str:
+    """A German client (Lexware needs its address) with an active Lexware integration;
+    connected to the sandbox's demo organisation, or to a new one of its own (its own
+    rate budget) with ``own_organisation``."""
     created = partner.post(
         "/v1/clients",
         json={
@@ -350,7 +355,16 @@ def lexware_client(running: Stack, partner: httpx.Client, name: str) -> str:
     client_id = str(created.json()["id"])
     created = partner.post(f"/v1/clients/{client_id}/integrations", json={"system": "lexware"})
     created.raise_for_status()
-    consent = httpx.get(created.json()["authorize_url"], follow_redirects=True, timeout=60)
+    authorize = httpx.URL(created.json()["authorize_url"])
+    if own_organisation:
+        org = httpx.post(
+            f"{running.sandbox_url}/_sandbox/lexware/organizations",
+            json={"company_name": name},
+            timeout=30,
+        )
+        org.raise_for_status()
+        authorize = authorize.copy_merge_params({"organization_id": org.json()["organization_id"]})
+    consent = httpx.get(authorize, follow_redirects=True, timeout=60)
     consent.raise_for_status()
     status = partner.get(f"/v1/integrations/{created.json()['id']}").json()["status"]
     if status != "active":

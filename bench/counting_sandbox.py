@@ -1,11 +1,13 @@
 """The sandbox with a call log, so benchmarks count calls, 429s and documents from the
 accounting systems' side: ``python -m bench.counting_sandbox`` (settings from the
 environment, as ``invoicesync-sandbox``). ``GET /_bench/calls`` lists every answered call
-outside ``/_sandbox`` and ``/_bench`` as ``[arrival epoch, method, path, status]``;
-``DELETE /_bench/calls`` clears the log."""
+outside ``/_sandbox`` and ``/_bench`` as ``[arrival epoch, method, path, status, caller]``
+(caller: a short digest of the Authorization header, which tells tenants apart where the
+path does not, as Lexware's); ``DELETE /_bench/calls`` clears the log."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import uvicorn
@@ -15,7 +17,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from invoicesync_sandbox.main import create_app
 from invoicesync_sandbox.settings import SandboxSettings
 
-Row = tuple[float, str, str, int]
+Row = tuple[float, str, str, int, str]
+
+
+def _caller(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            return hashlib.blake2s(value, digest_size=6).hexdigest()
+    return ""
 
 
 class CallLog:
@@ -34,7 +43,8 @@ class CallLog:
 
         async def record(message: Message) -> None:
             if message["type"] == "http.response.start":
-                self.rows.append((arrived, scope["method"], path, int(message["status"])))
+                status = int(message["status"])
+                self.rows.append((arrived, scope["method"], path, status, _caller(scope)))
             await send(message)
 
         await self.app(scope, receive, record)
