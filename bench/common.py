@@ -145,7 +145,8 @@ class StackSpec:
     """One stack of real processes: sandbox (logging its calls), API (with its outbox relay
     and result consumer) and connector replicas; ``connectors`` repeats a system for more
     replicas (``("exact", "exact")``); ``sandbox`` holds SandboxSettings fields by name
-    (``exact_minutely_limit``: ``"60"``)."""
+    (``exact_minutely_limit``: ``"60"``); ``follow_sandbox_clock``: every service's date
+    decisions follow the sandbox's clock (``POST /_sandbox/clock/advance`` moves it)."""
 
     database_url: str
     bootstrap: str
@@ -153,6 +154,7 @@ class StackSpec:
     connectors: tuple[str, ...] = ()
     sandbox: dict[str, str] | None = None
     env: dict[str, str] | None = None
+    follow_sandbox_clock: bool = False
 
 
 def _launch(spec: StackSpec) -> tuple[Stack, list[tuple[str, str]]]:
@@ -167,6 +169,7 @@ def _launch(spec: StackSpec) -> tuple[Stack, list[tuple[str, str]]]:
         bootstrap=spec.bootstrap,
         encryption_key=generate_key(),
         extra_env=extra,
+        follow_sandbox_clock=spec.follow_sandbox_clock,
     )
     spec.log_dir.mkdir(parents=True, exist_ok=True)
     running = Stack(env=env, log_dir=spec.log_dir)
@@ -232,9 +235,12 @@ def stack(
     connectors: tuple[str, ...],
     sandbox: dict[str, str] | None = None,
     env: dict[str, str] | None = None,
+    follow_sandbox_clock: bool = False,
 ) -> Iterator[Stack]:
     """One stack (see ``StackSpec``), its processes started at once."""
-    spec = StackSpec(database_url, bootstrap, log_dir, connectors, sandbox, env)
+    spec = StackSpec(
+        database_url, bootstrap, log_dir, connectors, sandbox, env, follow_sandbox_clock
+    )
     with stacks(spec) as (running,):
         yield running
 

@@ -44,6 +44,7 @@ BENCHMARKS = (
     "end_to_end",
     "scale_out",
     "growth",
+    "retention",
 )
 SHARED = ("end_to_end", "scale_out")  # one set of processes when both run
 GRACE_SECONDS = 5  # for the child's own clean-up after the interrupt
