@@ -20,6 +20,9 @@ log = structlog.get_logger()
 
 PROBLEM_BASE = "https://invoicesync.dev/problems/"
 PROBLEM_JSON = "application/problem+json"
+# Deadlock, serialisation failure, lock not available: a transaction that lost a race with
+# another one touching the same rows, rolled back whole. The caller's retry is the answer.
+MET_ANOTHER_CHANGE = frozenset({"40P01", "40001", "55P03"})
 
 
 class ApiError(Exception):
@@ -134,8 +137,21 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def unstorable(request: Request, exc: DBAPIError) -> JSONResponse:
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        if sqlstate in MET_ANOTHER_CHANGE:
+            log.warning("request met a concurrent change", path=request.url.path, sqlstate=sqlstate)
+            response = problem(
+                503,
+                "busy",
+                "Busy",
+                "The request met another change of the same data at the same moment; nothing "
+                "was written. Try again.",
+                request.url.path,
+            )
+            response.headers["Retry-After"] = "1"
+            return response
         # Text PostgreSQL cannot store (a NUL in a query parameter, say) is the caller's.
-        if getattr(exc.orig, "sqlstate", None) != "22021":  # character_not_in_repertoire
+        if sqlstate != "22021":  # character_not_in_repertoire
             return await unexpected(request, exc)
         return problem(
             422,

@@ -1,6 +1,12 @@
 """The accept path's storage: what a new document needs read in one statement, and the
 document, its sync rows, its outbox event and the idempotent answer written in one more.
 
+The write checks that the client's integrations are still those the read found: it holds
+them (``FOR KEY SHARE``) while it runs, and writes nothing if one was connected, relinked
+or deactivated since. Every status change of an integration locks its row (``FOR UPDATE``)
+first, so a change and an acceptance are ordered: a repair's sync run sees the document, or
+the document sees the integration active; never neither.
+
 Accepting documents is the API's hot path, and its cost is round trips and per-statement
 work, not SQL: both statements are built once with bind parameters (compiled once, prepared
 once per connection) and run autocommitted, without BEGIN and COMMIT. The write is a single
@@ -18,6 +24,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     Boolean,
+    ColumnElement,
     Select,
     Table,
     Text,
@@ -25,11 +32,12 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     true,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from invoicesync_api.db.models import Client, Document, DocumentSync, IdempotencyKey
@@ -156,15 +164,33 @@ DOCUMENT_FIELDS = tuple(c.key for c in DOCUMENTS.columns)
 EVENT_FIELDS = ("event_id", "topic", "key", "event_type", "envelope")
 
 
+def _integrations_unchanged() -> ColumnElement[bool]:
+    """Whether the client's integrations taking part are still ``expected_ids`` (sorted),
+    read after locking all of them: a status changed meanwhile is waited for and seen.
+    A draft (no ``expected_ids``) is sent nowhere, so its integrations do not matter."""
+    held = (
+        select(INTEGRATIONS.c.id, INTEGRATIONS.c.status, INTEGRATIONS.c.activated_at)
+        .where(INTEGRATIONS.c.client_id == bindparam("document_client_id"))
+        .with_for_update(read=True, key_share=True)
+        .cte("held_integrations")
+        .prefix_with("MATERIALIZED")
+    )
+    taking_part = fanout.takes_part(bindparam("document_created_at"), held.c)
+    ids = func.array_agg(aggregate_order_by(held.c.id, held.c.id)).filter(taking_part)
+    id_array = ARRAY(UUID(as_uuid=True))
+    found = select(func.coalesce(ids, literal([], id_array)))
+    expected = bindparam("expected_ids", type_=id_array)
+    return or_(expected.is_(None), found.scalar_subquery() == expected)
+
+
 def _store_statement() -> Select[Any]:
+    document = [
+        bindparam(f"document_{name}", type_=DOCUMENTS.c[name].type).label(name)
+        for name in DOCUMENT_FIELDS
+    ]
     new_document = (
         insert(DOCUMENTS)
-        .values(
-            {
-                name: bindparam(f"document_{name}", type_=DOCUMENTS.c[name].type)
-                for name in DOCUMENT_FIELDS
-            }
-        )
+        .from_select(list(DOCUMENT_FIELDS), select(*document).where(_integrations_unchanged()))
         .returning(DOCUMENTS.c.id)
         .cte("new_document")
     )
@@ -215,7 +241,9 @@ def _store_statement() -> Select[Any]:
     answer = (
         update(KEYS)
         .where(
-            KEYS.c.partner_id == bindparam("answer_partner"), KEYS.c.key == bindparam("answer_key")
+            KEYS.c.partner_id == bindparam("answer_partner"),
+            KEYS.c.key == bindparam("answer_key"),
+            select(new_document.c.id).exists(),
         )
         .values(
             response_status=bindparam("answer_status"),
@@ -236,9 +264,11 @@ async def store(
     states: Sequence[tuple[DocumentSync, Integration]],
     announcement: dict[str, Any] | None,
     answer: Answer | None,
-) -> None:
+) -> bool:
     """Write it all in one statement. A number stored meanwhile by another request fails
-    it on the unique constraint (IntegrityError, a 409), and nothing is written."""
+    it on the unique constraint (IntegrityError, a 409), and nothing is written.
+    False: nothing was written, as the client's integrations changed since the read (the
+    caller reads again and builds the document anew)."""
     values: dict[str, Any] = {
         f"document_{name}": getattr(document, name) for name in DOCUMENT_FIELDS
     }
@@ -247,6 +277,9 @@ async def store(
     values["error_codes"] = [state.error_code for state, _ in states]
     values["error_messages"] = [state.error_message for state, _ in states]
     values["error_retryables"] = [state.error_retryable for state, _ in states]
+    values["expected_ids"] = (
+        sorted(integration.id for _, integration in states) if document.status == "booked" else None
+    )
     values["has_event"] = announcement is not None
     values.update({f"event_{name}": (announcement or {}).get(name) for name in EVENT_FIELDS})
     values.update(
@@ -257,4 +290,4 @@ async def store(
             "answer_body": answer.body if answer else None,
         }
     )
-    await connection.execute(STORE, values)
+    return (await connection.execute(STORE, values)).first() is not None

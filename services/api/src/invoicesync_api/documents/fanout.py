@@ -36,12 +36,14 @@ INTEGRATIONS = cast(Table, Integration.__table__)
 CONNECTED = ("active", "needs_reauthorization", "error")
 
 
-def takes_part(created_at: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
+def takes_part(
+    created_at: datetime | BindParameter[datetime], columns: Any = INTEGRATIONS.c
+) -> ColumnElement[bool]:
     """An integration books a document if it was connected before the document was
     created and is not deactivated; a broken connection keeps it waiting, never skips it.
 
-    On the table's columns, so ORM queries and Core statements share the rule."""
-    return and_(INTEGRATIONS.c.status.in_(CONNECTED), INTEGRATIONS.c.activated_at <= created_at)
+    On columns (the table's, or a CTE's over it), so every statement shares the rule."""
+    return and_(columns.status.in_(CONNECTED), columns.activated_at <= created_at)
 
 
 def reachable(integration: Integration) -> bool:
@@ -53,11 +55,17 @@ def reachable(integration: Integration) -> bool:
 async def eligible_integrations(
     session: AsyncSession, client_id: uuid.UUID, created_at: datetime
 ) -> Sequence[Integration]:
-    return (
-        await session.scalars(
-            select(Integration).where(Integration.client_id == client_id, takes_part(created_at))
-        )
-    ).all()
+    """Held (``FOR KEY SHARE``, all of the client's, whatever their status) until the
+    transaction ends: a relink or deactivation (which locks the row to change it) waits
+    for it, or it waits for that and sees the new status."""
+    held = await session.execute(
+        select(Integration, takes_part(created_at))
+        .where(Integration.client_id == client_id)
+        .order_by(Integration.id)
+        .with_for_update(read=True, key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    return [integration for integration, taking_part in held if taking_part]
 
 
 def snapshot(document: Document, client: Client) -> DocumentSnapshot:

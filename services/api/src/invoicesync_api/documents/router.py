@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from invoicesync_api.clients.router import ClientFilterDep
 from invoicesync_api.deps import CallerDep, SessionDep
-from invoicesync_api.documents import accept, repository, service
+from invoicesync_api.documents import repository, service
 from invoicesync_api.documents.idempotency import (
     Claimed,
     IdempotencyKeys,
@@ -66,21 +66,14 @@ def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: s
             claimed = claim
         try:
             async with autocommit(request.app.state.engine) as connection:
-                new = await service.create(
+                return await service.accept_new(
                     connection,
                     body,
                     kind,
                     caller.partner_id,
                     max_days_ahead=request.app.state.settings.document_max_days_ahead,
+                    idempotency_key=idempotency_key,
                 )
-                out = service.to_out(new.document, new.states)
-                answer = None
-                if idempotency_key:
-                    answer = accept.Answer(
-                        caller.partner_id, idempotency_key, 201, out.model_dump(mode="json")
-                    )
-                await accept.store(connection, new.document, new.states, new.announcement, answer)
-            return out
         except BaseException:
             if idempotency_key and claimed is not None:
                 await keys.release(caller.partner_id, idempotency_key, claimed)

@@ -20,12 +20,15 @@ from invoicesync_api.documents.schemas import (
     SyncStateOut,
     TotalsOut,
 )
-from invoicesync_api.errors import Conflict, NotFound, Unprocessable
+from invoicesync_api.errors import Conflict, NotFound, Unavailable, Unprocessable
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import DocumentUpdated
 
 KIND_NAMES = {"invoice": "invoice", "credit_note": "credit note"}
 SYNCED = ("booked", "sent")
+# A store that finds the client's integrations changed since its read writes nothing and
+# reads again; two changes in a row are already rare.
+ACCEPT_ATTEMPTS = 3
 YUKI_EDIT_WARNING = (
     "The change is pushed to Yuki again; cost centres and projects set on its lines in "
     "Yuki will be reset."
@@ -149,6 +152,31 @@ async def create(
     event = fanout.sync_event(document, found.client, states)
     announcement = fanout.announcement(document, event) if event else None
     return NewDocument(document, states, announcement)
+
+
+async def accept_new(
+    connection: AsyncConnection,
+    body: DocumentIn,
+    kind: str,
+    partner_id: uuid.UUID,
+    *,
+    max_days_ahead: int,
+    idempotency_key: str | None,
+) -> DocumentOut:
+    """Create and store a document; read again and retry if the client's integrations
+    changed between the read and the write (a relink or deactivation at that moment)."""
+    for _ in range(ACCEPT_ATTEMPTS):
+        new = await create(connection, body, kind, partner_id, max_days_ahead=max_days_ahead)
+        out = to_out(new.document, new.states)
+        answer = None
+        if idempotency_key:
+            answer = accept.Answer(partner_id, idempotency_key, 201, out.model_dump(mode="json"))
+        if await accept.store(connection, new.document, new.states, new.announcement, answer):
+            return out
+    raise Unavailable(
+        "The client's integrations kept changing while the document was accepted; "
+        "nothing was stored. Send it again."
+    )
 
 
 async def _sync_new(

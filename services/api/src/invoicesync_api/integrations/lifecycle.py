@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Document, DocumentSync
 from invoicesync_api.errors import Conflict, Unprocessable
-from invoicesync_api.integrations.service import apply_verdict, merged_settings
+from invoicesync_api.integrations.service import lock, merged_settings, set_verdict
 from invoicesync_api.integrations.verification import Verdict
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
@@ -63,6 +63,7 @@ async def reset_from(session: AsyncSession, integration: Integration, from_date:
 
 
 async def deactivate(session: AsyncSession, integration: Integration, from_date: date) -> int:
+    await lock(session, integration)
     if integration.status == "deactivated":
         raise Conflict("The integration is already deactivated.")
     reset = await reset_from(session, integration, from_date)
@@ -88,11 +89,14 @@ def relink_settings(
     return plain
 
 
-def apply_relink(integration: Integration, settings: dict[str, Any], verdict: Verdict) -> None:
+async def apply_relink(
+    session: AsyncSession, integration: Integration, settings: dict[str, Any], verdict: Verdict
+) -> None:
     """Active again with its original activation date, so its old documents still count."""
+    await lock(session, integration)
     integration.settings = settings
     integration.deactivated_at = None
-    apply_verdict(integration, verdict)
+    set_verdict(integration, verdict)
 
 
 async def first_duplicate_date(session: AsyncSession, integration_id: uuid.UUID) -> date | None:

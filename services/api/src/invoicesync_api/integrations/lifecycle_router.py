@@ -140,7 +140,7 @@ async def relink(
         raise ConnectionFailed(
             verdict.message or "The settings were refused.", extra={"reason": verdict.code}
         )
-    lifecycle.apply_relink(integration, new_settings, verdict)
+    await lifecycle.apply_relink(session, integration, new_settings, verdict)
     await announce.integration_status(session, integration)
     return service.integration_out(integration)
 
@@ -157,7 +157,10 @@ async def repair(
     request: Request,
 ) -> RepairOut:
     """The 14-step manual repair in one call: deactivate from the first affected date,
-    relink with the same settings (customer links kept), and resync from that date."""
+    relink with the same settings (customer links kept), and resync from that date.
+
+    All or nothing: the connection is checked first, and the reset, the relink and the run
+    are one transaction, so a refused connection or a run already going changes nothing."""
     integration = await service.get_owned(session, integration_id, caller.partner_id)
     from_date = body.from_date or await lifecycle.first_duplicate_date(session, integration.id)
     if from_date is None:
@@ -165,17 +168,19 @@ async def repair(
             "No duplicate booking numbers or deleted entries are flagged; "
             "give a from_date to repair anyway."
         )
+    if integration.status == "deactivated":
+        raise Conflict("The integration is deactivated; relink it first.")
     same_settings = lifecycle.relink_settings(integration, None, request.app.state.box)
-    reset = await lifecycle.deactivate(session, integration, from_date)
-    await session.commit()
+    await session.commit()  # nothing held while the connector checks the stored settings
     verdict = await verify(settings, integration.system, integration.id)
     if not verdict.ok:
         raise ConnectionFailed(
-            f"Deactivated from {from_date}, but the relink failed: {verdict.message}. "
-            "Fix it and call relink.",
+            f"The connection was refused, so nothing was changed: {verdict.message}. "
+            "Fix it and repair again.",
             extra={"reason": verdict.code},
         )
-    lifecycle.apply_relink(integration, same_settings, verdict)
+    reset = await lifecycle.deactivate(session, integration, from_date)
+    await lifecycle.apply_relink(session, integration, same_settings, verdict)
     await announce.integration_status(session, integration)
     run = await runs.start(session, SyncRunIn(integration_id=integration.id), caller.partner_id)
     await session.flush()

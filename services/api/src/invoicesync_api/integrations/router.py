@@ -68,7 +68,7 @@ async def create_integration(
         raise ConnectionFailed(
             verdict.message or "The settings were refused.", extra={"reason": verdict.code}
         )
-    service.apply_verdict(integration, verdict)
+    await service.apply_verdict(session, integration, verdict)
     await announce.integration_status(session, integration)
     await session.flush()
     await session.refresh(integration)
@@ -138,7 +138,7 @@ async def update_integration(
                 verdict.message or "The settings were refused.", extra={"reason": verdict.code}
             )
         reconnected = integration.status in connection.BROKEN
-        service.apply_verdict(integration, verdict)
+        await service.apply_verdict(session, integration, verdict)
         if reconnected:  # e.g. Yuki's new access key after the old one was refused
             await connection.resume(session, integration)
     return service.integration_out(integration)
@@ -152,7 +152,8 @@ async def reverify(
     integration = await service.get_owned(session, integration_id, caller.partner_id)
     if integration.credentials is None:
         raise Unprocessable("The integration has not been authorised yet.")
-    service.apply_verdict(integration, await verify(settings, integration.system, integration.id))
+    verdict = await verify(settings, integration.system, integration.id)
+    await service.apply_verdict(session, integration, verdict)
     await announce.integration_status(session, integration)
     return service.integration_out(integration)
 
@@ -185,7 +186,8 @@ async def oauth_callback(
         setattr(integration, column, value)
     reconnected = integration.status in connection.BROKEN
     await session.commit()  # the connector reads the tokens while verifying
-    service.apply_verdict(integration, await verify(settings, integration.system, integration.id))
+    verdict = await verify(settings, integration.system, integration.id)
+    await service.apply_verdict(session, integration, verdict)
     if reconnected and integration.status == "active":
         await connection.resume(session, integration)
     else:

@@ -100,7 +100,21 @@ def new_integration(
     return integration, state
 
 
-def apply_verdict(integration: Integration, verdict: Verdict) -> None:
+async def lock(session: AsyncSession, integration: Integration) -> None:
+    """Hold the row (``FOR UPDATE``, read afresh) before changing whether the integration
+    takes part: a document being accepted holds it too (``FOR KEY SHARE``), so one waits
+    for the other and neither misses the change (documents/accept.py)."""
+    await session.flush()  # what this transaction changed already is read back, not lost
+    await session.refresh(integration, with_for_update=True)
+
+
+async def apply_verdict(session: AsyncSession, integration: Integration, verdict: Verdict) -> None:
+    await lock(session, integration)
+    set_verdict(integration, verdict)
+
+
+def set_verdict(integration: Integration, verdict: Verdict) -> None:
+    """The verdict's status on an integration already locked (``lock``)."""
     if verdict.ok and (elsewhere := other_books(integration, verdict.details)):
         integration.status, integration.status_reason = "error", elsewhere
         return
