@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connector_lexware import subscriptions
@@ -183,6 +184,13 @@ class TestThroughput:
         print(f"\n20 documents: {used} calls ({used / 20:.2f}/doc), {elapsed:.1f} s, 0 x 429")
 
 
+def poll_calls() -> float:
+    return (
+        REGISTRY.get_sample_value("invoicesync_lexware_poll_calls_total", {"trigger": "round"})
+        or 0.0
+    )
+
+
 class TestBookingNumbers:
     async def test_finalised_draft_reports_its_number_then_its_payment(
         self, world: World, sessionmaker: Sessions
@@ -190,7 +198,9 @@ class TestBookingNumbers:
         doc = document(world.integration.client_id, "INV-8")
         await world.send(doc)
         [draft] = world.drafts()
+        calls = poll_calls()
         assert await world.poller.poll_once() == 0
+        assert poll_calls() == calls + 1  # the poll's cost is counted: one voucherlist page
 
         finalised = control(world.sandbox_url, "POST", f"/vouchers/{draft['id']}/finalize")
         assert await world.poller.poll_once() == 2
@@ -208,7 +218,9 @@ class TestBookingNumbers:
         assert await world.poller.poll_once() == 1
         statuses = [p["payment_status"] for p in world.results(PaymentStatusChanged.TYPE)]
         assert statuses == ["open", "paid"]
+        calls = poll_calls()
         assert await world.poller.poll_once() == 0  # settled: no longer watched
+        assert poll_calls() == calls  # and no longer read: nothing open costs no call
 
 
 class TestFaults:

@@ -58,9 +58,7 @@ async def serve(settings: LexwareConnectorSettings) -> None:
     )
 
     async def build(producer: EventProducer) -> ConnectorParts:
-        poller = VoucherPoller(
-            client, sessionmaker, producer, interval=settings.lexware_poll_interval_seconds
-        )
+        poller = VoucherPoller(client, sessionmaker, producer, interval=settings.poll_interval())
         runtime = ConnectorRuntime(
             connector,
             sessionmaker=sessionmaker,

@@ -15,6 +15,7 @@ from itertools import groupby
 from typing import Any
 
 import structlog
+from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connector_lexware import repository
@@ -38,6 +39,13 @@ LIST_PARAMS = {
 }
 LOCK_WAIT_SECONDS = 30.0  # longer than a round takes
 PAYMENT_STATUS = {"open": "open", "overdue": "open", "paid": "paid", "paidoff": "paid"}
+# What the poll costs in Lexware's budget (2 requests/s per organisation): the rounds'
+# voucherlist pages, and those read at once for a callback or a refresh.
+POLL_CALLS = Counter(
+    "invoicesync_lexware_poll_calls_total",
+    "voucherlist pages the poller read, by what asked",
+    ["trigger"],
+)
 
 
 class VoucherPoller:
@@ -76,7 +84,8 @@ class VoucherPoller:
         async with repository.poll_lock(self._sessionmaker) as acquired:
             if not acquired:
                 return 0
-            return await self._poll(await repository.list_tracked(self._sessionmaker))
+            tracked = await repository.list_tracked(self._sessionmaker)
+            return await self._poll(tracked, trigger="round")
 
     async def poll_integration_now(self, integration_id: uuid.UUID) -> int | None:
         """One integration at once (Lexware called back, or a user asked): waits for a
@@ -86,15 +95,18 @@ class VoucherPoller:
             if not acquired:
                 return None
             tracked = await repository.list_tracked(self._sessionmaker, integration_id)
-            return await self._poll(tracked)
+            return await self._poll(tracked, trigger="now")
 
-    async def _poll(self, tracked: list[Tracked]) -> int:
+    async def _poll(self, tracked: list[Tracked], *, trigger: str) -> int:
+        """Only organisations with something watched (a draft without its number, a
+        voucher not yet paid) are read: one with nothing open costs no call."""
         emitted = 0
         for (integration_id, scope), group in groupby(
             tracked, key=lambda t: (t.integration_id, t.scope)
         ):
             try:
-                emitted += await self._poll_integration(integration_id, scope, list(group))
+                entries = list(group)
+                emitted += await self._poll_integration(integration_id, scope, entries, trigger)
             except SyncError as exc:
                 log.warning(
                     "lexware poll skipped", integration_id=str(integration_id), error=str(exc)
@@ -102,7 +114,7 @@ class VoucherPoller:
         return emitted
 
     async def _poll_integration(
-        self, integration_id: uuid.UUID, scope: str, entries: list[Tracked]
+        self, integration_id: uuid.UUID, scope: str, entries: list[Tracked], trigger: str
     ) -> int:
         wanted = {t.remote_id: t for t in entries}
         # Only vouchers changed since the oldest watched one was sent (a day of margin for
@@ -111,13 +123,18 @@ class VoucherPoller:
         params = {**LIST_PARAMS, "updatedDateFrom": since}
         emitted = 0
         for remote_id, row in (
-            await self._rows(integration_id, scope, params, set(wanted))
+            await self._rows(integration_id, scope, params, set(wanted), trigger)
         ).items():
             emitted += await self._apply(wanted[remote_id], row)
         return emitted
 
     async def _rows(
-        self, integration_id: uuid.UUID, scope: str, params: dict[str, str], wanted: set[str]
+        self,
+        integration_id: uuid.UUID,
+        scope: str,
+        params: dict[str, str],
+        wanted: set[str],
+        trigger: str,
     ) -> dict[str, dict[str, Any]]:
         """Pages until every watched voucher is seen; drafts never are, so at most
         ``max_pages`` pages while some draft is still waiting."""
@@ -126,6 +143,7 @@ class VoucherPoller:
             rows, last = await self._client.page(
                 integration_id, scope, "v1/voucherlist", params, number
             )
+            POLL_CALLS.labels(trigger).inc()
             found.update({str(r["id"]): r for r in rows if str(r.get("id")) in wanted})
             if last or len(found) == len(wanted):
                 break
