@@ -13,7 +13,13 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field, model_validator
 
-from invoicesync_sandbox.yuki.store import Administration, Document, DuplicateMode, Store
+from invoicesync_sandbox.yuki.store import (
+    Administration,
+    AnswerForm,
+    Document,
+    DuplicateMode,
+    Store,
+)
 
 
 class AdministrationIn(BaseModel):
@@ -51,6 +57,13 @@ class PaymentIn(BaseModel):
 
 class DuplicateModeIn(BaseModel):
     mode: DuplicateMode
+
+
+class AnswersIn(BaseModel):
+    """How imports are answered: stock (the default) or with the sandbox's extensions."""
+
+    identifiers: bool = False
+    form: AnswerForm = "elements"
 
 
 class AccessIn(BaseModel):
@@ -114,6 +127,7 @@ def administration_state(admin: Administration) -> dict[str, Any]:
         "administration_id": admin.id,
         "name": admin.name,
         "duplicate_mode": admin.duplicate_mode,
+        "answers": {"identifiers": admin.identifiers_in_answers, "form": admin.answer_form},
         "closed_months": sorted(f"{y}-{m:02d}" for y, m in admin.closed_months),
         "closed_until": admin.closed_until.isoformat() if admin.closed_until else None,
         "documents": [document_state(admin, d) for d in admin.documents.values()],
@@ -150,6 +164,7 @@ class YukiControl:
             (f"{admin_path}/cost-centres", self.set_cost_centres, "POST", 200),
             (f"{admin_path}/payments", self.register_payment, "POST", 200),
             (f"{admin_path}/duplicate-mode", self.duplicate_mode, "PUT", 200),
+            (f"{admin_path}/answers", self.answers, "PUT", 200),
             (f"{admin_path}/access", self.set_access, "POST", 200),
             ("/keys/revoke", self.revoke_key, "POST", 200),
             ("/sessions/expire", self.expire, "POST", 200),
@@ -236,6 +251,14 @@ class YukiControl:
         with self.store.lock:
             self._admin(admin_id).duplicate_mode = body.mode
         return {"mode": body.mode}
+
+    def answers(self, admin_id: str, body: AnswersIn) -> dict[str, Any]:
+        """``identifiers``: DocumentID and BookingNumber in each import result (not stock);
+        ``form``: the Result as embedded elements or as escaped text."""
+        with self.store.lock:
+            admin = self._admin(admin_id)
+            admin.identifiers_in_answers, admin.answer_form = body.identifiers, body.form
+        return body.model_dump()
 
     def set_access(self, admin_id: str, body: AccessIn) -> dict[str, Any]:
         """What a Yuki user does to a key's rights: the administration's calls with a

@@ -35,8 +35,14 @@ class InvoiceResult:
     message: str
     document: Document | None = None
 
-    def to_xml(self) -> El:
+    def to_xml(self, *, identifiers: bool) -> El:
+        """Stock fields only, unless ``identifiers`` (the sandbox extension) is on."""
         doc = self.document
+        extension = [
+            leaf("Contact", self.contact),
+            leaf("DocumentID", doc.document_id if doc and self.succeeded else ""),
+            leaf("BookingNumber", (doc.booking_number or "") if doc and self.succeeded else ""),
+        ]
         return El(
             "Invoice",
             {"xmlns": ""},
@@ -46,11 +52,8 @@ class InvoiceResult:
                 leaf("EmailSent", self.email_sent),
                 leaf("Reference", self.reference),
                 leaf("Subject", self.subject),
-                leaf("Contact", self.contact),
                 leaf("Message", self.message),
-                # Sandbox additions (stock clients ignore them): read-back identifiers.
-                leaf("DocumentID", doc.document_id if doc and self.succeeded else ""),
-                leaf("BookingNumber", (doc.booking_number or "") if doc and self.succeeded else ""),
+                *(extension if identifiers else []),
             ],
         )
 
@@ -187,6 +190,6 @@ def import_response(admin: Administration, results: list[InvoiceResult], today: 
             El("TotalSucceeded", {"xmlns": ""}, text=str(succeeded)),
             El("TotalFailed", {"xmlns": ""}, text=str(len(results) - succeeded)),
             El("TotalSkipped", {"xmlns": ""}, text="0"),
-            *(r.to_xml() for r in results),
+            *(r.to_xml(identifiers=admin.identifiers_in_answers) for r in results),
         ],
     )

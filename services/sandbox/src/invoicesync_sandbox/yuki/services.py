@@ -12,7 +12,7 @@ from invoicesync_sandbox.yuki import accounting
 from invoicesync_sandbox.yuki.sales import import_response, process_document
 from invoicesync_sandbox.yuki.soap import SoapFault, SoapRequest
 from invoicesync_sandbox.yuki.store import Administration, Session, Store
-from invoicesync_sandbox.yuki.xmlout import El
+from invoicesync_sandbox.yuki.xmlout import El, serialize
 
 # Yuki's exact fault texts for a refused key and a withdrawn administration are not
 # published; these follow the ASMX pattern ("Server was unable to process request. --->
@@ -100,7 +100,8 @@ class Services:
         self.store.stats.process_calls += 1
         self.store.stats.invoices_per_call.append(len(results))
         today = datetime.fromtimestamp(self.store.clock.now(), UTC).date()
-        return import_response(admin, results, today)
+        answer = import_response(admin, results, today)
+        return serialize(answer) if admin.answer_form == "escaped" else answer
 
     def get_sales_items(self, request: SoapRequest) -> Result:
         admin = self._admin(self._session(request), request.param("administrationID"))

@@ -15,6 +15,7 @@ from typing import Literal
 from invoicesync_sandbox.clock import Clock
 from invoicesync_sandbox.visibility import visible_from
 
+AnswerForm = Literal["elements", "escaped"]
 DuplicateMode = Literal["update", "reject"]
 DEFAULT_SESSION_LIFETIME = 3600.0  # Yuki does not document it; one client assumes 24 h
 
@@ -106,6 +107,13 @@ class Administration:
     name: str
     domain_id: str
     duplicate_mode: DuplicateMode = "update"
+    # Stock Yuki answers an import with Succeeded, Processed, EmailSent, Reference, Subject
+    # and Message per invoice, no identifiers: a client reads them back by Reference.
+    # True adds DocumentID and BookingNumber (a sandbox extension no connector test needs).
+    identifiers_in_answers: bool = False
+    # How the import's Result comes: "elements" (embedded) or "escaped" (one string of
+    # escaped XML). Public clients report both; which production sends is unverified.
+    answer_form: AnswerForm = "elements"
     closed_months: set[tuple[int, int]] = field(default_factory=set)
     closed_until: dt.date | None = None
     documents: dict[str, Document] = field(default_factory=dict)  # by reference
