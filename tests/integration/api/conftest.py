@@ -127,3 +127,11 @@ def receiver() -> Iterator[Receiver]:
     with serve_in_thread(app) as url:
         state.url = f"{url}/hook"
         yield state
+
+
+def listed_ids(partner: httpx.Client, ids: list[str], **filters: str) -> set[str]:
+    """Which of ``ids`` GET /v1/invoices lists under ``filters`` (one page of 200)."""
+    params: dict[str, str | int] = {**filters, "limit": 200}
+    listed = partner.get("/v1/invoices", params=params)
+    assert listed.status_code == 200, listed.text
+    return {d["id"] for d in listed.json()["data"]} & set(ids)

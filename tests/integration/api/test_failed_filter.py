@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import Document, DocumentSync
-from tests.integration.api.conftest import add_integration, invoice
+from tests.integration.api.conftest import add_integration, invoice, listed_ids
 from tests.integration.api.test_monotonic_sync import failure
 from tests.integration.api.test_sync_runs import booked, deliver
 
@@ -29,14 +29,7 @@ async def test_failed_follows_every_change_of_a_sync_status(
     ids = [r.json()["id"] for r in created]
 
     def failed() -> set[str]:
-        params: dict[str, str | int] = {
-            "client_id": client_id,
-            "sync_status": "failed",
-            "limit": 200,
-        }
-        listed = partner.get("/v1/invoices", params=params)
-        assert listed.status_code == 200, listed.text
-        return {d["id"] for d in listed.json()["data"]} & set(ids)
+        return listed_ids(partner, ids, client_id=client_id, sync_status="failed")
 
     async def counts() -> dict[str, tuple[int, int]]:
         """Per document: the kept count and the failed sync rows there are."""

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.integrations import lifecycle
 from invoicesync_shared.db.models import Integration
-from tests.integration.api.conftest import add_integration, invoice
+from tests.integration.api.conftest import add_integration, invoice, listed_ids
 from tests.integration.api.test_sync_runs import booked, deliver
 
 
@@ -26,14 +26,7 @@ async def test_not_synced_anywhere_follows_booking_numbers_and_resets(
     ]
 
     def unsynced() -> set[str]:
-        params: dict[str, str | int] = {
-            "client_id": client_id,
-            "booking_number": "null",
-            "limit": 200,
-        }
-        listed = partner.get("/v1/invoices", params=params)
-        assert listed.status_code == 200, listed.text
-        return {d["id"] for d in listed.json()["data"]} & set(ids)
+        return listed_ids(partner, ids, client_id=client_id, booking_number="null")
 
     assert unsynced() == set(ids)
     await deliver(sessionmaker, booked(ids[0], exact, None, "UNB-E1"))

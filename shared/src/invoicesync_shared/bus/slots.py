@@ -50,6 +50,15 @@ class Slot:
             self.held = False
             self._slots.release()
 
+    @contextlib.contextmanager
+    def kept(self) -> Iterator[None]:
+        """Waits in the block keep the slot (``keeping_slot``)."""
+        self._kept += 1
+        try:
+            yield
+        finally:
+            self._kept -= 1
+
     @contextlib.asynccontextmanager
     async def given_back(self) -> AsyncIterator[None]:
         """Without the slot for the block; with it again (in turn) after. Kept while
@@ -91,11 +100,8 @@ def keeping_slot() -> Iterator[None]:
     if slot is None:
         yield
         return
-    slot._kept += 1
-    try:
+    with slot.kept():
         yield
-    finally:
-        slot._kept -= 1
 
 
 @contextlib.asynccontextmanager
