@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,16 +24,21 @@ def sandbox_settings() -> SandboxSettings:
 @pytest.fixture(scope="module")
 def http(sandbox_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=sandbox_url, timeout=10) as client:
-        app = client.get("/_sandbox/demo").json()["exact"]["test_app"]
-        auth = client.get(
-            "/exact/api/oauth2/auth",
-            params={"client_id": app["client_id"], "redirect_uri": app["redirect_uri"]},
-        )
-        code = parse_qs(urlsplit(auth.headers["location"]).query)["code"][0]
-        form = {"grant_type": "authorization_code", "code": code, **app}
-        token = client.post("/exact/api/oauth2/token", data=form).json()["access_token"]
-        client.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
+        authorize(client)
         yield client
+
+
+def authorize(client: httpx.Client) -> None:
+    """A new grant of the demo app (its access token lives 10 minutes of sandbox time)."""
+    app = client.get("/_sandbox/demo").json()["exact"]["test_app"]
+    auth = client.get(
+        "/exact/api/oauth2/auth",
+        params={"client_id": app["client_id"], "redirect_uri": app["redirect_uri"]},
+    )
+    code = parse_qs(urlsplit(auth.headers["location"]).query)["code"][0]
+    form = {"grant_type": "authorization_code", "code": code, **app}
+    token = client.post("/exact/api/oauth2/token", data=form).json()["access_token"]
+    client.headers.update({"Authorization": f"Bearer {token}", "Accept": "application/json"})
 
 
 @pytest.fixture
@@ -104,6 +110,59 @@ def test_more_than_threshold_errors_block_the_endpoint(http: httpx.Client, divis
             "/_sandbox/exact/limits",
             json={"error_threshold": 10, "minutely_limit": 5, "reset_counters": True},
         )
+
+
+def test_a_block_grows_longer_while_errors_continue(http: httpx.Client, division: int) -> None:
+    """Blocked again soon after a block ends: twice as long (1 h, then 2 h)."""
+    http.put("/_sandbox/exact/limits", json={"error_threshold": 2, "minutely_limit": 100})
+    try:
+        url = f"{accounts(http, division)}(guid'00000000-0000-0000-0000-000000000002')"
+        for _ in range(2):
+            assert [http.get(url).status_code for _ in range(3)] == [404, 404, 404]
+            assert http.get(accounts(http, division)).status_code == 429
+            http.post("/_sandbox/clock/advance", json={"seconds": 3601})
+            authorize(http)
+        spans = [
+            datetime.fromisoformat(b["until"]) - datetime.fromisoformat(b["at"])
+            for b in http.get("/_sandbox/exact/limits").json()["blocks"]
+            if b["division"] == division
+        ]
+        assert spans == [timedelta(hours=1), timedelta(hours=2)]
+        # Still blocked an hour after the second block began.
+        blocked = http.get(accounts(http, division))
+        assert blocked.status_code == 429 and "about an hour" in blocked.text
+    finally:
+        http.put(
+            "/_sandbox/exact/limits",
+            json={"error_threshold": 10, "minutely_limit": 5, "reset_counters": True},
+        )
+
+
+def test_the_token_endpoint_takes_its_daily_limit_per_app_and_user(http: httpx.Client) -> None:
+    """Past the day's token calls an app's code exchange is refused and issues nothing;
+    the next sandbox day it works again."""
+    http.put("/_sandbox/exact/limits", json={"token_daily_limit": 2, "reset_counters": True})
+    try:
+        authorize(http)
+        authorize(http)
+        with pytest.raises(KeyError):  # no access token in the refusal
+            authorize(http)
+        app = http.get("/_sandbox/demo").json()["exact"]["test_app"]
+        auth = http.get(
+            "/exact/api/oauth2/auth",
+            params={"client_id": app["client_id"], "redirect_uri": app["redirect_uri"]},
+        )
+        code = parse_qs(urlsplit(auth.headers["location"]).query)["code"][0]
+        form = {"grant_type": "authorization_code", "code": code, **app}
+        refused = http.post("/exact/api/oauth2/token", data=form)
+        assert refused.status_code == 429
+        assert refused.json()["error"] == "access_denied"
+        http.post("/_sandbox/clock/advance", json={"seconds": 86_400})
+        authorize(http)
+        assert http.get(f"{API}/current/Me").status_code == 200
+    finally:
+        http.put("/_sandbox/exact/limits", json={"token_daily_limit": 200, "reset_counters": True})
+        authorize(http)
 
 
 def test_a_lost_answer_fault_spares_refusals_and_waits_for_a_commit(

@@ -167,7 +167,7 @@ def test_a_batch_fails_only_the_invoice_with_an_unknown_vat_pair(
 def test_identifiers_and_escaped_text_are_switches(sales: zeep.Client, admin: Admin) -> None:
     """Not stock: DocumentID and BookingNumber in each result; the Result as one string of
     escaped XML (zeep's typed answer has no place for text, so the raw answer is read)."""
-    body = {"identifiers": True, "form": "escaped"}
+    body: dict[str, Any] = {"identifiers": True, "form": "escaped"}
     assert requests.put(f"{admin.control}/answers", json=body).json() == body
     session = sales.service.Authenticate(accessKey=admin.access_key)
     with sales.settings(raw_response=True):

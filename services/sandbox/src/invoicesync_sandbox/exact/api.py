@@ -238,6 +238,8 @@ async def _read_body(request: Request) -> Body | None:
 
 
 def _blocked(status: int, seconds_left: float) -> Response:
-    message = "Too many errors: this app is blocked for this endpoint for about an hour."
+    hours = max(1, round(seconds_left / 3600))
+    span = "an hour" if hours == 1 else f"{hours} hours"
+    message = f"Too many errors: this app is blocked for this endpoint for about {span}."
     retry = str(max(1, int(seconds_left)))
     return JSONResponse(error_body(message), status, headers={"Retry-After": retry})

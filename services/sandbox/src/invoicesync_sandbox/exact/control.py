@@ -61,6 +61,7 @@ class LimitsIn(BaseModel):
     daily_limit: int | None = Field(default=None, ge=1)
     error_threshold: int | None = Field(default=None, ge=0)
     error_block_status: Literal[403, 429] | None = None
+    token_daily_limit: int | None = Field(default=None, ge=1)
     reset_counters: bool = False
 
 
@@ -167,6 +168,7 @@ class ExactControl:
             "daily_limit": limiter.daily_limit,
             "error_threshold": blocker.threshold,
             "error_block_status": blocker.status,
+            "token_daily_limit": self.tokens.daily_limit,
             "blocks": [_block_view(b) for b in blocker.blocks],
         }
 
@@ -178,7 +180,9 @@ class ExactControl:
             if body.error_threshold is not None:
                 blocker.threshold = body.error_threshold
             blocker.status = body.error_block_status or blocker.status
+            self.tokens.daily_limit = body.token_daily_limit or self.tokens.daily_limit
             if body.reset_counters:
+                self.tokens.reset_counters()
                 limiter.usage.clear()
                 blocker.clear()
                 self.store.rate_limited.clear()

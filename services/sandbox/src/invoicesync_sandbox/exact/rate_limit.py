@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 MINUTE = 60.0
 DAY = 86_400.0
 HOUR = 3_600.0
+REPEAT_WINDOW = 24 * HOUR  # a new block this soon after the last one ends is longer
+MAX_BLOCK = 24 * HOUR
 ERROR_STATUSES = frozenset({400, 401, 403, 404})
 
 
@@ -127,9 +129,19 @@ class ErrorBlocker:
         while recent and recent[0].at <= now - self.window:
             recent.popleft()
         if len(recent) > self.threshold:
-            self.blocked_until[key] = now + self.block_seconds
-            self.blocks.append(Block(key, now, now + self.block_seconds, tuple(recent)))
+            until = now + self._length(key, now)
+            self.blocked_until[key] = until
+            self.blocks.append(Block(key, now, until, tuple(recent)))
             recent.clear()
+
+    def _length(self, key: ErrorKey, now: float) -> float:
+        """Exact: "the block grows longer if errors continue". How much longer is not
+        published (unverified); strict reading: a key blocked again within a day of its
+        last block's end is blocked twice as long as then, up to a day."""
+        previous = next((b for b in reversed(self.blocks) if b.key == key), None)
+        if previous is None or now - previous.until >= REPEAT_WINDOW:
+            return self.block_seconds
+        return min(2 * (previous.until - previous.at), MAX_BLOCK)
 
     def clear(self) -> None:
         self.errors.clear()

@@ -17,6 +17,9 @@ sources; unverified = one source, or none, so the emulator takes the strict read
 - unverified (body and status): re-using a spent refresh token is refused with
   ``invalid_grant`` "Old refresh token used." — reports show it as 400 and as 401
   (picqer/exact-php-client issues 549, 640). The emulator answers 400.
+- verified: the token endpoint takes at most 200 calls per app, per user, per day. What
+  the 201st gets is not published (unverified); the emulator refuses it with 429
+  ``access_denied`` and issues nothing, counting per sandbox day (UTC).
 - unverified: whether the access token issued before a refresh stays valid for the rest
   of its ten minutes. Exact documents nothing; one integrator (Invantive) says an access
   token lives ten minutes whatever happens, and that Exact may allow old refresh tokens
@@ -30,8 +33,9 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from invoicesync_sandbox.clock import Clock
 from invoicesync_sandbox.exact.errors import OAuthError
@@ -42,6 +46,7 @@ ACCESS_LIFETIME = 600.0
 REFRESH_FLOOR = 570.0
 REFRESH_LIFETIME = 30 * 86_400.0
 CODE_LIFETIME = 300.0
+DAILY_TOKEN_CALLS = 200
 
 
 @dataclass
@@ -65,6 +70,23 @@ class TokenService:
     def __init__(self, store: ExactStore, clock: Clock) -> None:
         self.store = store
         self.clock = clock
+        self.daily_limit = DAILY_TOKEN_CALLS
+        self._calls: Counter[tuple[str, uuid.UUID, date]] = Counter()
+
+    def _count_call(self, app: App, user_id: uuid.UUID) -> None:
+        """One token call of the app for the user today; refused past the daily limit."""
+        key = (app.client_id, user_id, datetime.fromtimestamp(self.clock.now(), UTC).date())
+        if self._calls[key] >= self.daily_limit:
+            raise OAuthError(
+                429,
+                "access_denied",
+                f"Rate limit exceeded: at most {self.daily_limit} token requests per app, "
+                "per user, per day",
+            )
+        self._calls[key] += 1
+
+    def reset_counters(self) -> None:
+        self._calls.clear()
 
     def issue_code(self, app: App, redirect_uri: str, user: User) -> str:
         code = secrets.token_urlsafe(32)
@@ -86,6 +108,7 @@ class TokenService:
             raise OAuthError(400, "invalid_grant", "The authorization code is invalid or expired.")
         if grant.client_id != app.client_id or grant.redirect_uri != redirect_uri:
             raise OAuthError(400, "invalid_grant", "The redirect_uri or client does not match.")
+        self._count_call(app, grant.user_id)
         now = self.clock.now()
         chain = TokenChain(
             chain_id=uuid.uuid4(),
@@ -109,6 +132,7 @@ class TokenService:
         chain = tokens.chains.get(chain_id) if chain_id else None
         if chain is None or chain.revoked or chain.client_id != app.client_id:
             raise OAuthError(400, "invalid_grant", "The refresh token is invalid.")
+        self._count_call(app, chain.user_id)
         now = self.clock.now()
         self._check_refresh_allowed(chain, now)
         tokens.rotate(chain, _token(), _token())
