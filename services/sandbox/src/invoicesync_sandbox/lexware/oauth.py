@@ -2,6 +2,12 @@
 
 ``/api/oauth2/authorize`` shows an "allow access" page (or approves at once with
 auto-approve) and ``/api/oauth2/token`` swaps codes and refresh tokens for access tokens.
+
+Unverified, all of it but the two paths: Lexware publishes the partner flow only to
+registered partners, so the access token's lifetime (an hour here), the code's (ten
+minutes), the refresh token's rules and the scope names below are the sandbox's own
+choices, not Lexware's. The connector relies on none of them: it refreshes on a 401 and
+before the ``expires_in`` the answer gives, and keeps a grant alive well inside 30 days.
 """
 
 from __future__ import annotations
