@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 
 from invoicesync_sandbox.main import create_app as create_sandbox
 from invoicesync_sandbox.settings import SandboxSettings
+from invoicesync_shared import clock
 from invoicesync_shared.connectors.errors import PermanentError
 from invoicesync_shared.connectors.service import refresh_route
 from invoicesync_shared.crypto import SecretBox
@@ -439,6 +440,24 @@ class TestBookkeeperErrors:
         assert world.one.client.calls - calls <= 4  # account, GL accounts, VAT codes: no POST
         assert world.entries() == []
 
+    async def test_a_vat_code_added_in_exact_is_used_on_the_next_document(
+        self, world: World
+    ) -> None:
+        """The failure says "add one in Exact"; once the bookkeeper has, the next document
+        with that rate books (the division's list is read again), without a restart."""
+        await world.send(world.document("VAT-2", lines=[odd_vat_line()]))
+        assert _one_failure(world)["code"] == "unknown_vat_code"
+        body = {"code": "7", "description": "7 %", "percentage": "0.07"}
+        control(world.sandbox_url, "POST", f"/exact/divisions/{world.code}/vat-codes", json=body)
+        clock.use(_Later(minutes=2))  # past the minute between re-reads of a list
+        try:
+            await world.send(world.document("VAT-3", lines=[odd_vat_line()]))
+        finally:
+            clock.use(clock.SystemClock())
+        [booked] = world.results(BookingAssigned.TYPE)
+        [entry] = world.entries()
+        assert booked["booking_number"] == str(entry["entry_number"])
+
     async def test_journal_missing(
         self, shared_sandbox_url: str, sessionmaker: Sessions, secret_box: SecretBox
     ) -> None:
@@ -587,3 +606,13 @@ def _payments(world: World) -> list[tuple[str, str]]:
         (refs[numbers[p["document_id"]]["remote_id"]], p["payment_status"])
         for p in world.results(PaymentStatusChanged.TYPE)
     ]
+
+
+class _Later:
+    """The shared clock some minutes ahead (date decisions only; sleeps stay real)."""
+
+    def __init__(self, **ahead: float) -> None:
+        self._ahead = timedelta(**ahead)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._ahead

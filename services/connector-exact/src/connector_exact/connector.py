@@ -7,6 +7,7 @@ from typing import Any
 
 from connector_exact import mapping
 from connector_exact.client import ExactClient
+from connector_exact.master_data import DivisionLists
 from invoicesync_shared.connectors.adoption import Candidate, System, adopt
 from invoicesync_shared.connectors.customers import RemoteCustomer
 from invoicesync_shared.connectors.errors import PermanentError
@@ -24,9 +25,9 @@ class ExactConnector:
 
     def __init__(self, client: ExactClient) -> None:
         self._client = client
-        # Per division: GL account code → ID, VAT fraction → code. Stable master data.
-        self._gl_accounts: dict[int, dict[str, str]] = {}
-        self._vat_codes: dict[int, dict[Decimal, str]] = {}
+        # Per division: GL account code → ID, VAT fraction → code.
+        self._gl_accounts: DivisionLists[str] = DivisionLists()
+        self._vat_codes: DivisionLists[Decimal] = DivisionLists()
 
     def scope(self, integration: Integration) -> str:
         return str(integration.settings["division"])
@@ -129,19 +130,22 @@ class ExactConnector:
         return remote.remote_id, created
 
     async def _gl_account(self, ctx: PushContext, division: int, code: str | None) -> str:
-        accounts = self._gl_accounts.get(division)
-        if accounts is None:
+        async def load() -> dict[str, str]:
             rows = await self._client.results(
                 ctx.integration.id,
                 division,
                 "financial/GLAccounts",
                 {"$filter": f"Type eq {REVENUE}", "$select": "ID,Code,Type"},
             )
-            accounts = {str(r["Code"]).strip(): str(r["ID"]) for r in rows}
-            self._gl_accounts[division] = accounts
+            return {str(r["Code"]).strip(): str(r["ID"]) for r in rows}
+
         wanted = code or ctx.settings.get("default_gl_account") or "8000"
-        if wanted in accounts:
-            return accounts[wanted]
+        # Without a code of its own a line falls back to the first account: no miss to fix.
+        found, accounts = await self._gl_accounts.find(
+            division, wanted, load, reread_on_miss=code is not None
+        )
+        if found is not None:
+            return found
         if code is None and accounts:
             return next(iter(accounts.values()))
         raise PermanentError(
@@ -149,18 +153,18 @@ class ExactConnector:
         )
 
     async def _vat_code(self, ctx: PushContext, division: int, rate: Decimal) -> str:
-        codes = self._vat_codes.get(division)
-        if codes is None:
+        async def load() -> dict[Decimal, str]:
             rows = await self._client.results(
                 ctx.integration.id, division, "vat/VATCodes", {"$select": "Code,Percentage,Type"}
             )
-            codes = {}
+            codes: dict[Decimal, str] = {}
             for row in sorted(rows, key=lambda r: str(r["Code"])):
                 codes.setdefault(
                     Decimal(str(row["Percentage"])).quantize(Decimal("0.0001")), str(row["Code"])
                 )
-            self._vat_codes[division] = codes
-        code = codes.get(mapping.vat_percentage(rate))
+            return codes
+
+        code, _ = await self._vat_codes.find(division, mapping.vat_percentage(rate), load)
         if code is None:
             raise PermanentError(
                 "unknown_vat_code",

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from invoicesync_sandbox.clock import Clock
 from invoicesync_sandbox.exact.dates import from_epoch
-from invoicesync_sandbox.exact.models import App, Division, Payment, TokenChain
+from invoicesync_sandbox.exact.models import App, Division, Payment, TokenChain, VATCode
 from invoicesync_sandbox.exact.rate_limit import Block
 from invoicesync_sandbox.exact.store import ExactStore
 from invoicesync_sandbox.exact.tokens import TokenService
@@ -30,6 +30,15 @@ class DivisionIn(BaseModel):
 
 class AccessIn(BaseModel):
     granted: bool
+
+
+class VATCodeIn(BaseModel):
+    """What a bookkeeper adds in Exact when a document names a rate it has no code for."""
+
+    code: str = Field(min_length=1, max_length=3)
+    description: str
+    percentage: Decimal = Field(ge=0, le=1)  # a fraction, as Exact stores it: 0.07
+    type: Literal["B", "E", "N"] = "E"
 
 
 class AppIn(BaseModel):
@@ -78,6 +87,7 @@ class ExactControl:
         add("/divisions", self.list_divisions, methods=["GET"])
         add("/divisions/{division}", self.inspect_division, methods=["GET"])
         add("/divisions/{division}/access", self.set_access, methods=["POST"])
+        add("/divisions/{division}/vat-codes", self.add_vat_code, methods=["POST"], status_code=201)
         add("/divisions/{division}/entries/{entry_id}/payment", self.pay, methods=["POST"])
         add("/divisions/{division}/accounts/{account_id}/block", self.block, methods=["POST"])
         add("/apps", self.register_app, methods=["POST"], status_code=201)
@@ -95,6 +105,17 @@ class ExactControl:
                 raise HTTPException(409, f"Division {code} exists")
             division = self.store.create_division(code, body.description, body.grant)
             return division_summary(division)
+
+    async def add_vat_code(self, division: int, body: VATCodeIn) -> dict[str, Any]:
+        async with self.store.lock:
+            target = self._division(division)
+            code = body.code.ljust(3)
+            if code in target.vat_codes:
+                raise HTTPException(409, f"VAT code {body.code!r} exists")
+            vat = VATCode(code, body.description, body.percentage, body.type)
+            target.vat_codes[code] = vat
+            target.remember(vat.id)
+        return {"id": str(vat.id), "code": code, "percentage": str(vat.percentage)}
 
     async def list_divisions(self) -> list[dict[str, Any]]:
         return [division_summary(d) for d in self.store.divisions.values()]
