@@ -212,6 +212,69 @@ def test_validation_errors_use_the_exact_error_body(api: httpx.Client, division:
     assert state["entries"] == []
 
 
+def entry_url(division: Json, entry_id: str) -> str:
+    return f"{API}/{division['division']}/salesentry/SalesEntries(guid'{entry_id}')"
+
+
+def refusal(answer: httpx.Response) -> str:
+    """The message of a 400 in Exact's OData error body (and nothing else in it)."""
+    assert answer.status_code == 400, answer.text
+    body = answer.json()
+    assert set(body) == {"error"} and body["error"]["code"] == ""
+    assert set(body["error"]["message"]) == {"lang", "value"}
+    message: str = body["error"]["message"]["value"]
+    return message
+
+
+def test_a_currency_that_is_no_iso_4217_code_is_refused(api: httpx.Client, division: Json) -> None:
+    customer = create_customer(api, division)["ID"]
+    assert "Currency" in refusal(post_entry(api, division, customer, Currency="EUX"))
+    assert "Currency" in refusal(post_entry(api, division, customer, Currency="eur"))
+    booked = post_entry(api, division, customer, Currency="USD")
+    assert booked.status_code == 201 and booked.json()["d"]["Currency"] == "USD"
+    url = entry_url(division, booked.json()["d"]["EntryID"])
+    assert "Currency" in refusal(api.put(url, json={"Currency": "ABC", "YourRef": "X"}))
+    kept = api.get(url).json()["d"]
+    assert kept["Currency"] == "USD" and kept["YourRef"] == "INV-1"
+
+
+def test_dates_before_1900_or_after_2099_are_refused(api: httpx.Client, division: Json) -> None:
+    customer = create_customer(api, division)["ID"]
+    for name, value in (
+        ("EntryDate", "1899-12-31T00:00:00Z"),
+        ("EntryDate", "2100-01-01T00:00:00Z"),
+        ("DueDate", "2100-01-01"),
+    ):
+        assert name in refusal(post_entry(api, division, customer, **{name: value}))
+    first = post_entry(api, division, customer, EntryDate="1900-01-01T00:00:00Z")
+    last = post_entry(api, division, customer, EntryDate="2099-12-31T00:00:00Z")
+    assert first.status_code == last.status_code == 201
+    url = (
+        f"{API}/{division['division']}/salesentry/SalesEntries(guid'{last.json()['d']['EntryID']}')"
+    )
+    assert "EntryDate" in refusal(api.put(url, json={"EntryDate": "2100-01-01T00:00:00Z"}))
+    assert "DueDate" in refusal(api.put(url, json={"DueDate": "1899-12-31T00:00:00Z"}))
+    assert api.put(url, json={"EntryDate": "2099-12-30T00:00:00Z"}).status_code == 204
+
+
+def test_line_amounts_beyond_cents_or_below_10_13_are_refused(
+    api: httpx.Client, division: Json
+) -> None:
+    customer = create_customer(api, division)["ID"]
+    for amount in ("100.001", "10000000000000", "-10000000000000.00"):
+        assert "AmountFC" in refusal(post_entry(api, division, customer, amount=amount))
+    line = {"GLAccount": gl(division, "8000"), "AmountFC": "1.00", "AmountDC": "1.005"}
+    assert "AmountDC" in refusal(post_entry(api, division, customer, SalesEntryLines=[line]))
+    assert api.get(f"/_sandbox/exact/divisions/{division['division']}").json()["entries"] == []
+    for amount in ("9999999999999.99", "-9999999999999.99", "100.10", "7.500"):
+        booked = post_entry(api, division, customer, amount=amount)
+        assert booked.status_code == 201, booked.text
+    lines = f"{API}/{division['division']}/salesentry/SalesEntryLines"
+    extra = {"EntryID": booked.json()["d"]["EntryID"], "GLAccount": gl(division, "8000")}
+    assert "AmountFC" in refusal(api.post(lines, json={**extra, "AmountFC": 0.125}))
+    assert api.post(lines, json={**extra, "AmountFC": 0.12}).status_code == 201
+
+
 def test_blocked_customer_cannot_be_booked(api: httpx.Client, division: Json) -> None:
     customer = create_customer(api, division)["ID"]
     blocked = api.post(

@@ -348,6 +348,58 @@ def test_invalid_invoice_gets_details_or_legacy_issue_list(sandbox_url: str) -> 
     assert response.status_code == 406 and "IssueList" in response.json()
 
 
+def refused_fields(answer: httpx.Response) -> dict[str, str]:
+    """``field → violation`` of a 406 in Lexware's regular error body."""
+    assert answer.status_code == 406, answer.text
+    body = answer.json()
+    assert {"timestamp", "status", "error", "path", "traceId", "message", "details"} <= set(body)
+    assert body["status"] == 406
+    return {d["field"]: d["violation"] for d in body["details"]}
+
+
+def test_a_currency_other_than_eur_is_refused(client: httpx.Client) -> None:
+    total = invoice()
+    total["totalPrice"]["currency"] = "USD"
+    assert refused_fields(client.post("/v1/invoices", json=total)) == {
+        "totalPrice.currency": "NOTVALID"
+    }
+    line = invoice()
+    line["lineItems"][0]["unitPrice"]["currency"] = "CHF"
+    assert refused_fields(client.post("/v1/credit-notes", json=line)) == {
+        "lineItems[0].unitPrice.currency": "NOTVALID"
+    }
+    assert client.post("/v1/invoices", json=invoice()).status_code == 201
+
+
+def test_voucher_dates_before_1900_or_after_2099_are_refused(client: httpx.Client) -> None:
+    for kind, day in (
+        ("invoices", "1899-12-31T23:59:59.999+01:00"),
+        ("invoices", "2100-01-01T00:00:00.000+01:00"),
+        ("credit-notes", "2100-01-01T00:00:00.000Z"),
+    ):
+        payload = {**invoice(), "voucherDate": day}
+        assert refused_fields(client.post(f"/v1/{kind}", json=payload)) == {
+            "voucherDate": "NOTVALID"
+        }
+    for day in ("1900-01-01T00:00:00.000+01:00", "2099-12-31T00:00:00.000+01:00"):
+        answer = client.post("/v1/invoices", json={**invoice(), "voucherDate": day})
+        assert answer.status_code == 201, answer.text
+
+
+def test_unit_prices_beyond_4_decimals_or_below_10_11_are_refused(client: httpx.Client) -> None:
+    net = "lineItems[0].unitPrice.netAmount"
+    for amount in (1.00001, 1e11, -1e11):
+        answer = client.post("/v1/invoices", json=invoice(net=amount))
+        assert refused_fields(answer) == {net: "NOTVALID"}
+    gross = invoice(net=19.12345, tax_type="gross")
+    assert refused_fields(client.post("/v1/credit-notes", json=gross)) == {
+        "lineItems[0].unitPrice.grossAmount": "NOTVALID"
+    }
+    for amount in (1.2345, 99999999999.9999, -99999999999.9999):
+        answer = client.post("/v1/invoices", json=invoice(net=amount))
+        assert answer.status_code == 201, answer.text
+
+
 def test_voucherlist_requires_both_filters(client: httpx.Client) -> None:
     client.post("/v1/invoices", json=invoice())
     client.post("/v1/invoices", params={"finalize": "true"}, json=invoice())

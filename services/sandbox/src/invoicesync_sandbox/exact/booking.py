@@ -11,6 +11,7 @@ import uuid
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from invoicesync_sandbox.exact import bounds
 from invoicesync_sandbox.exact.errors import bad_request
 from invoicesync_sandbox.exact.models import Account, Division, SalesEntry, SalesEntryLine
 from invoicesync_sandbox.exact.resource import Body, date, decimal, integer, text
@@ -64,13 +65,13 @@ def build_entry(division: Division, body: Body, now: datetime) -> SalesEntry:
     entry_type = integer(body, "Type") or 20
     if entry_type not in ENTRY_TYPES:
         raise bad_request("Invalid value: Type")
-    entry_date = date(body, "EntryDate") or now.replace(hour=0, minute=0, second=0, microsecond=0)
+    entry_date = entry_date_of(body) or now.replace(hour=0, minute=0, second=0, microsecond=0)
     entry = SalesEntry(
         journal=journal,
         entry_number=_entry_number(division, journal, entry_date, integer(body, "EntryNumber")),
         customer=customer.id,
         entry_date=entry_date,
-        due_date=date(body, "DueDate") or entry_date + timedelta(days=PAYMENT_DAYS),
+        due_date=entry_date + timedelta(days=PAYMENT_DAYS),  # apply_header sets DueDate
         type=entry_type,
         created=now,
         modified=now,
@@ -88,8 +89,18 @@ def _entry_number(division: Division, journal: str, day: datetime, wanted: int |
     return wanted
 
 
+def entry_date_of(body: Body) -> datetime | None:
+    """``EntryDate`` of a POST or PUT, within the range the sandbox books on."""
+    entry_date = date(body, "EntryDate")
+    bounds.check_date(entry_date, "EntryDate")
+    return entry_date
+
+
 def apply_header(entry: SalesEntry, body: Body) -> None:
     """The header fields a POST or PUT may set besides the references."""
+    bounds.check_currency(text(body, "Currency"))
+    due_date = date(body, "DueDate")
+    bounds.check_date(due_date, "DueDate")
     for name, attribute, limit in (
         ("YourRef", "your_ref", 30),
         ("Description", "description", 100),
@@ -98,7 +109,7 @@ def apply_header(entry: SalesEntry, body: Body) -> None:
     ):
         if name in body:
             setattr(entry, attribute, text(body, name, limit))
-    entry.due_date = date(body, "DueDate") or entry.due_date
+    entry.due_date = due_date or entry.due_date
 
 
 def lines_of(body: Body) -> list[Body]:
@@ -122,6 +133,8 @@ def build_line(division: Division, entry: SalesEntry, body: Body) -> SalesEntryL
     amount = decimal(body, "AmountFC")
     if amount is None:
         raise bad_request("Mandatory: AmountFC")
+    bounds.check_amount(amount, "AmountFC")
+    bounds.check_amount(decimal(body, "AmountDC"), "AmountDC")
     vat_code = _vat_code(division, text(body, "VATCode"), gl.vat_code)
     percentage = division.vat_codes[vat_code].percentage if vat_code else Decimal(0)
     vat_amount = decimal(body, "VATAmountFC")

@@ -11,7 +11,7 @@ from invoicesync_sandbox.exact import booking
 from invoicesync_sandbox.exact.errors import bad_request, not_found
 from invoicesync_sandbox.exact.models import Division, SalesEntry, SalesEntryLine
 from invoicesync_sandbox.exact.odata import Row
-from invoicesync_sandbox.exact.resource import Body, Call, Resource, date
+from invoicesync_sandbox.exact.resource import Body, Call, Resource
 
 MODEL = "Exact.Web.Api.Models.SalesEntry"
 ENTRY_PROPERTIES = frozenset(
@@ -69,10 +69,12 @@ class SalesEntries(Resource):
         self.check_body(body)
         division = call.div()
         entry = find_entry(call, key)
-        if "Customer" in body:
-            entry.customer = booking.find_customer(division, body["Customer"]).id
-        entry.entry_date = date(body, "EntryDate") or entry.entry_date
+        customer = booking.find_customer(division, body["Customer"]) if "Customer" in body else None
+        entry_date = booking.entry_date_of(body)
         booking.apply_header(entry, body)  # SalesEntryLines in a PUT are ignored, as on Exact
+        if customer is not None:  # set only once the header passed its checks
+            entry.customer = customer.id
+        entry.entry_date = entry_date or entry.entry_date
         entry.modified = call.now
 
     def delete(self, call: Call, key: object) -> None:

@@ -2,12 +2,17 @@
 
 Problems come back as 406 with one ``details[]`` entry per field; small businesses
 ("Kleinunternehmer") may only send ``vatfree`` vouchers without VAT.
+
+Lexware Office books in EUR only, so any other currency is refused. The range of
+``voucherDate`` (1900-01-01 to 2099-12-31) and the precision and size of unit prices (at
+most 4 decimals, below 10^11) are **unverified**: not found in Lexware's public docs, so the
+sandbox takes the strict choice and refuses what a real organisation might still accept.
 """
 
 from __future__ import annotations
 
 import copy
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -46,6 +51,10 @@ KEPT = (
     "archived",
 )
 CENT = Decimal("0.01")
+# Unverified, strict (see the module docstring).
+EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(2099, 12, 31)
+PRICE_PLACES = Decimal("0.0001")
+PRICE_LIMIT = Decimal(10) ** 11
 
 
 def _is_date(value: Any) -> bool:
@@ -58,14 +67,42 @@ def _is_date(value: Any) -> bool:
     return True
 
 
+def _in_range(value: str) -> bool:
+    """The day of an ISO date-time as written (its own offset), within the bounds."""
+    day = datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+    return EARLIEST_DAY <= day <= LATEST_DAY
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _price(where: str, price: dict[str, Any]) -> list[Violation]:
+    """A unit price with more than 4 decimals, 10^11 or more, or not finite, is refused."""
+    out = []
+    for name in ("netAmount", "grossAmount"):
+        value = price.get(name)
+        if not _is_number(value):
+            continue
+        amount = Decimal(str(value))
+        if not amount.is_finite() or abs(amount) >= PRICE_LIMIT:
+            message = "must be less than 100000000000 in absolute value"
+        elif amount != amount.quantize(PRICE_PLACES):
+            message = "must have at most 4 decimal places"
+        else:
+            continue
+        out.append(Violation(f"{where}.unitPrice.{name}", "NOTVALID", message))
+    return out
 
 
 def _header(body: dict[str, Any]) -> list[Violation]:
     out = []
     if not _is_date(body.get("voucherDate")):
         out.append(Violation("voucherDate", "NOTNULL", "must be an ISO-8601 date-time"))
+    elif not _in_range(body["voucherDate"]):
+        out.append(
+            Violation("voucherDate", "NOTVALID", "must lie between 1900-01-01 and 2099-12-31")
+        )
     if (body.get("totalPrice") or {}).get("currency") != "EUR":
         out.append(Violation("totalPrice.currency", "NOTVALID", "must be EUR"))
     if (body.get("taxConditions") or {}).get("taxType") not in TAX_TYPES:
@@ -128,6 +165,7 @@ def _line(i: int, item: Any, tax_type: str) -> list[Violation]:
                 f"{amount} required for taxType {tax_type}",
             )
         )
+    out += _price(where, price)
     if price.get("taxRatePercentage") not in TAX_RATES:
         out.append(
             Violation(f"{where}.unitPrice.taxRatePercentage", "NOTVALID", "tax rate not allowed")
