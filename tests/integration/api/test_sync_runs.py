@@ -18,6 +18,7 @@ from invoicesync_shared.db.models import OutboxMessage
 from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.events.results import (
     BookingAssigned,
+    DocumentSent,
     PaymentStatusChanged,
     SyncFailed,
     SyncResult,
@@ -393,3 +394,76 @@ async def test_a_run_over_chosen_documents_counts_the_booked_ones_without_sendin
     assert (shown["status"], shown["booking_number"]) == ("booked", "26700077")
     await deliver(sessionmaker, booked(open_doc, integration, run.json()["id"], "26700078"))
     assert partner.get(f"/v1/sync-runs/{run.json()['id']}").json()["status"] == "finished"
+
+
+async def requested_targets(
+    sessionmaker: async_sessionmaker[AsyncSession], document_id: str
+) -> list[set[str]]:
+    """The integrations each outbox row of the document asks for, oldest first."""
+    async with sessionmaker() as session:
+        envelopes = await session.scalars(
+            select(OutboxMessage.envelope)
+            .where(OutboxMessage.envelope["subject"].astext == document_id)
+            .order_by(OutboxMessage.id)
+        )
+        return [{t["integration_id"] for t in e["data"]["targets"]} for e in envelopes]
+
+
+async def test_a_run_over_chosen_documents_counts_a_sent_draft_without_sending_it(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Sent and awaiting its number (a Lexware draft) is as settled as booked: counted as
+    synced, not delivered a second time."""
+    integration = await add_integration(sessionmaker, client_id, system="lexware")
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="SENT-1")).json()["id"]
+    sent = DocumentSent(
+        document_id=uuid.UUID(doc),
+        integration_id=integration,
+        remote_id="draft-1",
+        sent_at=datetime.now(UTC),
+    )
+    await deliver(sessionmaker, sent)
+    assert partner.get(f"/v1/invoices/{doc}").json()["sync"][0]["status"] == "sent"
+    before = await outbox_rows(sessionmaker, doc)
+
+    run = partner.post("/v1/sync-runs", json={"document_ids": [doc]})
+    assert run.status_code == 202, run.text
+
+    assert await outbox_rows(sessionmaker, doc) == before
+    shown = partner.get(f"/v1/sync-runs/{run.json()['id']}").json()
+    assert shown["status"] == "finished"
+    assert (shown["totals"]["documents_total"], shown["totals"]["documents_synced"]) == (1, 1)
+    assert partner.get(f"/v1/invoices/{doc}").json()["sync"][0]["status"] == "sent"
+
+
+async def test_a_run_sends_a_document_only_where_it_is_not_booked_yet(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Booked in Exact, failed in Yuki: a run over it asks Yuki alone and counts Exact's
+    booking as synced; Exact's booking number stays."""
+    exact = await add_integration(sessionmaker, client_id, system="exact")
+    yuki = await add_integration(sessionmaker, client_id, system="yuki")
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="PAIR-1")).json()["id"]
+    await deliver(sessionmaker, booked(doc, exact, None, "26700091"))
+    await deliver(
+        sessionmaker,
+        SyncFailed(
+            document_id=uuid.UUID(doc),
+            integration_id=yuki,
+            code="unavailable",
+            message="Yuki was not reachable.",
+            retryable=True,
+        ),
+    )
+    before = await requested_targets(sessionmaker, doc)
+
+    run = partner.post("/v1/sync-runs", json={"document_ids": [doc]})
+    assert run.status_code == 202, run.text
+
+    assert await requested_targets(sessionmaker, doc) == [*before, {str(yuki)}]
+    totals = run.json()["totals"]
+    assert (totals["documents_total"], totals["documents_synced"]) == (2, 1)
+    assert totals["documents_pending"] == 1
+    states = {s["system"]: s for s in partner.get(f"/v1/invoices/{doc}").json()["sync"]}
+    assert (states["exact"]["status"], states["exact"]["booking_number"]) == ("booked", "26700091")
+    assert states["yuki"]["status"] == "pending"
