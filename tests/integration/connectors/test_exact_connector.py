@@ -319,6 +319,36 @@ class TestCustomers:
         await world.send(world.document("NEWC-4", customer=fresh))
         assert world.one.client.calls - calls == 1  # the SalesEntry POST alone
 
+    @pytest.mark.parametrize(
+        ("field", "exact_field"),
+        [("vat_number", "VATNumber"), ("company_number", "ChamberOfCommerce")],
+    )
+    async def test_an_account_with_the_same_number_is_matched_not_created_again(
+        self, world: World, field: str, exact_field: str
+    ) -> None:
+        """The bookkeeper keeps the customer under another name and code; its VAT (or
+        Chamber of Commerce) number finds it, so the entry goes to that account."""
+        number = {"vat_number": "NL001234567B01", "company_number": "12345678"}[field]
+        existing = await world.one.client.post(
+            world.integration.id,
+            world.code,
+            "crm/Accounts",
+            {"Name": "Jansen Holding B.V.", "Code": "4711", "Status": "C", exact_field: number},
+        )
+        account_id = str(existing["d"]["ID"])
+        accounts_before = len(world.state()["accounts"])
+        customer = CustomerData(
+            external_id=f"jansen-{field}", name="Jansen BV", country="NL", **{field: number}
+        )
+
+        await world.send(world.document(f"MATCH-{field}", customer=customer))
+
+        assert len(world.state()["accounts"]) == accounts_before
+        [entry] = world.entries()
+        assert entry["customer"] == account_id
+        [result] = world.results(BookingAssigned.TYPE)
+        assert result["customer_created"] is False
+
 
 class TestRateLimits:
     @pytest.fixture
