@@ -133,10 +133,13 @@ async def relink(
     """Link again (same or new settings) keeping customer links: nothing is re-imported."""
     integration = await service.get_owned(session, integration_id, caller.partner_id)
     new_settings = lifecycle.relink_settings(integration, body.settings, request.app.state.box)
+    before = integration.settings
     integration.settings = new_settings
     await session.commit()  # the connector verifies what is stored
     verdict = await verify(settings, integration.system, integration.id)
     if not verdict.ok:
+        integration.settings = before  # refused: left as it was
+        await session.commit()
         raise ConnectionFailed(
             verdict.message or "The settings were refused.", extra={"reason": verdict.code}
         )
