@@ -6,10 +6,19 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+from connector_exact.settings import ExactConnectorSettings
 from invoicesync_shared.connectors.error_brake import ErrorBudgetSpent
 from invoicesync_shared.connectors.errors import SyncError
 from invoicesync_shared.crypto import SecretBox
-from tests.integration.connectors.exact_support import Replica, Sessions, World, replica
+from tests.integration.connectors.exact_support import (
+    Replica,
+    Sessions,
+    World,
+    control,
+    replica,
+)
 
 MISSING = "crm/Accounts(guid'00000000-0000-0000-0000-000000000000')"
 
@@ -53,3 +62,38 @@ async def test_successful_calls_cost_nothing_of_the_allowance(world: World) -> N
 
     assert world.one.client.calls == 12 + 8
     assert outcomes.count(ErrorBudgetSpent) == 1
+
+
+async def test_with_the_connectors_own_allowance_exact_never_blocks_the_endpoint(
+    world: World, sessionmaker: Sessions, secret_box: SecretBox
+) -> None:
+    """With the allowance the connector runs with, errors that go on are held back here
+    before Exact (the sandbox counts as Exact does) blocks the endpoint for an hour."""
+    allowance = ExactConnectorSettings.model_fields["exact_error_allowance"].default
+    assert allowance <= control(world.sandbox_url, "GET", "/exact/limits")["error_threshold"]
+    one = replica(world.sandbox_url, sessionmaker, secret_box, error_allowance=allowance)
+    world.others = [one]
+
+    outcomes = await _fail_repeatedly(world, one, 15)
+
+    assert one.client.calls == allowance
+    assert outcomes.count(ErrorBudgetSpent) == 15 - allowance
+    blocks = control(world.sandbox_url, "GET", "/exact/limits")["blocks"]
+    assert [b for b in blocks if b["division"] == world.code] == []
+
+
+async def test_errors_on_one_endpoint_leave_the_others_open(world: World) -> None:
+    """Exact counts errors per endpoint (an entity's key is not part of it), and so does
+    the brake: with crm/Accounts held back, sales entries are still sent."""
+    await _fail_repeatedly(world, world.one, 9)
+    other = "crm/Accounts(guid'11111111-1111-1111-1111-111111111111')"
+    with pytest.raises(ErrorBudgetSpent):  # another account: the same endpoint
+        await world.one.client.get(world.integration.id, world.code, other)
+    calls = world.one.client.calls
+
+    missing_entry = "salesentry/SalesEntries(guid'00000000-0000-0000-0000-000000000000')"
+    with pytest.raises(SyncError) as raised:
+        await world.one.client.get(world.integration.id, world.code, missing_entry)
+
+    assert not isinstance(raised.value, ErrorBudgetSpent)
+    assert world.one.client.calls == calls + 1
