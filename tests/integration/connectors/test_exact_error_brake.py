@@ -5,8 +5,10 @@ so it never blocks the app; successful calls cost none of it."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import text
 
 from connector_exact.settings import ExactConnectorSettings
 from invoicesync_shared.connectors.error_brake import ErrorBudgetSpent
@@ -21,6 +23,19 @@ from tests.integration.connectors.exact_support import (
 )
 
 MISSING = "crm/Accounts(guid'00000000-0000-0000-0000-000000000000')"
+
+
+@pytest.fixture(autouse=True)
+async def forget_the_errors(world: World, sessionmaker: Sessions) -> AsyncIterator[None]:
+    """The brake counts per division code, and a sandbox of a test's own numbers its
+    divisions as the shared one does: the errors spent here are forgotten afterwards, so
+    a later test's division of the same code starts with the whole allowance."""
+    yield
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            text("DELETE FROM connector_call_errors WHERE system = 'exact' AND scope = :scope"),
+            {"scope": str(world.code)},
+        )
 
 
 async def _fail_repeatedly(world: World, one: Replica, times: int) -> list[type[Exception]]:
