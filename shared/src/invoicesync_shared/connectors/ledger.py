@@ -15,14 +15,18 @@ import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ColumnElement, DateTime, and_, func, select, tuple_, update
+from sqlalchemy import ColumnElement, DateTime, Table, and_, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_shared.db.models import LedgerEntry
 from invoicesync_shared.events.envelope import Envelope
+
+# The ledger's own table: statements that load no entry are Core statements on it, so
+# they skip the ORM's DML and compile-state bookkeeping (a few per pushed document).
+_LEDGER = cast(Table, LedgerEntry.__table__)
 
 ATTEMPTING, BOOKED, SENT, FAILED = "attempting", "booked", "sent", "failed"
 DONE = (BOOKED, SENT)
@@ -91,14 +95,14 @@ class Ledger:
         async with self._sessionmaker.begin() as session:
             row = (
                 await session.execute(
-                    select(LedgerEntry, LedgerEntry.lease_expires_at > _clock())
+                    select(LedgerEntry, _LEDGER.c.lease_expires_at > _clock())
                     .where(*_is(key))
                     .with_for_update()
                 )
             ).first()
             if row is None:
                 inserted = await session.scalar(
-                    insert(LedgerEntry)
+                    insert(_LEDGER)
                     .values(
                         integration_id=integration_id,
                         document_id=document_id,
@@ -111,7 +115,7 @@ class Ledger:
                         lease_expires_at=expires,
                     )
                     .on_conflict_do_nothing()
-                    .returning(LedgerEntry.attempts)
+                    .returning(_LEDGER.c.attempts)
                 )
                 # A concurrent first claim won the insert: it holds the lease now.
                 return None if inserted is None else Claim(key, 1, None, started + _s(lease))
@@ -122,16 +126,15 @@ class Ledger:
                 return None
             session.expunge(entry)  # the caller gets it as it was before this claim
             token = await session.scalar(
-                update(LedgerEntry)
+                update(_LEDGER)
                 .where(*_is(key))
                 .values(
                     state=ATTEMPTING,
-                    attempts=LedgerEntry.attempts + 1,
+                    attempts=_LEDGER.c.attempts + 1,
                     lease_expires_at=expires,
                     updated_at=_clock(),
                 )
-                .returning(LedgerEntry.attempts)
-                .execution_options(synchronize_session=False)
+                .returning(_LEDGER.c.attempts)
             )
             assert token is not None  # the row is locked
             return Claim(key, token, entry, started + _s(lease))
@@ -140,11 +143,10 @@ class Ledger:
         """Extend a live lease still ours; False when it lapsed or another took it."""
         async with self._sessionmaker.begin() as session:
             renewed = await session.scalar(
-                update(LedgerEntry)
+                update(_LEDGER)
                 .where(*_held(claim))
                 .values(lease_expires_at=_clock() + lease)
-                .returning(LedgerEntry.attempts)
-                .execution_options(synchronize_session=False)
+                .returning(_LEDGER.c.attempts)
             )
             return renewed is not None
 
@@ -161,32 +163,31 @@ class Ledger:
             return Renewal(frozenset(), frozenset())
         wanted = [(*claim.key, claim.token) for claim in claims]
         attempt = tuple_(
-            LedgerEntry.integration_id,
-            LedgerEntry.document_id,
-            LedgerEntry.generation,
-            LedgerEntry.attempts,
+            _LEDGER.c.integration_id,
+            _LEDGER.c.document_id,
+            _LEDGER.c.generation,
+            _LEDGER.c.attempts,
         )
-        live = (LedgerEntry.state == ATTEMPTING, LedgerEntry.lease_expires_at > _clock())
+        live = (_LEDGER.c.state == ATTEMPTING, _LEDGER.c.lease_expires_at > _clock())
         free = (
-            select(LedgerEntry.integration_id, LedgerEntry.document_id, LedgerEntry.generation)
+            select(_LEDGER.c.integration_id, _LEDGER.c.document_id, _LEDGER.c.generation)
             .where(attempt.in_(wanted), *live)
             .with_for_update(skip_locked=True)
         )
         async with self._sessionmaker.begin() as session:
             rows = await session.execute(
-                update(LedgerEntry)
+                update(_LEDGER)
                 .where(
                     tuple_(
-                        LedgerEntry.integration_id,
-                        LedgerEntry.document_id,
-                        LedgerEntry.generation,
+                        _LEDGER.c.integration_id,
+                        _LEDGER.c.document_id,
+                        _LEDGER.c.generation,
                     ).in_(free),
                     attempt.in_(wanted),
                     *live,
                 )
                 .values(lease_expires_at=_clock() + lease)
                 .returning(*attempt.clauses)
-                .execution_options(synchronize_session=False)
             )
             renewed = frozenset(_attempt_keys(rows))
             rest = [key for key in wanted if ((key[0], key[1], key[2]), key[3]) not in renewed]
@@ -214,7 +215,7 @@ class Ledger:
         records: None, and nothing written, when it lapsed or another attempt took it."""
         async with self._sessionmaker.begin() as session:
             now = await session.scalar(
-                select(_clock()).select_from(LedgerEntry).where(*_held(claim)).with_for_update()
+                select(_clock()).select_from(_LEDGER).where(*_held(claim)).with_for_update()
             )
             if now is None:
                 return None
@@ -235,12 +236,7 @@ class Ledger:
                 values["revision"] = revision
             if state in DONE:
                 values["sent_at"] = now
-            await session.execute(
-                update(LedgerEntry)
-                .where(*_is(claim.key))
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
+            await session.execute(update(_LEDGER).where(*_is(claim.key)).values(**values))
             return envelope
 
     async def release(self, claim: Claim, *, error: str, state: str = ATTEMPTING) -> bool:
@@ -250,11 +246,10 @@ class Ledger:
         provably sent nothing (a deferral), so a next try need not look it up."""
         async with self._sessionmaker.begin() as session:
             released = await session.scalar(
-                update(LedgerEntry)
+                update(_LEDGER)
                 .where(*_held(claim))
                 .values(state=state, last_error=error, lease_expires_at=None)
-                .returning(LedgerEntry.attempts)
-                .execution_options(synchronize_session=False)
+                .returning(_LEDGER.c.attempts)
             )
             return released is not None
 
@@ -268,24 +263,22 @@ class Ledger:
         """A sent draft got its number remotely (read back, not pushed: no lease)."""
         async with self._sessionmaker.begin() as session:
             await session.execute(
-                update(LedgerEntry)
+                update(_LEDGER)
                 .where(*_is((integration_id, document_id, generation)))
                 .values(state=BOOKED, booking_number=booking_number, updated_at=_clock())
-                .execution_options(synchronize_session=False)
             )
 
     async def mark_published(self, key: EntryKey, event_id: str) -> None:
         """The recorded result ``event_id`` reached the bus (a newer one stays due)."""
         async with self._sessionmaker.begin() as session:
             await session.execute(
-                update(LedgerEntry)
+                update(_LEDGER)
                 .where(
                     *_is(key),
-                    LedgerEntry.result_event["id"].astext == event_id,
-                    LedgerEntry.result_published_at.is_(None),
+                    _LEDGER.c.result_event["id"].astext == event_id,
+                    _LEDGER.c.result_published_at.is_(None),
                 )
                 .values(result_published_at=_clock())
-                .execution_options(synchronize_session=False)
             )
 
     async def unpublished(
@@ -296,18 +289,18 @@ class Ledger:
         async with self._sessionmaker() as session:
             rows = await session.execute(
                 select(
-                    LedgerEntry.integration_id,
-                    LedgerEntry.document_id,
-                    LedgerEntry.generation,
-                    LedgerEntry.result_event,
+                    _LEDGER.c.integration_id,
+                    _LEDGER.c.document_id,
+                    _LEDGER.c.generation,
+                    _LEDGER.c.result_event,
                 )
                 .where(
-                    LedgerEntry.result_event.is_not(None),
-                    LedgerEntry.result_published_at.is_(None),
-                    LedgerEntry.updated_at < _clock() - older_than,
-                    LedgerEntry.system == self._system,
+                    _LEDGER.c.result_event.is_not(None),
+                    _LEDGER.c.result_published_at.is_(None),
+                    _LEDGER.c.updated_at < _clock() - older_than,
+                    _LEDGER.c.system == self._system,
                 )
-                .order_by(LedgerEntry.updated_at)
+                .order_by(_LEDGER.c.updated_at)
                 .limit(limit)
             )
             return [
@@ -325,9 +318,9 @@ def _clock() -> ColumnElement[datetime]:
 def _is(key: EntryKey) -> tuple[ColumnElement[bool], ...]:
     integration_id, document_id, generation = key
     return (
-        LedgerEntry.integration_id == integration_id,
-        LedgerEntry.document_id == document_id,
-        LedgerEntry.generation == generation,
+        _LEDGER.c.integration_id == integration_id,
+        _LEDGER.c.document_id == document_id,
+        _LEDGER.c.generation == generation,
     )
 
 
@@ -336,9 +329,9 @@ def _held(claim: Claim) -> tuple[ColumnElement[bool], ...]:
     return (
         *_is(claim.key),
         and_(
-            LedgerEntry.attempts == claim.token,
-            LedgerEntry.state == ATTEMPTING,
-            LedgerEntry.lease_expires_at > _clock(),
+            _LEDGER.c.attempts == claim.token,
+            _LEDGER.c.state == ATTEMPTING,
+            _LEDGER.c.lease_expires_at > _clock(),
         ),
     )
 
