@@ -10,9 +10,10 @@ announces nothing (sync/transitions.py).
 from __future__ import annotations
 
 import uuid
+from typing import cast
 
 import structlog
-from sqlalchemy import func
+from sqlalchemy import Table, func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -39,6 +40,9 @@ from invoicesync_shared.tracing import continue_trace
 log = structlog.get_logger()
 KNOWN_TYPES: dict[str, type[SyncResult]] = {**RESULT_TYPES, **AUDIT_TYPES}
 CONSUMER = "api-results"
+# The inbox table: its insert is a Core statement, which skips the ORM's DML work per
+# result applied (nothing in it is kept in the session).
+PROCESSED = cast(Table, ProcessedEvent.__table__)
 
 
 class ResultApplier:
@@ -70,10 +74,10 @@ class ResultApplier:
 
 async def _first_time(session: AsyncSession, event_id: uuid.UUID) -> bool:
     inserted = await session.scalar(
-        insert(ProcessedEvent)
+        insert(PROCESSED)
         .values(consumer=CONSUMER, event_id=event_id)
         .on_conflict_do_nothing()
-        .returning(ProcessedEvent.event_id)
+        .returning(PROCESSED.c.event_id)
     )
     return inserted is not None
 
