@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import DocumentSync
 from invoicesync_shared.db.models import Integration, OutboxMessage
-from invoicesync_shared.events.results import SyncFailed
 from tests.integration.api.conftest import add_integration, invoice
+from tests.integration.api.test_monotonic_sync import failure
 from tests.integration.api.test_sync_runs import booked, deliver
 
 
@@ -40,16 +40,6 @@ async def sync_row(
     return row
 
 
-def failure(document_id: str, integration: uuid.UUID, code: str, retryable: bool) -> SyncFailed:
-    return SyncFailed(
-        document_id=uuid.UUID(document_id),
-        integration_id=integration,
-        code=code,
-        message=f"Failed with {code}.",
-        retryable=retryable,
-    )
-
-
 @pytest.mark.parametrize(
     ("code", "retryable", "shown", "asked"),
     [
@@ -73,7 +63,7 @@ async def test_retry_asks_again_for_a_failed_or_unknown_sync(
     its outcome is unknown) and makes it pending again, without the error."""
     integration = await add_integration(sessionmaker, client_id)
     doc = partner.post("/v1/invoices", json=invoice(client_id, number=f"RETRY-{code}")).json()
-    await deliver(sessionmaker, failure(doc["id"], integration, code, retryable))
+    await deliver(sessionmaker, failure(doc["id"], integration, code, retryable=retryable))
     assert partner.get(f"/v1/invoices/{doc['id']}").json()["sync"][0]["status"] == shown
     before = await requests_for(sessionmaker, doc["id"])
 
@@ -97,7 +87,7 @@ async def test_retry_asks_only_where_the_document_failed(
     yuki = await add_integration(sessionmaker, client_id, system="yuki")
     doc = partner.post("/v1/invoices", json=invoice(client_id, number="RETRY-PAIR")).json()["id"]
     await deliver(sessionmaker, booked(doc, exact, None, "26700101"))
-    await deliver(sessionmaker, failure(doc, yuki, "unavailable", True))
+    await deliver(sessionmaker, failure(doc, yuki, "unavailable", retryable=True))
 
     retried = partner.post(f"/v1/invoices/{doc}/retry")
 
