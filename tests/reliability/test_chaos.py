@@ -354,6 +354,7 @@ def test_nothing_lost_nothing_twice_under_chaos(
         "replica with clock +2 min": "yuki-2"
         if "FAKETIME" in chaos.REPLICA_ENV["yuki-2"]
         else "NONE",
+        "integrations not active at the end": _not_active(partner, clients),
     }
     _print_figures(
         findings,
@@ -396,6 +397,16 @@ def _all_booked(partner: httpx.Client, documents: list[dict[str, Any]], vouchers
     ids = [d["id"] for d in documents if {s["remote_id"] for s in d["sync"]} & vouchers]
     states = [s for i in ids for s in partner.get(f"/v1/invoices/{i}").json()["sync"]]
     return len(ids) == len(vouchers) and all(s["status"] == "booked" for s in states)
+
+
+def _not_active(partner: httpx.Client, clients: list[ConnectedClient]) -> list[str]:
+    """Which integrations ended broken, and why: what an unsettled document waits for."""
+    shown = [partner.get(f"/v1/integrations/{c.integration_id}").json() for c in clients]
+    return [
+        f"{i['system']} {i['id']}: {i['status']} ({i.get('status_reason')})"
+        for i in shown
+        if i.get("status") != "active"
+    ]
 
 
 def _print_figures(

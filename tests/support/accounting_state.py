@@ -53,7 +53,8 @@ class Findings:
                 label = f"{document['number']} ({state['system']})"
                 error = state.get("error") or {}
                 if state["status"] in UNSETTLED and error.get("code") != FOR_THE_BOOKKEEPER:
-                    self.unsettled.append(f"{label}: {state['status']}")
+                    why = state.get("waiting_reason") or error.get("code") or "no reason"
+                    self.unsettled.append(f"{label}: {state['status']} ({why})")
                 if state["status"] == "failed" and not (error.get("code") and error.get("message")):
                     self.failures_without_reason.append(label)
 

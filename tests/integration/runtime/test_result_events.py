@@ -10,10 +10,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from invoicesync_shared import clock
+from invoicesync_shared.clock import SystemClock
 from invoicesync_shared.connectors.errors import AuthorizationLost, PermanentError, UnknownOutcome
 from invoicesync_shared.connectors.result_relay import ResultRelay
 from invoicesync_shared.connectors.retry import RetryPolicy
-from invoicesync_shared.connectors.runtime import ConnectorRuntime
+from invoicesync_shared.connectors.runtime import REPORT_LOSS_AGAIN_AFTER, ConnectorRuntime
 from invoicesync_shared.connectors.testing import FakeConnector
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events import topics
@@ -196,6 +198,42 @@ async def test_a_refused_grant_is_reported_once_however_many_documents_meet_it(
     # A new grant refused again (after a reconnect) is news again.
     fake.fail_next(AuthorizationLost("refused", credentials_issued_at=issued + timedelta(1)))
     await runtime.handle(booked_event(snapshot(client, "LOST-4"), integration))
+    assert len(producer.of_type(IntegrationConnectionLost.TYPE)) == 2
+
+
+class MovedClock:
+    """Real time plus an offset the test moves."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+async def test_a_refusal_still_met_a_while_later_is_reported_again(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The chaos run's broker lost the only report before the API read it: the integration
+    stayed "active", its documents pending for ever, and nobody was told to reconnect."""
+    producer = RecordingProducer()
+    runtime, fake = runtime_for(sessionmaker, producer)
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    issued = datetime(2026, 12, 1, tzinfo=UTC)
+    moved = MovedClock()
+    clock.use(moved)
+    try:
+        for number in ("AGAIN-1", "AGAIN-2"):
+            fake.fail_next(AuthorizationLost("refused", credentials_issued_at=issued))
+            await runtime.handle(booked_event(snapshot(client, number), integration))
+        assert len(producer.of_type(IntegrationConnectionLost.TYPE)) == 1
+
+        moved.offset = REPORT_LOSS_AGAIN_AFTER  # the sweeper asks again: still refused
+        fake.fail_next(AuthorizationLost("refused", credentials_issued_at=issued))
+        await runtime.handle(booked_event(snapshot(client, "AGAIN-1"), integration))
+    finally:
+        clock.use(SystemClock())
     assert len(producer.of_type(IntegrationConnectionLost.TYPE)) == 2
 
 

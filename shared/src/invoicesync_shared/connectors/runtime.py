@@ -79,6 +79,11 @@ DEFAULT_SETTLE = timedelta(seconds=30)
 DEFAULT_PUSH_DEADLINE = timedelta(minutes=30)
 
 INTERNAL_ERROR = "internal_error"
+# A refused grant is reported once per grant, and again this long after while pushes still
+# meet it: a report lost on its way (a broker that lost its messages before the API read
+# them) must not leave the integration "active" in the API, its documents pending, for ever.
+# The API ignores a report about an integration it already marked broken.
+REPORT_LOSS_AGAIN_AFTER = timedelta(minutes=1)
 # Statuses the API set after a lost connection: documents wait for the reconnect.
 WAITING_FOR_RECONNECT = frozenset({"needs_reauthorization", "error"})
 # May exist remotely: the ledger stays "attempting", so the next try looks it up first.
@@ -152,8 +157,8 @@ class ConnectorRuntime:
         self._keeper = LeaseKeeper(self._ledger, lease)  # one heartbeat for all our pushes
         self._settle = settle.total_seconds()
         self._deadline = deadline.total_seconds()
-        # Per integration, the credentials (by issue time) whose loss was reported.
-        self._reported_losses: dict[uuid.UUID, set[datetime | None]] = {}
+        # Per integration, the credentials (by issue time) whose loss was reported, and when.
+        self._reported_losses: dict[uuid.UUID, dict[datetime | None, datetime]] = {}
         self.lease_waited = asyncio.Event()  # set once this runtime waited on another's lease
         self._source = f"/connectors/{connector.system}"
 
@@ -516,11 +521,13 @@ class ConnectorRuntime:
         # Once per refused grant and process: every waiting document meets the same
         # refusal, and the API needs to hear it once (a reconnect brings new tokens;
         # a push that succeeds, or the integration seen waiting, makes it news again).
+        # A document still pushed a while later means the API has not heard: again.
         issued = exc.credentials_issued_at or integration.token_issued_at
-        reported = self._reported_losses.setdefault(integration.id, set())
-        if issued not in reported:
+        reported = self._reported_losses.setdefault(integration.id, {})
+        last, now = reported.get(issued), clock.now()
+        if last is None or now - last >= REPORT_LOSS_AGAIN_AFTER:
             await report_connection_lost(self._producer, integration, exc)
-            reported.add(issued)
+            reported[issued] = now
 
     async def _defer(
         self,
