@@ -40,6 +40,7 @@ def _by_key(bootstrap: str, topic: str, handle: Handler, concurrency: int = 4) -
         max_attempts=1,
         concurrency=concurrency,
         in_order_by="key",
+        session_timeout=6,  # the embedded broker holds a join for half of it
     )
 
 

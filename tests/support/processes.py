@@ -50,6 +50,13 @@ class Stack:
         self.launch(name, command, env)
         wait_healthy(health_url, self.processes[name], self.log_dir / f"{name}.log", health_timeout)
 
+    def start_together(self, commands: dict[str, tuple[str | list[str], str]]) -> None:
+        """Start each named ``(command, health_url)`` at once, then wait for all."""
+        for name, (command, _) in commands.items():
+            self.launch(name, command)
+        for name, (_, health_url) in commands.items():
+            wait_healthy(health_url, self.processes[name], self.log_dir / f"{name}.log")
+
     def launch(
         self, name: str, command: str | list[str], env: dict[str, str] | None = None
     ) -> subprocess.Popen[bytes]:
@@ -143,6 +150,9 @@ def stack_env(
         ),
         "INVOICESYNC_WEBHOOK_ALLOW_LOOPBACK_URLS": "1",
         "INVOICESYNC_SANDBOX_FAULT_HANG_SECONDS": "4",
+        # The embedded broker holds each group join for half the session timeout: 5 s, not
+        # 15, per connector start; a killed replica's partitions move on after 10 s.
+        "INVOICESYNC_KAFKA_SESSION_TIMEOUT_SECONDS": "10",
         "INVOICESYNC_LOG_JSON": "1",
         "PYTHONUNBUFFERED": "1",
     }
@@ -184,10 +194,14 @@ def running_stack(
     stack = Stack(env=env, log_dir=log_dir)
     try:
         stack.start("sandbox", sandbox_command, f"{stack.sandbox_url}/healthz")
-        stack.start("api", "invoicesync-api", f"{stack.api_url}/healthz")
+        # Then the rest side by side (a connector reads the sandbox's WSDL as it starts).
+        services: dict[str, tuple[str | list[str], str]] = {
+            "api": ("invoicesync-api", f"{stack.api_url}/healthz")
+        }
         for system in connectors:
             port = env[f"INVOICESYNC_CONNECTOR_{system.upper()}_PORT"]
-            stack.start(system, CONNECTORS[system], f"http://127.0.0.1:{port}/readyz")
+            services[system] = (CONNECTORS[system], f"http://127.0.0.1:{port}/readyz")
+        stack.start_together(services)
         yield stack
     finally:
         stack.stop_all()

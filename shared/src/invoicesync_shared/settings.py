@@ -33,6 +33,10 @@ class ServiceSettings(BaseSettings):
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     otel_endpoint: str = ""
     topic_partitions: int = Field(default=4, ge=1)
+    # How long the broker waits for a silent consumer before giving its partitions to
+    # another replica (a killed connector's documents wait this long). The embedded broker
+    # also holds every join for half of it, so test stacks use less.
+    kafka_session_timeout_seconds: float = Field(default=30.0, ge=6, le=300)
     # Where a connector's control server (health, metrics, verify) listens; 0.0.0.0 in
     # containers, so probes and the API can reach it.
     connector_host: str = "127.0.0.1"

@@ -71,6 +71,7 @@ async def serve(settings: ExactConnectorSettings) -> None:
             health_host=settings.connector_host,
             clock_url=settings.clock_url,
             environment=settings.env,
+            session_timeout=settings.kafka_session_timeout_seconds,
             # Divisions side by side, each one document at a time: a division whose minute
             # is spent waits alone, and each answer's remaining count stays exact.
             concurrency=settings.exact_concurrency,

@@ -88,6 +88,7 @@ async def serve(settings: LexwareConnectorSettings) -> None:
             health_host=settings.connector_host,
             clock_url=settings.clock_url,
             environment=settings.env,
+            session_timeout=settings.kafka_session_timeout_seconds,
             concurrency=settings.lexware_concurrency,
             # One document per organisation at a time: its 2 requests/s serve that one, and
             # the slots go to other organisations (per document, a backlog of one took them all).

@@ -70,6 +70,7 @@ async def serve(settings: YukiConnectorSettings) -> None:
             health_host=settings.connector_host,
             clock_url=settings.clock_url,
             environment=settings.env,
+            session_timeout=settings.kafka_session_timeout_seconds,
             concurrency=settings.yuki_concurrency,
         )
     finally:

@@ -62,7 +62,9 @@ class EventConsumer:
         max_attempts: int = 5,
         concurrency: int = 1,
         in_order_by: OrderScope = "subject",
+        session_timeout: float = 30.0,
     ) -> None:
+        session_ms = int(session_timeout * 1000)
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=group_id,
@@ -70,8 +72,8 @@ class EventConsumer:
             auto_offset_reset="earliest",
             fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
             max_poll_interval_ms=600_000,
-            session_timeout_ms=30_000,
-            heartbeat_interval_ms=3_000,
+            session_timeout_ms=session_ms,
+            heartbeat_interval_ms=session_ms // 10,
         )
         self._consumer.subscribe(topics, listener=_CommitOnRevoke(self))
         self._handler = handler

@@ -141,6 +141,15 @@ class ConnectorParts:
         return [refresh_route(self.refresh)] if self.refresh else []
 
 
+@dataclass(frozen=True)
+class _Group:
+    """How the connector's consumer takes part in its group."""
+
+    concurrency: int
+    in_order_by: OrderScope
+    session_timeout: float
+
+
 async def run_connector(
     build: Callable[[EventProducer], Awaitable[ConnectorParts]],
     *,
@@ -152,15 +161,18 @@ async def run_connector(
     in_order_by: OrderScope = "subject",
     clock_url: str = "",
     environment: str = "development",
+    session_timeout: float = 30.0,
 ) -> None:
     """Consume sync requests until SIGTERM/SIGINT; finish the message in hand first.
 
     ``build`` gets the producer, so results of the runtime and of the loops share it.
     ``concurrency`` and ``in_order_by`` shape the consumer (EventConsumer);
-    ``clock_url`` makes date decisions follow another clock (dev and tests).
+    ``clock_url`` makes date decisions follow another clock (dev and tests);
+    ``session_timeout`` is the consumer group's (``kafka_session_timeout_seconds``).
     """
+    group = _Group(concurrency, in_order_by, session_timeout)
     async with clock.following(clock_url, environment):
-        await _run(build, engine, bootstrap, health_port, health_host, concurrency, in_order_by)
+        await _run(build, engine, bootstrap, health_port, health_host, group)
 
 
 async def _run(
@@ -169,8 +181,7 @@ async def _run(
     bootstrap: str,
     health_port: int,
     health_host: str,
-    concurrency: int,
-    in_order_by: OrderScope,
+    group: _Group,
 ) -> None:
     producer = EventProducer(bootstrap, client_id=f"connector-{health_port}")
     await producer.start()
@@ -182,8 +193,9 @@ async def _run(
         group_id=f"connector-{runtime.system}",
         handler=runtime.handle,
         dead_letter=runtime.dead_letter_record,
-        concurrency=concurrency,
-        in_order_by=in_order_by,
+        concurrency=group.concurrency,
+        in_order_by=group.in_order_by,
+        session_timeout=group.session_timeout,
     )
     for follower in parts.backlog_followers:
         follower.follow(consumer.backlog)

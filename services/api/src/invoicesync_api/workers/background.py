@@ -81,6 +81,7 @@ class BackgroundWorkers:
             handler=ResultApplier(self._sessionmaker).handle,
             concurrency=self._settings.results_concurrency,
             in_order_by="subject",  # a document's results (an integration's loss) in order
+            session_timeout=self._settings.kafka_session_timeout_seconds,
         )
         self._tasks.append(asyncio.create_task(self._relay.run(), name="outbox-relay"))
         await self._results.start()
