@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -25,7 +25,14 @@ from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import LedgerEntry
 from invoicesync_shared.events.documents import DocumentSnapshot
 from tests.support.producers import RecordingProducer
-from tests.support.yuki import SOAP_TIMEOUT, Yuki, add_integration, document, settings_for
+from tests.support.yuki import (
+    SETTLE,
+    SOAP_TIMEOUT,
+    Yuki,
+    add_integration,
+    document,
+    settings_for,
+)
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -51,6 +58,7 @@ async def yuki(
         sessionmaker=sessionmaker,
         producer=producer,
         retry=RetryPolicy(attempts=4, initial=0.05, maximum=0.2),
+        settle=timedelta(seconds=SETTLE),  # not the production 30 s before each lookup
     )
     yield Yuki(
         shared_sandbox_url,
