@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from invoicesync_sandbox.main import create_app as create_sandbox
 from invoicesync_sandbox.settings import SandboxSettings
 from invoicesync_shared import clock
-from invoicesync_shared.connectors.errors import PermanentError
+from invoicesync_shared.connectors.errors import PermanentError, TransientError
 from invoicesync_shared.connectors.service import refresh_route
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration, LedgerEntry
@@ -116,6 +116,35 @@ class TestTokens:
         [lost] = world.results(IntegrationConnectionLost.TYPE)
         assert lost["status"] == "needs_reauthorization" and lost["reason"] == "refresh_refused"
         assert await _status(sessionmaker, world) == "active"  # the API's to change
+
+    async def test_a_token_refused_with_a_401_is_not_sent_again_when_no_new_one_came(
+        self, world: World
+    ) -> None:
+        """Exact counts each 401 towards its block: a push retried after a failed refresh
+        must refresh first, not spend another 401 on the token already refused."""
+        stale = _access(world)
+        control(world.sandbox_url, "POST", "/exact/tokens/expire", json={"token": stale})
+        control(
+            world.sandbox_url,
+            "POST",
+            "/faults",
+            json={"system": "exact", "path_pattern": "oauth2/token", "kind": "http_500"},
+        )
+        sent: list[str] = []
+
+        async def me(token: str) -> httpx.Response:
+            sent.append(token)
+            return await world.one.http.get(
+                f"{world.sandbox_url}/exact/api/v1/current/Me",
+                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            )
+
+        with pytest.raises(TransientError):  # the 401, then the refresh meets the 500
+            await world.one.tokens.send_authorized(world.integration.id, me)
+        answer = await world.one.tokens.send_authorized(world.integration.id, me)
+
+        assert answer.status_code == 200
+        assert sent.count(stale) == 1 and len(sent) == 2
 
     async def test_a_lost_refresh_answer_is_reported_not_written(
         self, world: World, sessionmaker: Sessions

@@ -228,6 +228,8 @@ class TokenStore:
             await self._remember_refusal(integration_id, lease, exc)
             raise _lost(lease, exc) from exc
         except Exception:
+            if failed_token is not None:
+                await self._retire(integration_id, lease, failed_token)
             await self._release(integration_id, lease)  # (a dead holder's lease lapses)
             raise
         stored = await self._store(integration_id, lease, token)
@@ -294,6 +296,17 @@ class TokenStore:
             return None
         stored = self._box.decrypt_json(integration.credentials)
         return integration if stored.get("refresh_token") == lease.refresh_token else None
+
+    async def _retire(self, integration_id: uuid.UUID, lease: _Lease, refused: str) -> None:
+        """The stored access token came back 401 and no new one came: mark it expired, so
+        the next call refreshes first instead of sending it again. Exact counts each 401
+        towards its hour-long block, and a retried push would spend one per attempt."""
+        async with self._sessionmaker.begin() as session:
+            integration = await self._still_ours(session, integration_id, lease)
+            if integration is None or integration.credentials is None:
+                return
+            if self._box.decrypt_json(integration.credentials).get("access_token") == refused:
+                integration.token_expires_at = clock.now()
 
     async def _release(self, integration_id: uuid.UUID, lease: _Lease) -> None:
         async with self._sessionmaker.begin() as session:
