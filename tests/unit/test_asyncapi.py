@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from invoicesync_shared.events import asyncapi, topics
+from invoicesync_shared.events import asyncapi, topic_settings, topics
 from invoicesync_shared.events.envelope import Envelope
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,7 +72,7 @@ def test_every_event_and_topic_is_documented() -> None:
         assert cls.__name__ in document["components"]["schemas"]
     for channel in document["channels"].values():
         kafka = channel["bindings"]["kafka"]
-        settings = asyncapi.TOPIC_SETTINGS[channel["address"]]
+        settings = topic_settings.TOPIC_SETTINGS[channel["address"]]
         assert kafka["partitions"] == settings.partitions
         assert kafka["topicConfiguration"]["retention.ms"] == settings.retention_ms
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from invoicesync_shared.events import topics
-from invoicesync_shared.events.asyncapi import TOPIC_SETTINGS
+from invoicesync_shared.events.topic_settings import TOPIC_SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "deploy" / "compose.yaml"

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from invoicesync_shared.events import topics
-from invoicesync_shared.events.asyncapi import TOPIC_SETTINGS
+from invoicesync_shared.events.topic_settings import TOPIC_SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"

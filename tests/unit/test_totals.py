@@ -8,7 +8,7 @@ import pytest
 
 from invoicesync_api.documents.schemas import LineIn, TotalsIn
 from invoicesync_api.documents.totals import check_declared, compute
-from invoicesync_api.errors import Unprocessable
+from invoicesync_api.errors.exceptions import Unprocessable
 
 
 def line(quantity: str, price: str, rate: str) -> LineIn:

@@ -21,12 +21,9 @@ from invoicesync_api.callbacks.signatures import LexwareSignatures
 from invoicesync_api.clients.router import router as clients_router
 from invoicesync_api.documents.idempotency import IdempotencyKeys
 from invoicesync_api.documents.router import document_router
-from invoicesync_api.errors import (
-    PROBLEM_RESPONSES,
-    install_error_handlers,
-    problem,
-    problem_media_types,
-)
+from invoicesync_api.errors.handlers import install_error_handlers
+from invoicesync_api.errors.openapi import PROBLEM_RESPONSES, problem_media_types
+from invoicesync_api.errors.problem import problem
 from invoicesync_api.health import DependencyHealth, State
 from invoicesync_api.http_limits import RequestLimits
 from invoicesync_api.integrations.lifecycle_router import router as lifecycle_router

@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import ApiKey
-from invoicesync_api.errors import Unauthorized
+from invoicesync_api.errors.exceptions import Unauthorized
 from invoicesync_api.settings import ApiSettings
 from invoicesync_shared.db.engine import autocommit
 

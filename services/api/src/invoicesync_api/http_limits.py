@@ -12,7 +12,7 @@ import json
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from invoicesync_api.errors import problem, problem_body
+from invoicesync_api.errors.problem import problem, problem_body
 
 UNPARSABLE = problem_body(
     400,

@@ -14,7 +14,7 @@ from sqlalchemy import Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from invoicesync_api.errors import Unprocessable
+from invoicesync_api.errors.exceptions import Unprocessable
 
 
 class Keyed(Protocol):

@@ -9,7 +9,7 @@ from pydantic import Field, SecretStr
 from invoicesync_api.webhooks.settings import WebhookSettings
 from invoicesync_api.workers.retention import RetentionWindows
 from invoicesync_shared.events import topics
-from invoicesync_shared.events.asyncapi import TOPIC_SETTINGS
+from invoicesync_shared.events.topic_settings import TOPIC_SETTINGS
 from invoicesync_shared.settings import ServiceSettings
 
 HOUR_MS = 3_600_000

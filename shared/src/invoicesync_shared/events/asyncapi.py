@@ -3,9 +3,8 @@
 Every ``Event`` subclass with a ``TYPE`` of its own, in any module of this package
 (modules added later included), becomes a message on its ``TOPIC``; payload schemas come
 from ``model_json_schema``. Messages travel as CloudEvents 1.0 in Kafka binary mode
-(``ce_*`` headers, JSON body), keyed by client id. Topic settings for production live
-in ``TOPIC_SETTINGS`` here; the deploy jobs that create the topics and the KEDA
-ScaledObjects are checked against them by the tests.
+(``ce_*`` headers, JSON body), keyed by client id. Each channel shows its topic's
+production settings, ``TOPIC_SETTINGS`` in ``topic_settings``.
 
 Regenerate the checked-in document (a test fails while it differs)::
 
@@ -17,7 +16,6 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
-from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, ClassVar
 
@@ -26,61 +24,12 @@ from pydantic import BaseModel, Field
 from invoicesync_shared import events
 from invoicesync_shared.events import topics
 from invoicesync_shared.events.envelope import Event
+from invoicesync_shared.events.topic_settings import API_RESULTS_GROUP, TOPIC_SETTINGS
 
 ASYNCAPI_VERSION = "3.0.0"
 KAFKA_BINDING_VERSION = "0.5.0"
-DAY_MS = 24 * 60 * 60 * 1000
 # Modules of this package not imported to find events (this one).
 _SKIP_MODULES = {"asyncapi"}
-# The API's consumer group on the results topic (invoicesync_api.sync.results.CONSUMER).
-API_RESULTS_GROUP = "api-results"
-
-
-@dataclass(frozen=True)
-class TopicSettings:
-    """How a topic is created in production (deploy/compose.yaml, deploy/k8s)."""
-
-    partitions: int
-    retention_ms: int
-    description: str
-    replicas: int = 3
-    min_insync_replicas: int = 2
-
-
-# Partitions bound the parallelism of a consumer group: a connector scales to at most
-# this many replicas (KEDA's maxReplicaCount). Growing a topic later remaps keys to
-# partitions, so start generous; 12 divides by 1, 2, 3, 4 and 6 replicas evenly.
-TOPIC_SETTINGS: dict[str, TopicSettings] = {
-    topics.DOCUMENTS: TopicSettings(
-        partitions=12,
-        retention_ms=7 * DAY_MS,
-        description=(
-            "Sync requests from the API's outbox relay. Every connector reads all of it in "
-            "its own consumer group (connector-<system>) and acts on the targets of its own "
-            "system."
-        ),
-    ),
-    topics.SYNC_RESULTS: TopicSettings(
-        partitions=12,
-        retention_ms=7 * DAY_MS,
-        description=(
-            "Outcomes of pushes, from the connectors to the API's result consumer "
-            f"(group {API_RESULTS_GROUP}), which deduplicates by event id."
-        ),
-    ),
-    **{
-        topics.dead_letter_topic(system): TopicSettings(
-            partitions=3,
-            retention_ms=28 * DAY_MS,
-            description=(
-                f"Events the {system} connector gave up on after its retries, with the "
-                "reason; kept four weeks for inspection. Replay goes through the API "
-                "(POST /v1/dead-letters/replay), which reads the sync state, not this topic."
-            ),
-        )
-        for system in topics.SYSTEMS
-    },
-}
 
 
 class Undeliverable(BaseModel):

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.deps import SessionDep, SettingsDep
-from invoicesync_api.errors import ApiError, NotFound, Unauthorized
+from invoicesync_api.errors.exceptions import ApiError, NotFound, Unauthorized
 from invoicesync_api.integrations import connection
 from invoicesync_api.integrations.refresh import refresh
 from invoicesync_api.settings import ApiSettings

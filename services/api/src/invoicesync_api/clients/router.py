@@ -13,7 +13,7 @@ from sqlalchemy import select
 from invoicesync_api import pagination
 from invoicesync_api.db.models import Client
 from invoicesync_api.deps import CallerDep, SessionDep
-from invoicesync_api.errors import NotFound
+from invoicesync_api.errors.exceptions import NotFound
 from invoicesync_api.examples import partners as examples
 from invoicesync_api.examples.media import response_examples
 from invoicesync_api.schemas import AddressIn, CountryCode, Page, Strict

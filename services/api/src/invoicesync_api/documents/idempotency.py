@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from invoicesync_api.db.models import IdempotencyKey
-from invoicesync_api.errors import Conflict, IdempotencyKeyReused
+from invoicesync_api.errors.exceptions import Conflict, IdempotencyKeyReused
 from invoicesync_shared.db.engine import autocommit
 
 KEYS = cast(Table, IdempotencyKey.__table__)

@@ -21,7 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pycountry
 
-from invoicesync_api.errors import ValidationFailed
+from invoicesync_api.errors.exceptions import ValidationFailed
 from invoicesync_shared import clock
 
 CENT = Decimal("0.01")

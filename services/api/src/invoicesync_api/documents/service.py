@@ -20,7 +20,7 @@ from invoicesync_api.documents.schemas import (
     SyncStateOut,
     TotalsOut,
 )
-from invoicesync_api.errors import Conflict, NotFound, Unavailable, Unprocessable
+from invoicesync_api.errors.exceptions import Conflict, NotFound, Unavailable, Unprocessable
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import DocumentUpdated
 

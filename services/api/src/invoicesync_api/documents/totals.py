@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from invoicesync_api.documents import rules
 from invoicesync_api.documents.schemas import LineIn, TotalsIn
-from invoicesync_api.errors import Unprocessable
+from invoicesync_api.errors.exceptions import Unprocessable
 
 CENT = rules.CENT
 

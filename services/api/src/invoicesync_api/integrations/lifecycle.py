@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Document, DocumentSync
-from invoicesync_api.errors import Conflict, Unprocessable
+from invoicesync_api.errors.exceptions import Conflict, Unprocessable
 from invoicesync_api.integrations.service import lock, merged_settings, set_verdict
 from invoicesync_api.integrations.verification import Verdict
 from invoicesync_shared.crypto import SecretBox

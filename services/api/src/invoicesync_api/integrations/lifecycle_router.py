@@ -10,14 +10,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from invoicesync_api.deps import CallerDep, SessionDep, SettingsDep
-from invoicesync_api.errors import (
-    CONNECTION_PROBLEM_RESPONSES,
-    CONNECTOR_PROBLEM_RESPONSES,
-    Conflict,
-    ConnectionFailed,
-    Unavailable,
-    Unprocessable,
-)
+from invoicesync_api.errors.exceptions import Conflict, ConnectionFailed, Unavailable, Unprocessable
+from invoicesync_api.errors.openapi import CONNECTION_PROBLEM_RESPONSES, CONNECTOR_PROBLEM_RESPONSES
 from invoicesync_api.examples import integrations as examples
 from invoicesync_api.integrations import lifecycle, service
 from invoicesync_api.integrations.refresh import READS_BACK, refresh

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from authlib.integrations.base_client.errors import OAuthError
 
-from invoicesync_api.errors import ConnectionFailed
+from invoicesync_api.errors.exceptions import ConnectionFailed
 from invoicesync_api.settings import ApiSettings
 from invoicesync_shared import clock
 from invoicesync_shared.connectors.oauth import OAuthApp, token_fields

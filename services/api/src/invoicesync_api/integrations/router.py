@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from invoicesync_api.clients.router import ClientDep
 from invoicesync_api.deps import CallerDep, SessionDep, SettingsDep
-from invoicesync_api.errors import CONNECTION_PROBLEM_RESPONSES, ConnectionFailed, Unprocessable
+from invoicesync_api.errors.exceptions import ConnectionFailed, Unprocessable
+from invoicesync_api.errors.openapi import CONNECTION_PROBLEM_RESPONSES
 from invoicesync_api.examples import integrations as examples
 from invoicesync_api.examples.media import response_examples
 from invoicesync_api.health import DependencyHealth

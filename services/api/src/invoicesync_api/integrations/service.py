@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Client, DocumentSync
-from invoicesync_api.errors import NotFound, Unprocessable
+from invoicesync_api.errors.exceptions import NotFound, Unprocessable
 from invoicesync_api.integrations import oauth
 from invoicesync_api.integrations.schemas import (
     SETTINGS_MODELS,

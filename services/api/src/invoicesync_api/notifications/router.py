@@ -13,7 +13,7 @@ from sqlalchemy import select
 from invoicesync_api.clients.router import ClientFilterDep
 from invoicesync_api.db.models import Notification
 from invoicesync_api.deps import CallerDep, SessionDep
-from invoicesync_api.errors import NotFound
+from invoicesync_api.errors.exceptions import NotFound
 from invoicesync_api.examples import sync as examples
 from invoicesync_api.examples.media import response_examples
 

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from invoicesync_api.db.models import ApiKey, Partner
 from invoicesync_api.deps import AdminDep, SessionDep, hash_key
-from invoicesync_api.errors import NotFound
+from invoicesync_api.errors.exceptions import NotFound
 from invoicesync_api.examples import partners as examples
 from invoicesync_api.examples.media import response_examples
 from invoicesync_api.schemas import Strict

@@ -18,7 +18,7 @@ from invoicesync_api.db.models import (
     SyncRunItem,
 )
 from invoicesync_api.documents import fanout
-from invoicesync_api.errors import Conflict, NotFound, Unprocessable
+from invoicesync_api.errors.exceptions import Conflict, NotFound, Unprocessable
 from invoicesync_api.sync import announce, moved, repository
 from invoicesync_api.sync.schemas import SyncRunIn, SyncRunOut
 from invoicesync_shared import clock

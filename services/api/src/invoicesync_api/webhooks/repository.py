@@ -10,7 +10,7 @@ from sqlalchemy import Float, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api import pagination
-from invoicesync_api.errors import NotFound
+from invoicesync_api.errors.exceptions import NotFound
 from invoicesync_api.webhooks.models import (
     CANCELED,
     ENABLED,

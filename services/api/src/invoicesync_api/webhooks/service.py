@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Notification
-from invoicesync_api.errors import Conflict
+from invoicesync_api.errors.exceptions import Conflict
 from invoicesync_api.webhooks import repository
 from invoicesync_api.webhooks.models import (
     DISABLED,

@@ -9,7 +9,7 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
-from invoicesync_api.errors import ApiError
+from invoicesync_api.errors.exceptions import ApiError
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

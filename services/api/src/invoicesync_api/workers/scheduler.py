@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import Client, SyncRun
-from invoicesync_api.errors import ApiError
+from invoicesync_api.errors.exceptions import ApiError
 from invoicesync_api.sync import service as runs
 from invoicesync_api.sync.schemas import SyncRunIn
 from invoicesync_shared import clock
