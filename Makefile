@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint typecheck chaos soak bench clean
+.PHONY: run test test-fast install lint typecheck chaos soak bench clean
 
 # uv from PyPI when missing; a system Python that refuses --user installs (PEP 668) gets a
 # private virtual environment for it instead.
@@ -20,6 +20,11 @@ run: install
 
 test: install
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+# The fast lane (no process stacks): pure functions, the API over HTTP and PostgreSQL, the
+# connector runtime and the sandbox emulators; about two minutes.
+test-fast: install
+	$(UV) run --frozen pytest tests/unit tests/integration/api tests/integration/runtime tests/integration/sandbox $(PYTEST_ARGS)
 
 lint: install
 	$(UV) run --frozen ruff check .

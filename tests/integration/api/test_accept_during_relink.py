@@ -160,7 +160,7 @@ async def test_a_deadlock_answers_503_and_writes_nothing(
         patching = asyncio.create_task(asyncio.to_thread(patch))
         waiting = text(
             "SELECT count(*) FROM pg_stat_activity "
-            "WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE document_syncs%'"
+            "WHERE wait_event_type = 'Lock' AND query LIKE '%FROM document_syncs%FOR UPDATE'"
         )
         async with asyncio.timeout(BOUND):
             while not patching.done():

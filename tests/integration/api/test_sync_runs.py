@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import DocumentSync, Notification
-from invoicesync_api.sync.results import ResultApplier
+from invoicesync_api.sync.results import ResultApplier, apply
 from invoicesync_api.workers.scheduler import NightlyScheduler
 from invoicesync_api.workers.sweeper import PendingSweeper
 from invoicesync_shared.db.models import OutboxMessage
@@ -24,6 +25,11 @@ from invoicesync_shared.events.results import (
     SyncResult,
 )
 from tests.integration.api.conftest import add_integration, invoice
+
+WAITING_ON_A_LOCK = text(
+    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+    "AND query LIKE '%document_syncs%'"
+)
 
 
 async def active_integration(
@@ -467,3 +473,39 @@ async def test_a_run_sends_a_document_only_where_it_is_not_booked_yet(
     states = {s["system"]: s for s in partner.get(f"/v1/invoices/{doc}").json()["sync"]}
     assert (states["exact"]["status"], states["exact"]["booking_number"]) == ("booked", "26700091")
     assert states["yuki"]["status"] == "pending"
+
+
+async def test_a_run_started_while_a_booking_is_applied_does_not_ask_for_it_again(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The small soak announced one document booked twice: a nightly run read it pending
+    while its booking was being applied, then wrote it back to pending; the connector's
+    answer to the run booked it, and announced it, again."""
+    integration = await active_integration(sessionmaker, client_id)
+    document = partner.post("/v1/invoices", json=invoice(client_id, number="RACE-1")).json()["id"]
+    await relayed(sessionmaker)
+
+    async with sessionmaker.begin() as applying:  # the result consumer, mid-transaction
+        await apply(applying, booked(document, integration, None, "26700042"))
+        starting = asyncio.create_task(
+            asyncio.to_thread(partner.post, "/v1/sync-runs", json={"client_id": client_id})
+        )
+        async with asyncio.timeout(20):
+            while not starting.done():
+                async with sessionmaker() as watcher:  # a new snapshot of the activity
+                    if await watcher.scalar(WAITING_ON_A_LOCK):
+                        break
+                await asyncio.sleep(0.01)  # polling a condition, not waiting out a race
+    run = await asyncio.wait_for(starting, 20)
+
+    assert run.status_code == 202, run.text
+    assert run.json()["status"] == "finished"  # nothing left to send
+    async with sessionmaker() as session:
+        state = await session.get(DocumentSync, (uuid.UUID(document), integration))
+        asked = await session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.published_at.is_(None))
+        )
+    assert state is not None and state.status == "booked"
+    assert asked == 0

@@ -22,6 +22,7 @@ from invoicesync_shared.events.documents import (
     CreditNoteBooked,
     DocumentSnapshot,
     DocumentSyncRequested,
+    DocumentUpdated,
     InvoiceBooked,
     SyncTarget,
 )
@@ -31,6 +32,8 @@ SOURCE = "/api"
 INTEGRATIONS = cast(Table, Integration.__table__)
 
 
+# What a connector answered for good within a generation: asked again only for an edit.
+ANSWERED = ("booked", "sent")
 # Connected, though perhaps broken for now: a document created meanwhile is theirs too.
 # It waits `pending` (no request goes out) and is sent when the user connects again.
 CONNECTED = ("active", "needs_reauthorization", "error")
@@ -203,15 +206,25 @@ async def request_sync(
     sync_run_id: uuid.UUID | None = None,
 ) -> list[tuple[DocumentSync, Integration]]:
     """Mark the document pending in each integration and stage the event; returns the
-    sync rows."""
+    sync rows asked (not those answered meanwhile, unless this is an edit)."""
     states = []
     for integration in integrations:
-        state = await session.get(DocumentSync, (document.id, integration.id))
+        # Locked and read afresh: an answer applied since the caller looked (a sync run's
+        # plan, a resume's list) is kept, not overwritten by "pending" and then asked for,
+        # and announced, a second time. Only an edit asks again what is booked or sent.
+        state = await session.get(
+            DocumentSync,
+            (document.id, integration.id),
+            with_for_update=True,
+            populate_existing=True,
+        )
         if state is None:
             state = DocumentSync(
                 document_id=document.id, integration_id=integration.id, generation=0
             )
             session.add(state)
+        elif state.status in ANSWERED and event_type is not DocumentUpdated:
+            continue
         ask(state, document, integration).requested_at = func.now()  # as the sweeper compares
         states.append((state, integration))
     event = sync_event(document, client, states, event_type=event_type, sync_run_id=sync_run_id)

@@ -56,17 +56,21 @@ async def documents_to_catch_up(
 async def settled_pairs(
     session: AsyncSession, plan: Mapping[Document, Sequence[Integration]]
 ) -> set[tuple[uuid.UUID, uuid.UUID]]:
-    """(document, integration) pairs of ``plan`` already booked or sent there."""
+    """(document, integration) pairs of ``plan`` already booked or sent there.
+
+    Every row of the plan's documents is locked (``FOR UPDATE``, in key order) before its
+    status is read: an answer being applied now is waited for and seen, so the run never
+    puts a document just booked back to pending (it would be announced booked twice)."""
     documents = [d.id for d in plan]
     if not documents:
         return set()
     rows = await session.execute(
-        select(DocumentSync.document_id, DocumentSync.integration_id).where(
-            DocumentSync.document_id.in_(documents),
-            DocumentSync.status.in_(("booked", "sent")),
-        )
+        select(DocumentSync.document_id, DocumentSync.integration_id, DocumentSync.status)
+        .where(DocumentSync.document_id.in_(documents))
+        .order_by(DocumentSync.document_id, DocumentSync.integration_id)
+        .with_for_update()
     )
-    return {(document_id, integration_id) for document_id, integration_id in rows}
+    return {(d, i) for d, i, status in rows if status in fanout.ANSWERED}
 
 
 async def run_document_count(session: AsyncSession, run_id: uuid.UUID) -> int:
