@@ -22,13 +22,13 @@ from invoicesync_api.webhooks.models import WebhookDelivery
 from invoicesync_api.workers.scheduler import NightlyScheduler
 from invoicesync_api.workers.sweeper import PendingSweeper
 from invoicesync_shared import clock
-from invoicesync_shared.connectors import ledger as ledger_states
 from invoicesync_shared.connectors.errors import Deferred
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
 from invoicesync_shared.connectors.testing import FakeConnector
 from invoicesync_shared.db.models import Integration, OutboxMessage
 from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.events.results import BookingAssigned, SyncDeferred, SyncFailed
+from invoicesync_shared.states import LedgerState
 from tests.integration.api.conftest import add_integration, invoice
 from tests.integration.api.test_nightly import CONNECTED, TWO_AM
 from tests.integration.api.test_redelivered_results import sync_request
@@ -92,7 +92,7 @@ async def test_a_deferred_document_waits_for_the_reset_then_is_booked(
     assert deferred.data["waiting_until"] == reset.isoformat().replace("+00:00", "Z")
     entry = await runtime.ledger.find(integration_id, uuid.UUID(document_id), 0)
     assert entry is not None and entry.lease_expires_at is None
-    assert entry.state == ledger_states.FAILED  # nothing sent: no lookup needed next time
+    assert entry.state == LedgerState.FAILED  # nothing sent: no lookup needed next time
     applier = ResultApplier(sessionmaker)
     await applier.handle(deferred)
 

@@ -12,10 +12,10 @@ from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from invoicesync_shared import clock
-from invoicesync_shared.connectors import ledger as ledger_states
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import LedgerEntry
 from invoicesync_shared.events.results import BookingAssigned, SyncDeferred, SyncFailed
+from invoicesync_shared.states import LedgerState
 from tests.integration.connectors.exact_support import Sessions, connect, control, replica
 
 DAY = 86_400
@@ -61,7 +61,7 @@ async def test_a_spent_day_defers_documents_without_a_429_and_books_them_after_t
                 )
             )
         assert [e.lease_expires_at for e in waiting] == [None] * 3  # nothing left held
-        assert {e.state for e in waiting} == {ledger_states.FAILED}  # not sent, no doubt
+        assert {e.state for e in waiting} == {LedgerState.FAILED}  # not sent, no doubt
 
         # Past the reset, the sandbox and the connector alike; the requests come again.
         seconds = (until - clock.now()).total_seconds() + 60

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connector_lexware import subscriptions
 from connector_lexware.connector import LexwareConnector
-from invoicesync_shared.connectors import ledger as states
 from invoicesync_shared.connectors.errors import PermanentError
 from invoicesync_shared.connectors.retry import RetryPolicy
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
@@ -27,6 +26,7 @@ from invoicesync_shared.events.results import (
     PaymentStatusChanged,
     SyncFailed,
 )
+from invoicesync_shared.states import LedgerState
 from tests.integration.connectors.lexware_support import (
     SETTLE,
     World,
@@ -211,7 +211,7 @@ class TestBookingNumbers:
         assert [p["payment_status"] for p in world.results(PaymentStatusChanged.TYPE)] == ["open"]
         async with sessionmaker() as session:
             entry = await session.get(LedgerEntry, (world.integration.id, doc.id, 0))
-        assert entry is not None and entry.state == states.BOOKED
+        assert entry is not None and entry.state == LedgerState.BOOKED
         assert entry.booking_number == finalised["voucherNumber"]
 
         assert await world.poller.poll_once() == 0  # nothing changed, nothing said

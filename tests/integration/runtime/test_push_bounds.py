@@ -10,7 +10,6 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from invoicesync_shared.connectors import ledger as ledger_states
 from invoicesync_shared.connectors.error_brake import ErrorBudgetSpent
 from invoicesync_shared.connectors.errors import TransientError
 from invoicesync_shared.connectors.retry import RetryPolicy
@@ -18,6 +17,7 @@ from invoicesync_shared.connectors.runtime import ConnectorRuntime
 from invoicesync_shared.connectors.testing import FakeConnector
 from invoicesync_shared.db.models import LedgerEntry
 from invoicesync_shared.events.envelope import Envelope
+from invoicesync_shared.states import LedgerState
 from tests.support.factories import booked_event, make_client, make_integration, snapshot
 from tests.support.producers import RecordingProducer
 
@@ -85,7 +85,7 @@ async def test_an_hour_long_retry_after_makes_the_document_wait_not_the_lane(
     assert before + timedelta(minutes=59) < waiting_until < before + timedelta(minutes=61)
     assert fake.pushes == 1 and not producer.of_type(FAILED)
     # Nothing was sent: not "attempting", so the next try pushes without a lookup.
-    assert await ledger_state(sessionmaker, event) == ledger_states.FAILED
+    assert await ledger_state(sessionmaker, event) == LedgerState.FAILED
 
     runtime, producer = runtime_with(sessionmaker, fake)
     await asyncio.wait_for(runtime.handle(event), BOUND)
@@ -133,7 +133,7 @@ async def test_a_push_that_never_ends_is_stopped_at_its_deadline_and_looked_up_n
     (failed,) = producer.of_type(FAILED)
     assert failed.data["code"] == "outcome_unknown" and failed.data["retryable"] is True
     assert "did not finish within" in failed.data["message"]
-    assert await ledger_state(sessionmaker, event) == ledger_states.ATTEMPTING
+    assert await ledger_state(sessionmaker, event) == LedgerState.ATTEMPTING
     (overdue,) = [entry for entry in logs if entry["event"] == "push overdue; stopped"]
     assert any("FakeConnector.push" in frame for frame in overdue["awaiting"])
 

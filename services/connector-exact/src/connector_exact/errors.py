@@ -23,6 +23,7 @@ from invoicesync_shared.connectors.errors import (
     UnknownOutcome,
 )
 from invoicesync_shared.connectors.rate_limit import MINUTE, seconds_until
+from invoicesync_shared.states import IntegrationStatus
 
 # Words in Exact's error messages (English and Dutch) → a code a bookkeeper can act on.
 _MESSAGE_CODES = (
@@ -107,7 +108,7 @@ def division_access_withdrawn(division: int | None, said: str) -> AuthorizationL
         "(Companies: Access rights, and the app's permitted companies), or use a user who "
         "has it; then reconnect the integration",
         reason=DIVISION_ACCESS_WITHDRAWN,
-        status="needs_reauthorization",
+        status=IntegrationStatus.NEEDS_REAUTHORIZATION,
     )
 
 

@@ -22,12 +22,12 @@ from connector_lexware import repository
 from connector_lexware.client import LexwareClient
 from connector_lexware.repository import Tracked
 from invoicesync_shared.bus.producer import Publisher
-from invoicesync_shared.connectors import ledger as states
 from invoicesync_shared.connectors.errors import SyncError
 from invoicesync_shared.connectors.ledger import Ledger
 from invoicesync_shared.connectors.periodic import publish_result
 from invoicesync_shared.connectors.remote_status import RemoteStatuses
 from invoicesync_shared.events.results import BookingAssigned, PaymentStatusChanged, SyncResult
+from invoicesync_shared.states import LedgerState
 
 log = structlog.get_logger()
 
@@ -153,7 +153,7 @@ class VoucherPoller:
         """Emit first, record after: a crash in between repeats a result, never loses one."""
         emitted = 0
         number = row.get("voucherNumber")
-        if tracked.state == states.SENT and number:
+        if tracked.state == LedgerState.SENT and number:
             await self._emit(tracked, _booking(tracked, str(number)))
             await self._ledger.record_number(
                 tracked.integration_id, tracked.document_id, tracked.generation, str(number)

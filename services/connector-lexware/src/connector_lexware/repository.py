@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connector_lexware.mapping import scope_of
-from invoicesync_shared.connectors import ledger as states
 from invoicesync_shared.connectors.remote_status import RemoteStatus
 from invoicesync_shared.db.models import Integration, LedgerEntry
+from invoicesync_shared.states import IntegrationStatus, LedgerState
 
 SYSTEM = "lexware"
 # Remote statuses after which nothing changes any more that we report.
@@ -78,9 +78,9 @@ async def list_tracked(
         )
         .where(
             LedgerEntry.system == SYSTEM,
-            LedgerEntry.state.in_((states.SENT, states.BOOKED)),
+            LedgerEntry.state.in_((LedgerState.SENT, LedgerState.BOOKED)),
             LedgerEntry.remote_id.is_not(None),
-            Integration.status == "active",
+            Integration.status == IntegrationStatus.ACTIVE,
             status.status.is_(None) | status.status.not_in(SETTLED),
         )
         .order_by(LedgerEntry.integration_id)

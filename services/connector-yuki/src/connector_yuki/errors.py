@@ -15,6 +15,7 @@ from invoicesync_shared.connectors.errors import (
     UnknownOutcome,
 )
 from invoicesync_shared.connectors.transport import transport_error
+from invoicesync_shared.states import IntegrationStatus
 
 
 class SessionExpired(TransientError):
@@ -108,7 +109,7 @@ def key_refused(said: str) -> AuthorizationLost:
         f"Yuki refused the stored access key (Yuki said: {said}). Create a new key in Yuki "
         f"under Settings → Web services and {_STORE_A_KEY}",
         reason=ACCESS_KEY_REFUSED,
-        status="needs_reauthorization",
+        status=IntegrationStatus.NEEDS_REAUTHORIZATION,
     )
 
 
@@ -122,7 +123,7 @@ def administration_withdrawn(admin: str | None, said: str) -> AuthorizationLost:
         "/v1/integrations/{id}/verify), or create a key of a user who has access and "
         + _STORE_A_KEY,
         reason=ADMINISTRATION_ACCESS_WITHDRAWN,
-        status="needs_reauthorization",
+        status=IntegrationStatus.NEEDS_REAUTHORIZATION,
     )
 
 

@@ -13,6 +13,7 @@ from invoicesync_shared.connectors.errors import AuthorizationLost
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.events.integrations import IntegrationConnectionLost
+from invoicesync_shared.states import IntegrationStatus
 
 
 async def report_connection_lost(
@@ -22,7 +23,7 @@ async def report_connection_lost(
     lost = IntegrationConnectionLost(
         integration_id=integration.id,
         system=integration.system,
-        status="error" if exc.status == "error" else "needs_reauthorization",
+        status="error" if exc.status == IntegrationStatus.ERROR else "needs_reauthorization",
         reason=exc.reason,
         message=exc.message,
         credentials_issued_at=exc.credentials_issued_at or integration.token_issued_at,

@@ -16,6 +16,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
+from invoicesync_shared.states import FailureCode, IntegrationStatus
+
 
 class SyncError(Exception):
     """Base of every outcome that is not a booking."""
@@ -73,7 +75,7 @@ class AuthorizationLost(PermanentError):
         message: str,
         *,
         reason: str = "authorization_refused",
-        status: str = "needs_reauthorization",
+        status: str = IntegrationStatus.NEEDS_REAUTHORIZATION,
         credentials_issued_at: datetime | None = None,
     ) -> None:
         super().__init__("needs_reauthorization", message)
@@ -91,7 +93,7 @@ class AmbiguousMatch(SyncError):
     Neither adopted (it may be another document) nor sent again (it may be this one);
     the outcome stays unresolved until the bookkeeper has checked and retries."""
 
-    code = "ambiguous_match"
+    code = FailureCode.AMBIGUOUS_MATCH
 
     def __init__(self, message: str) -> None:
         super().__init__(f"{self.code}: {message}")

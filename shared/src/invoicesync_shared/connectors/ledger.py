@@ -23,13 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_shared.db.models import LedgerEntry
 from invoicesync_shared.events.envelope import Envelope
+from invoicesync_shared.states import LedgerState
 
 # The ledger's own table: statements that load no entry are Core statements on it, so
 # they skip the ORM's DML and compile-state bookkeeping (a few per pushed document).
 _LEDGER = cast(Table, LedgerEntry.__table__)
 
-ATTEMPTING, BOOKED, SENT, FAILED = "attempting", "booked", "sent", "failed"
-DONE = (BOOKED, SENT)
+DONE = (LedgerState.BOOKED, LedgerState.SENT)
 
 EntryKey = tuple[uuid.UUID, uuid.UUID, int]  # integration, document, generation
 AttemptKey = tuple[EntryKey, int]  # an entry and the attempt token a claim holds it with
@@ -109,7 +109,7 @@ class Ledger:
                         generation=generation,
                         system=self._system,
                         reference=reference,
-                        state=ATTEMPTING,
+                        state=LedgerState.ATTEMPTING,
                         revision=0,
                         attempts=1,
                         lease_expires_at=expires,
@@ -129,7 +129,7 @@ class Ledger:
                 update(_LEDGER)
                 .where(*_is(key))
                 .values(
-                    state=ATTEMPTING,
+                    state=LedgerState.ATTEMPTING,
                     attempts=_LEDGER.c.attempts + 1,
                     lease_expires_at=expires,
                     updated_at=_clock(),
@@ -168,7 +168,7 @@ class Ledger:
             _LEDGER.c.generation,
             _LEDGER.c.attempts,
         )
-        live = (_LEDGER.c.state == ATTEMPTING, _LEDGER.c.lease_expires_at > _clock())
+        live = (_LEDGER.c.state == LedgerState.ATTEMPTING, _LEDGER.c.lease_expires_at > _clock())
         free = (
             select(_LEDGER.c.integration_id, _LEDGER.c.document_id, _LEDGER.c.generation)
             .where(attempt.in_(wanted), *live)
@@ -239,7 +239,9 @@ class Ledger:
             await session.execute(update(_LEDGER).where(*_is(claim.key)).values(**values))
             return envelope
 
-    async def release(self, claim: Claim, *, error: str, state: str = ATTEMPTING) -> bool:
+    async def release(
+        self, claim: Claim, *, error: str, state: str = LedgerState.ATTEMPTING
+    ) -> bool:
         """Free the lease with the outcome still open (the next try looks the document up
         first) and no result: nothing was decided about the document. False when the
         lease was no longer ours. ``state``: what the entry is again when the attempt
@@ -265,7 +267,9 @@ class Ledger:
             await session.execute(
                 update(_LEDGER)
                 .where(*_is((integration_id, document_id, generation)))
-                .values(state=BOOKED, booking_number=booking_number, updated_at=_clock())
+                .values(
+                    state=LedgerState.BOOKED, booking_number=booking_number, updated_at=_clock()
+                )
             )
 
     async def mark_published(self, key: EntryKey, event_id: str) -> None:
@@ -330,7 +334,7 @@ def _held(claim: Claim) -> tuple[ColumnElement[bool], ...]:
         *_is(claim.key),
         and_(
             _LEDGER.c.attempts == claim.token,
-            _LEDGER.c.state == ATTEMPTING,
+            _LEDGER.c.state == LedgerState.ATTEMPTING,
             _LEDGER.c.lease_expires_at > _clock(),
         ),
     )

@@ -39,6 +39,7 @@ from invoicesync_shared import clock
 from invoicesync_shared.connectors.errors import AuthorizationLost, TransientError
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
+from invoicesync_shared.states import IntegrationStatus
 
 log = structlog.get_logger()
 
@@ -356,7 +357,7 @@ def _lost(lease: _Lease, exc: OAuthError) -> AuthorizationLost:
         f"{lease.system} refused the stored authorisation ({_refusal(exc)}); "
         + ("check the app's client credentials" if own_app else "connect the integration again"),
         reason="client_refused" if own_app else "refresh_refused",
-        status="error" if own_app else "needs_reauthorization",
+        status=IntegrationStatus.ERROR if own_app else IntegrationStatus.NEEDS_REAUTHORIZATION,
         credentials_issued_at=lease.issued_at,
     )
 

@@ -22,6 +22,7 @@ from invoicesync_shared.connectors.errors import SyncError
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.events.results import SyncResult, result_event_id
+from invoicesync_shared.states import IntegrationStatus
 
 log = structlog.get_logger()
 
@@ -122,7 +123,10 @@ class IntegrationLoop:
         async with self._sessionmaker() as session:
             rows = await session.scalars(
                 select(Integration.id)
-                .where(Integration.system == self._system, Integration.status == "active")
+                .where(
+                    Integration.system == self._system,
+                    Integration.status == IntegrationStatus.ACTIVE,
+                )
                 .order_by(Integration.id)
             )
             return list(rows)
@@ -130,7 +134,11 @@ class IntegrationLoop:
     async def _integration(self, integration_id: uuid.UUID) -> Integration | None:
         async with self._sessionmaker() as session:
             found = await session.get(Integration, integration_id)
-        if found is None or found.system != self._system or found.status != "active":
+        if (
+            found is None
+            or found.system != self._system
+            or found.status != IntegrationStatus.ACTIVE
+        ):
             return None
         return found
 

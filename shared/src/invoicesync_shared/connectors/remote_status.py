@@ -14,9 +14,9 @@ from sqlalchemy.dialects.postgresql import UUID, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from invoicesync_shared.connectors import ledger as states
 from invoicesync_shared.db.base import Model
 from invoicesync_shared.db.models import Integration, LedgerEntry
+from invoicesync_shared.states import LedgerState
 
 DocumentKey = tuple[uuid.UUID, uuid.UUID, int]  # integration, document, generation
 # Payment statuses as the read-backs store and report them.
@@ -111,7 +111,7 @@ async def list_booked(
             & (RemoteStatus.document_id == latest.c.document_id)
             & (RemoteStatus.generation == latest.c.generation),
         )
-        .where(latest.c.state == states.BOOKED, latest.c.remote_id.is_not(None))
+        .where(latest.c.state == LedgerState.BOOKED, latest.c.remote_id.is_not(None))
     )
     async with sessionmaker() as session:
         rows = (await session.execute(query)).all()

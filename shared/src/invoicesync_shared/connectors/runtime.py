@@ -25,7 +25,6 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 from invoicesync_shared import clock
 from invoicesync_shared.bus.producer import Publisher
 from invoicesync_shared.bus.slots import without_slot
-from invoicesync_shared.connectors import ledger as ledger_states
 from invoicesync_shared.connectors.connection import report_connection_lost
 from invoicesync_shared.connectors.customers import CustomerLinks
 from invoicesync_shared.connectors.deadline import PushOverdue, within_deadline
@@ -60,6 +59,7 @@ from invoicesync_shared.events.results import (
     SyncResult,
 )
 from invoicesync_shared.metrics import PUSH_SECONDS, SYNC_FAILURES
+from invoicesync_shared.states import FailureCode, IntegrationStatus, LedgerState
 from invoicesync_shared.tracing import continue_trace
 
 log = structlog.get_logger()
@@ -78,16 +78,19 @@ DEFAULT_SETTLE = timedelta(seconds=30)
 # client's lane.
 DEFAULT_PUSH_DEADLINE = timedelta(minutes=30)
 
-INTERNAL_ERROR = "internal_error"
 # A refused grant is reported once per grant, and again this long after while pushes still
 # meet it: a report lost on its way (a broker that lost its messages before the API read
 # them) must not leave the integration "active" in the API, its documents pending, for ever.
 # The API ignores a report about an integration it already marked broken.
 REPORT_LOSS_AGAIN_AFTER = timedelta(minutes=1)
 # Statuses the API set after a lost connection: documents wait for the reconnect.
-WAITING_FOR_RECONNECT = frozenset({"needs_reauthorization", "error"})
+WAITING_FOR_RECONNECT = frozenset(
+    {IntegrationStatus.NEEDS_REAUTHORIZATION, IntegrationStatus.ERROR}
+)
 # May exist remotely: the ledger stays "attempting", so the next try looks it up first.
-UNRESOLVED = frozenset({"outcome_unknown", INTERNAL_ERROR, AmbiguousMatch.code})
+UNRESOLVED = frozenset(
+    {FailureCode.OUTCOME_UNKNOWN, FailureCode.INTERNAL_ERROR, FailureCode.AMBIGUOUS_MATCH}
+)
 
 OUTCOMES = Counter("invoicesync_sync_outcomes_total", "Push outcomes", ["system", "outcome"])
 RETRIES = Counter("invoicesync_sync_retries_total", "Transient failures retried", ["system"])
@@ -117,9 +120,9 @@ def _state_to_release(claim: Claim, *, in_doubt: bool) -> str:
     an earlier write is in doubt, else what it was ("failed" — not sent, nothing to look
     up — for a first attempt)."""
     if in_doubt:
-        return ledger_states.ATTEMPTING
+        return LedgerState.ATTEMPTING
     previous = claim.previous
-    return previous.state if previous is not None else ledger_states.FAILED
+    return previous.state if previous is not None else LedgerState.FAILED
 
 
 @dataclass(frozen=True)
@@ -195,7 +198,7 @@ class ConnectorRuntime:
             await self._report_done(job, entry)
             return
         integration = await self._integration(job.target.integration_id)
-        if integration is None or integration.status == "deactivated":
+        if integration is None or integration.status == IntegrationStatus.DEACTIVATED:
             bound.info("integration gone or deactivated; skipped")
             return
         if integration.status in WAITING_FOR_RECONNECT:
@@ -206,7 +209,7 @@ class ConnectorRuntime:
             self._reported_losses.pop(integration.id, None)
             bound.info("integration waits to be connected again; document left pending")
             return
-        if integration.status != "active":
+        if integration.status != IntegrationStatus.ACTIVE:
             attempts = entry.attempts if entry is not None else 0
             message = _inactive_message(integration)
             await self._fail(job, "integration_inactive", message, True, attempt=attempts)
@@ -264,7 +267,7 @@ class ConnectorRuntime:
         # It may exist remotely already: an attempt whose outcome we never learned (in
         # doubt: it may still be settling), or a document whose sync state was reset
         # (deactivate, repair) — adopt, not repeat.
-        in_doubt = entry is not None and entry.state == ledger_states.ATTEMPTING
+        in_doubt = entry is not None and entry.state == LedgerState.ATTEMPTING
         must_look_up = in_doubt or (entry is None and job.target.generation > 0)
 
         def still_ours() -> None:
@@ -297,7 +300,7 @@ class ConnectorRuntime:
             bound.error("push overdue; stopped", seconds=exc.seconds, awaiting=exc.awaiting)
             message = _overdue_message(self.system, exc)
             await self._record_failure(
-                job, claim, "outcome_unknown", message, True, dead_letter=str(exc)
+                job, claim, FailureCode.OUTCOME_UNKNOWN, message, True, dead_letter=str(exc)
             )
         except _Waiting as waiting:
             bound.info("push deferred", reason=waiting.cause.reason, until=str(waiting.cause.until))
@@ -309,7 +312,7 @@ class ConnectorRuntime:
             await self._refused(job, claim, exc, bound)
         except (TransientError, UnknownOutcome) as exc:
             bound.warning("push gave up after retries", error=str(exc))
-            code = "outcome_unknown" if isinstance(exc, UnknownOutcome) else "unavailable"
+            code = FailureCode.OUTCOME_UNKNOWN if isinstance(exc, UnknownOutcome) else "unavailable"
             message = _gave_up_message(self.system, exc)
             await self._record_failure(job, claim, code, message, True, dead_letter=str(exc))
         except Exception as exc:
@@ -320,7 +323,7 @@ class ConnectorRuntime:
             await self._record_failure(
                 job,
                 claim,
-                INTERNAL_ERROR,
+                FailureCode.INTERNAL_ERROR,
                 _internal_message(self.system),
                 True,
                 dead_letter=f"internal error: {exc!r}",
@@ -431,7 +434,7 @@ class ConnectorRuntime:
         adopted: bool,
         bound: structlog.typing.FilteringBoundLogger,
     ) -> None:
-        state = ledger_states.BOOKED if booking.booking_number else ledger_states.SENT
+        state = LedgerState.BOOKED if booking.booking_number else LedgerState.SENT
         recorded = await self._ledger.record_outcome(
             claim,
             state=state,
@@ -482,7 +485,7 @@ class ConnectorRuntime:
         recorded = await self._ledger.record_outcome(
             claim,
             # An unresolved outcome stays "attempting", so the next try looks it up first.
-            state=ledger_states.ATTEMPTING if code in UNRESOLVED else ledger_states.FAILED,
+            state=LedgerState.ATTEMPTING if code in UNRESOLVED else LedgerState.FAILED,
             error=f"{code}: {message}",
             result=lambda _: self._envelope(job, failed, attempt=claim.token),
         )
@@ -680,7 +683,7 @@ def _result_for(job: _Job, booking: Booking, adopted: bool, sent_at: datetime) -
 
 
 def _already_done(entry: LedgerEntry | None, job: _Job) -> bool:
-    if entry is None or entry.state not in (ledger_states.BOOKED, ledger_states.SENT):
+    if entry is None or entry.state not in (LedgerState.BOOKED, LedgerState.SENT):
         return False
     # An edit is pushed again only if it is newer than what was pushed.
     return not isinstance(job.request, DocumentUpdated) or entry.revision >= job.document.revision
@@ -693,7 +696,7 @@ def _booking_of(entry: LedgerEntry | None) -> Booking | None:
 
 
 def _inactive_message(integration: Integration) -> str:
-    if integration.status == "needs_reauthorization":
+    if integration.status == IntegrationStatus.NEEDS_REAUTHORIZATION:
         return "The connection to the accounting system has expired; connect it again."
     reason = f": {integration.status_reason}" if integration.status_reason else ""
     return f"The integration is {integration.status.replace('_', ' ')}{reason}."

@@ -27,6 +27,7 @@ from invoicesync_api.integrations import connection
 from invoicesync_api.integrations.refresh import refresh
 from invoicesync_api.settings import ApiSettings
 from invoicesync_shared.db.models import Integration
+from invoicesync_shared.states import IntegrationStatus
 
 log = structlog.get_logger()
 router = APIRouter(prefix="/v1/callbacks", include_in_schema=False)
@@ -53,7 +54,7 @@ async def lexware_event(
         await session.scalars(
             select(Integration).where(
                 Integration.system == "lexware",
-                Integration.status == "active",
+                Integration.status == IntegrationStatus.ACTIVE,
                 Integration.settings["remote"]["organization_id"].astext == organization,
             )
         )
@@ -68,7 +69,9 @@ async def lexware_event(
 
 async def _revoked(session: AsyncSession, integration: Integration) -> None:
     reason = "the connection was revoked in Lexware Office"
-    await connection.mark_broken(session, integration, "needs_reauthorization", reason)
+    await connection.mark_broken(
+        session, integration, IntegrationStatus.NEEDS_REAUTHORIZATION, reason
+    )
 
 
 def _parse(body: bytes) -> dict[str, Any]:

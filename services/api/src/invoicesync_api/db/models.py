@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from invoicesync_shared.db.base import Model
+from invoicesync_shared.states import SyncStatus
 
 
 def _uuid_pk() -> Mapped[uuid.UUID]:
@@ -186,7 +187,7 @@ class DocumentSync(Model):
     integration_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("integrations.id"), primary_key=True
     )
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=SyncStatus.PENDING)
     generation: Mapped[int] = mapped_column(Integer, default=0)
     booking_number: Mapped[str | None] = mapped_column(String(64), index=True)
     remote_id: Mapped[str | None] = mapped_column(String(128))

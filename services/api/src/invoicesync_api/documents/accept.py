@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from invoicesync_api.db.models import Client, Document, DocumentSync, IdempotencyKey
 from invoicesync_api.documents import fanout
 from invoicesync_shared.db.models import Integration, OutboxMessage
+from invoicesync_shared.states import DocumentStatus
 
 CLIENTS = cast(Table, Client.__table__)
 DOCUMENTS = cast(Table, Document.__table__)
@@ -278,7 +279,9 @@ async def store(
     values["error_messages"] = [state.error_message for state, _ in states]
     values["error_retryables"] = [state.error_retryable for state, _ in states]
     values["expected_ids"] = (
-        sorted(integration.id for _, integration in states) if document.status == "booked" else None
+        sorted(integration.id for _, integration in states)
+        if document.status == DocumentStatus.BOOKED
+        else None
     )
     values["has_event"] = announcement is not None
     values.update({f"event_{name}": (announcement or {}).get(name) for name in EVENT_FIELDS})

@@ -27,16 +27,21 @@ from invoicesync_shared.events.documents import (
     SyncTarget,
 )
 from invoicesync_shared.outbox import writer as outbox
+from invoicesync_shared.states import FailureCode, IntegrationStatus, SyncStatus
 
 SOURCE = "/api"
 INTEGRATIONS = cast(Table, Integration.__table__)
 
 
 # What a connector answered for good within a generation: asked again only for an edit.
-ANSWERED = ("booked", "sent")
+ANSWERED = (SyncStatus.BOOKED, SyncStatus.SENT)
 # Connected, though perhaps broken for now: a document created meanwhile is theirs too.
 # It waits `pending` (no request goes out) and is sent when the user connects again.
-CONNECTED = ("active", "needs_reauthorization", "error")
+CONNECTED = (
+    IntegrationStatus.ACTIVE,
+    IntegrationStatus.NEEDS_REAUTHORIZATION,
+    IntegrationStatus.ERROR,
+)
 
 
 def takes_part(
@@ -52,7 +57,7 @@ def takes_part(
 def reachable(integration: Integration) -> bool:
     """Whether a request can go to the integration's connector now (active): a broken
     one's rows wait, pending, until it is connected again (``connection.resume``)."""
-    return integration.status == "active"
+    return integration.status == IntegrationStatus.ACTIVE
 
 
 async def eligible_integrations(
@@ -102,10 +107,6 @@ def snapshot(document: Document, client: Client) -> DocumentSnapshot:
     )
 
 
-OUTCOME_UNKNOWN = "outcome_unknown"
-BEFORE_START = "before_start_date"
-
-
 def start_date(integration: Integration) -> date | None:
     """The first issue date the integration books (its settings' ``start_date``)."""
     value = (integration.settings or {}).get("start_date")
@@ -119,11 +120,11 @@ def ask(state: DocumentSync, document: Document, integration: Integration) -> Do
     look-alikes or an entry in the books is asked as always: a start date moved later
     must not disown what may be booked already."""
     start = start_date(integration)
-    fresh = state.status is None or state.error_code == BEFORE_START
+    fresh = state.status is None or state.error_code == FailureCode.BEFORE_START_DATE
     if start is None or document.issue_date >= start or not fresh:
         return pending(state)
-    pending(state).status = "failed"
-    state.error_code, state.error_retryable = BEFORE_START, False
+    pending(state).status = SyncStatus.FAILED
+    state.error_code, state.error_retryable = FailureCode.BEFORE_START_DATE, False
     state.error_message = (
         f"Dated {document.issue_date.isoformat()}, before this integration's start date "
         f"({start.isoformat()}): not sent. To book it there, move the integration's "
@@ -135,7 +136,7 @@ def ask(state: DocumentSync, document: Document, integration: Integration) -> Do
 
 def asked(state: DocumentSync) -> bool:
     """Whether the row asks its connector for a push (is a target of the event)."""
-    return state.error_code != BEFORE_START
+    return state.error_code != FailureCode.BEFORE_START_DATE
 
 
 def pending(state: DocumentSync) -> DocumentSync:
@@ -143,10 +144,10 @@ def pending(state: DocumentSync) -> DocumentSync:
     budget is still spent), and the sweeper counts its re-requests anew.
     An outcome still unknown stays ``ambiguous`` (it may be booked; the connector looks it
     up first): asking again changes nothing a person sees until the outcome is known."""
-    if state.status == "ambiguous" and state.error_code == OUTCOME_UNKNOWN:
+    if state.status == SyncStatus.AMBIGUOUS and state.error_code == FailureCode.OUTCOME_UNKNOWN:
         state.sweeps = 0
         return state
-    state.status = "pending"
+    state.status = SyncStatus.PENDING
     state.sweeps = 0
     state.error_code = state.error_message = state.error_retryable = None
     state.waiting_until = state.waiting_reason = None

@@ -14,6 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from invoicesync_api import pagination
 from invoicesync_api.db.models import Document, DocumentSync
 from invoicesync_shared.db.models import Integration
+from invoicesync_shared.states import SyncStatus
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def _filtered(f: DocumentFilters) -> Select[Document]:
         query = query.where(Document.issue_date >= f.issued_from)
     if f.issued_to:
         query = query.where(Document.issue_date <= f.issued_to)
-    if f.sync_status == "failed":
+    if f.sync_status == SyncStatus.FAILED:
         query = query.where(Document.failed_syncs > 0)  # as the partial indexes say
     elif f.sync_status:
         query = query.where(_sync_exists(DocumentSync.status == f.sync_status))

@@ -23,9 +23,10 @@ from invoicesync_api.documents.schemas import (
 from invoicesync_api.errors.exceptions import Conflict, NotFound, Unavailable, Unprocessable
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import DocumentUpdated
+from invoicesync_shared.states import DocumentStatus, SyncStatus
 
 KIND_NAMES = {"invoice": "invoice", "credit_note": "credit note"}
-SYNCED = ("booked", "sent")
+SYNCED = (SyncStatus.BOOKED, SyncStatus.SENT)
 # A store that finds the client's integrations changed since its read writes nothing and
 # reads again; two changes in a row are already rare.
 ACCEPT_ATTEMPTS = 3
@@ -139,14 +140,14 @@ async def create(
         gross_total=computed.gross,
         credit_note_for=body.credit_note_for,
         revision=0,
-        booked_at=now if body.status == "booked" else None,
+        booked_at=now if body.status == "booked" else None,  # typed by its Literal
         # Set here, not by the database: the answer needs no read-back.
         created_at=now,
         updated_at=now,
         has_booking_number=False,
         failed_syncs=0,  # failed sync rows inserted with it count themselves (a trigger)
     )
-    if document.status != "booked":
+    if document.status != DocumentStatus.BOOKED:
         return NewDocument(document, [], None)
     states = fanout.new_states(document, found.integrations)
     event = fanout.sync_event(document, found.client, states)
@@ -187,9 +188,9 @@ async def _sync_new(
 
 
 async def book(session: AsyncSession, document: Document) -> Document:
-    if document.status == "booked":
+    if document.status == DocumentStatus.BOOKED:
         return document  # booking twice is harmless: nothing is sent again
-    document.status = "booked"
+    document.status = DocumentStatus.BOOKED
     document.booked_at = datetime.now(UTC)
     client = await session.get(Client, document.client_id)
     assert client is not None
@@ -243,11 +244,13 @@ async def _push_edit(session: AsyncSession, document: Document) -> list[str]:
 
 async def retry(session: AsyncSession, document: Document) -> int:
     """Send again where the last attempt failed or its outcome is unknown."""
-    if document.status != "booked":
+    if document.status != DocumentStatus.BOOKED:
         raise Unprocessable("A draft is not synced; book it first.")
     states = (await repository.sync_states(session, [document.id]))[document.id]
     failed = [
-        integration for state, integration in states if state.status in ("failed", "ambiguous")
+        integration
+        for state, integration in states
+        if state.status in (SyncStatus.FAILED, SyncStatus.AMBIGUOUS)
     ]
     if not failed:
         raise Conflict("Nothing to retry: no integration has this document failed.")

@@ -18,6 +18,7 @@ from invoicesync_api.documents import fanout
 from invoicesync_api.sync import announce
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.integrations import IntegrationConnectionLost
+from invoicesync_shared.states import IntegrationStatus, SyncStatus
 
 log = structlog.get_logger()
 SYSTEM_NAMES = {"exact": "Exact Online", "lexware": "Lexware Office", "yuki": "Yuki"}
@@ -32,7 +33,7 @@ async def mark_broken(
     name = SYSTEM_NAMES.get(integration.system, integration.system)
     action = (
         "Connect it again to resume syncing; its documents wait until then."
-        if status == "needs_reauthorization"
+        if status == IntegrationStatus.NEEDS_REAUTHORIZATION
         else "Fix the connection and verify it again; its documents wait until then."
     )
     session.add(
@@ -55,7 +56,7 @@ async def apply_connection_lost(session: AsyncSession, event: IntegrationConnect
     tokens: a report about tokens replaced since (a refresh elsewhere, a reconnect) is
     old news, and one already announced is not announced twice."""
     integration = await session.get(Integration, event.integration_id, with_for_update=True)
-    if integration is None or integration.status != "active":
+    if integration is None or integration.status != IntegrationStatus.ACTIVE:
         return
     if (
         event.credentials_issued_at is not None
@@ -69,7 +70,7 @@ async def apply_connection_lost(session: AsyncSession, event: IntegrationConnect
     await mark_broken(session, integration, event.status, event.message)
 
 
-BROKEN = ("needs_reauthorization", "error")
+BROKEN = (IntegrationStatus.NEEDS_REAUTHORIZATION, IntegrationStatus.ERROR)
 
 
 async def resume(session: AsyncSession, integration: Integration) -> int:
@@ -81,7 +82,9 @@ async def resume(session: AsyncSession, integration: Integration) -> int:
     waiting = await session.scalars(
         select(Document)
         .join(DocumentSync, DocumentSync.document_id == Document.id)
-        .where(DocumentSync.integration_id == integration.id, DocumentSync.status == "pending")
+        .where(
+            DocumentSync.integration_id == integration.id, DocumentSync.status == SyncStatus.PENDING
+        )
         .order_by(Document.created_at)
     )
     documents = list(waiting)

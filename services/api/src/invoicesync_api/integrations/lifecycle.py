@@ -19,6 +19,7 @@ from invoicesync_api.integrations.service import lock, merged_settings, set_verd
 from invoicesync_api.integrations.verification import Verdict
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
+from invoicesync_shared.states import IntegrationStatus, SyncStatus
 
 
 async def reset_from(session: AsyncSession, integration: Integration, from_date: date) -> int:
@@ -29,7 +30,7 @@ async def reset_from(session: AsyncSession, integration: Integration, from_date:
         update(DocumentSync)
         .where(DocumentSync.integration_id == integration.id, DocumentSync.document_id.in_(dated))
         .values(
-            status="pending",
+            status=SyncStatus.PENDING,
             booking_number=None,
             remote_id=None,
             sent_at=None,
@@ -64,10 +65,11 @@ async def reset_from(session: AsyncSession, integration: Integration, from_date:
 
 async def deactivate(session: AsyncSession, integration: Integration, from_date: date) -> int:
     await lock(session, integration)
-    if integration.status == "deactivated":
+    if integration.status == IntegrationStatus.DEACTIVATED:
         raise Conflict("The integration is already deactivated.")
     reset = await reset_from(session, integration, from_date)
-    integration.status, integration.deactivated_at = "deactivated", datetime.now(UTC)
+    integration.status = IntegrationStatus.DEACTIVATED
+    integration.deactivated_at = datetime.now(UTC)
     integration.status_reason = f"Deactivated from {from_date.isoformat()}."
     return reset
 

@@ -21,6 +21,7 @@ from invoicesync_api.schemas import Strict
 from invoicesync_api.sync import announce
 from invoicesync_api.sync import service as runs
 from invoicesync_api.sync.schemas import SyncRunIn, SyncRunOut
+from invoicesync_shared.states import IntegrationStatus
 
 router = APIRouter(prefix="/v1/integrations", tags=["integrations"])
 
@@ -91,7 +92,7 @@ async def refresh_now(
     integration = await service.get_owned(session, integration_id, caller.partner_id)
     if integration.system not in READS_BACK:
         raise Unprocessable(f"{integration.system} has nothing to read back.")
-    if integration.status != "active":
+    if integration.status != IntegrationStatus.ACTIVE:
         raise Conflict(f"The integration is {integration.status.replace('_', ' ')}.")
     outcome = await refresh(settings, integration.system, integration.id)
     if outcome.code == "connector_unavailable":
@@ -165,7 +166,7 @@ async def repair(
             "No duplicate booking numbers or deleted entries are flagged; "
             "give a from_date to repair anyway."
         )
-    if integration.status == "deactivated":
+    if integration.status == IntegrationStatus.DEACTIVATED:
         raise Conflict("The integration is deactivated; relink it first.")
     same_settings = lifecycle.relink_settings(integration, None, request.app.state.box)
     await session.commit()  # nothing held while the connector checks the stored settings

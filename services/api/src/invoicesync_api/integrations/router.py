@@ -26,6 +26,7 @@ from invoicesync_api.integrations.verification import verify
 from invoicesync_api.sync import announce
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
+from invoicesync_shared.states import IntegrationStatus
 
 router = APIRouter(tags=["integrations"])
 
@@ -129,7 +130,7 @@ async def update_integration(
         integration, body.settings, _box(request)
     )
     await session.commit()  # the connector reads the settings while verifying
-    checked = ("active", *connection.BROKEN)
+    checked = (IntegrationStatus.ACTIVE, *connection.BROKEN)
     if changed and integration.credentials is not None and integration.status in checked:
         verdict = await verify(settings, integration.system, integration.id)
         if not verdict.ok:
@@ -178,7 +179,7 @@ async def oauth_callback(
         raise Unprocessable("Unknown or already used OAuth state; start the connection again.")
     integration.oauth_state_hash = None  # single-use
     if error or not code:
-        integration.status = "error"
+        integration.status = IntegrationStatus.ERROR
         integration.status_reason = f"Access was not granted ({error or 'no code'})."
         return service.integration_out(integration)
     credentials, token_columns = await oauth.exchange_code(settings, integration.system, code)
@@ -189,7 +190,7 @@ async def oauth_callback(
     await session.commit()  # the connector reads the tokens while verifying
     verdict = await verify(settings, integration.system, integration.id)
     await service.apply_verdict(session, integration, verdict)
-    if reconnected and integration.status == "active":
+    if reconnected and integration.status == IntegrationStatus.ACTIVE:
         await connection.resume(session, integration)
     else:
         await announce.integration_status(session, integration)
@@ -216,7 +217,7 @@ async def reconnect(
             '/v1/integrations/{id} {"settings": {"access_key": …}}.',
             extra={"errors": [{"field": "system", "message": "not an OAuth system"}]},
         )
-    if integration.status == "deactivated":
+    if integration.status == IntegrationStatus.DEACTIVATED:
         raise Unprocessable("The integration is deactivated; relink it instead.")
     state, integration.oauth_state_hash = oauth.new_state()
     url = oauth.authorize_url(settings, integration.system, state)

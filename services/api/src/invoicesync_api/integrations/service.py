@@ -22,6 +22,7 @@ from invoicesync_api.integrations.schemas import (
 from invoicesync_api.integrations.verification import Verdict
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
+from invoicesync_shared.states import IntegrationStatus
 
 
 def validated_settings(system: str, raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -90,7 +91,7 @@ def new_integration(
         settings=plain,
         nightly_sync=body.nightly_sync,
         nightly_hour=body.nightly_hour,
-        status="pending_authorization",
+        status=IntegrationStatus.PENDING_AUTHORIZATION,
     )
     state = None
     if body.system in oauth.OAUTH_SYSTEMS:
@@ -116,16 +117,16 @@ async def apply_verdict(session: AsyncSession, integration: Integration, verdict
 def set_verdict(integration: Integration, verdict: Verdict) -> None:
     """The verdict's status on an integration already locked (``lock``)."""
     if verdict.ok and (elsewhere := other_books(integration, verdict.details)):
-        integration.status, integration.status_reason = "error", elsewhere
+        integration.status, integration.status_reason = IntegrationStatus.ERROR, elsewhere
         return
     if verdict.ok:
-        integration.status = "active"
+        integration.status = IntegrationStatus.ACTIVE
         integration.status_reason = None
         integration.activated_at = integration.activated_at or datetime.now(UTC)
         if verdict.details:
             integration.settings = {**integration.settings, "remote": verdict.details}
     else:
-        integration.status = "error"
+        integration.status = IntegrationStatus.ERROR
         integration.status_reason = verdict.message
 
 

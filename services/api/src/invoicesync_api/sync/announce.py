@@ -7,12 +7,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invoicesync_api.db.models import Document, DocumentSync, SyncRun
 from invoicesync_api.webhooks.service import publish
 from invoicesync_shared.db.models import Integration
+from invoicesync_shared.states import SyncStatus
 
-EVENT_FOR_STATUS = {
-    "booked": "document.booked",
-    "sent": "document.sent",
-    "failed": "document.sync_failed",
-    "ambiguous": "document.sync_failed",
+EVENT_FOR_STATUS: dict[str, str] = {
+    SyncStatus.BOOKED: "document.booked",
+    SyncStatus.SENT: "document.sent",
+    SyncStatus.FAILED: "document.sync_failed",
+    SyncStatus.AMBIGUOUS: "document.sync_failed",
 }
 
 

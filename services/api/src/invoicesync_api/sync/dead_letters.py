@@ -22,6 +22,7 @@ from invoicesync_api.examples import sync as examples
 from invoicesync_api.integrations.service import get_owned
 from invoicesync_api.schemas import Strict
 from invoicesync_shared.db.models import Integration
+from invoicesync_shared.states import FailureCode, IntegrationStatus, SyncStatus
 
 router = APIRouter(prefix="/v1/dead-letters", tags=["dead letters"])
 
@@ -63,11 +64,11 @@ async def _dead(
         .join(Integration, Integration.id == DocumentSync.integration_id)
         .where(
             Document.partner_id == partner_id,
-            DocumentSync.status.in_(("failed", "ambiguous")),
+            DocumentSync.status.in_((SyncStatus.FAILED, SyncStatus.AMBIGUOUS)),
             DocumentSync.error_retryable.is_(True),
             # Entries that may be ours wait for a person's retry, not a bulk replay.
-            DocumentSync.error_code.is_distinct_from("ambiguous_match"),
-            Integration.status == "active",
+            DocumentSync.error_code.is_distinct_from(FailureCode.AMBIGUOUS_MATCH),
+            Integration.status == IntegrationStatus.ACTIVE,
         )
         .order_by(Document.created_at)
         .limit(5000)

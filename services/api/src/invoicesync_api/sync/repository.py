@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invoicesync_api.db.models import Document, DocumentSync, SyncRun, SyncRunItem
 from invoicesync_api.documents import fanout
 from invoicesync_shared.db.models import Integration
+from invoicesync_shared.states import DocumentStatus, SyncStatus
 
 
 async def lock_integrations(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Integration]:
@@ -39,11 +40,12 @@ async def documents_to_catch_up(
 ) -> Sequence[Document]:
     """Booked documents the integration should have but has not booked or sent yet."""
     settled = select(DocumentSync.document_id).where(
-        DocumentSync.integration_id == integration.id, DocumentSync.status.in_(("booked", "sent"))
+        DocumentSync.integration_id == integration.id,
+        DocumentSync.status.in_((SyncStatus.BOOKED, SyncStatus.SENT)),
     )
     query = select(Document).where(
         Document.client_id == integration.client_id,
-        Document.status == "booked",
+        Document.status == DocumentStatus.BOOKED,
         Document.created_at >= integration.activated_at,
         Document.id.not_in(settled),
     )

@@ -35,6 +35,7 @@ from invoicesync_shared.events.results import (
     SyncFailed,
     SyncResult,
 )
+from invoicesync_shared.states import SyncStatus
 from invoicesync_shared.tracing import continue_trace
 
 log = structlog.get_logger()
@@ -134,7 +135,7 @@ async def _count(
     document: Document,
     integration: Integration,
 ) -> None:
-    failed = state.status in ("failed", "ambiguous")
+    failed = state.status in (SyncStatus.FAILED, SyncStatus.AMBIGUOUS)
     await runs.record(
         session,
         result,
@@ -156,7 +157,7 @@ async def _apply_aside(
     if isinstance(result, PaymentStatusChanged):
         state.payment_status = result.payment_status
     elif isinstance(result, RemoteEntryMissing):
-        if state.status == "booked" and state.remote_id == result.remote_id:
+        if state.status == SyncStatus.BOOKED and state.remote_id == result.remote_id:
             await flag_missing_entry(session, state, integration, document)
     elif isinstance(result, SyncDeferred) and _defer(state, result):
         # Its run counts it as moved on and does not wait for the reset.
@@ -170,7 +171,7 @@ def _defer(state: DocumentSync, result: SyncDeferred) -> bool:
     it stays pending, says until when and why, and the sweeper asks again then. Only a
     document still waiting for an answer waits (returns whether it does); nothing is
     announced (no outcome yet)."""
-    if state.status != "pending":
+    if state.status != SyncStatus.PENDING:
         return False
     state.answered_at = func.now()  # an answer: the connector is alive and working
     state.waiting_until, state.waiting_reason = result.waiting_until, result.reason

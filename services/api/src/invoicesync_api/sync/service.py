@@ -24,6 +24,7 @@ from invoicesync_api.sync.schemas import SyncRunIn, SyncRunOut
 from invoicesync_shared import clock
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.results import SyncDeferred, SyncResult
+from invoicesync_shared.states import DocumentStatus, IntegrationStatus
 
 
 async def _integrations_for(
@@ -42,7 +43,7 @@ async def _integrations_for(
     if client is None or client.partner_id != partner_id:
         raise NotFound("No such client.")
     query = select(Integration.id).where(
-        Integration.client_id == client.id, Integration.status == "active"
+        Integration.client_id == client.id, Integration.status == IntegrationStatus.ACTIVE
     )
     if body.integration_id:
         query = query.where(Integration.id == body.integration_id)
@@ -60,7 +61,7 @@ async def _chosen_documents(
     missing = [str(i) for i in ids if i not in found]
     if missing:
         raise NotFound(f"No such documents for this client: {', '.join(missing)}.")
-    drafts = [d.number for d in found.values() if d.status != "booked"]
+    drafts = [d.number for d in found.values() if d.status != DocumentStatus.BOOKED]
     if drafts:
         raise Unprocessable(f"Drafts are never synced; book them first: {', '.join(drafts)}.")
     return [found[i] for i in ids]

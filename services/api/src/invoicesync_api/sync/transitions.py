@@ -30,13 +30,13 @@ from dataclasses import dataclass
 
 from invoicesync_api.db.models import DocumentSync
 from invoicesync_shared.events.results import BookingAssigned, DocumentSent, SyncFailed
+from invoicesync_shared.states import FailureCode, SyncStatus
 
-OUTCOME_UNKNOWN, AMBIGUOUS_MATCH = "outcome_unknown", "ambiguous_match"
 # Answers that mean "nobody knows whether, or to which entry, it was booked": a person or
 # a lookup has to settle them, so they are ``ambiguous``, never ``failed``.
-AMBIGUOUS_CODES = frozenset({OUTCOME_UNKNOWN, AMBIGUOUS_MATCH})
+AMBIGUOUS_CODES = frozenset({FailureCode.OUTCOME_UNKNOWN, FailureCode.AMBIGUOUS_MATCH})
 # A request is out for these: the next answer answers it.
-AWAITING = frozenset({"pending", "sending", "ambiguous"})
+AWAITING = frozenset({SyncStatus.PENDING, SyncStatus.SENDING, SyncStatus.AMBIGUOUS})
 
 Answer = BookingAssigned | DocumentSent | SyncFailed
 
@@ -52,22 +52,24 @@ class Outcome:
 
 def outcome_of(answer: Answer) -> Outcome:
     if isinstance(answer, BookingAssigned):
-        return Outcome("booked")
+        return Outcome(SyncStatus.BOOKED)
     if isinstance(answer, DocumentSent):
-        return Outcome("sent")
-    status = "ambiguous" if answer.code in AMBIGUOUS_CODES else "failed"
+        return Outcome(SyncStatus.SENT)
+    status = SyncStatus.AMBIGUOUS if answer.code in AMBIGUOUS_CODES else SyncStatus.FAILED
     return Outcome(status, answer.code, answer.retryable)
 
 
 def current(state: DocumentSync) -> Outcome:
-    if state.status in ("failed", "ambiguous"):
+    if state.status in (SyncStatus.FAILED, SyncStatus.AMBIGUOUS):
         return Outcome(state.status, state.error_code, state.error_retryable)
     return Outcome(state.status)
 
 
 def settled(state: DocumentSync) -> bool:
     """Nothing but a new request or a new generation changes it."""
-    return state.status == "booked" or (state.status == "failed" and not state.error_retryable)
+    return state.status == SyncStatus.BOOKED or (
+        state.status == SyncStatus.FAILED and not state.error_retryable
+    )
 
 
 def allowed(state: DocumentSync, answer: Answer) -> bool:
@@ -75,8 +77,8 @@ def allowed(state: DocumentSync, answer: Answer) -> bool:
     target, now = outcome_of(answer), current(state)
     if settled(state) or target == now:
         return False
-    if state.status == "sent":
-        return target.status == "booked"
-    if now.error_code == AMBIGUOUS_MATCH:
-        return target.error_code != OUTCOME_UNKNOWN
+    if state.status == SyncStatus.SENT:
+        return target.status == SyncStatus.BOOKED
+    if now.error_code == FailureCode.AMBIGUOUS_MATCH:
+        return target.error_code != FailureCode.OUTCOME_UNKNOWN
     return True  # pending, sending, ambiguous, failed (retryable): any new answer

@@ -24,6 +24,7 @@ from invoicesync_api.sync import service as runs
 from invoicesync_api.sync.schemas import SyncRunIn
 from invoicesync_shared import clock
 from invoicesync_shared.db.models import Integration
+from invoicesync_shared.states import IntegrationStatus
 
 log = structlog.get_logger()
 LOCK_ID = 0x1A5C_5EED  # arbitrary, fixed: "the nightly scheduler"
@@ -70,7 +71,10 @@ class NightlyScheduler:
             due = await session.execute(
                 select(Integration, Client)
                 .join(Client, Client.id == Integration.client_id)
-                .where(Integration.nightly_sync.is_(True), Integration.status == "active")
+                .where(
+                    Integration.nightly_sync.is_(True),
+                    Integration.status == IntegrationStatus.ACTIVE,
+                )
             )
             for integration, client in due:
                 night = last_night(now, client.timezone, integration.nightly_hour)

@@ -58,12 +58,12 @@ from invoicesync_api.db.models import Client, Document, DocumentSync
 from invoicesync_api.documents.fanout import request_sync
 from invoicesync_shared import clock
 from invoicesync_shared.db.models import Integration, OutboxMessage
+from invoicesync_shared.states import FailureCode, IntegrationStatus, SyncStatus
 
 log = structlog.get_logger()
 MAX_DOUBLINGS = 6  # the wait grows to 64 times pending_after at most
-SWEPT = ("pending", "ambiguous")
-WAITING = ("pending", "sending")  # a request is out and not answered yet
-FOR_A_PERSON = "ambiguous_match"  # several remote entries could be ours: never asked again
+SWEPT = (SyncStatus.PENDING, SyncStatus.AMBIGUOUS)
+WAITING = (SyncStatus.PENDING, SyncStatus.SENDING)  # a request is out and not answered yet
 # An answer to a later request must be this old (at most; a tenth of the wait when that
 # is shorter) before it proves an earlier one lost: results may be applied a moment apart.
 OVERTAKEN_GRACE = timedelta(minutes=1)
@@ -128,7 +128,7 @@ class PendingSweeper:
             .join(Integration, Integration.id == DocumentSync.integration_id)
             .where(
                 DocumentSync.status.in_(WAITING),
-                Integration.status == "active",
+                Integration.status == IntegrationStatus.ACTIVE,
                 DocumentSync.waiting_until.is_(None),  # held back on purpose, not lost
             )
         )
@@ -169,7 +169,7 @@ class PendingSweeper:
             .subquery("recent")
         )
         requested = func.coalesce(DocumentSync.requested_at, DocumentSync.updated_at)
-        ambiguous = DocumentSync.status == "ambiguous"
+        ambiguous = DocumentSync.status == SyncStatus.AMBIGUOUS
         idle = recent.c.integration_id.is_(None)
         overtaken = requested < recent.c.frontier
         overdue = requested < waited(self._overdue_after)
@@ -188,8 +188,9 @@ class PendingSweeper:
             .outerjoin(recent, recent.c.integration_id == DocumentSync.integration_id)
             .where(
                 DocumentSync.status.in_(SWEPT),
-                DocumentSync.error_code.is_distinct_from(FOR_A_PERSON),
-                Integration.status == "active",
+                # Several remote entries could be ours: a person decides, never asked again.
+                DocumentSync.error_code.is_distinct_from(FailureCode.AMBIGUOUS_MATCH),
+                Integration.status == IntegrationStatus.ACTIVE,
                 cast(DocumentSync.document_id, String).not_in(waiting),
                 or_(
                     and_(deferred, DocumentSync.waiting_until <= today),
