@@ -23,6 +23,7 @@ from invoicesync_shared.connectors.errors import (
     UnknownOutcome,
 )
 from invoicesync_shared.connectors.rate_limit import MINUTE, seconds_until
+from invoicesync_shared.connectors.retry_after import retry_after as header_retry_after
 from invoicesync_shared.states import IntegrationStatus
 
 # Words in Exact's error messages (English and Dutch) → a code a bookkeeper can act on.
@@ -57,11 +58,8 @@ def error_message(response: httpx.Response) -> str:
 
 def retry_after(response: httpx.Response) -> float | None:
     """Seconds to wait: Retry-After, else the minutely window's reset (epoch ms)."""
-    if value := response.headers.get("Retry-After"):
-        try:
-            return max(float(value), 0.0)
-        except ValueError:
-            pass
+    if (seconds := header_retry_after(response)) is not None:
+        return seconds
     if reset := response.headers.get("X-RateLimit-Minutely-Reset"):
         try:
             return seconds_until(int(reset) / 1000, at_most=MINUTE) + 0.05

@@ -15,6 +15,7 @@ from invoicesync_shared.connectors.errors import (
     TransientError,
     UnknownOutcome,
 )
+from invoicesync_shared.connectors.retry_after import retry_after as header_retry_after
 from invoicesync_shared.connectors.transport import transport_error as _transport_error
 
 # Lexware's bucket refills 2 tokens per second; without Retry-After, one second is enough.
@@ -54,10 +55,8 @@ def _issue(issue: dict[str, object]) -> str:
 
 
 def retry_after(response: httpx.Response) -> float:
-    try:
-        return max(float(response.headers["Retry-After"]), 0.0)
-    except (KeyError, ValueError):
-        return DEFAULT_RETRY_AFTER
+    seconds = header_retry_after(response)
+    return DEFAULT_RETRY_AFTER if seconds is None else seconds
 
 
 def classify(response: httpx.Response, *, is_write: bool) -> SyncError | None:

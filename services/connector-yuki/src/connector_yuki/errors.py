@@ -14,6 +14,7 @@ from invoicesync_shared.connectors.errors import (
     TransientError,
     UnknownOutcome,
 )
+from invoicesync_shared.connectors.retry_after import retry_after
 from invoicesync_shared.connectors.transport import transport_error
 from invoicesync_shared.states import IntegrationStatus
 
@@ -187,11 +188,4 @@ async def raise_for_non_soap(response: httpx.Response) -> None:
     headers, so such an answer is read here, before zeep sees it."""
     content_type = response.headers.get("content-type", "")
     if response.status_code >= 400 and "xml" not in content_type:
-        raise NonSoapAnswer(response.status_code, _retry_after(response))
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return max(float(response.headers.get("Retry-After", "")), 0.0)
-    except ValueError:
-        return None
+        raise NonSoapAnswer(response.status_code, retry_after(response))
