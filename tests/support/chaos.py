@@ -263,7 +263,8 @@ def start_replica(stack: Stack, system: str, env: dict[str, str] | None = None) 
 
 
 # A consumer replacing one killed with -9 waits for the broker to drop the dead member
-# (session timeout 30 s, then the group's join delay): about 55 s on the wheel broker.
+# (the test stacks' session timeout, 10 s, then the join the wheel broker holds for half
+# of it): about 15 s; the bound leaves room for a loaded machine and the production 30 s.
 RESTART_SECONDS = 150.0
 
 
