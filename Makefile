@@ -2,8 +2,13 @@
 SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PYTEST_ARGS ?=
+# make mutate: the modules to mutate (default: all in pyproject's [tool.mutmut.modules]), the
+# time limit for the whole run in minutes, and how many mutants are tested at once.
+MUTATE_PATHS ?=
+MUTATE_MINUTES ?= 60
+MUTATE_CHILDREN ?= 2
 
-.PHONY: run test test-fast install lint typecheck chaos soak bench clean
+.PHONY: run test test-fast install lint typecheck chaos soak bench mutate clean
 
 # uv from PyPI when missing; a system Python that refuses --user installs (PEP 668) gets a
 # private virtual environment for it instead.
@@ -41,6 +46,10 @@ soak: install
 
 bench: install
 	$(UV) run --frozen python -m bench.run
+
+mutate: install
+	nice -n 19 $(UV) run --frozen python -m tests.mutation.run --minutes $(MUTATE_MINUTES) \
+	  --children $(MUTATE_CHILDREN) $(MUTATE_PATHS)
 
 clean:
 	rm -rf .run .pytest_cache

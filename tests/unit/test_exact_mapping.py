@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import httpx
+import pytest
 
 from connector_exact import errors, mapping
 from invoicesync_api.db.models import Client
@@ -15,7 +18,8 @@ from invoicesync_shared.connectors.errors import (
     TransientError,
     UnknownOutcome,
 )
-from invoicesync_shared.events.documents import CustomerData
+from invoicesync_shared.connectors.provenance import marker, marker_in
+from invoicesync_shared.events.documents import Address, CustomerData, DocumentSnapshot
 from tests.support.factories import snapshot
 
 
@@ -89,3 +93,200 @@ def test_a_division_out_of_reach_is_a_lost_connection_naming_the_division() -> N
         assert "division 4711" in lost.message and "reconnect" in lost.message
     expired = errors.classify(httpx.Response(401, request=request), is_write=False, division=4711)
     assert not isinstance(expired, AuthorizationLost)
+
+
+def _two_line_invoice(kind: str = "invoice") -> DocumentSnapshot:
+    """An invoice with a due date, a long line description and one line with a cost centre."""
+    document = snapshot(_client(), "2026-0042", kind=kind)
+    long_line = document.lines[0].model_copy(
+        update={
+            "description": "Consulting " * 10,
+            "quantity": Decimal("2.5"),
+            "net_amount": Decimal("250.00"),
+            "vat_amount": Decimal("52.50"),
+            "cost_centre": "CC-7",
+        }
+    )
+    return document.model_copy(
+        update={"lines": [long_line, document.lines[0]], "due_date": date(2026, 12, 20)}
+    )
+
+
+def test_sales_entry_carries_the_document_its_journal_customer_and_lines_in_order() -> None:
+    document = _two_line_invoice()
+    payload = mapping.sales_entry_payload(
+        document,
+        reference=document.number,
+        journal="70",
+        customer_id="acct-1",
+        gl_account_ids=["gl-a", "gl-b"],
+        vat_codes=["2  ", "3  "],
+    )
+    assert payload["Journal"] == "70" and payload["Customer"] == "acct-1"
+    assert payload["YourRef"] == document.number
+    assert payload["Type"] == mapping.SALES_ENTRY and payload["Currency"] == document.currency
+    assert payload["EntryDate"] == f"{document.issue_date.isoformat()}T00:00:00Z"
+    assert payload["DueDate"] == "2026-12-20T00:00:00Z"  # the due date _two_line_invoice sets
+    description = payload["Description"]
+    assert description.startswith(f"Invoice {document.number} ")
+    assert len(description) <= mapping.DESCRIPTION_LENGTH
+    assert marker_in(description) == marker(document.id)
+    first, second = payload["SalesEntryLines"]
+    assert (first["GLAccount"], first["VATCode"]) == ("gl-a", "2  ")
+    assert (second["GLAccount"], second["VATCode"]) == ("gl-b", "3  ")
+    source = document.lines[0]
+    assert Decimal(first["AmountFC"]) == source.net_amount
+    assert Decimal(first["VATAmountFC"]) == source.vat_amount
+    assert Decimal(first["Quantity"]) == source.quantity
+    assert first["Description"] == source.description[:60]
+    assert first["CostCenter"] == source.cost_centre
+    assert "CostCenter" not in second
+
+
+def test_credit_note_entry_is_described_as_one_and_keeps_its_quantity_positive() -> None:
+    document = _two_line_invoice(kind="credit_note")
+    payload = mapping.sales_entry_payload(
+        document,
+        reference=document.number,
+        journal="70",
+        customer_id="acct-1",
+        gl_account_ids=["gl-a", "gl-b"],
+        vat_codes=["2  ", "3  "],
+    )
+    assert payload["Description"].startswith(f"Credit note {document.number} ")
+    for line, source in zip(payload["SalesEntryLines"], document.lines, strict=True):
+        assert Decimal(line["AmountFC"]) == -source.net_amount
+        assert Decimal(line["VATAmountFC"]) == -source.vat_amount
+        assert Decimal(line["Quantity"]) == source.quantity
+
+
+def test_entry_without_a_due_date_leaves_it_to_exact() -> None:
+    document = snapshot(_client(), "INV-1")
+    payload = mapping.sales_entry_payload(
+        document,
+        reference="INV-1",
+        journal="70",
+        customer_id="c",
+        gl_account_ids=["gl"],
+        vat_codes=["2  "],
+    )
+    assert "DueDate" not in payload
+
+
+def test_new_account_is_a_sales_customer_with_the_known_details_only() -> None:
+    address = Address(street="Keizersgracht", house_number="12", postal_code="1015", city="A")
+    customer = CustomerData(
+        external_id="1042",
+        name="N" * 120,
+        vat_number="NL001",
+        company_number="KVK1",
+        email="ap@example.com",
+        address=address.model_copy(update={"country": "NL"}),
+    )
+    payload = mapping.account_payload(customer)
+    assert payload["Name"] == customer.name[:100]
+    assert payload["Status"] == "C" and payload["IsSales"] is True
+    assert payload["Code"] == customer.external_id
+    assert (payload["VATNumber"], payload["ChamberOfCommerce"]) == ("NL001", "KVK1")
+    assert payload["Email"] == "ap@example.com"
+    assert payload["Country"] == "NL"  # from the address when the customer has none
+    assert payload["AddressLine1"] == "Keizersgracht 12"
+    assert (payload["Postcode"], payload["City"]) == ("1015", "A")
+
+    bare = mapping.account_payload(CustomerData(external_id="ext-7", name="Bare", country="BE"))
+    assert bare == {"Name": "Bare", "Status": "C", "IsSales": True, "Country": "BE"}
+
+
+def test_account_code_only_for_numeric_ids_that_fit_exacts_code() -> None:
+    for external_id in ("A-1", "1" * (mapping.CODE_WIDTH + 1)):
+        payload = mapping.account_payload(CustomerData(external_id=external_id, name="n"))
+        assert "Code" not in payload
+        filters = mapping.account_filters(CustomerData(external_id=external_id, name="n"))
+        assert not any(f.startswith("Code eq") for f in filters)
+    widest = CustomerData(external_id="1" * mapping.CODE_WIDTH, name="n")
+    assert mapping.account_payload(widest)["Code"] == widest.external_id
+    assert mapping.account_filters(widest)[0] == f"Code eq '{widest.external_id}'"
+
+
+def test_account_filters_go_from_code_to_vat_to_company_number_to_name() -> None:
+    customer = CustomerData(external_id="42", name="Acme", vat_number="NL1", company_number="K1")
+    assert mapping.account_filters(customer) == [
+        f"Code eq '{mapping.padded_code('42')}'",
+        "VATNumber eq 'NL1'",
+        "ChamberOfCommerce eq 'K1'",
+        "Name eq 'Acme'",
+    ]
+    street_only = mapping.account_payload(
+        CustomerData(external_id="x", name="n", address=Address(city="Utrecht"))
+    )
+    assert "AddressLine1" not in street_only and street_only["City"] == "Utrecht"
+
+
+def test_odata_dates_are_read_in_both_of_exacts_forms() -> None:
+    day = date(2026, 11, 20)
+    millis = int(datetime(2026, 11, 20, 23, 30, tzinfo=UTC).timestamp() * 1000)
+    assert mapping.odata_date(f"/Date({millis})/") == day
+    assert mapping.odata_date(f"{day.isoformat()}T00:00:00") == day
+    assert mapping.odata_date("/Date(-86400000)/") == date(1969, 12, 31)
+    for unreadable in (None, "", "soon", "/Date(12)/x"):
+        assert mapping.odata_date(unreadable) is None
+
+
+def test_header_totals_are_positive_for_both_kinds() -> None:
+    assert mapping.signed_total("121.00", "invoice") == Decimal("121.00")
+    assert mapping.signed_total(-121.5, "credit_note") == Decimal("121.5")
+    assert mapping.signed_total(None, "credit_note") is None
+
+
+def test_amounts_and_quantities_go_out_in_plain_decimal_notation() -> None:
+    """Decimals that print in exponent notation (a free line's ``0E-7``) are sent as plain
+    numbers all the same."""
+    document = snapshot(_client(), "INV-0")
+    free = document.lines[0].model_copy(
+        update={
+            "quantity": Decimal("1E+1"),
+            "net_amount": Decimal("0E-7"),
+            "vat_amount": Decimal("0.00000001"),
+        }
+    )
+    payload = mapping.sales_entry_payload(
+        document.model_copy(update={"lines": [free]}),
+        reference="INV-0",
+        journal="70",
+        customer_id="c",
+        gl_account_ids=["gl"],
+        vat_codes=["2  "],
+    )
+    (line,) = payload["SalesEntryLines"]
+    for field, value in (("Quantity", "10"), ("AmountFC", "0.0000000"), ("VATAmountFC", None)):
+        assert "E" not in line[field].upper()
+        if value is not None:
+            assert line[field] == value
+    assert Decimal(line["VATAmountFC"]) == free.vat_amount
+
+
+def test_every_line_needs_its_gl_account_and_vat_code() -> None:
+    document = _two_line_invoice()
+    with pytest.raises(ValueError):
+        mapping.sales_entry_payload(
+            document,
+            reference=document.number,
+            journal="70",
+            customer_id="c",
+            gl_account_ids=["gl-a"],
+            vat_codes=["2  ", "3  "],
+        )
+
+
+def test_odata_dates_do_not_depend_on_the_servers_time_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Exact's ``/Date(ms)/`` is UTC; read on a server far east of it, it is the same day."""
+    millis = int(datetime(2026, 11, 20, 23, 30, tzinfo=UTC).timestamp() * 1000)
+    monkeypatch.setenv("TZ", "<+14>-14")  # POSIX form: UTC+14, no tz database needed
+    time.tzset()
+    try:
+        assert mapping.odata_date(f"/Date({millis})/") == date(2026, 11, 20)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
