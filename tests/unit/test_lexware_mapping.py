@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +18,7 @@ from invoicesync_shared.connectors.errors import (
     TransientError,
     UnknownOutcome,
 )
+from invoicesync_shared.connectors.provenance import marker
 from invoicesync_shared.events.documents import Address, DocumentLine, DocumentSnapshot
 from tests.integration.connectors.lexware_support import company, customer, document
 
@@ -94,8 +97,6 @@ class TestPayloads:
         )
 
     def test_summer_dates_carry_the_summer_offset(self) -> None:
-        from datetime import date
-
         assert mapping.voucher_date(date(2026, 7, 1)) == "2026-07-01T00:00:00.000+02:00"
 
     def test_a_discounted_line_becomes_one_unit_of_its_net_amount(self) -> None:
@@ -214,3 +215,191 @@ class TestClassify:
         assert isinstance(lost, UnknownOutcome)
         unsent = errors.transport_error(httpx.ConnectError("c", request=request), is_write=True)
         assert isinstance(unsent, TransientError)
+
+
+class TestVoucherDetails:
+    def test_credit_note_goes_to_its_own_path_and_list_without_payment_terms(self) -> None:
+        credit_note = _doc(kind="credit_note")
+        assert mapping.voucher_path("credit_note") == "v1/credit-notes"
+        assert mapping.voucher_path("invoice") == "v1/invoices"
+        assert mapping.list_type("credit_note") == "creditnote"
+        assert mapping.list_type("invoice") == "invoice"
+        payload = mapping.voucher_payload(credit_note, contact_id="c", reference="CN-1")
+        assert "paymentConditions" not in payload
+
+    def test_service_is_delivered_on_the_voucher_date_and_the_marker_is_printed(self) -> None:
+        doc = _doc()
+        payload = mapping.voucher_payload(doc, contact_id="c", reference="INV-1")
+        day = mapping.voucher_date(doc.issue_date)
+        assert payload["shippingConditions"] == {"shippingDate": day, "shippingType": "service"}
+        assert payload["totalPrice"] == {"currency": "EUR"}
+        assert marker(doc.id) in payload["introduction"].splitlines()
+
+    def test_payment_term_counts_the_days_and_never_goes_below_zero(self) -> None:
+        doc = _doc(due_date=date(2026, 12, 20))
+        terms = mapping.voucher_payload(doc, contact_id="c", reference="r")["paymentConditions"]
+        days = (date(2026, 12, 20) - doc.issue_date).days
+        assert terms == {
+            "paymentTermLabel": f"Zahlbar innerhalb von {days} Tagen",
+            "paymentTermDuration": days,
+        }
+        overdue = _doc(due_date=doc.issue_date - timedelta(days=3))
+        payload = mapping.voucher_payload(overdue, contact_id="c", reference="r")
+        assert payload["paymentConditions"]["paymentTermDuration"] == 0
+        assert "paymentConditions" not in mapping.voucher_payload(
+            _doc(due_date=None), contact_id="c", reference="r"
+        )
+
+    def test_a_line_keeps_quantity_and_price_when_they_make_its_amount(self) -> None:
+        line = DocumentLine(
+            description="B" * 300,
+            quantity=Decimal("2.5"),
+            unit_price=Decimal("10.12346"),
+            vat_rate=Decimal("7.5"),
+            net_amount=Decimal("25.31"),
+            vat_amount=Decimal("1.90"),
+        )
+        [item] = mapping.voucher_payload(_doc(lines=[line]), contact_id="c", reference="r")[
+            "lineItems"
+        ]
+        assert item["type"] == "custom" and item["unitName"] == "Stück"
+        assert item["name"] == line.description[:255]
+        assert item["quantity"] == 2.5
+        assert item["unitPrice"]["netAmount"] == float(Decimal("10.1235"))  # to 4 places
+        assert item["unitPrice"]["taxRatePercentage"] == 7.5
+        whole = mapping.voucher_payload(_doc(), contact_id="c", reference="r")["lineItems"][0]
+        # Whole rates go out as JSON integers (19, not 19.0), as Lexware lists its rates.
+        assert json.dumps(whole["unitPrice"]["taxRatePercentage"]) == "19"
+        unnamed = line.model_copy(update={"description": ""})
+        [item] = mapping.voucher_payload(_doc(lines=[unnamed]), contact_id="c", reference="r")[
+            "lineItems"
+        ]
+        assert item["name"] == "-"
+
+    def test_voucher_day_and_gross_total_read_back_from_a_voucher(self) -> None:
+        voucher = {
+            "voucherDate": "2026-11-20T00:00:00.000+01:00",
+            "totalPrice": {"totalGrossAmount": 119.5},
+        }
+        assert mapping.voucher_day(voucher) == date(2026, 11, 20)
+        assert mapping.gross_total(voucher) == Decimal("119.5")
+        for unreadable in ({}, {"voucherDate": None}, {"voucherDate": "soon"}):
+            assert mapping.voucher_day(unreadable) is None
+        assert mapping.gross_total({}) is None
+        assert mapping.gross_total({"totalPrice": None}) is None
+        assert mapping.gross_total({"totalPrice": {"totalGrossAmount": 0}}) == 0
+
+    def test_scope_is_the_organisation_once_verified(self) -> None:
+        integration = uuid.uuid4()
+        assert mapping.scope_of(integration, {}) == f"integration:{integration}"
+        assert mapping.scope_of(integration, {"remote": None}) == f"integration:{integration}"
+        assert mapping.scope_of(integration, {"remote": {}}) == f"integration:{integration}"
+        assert mapping.scope_of(integration, {"remote": {"organization_id": "org-9"}}) == "org-9"
+
+    def test_customer_number_of_a_contact(self) -> None:
+        assert mapping.customer_number({"roles": {"customer": {"number": 10004}}}) == "10004"
+        assert mapping.customer_number({"roles": {"customer": {"number": 0}}}) == "0"
+        for row in ({}, {"roles": None}, {"roles": {"customer": None}}, {"roles": {"vendor": {}}}):
+            assert mapping.customer_number(row) is None
+
+
+class TestTaxType:
+    @staticmethod
+    def _zero(rate: str = "0") -> DocumentLine:
+        return DocumentLine(
+            description="x",
+            quantity=Decimal(1),
+            unit_price=Decimal(100),
+            vat_rate=Decimal(rate),
+            net_amount=Decimal(100),
+            vat_amount=Decimal(0),
+        )
+
+    def test_any_taxed_line_makes_the_voucher_net(self) -> None:
+        dutch = customer(vat_number="NL123456789B01", country="NL")
+        lines = [self._zero(), self._zero("19")]
+        assert mapping.tax_type(_doc(lines=lines, customer=dutch)) == "net"
+
+    def test_home_is_the_company_country(self) -> None:
+        """A zero-rated Dutch business is abroad for a German company, not for a Dutch one."""
+        dutch = customer(vat_number="NL123456789B01", country="nl", address=None)
+        home = company().model_copy(update={"country": None, "address": Address(country="NL")})
+        assert mapping.tax_type(_doc(lines=[self._zero()], customer=dutch)) == (
+            "intraCommunitySupply"
+        )
+        assert mapping.tax_type(_doc(lines=[self._zero()], customer=dutch, company=home)) == "net"
+        assert mapping.tax_type(_doc(lines=[self._zero()], customer=dutch, company=None)) == (
+            "intraCommunitySupply"
+        )
+
+    def test_eu_persons_and_businesses_without_vat_number_or_country_stay_net(self) -> None:
+        zero = [self._zero()]
+        person = customer(vat_number="NL1", country="NL", is_person=True)
+        no_vat = customer(vat_number=None, country="NL")
+        nowhere = customer(vat_number=None, country=None, address=None)
+        german = customer(country="DE")
+        for someone in (person, no_vat, nowhere, german):
+            assert mapping.tax_type(_doc(lines=zero, customer=someone)) == "net"
+
+    def test_country_comes_from_the_address_in_capitals(self) -> None:
+        swiss = customer(vat_number=None, country=None, address=Address(country="ch"))
+        assert mapping.country_of(swiss) == "CH"
+        assert mapping.tax_type(_doc(lines=[self._zero()], customer=swiss)) == (
+            "thirdPartyCountryService"
+        )
+        assert mapping.country_of(customer(country=None, address=None)) is None
+        assert mapping.is_foreign_eu_company(customer(country="AT"), None)
+        assert not mapping.is_foreign_eu_company(customer(country="DE"), None)
+        assert not mapping.is_foreign_eu_company(customer(country="AT"), "AT")
+
+
+class TestContacts:
+    def test_searches_by_trimmed_name_then_email_from_three_characters(self) -> None:
+        ours = customer(name="  Abc ", email=" a@b ")
+        assert mapping.contact_searches(ours) == [
+            {"name": "Abc", "customer": "true"},
+            {"email": "a@b", "customer": "true"},
+        ]
+        assert mapping.contact_searches(customer(name="Abc", email="ab")) == [
+            {"name": "Abc", "customer": "true"}
+        ]
+
+    def test_new_contact_carries_email_and_our_customer_id(self) -> None:
+        ours = customer(external_id="cust-42", email=" ap@kunde.example ", vat_number="de 1 2")
+        payload = mapping.contact_payload(ours)
+        assert payload["version"] == 0
+        assert payload["emailAddresses"] == {"business": ["ap@kunde.example"]}
+        assert payload["note"] == "invoicesync customer cust-42"
+        assert payload["company"]["vatRegistrationId"] == "DE12"
+        plain = mapping.contact_payload(customer(email=None, vat_number=None, address=None))
+        assert "emailAddresses" not in plain and plain["company"] == {"name": "Kunde AG"}
+        assert plain["addresses"]["billing"] == [{"countryCode": "DE"}]
+        single = mapping.contact_payload(customer(name=" Cher ", is_person=True))
+        assert single["person"] == {"lastName": "Cher"}
+        long = mapping.contact_payload(customer(external_id="x" * 2000))
+        assert len(long["note"]) == 1000
+
+    def test_a_person_matches_by_first_and_last_name(self) -> None:
+        ours = customer(name="Erika  Mustermann", vat_number=None, email=None, is_person=True)
+        row = {"id": "p", "person": {"firstName": "erika", "lastName": "MUSTERMANN"}}
+        assert mapping.matching_contact([row], ours) == row
+        surname_only = {"id": "s", "person": {"lastName": "Mustermann"}}
+        other = customer(name="Mustermann", vat_number=None, email=None, is_person=True)
+        assert mapping.matching_contact([surname_only], other) == surname_only
+        assert mapping.matching_contact([surname_only], ours) is None
+
+    def test_without_vat_numbers_on_both_sides_name_or_email_decides(self) -> None:
+        ours = customer(vat_number=None)
+        theirs_vat_only = {"id": "1", "company": {"name": "Other", "vatRegistrationId": "DE9"}}
+        assert mapping.matching_contact([theirs_vat_only], ours) is None
+        renamed = {"id": "2", "company": {"name": "Other", "vatRegistrationId": "DE9"}}
+        by_mail = {**renamed, "emailAddresses": {"private": ["buchhaltung@kunde.example"]}}
+        assert mapping.matching_contact([by_mail], ours) == by_mail
+        no_mail = customer(vat_number=None, email=None, name="Else")
+        empty = {"id": "3", "company": {"name": "Other"}, "emailAddresses": {"business": None}}
+        assert mapping.matching_contact([empty], no_mail) is None
+        nameless = {"id": "4", "company": {"name": None}}
+        assert mapping.matching_contact([nameless], no_mail) is None
+        ours_vat_only = customer(vat_number="DE1", email=None, name="Kunde AG")
+        by_name = {"id": "5", "company": {"name": " kunde   ag "}}
+        assert mapping.matching_contact([by_name], ours_vat_only) == by_name

@@ -196,3 +196,207 @@ def test_a_schema_rejection_is_recognised_only_when_every_invoice_failed_with_it
     assert not errors.is_schema_rejection(
         [InvoiceResult(False, "A", xsd, "", ""), InvoiceResult(True, "B", "", "d", "1")]
     )
+
+
+OUTSTANDING = b"""<OutstandingItems xmlns="">
+ <Item ID="doc-1"><Date>2024-03-01T00:00:00</Date><Description> Invoice INV-1 isync:x </Description>
+  <OpenAmount>242.00</OpenAmount><OriginalAmount>242.00</OriginalAmount>
+  <Reference> INV-1 </Reference><DocumentID>doc-1</DocumentID>
+  <BookingNumber>000007</BookingNumber></Item>
+ <y:Item xmlns:y="urn:other" ID="doc-2"><Reference>CN-1</Reference><OpenAmount>0.00</OpenAmount>
+  <OriginalAmount>-121.00</OriginalAmount><Date>2024-03-02</Date></y:Item>
+ <Item ID="doc-3"><Reference>INV-3</Reference><OpenAmount>n/a</OpenAmount>
+  <Date>someday</Date><BookingNumber/></Item>
+</OutstandingItems>"""
+
+
+def test_outstanding_items_are_read_whatever_their_namespace() -> None:
+    first, credit, odd = documents.parse_outstanding_items(OUTSTANDING)
+    assert first == documents.OutstandingItem(
+        reference="INV-1",
+        document_id="doc-1",
+        booking_number="000007",
+        open_amount=Decimal("242.00"),
+        original_amount=Decimal("242.00"),
+        day=date(2024, 3, 1),
+        description="Invoice INV-1 isync:x",
+    )
+    # Without a DocumentID element, the item's ID attribute names the document.
+    assert (credit.reference, credit.document_id) == ("CN-1", "doc-2")
+    assert credit.open_amount == 0 and credit.original_amount == Decimal("-121.00")
+    assert credit.day == date(2024, 3, 2) and credit.booking_number == ""
+    # What the answer does not say (or says unreadably) stays unknown.
+    assert (odd.open_amount, odd.original_amount, odd.day) == (None, None, None)
+    assert odd.description == "" and odd.document_id == "doc-3"
+    assert documents.parse_outstanding_items(b"  ") == []
+    assert documents.parse_outstanding_items(b"<OutstandingItems/>") == []
+
+
+def test_an_item_without_any_id_has_an_empty_document_id() -> None:
+    (item,) = documents.parse_outstanding_items(b"<R><Item><Reference>A</Reference></Item></R>")
+    assert item.document_id == "" and item.reference == "A"
+
+
+def test_administrations_by_lowercase_id() -> None:
+    raw = b"""<Administrations xmlns="">
+     <Administration ID="AB-12"><Name> Bakkerij </Name><DomainID>d</DomainID></Administration>
+     <Administration ID="cd-34"><Name/></Administration>
+     <Administration><Name>No id</Name></Administration></Administrations>"""
+    assert documents.parse_administrations(raw) == {"ab-12": "Bakkerij", "cd-34": "", "": "No id"}
+    assert documents.parse_administrations(b"") == {}
+
+
+def test_an_empty_import_response_has_no_results() -> None:
+    assert documents.parse_import_response(b"\n") == []
+    (result,) = documents.parse_import_response(
+        b"<R><Invoice><Succeeded>True</Succeeded><Reference>A</Reference></Invoice></R>"
+    )
+    assert result.succeeded and result.document_id == "" and result.message == ""
+
+
+def test_contact_fields_are_left_out_when_unknown_or_unusable() -> None:
+    company = CustomerData(
+        external_id="C" * 51,  # too long for ContactCode: Yuki matches on name and address
+        name="  Bakkerij\x01 de Vries  ",
+        country="Netherlands",  # not a two-letter code
+        address=Address(house_number="12", city="Utrecht"),
+    )
+    document = snapshot().model_copy(update={"customer": company, "due_date": None})
+    raw, root = build(document)
+    assert validation_errors(raw) == []
+    contact = root.find("y:SalesInvoice/y:Contact", NS)
+    assert contact is not None
+    filled = {etree.QName(e).localname: e.text for e in contact}
+    assert filled == {
+        "FullName": "Bakkerij de Vries",
+        "City": "Utrecht",
+        "AddressLine_1": "12",
+        "ContactType": "Company",
+    }
+    assert texts(root, "y:SalesInvoice/y:DueDate") == []
+    no_street = company.model_copy(update={"address": Address(city="Utrecht"), "country": "be"})
+    _, root = build(document.model_copy(update={"customer": no_street}))
+    contact_path = "y:SalesInvoice/y:Contact/y:"
+    assert texts(root, contact_path + "AddressLine_1") == []
+    assert texts(root, contact_path + "CountryCode") == ["BE"]
+    from_address = company.model_copy(update={"address": Address(country="de"), "country": None})
+    _, root = build(document.model_copy(update={"customer": from_address}))
+    assert texts(root, contact_path + "CountryCode") == ["DE"]
+    long_name = company.model_copy(update={"name": "N" * 300, "external_id": "C" * 50})
+    _, root = build(document.model_copy(update={"customer": long_name}))
+    assert texts(root, contact_path + "FullName") == ["N" * 255]
+    assert texts(root, contact_path + "ContactCode") == ["C" * 50]
+
+
+def test_an_invoice_subject_names_it_and_its_fields_come_in_the_schemas_order() -> None:
+    document = snapshot(number="INV-9")
+    _, root = build(document)
+    assert texts(root, "y:SalesInvoice/y:Subject") == [f"Invoice INV-9 {marker(document.id)}"]
+    assert texts(root, "y:SalesInvoice/y:PaymentMethod") == ["ElectronicTransfer"]
+    assert texts(root, "y:SalesInvoice/y:Date") == [document.issue_date.isoformat()]
+    product = "y:SalesInvoice/y:InvoiceLines/y:InvoiceLine/y:Product/"
+    assert texts(root, product + "y:VATIncluded") == ["false"]
+    assert texts(root, product + "y:SalesPrice") == ["100.0000"]
+    invoice_line = "y:SalesInvoice/y:InvoiceLines/y:InvoiceLine/"
+    assert texts(root, invoice_line + "y:Description") == ["Consulting hours"]
+    assert texts(root, invoice_line + "y:LineVATAmount") == ["42.00"]
+
+
+def test_a_line_of_its_own_gl_account_and_a_long_description() -> None:
+    long = line(gl_account="8300").model_copy(update={"description": "D" * 300})
+    _, root = build(snapshot(long), default_gl="8100")
+    product = "y:SalesInvoice/y:InvoiceLines/y:InvoiceLine/y:Product/"
+    assert texts(root, product + "y:GLAccountCode") == ["8300"]
+    assert texts(root, product + "y:Description") == ["D" * 255]
+
+
+def test_a_document_without_lines_or_with_a_reference_at_the_limit() -> None:
+    with pytest.raises(PermanentError) as empty:
+        documents.sales_invoice(
+            snapshot().model_copy(update={"lines": []}), reference="A", default_gl_account=None
+        )
+    assert empty.value.code == "no_lines"
+    widest = snapshot(number="X" * documents.MAX_REFERENCE)
+    _, root = build(widest)
+    assert texts(root, "y:SalesInvoice/y:Reference") == ["X" * documents.MAX_REFERENCE]
+
+
+def test_an_unknown_rate_names_the_supported_ones() -> None:
+    with pytest.raises(PermanentError) as refused:
+        documents.vat_type(Decimal("7.50"))
+    assert refused.value.message == (
+        "Yuki has no VAT type for 7.5 % (supported: 0 %, 6 %, 9 %, 21 %)."
+    )
+
+
+def test_over_long_contact_and_account_texts_are_cut_to_what_the_schema_allows() -> None:
+    """Yuki rejects the whole batch on a schema error, so every text fits its field."""
+    long = CustomerData(
+        external_id="C001",
+        name="N" * 300,
+        email="e" * 300,
+        company_number="K" * 60,
+        vat_number="V" * 60,
+        address=Address(street="S" * 300, postal_code="P" * 60, city="C" * 70, country="NL"),
+    )
+    document = snapshot(line(gl_account="G" * 60)).model_copy(update={"customer": long})
+    raw, root = build(document)
+    assert validation_errors(raw) == []
+    contact = "y:SalesInvoice/y:Contact/y:"
+    for field, kept in (
+        ("FullName", "N" * 255),
+        ("EmailAddress", "e" * 255),
+        ("CoCNumber", "K" * 50),
+        ("VATNumber", "V" * 50),
+        ("AddressLine_1", "S" * 255),
+        ("Zipcode", "P" * 50),
+        ("City", "C" * 60),
+    ):
+        assert texts(root, contact + field) == [kept]
+    product = "y:SalesInvoice/y:InvoiceLines/y:InvoiceLine/y:Product/y:GLAccountCode"
+    assert texts(root, product) == ["G" * 50]
+
+
+def test_a_customer_without_address_or_country_still_goes_out() -> None:
+    bare = CustomerData(external_id="C9", name="Walk-in")
+    raw, root = build(snapshot().model_copy(update={"customer": bare}))
+    assert validation_errors(raw) == []
+    contact = root.find("y:SalesInvoice/y:Contact", NS)
+    assert contact is not None
+    assert [etree.QName(e).localname for e in contact] == ["ContactCode", "FullName", "ContactType"]
+
+
+def test_refusals_before_any_call_say_why() -> None:
+    with pytest.raises(PermanentError) as long_ref:
+        build(snapshot(number="X" * 51))
+    assert f"at most {documents.MAX_REFERENCE} characters" in long_ref.value.message
+    with pytest.raises(PermanentError) as empty:
+        documents.sales_invoice(
+            snapshot().model_copy(update={"lines": []}), reference="A", default_gl_account=None
+        )
+    assert empty.value.message == "Yuki does not accept a document without lines."
+
+
+def test_a_refusal_message_is_read_as_one_line() -> None:
+    _, closed = documents.parse_import_response(RESPONSE)
+    assert closed.message == (
+        "Period 2024-03 is closed: no transactions can be booked on 2024-03-15 "
+        "(De periode 03-2024 is afgesloten)"
+    )
+
+
+def test_the_document_id_element_wins_over_the_items_id_attribute() -> None:
+    raw = b"<R><Item ID='item-7'><DocumentID>doc-7</DocumentID></Item></R>"
+    (item,) = documents.parse_outstanding_items(raw)
+    assert item.document_id == "doc-7"
+
+
+def test_entities_in_yukis_answers_are_not_expanded() -> None:
+    """An answer that declares entities (the way to an entity-expansion attack) is read
+    with the entity left unexpanded."""
+    raw = (
+        b'<!DOCTYPE R [<!ENTITY boom "expanded">]>'
+        b"<R><Item><Reference>&boom;</Reference><DocumentID>d</DocumentID></Item></R>"
+    )
+    (item,) = documents.parse_outstanding_items(raw)
+    assert "expanded" not in item.reference
