@@ -114,35 +114,34 @@ def _without_mutmut_tables(text: str) -> tuple[str, str]:
     return "\n".join(kept), "\n".join(own)
 
 
-def _fingerprint(target: Target) -> str:
-    """What the cached results depend on: the package's and the tests' Python sources."""
-    digest = hashlib.sha256()
+def _test_sources(target: Target) -> list[Path]:
+    """The module's tests and what every test may import: conftests and support code."""
+    tests = ROOT / "tests"
+    selected = [ROOT / t for t in target.tests]
+    shared = [
+        p
+        for p in tests.rglob("*.py")
+        if p.name == "conftest.py" or "support" in p.parent.name or p.stem.endswith("_support")
+    ]
+    found = {p for path in selected for p in ([path] if path.is_file() else path.rglob("*.py"))}
+    return sorted(found | set(shared))
+
+
+def _fingerprint(target: Target, config: str) -> str:
+    """What the cached results depend on: the package's sources, the module's tests and its
+    mutmut and pytest configuration."""
+    digest = hashlib.sha256(config.encode())
     package = target.src / target.inside_src.parts[0]
-    for folder in (package, ROOT / "tests"):
-        for path in sorted(folder.rglob("*.py")):
-            digest.update(str(path.relative_to(ROOT)).encode())
-            digest.update(path.read_bytes())
-    digest.update((ROOT / "pyproject.toml").read_bytes())
+    for path in [*sorted(package.rglob("*.py")), *_test_sources(target)]:
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
 def stage(target: Target, pyproject: str) -> None:
     """Lay out the module's folder for mutmut; wipe old results if their inputs changed."""
-    folder = target.folder
-    stamp = folder / "fingerprint"
-    fingerprint = _fingerprint(target)
-    if stamp.exists() and stamp.read_text() != fingerprint:
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    package = target.inside_src.parts[0]
-    (folder / "src").mkdir(exist_ok=True)
-    for link, to in (
-        (folder / "src" / package, target.src / package),
-        (folder / "tests", ROOT / "tests"),
-    ):
-        if not link.is_symlink():
-            link.symlink_to(to, target_is_directory=True)
     rest, own = _without_mutmut_tables(pyproject)
+    package = target.inside_src.parts[0]
     config = "\n".join(
         [
             rest,
@@ -155,6 +154,19 @@ def stage(target: Target, pyproject: str) -> None:
             "",
         ]
     )
+    folder = target.folder
+    stamp = folder / "fingerprint"
+    fingerprint = _fingerprint(target, config)
+    if stamp.exists() and stamp.read_text() != fingerprint:
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "src").mkdir(exist_ok=True)
+    for link, to in (
+        (folder / "src" / package, target.src / package),
+        (folder / "tests", ROOT / "tests"),
+    ):
+        if not link.is_symlink():
+            link.symlink_to(to, target_is_directory=True)
     (folder / "pyproject.toml").write_text(config)
     stamp.write_text(fingerprint)
 

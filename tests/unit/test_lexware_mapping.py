@@ -299,7 +299,13 @@ class TestVoucherDetails:
     def test_customer_number_of_a_contact(self) -> None:
         assert mapping.customer_number({"roles": {"customer": {"number": 10004}}}) == "10004"
         assert mapping.customer_number({"roles": {"customer": {"number": 0}}}) == "0"
-        for row in ({}, {"roles": None}, {"roles": {"customer": None}}, {"roles": {"vendor": {}}}):
+        rows: list[dict[str, Any]] = [
+            {},
+            {"roles": None},
+            {"roles": {"customer": None}},
+            {"roles": {"vendor": {}}},
+        ]
+        for row in rows:
             assert mapping.customer_number(row) is None
 
 

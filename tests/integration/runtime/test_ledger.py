@@ -1,0 +1,196 @@
+"""The ledger's own promises, one call at a time: what renewing, releasing, numbering and
+publishing leave in the entry, and which leases a heartbeat round reports kept or busy."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from invoicesync_api.db.models import Client
+from invoicesync_shared.connectors.ledger import Claim, EntryKey, Ledger
+from invoicesync_shared.db.models import Integration, LedgerEntry
+from invoicesync_shared.events.envelope import Envelope
+from tests.support.factories import booked_event, make_client, make_integration, snapshot
+
+LEASE = timedelta(seconds=30)
+
+
+@dataclass
+class Entries:
+    """A ledger of its own system (so no other test's entries show) and keys for it."""
+
+    ledger: Ledger
+    keys: list[EntryKey]
+    client: Client
+    integration: Integration
+
+    def result(self) -> Envelope:
+        """A result event (any will do: the ledger stores it)."""
+        return booked_event(snapshot(self.client, "REF"), self.integration)
+
+
+async def _entries(sessionmaker: async_sessionmaker[AsyncSession], count: int) -> Entries:
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    ledger = Ledger(sessionmaker, f"t{uuid.uuid4().hex[:8]}")
+    keys: list[EntryKey] = [(integration.id, uuid.uuid4(), 0) for _ in range(count)]
+    return Entries(ledger, keys, client, integration)
+
+
+async def _claim(ledger: Ledger, key: EntryKey) -> Claim:
+    claim = await ledger.claim_attempt(*key, "REF", lease=LEASE)
+    assert claim is not None
+    return claim
+
+
+async def _lapse(sessionmaker: async_sessionmaker[AsyncSession], key: EntryKey) -> None:
+    """The entry's lease lapses now, on the database's clock."""
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(LedgerEntry)
+            .where(LedgerEntry.document_id == key[1])
+            .values(lease_expires_at=func.clock_timestamp())
+        )
+
+
+async def _lease_left(
+    sessionmaker: async_sessionmaker[AsyncSession], key: EntryKey
+) -> timedelta | None:
+    async with sessionmaker() as session:
+        row = (
+            await session.execute(
+                select(LedgerEntry.lease_expires_at, func.clock_timestamp()).where(
+                    LedgerEntry.document_id == key[1]
+                )
+            )
+        ).one()
+    expires, now = row
+    return None if expires is None else expires - now
+
+
+async def _record(entries: Entries, claim: Claim) -> Envelope:
+    envelope = await entries.ledger.record_outcome(
+        claim, state="booked", result=lambda _: entries.result()
+    )
+    assert envelope is not None
+    return envelope
+
+
+async def test_a_renewal_extends_a_live_lease_by_the_lease_from_now(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    entries = await _entries(sessionmaker, 1)
+    ledger, (key,) = entries.ledger, entries.keys
+    claim = await ledger.claim_attempt(*key, "REF", lease=timedelta(seconds=5))
+    assert claim is not None
+    assert await ledger.renew(claim, timedelta(minutes=10))
+    left = await _lease_left(sessionmaker, key)
+    assert left is not None and timedelta(minutes=9) < left <= timedelta(minutes=10)
+    assert await ledger.claim_attempt(*key, "REF", lease=LEASE) is None  # still held
+
+
+async def test_a_round_without_claims_renews_nothing(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    renewal = await Ledger(sessionmaker, "exact").renew_all([], LEASE)
+    assert renewal.renewed == frozenset() and renewal.busy == frozenset()
+
+
+async def test_a_round_reports_kept_and_busy_leases_and_not_the_lost_ones(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Four attempts in flight: one renews, one's row is locked by another transaction
+    (busy: still ours, renewed next round), one lapsed, one was taken by another attempt."""
+    entries = await _entries(sessionmaker, 4)
+    ledger, keys = entries.ledger, entries.keys
+    kept, locked, lapsed, taken = [await _claim(ledger, key) for key in keys]
+    await _lapse(sessionmaker, lapsed.key)
+    await _lapse(sessionmaker, taken.key)
+    assert await ledger.claim_attempt(*taken.key, "REF", lease=LEASE) is not None
+
+    async with sessionmaker.begin() as other:
+        await other.execute(
+            select(LedgerEntry).where(LedgerEntry.document_id == locked.key[1]).with_for_update()
+        )
+        renewal = await ledger.renew_all([kept, locked, lapsed, taken], LEASE)
+    assert renewal.renewed == {(kept.key, kept.token)}
+    assert renewal.busy == {(locked.key, locked.token)}
+
+    everything = await ledger.renew_all([kept, locked], LEASE)
+    assert everything.renewed == {(kept.key, kept.token), (locked.key, locked.token)}
+    assert everything.busy == frozenset()
+
+
+async def test_a_release_frees_the_lease_and_keeps_the_reason(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    entries = await _entries(sessionmaker, 1)
+    ledger, (key,) = entries.ledger, entries.keys
+    claim = await _claim(ledger, key)
+    assert await ledger.release(claim, error="rate limited until 12:00", state="failed")
+    entry = await ledger.find(*key)
+    assert entry is not None
+    assert (entry.state, entry.last_error) == ("failed", "rate limited until 12:00")
+    assert entry.lease_expires_at is None
+    assert not await ledger.release(claim, error="again")  # no longer ours
+    assert await ledger.claim_attempt(*key, "REF", lease=LEASE) is not None  # free at once
+
+
+async def test_a_number_read_back_books_the_entry(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    entries = await _entries(sessionmaker, 2)
+    ledger, (key, other) = entries.ledger, entries.keys
+    for each in (key, other):
+        await _record(entries, await _claim(ledger, each))
+    before = await ledger.find(*key)
+    assert before is not None
+    await ledger.record_number(*key, "2026-0042")
+    entry = await ledger.find(*key)
+    assert entry is not None
+    assert (entry.state, entry.booking_number) == ("booked", "2026-0042")
+    assert entry.updated_at > before.updated_at
+    untouched = await ledger.find(*other)
+    assert untouched is not None and untouched.booking_number is None
+
+
+async def test_only_the_recorded_result_is_marked_published_and_only_once(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    entries = await _entries(sessionmaker, 1)
+    ledger, (key,) = entries.ledger, entries.keys
+    first = await _record(entries, await _claim(ledger, key))
+    # Taken again for an edit: a newer result replaces the first before its publish is confirmed.
+    again = await ledger.claim_attempt(*key, "REF", lease=LEASE, revision=1)
+    assert again is not None
+    newer = await _record(entries, again)
+    await ledger.mark_published(key, first.id)
+    assert [
+        envelope.id for _, envelope in await ledger.unpublished(older_than=timedelta(0), limit=9)
+    ] == [newer.id]
+    await ledger.mark_published(key, newer.id)
+    published = await ledger.find(*key)
+    assert published is not None and published.result_published_at is not None
+    await ledger.mark_published(key, newer.id)
+    again_marked = await ledger.find(*key)
+    assert again_marked is not None
+    assert again_marked.result_published_at == published.result_published_at
+    assert await ledger.unpublished(older_than=timedelta(0), limit=9) == []
+
+
+async def test_unpublished_results_come_oldest_first_up_to_the_limit(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    entries = await _entries(sessionmaker, 3)
+    ledger, keys = entries.ledger, entries.keys
+    recorded = [await _record(entries, await _claim(ledger, key)) for key in keys]
+    due = await ledger.unpublished(older_than=timedelta(0), limit=2)
+    assert [(key, envelope.id) for key, envelope in due] == [
+        (keys[0], recorded[0].id),
+        (keys[1], recorded[1].id),
+    ]
+    assert await ledger.unpublished(older_than=LEASE, limit=2) == []  # too fresh
