@@ -72,9 +72,9 @@ async def _lease_left(
     return None if expires is None else expires - now
 
 
-async def _record(entries: Entries, claim: Claim) -> Envelope:
+async def _record(entries: Entries, claim: Claim, state: str = "booked") -> Envelope:
     envelope = await entries.ledger.record_outcome(
-        claim, state="booked", result=lambda _: entries.result()
+        claim, state=state, result=lambda _: entries.result()
     )
     assert envelope is not None
     return envelope
@@ -145,8 +145,8 @@ async def test_a_number_read_back_books_the_entry(
 ) -> None:
     entries = await _entries(sessionmaker, 2)
     ledger, (key, other) = entries.ledger, entries.keys
-    for each in (key, other):
-        await _record(entries, await _claim(ledger, each))
+    for each in (key, other):  # drafts sent: their numbers come later
+        await _record(entries, await _claim(ledger, each), state="sent")
     before = await ledger.find(*key)
     assert before is not None
     await ledger.record_number(*key, "2026-0042")
@@ -185,12 +185,27 @@ async def test_only_the_recorded_result_is_marked_published_and_only_once(
 async def test_unpublished_results_come_oldest_first_up_to_the_limit(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    entries = await _entries(sessionmaker, 3)
-    ledger, keys = entries.ledger, entries.keys
-    recorded = [await _record(entries, await _claim(ledger, key)) for key in keys]
+    """Only this system's recorded results: not an attempt still without one (older than
+    them all), nor another system's."""
+    entries = await _entries(sessionmaker, 4)
+    ledger, (open_attempt, *keys) = entries.ledger, entries.keys
+    await _claim(ledger, open_attempt)
+    recorded = {key: await _record(entries, await _claim(ledger, key)) for key in keys}
+    others = await _entries(sessionmaker, 1)
+    await _record(others, await _claim(others.ledger, others.keys[0]))
+    # The last one's result was recorded long ago: it comes first.
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(LedgerEntry)
+            .where(LedgerEntry.document_id == keys[2][1])
+            .values(updated_at=func.clock_timestamp() - timedelta(hours=1))
+        )
     due = await ledger.unpublished(older_than=timedelta(0), limit=2)
     assert [(key, envelope.id) for key, envelope in due] == [
-        (keys[0], recorded[0].id),
-        (keys[1], recorded[1].id),
+        (keys[2], recorded[keys[2]].id),
+        (keys[0], recorded[keys[0]].id),
     ]
-    assert await ledger.unpublished(older_than=LEASE, limit=2) == []  # too fresh
+    everything = await ledger.unpublished(older_than=timedelta(0), limit=9)
+    assert {key for key, _ in everything} == set(keys)
+    stale = await ledger.unpublished(older_than=timedelta(minutes=30), limit=9)
+    assert [key for key, _ in stale] == [keys[2]]
