@@ -3,9 +3,13 @@ sync states of a document come in the order its integrations were made."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from invoicesync_shared.db.models import Integration
 from tests.integration.api.conftest import add_integration, invoice, listed_ids, new_partner
 from tests.integration.api.test_sync_runs import booked, deliver
 
@@ -25,7 +29,7 @@ async def test_each_filter_lists_what_it_names(
 
     early = post("FLT-1", issue_date="2026-11-01")
     # Made before the Yuki integration existed: it has no Yuki sync.
-    await add_integration(sessionmaker, client_id, system="yuki")
+    yuki = await add_integration(sessionmaker, client_id, system="yuki")
     middle = post("FLT-2", issue_date="2026-11-15")
     late = post("FLT-3", issue_date="2026-11-30", status="draft")
     credit_note = partner.post(
@@ -57,3 +61,12 @@ async def test_each_filter_lists_what_it_names(
     shown = partner.get(f"/v1/invoices/{middle}").json()
     assert [(s["system"], s["status"]) for s in shown["sync"]][:1] == [("exact", "booked")]
     assert [s["system"] for s in shown["sync"]] == ["exact", "yuki"]
+    # The order is the integrations' (not the order the sync states were written in).
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(Integration)
+            .where(Integration.id == yuki)
+            .values(created_at=func.now() - timedelta(days=365))
+        )
+    shown = partner.get(f"/v1/invoices/{middle}").json()
+    assert [s["system"] for s in shown["sync"]] == ["yuki", "exact"]
