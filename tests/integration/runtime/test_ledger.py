@@ -3,6 +3,7 @@ publishing leave in the entry, and which leases a heartbeat round reports kept o
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -209,3 +210,32 @@ async def test_unpublished_results_come_oldest_first_up_to_the_limit(
     assert {key for key, _ in everything} == set(keys)
     stale = await ledger.unpublished(older_than=timedelta(minutes=30), limit=9)
     assert [key for key, _ in stale] == [keys[2]]
+
+
+async def test_two_first_claims_at_once_give_the_lease_to_one(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Two replicas claim a document never tried before at the same moment: the one whose
+    insert lost gets no lease."""
+    entries = await _entries(sessionmaker, 5)
+    for key in entries.keys:
+        claims = await asyncio.gather(
+            *(entries.ledger.claim_attempt(*key, "REF", lease=LEASE) for _ in range(2))
+        )
+        assert len([claim for claim in claims if claim is not None]) == 1
+
+
+async def test_a_finished_entry_is_taken_again_only_for_a_newer_edit(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    entries = await _entries(sessionmaker, 1)
+    ledger, (key,) = entries.ledger, entries.keys
+    claim = await _claim(ledger, key)
+    pushed = await ledger.record_outcome(
+        claim, state="booked", result=lambda _: entries.result(), revision=2
+    )
+    assert pushed is not None
+    assert await ledger.claim_attempt(*key, "REF", lease=LEASE) is None  # a redelivery
+    assert await ledger.claim_attempt(*key, "REF", lease=LEASE, revision=1) is None
+    assert await ledger.claim_attempt(*key, "REF", lease=LEASE, revision=2) is None
+    assert await ledger.claim_attempt(*key, "REF", lease=LEASE, revision=3) is not None
