@@ -8,7 +8,7 @@ MUTATE_PATHS ?=
 MUTATE_MINUTES ?= 60
 MUTATE_CHILDREN ?= 2
 
-.PHONY: run test test-fast install lint typecheck chaos soak bench mutate clean
+.PHONY: run test test-fast install lint typecheck chaos soak bench mutate mutate-report clean
 
 # uv from PyPI when missing; a system Python that refuses --user installs (PEP 668) gets a
 # private virtual environment for it instead.
@@ -50,6 +50,10 @@ bench: install
 mutate: install
 	nice -n 19 $(UV) run --frozen python -m tests.mutation.run --minutes $(MUTATE_MINUTES) \
 	  --children $(MUTATE_CHILDREN) $(MUTATE_PATHS)
+
+# The scores of the last make mutate runs, without running anything.
+mutate-report: install
+	$(UV) run --frozen python -m tests.mutation.run --report $(MUTATE_PATHS)
 
 clean:
 	rm -rf .run .pytest_cache

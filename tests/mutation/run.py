@@ -7,8 +7,9 @@ link to the real ones, and its pyproject.toml is the root's with a [tool.mutmut]
 alone (its tests only). A run cut short by the time limit resumes where it stopped, as long as
 neither the package nor the tests changed in between; otherwise the module starts afresh.
 
-Survivors listed in tests/mutation/equivalent.md are counted apart: the score is
-killed / (mutants - equivalent).
+Survivors listed in tests/mutation/equivalent.md are explained: equivalent ones are counted
+apart (the score is killed / (mutants - equivalent)); those under a "### Not equivalent"
+heading stay in the score but are not reported as unexplained.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class Score:
     counts: dict[str, int]
     survivors: list[str]
     equivalent: int
+    accepted: int
 
     @property
     def total(self) -> int:
@@ -78,13 +80,16 @@ class Score:
         return self.counts.get("killed", 0) + self.counts.get("timeout", 0)
 
     def line(self) -> str:
+        if not self.total:
+            return f"{self.module}: not run yet"
         scored = self.total - self.equivalent
         percent = 100 * self.killed / scored if scored else 100.0
         unchecked = self.counts.get("not checked", 0)
-        rest = f", {unchecked} not checked (time ran out)" if unchecked else ""
+        rest = f", {unchecked} not checked yet" if unchecked else ""
         return (
             f"{self.module}: {self.killed} killed / {self.total} mutants, "
-            f"{self.equivalent} equivalent, {len(self.survivors)} unexplained survivors "
+            f"{self.equivalent} equivalent, {self.accepted} not equivalent but explained, "
+            f"{len(self.survivors)} unexplained survivors "
             f"-> {percent:.1f}%{rest}"
         )
 
@@ -196,30 +201,39 @@ def run_mutmut(target: Target, seconds: float, children: int) -> bool:
     return True
 
 
-def equivalent_mutants() -> set[str]:
+def explained_mutants() -> dict[str, bool]:
+    """The survivors equivalent.md lists: name -> whether it is equivalent."""
     if not EQUIVALENT.exists():
-        return set()
-    found = (_EQUIVALENT_LINE.match(line) for line in EQUIVALENT.read_text().splitlines())
-    return {match.group(1) for match in found if match}
+        return {}
+    explained: dict[str, bool] = {}
+    equivalent = True
+    for line in EQUIVALENT.read_text().splitlines():
+        if line.startswith("#"):
+            equivalent = not line.startswith("### Not equivalent")
+        elif match := _EQUIVALENT_LINE.match(line):
+            explained[match.group(1)] = equivalent
+    return explained
 
 
-def score(target: Target, equivalent: set[str]) -> Score:
+def score(target: Target, explained: dict[str, bool]) -> Score:
     meta = target.folder / "mutants" / "src" / f"{target.inside_src}.meta"
     exit_codes: dict[str, int | None] = {}
     if meta.exists():
         exit_codes = json.loads(meta.read_text())["exit_code_by_key"]
     counts: dict[str, int] = {}
     survivors: list[str] = []
-    listed = 0
+    equivalent = accepted = 0
     for name, code in sorted(exit_codes.items()):
         status = status_by_exit_code[code]
         counts[status] = counts.get(status, 0) + 1
         if status in ("survived", "no tests", "suspicious"):
-            if name in equivalent:
-                listed += 1
-            else:
+            if name not in explained:
                 survivors.append(name)
-    return Score(target.module, counts, survivors, listed)
+            elif explained[name]:
+                equivalent += 1
+            else:
+                accepted += 1
+    return Score(target.module, counts, survivors, equivalent, accepted)
 
 
 def main() -> int:
@@ -227,6 +241,9 @@ def main() -> int:
     parser.add_argument("paths", nargs="*", help="modules to mutate (default: all configured)")
     parser.add_argument("--minutes", type=float, default=60, help="time limit for the whole run")
     parser.add_argument("--children", type=int, default=2, help="mutants tested at once")
+    parser.add_argument(
+        "--report", action="store_true", help="only print the scores of the last runs"
+    )
     args = parser.parse_args()
 
     pyproject, targets = load_targets()
@@ -238,9 +255,12 @@ def main() -> int:
 
     deadline = time.monotonic() + args.minutes * 60
     scores: list[Score] = []
-    equivalent = equivalent_mutants()
+    explained = explained_mutants()
     for target in targets:
         left = deadline - time.monotonic()
+        if args.report:
+            scores.append(score(target, explained))
+            continue
         if left <= 0:
             print(f"no time left for {target.module}", flush=True)
             continue
@@ -248,7 +268,7 @@ def main() -> int:
         print(f"== {target.module} ({int(left)} s left)", flush=True)
         if not run_mutmut(target, left, args.children):
             print(f"time ran out during {target.module}; `make mutate` again resumes it")
-        scores.append(score(target, equivalent))
+        scores.append(score(target, explained))
 
     print("\nMutation scores (killed / (mutants - equivalent)):")
     for result in scores:
