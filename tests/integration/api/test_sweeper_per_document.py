@@ -155,3 +155,50 @@ async def test_the_oldest_waiting_request_is_measured(
     ]
     assert float(line.split()[-1]) >= timedelta(hours=3).total_seconds()
     assert "invoicesync_sweeper_reasked_total" in metrics
+
+
+def oldest_pending() -> float | None:
+    return REGISTRY.get_sample_value("invoicesync_sweeper_oldest_pending_age_seconds")
+
+
+async def test_the_oldest_measure_counts_only_requests_still_out_on_active_integrations(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Answered requests, requests held back on purpose (a spent budget) and those of an
+    integration no longer active are not waiting for anyone: they do not age the measure."""
+    sweeper = PendingSweeper(sessionmaker, pending_after=timedelta(days=30))  # asks nothing
+    await sweeper.sweep_once()
+    assert oldest_pending() == 0.0  # nothing out
+
+    exact = await add_integration(sessionmaker, client_id)
+    other_client = partner.post("/v1/clients", json={"name": "Other", "country": "NL"}).json()
+    stopped = await add_integration(sessionmaker, other_client["id"])
+
+    def post(client: str, number: str) -> str:
+        return str(partner.post("/v1/invoices", json=invoice(client, number=number)).json()["id"])
+
+    waiting = post(client_id, "AGE-1")
+    answered = post(client_id, "AGE-2")
+    held = post(client_id, "AGE-3")
+    inactive = post(other_client["id"], "AGE-4")
+    await relayed(sessionmaker)
+    await deliver(sessionmaker, booked(answered, exact, None, "AGE-B2"))
+    for document, hours in ((waiting, 1), (answered, 4), (held, 5), (inactive, 6)):
+        await timed(sessionmaker, document, requested=timedelta(hours=hours))
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(DocumentSync)
+            .where(DocumentSync.document_id == uuid.UUID(held))
+            .values(waiting_until=datetime.now(UTC) + timedelta(hours=1))
+        )
+        await session.execute(
+            update(Integration).where(Integration.id == stopped).values(status="deactivated")
+        )
+
+    await sweeper.sweep_once()
+    age = oldest_pending()
+    assert age is not None
+    assert timedelta(hours=1).total_seconds() <= age < timedelta(hours=1, minutes=5).total_seconds()
+    # A clock behind the request's never measures a negative age.
+    await sweeper.sweep_once(datetime.now(UTC) - timedelta(hours=2))
+    assert oldest_pending() == 0.0
