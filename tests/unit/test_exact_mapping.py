@@ -6,6 +6,7 @@ import time
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
@@ -112,9 +113,8 @@ def _two_line_invoice(kind: str = "invoice") -> DocumentSnapshot:
     )
 
 
-def test_sales_entry_carries_the_document_its_journal_customer_and_lines_in_order() -> None:
-    document = _two_line_invoice()
-    payload = mapping.sales_entry_payload(
+def _two_line_entry(document: DocumentSnapshot) -> dict[str, Any]:
+    return mapping.sales_entry_payload(
         document,
         reference=document.number,
         journal="70",
@@ -122,6 +122,11 @@ def test_sales_entry_carries_the_document_its_journal_customer_and_lines_in_orde
         gl_account_ids=["gl-a", "gl-b"],
         vat_codes=["2  ", "3  "],
     )
+
+
+def test_sales_entry_carries_the_document_its_journal_customer_and_lines_in_order() -> None:
+    document = _two_line_invoice()
+    payload = _two_line_entry(document)
     assert payload["Journal"] == "70" and payload["Customer"] == "acct-1"
     assert payload["YourRef"] == document.number
     assert payload["Type"] == mapping.SALES_ENTRY and payload["Currency"] == document.currency
@@ -145,14 +150,7 @@ def test_sales_entry_carries_the_document_its_journal_customer_and_lines_in_orde
 
 def test_credit_note_entry_is_described_as_one_and_keeps_its_quantity_positive() -> None:
     document = _two_line_invoice(kind="credit_note")
-    payload = mapping.sales_entry_payload(
-        document,
-        reference=document.number,
-        journal="70",
-        customer_id="acct-1",
-        gl_account_ids=["gl-a", "gl-b"],
-        vat_codes=["2  ", "3  "],
-    )
+    payload = _two_line_entry(document)
     assert payload["Description"].startswith(f"Credit note {document.number} ")
     for line, source in zip(payload["SalesEntryLines"], document.lines, strict=True):
         assert Decimal(line["AmountFC"]) == -source.net_amount

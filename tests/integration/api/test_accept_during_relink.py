@@ -19,13 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import DocumentSync
 from invoicesync_shared.db.models import Integration
-from tests.integration.api.conftest import add_integration, invoice
+from tests.integration.api.conftest import add_integration, invoice, until_it_waits_on_a_lock
 
 BOUND = 20.0  # seconds: a failure shows as a timeout, not a hang
-WAITING_ON_INTEGRATIONS = text(
-    "SELECT count(*) FROM pg_stat_activity "
-    "WHERE wait_event_type = 'Lock' AND query LIKE '%FOR KEY SHARE%'"
-)
 
 
 async def while_changing(
@@ -43,12 +39,7 @@ async def while_changing(
             update(Integration).where(Integration.id == integration).values(status=status)
         )
         posting = asyncio.create_task(asyncio.to_thread(post))
-        async with asyncio.timeout(BOUND):
-            while not posting.done():
-                async with sessionmaker() as watcher:  # a new snapshot of the activity
-                    if await watcher.scalar(WAITING_ON_INTEGRATIONS):
-                        break
-                await asyncio.sleep(0.01)  # polling a condition, not waiting out a race
+        await until_it_waits_on_a_lock(sessionmaker, posting, "%FOR KEY SHARE%", BOUND)
     return await asyncio.wait_for(posting, BOUND)
 
 
@@ -158,16 +149,9 @@ async def test_a_deadlock_answers_503_and_writes_nothing(
         await session.execute(text("SET LOCAL deadlock_timeout = '60s'"))  # the edit's turn
         await session.get(DocumentSync, (uuid.UUID(doc), integration), with_for_update=True)
         patching = asyncio.create_task(asyncio.to_thread(patch))
-        waiting = text(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE wait_event_type = 'Lock' AND query LIKE '%FROM document_syncs%FOR UPDATE'"
+        await until_it_waits_on_a_lock(
+            sessionmaker, patching, "%FROM document_syncs%FOR UPDATE", BOUND
         )
-        async with asyncio.timeout(BOUND):
-            while not patching.done():
-                async with sessionmaker() as watcher:
-                    if await watcher.scalar(waiting):
-                        break
-                await asyncio.sleep(0.01)  # polling a condition, not waiting out a race
         await session.execute(
             text("SELECT id FROM documents WHERE id = :id FOR UPDATE"), {"id": uuid.UUID(doc)}
         )

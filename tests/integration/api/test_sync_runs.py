@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import DocumentSync, Notification
@@ -24,12 +24,7 @@ from invoicesync_shared.events.results import (
     SyncFailed,
     SyncResult,
 )
-from tests.integration.api.conftest import add_integration, invoice
-
-WAITING_ON_A_LOCK = text(
-    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-    "AND query LIKE '%document_syncs%'"
-)
+from tests.integration.api.conftest import add_integration, invoice, until_it_waits_on_a_lock
 
 
 async def active_integration(
@@ -490,12 +485,7 @@ async def test_a_run_started_while_a_booking_is_applied_does_not_ask_for_it_agai
         starting = asyncio.create_task(
             asyncio.to_thread(partner.post, "/v1/sync-runs", json={"client_id": client_id})
         )
-        async with asyncio.timeout(20):
-            while not starting.done():
-                async with sessionmaker() as watcher:  # a new snapshot of the activity
-                    if await watcher.scalar(WAITING_ON_A_LOCK):
-                        break
-                await asyncio.sleep(0.01)  # polling a condition, not waiting out a race
+        await until_it_waits_on_a_lock(sessionmaker, starting, "%document_syncs%")
     run = await asyncio.wait_for(starting, 20)
 
     assert run.status_code == 202, run.text
