@@ -355,6 +355,39 @@ async def test_only_superseded_settled_old_ledger_generations_go_with_their_stat
     assert await exists(sessionmaker, RemoteStatus, (key, only_one, 0))
 
 
+async def test_a_published_result_event_goes_after_the_ledger_window_and_the_entry_stays(
+    sessionmaker: async_sessionmaker[AsyncSession], world: World
+) -> None:
+    old, recent, unpublished = [await document(sessionmaker, world) for _ in range(3)]
+    published_long_ago = entry(world, old, 0)
+    published_long_ago.result_event = {"id": "old"}
+    published_long_ago.result_published_at = NOW - 40 * DAY
+    published_lately = entry(world, recent, 0)
+    published_lately.result_event = {"id": "recent"}
+    published_lately.result_published_at = NOW - DAY
+    await add(
+        sessionmaker,
+        published_long_ago,
+        published_lately,
+        entry(world, unpublished, 0, unpublished=True),
+    )
+
+    pruned = await job(sessionmaker).run_once(NOW)
+
+    assert pruned["connector_ledger.result_event"] >= 1
+    async with sessionmaker() as session:
+        rows = {
+            row.document_id: row
+            for row in await session.scalars(
+                select(LedgerEntry).where(LedgerEntry.document_id.in_([old, recent, unpublished]))
+            )
+        }
+    assert rows[old].result_event is None  # the entry itself, with its booking, stays
+    assert (rows[old].booking_number, rows[old].remote_id) == ("B-1", "remote-0")
+    assert rows[recent].result_event == {"id": "recent"}
+    assert rows[unpublished].result_event == {"id": "x"}
+
+
 async def test_error_brake_rows_of_keys_no_longer_called_go(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:

@@ -17,7 +17,7 @@ from invoicesync_shared.connectors.result_relay import ResultRelay
 from invoicesync_shared.connectors.retry import RetryPolicy
 from invoicesync_shared.connectors.runtime import REPORT_LOSS_AGAIN_AFTER, ConnectorRuntime
 from invoicesync_shared.connectors.testing import FakeConnector
-from invoicesync_shared.db.models import Integration
+from invoicesync_shared.db.models import Integration, LedgerEntry
 from invoicesync_shared.events import topics
 from invoicesync_shared.events.documents import InvoiceBooked, SyncTarget
 from invoicesync_shared.events.envelope import Envelope
@@ -80,6 +80,35 @@ async def test_a_redelivered_request_reports_the_same_event(
     await runtime.handle(Envelope.wrap(rerun, source="/tests", subject="s", key="k"))
     answer = producer.of_type(BOOKED)[-1]
     assert answer.data["sync_run_id"] == str(run) and answer.id != first.id
+
+
+async def test_a_request_after_retention_dropped_the_stored_event_gets_the_same_event(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Retention empties a published entry's ``result_event`` after the ledger window; a
+    late request is still answered with the booking, under the same event id."""
+    producer = RecordingProducer()
+    runtime, fake = runtime_for(sessionmaker, producer)
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    document = snapshot(client, "DROPPED-1")
+    event = booked_event(document, integration)
+    await runtime.handle(event)
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(LedgerEntry)
+            .where(LedgerEntry.document_id == document.id)
+            .values(result_event=None)
+        )
+    pushes = fake.pushes
+
+    await runtime.handle(event)
+
+    first, again = producer.of_type(BOOKED)
+    assert again.id == first.id and fake.pushes == pushes  # nothing pushed again
+    assert again.data["booking_number"] == first.data["booking_number"]
+    assert again.data["remote_id"] == first.data["remote_id"]
+    assert again.data["sent_at"] == first.data["sent_at"]
 
 
 async def test_a_new_failure_is_a_new_event_and_a_repeated_one_is_not(

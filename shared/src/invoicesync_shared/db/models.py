@@ -55,7 +55,9 @@ class LedgerEntry(Model):
     ``generation`` changes when a document's sync state is reset (deactivate, repair),
     so a reset document is pushed again while a redelivered event is not. ``attempts`` is
     the fencing token of the current lease; ``result_event`` is the outcome's result,
-    recorded with it and published after (the connector's outbox).
+    recorded with it and published after (the connector's outbox); retention drops it
+    once published and past the ledger window (a later request gets the same event id,
+    rebuilt from the entry).
     """
 
     __tablename__ = "connector_ledger"
@@ -65,6 +67,12 @@ class LedgerEntry(Model):
             "ix_connector_ledger_unpublished",
             "updated_at",
             postgresql_where=text("result_event IS NOT NULL AND result_published_at IS NULL"),
+        ),
+        # What retention drops the result events of: published ones, oldest first.
+        Index(
+            "ix_connector_ledger_published_results",
+            "result_published_at",
+            postgresql_where=text("result_event IS NOT NULL AND result_published_at IS NOT NULL"),
         ),
         # What retention starts from: the few documents with a newer generation.
         Index(

@@ -28,7 +28,8 @@ LOCK_ID = 0x2E7E_4710  # arbitrary, fixed: "the retention job"
 
 PRUNED = prometheus_client.Counter(
     "invoicesync_retention_pruned_total",
-    "Bookkeeping rows deleted by the retention job, by table",
+    "Bookkeeping rows deleted (or, for connector_ledger.result_event, emptied) by the"
+    " retention job, by table",
     ["table"],
 )
 
@@ -160,6 +161,26 @@ _LEDGER = text(
     UNION ALL SELECT 'connector_remote_status', count(*) FROM statuses
     """
 )
+# A ledger entry's result event, once published and unchanged for the ledger window (which
+# outlasts every redelivery of the request it answers), is dropped: the entry keeps the
+# booking, and a later request for it is answered with the same event id, rebuilt from
+# the entry's columns. About two thirds of a booked entry's bytes.
+_LEDGER_RESULTS = text(
+    """
+    WITH doomed AS (
+        SELECT integration_id, document_id, generation FROM connector_ledger
+        WHERE result_event IS NOT NULL AND result_published_at IS NOT NULL
+          AND result_published_at < :cutoff AND updated_at < :cutoff
+        ORDER BY result_published_at LIMIT :batch FOR UPDATE SKIP LOCKED
+    ), dropped AS (
+        UPDATE connector_ledger l SET result_event = NULL FROM doomed d
+        WHERE l.integration_id = d.integration_id AND l.document_id = d.document_id
+          AND l.generation = d.generation
+        RETURNING 1
+    )
+    SELECT 'connector_ledger.result_event', count(*) FROM dropped
+    """
+)
 # The brake prunes a key's rows when that key is called again; keys never called again
 # (an endpoint or division no longer used) are cleared here, on the database clock.
 _CALL_ERRORS = text(
@@ -200,6 +221,7 @@ class RetentionJob:
             (_WEBHOOKS, {"cutoff": now - w.webhook_deliveries}),
             (_RUN_ITEMS, {"cutoff": now - w.sync_run_items}),
             (_LEDGER, {"cutoff": now - w.ledger_generations}),
+            (_LEDGER_RESULTS, {"cutoff": now - w.ledger_generations}),
             (_CALL_ERRORS, {"keep": w.call_errors.total_seconds()}),
         ]
 
