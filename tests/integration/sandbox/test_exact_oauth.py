@@ -191,6 +191,21 @@ def test_each_authorization_is_its_own_chain(http: httpx.Client, app: dict[str, 
     assert refresh(http, app, second["refresh_token"]).status_code == 200
 
 
+def test_an_older_code_is_refused_once_a_newer_one_was_issued_to_the_same_user(
+    http: httpx.Client, app: dict[str, str]
+) -> None:
+    """Two consents at once (two windows): only the newest code starts a chain."""
+    older, newer = code_for(http, app, state="tab-1"), code_for(http, app, state="tab-2")
+    refused = exchange(http, app, older)
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "error": "invalid_grant",
+        "error_description": "Token is not allowed, because of invalid or empty chainId",
+    }
+    assert exchange(http, app, newer).status_code == 200
+    assert exchange(http, app, older).status_code == 400  # spent, not usable later
+
+
 def test_access_token_expires_after_600_seconds(http: httpx.Client, app: dict[str, str]) -> None:
     tokens = authorize(http, app)
     assert me(http, tokens["access_token"]).status_code == 200

@@ -77,10 +77,20 @@ async def exchange_code(
                 redirect_uri=settings.redirect_uri(),
             )
         except OAuthError as exc:
-            raise ConnectionFailed(
-                f"{system} refused the authorisation code ({exc.error})."
-            ) from exc
+            raise ConnectionFailed(_refusal(system, exc)) from exc
     credentials = {"access_token": token["access_token"], "refresh_token": token["refresh_token"]}
     # Dated by the shared clock, as the connectors judge a token's age: a token dated by
     # another clock looks expired (or fresh) to them.
     return credentials, token_fields(dict(token), clock.now())
+
+
+def _refusal(system: str, exc: OAuthError) -> str:
+    """What the person who allowed access reads; the state stays valid (the callback's
+    transaction rolls back), so the same authorisation link can be followed again."""
+    if system == "exact" and "chainId" in (exc.description or ""):
+        return (
+            "Exact Online refused this authorisation because another one for the same Exact "
+            "user was started after it (two connection windows open at once). Open the "
+            "authorisation link again and allow access in one window at a time."
+        )
+    return f"{system} refused the authorisation code ({exc.error})."

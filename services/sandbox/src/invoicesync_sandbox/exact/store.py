@@ -25,6 +25,9 @@ class Tokens:
     stale_access: dict[str, uuid.UUID] = field(default_factory=dict)
     stale_refresh: dict[str, uuid.UUID] = field(default_factory=dict)
     codes: dict[str, AuthCode] = field(default_factory=dict)
+    # The newest code issued to each app for each user: an older one no longer starts a
+    # chain (overlapping authorisations).
+    newest_code: dict[tuple[str, uuid.UUID], str] = field(default_factory=dict)
 
     def add(self, chain: TokenChain) -> None:
         self.chains[chain.chain_id] = chain
