@@ -23,12 +23,14 @@ producer (Kafka keeps one producer's order per partition), and marks them publis
 it lets the keys go. Two relays therefore never publish one key at once; a relay that dies
 releases its keys with its connection, and the next one publishes from the oldest row not
 marked: at-least-once, each key's events in order (consumers dedup by event id).
+
+Waking. An idle relay waits for the commit signal (signal.py: LISTEN/NOTIFY) and polls at
+``idle_interval`` all the same.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -51,6 +53,7 @@ from invoicesync_shared.bus.producer import EventProducer
 from invoicesync_shared.db.models import OutboxMessage
 from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.metrics import OUTBOX_AGE, OUTBOX_PUBLISHED
+from invoicesync_shared.outbox.signal import CommitSignal
 
 log = structlog.get_logger()
 
@@ -124,6 +127,7 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._idle_interval = idle_interval
         self._stopping = asyncio.Event()
+        self._signal = CommitSignal(bind)
         self._waiting = _waiting_keys(batch_size)
         self._oldest = _oldest_rows(batch_size)
 
@@ -184,16 +188,23 @@ class OutboxRelay:
             await connection.invalidate()
 
     async def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                published = await self.relay_batch()
-            except Exception:
-                log.exception("outbox relay batch failed")
-                published = 0
-                await asyncio.sleep(1.0)
-            if published == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self._idle_interval)
+        """Publish while there is work; when idle, wait for a commit that wrote outbox rows
+        (the commit signal) or, at the latest, ``idle_interval``."""
+        listening = asyncio.create_task(self._signal.run())
+        try:
+            while not self._stopping.is_set():
+                try:
+                    published = await self.relay_batch()
+                except Exception:
+                    log.exception("outbox relay batch failed")
+                    published = 0
+                    await asyncio.sleep(1.0)
+                if published == 0:
+                    await self._signal.wait(self._idle_interval)
+        finally:
+            self._signal.stop()
+            await listening
 
     def stop(self) -> None:
         self._stopping.set()
+        self._signal.stop()
