@@ -8,14 +8,12 @@ from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
 
 from invoicesync_api.clients.router import ClientFilterDep
-from invoicesync_api.db.models import Notification
 from invoicesync_api.deps import CallerDep, SessionDep
-from invoicesync_api.errors.exceptions import NotFound
 from invoicesync_api.examples import sync as examples
 from invoicesync_api.examples.media import response_examples
+from invoicesync_api.notifications import repository
 
 router = APIRouter(prefix="/v1/notifications", tags=["notifications"])
 
@@ -42,14 +40,9 @@ async def list_notifications(
     client_id: ClientFilterDep,
     unread: bool | None = None,
 ) -> list[NotificationOut]:
-    query = select(Notification).where(Notification.partner_id == caller.partner_id)
-    if unread is not None:
-        query = query.where(
-            Notification.read_at.is_(None) if unread else Notification.read_at.is_not(None)
-        )
-    if client_id:
-        query = query.where(Notification.client_id == client_id)
-    rows = await session.scalars(query.order_by(Notification.created_at.desc()).limit(200))
+    rows = await repository.list_notifications(
+        session, caller.partner_id, client_id=client_id, unread=unread
+    )
     return [NotificationOut.model_validate(n, from_attributes=True) for n in rows]
 
 
@@ -61,8 +54,6 @@ async def list_notifications(
 async def mark_read(
     notification_id: uuid.UUID, session: SessionDep, caller: CallerDep
 ) -> NotificationOut:
-    notification = await session.get(Notification, notification_id)
-    if notification is None or notification.partner_id != caller.partner_id:
-        raise NotFound("No such notification.")
+    notification = await repository.get_notification(session, notification_id, caller.partner_id)
     notification.read_at = notification.read_at or datetime.now(UTC)
     return NotificationOut.model_validate(notification, from_attributes=True)
