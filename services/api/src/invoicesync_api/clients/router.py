@@ -8,12 +8,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
-from sqlalchemy import select
 
-from invoicesync_api import pagination
+from invoicesync_api.clients import repository
 from invoicesync_api.db.models import Client
 from invoicesync_api.deps import CallerDep, SessionDep
-from invoicesync_api.errors.exceptions import NotFound
 from invoicesync_api.examples import partners as examples
 from invoicesync_api.examples.media import response_examples
 from invoicesync_api.schemas import AddressIn, CountryCode, Page, Strict
@@ -67,10 +65,7 @@ class ClientOut(BaseModel):
 
 async def get_client(client_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> Client:
     """The caller's client or 404: a foreign id is indistinguishable from a missing one."""
-    client = await session.get(Client, client_id)
-    if client is None or client.partner_id != caller.partner_id:
-        raise NotFound("No such client.")
-    return client
+    return await repository.get_client(session, client_id, caller.partner_id)
 
 
 ClientDep = Annotated[Client, Depends(get_client)]
@@ -99,10 +94,7 @@ def client_out(client: Client) -> ClientOut:
 @router.post("", status_code=201, response_model=ClientOut)
 async def create_client(body: ClientIn, session: SessionDep, caller: CallerDep) -> ClientOut:
     client = Client(partner_id=caller.partner_id, **body.model_dump(mode="json"))
-    session.add(client)
-    await session.flush()
-    await session.refresh(client)
-    return client_out(client)
+    return client_out(await repository.add_client(session, client))
 
 
 @router.get(
@@ -115,13 +107,8 @@ async def list_clients(
     cursor: str | None = None,
 ) -> Page[ClientOut]:
     """Newest first, in pages like every list: follow ``next_cursor`` until it is null."""
-    rows, next_cursor = await pagination.newest_first(
-        session,
-        select(Client).where(Client.partner_id == caller.partner_id),
-        created_at=Client.created_at,
-        ident=Client.id,
-        limit=limit,
-        cursor=cursor,
+    rows, next_cursor = await repository.list_clients(
+        session, caller.partner_id, limit=limit, cursor=cursor
     )
     return Page[ClientOut](data=[client_out(c) for c in rows], next_cursor=next_cursor)
 
@@ -135,6 +122,4 @@ async def read_client(client: ClientDep) -> ClientOut:
 async def patch_client(body: ClientPatch, client: ClientDep, session: SessionDep) -> ClientOut:
     for field, value in body.model_dump(mode="json", exclude_unset=True).items():
         setattr(client, field, value)
-    await session.flush()
-    await session.refresh(client)
-    return client_out(client)
+    return client_out(await repository.save_client(session, client))

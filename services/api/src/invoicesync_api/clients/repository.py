@@ -1,0 +1,48 @@
+"""Queries over a partner's clients."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invoicesync_api import pagination
+from invoicesync_api.db.models import Client
+from invoicesync_api.errors.exceptions import NotFound
+
+
+async def get_client(session: AsyncSession, client_id: uuid.UUID, partner_id: uuid.UUID) -> Client:
+    """The partner's client; raises ``NotFound`` for a missing or foreign id alike."""
+    client = await session.get(Client, client_id)
+    if client is None or client.partner_id != partner_id:
+        raise NotFound("No such client.")
+    return client
+
+
+async def add_client(session: AsyncSession, client: Client) -> Client:
+    """Store a new client and read back what the database filled in (id, created_at)."""
+    session.add(client)
+    return await save_client(session, client)
+
+
+async def save_client(session: AsyncSession, client: Client) -> Client:
+    """Write the client's changes now and read the stored row back."""
+    await session.flush()
+    await session.refresh(client)
+    return client
+
+
+async def list_clients(
+    session: AsyncSession, partner_id: uuid.UUID, *, limit: int, cursor: str | None
+) -> tuple[Sequence[Client], str | None]:
+    """Newest first, keyset-paginated on (created_at, id) so pages never shift."""
+    return await pagination.newest_first(
+        session,
+        select(Client).where(Client.partner_id == partner_id),
+        created_at=Client.created_at,
+        ident=Client.id,
+        limit=limit,
+        cursor=cursor,
+    )
