@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Float, func, literal, or_, select, update
+from sqlalchemy import Float, delete, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api import pagination
@@ -32,6 +32,19 @@ async def get_endpoint(
     if endpoint is None:
         raise NotFound("No such webhook endpoint.")
     return endpoint
+
+
+async def add_endpoint(session: AsyncSession, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """Store a new endpoint and read back what the database filled in."""
+    session.add(endpoint)
+    await session.flush()
+    await session.refresh(endpoint)
+    return endpoint
+
+
+async def delete_endpoint(session: AsyncSession, endpoint_id: uuid.UUID) -> None:
+    """Remove the endpoint; its deliveries and attempts go with it (on delete cascade)."""
+    await session.execute(delete(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id))
 
 
 async def list_endpoints(session: AsyncSession, partner_id: uuid.UUID) -> Sequence[WebhookEndpoint]:

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy import delete
 
 from invoicesync_api.deps import CallerDep, SessionDep
 from invoicesync_api.examples import webhooks as examples
@@ -76,10 +75,7 @@ async def create_endpoint(
     endpoint, secret = service.create_endpoint(
         box, caller.partner_id, url=body.url, events=list(body.events), description=body.description
     )
-    session.add(endpoint)
-    await session.flush()
-    await session.refresh(endpoint)
-    return _with_secret(endpoint, secret)
+    return _with_secret(await repository.add_endpoint(session, endpoint), secret)
 
 
 @router.get("", response_model=list[EndpointOut])
@@ -120,7 +116,7 @@ async def patch_endpoint(
 @router.delete("/{endpoint_id}", status_code=204)
 async def delete_endpoint(endpoint: EndpointDep, session: SessionDep) -> Response:
     """Remove the endpoint with its delivery log; nothing more is sent to it."""
-    await session.execute(delete(WebhookEndpoint).where(WebhookEndpoint.id == endpoint.id))
+    await repository.delete_endpoint(session, endpoint.id)
     return Response(status_code=204)
 
 
