@@ -18,9 +18,9 @@ from typing import Any
 
 import structlog
 from fastapi import APIRouter, BackgroundTasks, Request, Response
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invoicesync_api.callbacks import repository
 from invoicesync_api.deps import SessionDep, SettingsDep
 from invoicesync_api.errors.exceptions import ApiError, NotFound, Unauthorized
 from invoicesync_api.integrations import connection
@@ -50,16 +50,7 @@ async def lexware_event(
         raise Unauthorized("The callback is not signed by Lexware.")
     event = _parse(body)
     organization = str(event["organizationId"])
-    integrations = (
-        await session.scalars(
-            select(Integration).where(
-                Integration.system == "lexware",
-                Integration.status == IntegrationStatus.ACTIVE,
-                Integration.settings["remote"]["organization_id"].astext == organization,
-            )
-        )
-    ).all()
-    for integration in integrations:
+    for integration in await repository.list_active_lexware(session, organization):
         if event.get("eventType") == REVOKED:
             await _revoked(session, integration)
         else:
