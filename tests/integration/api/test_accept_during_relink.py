@@ -2,7 +2,7 @@
 
 The accept path reads the client's integrations, then writes the document: a relink that
 commits in between must not leave the document with no sync row (no run saw it, no row
-asks for it). Here the relink's transaction holds the row, as ``integrations.service.lock``
+asks for it). Here the relink's transaction holds the row, as ``integrations.repository.lock``
 does, while a POST is in flight; the POST waits for it and takes the new status.
 """
 

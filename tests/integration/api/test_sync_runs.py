@@ -338,7 +338,7 @@ async def test_dead_letters_are_listed_and_replayed(
 async def test_an_entry_deleted_remotely_is_flagged_for_repair(
     partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    from invoicesync_api.integrations.lifecycle import first_duplicate_date
+    from invoicesync_api.integrations.repository import first_duplicate_date
     from invoicesync_shared.events.audit import RemoteEntryMissing
 
     integration = await active_integration(sessionmaker, client_id)

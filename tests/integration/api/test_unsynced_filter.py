@@ -9,7 +9,7 @@ from datetime import date
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from invoicesync_api.integrations import lifecycle
+from invoicesync_api.integrations import repository as integrations
 from invoicesync_shared.db.models import Integration
 from tests.integration.api.conftest import add_integration, invoice, listed_ids
 from tests.integration.api.test_sync_runs import booked, deliver
@@ -38,7 +38,7 @@ async def test_not_synced_anywhere_follows_booking_numbers_and_resets(
     async with sessionmaker.begin() as session:
         integration = await session.get(Integration, exact)
         assert integration is not None
-        await lifecycle.reset_from(session, integration, date(2000, 1, 1))
+        await integrations.reset_from(session, integration, date(2000, 1, 1))
     assert unsynced() == {ids[0], ids[2]}
     shown = partner.get(f"/v1/invoices/{ids[1]}").json()
     assert shown["booking_number"] == "UNB-Y2"

@@ -21,6 +21,11 @@ async def get_client(session: AsyncSession, client_id: uuid.UUID, partner_id: uu
     return client
 
 
+async def find_client(session: AsyncSession, client_id: uuid.UUID) -> Client | None:
+    """The client by id, whoever owns it: for the system's own work, not a caller's read."""
+    return await session.get(Client, client_id)
+
+
 async def add_client(session: AsyncSession, client: Client) -> Client:
     """Store a new client and read back what the database filled in (id, created_at)."""
     session.add(client)

@@ -10,15 +10,16 @@ and are asked for again at once when it is connected again (``resume``).
 from __future__ import annotations
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoicesync_api.db.models import Client, Document, DocumentSync, Notification
+from invoicesync_api.clients import repository as clients
+from invoicesync_api.db.models import Notification
 from invoicesync_api.documents import fanout
+from invoicesync_api.integrations import repository
 from invoicesync_api.sync import announce
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.integrations import IntegrationConnectionLost
-from invoicesync_shared.states import IntegrationStatus, SyncStatus
+from invoicesync_shared.states import IntegrationStatus
 
 log = structlog.get_logger()
 SYSTEM_NAMES = {"exact": "Exact Online", "lexware": "Lexware Office", "yuki": "Yuki"}
@@ -55,7 +56,7 @@ async def apply_connection_lost(session: AsyncSession, event: IntegrationConnect
     """Only an active integration changes, and only while it still holds the refused
     tokens: a report about tokens replaced since (a refresh elsewhere, a reconnect) is
     old news, and one already announced is not announced twice."""
-    integration = await session.get(Integration, event.integration_id, with_for_update=True)
+    integration = await repository.find_locked(session, event.integration_id)
     if integration is None or integration.status != IntegrationStatus.ACTIVE:
         return
     if (
@@ -77,17 +78,9 @@ async def resume(session: AsyncSession, integration: Integration) -> int:
     """Connected again: its waiting documents are asked for now, not at the sweeper's next
     round; returns how many. Announced like every status change."""
     await announce.integration_status(session, integration)
-    client = await session.get(Client, integration.client_id)
+    client = await clients.find_client(session, integration.client_id)
     assert client is not None
-    waiting = await session.scalars(
-        select(Document)
-        .join(DocumentSync, DocumentSync.document_id == Document.id)
-        .where(
-            DocumentSync.integration_id == integration.id, DocumentSync.status == SyncStatus.PENDING
-        )
-        .order_by(Document.created_at)
-    )
-    documents = list(waiting)
+    documents = await repository.list_waiting_documents(session, integration.id)
     for document in documents:
         await fanout.request_sync(session, document, client, [integration])
     log.info("integration resumed", integration_id=str(integration.id), documents=len(documents))

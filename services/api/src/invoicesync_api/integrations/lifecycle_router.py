@@ -13,7 +13,7 @@ from invoicesync_api.deps import CallerDep, SessionDep, SettingsDep
 from invoicesync_api.errors.exceptions import Conflict, ConnectionFailed, Unavailable, Unprocessable
 from invoicesync_api.errors.openapi import CONNECTION_PROBLEM_RESPONSES, CONNECTOR_PROBLEM_RESPONSES
 from invoicesync_api.examples import integrations as examples
-from invoicesync_api.integrations import lifecycle, service
+from invoicesync_api.integrations import lifecycle, repository, service
 from invoicesync_api.integrations.refresh import READS_BACK, refresh
 from invoicesync_api.integrations.schemas import IntegrationOut
 from invoicesync_api.integrations.verification import verify
@@ -89,7 +89,7 @@ async def refresh_now(
     (Exact: nightly; Lexware: every minute, and at once when Lexware calls back; Yuki:
     hourly): payment status, numbers of drafts finalised in Lexware Office, entries
     deleted in Exact."""
-    integration = await service.get_owned(session, integration_id, caller.partner_id)
+    integration = await repository.get_integration(session, integration_id, caller.partner_id)
     if integration.system not in READS_BACK:
         raise Unprocessable(f"{integration.system} has nothing to read back.")
     if integration.status != IntegrationStatus.ACTIVE:
@@ -106,7 +106,7 @@ async def refresh_now(
 async def deactivate(
     integration_id: uuid.UUID, body: DeactivateIn, session: SessionDep, caller: CallerDep
 ) -> DeactivateOut:
-    integration = await service.get_owned(session, integration_id, caller.partner_id)
+    integration = await repository.get_integration(session, integration_id, caller.partner_id)
     reset = await lifecycle.deactivate(session, integration, body.from_date)
     await announce.integration_status(session, integration)
     return DeactivateOut(integration=service.integration_out(integration), documents_reset=reset)
@@ -126,7 +126,7 @@ async def relink(
     request: Request,
 ) -> IntegrationOut:
     """Link again (same or new settings) keeping customer links: nothing is re-imported."""
-    integration = await service.get_owned(session, integration_id, caller.partner_id)
+    integration = await repository.get_integration(session, integration_id, caller.partner_id)
     new_settings = lifecycle.relink_settings(integration, body.settings, request.app.state.box)
     before = integration.settings
     integration.settings = new_settings
@@ -159,8 +159,8 @@ async def repair(
 
     All or nothing: the connection is checked first, and the reset, the relink and the run
     are one transaction, so a refused connection or a run already going changes nothing."""
-    integration = await service.get_owned(session, integration_id, caller.partner_id)
-    from_date = body.from_date or await lifecycle.first_duplicate_date(session, integration.id)
+    integration = await repository.get_integration(session, integration_id, caller.partner_id)
+    from_date = body.from_date or await repository.first_duplicate_date(session, integration.id)
     if from_date is None:
         raise Unprocessable(
             "No duplicate booking numbers or deleted entries are flagged; "

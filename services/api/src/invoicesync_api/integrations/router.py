@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Request
-from sqlalchemy import select
 
 from invoicesync_api.clients.router import ClientDep
 from invoicesync_api.deps import CallerDep, SessionDep, SettingsDep
@@ -15,7 +14,7 @@ from invoicesync_api.errors.openapi import CONNECTION_PROBLEM_RESPONSES
 from invoicesync_api.examples import integrations as examples
 from invoicesync_api.examples.media import response_examples
 from invoicesync_api.health import DependencyHealth
-from invoicesync_api.integrations import connection, oauth, service
+from invoicesync_api.integrations import connection, oauth, repository, service
 from invoicesync_api.integrations.schemas import (
     IntegrationHealth,
     IntegrationIn,
@@ -25,7 +24,6 @@ from invoicesync_api.integrations.schemas import (
 from invoicesync_api.integrations.verification import verify
 from invoicesync_api.sync import announce
 from invoicesync_shared.crypto import SecretBox
-from invoicesync_shared.db.models import Integration
 from invoicesync_shared.states import IntegrationStatus
 
 router = APIRouter(tags=["integrations"])
@@ -55,25 +53,23 @@ async def create_integration(
     """OAuth systems answer ``pending_authorization`` with an ``authorize_url``; Yuki is
     checked at once and answers ``active`` or 422."""
     integration, state = service.new_integration(client, body, _box(request))
-    session.add(integration)
+    repository.add_integration(session, integration)
     if state is not None:
-        await session.flush()
-        await session.refresh(integration)
+        await repository.save_integration(session, integration)
         url = oauth.authorize_url(settings, integration.system, state)
         return service.integration_out(integration, authorize_url=url)
     # Committed first, so the connector can read the stored access key while verifying.
     await session.commit()
     verdict = await verify(settings, integration.system, integration.id)
     if not verdict.ok:
-        await session.delete(integration)
+        await repository.delete_integration(session, integration)
         await session.commit()
         raise ConnectionFailed(
             verdict.message or "The settings were refused.", extra={"reason": verdict.code}
         )
     await service.apply_verdict(session, integration, verdict)
     await announce.integration_status(session, integration)
-    await session.flush()
-    await session.refresh(integration)
+    await repository.save_integration(session, integration)
     return service.integration_out(integration)
 
 
@@ -83,11 +79,7 @@ async def create_integration(
     responses={200: response_examples(examples.LISTED)},
 )
 async def list_integrations(client: ClientDep, session: SessionDep) -> list[IntegrationOut]:
-    rows = await session.scalars(
-        select(Integration)
-        .where(Integration.client_id == client.id)
-        .order_by(Integration.created_at)
-    )
+    rows = await repository.list_for_client(session, client.id)
     return [service.integration_out(i) for i in rows]
 
 
@@ -95,13 +87,13 @@ async def list_integrations(client: ClientDep, session: SessionDep) -> list[Inte
 async def read_integration(
     integration_id: uuid.UUID, session: SessionDep, caller: CallerDep, request: Request
 ) -> IntegrationOut:
-    integration = await service.get_owned(session, integration_id, caller.partner_id)
-    counts = await service.status_counts(session, integration.id)
+    integration = await repository.get_integration(session, integration_id, caller.partner_id)
+    counts = await repository.status_counts(session, integration.id)
     health: DependencyHealth = request.app.state.health
     state = IntegrationHealth(
         connector=await health.connector(integration.system), broker=health.broker()
     )
-    waiting = await service.soonest_wait(session, integration.id)
+    waiting = await repository.soonest_wait(session, integration.id)
     return service.integration_out(integration, counts=counts, health=state, waiting=waiting)
 
 
@@ -120,7 +112,7 @@ async def update_integration(
 ) -> IntegrationOut:
     """Nightly sync and settings. Changed settings are checked with the accounting system
     first: refused ones answer 422 with the reason and leave the integration as it was."""
-    integration = await service.get_owned(session, integration_id, caller.partner_id)
+    integration = await repository.get_integration(session, integration_id, caller.partner_id)
     if body.nightly_sync is not None:
         integration.nightly_sync = body.nightly_sync
     if body.nightly_hour is not None:
@@ -151,7 +143,7 @@ async def reverify(
     integration_id: uuid.UUID, session: SessionDep, caller: CallerDep, settings: SettingsDep
 ) -> IntegrationOut:
     """Check the connection again (after fixing settings in the accounting system)."""
-    integration = await service.get_owned(session, integration_id, caller.partner_id)
+    integration = await repository.get_integration(session, integration_id, caller.partner_id)
     if integration.credentials is None:
         raise Unprocessable("The integration has not been authorised yet.")
     verdict = await verify(settings, integration.system, integration.id)
@@ -174,7 +166,7 @@ async def oauth_callback(
     error: str | None = None,
 ) -> IntegrationOut:
     """Where Exact and Lexware send the user back after "allow access"."""
-    integration = await service.find_by_state(session, state)
+    integration = await repository.find_by_state_hash(session, oauth.state_hash(state))
     if integration is None:
         raise Unprocessable("Unknown or already used OAuth state; start the connection again.")
     integration.oauth_state_hash = None  # single-use
@@ -210,7 +202,7 @@ async def reconnect(
     the system's consent; back at the callback the same integration is active again,
     settings and customer links kept, and its waiting documents are sent. Yuki takes a
     new access key with PATCH instead."""
-    integration = await service.get_owned(session, integration_id, caller.partner_id)
+    integration = await repository.get_integration(session, integration_id, caller.partner_id)
     if integration.system not in oauth.OAUTH_SYSTEMS:
         raise Unprocessable(
             "Yuki connects with an access key: send the new one with PATCH "

@@ -7,12 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoicesync_api.db.models import Client, DocumentSync
-from invoicesync_api.errors.exceptions import NotFound, Unprocessable
-from invoicesync_api.integrations import oauth
+from invoicesync_api.db.models import Client
+from invoicesync_api.errors.exceptions import Unprocessable
+from invoicesync_api.integrations import oauth, repository
 from invoicesync_api.integrations.schemas import (
     SETTINGS_MODELS,
     IntegrationHealth,
@@ -101,21 +100,13 @@ def new_integration(
     return integration, state
 
 
-async def lock(session: AsyncSession, integration: Integration) -> None:
-    """Hold the row (``FOR UPDATE``, read afresh) before changing whether the integration
-    takes part: a document being accepted holds it too (``FOR KEY SHARE``), so one waits
-    for the other and neither misses the change (documents/accept.py)."""
-    await session.flush()  # what this transaction changed already is read back, not lost
-    await session.refresh(integration, with_for_update=True)
-
-
 async def apply_verdict(session: AsyncSession, integration: Integration, verdict: Verdict) -> None:
-    await lock(session, integration)
+    await repository.lock(session, integration)
     set_verdict(integration, verdict)
 
 
 def set_verdict(integration: Integration, verdict: Verdict) -> None:
-    """The verdict's status on an integration already locked (``lock``)."""
+    """The verdict's status on an integration already locked (``repository.lock``)."""
     if verdict.ok and (elsewhere := other_books(integration, verdict.details)):
         integration.status, integration.status_reason = IntegrationStatus.ERROR, elsewhere
         return
@@ -146,53 +137,6 @@ def other_books(integration: Integration, details: dict[str, Any] | None) -> str
         "organisation "
         f"{before}, or connect {name} as an integration of the client it belongs to"
     )
-
-
-async def get_owned(
-    session: AsyncSession, integration_id: uuid.UUID, partner_id: uuid.UUID
-) -> Integration:
-    integration = await session.get(Integration, integration_id)
-    if integration is None or integration.partner_id != partner_id:
-        raise NotFound("No such integration.")
-    return integration
-
-
-async def find_by_state(session: AsyncSession, state: str) -> Integration | None:
-    return await session.scalar(
-        select(Integration)
-        .where(Integration.oauth_state_hash == oauth.state_hash(state))
-        .with_for_update()
-    )
-
-
-async def status_counts(session: AsyncSession, integration_id: uuid.UUID) -> dict[str, int]:
-    rows = await session.execute(
-        select(DocumentSync.status, func.count())
-        .where(DocumentSync.integration_id == integration_id)
-        .group_by(DocumentSync.status)
-    )
-    return {status: count for status, count in rows}
-
-
-async def soonest_wait(
-    session: AsyncSession, integration_id: uuid.UUID
-) -> tuple[datetime, str] | None:
-    """The soonest end of a wait among its pending documents, and why (the partial index
-    on waiting rows answers it)."""
-    row = (
-        await session.execute(
-            select(DocumentSync.waiting_until, DocumentSync.waiting_reason)
-            .where(
-                DocumentSync.integration_id == integration_id,
-                DocumentSync.waiting_until.is_not(None),
-            )
-            .order_by(DocumentSync.waiting_until)
-            .limit(1)
-        )
-    ).first()
-    if row is None or row[0] is None:
-        return None
-    return row[0], row[1] or ""
 
 
 def integration_out(

@@ -19,7 +19,7 @@ from invoicesync_api.db.models import Client, Document, DocumentSync
 from invoicesync_api.deps import CallerDep, SessionDep
 from invoicesync_api.documents.fanout import request_sync
 from invoicesync_api.examples import sync as examples
-from invoicesync_api.integrations.service import get_owned
+from invoicesync_api.integrations.repository import get_integration
 from invoicesync_api.schemas import Strict
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.states import FailureCode, IntegrationStatus, SyncStatus
@@ -102,7 +102,7 @@ async def replay(body: ReplayIn, session: SessionDep, caller: CallerDep) -> Repl
     one client's); an unknown outcome is looked up before anything is sent. A foreign or
     unknown integration or client is 404."""
     if body.integration_id is not None:
-        await get_owned(session, body.integration_id, caller.partner_id)
+        await get_integration(session, body.integration_id, caller.partner_id)
     if body.client_id is not None:
         await get_client(body.client_id, session, caller)
     by_document: defaultdict[Document, list[Integration]] = defaultdict(list)

@@ -1,0 +1,170 @@
+"""Queries over integrations and the sync states they hold."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invoicesync_api.db.models import Document, DocumentSync
+from invoicesync_api.errors.exceptions import NotFound
+from invoicesync_shared.db.models import Integration
+from invoicesync_shared.states import SyncStatus
+
+
+def add_integration(session: AsyncSession, integration: Integration) -> None:
+    """Put a new integration in the session; it is written at the next flush or commit."""
+    session.add(integration)
+
+
+async def save_integration(session: AsyncSession, integration: Integration) -> None:
+    """Write the integration's changes now and read the stored row back."""
+    await session.flush()
+    await session.refresh(integration)
+
+
+async def delete_integration(session: AsyncSession, integration: Integration) -> None:
+    await session.delete(integration)
+
+
+async def lock(session: AsyncSession, integration: Integration) -> None:
+    """Hold the row (``FOR UPDATE``, read afresh) before changing whether the integration
+    takes part: a document being accepted holds it too (``FOR KEY SHARE``), so one waits
+    for the other and neither misses the change (documents/accept.py)."""
+    await session.flush()  # what this transaction changed already is read back, not lost
+    await session.refresh(integration, with_for_update=True)
+
+
+async def get_integration(
+    session: AsyncSession, integration_id: uuid.UUID, partner_id: uuid.UUID
+) -> Integration:
+    """The partner's integration; raises ``NotFound`` for a missing or foreign id alike."""
+    integration = await session.get(Integration, integration_id)
+    if integration is None or integration.partner_id != partner_id:
+        raise NotFound("No such integration.")
+    return integration
+
+
+async def find_locked(session: AsyncSession, integration_id: uuid.UUID) -> Integration | None:
+    """The integration, row-locked (``FOR UPDATE``) for this transaction, or None."""
+    return await session.get(Integration, integration_id, with_for_update=True)
+
+
+async def find_by_state_hash(session: AsyncSession, state_hash: str) -> Integration | None:
+    """The integration waiting for this OAuth state, row-locked: the state is single-use."""
+    return await session.scalar(
+        select(Integration).where(Integration.oauth_state_hash == state_hash).with_for_update()
+    )
+
+
+async def list_for_client(session: AsyncSession, client_id: uuid.UUID) -> Sequence[Integration]:
+    rows = await session.scalars(
+        select(Integration)
+        .where(Integration.client_id == client_id)
+        .order_by(Integration.created_at)
+    )
+    return rows.all()
+
+
+async def status_counts(session: AsyncSession, integration_id: uuid.UUID) -> dict[str, int]:
+    rows = await session.execute(
+        select(DocumentSync.status, func.count())
+        .where(DocumentSync.integration_id == integration_id)
+        .group_by(DocumentSync.status)
+    )
+    return {status: count for status, count in rows}
+
+
+async def soonest_wait(
+    session: AsyncSession, integration_id: uuid.UUID
+) -> tuple[datetime, str] | None:
+    """The soonest end of a wait among its pending documents, and why (the partial index
+    on waiting rows answers it)."""
+    row = (
+        await session.execute(
+            select(DocumentSync.waiting_until, DocumentSync.waiting_reason)
+            .where(
+                DocumentSync.integration_id == integration_id,
+                DocumentSync.waiting_until.is_not(None),
+            )
+            .order_by(DocumentSync.waiting_until)
+            .limit(1)
+        )
+    ).first()
+    if row is None or row[0] is None:
+        return None
+    return row[0], row[1] or ""
+
+
+async def list_waiting_documents(
+    session: AsyncSession, integration_id: uuid.UUID
+) -> Sequence[Document]:
+    """Documents whose sync to the integration is pending, oldest first."""
+    rows = await session.scalars(
+        select(Document)
+        .join(DocumentSync, DocumentSync.document_id == Document.id)
+        .where(
+            DocumentSync.integration_id == integration_id, DocumentSync.status == SyncStatus.PENDING
+        )
+        .order_by(Document.created_at)
+    )
+    return rows.all()
+
+
+async def reset_from(session: AsyncSession, integration: Integration, from_date: date) -> int:
+    """Forget the sync state of documents dated on or after ``from_date``; a new
+    generation makes the connector push them again (after looking them up)."""
+    dated = select(Document.id).where(Document.issue_date >= from_date)
+    result = await session.execute(
+        update(DocumentSync)
+        .where(DocumentSync.integration_id == integration.id, DocumentSync.document_id.in_(dated))
+        .values(
+            status=SyncStatus.PENDING,
+            booking_number=None,
+            remote_id=None,
+            sent_at=None,
+            payment_status=None,
+            error_code=None,
+            error_message=None,
+            error_retryable=None,
+            duplicate_of=None,
+            waiting_until=None,
+            waiting_reason=None,
+            generation=DocumentSync.generation + 1,
+        )
+    )
+    # Their booking numbers here are gone; another integration's may remain.
+    numbered = select(DocumentSync.document_id).where(
+        DocumentSync.document_id == Document.id, DocumentSync.booking_number.is_not(None)
+    )
+    await session.execute(
+        update(Document)
+        .where(Document.id.in_(dated), Document.has_booking_number)
+        .where(
+            Document.id.in_(
+                select(DocumentSync.document_id).where(
+                    DocumentSync.integration_id == integration.id
+                )
+            )
+        )
+        .values(has_booking_number=numbered.exists())
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def first_duplicate_date(session: AsyncSession, integration_id: uuid.UUID) -> date | None:
+    """The earliest issue date among documents flagged as duplicates or deleted remotely."""
+    return await session.scalar(
+        select(func.min(Document.issue_date))
+        .join(DocumentSync, DocumentSync.document_id == Document.id)
+        .where(
+            DocumentSync.integration_id == integration_id,
+            or_(
+                DocumentSync.duplicate_of.is_not(None),
+                DocumentSync.error_code == "remote_entry_missing",
+            ),
+        )
+    )
