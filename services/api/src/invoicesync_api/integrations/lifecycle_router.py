@@ -19,6 +19,7 @@ from invoicesync_api.integrations.schemas import IntegrationOut
 from invoicesync_api.integrations.verification import verify
 from invoicesync_api.schemas import Strict
 from invoicesync_api.sync import announce
+from invoicesync_api.sync import repository as run_store
 from invoicesync_api.sync import service as runs
 from invoicesync_api.sync.schemas import SyncRunIn, SyncRunOut
 from invoicesync_shared.states import IntegrationStatus
@@ -181,8 +182,7 @@ async def repair(
     await lifecycle.apply_relink(session, integration, same_settings, verdict)
     await announce.integration_status(session, integration)
     run = await runs.start(session, SyncRunIn(integration_id=integration.id), caller.partner_id)
-    await session.flush()
-    await session.refresh(run)
+    await run_store.save_run(session, run)
     return RepairOut(
         from_date=from_date,
         documents_reset=reset,

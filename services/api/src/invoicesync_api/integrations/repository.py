@@ -48,6 +48,10 @@ async def get_integration(
     return integration
 
 
+async def find_integration(session: AsyncSession, integration_id: uuid.UUID) -> Integration | None:
+    return await session.get(Integration, integration_id)
+
+
 async def find_locked(session: AsyncSession, integration_id: uuid.UUID) -> Integration | None:
     """The integration, row-locked (``FOR UPDATE``) for this transaction, or None."""
     return await session.get(Integration, integration_id, with_for_update=True)

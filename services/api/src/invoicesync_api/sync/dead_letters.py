@@ -11,18 +11,16 @@ from collections import defaultdict
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoicesync_api.clients.router import get_client
-from invoicesync_api.db.models import Client, Document, DocumentSync
+from invoicesync_api.clients import repository as clients
+from invoicesync_api.db.models import Document
 from invoicesync_api.deps import CallerDep, SessionDep
 from invoicesync_api.documents.fanout import request_sync
 from invoicesync_api.examples import sync as examples
 from invoicesync_api.integrations.repository import get_integration
 from invoicesync_api.schemas import Strict
+from invoicesync_api.sync import repository
 from invoicesync_shared.db.models import Integration
-from invoicesync_shared.states import FailureCode, IntegrationStatus, SyncStatus
 
 router = APIRouter(prefix="/v1/dead-letters", tags=["dead letters"])
 
@@ -55,31 +53,6 @@ class ReplayOut(BaseModel):
     deliveries: int
 
 
-async def _dead(
-    session: AsyncSession, partner_id: uuid.UUID, body: ReplayIn
-) -> list[tuple[DocumentSync, Document, Integration]]:
-    query = (
-        select(DocumentSync, Document, Integration)
-        .join(Document, Document.id == DocumentSync.document_id)
-        .join(Integration, Integration.id == DocumentSync.integration_id)
-        .where(
-            Document.partner_id == partner_id,
-            DocumentSync.status.in_((SyncStatus.FAILED, SyncStatus.AMBIGUOUS)),
-            DocumentSync.error_retryable.is_(True),
-            # Entries that may be ours wait for a person's retry, not a bulk replay.
-            DocumentSync.error_code.is_distinct_from(FailureCode.AMBIGUOUS_MATCH),
-            Integration.status == IntegrationStatus.ACTIVE,
-        )
-        .order_by(Document.created_at)
-        .limit(5000)
-    )
-    if body.integration_id:
-        query = query.where(Integration.id == body.integration_id)
-    if body.client_id:
-        query = query.where(Document.client_id == body.client_id)
-    return [(s, d, i) for s, d, i in await session.execute(query)]
-
-
 @router.get("", response_model=list[DeadLetterOut])
 async def list_dead_letters(session: SessionDep, caller: CallerDep) -> list[DeadLetterOut]:
     return [
@@ -92,7 +65,7 @@ async def list_dead_letters(session: SessionDep, caller: CallerDep) -> list[Dead
             code=s.error_code,
             message=s.error_message,
         )
-        for s, d, i in await _dead(session, caller.partner_id, ReplayIn())
+        for s, d, i in await repository.list_dead_letters(session, caller.partner_id)
     ]
 
 
@@ -104,12 +77,14 @@ async def replay(body: ReplayIn, session: SessionDep, caller: CallerDep) -> Repl
     if body.integration_id is not None:
         await get_integration(session, body.integration_id, caller.partner_id)
     if body.client_id is not None:
-        await get_client(body.client_id, session, caller)
+        await clients.get_client(session, body.client_id, caller.partner_id)
     by_document: defaultdict[Document, list[Integration]] = defaultdict(list)
-    for _, document, integration in await _dead(session, caller.partner_id, body):
+    for _, document, integration in await repository.list_dead_letters(
+        session, caller.partner_id, integration_id=body.integration_id, client_id=body.client_id
+    ):
         by_document[document].append(integration)
     for document, integrations in by_document.items():
-        client = await session.get(Client, document.client_id)
+        client = await clients.find_client(session, document.client_id)
         assert client is not None
         await request_sync(session, document, client, integrations)
     return ReplayOut(

@@ -6,36 +6,19 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Document, DocumentSync, Notification
+from invoicesync_api.sync import repository
 from invoicesync_shared.db.models import Integration
-
-LOCK_SPACE = 0x1E3A_0010  # advisory locks: (LOCK_SPACE, hash of integration and number)
 
 
 async def flag_if_duplicate(
     session: AsyncSession, state: DocumentSync, integration: Integration
 ) -> bool:
-    """Flag ``state`` and every other document of the integration holding its number.
-
-    Results are applied concurrently: two documents given the same number at once would
-    each look before the other committed and neither be flagged. A lock on (integration,
-    number) until commit makes the second look after the first is stored."""
-    number_key = func.hashtext(f"{state.integration_id}:{state.booking_number}")
-    await session.execute(select(func.pg_advisory_xact_lock(LOCK_SPACE, number_key)))
-    holders = (
-        await session.scalars(
-            select(DocumentSync)
-            .where(
-                DocumentSync.integration_id == state.integration_id,
-                DocumentSync.booking_number == state.booking_number,
-                DocumentSync.document_id != state.document_id,
-            )
-            .with_for_update()
-        )
-    ).all()
+    """Flag ``state`` and every other document of the integration holding its number
+    (found under a lock on the number, ``repository.lock_number_holders``)."""
+    holders = await repository.lock_number_holders(session, state)
     if not holders:
         return False
     state.duplicate_of = holders[0].document_id
@@ -53,7 +36,7 @@ async def flag_if_duplicate(
 async def _notify(
     session: AsyncSession, integration: Integration, number: str, ids: list[uuid.UUID]
 ) -> None:
-    documents = (await session.scalars(select(Document).where(Document.id.in_(ids)))).all()
+    documents = await repository.list_documents(session, ids)
     names = ", ".join(sorted(d.number for d in documents))
     earliest = min(d.issue_date for d in documents)
     session.add(

@@ -1,17 +1,25 @@
-"""Queries for sync runs."""
+"""Queries for sync runs, the results applied to sync states, and dead letters."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from typing import cast
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import Table, distinct, func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Document, DocumentSync, SyncRun, SyncRunItem
 from invoicesync_api.documents import fanout
-from invoicesync_shared.db.models import Integration
-from invoicesync_shared.states import DocumentStatus, SyncStatus
+from invoicesync_api.errors.exceptions import NotFound
+from invoicesync_shared.db.models import Integration, ProcessedEvent
+from invoicesync_shared.states import DocumentStatus, FailureCode, IntegrationStatus, SyncStatus
+
+# The inbox table: its insert is a Core statement, which skips the ORM's DML work per
+# result applied (nothing in it is kept in the session).
+PROCESSED = cast(Table, ProcessedEvent.__table__)
+DUPLICATE_LOCK_SPACE = 0x1E3A_0010  # advisory locks: (space, hash of integration and number)
 
 
 async def lock_integrations(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Integration]:
@@ -83,3 +91,134 @@ async def run_document_count(session: AsyncSession, run_id: uuid.UUID) -> int:
         )
     )
     return int(count or 0)
+
+
+async def add_run(session: AsyncSession, run: SyncRun) -> None:
+    """Store a new run now, so the rows that name it can follow in the same transaction."""
+    session.add(run)
+    await session.flush()
+
+
+async def save_run(session: AsyncSession, run: SyncRun) -> None:
+    """Write the run's changes now and read the stored row back."""
+    await session.flush()
+    await session.refresh(run)
+
+
+async def get_run(session: AsyncSession, run_id: uuid.UUID, partner_id: uuid.UUID) -> SyncRun:
+    """The partner's run; raises ``NotFound`` for a missing or foreign id alike."""
+    run = await session.get(SyncRun, run_id)
+    if run is None or run.partner_id != partner_id:
+        raise NotFound("No such sync run.")
+    return run
+
+
+async def list_runs(
+    session: AsyncSession, partner_id: uuid.UUID, client_id: uuid.UUID | None
+) -> Sequence[SyncRun]:
+    """The partner's 100 newest runs, optionally of one client."""
+    query = select(SyncRun).where(SyncRun.partner_id == partner_id)
+    if client_id:
+        query = query.where(SyncRun.client_id == client_id)
+    return (await session.scalars(query.order_by(SyncRun.started_at.desc()).limit(100))).all()
+
+
+async def lock_run(session: AsyncSession, run_id: uuid.UUID) -> SyncRun | None:
+    return await session.get(SyncRun, run_id, with_for_update=True)
+
+
+async def lock_run_item(
+    session: AsyncSession, run_id: uuid.UUID, document_id: uuid.UUID, integration_id: uuid.UUID
+) -> SyncRunItem | None:
+    return await session.get(
+        SyncRunItem, (run_id, document_id, integration_id), with_for_update=True
+    )
+
+
+async def active_integration_ids(
+    session: AsyncSession, client_id: uuid.UUID, *, only: uuid.UUID | None = None
+) -> list[uuid.UUID]:
+    """Ids of the client's active integrations (just ``only``, when given and active)."""
+    query = select(Integration.id).where(
+        Integration.client_id == client_id, Integration.status == IntegrationStatus.ACTIVE
+    )
+    if only:
+        query = query.where(Integration.id == only)
+    return list((await session.scalars(query)).all())
+
+
+async def find_document(session: AsyncSession, document_id: uuid.UUID) -> Document | None:
+    return await session.get(Document, document_id)
+
+
+async def list_documents(session: AsyncSession, ids: Sequence[uuid.UUID]) -> Sequence[Document]:
+    """The documents with these ids that exist, in no particular order."""
+    return (await session.scalars(select(Document).where(Document.id.in_(ids)))).all()
+
+
+async def is_first_time(session: AsyncSession, consumer: str, event_id: uuid.UUID) -> bool:
+    """Record ``event_id`` in ``consumer``'s inbox; False when it was there already."""
+    inserted = await session.scalar(
+        insert(PROCESSED)
+        .values(consumer=consumer, event_id=event_id)
+        .on_conflict_do_nothing()
+        .returning(PROCESSED.c.event_id)
+    )
+    return inserted is not None
+
+
+async def lock_sync_state(
+    session: AsyncSession, document_id: uuid.UUID, integration_id: uuid.UUID
+) -> DocumentSync | None:
+    return await session.get(DocumentSync, (document_id, integration_id), with_for_update=True)
+
+
+async def lock_number_holders(session: AsyncSession, state: DocumentSync) -> Sequence[DocumentSync]:
+    """The other sync states of the integration holding ``state``'s booking number, locked.
+
+    Results are applied concurrently: two documents given the same number at once would
+    each look before the other committed and neither be flagged. A lock on (integration,
+    number) until commit makes the second look after the first is stored."""
+    number_key = func.hashtext(f"{state.integration_id}:{state.booking_number}")
+    await session.execute(select(func.pg_advisory_xact_lock(DUPLICATE_LOCK_SPACE, number_key)))
+    rows = await session.scalars(
+        select(DocumentSync)
+        .where(
+            DocumentSync.integration_id == state.integration_id,
+            DocumentSync.booking_number == state.booking_number,
+            DocumentSync.document_id != state.document_id,
+        )
+        .with_for_update()
+    )
+    return rows.all()
+
+
+async def list_dead_letters(
+    session: AsyncSession,
+    partner_id: uuid.UUID,
+    *,
+    integration_id: uuid.UUID | None = None,
+    client_id: uuid.UUID | None = None,
+) -> list[tuple[DocumentSync, Document, Integration]]:
+    """Sync states whose retries ran out, of active integrations, oldest document first
+    (at most 5,000)."""
+    query = (
+        select(DocumentSync, Document, Integration)
+        .join(Document, Document.id == DocumentSync.document_id)
+        .join(Integration, Integration.id == DocumentSync.integration_id)
+        .where(
+            Document.partner_id == partner_id,
+            DocumentSync.status.in_((SyncStatus.FAILED, SyncStatus.AMBIGUOUS)),
+            DocumentSync.error_retryable.is_(True),
+            # Entries that may be ours wait for a person's retry, not a bulk replay.
+            DocumentSync.error_code.is_distinct_from(FailureCode.AMBIGUOUS_MATCH),
+            Integration.status == IntegrationStatus.ACTIVE,
+        )
+        .order_by(Document.created_at)
+        .limit(5000)
+    )
+    if integration_id:
+        query = query.where(Integration.id == integration_id)
+    if client_id:
+        query = query.where(Document.client_id == client_id)
+    return [(s, d, i) for s, d, i in await session.execute(query)]

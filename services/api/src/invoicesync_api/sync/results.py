@@ -10,19 +10,18 @@ announces nothing (sync/transitions.py).
 from __future__ import annotations
 
 import uuid
-from typing import cast
 
 import structlog
-from sqlalchemy import Table, func
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import Document, DocumentSync
 from invoicesync_api.integrations import connection
-from invoicesync_api.sync import announce, transitions
+from invoicesync_api.integrations import repository as integrations
+from invoicesync_api.sync import announce, repository, transitions
 from invoicesync_api.sync import service as runs
 from invoicesync_api.sync.duplicates import flag_if_duplicate, flag_missing_entry
-from invoicesync_shared.db.models import Integration, ProcessedEvent
+from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.audit import AUDIT_TYPES, RemoteEntryMissing
 from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.events.integrations import IntegrationConnectionLost
@@ -41,9 +40,6 @@ from invoicesync_shared.tracing import continue_trace
 log = structlog.get_logger()
 KNOWN_TYPES: dict[str, type[SyncResult]] = {**RESULT_TYPES, **AUDIT_TYPES}
 CONSUMER = "api-results"
-# The inbox table: its insert is a Core statement, which skips the ORM's DML work per
-# result applied (nothing in it is kept in the session).
-PROCESSED = cast(Table, ProcessedEvent.__table__)
 
 
 class ResultApplier:
@@ -74,24 +70,16 @@ class ResultApplier:
 
 
 async def _first_time(session: AsyncSession, event_id: uuid.UUID) -> bool:
-    inserted = await session.scalar(
-        insert(PROCESSED)
-        .values(consumer=CONSUMER, event_id=event_id)
-        .on_conflict_do_nothing()
-        .returning(PROCESSED.c.event_id)
-    )
-    return inserted is not None
+    return await repository.is_first_time(session, CONSUMER, event_id)
 
 
 async def apply(session: AsyncSession, result: SyncResult) -> None:
-    state = await session.get(
-        DocumentSync, (result.document_id, result.integration_id), with_for_update=True
-    )
+    state = await repository.lock_sync_state(session, result.document_id, result.integration_id)
     if state is None or state.generation != result.generation:
         log.info("stale or unknown sync result", document_id=str(result.document_id))
         return
-    integration = await session.get(Integration, result.integration_id)
-    document = await session.get(Document, result.document_id)
+    integration = await integrations.find_integration(session, result.integration_id)
+    document = await repository.find_document(session, result.document_id)
     assert integration is not None and document is not None
     if not isinstance(result, BookingAssigned | DocumentSent | SyncFailed):
         await _apply_aside(session, result, state, integration, document)

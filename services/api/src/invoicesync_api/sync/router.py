@@ -11,7 +11,7 @@ from invoicesync_api.clients.router import ClientFilterDep
 from invoicesync_api.deps import CallerDep, SessionDep
 from invoicesync_api.examples import sync as examples
 from invoicesync_api.examples.media import response_examples
-from invoicesync_api.sync import service
+from invoicesync_api.sync import repository, service
 from invoicesync_api.sync.schemas import SyncRunIn, SyncRunOut
 
 router = APIRouter(prefix="/v1/sync-runs", tags=["sync runs"])
@@ -29,8 +29,7 @@ async def start_run(body: NewRun, session: SessionDep, caller: CallerDep) -> Syn
     """Send documents now: a client's, one integration's, or the chosen ``document_ids``
     (also the bulk retry). 409 while a run is going for one of the integrations."""
     run = await service.start(session, body, caller.partner_id)
-    await session.flush()
-    await session.refresh(run)
+    await repository.save_run(session, run)
     return service.run_out(run)
 
 
@@ -38,9 +37,8 @@ async def start_run(body: NewRun, session: SessionDep, caller: CallerDep) -> Syn
 async def list_runs(
     session: SessionDep, caller: CallerDep, client_id: ClientFilterDep
 ) -> list[SyncRunOut]:
-    return [
-        service.run_out(r) for r in await service.list_runs(session, caller.partner_id, client_id)
-    ]
+    runs = await repository.list_runs(session, caller.partner_id, client_id)
+    return [service.run_out(r) for r in runs]
 
 
 @router.get(
@@ -49,4 +47,4 @@ async def list_runs(
     responses={200: response_examples(examples.RUN_PROGRESS)},
 )
 async def read_run(run_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> SyncRunOut:
-    return service.run_out(await service.get_run(session, run_id, caller.partner_id))
+    return service.run_out(await repository.get_run(session, run_id, caller.partner_id))

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from invoicesync_api.clients import repository as clients
 from invoicesync_api.db.models import (
     Client,
     Document,
@@ -19,12 +18,13 @@ from invoicesync_api.db.models import (
 )
 from invoicesync_api.documents import fanout
 from invoicesync_api.errors.exceptions import Conflict, NotFound, Unprocessable
+from invoicesync_api.integrations import repository as integrations
 from invoicesync_api.sync import announce, moved, repository
 from invoicesync_api.sync.schemas import SyncRunIn, SyncRunOut
 from invoicesync_shared import clock
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.results import SyncDeferred, SyncResult
-from invoicesync_shared.states import DocumentStatus, IntegrationStatus
+from invoicesync_shared.states import DocumentStatus
 
 
 async def _integrations_for(
@@ -32,22 +32,15 @@ async def _integrations_for(
 ) -> tuple[Client, list[Integration]]:
     client_id = body.client_id
     if body.integration_id:
-        integration = await session.get(Integration, body.integration_id)
-        if integration is None or integration.partner_id != partner_id:
-            raise NotFound("No such integration.")
+        integration = await integrations.get_integration(session, body.integration_id, partner_id)
         client_id = integration.client_id
     if client_id is None and body.document_ids:
-        document = await session.get(Document, body.document_ids[0])
+        document = await repository.find_document(session, body.document_ids[0])
         client_id = document.client_id if document and document.partner_id == partner_id else None
-    client = await session.get(Client, client_id) if client_id else None
-    if client is None or client.partner_id != partner_id:
+    if client_id is None:
         raise NotFound("No such client.")
-    query = select(Integration.id).where(
-        Integration.client_id == client.id, Integration.status == IntegrationStatus.ACTIVE
-    )
-    if body.integration_id:
-        query = query.where(Integration.id == body.integration_id)
-    ids = list((await session.scalars(query)).all())
+    client = await clients.get_client(session, client_id, partner_id)
+    ids = await repository.active_integration_ids(session, client.id, only=body.integration_id)
     if not ids:
         raise Unprocessable("There is no active integration to sync with.")
     return client, await repository.lock_integrations(session, ids)
@@ -56,7 +49,7 @@ async def _integrations_for(
 async def _chosen_documents(
     session: AsyncSession, client: Client, ids: list[uuid.UUID]
 ) -> list[Document]:
-    documents = (await session.scalars(select(Document).where(Document.id.in_(ids)))).all()
+    documents = await repository.list_documents(session, ids)
     found = {d.id: d for d in documents if d.client_id == client.id}
     missing = [str(i) for i in ids if i not in found]
     if missing:
@@ -95,8 +88,7 @@ async def start(
         documents_synced=0,
         started_at=started_at or clock.now(),
     )
-    session.add(run)
-    await session.flush()
+    await repository.add_run(session, run)
     plan = await _plan(session, client, integrations, body.document_ids)
     settled = await repository.settled_pairs(session, plan)
     for document, targets in plan.items():
@@ -216,14 +208,12 @@ async def _open_item(
     is counted already (a redelivered or late answer)."""
     if result.sync_run_id is None:
         return None
-    item = await session.get(
-        SyncRunItem,
-        (result.sync_run_id, result.document_id, result.integration_id),
-        with_for_update=True,
+    item = await repository.lock_run_item(
+        session, result.sync_run_id, result.document_id, result.integration_id
     )
     if item is None or item.outcome is not None:
         return None
-    run = await session.get(SyncRun, result.sync_run_id, with_for_update=True)
+    run = await repository.lock_run(session, result.sync_run_id)
     assert run is not None
     return item, run
 
@@ -321,19 +311,3 @@ def run_out(run: SyncRun) -> SyncRunOut:
         started_at=run.started_at,
         finished_at=run.finished_at,
     )
-
-
-async def get_run(session: AsyncSession, run_id: uuid.UUID, partner_id: uuid.UUID) -> SyncRun:
-    run = await session.get(SyncRun, run_id)
-    if run is None or run.partner_id != partner_id:
-        raise NotFound("No such sync run.")
-    return run
-
-
-async def list_runs(
-    session: AsyncSession, partner_id: uuid.UUID, client_id: uuid.UUID | None
-) -> Sequence[SyncRun]:
-    query = select(SyncRun).where(SyncRun.partner_id == partner_id)
-    if client_id:
-        query = query.where(SyncRun.client_id == client_id)
-    return (await session.scalars(query.order_by(SyncRun.started_at.desc()).limit(100))).all()
