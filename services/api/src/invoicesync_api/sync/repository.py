@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, distinct, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoicesync_api.db.models import Document, DocumentSync, SyncRun, SyncRunItem
+from invoicesync_api.db.models import Client, Document, DocumentSync, SyncRun, SyncRunItem
 from invoicesync_api.documents import fanout
 from invoicesync_api.errors.exceptions import NotFound
 from invoicesync_shared.db.models import Integration, ProcessedEvent
@@ -222,3 +223,27 @@ async def list_dead_letters(
     if client_id:
         query = query.where(Document.client_id == client_id)
     return [(s, d, i) for s, d, i in await session.execute(query)]
+
+
+async def try_xact_lock(session: AsyncSession, lock_id: int) -> bool:
+    """Take the transaction-level advisory lock ``lock_id`` if no one holds it."""
+    return bool(await session.scalar(select(func.pg_try_advisory_xact_lock(lock_id))))
+
+
+async def list_nightly_integrations(session: AsyncSession) -> list[tuple[Integration, Client]]:
+    """Active integrations with nightly sync on, each with its client (for the time zone)."""
+    rows = await session.execute(
+        select(Integration, Client)
+        .join(Client, Client.id == Integration.client_id)
+        .where(Integration.nightly_sync.is_(True), Integration.status == IntegrationStatus.ACTIVE)
+    )
+    return [(integration, client) for integration, client in rows]
+
+
+async def last_nightly_start(session: AsyncSession, integration_id: uuid.UUID) -> datetime | None:
+    """When the integration's latest nightly run started, or None."""
+    return await session.scalar(
+        select(func.max(SyncRun.started_at)).where(
+            SyncRun.trigger == "nightly", SyncRun.integration_ids.contains([integration_id])
+        )
+    )

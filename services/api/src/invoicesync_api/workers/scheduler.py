@@ -15,16 +15,14 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from invoicesync_api.db.models import Client, SyncRun
 from invoicesync_api.errors.exceptions import ApiError
+from invoicesync_api.sync import repository
 from invoicesync_api.sync import service as runs
 from invoicesync_api.sync.schemas import SyncRunIn
 from invoicesync_shared import clock
 from invoicesync_shared.db.models import Integration
-from invoicesync_shared.states import IntegrationStatus
 
 log = structlog.get_logger()
 LOCK_ID = 0x1A5C_5EED  # arbitrary, fixed: "the nightly scheduler"
@@ -66,17 +64,9 @@ class NightlyScheduler:
         now = now or clock.now()
         started: list[uuid.UUID] = []
         async with self._sessionmaker.begin() as session:
-            if not await session.scalar(select(func.pg_try_advisory_xact_lock(LOCK_ID))):
+            if not await repository.try_xact_lock(session, LOCK_ID):
                 return started
-            due = await session.execute(
-                select(Integration, Client)
-                .join(Client, Client.id == Integration.client_id)
-                .where(
-                    Integration.nightly_sync.is_(True),
-                    Integration.status == IntegrationStatus.ACTIVE,
-                )
-            )
-            for integration, client in due:
+            for integration, client in await repository.list_nightly_integrations(session):
                 night = last_night(now, client.timezone, integration.nightly_hour)
                 if now - night >= self._catch_up or not _active_at(integration, night):
                     continue
@@ -89,11 +79,7 @@ class NightlyScheduler:
 
     @staticmethod
     async def _ran_since(session: AsyncSession, integration_id: uuid.UUID, night: datetime) -> bool:
-        last = await session.scalar(
-            select(func.max(SyncRun.started_at)).where(
-                SyncRun.trigger == "nightly", SyncRun.integration_ids.contains([integration_id])
-            )
-        )
+        last = await repository.last_nightly_start(session, integration_id)
         return last is not None and last >= night
 
     @staticmethod
