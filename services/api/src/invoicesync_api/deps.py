@@ -11,11 +11,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoicesync_api.db.models import ApiKey
 from invoicesync_api.errors.exceptions import Unauthorized
+from invoicesync_api.partners import repository as partners
 from invoicesync_api.settings import ApiSettings
 from invoicesync_shared.db.engine import autocommit
 
@@ -57,20 +56,14 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-# Built once: compiled once and prepared once per connection (every request runs it).
-CALLER = select(ApiKey.__table__.c.partner_id).where(
-    ApiKey.__table__.c.key_hash == bindparam("key_hash"), ApiKey.__table__.c.revoked_at.is_(None)
-)
-
-
 async def get_caller(request: Request, credentials: BearerDep) -> Caller:
     """The key is looked up outside the request's transaction: the route's session takes
     its connection only when the route needs it, so a request never holds two at once."""
     if credentials is None:
         raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
     async with autocommit(request.app.state.engine) as connection:
-        partner_id = await connection.scalar(
-            CALLER, {"key_hash": hash_key(credentials.credentials)}
+        partner_id = await partners.find_partner_id_by_key(
+            connection, hash_key(credentials.credentials)
         )
     if partner_id is None:
         raise Unauthorized("The API key is unknown or revoked.")
