@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Float, delete, func, literal, or_, select, update
@@ -97,6 +97,20 @@ async def list_deliveries(
         limit=limit,
         cursor=cursor,
     )
+
+
+async def add_deliveries(session: AsyncSession, deliveries: Iterable[WebhookDelivery]) -> None:
+    """Store new deliveries now (in the caller's transaction)."""
+    session.add_all(deliveries)
+    await session.flush()
+
+
+async def add_delivery(session: AsyncSession, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Store a new delivery and read back what the database filled in."""
+    session.add(delivery)
+    await session.flush()
+    await session.refresh(delivery)
+    return delivery
 
 
 async def list_attempts(session: AsyncSession, delivery_id: uuid.UUID) -> Sequence[WebhookAttempt]:

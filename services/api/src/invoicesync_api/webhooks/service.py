@@ -83,8 +83,7 @@ async def publish(
         return 0
     payload = envelope(event_type, data, datetime.now(UTC))
     event_id = new_event_id()
-    session.add_all(_delivery(e, event_id, payload) for e in endpoints)
-    await session.flush()
+    await repository.add_deliveries(session, (_delivery(e, event_id, payload) for e in endpoints))
     return len(endpoints)
 
 
@@ -94,11 +93,7 @@ async def send_test(session: AsyncSession, endpoint: WebhookEndpoint) -> Webhook
         raise Conflict("The endpoint is disabled; enable it before sending a test event.")
     data = {"endpoint_id": str(endpoint.id), "message": "A test event from invoicesync."}
     payload = envelope(TEST_EVENT, data, datetime.now(UTC))
-    delivery = _delivery(endpoint, new_event_id(), payload)
-    session.add(delivery)
-    await session.flush()
-    await session.refresh(delivery)
-    return delivery
+    return await repository.add_delivery(session, _delivery(endpoint, new_event_id(), payload))
 
 
 async def replay(
