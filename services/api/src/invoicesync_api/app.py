@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from invoicesync_api.callbacks.lexware import router as lexware_callbacks_router
 from invoicesync_api.callbacks.signatures import LexwareSignatures
 from invoicesync_api.clients.router import router as clients_router
+from invoicesync_api.documents.accept_document import AcceptDocument
 from invoicesync_api.documents.idempotency import IdempotencyKeys
 from invoicesync_api.documents.router import document_router
 from invoicesync_api.errors.handlers import install_error_handlers
@@ -144,8 +145,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
         settings, broker_ok=lambda: workers.broker_ok() if settings.run_workers else None
     )
     app.state.health = health
-    app.state.idempotency = IdempotencyKeys(
-        engine, sessionmaker, settings.idempotency_in_flight_seconds
+    app.state.accept_document = AcceptDocument(
+        engine,
+        IdempotencyKeys(engine, sessionmaker, settings.idempotency_in_flight_seconds),
+        max_days_ahead=settings.document_max_days_ahead,
     )
     app.state.webhook_settings = settings.webhooks
     app.state.lexware_signatures = LexwareSignatures(

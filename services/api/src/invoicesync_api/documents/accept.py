@@ -17,7 +17,7 @@ answer are there together, or none of them is.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -27,7 +27,6 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     Table,
-    Text,
     bindparam,
     func,
     insert,
@@ -43,7 +42,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from invoicesync_api.db.models import Client, Document, DocumentSync, IdempotencyKey
 from invoicesync_api.documents import fanout
 from invoicesync_shared.db.models import Integration, OutboxMessage
-from invoicesync_shared.states import DocumentStatus
+from invoicesync_shared.outbox import writer as outbox
+from invoicesync_shared.outbox.writer import OutboxRow
 
 CLIENTS = cast(Table, Client.__table__)
 DOCUMENTS = cast(Table, Document.__table__)
@@ -162,7 +162,8 @@ async def credited_invoice(
 
 
 DOCUMENT_FIELDS = tuple(c.key for c in DOCUMENTS.columns)
-EVENT_FIELDS = ("event_id", "topic", "key", "event_type", "envelope")
+# What fanout.new_states sets on a new sync row, bound from those rows as they are.
+STATE_FIELDS = ("status", "error_code", "error_message", "error_retryable", "generation", "sweeps")
 
 
 def _integrations_unchanged() -> ColumnElement[bool]:
@@ -195,48 +196,29 @@ def _store_statement() -> Select[Any]:
         .returning(DOCUMENTS.c.id)
         .cte("new_document")
     )
-    # One row per integration, as fanout.new_states made it: new, so at generation 0,
-    # pending or (dated before the integration's start date) failed with the reason.
+    # One row per integration, as fanout.new_states made it (one array per column).
     targets = (
         func.unnest(
             bindparam("integration_ids", type_=ARRAY(UUID(as_uuid=True))),
-            bindparam("statuses", type_=ARRAY(Text())),
-            bindparam("error_codes", type_=ARRAY(Text())),
-            bindparam("error_messages", type_=ARRAY(Text())),
-            bindparam("error_retryables", type_=ARRAY(Boolean())),
+            *(bindparam(f"state_{name}", type_=ARRAY(SYNCS.c[name].type)) for name in STATE_FIELDS),
         )
-        .table_valued("integration_id", "status", "error_code", "error_message", "retryable")
+        .table_valued("integration_id", *STATE_FIELDS)
         .render_derived(name="targets")
     )
     new_syncs = insert(SYNCS).from_select(
-        [
-            "document_id",
-            "integration_id",
-            "status",
-            "error_code",
-            "error_message",
-            "error_retryable",
-            "generation",
-            "sweeps",
-            "requested_at",
-        ],
+        ["document_id", "integration_id", *STATE_FIELDS, "requested_at"],
         select(
             new_document.c.id,
             targets.c.integration_id,
-            targets.c.status,
-            targets.c.error_code,
-            targets.c.error_message,
-            targets.c.retryable,
-            literal(0),
-            literal(0),
-            func.now(),
+            *(targets.c[name] for name in STATE_FIELDS),
+            func.now(),  # asked now, on the database clock, as fanout.request_sync sets it
         ).select_from(new_document.join(targets, true())),
     )
     event = [
-        bindparam(f"event_{name}", type_=OUTBOX.c[name].type).label(name) for name in EVENT_FIELDS
+        bindparam(f"event_{name}", type_=OUTBOX.c[name].type).label(name) for name in outbox.COLUMNS
     ]
     new_event = insert(OUTBOX).from_select(
-        list(EVENT_FIELDS),
+        list(outbox.COLUMNS),
         select(*event).select_from(new_document).where(bindparam("has_event", type_=Boolean())),
     )
     answer = (
@@ -263,7 +245,7 @@ async def store(
     connection: AsyncConnection,
     document: Document,
     states: Sequence[tuple[DocumentSync, Integration]],
-    announcement: dict[str, Any] | None,
+    announcement: OutboxRow | None,
     answer: Answer | None,
 ) -> bool:
     """Write it all in one statement. A number stored meanwhile by another request fails
@@ -274,17 +256,15 @@ async def store(
         f"document_{name}": getattr(document, name) for name in DOCUMENT_FIELDS
     }
     values["integration_ids"] = [integration.id for _, integration in states]
-    values["statuses"] = [state.status for state, _ in states]
-    values["error_codes"] = [state.error_code for state, _ in states]
-    values["error_messages"] = [state.error_message for state, _ in states]
-    values["error_retryables"] = [state.error_retryable for state, _ in states]
+    values.update(
+        {f"state_{name}": [getattr(state, name) for state, _ in states] for name in STATE_FIELDS}
+    )
     values["expected_ids"] = (
-        sorted(integration.id for _, integration in states)
-        if document.status == DocumentStatus.BOOKED
-        else None
+        sorted(integration.id for _, integration in states) if fanout.is_sent(document) else None
     )
     values["has_event"] = announcement is not None
-    values.update({f"event_{name}": (announcement or {}).get(name) for name in EVENT_FIELDS})
+    event: Mapping[str, object] = announcement or {}
+    values.update({f"event_{name}": event.get(name) for name in outbox.COLUMNS})
     values.update(
         {
             "answer_partner": answer.partner_id if answer else None,

@@ -1,14 +1,17 @@
 """Asking the connectors to push a document: sync rows plus one outbox event.
 
-Only integrations that were active before the document was created take part, and a
-document dated before an integration's ``start_date`` is not sent to it: its sync row
-says so (``failed``, ``before_start_date``, not retryable) and it is no target of the event.
+The fan-out rule, for every path that writes them (the accept path's own statements in
+documents/accept.py, and the ORM here): only a booked document is sent; only integrations
+that were connected before the document was created take part (``takes_part``); a document
+dated before an integration's ``start_date`` is not sent to it: its sync row says so
+(``failed``, ``before_start_date``, not retryable) and it is no target of the event.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -16,7 +19,7 @@ from sqlalchemy import BindParameter, ColumnElement, Table, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Client, Document, DocumentSync
-from invoicesync_shared.db.models import Integration, OutboxMessage
+from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import (
     CompanyData,
     CreditNoteBooked,
@@ -27,7 +30,8 @@ from invoicesync_shared.events.documents import (
     SyncTarget,
 )
 from invoicesync_shared.outbox import writer as outbox
-from invoicesync_shared.states import FailureCode, IntegrationStatus, SyncStatus
+from invoicesync_shared.outbox.writer import OutboxRow
+from invoicesync_shared.states import DocumentStatus, FailureCode, IntegrationStatus, SyncStatus
 
 SOURCE = "/api"
 INTEGRATIONS = cast(Table, Integration.__table__)
@@ -42,6 +46,12 @@ CONNECTED = (
     IntegrationStatus.NEEDS_REAUTHORIZATION,
     IntegrationStatus.ERROR,
 )
+
+
+def is_sent(document: Document) -> bool:
+    """Whether the document goes to the client's integrations at all: a draft goes nowhere
+    (it has no sync rows, and which integrations the client has does not matter to it)."""
+    return document.status == DocumentStatus.BOOKED
 
 
 def takes_part(
@@ -154,21 +164,34 @@ def pending(state: DocumentSync) -> DocumentSync:
     return state
 
 
+def new_state(document: Document, integration: Integration) -> DocumentSync:
+    """The document's first sync row in the integration (generation 0), not yet asked."""
+    return DocumentSync(document_id=document.id, integration_id=integration.id, generation=0)
+
+
 def new_states(
     document: Document, integrations: Sequence[Integration]
 ) -> list[tuple[DocumentSync, Integration]]:
     """The sync rows of a document just created (none can exist yet), not yet stored."""
-    return [
-        (
-            ask(
-                DocumentSync(document_id=document.id, integration_id=i.id, generation=0),
-                document,
-                i,
-            ),
-            i,
-        )
-        for i in integrations
-    ]
+    return [(ask(new_state(document, i), document, i), i) for i in integrations]
+
+
+@dataclass(frozen=True)
+class FanOut:
+    """What sending a new document writes besides it: its sync rows, and the outbox row of
+    the event asking the connectors (None when no row asks a reachable connector)."""
+
+    states: list[tuple[DocumentSync, Integration]]
+    announcement: OutboxRow | None
+
+
+def fan_out_new(document: Document, client: Client, integrations: Sequence[Integration]) -> FanOut:
+    """The fan-out of a document just created, to the ``integrations`` taking part in it
+    (``takes_part``, as its creation's read found them); nothing for a draft."""
+    if not is_sent(document):
+        return FanOut([], None)
+    states = new_states(document, integrations)
+    return FanOut(states, announce(document, client, states))
 
 
 def sync_event(
@@ -192,9 +215,22 @@ def sync_event(
     return cls(document=snapshot(document, client), targets=targets, sync_run_id=sync_run_id)
 
 
-def announcement(document: Document, event: DocumentSyncRequested) -> dict[str, Any]:
+def announcement(document: Document, event: DocumentSyncRequested) -> OutboxRow:
     """The outbox row of ``event``: keyed by client, so one client's events keep their order."""
     return outbox.row(event, subject=str(document.id), key=str(document.client_id), source=SOURCE)
+
+
+def announce(
+    document: Document,
+    client: Client,
+    states: Sequence[tuple[DocumentSync, Integration]],
+    *,
+    event_type: type[DocumentSyncRequested] | None = None,
+    sync_run_id: uuid.UUID | None = None,
+) -> OutboxRow | None:
+    """The outbox row of the event asking for ``states`` (``sync_event``); None if none."""
+    event = sync_event(document, client, states, event_type=event_type, sync_run_id=sync_run_id)
+    return announcement(document, event) if event is not None else None
 
 
 async def request_sync(
@@ -220,15 +256,13 @@ async def request_sync(
             populate_existing=True,
         )
         if state is None:
-            state = DocumentSync(
-                document_id=document.id, integration_id=integration.id, generation=0
-            )
+            state = new_state(document, integration)
             session.add(state)
         elif state.status in ANSWERED and event_type is not DocumentUpdated:
             continue
         ask(state, document, integration).requested_at = func.now()  # as the sweeper compares
         states.append((state, integration))
-    event = sync_event(document, client, states, event_type=event_type, sync_run_id=sync_run_id)
-    if event is not None:
-        session.add(OutboxMessage(**announcement(document, event)))
+    row = announce(document, client, states, event_type=event_type, sync_run_id=sync_run_id)
+    if row is not None:
+        outbox.add_row(session, row)
     return states

@@ -12,17 +12,12 @@ from fastapi.responses import JSONResponse
 from invoicesync_api.clients.router import ClientFilterDep
 from invoicesync_api.deps import CallerDep, SessionDep
 from invoicesync_api.documents import repository, service
-from invoicesync_api.documents.idempotency import (
-    Claimed,
-    IdempotencyKeys,
-    StoredResponse,
-    request_hash,
-)
+from invoicesync_api.documents.accept_document import AcceptDocument
+from invoicesync_api.documents.idempotency import StoredResponse
 from invoicesync_api.documents.schemas import DocumentIn, DocumentOut, DocumentPatch, SyncStatus
 from invoicesync_api.examples.documents import DOCUMENT_EXAMPLES, DocumentExamples
 from invoicesync_api.examples.media import body_examples, response_examples
 from invoicesync_api.schemas import Page
-from invoicesync_shared.db.engine import autocommit
 
 IdempotencyKeyHeader = Annotated[
     str | None,
@@ -54,30 +49,15 @@ def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: s
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> DocumentOut | JSONResponse:
         # No session: two autocommitted statements on one connection (documents/accept.py).
-        keys: IdempotencyKeys = request.app.state.idempotency
-        claimed: Claimed | None = None
-        if idempotency_key:
-            digest = request_hash("POST", prefix, body.model_dump(mode="json"))
-            claim = await keys.claim(caller.partner_id, idempotency_key, digest)
-            if isinstance(claim, StoredResponse):
-                return JSONResponse(
-                    claim.body, status_code=claim.status, headers={"Idempotent-Replayed": "true"}
-                )
-            claimed = claim
-        try:
-            async with autocommit(request.app.state.engine) as connection:
-                return await service.accept_new(
-                    connection,
-                    body,
-                    kind,
-                    caller.partner_id,
-                    max_days_ahead=request.app.state.settings.document_max_days_ahead,
-                    idempotency_key=idempotency_key,
-                )
-        except BaseException:
-            if idempotency_key and claimed is not None:
-                await keys.release(caller.partner_id, idempotency_key, claimed)
-            raise
+        accept_document: AcceptDocument = request.app.state.accept_document
+        accepted = await accept_document(
+            body, kind, caller.partner_id, path=prefix, idempotency_key=idempotency_key
+        )
+        if isinstance(accepted, StoredResponse):
+            return JSONResponse(
+                accepted.body, status_code=accepted.status, headers={"Idempotent-Replayed": "true"}
+            )
+        return accepted
 
     _add_read_routes(router, kind, examples)
 

@@ -20,16 +20,14 @@ from invoicesync_api.documents.schemas import (
     SyncStateOut,
     TotalsOut,
 )
-from invoicesync_api.errors.exceptions import Conflict, NotFound, Unavailable, Unprocessable
+from invoicesync_api.errors.exceptions import Conflict, NotFound, Unprocessable
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import DocumentUpdated
+from invoicesync_shared.outbox.writer import OutboxRow
 from invoicesync_shared.states import DocumentStatus, SyncStatus
 
 KIND_NAMES = {"invoice": "invoice", "credit_note": "credit note"}
 SYNCED = (SyncStatus.BOOKED, SyncStatus.SENT)
-# A store that finds the client's integrations changed since its read writes nothing and
-# reads again; two changes in a row are already rare.
-ACCEPT_ATTEMPTS = 3
 YUKI_EDIT_WARNING = (
     "The change is pushed to Yuki again; cost centres and projects set on its lines in "
     "Yuki will be reset."
@@ -88,7 +86,7 @@ class NewDocument:
 
     document: Document
     states: list[tuple[DocumentSync, Integration]]
-    announcement: dict[str, Any] | None  # the outbox row; None for a draft or no integration
+    announcement: OutboxRow | None  # None for a draft, or when no connector is asked
 
 
 async def create(
@@ -147,42 +145,16 @@ async def create(
         has_booking_number=False,
         failed_syncs=0,  # failed sync rows inserted with it count themselves (a trigger)
     )
-    if document.status != DocumentStatus.BOOKED:
-        return NewDocument(document, [], None)
-    states = fanout.new_states(document, found.integrations)
-    event = fanout.sync_event(document, found.client, states)
-    announcement = fanout.announcement(document, event) if event else None
-    return NewDocument(document, states, announcement)
+    fan_out = fanout.fan_out_new(document, found.client, found.integrations)
+    return NewDocument(document, fan_out.states, fan_out.announcement)
 
 
-async def accept_new(
-    connection: AsyncConnection,
-    body: DocumentIn,
-    kind: str,
-    partner_id: uuid.UUID,
-    *,
-    max_days_ahead: int,
-    idempotency_key: str | None,
-) -> DocumentOut:
-    """Create and store a document; read again and retry if the client's integrations
-    changed between the read and the write (a relink or deactivation at that moment)."""
-    for _ in range(ACCEPT_ATTEMPTS):
-        new = await create(connection, body, kind, partner_id, max_days_ahead=max_days_ahead)
-        out = to_out(new.document, new.states)
-        answer = None
-        if idempotency_key:
-            answer = accept.Answer(partner_id, idempotency_key, 201, out.model_dump(mode="json"))
-        if await accept.store(connection, new.document, new.states, new.announcement, answer):
-            return out
-    raise Unavailable(
-        "The client's integrations kept changing while the document was accepted; "
-        "nothing was stored. Send it again."
-    )
-
-
-async def _sync_new(
+async def sync_new(
     session: AsyncSession, document: Document, client: Client
 ) -> list[tuple[DocumentSync, Integration]]:
+    """The ORM path of a document sent for the first time (a draft booked): the sync rows
+    and event the accept path writes in its own statement (documents/accept.py) for a
+    document created booked."""
     integrations = await fanout.eligible_integrations(session, client.id, document.created_at)
     return await fanout.request_sync(session, document, client, integrations)
 
@@ -194,7 +166,7 @@ async def book(session: AsyncSession, document: Document) -> Document:
     document.booked_at = datetime.now(UTC)
     client = await session.get(Client, document.client_id)
     assert client is not None
-    await _sync_new(session, document, client)
+    await sync_new(session, document, client)
     return document
 
 

@@ -1,0 +1,94 @@
+"""Accepting a new document (POST /v1/invoices, /v1/credit-notes): the Idempotency-Key
+protocol around the accept path's two statements (documents/accept.py), which run
+autocommitted on one connection, without a session or a transaction of the request's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from invoicesync_api.documents import accept, service
+from invoicesync_api.documents.idempotency import IdempotencyKeys, StoredResponse, request_hash
+from invoicesync_api.documents.schemas import DocumentIn, DocumentOut
+from invoicesync_api.errors.exceptions import Unavailable
+from invoicesync_shared.db.engine import autocommit
+
+# A store that finds the client's integrations changed since its read writes nothing and
+# reads again; two changes in a row are already rare.
+ACCEPT_ATTEMPTS = 3
+
+
+class AcceptDocument:
+    """Claim the key (or find its stored answer), build and store the document with its
+    sync rows, its event and the answer, and let the key go again if that fails.
+
+    Usage: ``accepted = await accept_document(body, "invoice", partner_id, path=...,
+    idempotency_key=...)``; a ``StoredResponse`` is an answer to replay as it is."""
+
+    def __init__(self, engine: AsyncEngine, keys: IdempotencyKeys, *, max_days_ahead: int) -> None:
+        self._engine = engine
+        self._keys = keys
+        self._max_days_ahead = max_days_ahead
+
+    async def __call__(
+        self,
+        body: DocumentIn,
+        kind: Literal["invoice", "credit_note"],
+        partner_id: uuid.UUID,
+        *,
+        path: str,
+        idempotency_key: str | None,
+    ) -> DocumentOut | StoredResponse:
+        """The document stored, or the answer stored for the same key and body.
+
+        Raises Conflict (the key's first request is in flight, or the number is taken),
+        IdempotencyKeyReused (the key came with another body), NotFound and Unprocessable
+        (the document's checks), Unavailable (the integrations kept changing)."""
+        if not idempotency_key:
+            return await self._accept(body, kind, partner_id, None)
+        digest = request_hash("POST", path, body.model_dump(mode="json"))
+        claim = await self._keys.claim(partner_id, idempotency_key, digest)
+        if isinstance(claim, StoredResponse):
+            return claim
+        try:
+            return await self._accept(body, kind, partner_id, idempotency_key)
+        except BaseException:  # cancelled too: the key must not stay claimed for nothing
+            await self._keys.release(partner_id, idempotency_key, claim)
+            raise
+
+    async def _accept(
+        self, body: DocumentIn, kind: str, partner_id: uuid.UUID, idempotency_key: str | None
+    ) -> DocumentOut:
+        async with autocommit(self._engine) as connection:
+            for _ in range(ACCEPT_ATTEMPTS):
+                out = await self._attempt(connection, body, kind, partner_id, idempotency_key)
+                if out is not None:
+                    return out
+        raise Unavailable(
+            "The client's integrations kept changing while the document was accepted; "
+            "nothing was stored. Send it again."
+        )
+
+    async def _attempt(
+        self,
+        connection: AsyncConnection,
+        body: DocumentIn,
+        kind: str,
+        partner_id: uuid.UUID,
+        idempotency_key: str | None,
+    ) -> DocumentOut | None:
+        """One read and one write; None if the client's integrations changed between them
+        (a relink or deactivation at that moment): nothing was written, read again."""
+        new = await service.create(
+            connection, body, kind, partner_id, max_days_ahead=self._max_days_ahead
+        )
+        out = service.to_out(new.document, new.states)
+        answer = None
+        if idempotency_key:
+            answer = accept.Answer(partner_id, idempotency_key, 201, out.model_dump(mode="json"))
+        if await accept.store(connection, new.document, new.states, new.announcement, answer):
+            return out
+        return None
