@@ -48,7 +48,7 @@ def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: s
         caller: CallerDep,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> DocumentOut | JSONResponse:
-        # No session: two autocommitted statements on one connection (documents/accept.py).
+        # No session: AcceptDocument runs its statements autocommitted on a connection.
         accept_document: AcceptDocument = request.app.state.accept_document
         accepted = await accept_document(
             body, kind, caller.partner_id, path=prefix, idempotency_key=idempotency_key
