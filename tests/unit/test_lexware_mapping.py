@@ -13,7 +13,6 @@ import pytest
 
 from connector_lexware import completeness, errors, mapping
 from invoicesync_shared.connectors.errors import (
-    AuthorizationLost,
     PermanentError,
     TransientError,
     UnknownOutcome,
@@ -183,9 +182,6 @@ class TestClassify:
         assert isinstance(errors.classify(_response(500), is_write=True), UnknownOutcome)
         assert isinstance(errors.classify(_response(503), is_write=False), TransientError)
 
-    def test_a_second_401_means_reauthorisation(self) -> None:
-        assert isinstance(errors.classify(_response(401, {}), is_write=False), AuthorizationLost)
-
     def test_validation_details_reach_the_message(self) -> None:
         body = {
             "status": 406,
@@ -208,13 +204,6 @@ class TestClassify:
         assert isinstance(refused, PermanentError)
         assert refused.code == "tax_conditions_rejected"
         assert "taxConditions.taxType: NOTVALID" in refused.message
-
-    def test_lost_answers(self) -> None:
-        request = httpx.Request("POST", "http://x")
-        lost = errors.transport_error(httpx.ReadTimeout("t", request=request), is_write=True)
-        assert isinstance(lost, UnknownOutcome)
-        unsent = errors.transport_error(httpx.ConnectError("c", request=request), is_write=True)
-        assert isinstance(unsent, TransientError)
 
 
 class TestVoucherDetails:

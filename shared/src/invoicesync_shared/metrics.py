@@ -27,6 +27,12 @@ PUSH_SECONDS = Histogram(
 SYNC_FAILURES = Counter(
     "invoicesync_sync_failures_total", "Failed pushes by code", ["system", "code"]
 )
+VENDOR_CALLS = Counter(
+    "invoicesync_vendor_calls_total", "Requests sent to an accounting system", ["system", "method"]
+)
+VENDOR_RATE_LIMITED = Counter(
+    "invoicesync_vendor_rate_limited_total", "429 answers from an accounting system", ["system"]
+)
 RATE_BUDGET = Gauge(
     "invoicesync_rate_budget_remaining",
     "Calls left in the window, as the system last said",

@@ -27,6 +27,7 @@ from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import DocumentLine, DocumentSnapshot
 from tests.support.factories import booked_event, make_client, make_integration, snapshot
+from tests.support.http_counts import SentCounts, counted
 from tests.support.producers import RecordingProducer
 
 CLIENT_ID, CLIENT_SECRET = "invoicesync-dev", "invoicesync-dev-secret"
@@ -91,6 +92,7 @@ class Replica:
     runtime: ConnectorRuntime
     producer: RecordingProducer
     readback: ExactReadBack
+    sent: SentCounts  # what ``http`` sent to Exact (the token calls go elsewhere)
 
 
 def replica(
@@ -105,6 +107,7 @@ def replica(
 ) -> Replica:
     app = OAuthApp(f"{sandbox_url}/exact/api/oauth2/token", CLIENT_ID, CLIENT_SECRET)
     http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=2.0))
+    sent = counted(http)
     tokens = TokenStore(sessionmaker, box, app)
     brake = ErrorBrake(sessionmaker, system="exact", allowance=error_allowance)
     client = ExactClient(http, tokens, base_url=f"{sandbox_url}/exact", brake=brake, budget=budget)
@@ -117,7 +120,7 @@ def replica(
         settle=timedelta(seconds=settle),
     )
     readback = ExactReadBack(client, sessionmaker, producer, interval=3600.0)
-    return Replica(http, tokens, client, runtime, producer, readback)
+    return Replica(http, tokens, client, runtime, producer, readback, sent)
 
 
 @dataclass

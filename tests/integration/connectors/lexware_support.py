@@ -34,6 +34,7 @@ from invoicesync_shared.events.documents import (
     SyncTarget,
 )
 from invoicesync_shared.events.envelope import Envelope
+from tests.support.http_counts import SentCounts, counted
 from tests.support.producers import RecordingProducer
 
 CLIENT_ID, CLIENT_SECRET = "invoicesync-dev", "invoicesync-dev-secret"
@@ -135,6 +136,7 @@ class World:
     producer: RecordingProducer
     poller: VoucherPoller
     http: httpx.AsyncClient
+    sent: SentCounts  # what ``http`` sent to Lexware (the token calls go elsewhere)
 
     def state(self) -> dict[str, Any]:
         return control(self.sandbox_url, "GET", f"/organizations/{self.organization_id}")
@@ -158,6 +160,7 @@ class Replica:
     connector: LexwareConnector
     runtime: ConnectorRuntime
     producer: RecordingProducer
+    sent: SentCounts
 
 
 def replica(
@@ -177,6 +180,7 @@ def replica(
         else PostgresPacer(sessionmaker, system="lexware", rate=2.0)
     )
     http = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=2.0))
+    sent = counted(http)
     client = LexwareClient(
         http, TokenStore(sessionmaker, box, app), base_url=f"{sandbox_url}/lexware", pacer=pacer
     )
@@ -189,7 +193,7 @@ def replica(
         retry=RetryPolicy(attempts=4, initial=0.05, maximum=0.5),
         settle=timedelta(seconds=settle),
     )
-    return Replica(http, client, connector, runtime, producer)
+    return Replica(http, client, connector, runtime, producer, sent)
 
 
 async def connect(
@@ -218,6 +222,7 @@ async def connect(
         one.producer,
         poller,
         one.http,
+        one.sent,
     )
 
 

@@ -87,7 +87,7 @@ class TestTokens:
         self, world: World, sessionmaker: Sessions
     ) -> None:
         control(world.sandbox_url, "POST", "/exact/tokens/revoke", json={"token": _access(world)})
-        calls = world.one.client.calls
+        calls = world.one.sent.calls
 
         await world.send(world.document("REVOKED-1"))
         await world.send(world.document("REVOKED-2"))
@@ -98,7 +98,7 @@ class TestTokens:
         assert [(e["status"], e["reason"]) for e in lost] == [
             ("needs_reauthorization", "refresh_refused")
         ]  # once per grant, however many documents meet the refusal
-        assert world.one.client.calls - calls == 1  # the one 401; then nothing more
+        assert world.one.sent.calls - calls == 1  # the one 401; then nothing more
         assert world.one.tokens.refreshes == 0
         assert await _status(sessionmaker, world) == "active"  # the API's to change
         # Released: the refused call wrote nothing, so the next try pushes, no lookup.
@@ -132,18 +132,15 @@ class TestTokens:
         )
         sent: list[str] = []
 
-        async def me(token: str) -> httpx.Response:
-            sent.append(token)
-            return await world.one.http.get(
-                f"{world.sandbox_url}/exact/api/v1/current/Me",
-                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-            )
+        async def record(request: httpx.Request) -> None:
+            sent.append(request.headers["Authorization"].removeprefix("Bearer "))
 
+        world.one.http.event_hooks["request"].append(record)
         with pytest.raises(TransientError):  # the 401, then the refresh meets the 500
-            await world.one.tokens.send_authorized(world.integration.id, me)
-        answer = await world.one.tokens.send_authorized(world.integration.id, me)
+            await world.one.client.get(world.integration.id, None, "current/Me")
+        answer = await world.one.client.get(world.integration.id, None, "current/Me")
 
-        assert answer.status_code == 200
+        assert answer["d"]
         assert sent.count(stale) == 1 and len(sent) == 2
 
     async def test_a_lost_refresh_answer_is_reported_not_written(
@@ -198,12 +195,12 @@ class TestTokens:
                 .where(Integration.id == world.integration.id)
                 .values(status="needs_reauthorization")
             )
-        calls = world.one.client.calls
+        calls = world.one.sent.calls
 
         await world.send(world.document("WAIT-1"))
 
         assert world.one.producer.published == []
-        assert world.one.client.calls == calls
+        assert world.one.sent.calls == calls
 
 
 class TestDivisionAccess:
@@ -344,9 +341,9 @@ class TestCustomers:
         assert len(booked) == 4
         _refs_once(world, [f"NEWC-{n}" for n in range(4)])
         # Known now: the next document finds the link without a single lookup in Exact.
-        calls = world.one.client.calls
+        calls = world.one.sent.calls
         await world.send(world.document("NEWC-4", customer=fresh))
-        assert world.one.client.calls - calls == 1  # the SalesEntry POST alone
+        assert world.one.sent.calls - calls == 1  # the SalesEntry POST alone
 
     @pytest.mark.parametrize(
         ("field", "exact_field"),
@@ -405,16 +402,16 @@ class TestRateLimits:
         world = await connect(url, sessionmaker, secret_box, budget=budget)
         try:
             await world.send(world.document("WARM-1"))
-            calls, started = world.one.client.calls, time.monotonic()
+            calls, started = world.one.sent.calls, time.monotonic()
             for n in range(30):
                 await world.send(world.document(f"RATE-{n}"))
             elapsed = time.monotonic() - started
-            used = world.one.client.calls - calls
+            used = world.one.sent.calls - calls
         finally:
             await world.close(sessionmaker)
 
         assert len(world.results(BookingAssigned.TYPE)) == 31
-        assert world.one.client.rate_limited == 0
+        assert world.one.sent.rate_limited == 0
         assert used / 30 <= 1.05
         print(
             f"\n30 documents, known customer, 10 calls/min: {used} calls "
@@ -490,13 +487,13 @@ class TestFaults:
 
 class TestBookkeeperErrors:
     async def test_unknown_vat_code(self, world: World) -> None:
-        calls = world.one.client.calls
+        calls = world.one.sent.calls
         await world.send(world.document("VAT-1", lines=[odd_vat_line()]))
 
         failure = _one_failure(world)
         assert failure["code"] == "unknown_vat_code" and failure["retryable"] is False
         assert "7" in str(failure["message"])
-        assert world.one.client.calls - calls <= 4  # account, GL accounts, VAT codes: no POST
+        assert world.one.sent.calls - calls <= 4  # account, GL accounts, VAT codes: no POST
         assert world.entries() == []
 
     async def test_a_vat_code_added_in_exact_is_used_on_the_next_document(
@@ -528,10 +525,10 @@ class TestBookkeeperErrors:
                 await world.one.runtime.verify(world.integration.id)
             assert refused.value.code == "journal_missing"
             assert "'99'" in refused.value.message
-            posts = world.one.client.calls
+            posts = world.one.sent.calls
             await world.send(world.document("JOURNAL-1"))
             failure = _one_failure(world)
-            used = world.one.client.calls - posts
+            used = world.one.sent.calls - posts
         finally:
             await world.close(sessionmaker)
         assert failure["code"] == "journal_missing" and failure["retryable"] is False
@@ -546,13 +543,13 @@ class TestBookkeeperErrors:
             f"/exact/divisions/{world.code}/accounts/{account['id']}/block",
             json={"blocked": True},
         )
-        calls = world.one.client.calls
+        calls = world.one.sent.calls
 
         await world.send(world.document("BLOCK-2"))
 
         failure = _one_failure(world)
         assert failure["code"] == "customer_blocked" and failure["retryable"] is False
-        assert world.one.client.calls - calls == 1  # one refused POST, no retry
+        assert world.one.sent.calls - calls == 1  # one refused POST, no retry
         assert [e["your_ref"] for e in world.entries()] == ["BLOCK-1"]
 
 
@@ -571,11 +568,11 @@ class TestPayments:
             json={},
         )
 
-        calls = world.one.client.calls
+        calls = world.one.sent.calls
         await world.one.readback.refresh_now(world.integration.id)
         # A page of entries, a look by ID at the one dated before the start date (outside
         # the page's filter), a page of receivables.
-        assert world.one.client.calls - calls == 3
+        assert world.one.sent.calls - calls == 3
         assert _payments(world) == [("PAY-1", "open")]
 
         control(

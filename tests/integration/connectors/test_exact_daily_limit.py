@@ -35,14 +35,14 @@ async def test_a_spent_day_defers_documents_without_a_429_and_books_them_after_t
     world = await connect(sandbox_url, sessionmaker, secret_box)
     try:
         await world.send(world.document("WARM-1"))  # the customer exists from now on
-        used = world.one.client.calls
+        used = world.one.sent.calls
         control(sandbox_url, "PUT", "/exact/limits", json={"daily_limit": used + 2})
         documents = [world.document(f"DAY-{n}") for n in range(5)]
         for document in documents:
             await world.send(document)
 
         assert world.state()["rate_limited"] == 0
-        assert world.one.client.rate_limited == 0
+        assert world.one.sent.rate_limited == 0
         assert world.results(SyncFailed.TYPE) == []
         assert len(world.results(BookingAssigned.TYPE)) == 3  # WARM-1 and two within the day
         deferred = world.results(SyncDeferred.TYPE)
@@ -93,7 +93,7 @@ async def test_a_day_spent_by_another_replica_defers_after_its_one_429(
     world.others.append(other)
     try:
         await world.send(world.document("WARM-2"))  # this replica thinks the day is young
-        used = world.one.client.calls
+        used = world.one.sent.calls
         control(sandbox_url, "PUT", "/exact/limits", json={"daily_limit": used + 1})
         await world.send(world.document("OTHER-1"), via=other)  # the other spends the rest
         late = world.document("LATE-1")
@@ -101,13 +101,13 @@ async def test_a_day_spent_by_another_replica_defers_after_its_one_429(
         await world.send(late)
 
         # The 429 told the day is spent: the document waits at once, not retried.
-        assert world.one.client.rate_limited == 1
+        assert world.one.sent.rate_limited == 1
         assert _retries() == retried
         assert world.results(SyncFailed.TYPE) == []
         [deferred] = world.results(SyncDeferred.TYPE)
         assert (deferred["document_id"], deferred["reason"]) == (str(late.id), "daily_limit")
         await world.send(world.document("LATE-2"))  # known spent now: not even called
-        assert world.one.client.rate_limited == 1
+        assert world.one.sent.rate_limited == 1
         assert world.state()["rate_limited"] == 1
     finally:
         await world.close(sessionmaker)

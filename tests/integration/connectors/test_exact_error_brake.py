@@ -61,7 +61,7 @@ async def test_four_replicas_and_a_restart_send_at_most_the_allowance_of_errors(
     world.others.append(restarted)
     after_restart = await _fail_repeatedly(world, restarted, 3)
 
-    sent = sum(r.client.calls for r in replicas) + restarted.client.calls
+    sent = sum(r.sent.calls for r in replicas) + restarted.sent.calls
     assert sent == 8, outcomes
     every = [o for one in outcomes for o in one] + after_restart
     held = [o for o in every if o is ErrorBudgetSpent]
@@ -75,7 +75,7 @@ async def test_successful_calls_cost_nothing_of_the_allowance(world: World) -> N
         )
     outcomes = await _fail_repeatedly(world, world.one, 9)
 
-    assert world.one.client.calls == 12 + 8
+    assert world.one.sent.calls == 12 + 8
     assert outcomes.count(ErrorBudgetSpent) == 1
 
 
@@ -91,7 +91,7 @@ async def test_with_the_connectors_own_allowance_exact_never_blocks_the_endpoint
 
     outcomes = await _fail_repeatedly(world, one, 15)
 
-    assert one.client.calls == allowance
+    assert one.sent.calls == allowance
     assert outcomes.count(ErrorBudgetSpent) == 15 - allowance
     blocks = control(world.sandbox_url, "GET", "/exact/limits")["blocks"]
     assert [b for b in blocks if b["division"] == world.code] == []
@@ -104,11 +104,11 @@ async def test_errors_on_one_endpoint_leave_the_others_open(world: World) -> Non
     other = "crm/Accounts(guid'11111111-1111-1111-1111-111111111111')"
     with pytest.raises(ErrorBudgetSpent):  # another account: the same endpoint
         await world.one.client.get(world.integration.id, world.code, other)
-    calls = world.one.client.calls
+    calls = world.one.sent.calls
 
     missing_entry = "salesentry/SalesEntries(guid'00000000-0000-0000-0000-000000000000')"
     with pytest.raises(SyncError) as raised:
         await world.one.client.get(world.integration.id, world.code, missing_entry)
 
     assert not isinstance(raised.value, ErrorBudgetSpent)
-    assert world.one.client.calls == calls + 1
+    assert world.one.sent.calls == calls + 1

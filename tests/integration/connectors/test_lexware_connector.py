@@ -105,7 +105,7 @@ class TestSend:
         assert contact["company"]["name"] == "Kunde AG"
 
     async def test_incomplete_data_lists_every_field_and_calls_nothing(self, world: World) -> None:
-        calls = world.client.calls
+        calls = world.sent.calls
         incomplete = document(
             world.integration.client_id,
             "INV-2",
@@ -127,7 +127,7 @@ class TestSend:
             "customer.vat_number",
         ):
             assert name in str(failure["message"])
-        assert world.client.calls == calls
+        assert world.sent.calls == calls
         state = world.state()
         assert state["contacts"] == [] and state["vouchers"] == []
 
@@ -170,15 +170,15 @@ class TestSend:
 
 class TestThroughput:
     async def test_twenty_documents_without_a_429(self, world: World) -> None:
-        calls, started = world.client.calls, time.monotonic()
+        calls, started = world.sent.calls, time.monotonic()
         for n in range(20):
             await world.send(document(world.integration.client_id, f"BULK-{n}"))
         elapsed = time.monotonic() - started
 
         assert len(world.results(DocumentSent.TYPE)) == 20
         assert len(world.drafts()) == 20
-        assert world.client.rate_limited == 0
-        used = world.client.calls - calls
+        assert world.sent.rate_limited == 0
+        used = world.sent.calls - calls
         # profile (cached from verify) 0, contact search 1-2 + create 1, then 1 per document.
         assert used <= 23
         print(f"\n20 documents: {used} calls ({used / 20:.2f}/doc), {elapsed:.1f} s, 0 x 429")

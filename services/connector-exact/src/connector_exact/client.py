@@ -1,5 +1,6 @@
-"""HTTP to Exact Online: bearer tokens, one refresh on 401, the rate budgets per division
-(the minute is waited for; a spent day defers the call, never a 429), and the error brake
+"""HTTP to Exact Online on the shared ``VendorClient``; what is Exact's own is here: its
+URLs (per division), its paging, and its pacing: the rate budgets per division (the
+minute is waited for; a spent day defers the call, never a 429) and the error brake
 (shared by every replica) that keeps the app from being blocked."""
 
 from __future__ import annotations
@@ -12,11 +13,46 @@ from typing import Any
 import httpx
 
 from connector_exact import errors
-from invoicesync_shared.connectors.error_brake import ErrorBrake
-from invoicesync_shared.connectors.errors import AuthorizationLost, TransientError
+from invoicesync_shared.connectors.error_brake import Attempt, ErrorBrake
+from invoicesync_shared.connectors.errors import RateLimited, SyncError, TransientError
 from invoicesync_shared.connectors.oauth import TokenStore
 from invoicesync_shared.connectors.rate_limit import DailyBudget, WindowBudget
-from invoicesync_shared.connectors.transport import transport_error
+from invoicesync_shared.connectors.vendor_client import Call, Observe, VendorClient
+
+
+class ExactPacing:
+    """Exact's budgets around a call: the day is spent once per call (a spent day defers
+    it before any token is fetched); each request waits for the minute and reserves a
+    place under the error brake; each answer's headers update both windows."""
+
+    def __init__(self, brake: ErrorBrake, budget: WindowBudget, daily: DailyBudget) -> None:
+        self._brake = brake
+        self._budget = budget
+        self._daily = daily
+
+    async def admit(self, call: Call) -> None:
+        self._daily.spend(call.scope)
+
+    @contextlib.asynccontextmanager
+    async def attempt(self, call: Call) -> AsyncIterator[Observe]:
+        await self._budget.acquire(call.scope)
+        async with self._brake.call(call.scope, call.endpoint) as attempt:
+
+            def observe(response: httpx.Response, failure: SyncError | None) -> None:
+                self._observe(call.scope, attempt, response, failure)
+
+            yield observe
+
+    def _observe(
+        self, scope: str, attempt: Attempt, response: httpx.Response, failure: SyncError | None
+    ) -> None:
+        if errors.counts_towards_block(response):
+            attempt.failed()
+        _observe_windows(self._budget, self._daily, scope, response.headers)
+        if isinstance(failure, RateLimited):
+            # Refused, so nothing was done: if the day is what ran out (another replica
+            # spent it), wait for the reset instead of retrying.
+            self._daily.check(scope)
 
 
 class ExactClient:
@@ -30,14 +66,13 @@ class ExactClient:
         budget: WindowBudget | None = None,
         daily: DailyBudget | None = None,
     ) -> None:
-        self._http = http
-        self._tokens = tokens
         self._api = f"{base_url}/api/v1"
-        self.budget = budget or WindowBudget(reserve=1, system="exact")
-        self.daily = daily or DailyBudget()
-        self._brake = brake
-        self.calls = 0
-        self.rate_limited = 0  # 429s seen; the budget should keep this at zero
+        pacing = ExactPacing(
+            brake, budget or WindowBudget(reserve=1, system="exact"), daily or DailyBudget()
+        )
+        self._vendor = VendorClient(
+            http, tokens, system="exact", name="Exact", classify=_classify, pacing=pacing
+        )
 
     async def get(
         self,
@@ -88,55 +123,36 @@ class ExactClient:
         path: str,
         *,
         url: str | None = None,
-        **kwargs: Any,
+        params: dict[str, str] | None = None,
+        json: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        url = url or self._url(division, path)
-        scope = f"{division}"
-        endpoint = _endpoint(path)
-        self.daily.spend(scope)  # a spent day: Deferred, before any token or call
-        response = await self._tokens.send_authorized(
+        call = Call(
             integration_id,
-            lambda token: self._send(scope, endpoint, method, url, token, **kwargs),
+            method,
+            url or self._url(division, path),
+            scope=f"{division}",
+            endpoint=_endpoint(path),
         )
-        if response.status_code == 429:
-            # Refused, so nothing was done: if the day is what ran out (another replica
-            # spent it), wait for the reset instead of retrying.
-            self.daily.check(scope)
-        failure = errors.classify(response, is_write=method != "GET", division=division)
-        if isinstance(failure, AuthorizationLost) and failure.credentials_issued_at is None:
-            # The tokens this call used (a refresh within the call changed them).
-            failure.credentials_issued_at = await self._tokens.issued_at(integration_id)
-        if failure is not None:
-            raise failure
+        response = await self._vendor.send(call, params=params, json=json)
         return response.json() if response.content else {}
 
-    async def _send(
-        self, scope: str, endpoint: str, method: str, url: str, token: str, **kwargs: Any
-    ) -> httpx.Response:
-        await self.budget.acquire(scope)
-        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-        async with self._brake.call(scope, endpoint) as attempt:
-            self.calls += 1
-            try:
-                response = await self._http.request(method, url, headers=headers, **kwargs)
-            except httpx.TransportError as exc:
-                raise transport_error(exc, is_write=method != "GET", system="Exact") from exc
-            if 400 <= response.status_code < 500 and response.status_code != 429:
-                attempt.failed()  # what Exact counts towards its block
-        self._observe(scope, response)
-        if response.status_code == 429:
-            self.rate_limited += 1
-        return response
 
-    def _observe(self, scope: str, response: httpx.Response) -> None:
-        """Both windows, each only when its headers came (a 429 may leave one out)."""
-        headers = response.headers
-        minute = _window(headers, "X-RateLimit-Minutely-Remaining", "X-RateLimit-Minutely-Reset")
-        if minute is not None:
-            self.budget.observe(scope, remaining=minute[0], reset_at=minute[1])
-        day = _window(headers, "X-RateLimit-Remaining", "X-RateLimit-Reset")
-        if day is not None:
-            self.daily.observe(scope, remaining=day[0], reset_at=day[1])
+def _classify(response: httpx.Response, call: Call) -> SyncError | None:
+    # The scope is the division's number ("None" for a call outside any division).
+    division = int(call.scope) if call.scope.isdigit() else None
+    return errors.classify(response, is_write=call.is_write, division=division)
+
+
+def _observe_windows(
+    budget: WindowBudget, daily: DailyBudget, scope: str, headers: httpx.Headers
+) -> None:
+    """Both windows, each only when its headers came (a 429 may leave one out)."""
+    minute = _window(headers, "X-RateLimit-Minutely-Remaining", "X-RateLimit-Minutely-Reset")
+    if minute is not None:
+        budget.observe(scope, remaining=minute[0], reset_at=minute[1])
+    day = _window(headers, "X-RateLimit-Remaining", "X-RateLimit-Reset")
+    if day is not None:
+        daily.observe(scope, remaining=day[0], reset_at=day[1])
 
 
 def _window(headers: httpx.Headers, remaining: str, reset: str) -> tuple[int, float] | None:

@@ -1,9 +1,9 @@
 """The one place that reads Exact's status codes and error bodies.
 
 401 and 403 mean different things here. A 401 is an access token Exact no longer takes
-(expired after its ten minutes): the client refreshes once and calls again (see
-``TokenStore.send_authorized``), so a 401 only reaches ``classify`` when the fresh token
-is refused too. A 403 is the grant's reach: Exact documents a ``Reason`` header on it,
+(expired after its ten minutes): the shared client refreshes once and calls again, and a
+refreshed token refused too is a refused grant (see ``vendor_client``), never decided
+here. A 403 is the grant's reach: Exact documents a ``Reason`` header on it,
 ``NoDivisionAccess`` when the connected user has no access to the division in the URL —
 their rights on that company were withdrawn in Exact, or the company was removed from
 the app's permitted companies (Exact then says "User division is not within division
@@ -18,6 +18,7 @@ import httpx
 from invoicesync_shared.connectors.errors import (
     AuthorizationLost,
     PermanentError,
+    RateLimited,
     SyncError,
     TransientError,
     UnknownOutcome,
@@ -77,7 +78,7 @@ def classify(
     if status < 300:
         return None
     if status == 429:
-        return TransientError("Exact rate limit reached", retry_after=retry_after(response))
+        return RateLimited("Exact rate limit reached", retry_after=retry_after(response))
     if status >= 500:
         # A write may have been applied before the failure: look it up before resending.
         if is_write:
@@ -90,9 +91,13 @@ def classify(
             response.headers.get("Reason", ""), ("access_denied", "Exact refused access.")
         )
         return PermanentError(code, f"{message} ({error_message(response)})")
-    if status == 401:
-        return PermanentError("unauthorized", "Exact did not accept the stored authorisation.")
     return PermanentError(_code_for(error_message(response), status), error_message(response))
+
+
+def counts_towards_block(response: httpx.Response) -> bool:
+    """Whether Exact counts the answer towards its hour-long block of the app: its errors
+    (400/401/403/404 in its documentation; any 4xx here), never a 429."""
+    return 400 <= response.status_code < 500 and response.status_code != 429
 
 
 def division_access_withdrawn(division: int | None, said: str) -> AuthorizationLost:

@@ -1,5 +1,6 @@
-"""HTTP to Lexware Office: bearer tokens with one refresh on 401, and every call paced
-inside the organisation's 2 requests/second, so 429s stay the exception."""
+"""HTTP to Lexware Office on the shared ``VendorClient``; what is Lexware's own is here:
+its paths, its Spring pages, and every call paced inside the organisation's 2
+requests/second, so 429s stay the exception."""
 
 from __future__ import annotations
 
@@ -7,14 +8,13 @@ import uuid
 from typing import Any
 
 import httpx
-from prometheus_client import Counter
 
 from connector_lexware import errors
+from invoicesync_shared.connectors.errors import SyncError
 from invoicesync_shared.connectors.oauth import TokenStore
 from invoicesync_shared.connectors.pacing import Pacer
+from invoicesync_shared.connectors.vendor_client import Call, ScopePacing, VendorClient
 
-CALLS = Counter("invoicesync_lexware_calls_total", "Requests sent to Lexware", ["method"])
-RATE_LIMITED = Counter("invoicesync_lexware_rate_limited_total", "429 answers from Lexware")
 PAGE_SIZE = 250  # the largest page Lexware serves
 
 
@@ -22,12 +22,15 @@ class LexwareClient:
     def __init__(
         self, http: httpx.AsyncClient, tokens: TokenStore, *, base_url: str, pacer: Pacer
     ) -> None:
-        self._http = http
-        self._tokens = tokens
         self._base = base_url.rstrip("/")
-        self._pacer = pacer
-        self.calls = 0  # for tests and benchmarks
-        self.rate_limited = 0
+        self._vendor = VendorClient(
+            http,
+            tokens,
+            system="lexware",
+            name="Lexware Office",
+            classify=_classify,
+            pacing=ScopePacing(pacer),
+        )
 
     async def get(
         self,
@@ -57,32 +60,20 @@ class LexwareClient:
         return list(body.get("content") or []), bool(body.get("last", True))
 
     async def _call(
-        self, integration_id: uuid.UUID, scope: str, method: str, path: str, **kwargs: Any
+        self,
+        integration_id: uuid.UUID,
+        scope: str,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        json: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        response = await self._tokens.send_authorized(
-            integration_id, lambda token: self._send(scope, method, path, token, **kwargs)
-        )
-
-        failure = errors.classify(response, is_write=method != "GET")
-        if failure is not None:
-            raise failure
+        call = Call(integration_id, method, f"{self._base}/{path}", scope=scope)
+        response = await self._vendor.send(call, params=params, json=json)
         body = response.json() if response.content else {}
         return body if isinstance(body, dict) else {"content": body}
 
-    async def _send(
-        self, scope: str, method: str, path: str, token: str, **kwargs: Any
-    ) -> httpx.Response:
-        await self._pacer.acquire(scope)
-        self.calls += 1
-        CALLS.labels(method).inc()
-        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-        try:
-            response = await self._http.request(
-                method, f"{self._base}/{path}", headers=headers, **kwargs
-            )
-        except httpx.TransportError as exc:
-            raise errors.transport_error(exc, is_write=method != "GET") from exc
-        if response.status_code == 429:
-            self.rate_limited += 1
-            RATE_LIMITED.inc()
-        return response
+
+def _classify(response: httpx.Response, call: Call) -> SyncError | None:
+    return errors.classify(response, is_write=call.is_write)

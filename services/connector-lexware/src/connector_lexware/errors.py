@@ -9,14 +9,13 @@ from __future__ import annotations
 import httpx
 
 from invoicesync_shared.connectors.errors import (
-    AuthorizationLost,
     PermanentError,
+    RateLimited,
     SyncError,
     TransientError,
     UnknownOutcome,
 )
 from invoicesync_shared.connectors.retry_after import retry_after as header_retry_after
-from invoicesync_shared.connectors.transport import transport_error as _transport_error
 
 # Lexware's bucket refills 2 tokens per second; without Retry-After, one second is enough.
 DEFAULT_RETRY_AFTER = 1.0
@@ -60,24 +59,18 @@ def retry_after(response: httpx.Response) -> float:
 
 
 def classify(response: httpx.Response, *, is_write: bool) -> SyncError | None:
-    """None for success, else the decision the runtime acts on.
-
-    A 401 reaching this point already survived one refresh: the grant is gone.
-    """
+    """None for success, else the decision the runtime acts on (a 401 is the shared
+    client's: a refused grant, see ``vendor_client``)."""
     status = response.status_code
     if status < 300:
         return None
     if status == 429:
-        return TransientError("Lexware rate limit reached", retry_after=retry_after(response))
+        return RateLimited("Lexware rate limit reached", retry_after=retry_after(response))
     if status >= 500:
         # A write may have been applied before the failure: look it up before resending.
         if is_write:
             return UnknownOutcome(f"Lexware answered {status} to a write")
         return TransientError(f"Lexware answered {status}")
-    if status == 401:
-        return AuthorizationLost(
-            "Lexware Office no longer accepts the authorisation; connect the integration again."
-        )
     message = error_message(response)
     if status in _STATUS_CODES:
         code, text = _STATUS_CODES[status]
@@ -85,7 +78,3 @@ def classify(response: httpx.Response, *, is_write: bool) -> SyncError | None:
     if any(field in message for field in TAX_FIELDS):
         return PermanentError("tax_conditions_rejected", f"Lexware Office refused: {message}")
     return PermanentError("rejected", f"Lexware Office refused the document: {message}")
-
-
-def transport_error(exc: httpx.TransportError, *, is_write: bool) -> SyncError:
-    return _transport_error(exc, is_write=is_write, system="Lexware")

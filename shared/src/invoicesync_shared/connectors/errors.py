@@ -2,6 +2,7 @@
 
     SyncError
      ├── TransientError(retry_after)    429, 5xx, network trouble: retry later
+     │    ├── RateLimited               a 429: refused for the rate, nothing was done
      │    └── Deferred(until, reason)   a budget is spent (Exact's day): wait, not retry
      ├── UnknownOutcome                 a write whose answer was lost: look it up first
      ├── AmbiguousMatch(message)        entries with our reference, none provably ours
@@ -32,6 +33,10 @@ class TransientError(SyncError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class RateLimited(TransientError):
+    """The system refused the call for its rate limit (a 429): nothing was done."""
 
 
 class Deferred(TransientError):

@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 import structlog
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
@@ -118,18 +116,6 @@ class TokenStore:
             if _is_fresh(integration):
                 return str(stored["access_token"])
         return await self.refresh(integration_id, failed_token=None)
-
-    async def send_authorized(
-        self, integration_id: uuid.UUID, send: Callable[[str], Awaitable[httpx.Response]]
-    ) -> httpx.Response:
-        """Call ``send`` with a valid access token; on a 401, refresh once (serialised across
-        replicas) and call again. Raises AuthorizationLost when the refresh is refused."""
-        token = await self.access_token(integration_id)
-        response = await send(token)
-        if response.status_code == 401:
-            token = await self.refresh(integration_id, failed_token=token)
-            response = await send(token)
-        return response
 
     async def issued_at(self, integration_id: uuid.UUID) -> datetime | None:
         """When the stored tokens were issued: names the grant a refusal other than the

@@ -1,0 +1,280 @@
+"""The shared vendor client against ``httpx.MockTransport``: the bearer token and its one
+refresh on a 401, a refused grant, the pacing around each request, the injected
+classification, and what a lost exchange means."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from prometheus_client import REGISTRY
+
+from invoicesync_shared.connectors.errors import (
+    AuthorizationLost,
+    Deferred,
+    PermanentError,
+    RateLimited,
+    SyncError,
+    TransientError,
+    UnknownOutcome,
+)
+from invoicesync_shared.connectors.retry_after import retry_after
+from invoicesync_shared.connectors.vendor_client import (
+    Call,
+    Observe,
+    ScopePacing,
+    VendorClient,
+)
+
+INTEGRATION = uuid.uuid4()
+ISSUED = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+URL = "https://vendor.test/api/things"
+
+
+class FakeTokens:
+    """A token store: ``stored`` is handed out; a refresh replaces it with ``fresh``."""
+
+    def __init__(self, refusal: SyncError | None = None) -> None:
+        self.stored = "stale"
+        self.refusal = refusal
+        self.refreshed_for: list[str | None] = []
+
+    async def access_token(self, integration_id: uuid.UUID) -> str:
+        if isinstance(self.refusal, AuthorizationLost):
+            raise self.refusal  # a grant refused before: no token at all
+        return self.stored
+
+    async def refresh(self, integration_id: uuid.UUID, *, failed_token: str | None) -> str:
+        self.refreshed_for.append(failed_token)
+        if self.refusal is not None:
+            raise self.refusal
+        self.stored = "fresh"
+        return self.stored
+
+    async def issued_at(self, integration_id: uuid.UUID) -> datetime | None:
+        return ISSUED
+
+
+class Server:
+    """Answers by the bearer token: ``answers[token]`` in turn, else 200; streamed, as a
+    network's answers are (their bodies are not read yet)."""
+
+    def __init__(self, **answers: list[httpx.Response]) -> None:
+        self.answers = answers
+        self.tokens: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        token = request.headers["Authorization"].removeprefix("Bearer ")
+        self.tokens.append(token)
+        queued = self.answers.get(token)
+        answer = queued.pop(0) if queued else httpx.Response(200, json={"ok": True})
+        return httpx.Response(
+            answer.status_code, headers=answer.headers, stream=httpx.ByteStream(answer.content)
+        )
+
+
+class RecordingPacer:
+    def __init__(self) -> None:
+        self.scopes: list[str] = []
+
+    async def acquire(self, scope: str) -> None:
+        self.scopes.append(scope)
+
+
+class RecordingPacing:
+    """Admits or refuses a call, and records each request's answer and its decision."""
+
+    def __init__(self, refuse: SyncError | None = None) -> None:
+        self.refuse = refuse
+        self.seen: list[tuple[int, type[SyncError] | None]] = []
+
+    async def admit(self, call: Call) -> None:
+        if self.refuse is not None:
+            raise self.refuse
+
+    @contextlib.asynccontextmanager
+    async def attempt(self, call: Call) -> AsyncIterator[Observe]:
+        def observe(response: httpx.Response, failure: SyncError | None) -> None:
+            self.seen.append((response.status_code, type(failure) if failure else None))
+
+        yield observe
+
+
+def classify(response: httpx.Response, call: Call) -> SyncError | None:
+    """A system that says why in its body, and when to come back on a 429."""
+    status = response.status_code
+    if status < 300:
+        return None
+    if status == 429:
+        return RateLimited("slow down", retry_after=retry_after(response))
+    if status == 403:
+        return AuthorizationLost(response.json()["why"])
+    if status >= 500:
+        return UnknownOutcome("5xx on a write") if call.is_write else TransientError("5xx")
+    return PermanentError("rejected", response.json()["why"])
+
+
+def client(
+    server: Server | httpx.MockTransport,
+    tokens: FakeTokens,
+    pacing: RecordingPacing | ScopePacing | None = None,
+) -> VendorClient:
+    transport = server if isinstance(server, httpx.MockTransport) else httpx.MockTransport(server)
+    return VendorClient(
+        httpx.AsyncClient(transport=transport),
+        tokens,
+        system="unit",
+        name="Vendor",
+        classify=classify,
+        pacing=pacing,
+    )
+
+
+def call(method: str = "GET") -> Call:
+    return Call(INTEGRATION, method, URL, scope="org-1", endpoint="things")
+
+
+def unauthorized() -> httpx.Response:
+    return httpx.Response(401, json={"why": "expired"})
+
+
+class TestBearerToken:
+    async def test_the_stored_token_is_sent_and_a_success_returned(self) -> None:
+        server, tokens = Server(), FakeTokens()
+
+        response = await client(server, tokens).send(call())
+
+        assert response.json() == {"ok": True}
+        assert server.tokens == ["stale"] and tokens.refreshed_for == []
+
+    async def test_a_401_refreshes_once_retiring_the_refused_token_and_tries_again(
+        self,
+    ) -> None:
+        server, tokens = Server(stale=[unauthorized()]), FakeTokens()
+
+        response = await client(server, tokens).send(call("POST"), json={"n": 1})
+
+        assert response.status_code == 200
+        assert server.tokens == ["stale", "fresh"]
+        assert tokens.refreshed_for == ["stale"]  # the store retires it if no new one comes
+
+    async def test_a_refreshed_token_refused_too_is_a_lost_connection(self) -> None:
+        server = Server(stale=[unauthorized()], fresh=[unauthorized()])
+        tokens = FakeTokens()
+
+        with pytest.raises(AuthorizationLost) as lost:
+            await client(server, tokens).send(call())
+
+        assert server.tokens == ["stale", "fresh"]  # no third try
+        assert tokens.refreshed_for == ["stale"]
+        assert lost.value.status == "needs_reauthorization"
+        assert "Vendor" in lost.value.message
+        assert lost.value.credentials_issued_at == ISSUED  # the tokens that were refused
+
+    async def test_a_refresh_that_fails_sends_nothing_more(self) -> None:
+        server = Server(stale=[unauthorized()])
+        tokens = FakeTokens(refusal=TransientError("token endpoint answered 500"))
+
+        with pytest.raises(TransientError):
+            await client(server, tokens).send(call())
+
+        assert server.tokens == ["stale"]
+
+    async def test_a_grant_refused_before_sends_nothing(self) -> None:
+        server = Server()
+        tokens = FakeTokens(refusal=AuthorizationLost("refused before"))
+
+        with pytest.raises(AuthorizationLost):
+            await client(server, tokens).send(call())
+
+        assert server.tokens == []
+
+
+class TestPacing:
+    async def test_the_pacer_is_waited_for_before_each_request_of_the_scope(self) -> None:
+        server, pacer = Server(stale=[unauthorized()]), RecordingPacer()
+
+        await client(server, FakeTokens(), ScopePacing(pacer)).send(call())
+
+        assert pacer.scopes == ["org-1", "org-1"]  # the 401 and its retry
+
+    async def test_each_answer_is_observed_with_its_decision(self) -> None:
+        server = Server(stale=[unauthorized()], fresh=[httpx.Response(429)])
+        pacing = RecordingPacing()
+
+        with pytest.raises(RateLimited):
+            await client(server, FakeTokens(), pacing).send(call())
+
+        assert pacing.seen == [(401, AuthorizationLost), (429, RateLimited)]
+
+    async def test_a_call_refused_by_the_pacing_fetches_no_token_and_sends_nothing(
+        self,
+    ) -> None:
+        server, tokens = Server(), FakeTokens(refusal=AuthorizationLost("not asked"))
+        spent = Deferred("the day is spent", until=ISSUED, reason="daily_limit")
+
+        with pytest.raises(Deferred):
+            await client(server, tokens, RecordingPacing(refuse=spent)).send(call())
+
+        assert server.tokens == []
+
+
+class TestClassification:
+    async def test_a_429_is_decided_by_the_system_with_its_retry_after(self) -> None:
+        server = Server(stale=[httpx.Response(429, headers={"Retry-After": "2"})])
+        before = _rate_limited()
+
+        with pytest.raises(RateLimited) as limited:
+            await client(server, FakeTokens()).send(call())
+
+        assert limited.value.retry_after == 2.0
+        assert _rate_limited() == before + 1
+
+    async def test_the_decision_may_read_the_error_body(self) -> None:
+        body = {"why": "field x must not be null"}
+        server = Server(stale=[httpx.Response(422, json=body)])
+        pacing = RecordingPacing()
+
+        with pytest.raises(PermanentError, match="must not be null"):
+            await client(server, FakeTokens(), pacing).send(call("POST"), json={})
+
+        assert pacing.seen == [(422, PermanentError)]  # decided inside the attempt too
+
+    async def test_a_lost_connection_the_system_reports_names_the_tokens_used(self) -> None:
+        server = Server(stale=[httpx.Response(403, json={"why": "no access"})])
+
+        with pytest.raises(AuthorizationLost) as lost:
+            await client(server, FakeTokens()).send(call())
+
+        assert lost.value.credentials_issued_at == ISSUED
+
+
+class TestLostExchange:
+    @pytest.mark.parametrize(
+        ("method", "error", "decision"),
+        [
+            ("POST", httpx.ReadTimeout("t"), UnknownOutcome),
+            ("POST", httpx.ConnectError("c"), TransientError),
+            ("GET", httpx.ReadTimeout("t"), TransientError),
+        ],
+    )
+    async def test_what_a_lost_answer_means(
+        self, method: str, error: httpx.TransportError, decision: type[SyncError]
+    ) -> None:
+        def lose(request: httpx.Request) -> httpx.Response:
+            raise error
+
+        with pytest.raises(decision) as raised:
+            await client(httpx.MockTransport(lose), FakeTokens()).send(call(method))
+
+        assert type(raised.value) is decision
+        assert "Vendor" in str(raised.value)
+
+
+def _rate_limited() -> float:
+    value = REGISTRY.get_sample_value("invoicesync_vendor_rate_limited_total", {"system": "unit"})
+    return value or 0.0
