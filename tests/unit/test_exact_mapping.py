@@ -16,6 +16,7 @@ from invoicesync_api.db.models import Client
 from invoicesync_shared.connectors.errors import (
     AuthorizationLost,
     PermanentError,
+    RateLimited,
     TransientError,
     UnknownOutcome,
 )
@@ -60,7 +61,7 @@ def test_classify_decides_by_status_and_kind_of_call() -> None:
         errors.classify(
             httpx.Response(429, headers={"Retry-After": "2"}, request=request), is_write=True
         ),
-        TransientError,
+        RateLimited,  # what the pacing checks the day on
     )
     assert isinstance(
         errors.classify(httpx.Response(503, request=request), is_write=True), UnknownOutcome
@@ -94,6 +95,15 @@ def test_a_division_out_of_reach_is_a_lost_connection_naming_the_division() -> N
         assert "division 4711" in lost.message and "reconnect" in lost.message
     expired = errors.classify(httpx.Response(401, request=request), is_write=False, division=4711)
     assert not isinstance(expired, AuthorizationLost)
+
+
+def test_exact_counts_its_errors_towards_the_block_but_not_a_429() -> None:
+    counted = [s for s in (200, 400, 401, 403, 404, 429, 500) if _counts(s)]
+    assert counted == [400, 401, 403, 404]
+
+
+def _counts(status: int) -> bool:
+    return errors.counts_towards_block(httpx.Response(status))
 
 
 def _two_line_invoice(kind: str = "invoice") -> DocumentSnapshot:

@@ -14,6 +14,7 @@ import pytest
 from connector_lexware import completeness, errors, mapping
 from invoicesync_shared.connectors.errors import (
     PermanentError,
+    RateLimited,
     TransientError,
     UnknownOutcome,
 )
@@ -174,9 +175,9 @@ class TestClassify:
 
     def test_429_waits_for_retry_after_or_a_second(self) -> None:
         given = errors.classify(_response(429, {}, **{"Retry-After": "3"}), is_write=True)
-        assert isinstance(given, TransientError) and given.retry_after == 3.0
+        assert isinstance(given, RateLimited) and given.retry_after == 3.0
         default = errors.classify(_response(429, {}), is_write=False)
-        assert isinstance(default, TransientError) and default.retry_after == 1.0
+        assert isinstance(default, RateLimited) and default.retry_after == 1.0
 
     def test_5xx_on_a_write_is_an_unknown_outcome(self) -> None:
         assert isinstance(errors.classify(_response(500), is_write=True), UnknownOutcome)
