@@ -104,7 +104,6 @@ class TokenStore:
         self._app = app
         self._lease = lease
         self.refreshes = 0  # for tests and metrics
-        self.waits = 0  # refreshes this store left to another replica
 
     async def access_token(self, integration_id: uuid.UUID) -> str:
         async with self._sessionmaker() as session:
@@ -156,7 +155,6 @@ class TokenStore:
                 return outcome
             if loop.time() > deadline:
                 raise TransientError("another replica is still refreshing the token")
-            self.waits += 1
             await asyncio.sleep(REFRESH_POLL_SECONDS)
 
     async def _take_lease(
