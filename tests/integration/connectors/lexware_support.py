@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connector_lexware.client import LexwareClient
 from connector_lexware.connector import LexwareConnector
-from connector_lexware.poller import VoucherPoller
+from connector_lexware.readback import LexwareReadBack
 from invoicesync_api.db.models import Client, Partner
 from invoicesync_shared.connectors.oauth import OAuthApp, TokenStore, token_fields
 from invoicesync_shared.connectors.pacing import Pacer, PostgresPacer
@@ -134,7 +134,7 @@ class World:
     connector: LexwareConnector
     runtime: ConnectorRuntime
     producer: RecordingProducer
-    poller: VoucherPoller
+    poller: LexwareReadBack
     http: httpx.AsyncClient
     sent: SentCounts  # what ``http`` sent to Lexware (the token calls go elsewhere)
 
@@ -211,7 +211,7 @@ async def connect(
         sessionmaker, box, oauth_tokens(sandbox_url, organization_id)
     )
     one = replica(sandbox_url, sessionmaker, box, profile_ttl=profile_ttl)
-    poller = VoucherPoller(one.client, sessionmaker, one.producer, interval=60.0)
+    poller = LexwareReadBack(one.client, sessionmaker, one.producer, interval=60.0)
     return World(
         sandbox_url,
         organization_id,

@@ -200,7 +200,7 @@ class TestBookingNumbers:
         [draft] = world.drafts()
         assert await world.poller.poll_once() == 0
         calls = poll_calls()
-        assert await world.poller.poll_integration_now(world.integration.id) == 0
+        assert await world.poller.refresh_now(world.integration.id) == 0
         assert poll_calls() == calls + 1  # the poll's cost is counted: one voucherlist page
 
         finalised = control(world.sandbox_url, "POST", f"/vouchers/{draft['id']}/finalize")
@@ -221,7 +221,7 @@ class TestBookingNumbers:
         assert statuses == ["open", "paid"]
         assert await world.poller.poll_once() == 0  # settled: no longer watched
         calls = poll_calls()
-        assert await world.poller.poll_integration_now(world.integration.id) == 0
+        assert await world.poller.refresh_now(world.integration.id) == 0
         assert poll_calls() == calls  # and no longer read: nothing open costs no call
 
 

@@ -1,7 +1,7 @@
 """Lexware Office: invoices and credit notes as drafts, customers as contacts.
 
 A draft has no number yet; it gets one when someone finalises it in Lexware Office,
-and the poller reports that number later.
+and the read-back reports that number later.
 """
 
 from __future__ import annotations
@@ -10,13 +10,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from connector_lexware import completeness, mapping, repository, subscriptions
+from connector_lexware import completeness, mapping, subscriptions
 from connector_lexware.client import LexwareClient
 from connector_lexware.contacts import Contacts
 from connector_lexware.opened_vouchers import OpenedVouchers
 from connector_lexware.profile import Profiles
 from invoicesync_shared.connectors.adoption import Candidate, System, adopt
 from invoicesync_shared.connectors.errors import PermanentError
+from invoicesync_shared.connectors.ledger import Ledger
 from invoicesync_shared.connectors.protocol import Booking, PushContext
 from invoicesync_shared.connectors.provenance import marker_in
 from invoicesync_shared.db.models import Integration
@@ -41,7 +42,7 @@ class LexwareConnector:
         callback_url: str | None = None,
     ) -> None:
         self._client = client
-        self._sessionmaker = sessionmaker
+        self._ledger = Ledger(sessionmaker, self.system)
         self._callback_url = callback_url
         self._contacts = Contacts(client)
         self._opened = OpenedVouchers()  # what lookups opened, while unchanged
@@ -142,8 +143,8 @@ class LexwareConnector:
         """A credit note names the Lexware invoice it corrects, when that was pushed here."""
         if document.kind != "credit_note" or document.credit_note_for is None:
             return {}
-        invoice_id = await repository.find_remote_id(
-            self._sessionmaker, ctx.integration.id, document.credit_note_for
+        invoice_id = await self._ledger.latest_remote_id(
+            ctx.integration.id, document.credit_note_for
         )
         return {"precedingSalesVoucherId": invoice_id} if invoice_id else {}
 

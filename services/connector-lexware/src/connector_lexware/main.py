@@ -1,4 +1,4 @@
-"""Entry point: ``connector-lexware`` (consumer, control server and the voucher poller)."""
+"""Entry point: ``connector-lexware`` (consumer, control server and the voucher read-back)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connector_lexware.client import LexwareClient
 from connector_lexware.connector import LexwareConnector
-from connector_lexware.poller import VoucherPoller
+from connector_lexware.readback import LexwareReadBack
 from connector_lexware.settings import LexwareConnectorSettings
 from invoicesync_shared.bus.producer import EventProducer
 from invoicesync_shared.connectors.keepalive import TokenKeepAlive
@@ -58,7 +58,9 @@ async def serve(settings: LexwareConnectorSettings) -> None:
     )
 
     async def build(producer: EventProducer) -> ConnectorParts:
-        poller = VoucherPoller(client, sessionmaker, producer, interval=settings.poll_interval())
+        readback = LexwareReadBack(
+            client, sessionmaker, producer, interval=settings.poll_interval()
+        )
         runtime = ConnectorRuntime(
             connector,
             sessionmaker=sessionmaker,
@@ -75,9 +77,7 @@ async def serve(settings: LexwareConnectorSettings) -> None:
             max_idle=timedelta(days=settings.lexware_keepalive_days),
             interval=settings.keepalive_interval_seconds,
         )
-        return ConnectorParts(
-            runtime, loops=[poller, keep_alive], refresh=poller.poll_integration_now
-        )
+        return ConnectorParts(runtime, loops=[readback, keep_alive], refresh=readback.refresh_now)
 
     try:
         await run_connector(

@@ -73,6 +73,24 @@ class Ledger:
         async with self._sessionmaker() as session:
             return await session.get(LedgerEntry, (integration_id, document_id, generation))
 
+    async def latest_remote_id(
+        self, integration_id: uuid.UUID, document_id: uuid.UUID
+    ) -> str | None:
+        """The remote id the integration gave ``document_id`` (its latest generation that
+        has one)."""
+        async with self._sessionmaker() as session:
+            found = await session.scalar(
+                select(_LEDGER.c.remote_id)
+                .where(
+                    _LEDGER.c.integration_id == integration_id,
+                    _LEDGER.c.document_id == document_id,
+                    _LEDGER.c.remote_id.is_not(None),
+                )
+                .order_by(_LEDGER.c.generation.desc())
+                .limit(1)
+            )
+        return str(found) if found else None
+
     async def claim_attempt(
         self,
         integration_id: uuid.UUID,

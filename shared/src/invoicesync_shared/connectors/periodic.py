@@ -27,6 +27,7 @@ from invoicesync_shared.states import IntegrationStatus
 log = structlog.get_logger()
 
 Work = Callable[[Integration], Awaitable[int]]
+LOCK_RETRY_SECONDS = 0.2
 
 
 def result_envelope(
@@ -99,10 +100,11 @@ class IntegrationLoop:
             emitted += await self.run_for(integration_id) or 0
         return emitted
 
-    async def run_for(self, integration_id: uuid.UUID) -> int | None:
+    async def run_for(self, integration_id: uuid.UUID, *, wait: float = 0.0) -> int | None:
         """Work on one integration now; None when it is not an active integration of ours
-        or another replica is working on it."""
-        async with self._locked(integration_id) as acquired:
+        or another replica works on it (for longer than ``wait`` seconds: waiting lets a
+        change that replica's round already passed be read again)."""
+        async with self._locked(integration_id, wait) as acquired:
             if not acquired:
                 return None
             integration = await self._integration(integration_id)
@@ -143,11 +145,18 @@ class IntegrationLoop:
         return found
 
     @asynccontextmanager
-    async def _locked(self, integration_id: uuid.UUID) -> AsyncIterator[bool]:
-        """A session-level advisory lock on (loop, integration); released afterwards."""
+    async def _locked(self, integration_id: uuid.UUID, wait: float) -> AsyncIterator[bool]:
+        """A session-level advisory lock on (loop, integration), tried for up to ``wait``
+        seconds; released afterwards."""
         key = (self._lock_space, func.hashtext(str(integration_id)))
+        tries = 1 + int(wait / LOCK_RETRY_SECONDS)
         async with self._sessionmaker() as session:
-            acquired = bool(await session.scalar(select(func.pg_try_advisory_lock(*key))))
+            for attempt in range(tries):  # the holder is another process: ask again shortly
+                acquired = bool(await session.scalar(select(func.pg_try_advisory_lock(*key))))
+                if acquired or attempt == tries - 1:
+                    break
+                await session.commit()  # no transaction left open idle while waiting
+                await asyncio.sleep(LOCK_RETRY_SECONDS)
             try:
                 yield acquired
             finally:

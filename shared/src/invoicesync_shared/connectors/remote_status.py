@@ -5,6 +5,7 @@ and the booked documents of an integration with that status, for the read-back l
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -64,13 +65,16 @@ class RemoteStatuses:
 
 @dataclass(frozen=True)
 class Booked:
-    """A document an integration booked, as the ledger and the last read-back know it."""
+    """A document an integration booked (or sent as a draft that awaits its number), as
+    the ledger and the last read-back know it."""
 
     document_id: uuid.UUID
     generation: int
     remote_id: str
     booking_number: str | None
     last_status: str | None
+    state: str
+    sent_at: datetime
 
     def ids(self, integration: Integration) -> dict[str, Any]:
         """The identifiers every result about this document carries."""
@@ -86,10 +90,13 @@ def key_of(integration_id: uuid.UUID, booked: Booked) -> DocumentKey:
 
 
 async def list_booked(
-    sessionmaker: async_sessionmaker[AsyncSession], system: str, integration_id: uuid.UUID
+    sessionmaker: async_sessionmaker[AsyncSession],
+    system: str,
+    integration_id: uuid.UUID,
+    states: Collection[str] = (LedgerState.BOOKED,),
 ) -> list[Booked]:
-    """Booked documents of the integration, only each document's newest generation: an
-    older one points at an entry a repair has replaced."""
+    """Documents of the integration in one of ``states`` (booked, by default), only each
+    document's newest generation: an older one points at an entry a repair has replaced."""
     latest = (
         select(LedgerEntry)
         .where(LedgerEntry.integration_id == integration_id, LedgerEntry.system == system)
@@ -104,6 +111,8 @@ async def list_booked(
             latest.c.remote_id,
             latest.c.booking_number,
             RemoteStatus.status,
+            latest.c.state,
+            func.coalesce(latest.c.sent_at, latest.c.created_at),  # rows from before sent_at
         )
         .outerjoin(
             RemoteStatus,
@@ -111,8 +120,8 @@ async def list_booked(
             & (RemoteStatus.document_id == latest.c.document_id)
             & (RemoteStatus.generation == latest.c.generation),
         )
-        .where(latest.c.state == LedgerState.BOOKED, latest.c.remote_id.is_not(None))
+        .where(latest.c.state.in_(states), latest.c.remote_id.is_not(None))
     )
     async with sessionmaker() as session:
         rows = (await session.execute(query)).all()
-    return [Booked(row[0], row[1], str(row[2]), row[3], row[4]) for row in rows]
+    return [Booked(row[0], row[1], str(row[2]), row[3], row[4], row[5], row[6]) for row in rows]
