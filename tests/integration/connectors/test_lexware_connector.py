@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -9,9 +10,10 @@ from datetime import timedelta
 import httpx
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from connector_lexware import subscriptions
+from connector_lexware import readback, subscriptions
 from connector_lexware.connector import LexwareConnector
 from invoicesync_shared.connectors.errors import PermanentError
 from invoicesync_shared.connectors.retry import RetryPolicy
@@ -223,6 +225,25 @@ class TestBookingNumbers:
         calls = poll_calls()
         assert await world.poller.refresh_now(world.integration.id) == 0
         assert poll_calls() == calls  # and no longer read: nothing open costs no call
+
+    async def test_a_callback_waits_for_a_replica_reading_the_organisation(
+        self, world: World, engine: AsyncEngine
+    ) -> None:
+        """The callback's read waits for that replica's and reads again, so a change the
+        replica's read already passed is not missed."""
+        await world.send(document(world.integration.client_id, "INV-9"))
+        [draft] = world.drafts()
+        key = (readback.LOCK_SPACE, func.hashtext(str(world.integration.id)))
+        async with engine.connect() as replica:  # its round is on the organisation
+            assert await replica.scalar(select(func.pg_try_advisory_lock(*key)))
+            await replica.commit()
+            refresh = asyncio.create_task(world.poller.refresh_now(world.integration.id))
+            control(world.sandbox_url, "POST", f"/vouchers/{draft['id']}/finalize")
+            await asyncio.sleep(0.5)
+            assert not refresh.done()
+            await replica.scalar(select(func.pg_advisory_unlock(*key)))
+            await replica.commit()
+        assert await refresh == 2  # its number and its payment status
 
 
 class TestFaults:
