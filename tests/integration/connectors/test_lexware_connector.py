@@ -226,6 +226,18 @@ class TestBookingNumbers:
         assert await world.poller.refresh_now(world.integration.id) == 0
         assert poll_calls() == calls  # and no longer read: nothing open costs no call
 
+    async def test_a_voided_voucher_is_no_payment_and_no_longer_read(self, world: World) -> None:
+        await world.send(document(world.integration.client_id, "INV-10"))
+        [draft] = world.drafts()
+        control(world.sandbox_url, "POST", f"/vouchers/{draft['id']}/finalize")
+        assert await world.poller.refresh_now(world.integration.id) == 2  # number, open
+        control(world.sandbox_url, "POST", f"/vouchers/{draft['id']}/void")
+        calls = poll_calls()
+        assert await world.poller.refresh_now(world.integration.id) == 0
+        assert await world.poller.refresh_now(world.integration.id) == 0
+        assert poll_calls() == calls + 1  # read once, then settled
+        assert [p["payment_status"] for p in world.results(PaymentStatusChanged.TYPE)] == ["open"]
+
     async def test_a_callback_waits_for_a_replica_reading_the_organisation(
         self, world: World, engine: AsyncEngine
     ) -> None:
