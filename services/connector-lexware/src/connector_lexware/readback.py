@@ -66,6 +66,7 @@ class LexwareReadBack(ReadBack):
         self._max_pages = max_pages
 
     async def refresh_now(self, integration_id: uuid.UUID) -> int | None:
+        """As ``ReadBack.refresh_now``; its pages count as read at once (trigger "now")."""
         trigger = _TRIGGER.set("now")
         try:
             return await super().refresh_now(integration_id)
