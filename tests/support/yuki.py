@@ -32,6 +32,7 @@ from invoicesync_shared.events.documents import (
 from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.events.integrations import IntegrationConnectionLost
 from invoicesync_shared.events.results import BookingAssigned, SyncFailed
+from invoicesync_shared.integration_settings import YukiSettings
 from tests.support.producers import RecordingProducer
 
 SOAP_TIMEOUT = 1.5  # below the sandbox's fault_hang_seconds (3 s): a lost response times out
@@ -47,7 +48,7 @@ class Yuki:
     administration_id: str
     integration: Integration
     connector: YukiConnector
-    runtime: ConnectorRuntime
+    runtime: ConnectorRuntime[YukiSettings]
     producer: RecordingProducer
 
     @property
@@ -139,6 +140,11 @@ async def add_integration(
         )
         session.add(integration)
     return integration
+
+
+async def verify(connector: YukiConnector, integration: Integration) -> dict[str, Any]:
+    """The connector's check of ``integration``, its settings read as the runtime does."""
+    return await connector.verify(integration, YukiSettings.stored(integration.settings))
 
 
 def document(

@@ -20,6 +20,7 @@ from invoicesync_shared.connectors.errors import (
 )
 from invoicesync_shared.connectors.provenance import marker
 from invoicesync_shared.events.documents import Address, DocumentLine, DocumentSnapshot
+from invoicesync_shared.integration_settings import LexwareSettings
 from tests.integration.connectors.lexware_support import company, customer, document
 
 
@@ -281,10 +282,14 @@ class TestVoucherDetails:
 
     def test_scope_is_the_organisation_once_verified(self) -> None:
         integration = uuid.uuid4()
-        assert mapping.scope_of(integration, {}) == f"integration:{integration}"
-        assert mapping.scope_of(integration, {"remote": None}) == f"integration:{integration}"
-        assert mapping.scope_of(integration, {"remote": {}}) == f"integration:{integration}"
-        assert mapping.scope_of(integration, {"remote": {"organization_id": "org-9"}}) == "org-9"
+
+        def scope(stored: dict[str, Any]) -> str:
+            return mapping.scope_of(integration, LexwareSettings.stored(stored))
+
+        assert scope({}) == f"integration:{integration}"
+        assert scope({"remote": None}) == f"integration:{integration}"
+        assert scope({"remote": {}}) == f"integration:{integration}"
+        assert scope({"remote": {"organization_id": "org-9", "tax_type": "net"}}) == "org-9"
 
     def test_customer_number_of_a_contact(self) -> None:
         assert mapping.customer_number({"roles": {"customer": {"number": 10004}}}) == "10004"

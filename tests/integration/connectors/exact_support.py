@@ -26,6 +26,7 @@ from invoicesync_shared.connectors.runtime import ConnectorRuntime
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import DocumentLine, DocumentSnapshot
+from invoicesync_shared.integration_settings import ExactSettings
 from tests.support.factories import booked_event, make_client, make_integration, snapshot
 from tests.support.http_counts import SentCounts, counted
 from tests.support.producers import RecordingProducer
@@ -89,7 +90,7 @@ class Replica:
     http: httpx.AsyncClient
     tokens: TokenStore
     client: ExactClient
-    runtime: ConnectorRuntime
+    runtime: ConnectorRuntime[ExactSettings]
     producer: RecordingProducer
     readback: ExactReadBack
     sent: SentCounts  # what ``http`` sent to Exact (the token calls go elsewhere)

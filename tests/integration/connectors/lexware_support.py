@@ -34,6 +34,7 @@ from invoicesync_shared.events.documents import (
     SyncTarget,
 )
 from invoicesync_shared.events.envelope import Envelope
+from invoicesync_shared.integration_settings import LexwareSettings
 from tests.support.http_counts import SentCounts, counted
 from tests.support.producers import RecordingProducer
 
@@ -132,7 +133,7 @@ class World:
     integration: Integration
     client: LexwareClient
     connector: LexwareConnector
-    runtime: ConnectorRuntime
+    runtime: ConnectorRuntime[LexwareSettings]
     producer: RecordingProducer
     poller: LexwareReadBack
     http: httpx.AsyncClient
@@ -158,7 +159,7 @@ class Replica:
     http: httpx.AsyncClient
     client: LexwareClient
     connector: LexwareConnector
-    runtime: ConnectorRuntime
+    runtime: ConnectorRuntime[LexwareSettings]
     producer: RecordingProducer
     sent: SentCounts
 

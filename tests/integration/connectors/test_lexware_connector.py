@@ -28,6 +28,7 @@ from invoicesync_shared.events.results import (
     PaymentStatusChanged,
     SyncFailed,
 )
+from invoicesync_shared.integration_settings import LexwareSettings
 from invoicesync_shared.states import LedgerState
 from tests.integration.connectors.lexware_support import (
     SETTLE,
@@ -77,7 +78,8 @@ class TestVerify:
         hook = "http://127.0.0.1:9/v1/callbacks/lexware"
         connector = LexwareConnector(world.client, sessionmaker, callback_url=hook)
         for _ in range(2):
-            remote = await connector.verify(world.integration)
+            settings = LexwareSettings.stored(world.integration.settings)
+            remote = await connector.verify(world.integration, settings)
             assert remote["event_subscriptions"] == sorted(subscriptions.EVENT_TYPES)
         subscribed = [(s["eventType"], s["callbackUrl"]) for s in world.state()["subscriptions"]]
         assert sorted(subscribed) == sorted((t, hook) for t in subscriptions.EVENT_TYPES)

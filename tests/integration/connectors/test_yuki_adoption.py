@@ -32,6 +32,7 @@ from tests.support.yuki import (
     add_integration,
     document,
     settings_for,
+    verify,
 )
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -89,7 +90,7 @@ async def _typed_by_hand(yuki: Yuki, like: DocumentSnapshot) -> None:
 
 
 async def _fault(yuki: Yuki, kind: str) -> None:
-    await yuki.connector.verify(yuki.integration)  # a session first: the fault hits the push
+    await verify(yuki.connector, yuki.integration)  # a session first: the fault hits the push
     await yuki.post(
         "/_sandbox/faults",
         {

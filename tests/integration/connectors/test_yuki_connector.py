@@ -31,6 +31,7 @@ from tests.support.yuki import (
     add_integration,
     document,
     settings_for,
+    verify,
 )
 
 
@@ -75,18 +76,18 @@ async def yuki(
 async def test_verify_names_the_administration_or_says_what_is_wrong(
     yuki: Yuki, sessionmaker: async_sessionmaker[AsyncSession], secret_box: SecretBox
 ) -> None:
-    facts = await yuki.connector.verify(yuki.integration)
+    facts = await verify(yuki.connector, yuki.integration)
     assert facts["administration_id"] == yuki.administration_id
     assert facts["administration_name"].startswith("Test ")
 
     bad_key = await add_integration(sessionmaker, secret_box, "not-a-key", yuki.administration_id)
     with pytest.raises(PermanentError) as refused:
-        await yuki.connector.verify(bad_key)
+        await verify(yuki.connector, bad_key)
     assert refused.value.code == "invalid_access_key"
 
     foreign = await add_integration(sessionmaker, secret_box, yuki.access_key, str(uuid.uuid4()))
     with pytest.raises(PermanentError) as missing:
-        await yuki.connector.verify(foreign)
+        await verify(yuki.connector, foreign)
     assert missing.value.code == "administration_not_found"
     assert facts["administration_name"] in missing.value.message
 
@@ -259,7 +260,7 @@ async def test_an_expired_session_is_renewed_and_the_push_goes_through(yuki: Yuk
 
 
 async def test_a_lost_response_is_resolved_by_lookup_without_duplicates(yuki: Yuki) -> None:
-    await yuki.connector.verify(yuki.integration)  # a session first: the fault hits the push
+    await verify(yuki.connector, yuki.integration)  # a session first: the fault hits the push
     await yuki.post(
         "/_sandbox/faults",
         {
@@ -302,7 +303,7 @@ async def test_a_batch_visible_only_seconds_after_its_lost_answer_is_adopted(
             settle=timedelta(seconds=2.0),
         ),
     )
-    await settling.connector.verify(yuki.integration)  # a session first: the fault hits the push
+    await verify(settling.connector, yuki.integration)  # a session first: the fault hits the push
     async with httpx.AsyncClient() as http:
         mode = await http.put(f"{yuki.control}/duplicate-mode", json={"mode": "reject"})
     assert mode.status_code == 200, mode.text
@@ -336,7 +337,7 @@ async def test_plain_text_error_answers_are_retried_into_one_document_each(
     yuki: Yuki, kind: str
 ) -> None:
     """A gateway's text page (no SOAP body) is a transient error, never a crash."""
-    await yuki.connector.verify(yuki.integration)
+    await verify(yuki.connector, yuki.integration)
     await yuki.post(
         "/_sandbox/faults",
         {

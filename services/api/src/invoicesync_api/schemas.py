@@ -7,6 +7,8 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
 
+from invoicesync_shared.integration_settings import has_nul
+
 
 def _no_float(value: Any) -> Any:
     if isinstance(value, float):
@@ -29,16 +31,6 @@ Rate = Annotated[
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", examples=["NL"])]
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
 class Strict(BaseModel):
     """Request bodies refuse unknown fields, so a typo is an error, not silently lost, and
     NUL characters, which no text column can store."""
@@ -48,7 +40,7 @@ class Strict(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_nul(cls, value: Any) -> Any:
-        if _has_nul(value):
+        if has_nul(value):
             raise ValueError("text must not contain NUL (\\u0000) characters")
         return value
 

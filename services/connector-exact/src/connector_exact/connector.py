@@ -15,13 +15,18 @@ from invoicesync_shared.connectors.protocol import Booking, PushContext
 from invoicesync_shared.connectors.provenance import marker_in
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import CustomerData, DocumentSnapshot
+from invoicesync_shared.integration_settings import ExactSettings
 
 REVENUE = 110  # GLAccounts.Type of revenue accounts
 EXACT = System("Exact Online", "description")
 
 
+Context = PushContext[ExactSettings]
+
+
 class ExactConnector:
     system = "exact"
+    settings_model = ExactSettings
 
     def __init__(self, client: ExactClient) -> None:
         self._client = client
@@ -29,11 +34,11 @@ class ExactConnector:
         self._gl_accounts: DivisionLists[str] = DivisionLists()
         self._vat_codes: DivisionLists[Decimal] = DivisionLists()
 
-    def scope(self, integration: Integration) -> str:
-        return str(integration.settings["division"])
+    def scope(self, integration: Integration, settings: ExactSettings) -> str:
+        return str(settings.division)
 
-    async def push(self, ctx: PushContext, document: DocumentSnapshot) -> Booking:
-        division = int(ctx.settings["division"])
+    async def push(self, ctx: Context, document: DocumentSnapshot) -> Booking:
+        division = ctx.settings.division
         customer_id, created = await self._customer(ctx, division, document.customer)
         payload = mapping.sales_entry_payload(
             document,
@@ -53,12 +58,10 @@ class ExactConnector:
         entry = body["d"]
         return Booking(str(entry["EntryID"]), str(entry["EntryNumber"]), customer_created=created)
 
-    async def find_by_reference(
-        self, ctx: PushContext, document: DocumentSnapshot
-    ) -> Booking | None:
+    async def find_by_reference(self, ctx: Context, document: DocumentSnapshot) -> Booking | None:
         """The entry of our journal with our reference that is provably ours (the shared
         adoption rule); YourRef alone repeats across years and entries typed by hand."""
-        division = int(ctx.settings["division"])
+        division = ctx.settings.division
         journal = _journal(ctx, document)
         rows = await self._client.results(
             ctx.integration.id,
@@ -85,19 +88,18 @@ class ExactConnector:
         ]
         return adopt(candidates, document, system=EXACT, customer=link.remote_id if link else None)
 
-    async def verify(self, integration: Integration) -> dict[str, Any]:
+    async def verify(self, integration: Integration, settings: ExactSettings) -> dict[str, Any]:
         """The division is reachable and both journals exist there as sales journals."""
-        settings = integration.settings
-        division = int(settings["division"])
+        division = settings.division
         journals = await self._client.results(
             integration.id, division, "financial/Journals", {"$select": "Code,Description,Type"}
         )
         codes = {str(j["Code"]).strip(): j for j in journals}
-        missing = [
-            f"{name} {settings[name]!r}"
-            for name in ("sales_journal", "credit_note_journal")
-            if str(settings[name]) not in codes
-        ]
+        wanted = {
+            "sales_journal": settings.sales_journal,
+            "credit_note_journal": settings.credit_note_journal,
+        }
+        missing = [f"{name} {code!r}" for name, code in wanted.items() if code not in codes]
         if missing:
             raise PermanentError(
                 "journal_missing",
@@ -107,7 +109,7 @@ class ExactConnector:
         return {"division": division, "journals": sorted(codes)}
 
     async def _customer(
-        self, ctx: PushContext, division: int, customer: CustomerData
+        self, ctx: Context, division: int, customer: CustomerData
     ) -> tuple[str, bool]:
         """Stored link → Code → VAT number → Chamber of Commerce → name; else create."""
 
@@ -129,7 +131,7 @@ class ExactConnector:
         remote, created = await ctx.customers.resolve(customer.external_id, match_or_create)
         return remote.remote_id, created
 
-    async def _gl_account(self, ctx: PushContext, division: int, code: str | None) -> str:
+    async def _gl_account(self, ctx: Context, division: int, code: str | None) -> str:
         async def load() -> dict[str, str]:
             rows = await self._client.results(
                 ctx.integration.id,
@@ -139,7 +141,7 @@ class ExactConnector:
             )
             return {str(r["Code"]).strip(): str(r["ID"]) for r in rows}
 
-        wanted = code or ctx.settings.get("default_gl_account") or "8000"
+        wanted = code or ctx.settings.default_gl_account or "8000"
         # Without a code of its own a line falls back to the first account: no miss to fix.
         found, accounts = await self._gl_accounts.find(
             division, wanted, load, reread_on_miss=code is not None
@@ -152,7 +154,7 @@ class ExactConnector:
             "gl_account_missing", f"Exact division {division} has no revenue GL account {wanted!r}."
         )
 
-    async def _vat_code(self, ctx: PushContext, division: int, rate: Decimal) -> str:
+    async def _vat_code(self, ctx: Context, division: int, rate: Decimal) -> str:
         async def load() -> dict[Decimal, str]:
             rows = await self._client.results(
                 ctx.integration.id, division, "vat/VATCodes", {"$select": "Code,Percentage,Type"}
@@ -173,9 +175,11 @@ class ExactConnector:
         return code
 
 
-def _journal(ctx: PushContext, document: DocumentSnapshot) -> str:
-    key = "credit_note_journal" if document.kind == "credit_note" else "sales_journal"
-    return str(ctx.settings[key])
+def _journal(ctx: Context, document: DocumentSnapshot) -> str:
+    settings = ctx.settings
+    return (
+        settings.credit_note_journal if document.kind == "credit_note" else settings.sales_journal
+    )
 
 
 def _usable(customer: CustomerData, account: dict[str, Any]) -> RemoteCustomer:

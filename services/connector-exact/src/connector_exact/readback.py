@@ -28,6 +28,7 @@ from invoicesync_shared.connectors.remote_status import (
 )
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.audit import RemoteEntryMissing
+from invoicesync_shared.integration_settings import ExactSettings
 
 log = structlog.get_logger()
 
@@ -49,14 +50,9 @@ class Book:
 
     @classmethod
     def of(cls, integration: Integration) -> Book:
-        settings = integration.settings
-        journals = {str(settings["sales_journal"]), str(settings["credit_note_journal"])}
-        start = settings.get("start_date")
-        return cls(
-            int(settings["division"]),
-            tuple(sorted(journals)),
-            date.fromisoformat(str(start)) if start else None,
-        )
+        settings = ExactSettings.stored(integration.settings)
+        journals = {settings.sales_journal, settings.credit_note_journal}
+        return cls(settings.division, tuple(sorted(journals)), settings.start_date)
 
     def entries_filter(self, date_field: str) -> str:
         """Our journals, from the start date on (Exact's entry date is our issue date)."""

@@ -22,16 +22,19 @@ from invoicesync_shared.connectors.protocol import Booking, PushContext
 from invoicesync_shared.connectors.provenance import marker_in
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import DocumentSnapshot
+from invoicesync_shared.integration_settings import LexwareSettings
 
 # After an unknown outcome: how far to page and how many drafts to open at most.
 LOOKUP_PAGES = 4
 LOOKUP_CANDIDATES = 5
 LOOKUP_STATUSES = "draft,open,overdue,paid,paidoff,voided"
 LEXWARE = System("Lexware Office", "introduction (a line of its own)")
+Context = PushContext[LexwareSettings]
 
 
 class LexwareConnector:
     system = "lexware"
+    settings_model = LexwareSettings
 
     def __init__(
         self,
@@ -48,13 +51,13 @@ class LexwareConnector:
         self._opened = OpenedVouchers()  # what lookups opened, while unchanged
         self.profiles = Profiles(client, ttl=profile_ttl)
 
-    def scope(self, integration: Integration) -> str:
-        return mapping.scope_of(integration.id, integration.settings)
+    def scope(self, integration: Integration, settings: LexwareSettings) -> str:
+        return mapping.scope_of(integration.id, settings)
 
-    async def verify(self, integration: Integration) -> dict[str, Any]:
+    async def verify(self, integration: Integration, settings: LexwareSettings) -> dict[str, Any]:
         """The organisation behind the grant; refuses a small business. Subscribes it to
         the voucher events that tell us a draft got its number or was paid."""
-        scope = self.scope(integration)
+        scope = self.scope(integration, settings)
         profile = await self.profiles.fetch(integration.id, scope)
         profile.check()
         details: dict[str, Any] = {
@@ -68,12 +71,12 @@ class LexwareConnector:
             )
         return details
 
-    async def push(self, ctx: PushContext, document: DocumentSnapshot) -> Booking:
+    async def push(self, ctx: Context, document: DocumentSnapshot) -> Booking:
         if ctx.is_update and ctx.previous is not None:
             # The API cannot change a sent voucher; edits are made in Lexware Office.
             return ctx.previous
         completeness.check(document)
-        scope = self.scope(ctx.integration)
+        scope = self.scope(ctx.integration, ctx.settings)
         (await self.profiles.current(ctx.integration.id, scope)).check()
         contact_id, created = await self._contacts.resolve(ctx, scope, document.customer)
         payload = mapping.voucher_payload(document, contact_id=contact_id, reference=ctx.reference)
@@ -90,13 +93,11 @@ class LexwareConnector:
             raise
         return Booking(str(body["id"]), None, customer_created=created)
 
-    async def find_by_reference(
-        self, ctx: PushContext, document: DocumentSnapshot
-    ) -> Booking | None:
+    async def find_by_reference(self, ctx: Context, document: DocumentSnapshot) -> Booking | None:
         """Vouchers of the document's date (and contact, when linked), same total and newest
         first; only the first few are opened to read the reference and marker lines. The
         shared adoption rule decides which, if any, is ours."""
-        scope = self.scope(ctx.integration)
+        scope = self.scope(ctx.integration, ctx.settings)
         contact_id = await self._contacts.find_linked(ctx, document.customer)
         rows = await self._candidates(ctx, scope, document, contact_id)
         # Newest first; every voucher with our total is opened (alike documents of one

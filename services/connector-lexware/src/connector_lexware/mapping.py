@@ -16,6 +16,7 @@ from invoicesync_shared.events.documents import (
     DocumentLine,
     DocumentSnapshot,
 )
+from invoicesync_shared.integration_settings import LexwareSettings
 
 BERLIN = ZoneInfo("Europe/Berlin")
 EU_COUNTRIES = frozenset(
@@ -32,11 +33,11 @@ REFERENCE_LABEL = "Referenz / Reference: "
 CENT = Decimal("0.01")
 
 
-def scope_of(integration_id: uuid.UUID, settings: dict[str, Any]) -> str:
+def scope_of(integration_id: uuid.UUID, settings: LexwareSettings) -> str:
     """The organisation verify found (the API keeps verify's answer under "remote"); before
     that, the integration itself stands in for it."""
-    found = (settings.get("remote") or {}).get("organization_id")
-    return str(found) if found else f"integration:{integration_id}"
+    found = settings.organization_id
+    return found if found else f"integration:{integration_id}"
 
 
 def country_of(party: CustomerData | CompanyData) -> str | None:

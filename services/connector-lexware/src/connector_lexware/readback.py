@@ -22,6 +22,7 @@ from invoicesync_shared.bus.producer import Publisher
 from invoicesync_shared.connectors.readback import ReadBack
 from invoicesync_shared.connectors.remote_status import Booked
 from invoicesync_shared.db.models import Integration
+from invoicesync_shared.integration_settings import LexwareSettings
 from invoicesync_shared.states import LedgerState
 
 SYSTEM = "lexware"
@@ -96,7 +97,7 @@ class LexwareReadBack(ReadBack):
         wanted = {b.remote_id for b in watched}
         since = (min(b.sent_at for b in watched) - timedelta(days=1)).date().isoformat()
         params = {**LIST_PARAMS, "updatedDateFrom": since}
-        scope = scope_of(integration.id, integration.settings)
+        scope = scope_of(integration.id, LexwareSettings.stored(integration.settings))
         found: dict[str, Any] = {}
         for number in range(self._max_pages):
             rows, last = await self._client.page(

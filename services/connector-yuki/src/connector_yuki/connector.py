@@ -24,12 +24,15 @@ from invoicesync_shared.connectors.provenance import marker_in
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import DocumentSnapshot
+from invoicesync_shared.integration_settings import YukiSettings
 
 YUKI = System("Yuki", "subject")
+Context = PushContext[YukiSettings]
 
 
 class YukiConnector:
     system = "yuki"
+    settings_model = YukiSettings
 
     def __init__(
         self,
@@ -48,17 +51,17 @@ class YukiConnector:
         """Its calls' batcher, which the process lets follow the consumer's backlog."""
         return self._batcher
 
-    def scope(self, integration: Integration) -> str:
-        return _administration_id(integration)
+    def scope(self, integration: Integration, settings: YukiSettings) -> str:
+        return _administration_id(settings)
 
-    async def push(self, ctx: PushContext, document: DocumentSnapshot) -> Booking:
+    async def push(self, ctx: Context, document: DocumentSnapshot) -> Booking:
         """Book (or, sent again with the same Reference, update) the document."""
         xml = documents.sales_invoice(
             document,
             reference=ctx.reference,
-            default_gl_account=ctx.settings.get("default_gl_account"),
+            default_gl_account=ctx.settings.default_gl_account,
         )
-        key = self._key(ctx.integration)
+        key = self._key(ctx.integration, ctx.settings)
         result = await self._batcher.submit(key, PendingInvoice(ctx.reference, xml))
         if (refusal := errors.classify_result(result)) is not None:
             raise refusal
@@ -71,15 +74,13 @@ class YukiConnector:
             found = None  # booked all the same; the identifiers stay unknown
         return found or ctx.previous or Booking(ctx.reference, None)
 
-    async def find_by_reference(
-        self, ctx: PushContext, document: DocumentSnapshot
-    ) -> Booking | None:
-        return await self._find(self._key(ctx.integration), ctx.reference, document)
+    async def find_by_reference(self, ctx: Context, document: DocumentSnapshot) -> Booking | None:
+        return await self._find(self._key(ctx.integration, ctx.settings), ctx.reference, document)
 
-    async def verify(self, integration: Integration) -> dict[str, Any]:
+    async def verify(self, integration: Integration, settings: YukiSettings) -> dict[str, Any]:
         """The access key works and reaches the administration; raises ``PermanentError``
         (``invalid_access_key``, ``administration_not_found``) with what to fix."""
-        key = self._key(integration)
+        key = self._key(integration, settings)
         try:
             available = await self._sessions.call(key.access_key, self._soap.administrations)
         except AuthorizationLost as exc:
@@ -121,7 +122,7 @@ class YukiConnector:
     async def open_items(self, integration: Integration) -> list[documents.OutstandingItem]:
         """Every booked item of the integration's administration with an amount still open
         (one call, whatever the number of documents)."""
-        key = self._key(integration)
+        key = self._key(integration, YukiSettings.stored(integration.settings))
         return await self._sessions.call(
             key.access_key,
             lambda session: self._soap.outstanding_debtor_items(session, key.administration_id),
@@ -132,7 +133,8 @@ class YukiConnector:
     ) -> documents.OutstandingItem | None:
         """The booked item Yuki knows by ``remote_id`` (its document ID, or our reference
         where Yuki answered without IDs), settled or not; None if none."""
-        items = await self._booked_items(self._key(integration), remote_id)
+        key = self._key(integration, YukiSettings.stored(integration.settings))
+        items = await self._booked_items(key, remote_id)
         wanted = remote_id.casefold()
         return next(
             (i for i in items if wanted in (i.document_id.casefold(), i.reference.casefold())), None
@@ -147,8 +149,8 @@ class YukiConnector:
             ),
         )
 
-    def _key(self, integration: Integration) -> BatchKey:
-        return BatchKey(_administration_id(integration), self._access_key(integration))
+    def _key(self, integration: Integration, settings: YukiSettings) -> BatchKey:
+        return BatchKey(_administration_id(settings), self._access_key(integration))
 
     def _access_key(self, integration: Integration) -> str:
         if integration.credentials is None:
@@ -162,8 +164,8 @@ class YukiConnector:
         return str(key)
 
 
-def _administration_id(integration: Integration) -> str:
-    value = str(integration.settings.get("administration_id") or "").strip().lower()
+def _administration_id(settings: YukiSettings) -> str:
+    value = settings.administration_id.strip().lower()
     if not value:
         raise PermanentError("administration_not_found", "No Yuki administration is set.")
     return value

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol
+
+from typing_extensions import TypeVar
 
 from invoicesync_shared.connectors.customers import CustomerLinks
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import DocumentSnapshot
+from invoicesync_shared.integration_settings import SettingsModel
+
+# The settings model of one system (``ExactSettings``…). The default lets code that
+# serves any system (the fakes, helpers that read no setting) leave it out.
+S = TypeVar("S", bound=SettingsModel, default=SettingsModel)
+# A context only hands its settings out, so one of a system's settings is one of any.
+S_co = TypeVar("S_co", bound=SettingsModel, default=SettingsModel, covariant=True)
 
 
 @dataclass(frozen=True)
@@ -20,31 +29,31 @@ class Booking:
 
 
 @dataclass(frozen=True)
-class PushContext:
-    """What one push may use: the integration (settings, never plain credentials),
-    the customer links of its scope, and whether this is an edit of a pushed document."""
+class PushContext(Generic[S_co]):
+    """What one push may use: the integration (never plain credentials), its settings as
+    the system's model, the customer links of its scope, and whether this is an edit of
+    a pushed document."""
 
     integration: Integration
+    settings: S_co
     customers: CustomerLinks
     reference: str
     is_update: bool = False
     previous: Booking | None = None
 
-    @property
-    def settings(self) -> dict[str, Any]:
-        return self.integration.settings
 
-
-class Connector(Protocol):
-    """One accounting system. Vendor quirks stay behind this protocol."""
+class Connector(Protocol[S]):
+    """One accounting system. Vendor quirks stay behind this protocol. The runtime reads
+    an integration's stored settings as ``settings_model`` and hands them over typed."""
 
     system: str
+    settings_model: type[S]
 
-    def scope(self, integration: Integration) -> str:
+    def scope(self, integration: Integration, settings: S) -> str:
         """The remote book the integration writes to (division, organisation…)."""
         ...
 
-    async def push(self, ctx: PushContext, document: DocumentSnapshot) -> Booking:
+    async def push(self, ctx: PushContext[S], document: DocumentSnapshot) -> Booking:
         """Create (or, with ``ctx.is_update``, update) the document remotely.
 
         Raises a ``SyncError`` subclass for anything but success.
@@ -52,12 +61,12 @@ class Connector(Protocol):
         ...
 
     async def find_by_reference(
-        self, ctx: PushContext, document: DocumentSnapshot
+        self, ctx: PushContext[S], document: DocumentSnapshot
     ) -> Booking | None:
         """The remote document carrying our reference, if it exists."""
         ...
 
-    async def verify(self, integration: Integration) -> dict[str, Any]:
+    async def verify(self, integration: Integration, settings: S) -> dict[str, Any]:
         """Check the settings against the remote book; facts worth showing, or raises
         ``PermanentError`` with what the user must fix."""
         ...

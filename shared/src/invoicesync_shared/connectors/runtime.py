@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Generic
 
 import structlog
 from aiokafka import ConsumerRecord
@@ -39,7 +40,7 @@ from invoicesync_shared.connectors.errors import (
 from invoicesync_shared.connectors.lease import LEASES_LOST, LeaseKeeper, LeaseLost, while_holding
 from invoicesync_shared.connectors.ledger import Claim, EntryKey, Ledger
 from invoicesync_shared.connectors.periodic import result_envelope
-from invoicesync_shared.connectors.protocol import Booking, Connector, PushContext
+from invoicesync_shared.connectors.protocol import Booking, Connector, PushContext, S
 from invoicesync_shared.connectors.retry import RetryPolicy
 from invoicesync_shared.db.models import Integration, LedgerEntry
 from invoicesync_shared.events import topics
@@ -138,10 +139,13 @@ class _Job:
         return self.request.document
 
 
-class ConnectorRuntime:
+class ConnectorRuntime(Generic[S]):
+    """Runs one system's ``Connector``, handing it each integration's settings as that
+    system's model."""
+
     def __init__(
         self,
-        connector: Connector,
+        connector: Connector[S],
         *,
         sessionmaker: async_sessionmaker[AsyncSession],
         producer: Publisher,
@@ -274,13 +278,15 @@ class ConnectorRuntime:
             self._keeper.check(claim)
 
         try:
+            settings = self._settings(integration)
             ctx = PushContext(
                 integration=integration,
+                settings=settings,
                 customers=CustomerLinks(
                     self._sessionmaker,
                     client_id=integration.client_id,
                     system=self.system,
-                    scope=self.connector.scope(integration),
+                    scope=self.connector.scope(integration, settings),
                 ),
                 reference=job.document.number,
                 is_update=is_update,
@@ -335,7 +341,7 @@ class ConnectorRuntime:
 
     async def _with_retries(
         self,
-        ctx: PushContext,
+        ctx: PushContext[S],
         document: DocumentSnapshot,
         must_look_up: bool,
         still_ours: Callable[[], None],
@@ -399,7 +405,7 @@ class ConnectorRuntime:
 
     async def _look_up(
         self,
-        ctx: PushContext,
+        ctx: PushContext[S],
         document: DocumentSnapshot,
         in_doubt_since: float | None,
         still_ours: Callable[[], None],
@@ -639,7 +645,12 @@ class ConnectorRuntime:
         integration = await self._integration(integration_id)
         if integration is None or integration.system != self.system:
             raise PermanentError("not_found", "No such integration for this connector.")
-        return await self.connector.verify(integration)
+        return await self.connector.verify(integration, self._settings(integration))
+
+    def _settings(self, integration: Integration) -> S:
+        """The integration's stored settings as this system's model. Raises
+        ``ValidationError`` for settings the API would not have stored."""
+        return self.connector.settings_model.stored(integration.settings)
 
     async def _integration(self, integration_id: uuid.UUID) -> Integration | None:
         async with self._sessionmaker() as session:

@@ -7,7 +7,7 @@ import signal
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 import uvicorn
@@ -62,7 +62,7 @@ def refresh_route(refresh: Refresh) -> Route:
 def control_app(
     engine: AsyncEngine,
     consumer: EventConsumer,
-    runtime: ConnectorRuntime,
+    runtime: ConnectorRuntime[Any],
     extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """Health, metrics, the verification the API asks for at connect time, and any
@@ -131,7 +131,7 @@ class ConnectorParts:
     """What a connector process runs: its runtime, loops beside the consumer, the
     read-back on demand, if it has one, and what follows the consumer's backlog."""
 
-    runtime: ConnectorRuntime
+    runtime: ConnectorRuntime[Any]  # any system's: its settings model is its own affair
     loops: Sequence[BackgroundLoop] = ()
     refresh: Refresh | None = None  # served as POST /integrations/{id}/refresh
     backlog_followers: Sequence[BacklogFollower] = ()

@@ -13,6 +13,7 @@ from invoicesync_shared.connectors.errors import SyncError
 from invoicesync_shared.connectors.protocol import Booking, PushContext
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import DocumentSnapshot
+from invoicesync_shared.integration_settings import SettingsModel
 
 
 @dataclass
@@ -22,6 +23,8 @@ class FakeConnector:
     response)."""
 
     system: str = "exact"
+    # It reads no setting: whatever a test stores is read as the empty base model.
+    settings_model: type[SettingsModel] = SettingsModel
     booked: dict[str, Booking] = field(default_factory=dict)
     script: deque[tuple[Exception, bool]] = field(default_factory=deque)
     pushes: int = 0
@@ -37,7 +40,7 @@ class FakeConnector:
         for a bug or an answer no mapping foresaw."""
         self.script.append((error, after_commit))
 
-    def scope(self, integration: Integration) -> str:
+    def scope(self, integration: Integration, settings: SettingsModel) -> str:
         if self.scope_error is not None:
             raise self.scope_error
         return "fake"
@@ -65,5 +68,5 @@ class FakeConnector:
             raise self.lookup_errors.popleft()
         return self.booked.get(ctx.reference)
 
-    async def verify(self, integration: Integration) -> dict[str, Any]:
+    async def verify(self, integration: Integration, settings: SettingsModel) -> dict[str, Any]:
         return {"fake": True}

@@ -1,50 +1,19 @@
-"""Integration requests and answers; settings are validated per system."""
+"""Integration requests and answers; settings are validated per system (their models are
+in ``invoicesync_shared.integration_settings``, shared with the connectors)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field
 
 from invoicesync_api.examples import integrations as examples
 from invoicesync_api.schemas import Strict
 
 System = Literal["exact", "lexware", "yuki"]
 Status = Literal["pending_authorization", "active", "needs_reauthorization", "error", "deactivated"]
-
-
-START_DATE = (
-    "The first issue date this integration books: a document dated earlier is not sent "
-    "to it (its sync state says so: failed, before_start_date)."
-)
-
-
-class ExactSettings(Strict):
-    division: int = Field(examples=[1234567])
-    sales_journal: str = Field(min_length=1, max_length=10, examples=["70"])
-    credit_note_journal: str = Field(min_length=1, max_length=10, examples=["70"])
-    start_date: date = Field(examples=["2026-01-01"], description=START_DATE)
-    default_gl_account: str | None = Field(default=None, max_length=20, examples=["8000"])
-
-
-class LexwareSettings(Strict):
-    start_date: date | None = Field(default=None, description=START_DATE)
-
-
-class YukiSettings(Strict):
-    access_key: SecretStr = Field(description="Web-service access key; stored encrypted.")
-    administration_id: str = Field(min_length=1, max_length=64)
-    default_gl_account: str | None = Field(default=None, max_length=20, examples=["8000"])
-    start_date: date | None = Field(default=None, description=START_DATE)
-
-
-SETTINGS_MODELS: dict[str, type[Strict]] = {
-    "exact": ExactSettings,
-    "lexware": LexwareSettings,
-    "yuki": YukiSettings,
-}
 
 
 class IntegrationIn(Strict):

@@ -12,33 +12,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invoicesync_api.db.models import Client
 from invoicesync_api.errors.exceptions import Unprocessable
 from invoicesync_api.integrations import oauth, repository
-from invoicesync_api.integrations.schemas import (
-    SETTINGS_MODELS,
-    IntegrationHealth,
-    IntegrationIn,
-    IntegrationOut,
-)
+from invoicesync_api.integrations.schemas import IntegrationHealth, IntegrationIn, IntegrationOut
 from invoicesync_api.integrations.verification import Verdict
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
+from invoicesync_shared.integration_settings import SETTINGS_MODELS
 from invoicesync_shared.states import IntegrationStatus
 
 
 def validated_settings(system: str, raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(settings kept in plain JSON, secrets to encrypt) for ``system``."""
     try:
-        model = SETTINGS_MODELS[system].model_validate(raw)
+        model = SETTINGS_MODELS[system].from_user(raw)
     except ValidationError as exc:
         fields = "; ".join(
             f"settings.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
         )
         raise Unprocessable(f"Invalid {system} settings: {fields}") from exc
+    # The model leaves secrets (and its system tag) out of its JSON.
     plain = model.model_dump(mode="json")
-    secrets = {}
-    if "access_key" in plain:
-        secrets["access_key"] = raw["access_key"]
-        del plain["access_key"]
-    return plain, secrets
+    return plain, model.secrets()
 
 
 # Settings that name the remote book: changing them is a relink, not an edit.
