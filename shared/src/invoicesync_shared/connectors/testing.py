@@ -33,6 +33,7 @@ class FakeConnector:
     lookups: int = 0
     lookup_errors: deque[Exception] = field(default_factory=deque)  # raised on next lookups
     scope_error: SyncError | None = None  # settings the connector cannot use
+    settings_seen: list[SettingsModel] = field(default_factory=list)  # per push and verify
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def fail_next(self, error: Exception, *, after_commit: bool = False) -> None:
@@ -47,6 +48,7 @@ class FakeConnector:
 
     async def push(self, ctx: PushContext, document: DocumentSnapshot) -> Booking:
         self.pushes += 1
+        self.settings_seen.append(ctx.settings)
         if self.gate is not None:  # a slow accounting system: the test opens the gate
             self.in_push.set()
             await self.gate.wait()
@@ -69,4 +71,5 @@ class FakeConnector:
         return self.booked.get(ctx.reference)
 
     async def verify(self, integration: Integration, settings: SettingsModel) -> dict[str, Any]:
+        self.settings_seen.append(settings)
         return {"fake": True}
