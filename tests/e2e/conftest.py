@@ -85,6 +85,20 @@ def connect_exact(
     partner: httpx.Client, client_id: str, division: dict[str, Any]
 ) -> dict[str, Any]:
     """Create the integration and follow the consent redirects as the user's browser."""
+    created = new_exact_integration(partner, client_id, division)
+    with _ONE_CONSENT_AT_A_TIME:
+        callback = httpx.get(created["authorize_url"], follow_redirects=True, timeout=60)
+    assert callback.status_code == 200, callback.text
+    integration = partner.get(f"/v1/integrations/{created['id']}").json()
+    assert integration["status"] == "active", integration["status_reason"]
+    return dict(integration)
+
+
+def new_exact_integration(
+    partner: httpx.Client, client_id: str, division: dict[str, Any]
+) -> dict[str, Any]:
+    """An Exact integration on ``division`` waiting for consent (with its
+    ``authorize_url``)."""
     created = partner.post(
         f"/v1/clients/{client_id}/integrations",
         json={
@@ -98,12 +112,7 @@ def connect_exact(
         },
     )
     assert created.status_code == 201, created.text
-    with _ONE_CONSENT_AT_A_TIME:
-        callback = httpx.get(created.json()["authorize_url"], follow_redirects=True, timeout=60)
-    assert callback.status_code == 200, callback.text
-    integration = partner.get(f"/v1/integrations/{created.json()['id']}").json()
-    assert integration["status"] == "active", integration["status_reason"]
-    return dict(integration)
+    return dict(created.json())
 
 
 def exact_token_for_test_app(stack: Stack) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.e2e.conftest import new_exact_division
+from tests.e2e.conftest import new_exact_division, new_exact_integration
 from tests.support.processes import Stack
 
 pytestmark = pytest.mark.e2e
@@ -18,21 +18,8 @@ def _start(partner: httpx.Client, stack: Stack, name: str) -> tuple[str, str]:
     """A client with an Exact integration waiting for consent: its id and the link."""
     client = partner.post("/v1/clients", json={"name": name, "country": "NL"})
     assert client.status_code == 201, client.text
-    division = new_exact_division(stack)
-    created = partner.post(
-        f"/v1/clients/{client.json()['id']}/integrations",
-        json={
-            "system": "exact",
-            "settings": {
-                "division": division["division"],
-                "sales_journal": division["sales_journal"],
-                "credit_note_journal": division["credit_note_journal"],
-                "start_date": "2026-01-01",
-            },
-        },
-    )
-    assert created.status_code == 201, created.text
-    return str(created.json()["id"]), str(created.json()["authorize_url"])
+    created = new_exact_integration(partner, client.json()["id"], new_exact_division(stack))
+    return str(created["id"]), str(created["authorize_url"])
 
 
 def _consent(authorize_url: str) -> str:

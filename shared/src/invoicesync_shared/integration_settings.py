@@ -20,6 +20,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from invoicesync_shared.nul_free import NulFree
+
 START_DATE = (
     "The first issue date this integration books: a document dated earlier is not sent "
     "to it (its sync state says so: failed, before_start_date)."
@@ -28,34 +30,16 @@ START_DATE = (
 _FROM_USER = {"from_user": True}
 
 
-def has_nul(value: Any) -> bool:
-    """Whether a string, or any string inside a dict or list, holds a NUL character."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(has_nul(v) for v in value)
-    return False
-
-
 def _from_user(info: ValidationInfo) -> bool:
     return isinstance(info.context, dict) and bool(info.context.get("from_user"))
 
 
-class SettingsModel(BaseModel):
+class SettingsModel(NulFree):
     """One system's settings. Unknown keys are refused (a typo is an error, not silently
     lost), and so are NUL characters, which no text column can store. Each system's model
     has a ``system`` tag (the union's discriminator), left out of the stored JSON."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        if has_nul(value):
-            raise ValueError("text must not contain NUL (\\u0000) characters")
-        return value
 
     @field_validator("system", mode="before", check_fields=False)
     @classmethod

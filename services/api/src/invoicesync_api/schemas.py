@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
-from invoicesync_shared.integration_settings import has_nul
+from invoicesync_shared.nul_free import NulFree
 
 
 def _no_float(value: Any) -> Any:
@@ -31,18 +31,11 @@ Rate = Annotated[
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", examples=["NL"])]
 
 
-class Strict(BaseModel):
+class Strict(NulFree):
     """Request bodies refuse unknown fields, so a typo is an error, not silently lost, and
     NUL characters, which no text column can store."""
 
     model_config = ConfigDict(extra="forbid")
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        if has_nul(value):
-            raise ValueError("text must not contain NUL (\\u0000) characters")
-        return value
 
 
 class AddressIn(Strict):

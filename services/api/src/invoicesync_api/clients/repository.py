@@ -10,15 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api import pagination
 from invoicesync_api.db.models import Client
-from invoicesync_api.errors.exceptions import NotFound
+from invoicesync_api.db.owned import get_owned
 
 
 async def get_client(session: AsyncSession, client_id: uuid.UUID, partner_id: uuid.UUID) -> Client:
-    """The partner's client; raises ``NotFound`` for a missing or foreign id alike."""
-    client = await session.get(Client, client_id)
-    if client is None or client.partner_id != partner_id:
-        raise NotFound("No such client.")
-    return client
+    return await get_owned(session, Client, client_id, partner_id, "client")
 
 
 async def find_client(session: AsyncSession, client_id: uuid.UUID) -> Client | None:

@@ -10,7 +10,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Document, DocumentSync
-from invoicesync_api.errors.exceptions import NotFound
+from invoicesync_api.db.owned import get_owned
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.states import SyncStatus
 
@@ -41,11 +41,7 @@ async def lock(session: AsyncSession, integration: Integration) -> None:
 async def get_integration(
     session: AsyncSession, integration_id: uuid.UUID, partner_id: uuid.UUID
 ) -> Integration:
-    """The partner's integration; raises ``NotFound`` for a missing or foreign id alike."""
-    integration = await session.get(Integration, integration_id)
-    if integration is None or integration.partner_id != partner_id:
-        raise NotFound("No such integration.")
-    return integration
+    return await get_owned(session, Integration, integration_id, partner_id, "integration")
 
 
 async def find_integration(session: AsyncSession, integration_id: uuid.UUID) -> Integration | None:

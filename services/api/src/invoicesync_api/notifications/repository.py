@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Notification
-from invoicesync_api.errors.exceptions import NotFound
+from invoicesync_api.db.owned import get_owned
 
 
 async def list_notifications(
@@ -35,8 +35,4 @@ async def list_notifications(
 async def get_notification(
     session: AsyncSession, notification_id: uuid.UUID, partner_id: uuid.UUID
 ) -> Notification:
-    """The partner's notification; raises ``NotFound`` for a missing or foreign id alike."""
-    notification = await session.get(Notification, notification_id)
-    if notification is None or notification.partner_id != partner_id:
-        raise NotFound("No such notification.")
-    return notification
+    return await get_owned(session, Notification, notification_id, partner_id, "notification")

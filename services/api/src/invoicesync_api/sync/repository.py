@@ -12,8 +12,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Client, Document, DocumentSync, SyncRun, SyncRunItem
+from invoicesync_api.db.owned import get_owned
 from invoicesync_api.documents import fanout
-from invoicesync_api.errors.exceptions import NotFound
 from invoicesync_shared.db.models import Integration, ProcessedEvent
 from invoicesync_shared.states import DocumentStatus, FailureCode, IntegrationStatus, SyncStatus
 
@@ -107,11 +107,7 @@ async def save_run(session: AsyncSession, run: SyncRun) -> None:
 
 
 async def get_run(session: AsyncSession, run_id: uuid.UUID, partner_id: uuid.UUID) -> SyncRun:
-    """The partner's run; raises ``NotFound`` for a missing or foreign id alike."""
-    run = await session.get(SyncRun, run_id)
-    if run is None or run.partner_id != partner_id:
-        raise NotFound("No such sync run.")
-    return run
+    return await get_owned(session, SyncRun, run_id, partner_id, "sync run")
 
 
 async def list_runs(
