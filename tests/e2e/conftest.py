@@ -118,27 +118,28 @@ def new_exact_integration(
 def exact_token_for_test_app(stack: Stack) -> str:
     """An independent Exact client (the sandbox's second app), as a bookkeeper's tool."""
     app = httpx.get(f"{stack.sandbox_url}/_sandbox/demo").json()["exact"]["test_app"]
-    authorize = httpx.get(
-        f"{stack.sandbox_url}/exact/api/oauth2/auth",
-        params={
-            "client_id": app["client_id"],
-            "redirect_uri": app["redirect_uri"],
-            "response_type": "code",
-            "state": "s",
-        },
-    )
-    assert authorize.status_code == 302, authorize.text
-    code = parse_qs(urlsplit(authorize.headers["location"]).query)["code"][0]
-    token = httpx.post(
-        f"{stack.sandbox_url}/exact/api/oauth2/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": app["redirect_uri"],
-            "client_id": app["client_id"],
-            "client_secret": app["client_secret"],
-        },
-    )
+    with _ONE_CONSENT_AT_A_TIME:  # one consent of this app and user at a time
+        authorize = httpx.get(
+            f"{stack.sandbox_url}/exact/api/oauth2/auth",
+            params={
+                "client_id": app["client_id"],
+                "redirect_uri": app["redirect_uri"],
+                "response_type": "code",
+                "state": "s",
+            },
+        )
+        assert authorize.status_code == 302, authorize.text
+        code = parse_qs(urlsplit(authorize.headers["location"]).query)["code"][0]
+        token = httpx.post(
+            f"{stack.sandbox_url}/exact/api/oauth2/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": app["redirect_uri"],
+                "client_id": app["client_id"],
+                "client_secret": app["client_secret"],
+            },
+        )
     assert token.status_code == 200, token.text
     return str(token.json()["access_token"])
 
