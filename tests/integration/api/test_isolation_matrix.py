@@ -71,6 +71,8 @@ async def owners_ids(
     assert endpoint.status_code == 201, endpoint.text
     delivery = partner.post(f"/v1/webhook-endpoints/{endpoint.json()['id']}/test")
     assert delivery.status_code == 202, delivery.text
+    key = partner.post("/v1/api-keys", json={"name": "Matrix", "scopes": ["read"]})
+    assert key.status_code == 201, key.text
     run_id, notification_id = await _run_with_notification(client_id, sessionmaker)
     return {
         "client_id": client_id,
@@ -81,6 +83,7 @@ async def owners_ids(
         "delivery_id": delivery.json()["id"],
         "run_id": run_id,
         "notification_id": notification_id,
+        "key_id": key.json()["id"],
     }
 
 

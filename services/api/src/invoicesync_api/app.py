@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from invoicesync_api.api_keys.router import router as api_keys_router
 from invoicesync_api.callbacks.lexware import router as lexware_callbacks_router
 from invoicesync_api.callbacks.signatures import LexwareSignatures
 from invoicesync_api.clients.router import router as clients_router
@@ -30,7 +31,7 @@ from invoicesync_api.http_limits import RequestLimits
 from invoicesync_api.integrations.lifecycle_router import router as lifecycle_router
 from invoicesync_api.integrations.router import router as integrations_router
 from invoicesync_api.notifications.router import router as notifications_router
-from invoicesync_api.openapi import examples_as_written
+from invoicesync_api.openapi import examples_as_written, scope_responses
 from invoicesync_api.partners.router import router as partners_router
 from invoicesync_api.settings import ApiSettings
 from invoicesync_api.sync.dead_letters import router as dead_letters_router
@@ -163,6 +164,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         sync_runs_router,
         notifications_router,
         webhooks_router,
+        api_keys_router,
         dead_letters_router,
         lexware_callbacks_router,
         document_router("invoice", "/v1/invoices", "invoices"),
@@ -180,7 +182,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = examples_as_written(app, problem_media_types(FastAPI.openapi(app)))
+            document = examples_as_written(app, problem_media_types(FastAPI.openapi(app)))
+            app.openapi_schema = scope_responses(app, document)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -1,8 +1,8 @@
-"""Request dependencies: the transaction, the calling partner, the admin."""
+"""Request dependencies: the transaction, the calling partner and its key's scopes, the
+admin."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import uuid
 from collections.abc import AsyncIterator
@@ -13,9 +13,12 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoicesync_api.errors.exceptions import Unauthorized
-from invoicesync_api.partners import repository as partners
+from invoicesync_api.api_keys import repository as api_keys
+from invoicesync_api.api_keys.scopes import Scope
+from invoicesync_api.api_keys.service import hash_key
+from invoicesync_api.errors.exceptions import Forbidden, Unauthorized
 from invoicesync_api.settings import ApiSettings
+from invoicesync_shared import clock
 from invoicesync_shared.db.engine import autocommit
 
 bearer = HTTPBearer(auto_error=False)
@@ -50,10 +53,8 @@ BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 @dataclass(frozen=True)
 class Caller:
     partner_id: uuid.UUID
-
-
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+    key_id: uuid.UUID
+    scopes: frozenset[str]
 
 
 async def get_caller(request: Request, credentials: BearerDep) -> Caller:
@@ -61,13 +62,14 @@ async def get_caller(request: Request, credentials: BearerDep) -> Caller:
     its connection only when the route needs it, so a request never holds two at once."""
     if credentials is None:
         raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
+    now = clock.now()
     async with autocommit(request.app.state.engine) as connection:
-        partner_id = await partners.find_partner_id_by_key(
-            connection, hash_key(credentials.credentials)
-        )
-    if partner_id is None:
+        key = await api_keys.find_usable_key(connection, hash_key(credentials.credentials), now)
+        if key is not None and api_keys.is_use_unnoted(key, now):
+            await api_keys.note_use(connection, key.id, now)
+    if key is None:
         raise Unauthorized("The API key is unknown or revoked.")
-    return Caller(partner_id=partner_id)
+    return Caller(partner_id=key.partner_id, key_id=key.id, scopes=frozenset(key.scopes))
 
 
 async def require_admin(settings: SettingsDep, credentials: BearerDep) -> None:
@@ -79,3 +81,21 @@ async def require_admin(settings: SettingsDep, credentials: BearerDep) -> None:
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
 AdminDep = Depends(require_admin)
+
+
+class RequiredScope:
+    """The one scope a route needs. Declared in the route's ``dependencies``, so it runs
+    before the route looks anything up: a 403 says what the key lacks, never whether an
+    id exists (a foreign id still answers 404 to a key that holds the scope)."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+
+    async def __call__(self, caller: CallerDep) -> None:
+        if self.scope not in caller.scopes:
+            raise Forbidden(self.scope)
+
+
+NeedsRead = Depends(RequiredScope(Scope.READ))
+NeedsWrite = Depends(RequiredScope(Scope.WRITE))
+NeedsAdmin = Depends(RequiredScope(Scope.ADMIN))

@@ -18,6 +18,9 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from pydantic import BaseModel
 
+from invoicesync_api.deps import RequiredScope
+from invoicesync_api.errors.openapi import forbidden_response
+
 
 def examples_as_written(app: FastAPI, document: dict[str, Any]) -> dict[str, Any]:
     _restore_model_examples(document)
@@ -25,6 +28,31 @@ def examples_as_written(app: FastAPI, document: dict[str, Any]) -> dict[str, Any
         for method in route.methods or ():
             _restore_route_examples(route, document["paths"][route.path_format][method.lower()])
     return document
+
+
+def scope_responses(app: FastAPI, document: dict[str, Any]) -> dict[str, Any]:
+    """Each operation that needs a key's scope says which (``x-required-scope``, a line of
+    its description) and documents its 403 with an example naming that scope."""
+    for route in api_routes(app):
+        scope, path = required_scope(route), route.path_format
+        if scope is None or path is None:
+            continue
+        for method in route.methods or ():
+            operation = document["paths"][path][method.lower()]
+            operation["x-required-scope"] = scope
+            note = f"Needs an API key with the `{scope}` scope."
+            description = operation.get("description")
+            operation["description"] = f"{description}\n\n{note}" if description else note
+            operation["responses"]["403"] = forbidden_response(scope, path)
+    return document
+
+
+def required_scope(route: RouteContext) -> str | None:
+    """The scope a route declares with ``deps.Needs…``, or None (no partner key)."""
+    for dependency in route.dependant.dependencies:
+        if isinstance(dependency.call, RequiredScope):
+            return str(dependency.call.scope)
+    return None
 
 
 def api_routes(app: FastAPI) -> Iterator[RouteContext]:

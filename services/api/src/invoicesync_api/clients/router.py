@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from invoicesync_api.clients import repository
 from invoicesync_api.db.models import Client
-from invoicesync_api.deps import CallerDep, SessionDep
+from invoicesync_api.deps import CallerDep, NeedsRead, NeedsWrite, SessionDep
 from invoicesync_api.examples import partners as examples
 from invoicesync_api.examples.media import response_examples
 from invoicesync_api.schemas import AddressIn, CountryCode, Page, Strict
@@ -91,14 +91,17 @@ def client_out(client: Client) -> ClientOut:
     return ClientOut.model_validate(client, from_attributes=True)
 
 
-@router.post("", status_code=201, response_model=ClientOut)
+@router.post("", dependencies=[NeedsWrite], status_code=201, response_model=ClientOut)
 async def create_client(body: ClientIn, session: SessionDep, caller: CallerDep) -> ClientOut:
     client = Client(partner_id=caller.partner_id, **body.model_dump(mode="json"))
     return client_out(await repository.add_client(session, client))
 
 
 @router.get(
-    "", response_model=Page[ClientOut], responses={200: response_examples(examples.CLIENTS_PAGE)}
+    "",
+    dependencies=[NeedsRead],
+    response_model=Page[ClientOut],
+    responses={200: response_examples(examples.CLIENTS_PAGE)},
 )
 async def list_clients(
     session: SessionDep,
@@ -113,12 +116,12 @@ async def list_clients(
     return Page[ClientOut](data=[client_out(c) for c in rows], next_cursor=next_cursor)
 
 
-@router.get("/{client_id}", response_model=ClientOut)
+@router.get("/{client_id}", dependencies=[NeedsRead], response_model=ClientOut)
 async def read_client(client: ClientDep) -> ClientOut:
     return client_out(client)
 
 
-@router.patch("/{client_id}", response_model=ClientOut)
+@router.patch("/{client_id}", dependencies=[NeedsWrite], response_model=ClientOut)
 async def patch_client(body: ClientPatch, client: ClientDep, session: SessionDep) -> ClientOut:
     for field, value in body.model_dump(mode="json", exclude_unset=True).items():
         setattr(client, field, value)

@@ -55,8 +55,15 @@ class ApiKey(Model):
     partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id"), index=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(100), server_default="")
+    # What the key may do: read, write, admin (api_keys.scopes.Scope).
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(String(16)))
     created_at: Mapped[datetime] = _created()
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set by a rotation: the old key keeps working until then (the overlap window).
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Coarse: written at most once a minute per key, never on every request.
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Client(Model):

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from invoicesync_api.clients.router import ClientFilterDep
-from invoicesync_api.deps import CallerDep, SessionDep
+from invoicesync_api.deps import CallerDep, NeedsRead, NeedsWrite, SessionDep
 from invoicesync_api.documents import repository, service
 from invoicesync_api.documents.accept_document import AcceptDocument
 from invoicesync_api.documents.idempotency import StoredResponse
@@ -37,6 +37,7 @@ def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: s
 
     @router.post(
         "",
+        dependencies=[NeedsWrite],
         status_code=201,
         response_model=DocumentOut,
         openapi_extra=body_examples(examples.create),
@@ -63,6 +64,7 @@ def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: s
 
     @router.patch(
         "/{document_id}",
+        dependencies=[NeedsWrite],
         response_model=DocumentOut,
         openapi_extra=body_examples(examples.patch),
         responses={200: response_examples(examples.patched)},
@@ -92,6 +94,7 @@ def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: s
 
     @router.post(
         "/{document_id}/book",
+        dependencies=[NeedsWrite],
         response_model=DocumentOut,
         responses={200: response_examples(examples.booked)},
     )
@@ -109,6 +112,7 @@ def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: s
 
     @router.post(
         "/{document_id}/retry",
+        dependencies=[NeedsWrite],
         status_code=202,
         response_model=DocumentOut,
         responses={202: response_examples(examples.retried)},
@@ -132,7 +136,10 @@ def _add_read_routes(
     router: APIRouter, kind: Literal["invoice", "credit_note"], examples: DocumentExamples
 ) -> None:
     @router.get(
-        "", response_model=Page[DocumentOut], responses={200: response_examples(examples.page)}
+        "",
+        dependencies=[NeedsRead],
+        response_model=Page[DocumentOut],
+        responses={200: response_examples(examples.page)},
     )
     async def list_documents(
         session: SessionDep,
@@ -170,6 +177,7 @@ def _add_read_routes(
 
     @router.get(
         "/{document_id}",
+        dependencies=[NeedsRead],
         response_model=DocumentOut,
         responses={200: response_examples(examples.read)},
     )

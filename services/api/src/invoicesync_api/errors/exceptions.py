@@ -26,6 +26,19 @@ class Unauthorized(ApiError):
     status, code, title = 401, "unauthorized", "Unauthorized"
 
 
+class Forbidden(ApiError):
+    """The key is known but lacks the scope the call needs (``required_scope``). About the
+    key, never about a resource: answered before any id is looked up."""
+
+    status, code, title = 403, "insufficient_scope", "Insufficient scope"
+
+    def __init__(self, required_scope: str) -> None:
+        super().__init__(
+            f"This call needs an API key with the '{required_scope}' scope.",
+            extra={"required_scope": required_scope},
+        )
+
+
 class Conflict(ApiError):
     status, code, title = 409, "conflict", "Conflict"
 

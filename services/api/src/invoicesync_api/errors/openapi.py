@@ -3,7 +3,7 @@ status for every operation, and the extra answers of the routes that can give th
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi.openapi.models import Example
 from pydantic import BaseModel, ConfigDict, Field
@@ -55,6 +55,9 @@ class Problem(BaseModel):
     code: str = Field(examples=["not_found"])
     instance: str = Field(examples=["/v1/clients/6a0f…"])
     errors: list[FieldProblem] | None = None
+    required_scope: Literal["read", "write", "admin"] | None = Field(
+        default=None, description="On 403 `insufficient_scope`: the scope the call needs."
+    )
 
 
 def _problem_response(description: str, examples: dict[str, Example]) -> dict[str, Any]:
@@ -194,6 +197,31 @@ CONNECTOR_PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         },
     )
 }
+
+
+def forbidden_response(scope: str, path: str) -> dict[str, Any]:
+    """The 403 of an operation that needs ``scope``, with its own example, as served."""
+    example = named(
+        f"The key lacks the '{scope}' scope",
+        problem_body(
+            403,
+            "insufficient_scope",
+            "Insufficient scope",
+            f"This call needs an API key with the '{scope}' scope.",
+            path,
+            required_scope=scope,
+        ),
+    )
+    return {
+        "description": f"The API key lacks the `{scope}` scope (`required_scope` names it); "
+        "answered before any id is looked up",
+        "content": {
+            PROBLEM_JSON: {
+                "schema": {"$ref": "#/components/schemas/Problem"},
+                "examples": {"insufficient_scope": example},
+            }
+        },
+    }
 
 
 def problem_media_types(schema: dict[str, Any]) -> dict[str, Any]:

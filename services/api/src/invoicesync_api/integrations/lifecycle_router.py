@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from invoicesync_api.deps import CallerDep, SessionDep, SettingsDep
+from invoicesync_api.deps import CallerDep, NeedsAdmin, NeedsWrite, SessionDep, SettingsDep
 from invoicesync_api.errors.exceptions import Conflict, ConnectionFailed, Unavailable, Unprocessable
 from invoicesync_api.errors.openapi import CONNECTION_PROBLEM_RESPONSES, CONNECTOR_PROBLEM_RESPONSES
 from invoicesync_api.examples import integrations as examples
@@ -81,7 +81,10 @@ class RefreshOut(BaseModel):
 
 
 @router.post(
-    "/{integration_id}/refresh", response_model=RefreshOut, responses=CONNECTOR_PROBLEM_RESPONSES
+    "/{integration_id}/refresh",
+    dependencies=[NeedsWrite],
+    response_model=RefreshOut,
+    responses=CONNECTOR_PROBLEM_RESPONSES,
 )
 async def refresh_now(
     integration_id: uuid.UUID, session: SessionDep, caller: CallerDep, settings: SettingsDep
@@ -103,7 +106,9 @@ async def refresh_now(
     return RefreshOut(integration_id=integration.id, results_emitted=outcome.results_emitted)
 
 
-@router.post("/{integration_id}/deactivate", response_model=DeactivateOut)
+@router.post(
+    "/{integration_id}/deactivate", dependencies=[NeedsAdmin], response_model=DeactivateOut
+)
 async def deactivate(
     integration_id: uuid.UUID, body: DeactivateIn, session: SessionDep, caller: CallerDep
 ) -> DeactivateOut:
@@ -115,6 +120,7 @@ async def deactivate(
 
 @router.post(
     "/{integration_id}/relink",
+    dependencies=[NeedsAdmin],
     response_model=IntegrationOut,
     responses=CONNECTION_PROBLEM_RESPONSES,
 )
@@ -145,7 +151,10 @@ async def relink(
 
 
 @router.post(
-    "/{integration_id}/repair", response_model=RepairOut, responses=CONNECTION_PROBLEM_RESPONSES
+    "/{integration_id}/repair",
+    dependencies=[NeedsAdmin],
+    response_model=RepairOut,
+    responses=CONNECTION_PROBLEM_RESPONSES,
 )
 async def repair(
     integration_id: uuid.UUID,

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Request
 
 from invoicesync_api.clients.router import ClientDep
-from invoicesync_api.deps import CallerDep, SessionDep, SettingsDep
+from invoicesync_api.deps import CallerDep, NeedsAdmin, NeedsRead, SessionDep, SettingsDep
 from invoicesync_api.errors.exceptions import ConnectionFailed, Unprocessable
 from invoicesync_api.errors.openapi import CONNECTION_PROBLEM_RESPONSES
 from invoicesync_api.examples import integrations as examples
@@ -39,6 +39,7 @@ def _box(request: Request) -> SecretBox:
 
 @router.post(
     "/v1/clients/{client_id}/integrations",
+    dependencies=[NeedsAdmin],
     status_code=201,
     response_model=IntegrationOut,
     responses={201: response_examples(examples.CREATED), **CONNECTION_PROBLEM_RESPONSES},
@@ -75,6 +76,7 @@ async def create_integration(
 
 @router.get(
     "/v1/clients/{client_id}/integrations",
+    dependencies=[NeedsRead],
     response_model=list[IntegrationOut],
     responses={200: response_examples(examples.LISTED)},
 )
@@ -83,7 +85,9 @@ async def list_integrations(client: ClientDep, session: SessionDep) -> list[Inte
     return [service.integration_out(i) for i in rows]
 
 
-@router.get("/v1/integrations/{integration_id}", response_model=IntegrationOut)
+@router.get(
+    "/v1/integrations/{integration_id}", dependencies=[NeedsRead], response_model=IntegrationOut
+)
 async def read_integration(
     integration_id: uuid.UUID, session: SessionDep, caller: CallerDep, request: Request
 ) -> IntegrationOut:
@@ -99,6 +103,7 @@ async def read_integration(
 
 @router.patch(
     "/v1/integrations/{integration_id}",
+    dependencies=[NeedsAdmin],
     response_model=IntegrationOut,
     responses={200: response_examples(examples.PATCHED), **CONNECTION_PROBLEM_RESPONSES},
 )
@@ -138,7 +143,11 @@ async def update_integration(
     return service.integration_out(integration)
 
 
-@router.post("/v1/integrations/{integration_id}/verify", response_model=IntegrationOut)
+@router.post(
+    "/v1/integrations/{integration_id}/verify",
+    dependencies=[NeedsAdmin],
+    response_model=IntegrationOut,
+)
 async def reverify(
     integration_id: uuid.UUID, session: SessionDep, caller: CallerDep, settings: SettingsDep
 ) -> IntegrationOut:
@@ -192,6 +201,7 @@ async def oauth_callback(
 
 @router.post(
     "/v1/integrations/{integration_id}/reconnect",
+    dependencies=[NeedsAdmin],
     response_model=IntegrationOut,
     responses={200: response_examples(examples.RECONNECTING)},
 )

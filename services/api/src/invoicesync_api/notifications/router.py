@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from invoicesync_api.clients.router import ClientFilterDep
-from invoicesync_api.deps import CallerDep, SessionDep
+from invoicesync_api.deps import CallerDep, NeedsRead, NeedsWrite, SessionDep
 from invoicesync_api.examples import sync as examples
 from invoicesync_api.examples.media import response_examples
 from invoicesync_api.notifications import repository
@@ -33,7 +33,7 @@ class NotificationOut(BaseModel):
     created_at: datetime
 
 
-@router.get("", response_model=list[NotificationOut])
+@router.get("", dependencies=[NeedsRead], response_model=list[NotificationOut])
 async def list_notifications(
     session: SessionDep,
     caller: CallerDep,
@@ -48,6 +48,7 @@ async def list_notifications(
 
 @router.post(
     "/{notification_id}/read",
+    dependencies=[NeedsWrite],
     response_model=NotificationOut,
     responses={200: response_examples(examples.NOTIFICATION_MARKED)},
 )

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from datetime import UTC, datetime
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from invoicesync_api.deps import AdminDep, SessionDep, hash_key
+from invoicesync_api.api_keys import service as api_keys
+from invoicesync_api.api_keys.scopes import ALL_SCOPES
+from invoicesync_api.deps import AdminDep, SessionDep
 from invoicesync_api.examples import partners as examples
 from invoicesync_api.examples.media import response_examples
 from invoicesync_api.partners import repository
@@ -32,20 +33,18 @@ class PartnerOut(BaseModel):
     api_key: str | None = Field(default=None, description="Shown once, at creation or rotation.")
 
 
-def new_api_key() -> str:
-    return "isk_" + secrets.token_urlsafe(32)
-
-
-def _issue_key(session: SessionDep, partner_id: uuid.UUID) -> str:
-    key = new_api_key()
-    repository.add_api_key(session, partner_id, hash_key(key), key[:10])
-    return key
+def _issue_key(session: SessionDep, partner_id: uuid.UUID, name: str) -> str:
+    """A key with every scope (admin included): the partner makes narrower ones itself
+    with POST /v1/api-keys."""
+    _, secret = api_keys.issue_key(session, partner_id, name, ALL_SCOPES)
+    return secret
 
 
 @router.post("/partners", status_code=201, response_model=PartnerOut)
 async def create_partner(body: PartnerIn, session: SessionDep) -> PartnerOut:
     partner = await repository.add_partner(session, body.name)
-    return PartnerOut(id=partner.id, name=partner.name, api_key=_issue_key(session, partner.id))
+    key = _issue_key(session, partner.id, "Initial key")
+    return PartnerOut(id=partner.id, name=partner.name, api_key=key)
 
 
 @router.get(
@@ -66,7 +65,8 @@ async def rotate_key(
     partner = await repository.get_partner(session, partner_id)
     if revoke_existing:
         await repository.revoke_api_keys(session, partner_id, datetime.now(UTC))
-    return PartnerOut(id=partner.id, name=partner.name, api_key=_issue_key(session, partner.id))
+    key = _issue_key(session, partner.id, "Issued by the platform admin")
+    return PartnerOut(id=partner.id, name=partner.name, api_key=key)
 
 
 @router.delete("/partners/{partner_id}/api-keys", status_code=204)

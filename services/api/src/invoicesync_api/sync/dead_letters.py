@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from invoicesync_api.clients import repository as clients
 from invoicesync_api.db.models import Document
-from invoicesync_api.deps import CallerDep, SessionDep
+from invoicesync_api.deps import CallerDep, NeedsRead, NeedsWrite, SessionDep
 from invoicesync_api.documents.fanout import request_sync
 from invoicesync_api.examples import sync as examples
 from invoicesync_api.integrations.repository import get_integration
@@ -53,7 +53,7 @@ class ReplayOut(BaseModel):
     deliveries: int
 
 
-@router.get("", response_model=list[DeadLetterOut])
+@router.get("", dependencies=[NeedsRead], response_model=list[DeadLetterOut])
 async def list_dead_letters(session: SessionDep, caller: CallerDep) -> list[DeadLetterOut]:
     return [
         DeadLetterOut(
@@ -69,7 +69,7 @@ async def list_dead_letters(session: SessionDep, caller: CallerDep) -> list[Dead
     ]
 
 
-@router.post("/replay", status_code=202, response_model=ReplayOut)
+@router.post("/replay", dependencies=[NeedsWrite], status_code=202, response_model=ReplayOut)
 async def replay(body: ReplayIn, session: SessionDep, caller: CallerDep) -> ReplayOut:
     """Send again every document whose retries ran out (optionally one integration's or
     one client's); an unknown outcome is looked up before anything is sent. A foreign or

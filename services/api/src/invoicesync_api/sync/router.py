@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 
 from invoicesync_api.clients.router import ClientFilterDep
-from invoicesync_api.deps import CallerDep, SessionDep
+from invoicesync_api.deps import CallerDep, NeedsRead, NeedsWrite, SessionDep
 from invoicesync_api.examples import sync as examples
 from invoicesync_api.examples.media import response_examples
 from invoicesync_api.sync import repository, service
@@ -21,6 +21,7 @@ NewRun = Annotated[SyncRunIn, Body(openapi_examples=examples.RUN_BODIES)]
 
 @router.post(
     "",
+    dependencies=[NeedsWrite],
     status_code=202,
     response_model=SyncRunOut,
     responses={202: response_examples(examples.RUN_ACCEPTED)},
@@ -33,7 +34,7 @@ async def start_run(body: NewRun, session: SessionDep, caller: CallerDep) -> Syn
     return service.run_out(run)
 
 
-@router.get("", response_model=list[SyncRunOut])
+@router.get("", dependencies=[NeedsRead], response_model=list[SyncRunOut])
 async def list_runs(
     session: SessionDep, caller: CallerDep, client_id: ClientFilterDep
 ) -> list[SyncRunOut]:
@@ -43,6 +44,7 @@ async def list_runs(
 
 @router.get(
     "/{run_id}",
+    dependencies=[NeedsRead],
     response_model=SyncRunOut,
     responses={200: response_examples(examples.RUN_PROGRESS)},
 )

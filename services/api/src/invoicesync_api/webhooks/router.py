@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from invoicesync_api.deps import CallerDep, SessionDep
+from invoicesync_api.deps import CallerDep, NeedsAdmin, NeedsRead, SessionDep
 from invoicesync_api.examples import webhooks as examples
 from invoicesync_api.examples.media import response_examples
 from invoicesync_api.schemas import Page
@@ -58,7 +58,7 @@ def _with_secret(endpoint: WebhookEndpoint, secret: str) -> EndpointWithSecret:
     return EndpointWithSecret(**service.to_out(endpoint).model_dump(), secret=secret)
 
 
-@router.post("", status_code=201, response_model=EndpointWithSecret)
+@router.post("", dependencies=[NeedsAdmin], status_code=201, response_model=EndpointWithSecret)
 async def create_endpoint(
     body: EndpointIn,
     session: SessionDep,
@@ -78,17 +78,17 @@ async def create_endpoint(
     return _with_secret(await repository.add_endpoint(session, endpoint), secret)
 
 
-@router.get("", response_model=list[EndpointOut])
+@router.get("", dependencies=[NeedsRead], response_model=list[EndpointOut])
 async def list_endpoints(session: SessionDep, caller: CallerDep) -> list[EndpointOut]:
     return [service.to_out(e) for e in await repository.list_endpoints(session, caller.partner_id)]
 
 
-@router.get("/{endpoint_id}", response_model=EndpointOut)
+@router.get("/{endpoint_id}", dependencies=[NeedsRead], response_model=EndpointOut)
 async def read_endpoint(endpoint: EndpointDep) -> EndpointOut:
     return service.to_out(endpoint)
 
 
-@router.patch("/{endpoint_id}", response_model=EndpointOut)
+@router.patch("/{endpoint_id}", dependencies=[NeedsAdmin], response_model=EndpointOut)
 async def patch_endpoint(
     body: EndpointPatch, endpoint: EndpointDep, session: SessionDep, settings: WebhookSettingsDep
 ) -> EndpointOut:
@@ -113,7 +113,7 @@ async def patch_endpoint(
     return service.to_out(endpoint)
 
 
-@router.delete("/{endpoint_id}", status_code=204)
+@router.delete("/{endpoint_id}", dependencies=[NeedsAdmin], status_code=204)
 async def delete_endpoint(endpoint: EndpointDep, session: SessionDep) -> Response:
     """Remove the endpoint with its delivery log; nothing more is sent to it."""
     await repository.delete_endpoint(session, endpoint.id)
@@ -122,6 +122,7 @@ async def delete_endpoint(endpoint: EndpointDep, session: SessionDep) -> Respons
 
 @router.post(
     "/{endpoint_id}/rotate-secret",
+    dependencies=[NeedsAdmin],
     response_model=EndpointWithSecret,
     responses={200: response_examples(examples.ROTATED)},
 )
@@ -137,6 +138,7 @@ async def rotate_secret(
 
 @router.get(
     "/{endpoint_id}/deliveries",
+    dependencies=[NeedsRead],
     response_model=Page[DeliveryOut],
     responses={200: response_examples(examples.DELIVERIES)},
 )
@@ -154,7 +156,11 @@ async def list_deliveries(
     return Page[DeliveryOut](data=data, next_cursor=next_cursor)
 
 
-@router.get("/{endpoint_id}/deliveries/{delivery_id}", response_model=DeliveryDetail)
+@router.get(
+    "/{endpoint_id}/deliveries/{delivery_id}",
+    dependencies=[NeedsRead],
+    response_model=DeliveryDetail,
+)
 async def read_delivery(
     delivery_id: uuid.UUID, endpoint: EndpointDep, session: SessionDep
 ) -> DeliveryDetail:
@@ -170,6 +176,7 @@ async def read_delivery(
 
 @router.post(
     "/{endpoint_id}/deliveries/{delivery_id}/replay",
+    dependencies=[NeedsAdmin],
     status_code=202,
     response_model=DeliveryOut,
     responses={202: response_examples(examples.REPLAY_QUEUED)},
@@ -185,6 +192,7 @@ async def replay_delivery(
 
 @router.post(
     "/{endpoint_id}/test",
+    dependencies=[NeedsAdmin],
     status_code=202,
     response_model=DeliveryOut,
     responses={202: response_examples(examples.TEST_QUEUED)},

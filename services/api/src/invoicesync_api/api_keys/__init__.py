@@ -1,0 +1,1 @@
+"""A partner's API keys: scoped (read, write, admin), rotated with an overlap, revoked."""
