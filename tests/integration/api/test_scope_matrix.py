@@ -87,7 +87,7 @@ async def test_every_route_by_every_scope_is_allowed_or_403_with_the_scope(
     document = partner.get("/openapi.json").json()
     operations = keyed_operations(document)
     assert len(operations) >= 45, operations  # the walk found the routes
-    wrong = []
+    wrong: list[tuple[Any, ...]] = []
     for method, template, operation in operations:
         needed = expected_scope(method, template)
         if operation.get("x-required-scope") != needed:
