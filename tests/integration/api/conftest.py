@@ -25,6 +25,14 @@ from tests.support.servers import serve_in_thread
 from tests.support.webhooks import Receiver
 
 ADMIN_TOKEN = "adm_integration_tests"
+# The shared app's limits, out of reach of the tests that fire many requests (the fuzzer, the
+# isolation matrix) or many wrong keys from 127.0.0.1; test_rate_limits sets its own.
+HIGH_LIMITS: dict[str, Any] = {
+    "rate_limit_per_minute": 10_000_000,
+    "rate_limit_burst": 1_000_000,
+    "auth_failures_per_minute": 10_000_000,
+    "auth_failures_burst": 1_000_000,
+}
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +45,7 @@ def api_url(database_url: str, encryption_key: str) -> Iterator[str]:
         connector_exact_url="http://127.0.0.1:9",
         connector_lexware_url="http://127.0.0.1:9",
         connector_yuki_url="http://127.0.0.1:9",
+        **HIGH_LIMITS,
     )
     with serve_in_thread(create_app(settings)) as url:
         yield url

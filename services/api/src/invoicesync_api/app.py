@@ -33,6 +33,7 @@ from invoicesync_api.integrations.router import router as integrations_router
 from invoicesync_api.notifications.router import router as notifications_router
 from invoicesync_api.openapi import examples_as_written, scope_responses
 from invoicesync_api.partners.router import router as partners_router
+from invoicesync_api.rate_limits import Gcra, RateLimitHeaders, RateLimits
 from invoicesync_api.settings import ApiSettings
 from invoicesync_api.sync.dead_letters import router as dead_letters_router
 from invoicesync_api.sync.router import router as sync_runs_router
@@ -151,6 +152,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
         IdempotencyKeys(engine, sessionmaker, settings.idempotency_in_flight_seconds),
         max_days_ahead=settings.document_max_days_ahead,
     )
+    app.state.rate_limits = RateLimits(
+        engine,
+        Gcra(settings.rate_limit_per_minute, settings.rate_limit_burst),
+        Gcra(settings.auth_failures_per_minute, settings.auth_failures_burst),
+    )
     app.state.webhook_settings = settings.webhooks
     app.state.lexware_signatures = LexwareSignatures(
         settings.lexware_webhook_public_key, settings.lexware_webhook_public_key_url
@@ -171,6 +177,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         document_router("credit_note", "/v1/credit-notes", "credit notes"),
     ):
         app.include_router(router, responses=PROBLEM_RESPONSES)
+    app.add_middleware(RateLimitHeaders)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         RequestLimits, max_url_bytes=settings.max_url_bytes, max_headers=settings.max_header_fields

@@ -62,13 +62,12 @@ async def get_caller(request: Request, credentials: BearerDep) -> Caller:
     its connection only when the route needs it, so a request never holds two at once."""
     if credentials is None:
         raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
+    # One statement: the key, its rate limit and the address's failed attempts (rate_limits).
+    key = await request.app.state.rate_limits.admit(request, hash_key(credentials.credentials))
     now = clock.now()
-    async with autocommit(request.app.state.engine) as connection:
-        key = await api_keys.find_usable_key(connection, hash_key(credentials.credentials), now)
-        if key is not None and api_keys.is_use_unnoted(key, now):
+    if api_keys.is_use_unnoted(key, now):  # at most once a minute per key
+        async with autocommit(request.app.state.engine) as connection:
             await api_keys.note_use(connection, key.id, now)
-    if key is None:
-        raise Unauthorized("The API key is unknown or revoked.")
     return Caller(partner_id=key.partner_id, key_id=key.id, scopes=frozenset(key.scopes))
 
 

@@ -44,6 +44,18 @@ class ApiSettings(ServiceSettings):
     # A POST with an Idempotency-Key holds two connections (its claim commits on its own).
     database_pool_size: int = 20
 
+    # Rate limit per API key (GCRA, shared by replicas through PostgreSQL): a sustained rate
+    # and a burst. A frontend polling a few lists every few seconds, and a page that loads
+    # some tens of resources at once, stay far inside; a script firing a few hundred
+    # requests in seconds is slowed to the sustained rate after its burst. 0: no limit.
+    rate_limit_per_minute: int = Field(default=600, ge=0)
+    rate_limit_burst: int = Field(default=120, ge=1)
+    # Failed authentications (unknown, wrong or revoked keys) per client address: past them,
+    # every request from that address answers 429 until the bucket lets one more through.
+    # 0: no slow-down.
+    auth_failures_per_minute: int = Field(default=20, ge=0)
+    auth_failures_burst: int = Field(default=20, ge=1)
+
     idempotency_in_flight_seconds: int = 60
     # Results applied at once (each document's in order, committed up to the first
     # unfinished): one at a time, a burst of results waited minutes behind one another.

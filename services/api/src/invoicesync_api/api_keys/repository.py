@@ -27,10 +27,6 @@ def _usable(now: ColumnElement[datetime] | datetime) -> ColumnElement[bool]:
     return (_KEYS.revoked_at.is_(None)) & or_(_KEYS.expires_at.is_(None), _KEYS.expires_at > now)
 
 
-# Built once: compiled once and prepared once per connection (every request runs it).
-_CALLER = select(_KEYS.id, _KEYS.partner_id, _KEYS.scopes, _KEYS.last_used_at).where(
-    _KEYS.key_hash == bindparam("key_hash"), _usable(bindparam("now"))
-)
 _NOTE_USE = (
     update(ApiKey)
     .where(
@@ -43,19 +39,12 @@ _NOTE_USE = (
 
 @dataclass(frozen=True)
 class UsableKey:
+    """A key that authenticated a request (looked up by rate_limits, with its limit)."""
+
     id: uuid.UUID
     partner_id: uuid.UUID
     scopes: list[str]
     last_used_at: datetime | None
-
-
-async def find_usable_key(
-    connection: AsyncConnection, key_hash: str, now: datetime
-) -> UsableKey | None:
-    """The usable key with this hash, or None. Takes a connection, not a session: the
-    caller is found outside the request's transaction."""
-    row = (await connection.execute(_CALLER, {"key_hash": key_hash, "now": now})).first()
-    return None if row is None else UsableKey(*row)
 
 
 def is_use_unnoted(key: UsableKey, now: datetime) -> bool:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -64,6 +65,28 @@ class ApiKey(Model):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Coarse: written at most once a minute per key, never on every request.
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApiKeyRateLimit(Model):
+    """A key's rate-limit bucket (GCRA; see rate_limits). UNLOGGED, written by one statement."""
+
+    __tablename__ = "api_key_rate_limits"
+    __table_args__ = {"prefixes": ["UNLOGGED"], "postgresql_with": {"fillfactor": 50}}
+
+    key_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    tat: Mapped[float] = mapped_column(Double)
+    allowed: Mapped[bool] = mapped_column(Boolean)
+
+
+class AuthFailureLimit(Model):
+    """Failed authentications from one client address (GCRA; see rate_limits)."""
+
+    __tablename__ = "auth_failure_limits"
+    __table_args__ = {"prefixes": ["UNLOGGED"], "postgresql_with": {"fillfactor": 50}}
+
+    address: Mapped[str] = mapped_column(Text, primary_key=True)
+    tat: Mapped[float] = mapped_column(Double)
+    allowed: Mapped[bool] = mapped_column(Boolean)
 
 
 class Client(Model):

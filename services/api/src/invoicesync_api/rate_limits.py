@@ -1,0 +1,261 @@
+"""Rate limits per API key, and a slow-down of failed authentication per client address.
+
+Both are GCRA (a token bucket told as one timestamp): a key may send ``burst`` requests at
+once and ``per_minute`` a minute for as long as it likes. A bucket is one row holding its
+theoretical arrival time (``tat``, seconds on the shared clock): a request at ``now`` moves
+it to ``max(tat, now) + interval`` and is allowed while that is no further than
+``burst * interval`` ahead of ``now``. The rows live in UNLOGGED tables shared by every
+replica (a crash empties them: every bucket starts full again, which is harmless).
+
+The key's lookup, the address's slow-down and the key's bucket are one statement, one round
+trip, the one the lookup of the key took before: a limit costs no extra trip to the
+database. Only a failed authentication takes a second statement (it counts the failure).
+
+What the caller reads: ``RateLimit-Policy`` and ``RateLimit`` (draft-ietf-httpapi-ratelimit-
+headers-11) on every answer to a request with a valid key, and ``Retry-After`` on a 429.
+The answers are put on by ``RateLimitHeaders`` from what the check left on the request, so a
+route's own answers and errors carry them alike.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from fastapi import Request
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from invoicesync_api.api_keys.repository import UsableKey
+from invoicesync_api.errors.exceptions import ApiError, Unauthorized
+from invoicesync_shared import clock
+from invoicesync_shared.db.engine import autocommit
+
+POLICY = "default"
+STATE_KEY = "rate_limit"
+UNKNOWN_KEY = "The API key is unknown or revoked."
+
+
+class TooManyRequests(ApiError):
+    status, code, title = 429, "rate_limited", "Too many requests"
+
+
+@dataclass(frozen=True)
+class Gcra:
+    """A sustained rate (``per_minute``) with a burst; ``per_minute`` 0: no limit."""
+
+    per_minute: int
+    burst: int
+
+    @property
+    def on(self) -> bool:
+        return self.per_minute > 0
+
+    @property
+    def interval(self) -> float:
+        """Seconds one request costs."""
+        return 60.0 / self.per_minute
+
+    @property
+    def tolerance(self) -> float:
+        """How far ahead of now the bucket's time may run: a full burst."""
+        return self.burst * self.interval
+
+    def policy(self) -> str:
+        """The bucket as the draft's quota: ``burst`` requests per the time it takes to
+        refill from empty (600 a minute with a burst of 120: q=120;w=12)."""
+        return f'"{POLICY}";q={self.burst};w={max(1, math.ceil(self.tolerance))}'
+
+    def remaining(self, tat: float, now: float) -> int:
+        return max(0, math.floor((self.tolerance - (tat - now)) / self.interval + 1e-9))
+
+    def retry_after(self, tat: float, now: float) -> int:
+        """Whole seconds until one more request fits (at least 1)."""
+        return max(1, math.ceil(tat + self.interval - self.tolerance - now))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the limit said about one request, for the answer's headers."""
+
+    policy: str | None  # RateLimit-Policy (a valid key)
+    remaining: int = 0
+    reset: int = 0
+    retry_after: int | None = None  # a 429
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        headers: list[tuple[bytes, bytes]] = []
+        if self.policy is not None:
+            headers.append((b"ratelimit-policy", self.policy.encode()))
+            headers.append((b"ratelimit", f'"{POLICY}";r={self.remaining};t={self.reset}'.encode()))
+        if self.retry_after is not None:
+            headers.append((b"retry-after", str(self.retry_after).encode()))
+        return headers
+
+
+# The key's row (as partners.repository looks it up: by hash, unrevoked), and the address's
+# failures: a further failure from an address past its limit would be refused, so the
+# address is answered 429 before its key is even looked at (a valid key too: otherwise a
+# guess that hits would still be told apart, and the slow-down would slow nothing).
+_CALLER = """
+caller AS (
+    SELECT id, partner_id, scopes, last_used_at FROM api_keys
+    WHERE key_hash = :key_hash AND revoked_at IS NULL
+      AND (expires_at IS NULL OR expires_at > to_timestamp(:now))
+)"""
+_BLOCKED = """
+blocked AS (
+    SELECT tat FROM auth_failure_limits
+    WHERE address = :address AND tat + :fail_interval - :now > :fail_tolerance
+)"""
+# The key's bucket: moved on when the request fits, else left; one row either way, read
+# back under its row lock (so replicas at once see each other's requests).
+_BUCKET = """
+bucket AS (
+    INSERT INTO api_key_rate_limits AS b (key_id, tat, allowed)
+    SELECT id, :now + :interval, true FROM caller
+    WHERE NOT EXISTS (SELECT 1 FROM blocked)
+    ON CONFLICT (key_id) DO UPDATE SET
+        tat = CASE WHEN greatest(b.tat, :now) + :interval - :now <= :tolerance
+                   THEN greatest(b.tat, :now) + :interval ELSE b.tat END,
+        allowed = greatest(b.tat, :now) + :interval - :now <= :tolerance
+    RETURNING b.tat, b.allowed
+)"""
+_COUNT_FAILURE = """
+    INSERT INTO auth_failure_limits AS f (address, tat, allowed)
+    VALUES (:address, :now + :interval, true)
+    ON CONFLICT (address) DO UPDATE SET
+        tat = CASE WHEN greatest(f.tat, :now) + :interval - :now <= :tolerance
+                   THEN greatest(f.tat, :now) + :interval ELSE f.tat END,
+        allowed = greatest(f.tat, :now) + :interval - :now <= :tolerance
+    RETURNING f.tat, f.allowed
+    """
+
+
+def _typed(sql: str) -> str:
+    """Numbers as float8: PostgreSQL cannot infer ``$1 + $2`` on its own."""
+    return re.sub(
+        r":(now|interval|tolerance|fail_interval|fail_tolerance)\b", r"CAST(:\1 AS float8)", sql
+    )
+
+
+def _statement(keys: Gcra, failures: Gcra) -> str:
+    ctes = [_CALLER]
+    blocked = "NULL::float8"
+    if failures.on:
+        ctes.append(_BLOCKED)
+        blocked = "(SELECT tat FROM blocked)"
+    bucket = "NULL::float8, NULL::boolean"
+    if keys.on:
+        ctes.append(_BUCKET)
+        bucket = "bucket.tat, bucket.allowed"
+    join = " LEFT JOIN bucket ON true" if keys.on else ""
+    return _typed(
+        f"WITH {','.join(ctes)}\n"
+        f"SELECT caller.id, caller.partner_id, caller.scopes, caller.last_used_at, {bucket},"
+        f" {blocked} AS blocked_tat\n"
+        f"FROM (SELECT 1) AS one LEFT JOIN caller ON true{join}"
+    )
+
+
+class RateLimits:
+    """Checks a request's key and its limits (``admit``); one per app."""
+
+    def __init__(self, engine: AsyncEngine, keys: Gcra, failures: Gcra) -> None:
+        self.engine = engine
+        self.keys = keys
+        self.failures = failures
+        # Built once: compiled once and prepared once per connection.
+        self._lookup = text(_statement(keys, failures))
+        self._count_failure_statement = text(_typed(_COUNT_FAILURE))
+        self._policy = keys.policy() if keys.on else None
+
+    def _params(self, key_hash: str, address: str, now: float) -> dict[str, object]:
+        params: dict[str, object] = {"key_hash": key_hash, "now": now}
+        if self.keys.on:
+            params |= {"interval": self.keys.interval, "tolerance": self.keys.tolerance}
+        if self.failures.on:
+            params |= {
+                "address": address,
+                "fail_interval": self.failures.interval,
+                "fail_tolerance": self.failures.tolerance,
+            }
+        return params
+
+    async def admit(self, request: Request, key_hash: str) -> UsableKey:
+        """The key sent, if it is valid and within its limit; raises ``Unauthorized`` or
+        ``TooManyRequests`` otherwise, and leaves the verdict for the answer's headers."""
+        now = clock.now().timestamp()
+        address = request.client.host if request.client else ""
+        async with autocommit(self.engine) as connection:
+            row = (
+                await connection.execute(self._lookup, self._params(key_hash, address, now))
+            ).one()
+        key_id, partner_id, scopes, last_used_at, tat, allowed, blocked_tat = row
+        if blocked_tat is not None:
+            self._refuse_address(request, blocked_tat, now)
+        if key_id is None:
+            await self._count_failure(request, address, now)
+            raise Unauthorized(UNKNOWN_KEY)
+        if self._policy is not None:
+            if not allowed:
+                retry = self.keys.retry_after(tat, now)
+                request.state.rate_limit = Verdict(self._policy, 0, retry, retry)
+                raise TooManyRequests(
+                    f"This API key sent more than {self.keys.burst} requests at once or more "
+                    f"than {self.keys.per_minute} a minute; try again in {retry} s.",
+                    extra={"retry_after": retry},
+                )
+            request.state.rate_limit = Verdict(
+                self._policy, self.keys.remaining(tat, now), max(0, math.ceil(tat - now))
+            )
+        return UsableKey(key_id, partner_id, scopes, last_used_at)
+
+    async def _count_failure(self, request: Request, address: str, now: float) -> None:
+        """One more failure from ``address`` (answered 401 while it fits); the address is
+        refused from the next request on, before any key is looked at."""
+        if not self.failures.on:
+            return
+        params = {
+            "address": address,
+            "now": now,
+            "interval": self.failures.interval,
+            "tolerance": self.failures.tolerance,
+        }
+        async with autocommit(self.engine) as connection:
+            tat, allowed = (await connection.execute(self._count_failure_statement, params)).one()
+        if not allowed:  # another replica counted the last one that fitted meanwhile
+            self._refuse_address(request, tat, now)
+
+    def _refuse_address(self, request: Request, tat: float, now: float) -> None:
+        """The same answer whatever key was sent: unknown, revoked or valid alike."""
+        retry = self.failures.retry_after(tat, now)
+        request.state.rate_limit = Verdict(None, retry_after=retry)
+        raise TooManyRequests(
+            f"Too many failed authentications from this address; try again in {retry} s.",
+            extra={"retry_after": retry},
+        )
+
+
+class RateLimitHeaders:
+    """Puts the verdict the check left on the request onto its answer, whatever answers
+    (the route, an error handler). Plain ASGI: no extra task per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                verdict = scope.get("state", {}).get(STATE_KEY)
+                if isinstance(verdict, Verdict):
+                    message["headers"] = [*message.get("headers", []), *verdict.headers()]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

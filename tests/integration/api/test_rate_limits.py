@@ -1,0 +1,210 @@
+"""Rate limits per API key and the slow-down of failed authentication, over HTTP on
+PostgreSQL: two app instances on one database are two replicas sharing every bucket.
+
+Time is the shared clock, held still by the tests and moved on by hand: nothing sleeps, and
+a bucket refills only when a test says so. Each test speaks from a loopback address of its
+own (127.x.y.z), so the address buckets of one test never meet another's."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from invoicesync_api.app import create_app
+from invoicesync_api.settings import ApiSettings
+from invoicesync_shared import clock
+from tests.integration.api.conftest import ADMIN_TOKEN
+from tests.support.servers import serve_in_thread
+
+PER_MINUTE = 60  # one request a second
+BURST = 5
+FAILURES_PER_MINUTE = 6  # one failure every 10 s
+FAILURE_BURST = 3
+POLICY = f'"default";q={BURST};w={BURST}'
+
+
+class HeldClock:
+    """Stands still until moved."""
+
+    def __init__(self) -> None:
+        self.at = datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return self.at
+
+    def move(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def held() -> Iterator[HeldClock]:
+    held = HeldClock()
+    clock.use(held)
+    try:
+        yield held
+    finally:
+        clock.use(clock.SystemClock())
+
+
+def _settings(database_url: str, encryption_key: str) -> ApiSettings:
+    return ApiSettings(
+        database_url=SecretStr(database_url),
+        encryption_keys=SecretStr(encryption_key),
+        admin_token=SecretStr(ADMIN_TOKEN),
+        run_workers=False,
+        rate_limit_per_minute=PER_MINUTE,
+        rate_limit_burst=BURST,
+        auth_failures_per_minute=FAILURES_PER_MINUTE,
+        auth_failures_burst=FAILURE_BURST,
+    )
+
+
+@pytest.fixture(scope="module")
+def replicas(database_url: str, encryption_key: str) -> Iterator[tuple[str, str]]:
+    """Two API replicas on one database."""
+    with (
+        serve_in_thread(create_app(_settings(database_url, encryption_key))) as first,
+        serve_in_thread(create_app(_settings(database_url, encryption_key))) as second,
+    ):
+        yield first, second
+
+
+def _address() -> str:
+    return f"127.{random.randint(1, 254)}.{random.randint(1, 254)}.{random.randint(1, 254)}"
+
+
+@pytest.fixture
+def address() -> str:
+    """A loopback address of this test's own."""
+    return _address()
+
+
+def _http(url: str, address: str, key: str | None = None) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    transport = httpx.HTTPTransport(local_address=address)
+    return httpx.Client(base_url=url, transport=transport, headers=headers, timeout=30)
+
+
+def _new_key(url: str) -> str:
+    created = httpx.post(
+        f"{url}/admin/v1/partners",
+        json={"name": "Limited"},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+    assert created.status_code == 201, created.text
+    return str(created.json()["api_key"])
+
+
+def _limit(response: httpx.Response) -> tuple[int, int]:
+    """RateLimit's remaining and reset."""
+    found = re.fullmatch(r'"default";r=(\d+);t=(\d+)', response.headers["RateLimit"])
+    assert found, response.headers["RateLimit"]
+    return int(found[1]), int(found[2])
+
+
+def test_a_key_past_its_burst_is_429_with_the_headers(
+    replicas: tuple[str, str], held: HeldClock, address: str
+) -> None:
+    url = replicas[0]
+    with _http(url, address, _new_key(url)) as partner:
+        answers = [partner.get("/v1/clients") for _ in range(BURST)]
+        assert [a.status_code for a in answers] == [200] * BURST
+        assert {a.headers["RateLimit-Policy"] for a in answers} == {POLICY}
+        assert [_limit(a) for a in answers] == [(BURST - 1 - n, n + 1) for n in range(BURST)]
+
+        refused = partner.get("/v1/clients")
+        assert refused.status_code == 429
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["code"] == "rate_limited"
+        assert refused.json()["retry_after"] == 1
+        assert refused.headers["Retry-After"] == "1"
+        assert refused.headers["RateLimit-Policy"] == POLICY
+        assert _limit(refused) == (0, 1)
+        # Refused requests cost nothing: after the second one request fits again.
+        held.move(1)
+        assert partner.get("/v1/clients").status_code == 200
+
+
+def test_another_key_is_not_limited_by_the_first(
+    replicas: tuple[str, str], held: HeldClock, address: str
+) -> None:
+    url = replicas[0]
+    with _http(url, address, _new_key(url)) as busy, _http(url, address, _new_key(url)) as calm:
+        for _ in range(BURST):
+            busy.get("/v1/clients")
+        assert busy.get("/v1/clients").status_code == 429
+        answer = calm.get("/v1/clients")
+        assert answer.status_code == 200
+        assert _limit(answer) == (BURST - 1, 1)
+
+
+def test_replicas_share_one_bucket_per_key(
+    replicas: tuple[str, str], held: HeldClock, address: str
+) -> None:
+    key = _new_key(replicas[0])
+    with _http(replicas[0], address, key) as first, _http(replicas[1], address, key) as second:
+        statuses = [(first if n % 2 else second).get("/v1/clients").status_code for n in range(8)]
+        assert statuses == [200] * BURST + [429] * 3
+        assert first.get("/v1/clients").status_code == 429
+        assert second.get("/v1/clients").status_code == 429
+
+
+def test_the_bucket_refills_with_time(
+    replicas: tuple[str, str], held: HeldClock, address: str
+) -> None:
+    url = replicas[0]
+    with _http(url, address, _new_key(url)) as partner:
+        for _ in range(BURST):
+            partner.get("/v1/clients")
+        assert partner.get("/v1/clients").status_code == 429
+        held.move(2.0)  # two requests' worth at one a second
+        assert [partner.get("/v1/clients").status_code for _ in range(3)] == [200, 200, 429]
+        held.move(BURST)  # full again
+        answers = [partner.get("/v1/clients") for _ in range(BURST + 1)]
+        assert [a.status_code for a in answers] == [200] * BURST + [429]
+
+
+def test_failed_authentication_is_slowed_the_same_for_unknown_wrong_and_valid_keys(
+    replicas: tuple[str, str], held: HeldClock, address: str
+) -> None:
+    url = replicas[0]
+    valid = _new_key(url)
+    wrong = valid[:-4] + ("aaaa" if not valid.endswith("aaaa") else "bbbb")
+    unknown = "isk_" + "x" * 43
+    for n in range(FAILURE_BURST):
+        with _http(url, address, wrong if n % 2 else unknown) as caller:
+            assert caller.get("/v1/clients").status_code == 401
+    answers = {}
+    for name, key in (("unknown", unknown), ("wrong", wrong), ("valid", valid)):
+        with _http(replicas[1], address, key) as caller:
+            answers[name] = caller.get("/v1/clients")
+    # Past the failures: the same answer whatever the key, so it tells nothing about keys.
+    assert {a.status_code for a in answers.values()} == {429}
+    assert len({a.text for a in answers.values()}) == 1
+    assert len({a.headers["Retry-After"] for a in answers.values()}) == 1
+    assert all("RateLimit" not in a.headers for a in answers.values())
+    assert answers["valid"].json()["code"] == "rate_limited"
+    # Another address is not slowed down, and this one recovers with time.
+    with _http(url, _address(), valid) as elsewhere:
+        assert elsewhere.get("/v1/clients").status_code == 200
+    held.move(int(answers["valid"].headers["Retry-After"]))
+    with _http(url, address, valid) as caller:
+        assert caller.get("/v1/clients").status_code == 200
+
+
+def test_admin_and_probes_are_not_limited(
+    replicas: tuple[str, str], held: HeldClock, address: str
+) -> None:
+    url = replicas[0]
+    with _http(url, address, ADMIN_TOKEN) as admin:
+        statuses = {admin.get("/admin/v1/partners").status_code for _ in range(BURST * 2)}
+        assert statuses == {200}
+        assert "RateLimit" not in admin.get("/admin/v1/partners").headers
+    with _http(url, address) as probe:
+        assert {probe.get("/healthz").status_code for _ in range(BURST * 2)} == {200}
