@@ -4,7 +4,14 @@ against a bare FastAPI + asyncpg endpoint that inserts the same ``documents`` ro
 
 Both are uvicorn processes on the same PostgreSQL database, driven one after the other by
 the same closed-loop generator (same concurrency, duration and body) from this process.
-Figures: accept throughput ratio (target >= 0.5), p50/p99 of both, RSS of the API."""
+
+The API is driven twice in the same run: first with its rate limits off (no bucket in the
+key's lookup), then restarted with them on at a size the load stays under, so every request
+pays for its bucket and none is refused: the cost of the limiter, not its effect. (At the
+defaults a key gets 10 requests a second after its burst, which says nothing about cost.)
+
+Figures: accept throughput ratio with limits on (target >= 0.5) and off, against the bare
+endpoint; on / off (target >= 0.9: within noise); p50/p99; RSS of the API."""
 
 from __future__ import annotations
 
@@ -25,14 +32,26 @@ from bench.common import (
     new_partner,
     rss_figures,
     stack,
+    stop,
     wheel_broker,
 )
+from bench.common import _api_workers_running as api_workers_running
 from bench.load import LoadResult, closed_loop
 from invoicesync_devstack.broker import free_port
+from tests.support.processes import Stack
 
 NAME = "api_accept"
-BUDGET_SECONDS = 80
+BUDGET_SECONDS = 120  # three loads and one restart of the API
 CONCURRENCY = 16
+ON_OFF_TARGET = 0.9
+# Limits off: the key's lookup alone. On: enforced, far above what the load sends.
+LIMITS_OFF = {"INVOICESYNC_RATE_LIMIT_PER_MINUTE": "0", "INVOICESYNC_AUTH_FAILURES_PER_MINUTE": "0"}
+LIMITS_ON = {
+    "INVOICESYNC_RATE_LIMIT_PER_MINUTE": "10000000",
+    "INVOICESYNC_RATE_LIMIT_BURST": "1000000",
+    "INVOICESYNC_AUTH_FAILURES_PER_MINUTE": "10000000",
+    "INVOICESYNC_AUTH_FAILURES_BURST": "1000000",
+}
 
 
 async def _add_integration(database_url: str, client_id: str) -> None:
@@ -59,7 +78,7 @@ async def run(options: Options) -> list[Figure]:
     seconds = options.pick(15, 5)
     log_dir = options.log_dir / NAME
     async with fresh_database() as database_url, wheel_broker(log_dir) as bootstrap:
-        with stack(database_url, bootstrap, log_dir, connectors=()) as running:
+        with stack(database_url, bootstrap, log_dir, connectors=(), env=LIMITS_OFF) as running:
             partner = new_partner(running)
             client_id = new_client(partner)
             await _add_integration(database_url, client_id)
@@ -87,9 +106,6 @@ async def run(options: Options) -> list[Figure]:
             def bare_body(n: int) -> dict[str, Any]:
                 return document_body(client_id, f"B{run_id}-{n}", customer=f"c{n % 50}")
 
-            def api_body(n: int) -> dict[str, Any]:
-                return document_body(client_id, f"A{run_id}-{n}", customer=f"c{n % 50}")
-
             bare = await closed_loop(
                 f"http://127.0.0.1:{port}/bare/invoices",
                 bare_body,
@@ -97,18 +113,35 @@ async def run(options: Options) -> list[Figure]:
                 concurrency=CONCURRENCY,
                 seconds=seconds,
             )
-            sampler = Sampler.of(running, include_self=True)
-            with sampler.loaded() as usage:
-                api = await closed_loop(
+
+            async def drive_api(label: str) -> LoadResult:
+                def api_body(n: int) -> dict[str, Any]:
+                    number = f"A{run_id}{label}-{n}"
+                    return document_body(client_id, number, customer=f"c{n % 50}")
+
+                return await closed_loop(
                     f"{running.api_url}/v1/invoices",
                     api_body,
                     headers={"Authorization": str(partner.headers["Authorization"])},
                     concurrency=CONCURRENCY,
                     seconds=seconds,
-                    per_request=lambda n: {"Idempotency-Key": f"bench-{run_id}-{n}"},
+                    per_request=lambda n: {"Idempotency-Key": f"bench-{run_id}-{label}-{n}"},
                 )
+
+            off = await drive_api("off")
+            _restart_api(running, LIMITS_ON)
+            sampler = Sampler.of(running, include_self=True)
+            with sampler.loaded() as usage:
+                api = await drive_api("on")
             partner.close()
-    return _figures(api, bare, _usage_note(usage), sampler)
+    return _figures(api, off, bare, _usage_note(usage), sampler)
+
+
+def _restart_api(running: Stack, env: dict[str, str]) -> None:
+    """The API again on its port with ``env`` added, its outbox relay running."""
+    stop(running, "api")
+    running.start("api", "invoicesync-api", f"{running.api_url}/healthz", env=env)
+    api_workers_running(running, 90)
 
 
 def _usage_note(usage: ProcessUsage) -> str:
@@ -118,19 +151,44 @@ def _usage_note(usage: ProcessUsage) -> str:
     )
 
 
-def _figures(api: LoadResult, bare: LoadResult, note: str, sampler: Sampler) -> list[Figure]:
+def _figures(
+    api: LoadResult, off: LoadResult, bare: LoadResult, note: str, sampler: Sampler
+) -> list[Figure]:
+    """``api``: limits on; ``off``: limits off; ``bare``: the bare endpoint."""
     ratio = api.throughput / bare.throughput if bare.throughput else 0.0
+    off_ratio = off.throughput / bare.throughput if bare.throughput else 0.0
+    on_off = api.throughput / off.throughput if off.throughput else 0.0
     return [
         Figure(
             NAME,
-            f"accept throughput, {CONCURRENCY} concurrent",
+            f"accept throughput, {CONCURRENCY} concurrent, limits on",
             round(api.throughput, 1),
             "req/s",
             reference=f"bare {bare.throughput:.1f} req/s",
             ratio=round(ratio, 2),
             target=">= 0.5",
             passed=ratio >= 0.5,
-            note=f"errors api {api.errors} bare {bare.errors}; {note}",
+            note=f"errors api {api.errors} bare {bare.errors}; statuses {api.statuses}; {note}",
+        ),
+        Figure(
+            NAME,
+            f"accept throughput, {CONCURRENCY} concurrent, limits off",
+            round(off.throughput, 1),
+            "req/s",
+            reference=f"bare {bare.throughput:.1f} req/s",
+            ratio=round(off_ratio, 2),
+            note=f"errors {off.errors}",
+        ),
+        Figure(
+            NAME,
+            "accept throughput, limits on / off",
+            round(api.throughput, 1),
+            "req/s",
+            reference=f"off {off.throughput:.1f} req/s",
+            ratio=round(on_off, 2),
+            target=f">= {ON_OFF_TARGET}",
+            passed=on_off >= ON_OFF_TARGET,
+            note=f"ratio to bare: on {ratio:.2f}, off {off_ratio:.2f}",
         ),
         Figure(
             NAME,

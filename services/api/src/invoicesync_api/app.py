@@ -24,7 +24,11 @@ from invoicesync_api.documents.accept_document import AcceptDocument
 from invoicesync_api.documents.idempotency import IdempotencyKeys
 from invoicesync_api.documents.router import document_router
 from invoicesync_api.errors.handlers import install_error_handlers
-from invoicesync_api.errors.openapi import PROBLEM_RESPONSES, problem_media_types
+from invoicesync_api.errors.openapi import (
+    PROBLEM_RESPONSES,
+    problem_media_types,
+    rate_limits_documented,
+)
 from invoicesync_api.errors.problem import problem
 from invoicesync_api.health import DependencyHealth, State
 from invoicesync_api.http_limits import RequestLimits
@@ -49,6 +53,11 @@ and brings the booking number back.
 
 Errors are RFC 9457 `application/problem+json` with a stable `code`. Amounts are decimal
 strings. Authenticate with `Authorization: Bearer <api key>`.
+
+**Rate limits:** each API key may send a burst of requests at once and a sustained rate
+after it; every answer says where the key stands in `RateLimit-Policy` and `RateLimit`
+(draft-ietf-httpapi-ratelimit-headers-11), and past the limit the answer is 429 with
+`Retry-After`. Repeated failed authentication from one address is answered 429 too.
 
 **Edits after a sync:** a PATCH of a document already synced to **Yuki** is pushed again,
 and **cost centres and projects set on its lines in Yuki are reset** by that push. For
@@ -190,7 +199,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = examples_as_written(app, problem_media_types(FastAPI.openapi(app)))
-            app.openapi_schema = scope_responses(app, document)
+            app.openapi_schema = rate_limits_documented(scope_responses(app, document))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -58,6 +58,9 @@ class Problem(BaseModel):
     required_scope: Literal["read", "write", "admin"] | None = Field(
         default=None, description="On 403 `insufficient_scope`: the scope the call needs."
     )
+    retry_after: int | None = Field(
+        default=None, description="On a 429: seconds until a request fits again (as Retry-After)."
+    )
 
 
 def _problem_response(description: str, examples: dict[str, Example]) -> dict[str, Any]:
@@ -222,6 +225,75 @@ def forbidden_response(scope: str, path: str) -> dict[str, Any]:
             }
         },
     }
+
+
+RATE_LIMITED_EXAMPLES = {
+    "rate_limited": named(
+        "The key sent more than its limit",
+        problem_body(
+            429,
+            "rate_limited",
+            "Too many requests",
+            "This API key sent more than 120 requests at once or more than 600 a minute; "
+            "try again in 3 s.",
+            "/v1/invoices",
+            retry_after=3,
+        ),
+    ),
+    "failed_authentications": named(
+        "Too many failed authentications from this address (whatever key is sent)",
+        problem_body(
+            429,
+            "rate_limited",
+            "Too many requests",
+            "Too many failed authentications from this address; try again in 3 s.",
+            "/v1/invoices",
+            retry_after=3,
+        ),
+    ),
+}
+# The headers of draft-ietf-httpapi-ratelimit-headers-11, on every answer to a valid key.
+RATE_LIMIT_HEADERS: dict[str, Any] = {
+    "RateLimit-Policy": {
+        "description": "The key's limit: `q` requests at once, refilled over `w` seconds "
+        "(a sustained rate of q/w a second).",
+        "schema": {"type": "string"},
+        "example": '"default";q=120;w=12',
+    },
+    "RateLimit": {
+        "description": "What is left of it: `r` requests now, full again in `t` seconds.",
+        "schema": {"type": "string"},
+        "example": '"default";r=117;t=1',
+    },
+}
+RETRY_AFTER_HEADER: dict[str, Any] = {
+    "description": "Seconds until a request fits again.",
+    "schema": {"type": "integer", "minimum": 1},
+    "example": 3,
+}
+
+
+def rate_limits_documented(schema: dict[str, Any]) -> dict[str, Any]:
+    """Every operation a partner key calls (under /v1, with a bearer) answers 429 past its
+    limit, and every answer to it carries the RateLimit headers; admin calls have neither."""
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            if not path.startswith("/v1/") or not operation.get("security"):
+                continue
+            responses = operation.setdefault("responses", {})
+            responses["429"] = {
+                "description": "Too many requests from this key, or too many failed "
+                "authentications from this address; wait `Retry-After` seconds",
+                "headers": {"Retry-After": RETRY_AFTER_HEADER},
+                "content": {
+                    PROBLEM_JSON: {"schema": problem_ref, "examples": dict(RATE_LIMITED_EXAMPLES)}
+                },
+            }
+            for status, response in responses.items():
+                if status != "401":
+                    response.setdefault("headers", {}).update(RATE_LIMIT_HEADERS)
+    return schema
 
 
 def problem_media_types(schema: dict[str, Any]) -> dict[str, Any]:
