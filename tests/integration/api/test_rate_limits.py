@@ -229,3 +229,17 @@ def test_admin_and_probes_are_not_limited(
         assert "RateLimit" not in admin.get("/admin/v1/partners").headers
     with _http(url, address) as probe:
         assert {probe.get("/healthz").status_code for _ in range(BURST * 2)} == {200}
+
+
+def test_limits_set_to_zero_are_off(
+    database_url: str, encryption_key: str, held: HeldClock, address: str
+) -> None:
+    settings = _settings(database_url, encryption_key).model_copy(
+        update={"rate_limit_per_minute": 0, "auth_failures_per_minute": 0}
+    )
+    with serve_in_thread(create_app(settings)) as url, _http(url, address, _new_key(url)) as key:
+        answers = [key.get("/v1/clients") for _ in range(BURST * 2)]
+        assert {a.status_code for a in answers} == {200}
+        assert all("RateLimit" not in a.headers for a in answers)
+        with _http(url, address, "isk_unknown") as guesser:
+            assert {guesser.get("/v1/clients").status_code for _ in range(5)} == {401}
