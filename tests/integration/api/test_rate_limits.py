@@ -231,15 +231,34 @@ def test_admin_and_probes_are_not_limited(
         assert {probe.get("/healthz").status_code for _ in range(BURST * 2)} == {200}
 
 
+@pytest.mark.parametrize(
+    ("per_minute", "failures_per_minute"), [(0, 0), (0, FAILURES_PER_MINUTE), (PER_MINUTE, 0)]
+)
 def test_limits_set_to_zero_are_off(
-    database_url: str, encryption_key: str, held: HeldClock, address: str
+    database_url: str,
+    encryption_key: str,
+    held: HeldClock,
+    address: str,
+    per_minute: int,
+    failures_per_minute: int,
 ) -> None:
     settings = _settings(database_url, encryption_key).model_copy(
-        update={"rate_limit_per_minute": 0, "auth_failures_per_minute": 0}
+        update={
+            "rate_limit_per_minute": per_minute,
+            "auth_failures_per_minute": failures_per_minute,
+        }
     )
     with serve_in_thread(create_app(settings)) as url, _http(url, address, _new_key(url)) as key:
         answers = [key.get("/v1/clients") for _ in range(BURST * 2)]
-        assert {a.status_code for a in answers} == {200}
-        assert all("RateLimit" not in a.headers for a in answers)
+        statuses = [a.status_code for a in answers]
+        if per_minute:
+            assert statuses == [200] * BURST + [429] * BURST
+        else:
+            assert statuses == [200] * BURST * 2
+            assert all("RateLimit" not in a.headers for a in answers)
         with _http(url, address, "isk_unknown") as guesser:
-            assert {guesser.get("/v1/clients").status_code for _ in range(5)} == {401}
+            statuses = [guesser.get("/v1/clients").status_code for _ in range(5)]
+    if failures_per_minute:
+        assert statuses == [401] * FAILURE_BURST + [429] * (5 - FAILURE_BURST)
+    else:
+        assert statuses == [401] * 5

@@ -95,7 +95,8 @@ class Verdict:
         return headers
 
 
-# The key's row (as partners.repository looks it up: by hash, unrevoked), and the address's
+# The key's row (by its hash, unrevoked and not past its rotation overlap; keys are stored
+# hashed), and the address's
 # failures: a further failure from an address past its limit would be refused, so the
 # address is answered 429 before its key is even looked at (a valid key too: otherwise a
 # guess that hits would still be told apart, and the slow-down would slow nothing).
@@ -110,6 +111,8 @@ blocked AS (
     SELECT tat FROM auth_failure_limits
     WHERE address = :address AND tat + :fail_interval - :now > :fail_tolerance
 )"""
+_NEVER_BLOCKED = """
+blocked AS (SELECT NULL::float8 AS tat WHERE false)"""
 # The key's bucket: moved on when the request fits, else left; one row either way, read
 # back under its row lock (so replicas at once see each other's requests).
 _BUCKET = """
@@ -142,11 +145,8 @@ def _typed(sql: str) -> str:
 
 
 def _statement(keys: Gcra, failures: Gcra) -> str:
-    ctes = [_CALLER]
-    blocked = "NULL::float8"
-    if failures.on:
-        ctes.append(_BLOCKED)
-        blocked = "(SELECT tat FROM blocked)"
+    ctes = [_CALLER, _BLOCKED if failures.on else _NEVER_BLOCKED]
+    blocked = "(SELECT tat FROM blocked)"
     bucket = "NULL::float8, NULL::boolean"
     if keys.on:
         ctes.append(_BUCKET)
