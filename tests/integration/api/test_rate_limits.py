@@ -262,3 +262,24 @@ def test_limits_set_to_zero_are_off(
         assert statuses == [401] * FAILURE_BURST + [429] * (5 - FAILURE_BURST)
     else:
         assert statuses == [401] * 5
+
+
+def test_a_clock_set_back_locks_no_key_and_no_address_out(
+    replicas: tuple[str, str], held: HeldClock, address: str
+) -> None:
+    """Buckets filled while the clock ran a day ahead (a replica's clock, a clock set back)
+    are further ahead than any request of this clock could put them: they start full."""
+    first, _ = replicas
+    key = _new_key(first)
+    held.move(86_400)
+    with _http(first, address, key) as http:
+        while http.get("/v1/clients").status_code != 429:
+            pass
+    with _http(first, address, "isk_wrong") as wrong:
+        while wrong.get("/v1/clients").status_code != 429:
+            pass
+    held.move(-86_400)
+    with _http(first, address, key) as http:
+        answer = http.get("/v1/clients")
+    assert answer.status_code == 200, answer.text
+    assert _limit(answer)[0] == BURST - 1

@@ -4,8 +4,11 @@ Both are GCRA (a token bucket told as one timestamp): a key may send ``burst`` r
 once and ``per_minute`` a minute for as long as it likes. A bucket is one row holding its
 theoretical arrival time (``tat``, seconds on the shared clock): a request at ``now`` moves
 it to ``max(tat, now) + interval`` and is allowed while that is no further than
-``burst * interval`` ahead of ``now``. The rows live in UNLOGGED tables shared by every
-replica (a crash empties them: every bucket starts full again, which is harmless).
+``burst * interval`` ahead of ``now``. A bucket further ahead than that cannot come from
+this clock (a replica whose clock ran ahead, a clock set back) and starts full again, so a
+skewed clock never locks a key or an address out.
+The rows live in UNLOGGED tables shared by every replica (a crash empties them: every
+bucket starts full again, which is harmless).
 
 The key's lookup, the address's slow-down and the key's bucket are one statement, one round
 trip, the one the lookup of the key took before: a limit costs no extra trip to the
@@ -109,30 +112,42 @@ caller AS (
 _BLOCKED = """
 blocked AS (
     SELECT tat FROM auth_failure_limits
-    WHERE address = :address AND tat + :fail_interval - :now > :fail_tolerance
+    WHERE address = :address AND tat <= :now + :fail_tolerance
+      AND tat + :fail_interval - :now > :fail_tolerance
 )"""
 _NEVER_BLOCKED = """
 blocked AS (SELECT NULL::float8 AS tat WHERE false)"""
+
+
+def _step(bucket: str) -> str:
+    """One request on the bucket's row ``bucket`` (an alias): its time moves on by one
+    interval when the request fits, else stays. A time further ahead than the tolerance
+    cannot come from this clock (a replica's clock ran ahead, a clock set back): the
+    bucket starts full again."""
+    held = (
+        f"CASE WHEN {bucket}.tat > :now + :tolerance THEN :now"
+        f" ELSE greatest({bucket}.tat, :now) END"
+    )
+    fits = f"({held}) + :interval - :now <= :tolerance"
+    return (
+        f"tat = CASE WHEN {fits} THEN ({held}) + :interval ELSE {bucket}.tat END, allowed = {fits}"
+    )
+
+
 # The key's bucket: moved on when the request fits, else left; one row either way, read
 # back under its row lock (so replicas at once see each other's requests).
-_BUCKET = """
+_BUCKET = f"""
 bucket AS (
     INSERT INTO api_key_rate_limits AS b (key_id, tat, allowed)
     SELECT id, :now + :interval, true FROM caller
     WHERE NOT EXISTS (SELECT 1 FROM blocked)
-    ON CONFLICT (key_id) DO UPDATE SET
-        tat = CASE WHEN greatest(b.tat, :now) + :interval - :now <= :tolerance
-                   THEN greatest(b.tat, :now) + :interval ELSE b.tat END,
-        allowed = greatest(b.tat, :now) + :interval - :now <= :tolerance
+    ON CONFLICT (key_id) DO UPDATE SET {_step("b")}
     RETURNING b.tat, b.allowed
 )"""
-_COUNT_FAILURE = """
+_COUNT_FAILURE = f"""
     INSERT INTO auth_failure_limits AS f (address, tat, allowed)
     VALUES (:address, :now + :interval, true)
-    ON CONFLICT (address) DO UPDATE SET
-        tat = CASE WHEN greatest(f.tat, :now) + :interval - :now <= :tolerance
-                   THEN greatest(f.tat, :now) + :interval ELSE f.tat END,
-        allowed = greatest(f.tat, :now) + :interval - :now <= :tolerance
+    ON CONFLICT (address) DO UPDATE SET {_step("f")}
     RETURNING f.tat, f.allowed
     """
 
