@@ -9,11 +9,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
+from tests.integration.connectors.exact_support import oauth_tokens
 from tests.support.processes import Stack, running_stack
 
 T = TypeVar("T")
@@ -119,29 +119,13 @@ def exact_token_for_test_app(stack: Stack) -> str:
     """An independent Exact client (the sandbox's second app), as a bookkeeper's tool."""
     app = httpx.get(f"{stack.sandbox_url}/_sandbox/demo").json()["exact"]["test_app"]
     with _ONE_CONSENT_AT_A_TIME:  # one consent of this app and user at a time
-        authorize = httpx.get(
-            f"{stack.sandbox_url}/exact/api/oauth2/auth",
-            params={
-                "client_id": app["client_id"],
-                "redirect_uri": app["redirect_uri"],
-                "response_type": "code",
-                "state": "s",
-            },
+        tokens = oauth_tokens(
+            stack.sandbox_url,
+            client_id=app["client_id"],
+            client_secret=app["client_secret"],
+            redirect_uri=app["redirect_uri"],
         )
-        assert authorize.status_code == 302, authorize.text
-        code = parse_qs(urlsplit(authorize.headers["location"]).query)["code"][0]
-        token = httpx.post(
-            f"{stack.sandbox_url}/exact/api/oauth2/token",
-            data={
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": app["redirect_uri"],
-                "client_id": app["client_id"],
-                "client_secret": app["client_secret"],
-            },
-        )
-    assert token.status_code == 200, token.text
-    return str(token.json()["access_token"])
+    return str(tokens["access_token"])
 
 
 def document_body(

@@ -43,13 +43,19 @@ def control(sandbox_url: str, method: str, path: str, **kwargs: Any) -> Any:
     return response.json() if response.content else {}
 
 
-def oauth_tokens(sandbox_url: str) -> dict[str, Any]:
-    """Authorise invoicesync's app; the redirect is read, not followed."""
+def oauth_tokens(
+    sandbox_url: str,
+    *,
+    client_id: str = CLIENT_ID,
+    client_secret: str = CLIENT_SECRET,
+    redirect_uri: str = REDIRECT_URI,
+) -> dict[str, Any]:
+    """Authorise an app (invoicesync's unless told); the redirect is read, not followed."""
     authorize = httpx.get(
         f"{sandbox_url}/exact/api/oauth2/auth",
         params={
-            "client_id": CLIENT_ID,
-            "redirect_uri": REDIRECT_URI,
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
             "response_type": "code",
             "state": "s",
         },
@@ -61,9 +67,9 @@ def oauth_tokens(sandbox_url: str) -> dict[str, Any]:
         data={
             "grant_type": "authorization_code",
             "code": code,
-            "redirect_uri": REDIRECT_URI,
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
+            "redirect_uri": redirect_uri,
+            "client_id": client_id,
+            "client_secret": client_secret,
         },
     )
     assert token.status_code == 200, token.text
