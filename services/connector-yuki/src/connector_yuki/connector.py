@@ -2,31 +2,35 @@
 
 Contacts are matched (or created) by Yuki itself on ContactCode; an edit is the same
 Reference sent again, which Yuki applies to the booked document.
+
+Stock Yuki's import answer carries no identifiers, so each booked document is read back
+by our Reference: the documents of a batch share one OutstandingDebtorItemsByDate call
+(lookup.py), and only one that list cannot prove is looked up on its own. The booking
+is Yuki's DocumentID with, as booking number, the invoice number Yuki holds on the item
+(our Reference: what a bookkeeper searches for in Yuki; stock Yuki publishes no other).
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from connector_yuki import documents, errors
 from connector_yuki.batching import BatchKey, PendingInvoice, SalesInvoiceBatcher
+from connector_yuki.lookup import YUKI, BatchLookup, candidates
 from connector_yuki.sessions import SessionPool
 from connector_yuki.soap import YukiSoap
-from invoicesync_shared.connectors.adoption import Candidate, System, adopt
+from invoicesync_shared.connectors.adoption import adopt
 from invoicesync_shared.connectors.errors import (
     AmbiguousMatch,
     AuthorizationLost,
     PermanentError,
 )
 from invoicesync_shared.connectors.protocol import Booking, PushContext
-from invoicesync_shared.connectors.provenance import marker_in
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import DocumentSnapshot
 from invoicesync_shared.integration_settings import YukiSettings
 
-YUKI = System("Yuki", "subject")
 Context = PushContext[YukiSettings]
 
 
@@ -39,11 +43,13 @@ class YukiConnector:
         soap: YukiSoap,
         sessions: SessionPool,
         batcher: SalesInvoiceBatcher,
+        lookup: BatchLookup,
         secrets: SecretBox,
     ) -> None:
         self._soap = soap
         self._sessions = sessions
         self._batcher = batcher
+        self._lookup = lookup
         self._secrets = secrets
 
     @property
@@ -100,24 +106,14 @@ class YukiConnector:
         self, key: BatchKey, reference: str, document: DocumentSnapshot
     ) -> Booking | None:
         """The booked item with our Reference that is provably ours (the shared adoption
-        rule): Yuki matches the reference ignoring case, and booking numbers and document
-        IDs too, so an item of another document may answer."""
-        sign = Decimal(-1) if document.kind == "credit_note" else Decimal(1)
-        candidates = [
-            Candidate(
-                remote_id=item.document_id,
-                booking_number=item.booking_number or None,
-                label=f"booking {item.booking_number or item.document_id} "
-                f"(reference {item.reference})",
-                marker=marker_in(item.description),
-                date=item.day,
-                total=None if item.original_amount is None else item.original_amount * sign,
-                customer=None,  # Yuki matches contacts itself: we hold no contact ID
-            )
-            for item in await self._booked_items(key, reference)
-            if item.reference.casefold() == reference.casefold() and item.document_id
-        ]
-        return adopt(candidates, document, system=YUKI, customer=None)
+        rule): first in the open items read for the whole batch, else on its own, where
+        Yuki matches the reference ignoring case, and booking numbers and document IDs
+        too, so an item of another document may answer."""
+        found = await self._lookup.find(key, reference, document)
+        if found is not None:
+            return found
+        items = await self._booked_items(key, reference)
+        return adopt(candidates(items, reference, document), document, system=YUKI, customer=None)
 
     async def open_items(self, integration: Integration) -> list[documents.OutstandingItem]:
         """Every booked item of the integration's administration with an amount still open

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from connector_yuki.batching import SalesInvoiceBatcher
 from connector_yuki.connector import YukiConnector
+from connector_yuki.lookup import BatchLookup
 from connector_yuki.readback import YukiReadBack
 from connector_yuki.sessions import SessionPool
 from connector_yuki.settings import YukiConnectorSettings
@@ -33,7 +34,13 @@ def build_connector(settings: YukiConnectorSettings, soap: YukiSoap) -> YukiConn
         pause=settings.yuki_batch_pause_seconds,
         max_wait=settings.yuki_batch_max_wait_seconds,
     )
-    return YukiConnector(soap, sessions, batcher, SecretBox(settings.encryption_keys))
+    lookup = BatchLookup(
+        soap,
+        sessions,
+        window=settings.yuki_lookup_window_seconds,
+        max_size=settings.yuki_batch_max_size,
+    )
+    return YukiConnector(soap, sessions, batcher, lookup, SecretBox(settings.encryption_keys))
 
 
 async def serve(settings: YukiConnectorSettings) -> None:

@@ -25,6 +25,9 @@ class YukiConnectorSettings(ServiceSettings):
     yuki_batch_pause_seconds: float = Field(default=0.1, ge=0)
     yuki_batch_max_size: int = Field(default=200, ge=1)
     yuki_batch_max_wait_seconds: float = Field(default=10.0, ge=0)
+    # After a batch, its documents' identifiers are read back together: lookups of one
+    # administration within this window share one OutstandingDebtorItemsByDate call.
+    yuki_lookup_window_seconds: float = Field(default=0.1, ge=0)
     # Documents of a partition in flight at once: what lets the batcher fill its batches.
     yuki_concurrency: int = Field(default=200, ge=1)
     # Payment status is read back this often (one call per administration and round, plus

@@ -5,6 +5,7 @@ service WSDL, loaded on first use; every failure leaves as a ``SyncError`` via e
 from __future__ import annotations
 
 import asyncio
+from datetime import date, datetime, time
 from typing import Any
 
 import httpx
@@ -97,6 +98,23 @@ class YukiSoap:
             administrationID=administration_id,
             includeBankTransactions=False,
             sortOrder="DateAsc",
+        )
+        return parse_outstanding_items(_xml(result))
+
+    async def outstanding_debtor_items_by_date(
+        self, session: str, administration_id: str, start: date, end: date
+    ) -> list[OutstandingItem]:
+        """Open sales items of one administration dated from ``start`` to ``end``."""
+        result = await self._call(
+            ACCOUNTING,
+            "OutstandingDebtorItemsByDate",
+            is_write=False,
+            sessionID=session,
+            administrationID=administration_id,
+            includeBankTransactions=False,
+            sortOrder="DateAsc",
+            startDate=datetime.combine(start, time()),
+            endDate=datetime.combine(end, time()),
         )
         return parse_outstanding_items(_xml(result))
 

@@ -1,10 +1,21 @@
 """Read-back results: administrations, open items, GL scheme, contacts and sales items.
 
 Each function returns the XML element embedded (as s:any) in the operation's Result.
+
+Open items follow the answers Yuki documents for OutstandingDebtorItems(ByDate) (as
+public clients quote them): ``<OutstandingDebtorItems xmlns="">`` holding ``<Item ID>``
+with Date, Description, Contact, ContactID, OpenAmount, OriginalAmount, ``<Type ID="6">
+Verkoopfactuur``, Reference (the invoice number: ours when we sent one), DueDate,
+DocumentID and PaymentMethod. The item ID and the DocumentID are two GUIDs. No booking
+number is listed: ``BookingNumber`` appears only with the ``identifiers`` switch.
+Unverified: that Description is the imported invoice's Subject (public answers show an
+invoice title there), and which date OutstandingDebtorItemsByDate filters on (the sandbox
+takes the item's Date, both ends included; the WSDL only says "by startdate / enddate").
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from invoicesync_sandbox.visibility import visible
@@ -41,6 +52,7 @@ def _contact_of(admin: Administration, doc: Document) -> Contact | None:
 
 def outstanding_item(admin: Administration, doc: Document) -> El:
     contact = _contact_of(admin, doc)
+    extension = [leaf("BookingNumber", doc.booking_number or "")]
     return el(
         "Item",
         None,
@@ -50,14 +62,13 @@ def outstanding_item(admin: Administration, doc: Document) -> El:
         leaf("ContactID", doc.contact_id),
         leaf("OpenAmount", _amount(doc.open_amount or Decimal("0"))),
         leaf("OriginalAmount", _amount(doc.gross)),
-        leaf("Type", "Verkoopfactuur"),
+        el("Type", "Verkoopfactuur", ID="6"),
         leaf("Reference", doc.reference),
         leaf("DueDate", doc.due_date.isoformat()),
         leaf("DocumentID", doc.document_id),
         leaf("PaymentMethod", doc.payment_method),
-        leaf("BookingNumber", doc.booking_number or ""),
-        leaf("AdministrationID", admin.id),
-        ID=doc.document_id,
+        *(extension if admin.identifiers_in_answers else []),
+        ID=doc.item_id,
     )
 
 
@@ -81,20 +92,32 @@ def readable(admin: Administration, now: float) -> list[Document]:
     return visible(admin.documents.values(), now)
 
 
-def outstanding_debtor_items(admin: Administration, sort_order: str | None, now: float) -> El:
-    """Booked invoices with an open amount other than zero."""
-    docs = [d for d in readable(admin, now) if d.open_amount not in (None, Decimal("0"))]
+def outstanding_debtor_items(
+    admin: Administration,
+    sort_order: str | None,
+    now: float,
+    between: tuple[dt.date, dt.date] | None = None,
+) -> El:
+    """Booked invoices with an open amount other than zero; ``between`` keeps those whose
+    Date lies in the range, both ends included (OutstandingDebtorItemsByDate)."""
+    docs = [
+        d
+        for d in readable(admin, now)
+        if d.open_amount not in (None, Decimal("0"))
+        and (between is None or between[0] <= d.date <= between[1])
+    ]
     items = _sorted(admin, docs, sort_order or "DateAsc")
-    return El("OutstandingItems", {"xmlns": ""}, [outstanding_item(admin, d) for d in items])
+    return El("OutstandingDebtorItems", {"xmlns": ""}, [outstanding_item(admin, d) for d in items])
 
 
 def matches(doc: Document, reference: str) -> bool:
-    """Yuki takes an invoice number (our Reference / its booking number) or a document GUID."""
+    """Yuki takes an invoice number (our Reference / its booking number) or a GUID."""
     ref = reference.strip()
     return bool(ref) and ref.lower() in (
         doc.reference.lower(),
         (doc.booking_number or "").lower(),
         doc.document_id.lower(),
+        doc.item_id.lower(),
     )
 
 

@@ -91,6 +91,7 @@ def document_state(admin: Administration, doc: Document) -> dict[str, Any]:
     contact = next((c for c in admin.contacts if c.id == doc.contact_id), None)
     return {
         "document_id": doc.document_id,
+        "item_id": doc.item_id,
         "reference": doc.reference,
         "booking_number": doc.booking_number,
         "subject": doc.subject,
@@ -130,6 +131,7 @@ def administration_state(admin: Administration) -> dict[str, Any]:
         "answers": {"identifiers": admin.identifiers_in_answers, "form": admin.answer_form},
         "closed_months": sorted(f"{y}-{m:02d}" for y, m in admin.closed_months),
         "closed_until": admin.closed_until.isoformat() if admin.closed_until else None,
+        "calls": dict(admin.calls),  # SOAP calls per operation naming this administration
         "documents": [document_state(admin, d) for d in admin.documents.values()],
         "contacts": [vars(c) for c in admin.contacts],
         "products": [

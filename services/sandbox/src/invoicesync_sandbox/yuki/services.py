@@ -6,7 +6,7 @@ Handlers run under the store lock and return the Result's text or embedded eleme
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from invoicesync_sandbox.yuki import accounting
 from invoicesync_sandbox.yuki.sales import import_response, process_document
@@ -42,13 +42,22 @@ class Services:
             "CheckOutstandingItem": self.check_outstanding_item,
             "CheckOutstandingItemAdmin": self.check_outstanding_item_admin,
             "OutstandingDebtorItems": self.outstanding_debtor_items,
+            "OutstandingDebtorItemsByDate": self.outstanding_debtor_items_by_date,
             "GetGLAccountScheme": self.gl_account_scheme,
             "SearchContacts": self.search_contacts,
         }
 
     def call(self, operation: str, request: SoapRequest) -> Result:
         with self.store.lock:
+            self._count(operation, request)
             return self.handlers[operation](request)
+
+    def _count(self, operation: str, request: SoapRequest) -> None:
+        """Calls per operation on each administration they name (tests count them)."""
+        named = request.param("administrationID") or request.param("administrationId")
+        admin = self.store.administrations.get((named or "").strip().lower())
+        if admin is not None:
+            admin.calls[operation] += 1
 
     # -- sessions and access -------------------------------------------------
 
@@ -124,6 +133,12 @@ class Services:
         order = request.param("sortOrder")
         return accounting.outstanding_debtor_items(admin, order, self.store.clock.now())
 
+    def outstanding_debtor_items_by_date(self, request: SoapRequest) -> Result:
+        admin = self._admin(self._session(request), request.param("administrationID"))
+        between = (_date(request, "startDate"), _date(request, "endDate"))
+        order = request.param("sortOrder")
+        return accounting.outstanding_debtor_items(admin, order, self.store.clock.now(), between)
+
     def gl_account_scheme(self, request: SoapRequest) -> Result:
         admin = self._admin(self._session(request), request.param("administrationID"))
         return accounting.gl_scheme(admin)
@@ -134,3 +149,16 @@ class Services:
         admins = self.store.administrations_of(self._session(request))
         option = request.param("searchOption") or "All"
         return accounting.search_contacts(admins, option, request.param("searchValue") or "")
+
+
+def _date(request: SoapRequest, name: str) -> date:
+    """An s:dateTime parameter's day; a missing or unreadable one faults, as ASMX does."""
+    text = request.param(name) or ""
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError as exc:
+        raise SoapFault(
+            f"Server was unable to read request. ---> The string '{text}' is not a valid "
+            f"AllXsd value ({name}).",
+            "Client",
+        ) from exc

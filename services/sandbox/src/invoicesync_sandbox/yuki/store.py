@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
@@ -78,7 +79,13 @@ class Document:
     contact_id: str
     lines: list[Line]
     processed: bool
-    booking_number: str | None = None  # assigned when the invoice is booked (Process=true)
+    # The sandbox's own sequence, assigned when the invoice is booked (Process=true). Stock
+    # Yuki publishes no such number: its items carry our Reference (its invoice number), an
+    # item ``ID`` and a ``DocumentID``; only the ``identifiers`` switch shows this one.
+    booking_number: str | None = None
+    # The open item's own GUID (``<Item ID>``), distinct from the DocumentID as in Yuki's
+    # documented answers.
+    item_id: str = field(default_factory=new_guid)
     paid: Decimal = Decimal("0")
     version: int = 1
     visible_from: float = field(default_factory=visible_from)  # sandbox epoch seconds
@@ -109,7 +116,8 @@ class Administration:
     duplicate_mode: DuplicateMode = "update"
     # Stock Yuki answers an import with Succeeded, Processed, EmailSent, Reference, Subject
     # and Message per invoice, no identifiers: a client reads them back by Reference.
-    # True adds DocumentID and BookingNumber (a sandbox extension no connector test needs).
+    # True adds DocumentID and BookingNumber to those results and BookingNumber to open
+    # items (a sandbox extension no connector test needs).
     identifiers_in_answers: bool = False
     # How the import's Result comes: "elements" (embedded) or "escaped" (one string of
     # escaped XML). Public clients report both; which production sends is unverified.
@@ -120,6 +128,7 @@ class Administration:
     contacts: list[Contact] = field(default_factory=list)
     products: dict[str, Product] = field(default_factory=dict)  # by description (lower case)
     last_booking: int = 0
+    calls: Counter[str] = field(default_factory=Counter)  # SOAP operations naming it
 
     def next_booking_number(self) -> str:
         self.last_booking += 1

@@ -11,7 +11,7 @@ from typing import Literal
 from invoicesync_sandbox.yuki.soap import YUKI_NS
 from invoicesync_sandbox.yuki.xmlout import El, document, el
 
-ParamType = Literal["string", "boolean", "int", "any"]
+ParamType = Literal["string", "boolean", "int", "dateTime", "any"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,21 @@ SERVICES: dict[str, tuple[Operation, ...]] = {
             ),
             "any",
             "Open debtor items: ContactAsc/Desc, AmountAsc/Desc, DateAsc/Desc.",
+        ),
+        # Parameters in the order public clients send them; that the dates are s:dateTime
+        # (ASMX's type for a DateTime) is unverified: clients send yyyy-MM-dd.
+        Operation(
+            "OutstandingDebtorItemsByDate",
+            (
+                Param("sessionID"),
+                Param("administrationID"),
+                Param("includeBankTransactions", "boolean"),
+                Param("sortOrder"),
+                Param("startDate", "dateTime"),
+                Param("endDate", "dateTime"),
+            ),
+            "any",
+            "List of open items in Debtors list by startdate / enddate.",
         ),
     ),
     "AccountingInfo": (
