@@ -6,6 +6,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -292,6 +293,39 @@ def test_check_outstanding_item_reports_zero_after_a_payment(
         sortOrder="DateAsc",
     )
     assert debtors.findall("Item") == []
+
+
+def test_outstanding_debtor_items_by_date_lists_the_open_items_of_a_period(
+    sales: zeep.Client, accounting: zeep.Client, admin: Admin
+) -> None:
+    """As Yuki documents the answer: ``<Item ID>`` and ``DocumentID`` are two GUIDs, the
+    Reference is the invoice number sent, a sales invoice is Type 6; no booking number."""
+    submit(
+        sales,
+        admin,
+        invoice("D-FEB", day="2024-02-29"),
+        invoice("D-MAR", day="2024-03-01"),
+        invoice("D-MAR-31", day="2024-03-31"),
+        invoice("D-APR", day="2024-04-01"),
+    )
+    session = accounting.service.Authenticate(accessKey=admin.access_key)
+    answer = accounting.service.OutstandingDebtorItemsByDate(
+        sessionID=session,
+        administrationID=admin.administration_id,
+        includeBankTransactions=False,
+        sortOrder="DateAsc",
+        startDate=datetime(2024, 3, 1),
+        endDate=datetime(2024, 3, 31),
+    )
+    assert etree.QName(answer).localname == "OutstandingDebtorItems"
+    items = answer.findall("Item")
+    assert [i.findtext("Reference") for i in items] == ["D-MAR", "D-MAR-31"]  # both ends
+    [stored] = documents(admin, "D-MAR")
+    first = items[0]
+    assert first.findtext("DocumentID") == stored["document_id"]
+    assert first.get("ID") == stored["item_id"] != stored["document_id"]
+    assert (first.find("Type").get("ID"), first.findtext("Type")) == ("6", "Verkoopfactuur")
+    assert first.find("BookingNumber") is None  # not stock
 
 
 def test_a_foreign_administration_fails(sales: zeep.Client, admin: Admin, sandbox_url: str) -> None:
