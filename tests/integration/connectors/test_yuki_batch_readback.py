@@ -35,7 +35,7 @@ from tests.support.yuki import (
 # Read-back calls per ProcessSalesInvoices call: the batch's one open-items read, and one
 # spare for a window that happens to split it.
 READS_PER_BATCH = 2
-READ_BACK = ("OutstandingDebtorItemsByDate", "CheckOutstandingItemAdmin", "CheckOutstandingItem")
+READ_BACK = ("OutstandingDebtorItemsByDate", "CheckOutstandingItemAdmin")
 
 
 @pytest.fixture
