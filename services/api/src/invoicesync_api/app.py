@@ -37,6 +37,7 @@ from invoicesync_api.integrations.router import router as integrations_router
 from invoicesync_api.notifications.router import router as notifications_router
 from invoicesync_api.openapi import examples_as_written, scope_responses
 from invoicesync_api.partners.router import router as partners_router
+from invoicesync_api.previews.router import preview_router
 from invoicesync_api.rate_limits import Gcra, RateLimitHeaders, RateLimits
 from invoicesync_api.settings import ApiSettings
 from invoicesync_api.sync.dead_letters import router as dead_letters_router
@@ -182,6 +183,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
         api_keys_router,
         dead_letters_router,
         lexware_callbacks_router,
+        preview_router("invoice", "/v1/invoices", "invoices"),
+        preview_router("credit_note", "/v1/credit-notes", "credit notes"),
         document_router("invoice", "/v1/invoices", "invoices"),
         document_router("credit_note", "/v1/credit-notes", "credit notes"),
     ):

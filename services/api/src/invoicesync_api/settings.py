@@ -37,6 +37,9 @@ class ApiSettings(ServiceSettings):
     connector_exact_url: str = "http://127.0.0.1:8021"
     connector_lexware_url: str = "http://127.0.0.1:8022"
     connector_yuki_url: str = "http://127.0.0.1:8023"
+    # How long a preview waits for each connector's answer; past it, that integration's
+    # preview says preview_unavailable (the others still answer).
+    preview_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     run_workers: bool = True  # outbox relay and result consumer in this process
     max_body_bytes: int = 1_000_000
     max_url_bytes: int = 8192  # longer: 414

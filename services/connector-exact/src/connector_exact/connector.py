@@ -11,6 +11,7 @@ from connector_exact.master_data import DivisionLists
 from invoicesync_shared.connectors.adoption import Candidate, System, adopt
 from invoicesync_shared.connectors.customers import RemoteCustomer
 from invoicesync_shared.connectors.errors import PermanentError
+from invoicesync_shared.connectors.preview import PreviewAnswer, PreviewCustomer, PreviewProblem
 from invoicesync_shared.connectors.protocol import Booking, PushContext
 from invoicesync_shared.connectors.provenance import marker_in
 from invoicesync_shared.db.models import Integration
@@ -33,6 +34,7 @@ class ExactConnector:
         # Per division: GL account code → ID, VAT fraction → code.
         self._gl_accounts: DivisionLists[str] = DivisionLists()
         self._vat_codes: DivisionLists[Decimal] = DivisionLists()
+        self._journals: DivisionLists[str] = DivisionLists()  # code → description
 
     def scope(self, integration: Integration, settings: ExactSettings) -> str:
         return str(settings.division)
@@ -107,6 +109,89 @@ class ExactConnector:
                 f"its journals are {', '.join(sorted(codes)) or 'none'}.",
             )
         return {"division": division, "journals": sorted(codes)}
+
+    async def preview(self, ctx: Context, document: DocumentSnapshot) -> PreviewAnswer:
+        """The SalesEntry as ``push`` would post it, from the same lookups (lists kept per
+        division as a push keeps them); read-only. A customer it would create has no ID
+        yet: ``Customer`` is then null and the account it would post is shown instead."""
+        division = ctx.settings.division
+        problems: list[PreviewProblem] = []
+        journal = _journal(ctx, document)
+        if (missing := await self._journal_problem(ctx, division, journal, document)) is not None:
+            problems.append(missing)
+        customer = await self._preview_customer(ctx, division, document.customer, problems)
+        gl_accounts: list[str] = []
+        vat_codes: list[str] = []
+        for number, line in enumerate(document.lines):
+            try:
+                gl_accounts.append(await self._gl_account(ctx, division, line.gl_account))
+            except PermanentError as exc:
+                gl_accounts.append("")
+                problems.append(PreviewProblem.of(exc, f"lines.{number}.gl_account"))
+            try:
+                vat_codes.append(await self._vat_code(ctx, division, line.vat_rate))
+            except PermanentError as exc:
+                vat_codes.append("")
+                problems.append(PreviewProblem.of(exc, f"lines.{number}.vat_rate"))
+        payload = mapping.sales_entry_payload(
+            document,
+            reference=ctx.reference,
+            journal=journal,
+            customer_id=customer.remote_id or "",
+            gl_account_ids=gl_accounts,
+            vat_codes=vat_codes,
+        )
+        payload["Customer"] = customer.remote_id
+        for line in payload["SalesEntryLines"]:  # a problem names what is missing
+            line["GLAccount"] = line["GLAccount"] or None
+            line["VATCode"] = line["VATCode"] or None
+        return PreviewAnswer(payload, customer, problems)
+
+    async def _journal_problem(
+        self, ctx: Context, division: int, journal: str, document: DocumentSnapshot
+    ) -> PreviewProblem | None:
+        async def load() -> dict[str, str]:
+            rows = await self._client.results(
+                ctx.integration.id, division, "financial/Journals", {"$select": "Code,Description"}
+            )
+            return {str(r["Code"]).strip(): str(r.get("Description") or "") for r in rows}
+
+        found, journals = await self._journals.find(division, journal, load)
+        if found is not None:
+            return None
+        setting = "credit_note_journal" if document.kind == "credit_note" else "sales_journal"
+        return PreviewProblem(
+            "journal_missing",
+            f"settings.{setting}",
+            f"Exact division {division} has no journal {journal!r} (its journals: "
+            f"{', '.join(sorted(journals)) or 'none'}); add it in Exact or set another "
+            f"{setting} with PATCH /v1/integrations/{ctx.integration.id}.",
+        )
+
+    async def _preview_customer(
+        self, ctx: Context, division: int, customer: CustomerData, problems: list[PreviewProblem]
+    ) -> PreviewCustomer:
+        """The stored link, else the account ``_customer`` would match, else the one it
+        would create; nothing is linked or created."""
+        if link := await ctx.customers.find(customer.external_id):
+            return PreviewCustomer("linked", link.remote_id, link.code)
+        for odata_filter in mapping.account_filters(customer):
+            rows = await self._client.results(
+                ctx.integration.id,
+                division,
+                "crm/Accounts",
+                {"$filter": odata_filter, "$select": "ID,Code,Name,Blocked", "$top": "1"},
+            )
+            if rows:
+                try:
+                    found = _usable(customer, rows[0])
+                except PermanentError as exc:
+                    problems.append(PreviewProblem.of(exc, "customer"))
+                    found = RemoteCustomer(str(rows[0]["ID"]), str(rows[0].get("Code") or ""))
+                return PreviewCustomer(
+                    "matched", found.remote_id, (found.code or "").strip() or None
+                )
+        return PreviewCustomer("would_create", payload=mapping.account_payload(customer))
 
     async def _customer(
         self, ctx: Context, division: int, customer: CustomerData

@@ -7,7 +7,12 @@ from decimal import Decimal
 
 from connector_lexware.mapping import country_of, is_foreign_eu_company
 from invoicesync_shared.connectors.errors import PermanentError
-from invoicesync_shared.events.documents import Address, CompanyData, DocumentSnapshot
+from invoicesync_shared.events.documents import (
+    Address,
+    CompanyData,
+    DocumentLine,
+    DocumentSnapshot,
+)
 
 # The VAT rates Lexware Office accepts on sales vouchers (Germany, incl. the 2020 rates).
 LEXWARE_VAT_RATES = frozenset(Decimal(r) for r in (0, 5, 7, 16, 19))
@@ -44,23 +49,42 @@ def missing_fields(document: DocumentSnapshot) -> list[str]:
     return gaps
 
 
-def check(document: DocumentSnapshot) -> None:
-    """Raises ``PermanentError`` (incomplete_data, unsupported_currency or
-    unsupported_vat_rate) when Lexware would refuse the document."""
+def incomplete(document: DocumentSnapshot) -> PermanentError | None:
     if gaps := missing_fields(document):
-        raise PermanentError(
+        return PermanentError(
             "incomplete_data",
             "Missing before sending to Lexware Office / Vor dem Senden an Lexware Office "
             f"fehlt: {', '.join(gaps)}",
         )
+    return None
+
+
+def unsupported_currency(document: DocumentSnapshot) -> PermanentError | None:
     if document.currency.upper() != "EUR":
-        raise PermanentError(
+        return PermanentError(
             "unsupported_currency",
             f"Lexware Office books in EUR only; this document is in {document.currency}.",
         )
-    rates = sorted({line.vat_rate for line in document.lines} - LEXWARE_VAT_RATES)
+    return None
+
+
+def unsupported_rates(lines: list[DocumentLine]) -> PermanentError | None:
+    rates = sorted({line.vat_rate for line in lines} - LEXWARE_VAT_RATES)
     if rates:
-        raise PermanentError(
+        return PermanentError(
             "unsupported_vat_rate",
             f"Lexware Office does not accept the VAT rate(s) {', '.join(map(str, rates))} %.",
         )
+    return None
+
+
+def check(document: DocumentSnapshot) -> None:
+    """Raises ``PermanentError`` (incomplete_data, unsupported_currency or
+    unsupported_vat_rate) when Lexware would refuse the document."""
+    for refusal in (
+        incomplete(document),
+        unsupported_currency(document),
+        unsupported_rates(document.lines),
+    ):
+        if refusal is not None:
+            raise refusal

@@ -14,10 +14,11 @@ from connector_lexware import completeness, mapping, subscriptions
 from connector_lexware.client import LexwareClient
 from connector_lexware.contacts import Contacts
 from connector_lexware.opened_vouchers import OpenedVouchers
-from connector_lexware.profile import Profiles
+from connector_lexware.profile import SMALL_BUSINESS_MESSAGE, Profiles
 from invoicesync_shared.connectors.adoption import Candidate, System, adopt
 from invoicesync_shared.connectors.errors import PermanentError
 from invoicesync_shared.connectors.ledger import Ledger
+from invoicesync_shared.connectors.preview import PreviewAnswer, PreviewProblem
 from invoicesync_shared.connectors.protocol import Booking, PushContext
 from invoicesync_shared.connectors.provenance import marker_in
 from invoicesync_shared.db.models import Integration
@@ -92,6 +93,30 @@ class LexwareConnector:
                 (await self.profiles.current(ctx.integration.id, scope)).check()
             raise
         return Booking(str(body["id"]), None, customer_created=created)
+
+    async def preview(self, ctx: Context, document: DocumentSnapshot) -> PreviewAnswer:
+        """The voucher as ``push`` would post it, every field Lexware would miss, and the
+        organisation's profile (cached as for a push); read-only. A contact it would
+        create has no id yet: ``address.contactId`` is then null."""
+        problems: list[PreviewProblem] = [
+            PreviewProblem("incomplete_data", field, _missing_message(field))
+            for field in completeness.missing_fields(document)
+        ]
+        if (currency := completeness.unsupported_currency(document)) is not None:
+            problems.append(PreviewProblem.of(currency, "currency"))
+        for number, line in enumerate(document.lines):
+            if (rate := completeness.unsupported_rates([line])) is not None:
+                problems.append(PreviewProblem.of(rate, f"lines.{number}.vat_rate"))
+        scope = self.scope(ctx.integration, ctx.settings)
+        profile = await self.profiles.current(ctx.integration.id, scope)
+        if profile.is_small_business:
+            problems.append(PreviewProblem("small_business", None, SMALL_BUSINESS_MESSAGE))
+        customer = await self._contacts.preview(ctx, scope, document.customer)
+        payload = mapping.voucher_payload(
+            document, contact_id=customer.remote_id or "", reference=ctx.reference
+        )
+        payload["address"]["contactId"] = customer.remote_id
+        return PreviewAnswer(payload, customer, problems)
 
     async def find_by_reference(self, ctx: Context, document: DocumentSnapshot) -> Booking | None:
         """Vouchers of the document's date (and contact, when linked), same total and newest
@@ -172,3 +197,15 @@ def _is_candidate(row: dict[str, Any], day: str, contact_id: str | None) -> bool
     if str(row.get("voucherDate", ""))[:10] != day:
         return False
     return contact_id is None or row.get("contactId") == contact_id
+
+
+def _missing_message(field: str) -> str:
+    where = (
+        "the client (PATCH /v1/clients/{id})"
+        if field.startswith("company.")
+        else "the document's customer"
+    )
+    return (
+        f"Lexware Office needs {field} / Lexware Office braucht {field}: add it to {where}, "
+        "then preview again."
+    )

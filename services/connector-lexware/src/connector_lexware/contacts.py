@@ -10,6 +10,7 @@ from __future__ import annotations
 from connector_lexware import mapping
 from connector_lexware.client import LexwareClient
 from invoicesync_shared.connectors.customers import RemoteCustomer
+from invoicesync_shared.connectors.preview import PreviewCustomer
 from invoicesync_shared.connectors.protocol import PushContext
 from invoicesync_shared.events.documents import CustomerData
 
@@ -33,6 +34,16 @@ class Contacts:
 
         contact, created = await ctx.customers.resolve(customer.external_id, match_or_create)
         return contact.remote_id, created
+
+    async def preview(
+        self, ctx: PushContext, scope: str, customer: CustomerData
+    ) -> PreviewCustomer:
+        """What ``resolve`` would use, found read-only; nothing is linked or created."""
+        if link := await ctx.customers.find(customer.external_id):
+            return PreviewCustomer("linked", link.remote_id, link.code)
+        if found := await self._search(ctx, scope, customer):
+            return PreviewCustomer("matched", found.remote_id, found.code)
+        return PreviewCustomer("would_create", payload=mapping.contact_payload(customer))
 
     async def find_linked(self, ctx: PushContext, customer: CustomerData) -> str | None:
         link = await ctx.customers.find(customer.external_id)

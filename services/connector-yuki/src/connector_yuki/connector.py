@@ -25,6 +25,7 @@ from invoicesync_shared.connectors.errors import (
     AuthorizationLost,
     PermanentError,
 )
+from invoicesync_shared.connectors.preview import PreviewAnswer, PreviewCustomer, PreviewProblem
 from invoicesync_shared.connectors.protocol import Booking, PushContext
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
@@ -79,6 +80,40 @@ class YukiConnector:
         except AmbiguousMatch:
             found = None  # booked all the same; the identifiers stay unknown
         return found or ctx.previous or Booking(ctx.reference, None)
+
+    async def preview(self, ctx: Context, document: DocumentSnapshot) -> PreviewAnswer:
+        """The ``<SalesInvoice>`` as ``push`` would send it, and whether the access key
+        still reaches the administration (one read-only call). Yuki matches or creates
+        the contact itself inside the invoice call, on ContactCode, so which it will do is
+        not known in advance (``system_matches``)."""
+        problems: list[PreviewProblem] = []
+        try:
+            await self.verify(ctx.integration, ctx.settings)
+        except PermanentError as exc:
+            problems.append(PreviewProblem.of(exc, "settings.access_key"))
+        for number, line in enumerate(document.lines):
+            try:
+                documents.vat_type(line.vat_rate)
+            except PermanentError as exc:
+                problems.append(PreviewProblem.of(exc, f"lines.{number}.vat_rate"))
+        payload: str | None = None
+        try:
+            xml = documents.sales_invoice(
+                document,
+                reference=ctx.reference,
+                default_gl_account=ctx.settings.default_gl_account,
+            )
+            payload = xml.decode()
+        except PermanentError as exc:
+            if exc.code != "unknown_vat_code":  # named per line above
+                problems.append(
+                    PreviewProblem.of(exc, "number" if "reference" in exc.code else None)
+                )
+        code = document.customer.external_id
+        customer = PreviewCustomer(
+            "system_matches", code=code if len(code) <= documents.MAX_REFERENCE else None
+        )
+        return PreviewAnswer(payload, customer, problems)
 
     async def find_by_reference(self, ctx: Context, document: DocumentSnapshot) -> Booking | None:
         return await self._find(self._key(ctx.integration, ctx.settings), ctx.reference, document)

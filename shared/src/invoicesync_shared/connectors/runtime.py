@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Generic
+from typing import Generic, cast
 
 import structlog
 from aiokafka import ConsumerRecord
@@ -40,6 +40,7 @@ from invoicesync_shared.connectors.errors import (
 from invoicesync_shared.connectors.lease import LEASES_LOST, LeaseKeeper, LeaseLost, while_holding
 from invoicesync_shared.connectors.ledger import Claim, EntryKey, Ledger
 from invoicesync_shared.connectors.periodic import result_envelope
+from invoicesync_shared.connectors.preview import PreviewAnswer, Previewer, PreviewProblem
 from invoicesync_shared.connectors.protocol import Booking, Connector, PushContext, S
 from invoicesync_shared.connectors.retry import RetryPolicy
 from invoicesync_shared.db.models import Integration, LedgerEntry
@@ -278,19 +279,8 @@ class ConnectorRuntime(Generic[S]):
             self._keeper.check(claim)
 
         try:
-            settings = self._settings(integration)
-            ctx = PushContext(
-                integration=integration,
-                settings=settings,
-                customers=CustomerLinks(
-                    self._sessionmaker,
-                    client_id=integration.client_id,
-                    system=self.system,
-                    scope=self.connector.scope(integration, settings),
-                ),
-                reference=job.document.number,
-                is_update=is_update,
-                previous=previous,
+            ctx = self._context(
+                integration, job.document.number, is_update=is_update, previous=previous
             )
             # The runtime's heartbeat keeps the lease through every wait; losing it stops
             # the push, and so does the push's deadline.
@@ -640,6 +630,50 @@ class ConnectorRuntime(Generic[S]):
             data={"reason": reason, "value": (record.value or b"").decode(errors="replace")},
         )
         await self._producer.publish(topics.dead_letter_topic(self.system), envelope)
+
+    def _context(
+        self,
+        integration: Integration,
+        reference: str,
+        *,
+        is_update: bool = False,
+        previous: Booking | None = None,
+    ) -> PushContext[S]:
+        settings = self._settings(integration)
+        return PushContext(
+            integration=integration,
+            settings=settings,
+            customers=CustomerLinks(
+                self._sessionmaker,
+                client_id=integration.client_id,
+                system=self.system,
+                scope=self.connector.scope(integration, settings),
+            ),
+            reference=reference,
+            is_update=is_update,
+            previous=previous,
+        )
+
+    async def preview(self, integration_id: uuid.UUID, document: DocumentSnapshot) -> PreviewAnswer:
+        """What a push of ``document`` would send and meet, read-only; what stops the
+        lookups is a problem of the answer, never an exception (except an unknown
+        integration: ``PermanentError("not_found")``)."""
+        integration = await self._integration(integration_id)
+        if integration is None or integration.system != self.system:
+            raise PermanentError("not_found", "No such integration for this connector.")
+        if not hasattr(self.connector, "preview"):
+            problem = PreviewProblem(
+                "preview_unavailable", None, f"The {self.system} connector cannot preview."
+            )
+            return PreviewAnswer(None, None, [problem])
+        try:
+            previewer = cast(Previewer[S], self.connector)
+            return await previewer.preview(self._context(integration, document.number), document)
+        except PermanentError as exc:  # AuthorizationLost too: reconnect, as it says
+            return PreviewAnswer(None, None, [PreviewProblem.of(exc)])
+        except (TransientError, UnknownOutcome) as exc:
+            message = f"{self.system} could not be asked now ({exc}); preview again in a while."
+            return PreviewAnswer(None, None, [PreviewProblem("preview_unavailable", None, message)])
 
     async def verify(self, integration_id: uuid.UUID) -> dict[str, object]:
         integration = await self._integration(integration_id)

@@ -25,6 +25,7 @@ from invoicesync_shared.connectors.errors import PermanentError, SyncError
 from invoicesync_shared.connectors.result_relay import ResultRelay
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
 from invoicesync_shared.events import topics
+from invoicesync_shared.events.documents import DocumentSnapshot
 from invoicesync_shared.metrics import metrics_endpoint
 
 log = structlog.get_logger()
@@ -59,14 +60,35 @@ def refresh_route(refresh: Refresh) -> Route:
     return Route("/integrations/{integration_id}/refresh", endpoint, methods=["POST"])
 
 
+def preview_route(runtime: ConnectorRuntime[Any]) -> Route:
+    """``POST /integrations/{id}/preview``: what a push of the document in the body (the
+    snapshot a sync request would carry) would send and meet; read-only."""
+
+    async def endpoint(request: Request) -> JSONResponse:
+        """The body is the document snapshot a sync request would carry."""
+        try:
+            integration_id = uuid.UUID(request.path_params["integration_id"])
+            document = DocumentSnapshot.model_validate_json(await request.body())
+        except ValueError as exc:  # a ValidationError is one
+            return JSONResponse({"code": "invalid_request", "message": str(exc)}, 422)
+        try:
+            answer = await runtime.preview(integration_id, document)
+        except PermanentError as exc:
+            return JSONResponse({"code": exc.code, "message": exc.message}, status_code=404)
+        return JSONResponse(answer.to_json())
+
+    return Route("/integrations/{integration_id}/preview", endpoint, methods=["POST"])
+
+
 def control_app(
     engine: AsyncEngine,
     consumer: EventConsumer,
     runtime: ConnectorRuntime[Any],
     extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
-    """Health, metrics, the verification the API asks for at connect time, and any
-    routes of the connector's own (e.g. an on-demand refresh)."""
+    """Health, metrics, the verification the API asks for at connect time, the preview
+    it asks for before a document is sent, and any routes of the connector's own (e.g. an
+    on-demand refresh)."""
 
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -105,6 +127,7 @@ def control_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/integrations/{integration_id}/verify", verify, methods=["POST"]),
+            preview_route(runtime),
             *extra_routes,
             Route("/metrics", metrics_endpoint),
         ]
