@@ -21,9 +21,7 @@ async def _stored(sessionmaker: async_sessionmaker[AsyncSession], client_id: str
             select(func.count()).select_from(Document).where(Document.client_id == client_id)
         )
         events = await session.scalar(
-            select(func.count())
-            .select_from(OutboxMessage)
-            .where(OutboxMessage.key == client_id)
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.key == client_id)
         )
     return int(documents or 0) + int(events or 0)
 

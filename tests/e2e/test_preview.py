@@ -1,0 +1,197 @@
+"""Preview on the sandbox: each connector answers with its real mapping and read-only
+lookups; every problem it checks shows against the system's live settings, and a
+document that previews clean books clean, as previewed."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import wait_for
+from tests.support.integrations import ConnectedClient, connect, invoice_body, new_client
+from tests.support.processes import Stack
+
+pytestmark = pytest.mark.e2e
+CONNECTORS = ("exact", "lexware", "yuki")
+# The small-business switch is read from Lexware at once, not from a profile cached minutes.
+STACK_ENV = {"INVOICESYNC_LEXWARE_PROFILE_CACHE_SECONDS": "0"}
+
+
+def preview(partner: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
+    answer = partner.post("/v1/invoices/preview", json=body)
+    assert answer.status_code == 200, answer.text
+    (only,) = answer.json()["integrations"]
+    return dict(only)
+
+
+def problems(previewed: dict[str, Any]) -> list[tuple[str, str | None]]:
+    return [(p["code"], p["field"]) for p in previewed["problems"]]
+
+
+@pytest.fixture(scope="module")
+def exact(stack: Stack, partner: httpx.Client) -> ConnectedClient:
+    return connect(stack, partner, new_client(partner, "Bakkerij De Vries B.V.", "NL"), "exact")
+
+
+@pytest.fixture(scope="module")
+def lexware(stack: Stack, partner: httpx.Client) -> ConnectedClient:
+    client_id = new_client(partner, "Schädlingsbekämpfung Nord GmbH", "DE")
+    return connect(stack, partner, client_id, "lexware")
+
+
+@pytest.fixture(scope="module")
+def yuki(stack: Stack, partner: httpx.Client) -> ConnectedClient:
+    return connect(stack, partner, new_client(partner, "Fietsenmaker Bos B.V.", "NL"), "yuki")
+
+
+def division(stack: Stack, books: str) -> dict[str, Any]:
+    return dict(httpx.get(f"{stack.sandbox_url}/_sandbox/exact/divisions/{books}").json())
+
+
+def test_exact_previews_clean_then_books_as_previewed(
+    stack: Stack, partner: httpx.Client, exact: ConnectedClient
+) -> None:
+    body = invoice_body(exact, "PV-1", customer="pv-cust-1")
+    body["lines"].append(
+        {"description": "Parts", "quantity": "1", "unit_price": "10.00", "vat_rate": "9"}
+    )
+    previewed = preview(partner, body)
+    assert previewed["system"] == "exact" and previewed["problems"] == []
+    customer = previewed["customer"]
+    assert (
+        customer["action"] == "would_create" and customer["payload"]["Name"] == "Customer pv-cust-1"
+    )
+    payload = previewed["payload"]
+    assert payload["Customer"] is None  # Exact gives the new account its ID
+    assert division(stack, exact.books)["entries"] == []  # nothing was sent
+
+    created = partner.post("/v1/invoices", json=body)
+    assert created.status_code == 201, created.text
+
+    def booked() -> dict[str, Any] | None:
+        state = partner.get(f"/v1/invoices/{created.json()['id']}").json()["sync"][0]
+        return state if state["status"] == "booked" else None
+
+    state = wait_for(booked)
+    (entry,) = division(stack, exact.books)["entries"]
+    assert entry["entry_number"] == int(state["booking_number"])
+    assert (entry["journal"], entry["your_ref"], entry["type"]) == (
+        payload["Journal"],
+        payload["YourRef"],
+        payload["Type"],
+    )
+    assert entry["entry_date"] == payload["EntryDate"][:10]
+    booked_lines = [
+        (line["gl_account"], Decimal(line["amount"]), Decimal(line["vat_amount"]), line["vat_code"])
+        for line in entry["lines"]
+    ]
+    previewed_lines = [
+        (
+            line["GLAccount"],
+            Decimal(line["AmountFC"]),
+            Decimal(line["VATAmountFC"]),
+            line["VATCode"],
+        )
+        for line in payload["SalesEntryLines"]
+    ]
+    assert booked_lines == previewed_lines
+
+    # Booked once, the customer is linked: the next preview names it, and its code.
+    again = preview(partner, invoice_body(exact, "PV-2", customer="pv-cust-1"))
+    assert again["customer"]["action"] == "linked"
+    assert again["customer"]["remote_id"] == entry["customer"] == again["payload"]["Customer"]
+
+
+def test_exact_preview_names_a_missing_vat_code_gl_account_and_the_start_date(
+    stack: Stack, partner: httpx.Client, exact: ConnectedClient
+) -> None:
+    body = invoice_body(exact, "PV-3", customer="pv-cust-3")
+    body["issue_date"] = "2025-12-31"  # the integration books from 2026-01-01
+    body["lines"][0]["gl_account"] = "8999"  # no such revenue account in the division
+    body["lines"].append(
+        {"description": "Books", "quantity": "1", "unit_price": "10.00", "vat_rate": "7"}
+    )
+    previewed = preview(partner, body)
+    assert problems(previewed) == [
+        ("before_start_date", "issue_date"),
+        ("gl_account_missing", "lines.0.gl_account"),
+        ("unknown_vat_code", "lines.1.vat_rate"),
+    ]
+    assert "7" in previewed["problems"][2]["message"]
+    lines = previewed["payload"]["SalesEntryLines"]
+    assert (lines[0]["GLAccount"], lines[1]["VATCode"]) == (None, None)
+    assert lines[1]["GLAccount"] is not None and lines[0]["VATCode"] is not None
+    assert division(stack, exact.books)["vat_codes"] and all(
+        e["your_ref"] != "PV-3" for e in division(stack, exact.books)["entries"]
+    )
+
+
+def test_exact_preview_matches_an_existing_customer(
+    stack: Stack, partner: httpx.Client, exact: ConnectedClient
+) -> None:
+    """A customer never linked but present in Exact (same VAT number): matched, not created."""
+    first = invoice_body(exact, "PV-4", customer="pv-cust-4")
+    first["customer"]["vat_number"] = "NL123456782B01"
+    assert partner.post("/v1/invoices", json=first).status_code == 201
+    wait_for(lambda: any(e["your_ref"] == "PV-4" for e in division(stack, exact.books)["entries"]))
+    other = invoice_body(exact, "PV-5", customer="another-id-same-company")
+    other["customer"]["vat_number"] = "NL123456782B01"
+    customer = preview(partner, other)["customer"]
+    accounts = division(stack, exact.books)["accounts"]
+    (account,) = [a for a in accounts if a["vat_number"] == "NL123456782B01"]
+    assert (customer["action"], customer["remote_id"]) == ("matched", account["id"])
+
+
+def test_lexware_preview_names_missing_customer_data_and_a_small_business(
+    stack: Stack, partner: httpx.Client, lexware: ConnectedClient
+) -> None:
+    body = invoice_body(lexware, "PV-6", customer="pv-kunde-6")
+    previewed = preview(partner, body)
+    assert previewed["system"] == "lexware" and previewed["problems"] == []
+    assert previewed["customer"]["action"] == "would_create"
+    assert previewed["payload"]["address"]["contactId"] is None
+    assert previewed["payload"]["lineItems"][0]["unitPrice"]["taxRatePercentage"] == 19
+
+    incomplete = invoice_body(lexware, "PV-7", customer="pv-kunde-7")
+    del incomplete["customer"]["address"]
+    incomplete["customer"]["country"] = "DE"
+    incomplete["lines"][0]["vat_rate"] = "21"
+    found = problems(preview(partner, incomplete))
+    assert found == [
+        ("incomplete_data", "customer.address.street"),
+        ("incomplete_data", "customer.address.postal_code"),
+        ("incomplete_data", "customer.address.city"),
+        ("unsupported_vat_rate", "lines.0.vat_rate"),
+    ]
+
+    switch = f"{stack.sandbox_url}/_sandbox/lexware/organizations/{lexware.books}/small-business"
+    assert httpx.put(switch, json={"enabled": True}).status_code == 200
+    try:
+        small = preview(partner, body)
+        assert problems(small) == [("small_business", None)]
+        assert "Kleinunternehmer" in small["problems"][0]["message"]
+    finally:
+        httpx.put(switch, json={"enabled": False})
+    org = httpx.get(f"{stack.sandbox_url}/_sandbox/lexware/organizations/{lexware.books}").json()
+    assert org["vouchers"] == [] and org["contacts"] == []  # nothing was sent
+
+
+def test_yuki_previews_the_sales_invoice_it_would_send(
+    partner: httpx.Client, yuki: ConnectedClient
+) -> None:
+    body = invoice_body(yuki, "PV-8", customer="pv-klant-8")
+    previewed = preview(partner, body)
+    assert previewed["system"] == "yuki" and previewed["problems"] == []
+    assert "<Reference>PV-8</Reference>" in previewed["payload"]
+    assert "<ContactCode>pv-klant-8</ContactCode>" in previewed["payload"]
+    assert previewed["customer"] == {
+        "action": "system_matches",
+        "remote_id": None,
+        "code": "pv-klant-8",
+        "payload": None,
+    }
+    body["lines"][0]["vat_rate"] = "19"
+    assert problems(preview(partner, body)) == [("unknown_vat_code", "lines.0.vat_rate")]
