@@ -195,3 +195,17 @@ def test_yuki_previews_the_sales_invoice_it_would_send(
     }
     body["lines"][0]["vat_rate"] = "19"
     assert problems(preview(partner, body)) == [("unknown_vat_code", "lines.0.vat_rate")]
+
+
+def test_exact_preview_names_a_journal_deleted_in_exact(
+    stack: Stack, partner: httpx.Client
+) -> None:
+    """The bookkeeper deleted the (still empty) sales journal after the connection was
+    checked: the preview names the setting and the journals there are."""
+    client = connect(stack, partner, new_client(partner, "Kapsalon Smit", "NL"), "exact")
+    journal = f"{stack.sandbox_url}/_sandbox/exact/divisions/{client.books}/journals/70"
+    assert httpx.delete(journal).status_code == 200
+    previewed = preview(partner, invoice_body(client, "PV-9", customer="pv-cust-9"))
+    assert problems(previewed) == [("journal_missing", "settings.sales_journal")]
+    assert "'70'" in previewed["problems"][0]["message"]
+    assert f"PATCH /v1/integrations/{client.integration_id}" in previewed["problems"][0]["message"]

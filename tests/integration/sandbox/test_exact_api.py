@@ -430,3 +430,25 @@ def test_a_late_visible_entry_is_booked_but_hidden_from_every_read_until_its_del
     assert [len(results(api.get(path, params=query))) for path, query in reads] == [1, 2, 2, 2]
     seen = api.get(f"{API}/{code}/salesentry/SalesEntries({entry})")
     assert seen.status_code == 200 and seen.json()["d"]["YourRef"] == "LATE-1"
+
+
+def test_a_journal_without_entries_can_be_deleted_one_with_entries_cannot(
+    api: httpx.Client, division: Json
+) -> None:
+    """The control acts as Exact's journal settings do; a deleted journal is gone from the
+    list and a sales entry naming it is refused."""
+
+    def journal(of: Json, code: str) -> str:
+        return f"/_sandbox/exact/divisions/{of['division']}/journals/{code}"
+
+    customer = create_customer(api, division)["ID"]
+    assert post_entry(api, division, customer).status_code == 201
+    assert api.delete(journal(division, "70")).status_code == 409
+    other = api.post("/_sandbox/exact/divisions", json={}).json()
+    assert api.delete(journal(other, "70")).status_code == 200
+    base = f"{API}/{other['division']}"
+    journals = results(api.get(f"{base}/financial/Journals"))
+    assert "70" not in {j["Code"] for j in journals}
+    refused = post_entry(api, other, create_customer(api, other)["ID"])
+    assert refused.status_code == 400 and "Journal" in refused.text
+    assert api.delete(journal(division, "99")).status_code == 404

@@ -88,6 +88,7 @@ class ExactControl:
         add("/divisions/{division}", self.inspect_division, methods=["GET"])
         add("/divisions/{division}/access", self.set_access, methods=["POST"])
         add("/divisions/{division}/vat-codes", self.add_vat_code, methods=["POST"], status_code=201)
+        add("/divisions/{division}/journals/{code}", self.delete_journal, methods=["DELETE"])
         add("/divisions/{division}/entries/{entry_id}/payment", self.pay, methods=["POST"])
         add("/divisions/{division}/accounts/{account_id}/block", self.block, methods=["POST"])
         add("/apps", self.register_app, methods=["POST"], status_code=201)
@@ -116,6 +117,18 @@ class ExactControl:
             target.vat_codes[code] = vat
             target.remember(vat.id)
         return {"id": str(vat.id), "code": code, "percentage": str(vat.percentage)}
+
+    async def delete_journal(self, division: int, code: str) -> dict[str, Any]:
+        """What a bookkeeper does in Exact's journal settings: a journal without entries can
+        be deleted (one with entries cannot: 409)."""
+        async with self.store.lock:
+            target = self._division(division)
+            if code not in target.journals:
+                raise HTTPException(404, f"No journal {code!r} in division {division}")
+            if any(entry.journal == code for entry in target.entries.values()):
+                raise HTTPException(409, f"Journal {code!r} has entries; Exact keeps it")
+            del target.journals[code]
+        return {"division": division, "deleted": code}
 
     async def list_divisions(self) -> list[dict[str, Any]]:
         return [division_summary(d) for d in self.store.divisions.values()]
