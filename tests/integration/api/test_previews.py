@@ -4,15 +4,29 @@ that cannot be asked (this app's connectors point at a closed port)."""
 
 from __future__ import annotations
 
+import socket
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
+from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from invoicesync_api.app import create_app
 from invoicesync_api.db.models import Document
+from invoicesync_api.settings import ApiSettings
 from invoicesync_shared.db.models import OutboxMessage
-from tests.integration.api.conftest import add_integration, invoice, new_partner
+from tests.integration.api.conftest import (
+    ADMIN_TOKEN,
+    HIGH_LIMITS,
+    add_integration,
+    invoice,
+    new_partner,
+)
+from tests.support.servers import serve_in_thread
 
 
 async def _stored(sessionmaker: async_sessionmaker[AsyncSession], client_id: str) -> int:
@@ -88,3 +102,47 @@ def test_another_partners_client_is_not_found(api_url: str, client_id: str) -> N
         answer = other.post("/v1/invoices/preview", json=invoice(client_id, number="PRE-4"))
     assert answer.status_code == 404
     assert answer.headers["content-type"] == "application/problem+json"
+
+
+@pytest.fixture
+def hung_connector() -> Iterator[str]:
+    """A connector process that accepts connections and never answers (stuck, or its
+    event loop blocked)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+async def test_a_connector_that_does_not_answer_in_time_is_a_problem_not_a_failure(
+    database_url: str,
+    encryption_key: str,
+    hung_connector: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    settings = ApiSettings(
+        database_url=SecretStr(database_url),
+        encryption_keys=SecretStr(encryption_key),
+        admin_token=SecretStr(ADMIN_TOKEN),
+        run_workers=False,
+        connector_exact_url=hung_connector,
+        connector_lexware_url="http://127.0.0.1:9",
+        connector_yuki_url="http://127.0.0.1:9",
+        preview_timeout_seconds=0.5,
+        **HIGH_LIMITS,
+    )
+    with serve_in_thread(create_app(settings)) as url, new_partner(url) as partner:
+        client_id = partner.post("/v1/clients", json={"name": "Jansen", "country": "NL"}).json()
+        exact = await add_integration(sessionmaker, client_id["id"], system="exact")
+        lexware = await add_integration(sessionmaker, client_id["id"], system="lexware")
+        started = time.monotonic()
+        answer = partner.post("/v1/invoices/preview", json=invoice(client_id["id"], "PRE-5"))
+        took = time.monotonic() - started
+    assert answer.status_code == 200, answer.text
+    previews = {p["integration_id"]: p for p in answer.json()["integrations"]}
+    stuck = previews[str(exact)]["problems"]
+    assert [(p["code"], "in time" in p["message"]) for p in stuck] == [
+        ("preview_unavailable", True)
+    ]
+    assert [p["code"] for p in previews[str(lexware)]["problems"]] == ["preview_unavailable"]
+    assert took < 5, took  # bounded by the setting, the connectors asked side by side
