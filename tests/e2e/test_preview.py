@@ -179,6 +179,36 @@ def test_lexware_preview_names_missing_customer_data_and_a_small_business(
     assert org["vouchers"] == [] and org["contacts"] == []  # nothing was sent
 
 
+def test_lexware_previews_clean_then_sends_as_previewed(
+    stack: Stack, partner: httpx.Client, lexware: ConnectedClient
+) -> None:
+    body = invoice_body(lexware, "PV-10", customer="pv-kunde-10")
+    previewed = preview(partner, body)
+    assert previewed["problems"] == []
+    created = partner.post("/v1/invoices", json=body)
+    assert created.status_code == 201, created.text
+
+    def sent() -> dict[str, Any] | None:
+        state = partner.get(f"/v1/invoices/{created.json()['id']}").json()["sync"][0]
+        return state if state["status"] == "sent" else None
+
+    state = wait_for(sent)
+    org = httpx.get(f"{stack.sandbox_url}/_sandbox/lexware/organizations/{lexware.books}").json()
+    (voucher,) = [v for v in org["vouchers"] if v["id"] == state["remote_id"]]
+    payload = previewed["payload"]
+    assert voucher["voucherDate"] == payload["voucherDate"]
+    lines = payload["lineItems"]
+    gross = sum(
+        Decimal(str(line["quantity"]))
+        * Decimal(str(line["unitPrice"]["netAmount"]))
+        * (1 + Decimal(line["unitPrice"]["taxRatePercentage"]) / 100)
+        for line in lines
+    )
+    assert Decimal(str(voucher["totalGrossAmount"])) == gross.quantize(Decimal("0.01"))
+    (contact,) = [c for c in org["contacts"] if c["id"] == voucher["contactId"]]
+    assert contact["company"]["name"] == previewed["customer"]["payload"]["company"]["name"]
+
+
 def test_yuki_previews_the_sales_invoice_it_would_send(
     partner: httpx.Client, yuki: ConnectedClient
 ) -> None:
