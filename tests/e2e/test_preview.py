@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
+from xml.etree import ElementTree
 
 import httpx
 import pytest
@@ -239,3 +240,50 @@ def test_exact_preview_names_a_journal_deleted_in_exact(
     assert problems(previewed) == [("journal_missing", "settings.sales_journal")]
     assert "'70'" in previewed["problems"][0]["message"]
     assert f"PATCH /v1/integrations/{client.integration_id}" in previewed["problems"][0]["message"]
+
+
+def test_yuki_previews_clean_then_books_as_previewed(
+    stack: Stack, partner: httpx.Client, yuki: ConnectedClient
+) -> None:
+    body = invoice_body(yuki, "PV-11", customer="pv-klant-11")
+    body["lines"].append(
+        {"description": "Parts", "quantity": "3", "unit_price": "9.99", "vat_rate": "9"}
+    )
+    previewed = preview(partner, body)
+    assert previewed["problems"] == []
+    sent = ElementTree.fromstring(previewed["payload"])
+    created = partner.post("/v1/invoices", json=body)
+    assert created.status_code == 201, created.text
+
+    def booked() -> dict[str, Any] | None:
+        state = partner.get(f"/v1/invoices/{created.json()['id']}").json()["sync"][0]
+        return state if state["status"] == "booked" else None
+
+    wait_for(booked)
+    books = f"{stack.sandbox_url}/_sandbox/yuki/administrations/{yuki.books}"
+    (document,) = [d for d in httpx.get(books).json()["documents"] if d["reference"] == "PV-11"]
+    assert document["date"] == _text(sent, "Date")
+    assert document["contact"]["code"] == _text(sent, "ContactCode")
+    previewed_lines = [
+        (
+            Decimal(_text(line, "LineAmount")),
+            Decimal(_text(line, "LineVATAmount")),
+            int(_text(line, "VATType")),
+            _text(line, "GLAccountCode"),
+        )
+        for line in sent.iter(f"{{{YUKI_NS}}}InvoiceLine")
+    ]
+    booked_lines = [
+        (Decimal(line["net"]), Decimal(line["vat"]), line["vat_type"], line["gl_account"])
+        for line in document["lines"]
+    ]
+    assert booked_lines == previewed_lines
+
+
+YUKI_NS = "urn:xmlns:http://www.theyukicompany.com:salesinvoices"
+
+
+def _text(node: ElementTree.Element, name: str) -> str:
+    found = node.find(f".//{{{YUKI_NS}}}{name}")
+    assert found is not None and found.text is not None, name
+    return found.text
