@@ -200,10 +200,13 @@ def test_lexware_previews_clean_then_sends_as_previewed(
     assert voucher["voucherDate"] == payload["voucherDate"]
     lines = payload["lineItems"]
     gross = sum(
-        Decimal(str(line["quantity"]))
-        * Decimal(str(line["unitPrice"]["netAmount"]))
-        * (1 + Decimal(line["unitPrice"]["taxRatePercentage"]) / 100)
-        for line in lines
+        (
+            Decimal(str(line["quantity"]))
+            * Decimal(str(line["unitPrice"]["netAmount"]))
+            * (1 + Decimal(line["unitPrice"]["taxRatePercentage"]) / 100)
+            for line in lines
+        ),
+        Decimal(0),
     )
     assert Decimal(str(voucher["totalGrossAmount"])) == gross.quantize(Decimal("0.01"))
     (contact,) = [c for c in org["contacts"] if c["id"] == voucher["contactId"]]
