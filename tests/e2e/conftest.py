@@ -3,6 +3,7 @@ as a partner would."""
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import uuid
@@ -12,8 +13,10 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from playwright.sync_api import Browser
 
 from tests.integration.connectors.exact_support import oauth_tokens
+from tests.support.browser import chromium, ensure_chromium
 from tests.support.processes import Stack, running_stack
 
 T = TypeVar("T")
@@ -41,6 +44,20 @@ def stack(
             **getattr(request.module, "STACK_ENV", {}),
         },
     ) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser(stack: Stack) -> Iterator[Browser]:
+    """One headless Chromium (Debian's; installed when missing) for the module's tests.
+
+    Started after the stack and closed before it: Playwright's sync API holds the
+    thread's event loop while it runs, and the stack's set-up and tear-down need it."""
+    reason = ensure_chromium()
+    if reason is not None:
+        print(f"\n*** SKIPPING THE BROWSER TESTS: {reason} ***", file=sys.stderr)
+        pytest.skip(f"browser tests need Debian's chromium: {reason}")
+    with chromium() as running:
         yield running
 
 

@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from invoicesync_api import console
 from invoicesync_api.api_keys.router import router as api_keys_router
 from invoicesync_api.callbacks.lexware import router as lexware_callbacks_router
 from invoicesync_api.callbacks.signatures import LexwareSignatures
@@ -189,6 +190,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         document_router("credit_note", "/v1/credit-notes", "credit notes"),
     ):
         app.include_router(router, responses=PROBLEM_RESPONSES)
+    console.install(app)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(

@@ -62,8 +62,14 @@ async def get_caller(request: Request, credentials: BearerDep) -> Caller:
     its connection only when the route needs it, so a request never holds two at once."""
     if credentials is None:
         raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
+    return await authenticate(request, credentials.credentials)
+
+
+async def authenticate(request: Request, api_key: str) -> Caller:
+    """The key's partner and scopes, or ``Unauthorized`` / ``TooManyRequests``: the one
+    check behind the bearer header and the console's session alike."""
     # One statement: the key, its rate limit and the address's failed attempts (rate_limits).
-    key = await request.app.state.rate_limits.admit(request, hash_key(credentials.credentials))
+    key = await request.app.state.rate_limits.admit(request, hash_key(api_key))
     now = clock.now()
     if api_keys.is_use_unnoted(key, now):  # at most once a minute per key
         async with autocommit(request.app.state.engine) as connection:

@@ -36,12 +36,21 @@ async def save_client(session: AsyncSession, client: Client) -> Client:
 
 
 async def list_clients(
-    session: AsyncSession, partner_id: uuid.UUID, *, limit: int, cursor: str | None
+    session: AsyncSession,
+    partner_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+    name_contains: str | None = None,
 ) -> tuple[Sequence[Client], str | None]:
-    """Newest first, keyset-paginated on (created_at, id) so pages never shift."""
+    """Newest first, keyset-paginated on (created_at, id) so pages never shift;
+    ``name_contains`` (the console's search) matches any part of the name, any case."""
+    query = select(Client).where(Client.partner_id == partner_id)
+    if name_contains:
+        query = query.where(Client.name.icontains(name_contains, autoescape=True))
     return await pagination.newest_first(
         session,
-        select(Client).where(Client.partner_id == partner_id),
+        query,
         created_at=Client.created_at,
         ident=Client.id,
         limit=limit,

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Notification
 from invoicesync_api.db.owned import get_owned
+from invoicesync_shared import clock
 
 
 async def list_notifications(
@@ -36,3 +37,8 @@ async def get_notification(
     session: AsyncSession, notification_id: uuid.UUID, partner_id: uuid.UUID
 ) -> Notification:
     return await get_owned(session, Notification, notification_id, partner_id, "notification")
+
+
+def mark_read(notification: Notification) -> None:
+    """Read now by the shared clock; a second mark keeps the first time."""
+    notification.read_at = notification.read_at or clock.now()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -56,5 +56,5 @@ async def mark_read(
     notification_id: uuid.UUID, session: SessionDep, caller: CallerDep
 ) -> NotificationOut:
     notification = await repository.get_notification(session, notification_id, caller.partner_id)
-    notification.read_at = notification.read_at or datetime.now(UTC)
+    repository.mark_read(notification)
     return NotificationOut.model_validate(notification, from_attributes=True)

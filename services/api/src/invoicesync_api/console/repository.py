@@ -1,0 +1,89 @@
+"""The console's own queries: what its pages show for many rows at once, where the API's
+repositories answer one row at a time (one statement per page instead of one per row)."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invoicesync_api.console.health import Activity
+from invoicesync_api.db.models import DocumentSync, Notification
+from invoicesync_shared.db.models import Integration
+from invoicesync_shared.states import SyncStatus
+
+_IN_FLIGHT = (SyncStatus.PENDING, SyncStatus.SENDING)
+_NOT_SYNCED = (*_IN_FLIGHT, SyncStatus.FAILED, SyncStatus.AMBIGUOUS)
+
+
+async def integrations_of(
+    session: AsyncSession, client_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[Integration]]:
+    """Each client's integrations, oldest first (as ``integrations.list_for_client``)."""
+    by_client: dict[uuid.UUID, list[Integration]] = {c: [] for c in client_ids}
+    rows = await session.scalars(
+        select(Integration)
+        .where(Integration.client_id.in_(client_ids))
+        .order_by(Integration.created_at, Integration.id)
+    )
+    for integration in rows:
+        by_client[integration.client_id].append(integration)
+    return by_client
+
+
+async def activity_of(
+    session: AsyncSession, integration_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Activity]:
+    """What each integration's documents are doing: the unsettled statuses counted (the
+    index on (integration_id, status) answers) and the soonest budget wait."""
+    counts: dict[uuid.UUID, dict[str, int]] = defaultdict(dict)
+    rows = await session.execute(
+        select(DocumentSync.integration_id, DocumentSync.status, func.count())
+        .where(
+            DocumentSync.integration_id.in_(integration_ids),
+            DocumentSync.status.in_(_NOT_SYNCED),
+        )
+        .group_by(DocumentSync.integration_id, DocumentSync.status)
+    )
+    for integration_id, status, count in rows:
+        counts[integration_id][status] = count
+    waits = await session.execute(
+        select(
+            DocumentSync.integration_id,
+            func.min(DocumentSync.waiting_until),
+            func.min(DocumentSync.waiting_reason),
+        )
+        .where(
+            DocumentSync.integration_id.in_(integration_ids),
+            DocumentSync.waiting_until.is_not(None),
+        )
+        .group_by(DocumentSync.integration_id)
+    )
+    waiting = {i: (until, reason) for i, until, reason in waits}
+    activity: dict[uuid.UUID, Activity] = {}
+    for integration_id in integration_ids:
+        c = counts.get(integration_id, {})
+        until, reason = waiting.get(integration_id, (None, None))
+        activity[integration_id] = Activity(
+            in_flight=sum(c.get(s, 0) for s in _IN_FLIGHT),
+            not_synced=sum(c.values()),
+            failed=c.get(SyncStatus.FAILED, 0),
+            waiting_until=until,
+            waiting_reason=reason,
+        )
+    return activity
+
+
+async def count_unread(session: AsyncSession, partner_id: uuid.UUID) -> int:
+    """The number on the bell."""
+    return int(
+        await session.scalar(
+            select(func.count()).where(
+                Notification.partner_id == partner_id, Notification.read_at.is_(None)
+            )
+        )
+        or 0
+    )

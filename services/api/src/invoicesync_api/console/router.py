@@ -1,0 +1,366 @@
+"""/console: the accountant's pages, rendered on the server (htmx enhances them).
+
+Every page checks the session's key as the API checks a bearer key (``deps.authenticate``)
+and reads through the API's repositories; actions are plain forms (POST, then a redirect
+back), shown only to keys with the ``write`` scope and refused to others all the same.
+Not in the OpenAPI contract: these are pages, not API."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+
+from invoicesync_api.api_keys.scopes import Scope
+from invoicesync_api.clients import repository as clients
+from invoicesync_api.console import repository, session
+from invoicesync_api.console.health import Activity, health
+from invoicesync_api.console.i18n import Translator, translator
+from invoicesync_api.console.labels import COUNT_LABELS, LABELS, system_names
+from invoicesync_api.deps import Caller, SessionDep, authenticate
+from invoicesync_api.documents import repository as documents
+from invoicesync_api.documents import service as document_service
+from invoicesync_api.errors.exceptions import ApiError, Unauthorized
+from invoicesync_api.integrations import repository as integrations
+from invoicesync_api.notifications import repository as notifications
+from invoicesync_api.rate_limits import TooManyRequests
+from invoicesync_shared.states import SyncStatus
+
+PAGE_SIZE = 25
+NOTIFICATIONS_SHOWN = 50
+SIGN_IN = "/console/sign-in"
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.add_extension("jinja2.ext.i18n")
+
+
+class SignInRequired(Exception):
+    """No session, or its key no longer works: back to the form."""
+
+    def __init__(self, error: str | None = None) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def _redirect(request: Request, url: str) -> Response:
+    """303 for a browser; htmx follows ``HX-Redirect`` with a full page load instead."""
+    if request.headers.get("HX-Request"):
+        return Response(status_code=200, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+class ConsoleRoute(APIRoute):
+    """Errors on a console page answer as a page (the API's are problem+json)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except SignInRequired as exc:
+                url = SIGN_IN + (f"?{urlencode({'ended': '1'})}" if exc.error else "")
+                response = _redirect(request, url)
+                session.end(request, response)
+                return response
+            except ApiError as exc:
+                return _error_page(request, exc.status, exc.detail)
+            except RequestValidationError:
+                t = translator(request)
+                return _error_page(request, 422, t.gettext("This address is not valid."))
+
+        return handle
+
+
+router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
+
+
+class Viewer:
+    """The signed-in partner's key, its scopes and the request's language."""
+
+    def __init__(self, caller: Caller, csrf: str, t: Translator) -> None:
+        self.caller, self.csrf, self.t = caller, csrf, t
+
+    @property
+    def can_write(self) -> bool:
+        return Scope.WRITE in self.caller.scopes
+
+
+async def get_viewer(request: Request) -> Viewer:
+    opened = session.read(request)
+    if opened is None:
+        raise SignInRequired
+    try:
+        caller = await authenticate(request, opened.api_key)
+    except Unauthorized as exc:  # revoked or expired since sign-in
+        raise SignInRequired(exc.detail) from exc
+    if Scope.READ not in caller.scopes:
+        raise SignInRequired("read scope missing")
+    return Viewer(caller, opened.csrf, translator(request))
+
+
+ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+
+
+def _check_csrf(viewer: Viewer, token: str) -> None:
+    if not secrets.compare_digest(token.encode(), viewer.csrf.encode()):
+        raise _Refused(viewer.t.gettext("This form has expired; open the page again."))
+
+
+def _need_write(viewer: Viewer) -> None:
+    if not viewer.can_write:
+        raise _Refused(viewer.t.gettext("This API key may only read."))
+
+
+class _Refused(ApiError):
+    status, code, title = 403, "refused", "Refused"
+
+
+def _page(
+    request: Request,
+    template: str,
+    t: Translator,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request,
+        template,
+        {
+            "_": t.gettext,
+            "gettext": t.gettext,
+            "ngettext": t.ngettext,
+            "locale": t.locale,
+            "labels": LABELS,
+            "count_labels": COUNT_LABELS,
+            **context,
+        },
+        status_code=status_code,
+        headers=headers,
+    )
+
+
+def _error_page(request: Request, status: int, detail: str) -> HTMLResponse:
+    t = translator(request)
+    return _page(request, "error.html", t, status, status=status, detail=detail, viewer=None)
+
+
+@router.get("", response_class=HTMLResponse)
+async def home(request: Request) -> Response:
+    return RedirectResponse("/console/clients", status_code=303)
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+async def sign_in_form(request: Request, ended: str | None = None) -> Response:
+    t = translator(request)
+    error = t.gettext("Your session has ended; sign in again.") if ended else None
+    return _page(request, "sign_in.html", t, error=error, viewer=None)
+
+
+@router.post("/sign-in", response_class=HTMLResponse)
+async def sign_in(request: Request, api_key: Annotated[str, Form(max_length=512)] = "") -> Response:
+    """The key is checked like a bearer key: a wrong one counts towards the address's
+    failed-authentication slow-down, and past it the form answers 429 as the API does."""
+    t = translator(request)
+    error, status, headers = None, 200, None
+    try:
+        caller = await authenticate(request, api_key.strip())
+    except Unauthorized:
+        error, status = (
+            t.gettext("This API key is unknown or revoked. Check it and try again."),
+            401,
+        )
+    except TooManyRequests as exc:
+        retry = str(exc.extra.get("retry_after", 1))
+        error = t.gettext("Too many attempts. Wait %(seconds)s seconds, then try again.") % {
+            "seconds": retry
+        }
+        status, headers = 429, {"Retry-After": retry}
+    else:
+        if Scope.READ not in caller.scopes:
+            error, status = t.gettext("This API key may not read; use a key with 'read'."), 403
+    if error is not None:
+        return _page(request, "sign_in.html", t, status, headers, error=error, viewer=None)
+    response = RedirectResponse("/console/clients", status_code=303)
+    session.start(request, response, api_key.strip())
+    return response
+
+
+@router.post("/sign-out", response_class=HTMLResponse)
+async def sign_out(
+    viewer: ViewerDep, request: Request, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    _check_csrf(viewer, csrf)
+    response = _redirect(request, SIGN_IN)
+    session.end(request, response)
+    return response
+
+
+@router.get("/bell", response_class=HTMLResponse)
+async def bell(request: Request, viewer: ViewerDep, db: SessionDep) -> Response:
+    """The header's bell alone, for htmx to refresh it."""
+    unread = await repository.count_unread(db, viewer.caller.partner_id)
+    return _page(request, "_bell.html", viewer.t, unread=unread)
+
+
+@router.get("/clients", response_class=HTMLResponse)
+async def clients_page(
+    request: Request,
+    viewer: ViewerDep,
+    db: SessionDep,
+    q: Annotated[str, Query(max_length=200)] = "",
+    cursor: str | None = None,
+) -> Response:
+    rows, next_cursor = await clients.list_clients(
+        db, viewer.caller.partner_id, limit=PAGE_SIZE, cursor=cursor, name_contains=q.strip()
+    )
+    by_client = await repository.integrations_of(db, [c.id for c in rows])
+    activity = await repository.activity_of(db, [i.id for ii in by_client.values() for i in ii])
+    items = [
+        {
+            "client": c,
+            "integrations": [
+                {
+                    "integration": i,
+                    "name": system_names(by_client[c.id], viewer.t.gettext)[i.id],
+                    "health": health(i.status, activity.get(i.id, Activity())),
+                    "activity": activity.get(i.id, Activity()),
+                }
+                for i in by_client[c.id]
+            ],
+        }
+        for c in rows
+    ]
+    return _page(
+        request,
+        "clients.html",
+        viewer.t,
+        viewer=viewer,
+        unread=await repository.count_unread(db, viewer.caller.partner_id),
+        items=items,
+        q=q,
+        first_page=cursor is not None,
+        next_url=(f"?{urlencode({'q': q, 'cursor': next_cursor})}" if next_cursor else None),
+    )
+
+
+DocumentFilter = Literal["all", "not_synced", "failed"]
+Kind = Literal["invoice", "credit_note"]
+
+
+@router.get("/clients/{client_id}/documents", response_class=HTMLResponse)
+async def documents_page(
+    request: Request,
+    client_id: uuid.UUID,
+    viewer: ViewerDep,
+    db: SessionDep,
+    kind: Kind = "invoice",
+    show: DocumentFilter = "all",
+    cursor: str | None = None,
+) -> Response:
+    client = await clients.get_client(db, client_id, viewer.caller.partner_id)
+    columns = await integrations.list_for_client(db, client.id)
+    names = system_names(columns, viewer.t.gettext)
+    filters = documents.DocumentFilters(
+        kind=kind,
+        partner_id=viewer.caller.partner_id,
+        client_id=client.id,
+        booking_number="null" if show == "not_synced" else None,
+        sync_status=SyncStatus.FAILED if show == "failed" else None,
+    )
+    rows, next_cursor = await documents.list_documents(db, filters, limit=PAGE_SIZE, cursor=cursor)
+    states = await documents.sync_states(db, [d.id for d in rows])
+    items = [
+        {
+            "document": d,
+            "states": {integration.id: state for state, integration in states[d.id]},
+            "failed": any(
+                s.status in (SyncStatus.FAILED, SyncStatus.AMBIGUOUS) for s, _ in states[d.id]
+            ),
+        }
+        for d in rows
+    ]
+    query = {"kind": kind, "show": show}
+    return _page(
+        request,
+        "documents.html",
+        viewer.t,
+        viewer=viewer,
+        unread=await repository.count_unread(db, viewer.caller.partner_id),
+        client=client,
+        columns=[(i, names[i.id]) for i in columns],
+        items=items,
+        kind=kind,
+        show=show,
+        first_url=f"?{urlencode(query)}" if cursor else None,
+        next_url=f"?{urlencode({**query, 'cursor': next_cursor})}" if next_cursor else None,
+        back=f"{request.url.path}?{request.url.query}",
+    )
+
+
+@router.post("/documents/{document_id}/retry", response_class=HTMLResponse)
+async def retry_document(
+    request: Request,
+    document_id: uuid.UUID,
+    viewer: ViewerDep,
+    db: SessionDep,
+    kind: Annotated[Kind, Form()],
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Send a failed document again (as ``POST /v1/invoices/{id}/retry``), then back to
+    its client's documents."""
+    _check_csrf(viewer, csrf)
+    _need_write(viewer)
+    document = await document_service.get_document(
+        db, document_id, viewer.caller.partner_id, kind, lock=True
+    )
+    await document_service.retry(db, document)
+    return _redirect(request, f"/console/clients/{document.client_id}/documents?kind={kind}")
+
+
+@router.get("/notifications", response_class=HTMLResponse)
+async def notifications_page(request: Request, viewer: ViewerDep, db: SessionDep) -> Response:
+    """Unread first, then the latest read ones."""
+    partner = viewer.caller.partner_id
+    unread = await notifications.list_notifications(
+        db, partner, unread=True, limit=NOTIFICATIONS_SHOWN
+    )
+    read = await notifications.list_notifications(
+        db, partner, unread=False, limit=NOTIFICATIONS_SHOWN
+    )
+    return _page(
+        request,
+        "notifications.html",
+        viewer.t,
+        viewer=viewer,
+        unread=await repository.count_unread(db, partner),
+        unread_items=unread,
+        read_items=read,
+    )
+
+
+@router.post("/notifications/{notification_id}/read", response_class=HTMLResponse)
+async def mark_read(
+    request: Request,
+    notification_id: uuid.UUID,
+    viewer: ViewerDep,
+    db: SessionDep,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    _check_csrf(viewer, csrf)
+    _need_write(viewer)
+    notification = await notifications.get_notification(
+        db, notification_id, viewer.caller.partner_id
+    )
+    notifications.mark_read(notification)
+    return _redirect(request, "/console/notifications")

@@ -1,0 +1,178 @@
+"""Issue 23: the accountant's console in a real headless Chromium, against the whole
+system (API, Exact connector, sandbox, broker as processes). Every page is screenshotted
+and checked with axe-core: no serious or critical violation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e.conftest import connect_exact, document_body, new_exact_division, wait_for
+from tests.support.browser import describe, serious_violations
+from tests.support.processes import Stack
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the screenshots of every page go (the test run's output)."""
+    folder = tmp_path_factory.mktemp("console-screenshots")
+    print(f"\nconsole screenshots: {folder}")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def books(stack: Stack, partner: httpx.Client) -> dict[str, Any]:
+    """A client connected to Exact with one booked invoice, one that failed (dated before
+    the integration's start) and the notification of a finished manual run; and a
+    read-only key of the same partner."""
+    client = partner.post("/v1/clients", json={"name": "Bakkerij Console", "country": "NL"})
+    assert client.status_code == 201, client.text
+    client_id = client.json()["id"]
+    connect_exact(partner, client_id, new_exact_division(stack))
+    booked = partner.post("/v1/invoices", json=document_body(client_id, "2026-C001"))
+    assert booked.status_code == 201, booked.text
+    early = document_body(client_id, "2025-C002", issue_date="2025-12-01")
+    failed = partner.post("/v1/invoices", json=early)
+    assert failed.status_code == 201, failed.text
+    number = wait_for(
+        lambda: partner.get(f"/v1/invoices/{booked.json()['id']}").json()["booking_number"]
+    )
+    run = partner.post("/v1/sync-runs", json={"document_ids": [booked.json()["id"]]})
+    assert run.status_code == 202, run.text
+    wait_for(
+        lambda: partner.get(f"/v1/sync-runs/{run.json()['id']}").json()["status"] == "finished"
+    )
+    notification = next(
+        n for n in partner.get("/v1/notifications").json() if n["sync_run_id"] == run.json()["id"]
+    )
+    reader = partner.post("/v1/api-keys", json={"name": "dashboard", "scopes": ["read"]})
+    assert reader.status_code == 201, reader.text
+    return {
+        "client_id": client_id,
+        "booking_number": str(number),
+        "notification": notification,
+        "key": partner.headers["Authorization"].removeprefix("Bearer "),
+        "read_key": reader.json()["api_key"],
+    }
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser context (own cookies) per test, in the one browser."""
+    context = browser.new_context()
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def look(page: Page, shots: Path, name: str) -> None:
+    """Screenshot the page and hold it to axe-core."""
+    page.screenshot(path=shots / f"{name}.png", full_page=True)
+    violations = serious_violations(page)
+    assert not violations, f"{name}: {describe(violations)}"
+
+
+def sign_in(page: Page, stack: Stack, key: str) -> None:
+    page.goto(f"{stack.api_url}/console/sign-in")
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Clients")
+
+
+def test_a_wrong_key_gets_the_form_again_with_the_reason(
+    page: Page, stack: Stack, books: dict[str, Any], shots: Path
+) -> None:
+    page.goto(f"{stack.api_url}/console/clients")
+    expect(page).to_have_url(re.compile(r"/console/sign-in$"))  # no session: the form
+    look(page, shots, "sign-in")
+    page.get_by_label("API key").fill(books["key"][:-4] + "0000")
+    with page.expect_response(f"{stack.api_url}/console/sign-in") as answer:
+        page.get_by_role("button", name="Sign in").click()
+    assert answer.value.status == 401
+    expect(page.get_by_role("alert")).to_contain_text("unknown or revoked")
+    look(page, shots, "sign-in-refused")
+
+
+def test_the_documents_show_the_booking_number_and_filter_the_unsynced(
+    page: Page, stack: Stack, books: dict[str, Any], shots: Path
+) -> None:
+    sign_in(page, stack, books["key"])
+    row = page.locator("tr", has=page.get_by_role("link", name="Bakkerij Console"))
+    expect(row.locator("[data-health]")).to_have_attribute("data-health", "active")
+    expect(row.locator(".failed")).to_have_text("Failed: 1")
+    look(page, shots, "clients")
+
+    row.get_by_role("link", name="Bakkerij Console").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Bakkerij Console: Invoices")
+    booked = page.locator("tr[data-number='2026-C001']")
+    expect(booked.locator(".booking-number")).to_have_text(books["booking_number"])
+    expect(booked.locator(".sync")).to_have_attribute("data-status", "booked")
+    failed = page.locator("tr[data-number='2025-C002']")
+    expect(failed.locator(".sync")).to_have_attribute("data-status", "failed")
+    expect(failed.get_by_role("button", name="Retry 2025-C002")).to_be_visible()
+    look(page, shots, "documents")
+
+    page.get_by_label("Show").select_option("not_synced")
+    page.get_by_role("button", name="Apply").click()
+    expect(page).to_have_url(re.compile(r"show=not_synced"))
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(page.locator("tr[data-number='2025-C002']")).to_be_visible()
+    look(page, shots, "documents-not-synced")
+
+
+def test_the_bell_shows_the_run_notification_unread_first(
+    page: Page, stack: Stack, books: dict[str, Any], shots: Path, partner: httpx.Client
+) -> None:
+    unread = len(partner.get("/v1/notifications", params={"unread": "true"}).json())
+    sign_in(page, stack, books["key"])
+    expect(page.locator("#bell .count")).to_have_attribute("data-unread", str(unread))
+    page.get_by_role("link", name=re.compile("^Notifications")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Notifications")
+    ours = page.locator(f"#unread [data-notification='{books['notification']['id']}']")
+    expect(ours.get_by_role("heading")).to_have_text(books["notification"]["title"])
+    expect(ours.locator("dl.counts")).to_contain_text("Synced")
+    look(page, shots, "notifications")
+
+    ours.get_by_role("button", name="Mark as read").click()
+    moved = page.locator(f"#read [data-notification='{books['notification']['id']}']")
+    expect(moved).to_be_visible()
+    expect(page.locator("#bell .count")).to_have_attribute("data-unread", str(unread - 1))
+    read_at = next(
+        n["read_at"]
+        for n in partner.get("/v1/notifications").json()
+        if n["id"] == books["notification"]["id"]
+    )
+    assert read_at is not None
+
+
+def test_a_read_only_key_sees_no_action_buttons(
+    page: Page, stack: Stack, books: dict[str, Any], shots: Path, partner: httpx.Client
+) -> None:
+    extra = partner.post("/v1/sync-runs", json={"client_id": books["client_id"]})
+    assert extra.status_code == 202, extra.text  # one more unread notification to not mark
+    wait_for(
+        lambda: partner.get(f"/v1/sync-runs/{extra.json()['id']}").json()["status"] == "finished"
+    )
+    sign_in(page, stack, books["read_key"])
+    expect(page.get_by_role("note")).to_contain_text("Read-only")
+    page.goto(f"{stack.api_url}/console/clients/{books['client_id']}/documents")
+    expect(page.locator("tr[data-number='2025-C002'] .sync")).to_have_attribute(
+        "data-status", "failed"
+    )
+    expect(page.locator("[data-action]")).to_have_count(0)
+    look(page, shots, "documents-read-only")
+    page.goto(f"{stack.api_url}/console/notifications")
+    expect(page.locator("#unread [data-notification]")).not_to_have_count(0)
+    expect(page.locator("[data-action]")).to_have_count(0)
+    look(page, shots, "notifications-read-only")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/console/sign-in$"))
