@@ -172,7 +172,7 @@ async def sign_in(request: Request, api_key: Annotated[str, Form(max_length=512)
     """The key is checked like a bearer key: a wrong one counts towards the address's
     failed-authentication slow-down, and past it the form answers 429 as the API does."""
     t = translator(request)
-    error, status, headers = None, 200, None
+    error, status = None, 200
     try:
         caller = await authenticate(request, api_key.strip())
     except Unauthorized:
@@ -185,12 +185,12 @@ async def sign_in(request: Request, api_key: Annotated[str, Form(max_length=512)
         error = t.gettext("Too many attempts. Wait %(seconds)s seconds, then try again.") % {
             "seconds": retry
         }
-        status, headers = 429, {"Retry-After": retry}
+        status = 429  # Retry-After: RateLimitHeaders puts it on, as on the API's 429s
     else:
         if Scope.READ not in caller.scopes:
             error, status = t.gettext("This API key may not read; use a key with 'read'."), 403
     if error is not None:
-        return _page(request, "sign_in.html", t, status, headers, error=error, viewer=None)
+        return _page(request, "sign_in.html", t, status, error=error, viewer=None)
     response = RedirectResponse("/console/clients", status_code=303)
     session.start(request, response, api_key.strip())
     return response

@@ -1,0 +1,166 @@
+"""The console's session and pages over HTTP (issue 23): the cookie's flags and seal, the
+key checked on every page as the API checks it, the failed-authentication slow-down on
+the sign-in form, forms refused without the session's token or the write scope, and the
+clients' search and keyset pages. The browser drives the same pages in
+tests/e2e/test_console.py."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from invoicesync_api.app import create_app
+from invoicesync_api.console import session
+from invoicesync_api.console.router import PAGE_SIZE
+from invoicesync_api.settings import ApiSettings
+from tests.integration.api.conftest import ADMIN_TOKEN, new_partner
+from tests.support.servers import serve_in_thread
+
+FAILURE_BURST = 3
+
+
+@pytest.fixture(scope="module")
+def slow_url(database_url: str, encryption_key: str) -> Iterator[str]:
+    """An API whose failed-authentication slow-down is small enough to reach."""
+    settings = ApiSettings(
+        database_url=SecretStr(database_url),
+        encryption_keys=SecretStr(encryption_key),
+        admin_token=SecretStr(ADMIN_TOKEN),
+        run_workers=False,
+        auth_failures_per_minute=6,
+        auth_failures_burst=FAILURE_BURST,
+    )
+    with serve_in_thread(create_app(settings)) as url:
+        yield url
+
+
+def key_of(partner: httpx.Client) -> str:
+    return partner.headers["Authorization"].removeprefix("Bearer ")
+
+
+def browser(url: str, address: str = "127.0.0.1") -> httpx.Client:
+    """A client that keeps cookies like a browser and does not follow redirects."""
+    transport = httpx.HTTPTransport(local_address=address)
+    return httpx.Client(base_url=url, transport=transport, timeout=30)
+
+
+@contextmanager
+def signed_in(url: str, key: str) -> Iterator[httpx.Client]:
+    with browser(url) as page:
+        answer = page.post("/console/sign-in", data={"api_key": key})
+        assert answer.status_code == 303, answer.text
+        yield page
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, html
+    return found[1]
+
+
+def test_the_session_cookie_is_sealed_http_only_lax_and_secure_off_loopback(
+    api_url: str, partner: httpx.Client
+) -> None:
+    key = key_of(partner)
+    with browser(api_url) as page:
+        answer = page.post("/console/sign-in", data={"api_key": key})
+        assert answer.status_code == 303 and answer.headers["location"] == "/console/clients"
+        cookie = answer.headers["set-cookie"]
+        assert cookie.startswith(f"{session.COOKIE}=")
+        assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/console" in cookie
+        assert "Secure" not in cookie  # plain http to 127.0.0.1: make run
+        assert key not in cookie and key.split("_")[-1][:12] not in cookie
+        assert page.get("/console/clients").status_code == 200
+    # The same app reached by a name that is not loopback: the cookie is Secure.
+    with browser(api_url) as page:
+        answer = page.post(
+            "/console/sign-in", data={"api_key": key}, headers={"Host": "console.example.com"}
+        )
+        assert answer.status_code == 303
+        assert "Secure" in answer.headers["set-cookie"]
+
+
+def test_no_session_or_a_forged_one_goes_to_the_form(api_url: str, partner: httpx.Client) -> None:
+    with browser(api_url) as page:
+        answer = page.get("/console/clients")
+        assert answer.status_code == 303 and answer.headers["location"] == "/console/sign-in"
+        page.cookies.set(session.COOKIE, "gAAAAAforged", path="/console")
+        assert page.get("/console/clients").headers["location"] == "/console/sign-in"
+        htmx = page.get("/console/clients", headers={"HX-Request": "true"})
+        assert htmx.headers["HX-Redirect"] == "/console/sign-in"
+
+
+def test_a_wrong_key_gets_the_form_with_an_error_and_is_slowed_down(slow_url: str) -> None:
+    address = f"127.{random.randint(1, 254)}.{random.randint(1, 254)}.{random.randint(1, 254)}"
+    with browser(slow_url, address) as page:
+        for _ in range(FAILURE_BURST):
+            refused = page.post("/console/sign-in", data={"api_key": "isk_" + "x" * 43})
+            assert refused.status_code == 401
+            assert 'role="alert"' in refused.text and "unknown or revoked" in refused.text
+            assert 'aria-invalid="true"' in refused.text
+            assert "set-cookie" not in refused.headers
+        slowed = page.post("/console/sign-in", data={"api_key": "isk_" + "y" * 43})
+        assert slowed.status_code == 429 and int(slowed.headers["Retry-After"]) >= 1
+        assert "Too many attempts" in slowed.text
+
+
+def test_a_revoked_key_ends_the_session(api_url: str, partner: httpx.Client) -> None:
+    created = partner.post("/v1/api-keys", json={"name": "console", "scopes": ["read", "write"]})
+    assert created.status_code == 201, created.text
+    with signed_in(api_url, created.json()["api_key"]) as page:
+        assert page.get("/console/clients").status_code == 200
+        assert partner.delete(f"/v1/api-keys/{created.json()['id']}").status_code == 204
+        ended = page.get("/console/clients")
+        assert ended.status_code == 303
+        assert ended.headers["location"] == "/console/sign-in?ended=1"
+        assert f'{session.COOKIE}=""' in ended.headers["set-cookie"]  # the cookie is cleared
+
+
+def test_forms_need_the_session_token_and_the_write_scope(
+    api_url: str, partner: httpx.Client
+) -> None:
+    reader = partner.post("/v1/api-keys", json={"name": "dashboard", "scopes": ["read"]})
+    assert reader.status_code == 201, reader.text
+    target = "/console/notifications/00000000-0000-4000-8000-000000000000/read"
+    with signed_in(api_url, reader.json()["api_key"]) as page:
+        csrf = csrf_of(page.get("/console/notifications").text)
+        refused = page.post(target, data={"csrf": csrf})
+        assert refused.status_code == 403 and "may only read" in refused.text
+    with signed_in(api_url, key_of(partner)) as page:
+        assert page.post(target, data={"csrf": "forged"}).status_code == 403
+        csrf = csrf_of(page.get("/console/notifications").text)
+        missing = page.post(target, data={"csrf": csrf})
+        assert missing.status_code == 404 and "No such notification" in missing.text
+        assert missing.headers["content-type"].startswith("text/html")
+
+
+def test_clients_are_searched_by_name_and_paged_without_overlap(api_url: str) -> None:
+    with new_partner(api_url, "Many clients") as partner:
+        names = [f"Bakkerij {n:02d}" for n in range(PAGE_SIZE + 2)] + ["Slagerij 100% Vers"]
+        for name in names:
+            assert partner.post("/v1/clients", json={"name": name}).status_code == 201
+        with signed_in(api_url, key_of(partner)) as page:
+            first = page.get("/console/clients")
+            shown = re.findall(
+                r'<a href="/console/clients/[^"]+/documents">([^<]+)</a>', first.text
+            )
+            assert len(shown) == PAGE_SIZE
+            next_url = re.search(r'<a href="(/console/clients\?[^"]+)" rel="next"', first.text)
+            assert next_url, first.text
+            second = page.get(next_url[1].replace("&amp;", "&"))
+            rest = re.findall(
+                r'<a href="/console/clients/[^"]+/documents">([^<]+)</a>', second.text
+            )
+            assert sorted(shown + rest) == sorted(names) and 'rel="next"' not in second.text
+            found = page.get("/console/clients", params={"q": "100%"})
+            hits = re.findall(r'<a href="/console/clients/[^"]+/documents">([^<]+)</a>', found.text)
+            assert hits == ["Slagerij 100% Vers"]  # % is a character here, not a wildcard
+            found = page.get("/console/clients", params={"q": "bakkerij 1"})
+            hits = re.findall(r'<a href="/console/clients/[^"]+/documents">([^<]+)</a>', found.text)
+            assert sorted(hits) == [f"Bakkerij {n}" for n in range(10, 20)]
