@@ -10,6 +10,7 @@ import random
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -19,7 +20,7 @@ from invoicesync_api.app import create_app
 from invoicesync_api.console import session
 from invoicesync_api.console.router import PAGE_SIZE
 from invoicesync_api.settings import ApiSettings
-from tests.integration.api.conftest import ADMIN_TOKEN, new_partner
+from tests.integration.api.conftest import ADMIN_TOKEN, add_integration, invoice, new_partner
 from tests.support.servers import serve_in_thread
 
 FAILURE_BURST = 3
@@ -164,3 +165,49 @@ def test_clients_are_searched_by_name_and_paged_without_overlap(api_url: str) ->
             found = page.get("/console/clients", params={"q": "bakkerij 1"})
             hits = re.findall(r'<a href="/console/clients/[^"]+/documents">([^<]+)</a>', found.text)
             assert sorted(hits) == [f"Bakkerij {n}" for n in range(10, 20)]
+
+
+def numbers_on(html: str) -> list[str]:
+    return re.findall(r'<tr data-document="[^"]+" data-number="([^"]+)">', html)
+
+
+def test_documents_come_in_pages_and_a_foreign_client_is_not_found(api_url: str) -> None:
+    with new_partner(api_url, "Paged") as partner:
+        client_id = partner.post("/v1/clients", json={"name": "Paged client"}).json()["id"]
+        numbers = [f"P-{n:03d}" for n in range(PAGE_SIZE + 1)]
+        for number in numbers:
+            created = partner.post("/v1/invoices", json=invoice(client_id, number))
+            assert created.status_code == 201, created.text
+        with signed_in(api_url, key_of(partner)) as page:
+            first = page.get(f"/console/clients/{client_id}/documents")
+            assert len(numbers_on(first.text)) == PAGE_SIZE
+            next_url = re.search(r'<a href="\?([^"]+)" rel="next"', first.text)
+            assert next_url, first.text
+            second = page.get(
+                f"/console/clients/{client_id}/documents?{next_url[1].replace('&amp;', '&')}"
+            )
+            assert sorted(numbers_on(first.text) + numbers_on(second.text)) == numbers
+        with new_partner(api_url, "Other") as other, signed_in(api_url, key_of(other)) as page:
+            foreign = page.get(f"/console/clients/{client_id}/documents")
+            assert foreign.status_code == 404 and "No such client." in foreign.text
+            assert foreign.headers["content-type"].startswith("text/html")
+
+
+async def test_health_counts_and_the_failed_filter(
+    api_url: str, partner: httpx.Client, client_id: str, sessionmaker: Any
+) -> None:
+    await add_integration(sessionmaker, client_id)  # active, start date 2026-01-01
+    early = partner.post("/v1/invoices", json=invoice(client_id, "E-1", issue_date="2025-12-01"))
+    later = partner.post("/v1/invoices", json=invoice(client_id, "L-1"))
+    assert early.status_code == 201 and later.status_code == 201
+    with signed_in(api_url, key_of(partner)) as page:
+        clients = page.get("/console/clients").text
+        assert 'data-health="sending"' in clients  # L-1 is pending: no connector runs here
+        assert "Not synced: 2" in clients and "Failed: 1" in clients
+        documents = f"/console/clients/{client_id}/documents"
+        assert numbers_on(page.get(documents, params={"show": "failed"}).text) == ["E-1"]
+        assert numbers_on(page.get(documents, params={"show": "not_synced"}).text) == [
+            "L-1",
+            "E-1",
+        ]
+        assert numbers_on(page.get(documents, params={"kind": "credit_note"}).text) == []
