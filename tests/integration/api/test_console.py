@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import text
 
 from invoicesync_api.app import create_app
 from invoicesync_api.console import session
@@ -211,3 +212,41 @@ async def test_health_counts_and_the_failed_filter(
             "E-1",
         ]
         assert numbers_on(page.get(documents, params={"kind": "credit_note"}).text) == []
+
+
+async def test_retry_sends_a_failed_document_again_and_comes_back(
+    api_url: str, partner: httpx.Client, client_id: str, sessionmaker: Any, engine: Any
+) -> None:
+    await add_integration(sessionmaker, client_id)
+    created = partner.post("/v1/invoices", json=invoice(client_id, "R-1"))
+    assert created.status_code == 201, created.text
+    document_id = created.json()["id"]
+    outbox = text("SELECT count(*) FROM outbox_messages WHERE envelope::text LIKE :id")
+    async with engine.begin() as connection:  # as the connector's answer would leave it
+        await connection.execute(
+            text(
+                "UPDATE document_syncs SET status = 'failed', error_code = 'unavailable',"
+                " error_message = 'Exact is down', error_retryable = true"
+                " WHERE document_id = :id"
+            ),
+            {"id": document_id},
+        )
+        before = (await connection.execute(outbox, {"id": f"%{document_id}%"})).scalar_one()
+    with signed_in(api_url, key_of(partner)) as page:
+        documents = f"/console/clients/{client_id}/documents"
+        shown = page.get(documents).text
+        assert "Exact is down" in shown and 'data-action="retry"' in shown
+        csrf = csrf_of(shown)
+        wrong_kind = page.post(
+            f"/console/documents/{document_id}/retry", data={"csrf": csrf, "kind": "credit_note"}
+        )
+        assert wrong_kind.status_code == 404  # not a credit note: checked as in the API
+        retried = page.post(
+            f"/console/documents/{document_id}/retry", data={"csrf": csrf, "kind": "invoice"}
+        )
+        assert retried.status_code == 303, retried.text
+        assert retried.headers["location"] == f"{documents}?kind=invoice"
+    async with engine.connect() as connection:
+        after = (await connection.execute(outbox, {"id": f"%{document_id}%"})).scalar_one()
+    assert after == before + 1  # one more sync request for its integration
+    assert partner.get(f"/v1/invoices/{document_id}").json()["sync"][0]["status"] == "pending"
