@@ -5,6 +5,7 @@ and checked with axe-core: no serious or critical violation."""
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,12 +21,18 @@ from tests.support.processes import Stack
 pytestmark = pytest.mark.e2e
 
 
+# The run's output beside make run's state (.run/ is ignored by git), replaced each run:
+# pytest's own temporary folders are pruned after three runs.
+SHOTS = Path(__file__).resolve().parents[2] / ".run" / "console-screenshots"
+
+
 @pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where the screenshots of every page go (the test run's output)."""
-    folder = tmp_path_factory.mktemp("console-screenshots")
-    print(f"\nconsole screenshots: {folder}")
-    return folder
+def shots() -> Path:
+    """Where the screenshots of every page go."""
+    shutil.rmtree(SHOTS, ignore_errors=True)
+    SHOTS.mkdir(parents=True)
+    print(f"\nconsole screenshots: {SHOTS}")
+    return SHOTS
 
 
 @pytest.fixture(scope="module")
