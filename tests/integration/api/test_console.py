@@ -79,6 +79,8 @@ def test_the_session_cookie_is_sealed_http_only_lax_and_secure_off_loopback(
         assert "Secure" not in cookie  # plain http to 127.0.0.1: make run
         assert key not in cookie and key.split("_")[-1][:12] not in cookie
         assert page.get("/console/clients").status_code == 200
+        bell = page.get("/console/bell", headers={"HX-Request": "true"})  # htmx refreshes it
+        assert bell.status_code == 200 and 'data-unread="0"' in bell.text
     # The same app reached by a name that is not loopback: the cookie is Secure.
     with browser(api_url) as page:
         answer = page.post(

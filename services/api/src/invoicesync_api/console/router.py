@@ -130,7 +130,6 @@ def _page(
     template: str,
     t: Translator,
     status_code: int = 200,
-    headers: dict[str, str] | None = None,
     **context: Any,
 ) -> HTMLResponse:
     return templates.TemplateResponse(
@@ -146,7 +145,6 @@ def _page(
             **context,
         },
         status_code=status_code,
-        headers=headers,
     )
 
 
