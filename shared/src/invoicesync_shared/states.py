@@ -12,11 +12,13 @@ from enum import StrEnum
 
 
 class IntegrationStatus(StrEnum):
-    """An integration's link to its accounting system: awaiting consent, working, broken
-    (the user must connect again, or our side must be fixed), or ended for good."""
+    """An integration's link to its accounting system: awaiting consent, working, paused
+    (the failure brake: documents failed in a row for one cause that a person must fix),
+    broken (the user must connect again, or our side must be fixed), or ended for good."""
 
     PENDING_AUTHORIZATION = "pending_authorization"
     ACTIVE = "active"
+    PAUSED = "paused"
     NEEDS_REAUTHORIZATION = "needs_reauthorization"
     ERROR = "error"
     DEACTIVATED = "deactivated"

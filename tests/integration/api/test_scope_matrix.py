@@ -29,6 +29,7 @@ ADMIN_OPERATIONS = {
     ("POST", "/v1/integrations/{integration_id}/deactivate"),
     ("POST", "/v1/integrations/{integration_id}/relink"),
     ("POST", "/v1/integrations/{integration_id}/repair"),
+    ("POST", "/v1/integrations/{integration_id}/resume"),
 }
 ADMIN_PREFIXES = ("/v1/api-keys", "/v1/webhook-endpoints")
 

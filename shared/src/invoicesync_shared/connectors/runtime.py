@@ -214,6 +214,11 @@ class ConnectorRuntime(Generic[S]):
             self._reported_losses.pop(integration.id, None)
             bound.info("integration waits to be connected again; document left pending")
             return
+        if integration.status == IntegrationStatus.PAUSED:
+            # The API paused it (the failure brake: one cause refused document after
+            # document). The document stays pending and is asked for again on resume.
+            bound.info("integration paused; document left pending")
+            return
         if integration.status != IntegrationStatus.ACTIVE:
             attempts = entry.attempts if entry is not None else 0
             message = _inactive_message(integration)

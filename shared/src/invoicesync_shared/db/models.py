@@ -41,6 +41,12 @@ class Integration(Model):
     oauth_state_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     nightly_sync: Mapped[bool] = mapped_column(default=False)
     nightly_hour: Mapped[int] = mapped_column(Integer, default=2)
+    # The failure brake (API-owned): after this many permanent failures in a row for one
+    # code the integration is paused; the current run of them, and its code (while paused,
+    # the cause it was paused for).
+    failure_brake_after: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
+    failure_streak_code: Mapped[str | None] = mapped_column(String(64))
+    failure_streak_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -39,10 +39,12 @@ INTEGRATIONS = cast(Table, Integration.__table__)
 
 # What a connector answered for good within a generation: asked again only for an edit.
 ANSWERED = (SyncStatus.BOOKED, SyncStatus.SENT)
-# Connected, though perhaps broken for now: a document created meanwhile is theirs too.
-# It waits `pending` (no request goes out) and is sent when the user connects again.
+# Connected, though perhaps broken or paused for now: a document created meanwhile is
+# theirs too. It waits `pending` (no request goes out) and is sent when the user connects
+# again or resumes.
 CONNECTED = (
     IntegrationStatus.ACTIVE,
+    IntegrationStatus.PAUSED,
     IntegrationStatus.NEEDS_REAUTHORIZATION,
     IntegrationStatus.ERROR,
 )

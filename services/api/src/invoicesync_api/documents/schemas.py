@@ -216,7 +216,9 @@ class SyncStateOut(BaseModel):
         description=(
             "Why it waits: `daily_limit` (Exact's calls per day), `rate_limited` (the "
             "system asked to wait longer than a retry), `error_limit` (too many errors "
-            "within the hour: held back before Exact would block the connection)."
+            "within the hour: held back before Exact would block the connection), "
+            "`integration_paused` (the failure brake paused the integration: sent after "
+            "POST /v1/integrations/{id}/resume)."
         ),
     )
 

@@ -21,10 +21,11 @@ from invoicesync_api.documents.schemas import (
     TotalsOut,
 )
 from invoicesync_api.errors.exceptions import Conflict, NotFound, Unprocessable
+from invoicesync_api.integrations import brake
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import DocumentUpdated
 from invoicesync_shared.outbox.writer import OutboxRow
-from invoicesync_shared.states import DocumentStatus, SyncStatus
+from invoicesync_shared.states import DocumentStatus, IntegrationStatus, SyncStatus
 
 KIND_NAMES = {"invoice": "invoice", "credit_note": "credit note"}
 SYNCED = (SyncStatus.BOOKED, SyncStatus.SENT)
@@ -251,8 +252,14 @@ def _sync_out(state: DocumentSync, integration: Integration) -> SyncStateOut:
         error=error,
         duplicate_of=state.duplicate_of,
         waiting_until=state.waiting_until,
-        waiting_reason=state.waiting_reason,
+        waiting_reason=state.waiting_reason or _paused(state, integration),
     )
+
+
+def _paused(state: DocumentSync, integration: Integration) -> str | None:
+    """A pending document of a paused integration waits for its resume (the failure brake)."""
+    held = state.status == SyncStatus.PENDING and integration.status == IntegrationStatus.PAUSED
+    return brake.WAITING_REASON if held else None
 
 
 def to_out(

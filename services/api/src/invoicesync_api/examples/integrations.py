@@ -67,6 +67,18 @@ EXACT_WITH_COUNTS: dict[str, Any] = {
     **EXACT_ACTIVE,
     "counts": {"booked": 41, "pending": 2, "failed": 1},
 }
+EXACT_PAUSED: dict[str, Any] = {
+    **EXACT_ACTIVE,
+    "status": "paused",
+    "status_reason": f"Exact division {story.EXACT_DIVISION} has no VAT code for 7 %; add one "
+    "in Exact.",
+    "paused_cause": {
+        "code": "unknown_vat_code",
+        "message": f"Exact division {story.EXACT_DIVISION} has no VAT code for 7 %; add one "
+        "in Exact.",
+    },
+    "counts": {"booked": 41, "failed": 3, "pending": 47},
+}
 EXACT_JOURNAL_MISSING: dict[str, Any] = {
     **EXACT_PENDING,
     "status": "error",
@@ -157,6 +169,7 @@ RELINK_NEW_JOURNALS: dict[str, Any] = {
 }
 PATCH_NIGHTLY: dict[str, Any] = {"nightly_sync": True, "nightly_hour": 4}
 PATCH_JOURNALS: dict[str, Any] = {"settings": {"sales_journal": "71"}}
+RESUMED: dict[str, Any] = {"integration": EXACT_ACTIVE, "documents_requested": 47}
 REFRESHED: dict[str, Any] = {"integration_id": story.EXACT_ID, "results_emitted": 2}
 REPAIR_DEFAULT: dict[str, Any] = {}
 REPAIR_FROM: dict[str, Any] = {"from_date": "2026-10-01"}

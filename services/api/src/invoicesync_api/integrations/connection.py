@@ -29,27 +29,51 @@ async def mark_broken(
     session: AsyncSession, integration: Integration, status: str, reason: str
 ) -> None:
     """Set ``status`` with ``reason`` and tell the user and the partner once."""
-    integration.status = status
-    integration.status_reason = reason
-    name = SYSTEM_NAMES.get(integration.system, integration.system)
     action = (
         "Connect it again to resume syncing; its documents wait until then."
         if status == IntegrationStatus.NEEDS_REAUTHORIZATION
         else "Fix the connection and verify it again; its documents wait until then."
     )
+    name = SYSTEM_NAMES.get(integration.system, integration.system)
+    await hold(
+        session,
+        integration,
+        status,
+        reason,
+        title=f"{name}: the connection needs attention",
+        body=f"{reason[:1].upper()}{reason[1:]}. {action}",
+        cause={"code": status, "message": reason},
+    )
+    log.warning("integration connection lost", integration_id=str(integration.id), status=status)
+
+
+async def hold(
+    session: AsyncSession,
+    integration: Integration,
+    status: str,
+    reason: str,
+    *,
+    title: str,
+    body: str,
+    cause: dict[str, str],
+) -> None:
+    """Stop sending (``status`` with ``reason``: its documents wait, pending) and tell the
+    user (one notification) and the partner (one ``integration.status_changed``) once; the
+    caller holds the row and has checked it was active. Undone by ``resume``."""
+    integration.status = status
+    integration.status_reason = reason
     session.add(
         Notification(
             partner_id=integration.partner_id,
             client_id=integration.client_id,
             kind="integration_status_changed",
-            title=f"{name}: the connection needs attention",
-            body=f"{reason[:1].upper()}{reason[1:]}. {action}",
+            title=title,
+            body=body,
             counts={},
-            errors=[{"code": status, "message": reason}],
+            errors=[cause],
         )
     )
-    await announce.integration_status(session, integration)
-    log.warning("integration connection lost", integration_id=str(integration.id), status=status)
+    await announce.integration_status(session, integration, cause=cause)
 
 
 async def apply_connection_lost(session: AsyncSession, event: IntegrationConnectionLost) -> None:
@@ -75,8 +99,8 @@ BROKEN = (IntegrationStatus.NEEDS_REAUTHORIZATION, IntegrationStatus.ERROR)
 
 
 async def resume(session: AsyncSession, integration: Integration) -> int:
-    """Connected again: its waiting documents are asked for now, not at the sweeper's next
-    round; returns how many. Announced like every status change."""
+    """Connected again (or unpaused): its waiting documents are asked for now, oldest first,
+    not at the sweeper's next round; returns how many. Announced like every status change."""
     await announce.integration_status(session, integration)
     client = await clients.find_client(session, integration.client_id)
     assert client is not None

@@ -13,7 +13,7 @@ from invoicesync_api.deps import CallerDep, NeedsAdmin, NeedsWrite, SessionDep, 
 from invoicesync_api.errors.exceptions import Conflict, ConnectionFailed, Unavailable, Unprocessable
 from invoicesync_api.errors.openapi import CONNECTION_PROBLEM_RESPONSES, CONNECTOR_PROBLEM_RESPONSES
 from invoicesync_api.examples import integrations as examples
-from invoicesync_api.integrations import lifecycle, repository, service
+from invoicesync_api.integrations import brake, lifecycle, repository, service
 from invoicesync_api.integrations.refresh import READS_BACK, refresh
 from invoicesync_api.integrations.schemas import IntegrationOut
 from invoicesync_api.integrations.verification import verify
@@ -70,6 +70,15 @@ class RepairOut(BaseModel):
     steps: list[str]
 
 
+class ResumeOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.RESUMED]})
+
+    integration: IntegrationOut
+    documents_requested: int = Field(
+        description="Documents that waited while it was paused, asked for now, oldest first."
+    )
+
+
 class RefreshOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [examples.REFRESHED]})
 
@@ -104,6 +113,23 @@ async def refresh_now(
     if not outcome.ok:
         raise Conflict("A read-back of this integration is running; try again in a moment.")
     return RefreshOut(integration_id=integration.id, results_emitted=outcome.results_emitted)
+
+
+@router.post(
+    "/{integration_id}/resume",
+    dependencies=[NeedsAdmin],
+    response_model=ResumeOut,
+)
+async def resume(integration_id: uuid.UUID, session: SessionDep, caller: CallerDep) -> ResumeOut:
+    """Send again after the failure brake paused the integration (status `paused`, see
+    its `paused_cause`): fix the cause in the accounting system first. The documents that
+    waited are sent now, in the order they came, each once; the refused ones stay failed
+    until retried. 409 when the integration is not paused."""
+    integration = await repository.get_integration(session, integration_id, caller.partner_id)
+    requested = await brake.resume(session, integration)
+    return ResumeOut(
+        integration=service.integration_out(integration), documents_requested=requested
+    )
 
 
 @router.post(

@@ -122,12 +122,14 @@ async def update_integration(
         integration.nightly_sync = body.nightly_sync
     if body.nightly_hour is not None:
         integration.nightly_hour = body.nightly_hour
+    if body.failure_brake_after is not None:
+        integration.failure_brake_after = body.failure_brake_after
     before = (integration.settings, integration.credentials)
     changed = body.settings is not None and service.changed_settings(
         integration, body.settings, _box(request)
     )
     await session.commit()  # the connector reads the settings while verifying
-    checked = (IntegrationStatus.ACTIVE, *connection.BROKEN)
+    checked = (IntegrationStatus.ACTIVE, IntegrationStatus.PAUSED, *connection.BROKEN)
     if changed and integration.credentials is not None and integration.status in checked:
         verdict = await verify(settings, integration.system, integration.id)
         if not verdict.ok:
@@ -137,6 +139,8 @@ async def update_integration(
                 verdict.message or "The settings were refused.", extra={"reason": verdict.code}
             )
         reconnected = integration.status in connection.BROKEN
+        if integration.status == IntegrationStatus.PAUSED:
+            return service.integration_out(integration)  # checked; sending waits for resume
         await service.apply_verdict(session, integration, verdict)
         if reconnected:  # e.g. Yuki's new access key after the old one was refused
             await connection.resume(session, integration)

@@ -13,7 +13,14 @@ from invoicesync_api.examples import integrations as examples
 from invoicesync_api.schemas import Strict
 
 System = Literal["exact", "lexware", "yuki"]
-Status = Literal["pending_authorization", "active", "needs_reauthorization", "error", "deactivated"]
+Status = Literal[
+    "pending_authorization", "active", "paused", "needs_reauthorization", "error", "deactivated"
+]
+BRAKE_AFTER = (
+    "The failure brake: after this many documents in a row refused for the same permanent "
+    "reason (the same error code, e.g. unknown_vat_code), the integration is paused: "
+    "nothing more is sent until POST /v1/integrations/{id}/resume, and nothing is lost."
+)
 
 
 class IntegrationIn(Strict):
@@ -30,6 +37,7 @@ class IntegrationIn(Strict):
     )
     nightly_sync: bool = False
     nightly_hour: int = Field(default=2, ge=0, le=23, description="Hour in the client's time zone.")
+    failure_brake_after: int = Field(default=3, ge=1, le=1000, description=BRAKE_AFTER)
 
 
 class IntegrationPatch(Strict):
@@ -44,6 +52,7 @@ class IntegrationPatch(Strict):
     nightly_hour: int | None = Field(
         default=None, ge=0, le=23, description="Hour in the client's time zone."
     )
+    failure_brake_after: int | None = Field(default=None, ge=1, le=1000, description=BRAKE_AFTER)
     settings: dict[str, Any] | None = Field(
         default=None,
         description="The settings to change, merged into the stored ones and checked with "
@@ -56,17 +65,38 @@ class IntegrationHealth(BaseModel):
     broker: Literal["up", "down", "unknown"]
 
 
+class PauseCause(BaseModel):
+    """Why sending is paused: what the accounting system refused, in the same words it
+    refused the documents with."""
+
+    code: str = Field(examples=["unknown_vat_code"])
+    message: str = Field(
+        examples=["Exact division 1234567 has no VAT code for 7 %; add one in Exact."]
+    )
+
+
 class IntegrationOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [examples.EXACT_WITH_COUNTS]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [examples.EXACT_WITH_COUNTS, examples.EXACT_PAUSED]}
+    )
 
     id: uuid.UUID
     client_id: uuid.UUID
     system: System
-    status: Status
+    status: Status = Field(
+        description="`paused`: the failure brake stopped sending after documents in a row "
+        "were refused for one reason (`paused_cause`); fix it in the accounting system, then "
+        "POST /v1/integrations/{id}/resume. Its documents wait meanwhile (pending, "
+        "`waiting_reason` `integration_paused`) and are sent after the resume, in order."
+    )
     status_reason: str | None
     settings: dict[str, Any]
     nightly_sync: bool
     nightly_hour: int
+    failure_brake_after: int = Field(default=3, description=BRAKE_AFTER)
+    paused_cause: PauseCause | None = Field(
+        default=None, description="While `paused`: the refusal that paused it; else null."
+    )
     activated_at: datetime | None
     deactivated_at: datetime | None
     created_at: datetime

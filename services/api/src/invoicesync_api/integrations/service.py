@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Client
 from invoicesync_api.errors.exceptions import Unprocessable
-from invoicesync_api.integrations import oauth, repository
+from invoicesync_api.integrations import brake, oauth, repository
 from invoicesync_api.integrations.schemas import IntegrationHealth, IntegrationIn, IntegrationOut
 from invoicesync_api.integrations.verification import Verdict
 from invoicesync_shared.crypto import SecretBox
@@ -83,6 +83,7 @@ def new_integration(
         settings=plain,
         nightly_sync=body.nightly_sync,
         nightly_hour=body.nightly_hour,
+        failure_brake_after=body.failure_brake_after,
         status=IntegrationStatus.PENDING_AUTHORIZATION,
     )
     state = None
@@ -149,6 +150,8 @@ def integration_out(
         settings=integration.settings,
         nightly_sync=integration.nightly_sync,
         nightly_hour=integration.nightly_hour,
+        failure_brake_after=integration.failure_brake_after,
+        paused_cause=brake.cause(integration),
         activated_at=integration.activated_at,
         deactivated_at=integration.deactivated_at,
         created_at=integration.created_at,

@@ -68,7 +68,11 @@ async def run_finished(session: AsyncSession, run: SyncRun, totals: dict[str, in
     )
 
 
-async def integration_status(session: AsyncSession, integration: Integration) -> None:
+async def integration_status(
+    session: AsyncSession, integration: Integration, *, cause: dict[str, str] | None = None
+) -> None:
+    """``cause``: why sending stopped (a stable ``code`` and a ``message`` to act on), when
+    it did; left out otherwise."""
     await publish(
         session,
         partner_id=integration.partner_id,
@@ -79,5 +83,6 @@ async def integration_status(session: AsyncSession, integration: Integration) ->
             "system": integration.system,
             "status": integration.status,
             "reason": integration.status_reason,
+            **({"cause": cause} if cause is not None else {}),
         },
     )

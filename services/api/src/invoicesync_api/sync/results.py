@@ -16,7 +16,7 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import Document, DocumentSync
-from invoicesync_api.integrations import connection
+from invoicesync_api.integrations import brake, connection
 from invoicesync_api.integrations import repository as integrations
 from invoicesync_api.sync import announce, repository, transitions
 from invoicesync_api.sync import service as runs
@@ -99,6 +99,12 @@ async def apply(session: AsyncSession, result: SyncResult) -> None:
         await _count(session, result, state, document, integration)
         return
     outcome = transitions.outcome_of(result)
+    if await _braked(session, result, outcome, integration):
+        # Paused meanwhile: nothing was written, the document waits for the resume (pending,
+        # shown as waiting) and is sent again then; nothing is announced.
+        state.status = SyncStatus.PENDING
+        _clear_error(state)
+        return
     state.status = outcome.status
     if isinstance(result, BookingAssigned):
         state.booking_number = result.booking_number
@@ -114,6 +120,24 @@ async def apply(session: AsyncSession, result: SyncResult) -> None:
         state.error_retryable = result.retryable
     await announce.document_outcome(session, document, integration, state)
     await _count(session, result, state, document, integration)
+
+
+async def _braked(
+    session: AsyncSession,
+    result: BookingAssigned | DocumentSent | SyncFailed,
+    outcome: transitions.Outcome,
+    integration: Integration,
+) -> bool:
+    """The failure brake's share of an answer (integrations/brake.py): a success ends a run
+    of failures, a permanent failure counts (and may pause). Returns whether the document
+    is held instead: its integration is paused, so it stays pending for the resume."""
+    if not isinstance(result, SyncFailed):
+        await brake.success(session, integration)
+        return False
+    if outcome.status != SyncStatus.FAILED or outcome.retryable:
+        return False
+    verdict = await brake.permanent_failure(session, integration, result.code, result.message)
+    return verdict == brake.Brake.HELD
 
 
 async def _count(

@@ -1,0 +1,143 @@
+"""The failure brake: when documents of one integration fail for the same permanent cause
+``failure_brake_after`` times in a row, sending pauses until a person fixes the cause and
+resumes, instead of failing the whole batch one document after the other.
+
+The API decides (connectors only report ``sync.failed``). The run of failures is counted on
+the integration row by one UPDATE per result, so replicas applying results at once never
+lose or double a count; a success ends the run. Paused, connectors leave the integration's
+documents pending, as after a lost connection (connectors/runtime.py); a permanent failure
+that still arrives (a push already under way) keeps its document pending instead of failing
+it. ``resume`` asks for every waiting document again, oldest first, and the connectors'
+ledger sends each once.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import structlog
+from sqlalchemy import case, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from invoicesync_api.errors.exceptions import Conflict
+from invoicesync_api.integrations import connection, repository
+from invoicesync_shared.db.models import Integration
+from invoicesync_shared.states import IntegrationStatus
+
+log = structlog.get_logger()
+DEFAULT_AFTER = 3
+# Shown as a pending document's ``waiting_reason`` while its integration is paused.
+WAITING_REASON = "integration_paused"
+
+
+class Brake(StrEnum):
+    """What a permanent failure does: counted (the document fails), the one that pauses
+    the integration (it fails too), or held (already paused: the document waits)."""
+
+    COUNTED = "counted"
+    PAUSED = "paused"
+    HELD = "held"
+
+
+async def permanent_failure(
+    session: AsyncSession, integration: Integration, code: str, message: str
+) -> Brake:
+    """Count a permanent failure of ``integration``'s document for ``code``; pause it when
+    the run reaches its setting. Only an active integration counts (and pauses)."""
+    streak = Integration.failure_streak_count
+    counted = (
+        await session.execute(
+            update(Integration)
+            .where(Integration.id == integration.id, Integration.status == IntegrationStatus.ACTIVE)
+            .values(
+                failure_streak_count=case(
+                    (Integration.failure_streak_code == code, streak + 1), else_=1
+                ),
+                failure_streak_code=code,
+            )
+            .returning(streak, Integration.failure_brake_after)
+            .execution_options(synchronize_session=False)
+        )
+    ).first()
+    # The row is ours (the UPDATE's lock) or was not active: read what it is now.
+    await session.refresh(integration)
+    if counted is None:
+        paused = integration.status == IntegrationStatus.PAUSED
+        return Brake.HELD if paused else Brake.COUNTED
+    in_a_row, after = counted
+    if in_a_row < after:
+        return Brake.COUNTED
+    await _pause(session, integration, code, message, in_a_row)
+    return Brake.PAUSED
+
+
+async def success(session: AsyncSession, integration: Integration) -> None:
+    """A document went through: the run of failures is over. Writes only when there is a
+    run (no write per booking); a paused integration keeps its cause until resumed."""
+    await session.execute(
+        update(Integration)
+        .where(
+            Integration.id == integration.id,
+            Integration.status == IntegrationStatus.ACTIVE,
+            Integration.failure_streak_count > 0,
+        )
+        .values(failure_streak_count=0, failure_streak_code=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def resume(session: AsyncSession, integration: Integration) -> int:
+    """Send again: active, the run forgotten, every waiting document asked for now (oldest
+    first), announced once. Returns how many were asked for. The one way out of ``paused``,
+    for the endpoint and for whatever else decides the cause is fixed."""
+    await repository.lock(session, integration)
+    if integration.status != IntegrationStatus.PAUSED:
+        raise Conflict(
+            f"The integration is {integration.status.replace('_', ' ')}, not paused: "
+            "there is nothing to resume."
+        )
+    integration.status = IntegrationStatus.ACTIVE
+    integration.status_reason = None
+    integration.failure_streak_code, integration.failure_streak_count = None, 0
+    await session.flush()
+    asked = await connection.resume(session, integration)
+    log.info("integration unpaused", integration_id=str(integration.id), documents=asked)
+    return asked
+
+
+def cause(integration: Integration) -> dict[str, str] | None:
+    """Why a paused integration stopped sending: the failure's code and its message."""
+    if integration.status != IntegrationStatus.PAUSED:
+        return None
+    return {
+        "code": integration.failure_streak_code or "",
+        "message": integration.status_reason or "",
+    }
+
+
+async def _pause(
+    session: AsyncSession, integration: Integration, code: str, message: str, in_a_row: int
+) -> None:
+    await repository.lock(session, integration)  # as every status change (documents/accept.py)
+    name = connection.SYSTEM_NAMES.get(integration.system, integration.system)
+    sentence = message.strip() if message.strip().endswith((".", "!", "?")) else f"{message}."
+    await connection.hold(
+        session,
+        integration,
+        IntegrationStatus.PAUSED,
+        message,
+        title=f"{name}: sending paused after {in_a_row} failures in a row",
+        body=(
+            f"{in_a_row} documents in a row were refused by {name} for the same reason "
+            f"({code}): {sentence} Fix this in {name}, then resume the integration (POST "
+            f"/v1/integrations/{integration.id}/resume): the documents waiting meanwhile are "
+            "sent then, in order. The refused ones can be retried."
+        ),
+        cause={"code": code, "message": message},
+    )
+    log.warning(
+        "integration paused by the failure brake",
+        integration_id=str(integration.id),
+        code=code,
+        in_a_row=in_a_row,
+    )
