@@ -158,13 +158,13 @@ async def test_three_failures_in_a_row_pause_once_and_resume_sends_the_rest_in_o
     [late] = _post(partner, client_id, 1, "BRAKE-LATE")
     assert _sync(partner, late)["waiting_reason"] == "integration_paused"
 
-    before = await _requests_for(sessionmaker, documents + [late])
+    before = await _requests_for(sessionmaker, [*documents, late])
     resumed = partner.post(f"/v1/integrations/{integration_id}/resume")
     assert resumed.status_code == 200, resumed.text
     assert resumed.json()["documents_requested"] == 4
     assert resumed.json()["integration"]["status"] == "active"
     assert resumed.json()["integration"]["paused_cause"] is None
-    asked = (await _requests_for(sessionmaker, documents + [late]))[len(before) :]
+    asked = (await _requests_for(sessionmaker, [*documents, late]))[len(before) :]
     assert asked == [*documents[3:], late]  # the waiting ones, oldest first, once each
     assert [_sync(partner, d)["status"] for d in documents[:3]] == ["failed"] * 3
     assert _sync(partner, late)["waiting_reason"] is None

@@ -229,7 +229,11 @@ class ExactConnector:
         wanted = code or ctx.settings.default_gl_account or "8000"
         # Without a code of its own a line falls back to the first account: no miss to fix.
         found, accounts = await self._gl_accounts.find(
-            division, wanted, load, reread_on_miss=code is not None
+            division,
+            wanted,
+            load,
+            reread_on_miss=code is not None,
+            read_since=ctx.integration.resumed_at,
         )
         if found is not None:
             return found
@@ -251,7 +255,9 @@ class ExactConnector:
                 )
             return codes
 
-        code, _ = await self._vat_codes.find(division, mapping.vat_percentage(rate), load)
+        code, _ = await self._vat_codes.find(
+            division, mapping.vat_percentage(rate), load, read_since=ctx.integration.resumed_at
+        )
         if code is None:
             raise PermanentError(
                 "unknown_vat_code",

@@ -42,12 +42,16 @@ class DivisionLists(Generic[K]):
         load: Callable[[], Awaitable[dict[K, str]]],
         *,
         reread_on_miss: bool = True,
+        read_since: datetime | None = None,
     ) -> tuple[str | None, dict[K, str]]:
         """The value of ``key`` (None if the division has none, read afresh to be sure
-        unless the list is younger than ``REREAD_AFTER``), with the whole list."""
+        unless the list is younger than ``REREAD_AFTER``), with the whole list. A list read
+        before ``read_since`` (the integration was resumed: its cause was fixed) is read
+        again."""
         now = clock.now()
         loaded = self._lists.get(division)
-        if loaded is None or now - loaded.at >= MAX_AGE:
+        stale = loaded is not None and read_since is not None and loaded.at < read_since
+        if loaded is None or stale or now - loaded.at >= MAX_AGE:
             loaded = self._lists[division] = _Loaded(await load(), now)
         elif key not in loaded.values and reread_on_miss and now - loaded.at >= REREAD_AFTER:
             loaded = self._lists[division] = _Loaded(await load(), now)  # added since?

@@ -95,6 +95,11 @@ UNRESOLVED = frozenset(
 )
 
 OUTCOMES = Counter("invoicesync_sync_outcomes_total", "Push outcomes", ["system", "outcome"])
+HELD = Counter(
+    "invoicesync_sync_held_total",
+    "Requests left pending, unsent: the integration is paused or waits to be connected again",
+    ["system", "reason"],
+)
 RETRIES = Counter("invoicesync_sync_retries_total", "Transient failures retried", ["system"])
 DEAD_LETTERS = Counter("invoicesync_dead_letters_total", "Events dead-lettered", ["system"])
 LEASE_WAITS = Counter(
@@ -212,11 +217,13 @@ class ConnectorRuntime(Generic[S]):
             # reconnect is news, even with the same credentials (a Yuki key whose
             # administration was given back, an Exact division restored).
             self._reported_losses.pop(integration.id, None)
+            HELD.labels(self.system, "reconnect").inc()
             bound.info("integration waits to be connected again; document left pending")
             return
         if integration.status == IntegrationStatus.PAUSED:
             # The API paused it (the failure brake: one cause refused document after
             # document). The document stays pending and is asked for again on resume.
+            HELD.labels(self.system, "paused").inc()
             bound.info("integration paused; document left pending")
             return
         if integration.status != IntegrationStatus.ACTIVE:

@@ -47,6 +47,9 @@ class Integration(Model):
     failure_brake_after: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     failure_streak_code: Mapped[str | None] = mapped_column(String(64))
     failure_streak_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When it was last resumed after a pause (the shared clock): the cause has been fixed
+    # in the accounting system, so connectors read what they keep of its master data again.
+    resumed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.errors.exceptions import Conflict
 from invoicesync_api.integrations import connection, repository
+from invoicesync_shared import clock
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.states import IntegrationStatus
 
@@ -99,6 +100,7 @@ async def resume(session: AsyncSession, integration: Integration) -> int:
     integration.status = IntegrationStatus.ACTIVE
     integration.status_reason = None
     integration.failure_streak_code, integration.failure_streak_count = None, 0
+    integration.resumed_at = clock.now()  # connectors forget master data read before it
     await session.flush()
     asked = await connection.resume(session, integration)
     log.info("integration unpaused", integration_id=str(integration.id), documents=asked)

@@ -2,7 +2,8 @@
 
 ``failure_brake_after`` (default 3): permanent failures in a row for one code before the
 integration pauses; ``failure_streak_code``/``failure_streak_count``: the current run,
-counted by one UPDATE per result so replicas applying results at once never miss one.
+counted by one UPDATE per result so replicas applying results at once never miss one;
+``resumed_at``: when a person last resumed it (connectors read master data again after it).
 
 Revision ID: 8c3f5a7e1b42
 Revises: 3f8b6d2a4c17
@@ -31,9 +32,11 @@ def upgrade() -> None:
         "integrations",
         sa.Column("failure_streak_count", sa.Integer(), nullable=False, server_default="0"),
     )
+    op.add_column("integrations", sa.Column("resumed_at", sa.DateTime(timezone=True)))
 
 
 def downgrade() -> None:
+    op.drop_column("integrations", "resumed_at")
     op.drop_column("integrations", "failure_streak_count")
     op.drop_column("integrations", "failure_streak_code")
     op.drop_column("integrations", "failure_brake_after")
