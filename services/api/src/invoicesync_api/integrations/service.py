@@ -107,6 +107,8 @@ def set_verdict(integration: Integration, verdict: Verdict) -> None:
     if verdict.ok:
         integration.status = IntegrationStatus.ACTIVE
         integration.status_reason = None
+        # Checked by a person (verify, relink, reconnect): the failure brake counts anew.
+        integration.failure_streak_code, integration.failure_streak_count = None, 0
         integration.activated_at = integration.activated_at or datetime.now(UTC)
         if verdict.details:
             integration.settings = {**integration.settings, "remote": verdict.details}
