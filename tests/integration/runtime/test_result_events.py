@@ -187,6 +187,25 @@ async def test_a_booked_document_of_an_integration_in_error_is_reported_booked(
     assert first.id == again.id and fake.pushes == 1
 
 
+async def test_a_paused_integration_leaves_its_documents_pending_until_resumed(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The API paused it (the failure brake): nothing is sent and nothing reported (the
+    document stays pending in the API); asked again after the resume, it is pushed once."""
+    producer = RecordingProducer()
+    runtime, fake = runtime_for(sessionmaker, producer)
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    event = booked_event(snapshot(client, "PAUSED-1"), integration)
+    await set_status(sessionmaker, integration, "paused")
+    await runtime.handle(event)
+    assert (fake.pushes, producer.of_type(FAILED), producer.of_type(BOOKED)) == (0, [], [])
+    await set_status(sessionmaker, integration, "active")
+    await runtime.handle(event)
+    await runtime.handle(event)  # the resume's request and the old one: pushed once
+    assert fake.pushes == 1 and len({e.id for e in producer.of_type(BOOKED)}) == 1
+
+
 def about(producer: RecordingProducer, document_id: uuid.UUID) -> list[Envelope]:
     """The bookings published for one document (the database is shared by the tests)."""
     return [e for e in producer.of_type(BOOKED) if e.subject == str(document_id)]
