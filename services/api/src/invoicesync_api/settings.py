@@ -72,6 +72,9 @@ class ApiSettings(ServiceSettings):
     sweeper_overdue_seconds: int = 3600
     sweeper_interval_seconds: float = 15.0
     scheduler_interval_seconds: float = 60.0
+    # A paused integration's next waiting document is previewed this often; when it passes,
+    # the integration resumes by itself (0: only POST …/resume resumes).
+    brake_auto_resume_seconds: float = Field(default=60.0, ge=0)
 
     # Retention of bookkeeping rows (INVOICESYNC_RETENTION_*), in hours; business data is
     # never pruned. Each default keeps the guarantee the rows serve, with a margin.

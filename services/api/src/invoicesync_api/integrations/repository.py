@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invoicesync_api.db.models import Document, DocumentSync
 from invoicesync_api.db.owned import get_owned
 from invoicesync_shared.db.models import Integration
-from invoicesync_shared.states import SyncStatus
+from invoicesync_shared.states import IntegrationStatus, SyncStatus
 
 
 def add_integration(session: AsyncSession, integration: Integration) -> None:
@@ -112,6 +112,33 @@ async def list_waiting_documents(
         .order_by(Document.created_at)
     )
     return rows.all()
+
+
+async def list_paused(session: AsyncSession, limit: int) -> Sequence[Integration]:
+    """Integrations the failure brake paused, longest paused first (by last change)."""
+    rows = await session.scalars(
+        select(Integration)
+        .where(Integration.status == IntegrationStatus.PAUSED)
+        .order_by(Integration.updated_at)
+        .limit(limit)
+    )
+    return rows.all()
+
+
+async def oldest_waiting_document(
+    session: AsyncSession, integration_id: uuid.UUID
+) -> Document | None:
+    """The document that would be sent first once the integration sends again."""
+    row = await session.scalars(
+        select(Document)
+        .join(DocumentSync, DocumentSync.document_id == Document.id)
+        .where(
+            DocumentSync.integration_id == integration_id, DocumentSync.status == SyncStatus.PENDING
+        )
+        .order_by(Document.created_at)
+        .limit(1)
+    )
+    return row.first()
 
 
 async def reset_from(session: AsyncSession, integration: Integration, from_date: date) -> int:

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from invoicesync_api.integrations.auto_resume import PausedReleaser
 from invoicesync_api.settings import ApiSettings
 from invoicesync_api.sync.results import CONSUMER, ResultApplier
 from invoicesync_api.webhooks.delivery import WebhookDispatcher
@@ -33,7 +34,7 @@ class BackgroundWorkers:
         self._relay: OutboxRelay | None = None
         self._results: EventConsumer | None = None
         self._webhooks: WebhookDispatcher | None = None
-        self._loops: list[PendingSweeper | NightlyScheduler | RetentionJob] = []
+        self._loops: list[PendingSweeper | NightlyScheduler | RetentionJob | PausedReleaser] = []
 
         self._tasks: list[asyncio.Task[None]] = []
         self._starting: asyncio.Task[None] | None = None
@@ -67,6 +68,15 @@ class BackgroundWorkers:
                 interval=self._settings.retention_interval_seconds,
             ),
         ]
+        if self._settings.brake_auto_resume_seconds > 0:
+            self._loops.append(
+                PausedReleaser(
+                    self._sessionmaker,
+                    {s: self._settings.connector_url(s) for s in ("exact", "lexware", "yuki")},
+                    interval=self._settings.brake_auto_resume_seconds,
+                    timeout=self._settings.preview_timeout_seconds,
+                )
+            )
         self._tasks = [asyncio.create_task(loop.run()) for loop in self._loops]
         self._tasks.append(asyncio.create_task(self._webhooks.run(), name="webhook-dispatcher"))
 
