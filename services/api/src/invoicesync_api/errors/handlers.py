@@ -11,8 +11,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from invoicesync_api.errors.exceptions import ApiError, ValidationFailed
+from invoicesync_api.errors.exceptions import ApiError, ValidationFailed, validation_detail
 from invoicesync_api.errors.problem import problem
+from invoicesync_api.i18n.catalog import N_, render
+from invoicesync_api.i18n.fields import field_message
+from invoicesync_api.i18n.middleware import language_of
 
 log = structlog.get_logger()
 
@@ -24,27 +27,27 @@ MET_ANOTHER_CHANGE = frozenset({"40P01", "40001", "55P03"})
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return problem(exc.status, exc.code, exc.title, exc.detail, request.url.path, **exc.extra)
+        return _api_problem(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [_field_error(e) for e in exc.errors()]
+        language = language_of(request.scope)
+        errors = [_field_error(language, e) for e in exc.errors()]
         if any(e["type"] == "json_invalid" for e in errors):
             return problem(
                 400,
                 "invalid_json",
-                "Invalid JSON",
-                "The request body is not valid JSON.",
+                render(language, N_("Invalid JSON")),
+                render(language, N_("The request body is not valid JSON.")),
                 request.url.path,
             )
-        failed = ValidationFailed(errors)
         return problem(
-            failed.status,
-            failed.code,
-            failed.title,
-            failed.detail,
+            ValidationFailed.status,
+            ValidationFailed.code,
+            render(language, ValidationFailed.title),
+            validation_detail(errors),
             request.url.path,
-            **failed.extra,
+            errors=errors,
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -52,7 +55,9 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
             exc.status_code, "http_error"
         )
-        return problem(exc.status_code, code, str(exc.detail), str(exc.detail), request.url.path)
+        # Starlette's detail is the status's English phrase ("Not Found"), catalogued.
+        text = render(language_of(request.scope), str(exc.detail))
+        return problem(exc.status_code, code, text, text, request.url.path)
 
     @app.exception_handler(DBAPIError)
     async def unstorable(request: Request, exc: DBAPIError) -> JSONResponse:
@@ -62,9 +67,14 @@ def install_error_handlers(app: FastAPI) -> None:
             response = problem(
                 503,
                 "busy",
-                "Busy",
-                "The request met another change of the same data at the same moment; nothing "
-                "was written. Try again.",
+                render(language_of(request.scope), N_("Busy")),
+                render(
+                    language_of(request.scope),
+                    N_(
+                        "The request met another change of the same data at the same moment; "
+                        "nothing was written. Try again."
+                    ),
+                ),
                 request.url.path,
             )
             response.headers["Retry-After"] = "1"
@@ -75,8 +85,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem(
             422,
             "unstorable_text",
-            "Unstorable text",
-            "The request contains characters that cannot be stored (e.g. NUL).",
+            render(language_of(request.scope), N_("Unstorable text")),
+            render(
+                language_of(request.scope),
+                N_("The request contains characters that cannot be stored (e.g. NUL)."),
+            ),
             request.url.path,
         )
 
@@ -86,9 +99,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem(
             409,
             "conflict",
-            "Conflict",
-            "The request conflicts with data stored meanwhile (e.g. the same document number); "
-            "nothing was written.",
+            render(language_of(request.scope), N_("Conflict")),
+            render(
+                language_of(request.scope),
+                N_(
+                    "The request conflicts with data stored meanwhile (e.g. the same document "
+                    "number); nothing was written."
+                ),
+            ),
             request.url.path,
         )
 
@@ -98,16 +116,42 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem(
             500,
             "internal_error",
-            "Internal error",
-            "Something went wrong on our side; nothing was half-written. Try again.",
+            render(language_of(request.scope), N_("Internal error")),
+            render(
+                language_of(request.scope),
+                N_("Something went wrong on our side; nothing was half-written. Try again."),
+            ),
             request.url.path,
         )
 
 
-def _field_error(error: Any) -> dict[str, str]:
+def _api_problem(request: Request, exc: ApiError) -> JSONResponse:
+    """The error in the request's language; its ``code`` (and ``type``) never change."""
+    language = language_of(request.scope)
+    extra = exc.extra
+    detail = render(language, exc.template, exc.params)
+    if isinstance(exc, ValidationFailed):
+        errors = [_translated(language, e) for e in exc.field_errors]
+        extra, detail = {**extra, "errors": errors}, validation_detail(errors)
+    elif isinstance(extra.get("errors"), list):
+        extra = {**extra, "errors": [_translated(language, e) for e in extra["errors"]]}
+    title = render(language, exc.title)
+    return problem(exc.status, exc.code, title, detail, request.url.path, **extra)
+
+
+def _field_error(language: str, error: Any) -> dict[str, str]:
     location = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path")]
+    error_type = str(error.get("type", ""))
+    message = str(error.get("msg", "invalid"))
     return {
         "field": ".".join(location) or "body",
-        "message": str(error.get("msg", "invalid")),
-        "type": str(error.get("type", "")),
+        "message": field_message(language, error_type, message, error.get("ctx") or {}),
+        "type": error_type,
     }
+
+
+def _translated(language: str, error: dict[str, Any]) -> dict[str, Any]:
+    """A field refused by our own rules: its template translated (``params`` filled in,
+    not shown)."""
+    fields = {k: v for k, v in error.items() if k != "params"}
+    return {**fields, "message": render(language, str(error["message"]), error.get("params"))}

@@ -45,6 +45,7 @@ async def mark_broken(
             title=f"{name}: the connection needs attention",
             body=f"{reason[:1].upper()}{reason[1:]}. {action}",
             counts={},
+            params={"system": integration.system, "status": status, "reason": reason},
             errors=[{"code": status, "message": reason}],
         )
     )
