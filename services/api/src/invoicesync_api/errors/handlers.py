@@ -22,6 +22,8 @@ log = structlog.get_logger()
 # Deadlock, serialisation failure, lock not available: a transaction that lost a race with
 # another one touching the same rows, rolled back whole. The caller's retry is the answer.
 MET_ANOTHER_CHANGE = frozenset({"40P01", "40001", "55P03"})
+# Starlette's details of the answers it gives itself (the status phrase), catalogued.
+STARLETTE_DETAILS = (N_("Not Found"), N_("Method Not Allowed"))
 
 
 def install_error_handlers(app: FastAPI) -> None:
