@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from string import Formatter
+from typing import Any
 
 import pytest
 from babel.messages.catalog import Catalog
@@ -79,7 +80,7 @@ def test_every_sync_error_and_notification_renders(language: str) -> None:
             language, code, "stored", system="lexware", number="RE-1", booking_number="7"
         )
         assert text and "{" not in text, (language, code)
-    params = {
+    params: dict[str, dict[str, Any]] = {
         "sync_run_finished": {
             "documents": 2,
             "systems": 2,
