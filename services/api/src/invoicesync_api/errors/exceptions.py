@@ -96,13 +96,20 @@ class Unavailable(ApiError):
 
 
 class ConnectionFailed(ApiError):
-    """The accounting system refused the connection settings."""
+    """The accounting system refused the connection settings; ``reason`` (in ``extra``)
+    is the connector's code, by which the detail is translated (``system`` names it)."""
 
     status, code, title = (
         422,
         "connection_failed",
         N_("The accounting system refused the connection"),
     )
+
+    def __init__(
+        self, detail: str, *, system: str | None = None, extra: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(detail, extra=extra)
+        self.system = system
 
 
 class IdempotencyKeyReused(ApiError):

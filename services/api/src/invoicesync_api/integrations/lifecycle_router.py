@@ -143,7 +143,9 @@ async def relink(
         integration.settings = before  # refused: left as it was
         await session.commit()
         raise ConnectionFailed(
-            verdict.message or "The settings were refused.", extra={"reason": verdict.code}
+            verdict.message or "The settings were refused.",
+            system=integration.system,
+            extra={"reason": verdict.code},
         )
     await lifecycle.apply_relink(session, integration, new_settings, verdict)
     await announce.integration_status(session, integration)

@@ -61,12 +61,15 @@ async def create_integration(
         return service.integration_out(integration, authorize_url=url)
     # Committed first, so the connector can read the stored access key while verifying.
     await session.commit()
-    verdict = await verify(settings, integration.system, integration.id)
+    system = integration.system
+    verdict = await verify(settings, system, integration.id)
     if not verdict.ok:
         await repository.delete_integration(session, integration)
         await session.commit()
         raise ConnectionFailed(
-            verdict.message or "The settings were refused.", extra={"reason": verdict.code}
+            verdict.message or "The settings were refused.",
+            system=system,
+            extra={"reason": verdict.code},
         )
     await service.apply_verdict(session, integration, verdict)
     await announce.integration_status(session, integration)
@@ -134,7 +137,9 @@ async def update_integration(
             integration.settings, integration.credentials = before
             await session.commit()
             raise ConnectionFailed(
-                verdict.message or "The settings were refused.", extra={"reason": verdict.code}
+                verdict.message or "The settings were refused.",
+                system=integration.system,
+                extra={"reason": verdict.code},
             )
         reconnected = integration.status in connection.BROKEN
         await service.apply_verdict(session, integration, verdict)
