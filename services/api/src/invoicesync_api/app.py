@@ -62,6 +62,12 @@ after it; every answer says where the key stands in `RateLimit-Policy` and `Rate
 (draft-ietf-httpapi-ratelimit-headers-11), and past the limit the answer is 429 with
 `Retry-After`. Repeated failed authentication from one address is answered 429 too.
 
+**Languages:** `Accept-Language` (q-values honoured) picks English, German, Dutch,
+Spanish or French for everything a person reads — problem `title`/`detail`, field
+messages, sync errors, notifications; without it the partner's default applies
+(`PATCH /v1/partner`), which also writes webhook payloads' messages. `Content-Language`
+names the language of each answer; `code`s, `type`s and `kind`s never change.
+
 **Edits after a sync:** a PATCH of a document already synced to **Yuki** is pushed again,
 and **cost centres and projects set on its lines in Yuki are reset** by that push. For
 Exact Online and Lexware Office a synced document is final: the change is stored here but
