@@ -18,7 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connector_lexware.profile import SMALL_BUSINESS_MESSAGE
 from invoicesync_api.db.models import Client, DocumentSync
+from invoicesync_api.integrations.service import set_verdict
+from invoicesync_api.integrations.verification import Verdict
 from invoicesync_api.webhooks.models import WebhookDelivery, WebhookEndpoint
+from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.results import SyncFailed
 from tests.integration.api.conftest import add_integration, invoice
 from tests.integration.api.test_sync_runs import booked, deliver
@@ -163,6 +166,17 @@ async def test_a_small_business_lexware_account_in_five_languages(
     for language, words in SMALL_BUSINESS.items():
         error = read(partner, f"/v1/invoices/{doc}", language)["sync"][0]["error"]
         assert error["code"] == "small_business" and words in error["message"], error
+
+    # At connection time: the connector's verdict, as the OAuth callback and verify apply it.
+    async with sessionmaker.begin() as session:
+        row = await session.get(Integration, integration)
+        assert row is not None
+        set_verdict(row, Verdict(False, "small_business", SMALL_BUSINESS_MESSAGE))
+    shown = read(partner, f"/v1/integrations/{integration}", "en")
+    assert (shown["status"], shown["status_reason"]) == ("error", SMALL_BUSINESS_MESSAGE)
+    for language, words in SMALL_BUSINESS.items():
+        shown = read(partner, f"/v1/integrations/{integration}", language)
+        assert shown["status"] == "error" and words in shown["status_reason"], shown
 
 
 @pytest.mark.parametrize("language", ["de", "nl", "es", "fr"])

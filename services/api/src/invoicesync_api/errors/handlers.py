@@ -21,24 +21,13 @@ from invoicesync_api.errors.problem import problem
 from invoicesync_api.i18n.catalog import N_, render
 from invoicesync_api.i18n.fields import field_message
 from invoicesync_api.i18n.middleware import language_of
-from invoicesync_api.i18n.sync_errors import sync_error_message
+from invoicesync_api.i18n.sync_errors import CONNECTION_REASONS, sync_error_message
 
 log = structlog.get_logger()
 
 # Deadlock, serialisation failure, lock not available: a transaction that lost a race with
 # another one touching the same rows, rolled back whole. The caller's retry is the answer.
 MET_ANOTHER_CHANGE = frozenset({"40P01", "40001", "55P03"})
-# The connectors' refusals of a connection whose catalogued text fits a connection attempt
-# (the others, about one document, stay as the connector wrote them).
-CONNECTION_REASONS = frozenset(
-    {
-        "small_business",
-        "administration_not_found",
-        "division_blocked",
-        "exact_customer_blocked",
-        "license_expired",
-    }
-)
 # Starlette's details of the answers it gives itself (the status phrase), catalogued.
 STARLETTE_DETAILS = (N_("Not Found"), N_("Method Not Allowed"))
 

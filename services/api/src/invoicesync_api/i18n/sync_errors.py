@@ -136,6 +136,19 @@ SYNC_ERRORS = {
     ),
 }
 
+# The connectors' refusals of a connection whose text above fits a connection attempt too
+# (a 422 ``connection_failed``, an integration's ``status_reason``); the others are about
+# one document and stay as the connector wrote them there.
+CONNECTION_REASONS = frozenset(
+    {
+        "small_business",
+        "administration_not_found",
+        "division_blocked",
+        "exact_customer_blocked",
+        "license_expired",
+    }
+)
+
 
 def sync_error_message(
     language: str, code: str | None, message: str | None, **known: Any

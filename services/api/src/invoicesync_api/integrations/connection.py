@@ -30,7 +30,7 @@ async def mark_broken(
 ) -> None:
     """Set ``status`` with ``reason`` and tell the user and the partner once."""
     integration.status = status
-    integration.status_reason = reason
+    integration.status_reason, integration.status_reason_code = reason, None
     name = SYSTEM_NAMES.get(integration.system, integration.system)
     action = (
         "Connect it again to resume syncing; its documents wait until then."

@@ -28,6 +28,7 @@ async def deactivate(session: AsyncSession, integration: Integration, from_date:
     integration.status = IntegrationStatus.DEACTIVATED
     integration.deactivated_at = datetime.now(UTC)
     integration.status_reason = f"Deactivated from {from_date.isoformat()}."
+    integration.status_reason_code = None
     return reset
 
 

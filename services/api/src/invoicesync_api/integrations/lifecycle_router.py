@@ -9,7 +9,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from invoicesync_api.deps import CallerDep, NeedsAdmin, NeedsWrite, SessionDep, SettingsDep
+from invoicesync_api.deps import (
+    CallerDep,
+    LanguageDep,
+    NeedsAdmin,
+    NeedsWrite,
+    SessionDep,
+    SettingsDep,
+)
 from invoicesync_api.errors.exceptions import Conflict, ConnectionFailed, Unavailable, Unprocessable
 from invoicesync_api.errors.openapi import CONNECTION_PROBLEM_RESPONSES, CONNECTOR_PROBLEM_RESPONSES
 from invoicesync_api.examples import integrations as examples
@@ -110,12 +117,18 @@ async def refresh_now(
     "/{integration_id}/deactivate", dependencies=[NeedsAdmin], response_model=DeactivateOut
 )
 async def deactivate(
-    integration_id: uuid.UUID, body: DeactivateIn, session: SessionDep, caller: CallerDep
+    integration_id: uuid.UUID,
+    body: DeactivateIn,
+    session: SessionDep,
+    caller: CallerDep,
+    language: LanguageDep,
 ) -> DeactivateOut:
     integration = await repository.get_integration(session, integration_id, caller.partner_id)
     reset = await lifecycle.deactivate(session, integration, body.from_date)
     await announce.integration_status(session, integration)
-    return DeactivateOut(integration=service.integration_out(integration), documents_reset=reset)
+    return DeactivateOut(
+        integration=service.integration_out(integration, language=language), documents_reset=reset
+    )
 
 
 @router.post(
@@ -131,6 +144,7 @@ async def relink(
     caller: CallerDep,
     settings: SettingsDep,
     request: Request,
+    language: LanguageDep,
 ) -> IntegrationOut:
     """Link again (same or new settings) keeping customer links: nothing is re-imported."""
     integration = await repository.get_integration(session, integration_id, caller.partner_id)
@@ -149,7 +163,7 @@ async def relink(
         )
     await lifecycle.apply_relink(session, integration, new_settings, verdict)
     await announce.integration_status(session, integration)
-    return service.integration_out(integration)
+    return service.integration_out(integration, language=language)
 
 
 @router.post(
@@ -165,6 +179,7 @@ async def repair(
     caller: CallerDep,
     settings: SettingsDep,
     request: Request,
+    language: LanguageDep,
 ) -> RepairOut:
     """The 14-step manual repair in one call: deactivate from the first affected date,
     relink with the same settings (customer links kept), and resync from that date.
@@ -197,7 +212,7 @@ async def repair(
     return RepairOut(
         from_date=from_date,
         documents_reset=reset,
-        integration=service.integration_out(integration),
+        integration=service.integration_out(integration, language=language),
         sync_run=runs.run_out(run),
         steps=[
             f"deactivated from {from_date.isoformat()}: {reset} documents reset",

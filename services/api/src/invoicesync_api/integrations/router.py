@@ -8,12 +8,20 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Request
 
 from invoicesync_api.clients.router import ClientDep
-from invoicesync_api.deps import CallerDep, NeedsAdmin, NeedsRead, SessionDep, SettingsDep
+from invoicesync_api.deps import (
+    CallerDep,
+    LanguageDep,
+    NeedsAdmin,
+    NeedsRead,
+    SessionDep,
+    SettingsDep,
+)
 from invoicesync_api.errors.exceptions import ConnectionFailed, Unprocessable
 from invoicesync_api.errors.openapi import CONNECTION_PROBLEM_RESPONSES
 from invoicesync_api.examples import integrations as examples
 from invoicesync_api.examples.media import response_examples
 from invoicesync_api.health import DependencyHealth
+from invoicesync_api.i18n.middleware import language_of
 from invoicesync_api.integrations import connection, oauth, repository, service
 from invoicesync_api.integrations.schemas import (
     IntegrationHealth,
@@ -50,6 +58,7 @@ async def create_integration(
     session: SessionDep,
     settings: SettingsDep,
     request: Request,
+    language: LanguageDep,
 ) -> IntegrationOut:
     """OAuth systems answer ``pending_authorization`` with an ``authorize_url``; Yuki is
     checked at once and answers ``active`` or 422."""
@@ -58,7 +67,7 @@ async def create_integration(
     if state is not None:
         await repository.save_integration(session, integration)
         url = oauth.authorize_url(settings, integration.system, state)
-        return service.integration_out(integration, authorize_url=url)
+        return service.integration_out(integration, authorize_url=url, language=language)
     # Committed first, so the connector can read the stored access key while verifying.
     await session.commit()
     system = integration.system
@@ -74,7 +83,7 @@ async def create_integration(
     await service.apply_verdict(session, integration, verdict)
     await announce.integration_status(session, integration)
     await repository.save_integration(session, integration)
-    return service.integration_out(integration)
+    return service.integration_out(integration, language=language)
 
 
 @router.get(
@@ -83,16 +92,22 @@ async def create_integration(
     response_model=list[IntegrationOut],
     responses={200: response_examples(examples.LISTED)},
 )
-async def list_integrations(client: ClientDep, session: SessionDep) -> list[IntegrationOut]:
+async def list_integrations(
+    client: ClientDep, session: SessionDep, language: LanguageDep
+) -> list[IntegrationOut]:
     rows = await repository.list_for_client(session, client.id)
-    return [service.integration_out(i) for i in rows]
+    return [service.integration_out(i, language=language) for i in rows]
 
 
 @router.get(
     "/v1/integrations/{integration_id}", dependencies=[NeedsRead], response_model=IntegrationOut
 )
 async def read_integration(
-    integration_id: uuid.UUID, session: SessionDep, caller: CallerDep, request: Request
+    integration_id: uuid.UUID,
+    session: SessionDep,
+    caller: CallerDep,
+    request: Request,
+    language: LanguageDep,
 ) -> IntegrationOut:
     integration = await repository.get_integration(session, integration_id, caller.partner_id)
     counts = await repository.status_counts(session, integration.id)
@@ -101,7 +116,9 @@ async def read_integration(
         connector=await health.connector(integration.system), broker=health.broker()
     )
     waiting = await repository.soonest_wait(session, integration.id)
-    return service.integration_out(integration, counts=counts, health=state, waiting=waiting)
+    return service.integration_out(
+        integration, counts=counts, health=state, waiting=waiting, language=language
+    )
 
 
 @router.patch(
@@ -117,6 +134,7 @@ async def update_integration(
     caller: CallerDep,
     settings: SettingsDep,
     request: Request,
+    language: LanguageDep,
 ) -> IntegrationOut:
     """Nightly sync and settings. Changed settings are checked with the accounting system
     first: refused ones answer 422 with the reason and leave the integration as it was."""
@@ -145,7 +163,7 @@ async def update_integration(
         await service.apply_verdict(session, integration, verdict)
         if reconnected:  # e.g. Yuki's new access key after the old one was refused
             await connection.resume(session, integration)
-    return service.integration_out(integration)
+    return service.integration_out(integration, language=language)
 
 
 @router.post(
@@ -154,7 +172,11 @@ async def update_integration(
     response_model=IntegrationOut,
 )
 async def reverify(
-    integration_id: uuid.UUID, session: SessionDep, caller: CallerDep, settings: SettingsDep
+    integration_id: uuid.UUID,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    language: LanguageDep,
 ) -> IntegrationOut:
     """Check the connection again (after fixing settings in the accounting system)."""
     integration = await repository.get_integration(session, integration_id, caller.partner_id)
@@ -163,7 +185,7 @@ async def reverify(
     verdict = await verify(settings, integration.system, integration.id)
     await service.apply_verdict(session, integration, verdict)
     await announce.integration_status(session, integration)
-    return service.integration_out(integration)
+    return service.integration_out(integration, language=language)
 
 
 @router.get(
@@ -187,6 +209,7 @@ async def oauth_callback(
     if error or not code:
         integration.status = IntegrationStatus.ERROR
         integration.status_reason = f"Access was not granted ({error or 'no code'})."
+        integration.status_reason_code = None
         return service.integration_out(integration)
     credentials, token_columns = await oauth.exchange_code(settings, integration.system, code)
     integration.credentials = _box(request).encrypt_json(credentials)
@@ -201,7 +224,8 @@ async def oauth_callback(
     else:
         await announce.integration_status(session, integration)
     await session.flush()
-    return service.integration_out(integration)
+    # The user's browser comes back here (no API key): its Accept-Language.
+    return service.integration_out(integration, language=language_of(request.scope))
 
 
 @router.post(
@@ -211,7 +235,11 @@ async def oauth_callback(
     responses={200: response_examples(examples.RECONNECTING)},
 )
 async def reconnect(
-    integration_id: uuid.UUID, session: SessionDep, caller: CallerDep, settings: SettingsDep
+    integration_id: uuid.UUID,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    language: LanguageDep,
 ) -> IntegrationOut:
     """Allow access again (Exact, Lexware): the answer's ``authorize_url`` leads through
     the system's consent; back at the callback the same integration is active again,
@@ -228,4 +256,4 @@ async def reconnect(
         raise Unprocessable("The integration is deactivated; relink it instead.")
     state, integration.oauth_state_hash = oauth.new_state()
     url = oauth.authorize_url(settings, integration.system, state)
-    return service.integration_out(integration, authorize_url=url)
+    return service.integration_out(integration, authorize_url=url, language=language)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Client
 from invoicesync_api.errors.exceptions import Unprocessable
+from invoicesync_api.i18n.sync_errors import CONNECTION_REASONS, sync_error_message
 from invoicesync_api.integrations import oauth, repository
 from invoicesync_api.integrations.schemas import IntegrationHealth, IntegrationIn, IntegrationOut
 from invoicesync_api.integrations.verification import Verdict
@@ -102,16 +103,18 @@ def set_verdict(integration: Integration, verdict: Verdict) -> None:
     """The verdict's status on an integration already locked (``repository.lock``)."""
     if verdict.ok and (elsewhere := other_books(integration, verdict.details)):
         integration.status, integration.status_reason = IntegrationStatus.ERROR, elsewhere
+        integration.status_reason_code = None
         return
     if verdict.ok:
         integration.status = IntegrationStatus.ACTIVE
-        integration.status_reason = None
+        integration.status_reason = integration.status_reason_code = None
         integration.activated_at = integration.activated_at or datetime.now(UTC)
         if verdict.details:
             integration.settings = {**integration.settings, "remote": verdict.details}
     else:
         integration.status = IntegrationStatus.ERROR
         integration.status_reason = verdict.message
+        integration.status_reason_code = verdict.code
 
 
 def other_books(integration: Integration, details: dict[str, Any] | None) -> str | None:
@@ -139,13 +142,21 @@ def integration_out(
     counts: dict[str, int] | None = None,
     health: IntegrationHealth | None = None,
     waiting: tuple[datetime, str] | None = None,
+    language: str = "en",
 ) -> IntegrationOut:
+    """The integration as answered; its status reason in ``language`` when the connector
+    gave it a code the catalogue has (else as stored)."""
+    reason = integration.status_reason
+    if integration.status_reason_code in CONNECTION_REASONS:
+        reason = sync_error_message(
+            language, integration.status_reason_code, reason, system=integration.system
+        )
     return IntegrationOut(
         id=integration.id,
         client_id=integration.client_id,
         system=integration.system,
         status=integration.status,
-        status_reason=integration.status_reason,
+        status_reason=reason,
         settings=integration.settings,
         nightly_sync=integration.nightly_sync,
         nightly_hour=integration.nightly_hour,
