@@ -28,6 +28,10 @@ log = structlog.get_logger()
 # Deadlock, serialisation failure, lock not available: a transaction that lost a race with
 # another one touching the same rows, rolled back whole. The caller's retry is the answer.
 MET_ANOTHER_CHANGE = frozenset({"40P01", "40001", "55P03"})
+MET_ANOTHER_CHANGE_DETAIL = N_(
+    "The request met another change of the same data at the same moment; nothing was "
+    "written. Try again."
+)
 # Starlette's details of the answers it gives itself (the status phrase), catalogued.
 STARLETTE_DETAILS = (N_("Not Found"), N_("Method Not Allowed"))
 
@@ -42,12 +46,12 @@ def install_error_handlers(app: FastAPI) -> None:
         language = language_of(request.scope)
         errors = [_field_error(language, e) for e in exc.errors()]
         if any(e["type"] == "json_invalid" for e in errors):
-            return problem(
+            return _problem(
+                request,
                 400,
                 "invalid_json",
-                render(language, N_("Invalid JSON")),
-                render(language, N_("The request body is not valid JSON.")),
-                request.url.path,
+                N_("Invalid JSON"),
+                N_("The request body is not valid JSON."),
             )
         return problem(
             ValidationFailed.status,
@@ -72,65 +76,52 @@ def install_error_handlers(app: FastAPI) -> None:
         sqlstate = getattr(exc.orig, "sqlstate", None)
         if sqlstate in MET_ANOTHER_CHANGE:
             log.warning("request met a concurrent change", path=request.url.path, sqlstate=sqlstate)
-            response = problem(
-                503,
-                "busy",
-                render(language_of(request.scope), N_("Busy")),
-                render(
-                    language_of(request.scope),
-                    N_(
-                        "The request met another change of the same data at the same moment; "
-                        "nothing was written. Try again."
-                    ),
-                ),
-                request.url.path,
-            )
+            response = _problem(request, 503, "busy", N_("Busy"), MET_ANOTHER_CHANGE_DETAIL)
             response.headers["Retry-After"] = "1"
             return response
         # Text PostgreSQL cannot store (a NUL in a query parameter, say) is the caller's.
         if sqlstate != "22021":  # character_not_in_repertoire
             return await unexpected(request, exc)
-        return problem(
+        return _problem(
+            request,
             422,
             "unstorable_text",
-            render(language_of(request.scope), N_("Unstorable text")),
-            render(
-                language_of(request.scope),
-                N_("The request contains characters that cannot be stored (e.g. NUL)."),
-            ),
-            request.url.path,
+            N_("Unstorable text"),
+            N_("The request contains characters that cannot be stored (e.g. NUL)."),
         )
 
     @app.exception_handler(IntegrityError)
     async def integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
         # A unique constraint lost a race (two documents with one number at once).
-        return problem(
+        return _problem(
+            request,
             409,
             "conflict",
-            render(language_of(request.scope), N_("Conflict")),
-            render(
-                language_of(request.scope),
-                N_(
-                    "The request conflicts with data stored meanwhile (e.g. the same document "
-                    "number); nothing was written."
-                ),
+            N_("Conflict"),
+            N_(
+                "The request conflicts with data stored meanwhile (e.g. the same document "
+                "number); nothing was written."
             ),
-            request.url.path,
         )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", path=request.url.path)
-        return problem(
+        return _problem(
+            request,
             500,
             "internal_error",
-            render(language_of(request.scope), N_("Internal error")),
-            render(
-                language_of(request.scope),
-                N_("Something went wrong on our side; nothing was half-written. Try again."),
-            ),
-            request.url.path,
+            N_("Internal error"),
+            N_("Something went wrong on our side; nothing was half-written. Try again."),
         )
+
+
+def _problem(request: Request, status: int, code: str, title: str, detail: str) -> JSONResponse:
+    """A problem whose title and detail (catalogue texts) are in the request's language."""
+    language = language_of(request.scope)
+    return problem(
+        status, code, render(language, title), render(language, detail), request.url.path
+    )
 
 
 def _api_problem(request: Request, exc: ApiError) -> JSONResponse:
