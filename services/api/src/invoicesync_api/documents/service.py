@@ -83,7 +83,7 @@ async def _check_credited_invoice(
 ) -> None:
     if kind == "invoice":
         if body.credit_note_for is not None:
-            raise Unprocessable("credit_note_for is only for credit notes.")
+            raise Unprocessable(N_("credit_note_for is only for credit notes."))
         return
     if body.credit_note_for is None:
         return

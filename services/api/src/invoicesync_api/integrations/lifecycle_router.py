@@ -20,6 +20,7 @@ from invoicesync_api.deps import (
 from invoicesync_api.errors.exceptions import Conflict, ConnectionFailed, Unavailable, Unprocessable
 from invoicesync_api.errors.openapi import CONNECTION_PROBLEM_RESPONSES, CONNECTOR_PROBLEM_RESPONSES
 from invoicesync_api.examples import integrations as examples
+from invoicesync_api.i18n.catalog import N_
 from invoicesync_api.integrations import lifecycle, repository, service
 from invoicesync_api.integrations.refresh import READS_BACK, refresh
 from invoicesync_api.integrations.schemas import IntegrationOut
@@ -109,7 +110,7 @@ async def refresh_now(
     if outcome.code == "connector_unavailable":
         raise Unavailable(outcome.message or "The connector could not be reached.")
     if not outcome.ok:
-        raise Conflict("A read-back of this integration is running; try again in a moment.")
+        raise Conflict(N_("A read-back of this integration is running; try again in a moment."))
     return RefreshOut(integration_id=integration.id, results_emitted=outcome.results_emitted)
 
 
@@ -190,11 +191,13 @@ async def repair(
     from_date = body.from_date or await repository.first_duplicate_date(session, integration.id)
     if from_date is None:
         raise Unprocessable(
-            "No duplicate booking numbers or deleted entries are flagged; "
-            "give a from_date to repair anyway."
+            N_(
+                "No duplicate booking numbers or deleted entries are flagged; "
+                "give a from_date to repair anyway."
+            )
         )
     if integration.status == IntegrationStatus.DEACTIVATED:
-        raise Conflict("The integration is deactivated; relink it first.")
+        raise Conflict(N_("The integration is deactivated; relink it first."))
     same_settings = lifecycle.relink_settings(integration, None, request.app.state.box)
     await session.commit()  # nothing held while the connector checks the stored settings
     verdict = await verify(settings, integration.system, integration.id)

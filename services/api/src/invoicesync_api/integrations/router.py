@@ -21,6 +21,7 @@ from invoicesync_api.errors.openapi import CONNECTION_PROBLEM_RESPONSES
 from invoicesync_api.examples import integrations as examples
 from invoicesync_api.examples.media import response_examples
 from invoicesync_api.health import DependencyHealth
+from invoicesync_api.i18n.catalog import N_
 from invoicesync_api.i18n.middleware import language_of
 from invoicesync_api.integrations import connection, oauth, repository, service
 from invoicesync_api.integrations.schemas import (
@@ -181,7 +182,7 @@ async def reverify(
     """Check the connection again (after fixing settings in the accounting system)."""
     integration = await repository.get_integration(session, integration_id, caller.partner_id)
     if integration.credentials is None:
-        raise Unprocessable("The integration has not been authorised yet.")
+        raise Unprocessable(N_("The integration has not been authorised yet."))
     verdict = await verify(settings, integration.system, integration.id)
     await service.apply_verdict(session, integration, verdict)
     await announce.integration_status(session, integration)
@@ -204,7 +205,7 @@ async def oauth_callback(
     """Where Exact and Lexware send the user back after "allow access"."""
     integration = await repository.find_by_state_hash(session, oauth.state_hash(state))
     if integration is None:
-        raise Unprocessable("Unknown or already used OAuth state; start the connection again.")
+        raise Unprocessable(N_("Unknown or already used OAuth state; start the connection again."))
     integration.oauth_state_hash = None  # single-use
     if error or not code:
         integration.status = IntegrationStatus.ERROR
@@ -253,7 +254,7 @@ async def reconnect(
             extra={"errors": [{"field": "system", "message": "not an OAuth system"}]},
         )
     if integration.status == IntegrationStatus.DEACTIVATED:
-        raise Unprocessable("The integration is deactivated; relink it instead.")
+        raise Unprocessable(N_("The integration is deactivated; relink it instead."))
     state, integration.oauth_state_hash = oauth.new_state()
     url = oauth.authorize_url(settings, integration.system, state)
     return service.integration_out(integration, authorize_url=url, language=language)
