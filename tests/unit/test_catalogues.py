@@ -3,6 +3,7 @@ and every text the API marks for translation catalogued (no catalogue goes stale
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 from string import Formatter
@@ -63,14 +64,17 @@ def test_the_english_catalogue_is_the_source_text() -> None:
     assert all(text == msgid for msgid, text in messages("en").items())
 
 
+def subclasses(base: type[exceptions.ApiError]) -> set[type[exceptions.ApiError]]:
+    direct = set(base.__subclasses__())
+    return direct.union(*(subclasses(c) for c in direct))
+
+
 def test_every_error_title_is_catalogued() -> None:
-    english = messages("en")
-    titles = {
-        e.title
-        for e in vars(exceptions).values()
-        if isinstance(e, type) and issubclass(e, exceptions.ApiError)
-    }
-    assert titles <= set(english)
+    """Every error the app can raise (the app imports them all)."""
+    importlib.import_module("invoicesync_api.app")
+    errors = subclasses(exceptions.ApiError) | {exceptions.ApiError}
+    assert {"UrlRefused", "TooManyRequests", "BadCallback"} <= {e.__name__ for e in errors}
+    assert {e.title for e in errors} <= set(messages("en"))
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
