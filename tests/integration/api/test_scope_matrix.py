@@ -19,8 +19,8 @@ from tests.integration.api.test_isolation_matrix import body_for, fill, owners_i
 pytestmark = pytest.mark.reliability
 
 SCOPES = ("read", "write", "admin")
-# Integrations' connect and lifecycle, webhook endpoints, API keys (GETs of webhook
-# endpoints are reads; every route of /v1/api-keys needs admin).
+# Integrations' connect and lifecycle, the partner's settings, webhook endpoints, API keys
+# (GETs of webhook endpoints are reads; every route of /v1/api-keys needs admin).
 ADMIN_OPERATIONS = {
     ("POST", "/v1/clients/{client_id}/integrations"),
     ("PATCH", "/v1/integrations/{integration_id}"),
@@ -30,6 +30,7 @@ ADMIN_OPERATIONS = {
     ("POST", "/v1/integrations/{integration_id}/relink"),
     ("POST", "/v1/integrations/{integration_id}/repair"),
     ("POST", "/v1/integrations/{integration_id}/resume"),
+    ("PATCH", "/v1/partner"),  # the partner's own settings (its default language)
 }
 ADMIN_PREFIXES = ("/v1/api-keys", "/v1/webhook-endpoints")
 

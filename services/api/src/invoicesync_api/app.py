@@ -33,10 +33,13 @@ from invoicesync_api.errors.openapi import (
 from invoicesync_api.errors.problem import problem
 from invoicesync_api.health import DependencyHealth, State
 from invoicesync_api.http_limits import RequestLimits
+from invoicesync_api.i18n.catalog import N_, load_all, render
+from invoicesync_api.i18n.middleware import Languages, language_of
 from invoicesync_api.integrations.lifecycle_router import router as lifecycle_router
 from invoicesync_api.integrations.router import router as integrations_router
 from invoicesync_api.notifications.router import router as notifications_router
 from invoicesync_api.openapi import examples_as_written, scope_responses
+from invoicesync_api.partners.profile_router import router as partner_profile_router
 from invoicesync_api.partners.router import router as partners_router
 from invoicesync_api.previews.router import preview_router
 from invoicesync_api.rate_limits import Gcra, RateLimitHeaders, RateLimits
@@ -60,6 +63,12 @@ strings. Authenticate with `Authorization: Bearer <api key>`.
 after it; every answer says where the key stands in `RateLimit-Policy` and `RateLimit`
 (draft-ietf-httpapi-ratelimit-headers-11), and past the limit the answer is 429 with
 `Retry-After`. Repeated failed authentication from one address is answered 429 too.
+
+**Languages:** `Accept-Language` (q-values honoured) picks English, German, Dutch,
+Spanish or French for everything a person reads — problem `title`/`detail`, field
+messages, sync errors, notifications; without it the partner's default applies
+(`PATCH /v1/partner`), which also writes webhook payloads' messages. `Content-Language`
+names the language of each answer; `code`s, `type`s and `kind`s never change.
 
 **Edits after a sync:** a PATCH of a document already synced to **Yuki** is pushed again,
 and **cost centres and projects set on its lines in Yuki are reset** by that push. For
@@ -111,8 +120,12 @@ class BodySizeLimit:
                 response = problem(
                     413,
                     "payload_too_large",
-                    "Payload too large",
-                    f"The body is larger than {self.max_bytes} bytes.",
+                    render(language_of(scope), N_("Payload too large")),
+                    render(
+                        language_of(scope),
+                        N_("The body is larger than {max_bytes} bytes."),
+                        {"max_bytes": self.max_bytes},
+                    ),
                     scope["path"],
                 )
                 await response(scope, receive, send)
@@ -172,9 +185,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.lexware_signatures = LexwareSignatures(
         settings.lexware_webhook_public_key, settings.lexware_webhook_public_key_url
     )
+    load_all()  # a broken catalogue stops the start, not a request
     install_error_handlers(app)
     for router in (
         partners_router,
+        partner_profile_router,
         clients_router,
         integrations_router,
         lifecycle_router,
@@ -196,6 +211,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.add_middleware(
         RequestLimits, max_url_bytes=settings.max_url_bytes, max_headers=settings.max_header_fields
     )
+    app.add_middleware(Languages)  # outside the limits: their refusals are translated too
     app.add_middleware(RequestMetrics)
     # A no-op unless the process installed a tracer provider (configure_tracing).
     if tracing.is_enabled():  # off by default: no middleware cost without an exporter

@@ -17,6 +17,8 @@ from invoicesync_api.api_keys import repository as api_keys
 from invoicesync_api.api_keys.scopes import Scope
 from invoicesync_api.api_keys.service import hash_key
 from invoicesync_api.errors.exceptions import Forbidden, Unauthorized
+from invoicesync_api.i18n.catalog import N_
+from invoicesync_api.i18n.middleware import language_of, use_partner_default
 from invoicesync_api.settings import ApiSettings
 from invoicesync_shared import clock
 from invoicesync_shared.db.engine import autocommit
@@ -61,7 +63,7 @@ async def get_caller(request: Request, credentials: BearerDep) -> Caller:
     """The key is looked up outside the request's transaction: the route's session takes
     its connection only when the route needs it, so a request never holds two at once."""
     if credentials is None:
-        raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'.")
+        raise Unauthorized(N_("Send your API key as 'Authorization: Bearer <key>'."))
     return await authenticate(request, credentials.credentials)
 
 
@@ -70,6 +72,7 @@ async def authenticate(request: Request, api_key: str) -> Caller:
     check behind the bearer header and the console's session alike."""
     # One statement: the key, its rate limit and the address's failed attempts (rate_limits).
     key = await request.app.state.rate_limits.admit(request, hash_key(api_key))
+    use_partner_default(request.scope, key.language)
     now = clock.now()
     if api_keys.is_use_unnoted(key, now):  # at most once a minute per key
         async with autocommit(request.app.state.engine) as connection:
@@ -81,10 +84,18 @@ async def require_admin(settings: SettingsDep, credentials: BearerDep) -> None:
     expected = settings.admin_token.get_secret_value()
     given = credentials.credentials if credentials else ""
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise Unauthorized("This call needs the admin token.")
+        raise Unauthorized(N_("This call needs the admin token."))
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def get_language(request: Request, caller: CallerDep) -> str:
+    """The language of the answer: ``Accept-Language``, else the caller's partner's."""
+    return language_of(request.scope)
+
+
+LanguageDep = Annotated[str, Depends(get_language)]
 AdminDep = Depends(require_admin)
 
 

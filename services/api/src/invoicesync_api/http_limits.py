@@ -13,6 +13,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from invoicesync_api.errors.problem import problem, problem_body
+from invoicesync_api.i18n.catalog import N_, render
+from invoicesync_api.i18n.middleware import language_of
 
 UNPARSABLE = problem_body(
     400,
@@ -36,9 +38,15 @@ class RequestLimits:
                 response = problem(
                     414,
                     "uri_too_long",
-                    "URI too long",
-                    f"The URL is longer than {self.max_url_bytes} bytes; send filters in "
-                    "fewer or shorter parameters.",
+                    render(language_of(scope), N_("URI too long")),
+                    render(
+                        language_of(scope),
+                        N_(
+                            "The URL is longer than {max_bytes} bytes; send filters in fewer "
+                            "or shorter parameters."
+                        ),
+                        {"max_bytes": self.max_url_bytes},
+                    ),
                     scope["path"][:200],
                 )
                 await response(scope, receive, send)
@@ -47,9 +55,12 @@ class RequestLimits:
                 response = problem(
                     431,
                     "request_header_fields_too_large",
-                    "Request header fields too large",
-                    f"The request has {len(scope['headers'])} header fields; at most "
-                    f"{self.max_headers} are accepted.",
+                    render(language_of(scope), N_("Request header fields too large")),
+                    render(
+                        language_of(scope),
+                        N_("The request has {count} header fields; at most {max} are accepted."),
+                        {"count": len(scope["headers"]), "max": self.max_headers},
+                    ),
                     scope["path"][:200],
                 )
                 await response(scope, receive, send)

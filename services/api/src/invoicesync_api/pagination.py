@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from invoicesync_api.errors.exceptions import Unprocessable
+from invoicesync_api.i18n.catalog import N_
 
 
 class Keyed(Protocol):
@@ -36,8 +37,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         return datetime.fromisoformat(created), uuid.UUID(ident)
     except (ValueError, TypeError) as exc:
         raise Unprocessable(
-            "The cursor is not one this API handed out.",
-            extra={"errors": [{"field": "cursor", "message": "unknown cursor"}]},
+            N_("The cursor is not one this API handed out."),
+            extra={"errors": [{"field": "cursor", "message": N_("unknown cursor")}]},
         ) from exc
 
 

@@ -33,16 +33,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from invoicesync_api.api_keys.repository import UsableKey
 from invoicesync_api.errors.exceptions import ApiError, Unauthorized
+from invoicesync_api.i18n.catalog import N_
 from invoicesync_shared import clock
 from invoicesync_shared.db.engine import autocommit
 
 POLICY = "default"
 STATE_KEY = "rate_limit"
-UNKNOWN_KEY = "The API key is unknown or revoked."
+UNKNOWN_KEY = N_("The API key is unknown or revoked.")
 
 
 class TooManyRequests(ApiError):
-    status, code, title = 429, "rate_limited", "Too many requests"
+    status, code, title = 429, "rate_limited", N_("Too many requests")
 
 
 @dataclass(frozen=True)
@@ -99,15 +100,16 @@ class Verdict:
 
 
 # The key's row (by its hash, unrevoked and not past its rotation overlap; keys are stored
-# hashed), and the address's
+# hashed) with its partner's default language, and the address's
 # failures: a further failure from an address past its limit would be refused, so the
 # address is answered 429 before its key is even looked at (a valid key too: otherwise a
 # guess that hits would still be told apart, and the slow-down would slow nothing).
 _CALLER = """
 caller AS (
-    SELECT id, partner_id, scopes, last_used_at FROM api_keys
-    WHERE key_hash = :key_hash AND revoked_at IS NULL
-      AND (expires_at IS NULL OR expires_at > to_timestamp(:now))
+    SELECT k.id, k.partner_id, k.scopes, k.last_used_at, p.language
+    FROM api_keys k JOIN partners p ON p.id = k.partner_id
+    WHERE k.key_hash = :key_hash AND k.revoked_at IS NULL
+      AND (k.expires_at IS NULL OR k.expires_at > to_timestamp(:now))
 )"""
 _BLOCKED = """
 blocked AS (
@@ -169,7 +171,8 @@ def _statement(keys: Gcra, failures: Gcra) -> str:
     join = " LEFT JOIN bucket ON true" if keys.on else ""
     return _typed(
         f"WITH {','.join(ctes)}\n"
-        f"SELECT caller.id, caller.partner_id, caller.scopes, caller.last_used_at, {bucket},"
+        "SELECT caller.id, caller.partner_id, caller.scopes, caller.last_used_at,"
+        f" caller.language, {bucket},"
         f" {blocked} AS blocked_tat\n"
         f"FROM (SELECT 1) AS one LEFT JOIN caller ON true{join}"
     )
@@ -208,7 +211,7 @@ class RateLimits:
             row = (
                 await connection.execute(self._lookup, self._params(key_hash, address, now))
             ).one()
-        key_id, partner_id, scopes, last_used_at, tat, allowed, blocked_tat = row
+        key_id, partner_id, scopes, last_used_at, language, tat, allowed, blocked_tat = row
         if blocked_tat is not None:
             self._refuse_address(request, blocked_tat, now)
         if key_id is None:
@@ -219,14 +222,21 @@ class RateLimits:
                 retry = self.keys.retry_after(tat, now)
                 request.state.rate_limit = Verdict(self._policy, 0, retry, retry)
                 raise TooManyRequests(
-                    f"This API key sent more than {self.keys.burst} requests at once or more "
-                    f"than {self.keys.per_minute} a minute; try again in {retry} s.",
+                    N_(
+                        "This API key sent more than {burst} requests at once or more than "
+                        "{per_minute} a minute; try again in {retry} s."
+                    ),
+                    params={
+                        "burst": self.keys.burst,
+                        "per_minute": self.keys.per_minute,
+                        "retry": retry,
+                    },
                     extra={"retry_after": retry},
                 )
             request.state.rate_limit = Verdict(
                 self._policy, self.keys.remaining(tat, now), max(0, math.ceil(tat - now))
             )
-        return UsableKey(key_id, partner_id, scopes, last_used_at)
+        return UsableKey(key_id, partner_id, scopes, last_used_at, language)
 
     async def _count_failure(self, request: Request, address: str, now: float) -> None:
         """One more failure from ``address`` (answered 401 while it fits); the address is
@@ -249,7 +259,8 @@ class RateLimits:
         retry = self.failures.retry_after(tat, now)
         request.state.rate_limit = Verdict(None, retry_after=retry)
         raise TooManyRequests(
-            f"Too many failed authentications from this address; try again in {retry} s.",
+            N_("Too many failed authentications from this address; try again in {retry} s."),
+            params={"retry": retry},
             extra={"retry_after": retry},
         )
 

@@ -15,12 +15,12 @@ from typing import Any
 from connector_lexware.client import LexwareClient
 from invoicesync_shared.connectors.errors import PermanentError
 
+# English, as every connector message; the API writes it in the reader's language by its
+# code, ``small_business`` (invoicesync_api.i18n.sync_errors).
 SMALL_BUSINESS_MESSAGE = (
-    "Lexware Office ist als Kleinunternehmer (ohne Umsatzsteuer) eingerichtet; invoicesync "
-    "kann dorthin keine Rechnungen mit Umsatzsteuer senden. Ändern Sie die Einstellung in "
-    "Lexware Office oder trennen Sie die Integration. / The Lexware Office account is set up "
-    "as a small business (Kleinunternehmer, no VAT); invoicesync cannot send invoices with "
-    "VAT to it. Change the setting in Lexware Office or disconnect the integration."
+    "The Lexware Office account is set up as a small business (Kleinunternehmer, no VAT); "
+    "invoicesync cannot send invoices with VAT to it. Change the setting in Lexware Office "
+    "or disconnect the integration."
 )
 
 

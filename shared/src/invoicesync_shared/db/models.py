@@ -29,6 +29,9 @@ class Integration(Model):
     system: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(32))
     status_reason: Mapped[str | None] = mapped_column(Text)
+    # The connector's code for ``status_reason`` when it gave one (e.g. ``small_business``),
+    # so the API can write the reason in the reader's language; None for free text.
+    status_reason_code: Mapped[str | None] = mapped_column(String(64))
     settings: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     # Encrypted JSON (tokens, access keys); never leaves this table in plain text.
     credentials: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -15,6 +15,7 @@ from invoicesync_api.api_keys.scopes import Scope
 from invoicesync_api.db.models import ApiKey, Partner
 from invoicesync_api.db.owned import get_owned
 from invoicesync_api.errors.exceptions import NotFound
+from invoicesync_api.i18n.catalog import N_
 
 # How stale ``last_used_at`` may get: at most one write per key per this interval, so the
 # hot path does not write on every request.
@@ -45,6 +46,7 @@ class UsableKey:
     partner_id: uuid.UUID
     scopes: list[str]
     last_used_at: datetime | None
+    language: str | None = None  # the partner's default language (i18n)
 
 
 def is_use_unnoted(key: UsableKey, now: datetime) -> bool:
@@ -105,7 +107,7 @@ async def get_usable_key(
     one."""
     key = await get_owned(session, ApiKey, key_id, partner_id, "API key")
     if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
-        raise NotFound("No such API key.")
+        raise NotFound(N_("No such API key."))
     return key
 
 

@@ -14,6 +14,7 @@ from invoicesync_api.api_keys import repository
 from invoicesync_api.api_keys.scopes import Scope
 from invoicesync_api.db.models import ApiKey
 from invoicesync_api.errors.exceptions import Conflict
+from invoicesync_api.i18n.catalog import N_
 
 
 def new_secret() -> str:
@@ -48,7 +49,7 @@ async def rotate_key(
     Raises ``Conflict`` for a key already rotated (rotate its successor)."""
     if key.expires_at is not None:
         raise Conflict(
-            "This key was rotated already and ends at its expires_at; rotate its successor."
+            N_("This key was rotated already and ends at its expires_at; rotate its successor.")
         )
     key.expires_at = now + overlap
     successor = issue_key(session, key.partner_id, key.name, [Scope(s) for s in key.scopes])
@@ -65,7 +66,7 @@ async def revoke_key(session: AsyncSession, key: ApiKey, now: datetime) -> None:
         and await repository.count_lasting_admin_keys(session, key.partner_id, now) <= 1
     ):
         raise Conflict(
-            "This is the last key with the admin scope; create another admin key first.",
+            N_("This is the last key with the admin scope; create another admin key first."),
             extra={"reason": "last_admin_key"},
         )
     key.revoked_at = now

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invoicesync_api.callbacks import repository
 from invoicesync_api.deps import SessionDep, SettingsDep
 from invoicesync_api.errors.exceptions import ApiError, NotFound, Unauthorized
+from invoicesync_api.i18n.catalog import N_
 from invoicesync_api.integrations import connection
 from invoicesync_api.integrations.refresh import refresh
 from invoicesync_api.settings import ApiSettings
@@ -35,7 +36,7 @@ REVOKED = "token.revoked"
 
 
 class BadCallback(ApiError):
-    status, code, title = 400, "bad_callback", "Bad callback"
+    status, code, title = 400, "bad_callback", N_("Bad callback")
 
 
 @router.post("/lexware", status_code=202)

@@ -44,6 +44,8 @@ class Partner(Model):
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     name: Mapped[str] = mapped_column(String(200))
+    # The default language of its messages (i18n.languages); None: English.
+    language: Mapped[str | None] = mapped_column(String(5))
     created_at: Mapped[datetime] = _created()
 
 
@@ -318,5 +320,8 @@ class Notification(Model):
     body: Mapped[str] = mapped_column(Text)
     counts: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    # What the title and body are made of, to write them in the reader's language
+    # (i18n.notifications); title and body hold the English text.
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _created()

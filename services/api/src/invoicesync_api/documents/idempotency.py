@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
 
 from invoicesync_api.db.models import IdempotencyKey
 from invoicesync_api.errors.exceptions import Conflict, IdempotencyKeyReused
+from invoicesync_api.i18n.catalog import N_
 from invoicesync_shared.db.engine import autocommit
 
 KEYS = cast(Table, IdempotencyKey.__table__)
@@ -115,15 +116,15 @@ class IdempotencyKeys:
             ).first()
             existing, abandoned = row if row is not None else (None, False)
             if existing is None:  # the first request failed and let the key go just now
-                raise Conflict("A request with this Idempotency-Key just ended; send it again.")
+                raise Conflict(N_("A request with this Idempotency-Key just ended; send it again."))
             if existing.request_hash != digest:
                 raise IdempotencyKeyReused(
-                    "This Idempotency-Key was used with a different request body."
+                    N_("This Idempotency-Key was used with a different request body.")
                 )
             if existing.response_status is not None and existing.response_body is not None:
                 return StoredResponse(existing.response_status, existing.response_body)
             if not abandoned:
-                raise Conflict("A request with this Idempotency-Key is still in progress.")
+                raise Conflict(N_("A request with this Idempotency-Key is still in progress."))
             # Abandoned: take it over, on the database clock, with a token of our own.
             existing.created_at, existing.claim_token = func.now(), token
             return Claimed(token)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
 from invoicesync_api.clients.router import ClientFilterDep
-from invoicesync_api.deps import CallerDep, NeedsRead, NeedsWrite, SessionDep
+from invoicesync_api.deps import CallerDep, LanguageDep, NeedsRead, NeedsWrite, SessionDep
 from invoicesync_api.documents import repository, service
 from invoicesync_api.documents.accept_document import AcceptDocument
 from invoicesync_api.documents.idempotency import StoredResponse
@@ -75,6 +75,7 @@ def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: s
         request: Request,
         session: SessionDep,
         caller: CallerDep,
+        language: LanguageDep,
     ) -> DocumentOut:
         """Yuki receives the edit again (cost centres set there are reset); Exact and
         Lexware keep what they have, and the answer says so in ``warnings``."""
@@ -90,7 +91,7 @@ def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: s
         await session.flush()
         await session.refresh(document)
         states = await repository.sync_states(session, [document.id])
-        return service.to_out(document, states[document.id], warnings)
+        return service.to_out(document, states[document.id], warnings, language=language)
 
     @router.post(
         "/{document_id}/book",
@@ -99,7 +100,7 @@ def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: s
         responses={200: response_examples(examples.booked)},
     )
     async def book_document(
-        document_id: uuid.UUID, session: SessionDep, caller: CallerDep
+        document_id: uuid.UUID, session: SessionDep, caller: CallerDep, language: LanguageDep
     ) -> DocumentOut:
         document = await service.get_document(
             session, document_id, caller.partner_id, kind, lock=True
@@ -108,7 +109,7 @@ def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: s
         await session.flush()
         await session.refresh(document)  # updated_at is set by the database
         states = await repository.sync_states(session, [document.id])
-        return service.to_out(document, states[document.id])
+        return service.to_out(document, states[document.id], language=language)
 
     @router.post(
         "/{document_id}/retry",
@@ -118,7 +119,7 @@ def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: s
         responses={202: response_examples(examples.retried)},
     )
     async def retry_document(
-        document_id: uuid.UUID, session: SessionDep, caller: CallerDep
+        document_id: uuid.UUID, session: SessionDep, caller: CallerDep, language: LanguageDep
     ) -> DocumentOut:
         document = await service.get_document(
             session, document_id, caller.partner_id, kind, lock=True
@@ -127,7 +128,7 @@ def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: s
         await session.flush()
         await session.refresh(document)  # updated_at is set by the database
         states = await repository.sync_states(session, [document.id])
-        return service.to_out(document, states[document.id])
+        return service.to_out(document, states[document.id], language=language)
 
     return router
 
@@ -144,6 +145,7 @@ def _add_read_routes(
     async def list_documents(
         session: SessionDep,
         caller: CallerDep,
+        language: LanguageDep,
         client_id: ClientFilterDep,
         status: Literal["draft", "booked"] | None = None,
         sync_status: SyncStatus | None = None,
@@ -172,7 +174,8 @@ def _add_read_routes(
         )
         states = await repository.sync_states(session, [d.id for d in rows])
         return Page[DocumentOut](
-            data=[service.to_out(d, states[d.id]) for d in rows], next_cursor=next_cursor
+            data=[service.to_out(d, states[d.id], language=language) for d in rows],
+            next_cursor=next_cursor,
         )
 
     @router.get(
@@ -182,8 +185,8 @@ def _add_read_routes(
         responses={200: response_examples(examples.read)},
     )
     async def read_document(
-        document_id: uuid.UUID, session: SessionDep, caller: CallerDep
+        document_id: uuid.UUID, session: SessionDep, caller: CallerDep, language: LanguageDep
     ) -> DocumentOut:
         document = await service.get_document(session, document_id, caller.partner_id, kind)
         states = await repository.sync_states(session, [document.id])
-        return service.to_out(document, states[document.id])
+        return service.to_out(document, states[document.id], language=language)

@@ -22,6 +22,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pycountry
 
 from invoicesync_api.errors.exceptions import ValidationFailed
+from invoicesync_api.i18n.catalog import N_
 from invoicesync_shared import clock
 
 CENT = Decimal("0.01")
@@ -79,7 +80,7 @@ def check_dates(dates: dict[str, date | None], *, max_days_ahead: int) -> None:
     """Every named date from 2000-01-01 to ``max_days_ahead`` days from today; all refusals
     at once, each naming its field."""
     latest = latest_date(max_days_ahead)
-    errors = []
+    errors: list[dict[str, object]] = []
     for field, value in dates.items():
         if value is None:
             continue
@@ -87,7 +88,8 @@ def check_dates(dates: dict[str, date | None], *, max_days_ahead: int) -> None:
             errors.append(
                 {
                     "field": field,
-                    "message": f"is {value}, before {EARLIEST_DATE}",
+                    "message": N_("is {value}, before {earliest}"),
+                    "params": {"value": str(value), "earliest": str(EARLIEST_DATE)},
                     "type": "date_too_early",
                 }
             )
@@ -95,8 +97,8 @@ def check_dates(dates: dict[str, date | None], *, max_days_ahead: int) -> None:
             errors.append(
                 {
                     "field": field,
-                    "message": f"is {value}, more than {max_days_ahead} days ahead "
-                    f"(latest {latest})",
+                    "message": N_("is {value}, more than {days} days ahead (latest {latest})"),
+                    "params": {"value": str(value), "days": max_days_ahead, "latest": str(latest)},
                     "type": "date_too_far_ahead",
                 }
             )

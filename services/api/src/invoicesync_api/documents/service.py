@@ -21,6 +21,8 @@ from invoicesync_api.documents.schemas import (
     TotalsOut,
 )
 from invoicesync_api.errors.exceptions import Conflict, NotFound, Unprocessable
+from invoicesync_api.i18n.catalog import N_, gettext
+from invoicesync_api.i18n.sync_errors import sync_error_message
 from invoicesync_api.integrations import brake
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import DocumentUpdated
@@ -28,18 +30,30 @@ from invoicesync_shared.outbox.writer import OutboxRow
 from invoicesync_shared.states import DocumentStatus, IntegrationStatus, SyncStatus
 
 KIND_NAMES = {"invoice": "invoice", "credit_note": "credit note"}
+NO_SUCH = {"invoice": N_("No such invoice."), "credit_note": N_("No such credit note.")}
 SYNCED = (SyncStatus.BOOKED, SyncStatus.SENT)
-YUKI_EDIT_WARNING = (
+YUKI_EDIT_WARNING = N_(
     "The change is pushed to Yuki again; cost centres and projects set on its lines in "
     "Yuki will be reset."
 )
+# Whole sentences (translated where the answer is written, to_out).
+NOT_PUSHED_WARNINGS = {
+    "exact": N_(
+        "This document is already synced to Exact Online; the change is NOT pushed there. "
+        "Edit it in the accounting system as well."
+    ),
+    "lexware": N_(
+        "This document is already synced to Lexware Office; the change is NOT pushed there. "
+        "Edit it in the accounting system as well."
+    ),
+}
 
 
 def _not_pushed_warning(system: str) -> str:
-    names = {"exact": "Exact Online", "lexware": "Lexware Office"}
-    return (
-        f"This document is already synced to {names.get(system, system)}; the change is NOT "
-        "pushed there. Edit it in the accounting system as well."
+    return NOT_PUSHED_WARNINGS.get(
+        system,
+        f"This document is already synced to {system}; the change is NOT pushed there. "
+        "Edit it in the accounting system as well.",
     )
 
 
@@ -53,7 +67,7 @@ async def get_document(
 ) -> Document:
     document = await session.get(Document, document_id, with_for_update=lock)
     if document is None or document.partner_id != partner_id or document.kind != kind:
-        raise NotFound(f"No such {KIND_NAMES[kind]}.")
+        raise NotFound(NO_SUCH[kind])
     return document
 
 
@@ -70,7 +84,7 @@ async def _check_credited_invoice(
 ) -> None:
     if kind == "invoice":
         if body.credit_note_for is not None:
-            raise Unprocessable("credit_note_for is only for credit notes.")
+            raise Unprocessable(N_("credit_note_for is only for credit notes."))
         return
     if body.credit_note_for is None:
         return
@@ -114,7 +128,7 @@ async def create(
         now=now,
     )
     if found is None:
-        raise NotFound("No such client.")
+        raise NotFound(N_("No such client."))
     if found.duplicate_id is not None:
         raise Conflict(
             f"This client already has a {KIND_NAMES[kind]} numbered {body.number!r}.",
@@ -218,7 +232,7 @@ async def _push_edit(session: AsyncSession, document: Document) -> list[str]:
 async def retry(session: AsyncSession, document: Document) -> int:
     """Send again where the last attempt failed or its outcome is unknown."""
     if document.status != DocumentStatus.BOOKED:
-        raise Unprocessable("A draft is not synced; book it first.")
+        raise Unprocessable(N_("A draft is not synced; book it first."))
     states = (await repository.sync_states(session, [document.id]))[document.id]
     failed = [
         integration
@@ -226,20 +240,25 @@ async def retry(session: AsyncSession, document: Document) -> int:
         if state.status in (SyncStatus.FAILED, SyncStatus.AMBIGUOUS)
     ]
     if not failed:
-        raise Conflict("Nothing to retry: no integration has this document failed.")
+        raise Conflict(N_("Nothing to retry: no integration has this document failed."))
     client = await session.get(Client, document.client_id)
     assert client is not None
     await fanout.request_sync(session, document, client, failed)
     return len(failed)
 
 
-def _sync_out(state: DocumentSync, integration: Integration) -> SyncStateOut:
+def _sync_out(state: DocumentSync, integration: Integration, language: str) -> SyncStateOut:
     error = None
     if state.error_code:
+        message = sync_error_message(
+            language,
+            state.error_code,
+            state.error_message or "",
+            system=integration.system,
+            booking_number=state.booking_number,
+        )
         error = SyncError(
-            code=state.error_code,
-            message=state.error_message or "",
-            retryable=bool(state.error_retryable),
+            code=state.error_code, message=message or "", retryable=bool(state.error_retryable)
         )
     return SyncStateOut(
         integration_id=integration.id,
@@ -266,8 +285,11 @@ def to_out(
     document: Document,
     states: list[tuple[DocumentSync, Integration]],
     warnings: list[str] | None = None,
+    *,
+    language: str = "en",
 ) -> DocumentOut:
-    sync = [_sync_out(s, i) for s, i in states]
+    """The document as answered; messages in ``language`` (the codes stay as they are)."""
+    sync = [_sync_out(s, i, language) for s, i in states]
     booking_number = next((s.booking_number for s in sync if s.booking_number), None)
     return DocumentOut.model_validate(
         {
@@ -290,6 +312,6 @@ def to_out(
             "sync": sync,
             "created_at": document.created_at,
             "updated_at": document.updated_at,
-            "warnings": warnings or [],
+            "warnings": [gettext(language, w) for w in warnings or []],
         }
     )

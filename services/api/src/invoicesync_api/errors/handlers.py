@@ -11,40 +11,55 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from invoicesync_api.errors.exceptions import ApiError, ValidationFailed
+from invoicesync_api.errors.exceptions import (
+    ApiError,
+    ConnectionFailed,
+    ValidationFailed,
+    validation_detail,
+)
 from invoicesync_api.errors.problem import problem
+from invoicesync_api.i18n.catalog import N_, render
+from invoicesync_api.i18n.fields import field_message
+from invoicesync_api.i18n.middleware import language_of
+from invoicesync_api.i18n.sync_errors import CONNECTION_REASONS, sync_error_message
 
 log = structlog.get_logger()
 
 # Deadlock, serialisation failure, lock not available: a transaction that lost a race with
 # another one touching the same rows, rolled back whole. The caller's retry is the answer.
 MET_ANOTHER_CHANGE = frozenset({"40P01", "40001", "55P03"})
+MET_ANOTHER_CHANGE_DETAIL = N_(
+    "The request met another change of the same data at the same moment; nothing was "
+    "written. Try again."
+)
+# Starlette's details of the answers it gives itself (the status phrase), catalogued.
+STARLETTE_DETAILS = (N_("Not Found"), N_("Method Not Allowed"))
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return problem(exc.status, exc.code, exc.title, exc.detail, request.url.path, **exc.extra)
+        return _api_problem(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [_field_error(e) for e in exc.errors()]
+        language = language_of(request.scope)
+        errors = [_field_error(language, e) for e in exc.errors()]
         if any(e["type"] == "json_invalid" for e in errors):
-            return problem(
+            return _problem(
+                request,
                 400,
                 "invalid_json",
-                "Invalid JSON",
-                "The request body is not valid JSON.",
-                request.url.path,
+                N_("Invalid JSON"),
+                N_("The request body is not valid JSON."),
             )
-        failed = ValidationFailed(errors)
         return problem(
-            failed.status,
-            failed.code,
-            failed.title,
-            failed.detail,
+            ValidationFailed.status,
+            ValidationFailed.code,
+            render(language, ValidationFailed.title),
+            validation_detail(errors),
             request.url.path,
-            **failed.extra,
+            errors=errors,
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -52,62 +67,93 @@ def install_error_handlers(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(
             exc.status_code, "http_error"
         )
-        return problem(exc.status_code, code, str(exc.detail), str(exc.detail), request.url.path)
+        # Starlette's detail is the status's English phrase ("Not Found"), catalogued.
+        text = render(language_of(request.scope), str(exc.detail))
+        return problem(exc.status_code, code, text, text, request.url.path)
 
     @app.exception_handler(DBAPIError)
     async def unstorable(request: Request, exc: DBAPIError) -> JSONResponse:
         sqlstate = getattr(exc.orig, "sqlstate", None)
         if sqlstate in MET_ANOTHER_CHANGE:
             log.warning("request met a concurrent change", path=request.url.path, sqlstate=sqlstate)
-            response = problem(
-                503,
-                "busy",
-                "Busy",
-                "The request met another change of the same data at the same moment; nothing "
-                "was written. Try again.",
-                request.url.path,
-            )
+            response = _problem(request, 503, "busy", N_("Busy"), MET_ANOTHER_CHANGE_DETAIL)
             response.headers["Retry-After"] = "1"
             return response
         # Text PostgreSQL cannot store (a NUL in a query parameter, say) is the caller's.
         if sqlstate != "22021":  # character_not_in_repertoire
             return await unexpected(request, exc)
-        return problem(
+        return _problem(
+            request,
             422,
             "unstorable_text",
-            "Unstorable text",
-            "The request contains characters that cannot be stored (e.g. NUL).",
-            request.url.path,
+            N_("Unstorable text"),
+            N_("The request contains characters that cannot be stored (e.g. NUL)."),
         )
 
     @app.exception_handler(IntegrityError)
     async def integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
         # A unique constraint lost a race (two documents with one number at once).
-        return problem(
+        return _problem(
+            request,
             409,
             "conflict",
-            "Conflict",
-            "The request conflicts with data stored meanwhile (e.g. the same document number); "
-            "nothing was written.",
-            request.url.path,
+            N_("Conflict"),
+            N_(
+                "The request conflicts with data stored meanwhile (e.g. the same document "
+                "number); nothing was written."
+            ),
         )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", path=request.url.path)
-        return problem(
+        return _problem(
+            request,
             500,
             "internal_error",
-            "Internal error",
-            "Something went wrong on our side; nothing was half-written. Try again.",
-            request.url.path,
+            N_("Internal error"),
+            N_("Something went wrong on our side; nothing was half-written. Try again."),
         )
 
 
-def _field_error(error: Any) -> dict[str, str]:
+def _problem(request: Request, status: int, code: str, title: str, detail: str) -> JSONResponse:
+    """A problem whose title and detail (catalogue texts) are in the request's language."""
+    language = language_of(request.scope)
+    return problem(
+        status, code, render(language, title), render(language, detail), request.url.path
+    )
+
+
+def _api_problem(request: Request, exc: ApiError) -> JSONResponse:
+    """The error in the request's language; its ``code`` (and ``type``) never change."""
+    language = language_of(request.scope)
+    extra = exc.extra
+    detail = render(language, exc.template, exc.params)
+    if isinstance(exc, ValidationFailed):
+        errors = [_translated(language, e) for e in exc.field_errors]
+        extra, detail = {**extra, "errors": errors}, validation_detail(errors)
+    elif isinstance(extra.get("errors"), list):
+        extra = {**extra, "errors": [_translated(language, e) for e in extra["errors"]]}
+    elif isinstance(exc, ConnectionFailed) and extra.get("reason") in CONNECTION_REASONS:
+        said = sync_error_message(language, extra["reason"], exc.detail, system=exc.system)
+        detail = said or detail
+    title = render(language, exc.title)
+    return problem(exc.status, exc.code, title, detail, request.url.path, **extra)
+
+
+def _field_error(language: str, error: Any) -> dict[str, str]:
     location = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path")]
+    error_type = str(error.get("type", ""))
+    message = str(error.get("msg", "invalid"))
     return {
         "field": ".".join(location) or "body",
-        "message": str(error.get("msg", "invalid")),
-        "type": str(error.get("type", "")),
+        "message": field_message(language, error_type, message, error.get("ctx") or {}),
+        "type": error_type,
     }
+
+
+def _translated(language: str, error: dict[str, Any]) -> dict[str, Any]:
+    """A field refused by our own rules: its template translated (``params`` filled in,
+    not shown)."""
+    fields = {k: v for k, v in error.items() if k != "params"}
+    return {**fields, "message": render(language, str(error["message"]), error.get("params"))}

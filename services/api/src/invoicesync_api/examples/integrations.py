@@ -144,12 +144,9 @@ LEXWARE_ACTIVE: dict[str, Any] = {
 LEXWARE_SMALL_BUSINESS: dict[str, Any] = {
     **LEXWARE_PENDING,
     "status": "error",
-    "status_reason": "Lexware Office ist als Kleinunternehmer (ohne Umsatzsteuer) "
-    "eingerichtet; invoicesync kann dorthin keine Rechnungen mit Umsatzsteuer senden. Ändern "
-    "Sie die Einstellung in Lexware Office oder trennen Sie die Integration. / The Lexware "
-    "Office account is set up as a small business (Kleinunternehmer, no VAT); invoicesync "
-    "cannot send invoices with VAT to it. Change the setting in Lexware Office or disconnect "
-    "the integration.",
+    "status_reason": "The Lexware Office account is set up as a small business "
+    "(Kleinunternehmer, no VAT); invoicesync cannot send invoices with VAT to it. Change the "
+    "setting in Lexware Office or disconnect the integration.",
     "authorize_url": None,
 }
 

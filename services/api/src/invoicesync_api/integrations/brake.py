@@ -20,6 +20,7 @@ from sqlalchemy import case, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.errors.exceptions import Conflict
+from invoicesync_api.i18n import notifications
 from invoicesync_api.integrations import connection, repository
 from invoicesync_shared import clock
 from invoicesync_shared.db.models import Integration
@@ -121,21 +122,24 @@ async def _pause(
     session: AsyncSession, integration: Integration, code: str, message: str, in_a_row: int
 ) -> None:
     await repository.lock(session, integration)  # as every status change (documents/accept.py)
-    name = connection.SYSTEM_NAMES.get(integration.system, integration.system)
-    sentence = message.strip() if message.strip().endswith((".", "!", "?")) else f"{message}."
+    params: dict[str, object] = {
+        "system": integration.system,
+        "status": IntegrationStatus.PAUSED,
+        "code": code,
+        "reason": message,
+        "in_a_row": in_a_row,
+        "integration_id": str(integration.id),
+    }
+    title, body = notifications.paused_texts("en", params)
     await connection.hold(
         session,
         integration,
         IntegrationStatus.PAUSED,
         message,
-        title=f"{name}: sending paused after {in_a_row} failures in a row",
-        body=(
-            f"{in_a_row} documents in a row were refused by {name} for the same reason "
-            f"({code}): {sentence} Fix this in {name}, then resume the integration (POST "
-            f"/v1/integrations/{integration.id}/resume): the documents waiting meanwhile are "
-            "sent then, in order. The refused ones can be retried."
-        ),
+        title=title,
+        body=body,
         cause={"code": code, "message": message},
+        params=params,
     )
     log.warning(
         "integration paused by the failure brake",

@@ -43,6 +43,7 @@ async def mark_broken(
         title=f"{name}: the connection needs attention",
         body=f"{reason[:1].upper()}{reason[1:]}. {action}",
         cause={"code": status, "message": reason},
+        params={"system": integration.system, "status": status, "reason": reason},
     )
     log.warning("integration connection lost", integration_id=str(integration.id), status=status)
 
@@ -56,12 +57,15 @@ async def hold(
     title: str,
     body: str,
     cause: dict[str, str],
+    params: dict[str, object],
 ) -> None:
     """Stop sending (``status`` with ``reason``: its documents wait, pending) and tell the
     user (one notification) and the partner (one ``integration.status_changed``) once; the
     caller holds the row and has checked it was active. Undone by ``resume``."""
     integration.status = status
     integration.status_reason = reason
+    # The cause's code renders the reason in the reader's language where the catalogue has it.
+    integration.status_reason_code = None if cause["code"] == status else cause["code"]
     session.add(
         Notification(
             partner_id=integration.partner_id,
@@ -70,6 +74,7 @@ async def hold(
             title=title,
             body=body,
             counts={},
+            params=params,
             errors=[cause],
         )
     )

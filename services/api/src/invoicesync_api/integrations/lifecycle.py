@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.errors.exceptions import Conflict, Unprocessable
+from invoicesync_api.i18n.catalog import N_
 from invoicesync_api.integrations import repository
 from invoicesync_api.integrations.service import merged_settings, set_verdict
 from invoicesync_api.integrations.verification import Verdict
@@ -23,11 +24,12 @@ from invoicesync_shared.states import IntegrationStatus
 async def deactivate(session: AsyncSession, integration: Integration, from_date: date) -> int:
     await repository.lock(session, integration)
     if integration.status == IntegrationStatus.DEACTIVATED:
-        raise Conflict("The integration is already deactivated.")
+        raise Conflict(N_("The integration is already deactivated."))
     reset = await repository.reset_from(session, integration, from_date)
     integration.status = IntegrationStatus.DEACTIVATED
     integration.deactivated_at = datetime.now(UTC)
     integration.status_reason = f"Deactivated from {from_date.isoformat()}."
+    integration.status_reason_code = None
     return reset
 
 
@@ -41,9 +43,11 @@ def relink_settings(
     plain, new_secrets = merged_settings(integration, raw, box)
     if new_secrets:
         raise Unprocessable(
-            "Relink keeps the stored credentials; change the access key with PATCH "
-            "/v1/integrations/{id}.",
-            extra={"errors": [{"field": "settings.access_key", "message": "not changed here"}]},
+            N_(
+                "Relink keeps the stored credentials; change the access key with PATCH "
+                "/v1/integrations/{id}."
+            ),
+            extra={"errors": [{"field": "settings.access_key", "message": N_("not changed here")}]},
         )
     return plain
 

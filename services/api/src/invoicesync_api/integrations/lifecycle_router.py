@@ -9,10 +9,18 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from invoicesync_api.deps import CallerDep, NeedsAdmin, NeedsWrite, SessionDep, SettingsDep
+from invoicesync_api.deps import (
+    CallerDep,
+    LanguageDep,
+    NeedsAdmin,
+    NeedsWrite,
+    SessionDep,
+    SettingsDep,
+)
 from invoicesync_api.errors.exceptions import Conflict, ConnectionFailed, Unavailable, Unprocessable
 from invoicesync_api.errors.openapi import CONNECTION_PROBLEM_RESPONSES, CONNECTOR_PROBLEM_RESPONSES
 from invoicesync_api.examples import integrations as examples
+from invoicesync_api.i18n.catalog import N_
 from invoicesync_api.integrations import brake, lifecycle, repository, service
 from invoicesync_api.integrations.refresh import READS_BACK, refresh
 from invoicesync_api.integrations.schemas import IntegrationOut
@@ -111,7 +119,7 @@ async def refresh_now(
     if outcome.code == "connector_unavailable":
         raise Unavailable(outcome.message or "The connector could not be reached.")
     if not outcome.ok:
-        raise Conflict("A read-back of this integration is running; try again in a moment.")
+        raise Conflict(N_("A read-back of this integration is running; try again in a moment."))
     return RefreshOut(integration_id=integration.id, results_emitted=outcome.results_emitted)
 
 
@@ -136,12 +144,18 @@ async def resume(integration_id: uuid.UUID, session: SessionDep, caller: CallerD
     "/{integration_id}/deactivate", dependencies=[NeedsAdmin], response_model=DeactivateOut
 )
 async def deactivate(
-    integration_id: uuid.UUID, body: DeactivateIn, session: SessionDep, caller: CallerDep
+    integration_id: uuid.UUID,
+    body: DeactivateIn,
+    session: SessionDep,
+    caller: CallerDep,
+    language: LanguageDep,
 ) -> DeactivateOut:
     integration = await repository.get_integration(session, integration_id, caller.partner_id)
     reset = await lifecycle.deactivate(session, integration, body.from_date)
     await announce.integration_status(session, integration)
-    return DeactivateOut(integration=service.integration_out(integration), documents_reset=reset)
+    return DeactivateOut(
+        integration=service.integration_out(integration, language=language), documents_reset=reset
+    )
 
 
 @router.post(
@@ -157,6 +171,7 @@ async def relink(
     caller: CallerDep,
     settings: SettingsDep,
     request: Request,
+    language: LanguageDep,
 ) -> IntegrationOut:
     """Link again (same or new settings) keeping customer links: nothing is re-imported."""
     integration = await repository.get_integration(session, integration_id, caller.partner_id)
@@ -169,11 +184,13 @@ async def relink(
         integration.settings = before  # refused: left as it was
         await session.commit()
         raise ConnectionFailed(
-            verdict.message or "The settings were refused.", extra={"reason": verdict.code}
+            verdict.message or "The settings were refused.",
+            system=integration.system,
+            extra={"reason": verdict.code},
         )
     await lifecycle.apply_relink(session, integration, new_settings, verdict)
     await announce.integration_status(session, integration)
-    return service.integration_out(integration)
+    return service.integration_out(integration, language=language)
 
 
 @router.post(
@@ -189,6 +206,7 @@ async def repair(
     caller: CallerDep,
     settings: SettingsDep,
     request: Request,
+    language: LanguageDep,
 ) -> RepairOut:
     """The 14-step manual repair in one call: deactivate from the first affected date,
     relink with the same settings (customer links kept), and resync from that date.
@@ -199,11 +217,13 @@ async def repair(
     from_date = body.from_date or await repository.first_duplicate_date(session, integration.id)
     if from_date is None:
         raise Unprocessable(
-            "No duplicate booking numbers or deleted entries are flagged; "
-            "give a from_date to repair anyway."
+            N_(
+                "No duplicate booking numbers or deleted entries are flagged; "
+                "give a from_date to repair anyway."
+            )
         )
     if integration.status == IntegrationStatus.DEACTIVATED:
-        raise Conflict("The integration is deactivated; relink it first.")
+        raise Conflict(N_("The integration is deactivated; relink it first."))
     same_settings = lifecycle.relink_settings(integration, None, request.app.state.box)
     await session.commit()  # nothing held while the connector checks the stored settings
     verdict = await verify(settings, integration.system, integration.id)
@@ -221,7 +241,7 @@ async def repair(
     return RepairOut(
         from_date=from_date,
         documents_reset=reset,
-        integration=service.integration_out(integration),
+        integration=service.integration_out(integration, language=language),
         sync_run=runs.run_out(run),
         steps=[
             f"deactivated from {from_date.isoformat()}: {reset} documents reset",

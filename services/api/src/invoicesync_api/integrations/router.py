@@ -8,12 +8,21 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Request
 
 from invoicesync_api.clients.router import ClientDep
-from invoicesync_api.deps import CallerDep, NeedsAdmin, NeedsRead, SessionDep, SettingsDep
+from invoicesync_api.deps import (
+    CallerDep,
+    LanguageDep,
+    NeedsAdmin,
+    NeedsRead,
+    SessionDep,
+    SettingsDep,
+)
 from invoicesync_api.errors.exceptions import ConnectionFailed, Unprocessable
 from invoicesync_api.errors.openapi import CONNECTION_PROBLEM_RESPONSES
 from invoicesync_api.examples import integrations as examples
 from invoicesync_api.examples.media import response_examples
 from invoicesync_api.health import DependencyHealth
+from invoicesync_api.i18n.catalog import N_
+from invoicesync_api.i18n.middleware import language_of
 from invoicesync_api.integrations import connection, oauth, repository, service
 from invoicesync_api.integrations.schemas import (
     IntegrationHealth,
@@ -50,6 +59,7 @@ async def create_integration(
     session: SessionDep,
     settings: SettingsDep,
     request: Request,
+    language: LanguageDep,
 ) -> IntegrationOut:
     """OAuth systems answer ``pending_authorization`` with an ``authorize_url``; Yuki is
     checked at once and answers ``active`` or 422."""
@@ -58,20 +68,23 @@ async def create_integration(
     if state is not None:
         await repository.save_integration(session, integration)
         url = oauth.authorize_url(settings, integration.system, state)
-        return service.integration_out(integration, authorize_url=url)
+        return service.integration_out(integration, authorize_url=url, language=language)
     # Committed first, so the connector can read the stored access key while verifying.
     await session.commit()
-    verdict = await verify(settings, integration.system, integration.id)
+    system = integration.system
+    verdict = await verify(settings, system, integration.id)
     if not verdict.ok:
         await repository.delete_integration(session, integration)
         await session.commit()
         raise ConnectionFailed(
-            verdict.message or "The settings were refused.", extra={"reason": verdict.code}
+            verdict.message or "The settings were refused.",
+            system=system,
+            extra={"reason": verdict.code},
         )
     await service.apply_verdict(session, integration, verdict)
     await announce.integration_status(session, integration)
     await repository.save_integration(session, integration)
-    return service.integration_out(integration)
+    return service.integration_out(integration, language=language)
 
 
 @router.get(
@@ -80,16 +93,22 @@ async def create_integration(
     response_model=list[IntegrationOut],
     responses={200: response_examples(examples.LISTED)},
 )
-async def list_integrations(client: ClientDep, session: SessionDep) -> list[IntegrationOut]:
+async def list_integrations(
+    client: ClientDep, session: SessionDep, language: LanguageDep
+) -> list[IntegrationOut]:
     rows = await repository.list_for_client(session, client.id)
-    return [service.integration_out(i) for i in rows]
+    return [service.integration_out(i, language=language) for i in rows]
 
 
 @router.get(
     "/v1/integrations/{integration_id}", dependencies=[NeedsRead], response_model=IntegrationOut
 )
 async def read_integration(
-    integration_id: uuid.UUID, session: SessionDep, caller: CallerDep, request: Request
+    integration_id: uuid.UUID,
+    session: SessionDep,
+    caller: CallerDep,
+    request: Request,
+    language: LanguageDep,
 ) -> IntegrationOut:
     integration = await repository.get_integration(session, integration_id, caller.partner_id)
     counts = await repository.status_counts(session, integration.id)
@@ -98,7 +117,9 @@ async def read_integration(
         connector=await health.connector(integration.system), broker=health.broker()
     )
     waiting = await repository.soonest_wait(session, integration.id)
-    return service.integration_out(integration, counts=counts, health=state, waiting=waiting)
+    return service.integration_out(
+        integration, counts=counts, health=state, waiting=waiting, language=language
+    )
 
 
 @router.patch(
@@ -114,6 +135,7 @@ async def update_integration(
     caller: CallerDep,
     settings: SettingsDep,
     request: Request,
+    language: LanguageDep,
 ) -> IntegrationOut:
     """Nightly sync and settings. Changed settings are checked with the accounting system
     first: refused ones answer 422 with the reason and leave the integration as it was."""
@@ -136,7 +158,9 @@ async def update_integration(
             integration.settings, integration.credentials = before
             await session.commit()
             raise ConnectionFailed(
-                verdict.message or "The settings were refused.", extra={"reason": verdict.code}
+                verdict.message or "The settings were refused.",
+                system=integration.system,
+                extra={"reason": verdict.code},
             )
         reconnected = integration.status in connection.BROKEN
         if integration.status == IntegrationStatus.PAUSED:
@@ -144,7 +168,7 @@ async def update_integration(
         await service.apply_verdict(session, integration, verdict)
         if reconnected:  # e.g. Yuki's new access key after the old one was refused
             await connection.resume(session, integration)
-    return service.integration_out(integration)
+    return service.integration_out(integration, language=language)
 
 
 @router.post(
@@ -153,16 +177,20 @@ async def update_integration(
     response_model=IntegrationOut,
 )
 async def reverify(
-    integration_id: uuid.UUID, session: SessionDep, caller: CallerDep, settings: SettingsDep
+    integration_id: uuid.UUID,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    language: LanguageDep,
 ) -> IntegrationOut:
     """Check the connection again (after fixing settings in the accounting system)."""
     integration = await repository.get_integration(session, integration_id, caller.partner_id)
     if integration.credentials is None:
-        raise Unprocessable("The integration has not been authorised yet.")
+        raise Unprocessable(N_("The integration has not been authorised yet."))
     verdict = await verify(settings, integration.system, integration.id)
     await service.apply_verdict(session, integration, verdict)
     await announce.integration_status(session, integration)
-    return service.integration_out(integration)
+    return service.integration_out(integration, language=language)
 
 
 @router.get(
@@ -181,11 +209,12 @@ async def oauth_callback(
     """Where Exact and Lexware send the user back after "allow access"."""
     integration = await repository.find_by_state_hash(session, oauth.state_hash(state))
     if integration is None:
-        raise Unprocessable("Unknown or already used OAuth state; start the connection again.")
+        raise Unprocessable(N_("Unknown or already used OAuth state; start the connection again."))
     integration.oauth_state_hash = None  # single-use
     if error or not code:
         integration.status = IntegrationStatus.ERROR
         integration.status_reason = f"Access was not granted ({error or 'no code'})."
+        integration.status_reason_code = None
         return service.integration_out(integration)
     credentials, token_columns = await oauth.exchange_code(settings, integration.system, code)
     integration.credentials = _box(request).encrypt_json(credentials)
@@ -200,7 +229,8 @@ async def oauth_callback(
     else:
         await announce.integration_status(session, integration)
     await session.flush()
-    return service.integration_out(integration)
+    # The user's browser comes back here (no API key): its Accept-Language.
+    return service.integration_out(integration, language=language_of(request.scope))
 
 
 @router.post(
@@ -210,7 +240,11 @@ async def oauth_callback(
     responses={200: response_examples(examples.RECONNECTING)},
 )
 async def reconnect(
-    integration_id: uuid.UUID, session: SessionDep, caller: CallerDep, settings: SettingsDep
+    integration_id: uuid.UUID,
+    session: SessionDep,
+    caller: CallerDep,
+    settings: SettingsDep,
+    language: LanguageDep,
 ) -> IntegrationOut:
     """Allow access again (Exact, Lexware): the answer's ``authorize_url`` leads through
     the system's consent; back at the callback the same integration is active again,
@@ -224,7 +258,7 @@ async def reconnect(
             extra={"errors": [{"field": "system", "message": "not an OAuth system"}]},
         )
     if integration.status == IntegrationStatus.DEACTIVATED:
-        raise Unprocessable("The integration is deactivated; relink it instead.")
+        raise Unprocessable(N_("The integration is deactivated; relink it instead."))
     state, integration.oauth_state_hash = oauth.new_state()
     url = oauth.authorize_url(settings, integration.system, state)
-    return service.integration_out(integration, authorize_url=url)
+    return service.integration_out(integration, authorize_url=url, language=language)

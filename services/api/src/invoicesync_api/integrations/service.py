@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Client
 from invoicesync_api.errors.exceptions import Unprocessable
+from invoicesync_api.i18n.sync_errors import CONNECTION_REASONS, sync_error_message
 from invoicesync_api.integrations import brake, oauth, repository
 from invoicesync_api.integrations.schemas import IntegrationHealth, IntegrationIn, IntegrationOut
 from invoicesync_api.integrations.verification import Verdict
@@ -103,10 +104,11 @@ def set_verdict(integration: Integration, verdict: Verdict) -> None:
     """The verdict's status on an integration already locked (``repository.lock``)."""
     if verdict.ok and (elsewhere := other_books(integration, verdict.details)):
         integration.status, integration.status_reason = IntegrationStatus.ERROR, elsewhere
+        integration.status_reason_code = None
         return
     if verdict.ok:
         integration.status = IntegrationStatus.ACTIVE
-        integration.status_reason = None
+        integration.status_reason = integration.status_reason_code = None
         # Checked by a person (verify, relink, reconnect): the failure brake counts anew.
         integration.failure_streak_code, integration.failure_streak_count = None, 0
         integration.activated_at = integration.activated_at or datetime.now(UTC)
@@ -115,6 +117,7 @@ def set_verdict(integration: Integration, verdict: Verdict) -> None:
     else:
         integration.status = IntegrationStatus.ERROR
         integration.status_reason = verdict.message
+        integration.status_reason_code = verdict.code
 
 
 def other_books(integration: Integration, details: dict[str, Any] | None) -> str | None:
@@ -142,18 +145,30 @@ def integration_out(
     counts: dict[str, int] | None = None,
     health: IntegrationHealth | None = None,
     waiting: tuple[datetime, str] | None = None,
+    language: str = "en",
 ) -> IntegrationOut:
+    """The integration as answered; its status reason in ``language`` when the connector
+    gave it a code the catalogue has (else as stored)."""
+    reason = integration.status_reason
+    paused = integration.status == IntegrationStatus.PAUSED
+    if paused or integration.status_reason_code in CONNECTION_REASONS:
+        reason = sync_error_message(
+            language, integration.status_reason_code, reason, system=integration.system
+        )
+    cause = brake.cause(integration)
+    if cause is not None:
+        cause = {**cause, "message": reason or cause["message"]}
     return IntegrationOut(
         id=integration.id,
         client_id=integration.client_id,
         system=integration.system,
         status=integration.status,
-        status_reason=integration.status_reason,
+        status_reason=reason,
         settings=integration.settings,
         nightly_sync=integration.nightly_sync,
         nightly_hour=integration.nightly_hour,
         failure_brake_after=integration.failure_brake_after,
-        paused_cause=brake.cause(integration),
+        paused_cause=cause,
         activated_at=integration.activated_at,
         deactivated_at=integration.deactivated_at,
         created_at=integration.created_at,

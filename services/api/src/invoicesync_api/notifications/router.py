@@ -10,9 +10,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from invoicesync_api.clients.router import ClientFilterDep
-from invoicesync_api.deps import CallerDep, NeedsRead, NeedsWrite, SessionDep
+from invoicesync_api.db.models import Notification
+from invoicesync_api.deps import CallerDep, LanguageDep, NeedsRead, NeedsWrite, SessionDep
 from invoicesync_api.examples import sync as examples
 from invoicesync_api.examples.media import response_examples
+from invoicesync_api.i18n.notifications import localised
 from invoicesync_api.notifications import repository
 
 router = APIRouter(prefix="/v1/notifications", tags=["notifications"])
@@ -33,17 +35,32 @@ class NotificationOut(BaseModel):
     created_at: datetime
 
 
+def notification_out(notification: Notification, language: str) -> NotificationOut:
+    """The notification with its texts in ``language`` (kind and codes as stored)."""
+    title, body, errors = localised(
+        language,
+        notification.kind,
+        notification.title,
+        notification.body,
+        notification.params,
+        notification.errors,
+    )
+    out = NotificationOut.model_validate(notification, from_attributes=True)
+    return out.model_copy(update={"title": title, "body": body, "errors": errors})
+
+
 @router.get("", dependencies=[NeedsRead], response_model=list[NotificationOut])
 async def list_notifications(
     session: SessionDep,
     caller: CallerDep,
     client_id: ClientFilterDep,
+    language: LanguageDep,
     unread: bool | None = None,
 ) -> list[NotificationOut]:
     rows = await repository.list_notifications(
         session, caller.partner_id, client_id=client_id, unread=unread
     )
-    return [NotificationOut.model_validate(n, from_attributes=True) for n in rows]
+    return [notification_out(n, language) for n in rows]
 
 
 @router.post(
@@ -53,8 +70,8 @@ async def list_notifications(
     responses={200: response_examples(examples.NOTIFICATION_MARKED)},
 )
 async def mark_read(
-    notification_id: uuid.UUID, session: SessionDep, caller: CallerDep
+    notification_id: uuid.UUID, session: SessionDep, caller: CallerDep, language: LanguageDep
 ) -> NotificationOut:
     notification = await repository.get_notification(session, notification_id, caller.partner_id)
     repository.mark_read(notification)
-    return NotificationOut.model_validate(notification, from_attributes=True)
+    return notification_out(notification, language)

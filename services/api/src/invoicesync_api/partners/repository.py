@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import ApiKey, Partner
 from invoicesync_api.errors.exceptions import NotFound
+from invoicesync_api.i18n.catalog import N_
 
 
 async def add_partner(session: AsyncSession, name: str) -> Partner:
@@ -29,8 +30,14 @@ async def get_partner(session: AsyncSession, partner_id: uuid.UUID) -> Partner:
     """The partner; raises ``NotFound``."""
     partner = await session.get(Partner, partner_id)
     if partner is None:
-        raise NotFound("No such partner.")
+        raise NotFound(N_("No such partner."))
     return partner
+
+
+async def default_language(session: AsyncSession, partner_id: uuid.UUID) -> str:
+    """The partner's default language for what no request accompanies (webhooks)."""
+    language = await session.scalar(select(Partner.language).where(Partner.id == partner_id))
+    return language or "en"
 
 
 async def revoke_api_keys(session: AsyncSession, partner_id: uuid.UUID, now: datetime) -> None:

@@ -1,10 +1,13 @@
-"""What a sync outcome tells webhook consumers (queued in the same transaction)."""
+"""What a sync outcome tells webhook consumers (queued in the same transaction); its
+messages in the partner's default language, as no request accompanies a webhook."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Document, DocumentSync, SyncRun
+from invoicesync_api.i18n.sync_errors import localised_error, sync_error_message
+from invoicesync_api.partners import repository as partners
 from invoicesync_api.webhooks.service import publish
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.states import SyncStatus
@@ -23,15 +26,18 @@ async def document_outcome(
     event_type = EVENT_FOR_STATUS.get(state.status)
     if event_type is None:
         return
-    error = (
-        {
-            "code": state.error_code,
-            "message": state.error_message,
-            "retryable": state.error_retryable,
-        }
-        if state.error_code
-        else None
-    )
+    error = None
+    if state.error_code:
+        language = await partners.default_language(session, document.partner_id)
+        message = sync_error_message(
+            language,
+            state.error_code,
+            state.error_message,
+            system=integration.system,
+            number=document.number,
+            booking_number=state.booking_number,
+        )
+        error = {"code": state.error_code, "message": message, "retryable": state.error_retryable}
     await publish(
         session,
         partner_id=document.partner_id,
@@ -53,6 +59,10 @@ async def document_outcome(
 
 
 async def run_finished(session: AsyncSession, run: SyncRun, totals: dict[str, int]) -> None:
+    errors = run.errors
+    if errors:
+        language = await partners.default_language(session, run.partner_id)
+        errors = [localised_error(language, e) for e in errors]
     await publish(
         session,
         partner_id=run.partner_id,
@@ -62,7 +72,7 @@ async def run_finished(session: AsyncSession, run: SyncRun, totals: dict[str, in
             "client_id": run.client_id,
             "trigger": run.trigger,
             "totals": totals,
-            "errors": run.errors,
+            "errors": errors,
             "deferred": run.deferred,
         },
     )

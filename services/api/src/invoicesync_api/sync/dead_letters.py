@@ -14,9 +14,10 @@ from pydantic import BaseModel, ConfigDict
 
 from invoicesync_api.clients import repository as clients
 from invoicesync_api.db.models import Document
-from invoicesync_api.deps import CallerDep, NeedsRead, NeedsWrite, SessionDep
+from invoicesync_api.deps import CallerDep, LanguageDep, NeedsRead, NeedsWrite, SessionDep
 from invoicesync_api.documents.fanout import request_sync
 from invoicesync_api.examples import sync as examples
+from invoicesync_api.i18n.sync_errors import sync_error_message
 from invoicesync_api.integrations.repository import get_integration
 from invoicesync_api.schemas import Strict
 from invoicesync_api.sync import repository
@@ -54,7 +55,9 @@ class ReplayOut(BaseModel):
 
 
 @router.get("", dependencies=[NeedsRead], response_model=list[DeadLetterOut])
-async def list_dead_letters(session: SessionDep, caller: CallerDep) -> list[DeadLetterOut]:
+async def list_dead_letters(
+    session: SessionDep, caller: CallerDep, language: LanguageDep
+) -> list[DeadLetterOut]:
     return [
         DeadLetterOut(
             document_id=d.id,
@@ -63,7 +66,9 @@ async def list_dead_letters(session: SessionDep, caller: CallerDep) -> list[Dead
             system=i.system,
             status=s.status,
             code=s.error_code,
-            message=s.error_message,
+            message=sync_error_message(
+                language, s.error_code, s.error_message, system=i.system, number=d.number
+            ),
         )
         for s, d, i in await repository.list_dead_letters(session, caller.partner_id)
     ]

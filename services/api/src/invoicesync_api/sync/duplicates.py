@@ -51,6 +51,14 @@ async def _notify(
                 f"POST /v1/integrations/{integration.id}/repair (from {earliest.isoformat()})."
             ),
             counts={"documents": len(documents)},
+            params={
+                "number": number,
+                "count": len(documents),
+                "system": integration.system,
+                "names": names,
+                "integration_id": str(integration.id),
+                "earliest": earliest.isoformat(),
+            },
             errors=[
                 {
                     "document_id": str(d.id),
@@ -90,6 +98,13 @@ async def flag_missing_entry(
                 f"(from {document.issue_date.isoformat()})."
             ),
             counts={"documents": 1},
+            params={
+                "number": number,
+                "document": document.number,
+                "system": integration.system,
+                "integration_id": str(integration.id),
+                "issue_date": document.issue_date.isoformat(),
+            },
             errors=[
                 {
                     "document_id": str(document.id),

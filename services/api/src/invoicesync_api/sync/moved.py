@@ -46,13 +46,20 @@ def entry(
 def sentence(deferred: Sequence[dict[str, Any]], *, noun: str) -> str | None:
     """E.g. "3 documents moved until 2026-12-05 09:00 UTC (Exact Online's daily API limit
     was reached)", one clause per wait, soonest first; None when nothing was moved."""
-    waits = Counter((e["waiting_until"], e["reason"], e["system"]) for e in deferred)
     clauses = [
-        f"{count} {noun}{'s' if count != 1 else ''} moved until {_when(until)} "
-        f"({_why(reason, system)})"
-        for (until, reason, system), count in sorted(waits.items())
+        f"{count} {noun}{'s' if count != 1 else ''} moved until {until} ({_why(reason, system)})"
+        for count, until, reason, system in waits(deferred)
     ]
     return "; ".join(clauses) or None
+
+
+def waits(deferred: Sequence[dict[str, Any]]) -> list[tuple[int, str, str, str]]:
+    """(how many, until when, why, which system) per wait, soonest first."""
+    counted = Counter((e["waiting_until"], e["reason"], e["system"]) for e in deferred)
+    return [
+        (count, _when(until), reason, system)
+        for (until, reason, system), count in sorted(counted.items())
+    ]
 
 
 def _when(until: str) -> str:

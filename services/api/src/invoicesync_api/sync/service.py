@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +19,8 @@ from invoicesync_api.db.models import (
 )
 from invoicesync_api.documents import fanout
 from invoicesync_api.errors.exceptions import Conflict, NotFound, Unprocessable
+from invoicesync_api.i18n.catalog import N_
+from invoicesync_api.i18n.sync_errors import localised_error
 from invoicesync_api.integrations import repository as integrations
 from invoicesync_api.sync import announce, moved, repository
 from invoicesync_api.sync.schemas import SyncRunIn, SyncRunOut
@@ -38,11 +41,11 @@ async def _integrations_for(
         document = await repository.find_document(session, body.document_ids[0])
         client_id = document.client_id if document and document.partner_id == partner_id else None
     if client_id is None:
-        raise NotFound("No such client.")
+        raise NotFound(N_("No such client."))
     client = await clients.get_client(session, client_id, partner_id)
     ids = await repository.active_integration_ids(session, client.id, only=body.integration_id)
     if not ids:
-        raise Unprocessable("There is no active integration to sync with.")
+        raise Unprocessable(N_("There is no active integration to sync with."))
     return client, await repository.lock_integrations(session, ids)
 
 
@@ -53,10 +56,16 @@ async def _chosen_documents(
     found = {d.id: d for d in documents if d.client_id == client.id}
     missing = [str(i) for i in ids if i not in found]
     if missing:
-        raise NotFound(f"No such documents for this client: {', '.join(missing)}.")
+        raise NotFound(
+            N_("No such documents for this client: {numbers}."),
+            params={"numbers": ", ".join(missing)},
+        )
     drafts = [d.number for d in found.values() if d.status != DocumentStatus.BOOKED]
     if drafts:
-        raise Unprocessable(f"Drafts are never synced; book them first: {', '.join(drafts)}.")
+        raise Unprocessable(
+            N_("Drafts are never synced; book them first: {numbers}."),
+            params={"numbers": ", ".join(drafts)},
+        )
     return [found[i] for i in ids]
 
 
@@ -73,7 +82,7 @@ async def start(
     running = await repository.running_run_for(session, [i.id for i in integrations])
     if running is not None:
         raise Conflict(
-            "A sync run is already going for this integration.",
+            N_("A sync run is already going for this integration."),
             extra={"sync_run_id": str(running.id)},
         )
     run = SyncRun(
@@ -251,6 +260,7 @@ async def _finish(session: AsyncSession, run: SyncRun) -> None:
     if run.trigger != "manual":
         return  # nightly runs tell no one; webhooks still fire
     failed = run.documents_failed
+    params = await _summary_params(session, run)
     session.add(
         Notification(
             partner_id=run.partner_id,
@@ -259,17 +269,31 @@ async def _finish(session: AsyncSession, run: SyncRun) -> None:
             sync_run_id=run.id,
             title="Sync finished"
             + (f" with {failed} error{'s' if failed != 1 else ''}" if failed else ""),
-            body=await _summary(session, run),
+            body=_summary(run, params["documents"]),
             counts=totals(run),
+            params=params,
             errors=run.errors,
         )
     )
 
 
-async def _summary(session: AsyncSession, run: SyncRun) -> str:
+async def _summary_params(session: AsyncSession, run: SyncRun) -> dict[str, Any]:
+    """What the notification's texts are made of, to write them in the reader's language
+    (i18n.notifications)."""
+    return {
+        "documents": await repository.run_document_count(session, run.id),
+        "systems": len(run.integration_ids),
+        "synced": run.documents_synced,
+        "total": run.documents_total,
+        "failed": run.documents_failed,
+        "customers": run.customers_synced,
+        "moved": moved.waits(run.deferred),
+    }
+
+
+def _summary(run: SyncRun, documents: int) -> str:
     """In a bookkeeper's words: documents are documents, each sent to every system of the
     run (the totals count one per document and system)."""
-    documents = await repository.run_document_count(session, run.id)
     systems = len(run.integration_ids)
     plural = "s" if documents != 1 else ""
     sends = (
@@ -298,7 +322,8 @@ def totals(run: SyncRun) -> dict[str, int]:
     }
 
 
-def run_out(run: SyncRun) -> SyncRunOut:
+def run_out(run: SyncRun, language: str = "en") -> SyncRunOut:
+    """The run as answered; its errors' messages in ``language``."""
     return SyncRunOut(
         id=run.id,
         client_id=run.client_id,
@@ -306,7 +331,7 @@ def run_out(run: SyncRun) -> SyncRunOut:
         trigger=run.trigger,
         status=run.status,
         totals=totals(run),
-        errors=run.errors,
+        errors=[localised_error(language, e) for e in run.errors],
         deferred=run.deferred,
         started_at=run.started_at,
         finished_at=run.finished_at,

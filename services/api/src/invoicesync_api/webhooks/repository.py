@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api import pagination
 from invoicesync_api.errors.exceptions import NotFound
+from invoicesync_api.i18n.catalog import N_
 from invoicesync_api.webhooks.models import (
     CANCELED,
     ENABLED,
@@ -30,7 +31,7 @@ async def get_endpoint(
     )
     endpoint = await session.scalar(query.with_for_update(key_share=True) if lock else query)
     if endpoint is None:
-        raise NotFound("No such webhook endpoint.")
+        raise NotFound(N_("No such webhook endpoint."))
     return endpoint
 
 
@@ -81,7 +82,7 @@ async def get_delivery(
     )
     delivery = await session.scalar(query.with_for_update(key_share=True) if lock else query)
     if delivery is None:
-        raise NotFound("No such delivery for this endpoint.")
+        raise NotFound(N_("No such delivery for this endpoint."))
     return delivery
 
 

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Notification
 from invoicesync_api.errors.exceptions import Conflict
+from invoicesync_api.i18n.catalog import N_, render
+from invoicesync_api.partners import repository as partners
 from invoicesync_api.webhooks import repository
 from invoicesync_api.webhooks.models import (
     DISABLED,
@@ -88,10 +90,13 @@ async def publish(
 
 
 async def send_test(session: AsyncSession, endpoint: WebhookEndpoint) -> WebhookDelivery:
-    """Queue a ``webhook.test`` event for this endpoint alone, due now."""
+    """Queue a ``webhook.test`` event for this endpoint alone, due now (its message in
+    the partner's default language)."""
     if endpoint.status != ENABLED:
-        raise Conflict("The endpoint is disabled; enable it before sending a test event.")
-    data = {"endpoint_id": str(endpoint.id), "message": "A test event from invoicesync."}
+        raise Conflict(N_("The endpoint is disabled; enable it before sending a test event."))
+    language = await partners.default_language(session, endpoint.partner_id)
+    message = render(language, N_("A test event from invoicesync."))
+    data = {"endpoint_id": str(endpoint.id), "message": message}
     payload = envelope(TEST_EVENT, data, datetime.now(UTC))
     return await repository.add_delivery(session, _delivery(endpoint, new_event_id(), payload))
 
@@ -101,11 +106,13 @@ async def replay(
 ) -> WebhookDelivery:
     """One more attempt now, with the same webhook-id and body (receivers dedup on it)."""
     if endpoint.status != ENABLED:
-        raise Conflict("The endpoint is disabled; enable it before replaying.")
+        raise Conflict(N_("The endpoint is disabled; enable it before replaying."))
     in_flight = delivery.claim_token is not None and delivery.claimed_until is not None
     if in_flight and delivery.claimed_until > datetime.now(UTC):  # type: ignore[operator]
         # Its outcome, recorded when the attempt ends, would overwrite the replay.
-        raise Conflict("This delivery is being sent right now; replay it once the attempt ended.")
+        raise Conflict(
+            N_("This delivery is being sent right now; replay it once the attempt ended.")
+        )
     if delivery.status != PENDING:
         delivery.max_attempts = delivery.attempts + 1
     delivery.status = PENDING
@@ -198,6 +205,7 @@ async def disable(
                 body=f"Webhook endpoint {endpoint.id} ({endpoint.url}) was disabled: {reason} "
                 "Fix the receiver, then enable the endpoint again (PATCH enabled=true) "
                 "and replay the deliveries you need.",
+                params={"endpoint_id": str(endpoint.id), "url": endpoint.url, "reason": reason},
             )
         )
     await session.flush()

@@ -10,12 +10,13 @@ import socket
 from urllib.parse import urlsplit
 
 from invoicesync_api.errors.exceptions import ApiError
+from invoicesync_api.i18n.catalog import N_
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class UrlRefused(ApiError):
-    status, code, title = 422, "webhook_url_refused", "The webhook URL is not allowed"
+    status, code, title = 422, "webhook_url_refused", N_("The webhook URL is not allowed")
 
 
 def _unmapped(ip: IpAddress) -> IpAddress:
@@ -43,15 +44,15 @@ def _address_problem(ip: IpAddress) -> str | None:
 def _split(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
-        raise UrlRefused("The webhook URL must start with https:// or http://.")
+        raise UrlRefused(N_("The webhook URL must start with https:// or http://."))
     if not parts.hostname:
-        raise UrlRefused("The webhook URL has no host.")
+        raise UrlRefused(N_("The webhook URL has no host."))
     if parts.username or parts.password:
-        raise UrlRefused("The webhook URL must not carry credentials.")
+        raise UrlRefused(N_("The webhook URL must not carry credentials."))
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
-        raise UrlRefused("The webhook URL has an invalid port.") from exc
+        raise UrlRefused(N_("The webhook URL has an invalid port.")) from exc
     return parts.hostname, port
 
 
@@ -63,7 +64,9 @@ async def _resolve(host: str, port: int) -> list[IpAddress]:
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
-        raise UrlRefused(f"The webhook host {host!r} does not resolve.") from exc
+        raise UrlRefused(
+            N_("The webhook host '{host}' does not resolve."), params={"host": host}
+        ) from exc
     return [ipaddress.ip_address(info[4][0]) for info in infos]
 
 

@@ -1,0 +1,271 @@
+"""The seed flows' messages read through the API in English, German, Dutch, Spanish and
+French: a failed sync, the manual-run notification, a duplicate booking number, a
+small-business Lexware account — and problem details, whose codes never change.
+
+Results are applied as the result consumer applies them (``tests.integration.api.
+test_sync_runs.deliver``); the language comes from ``Accept-Language`` or, without it,
+from the partner's default (``PATCH /v1/partner``)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from connector_lexware.profile import SMALL_BUSINESS_MESSAGE
+from invoicesync_api.db.models import Client, DocumentSync
+from invoicesync_api.integrations.service import set_verdict
+from invoicesync_api.integrations.verification import Verdict
+from invoicesync_api.webhooks.models import WebhookDelivery, WebhookEndpoint
+from invoicesync_shared.db.models import Integration
+from invoicesync_shared.events.results import SyncFailed
+from tests.integration.api.conftest import add_integration, invoice
+from tests.integration.api.test_sync_runs import booked, deliver
+
+LANGUAGES = ("en", "de", "nl", "es", "fr")
+VAT_MESSAGE = "No VAT code for 9 %."
+# What each language must say, in its accounting words.
+NO_VAT_CODE = {
+    "de": "keinen Steuerschlüssel",
+    "nl": "geen btw-code",
+    "es": "no tiene un código de IVA",
+    "fr": "n'a pas de code TVA",
+}
+RUN_FINISHED = {
+    "de": ("Synchronisierung abgeschlossen, fehlgeschlagen: 1", "Belege übertragen: 2 von 3"),
+    "nl": ("Synchronisatie voltooid, mislukt: 1", "Documenten gesynchroniseerd: 2 van 3"),
+    "es": ("Sincronización finalizada, con error: 1", "Documentos sincronizados: 2 de 3"),
+    "fr": ("Synchronisation terminée, en échec : 1", "Pièces synchronisées : 2 sur 3"),
+}
+DUPLICATE = {
+    "en": "Booking number 26800001 was given to 2 documents",
+    "de": "Buchungsnummer 26800001 wurde mehrfach vergeben (Belege: 2)",
+    "nl": "Boekingsnummer 26800001 is meermaals uitgegeven (documenten: 2)",
+    "es": "El número de registro 26800001 se asignó varias veces (documentos: 2)",
+    "fr": "Le numéro d'écriture 26800001 a été attribué plusieurs fois (pièces : 2)",
+}
+SMALL_BUSINESS = {
+    "de": "Lexware Office ist als Kleinunternehmer (ohne Umsatzsteuer) eingerichtet",
+    "nl": "kleine ondernemer zonder btw",
+    "es": "pequeña empresa sin IVA",
+    "fr": "franchise en base de TVA",
+}
+
+
+def read(partner: httpx.Client, path: str, language: str, **params: Any) -> Any:
+    response = partner.get(path, params=params, headers={"Accept-Language": language})
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Language"] == language
+    return response.json()
+
+
+async def failed_run(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> tuple[str, list[str]]:
+    """The seed's manual run: two documents booked, one refused for a missing VAT code."""
+    integration = await add_integration(sessionmaker, client_id)
+    docs = [
+        partner.post("/v1/invoices", json=invoice(client_id, number=f"LANG-{n}")).json()["id"]
+        for n in range(3)
+    ]
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(DocumentSync)
+            .where(DocumentSync.integration_id == integration)
+            .values(status="failed", error_code="unavailable", error_retryable=True)
+        )
+    run_id = partner.post("/v1/sync-runs", json={"client_id": client_id}).json()["id"]
+    await deliver(sessionmaker, booked(docs[0], integration, run_id, "26700001"))
+    await deliver(sessionmaker, booked(docs[1], integration, run_id, "26700002"))
+    await deliver(
+        sessionmaker,
+        SyncFailed(
+            document_id=uuid.UUID(docs[2]),
+            integration_id=integration,
+            code="unknown_vat_code",
+            message=VAT_MESSAGE,
+            retryable=False,
+            sync_run_id=uuid.UUID(run_id),
+        ),
+    )
+    return run_id, docs
+
+
+async def test_a_failed_sync_and_its_run_notification_in_five_languages(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    run_id, docs = await failed_run(partner, client_id, sessionmaker)
+    english = read(partner, f"/v1/invoices/{docs[2]}", "en")["sync"][0]["error"]
+    assert english == {"code": "unknown_vat_code", "message": VAT_MESSAGE, "retryable": False}
+    (stored,) = [n for n in read(partner, "/v1/notifications", "en") if n["sync_run_id"] == run_id]
+    assert stored["title"] == "Sync finished with 1 error"
+    assert stored["body"] == "2 of 3 documents synced, 1 failed; 2 new customers created."
+
+    for language, words in NO_VAT_CODE.items():
+        error = read(partner, f"/v1/invoices/{docs[2]}", language)["sync"][0]["error"]
+        assert error["code"] == "unknown_vat_code" and words in error["message"], error
+        assert "Exact Online" in error["message"]
+        (run_error,) = read(partner, f"/v1/sync-runs/{run_id}", language)["errors"]
+        assert run_error["code"] == "unknown_vat_code" and words in run_error["message"]
+        (notification,) = [
+            n for n in read(partner, "/v1/notifications", language) if n["sync_run_id"] == run_id
+        ]
+        title, body = RUN_FINISHED[language]
+        assert notification["kind"] == "sync_run_finished"
+        assert notification["title"] == title and notification["body"].startswith(body)
+        assert words in notification["errors"][0]["message"]
+        assert notification["counts"] == stored["counts"]
+
+
+async def test_a_duplicate_booking_number_in_five_languages(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    integration = await add_integration(sessionmaker, client_id)
+    twins = [
+        partner.post("/v1/invoices", json=invoice(client_id, number=n)).json()["id"]
+        for n in ("DUP-1", "DUP-2")
+    ]
+    for twin in twins:
+        await deliver(sessionmaker, booked(twin, integration, None, "26800001"))
+    for language, title in DUPLICATE.items():
+        (notice,) = [
+            n
+            for n in read(partner, "/v1/notifications", language, client_id=client_id)
+            if n["kind"] == "duplicate_booking_number"
+        ]
+        assert notice["title"] == title
+        assert f"/v1/integrations/{integration}/repair" in notice["body"]
+        assert "DUP-1, DUP-2" in notice["body"] and "2026-11-20" in notice["body"]
+        assert {e["code"] for e in notice["errors"]} == {"duplicate_booking_number"}
+        assert all("26800001" in e["message"] for e in notice["errors"])
+    assert "Buchungsnummer" in read(partner, "/v1/notifications", "de")[0]["errors"][0]["message"]
+
+
+async def test_a_small_business_lexware_account_in_five_languages(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    integration = await add_integration(sessionmaker, client_id, system="lexware")
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="KU-1")).json()["id"]
+    await deliver(
+        sessionmaker,
+        SyncFailed(
+            document_id=uuid.UUID(doc),
+            integration_id=integration,
+            code="small_business",
+            message=SMALL_BUSINESS_MESSAGE,
+            retryable=False,
+        ),
+    )
+    english = read(partner, f"/v1/invoices/{doc}", "en")["sync"][0]["error"]
+    assert english["message"] == SMALL_BUSINESS_MESSAGE  # English only, no German in it
+    assert "Umsatzsteuer" not in SMALL_BUSINESS_MESSAGE
+    for language, words in SMALL_BUSINESS.items():
+        error = read(partner, f"/v1/invoices/{doc}", language)["sync"][0]["error"]
+        assert error["code"] == "small_business" and words in error["message"], error
+
+    # At connection time: the connector's verdict, as the OAuth callback and verify apply it.
+    async with sessionmaker.begin() as session:
+        row = await session.get(Integration, integration)
+        assert row is not None
+        set_verdict(row, Verdict(False, "small_business", SMALL_BUSINESS_MESSAGE))
+    shown = read(partner, f"/v1/integrations/{integration}", "en")
+    assert (shown["status"], shown["status_reason"]) == ("error", SMALL_BUSINESS_MESSAGE)
+    for language, words in SMALL_BUSINESS.items():
+        shown = read(partner, f"/v1/integrations/{integration}", language)
+        assert shown["status"] == "error" and words in shown["status_reason"], shown
+
+
+@pytest.mark.parametrize("language", ["de", "nl", "es", "fr"])
+def test_problems_are_translated_and_keep_their_codes(
+    partner: httpx.Client, client_id: str, language: str
+) -> None:
+    headers = {"Accept-Language": f"{language}-XX, en;q=0.5"}
+    english_404 = partner.get(f"/v1/invoices/{uuid.uuid4()}").json()
+    missing = partner.get(f"/v1/invoices/{uuid.uuid4()}", headers=headers)
+    assert missing.status_code == 404 and missing.headers["Content-Language"] == language
+    body = missing.json()
+    assert (body["code"], body["type"]) == (english_404["code"], english_404["type"])
+    assert body["title"] != english_404["title"] and body["detail"] != english_404["detail"]
+
+    wrong = invoice(client_id, currency="eur")
+    del wrong["customer"]["name"]
+    english_422 = partner.post("/v1/invoices", json=wrong).json()
+    refused = partner.post("/v1/invoices", json=wrong, headers=headers)
+    assert refused.status_code == 422
+    body = refused.json()
+    assert (body["code"], body["type"]) == ("validation_failed", english_422["type"])
+    assert body["title"] != english_422["title"]
+    pairs = zip(body["errors"], english_422["errors"], strict=True)
+    for translated, english in pairs:
+        assert (translated["field"], translated["type"]) == (english["field"], english["type"])
+        assert translated["message"] != english["message"], translated
+    assert "'^[A-Z]{3}$'" in body["detail"]  # the pattern itself is not translated
+
+
+def test_a_partner_default_language_answers_requests_without_accept_language(
+    partner: httpx.Client, api_url: str
+) -> None:
+    assert partner.get("/v1/partner").json()["language"] == "en"
+    refused = partner.patch("/v1/partner", json={"language": "pt"})
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "language"
+    assert partner.patch("/v1/partner", json={"language": "nl"}).json()["language"] == "nl"
+
+    missing = partner.get(f"/v1/invoices/{uuid.uuid4()}")
+    assert missing.headers["Content-Language"] == "nl"
+    assert missing.json()["detail"] == "Factuur niet gevonden."
+    asked = partner.get(f"/v1/invoices/{uuid.uuid4()}", headers={"Accept-Language": "fr"})
+    assert asked.json()["detail"] == "Facture introuvable."
+    unknown = partner.get(f"/v1/invoices/{uuid.uuid4()}", headers={"Accept-Language": "ja"})
+    assert unknown.headers["Content-Language"] == "nl"  # none of ours: the default
+    anonymous = httpx.get(f"{api_url}/v1/invoices", headers={"Accept-Language": "es"})
+    assert anonymous.status_code == 401
+    assert anonymous.json()["detail"] == "Envíe su clave de API como 'Authorization: Bearer <key>'."
+
+
+async def subscribed_endpoint(
+    sessionmaker: async_sessionmaker[AsyncSession], client_id: str, event: str
+) -> uuid.UUID:
+    """An endpoint row as creating one leaves it (no receiver: the payload is read as it
+    is queued; the URL policy is tested in test_webhooks)."""
+    async with sessionmaker.begin() as session:
+        client = await session.get(Client, uuid.UUID(client_id))
+        assert client is not None
+        endpoint = WebhookEndpoint(
+            partner_id=client.partner_id,
+            url="https://hooks.example/books",
+            events=[event],
+            secret=b"sealed",
+            status="enabled",
+        )
+        session.add(endpoint)
+        await session.flush()
+        return endpoint.id
+
+
+async def test_webhook_payloads_speak_the_partners_language(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    endpoint = await subscribed_endpoint(sessionmaker, client_id, "document.sync_failed")
+    assert partner.patch("/v1/partner", json={"language": "de"}).status_code == 200
+    integration = await add_integration(sessionmaker, client_id)
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="WH-1")).json()["id"]
+    await deliver(
+        sessionmaker,
+        SyncFailed(
+            document_id=uuid.UUID(doc),
+            integration_id=integration,
+            code="unknown_vat_code",
+            message=VAT_MESSAGE,
+            retryable=False,
+        ),
+    )
+    async with sessionmaker() as session:
+        (payload,) = await session.scalars(
+            select(WebhookDelivery.payload).where(WebhookDelivery.endpoint_id == endpoint)
+        )
+    error = payload["data"]["error"]
+    assert error["code"] == "unknown_vat_code" and NO_VAT_CODE["de"] in error["message"]

@@ -1,0 +1,146 @@
+"""The message catalogues: every text in all five languages, with the same placeholders,
+and every text the API marks for translation catalogued (no catalogue goes stale)."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+from string import Formatter
+from typing import Any
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+
+from invoicesync_api.errors import exceptions
+from invoicesync_api.i18n import catalog
+from invoicesync_api.i18n.languages import LANGUAGES, negotiate, preferred
+from invoicesync_api.i18n.notifications import RENDERERS, localised
+from invoicesync_api.i18n.sync_errors import SYNC_ERRORS, sync_error_message
+
+API_SOURCE = Path(catalog.__file__).parents[1]
+# Pydantic's English plural ending ("character{expected_plural}"): the other languages
+# phrase the count without it.
+ENGLISH_ONLY = {"expected_plural"}
+
+
+def placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in Formatter().parse(text) if name is not None}
+
+
+def messages(language: str) -> dict[str, str]:
+    parsed: Catalog = catalog.catalog(language)
+    assert not any(m.fuzzy for m in parsed if m.id), f"{language}: fuzzy entries"
+    return {str(m.id): str(m.string) for m in parsed if m.id}
+
+
+def marked_in_source() -> set[str]:
+    found = extract_from_dir(
+        str(API_SOURCE), method_map=[("**.py", "python")], keywords={"N_": None}
+    )
+    return {str(message) for _, _, message, _, _ in found}
+
+
+def test_every_message_exists_in_all_five_languages_with_the_same_placeholders() -> None:
+    english = messages("en")
+    assert len(english) > 100
+    for language in LANGUAGES:
+        translated = messages(language)
+        assert set(translated) == set(english), language
+        for msgid, text in translated.items():
+            assert text.strip(), f"{language}: no translation of {msgid!r}"
+            expected = placeholders(msgid)
+            assert expected - ENGLISH_ONLY <= placeholders(text) <= expected, (
+                f"{language}: {msgid!r} -> {text!r}"
+            )
+
+
+def test_every_text_marked_in_the_api_is_catalogued_and_nothing_else() -> None:
+    assert marked_in_source() == set(messages("en"))
+
+
+def test_the_english_catalogue_is_the_source_text() -> None:
+    assert all(text == msgid for msgid, text in messages("en").items())
+
+
+def subclasses(base: type[exceptions.ApiError]) -> set[type[exceptions.ApiError]]:
+    direct = set(base.__subclasses__())
+    return direct.union(*(subclasses(c) for c in direct))
+
+
+def test_every_error_title_is_catalogued() -> None:
+    """Every error the app can raise (the app imports them all)."""
+    importlib.import_module("invoicesync_api.app")
+    errors = subclasses(exceptions.ApiError) | {exceptions.ApiError}
+    assert {"UrlRefused", "TooManyRequests", "BadCallback"} <= {e.__name__ for e in errors}
+    assert {e.title for e in errors} <= set(messages("en"))
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_sync_error_and_notification_renders(language: str) -> None:
+    for code in SYNC_ERRORS:
+        text = sync_error_message(
+            language, code, "stored", system="lexware", number="RE-1", booking_number="7"
+        )
+        assert text and "{" not in text, (language, code)
+    params: dict[str, dict[str, Any]] = {
+        "sync_run_finished": {
+            "documents": 2,
+            "systems": 2,
+            "synced": 3,
+            "total": 4,
+            "failed": 1,
+            "customers": 0,
+            "moved": [[1, "2026-12-05 09:00 UTC", "daily_limit", "exact"]],
+        },
+        "duplicate_booking_number": {
+            "number": "7",
+            "count": 2,
+            "system": "exact",
+            "names": "A, B",
+            "integration_id": "i",
+            "earliest": "2026-11-20",
+        },
+        "remote_entry_missing": {
+            "number": "7",
+            "document": "A",
+            "system": "exact",
+            "integration_id": "i",
+            "issue_date": "2026-11-20",
+        },
+        "integration_status_changed": {"system": "yuki", "status": "error", "reason": "r"},
+        "webhook_endpoint_disabled": {"endpoint_id": "e", "url": "https://x", "reason": "r"},
+    }
+    assert set(params) == set(RENDERERS)
+    for kind, p in params.items():
+        title, body, _ = localised(language, kind, "T", "B", p, [])
+        if language == "en":
+            assert (title, body) == ("T", "B")  # English reads what was stored
+        else:
+            assert "{" not in title + body and title != "T" and body != "B", (language, kind)
+
+
+def test_accept_language_is_ranked_by_quality() -> None:
+    assert preferred("en;q=0.4, fr-CH, de;q=0.9, nl;q=0") == ["fr-CH", "de", "en"]
+    assert negotiate("pt-BR, nl-BE;q=0.8, de;q=0.5") == "nl"
+    assert negotiate("es-MX") == "es"
+    assert negotiate("de;q=0.1, fr;q=0.2") == "fr"
+    assert negotiate("pt, ja") is None  # none of ours: the partner's default applies
+    assert negotiate("*") is None
+    assert negotiate("de;q=0") is None
+    assert negotiate("de;q=abc, es") == "es"
+
+
+def test_vocabulary_of_the_booking_number() -> None:
+    """The accounting word for the number the system gives an entry, in each language."""
+    words = {
+        "de": "Buchungsnummer",
+        "nl": "boekingsnummer",
+        "es": "número de registro",
+        "fr": "numéro d'écriture",
+    }
+    template = SYNC_ERRORS["duplicate_booking_number"]
+    for language, word in words.items():
+        text = catalog.render(language, template, {"booking_number": "26700001"})
+        assert re.search(word, text, re.IGNORECASE), (language, text)
