@@ -8,7 +8,7 @@ read; its stored title and body are the English ones (and what older rows show).
 integration keeps the connector's code for its status reason, by which it is translated.
 
 Revision ID: 6a1e9d0b2c21
-Revises: 3f8b6d2a4c17
+Revises: 8c3f5a7e1b42
 Create Date: 2026-12-04 23:00:00
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "6a1e9d0b2c21"
-down_revision = "3f8b6d2a4c17"
+down_revision = "8c3f5a7e1b42"
 branch_labels = None
 depends_on = None
 
