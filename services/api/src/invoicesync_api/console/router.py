@@ -30,6 +30,7 @@ from invoicesync_api.deps import Caller, SessionDep, authenticate
 from invoicesync_api.documents import repository as documents
 from invoicesync_api.documents import service as document_service
 from invoicesync_api.errors.exceptions import ApiError, Unauthorized
+from invoicesync_api.i18n.catalog import N_
 from invoicesync_api.integrations import repository as integrations
 from invoicesync_api.notifications import repository as notifications
 from invoicesync_api.rate_limits import TooManyRequests
@@ -122,7 +123,7 @@ def _need_write(viewer: Viewer) -> None:
 
 
 class _Refused(ApiError):
-    status, code, title = 403, "refused", "Refused"
+    status, code, title = 403, "refused", N_("Refused")
 
 
 def _page(
