@@ -136,3 +136,14 @@ PROGRESS: dict[str, Example] = {
     "finished": named("Finished: the report and its repair plan", RECONCILIATION_FINISHED),
     "failed": named("Failed: why", FAILED),
 }
+
+APPLIED_OUT: dict[str, Any] = {
+    "reconciliation_id": RECONCILIATION_ID,
+    "applied": [
+        {**REPORT["repair_plan"][1], "outcome": "read_back"},
+        {**REPORT["repair_plan"][2], "outcome": "requested"},
+    ],
+    "left_for_a_person": [REPORT["repair_plan"][0]],
+    "read_back": {"ok": True, "code": None, "message": None},
+}
+APPLIED: dict[str, Example] = {"applied": named("Safe actions carried out", APPLIED_OUT)}

@@ -81,6 +81,9 @@ def compare(ours: Iterable[OurDocument], theirs: Iterable[RemoteEntry]) -> dict[
             report.ours_of[entry.remote_id] = known
             _compare_pair(report, known, entry)
             continue
+        if entry.status == "voided":
+            report.not_ours.append(entry)  # cancelled there, and not one we booked
+            continue
         named = by_id.get(entry.document_id) if entry.document_id else None
         named = named or (by_number.get((entry.kind, entry.reference)) if entry.reference else None)
         if named is not None or entry.reference or entry.document_id:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Document, DocumentSync, Reconciliation, ReconciliationEntry
 from invoicesync_api.db.owned import get_owned
-from invoicesync_shared.states import DocumentStatus, FailureCode
+from invoicesync_shared.states import DocumentStatus, FailureCode, SyncStatus
 
 
 async def get(
@@ -86,3 +86,32 @@ async def documents_of_period(
         .order_by(Document.issue_date, Document.number)
     )
     return [(d, s) for d, s in rows.tuples()]
+
+
+async def lock_sync_state(
+    session: AsyncSession, document_id: uuid.UUID, integration_id: uuid.UUID
+) -> DocumentSync | None:
+    return await session.get(
+        DocumentSync,
+        (document_id, integration_id),
+        with_for_update=True,
+        populate_existing=True,
+    )
+
+
+async def new_generation(session: AsyncSession, document: Document, state: DocumentSync) -> None:
+    """Forget what the integration's connector answered for the document (as a reset
+    from a date does for one document): the next request is a new generation, which the
+    connector looks up before it pushes."""
+    state.status = SyncStatus.PENDING
+    state.booking_number = state.remote_id = state.sent_at = state.payment_status = None
+    state.error_code = state.error_message = state.error_retryable = None
+    state.duplicate_of = state.waiting_until = state.waiting_reason = None
+    state.generation += 1
+    await session.flush()
+    others = await session.scalar(
+        select(func.count()).where(
+            DocumentSync.document_id == document.id, DocumentSync.booking_number.is_not(None)
+        )
+    )
+    document.has_booking_number = bool(others)

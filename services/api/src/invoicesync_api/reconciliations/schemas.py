@@ -71,3 +71,18 @@ class ReconciliationOut(BaseModel):
     )
     started_at: datetime
     finished_at: datetime | None = None
+
+
+class ApplyOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.APPLIED_OUT]})
+
+    reconciliation_id: uuid.UUID
+    applied: list[dict[str, Any]] = Field(
+        description="The safe actions of the plan, each with its outcome: requested (sent "
+        "again; the connector looks the document up first), already_on_its_way, "
+        "document_gone, not_synced_here, read_back."
+    )
+    left_for_a_person: list[dict[str, Any]]
+    read_back: dict[str, Any] | None = Field(
+        default=None, description="How the payment read-back went, when the plan had one."
+    )
