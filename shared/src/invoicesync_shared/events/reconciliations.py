@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict
 from invoicesync_shared.events import topics
 from invoicesync_shared.events.envelope import Event
 
+Day = date  # a field below is called "date"
+
 # Entries per chunk event: a chunk stays far below the broker's message size.
 CHUNK_SIZE = 200
 
@@ -51,7 +53,7 @@ class RemoteEntry(BaseModel):
     remote_id: str
     kind: str = "invoice"  # invoice, credit_note
     number: str | None = None
-    date: date | None = None
+    date: Day | None = None
     customer: str | None = None
     reference: str | None = None
     document_id: uuid.UUID | None = None
