@@ -168,6 +168,7 @@ def test_credit_notes_count_against_the_totals_whatever_their_sign_there() -> No
     credit = ours(
         "C-1",
         kind="credit_note",
+        booking_number="26700002",
         net=Decimal("50.00"),
         vat={"21": Decimal("10.50")},
         gross=Decimal("60.50"),
@@ -192,3 +193,17 @@ def test_credit_notes_count_against_the_totals_whatever_their_sign_there() -> No
         "gross": "60.50",
         "entries_with_detail": 2,
     }
+
+
+def test_a_number_handed_out_again_is_a_duplicate_of_our_two_documents() -> None:
+    """Exact gave a deleted entry's number to the next document: the entry of the first
+    is gone (missing), and both of ours claim the number."""
+    first = ours("A-1", remote_id="gone", booking_number="26700003")
+    second = ours("A-2", remote_id="r-A-2", booking_number="26700003")
+    report = compare([first, second], [entry("r-A-2", "26700003")])
+    assert [m["id"] for m in report["missing_in_accounting"]] == [str(first.id)]
+    (duplicate,) = report["duplicate_numbers"]
+    assert [(e["id"], e["remote_id"]) for e in duplicate["entries"]] == [
+        (str(second.id), "r-A-2"),
+        (str(first.id), "gone"),
+    ]

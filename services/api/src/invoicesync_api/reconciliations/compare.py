@@ -94,7 +94,7 @@ def compare(ours: Iterable[OurDocument], theirs: Iterable[RemoteEntry]) -> dict[
             continue
         without_reference.append(entry)
     _by_hand_or_missing(report, [d for d in documents if d.id not in seen], without_reference)
-    duplicates = _duplicates(report, entries)
+    duplicates = _duplicates(report, documents, entries)
     gaps = _gaps(entries)
     for gap in gaps:
         report.act(
@@ -265,22 +265,37 @@ def _looks_like(document: OurDocument, entry: RemoteEntry) -> bool:
     return not entry.customer or _name(entry.customer) == _name(document.customer)
 
 
-def _duplicates(report: _Report, entries: list[RemoteEntry]) -> list[dict[str, Any]]:
-    by_number: dict[str, list[RemoteEntry]] = defaultdict(list)
+def _duplicates(
+    report: _Report, documents: list[OurDocument], entries: list[RemoteEntry]
+) -> list[dict[str, Any]]:
+    """A number on two entries there, or given to two of our documents (Exact hands a
+    deleted entry's number out again): each item names the entries and our documents."""
+    there: dict[str, list[RemoteEntry]] = defaultdict(list)
     for entry in entries:
         if entry.number:
-            by_number[entry.number].append(entry)
+            there[entry.number].append(entry)
+    here: dict[str, list[OurDocument]] = defaultdict(list)
+    for document in documents:
+        if document.booking_number:
+            here[document.booking_number].append(document)
     found = []
-    for number, same in sorted(by_number.items()):
-        if len(same) < 2:
+    for number in sorted(set(there) | set(here)):
+        same, mine = there.get(number, []), here.get(number, [])
+        if len(same) < 2 and len(mine) < 2:
             continue
         items = [{**_doc(report.ours_of.get(e.remote_id)), **_entry(e)} for e in same]
+        named = {e.remote_id for e in same}
+        items += [
+            {**_doc(d), "remote_id": d.remote_id, "entry_number": None}
+            for d in mine
+            if d.remote_id not in named
+        ]
         found.append({"number": number, "entries": items})
         report.act(
             "run_duplicate_number_repair",
             False,
-            f"Number {number} is on {len(same)} entries; run the duplicate-number repair "
-            "(POST /v1/integrations/{id}/repair) so each document gets its own.",
+            f"Number {number} is on {max(len(same), len(mine))} documents; run the "
+            "duplicate-number repair (POST /v1/integrations/{id}/repair) so each gets its own.",
             number=number,
         )
     return found
