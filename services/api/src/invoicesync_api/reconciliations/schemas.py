@@ -52,8 +52,8 @@ class ReconciliationOut(BaseModel):
     integration_id: uuid.UUID
     client_id: uuid.UUID
     system: str
-    period_from: date = Field(serialization_alias="from")
-    period_to: date = Field(serialization_alias="to")
+    period_from: date = Field(alias="from")
+    period_to: date = Field(alias="to")
     detailed: bool
     trigger: Literal["manual", "nightly"]
     status: Literal["running", "finished", "failed"]
