@@ -86,7 +86,7 @@ def test_a_deleted_and_a_paid_entry_are_reported_applied_and_then_clean(
         "not_ours": 0,
         "differences": 3,
     }
-    assert report["totals"]["ours"]["gross"] == "726.00"  # 4 × 181.50
+    assert report["totals"]["ours"]["gross"] == "726.00"  # 4 times 181.50
     assert report["totals"]["theirs"]["gross"] == "544.50"
     assert report["totals"]["theirs"]["vat"] == {}  # not detailed: no lines read
     assert [(m["id"], m["number"]) for m in report["missing_in_accounting"]] == [
