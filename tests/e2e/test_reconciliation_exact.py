@@ -118,7 +118,7 @@ def test_a_deleted_and_a_paid_entry_are_reported_applied_and_then_clean(
     ]
     again = _booked(partner, ids["E-3"])
     assert again["booking_number"] != number
-    assert _sync(partner, ids["E-2"])["payment_status"] == "paid"
+    wait_for(lambda: _sync(partner, ids["E-2"])["payment_status"] == "paid", 30)
 
     second = _reconcile(partner, integration["id"])
     assert second["report"]["counts"]["differences"] == 0, second["report"]

@@ -178,7 +178,7 @@ def test_a_period_with_every_difference_is_reported_repaired_and_then_clean(
     assert again.status_code == 409, again.text
     for number in ("R-1", "R-5"):
         _sent(partner, ids[number])
-    assert _sync(partner, ids["R-3"])["payment_status"] == "paid"
+    wait_for(lambda: _sync(partner, ids["R-3"])["payment_status"] == "paid", 30)
 
     third = _reconcile(partner, client.integration_id)
     assert third["report"]["counts"]["differences"] == 0, third["report"]

@@ -6,10 +6,11 @@ Reference sent again, which Yuki applies to the booked document.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
-from connector_yuki import documents, errors
+from connector_yuki import documents, errors, reconciliation
 from connector_yuki.batching import BatchKey, PendingInvoice, SalesInvoiceBatcher
 from connector_yuki.sessions import SessionPool
 from connector_yuki.soap import YukiSoap
@@ -19,11 +20,14 @@ from invoicesync_shared.connectors.errors import (
     AuthorizationLost,
     PermanentError,
 )
+from invoicesync_shared.connectors.ledger import Ledger
 from invoicesync_shared.connectors.protocol import Booking, PushContext
 from invoicesync_shared.connectors.provenance import marker_in
+from invoicesync_shared.connectors.reconciliation import Period
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import DocumentSnapshot
+from invoicesync_shared.events.reconciliations import RemoteEntry
 from invoicesync_shared.integration_settings import YukiSettings
 
 YUKI = System("Yuki", "subject")
@@ -53,6 +57,18 @@ class YukiConnector:
 
     def scope(self, integration: Integration, settings: YukiSettings) -> str:
         return _administration_id(settings)
+
+    def read_entries(
+        self,
+        integration: Integration,
+        settings: YukiSettings,
+        period: Period,
+        ledger: Ledger,
+        detailed: bool = False,
+    ) -> AsyncIterator[list[RemoteEntry]]:
+        """The period's items, normalised (connector_yuki.reconciliation); Yuki has no
+        net or VAT per rate to give, so ``detailed`` changes nothing."""
+        return reconciliation.read_entries(self, integration, period, ledger)
 
     async def push(self, ctx: Context, document: DocumentSnapshot) -> Booking:
         """Book (or, sent again with the same Reference, update) the document."""

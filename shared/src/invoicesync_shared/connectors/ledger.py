@@ -109,6 +109,24 @@ class Ledger:
             )
             return {str(r.remote_id): (r.document_id, r.reference) for r in rows}
 
+    async def sent_since(
+        self, integration_id: uuid.UUID, since: datetime
+    ) -> dict[str, tuple[uuid.UUID, str]]:
+        """Remote id → (document id, our reference) of what the integration booked or
+        sent since ``since`` (a reconciliation of a system that cannot list by date)."""
+        async with self._sessionmaker() as session:
+            rows = await session.execute(
+                select(_LEDGER.c.remote_id, _LEDGER.c.document_id, _LEDGER.c.reference)
+                .where(
+                    _LEDGER.c.integration_id == integration_id,
+                    _LEDGER.c.remote_id.is_not(None),
+                    _LEDGER.c.state.in_(DONE),
+                    _LEDGER.c.sent_at >= since,
+                )
+                .order_by(_LEDGER.c.generation)
+            )
+            return {str(r.remote_id): (r.document_id, r.reference) for r in rows}
+
     async def claim_attempt(
         self,
         integration_id: uuid.UUID,

@@ -183,13 +183,17 @@ class ReconciliationReader:
         await self._publish(read.envelope, event, "read")
 
     async def _publish(self, request: Envelope, event: Event, part: str) -> None:
-        """Keyed like the request (the client), so chunks and the last event arrive in
-        order; a new id each read (a repeated read may find other entries)."""
+        """Keyed like the request (the client) and with one subject, the reconciliation's
+        id, so the API takes the chunks and the last event in order (its result consumer
+        keeps order per subject); a new id each read (a repeated read may find other
+        entries), ``part`` only in the logs."""
+        data = event.model_dump()
         wrapped = Envelope.wrap(
             event,
             source=f"/connectors/{self._system}",
-            subject=f"{request.subject}/{part}",
+            subject=str(data["reconciliation_id"]),
             key=request.key,
             event_id=str(uuid.uuid4()),
         )
         await self._publisher.publish(event.TOPIC, wrapped)
+        log.debug("reconciliation part sent", part=part, event_id=wrapped.id)
