@@ -24,6 +24,10 @@ def _sync(partner: httpx.Client, invoice_id: str) -> dict[str, Any]:
     return dict(state)
 
 
+def _booked(partner: httpx.Client, invoice_id: str) -> None:
+    wait_for(lambda: _sync(partner, invoice_id)["status"] == "booked")
+
+
 def _reconcile(partner: httpx.Client, integration_id: str) -> dict[str, Any]:
     started = partner.post(f"/v1/integrations/{integration_id}/reconciliations", json=PERIOD)
     assert started.status_code == 202, started.text
@@ -44,7 +48,7 @@ def test_a_payment_made_in_yuki_is_reported_read_back_and_then_clean(
         body = document_body(client.client_id, number, customer=f"c-{number}")
         ids[number] = partner.post("/v1/invoices", json=body).json()["id"]
     for invoice_id in ids.values():
-        wait_for(lambda i=invoice_id: _sync(partner, i)["status"] == "booked")
+        _booked(partner, invoice_id)
     paid = httpx.post(
         f"{stack.sandbox_url}/_sandbox/yuki/administrations/{client.books}/payments",
         json={"reference": "Y-2"},
