@@ -41,6 +41,10 @@ class Integration(Model):
     oauth_state_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     nightly_sync: Mapped[bool] = mapped_column(default=False)
     nightly_hour: Mapped[int] = mapped_column(Integer, default=2)
+    # Reconcile the last this many days each night at nightly_hour; 0: off.
+    nightly_reconciliation_days: Mapped[int] = mapped_column(
+        Integer, default=0, server_default=text("0")
+    )
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

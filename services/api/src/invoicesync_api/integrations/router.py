@@ -122,6 +122,8 @@ async def update_integration(
         integration.nightly_sync = body.nightly_sync
     if body.nightly_hour is not None:
         integration.nightly_hour = body.nightly_hour
+    if body.nightly_reconciliation_days is not None:
+        integration.nightly_reconciliation_days = body.nightly_reconciliation_days
     before = (integration.settings, integration.credentials)
     changed = body.settings is not None and service.changed_settings(
         integration, body.settings, _box(request)

@@ -30,6 +30,12 @@ class IntegrationIn(Strict):
     )
     nightly_sync: bool = False
     nightly_hour: int = Field(default=2, ge=0, le=23, description="Hour in the client's time zone.")
+    nightly_reconciliation_days: int = Field(
+        default=0,
+        ge=0,
+        le=92,
+        description="Reconcile the last this many days each night at nightly_hour (0: off).",
+    )
 
 
 class IntegrationPatch(Strict):
@@ -43,6 +49,12 @@ class IntegrationPatch(Strict):
     nightly_sync: bool | None = None
     nightly_hour: int | None = Field(
         default=None, ge=0, le=23, description="Hour in the client's time zone."
+    )
+    nightly_reconciliation_days: int | None = Field(
+        default=None,
+        ge=0,
+        le=92,
+        description="Reconcile the last this many days each night at nightly_hour (0: off).",
     )
     settings: dict[str, Any] | None = Field(
         default=None,
@@ -67,6 +79,7 @@ class IntegrationOut(BaseModel):
     settings: dict[str, Any]
     nightly_sync: bool
     nightly_hour: int
+    nightly_reconciliation_days: int = 0
     activated_at: datetime | None
     deactivated_at: datetime | None
     created_at: datetime

@@ -83,6 +83,7 @@ def new_integration(
         settings=plain,
         nightly_sync=body.nightly_sync,
         nightly_hour=body.nightly_hour,
+        nightly_reconciliation_days=body.nightly_reconciliation_days,
         status=IntegrationStatus.PENDING_AUTHORIZATION,
     )
     state = None
@@ -149,6 +150,7 @@ def integration_out(
         settings=integration.settings,
         nightly_sync=integration.nightly_sync,
         nightly_hour=integration.nightly_hour,
+        nightly_reconciliation_days=integration.nightly_reconciliation_days,
         activated_at=integration.activated_at,
         deactivated_at=integration.deactivated_at,
         created_at=integration.created_at,

@@ -85,7 +85,7 @@ async def documents_of_period(
         )
         .order_by(Document.issue_date, Document.number)
     )
-    return [(d, s) for d, s in rows.tuples()]
+    return [(d, s) for d, s in rows]
 
 
 async def lock_sync_state(

@@ -5,6 +5,7 @@ something differs, the bell once."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -43,6 +44,7 @@ async def start(
     partner_id: uuid.UUID,
     *,
     trigger: str = "manual",
+    started_at: datetime | None = None,
 ) -> tuple[Reconciliation, Integration]:
     """A new reconciliation, and its request in the outbox (same transaction). 409 while
     one of the integration runs; 422 for a period backwards or longer than a year."""
@@ -72,7 +74,7 @@ async def start(
         status="running",
         entries_read=0,
         calls_used=0,
-        started_at=clock.now(),
+        started_at=started_at or clock.now(),
     )
     session.add(reconciliation)
     request = ReconciliationRequested(

@@ -1,6 +1,7 @@
 """reconciliations and their remote entries; a notification may be a reconciliation's
 
-A reconciliation compares our documents of a period with what one integration's
+An integration may reconcile its last days each night (``nightly_reconciliation_days``,
+0: off). A reconciliation compares our documents of a period with what one integration's
 accounting system holds. The connector reads the entries and sends them in chunks; each is
 kept in ``reconciliation_entries`` (one row per remote entry, so a repeated chunk changes
 nothing) until the read is over and the report is written on the reconciliation.
@@ -75,6 +76,12 @@ def upgrade() -> None:
             "reconciliation_id", "remote_id", name=op.f("pk_reconciliation_entries")
         ),
     )
+    op.add_column(
+        "integrations",
+        sa.Column(
+            "nightly_reconciliation_days", sa.Integer(), server_default=sa.text("0"), nullable=False
+        ),
+    )
     op.add_column("notifications", sa.Column("reconciliation_id", sa.UUID(), nullable=True))
     op.create_foreign_key(
         op.f("fk_notifications_reconciliation_id_reconciliations"),
@@ -96,6 +103,7 @@ def downgrade() -> None:
         type_="foreignkey",
     )
     op.drop_column("notifications", "reconciliation_id")
+    op.drop_column("integrations", "nightly_reconciliation_days")
     op.drop_table("reconciliation_entries")
     op.drop_index(op.f("ix_reconciliations_integration_id"), table_name="reconciliations")
     op.drop_table("reconciliations")
