@@ -62,6 +62,8 @@ async def test_the_days_before_the_night_are_reconciled_once_a_night_while_on(
         (date(2026, 11, 17), date(2026, 11, 23), TWO_AM + timedelta(minutes=3))
     ]
     await finish(sessionmaker, integration)
+    await scheduler.tick(TWO_AM + timedelta(hours=3))  # the same night, once
+    assert len(await nightly(sessionmaker, integration)) == 1
     assert (
         partner.patch(
             f"/v1/integrations/{integration}", json={"nightly_reconciliation_days": 0}
