@@ -7,12 +7,15 @@ e2e test's (tests/e2e/test_reconciliation_lexware.py)."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from invoicesync_api.db.models import Reconciliation
+from invoicesync_api.reconciliations.service import GIVE_UP_AFTER
 from invoicesync_api.sync.results import ResultApplier
 from invoicesync_shared.db.models import OutboxMessage
 from invoicesync_shared.events.envelope import Envelope, Event
@@ -174,3 +177,18 @@ async def test_entries_that_did_not_all_arrive_fail_it_and_a_repeated_chunk_coun
 
 def _items(page: Any) -> list[dict[str, Any]]:
     return list(page["data"] if isinstance(page, dict) else page)
+
+
+async def test_a_reconciliation_never_answered_stops_holding_the_integration(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    integration_id = await add_integration(sessionmaker, client_id, system="lexware")
+    stuck = partner.post(_url(integration_id), json=PERIOD).json()
+    async with sessionmaker.begin() as session:
+        row = await session.get(Reconciliation, uuid.UUID(stuck["id"]))
+        assert row is not None
+        row.started_at -= GIVE_UP_AFTER + timedelta(minutes=1)
+    again = partner.post(_url(integration_id), json=PERIOD)
+    assert again.status_code == 202, again.text
+    given_up = partner.get(_url(integration_id, stuck["id"])).json()
+    assert (given_up["status"], given_up["failure"]["code"]) == ("failed", "no_answer")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -66,6 +66,14 @@ async def entries(session: AsyncSession, reconciliation_id: uuid.UUID) -> list[d
         )
     )
     return list(rows)
+
+
+async def drop_entries(session: AsyncSession, reconciliation_id: uuid.UUID) -> None:
+    await session.execute(
+        delete(ReconciliationEntry).where(
+            ReconciliationEntry.reconciliation_id == reconciliation_id
+        )
+    )
 
 
 async def documents_of_period(

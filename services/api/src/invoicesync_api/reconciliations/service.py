@@ -5,7 +5,7 @@ something differs, the bell once."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -35,6 +35,9 @@ from invoicesync_shared.outbox import writer as outbox
 from invoicesync_shared.states import IntegrationStatus
 
 SOURCE = "/api"
+# A read still unanswered after this long (a connector down, its request lost) no longer
+# holds the integration: the next start marks it failed.
+GIVE_UP_AFTER = timedelta(hours=2)
 
 
 async def start(
@@ -57,6 +60,10 @@ async def start(
             "integration can be reconciled."
         )
     running = await repository.running_for(session, integration.id)
+    if running is not None and clock.now() - running.started_at > GIVE_UP_AFTER:
+        message = "No answer came from the connector; this reconciliation was given up."
+        await _fail(session, running, integration, "no_answer", message)
+        running = None
     if running is not None:
         raise Conflict(
             "A reconciliation is already running for this integration.",
@@ -144,6 +151,7 @@ async def read_over(session: AsyncSession, event: ReconciliationRead) -> None:
     report = compare.compare([_ours(d, s) for d, s in documents], theirs)
     report["calls_used"] = reconciliation.calls_used
     reconciliation.report = report
+    await repository.drop_entries(session, reconciliation.id)  # the report keeps what matters
     reconciliation.status, reconciliation.finished_at = "finished", clock.now()
     await _announce(session, reconciliation, integration)
     if compare.has_differences(report):
