@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -14,8 +15,9 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.app import create_app
-from invoicesync_api.db.models import Client, Notification, SyncRun
+from invoicesync_api.db.models import Client, Notification, Reconciliation, SyncRun
 from invoicesync_api.settings import ApiSettings
+from invoicesync_shared.db.models import Integration
 from tests.integration.api.conftest import invoice, new_partner
 
 pytestmark = pytest.mark.reliability
@@ -74,6 +76,7 @@ async def owners_ids(
     key = partner.post("/v1/api-keys", json={"name": "Matrix", "scopes": ["read"]})
     assert key.status_code == 201, key.text
     run_id, notification_id = await _run_with_notification(client_id, sessionmaker)
+    reconciliation_id = await _finished_reconciliation(integration.json()["id"], sessionmaker)
     return {
         "client_id": client_id,
         "integration_id": integration.json()["id"],
@@ -84,7 +87,32 @@ async def owners_ids(
         "run_id": run_id,
         "notification_id": notification_id,
         "key_id": key.json()["id"],
+        "reconciliation_id": reconciliation_id,
     }
+
+
+async def _finished_reconciliation(
+    integration_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> str:
+    """A finished reconciliation with nothing to repair, written directly (no connector
+    runs here), so its GET and apply have a real id."""
+    async with sessionmaker.begin() as session:
+        integration = await session.get(Integration, uuid.UUID(integration_id))
+        assert integration is not None
+        reconciliation = Reconciliation(
+            partner_id=integration.partner_id,
+            client_id=integration.client_id,
+            integration_id=integration.id,
+            period_from=date(2026, 11, 1),
+            period_to=date(2026, 11, 30),
+            trigger="manual",
+            status="finished",
+            started_at=datetime.now(UTC),
+            report={"repair_plan": []},
+        )
+        session.add(reconciliation)
+        await session.flush()
+        return str(reconciliation.id)
 
 
 async def _run_with_notification(
@@ -133,6 +161,7 @@ def fill(path: str, ids: dict[str, str]) -> str:
 BODIES: dict[str, dict[str, Any]] = {
     "/v1/integrations/{integration_id}/deactivate": {"from_date": "2026-01-01"},
     "/v1/integrations/{integration_id}/relink": {"settings": {}},
+    "/v1/integrations/{integration_id}/reconciliations": {"from": "2026-11-01", "to": "2026-11-30"},
 }
 
 

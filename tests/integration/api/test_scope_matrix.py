@@ -33,9 +33,22 @@ ADMIN_OPERATIONS = {
     ("PATCH", "/v1/partner"),  # the partner's own settings (its default language)
 }
 ADMIN_PREFIXES = ("/v1/api-keys", "/v1/webhook-endpoints")
+# Reconciliations take the defaults, on purpose: starting one and applying its safe
+# actions are write (each action is one a write key may take itself: send a document
+# again, read back payments); the report is read. Named here so a change is a decision.
+RECONCILIATION_OPERATIONS = {
+    ("POST", "/v1/integrations/{integration_id}/reconciliations"): "write",
+    ("GET", "/v1/integrations/{integration_id}/reconciliations/{reconciliation_id}"): "read",
+    (
+        "POST",
+        "/v1/integrations/{integration_id}/reconciliations/{reconciliation_id}/apply",
+    ): "write",
+}
 
 
 def expected_scope(method: str, path: str) -> str:
+    if (method, path) in RECONCILIATION_OPERATIONS:
+        return RECONCILIATION_OPERATIONS[(method, path)]
     if path.startswith("/v1/api-keys") or (method, path) in ADMIN_OPERATIONS:
         return "admin"
     if method == "GET":

@@ -308,6 +308,29 @@ def test_draft_has_no_number_and_finalize_numbers_sequentially(
     assert document.status_code == 200 and "documentFileId" in document.json()
 
 
+def test_a_person_edits_a_drafts_price_and_the_totals_follow_only_drafts(
+    sandbox_url: str, client: httpx.Client
+) -> None:
+    """What a bookkeeper does in the app (the reconciliation's "amount altered"): list and
+    voucher show the new totals and VAT; a finalised voucher cannot be edited."""
+    contact_id = client.post("/v1/contacts", json=company("Kunde GmbH")).json()["id"]
+    draft = client.post("/v1/invoices", json=invoice(contact_id)).json()["id"]
+    edited = _control(sandbox_url, f"vouchers/{draft}/edit", json={"net_amount": 80.0})
+    assert edited.status_code == 200, edited.text
+    view = client.get(f"/v1/invoices/{draft}").json()
+    assert view["totalPrice"]["totalNetAmount"] == 160.0
+    assert view["totalPrice"]["totalGrossAmount"] == 190.4
+    assert view["taxAmounts"] == [{"taxRatePercentage": 19, "taxAmount": 30.4, "netAmount": 160.0}]
+    listed = client.get(
+        "/v1/voucherlist", params={"voucherType": "invoice", "voucherStatus": "draft"}
+    ).json()["content"]
+    assert [r["totalAmount"] for r in listed if r["id"] == draft] == [190.4]
+    assert view["version"] == 1
+    _control(sandbox_url, f"vouchers/{draft}/finalize")
+    refused = _control(sandbox_url, f"vouchers/{draft}/edit", json={"net_amount": 75.0})
+    assert refused.status_code == 409, refused.text
+
+
 def test_credit_note_links_preceding_invoice(client: httpx.Client) -> None:
     inv = client.post("/v1/invoices", params={"finalize": "true"}, json=invoice()).json()
     note = client.post(

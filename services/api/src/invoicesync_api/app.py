@@ -43,6 +43,7 @@ from invoicesync_api.partners.profile_router import router as partner_profile_ro
 from invoicesync_api.partners.router import router as partners_router
 from invoicesync_api.previews.router import preview_router
 from invoicesync_api.rate_limits import Gcra, RateLimitHeaders, RateLimits
+from invoicesync_api.reconciliations.router import router as reconciliations_router
 from invoicesync_api.settings import ApiSettings
 from invoicesync_api.sync.dead_letters import router as dead_letters_router
 from invoicesync_api.sync.router import router as sync_runs_router
@@ -194,6 +195,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         integrations_router,
         lifecycle_router,
         sync_runs_router,
+        reconciliations_router,
         notifications_router,
         webhooks_router,
         api_keys_router,

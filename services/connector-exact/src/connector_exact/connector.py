@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
-from connector_exact import mapping
+from connector_exact import mapping, reconciliation
 from connector_exact.client import ExactClient
 from connector_exact.master_data import DivisionLists
 from invoicesync_shared.connectors.adoption import Candidate, System, adopt
 from invoicesync_shared.connectors.customers import RemoteCustomer
 from invoicesync_shared.connectors.errors import PermanentError
+from invoicesync_shared.connectors.ledger import Ledger
 from invoicesync_shared.connectors.preview import PreviewAnswer, PreviewCustomer, PreviewProblem
 from invoicesync_shared.connectors.protocol import Booking, PushContext
 from invoicesync_shared.connectors.provenance import marker_in
+from invoicesync_shared.connectors.reconciliation import Period
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import CustomerData, DocumentSnapshot
+from invoicesync_shared.events.reconciliations import RemoteEntry
 from invoicesync_shared.integration_settings import ExactSettings
 
 REVENUE = 110  # GLAccounts.Type of revenue accounts
@@ -38,6 +42,19 @@ class ExactConnector:
 
     def scope(self, integration: Integration, settings: ExactSettings) -> str:
         return str(settings.division)
+
+    def read_entries(
+        self,
+        integration: Integration,
+        settings: ExactSettings,
+        period: Period,
+        ledger: Ledger,
+        detailed: bool = False,
+    ) -> AsyncIterator[list[RemoteEntry]]:
+        """The period's sales entries, normalised (connector_exact.reconciliation)."""
+        return reconciliation.read_entries(
+            self._client, integration, settings, period, ledger, detailed=detailed
+        )
 
     async def push(self, ctx: Context, document: DocumentSnapshot) -> Booking:
         division = ctx.settings.division

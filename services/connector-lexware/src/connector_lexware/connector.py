@@ -6,11 +6,12 @@ and the read-back reports that number later.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from connector_lexware import completeness, mapping, subscriptions
+from connector_lexware import completeness, mapping, reconciliation, subscriptions
 from connector_lexware.client import LexwareClient
 from connector_lexware.contacts import Contacts
 from connector_lexware.opened_vouchers import OpenedVouchers
@@ -21,8 +22,10 @@ from invoicesync_shared.connectors.ledger import Ledger
 from invoicesync_shared.connectors.preview import PreviewAnswer, PreviewProblem
 from invoicesync_shared.connectors.protocol import Booking, PushContext
 from invoicesync_shared.connectors.provenance import marker_in
+from invoicesync_shared.connectors.reconciliation import Period
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import DocumentSnapshot
+from invoicesync_shared.events.reconciliations import RemoteEntry
 from invoicesync_shared.integration_settings import LexwareSettings
 
 # After an unknown outcome: how far to page and how many drafts to open at most.
@@ -141,6 +144,19 @@ class LexwareConnector:
             if mapping.carries_reference(voucher, ctx.reference):
                 found.append(_candidate(voucher))
         return adopt(found, document, system=LEXWARE, customer=contact_id)
+
+    def read_entries(
+        self,
+        integration: Integration,
+        settings: LexwareSettings,
+        period: Period,
+        ledger: Ledger,
+        detailed: bool = False,
+    ) -> AsyncIterator[list[RemoteEntry]]:
+        """The period's vouchers, normalised (connector_lexware.reconciliation)."""
+        return reconciliation.read_entries(
+            self._client, integration, settings, period, ledger, detailed=detailed
+        )
 
     async def _candidates(
         self, ctx: PushContext, scope: str, document: DocumentSnapshot, contact_id: str | None

@@ -95,6 +95,14 @@ def carries_reference(voucher: dict[str, Any], reference: str) -> bool:
     return any(line.strip() == reference_line(reference) for line in lines)
 
 
+def reference_in(voucher: dict[str, Any]) -> str | None:
+    """The reference our reference line carries, if the introduction has one."""
+    for line in str(voucher.get("introduction") or "").splitlines():
+        if line.strip().startswith(REFERENCE_LABEL.strip()):
+            return line.strip()[len(REFERENCE_LABEL.strip()) :].strip() or None
+    return None
+
+
 def _normalised(text: str | None) -> str:
     return " ".join((text or "").split()).casefold()
 

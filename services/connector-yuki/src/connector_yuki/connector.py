@@ -12,9 +12,10 @@ is Yuki's DocumentID with, as booking number, the invoice number Yuki holds on t
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
-from connector_yuki import documents, errors
+from connector_yuki import documents, errors, reconciliation
 from connector_yuki.batching import BatchKey, PendingInvoice, SalesInvoiceBatcher
 from connector_yuki.lookup import YUKI, BatchLookup, candidates
 from connector_yuki.sessions import SessionPool
@@ -25,11 +26,14 @@ from invoicesync_shared.connectors.errors import (
     AuthorizationLost,
     PermanentError,
 )
+from invoicesync_shared.connectors.ledger import Ledger
 from invoicesync_shared.connectors.preview import PreviewAnswer, PreviewCustomer, PreviewProblem
 from invoicesync_shared.connectors.protocol import Booking, PushContext
+from invoicesync_shared.connectors.reconciliation import Period
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import DocumentSnapshot
+from invoicesync_shared.events.reconciliations import RemoteEntry
 from invoicesync_shared.integration_settings import YukiSettings
 
 Context = PushContext[YukiSettings]
@@ -60,6 +64,18 @@ class YukiConnector:
 
     def scope(self, integration: Integration, settings: YukiSettings) -> str:
         return _administration_id(settings)
+
+    def read_entries(
+        self,
+        integration: Integration,
+        settings: YukiSettings,
+        period: Period,
+        ledger: Ledger,
+        detailed: bool = False,
+    ) -> AsyncIterator[list[RemoteEntry]]:
+        """The period's items, normalised (connector_yuki.reconciliation); Yuki has no
+        net or VAT per rate to give, so ``detailed`` changes nothing."""
+        return reconciliation.read_entries(self, integration, period, ledger)
 
     async def push(self, ctx: Context, document: DocumentSnapshot) -> Booking:
         """Book (or, sent again with the same Reference, update) the document."""

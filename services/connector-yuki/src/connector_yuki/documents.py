@@ -63,6 +63,7 @@ class OutstandingItem:
     original_amount: Decimal | None = None  # gross, negative for a credit note
     day: date | None = None
     description: str = ""  # the invoice's Subject: it carries our marker
+    contact: str = ""  # the contact's name
 
 
 def vat_type(rate: Decimal) -> int:
@@ -206,6 +207,7 @@ def parse_outstanding_items(raw: bytes) -> list[OutstandingItem]:
             original_amount=_amount(_child_text(item, "OriginalAmount")),
             day=_date(_child_text(item, "Date")),
             description=_child_text(item, "Description"),
+            contact=_child_text(item, "Contact"),
         )
         for item in _descendants(root, "Item")
     ]

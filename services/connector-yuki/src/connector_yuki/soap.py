@@ -21,6 +21,7 @@ from connector_yuki.documents import (
     parse_import_response,
     parse_outstanding_items,
 )
+from invoicesync_shared.connectors.call_count import count_call
 
 SALES, ACCOUNTING = "Sales", "Accounting"
 _PARSER: Any = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
@@ -121,6 +122,7 @@ class YukiSoap:
     async def _call(self, service: str, operation: str, *, is_write: bool, **params: Any) -> Any:
         try:
             proxy = await self._service(service)
+            count_call()
             return await getattr(proxy, operation)(**params)
         except Exception as exc:
             admin = params.get("administrationId") or params.get("administrationID")

@@ -91,6 +91,42 @@ class Ledger:
             )
         return str(found) if found else None
 
+    async def documents_of(
+        self, integration_id: uuid.UUID, remote_ids: Collection[str]
+    ) -> dict[str, tuple[uuid.UUID, str]]:
+        """Which of ``remote_ids`` this integration booked: remote id → (document id, our
+        reference), the latest generation's (a reconciliation reads no entry it knows)."""
+        if not remote_ids:
+            return {}
+        async with self._sessionmaker() as session:
+            rows = await session.execute(
+                select(_LEDGER.c.remote_id, _LEDGER.c.document_id, _LEDGER.c.reference)
+                .where(
+                    _LEDGER.c.integration_id == integration_id,
+                    _LEDGER.c.remote_id.in_(list(remote_ids)),
+                )
+                .order_by(_LEDGER.c.generation)
+            )
+            return {str(r.remote_id): (r.document_id, r.reference) for r in rows}
+
+    async def sent_since(
+        self, integration_id: uuid.UUID, since: datetime
+    ) -> dict[str, tuple[uuid.UUID, str]]:
+        """Remote id → (document id, our reference) of what the integration booked or
+        sent since ``since`` (a reconciliation of a system that cannot list by date)."""
+        async with self._sessionmaker() as session:
+            rows = await session.execute(
+                select(_LEDGER.c.remote_id, _LEDGER.c.document_id, _LEDGER.c.reference)
+                .where(
+                    _LEDGER.c.integration_id == integration_id,
+                    _LEDGER.c.remote_id.is_not(None),
+                    _LEDGER.c.state.in_(DONE),
+                    _LEDGER.c.sent_at >= since,
+                )
+                .order_by(_LEDGER.c.generation)
+            )
+            return {str(r.remote_id): (r.document_id, r.reference) for r in rows}
+
     async def claim_attempt(
         self,
         integration_id: uuid.UUID,

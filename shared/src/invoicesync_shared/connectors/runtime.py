@@ -42,6 +42,7 @@ from invoicesync_shared.connectors.ledger import Claim, EntryKey, Ledger
 from invoicesync_shared.connectors.periodic import result_envelope
 from invoicesync_shared.connectors.preview import PreviewAnswer, Previewer, PreviewProblem
 from invoicesync_shared.connectors.protocol import Booking, Connector, PushContext, S
+from invoicesync_shared.connectors.reconciliation import ReconciliationReader
 from invoicesync_shared.connectors.retry import RetryPolicy
 from invoicesync_shared.db.models import Integration, LedgerEntry
 from invoicesync_shared.events import topics
@@ -53,6 +54,7 @@ from invoicesync_shared.events.documents import (
     SyncTarget,
 )
 from invoicesync_shared.events.envelope import Envelope
+from invoicesync_shared.events.reconciliations import ReconciliationRequested
 from invoicesync_shared.events.results import (
     BookingAssigned,
     DocumentSent,
@@ -174,9 +176,21 @@ class ConnectorRuntime(Generic[S]):
         self._reported_losses: dict[uuid.UUID, dict[datetime | None, datetime]] = {}
         self.lease_waited = asyncio.Event()  # set once this runtime waited on another's lease
         self._source = f"/connectors/{connector.system}"
+        self._reconciliations = ReconciliationReader(
+            connector,
+            system=connector.system,
+            settings_model=connector.settings_model,
+            sessionmaker=sessionmaker,
+            publisher=producer,
+            ledger=self._ledger,
+        )
 
     async def handle(self, envelope: Envelope) -> None:
-        """Consumer entry point: every target of our system, one after the other."""
+        """Consumer entry point: every target of our system, one after the other; a
+        reconciliation's read for one of our integrations."""
+        if envelope.type == ReconciliationRequested.TYPE:
+            await self._reconciliations.handle(envelope)
+            return
         request_type = SYNC_REQUEST_TYPES.get(envelope.type)
         if request_type is None:
             return

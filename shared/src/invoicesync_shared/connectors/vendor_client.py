@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from invoicesync_shared.connectors.call_count import count_call
 from invoicesync_shared.connectors.errors import AuthorizationLost, RateLimited, SyncError
 from invoicesync_shared.connectors.pacing import Pacer
 from invoicesync_shared.connectors.transport import transport_error
@@ -197,6 +198,7 @@ class VendorClient:
     async def _attempt(self, call: Call) -> AsyncIterator[Callable[[httpx.Response], None]]:
         async with self._pacing.attempt(call) as observe:
             VENDOR_CALLS.labels(self._system, call.method).inc()
+            count_call()
 
             def answered(response: httpx.Response) -> None:
                 failure = self._decide(response, call)

@@ -53,6 +53,11 @@ class Integration(Model):
     # When it was last resumed after a pause (the shared clock): the cause has been fixed
     # in the accounting system, so connectors read what they keep of its master data again.
     resumed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    # Reconcile the last this many days each night at nightly_hour; 0: off.
+    nightly_reconciliation_days: Mapped[int] = mapped_column(
+        Integer, default=0, server_default=text("0")
+    )
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

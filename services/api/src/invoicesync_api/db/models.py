@@ -316,6 +316,9 @@ class Notification(Model):
     client_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("clients.id"))
     kind: Mapped[str] = mapped_column(String(32))
     sync_run_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sync_runs.id"), unique=True)
+    reconciliation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("reconciliations.id"), unique=True
+    )
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     counts: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
@@ -325,3 +328,40 @@ class Notification(Model):
     params: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _created()
+
+
+class Reconciliation(Model):
+    """Our documents of a period against one integration's entries; the report is written
+    once the connector's read is over (reconciliations/)."""
+
+    __tablename__ = "reconciliations"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id"))
+    client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id"))
+    integration_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("integrations.id"), index=True)
+    period_from: Mapped[date] = mapped_column(Date)
+    period_to: Mapped[date] = mapped_column(Date)
+    detailed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    trigger: Mapped[str] = mapped_column(String(16))  # manual, nightly
+    status: Mapped[str] = mapped_column(String(16))  # running, finished, failed
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    entries_read: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    calls_used: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReconciliationEntry(Model):
+    """One remote entry a connector read for a reconciliation (a repeated chunk
+    overwrites it)."""
+
+    __tablename__ = "reconciliation_entries"
+
+    reconciliation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("reconciliations.id", ondelete="CASCADE"), primary_key=True
+    )
+    remote_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    entry: Mapped[dict[str, Any]] = mapped_column(JSONB)

@@ -146,6 +146,9 @@ async def update_integration(
         integration.nightly_hour = body.nightly_hour
     if body.failure_brake_after is not None:
         integration.failure_brake_after = body.failure_brake_after
+
+    if body.nightly_reconciliation_days is not None:
+        integration.nightly_reconciliation_days = body.nightly_reconciliation_days
     before = (integration.settings, integration.credentials)
     changed = body.settings is not None and service.changed_settings(
         integration, body.settings, _box(request)

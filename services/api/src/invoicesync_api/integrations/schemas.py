@@ -39,6 +39,13 @@ class IntegrationIn(Strict):
     nightly_hour: int = Field(default=2, ge=0, le=23, description="Hour in the client's time zone.")
     failure_brake_after: int = Field(default=3, ge=1, le=1000, description=BRAKE_AFTER)
 
+    nightly_reconciliation_days: int = Field(
+        default=0,
+        ge=0,
+        le=92,
+        description="Reconcile the last this many days each night at nightly_hour (0: off).",
+    )
+
 
 class IntegrationPatch(Strict):
     """Only what changes; the rest stays. The remote book itself (Exact's division, Yuki's
@@ -53,6 +60,13 @@ class IntegrationPatch(Strict):
         default=None, ge=0, le=23, description="Hour in the client's time zone."
     )
     failure_brake_after: int | None = Field(default=None, ge=1, le=1000, description=BRAKE_AFTER)
+
+    nightly_reconciliation_days: int | None = Field(
+        default=None,
+        ge=0,
+        le=92,
+        description="Reconcile the last this many days each night at nightly_hour (0: off).",
+    )
     settings: dict[str, Any] | None = Field(
         default=None,
         description="The settings to change, merged into the stored ones and checked with "
@@ -97,6 +111,8 @@ class IntegrationOut(BaseModel):
     paused_cause: PauseCause | None = Field(
         default=None, description="While `paused`: the refusal that paused it; else null."
     )
+
+    nightly_reconciliation_days: int = 0
     activated_at: datetime | None
     deactivated_at: datetime | None
     created_at: datetime

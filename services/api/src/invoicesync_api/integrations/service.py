@@ -85,6 +85,7 @@ def new_integration(
         nightly_sync=body.nightly_sync,
         nightly_hour=body.nightly_hour,
         failure_brake_after=body.failure_brake_after,
+        nightly_reconciliation_days=body.nightly_reconciliation_days,
         status=IntegrationStatus.PENDING_AUTHORIZATION,
     )
     state = None
@@ -169,6 +170,7 @@ def integration_out(
         nightly_hour=integration.nightly_hour,
         failure_brake_after=integration.failure_brake_after,
         paused_cause=cause,
+        nightly_reconciliation_days=integration.nightly_reconciliation_days,
         activated_at=integration.activated_at,
         deactivated_at=integration.deactivated_at,
         created_at=integration.created_at,

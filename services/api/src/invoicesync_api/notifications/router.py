@@ -27,6 +27,7 @@ class NotificationOut(BaseModel):
     kind: str
     client_id: uuid.UUID | None
     sync_run_id: uuid.UUID | None
+    reconciliation_id: uuid.UUID | None = None
     title: str
     body: str
     counts: dict[str, Any]

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from invoicesync_api.db.models import Document, DocumentSync
 from invoicesync_api.integrations import brake, connection
 from invoicesync_api.integrations import repository as integrations
+from invoicesync_api.reconciliations import service as reconciliations
 from invoicesync_api.sync import announce, repository, transitions
 from invoicesync_api.sync import service as runs
 from invoicesync_api.sync.duplicates import flag_if_duplicate, flag_missing_entry
@@ -25,6 +26,11 @@ from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.audit import AUDIT_TYPES, RemoteEntryMissing
 from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.events.integrations import IntegrationConnectionLost
+from invoicesync_shared.events.reconciliations import (
+    RECONCILIATION_RESULT_TYPES,
+    ReconciliationEntriesRead,
+    ReconciliationRead,
+)
 from invoicesync_shared.events.results import (
     RESULT_TYPES,
     BookingAssigned,
@@ -47,6 +53,9 @@ class ResultApplier:
         self._sessionmaker = sessionmaker
 
     async def handle(self, envelope: Envelope) -> None:
+        if envelope.type in RECONCILIATION_RESULT_TYPES:
+            await self._reconciliation(envelope)
+            return
         if envelope.type == IntegrationConnectionLost.TYPE:
             await self._connection_lost(envelope)
             return
@@ -67,6 +76,20 @@ class ResultApplier:
         async with self._sessionmaker.begin() as session:
             if await _first_time(session, uuid.UUID(envelope.id)):
                 await connection.apply_connection_lost(session, event)
+
+    async def _reconciliation(self, envelope: Envelope) -> None:
+        """A reconciliation's entries or the end of its read (reconciliations/service)."""
+        async with self._sessionmaker.begin() as session:
+            if not await _first_time(session, uuid.UUID(envelope.id)):
+                return
+            if envelope.type == ReconciliationRead.TYPE:
+                await reconciliations.read_over(
+                    session, ReconciliationRead.model_validate(envelope.data)
+                )
+            else:
+                await reconciliations.entries_read(
+                    session, ReconciliationEntriesRead.model_validate(envelope.data)
+                )
 
 
 async def _first_time(session: AsyncSession, event_id: uuid.UUID) -> bool:

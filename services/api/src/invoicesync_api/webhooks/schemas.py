@@ -17,6 +17,7 @@ EventType = Literal[
     "document.sync_failed",
     "sync_run.finished",
     "integration.status_changed",
+    "reconciliation.finished",
 ]
 EVENT_TYPES: frozenset[str] = frozenset(get_args(EventType))
 TEST_EVENT = "webhook.test"

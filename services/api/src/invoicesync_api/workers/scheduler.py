@@ -1,4 +1,5 @@
-"""Nightly runs: per integration with nightly_sync, at its hour in the client's time zone.
+"""Nightly runs: per integration with nightly_sync, at its hour in the client's time zone;
+and nightly reconciliations of the days before, where nightly_reconciliation_days is set.
 
 Every replica ticks; a transaction-level advisory lock lets one of them work per tick.
 A night is due from its hour on until a run was started for it, for ``catch_up`` after
@@ -18,6 +19,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.errors.exceptions import ApiError
+from invoicesync_api.reconciliations import nightly
 from invoicesync_api.sync import repository
 from invoicesync_api.sync import service as runs
 from invoicesync_api.sync.schemas import SyncRunIn
@@ -75,6 +77,22 @@ class NightlyScheduler:
                 run_id = await self._start(session, integration, now)
                 if run_id:
                     started.append(run_id)
+            started += await self._reconcile(session, now)
+        return started
+
+    async def _reconcile(self, session: AsyncSession, now: datetime) -> list[uuid.UUID]:
+        """The nightly reconciliations due at ``now`` (same hour and catch-up as runs)."""
+        started: list[uuid.UUID] = []
+        for integration, client in await nightly.due(session):
+            night = last_night(now, client.timezone, integration.nightly_hour)
+            if now - night >= self._catch_up or not _active_at(integration, night):
+                continue
+            if await nightly.ran_since(session, integration.id, night):
+                continue
+            local = night.astimezone(_zone(client.timezone))
+            reconciliation_id = await nightly.start(session, integration, local, now)
+            if reconciliation_id:
+                started.append(reconciliation_id)
         return started
 
     @staticmethod

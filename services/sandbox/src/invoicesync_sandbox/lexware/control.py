@@ -51,6 +51,11 @@ class AppIn(BaseModel):
     client_id: str | None = None
 
 
+class EditIn(BaseModel):
+    line: int = 0  # among the lines that are not text
+    net_amount: float  # the line's new net unit price
+
+
 class PaidIn(BaseModel):
     paid_at: float | None = None  # sandbox epoch seconds; default now
 
@@ -179,6 +184,15 @@ def _voucher_routes(router: APIRouter, env: Env) -> None:
     async def pay(voucher_id: str, body: PaidIn | None = None) -> dict[str, Any]:
         paid_at = body.paid_at if body else None
         return _step(env, voucher_id, lambda o, v: lifecycle.mark_paid(env, o, v, paid_at))
+
+    @router.post("/vouchers/{voucher_id}/edit")
+    async def edit(voucher_id: str, body: EditIn) -> dict[str, Any]:
+        """A draft's line price changed by a person in the app."""
+        return _step(
+            env,
+            voucher_id,
+            lambda o, v: lifecycle.edit_draft(env, o, v, body.line, body.net_amount),
+        )
 
     @router.post("/vouchers/{voucher_id}/void")
     async def void(voucher_id: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from invoicesync_sandbox.lexware import payload
 from invoicesync_sandbox.lexware.env import Env
 from invoicesync_sandbox.lexware.store import Organisation, Voucher, iso
 
@@ -75,6 +76,23 @@ def delete_draft(env: Env, org: Organisation, voucher: Voucher) -> None:
             raise TransitionError("only drafts can be deleted")
         del org.vouchers[voucher.id]
     env.dispatcher.emit(org, f"{voucher.kind}.deleted", voucher.id)
+
+
+def edit_draft(env: Env, org: Organisation, voucher: Voucher, line: int, net_amount: float) -> None:
+    """A person changes a draft's line price in the app (only drafts can be edited
+    there); totals and VAT are computed again, as on a create."""
+    with env.store.lock:
+        if voucher.status != "draft":
+            raise TransitionError("only drafts can be edited")
+        items = [i for i in voucher.data["lineItems"] if i.get("type") != "text"]
+        if not 0 <= line < len(items):
+            raise TransitionError(f"the voucher has no line {line}")
+        price = items[line]["unitPrice"]
+        price.pop("grossAmount", None)
+        price["netAmount"] = net_amount
+        voucher.data = payload.with_totals(voucher.data, org)
+        _touch(env, voucher)
+    env.dispatcher.emit(org, f"{voucher.kind}.changed", voucher.id)
 
 
 def open_amount(voucher: Voucher) -> float:
