@@ -111,14 +111,31 @@ def test_every_sync_error_and_notification_renders(language: str) -> None:
         },
         "integration_status_changed": {"system": "yuki", "status": "error", "reason": "r"},
         "webhook_endpoint_disabled": {"endpoint_id": "e", "url": "https://x", "reason": "r"},
+        "reconciliation_differences": {
+            "system": "exact",
+            "differences": 3,
+            "period_from": "2026-11-01",
+            "period_to": "2026-11-30",
+            "listed": {"missing_in_accounting": 2, "payment_differences": 1},
+        },
     }
     assert set(params) == set(RENDERERS)
-    for kind, p in params.items():
+    paused = {  # the failure brake's variant of a status change
+        "system": "exact",
+        "status": "paused",
+        "code": "unknown_vat_code",
+        "reason": "r",
+        "in_a_row": 3,
+        "integration_id": "i",
+    }
+    for kind, p in [*params.items(), ("integration_status_changed", paused)]:
         title, body, _ = localised(language, kind, "T", "B", p, [])
         if language == "en":
             assert (title, body) == ("T", "B")  # English reads what was stored
         else:
             assert "{" not in title + body and title != "T" and body != "B", (language, kind)
+            if p is paused:  # not the lost connection's text
+                assert "3" in title and "/resume" in body, (language, title)
 
 
 def test_accept_language_is_ranked_by_quality() -> None:

@@ -57,6 +57,18 @@ PAUSED_BODY = N_(
     "then, in order. The refused ones can be retried."
 )
 
+RECONCILIATION_TITLE = N_("Reconciliation with {system}: differences found: {differences}")
+RECONCILIATION_BODY = N_("{period_from} to {period_to}: {listed}.")
+RECONCILIATION_LISTS = {
+    "missing_in_accounting": N_("missing in the accounting system"),
+    "unknown_in_accounting": N_("unknown entries with our reference"),
+    "typed_by_hand": N_("entered by hand"),
+    "mismatched": N_("amount, date or customer differ"),
+    "number_gaps": N_("gaps in the booking numbers"),
+    "duplicate_numbers": N_("duplicate booking numbers"),
+    "payment_differences": N_("payment status differs"),
+}
+
 
 def system_name(system: str) -> str:
     return SYSTEM_NAMES.get(system, system)
@@ -97,6 +109,20 @@ def paused_texts(language: str, p: dict[str, Any]) -> tuple[str, str]:
     return render(language, PAUSED_TITLE, params), render(language, PAUSED_BODY, params)
 
 
+def reconciliation_texts(language: str, p: dict[str, Any]) -> tuple[str, str]:
+    """A reconciliation's differences (reconciliations/service.py), "label: count"."""
+    listed = "; ".join(
+        f"{render(language, RECONCILIATION_LISTS[name])}: {count}"
+        for name, count in p["listed"].items()
+        if name in RECONCILIATION_LISTS
+    )
+    params = {**p, "system": system_name(p["system"]), "listed": listed}
+    return (
+        render(language, RECONCILIATION_TITLE, params),
+        render(language, RECONCILIATION_BODY, params),
+    )
+
+
 def _connection(language: str, p: dict[str, Any]) -> tuple[str, str]:
     params = {**p, "system": system_name(p["system"])}
     if p["status"] == "paused":
@@ -122,6 +148,7 @@ RENDERERS = {
     "duplicate_booking_number": _duplicate,
     "remote_entry_missing": _missing,
     "integration_status_changed": _connection,
+    "reconciliation_differences": reconciliation_texts,
 }
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invoicesync_api.db.models import Client, Document, Reconciliation
 from invoicesync_api.documents import fanout
 from invoicesync_api.errors.exceptions import Conflict
+from invoicesync_api.i18n.catalog import N_
 from invoicesync_api.reconciliations import repository
 from invoicesync_shared import clock
 from invoicesync_shared.db.models import Integration
@@ -38,9 +39,9 @@ async def apply(
     done, and whether a read-back is wanted (the caller asks for it after the commit)."""
     report = reconciliation.report
     if reconciliation.status != "finished" or report is None:
-        raise Conflict("Only a finished reconciliation can be applied.")
+        raise Conflict(N_("Only a finished reconciliation can be applied."))
     if report.get("applied_at"):
-        raise Conflict("This reconciliation was applied already; reconcile again.")
+        raise Conflict(N_("This reconciliation was applied already; reconcile again."))
     client = await session.get(Client, reconciliation.client_id)
     assert client is not None
     done: list[dict[str, Any]] = []

@@ -17,6 +17,7 @@ from invoicesync_api.deps import CallerDep, NeedsRead, NeedsWrite, SessionDep, S
 from invoicesync_api.errors.exceptions import NotFound
 from invoicesync_api.examples import reconciliations as examples
 from invoicesync_api.examples.media import response_examples
+from invoicesync_api.i18n.catalog import N_
 from invoicesync_api.integrations import repository as integrations
 from invoicesync_api.integrations.refresh import refresh
 from invoicesync_api.reconciliations import apply, repository, service
@@ -66,7 +67,7 @@ async def read_reconciliation(
     integration = await integrations.get_integration(session, integration_id, caller.partner_id)
     reconciliation = await repository.get(session, reconciliation_id, caller.partner_id)
     if reconciliation.integration_id != integration.id:
-        raise NotFound("No such reconciliation.")
+        raise NotFound(N_("No such reconciliation."))
     return service.to_out(reconciliation, integration.system)
 
 
@@ -90,7 +91,7 @@ async def apply_reconciliation(
     integration = await integrations.get_integration(session, integration_id, caller.partner_id)
     reconciliation = await repository.get(session, reconciliation_id, caller.partner_id)
     if reconciliation.integration_id != integration.id:
-        raise NotFound("No such reconciliation.")
+        raise NotFound(N_("No such reconciliation."))
     await repository.lock(session, reconciliation.id)
     done, wants_refresh = await apply.apply(session, reconciliation, integration)
     await session.commit()

@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Document, DocumentSync, Notification, Reconciliation
 from invoicesync_api.errors.exceptions import Conflict, Unprocessable, ValidationFailed
+from invoicesync_api.i18n import notifications
+from invoicesync_api.i18n.catalog import N_
 from invoicesync_api.integrations import repository as integrations
 from invoicesync_api.reconciliations import compare, repository
 from invoicesync_api.reconciliations.schemas import (
@@ -66,7 +68,7 @@ async def start(
         running = None
     if running is not None:
         raise Conflict(
-            "A reconciliation is already running for this integration.",
+            N_("A reconciliation is already running for this integration."),
             extra={"reconciliation_id": str(running.id)},
         )
     reconciliation = Reconciliation(
@@ -235,17 +237,24 @@ def _notify(
         )
         if report[name]
     }
-    body = ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in listed.items())
+    params: dict[str, Any] = {
+        "system": integration.system,
+        "differences": differences,
+        "period_from": reconciliation.period_from.isoformat(),
+        "period_to": reconciliation.period_to.isoformat(),
+        "listed": listed,
+    }
+    title, body = notifications.reconciliation_texts("en", params)
     session.add(
         Notification(
             partner_id=reconciliation.partner_id,
             client_id=reconciliation.client_id,
             kind="reconciliation_differences",
             reconciliation_id=reconciliation.id,
-            title=f"Reconciliation with {integration.system} found {differences} "
-            f"difference{'s' if differences != 1 else ''}",
-            body=f"{reconciliation.period_from} to {reconciliation.period_to}: {body}.",
+            title=title,
+            body=body,
             counts=listed,
+            params=params,
             errors=[],
         )
     )
