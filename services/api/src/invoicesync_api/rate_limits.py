@@ -287,6 +287,7 @@ class RateLimits:
             # per waiting request here while other replicas are refused).
             lock = self._locks.setdefault(key_hash, asyncio.Lock())
             async with lock:
+                now = _microseconds()  # after the wait: a lease granted meanwhile is usable
                 lease = self._leases.get(key_hash)
                 if lease is None or not lease.usable(now):
                     return await self._from_row(request, key_hash, now)
