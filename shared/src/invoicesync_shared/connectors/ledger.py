@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, DateTime, Table, and_, func, select, tuple
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from invoicesync_shared.db.engine import standalone
 from invoicesync_shared.db.models import LedgerEntry
 from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.states import LedgerState
@@ -65,12 +66,13 @@ class Claim:
 class Ledger:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], system: str) -> None:
         self._sessionmaker = sessionmaker
+        self._standalone = standalone(sessionmaker)  # one statement: one round trip
         self._system = system
 
     async def find(
         self, integration_id: uuid.UUID, document_id: uuid.UUID, generation: int
     ) -> LedgerEntry | None:
-        async with self._sessionmaker() as session:
+        async with self._standalone() as session:
             return await session.get(LedgerEntry, (integration_id, document_id, generation))
 
     async def latest_remote_id(
@@ -78,7 +80,7 @@ class Ledger:
     ) -> str | None:
         """The remote id the integration gave ``document_id`` (its latest generation that
         has one)."""
-        async with self._sessionmaker() as session:
+        async with self._standalone() as session:
             found = await session.scalar(
                 select(_LEDGER.c.remote_id)
                 .where(
@@ -264,7 +266,7 @@ class Ledger:
         first) and no result: nothing was decided about the document. False when the
         lease was no longer ours. ``state``: what the entry is again when the attempt
         provably sent nothing (a deferral), so a next try need not look it up."""
-        async with self._sessionmaker.begin() as session:
+        async with self._standalone() as session:
             released = await session.scalar(
                 update(_LEDGER)
                 .where(*_held(claim))
@@ -281,7 +283,7 @@ class Ledger:
         booking_number: str,
     ) -> None:
         """A sent draft got its number remotely (read back, not pushed: no lease)."""
-        async with self._sessionmaker.begin() as session:
+        async with self._standalone() as session:
             await session.execute(
                 update(_LEDGER)
                 .where(*_is((integration_id, document_id, generation)))
@@ -292,7 +294,7 @@ class Ledger:
 
     async def mark_published(self, key: EntryKey, event_id: str) -> None:
         """The recorded result ``event_id`` reached the bus (a newer one stays due)."""
-        async with self._sessionmaker.begin() as session:
+        async with self._standalone() as session:
             await session.execute(
                 update(_LEDGER)
                 .where(
