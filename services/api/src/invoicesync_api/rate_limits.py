@@ -162,7 +162,9 @@ _COUNT_FAILURE = f"""
 def _typed(sql: str) -> str:
     """Numbers as float8: PostgreSQL cannot infer ``$1 + $2`` on its own."""
     return re.sub(
-        r":(now|interval|tolerance|fail_interval|fail_tolerance|slice)\b", r"CAST(:\1 AS float8)", sql
+        r":(now|interval|tolerance|fail_interval|fail_tolerance|slice)\b",
+        r"CAST(:\1 AS float8)",
+        sql,
     )
 
 
@@ -338,9 +340,7 @@ class RateLimits:
         lease.tokens -= 1
         assert self._policy is not None
         remaining = self.keys.remaining(lease.tat, now) + lease.tokens
-        request.state.rate_limit = Verdict(
-            self._policy, remaining, self.keys.reset(lease.tat, now)
-        )
+        request.state.rate_limit = Verdict(self._policy, remaining, self.keys.reset(lease.tat, now))
         return key
 
     async def _count_failure(self, request: Request, address: str, now: float) -> None:

@@ -112,6 +112,26 @@ class Ledger:
         key = (integration_id, document_id, generation)
         started = asyncio.get_running_loop().time()
         expires = _clock() + lease
+        first_attempt = (
+            insert(_LEDGER)
+            .values(
+                integration_id=integration_id,
+                document_id=document_id,
+                generation=generation,
+                system=self._system,
+                reference=reference,
+                state=LedgerState.ATTEMPTING,
+                revision=0,
+                attempts=1,
+                lease_expires_at=expires,
+            )
+            .on_conflict_do_nothing()
+            .returning(_LEDGER.c.attempts)
+        )
+        # Most claims are a document's first attempt: one statement, one round trip.
+        async with self._standalone() as session:
+            if await session.scalar(first_attempt) is not None:
+                return Claim(key, 1, None, started + _s(lease))
         async with self._sessionmaker.begin() as session:
             row = (
                 await session.execute(
@@ -120,23 +140,8 @@ class Ledger:
                     .with_for_update()
                 )
             ).first()
-            if row is None:
-                inserted = await session.scalar(
-                    insert(_LEDGER)
-                    .values(
-                        integration_id=integration_id,
-                        document_id=document_id,
-                        generation=generation,
-                        system=self._system,
-                        reference=reference,
-                        state=LedgerState.ATTEMPTING,
-                        revision=0,
-                        attempts=1,
-                        lease_expires_at=expires,
-                    )
-                    .on_conflict_do_nothing()
-                    .returning(_LEDGER.c.attempts)
-                )
+            if row is None:  # gone since (pruned): a first attempt again
+                inserted = await session.scalar(first_attempt)
                 # A concurrent first claim won the insert: it holds the lease now.
                 return None if inserted is None else Claim(key, 1, None, started + _s(lease))
             entry, held = row
