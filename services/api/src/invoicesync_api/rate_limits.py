@@ -3,8 +3,8 @@
 Both are GCRA (a token bucket told as one timestamp): a key may send ``burst`` requests at
 once and ``per_minute`` a minute for as long as it likes. A bucket is one row holding its
 theoretical arrival time (``tat``, microseconds since the epoch on the shared clock: whole
-numbers, exact in a float8, so a bucket never loses a request to rounding): a request at ``now`` moves
-it to ``max(tat, now) + interval`` and is allowed while that is no further than
+numbers, exact in a float8, so a bucket never loses a request to rounding): a request at
+``now`` moves it to ``max(tat, now) + interval`` and is allowed while that is no further than
 ``burst * interval`` ahead of ``now``. A bucket further ahead than that cannot come from
 this clock (a replica whose clock ran ahead, a clock set back) and starts full again, so a
 skewed clock never locks a key or an address out.
@@ -14,6 +14,9 @@ bucket starts full again, which is harmless).
 The key's lookup, the address's slow-down and the key's bucket are one statement, one round
 trip, the one the lookup of the key took before: a limit costs no extra trip to the
 database. Only a failed authentication takes a second statement (it counts the failure).
+The bucket is not moved request by request: a replica leases a slice of it (the row moves on
+by the slice at once) and spends it locally within LEASE_SECONDS, so one key's concurrent
+requests do not queue on its row lock; the requests a lease covers run the lookup alone.
 
 What the caller reads: ``RateLimit-Policy`` and ``RateLimit`` (draft-ietf-httpapi-ratelimit-
 headers-11) on every answer to a request with a valid key, and ``Retry-After`` on a 429.
