@@ -131,7 +131,7 @@ blocked AS (SELECT NULL::float8 AS tat WHERE false)"""
 
 
 def _step(bucket: str, cost: str = ":interval") -> str:
-    """Requests worth ``cost`` seconds on the bucket's row ``bucket`` (an alias): its time
+    """Requests worth ``cost`` microseconds on the bucket's row ``bucket`` (an alias): its time
     moves on by ``cost`` when they all fit, else stays. A time further ahead than the
     tolerance cannot come from this clock (a replica's clock ran ahead, a clock set back):
     the bucket starts full again."""
