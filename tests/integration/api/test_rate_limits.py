@@ -402,3 +402,20 @@ def test_a_key_revoked_during_a_lease_is_refused_at_once(
         )
         assert revoked.status_code == 204
         assert partner.get("/v1/clients").status_code == 401
+
+
+def test_requests_at_once_on_a_replica_share_one_new_lease(
+    leased: tuple[str, str], held: HeldClock, address: str, database_url: str
+) -> None:
+    """Requests that find no lease wait for the one being taken instead of each taking a
+    slice, which would strand slices on this replica while the others are refused."""
+    url = leased[0]
+    key = _new_key(url)
+    now = (held.at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    with _http(url, address, key) as partner:
+        with ThreadPoolExecutor(max_workers=SLICE) as pool:
+            statuses = list(
+                pool.map(lambda _: partner.get("/v1/clients").status_code, range(SLICE))
+            )
+    assert statuses == [200] * SLICE
+    assert _row_tat(database_url, key) == now + SLICE * 60_000_000 // LEASED_PER_MINUTE
