@@ -412,10 +412,7 @@ def test_requests_at_once_on_a_replica_share_one_new_lease(
     url = leased[0]
     key = _new_key(url)
     now = (held.at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
-    with _http(url, address, key) as partner:
-        with ThreadPoolExecutor(max_workers=SLICE) as pool:
-            statuses = list(
-                pool.map(lambda _: partner.get("/v1/clients").status_code, range(SLICE))
-            )
+    with _http(url, address, key) as partner, ThreadPoolExecutor(max_workers=SLICE) as pool:
+        statuses = list(pool.map(lambda _: partner.get("/v1/clients").status_code, range(SLICE)))
     assert statuses == [200] * SLICE
     assert _row_tat(database_url, key) == now + SLICE * 60_000_000 // LEASED_PER_MINUTE
