@@ -7,17 +7,21 @@ own (127.x.y.z), so the address buckets of one test never meet another's."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import httpx
 import pytest
 from pydantic import SecretStr
 
+from invoicesync_api.api_keys.service import hash_key
 from invoicesync_api.app import create_app
+from invoicesync_api.rate_limits import LEASE_SECONDS
 from invoicesync_api.settings import ApiSettings
 from invoicesync_shared import clock
 from tests.integration.api.conftest import ADMIN_TOKEN
@@ -283,3 +287,132 @@ def test_a_clock_set_back_locks_no_key_and_no_address_out(
         answer = http.get("/v1/clients")
     assert answer.status_code == 200, answer.text
     assert _limit(answer)[0] == BURST - 1
+
+
+# Leases: at a rate where a replica takes a slice of the bucket at a time.
+
+LEASED_PER_MINUTE = 6000  # 100 a second
+LEASED_BURST = 200
+SLICE = 20  # a tenth of the burst (and under a second's worth)
+
+
+@pytest.fixture(scope="module")
+def leased(database_url: str, encryption_key: str) -> Iterator[tuple[str, str]]:
+    """Two API replicas on one database whose key limit is high enough for leases."""
+    settings = _settings(database_url, encryption_key).model_copy(
+        update={"rate_limit_per_minute": LEASED_PER_MINUTE, "rate_limit_burst": LEASED_BURST}
+    )
+    with (
+        serve_in_thread(create_app(settings)) as first,
+        serve_in_thread(create_app(settings)) as second,
+    ):
+        yield first, second
+
+
+def _row_tat(database_url: str, key: str) -> float | None:
+    """The shared row's time for ``key``."""
+
+    async def read() -> float | None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            value = await conn.fetchval(
+                "SELECT b.tat FROM api_key_rate_limits b JOIN api_keys k ON k.id = b.key_id"
+                " WHERE k.key_hash = $1",
+                hash_key(key),
+            )
+        finally:
+            await conn.close()
+        return None if value is None else float(value)
+
+    return asyncio.run(read())
+
+
+def test_a_replica_moves_the_shared_row_once_per_slice(
+    leased: tuple[str, str], held: HeldClock, address: str, database_url: str
+) -> None:
+    url = leased[0]
+    key = _new_key(url)
+    now = (held.at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    interval = 60_000_000 // LEASED_PER_MINUTE  # microseconds, as the row keeps time
+    with _http(url, address, key) as partner:
+        answers = [partner.get("/v1/clients") for _ in range(SLICE)]
+        assert [a.status_code for a in answers] == [200] * SLICE
+        # One slice taken at the first request, spent by the next ones without a write.
+        assert _row_tat(database_url, key) == now + SLICE * interval
+        # The headers count what the replica holds: as exact as without leases.
+        assert [_limit(a)[0] for a in answers] == [LEASED_BURST - 1 - n for n in range(SLICE)]
+        assert partner.get("/v1/clients").status_code == 200
+        assert _row_tat(database_url, key) == now + 2 * SLICE * interval
+
+
+def test_leased_replicas_together_get_exactly_the_bucket(
+    leased: tuple[str, str], held: HeldClock, address: str
+) -> None:
+    """Requests at once on both replicas: each spends only what it took from the row, so
+    together they never get more than the burst; a replica left holding part of a slice
+    when the row runs dry (at most a slice less than one) spends it on its next requests."""
+    key = _new_key(leased[0])
+    with _http(leased[0], address, key) as first, _http(leased[1], address, key) as second:
+
+        def call(n: int) -> int:
+            return (first if n % 2 else second).get("/v1/clients").status_code
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            statuses = list(pool.map(call, range(LEASED_BURST + 40)))
+        at_once = statuses.count(200)
+        assert LEASED_BURST - 2 * (SLICE - 1) <= at_once <= LEASED_BURST
+        assert set(statuses) == {200, 429}
+        later = 0
+        for replica in (first, second):
+            while (answer := replica.get("/v1/clients")).status_code == 200:
+                later += 1
+            assert answer.status_code == 429
+            assert answer.headers["Retry-After"] == "1"
+        assert at_once + later == LEASED_BURST
+
+
+def test_a_lease_not_spent_in_time_is_dropped(
+    leased: tuple[str, str], held: HeldClock, address: str
+) -> None:
+    """Replica one takes a slice and goes quiet past the lease's life: the rest of its
+    slice is not spent later on top of what the bucket gives the other replica."""
+    key = _new_key(leased[0])
+    with _http(leased[0], address, key) as first, _http(leased[1], address, key) as second:
+        assert first.get("/v1/clients").status_code == 200  # a slice taken, one spent
+        held.move(LEASE_SECONDS)  # the bucket refills past full meanwhile
+        statuses = [second.get("/v1/clients").status_code for _ in range(LEASED_BURST + 1)]
+        assert statuses == [200] * LEASED_BURST + [429]
+        assert first.get("/v1/clients").status_code == 429
+
+
+def test_a_key_revoked_during_a_lease_is_refused_at_once(
+    leased: tuple[str, str], held: HeldClock, address: str
+) -> None:
+    url = leased[0]
+    created = httpx.post(
+        f"{url}/admin/v1/partners",
+        json={"name": "Leased"},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+    with _http(url, address, created.json()["api_key"]) as partner:
+        assert partner.get("/v1/clients").status_code == 200  # the replica holds a lease
+        revoked = httpx.delete(
+            f"{url}/admin/v1/partners/{created.json()['id']}/api-keys",
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        )
+        assert revoked.status_code == 204
+        assert partner.get("/v1/clients").status_code == 401
+
+
+def test_requests_at_once_on_a_replica_share_one_new_lease(
+    leased: tuple[str, str], held: HeldClock, address: str, database_url: str
+) -> None:
+    """Requests that find no lease wait for the one being taken instead of each taking a
+    slice, which would strand slices on this replica while the others are refused."""
+    url = leased[0]
+    key = _new_key(url)
+    now = (held.at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    with _http(url, address, key) as partner, ThreadPoolExecutor(max_workers=SLICE) as pool:
+        statuses = list(pool.map(lambda _: partner.get("/v1/clients").status_code, range(SLICE)))
+    assert statuses == [200] * SLICE
+    assert _row_tat(database_url, key) == now + SLICE * 60_000_000 // LEASED_PER_MINUTE

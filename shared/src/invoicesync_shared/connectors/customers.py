@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_shared.bus.slots import keeping_slot
 from invoicesync_shared.connectors.errors import TransientError
+from invoicesync_shared.db.engine import standalone
 from invoicesync_shared.db.models import CustomerLink
 
 # How long a document waits for another that matches or creates the same customer (a
@@ -59,6 +60,7 @@ class CustomerLinks:
         scope: str,
     ) -> None:
         self._sessionmaker = sessionmaker
+        self._standalone = standalone(sessionmaker)  # one statement: one round trip
         self._key = {"client_id": client_id, "system": system, "scope": scope}
 
     @asynccontextmanager
@@ -107,7 +109,7 @@ class CustomerLinks:
             return customer, created
 
     async def find(self, customer_key: str) -> RemoteCustomer | None:
-        async with self._sessionmaker() as session:
+        async with self._standalone() as session:
             link = await session.scalar(
                 select(CustomerLink).filter_by(**self._key, customer_key=customer_key)
             )

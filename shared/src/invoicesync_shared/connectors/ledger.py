@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, DateTime, Table, and_, func, select, tuple
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from invoicesync_shared.db.engine import standalone
 from invoicesync_shared.db.models import LedgerEntry
 from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.states import LedgerState
@@ -65,12 +66,13 @@ class Claim:
 class Ledger:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], system: str) -> None:
         self._sessionmaker = sessionmaker
+        self._standalone = standalone(sessionmaker)  # one statement: one round trip
         self._system = system
 
     async def find(
         self, integration_id: uuid.UUID, document_id: uuid.UUID, generation: int
     ) -> LedgerEntry | None:
-        async with self._sessionmaker() as session:
+        async with self._standalone() as session:
             return await session.get(LedgerEntry, (integration_id, document_id, generation))
 
     async def latest_remote_id(
@@ -78,7 +80,7 @@ class Ledger:
     ) -> str | None:
         """The remote id the integration gave ``document_id`` (its latest generation that
         has one)."""
-        async with self._sessionmaker() as session:
+        async with self._standalone() as session:
             found = await session.scalar(
                 select(_LEDGER.c.remote_id)
                 .where(
@@ -146,6 +148,26 @@ class Ledger:
         key = (integration_id, document_id, generation)
         started = asyncio.get_running_loop().time()
         expires = _clock() + lease
+        first_attempt = (
+            insert(_LEDGER)
+            .values(
+                integration_id=integration_id,
+                document_id=document_id,
+                generation=generation,
+                system=self._system,
+                reference=reference,
+                state=LedgerState.ATTEMPTING,
+                revision=0,
+                attempts=1,
+                lease_expires_at=expires,
+            )
+            .on_conflict_do_nothing()
+            .returning(_LEDGER.c.attempts)
+        )
+        # Most claims are a document's first attempt: one statement, one round trip.
+        async with self._standalone() as session:
+            if await session.scalar(first_attempt) is not None:
+                return Claim(key, 1, None, started + _s(lease))
         async with self._sessionmaker.begin() as session:
             row = (
                 await session.execute(
@@ -154,23 +176,8 @@ class Ledger:
                     .with_for_update()
                 )
             ).first()
-            if row is None:
-                inserted = await session.scalar(
-                    insert(_LEDGER)
-                    .values(
-                        integration_id=integration_id,
-                        document_id=document_id,
-                        generation=generation,
-                        system=self._system,
-                        reference=reference,
-                        state=LedgerState.ATTEMPTING,
-                        revision=0,
-                        attempts=1,
-                        lease_expires_at=expires,
-                    )
-                    .on_conflict_do_nothing()
-                    .returning(_LEDGER.c.attempts)
-                )
+            if row is None:  # gone since (pruned): a first attempt again
+                inserted = await session.scalar(first_attempt)
                 # A concurrent first claim won the insert: it holds the lease now.
                 return None if inserted is None else Claim(key, 1, None, started + _s(lease))
             entry, held = row
@@ -300,7 +307,7 @@ class Ledger:
         first) and no result: nothing was decided about the document. False when the
         lease was no longer ours. ``state``: what the entry is again when the attempt
         provably sent nothing (a deferral), so a next try need not look it up."""
-        async with self._sessionmaker.begin() as session:
+        async with self._standalone() as session:
             released = await session.scalar(
                 update(_LEDGER)
                 .where(*_held(claim))
@@ -317,7 +324,7 @@ class Ledger:
         booking_number: str,
     ) -> None:
         """A sent draft got its number remotely (read back, not pushed: no lease)."""
-        async with self._sessionmaker.begin() as session:
+        async with self._standalone() as session:
             await session.execute(
                 update(_LEDGER)
                 .where(*_is((integration_id, document_id, generation)))
@@ -328,7 +335,7 @@ class Ledger:
 
     async def mark_published(self, key: EntryKey, event_id: str) -> None:
         """The recorded result ``event_id`` reached the bus (a newer one stays due)."""
-        async with self._sessionmaker.begin() as session:
+        async with self._standalone() as session:
             await session.execute(
                 update(_LEDGER)
                 .where(

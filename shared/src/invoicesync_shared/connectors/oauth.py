@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from invoicesync_shared import clock
 from invoicesync_shared.connectors.errors import AuthorizationLost, TransientError
 from invoicesync_shared.crypto import SecretBox
+from invoicesync_shared.db.engine import standalone
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.states import IntegrationStatus
 
@@ -100,13 +101,14 @@ class TokenStore:
         lease: timedelta = REFRESH_LEASE,
     ) -> None:
         self._sessionmaker = sessionmaker
+        self._standalone = standalone(sessionmaker)  # one statement: one round trip
         self._box = box
         self._app = app
         self._lease = lease
         self.refreshes = 0  # for tests and metrics
 
     async def access_token(self, integration_id: uuid.UUID) -> str:
-        async with self._sessionmaker() as session:
+        async with self._standalone() as session:
             integration = await session.get(Integration, integration_id)
             if integration is None or integration.credentials is None:
                 raise AuthorizationLost("the integration has no stored authorisation")
@@ -120,7 +122,7 @@ class TokenStore:
         """When the stored tokens were issued: names the grant a refusal other than the
         token endpoint's (a division no longer reachable) is about, so the API can tell
         a report about tokens replaced since (a reconnect) from news."""
-        async with self._sessionmaker() as session:
+        async with self._standalone() as session:
             integration = await session.get(Integration, integration_id)
             return integration.token_issued_at if integration is not None else None
 

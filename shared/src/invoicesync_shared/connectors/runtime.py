@@ -44,6 +44,7 @@ from invoicesync_shared.connectors.preview import PreviewAnswer, Previewer, Prev
 from invoicesync_shared.connectors.protocol import Booking, Connector, PushContext, S
 from invoicesync_shared.connectors.reconciliation import ReconciliationReader
 from invoicesync_shared.connectors.retry import RetryPolicy
+from invoicesync_shared.db.engine import standalone
 from invoicesync_shared.db.models import Integration, LedgerEntry
 from invoicesync_shared.events import topics
 from invoicesync_shared.events.documents import (
@@ -165,6 +166,7 @@ class ConnectorRuntime(Generic[S]):
         self.connector = connector
         self.system = connector.system
         self._sessionmaker = sessionmaker
+        self._standalone = standalone(sessionmaker)  # one statement: one round trip
         self._producer = producer
         self._ledger = Ledger(sessionmaker, connector.system)
         self._retry = retry or RetryPolicy()
@@ -713,7 +715,7 @@ class ConnectorRuntime(Generic[S]):
         return self.connector.settings_model.stored(integration.settings)
 
     async def _integration(self, integration_id: uuid.UUID) -> Integration | None:
-        async with self._sessionmaker() as session:
+        async with self._standalone() as session:
             return await session.get(Integration, integration_id)
 
 

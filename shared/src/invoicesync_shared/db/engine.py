@@ -40,6 +40,16 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def standalone(sessionmaker: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
+    """Sessions on the same pool whose statements each stand alone (AUTOCOMMIT): for a
+    single read, or a single write that needs no transaction around it. One round trip
+    instead of three (no BEGIN, no COMMIT or ROLLBACK)."""
+    engine: AsyncEngine = sessionmaker.kw["bind"]
+    return async_sessionmaker(
+        engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+    )
+
+
 @contextlib.asynccontextmanager
 async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A pooled connection outside any transaction, for one statement that stands alone:
