@@ -13,6 +13,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from invoicesync_shared.connectors import ledger as ledger_module
 from invoicesync_shared.connectors import runtime as runtime_module
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
 from invoicesync_shared.connectors.testing import FakeConnector
@@ -159,7 +160,8 @@ async def test_the_runtime_hands_a_connector_its_systems_model(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The stand-in serves the runtime's one-statement (AUTOCOMMIT) sessions too.
-    monkeypatch.setattr(runtime_module, "standalone", lambda sessions: sessions)
+    for module in (runtime_module, ledger_module):
+        monkeypatch.setattr(module, "standalone", lambda sessions: sessions)
     integration = Integration(
         id=uuid.uuid4(), system="exact", status="active", settings={**EXACT, "remote": {}}
     )
