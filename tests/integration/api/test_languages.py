@@ -21,6 +21,7 @@ from invoicesync_api.db.models import Client, DocumentSync
 from invoicesync_api.integrations.service import set_verdict
 from invoicesync_api.integrations.verification import Verdict
 from invoicesync_api.webhooks.models import WebhookDelivery, WebhookEndpoint
+from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.results import SyncFailed
 from tests.integration.api.conftest import add_integration, invoice
@@ -227,10 +228,14 @@ def test_a_partner_default_language_answers_requests_without_accept_language(
 
 
 async def subscribed_endpoint(
-    sessionmaker: async_sessionmaker[AsyncSession], client_id: str, event: str
+    sessionmaker: async_sessionmaker[AsyncSession],
+    secret_box: SecretBox,
+    client_id: str,
+    event: str,
 ) -> uuid.UUID:
-    """An endpoint row as creating one leaves it (no receiver: the payload is read as it
-    is queued; the URL policy is tested in test_webhooks)."""
+    """An endpoint row as creating one leaves it, its secret sealed with the test's keys
+    (no receiver: the payload is read as it is queued; the URL policy is tested in
+    test_webhooks). ``stop_sending`` disables it after, for the dispatchers of later tests."""
     async with sessionmaker.begin() as session:
         client = await session.get(Client, uuid.UUID(client_id))
         assert client is not None
@@ -238,7 +243,7 @@ async def subscribed_endpoint(
             partner_id=client.partner_id,
             url="https://hooks.example/books",
             events=[event],
-            secret=b"sealed",
+            secret=secret_box.encrypt(b"whsec_test"),
             status="enabled",
         )
         session.add(endpoint)
@@ -246,10 +251,22 @@ async def subscribed_endpoint(
         return endpoint.id
 
 
+async def stop_sending(sessionmaker: async_sessionmaker[AsyncSession], endpoint: uuid.UUID) -> None:
+    async with sessionmaker.begin() as session:
+        row = await session.get(WebhookEndpoint, endpoint)
+        assert row is not None
+        row.status = "disabled"
+
+
 async def test_webhook_payloads_speak_the_partners_language(
-    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    secret_box: SecretBox,
 ) -> None:
-    endpoint = await subscribed_endpoint(sessionmaker, client_id, "document.sync_failed")
+    endpoint = await subscribed_endpoint(
+        sessionmaker, secret_box, client_id, "document.sync_failed"
+    )
     assert partner.patch("/v1/partner", json={"language": "de"}).status_code == 200
     integration = await add_integration(sessionmaker, client_id)
     doc = partner.post("/v1/invoices", json=invoice(client_id, number="WH-1")).json()["id"]
@@ -267,5 +284,6 @@ async def test_webhook_payloads_speak_the_partners_language(
         (payload,) = await session.scalars(
             select(WebhookDelivery.payload).where(WebhookDelivery.endpoint_id == endpoint)
         )
+    await stop_sending(sessionmaker, endpoint)
     error = payload["data"]["error"]
     assert error["code"] == "unknown_vat_code" and NO_VAT_CODE["de"] in error["message"]

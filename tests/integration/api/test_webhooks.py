@@ -296,6 +296,31 @@ class TestDelivery:
         assert [a["status_code"] for a in detail["attempt_log"]] == [500, 500, 500, 200]
         assert len(detail["attempt_log"][0]["response_body"]) <= SETTINGS.max_response_body_chars
 
+    async def test_an_endpoint_whose_secret_cannot_be_read_holds_up_no_other(
+        self,
+        partner: httpx.Client,
+        receiver: Receiver,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        dispatcher: WebhookDispatcher,
+    ) -> None:
+        unreadable = create_endpoint(partner, receiver, ["document.booked"])
+        readable = create_endpoint(partner, receiver, ["document.booked"])
+        async with sessionmaker.begin() as session:  # sealed with keys since rotated away
+            row = await session.get(WebhookEndpoint, uuid.UUID(unreadable["id"]))
+            assert row is not None
+            row.secret = b"sealed-with-a-retired-key"
+        try:
+            assert await publish_to(sessionmaker, readable["id"]) == 2  # one to each
+            await dispatcher.deliver_due()
+            assert receiver.statuses == [200]
+            assert [d["status"] for d in deliveries(partner, readable["id"])] == ["delivered"]
+            assert [d["status"] for d in deliveries(partner, unreadable["id"])] == ["pending"]
+        finally:  # later tests' dispatchers leave it alone
+            async with sessionmaker.begin() as session:
+                row = await session.get(WebhookEndpoint, uuid.UUID(unreadable["id"]))
+                assert row is not None
+                row.status = "disabled"
+
     async def test_run_delivers_until_stopped(
         self,
         partner: httpx.Client,

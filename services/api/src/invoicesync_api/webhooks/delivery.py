@@ -192,18 +192,28 @@ class WebhookDispatcher:
             rows = await repository.claim_due(
                 session, now, limit=self._settings.batch_size, token=token, lease_seconds=lease
             )
-            jobs = [
-                Job(
-                    delivery_id=delivery.id,
-                    claim_token=token,
-                    endpoint_id=endpoint.id,
-                    url=endpoint.url,
-                    event_id=delivery.event_id,
-                    payload=delivery.payload,
-                    secrets=service.signing_secrets(self._box, endpoint, now),
+            jobs = []
+            for delivery, endpoint in rows:
+                try:
+                    secrets = service.signing_secrets(self._box, endpoint, now)
+                except ValueError:  # keys rotated away from it: the others still go out
+                    log.error(
+                        "webhook endpoint's secret cannot be decrypted with the configured "
+                        "keys; its deliveries wait (claimed again after the lease)",
+                        endpoint_id=str(endpoint.id),
+                    )
+                    continue
+                jobs.append(
+                    Job(
+                        delivery_id=delivery.id,
+                        claim_token=token,
+                        endpoint_id=endpoint.id,
+                        url=endpoint.url,
+                        event_id=delivery.event_id,
+                        payload=delivery.payload,
+                        secrets=secrets,
+                    )
                 )
-                for delivery, endpoint in rows
-            ]
         return Claim(jobs, deadline)
 
     async def _send(self, http: httpx.AsyncClient, job: Job) -> Outcome:
