@@ -75,7 +75,11 @@ async def permanent_failure(
 
 async def success(session: AsyncSession, integration: Integration) -> None:
     """A document went through: the run of failures is over. Writes only when there is a
-    run (no write per booking); a paused integration keeps its cause until resumed."""
+    run (no statement per booking: the row as this transaction read it shows none; a
+    failure counted since is ended by the next success); a paused integration keeps its
+    cause until resumed."""
+    if not integration.failure_streak_count:
+        return
     await session.execute(
         update(Integration)
         .where(
