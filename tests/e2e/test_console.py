@@ -136,6 +136,38 @@ def test_the_documents_show_the_booking_number_and_filter_the_unsynced(
     look(page, shots, "documents-not-synced")
 
 
+def test_a_german_browser_gets_the_console_in_german_and_can_switch(
+    browser: Browser, stack: Stack, books: dict[str, Any], shots: Path
+) -> None:
+    """Chromium's locale sends ``Accept-Language: de-DE``; the switch then picks Dutch."""
+    context = browser.new_context(locale="de-DE")
+    try:
+        page = context.new_page()
+        page.goto(f"{stack.api_url}/console/sign-in")
+        expect(page.locator("html")).to_have_attribute("lang", "de")
+        page.get_by_label("API-Schlüssel").fill(books["key"])
+        page.get_by_role("button", name="Anmelden").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Mandanten")
+        page.get_by_role("link", name="Bakkerij Console").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Bakkerij Console: Rechnungen")
+        headers = page.get_by_role("columnheader")
+        expect(headers.filter(has_text="Buchungsnummer (Exact Online)")).to_have_count(1)
+        expect(headers.filter(has_text="Belegdatum")).to_have_count(1)
+        expect(page.locator("tr[data-number='2025-C002'] .sync")).to_contain_text(
+            "Fehlgeschlagen"
+        )
+        look(page, shots, "documents-de")
+
+        page.get_by_label("Sprache").select_option("nl")
+        page.get_by_role("button", name="Sprache wechseln").click()
+        expect(page.locator("html")).to_have_attribute("lang", "nl")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Bakkerij Console: Facturen")
+        expect(page.get_by_role("columnheader", name="Boekingsnummer (Exact Online)")).to_be_visible()
+        look(page, shots, "documents-nl")
+    finally:
+        context.close()
+
+
 def test_the_bell_shows_the_run_notification_unread_first(
     page: Page, stack: Stack, books: dict[str, Any], shots: Path, partner: httpx.Client
 ) -> None:

@@ -252,3 +252,50 @@ async def test_retry_sends_a_failed_document_again_and_comes_back(
         after = (await connection.execute(outbox, {"id": f"%{document_id}%"})).scalar_one()
     assert after == before + 1  # one more sync request for its integration
     assert partner.get(f"/v1/invoices/{document_id}").json()["sync"][0]["status"] == "pending"
+
+
+async def test_the_console_speaks_the_readers_language(
+    api_url: str, sessionmaker: Any
+) -> None:
+    """The switch's cookie, else Accept-Language, else the partner's default language."""
+    dutch = {"Accept-Language": "nl-BE, nl;q=0.9, en;q=0.5"}
+    with new_partner(api_url, "Talen") as partner:
+        client_id = partner.post("/v1/clients", json={"name": "Bakkerij Taal"}).json()["id"]
+        await add_integration(sessionmaker, client_id)
+        assert partner.post("/v1/invoices", json=invoice(client_id, "T-1")).status_code == 201
+        documents = f"/console/clients/{client_id}/documents"
+        with browser(api_url) as page:
+            form = page.get("/console/sign-in", headers=dutch)
+            assert '<html lang="nl">' in form.text and ">Inloggen</button>" in form.text
+            assert page.post(
+                "/console/sign-in", data={"api_key": key_of(partner)}, headers=dutch
+            ).status_code == 303
+            shown = page.get(documents, headers=dutch)
+            assert '<html lang="nl">' in shown.text and shown.headers["content-language"] == "nl"
+            assert "Boekingsnummer (Exact Online)" in shown.text
+            assert ">Factuurdatum</th>" in shown.text and ">Facturen</a>" in shown.text
+            assert "Booking number" not in shown.text and "Issue date" not in shown.text
+
+            # No Accept-Language: the partner's default language.
+            assert '<html lang="en">' in page.get(documents).text
+            changed = partner.patch("/v1/partner", json={"language": "de"})
+            assert changed.status_code == 200, changed.text
+            german = page.get(documents)
+            assert '<html lang="de">' in german.text and "Buchungsnummer (Exact Online)" in german.text
+
+            # The switch wins over both, and leads back to the page it was used on.
+            switched = page.post(
+                "/console/language", data={"language": "fr", "back": documents}, headers=dutch
+            )
+            assert switched.status_code == 303 and switched.headers["location"] == documents
+            french = page.get(documents, headers=dutch)
+            assert '<html lang="fr">' in french.text and french.headers["content-language"] == "fr"
+            assert "Numéro d’écriture (Exact Online)" in french.text
+
+            # Only back to a console page; a language we do not speak is refused.
+            away = page.post(
+                "/console/language", data={"language": "de", "back": "//evil.example/console/"}
+            )
+            assert away.headers["location"] == "/console/clients"
+            unknown = page.post("/console/language", data={"language": "pt", "back": documents})
+            assert unknown.status_code == 422 and 'lang="de"' in unknown.text

@@ -24,13 +24,14 @@ from invoicesync_api.api_keys.scopes import Scope
 from invoicesync_api.clients import repository as clients
 from invoicesync_api.console import repository, session
 from invoicesync_api.console.health import Activity, health
-from invoicesync_api.console.i18n import Translator, translator
+from invoicesync_api.console.i18n import ENDONYMS, Translator, remember, translator
 from invoicesync_api.console.labels import COUNT_LABELS, LABELS, system_names
 from invoicesync_api.deps import Caller, SessionDep, authenticate
 from invoicesync_api.documents import repository as documents
 from invoicesync_api.documents import service as document_service
 from invoicesync_api.errors.exceptions import ApiError, Unauthorized
 from invoicesync_api.i18n.catalog import N_
+from invoicesync_api.i18n.languages import LANGUAGES
 from invoicesync_api.integrations import repository as integrations
 from invoicesync_api.notifications import repository as notifications
 from invoicesync_api.rate_limits import TooManyRequests
@@ -143,6 +144,8 @@ def _page(
             "locale": t.locale,
             "labels": LABELS,
             "count_labels": COUNT_LABELS,
+            "languages": [(code, ENDONYMS[code]) for code in LANGUAGES],
+            "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
             **context,
         },
         status_code=status_code,
@@ -157,6 +160,24 @@ def _error_page(request: Request, status: int, detail: str) -> HTMLResponse:
 @router.get("", response_class=HTMLResponse)
 async def home(request: Request) -> Response:
     return RedirectResponse("/console/clients", status_code=303)
+
+
+Language = Literal["en", "de", "nl", "es", "fr"]
+
+
+@router.post("/language", response_class=HTMLResponse)
+async def choose_language(
+    request: Request,
+    language: Annotated[Language, Form()],
+    back: Annotated[str, Form(max_length=2000)] = "/console/clients",
+) -> Response:
+    """The switch in every page's header: remembered in a cookie (also before sign-in),
+    then back to the page it was used on (a console page only: no open redirect)."""
+    if not back.startswith("/console/") or back.startswith("/console//"):
+        back = "/console/clients"
+    response = RedirectResponse(back, status_code=303)
+    remember(request, response, language)
+    return response
 
 
 @router.get("/sign-in", response_class=HTMLResponse)
