@@ -215,3 +215,39 @@ def test_a_read_only_key_sees_no_action_buttons(
     look(page, shots, "notifications-read-only")
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/console/sign-in$"))
+
+
+def test_two_chosen_documents_are_sent_and_the_run_is_followed_to_its_end(
+    page: Page, stack: Stack, books: dict[str, Any], shots: Path, partner: httpx.Client
+) -> None:
+    """Select two, send, watch the progress (htmx polls it) reach finished: both booked,
+    and exactly one new notification on the bell."""
+    numbers = ["2026-C010", "2026-C011"]
+    for number in numbers:
+        created = partner.post("/v1/invoices", json=document_body(books["client_id"], number))
+        assert created.status_code == 201, created.text
+    sign_in(page, stack, books["key"])
+    unread = int(page.locator("#bell .count").get_attribute("data-unread") or "")
+    page.goto(f"{stack.api_url}/console/clients/{books['client_id']}/documents")
+    for number in numbers:
+        page.get_by_role("checkbox", name=f"Select {number}").check()
+    look(page, shots, "documents-selected")
+
+    page.get_by_role("button", name="Send to accounting").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Bakkerij Console: Sending to accounting"
+    )
+    progress = page.locator("#run-progress")
+    expect(progress).to_have_attribute("data-status", "finished", timeout=60_000)
+    expect(progress.get_by_role("status")).to_have_text("Finished: 2 of 2 done.")
+    expect(progress.locator("tbody tr")).to_have_count(2)
+    for number in numbers:
+        row = progress.locator(f"tr[data-number='{number}']")
+        expect(row.locator(".sync")).to_have_attribute("data-status", "booked")
+        expect(row.locator(".booking-number")).to_have_text(re.compile(r"^\d+$"))
+    expect(page.locator("#bell .count")).to_have_attribute("data-unread", str(unread + 1))
+    look(page, shots, "sync-run-finished")
+
+    run_id = progress.get_attribute("data-run")
+    ours = [n for n in partner.get("/v1/notifications").json() if n["sync_run_id"] == run_id]
+    assert len(ours) == 1

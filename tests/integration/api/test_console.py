@@ -22,6 +22,7 @@ from invoicesync_api.console import session
 from invoicesync_api.console.router import PAGE_SIZE
 from invoicesync_api.settings import ApiSettings
 from tests.integration.api.conftest import ADMIN_TOKEN, add_integration, invoice, new_partner
+from tests.integration.api.test_sync_runs import booked, deliver
 from tests.support.servers import serve_in_thread
 
 FAILURE_BURST = 3
@@ -299,3 +300,64 @@ async def test_the_console_speaks_the_readers_language(
             assert away.headers["location"] == "/console/clients"
             unknown = page.post("/console/language", data={"language": "pt", "back": documents})
             assert unknown.status_code == 422 and 'lang="de"' in unknown.text
+
+
+def progress_of(html: str) -> str:
+    found = re.search(r'<section id="run-progress" data-status="(\w+)"', html)
+    assert found, html
+    return found[1]
+
+
+async def test_send_to_accounting_starts_a_run_and_polls_its_progress_until_finished(
+    api_url: str, partner: httpx.Client, client_id: str, sessionmaker: Any
+) -> None:
+    integration = await add_integration(sessionmaker, client_id)
+    ids = [
+        partner.post("/v1/invoices", json=invoice(client_id, f"S-{n}")).json()["id"]
+        for n in range(3)
+    ]
+    reader = partner.post("/v1/api-keys", json={"name": "viewer", "scopes": ["read"]})
+    with signed_in(api_url, reader.json()["api_key"]) as page:
+        shown = page.get(f"/console/clients/{client_id}/documents").text
+        assert 'data-action="send"' not in shown and 'name="document_ids"' not in shown
+        refused = page.post(
+            f"/console/clients/{client_id}/send", data={"csrf": csrf_of(shown), "document_ids": ids}
+        )
+        assert refused.status_code == 403 and "may only read" in refused.text
+    with signed_in(api_url, key_of(partner)) as page:
+        documents = f"/console/clients/{client_id}/documents"
+        shown = page.get(documents).text
+        assert shown.count('name="document_ids"') == 3 and 'data-action="send"' in shown
+        csrf = csrf_of(shown)
+        nothing = page.post(f"/console/clients/{client_id}/send", data={"csrf": csrf})
+        assert nothing.status_code == 422 and "Choose at least one document" in nothing.text
+
+        sent = page.post(
+            f"/console/clients/{client_id}/send", data={"csrf": csrf, "document_ids": ids[:2]}
+        )
+        assert sent.status_code == 303, sent.text
+        run_url = sent.headers["location"]
+        run_id = run_url.rsplit("/", 1)[1]
+        assert partner.get(f"/v1/sync-runs/{run_id}").json()["totals"]["documents_total"] == 2
+        again = page.post(
+            f"/console/clients/{client_id}/send", data={"csrf": csrf, "document_ids": ids[2:]}
+        )
+        assert again.status_code == 409 and "already going" in again.text
+
+        running = page.get(run_url).text
+        assert progress_of(running) == "running"
+        assert f'hx-get="{run_url}/progress" hx-trigger="every 1s"' in running
+        assert numbers_on(running) == ["S-0", "S-1"]  # the run's documents, not S-2
+        assert "Sending: 0 of 2 done." in running
+
+        await deliver(sessionmaker, booked(ids[0], integration, run_id, "26700101"))
+        half = page.get(f"{run_url}/progress", headers={"HX-Request": "true"}).text
+        assert progress_of(half) == "running" and "Sending: 1 of 2 done." in half
+        assert "26700101" in half and 'hx-trigger="every 1s"' in half
+        assert 'hx-swap-oob="true"' in half and 'data-unread="0"' in half
+
+        await deliver(sessionmaker, booked(ids[1], integration, run_id, "26700102"))
+        done = page.get(f"{run_url}/progress", headers={"HX-Request": "true"}).text
+        assert progress_of(done) == "finished" and "Finished: 2 of 2 done." in done
+        assert "hx-trigger=\"every" not in done.split('id="bell"')[0]  # polling stops
+        assert "26700102" in done and 'data-unread="1"' in done  # the run's notification

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.console.health import Activity
-from invoicesync_api.db.models import DocumentSync, Notification
+from invoicesync_api.db.models import Document, DocumentSync, Notification, SyncRunItem
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.states import SyncStatus
 
@@ -87,3 +87,14 @@ async def count_unread(session: AsyncSession, partner_id: uuid.UUID) -> int:
         )
         or 0
     )
+
+
+async def run_documents(
+    session: AsyncSession, run_id: uuid.UUID, limit: int
+) -> Sequence[Document]:
+    """The documents a run sends (its items name each once per integration), by number."""
+    chosen = select(SyncRunItem.document_id).where(SyncRunItem.sync_run_id == run_id)
+    rows = await session.scalars(
+        select(Document).where(Document.id.in_(chosen)).order_by(Document.number).limit(limit)
+    )
+    return rows.all()

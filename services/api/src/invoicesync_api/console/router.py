@@ -8,6 +8,7 @@ Not in the OpenAPI contract: these are pages, not API."""
 from __future__ import annotations
 
 import secrets
+from functools import partial
 import uuid
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -19,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.api_keys.scopes import Scope
 from invoicesync_api.clients import repository as clients
@@ -26,18 +28,26 @@ from invoicesync_api.console import repository, session
 from invoicesync_api.console.health import Activity, health
 from invoicesync_api.console.i18n import ENDONYMS, Translator, remember, translator
 from invoicesync_api.console.labels import COUNT_LABELS, LABELS, system_names
+from invoicesync_api.db.models import Document, DocumentSync
 from invoicesync_api.deps import Caller, SessionDep, authenticate
 from invoicesync_api.documents import repository as documents
 from invoicesync_api.documents import service as document_service
-from invoicesync_api.errors.exceptions import ApiError, Unauthorized
-from invoicesync_api.i18n.catalog import N_
+from invoicesync_api.errors.exceptions import ApiError, Unauthorized, Unprocessable
+from invoicesync_api.i18n.catalog import N_, render
 from invoicesync_api.i18n.languages import LANGUAGES
+from invoicesync_api.i18n.sync_errors import sync_error_message
 from invoicesync_api.integrations import repository as integrations
 from invoicesync_api.notifications import repository as notifications
 from invoicesync_api.rate_limits import TooManyRequests
+from invoicesync_api.sync import repository as sync_runs
+from invoicesync_api.sync import service as sync_service
+from invoicesync_api.sync.schemas import SyncRunIn
+from invoicesync_shared.db.models import Integration
 from invoicesync_shared.states import SyncStatus
 
 PAGE_SIZE = 25
+RUN_DOCUMENTS_SHOWN = 100
+POLL_SECONDS = 1
 NOTIFICATIONS_SHOWN = 50
 SIGN_IN = "/console/sign-in"
 
@@ -74,8 +84,9 @@ class ConsoleRoute(APIRoute):
                 response = _redirect(request, url)
                 session.end(request, response)
                 return response
-            except ApiError as exc:
-                return _error_page(request, exc.status, exc.detail)
+            except ApiError as exc:  # the API's message, in the page's language
+                language = translator(request).locale
+                return _error_page(request, exc.status, render(language, exc.template, exc.params))
             except RequestValidationError:
                 t = translator(request)
                 return _error_page(request, 422, t.gettext("This address is not valid."))
@@ -144,11 +155,26 @@ def _page(
             "locale": t.locale,
             "labels": LABELS,
             "count_labels": COUNT_LABELS,
+            "sync_error": partial(_sync_error, t.locale),
             "languages": [(code, ENDONYMS[code]) for code in LANGUAGES],
             "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
             **context,
         },
         status_code=status_code,
+    )
+
+
+def _sync_error(
+    language: str, state: DocumentSync, integration: Integration, document: Document
+) -> str | None:
+    """A sync state's error in the page's language (the stored English in English)."""
+    return sync_error_message(
+        language,
+        state.error_code,
+        state.error_message,
+        system=integration.system,
+        number=document.number,
+        booking_number=state.booking_number,
     )
 
 
@@ -384,3 +410,72 @@ async def mark_read(
     )
     notifications.mark_read(notification)
     return _redirect(request, "/console/notifications")
+
+
+@router.post("/clients/{client_id}/send", response_class=HTMLResponse)
+async def send_to_accounting(
+    request: Request,
+    client_id: uuid.UUID,
+    viewer: ViewerDep,
+    db: SessionDep,
+    document_ids: Annotated[list[uuid.UUID], Form(max_length=PAGE_SIZE)] = [],  # noqa: B006
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """The chosen documents as one manual sync run (as ``POST /v1/sync-runs``), then its
+    progress page."""
+    _check_csrf(viewer, csrf)
+    _need_write(viewer)
+    if not document_ids:
+        raise Unprocessable(viewer.t.gettext("Choose at least one document to send."))
+    run = await sync_service.start(
+        db, SyncRunIn(client_id=client_id, document_ids=document_ids), viewer.caller.partner_id
+    )
+    await sync_runs.save_run(db, run)
+    return _redirect(request, f"/console/sync-runs/{run.id}")
+
+
+async def _run_context(db: AsyncSession, viewer: Viewer, run_id: uuid.UUID) -> dict[str, Any]:
+    """What the progress shows: the run's totals and its documents' states now."""
+    run = await sync_runs.get_run(db, run_id, viewer.caller.partner_id)
+    client = await clients.get_client(db, run.client_id, viewer.caller.partner_id)
+    columns = [
+        i for i in await integrations.list_for_client(db, client.id) if i.id in run.integration_ids
+    ]
+    names = system_names(columns, viewer.t.gettext)
+    rows = await repository.run_documents(db, run.id, RUN_DOCUMENTS_SHOWN)
+    states = await documents.sync_states(db, [d.id for d in rows])
+    totals = sync_service.totals(run)
+    return {
+        "run": run,
+        "client": client,
+        "totals": totals,
+        "settled": totals["documents_total"] - totals["documents_pending"],
+        "columns": [(i, names[i.id]) for i in columns],
+        "items": [
+            {"document": d, "states": {i.id: s for s, i in states[d.id]}} for d in rows
+        ],
+        "poll_seconds": POLL_SECONDS,
+    }
+
+
+@router.get("/sync-runs/{run_id}", response_class=HTMLResponse)
+async def run_page(
+    request: Request, run_id: uuid.UUID, viewer: ViewerDep, db: SessionDep
+) -> Response:
+    """A run's live progress: the fragment below polls itself until the run finishes."""
+    context = await _run_context(db, viewer, run_id)
+    unread = await repository.count_unread(db, viewer.caller.partner_id)
+    return _page(request, "sync_run.html", viewer.t, viewer=viewer, unread=unread, **context)
+
+
+@router.get("/sync-runs/{run_id}/progress", response_class=HTMLResponse)
+async def run_progress(
+    request: Request, run_id: uuid.UUID, viewer: ViewerDep, db: SessionDep
+) -> Response:
+    """The progress fragment for htmx; once finished it stops polling and refreshes the
+    bell out of band (the run's notification is there now)."""
+    context = await _run_context(db, viewer, run_id)
+    unread = await repository.count_unread(db, viewer.caller.partner_id)
+    return _page(
+        request, "_run_progress.html", viewer.t, viewer=viewer, unread=unread, oob=True, **context
+    )
