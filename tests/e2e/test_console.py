@@ -153,16 +153,16 @@ def test_a_german_browser_gets_the_console_in_german_and_can_switch(
         headers = page.get_by_role("columnheader")
         expect(headers.filter(has_text="Buchungsnummer (Exact Online)")).to_have_count(1)
         expect(headers.filter(has_text="Belegdatum")).to_have_count(1)
-        expect(page.locator("tr[data-number='2025-C002'] .sync")).to_contain_text(
-            "Fehlgeschlagen"
-        )
+        expect(page.locator("tr[data-number='2025-C002'] .sync")).to_contain_text("Fehlgeschlagen")
         look(page, shots, "documents-de")
 
         page.get_by_label("Sprache").select_option("nl")
         page.get_by_role("button", name="Sprache wechseln").click()
         expect(page.locator("html")).to_have_attribute("lang", "nl")
         expect(page.get_by_role("heading", level=1)).to_have_text("Bakkerij Console: Facturen")
-        expect(page.get_by_role("columnheader", name="Boekingsnummer (Exact Online)")).to_be_visible()
+        expect(
+            page.get_by_role("columnheader", name="Boekingsnummer (Exact Online)")
+        ).to_be_visible()
         look(page, shots, "documents-nl")
     finally:
         context.close()

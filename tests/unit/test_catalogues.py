@@ -177,7 +177,7 @@ def test_the_console_speaks_the_bookkeepers_words() -> None:
         "de": "Buchungsnummer",
         "nl": "Boekingsnummer",
         "es": "Número de registro",
-        "fr": "Numéro d’écriture",
+        "fr": "Numéro d'écriture",
     }
     for language, word in words.items():
         header = catalog.translations(language, catalog.CONSOLE).gettext(

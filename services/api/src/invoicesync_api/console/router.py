@@ -8,9 +8,9 @@ Not in the OpenAPI contract: these are pages, not API."""
 from __future__ import annotations
 
 import secrets
-from functools import partial
 import uuid
 from collections.abc import Callable, Coroutine
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
@@ -24,19 +24,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.api_keys.scopes import Scope
 from invoicesync_api.clients import repository as clients
-from invoicesync_api.console import repository, session
+from invoicesync_api.console import inbox, repository, session
 from invoicesync_api.console.health import Activity, health
 from invoicesync_api.console.i18n import ENDONYMS, Translator, remember, translator
-from invoicesync_api.console.labels import COUNT_LABELS, LABELS, system_names
+from invoicesync_api.console.labels import (
+    COUNT_LABELS,
+    INTEGRATION_LABELS,
+    LABELS,
+    SYSTEMS,
+    system_names,
+)
 from invoicesync_api.db.models import Document, DocumentSync
-from invoicesync_api.deps import Caller, SessionDep, authenticate
+from invoicesync_api.deps import Caller, SessionDep, SettingsDep, authenticate
 from invoicesync_api.documents import repository as documents
 from invoicesync_api.documents import service as document_service
 from invoicesync_api.errors.exceptions import ApiError, Unauthorized, Unprocessable
 from invoicesync_api.i18n.catalog import N_, render
 from invoicesync_api.i18n.languages import LANGUAGES
 from invoicesync_api.i18n.sync_errors import sync_error_message
+from invoicesync_api.integrations import brake
 from invoicesync_api.integrations import repository as integrations
+from invoicesync_api.integrations import service as integration_service
+from invoicesync_api.integrations.oauth import OAUTH_SYSTEMS
 from invoicesync_api.notifications import repository as notifications
 from invoicesync_api.rate_limits import TooManyRequests
 from invoicesync_api.sync import repository as sync_runs
@@ -46,6 +55,7 @@ from invoicesync_shared.db.models import Integration
 from invoicesync_shared.states import SyncStatus
 
 PAGE_SIZE = 25
+INBOX_DOCUMENTS_SHOWN = 10  # per cause; the count says how many there are
 RUN_DOCUMENTS_SHOWN = 100
 POLL_SECONDS = 1
 NOTIFICATIONS_SHOWN = 50
@@ -107,6 +117,10 @@ class Viewer:
     def can_write(self) -> bool:
         return Scope.WRITE in self.caller.scopes
 
+    @property
+    def can_admin(self) -> bool:
+        return Scope.ADMIN in self.caller.scopes
+
 
 async def get_viewer(request: Request) -> Viewer:
     opened = session.read(request)
@@ -132,6 +146,11 @@ def _check_csrf(viewer: Viewer, token: str) -> None:
 def _need_write(viewer: Viewer) -> None:
     if not viewer.can_write:
         raise _Refused(viewer.t.gettext("This API key may only read."))
+
+
+def _need_admin(viewer: Viewer) -> None:
+    if not viewer.can_admin:
+        raise _Refused(viewer.t.gettext("This needs an API key with the admin scope."))
 
 
 class _Refused(ApiError):
@@ -362,6 +381,7 @@ async def retry_document(
     db: SessionDep,
     kind: Annotated[Kind, Form()],
     csrf: Annotated[str, Form()] = "",
+    back: Annotated[Literal["documents", "inbox"], Form()] = "documents",
 ) -> Response:
     """Send a failed document again (as ``POST /v1/invoices/{id}/retry``), then back to
     its client's documents."""
@@ -371,6 +391,8 @@ async def retry_document(
         db, document_id, viewer.caller.partner_id, kind, lock=True
     )
     await document_service.retry(db, document)
+    if back == "inbox":
+        return _redirect(request, "/console/inbox")
     return _redirect(request, f"/console/clients/{document.client_id}/documents?kind={kind}")
 
 
@@ -451,9 +473,7 @@ async def _run_context(db: AsyncSession, viewer: Viewer, run_id: uuid.UUID) -> d
         "totals": totals,
         "settled": totals["documents_total"] - totals["documents_pending"],
         "columns": [(i, names[i.id]) for i in columns],
-        "items": [
-            {"document": d, "states": {i.id: s for s, i in states[d.id]}} for d in rows
-        ],
+        "items": [{"document": d, "states": {i.id: s for s, i in states[d.id]}} for d in rows],
         "poll_seconds": POLL_SECONDS,
     }
 
@@ -479,3 +499,60 @@ async def run_progress(
     return _page(
         request, "_run_progress.html", viewer.t, viewer=viewer, unread=unread, oob=True, **context
     )
+
+
+@router.get("/inbox", response_class=HTMLResponse)
+async def inbox_page(request: Request, viewer: ViewerDep, db: SessionDep) -> Response:
+    """Failed sends and integrations that need a person, across all clients, by cause."""
+    partner = viewer.caller.partner_id
+    counts = await repository.failure_counts(db, partner)
+    failures = {
+        key: list(await repository.failures(db, partner, *key, INBOX_DOCUMENTS_SHOWN))
+        for key in counts
+    }
+    attention = list(await repository.integrations_needing_attention(db, partner))
+    return _page(
+        request,
+        "inbox.html",
+        viewer.t,
+        viewer=viewer,
+        unread=await repository.count_unread(db, partner),
+        problems=inbox.group(viewer.t.locale, counts, failures, attention),
+        systems=SYSTEMS,
+        integration_labels=INTEGRATION_LABELS,
+        oauth_systems=OAUTH_SYSTEMS,
+    )
+
+
+@router.post("/integrations/{integration_id}/resume", response_class=HTMLResponse)
+async def resume_integration(
+    request: Request,
+    integration_id: uuid.UUID,
+    viewer: ViewerDep,
+    db: SessionDep,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Send again after the failure brake paused it (as ``POST
+    /v1/integrations/{id}/resume``), then back to the inbox."""
+    _check_csrf(viewer, csrf)
+    _need_admin(viewer)
+    integration = await integrations.get_integration(db, integration_id, viewer.caller.partner_id)
+    await brake.resume(db, integration)
+    return _redirect(request, "/console/inbox")
+
+
+@router.post("/integrations/{integration_id}/reconnect", response_class=HTMLResponse)
+async def reconnect_integration(
+    integration_id: uuid.UUID,
+    viewer: ViewerDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Allow access again (as ``POST /v1/integrations/{id}/reconnect``): straight on to
+    the accounting system's consent page."""
+    _check_csrf(viewer, csrf)
+    _need_admin(viewer)
+    integration = await integrations.get_integration(db, integration_id, viewer.caller.partner_id)
+    url = integration_service.begin_reconnect(integration, settings)
+    return RedirectResponse(url, status_code=303)
