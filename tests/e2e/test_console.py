@@ -164,8 +164,25 @@ def test_a_german_browser_gets_the_console_in_german_and_can_switch(
             page.get_by_role("columnheader", name="Boekingsnummer (Exact Online)")
         ).to_be_visible()
         look(page, shots, "documents-nl")
+        page.get_by_role("link", name="Inbox").click()
+        cause = page.locator("[data-cause='before_start_date']")
+        expect(cause.get_by_role("heading")).to_contain_text("Niet verzonden")
+        look(page, shots, "inbox-nl")
     finally:
         context.close()
+
+
+def test_the_inbox_shows_the_failed_document_under_its_cause_with_the_fix(
+    page: Page, stack: Stack, books: dict[str, Any], shots: Path
+) -> None:
+    sign_in(page, stack, books["key"])
+    page.get_by_role("link", name="Inbox").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Inbox")
+    cause = page.locator("[data-cause='before_start_date'][data-system='exact']")
+    expect(cause.get_by_role("heading")).to_contain_text("move the integration's start date")
+    expect(cause.locator("tr[data-number='2025-C002']")).to_be_visible()
+    expect(cause.get_by_role("button", name="Retry 2025-C002")).to_be_visible()
+    look(page, shots, "inbox")
 
 
 def test_the_bell_shows_the_run_notification_unread_first(

@@ -275,7 +275,7 @@ async def test_the_console_speaks_the_readers_language(api_url: str, sessionmake
             shown = page.get(documents, headers=dutch)
             assert '<html lang="nl">' in shown.text and shown.headers["content-language"] == "nl"
             assert "Boekingsnummer (Exact Online)" in shown.text
-            assert ">Factuurdatum</th>" in shown.text and ">Facturen</a>" in shown.text
+            assert ">Documentdatum</th>" in shown.text and ">Facturen</a>" in shown.text
             assert "Booking number" not in shown.text and "Issue date" not in shown.text
 
             # No Accept-Language: the partner's default language.
