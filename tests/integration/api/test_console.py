@@ -387,8 +387,8 @@ async def test_the_inbox_groups_problems_of_all_clients_by_cause_with_the_fix(
             sessionmaker, butcher, system="lexware", status="needs_reauthorization"
         )
         for owner, number in ((bakery, "B-1"), (butcher, "S-1")):  # before the start date
-            dated = invoice(owner, number, issue_date="2025-12-01")
-            assert partner.post("/v1/invoices", json=dated).status_code == 201
+            early = invoice(owner, number, issue_date="2025-12-01")
+            assert partner.post("/v1/invoices", json=early).status_code == 201
         refused = partner.post("/v1/invoices", json=invoice(butcher, "S-2")).json()["id"]
         async with engine.begin() as connection:  # as the connector's answers leave them
             await connection.execute(
