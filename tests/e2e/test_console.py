@@ -136,6 +136,55 @@ def test_the_documents_show_the_booking_number_and_filter_the_unsynced(
     look(page, shots, "documents-not-synced")
 
 
+def test_a_german_browser_gets_the_console_in_german_and_can_switch(
+    browser: Browser, stack: Stack, books: dict[str, Any], shots: Path
+) -> None:
+    """Chromium's locale sends ``Accept-Language: de-DE``; the switch then picks Dutch."""
+    context = browser.new_context(locale="de-DE")
+    try:
+        page = context.new_page()
+        page.goto(f"{stack.api_url}/console/sign-in")
+        expect(page.locator("html")).to_have_attribute("lang", "de")
+        page.get_by_label("API-Schlüssel").fill(books["key"])
+        page.get_by_role("button", name="Anmelden").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Mandanten")
+        page.get_by_role("link", name="Bakkerij Console").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Bakkerij Console: Rechnungen")
+        headers = page.get_by_role("columnheader")
+        expect(headers.filter(has_text="Buchungsnummer (Exact Online)")).to_have_count(1)
+        expect(headers.filter(has_text="Belegdatum")).to_have_count(1)
+        expect(page.locator("tr[data-number='2025-C002'] .sync")).to_contain_text("Fehlgeschlagen")
+        look(page, shots, "documents-de")
+
+        page.get_by_label("Sprache").select_option("nl")
+        page.get_by_role("button", name="Sprache wechseln").click()
+        expect(page.locator("html")).to_have_attribute("lang", "nl")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Bakkerij Console: Facturen")
+        expect(
+            page.get_by_role("columnheader", name="Boekingsnummer (Exact Online)")
+        ).to_be_visible()
+        look(page, shots, "documents-nl")
+        page.get_by_role("link", name="Inbox").click()
+        cause = page.locator("[data-cause='before_start_date']")
+        expect(cause.get_by_role("heading")).to_contain_text("Niet verzonden")
+        look(page, shots, "inbox-nl")
+    finally:
+        context.close()
+
+
+def test_the_inbox_shows_the_failed_document_under_its_cause_with_the_fix(
+    page: Page, stack: Stack, books: dict[str, Any], shots: Path
+) -> None:
+    sign_in(page, stack, books["key"])
+    page.get_by_role("link", name="Inbox").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Inbox")
+    cause = page.locator("[data-cause='before_start_date'][data-system='exact']")
+    expect(cause.get_by_role("heading")).to_contain_text("move the integration's start date")
+    expect(cause.locator("tr[data-number='2025-C002']")).to_be_visible()
+    expect(cause.get_by_role("button", name="Retry 2025-C002")).to_be_visible()
+    look(page, shots, "inbox")
+
+
 def test_the_bell_shows_the_run_notification_unread_first(
     page: Page, stack: Stack, books: dict[str, Any], shots: Path, partner: httpx.Client
 ) -> None:
@@ -183,3 +232,64 @@ def test_a_read_only_key_sees_no_action_buttons(
     look(page, shots, "notifications-read-only")
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/console/sign-in$"))
+
+
+def test_two_chosen_documents_are_sent_and_the_run_is_followed_to_its_end(
+    page: Page, stack: Stack, books: dict[str, Any], shots: Path, partner: httpx.Client
+) -> None:
+    """Select two, send, watch the progress (htmx polls it) reach finished: both booked,
+    and exactly one new notification on the bell. The two were dated before the start
+    date (not sent) until it moved back; Exact's first answer to the run hangs (a sandbox
+    fault), so the run is still going when its page opens."""
+    client_id = partner.post("/v1/clients", json={"name": "Bakkerij Verzending"}).json()["id"]
+    integration = connect_exact(partner, client_id, new_exact_division(stack))
+    numbers = ["2025-V001", "2025-V002"]
+    for number in numbers:
+        body = document_body(client_id, number, issue_date="2025-12-01")
+        created = partner.post("/v1/invoices", json=body)
+        assert created.status_code == 201, created.text
+    moved = partner.patch(
+        f"/v1/integrations/{integration['id']}",
+        json={"settings": {"start_date": "2025-01-01"}},
+    )
+    assert moved.status_code == 200, moved.text
+    sign_in(page, stack, books["key"])
+    unread = int(page.locator("#bell .count").get_attribute("data-unread") or "")
+    page.goto(f"{stack.api_url}/console/clients/{client_id}/documents")
+    for number in numbers:
+        page.get_by_role("checkbox", name=f"Select {number}").check()
+    look(page, shots, "documents-selected")
+
+    armed = httpx.post(
+        f"{stack.sandbox_url}/_sandbox/faults",
+        json={
+            "system": "exact",
+            "path_pattern": "salesentry/SalesEntries",
+            "kind": "timeout",
+            "count": 1,
+            "method": "POST",
+        },
+    )
+    assert armed.status_code < 300, armed.text
+    page.get_by_role("button", name="Send to accounting").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Bakkerij Verzending: Sending to accounting"
+    )
+    progress = page.locator("#run-progress")
+    expect(progress).to_have_attribute("data-status", "running")
+    look(page, shots, "sync-run-running")
+    expect(progress).to_have_attribute("data-status", "finished", timeout=60_000)
+    expect(progress.get_by_role("status")).to_have_text("Finished: 2 of 2 done.")
+    expect(progress.locator("tbody tr")).to_have_count(2)
+    for number in numbers:
+        row = progress.locator(f"tr[data-number='{number}']")
+        expect(row.locator(".sync")).to_have_attribute("data-status", "booked")
+        expect(row.locator(".booking-number")).to_have_text(re.compile(r"^\d+$"))
+    # In the same swap as "finished" (out of band), not at the bell's next 15 s refresh.
+    bell = page.locator("#bell .count")
+    expect(bell).to_have_attribute("data-unread", str(unread + 1), timeout=2_000)
+    look(page, shots, "sync-run-finished")
+
+    run_id = progress.get_attribute("data-run")
+    ours = [n for n in partner.get("/v1/notifications").json() if n["sync_run_id"] == run_id]
+    assert len(ours) == 1

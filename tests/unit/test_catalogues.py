@@ -138,6 +138,71 @@ def test_every_sync_error_and_notification_renders(language: str) -> None:
                 assert "3" in title and "/resume" in body, (language, title)
 
 
+CONSOLE_SOURCE = API_SOURCE / "console"
+PERCENT = re.compile(r"%\((\w+)\)[sd]")
+
+
+def console_messages(language: str) -> dict[str | tuple[str, ...], tuple[str, ...]]:
+    """The console's catalogue: each text (a plural is its tuple of forms) and its
+    translations (one, or one per plural form)."""
+    parsed: Catalog = catalog.catalog(language, catalog.CONSOLE)
+    assert not any(m.fuzzy for m in parsed if m.id), f"{language}: fuzzy console entries"
+    return {
+        (tuple(m.id) if isinstance(m.id, (list, tuple)) else str(m.id)): (
+            tuple(m.string) if isinstance(m.string, (list, tuple)) else (str(m.string),)
+        )
+        for m in parsed
+        if m.id
+    }
+
+
+def marked_in_console() -> set[str | tuple[str, ...]]:
+    """What the console's code and templates pass to ``_``, ``gettext`` or ``ngettext``."""
+    found = extract_from_dir(
+        str(CONSOLE_SOURCE),
+        method_map=[("**.py", "python"), ("**.html", "jinja2.ext:babel_extract")],
+        keywords={"_": None, "gettext": None, "ngettext": (1, 2)},
+    )
+    return {
+        tuple(message) if isinstance(message, (list, tuple)) else message
+        for _, _, message, _, _ in found
+    }
+
+
+def test_every_console_text_is_translated_with_the_same_placeholders() -> None:
+    english = console_messages("en")
+    assert len(english) > 80
+    for language in LANGUAGES:
+        translated = console_messages(language)
+        assert set(translated) == set(english), language
+        for msgid, forms in translated.items():
+            source = " ".join(msgid) if isinstance(msgid, tuple) else msgid
+            for text in forms:
+                assert text.strip(), f"{language}: no translation of {msgid!r}"
+                assert set(PERCENT.findall(text)) == set(PERCENT.findall(source)), (
+                    f"{language}: {msgid!r} -> {text!r}"
+                )
+
+
+def test_every_console_text_is_catalogued_and_nothing_else() -> None:
+    assert marked_in_console() == set(console_messages("en"))
+
+
+def test_the_console_speaks_the_bookkeepers_words() -> None:
+    """The column the accountant looks for, in each language (as the API's messages)."""
+    words = {
+        "de": "Buchungsnummer",
+        "nl": "Boekingsnummer",
+        "es": "Número de registro",
+        "fr": "Numéro d'écriture",
+    }
+    for language, word in words.items():
+        header = catalog.translations(language, catalog.CONSOLE).gettext(
+            "Booking number (%(system)s)"
+        )
+        assert header == f"{word} (%(system)s)", (language, header)
+
+
 def test_accept_language_is_ranked_by_quality() -> None:
     assert preferred("en;q=0.4, fr-CH, de;q=0.9, nl;q=0") == ["fr-CH", "de", "en"]
     assert negotiate("pt-BR, nl-BE;q=0.8, de;q=0.5") == "nl"

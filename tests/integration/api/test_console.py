@@ -22,6 +22,7 @@ from invoicesync_api.console import session
 from invoicesync_api.console.router import PAGE_SIZE
 from invoicesync_api.settings import ApiSettings
 from tests.integration.api.conftest import ADMIN_TOKEN, add_integration, invoice, new_partner
+from tests.integration.api.test_sync_runs import booked, deliver
 from tests.support.servers import serve_in_thread
 
 FAILURE_BURST = 3
@@ -252,3 +253,206 @@ async def test_retry_sends_a_failed_document_again_and_comes_back(
         after = (await connection.execute(outbox, {"id": f"%{document_id}%"})).scalar_one()
     assert after == before + 1  # one more sync request for its integration
     assert partner.get(f"/v1/invoices/{document_id}").json()["sync"][0]["status"] == "pending"
+
+
+async def test_the_console_speaks_the_readers_language(api_url: str, sessionmaker: Any) -> None:
+    """The switch's cookie, else Accept-Language, else the partner's default language."""
+    dutch = {"Accept-Language": "nl-BE, nl;q=0.9, en;q=0.5"}
+    with new_partner(api_url, "Talen") as partner:
+        client_id = partner.post("/v1/clients", json={"name": "Bakkerij Taal"}).json()["id"]
+        await add_integration(sessionmaker, client_id)
+        assert partner.post("/v1/invoices", json=invoice(client_id, "T-1")).status_code == 201
+        documents = f"/console/clients/{client_id}/documents"
+        with browser(api_url) as page:
+            form = page.get("/console/sign-in", headers=dutch)
+            assert '<html lang="nl">' in form.text and ">Inloggen</button>" in form.text
+            assert (
+                page.post(
+                    "/console/sign-in", data={"api_key": key_of(partner)}, headers=dutch
+                ).status_code
+                == 303
+            )
+            shown = page.get(documents, headers=dutch)
+            assert '<html lang="nl">' in shown.text and shown.headers["content-language"] == "nl"
+            assert "Boekingsnummer (Exact Online)" in shown.text
+            assert ">Documentdatum</th>" in shown.text and ">Facturen</a>" in shown.text
+            assert "Booking number" not in shown.text and "Issue date" not in shown.text
+
+            # No Accept-Language: the partner's default language.
+            assert '<html lang="en">' in page.get(documents).text
+            changed = partner.patch("/v1/partner", json={"language": "de"})
+            assert changed.status_code == 200, changed.text
+            german = page.get(documents)
+            assert (
+                '<html lang="de">' in german.text and "Buchungsnummer (Exact Online)" in german.text
+            )
+
+            # The switch wins over both, and leads back to the page it was used on.
+            switched = page.post(
+                "/console/language", data={"language": "fr", "back": documents}, headers=dutch
+            )
+            assert switched.status_code == 303 and switched.headers["location"] == documents
+            french = page.get(documents, headers=dutch)
+            assert '<html lang="fr">' in french.text and french.headers["content-language"] == "fr"
+            assert "Numéro d&#39;écriture (Exact Online)" in french.text
+
+            # Only back to a console page; a language we do not speak is refused.
+            away = page.post(
+                "/console/language", data={"language": "de", "back": "//evil.example/console/"}
+            )
+            assert away.headers["location"] == "/console/clients"
+            unknown = page.post("/console/language", data={"language": "pt", "back": documents})
+            assert unknown.status_code == 422 and 'lang="de"' in unknown.text
+
+
+def progress_of(html: str) -> str:
+    found = re.search(r'<section id="run-progress" data-status="(\w+)"', html)
+    assert found, html
+    return found[1]
+
+
+async def test_send_to_accounting_starts_a_run_and_polls_its_progress_until_finished(
+    api_url: str, partner: httpx.Client, client_id: str, sessionmaker: Any
+) -> None:
+    integration = await add_integration(sessionmaker, client_id)
+    ids = [
+        partner.post("/v1/invoices", json=invoice(client_id, f"S-{n}")).json()["id"]
+        for n in range(3)
+    ]
+    reader = partner.post("/v1/api-keys", json={"name": "viewer", "scopes": ["read"]})
+    with signed_in(api_url, reader.json()["api_key"]) as page:
+        shown = page.get(f"/console/clients/{client_id}/documents").text
+        assert 'data-action="send"' not in shown and 'name="document_ids"' not in shown
+        refused = page.post(
+            f"/console/clients/{client_id}/send", data={"csrf": csrf_of(shown), "document_ids": ids}
+        )
+        assert refused.status_code == 403 and "may only read" in refused.text
+    with signed_in(api_url, key_of(partner)) as page:
+        documents = f"/console/clients/{client_id}/documents"
+        shown = page.get(documents).text
+        assert shown.count('name="document_ids"') == 3 and 'data-action="send"' in shown
+        csrf = csrf_of(shown)
+        nothing = page.post(f"/console/clients/{client_id}/send", data={"csrf": csrf})
+        assert nothing.status_code == 422 and "Choose at least one document" in nothing.text
+
+        sent = page.post(
+            f"/console/clients/{client_id}/send", data={"csrf": csrf, "document_ids": ids[:2]}
+        )
+        assert sent.status_code == 303, sent.text
+        run_url = sent.headers["location"]
+        run_id = run_url.rsplit("/", 1)[1]
+        assert partner.get(f"/v1/sync-runs/{run_id}").json()["totals"]["documents_total"] == 2
+        again = page.post(
+            f"/console/clients/{client_id}/send", data={"csrf": csrf, "document_ids": ids[2:]}
+        )
+        assert again.status_code == 409 and "already going" in again.text
+
+        running = page.get(run_url).text
+        assert progress_of(running) == "running"
+        assert f'hx-get="{run_url}/progress" hx-trigger="every 1s"' in running
+        assert numbers_on(running) == ["S-0", "S-1"]  # the run's documents, not S-2
+        assert "Sending: 0 of 2 done." in running
+
+        await deliver(sessionmaker, booked(ids[0], integration, run_id, "26700101"))
+        half = page.get(f"{run_url}/progress", headers={"HX-Request": "true"}).text
+        assert progress_of(half) == "running" and "Sending: 1 of 2 done." in half
+        assert "26700101" in half and 'hx-trigger="every 1s"' in half
+        assert 'hx-swap-oob="true"' in half and 'data-unread="0"' in half
+
+        await deliver(sessionmaker, booked(ids[1], integration, run_id, "26700102"))
+        done = page.get(f"{run_url}/progress", headers={"HX-Request": "true"}).text
+        assert progress_of(done) == "finished" and "Finished: 2 of 2 done." in done
+        assert 'hx-trigger="every' not in done.split('id="bell"')[0]  # polling stops
+        assert "26700102" in done and 'data-unread="1"' in done  # the run's notification
+
+
+def causes_on(html: str) -> list[str]:
+    return [
+        f"{cause} {system}"
+        for cause, system in re.findall(
+            r'<section class="problem" data-cause="([^"]+)" data-system="([^"]+)"', html
+        )
+    ]
+
+
+async def test_the_inbox_groups_problems_of_all_clients_by_cause_with_the_fix(
+    api_url: str, sessionmaker: Any, engine: Any
+) -> None:
+    with new_partner(api_url, "Inbox") as partner:
+        bakery = partner.post("/v1/clients", json={"name": "Bakkerij Inbox"}).json()["id"]
+        butcher = partner.post("/v1/clients", json={"name": "Slagerij Inbox"}).json()["id"]
+        await add_integration(sessionmaker, bakery)
+        exact = await add_integration(sessionmaker, butcher)
+        lexware = await add_integration(
+            sessionmaker, butcher, system="lexware", status="needs_reauthorization"
+        )
+        for owner, number in ((bakery, "B-1"), (butcher, "S-1")):  # before the start date
+            early = invoice(owner, number, issue_date="2025-12-01")
+            assert partner.post("/v1/invoices", json=early).status_code == 201
+        refused = partner.post("/v1/invoices", json=invoice(butcher, "S-2")).json()["id"]
+        async with engine.begin() as connection:  # as the connector's answers leave them
+            await connection.execute(
+                text(
+                    "UPDATE document_syncs SET status = 'failed', error_code = 'unknown_vat_code',"
+                    " error_message = 'No VAT code for 9 %' WHERE document_id = :id"
+                    " AND integration_id = :integration"
+                ),
+                {"id": refused, "integration": exact},
+            )
+            await connection.execute(
+                text(
+                    "UPDATE integrations SET status = 'paused',"
+                    " failure_streak_code = 'unknown_vat_code' WHERE id = :id"
+                ),
+                {"id": exact},
+            )
+        with signed_in(api_url, key_of(partner)) as page:
+            shown = page.get("/console/inbox").text
+            # Most held-up documents first; the integrations join their cause.
+            assert causes_on(shown) == [
+                "before_start_date exact",  # B-1 and S-1
+                "unknown_vat_code exact",  # S-2, and the integration it paused
+                "before_start_date lexware",  # S-1 (Lexware still takes documents to send)
+                "needs_reauthorization lexware",
+            ]
+            sections = dict(
+                zip(causes_on(shown), shown.split('<section class="problem"')[1:], strict=True)
+            )
+            dated = sections["before_start_date exact"]
+            assert "2 documents are held up by this." in dated
+            assert "Bakkerij Inbox" in dated and "Slagerij Inbox" in dated
+            assert "To book it in Exact Online, move the integration&#39;s start date" in dated
+            vat = sections["unknown_vat_code exact"]
+            assert "has no VAT code for a rate on this document" in vat
+            assert numbers_on_inbox(vat) == ["S-2"] and 'data-action="resume"' in vat
+            access = sections["needs_reauthorization lexware"]
+            assert "no longer accepts invoicesync" in access and 'data-action="reconnect"' in access
+
+            german = page.get("/console/inbox", headers={"Accept-Language": "de"}).text
+            assert "2 Belege werden dadurch aufgehalten." in german
+            assert "Startdatum" in german
+
+            csrf = csrf_of(shown)
+            retried = page.post(
+                f"/console/documents/{refused}/retry",
+                data={"csrf": csrf, "kind": "invoice", "back": "inbox"},
+            )
+            assert retried.status_code == 303 and retried.headers["location"] == "/console/inbox"
+            assert "unknown_vat_code exact" in causes_on(page.get("/console/inbox").text)  # paused
+            reconnect = page.post(f"/console/integrations/{lexware}/reconnect", data={"csrf": csrf})
+            assert reconnect.status_code == 303, reconnect.text
+            assert "state=" in reconnect.headers["location"]
+
+        writer = partner.post("/v1/api-keys", json={"name": "clerk", "scopes": ["read", "write"]})
+        with signed_in(api_url, writer.json()["api_key"]) as page:
+            shown = page.get("/console/inbox").text
+            assert 'data-action="retry"' in shown
+            assert 'data-action="reconnect"' not in shown and 'data-action="resume"' not in shown
+            refused_page = page.post(
+                f"/console/integrations/{exact}/resume", data={"csrf": csrf_of(shown)}
+            )
+            assert refused_page.status_code == 403 and "admin scope" in refused_page.text
+
+
+def numbers_on_inbox(html: str) -> list[str]:
+    return re.findall(r'<tr data-document="[^"]+" data-number="([^"]+)">', html)

@@ -1,19 +1,33 @@
 """Every text the console shows goes through ``Translator.gettext`` (``_`` in templates).
 
-English only for now: the translations are gettext's null catalogue. Babel catalogues
-(en/de/nl/es/fr) plug in at ``translator``: load ``gettext.translation("console",
-localedir, [locale])`` for the request's language instead; templates and code stay as
-they are (``pybabel extract`` finds ``_()`` in .py and, with jinja2.ext.babel_extract,
-in the templates)."""
+The texts live in the API's Babel catalogues under their own domain, ``console``
+(``i18n/locales/<lang>/LC_MESSAGES/console.po``): Jinja's placeholders are %-style where
+the API's messages use ``{}``, and the catalogue test extracts this domain from the
+console's code and templates. The language is the one chosen with the console's switch
+(a cookie), else ``Accept-Language``, else the partner's default, else English."""
 
 from __future__ import annotations
 
 import gettext
 from dataclasses import dataclass
 
-from fastapi import Request
+from fastapi import Request, Response
 
-DEFAULT_LOCALE = "en"
+from invoicesync_api.console.session import PATH, is_loopback_http
+from invoicesync_api.i18n import catalog
+from invoicesync_api.i18n.languages import supported
+from invoicesync_api.i18n.middleware import ASKED, CHOSEN, language_of
+
+LANGUAGE_COOKIE = "invoicesync_console_language"
+ONE_YEAR = 365 * 24 * 3600
+# Each language named in itself, for the switch (never translated).
+ENDONYMS = {
+    "en": "English",
+    "de": "Deutsch",
+    "nl": "Nederlands",
+    "es": "Español",
+    "fr": "Français",
+}
 
 
 @dataclass(frozen=True)
@@ -28,13 +42,34 @@ class Translator:
         return self.catalogue.ngettext(singular, plural, n)
 
 
-_ENGLISH = Translator(DEFAULT_LOCALE, gettext.NullTranslations())
+def language(request: Request) -> str:
+    """The switch's choice, else the request's language (``Accept-Language``, else the
+    partner's default once the key is known: ``deps.authenticate`` sets it)."""
+    chosen = supported(request.cookies.get(LANGUAGE_COOKIE))
+    if chosen is None:
+        return language_of(request.scope)
+    language_of(request.scope)
+    state = request.scope["state"]
+    state[CHOSEN], state[ASKED] = chosen, True  # Content-Language names it too
+    return chosen
 
 
 def translator(request: Request) -> Translator:
-    """The request's language; one catalogue (English) until the catalogues exist."""
-    del request  # Accept-Language or a chosen language decides here once there is a choice
-    return _ENGLISH
+    chosen = language(request)
+    return Translator(chosen, catalog.translations(chosen, catalog.CONSOLE))
+
+
+def remember(request: Request, response: Response, chosen: str) -> None:
+    """The switch's choice, for a year; not a secret, so readable before sign-in."""
+    response.set_cookie(
+        LANGUAGE_COOKIE,
+        chosen,
+        max_age=ONE_YEAR,
+        path=PATH,
+        httponly=True,
+        samesite="lax",
+        secure=not is_loopback_http(request),
+    )
 
 
 def _(message: str) -> str:

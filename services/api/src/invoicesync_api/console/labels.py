@@ -33,6 +33,13 @@ LABELS: dict[str, str] = {
     "error_limit": _("too many errors"),
 }
 
+# an integration's status where the inbox shows it (console.repository.ATTENTION)
+INTEGRATION_LABELS = {
+    "needs_reauthorization": LABELS["needs_reconnecting"],
+    "error": LABELS["error"],
+    "paused": LABELS["paused"],
+}
+
 
 def system_names(
     integrations: Sequence[Integration], gettext: Callable[[str], str]

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.console.health import Activity
-from invoicesync_api.db.models import DocumentSync, Notification
+from invoicesync_api.db.models import Client, Document, DocumentSync, Notification, SyncRunItem
 from invoicesync_shared.db.models import Integration
-from invoicesync_shared.states import SyncStatus
+from invoicesync_shared.states import IntegrationStatus, SyncStatus
 
 _IN_FLIGHT = (SyncStatus.PENDING, SyncStatus.SENDING)
 _NOT_SYNCED = (*_IN_FLIGHT, SyncStatus.FAILED, SyncStatus.AMBIGUOUS)
@@ -87,3 +87,74 @@ async def count_unread(session: AsyncSession, partner_id: uuid.UUID) -> int:
         )
         or 0
     )
+
+
+async def run_documents(session: AsyncSession, run_id: uuid.UUID, limit: int) -> Sequence[Document]:
+    """The documents a run sends (its items name each once per integration), by number."""
+    chosen = select(SyncRunItem.document_id).where(SyncRunItem.sync_run_id == run_id)
+    rows = await session.scalars(
+        select(Document).where(Document.id.in_(chosen)).order_by(Document.number).limit(limit)
+    )
+    return rows.all()
+
+
+_PROBLEMS = (SyncStatus.FAILED, SyncStatus.AMBIGUOUS)
+ATTENTION = (
+    IntegrationStatus.NEEDS_REAUTHORIZATION,
+    IntegrationStatus.ERROR,
+    IntegrationStatus.PAUSED,
+)
+
+
+async def failure_counts(
+    session: AsyncSession, partner_id: uuid.UUID
+) -> dict[tuple[str, str], int]:
+    """How many documents could not be sent, per error code and accounting system,
+    across the partner's clients."""
+    rows = await session.execute(
+        select(
+            DocumentSync.error_code,
+            Integration.system,
+            func.count(DocumentSync.document_id.distinct()),
+        )
+        .join(Document, Document.id == DocumentSync.document_id)
+        .join(Integration, Integration.id == DocumentSync.integration_id)
+        .where(Document.partner_id == partner_id, DocumentSync.status.in_(_PROBLEMS))
+        .group_by(DocumentSync.error_code, Integration.system)
+    )
+    return {(code or "", system): count for code, system, count in rows}
+
+
+async def failures(
+    session: AsyncSession, partner_id: uuid.UUID, code: str, system: str, limit: int
+) -> Sequence[tuple[DocumentSync, Document, Integration, str]]:
+    """The newest failed sends of one cause in one system, with their document,
+    integration and client name."""
+    rows = await session.execute(
+        select(DocumentSync, Document, Integration, Client.name)
+        .join(Document, Document.id == DocumentSync.document_id)
+        .join(Integration, Integration.id == DocumentSync.integration_id)
+        .join(Client, Client.id == Document.client_id)
+        .where(
+            Document.partner_id == partner_id,
+            DocumentSync.status.in_(_PROBLEMS),
+            func.coalesce(DocumentSync.error_code, "") == code,
+            Integration.system == system,
+        )
+        .order_by(Document.created_at.desc(), Document.id)
+        .limit(limit)
+    )
+    return [(s, d, i, name) for s, d, i, name in rows]
+
+
+async def integrations_needing_attention(
+    session: AsyncSession, partner_id: uuid.UUID
+) -> Sequence[tuple[Integration, str]]:
+    """Integrations a person must act on (reconnect, fix, resume), with the client's name."""
+    rows = await session.execute(
+        select(Integration, Client.name)
+        .join(Client, Client.id == Integration.client_id)
+        .where(Client.partner_id == partner_id, Integration.status.in_(ATTENTION))
+        .order_by(Client.name, Integration.created_at)
+    )
+    return [(i, name) for i, name in rows]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Callable, Coroutine
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
@@ -19,24 +20,44 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.api_keys.scopes import Scope
 from invoicesync_api.clients import repository as clients
-from invoicesync_api.console import repository, session
+from invoicesync_api.console import inbox, repository, session
 from invoicesync_api.console.health import Activity, health
-from invoicesync_api.console.i18n import Translator, translator
-from invoicesync_api.console.labels import COUNT_LABELS, LABELS, system_names
-from invoicesync_api.deps import Caller, SessionDep, authenticate
+from invoicesync_api.console.i18n import ENDONYMS, Translator, remember, translator
+from invoicesync_api.console.labels import (
+    COUNT_LABELS,
+    INTEGRATION_LABELS,
+    LABELS,
+    SYSTEMS,
+    system_names,
+)
+from invoicesync_api.db.models import Document, DocumentSync
+from invoicesync_api.deps import Caller, SessionDep, SettingsDep, authenticate
 from invoicesync_api.documents import repository as documents
 from invoicesync_api.documents import service as document_service
-from invoicesync_api.errors.exceptions import ApiError, Unauthorized
-from invoicesync_api.i18n.catalog import N_
+from invoicesync_api.errors.exceptions import ApiError, Unauthorized, Unprocessable
+from invoicesync_api.i18n.catalog import N_, render
+from invoicesync_api.i18n.languages import LANGUAGES
+from invoicesync_api.i18n.sync_errors import sync_error_message
+from invoicesync_api.integrations import brake
 from invoicesync_api.integrations import repository as integrations
+from invoicesync_api.integrations import service as integration_service
+from invoicesync_api.integrations.oauth import OAUTH_SYSTEMS
 from invoicesync_api.notifications import repository as notifications
 from invoicesync_api.rate_limits import TooManyRequests
+from invoicesync_api.sync import repository as sync_runs
+from invoicesync_api.sync import service as sync_service
+from invoicesync_api.sync.schemas import SyncRunIn
+from invoicesync_shared.db.models import Integration
 from invoicesync_shared.states import SyncStatus
 
 PAGE_SIZE = 25
+INBOX_DOCUMENTS_SHOWN = 10  # per cause; the count says how many there are
+RUN_DOCUMENTS_SHOWN = 100
+POLL_SECONDS = 1
 NOTIFICATIONS_SHOWN = 50
 SIGN_IN = "/console/sign-in"
 
@@ -73,8 +94,9 @@ class ConsoleRoute(APIRoute):
                 response = _redirect(request, url)
                 session.end(request, response)
                 return response
-            except ApiError as exc:
-                return _error_page(request, exc.status, exc.detail)
+            except ApiError as exc:  # the API's message, in the page's language
+                language = translator(request).locale
+                return _error_page(request, exc.status, render(language, exc.template, exc.params))
             except RequestValidationError:
                 t = translator(request)
                 return _error_page(request, 422, t.gettext("This address is not valid."))
@@ -94,6 +116,10 @@ class Viewer:
     @property
     def can_write(self) -> bool:
         return Scope.WRITE in self.caller.scopes
+
+    @property
+    def can_admin(self) -> bool:
+        return Scope.ADMIN in self.caller.scopes
 
 
 async def get_viewer(request: Request) -> Viewer:
@@ -122,6 +148,11 @@ def _need_write(viewer: Viewer) -> None:
         raise _Refused(viewer.t.gettext("This API key may only read."))
 
 
+def _need_admin(viewer: Viewer) -> None:
+    if not viewer.can_admin:
+        raise _Refused(viewer.t.gettext("This needs an API key with the admin scope."))
+
+
 class _Refused(ApiError):
     status, code, title = 403, "refused", N_("Refused")
 
@@ -143,9 +174,26 @@ def _page(
             "locale": t.locale,
             "labels": LABELS,
             "count_labels": COUNT_LABELS,
+            "sync_error": partial(_sync_error, t.locale),
+            "languages": [(code, ENDONYMS[code]) for code in LANGUAGES],
+            "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
             **context,
         },
         status_code=status_code,
+    )
+
+
+def _sync_error(
+    language: str, state: DocumentSync, integration: Integration, document: Document
+) -> str | None:
+    """A sync state's error in the page's language (the stored English in English)."""
+    return sync_error_message(
+        language,
+        state.error_code,
+        state.error_message,
+        system=integration.system,
+        number=document.number,
+        booking_number=state.booking_number,
     )
 
 
@@ -157,6 +205,24 @@ def _error_page(request: Request, status: int, detail: str) -> HTMLResponse:
 @router.get("", response_class=HTMLResponse)
 async def home(request: Request) -> Response:
     return RedirectResponse("/console/clients", status_code=303)
+
+
+Language = Literal["en", "de", "nl", "es", "fr"]
+
+
+@router.post("/language", response_class=HTMLResponse)
+async def choose_language(
+    request: Request,
+    language: Annotated[Language, Form()],
+    back: Annotated[str, Form(max_length=2000)] = "/console/clients",
+) -> Response:
+    """The switch in every page's header: remembered in a cookie (also before sign-in),
+    then back to the page it was used on (a console page only: no open redirect)."""
+    if not back.startswith("/console/") or back.startswith("/console//"):
+        back = "/console/clients"
+    response = RedirectResponse(back, status_code=303)
+    remember(request, response, language)
+    return response
 
 
 @router.get("/sign-in", response_class=HTMLResponse)
@@ -315,6 +381,7 @@ async def retry_document(
     db: SessionDep,
     kind: Annotated[Kind, Form()],
     csrf: Annotated[str, Form()] = "",
+    back: Annotated[Literal["documents", "inbox"], Form()] = "documents",
 ) -> Response:
     """Send a failed document again (as ``POST /v1/invoices/{id}/retry``), then back to
     its client's documents."""
@@ -324,6 +391,8 @@ async def retry_document(
         db, document_id, viewer.caller.partner_id, kind, lock=True
     )
     await document_service.retry(db, document)
+    if back == "inbox":
+        return _redirect(request, "/console/inbox")
     return _redirect(request, f"/console/clients/{document.client_id}/documents?kind={kind}")
 
 
@@ -363,3 +432,127 @@ async def mark_read(
     )
     notifications.mark_read(notification)
     return _redirect(request, "/console/notifications")
+
+
+@router.post("/clients/{client_id}/send", response_class=HTMLResponse)
+async def send_to_accounting(
+    request: Request,
+    client_id: uuid.UUID,
+    viewer: ViewerDep,
+    db: SessionDep,
+    document_ids: Annotated[list[uuid.UUID], Form(max_length=PAGE_SIZE)] = [],  # noqa: B006
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """The chosen documents as one manual sync run (as ``POST /v1/sync-runs``), then its
+    progress page."""
+    _check_csrf(viewer, csrf)
+    _need_write(viewer)
+    if not document_ids:
+        raise Unprocessable(viewer.t.gettext("Choose at least one document to send."))
+    run = await sync_service.start(
+        db, SyncRunIn(client_id=client_id, document_ids=document_ids), viewer.caller.partner_id
+    )
+    await sync_runs.save_run(db, run)
+    return _redirect(request, f"/console/sync-runs/{run.id}")
+
+
+async def _run_context(db: AsyncSession, viewer: Viewer, run_id: uuid.UUID) -> dict[str, Any]:
+    """What the progress shows: the run's totals and its documents' states now."""
+    run = await sync_runs.get_run(db, run_id, viewer.caller.partner_id)
+    client = await clients.get_client(db, run.client_id, viewer.caller.partner_id)
+    columns = [
+        i for i in await integrations.list_for_client(db, client.id) if i.id in run.integration_ids
+    ]
+    names = system_names(columns, viewer.t.gettext)
+    rows = await repository.run_documents(db, run.id, RUN_DOCUMENTS_SHOWN)
+    states = await documents.sync_states(db, [d.id for d in rows])
+    totals = sync_service.totals(run)
+    return {
+        "run": run,
+        "client": client,
+        "totals": totals,
+        "settled": totals["documents_total"] - totals["documents_pending"],
+        "columns": [(i, names[i.id]) for i in columns],
+        "items": [{"document": d, "states": {i.id: s for s, i in states[d.id]}} for d in rows],
+        "poll_seconds": POLL_SECONDS,
+    }
+
+
+@router.get("/sync-runs/{run_id}", response_class=HTMLResponse)
+async def run_page(
+    request: Request, run_id: uuid.UUID, viewer: ViewerDep, db: SessionDep
+) -> Response:
+    """A run's live progress: the fragment below polls itself until the run finishes."""
+    context = await _run_context(db, viewer, run_id)
+    unread = await repository.count_unread(db, viewer.caller.partner_id)
+    return _page(request, "sync_run.html", viewer.t, viewer=viewer, unread=unread, **context)
+
+
+@router.get("/sync-runs/{run_id}/progress", response_class=HTMLResponse)
+async def run_progress(
+    request: Request, run_id: uuid.UUID, viewer: ViewerDep, db: SessionDep
+) -> Response:
+    """The progress fragment for htmx; once finished it stops polling and refreshes the
+    bell out of band (the run's notification is there now)."""
+    context = await _run_context(db, viewer, run_id)
+    unread = await repository.count_unread(db, viewer.caller.partner_id)
+    return _page(
+        request, "_run_progress.html", viewer.t, viewer=viewer, unread=unread, oob=True, **context
+    )
+
+
+@router.get("/inbox", response_class=HTMLResponse)
+async def inbox_page(request: Request, viewer: ViewerDep, db: SessionDep) -> Response:
+    """Failed sends and integrations that need a person, across all clients, by cause."""
+    partner = viewer.caller.partner_id
+    counts = await repository.failure_counts(db, partner)
+    failures = {
+        key: list(await repository.failures(db, partner, *key, INBOX_DOCUMENTS_SHOWN))
+        for key in counts
+    }
+    attention = list(await repository.integrations_needing_attention(db, partner))
+    return _page(
+        request,
+        "inbox.html",
+        viewer.t,
+        viewer=viewer,
+        unread=await repository.count_unread(db, partner),
+        problems=inbox.group(viewer.t.locale, counts, failures, attention),
+        systems=SYSTEMS,
+        integration_labels=INTEGRATION_LABELS,
+        oauth_systems=OAUTH_SYSTEMS,
+    )
+
+
+@router.post("/integrations/{integration_id}/resume", response_class=HTMLResponse)
+async def resume_integration(
+    request: Request,
+    integration_id: uuid.UUID,
+    viewer: ViewerDep,
+    db: SessionDep,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Send again after the failure brake paused it (as ``POST
+    /v1/integrations/{id}/resume``), then back to the inbox."""
+    _check_csrf(viewer, csrf)
+    _need_admin(viewer)
+    integration = await integrations.get_integration(db, integration_id, viewer.caller.partner_id)
+    await brake.resume(db, integration)
+    return _redirect(request, "/console/inbox")
+
+
+@router.post("/integrations/{integration_id}/reconnect", response_class=HTMLResponse)
+async def reconnect_integration(
+    integration_id: uuid.UUID,
+    viewer: ViewerDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Allow access again (as ``POST /v1/integrations/{id}/reconnect``): straight on to
+    the accounting system's consent page."""
+    _check_csrf(viewer, csrf)
+    _need_admin(viewer)
+    integration = await integrations.get_integration(db, integration_id, viewer.caller.partner_id)
+    url = integration_service.begin_reconnect(integration, settings)
+    return RedirectResponse(url, status_code=303)

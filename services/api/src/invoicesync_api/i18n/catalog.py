@@ -24,6 +24,8 @@ from invoicesync_api.i18n.languages import LANGUAGES
 
 LOCALES = Path(__file__).parent / "locales"
 DOMAIN = "messages"
+CONSOLE = "console"  # the console's pages: Jinja's %-style placeholders, its own catalogue
+DOMAINS = (DOMAIN, CONSOLE)
 
 
 def N_(text: str) -> str:
@@ -31,22 +33,22 @@ def N_(text: str) -> str:
     return text
 
 
-def po_path(language: str) -> Path:
-    return LOCALES / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+def po_path(language: str, domain: str = DOMAIN) -> Path:
+    return LOCALES / language / "LC_MESSAGES" / f"{domain}.po"
 
 
 @cache
-def catalog(language: str) -> Catalog:
-    with po_path(language).open("rb") as po:
-        return read_po(po, locale=language, domain=DOMAIN)
+def catalog(language: str, domain: str = DOMAIN) -> Catalog:
+    with po_path(language, domain).open("rb") as po:
+        return read_po(po, locale=language, domain=domain)
 
 
 @cache
-def translations(language: str) -> Translations:
+def translations(language: str, domain: str = DOMAIN) -> Translations:
     mo = io.BytesIO()
-    write_mo(mo, catalog(language))
+    write_mo(mo, catalog(language, domain))
     mo.seek(0)
-    return Translations(mo, domain=DOMAIN)
+    return Translations(mo, domain=domain)
 
 
 def gettext(language: str, msgid: str) -> str:
@@ -63,4 +65,5 @@ def render(language: str, template: str, params: Mapping[str, Any] | None = None
 def load_all() -> None:
     """Read every catalogue now (at start-up), so a broken one stops the API at once."""
     for language in LANGUAGES:
-        translations(language)
+        for domain in DOMAINS:
+            translations(language, domain)

@@ -254,14 +254,5 @@ async def reconnect(
     settings and customer links kept, and its waiting documents are sent. Yuki takes a
     new access key with PATCH instead."""
     integration = await repository.get_integration(session, integration_id, caller.partner_id)
-    if integration.system not in oauth.OAUTH_SYSTEMS:
-        raise Unprocessable(
-            "Yuki connects with an access key: send the new one with PATCH "
-            '/v1/integrations/{id} {"settings": {"access_key": …}}.',
-            extra={"errors": [{"field": "system", "message": "not an OAuth system"}]},
-        )
-    if integration.status == IntegrationStatus.DEACTIVATED:
-        raise Unprocessable(N_("The integration is deactivated; relink it instead."))
-    state, integration.oauth_state_hash = oauth.new_state()
-    url = oauth.authorize_url(settings, integration.system, state)
+    url = service.begin_reconnect(integration, settings)
     return service.integration_out(integration, authorize_url=url, language=language)

@@ -11,10 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Client
 from invoicesync_api.errors.exceptions import Unprocessable
+from invoicesync_api.i18n.catalog import N_
 from invoicesync_api.i18n.sync_errors import CONNECTION_REASONS, sync_error_message
 from invoicesync_api.integrations import brake, oauth, repository
 from invoicesync_api.integrations.schemas import IntegrationHealth, IntegrationIn, IntegrationOut
 from invoicesync_api.integrations.verification import Verdict
+from invoicesync_api.settings import ApiSettings
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.integration_settings import SETTINGS_MODELS
@@ -180,3 +182,18 @@ def integration_out(
         waiting_until=waiting[0] if waiting else None,
         waiting_reason=waiting[1] if waiting else None,
     )
+
+
+def begin_reconnect(integration: Integration, settings: ApiSettings) -> str:
+    """The consent page's address for allowing access again (Exact, Lexware); the OAuth
+    callback finds the integration by the new state. The API and the console both use it."""
+    if integration.system not in oauth.OAUTH_SYSTEMS:
+        raise Unprocessable(
+            "Yuki connects with an access key: send the new one with PATCH "
+            '/v1/integrations/{id} {"settings": {"access_key": …}}.',
+            extra={"errors": [{"field": "system", "message": "not an OAuth system"}]},
+        )
+    if integration.status == IntegrationStatus.DEACTIVATED:
+        raise Unprocessable(N_("The integration is deactivated; relink it instead."))
+    state, integration.oauth_state_hash = oauth.new_state()
+    return oauth.authorize_url(settings, integration.system, state)
