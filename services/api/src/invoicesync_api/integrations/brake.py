@@ -13,6 +13,8 @@ ledger sends each once.
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from enum import StrEnum
 
 import structlog
@@ -39,6 +41,23 @@ class Brake(StrEnum):
     COUNTED = "counted"
     PAUSED = "paused"
     HELD = "held"
+
+
+@dataclass(frozen=True)
+class Step:
+    """A success that ends a run of failures, written in its own transaction after the
+    answer's commit: the answer holds its document's sync state, and taking the
+    integration row after it would deadlock with a sync run (integrations, then sync
+    states). A permanent failure is counted inside the answer's transaction instead, with
+    the row taken first (sync/results.py), so exactly ``failure_brake_after`` fail."""
+
+    integration_id: uuid.UUID
+
+
+async def take(session: AsyncSession, step: Step) -> None:
+    integration = await repository.find_integration(session, step.integration_id)
+    if integration is not None:
+        await success(session, integration)
 
 
 async def permanent_failure(

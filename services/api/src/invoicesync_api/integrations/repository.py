@@ -53,6 +53,17 @@ async def find_locked(session: AsyncSession, integration_id: uuid.UUID) -> Integ
     return await session.get(Integration, integration_id, with_for_update=True)
 
 
+async def hold_for_counting(session: AsyncSession, integration_id: uuid.UUID) -> None:
+    """Hold the row for a change of its counters (``FOR NO KEY UPDATE``: documents being
+    accepted, which hold it ``FOR KEY SHARE``, go on), before any sync state is locked:
+    the order a sync run takes them in (integrations, then sync states)."""
+    await session.execute(
+        select(Integration.id)
+        .where(Integration.id == integration_id)
+        .with_for_update(key_share=True)
+    )
+
+
 async def find_by_state_hash(session: AsyncSession, state_hash: str) -> Integration | None:
     """The integration waiting for this OAuth state, row-locked: the state is single-use."""
     return await session.scalar(

@@ -69,7 +69,10 @@ class ResultApplier:
             async with self._sessionmaker.begin() as session:
                 if not await _first_time(session, uuid.UUID(envelope.id)):
                     return
-                await apply(session, result)
+                step = await apply(session, result)
+            if step is not None:  # after the commit: see brake.Step
+                async with self._sessionmaker.begin() as session:
+                    await brake.take(session, step)
 
     async def _connection_lost(self, envelope: Envelope) -> None:
         event = IntegrationConnectionLost.model_validate(envelope.data)
@@ -96,17 +99,22 @@ async def _first_time(session: AsyncSession, event_id: uuid.UUID) -> bool:
     return await repository.is_first_time(session, CONSUMER, event_id)
 
 
-async def apply(session: AsyncSession, result: SyncResult) -> None:
+async def apply(session: AsyncSession, result: SyncResult) -> brake.Step | None:
+    """Apply one answer to its document's sync state; returns what the failure brake is to
+    do once this has committed (``ResultApplier.handle``): end a run of failures."""
+    if isinstance(result, SyncFailed) and not result.retryable:
+        # The brake counts it on the integration row: held first, in a sync run's order.
+        await integrations.hold_for_counting(session, result.integration_id)
     state = await repository.lock_sync_state(session, result.document_id, result.integration_id)
     if state is None or state.generation != result.generation:
         log.info("stale or unknown sync result", document_id=str(result.document_id))
-        return
+        return None
     integration = await integrations.find_integration(session, result.integration_id)
     document = await repository.find_document(session, result.document_id)
     assert integration is not None and document is not None
     if not isinstance(result, BookingAssigned | DocumentSent | SyncFailed):
         await _apply_aside(session, result, state, integration, document)
-        return
+        return None
     if state.status in transitions.AWAITING:
         # The connector answered (progress either way); the database clock, as requested_at.
         state.answered_at = func.now()
@@ -120,14 +128,14 @@ async def apply(session: AsyncSession, result: SyncResult) -> None:
         )
         # Its run still learns the answer came, as what the document settled to.
         await _count(session, result, state, document, integration)
-        return
+        return None
     outcome = transitions.outcome_of(result)
-    if await _braked(session, result, outcome, integration):
+    if await _held(session, result, outcome, integration):
         # Paused meanwhile: nothing was written, the document waits for the resume (pending,
         # shown as waiting) and is sent again then; nothing is announced.
         state.status = SyncStatus.PENDING
         _clear_error(state)
-        return
+        return None
     state.status = outcome.status
     if isinstance(result, BookingAssigned):
         state.booking_number = result.booking_number
@@ -143,24 +151,31 @@ async def apply(session: AsyncSession, result: SyncResult) -> None:
         state.error_retryable = result.retryable
     await announce.document_outcome(session, document, integration, state)
     await _count(session, result, state, document, integration)
+    return _brake_step(result, integration)
 
 
-async def _braked(
+async def _held(
     session: AsyncSession,
     result: BookingAssigned | DocumentSent | SyncFailed,
     outcome: transitions.Outcome,
     integration: Integration,
 ) -> bool:
-    """The failure brake's share of an answer (integrations/brake.py): a success ends a run
-    of failures, a permanent failure counts (and may pause). Returns whether the document
-    is held instead: its integration is paused, so it stays pending for the resume."""
+    """A permanent failure counts for the failure brake (integrations/brake.py) and may
+    pause the integration; one arriving once it is paused is held instead: the document
+    stays pending for the resume. Returns whether it is held."""
     if not isinstance(result, SyncFailed):
-        await brake.success(session, integration)
         return False
     if outcome.status != SyncStatus.FAILED or outcome.retryable:
         return False
     verdict = await brake.permanent_failure(session, integration, result.code, result.message)
     return verdict == brake.Brake.HELD
+
+
+def _brake_step(result: SyncResult, integration: Integration) -> brake.Step | None:
+    """A success ends a run of failures: after the commit (see brake.Step)."""
+    if isinstance(result, SyncFailed) or not integration.failure_streak_count:
+        return None
+    return brake.Step(integration.id)
 
 
 async def _count(
