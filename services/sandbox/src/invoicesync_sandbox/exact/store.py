@@ -7,6 +7,7 @@ keeps concurrent calls (numbering, token rotation, counters) consistent.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import uuid
 from dataclasses import dataclass, field
 
@@ -66,6 +67,11 @@ class ExactStore:
         # 429s served per division (rate limits and error blocks): a client that stays
         # inside the budgets keeps this at zero.
         self.rate_limited: dict[int, int] = {}
+        # New divisions are numbered from a base of this process's own: as in Exact, a
+        # division number names one company, so two sandboxes (a test's and another test's
+        # stack) never hand out the same number for different companies to one database
+        # (the connectors key their per-division state, e.g. the error brake, by it).
+        self._division_base = 2_000_000 + secrets.randbelow(7_000_000)
         self.default_user = self._add_default_user()
 
     def _add_default_user(self) -> User:
@@ -93,7 +99,7 @@ class ExactStore:
         return division
 
     def next_division_code(self) -> int:
-        return max([*self.divisions, 1_000_000]) + 1
+        return max([*self.divisions, self._division_base]) + 1
 
     def grant(self, user: User, code: int) -> None:
         if code not in user.divisions:
