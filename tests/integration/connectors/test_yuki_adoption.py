@@ -5,72 +5,25 @@ so another document's item with a reference like ours answers too."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import date
 
-import httpx
-import pytest
 from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connector_yuki import documents
-from connector_yuki.main import build_connector
 from connector_yuki.soap import YukiSoap
 from invoicesync_shared.connectors.provenance import marker
-from invoicesync_shared.connectors.retry import RetryPolicy
-from invoicesync_shared.connectors.runtime import ConnectorRuntime
-from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import LedgerEntry
 from invoicesync_shared.events.documents import DocumentSnapshot
-from tests.support.producers import RecordingProducer
 from tests.support.yuki import (
-    SETTLE,
     SOAP_TIMEOUT,
     Yuki,
-    add_integration,
     document,
-    settings_for,
     verify,
 )
 
 Sessions = async_sessionmaker[AsyncSession]
-
-
-@pytest.fixture
-async def yuki(
-    shared_sandbox_url: str, sessionmaker: Sessions, secret_box: SecretBox, encryption_key: str
-) -> AsyncIterator[Yuki]:
-    async with httpx.AsyncClient() as http:
-        created = await http.post(
-            f"{shared_sandbox_url}/_sandbox/yuki/administrations",
-            json={"name": f"Test {uuid.uuid4().hex[:8]}"},
-        )
-    body = created.json()
-    integration = await add_integration(
-        sessionmaker, secret_box, body["access_key"], body["administration_id"]
-    )
-    soap = YukiSoap(f"{shared_sandbox_url}/yuki", timeout=SOAP_TIMEOUT)
-    connector = build_connector(settings_for(shared_sandbox_url, encryption_key), soap)
-    producer = RecordingProducer()
-    runtime = ConnectorRuntime(
-        connector,
-        sessionmaker=sessionmaker,
-        producer=producer,
-        retry=RetryPolicy(attempts=4, initial=0.05, maximum=0.2),
-        settle=timedelta(seconds=SETTLE),  # not the production 30 s before each lookup
-    )
-    yield Yuki(
-        shared_sandbox_url,
-        body["access_key"],
-        body["administration_id"],
-        integration,
-        connector,
-        runtime,
-        producer,
-    )
-    await soap.aclose()
 
 
 async def _typed_by_hand(yuki: Yuki, like: DocumentSnapshot) -> None:

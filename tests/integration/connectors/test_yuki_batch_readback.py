@@ -5,30 +5,14 @@ is checked against the sandbox's own state."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any
 
-import httpx
-import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from connector_yuki.main import build_connector
-from connector_yuki.soap import YukiSoap
 from invoicesync_shared.connectors.provenance import marker
-from invoicesync_shared.connectors.retry import RetryPolicy
-from invoicesync_shared.connectors.runtime import ConnectorRuntime
-from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.events.documents import DocumentSnapshot
-from tests.support.producers import RecordingProducer
 from tests.support.yuki import (
-    SETTLE,
-    SOAP_TIMEOUT,
     Yuki,
-    add_integration,
     document,
-    settings_for,
     verify,
 )
 
@@ -36,44 +20,6 @@ from tests.support.yuki import (
 # spare for a window that happens to split it.
 READS_PER_BATCH = 2
 READ_BACK = ("OutstandingDebtorItemsByDate", "CheckOutstandingItemAdmin")
-
-
-@pytest.fixture
-async def yuki(
-    shared_sandbox_url: str,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    secret_box: SecretBox,
-    encryption_key: str,
-) -> AsyncIterator[Yuki]:
-    async with httpx.AsyncClient() as http:
-        created = await http.post(
-            f"{shared_sandbox_url}/_sandbox/yuki/administrations",
-            json={"name": f"Test {uuid.uuid4().hex[:8]}"},
-        )
-    body = created.json()
-    integration = await add_integration(
-        sessionmaker, secret_box, body["access_key"], body["administration_id"]
-    )
-    soap = YukiSoap(f"{shared_sandbox_url}/yuki", timeout=SOAP_TIMEOUT)
-    connector = build_connector(settings_for(shared_sandbox_url, encryption_key), soap)
-    producer = RecordingProducer()
-    runtime = ConnectorRuntime(
-        connector,
-        sessionmaker=sessionmaker,
-        producer=producer,
-        retry=RetryPolicy(attempts=4, initial=0.05, maximum=0.2),
-        settle=timedelta(seconds=SETTLE),
-    )
-    yield Yuki(
-        shared_sandbox_url,
-        body["access_key"],
-        body["administration_id"],
-        integration,
-        connector,
-        runtime,
-        producer,
-    )
-    await soap.aclose()
 
 
 def _assert_each_has_its_own(
