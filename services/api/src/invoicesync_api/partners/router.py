@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,6 +14,7 @@ from invoicesync_api.examples import partners as examples
 from invoicesync_api.examples.media import response_examples
 from invoicesync_api.partners import repository
 from invoicesync_api.schemas import Strict
+from invoicesync_shared import clock
 
 router = APIRouter(prefix="/admin/v1", tags=["admin"], dependencies=[AdminDep])
 
@@ -64,7 +64,7 @@ async def rotate_key(
     """A new key; the old ones are revoked unless ``revoke_existing=false`` (overlap)."""
     partner = await repository.get_partner(session, partner_id)
     if revoke_existing:
-        await repository.revoke_api_keys(session, partner_id, datetime.now(UTC))
+        await repository.revoke_api_keys(session, partner_id, clock.now())
     key = _issue_key(session, partner.id, "Issued by the platform admin")
     return PartnerOut(id=partner.id, name=partner.name, api_key=key)
 
@@ -72,4 +72,4 @@ async def rotate_key(
 @router.delete("/partners/{partner_id}/api-keys", status_code=204)
 async def revoke_keys(partner_id: uuid.UUID, session: SessionDep) -> None:
     await repository.get_partner(session, partner_id)
-    await repository.revoke_api_keys(session, partner_id, datetime.now(UTC))
+    await repository.revoke_api_keys(session, partner_id, clock.now())

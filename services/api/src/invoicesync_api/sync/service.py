@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -255,7 +255,7 @@ def _count_failure(
 
 
 async def _finish(session: AsyncSession, run: SyncRun) -> None:
-    run.status, run.finished_at = "finished", datetime.now(UTC)
+    run.status, run.finished_at = "finished", clock.now()
     await announce.run_finished(session, run, totals(run))
     if run.trigger != "manual":
         return  # nightly runs tell no one; webhooks still fire
