@@ -21,7 +21,11 @@ EXACT = {
     ("system", "settings", "field"),
     [
         ("exact", {**EXACT, "division": "seven"}, "settings.division"),
-        ("exact", {k: v for k, v in EXACT.items() if k != "sales_journal"}, "settings.sales_journal"),
+        (
+            "exact",
+            {k: v for k, v in EXACT.items() if k != "sales_journal"},
+            "settings.sales_journal",
+        ),
         ("exact", {**EXACT, "divison": 8}, "settings.divison"),
         ("lexware", EXACT, "settings.division"),
         ("lexware", {"remote": {"organization_id": "o"}}, "settings.remote"),
