@@ -129,6 +129,19 @@ class TestWhatAConnectorReads:
         assert read.access_key is None
         assert read.administration_id == "Adm-1"
 
+    def test_yuki_reads_its_key_typed_from_the_decrypted_credentials(self) -> None:
+        stored = YukiSettings.stored(YukiSettings.from_user(YUKI).model_dump(mode="json"))
+        read = stored.with_secrets({"access_key": "key-of-the-user", "access_token": "x"})
+        assert read.access_key is not None
+        assert read.access_key.get_secret_value() == "key-of-the-user"
+        assert read.administration_id == "Adm-1"
+        assert "key-of-the-user" not in repr(read)
+        assert stored.with_secrets({}).access_key is None
+
+    def test_secrets_put_back_keep_what_verify_found(self) -> None:
+        verified = LexwareSettings.stored({"remote": {"organization_id": "org-9"}})
+        assert verified.with_secrets({"access_token": "x"}) == verified
+
     def test_lexware_reads_the_organisation_verify_found(self) -> None:
         assert LexwareSettings.stored({}).organization_id is None
         verified = {"remote": {"organization_id": "org-9", "company_name": "GmbH"}}

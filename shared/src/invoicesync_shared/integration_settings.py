@@ -68,6 +68,15 @@ class SettingsModel(NulFree):
         """What the API encrypts with the credentials instead of storing it as JSON."""
         return {}
 
+    def with_secrets(self, secrets: Mapping[str, Any]) -> Self:
+        """These settings with the secrets the API encrypted (what ``secrets()`` gave,
+        decrypted) put back, so a connector reads them typed too. Other keys of the
+        credentials (OAuth tokens) are not settings and are left out. Raises
+        ``ValidationError``."""
+        known = type(self).model_fields.keys() - {"system"}
+        fields = {name: getattr(self, name) for name in known}
+        return self.model_validate({**fields, **{k: v for k, v in secrets.items() if k in known}})
+
 
 class ExactSettings(SettingsModel):
     system: Literal["exact"] = Field(default="exact", exclude=True, repr=False)

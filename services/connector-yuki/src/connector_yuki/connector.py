@@ -197,18 +197,24 @@ class YukiConnector:
         )
 
     def _key(self, integration: Integration, settings: YukiSettings) -> BatchKey:
-        return BatchKey(_administration_id(settings), self._access_key(integration))
+        return BatchKey(_administration_id(settings), self._access_key(integration, settings))
 
-    def _access_key(self, integration: Integration) -> str:
+    def _access_key(self, integration: Integration, settings: YukiSettings) -> str:
+        """The access key the API keeps encrypted with the credentials, read as part of
+        the settings (``YukiSettings.access_key``)."""
         if integration.credentials is None:
             raise PermanentError("invalid_access_key", "No Yuki access key is stored.")
-        try:
-            key = self._secrets.decrypt_json(integration.credentials)["access_key"]
-        except (ValueError, KeyError) as exc:
-            raise PermanentError(
-                "invalid_access_key", "The stored Yuki access key cannot be read; store it again."
-            ) from exc
-        return str(key)
+        unreadable = PermanentError(
+            "invalid_access_key", "The stored Yuki access key cannot be read; store it again."
+        )
+        try:  # ValidationError is a ValueError too
+            secrets = self._secrets.decrypt_json(integration.credentials)
+            key = settings.with_secrets(secrets).access_key
+        except ValueError as exc:
+            raise unreadable from exc
+        if key is None:
+            raise unreadable
+        return key.get_secret_value()
 
 
 def _administration_id(settings: YukiSettings) -> str:
