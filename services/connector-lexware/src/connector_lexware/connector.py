@@ -31,7 +31,8 @@ from invoicesync_shared.integration_settings import LexwareSettings
 # After an unknown outcome: how far to page and how many drafts to open at most.
 LOOKUP_PAGES = 4
 LOOKUP_CANDIDATES = 5
-LOOKUP_STATUSES = "draft,open,overdue,paid,paidoff,voided"
+# "overdue" is a subset of "open" that Lexware takes only on its own (with others: 400).
+LOOKUP_STATUSES = "draft,open,paid,paidoff,voided"
 LEXWARE = System("Lexware Office", "introduction (a line of its own)")
 Context = PushContext[LexwareSettings]
 

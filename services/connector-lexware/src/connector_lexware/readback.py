@@ -28,9 +28,10 @@ from invoicesync_shared.states import LedgerState
 SYSTEM = "lexware"
 LOCK_SPACE = 0x1E3A_0001  # advisory locks of this loop: (LOCK_SPACE, integration)
 # Drafts never show here; they are exactly the vouchers still waiting for a number.
+# "overdue" is a subset of "open" that Lexware takes only on its own (with others: 400).
 LIST_PARAMS = {
     "voucherType": "invoice,creditnote",
-    "voucherStatus": "open,overdue,paid,paidoff,voided",
+    "voucherStatus": "open,paid,paidoff,voided",
 }
 # Remote statuses after which nothing changes any more that we report.
 SETTLED = ("paid", "paidoff", "voided")

@@ -10,7 +10,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from invoicesync_sandbox.context import SandboxContext
-from invoicesync_sandbox.lexware import contacts, fallback, masterdata, subscriptions, vouchers
+from invoicesync_sandbox.lexware import (
+    contacts,
+    fallback,
+    masterdata,
+    subscriptions,
+    voucherlist,
+    vouchers,
+)
 from invoicesync_sandbox.lexware.auth import Caller, make_caller_dependency
 from invoicesync_sandbox.lexware.control import build_control_router
 from invoicesync_sandbox.lexware.env import Env
@@ -58,6 +65,7 @@ class LexwareEmulator:
 
         contacts.register(api, self.env)
         vouchers.register(api, self.env)
+        voucherlist.register(api, self.env)
         subscriptions.register(api, self.env)
         masterdata.register(api, self.env)
         router.include_router(api)

@@ -5,6 +5,7 @@ Each step changes status and version and fires the callbacks Lexware would send.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from invoicesync_sandbox.lexware import payload
@@ -93,6 +94,13 @@ def edit_draft(env: Env, org: Organisation, voucher: Voucher, line: int, net_amo
         voucher.data = payload.with_totals(voucher.data, org)
         _touch(env, voucher)
     env.dispatcher.emit(org, f"{voucher.kind}.changed", voucher.id)
+
+
+def due_date(voucher: Voucher) -> str:
+    """The voucher date plus the payment term's days, as Lexware shows ``dueDate``."""
+    start = datetime.fromisoformat(voucher.data["voucherDate"].replace("Z", "+00:00"))
+    days = (voucher.data.get("paymentConditions") or {}).get("paymentTermDuration") or 0
+    return (start + timedelta(days=int(days))).isoformat(timespec="milliseconds")
 
 
 def open_amount(voucher: Voucher) -> float:

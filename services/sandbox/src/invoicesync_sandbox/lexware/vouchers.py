@@ -1,4 +1,4 @@
-"""``/v1/invoices``, ``/v1/credit-notes``, ``/v1/voucherlist`` and ``/v1/payments``.
+"""``/v1/invoices``, ``/v1/credit-notes`` and ``/v1/payments`` (the list: ``voucherlist``).
 
 A voucher is a draft without number unless created with ``finalize=true``; then it is
 open and takes the next number of its range (RE0001…, GS0001…).
@@ -7,15 +7,14 @@ open and takes the next number of its range (RE0001…, GS0001…).
 # No postponed annotations here: FastAPI must resolve the local ``CallerDep`` alias.
 
 import copy
-from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends
 from fastapi.responses import Response
 
 from invoicesync_sandbox.lexware import lifecycle, payload
 from invoicesync_sandbox.lexware.auth import Caller
-from invoicesync_sandbox.lexware.env import Env, spring_page
+from invoicesync_sandbox.lexware.env import Env
 from invoicesync_sandbox.lexware.errors import (
     LexwareError,
     Violation,
@@ -26,44 +25,7 @@ from invoicesync_sandbox.lexware.errors import (
 from invoicesync_sandbox.lexware.store import Organisation, Voucher, iso, new_id
 from invoicesync_sandbox.visibility import is_visible, visible
 
-LIST_TYPES = frozenset(
-    {
-        "salesinvoice",
-        "salescreditnote",
-        "purchaseinvoice",
-        "purchasecreditnote",
-        "invoice",
-        "downpaymentinvoice",
-        "creditnote",
-        "orderconfirmation",
-        "quotation",
-        "deliverynote",
-        "any",
-    }
-)
-LIST_STATUSES = frozenset(
-    {
-        "draft",
-        "open",
-        "overdue",
-        "paid",
-        "paidoff",
-        "voided",
-        "transferred",
-        "sepadebit",
-        "accepted",
-        "rejected",
-        "unchecked",
-        "any",
-    }
-)
 TINY_PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
-
-
-def _due_date(voucher: Voucher) -> str:
-    start = datetime.fromisoformat(voucher.data["voucherDate"].replace("Z", "+00:00"))
-    days = (voucher.data.get("paymentConditions") or {}).get("paymentTermDuration") or 0
-    return (start + timedelta(days=int(days))).isoformat(timespec="milliseconds")
 
 
 def _readable(org: Organisation, now: float) -> list[Voucher]:
@@ -98,45 +60,11 @@ def voucher_view(org: Organisation, voucher: Voucher, now: float) -> dict[str, A
     if voucher.number:
         view["voucherNumber"] = voucher.number
     view.update(data)
-    view["dueDate"] = _due_date(voucher)
+    view["dueDate"] = lifecycle.due_date(voucher)
     view["relatedVouchers"] = _related(org, voucher, now)
     if voucher.document_file_id:
         view["files"] = {"documentFileId": voucher.document_file_id}
     return view
-
-
-def _list_row(voucher: Voucher) -> dict[str, Any]:
-    return {
-        "id": voucher.id,
-        "voucherType": lifecycle.LIST_TYPE[voucher.kind],
-        "voucherStatus": voucher.status,
-        "voucherNumber": voucher.number,
-        "voucherDate": voucher.data["voucherDate"],
-        "createdDate": iso(voucher.created),
-        "updatedDate": iso(voucher.updated),
-        "dueDate": _due_date(voucher),
-        "contactId": voucher.data["address"].get("contactId"),
-        "contactName": voucher.data["address"].get("name", ""),
-        "totalAmount": voucher.gross_total(),
-        "openAmount": lifecycle.open_amount(voucher),
-        "currency": "EUR",
-        "archived": voucher.data.get("archived", False),
-    }
-
-
-def _split(name: str, value: str | None, allowed: frozenset[str]) -> set[str]:
-    if not value:
-        raise bad_request(
-            f"Parameter {name} is required.", [Violation(name, "NOTNULL", "must not be null")]
-        )
-    parts = {p.strip() for p in value.split(",") if p.strip()}
-    unknown = parts - allowed
-    if unknown:
-        raise bad_request(
-            f"Unknown {name}: {', '.join(sorted(unknown))}.",
-            [Violation(name, "NOTVALID", f"unknown value {sorted(unknown)[0]}")],
-        )
-    return parts
 
 
 def _preceding(org: Organisation, voucher_id: str | None) -> str | None:
@@ -223,34 +151,6 @@ def register(router: APIRouter, env: Env) -> None:
     for kind in ("invoice", "credit-note"):
         _register_kind(router, env, kind)
     CallerDep = Annotated[Caller, Depends(env.caller)]
-
-    @router.get("/v1/voucherlist")
-    async def voucherlist(
-        caller: CallerDep,
-        voucherType: str | None = None,
-        voucherStatus: str | None = None,
-        page: Annotated[int, Query(ge=0)] = 0,
-        size: Annotated[int, Query(ge=1, le=250)] = 25,
-    ) -> dict[str, Any]:
-        types = _split("voucherType", voucherType, LIST_TYPES)
-        statuses = _split("voucherStatus", voucherStatus, LIST_STATUSES)
-        rows = [
-            _list_row(v)
-            for v in _readable(caller.org, env.now())
-            if ("any" in types or lifecycle.LIST_TYPE[v.kind] in types)
-            and ("any" in statuses or v.status in statuses)
-        ]
-        rows.sort(key=lambda r: str(r["voucherDate"]), reverse=True)
-        sort = [
-            {
-                "property": "voucherDate",
-                "direction": "DESC",
-                "ignoreCase": False,
-                "nullHandling": "NATIVE",
-                "ascending": False,
-            }
-        ]
-        return spring_page(rows, page, size, sort)
 
     @router.get("/v1/payments/{voucher_id}")
     async def payments(caller: CallerDep, voucher_id: str) -> dict[str, Any]:
