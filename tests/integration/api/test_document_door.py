@@ -141,6 +141,7 @@ PATCH_CASES: dict[str, tuple[Body, str]] = {
         {"lines": [line(description="\u007f")]},
         "lines.0.description",
     ),
+    "due before the stored issue date": ({"due_date": "2026-11-19"}, "due_date"),
 }
 
 

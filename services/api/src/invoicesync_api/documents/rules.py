@@ -76,11 +76,23 @@ def latest_date(max_days_ahead: int) -> date:
     return clock.now().date() + timedelta(days=max_days_ahead)
 
 
-def check_dates(dates: dict[str, date | None], *, max_days_ahead: int) -> None:
-    """Every named date from 2000-01-01 to ``max_days_ahead`` days from today; all refusals
-    at once, each naming its field."""
+def check_dates(
+    dates: dict[str, date | None], *, max_days_ahead: int, issue_date: date | None = None
+) -> None:
+    """Every named date from 2000-01-01 to ``max_days_ahead`` days from today, and a due
+    date not before ``issue_date``; all refusals at once, each naming its field."""
     latest = latest_date(max_days_ahead)
     errors: list[dict[str, object]] = []
+    due_date = dates.get("due_date")
+    if due_date is not None and issue_date is not None and due_date < issue_date:
+        errors.append(
+            {
+                "field": "due_date",
+                "message": N_("due_date is before issue_date"),
+                "params": {},
+                "type": "date_before_issue_date",
+            }
+        )
     for field, value in dates.items():
         if value is None:
             continue

@@ -164,12 +164,6 @@ class DocumentIn(Strict):
 
     _lines_in_bounds = field_validator("lines")(_check_totals)
 
-    @model_validator(mode="after")
-    def _due_after_issue(self) -> DocumentIn:
-        if self.due_date is not None and self.due_date < self.issue_date:
-            raise ValueError("due_date is before issue_date")
-        return self
-
 
 class DocumentPatch(Strict):
     """Fields that may change after creation; lines replace all lines."""

@@ -114,7 +114,9 @@ async def create(
 ) -> NewDocument:
     """Check a new document against the rules and build what storing it writes."""
     rules.check_dates(
-        {"issue_date": body.issue_date, "due_date": body.due_date}, max_days_ahead=max_days_ahead
+        {"issue_date": body.issue_date, "due_date": body.due_date},
+        max_days_ahead=max_days_ahead,
+        issue_date=body.issue_date,
     )
     computed = totals.compute(body.lines)
     totals.check_declared(computed, body.totals)
@@ -190,7 +192,9 @@ async def patch(
 ) -> list[str]:
     """Apply an edit; returns the warnings the answer must carry. The body's own fields
     were checked by its schema; the dates, which need the clock, here as on creation."""
-    rules.check_dates({"due_date": body.due_date}, max_days_ahead=max_days_ahead)
+    rules.check_dates(
+        {"due_date": body.due_date}, max_days_ahead=max_days_ahead, issue_date=document.issue_date
+    )
     if "due_date" in body.model_fields_set:
         document.due_date = body.due_date
     if body.customer is not None:
@@ -205,8 +209,6 @@ async def patch(
             computed.vat,
             computed.gross,
         )
-    if document.due_date and document.due_date < document.issue_date:
-        raise Unprocessable("due_date is before issue_date")
     document.revision += 1
     return await _push_edit(session, document)
 

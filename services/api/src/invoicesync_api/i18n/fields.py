@@ -65,7 +65,6 @@ OURS: dict[str, tuple[str, ...]] = {
 }
 VALUE_ERRORS = (
     N_('amounts are decimal strings such as "12.50", never JSON numbers'),
-    N_("due_date is before issue_date"),
     N_("each scope at most once"),
     N_("name a client_id, an integration_id or document_ids"),
 )
