@@ -80,7 +80,7 @@ def test_connect_exact_from_the_console_then_repair_the_seeds_duplicate_numbers(
     row.get_by_role("link", name="Exact Online").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("PestScan Console BV: Exact Online")
     look(page, shots, "integration")
-    page.get_by_label("Nightly sync").check()
+    page.get_by_role("checkbox", name="Nightly sync").check()
     page.get_by_label("Stop sending after refusals in a row").fill("5")
     page.get_by_role("button", name="Save settings").click()
     expect(page.locator("#settings")).to_contain_text("5")

@@ -98,8 +98,9 @@ async def test_an_admin_key_sees_the_forms_and_changes_nightly_settings(
 async def test_the_repair_confirmation_shows_what_will_happen_and_changes_nothing(
     api_url: str, partner: httpx.Client, client_id: str, sessionmaker: Any
 ) -> None:
-    """Three booked documents, the middle one flagged as holding another's number: the
-    repair would start at its date and send two again."""
+    """Three booked documents, the middle one flagged as holding another's number and
+    the last as deleted in Exact: the repair would start at the middle one's date and
+    send two again."""
     integration = await add_integration(sessionmaker, client_id)
     ids = []
     for day, number in ((3, "R-1"), (5, "R-2"), (7, "R-3")):
@@ -115,13 +116,19 @@ async def test_the_repair_confirmation_shows_what_will_happen_and_changes_nothin
                 DocumentSync.document_id == ids[1], DocumentSync.integration_id == integration
             )
         )
-        assert middle is not None
+        last = await session.scalar(
+            select(DocumentSync).where(
+                DocumentSync.document_id == ids[2], DocumentSync.integration_id == integration
+            )
+        )
+        assert middle is not None and last is not None
         middle.duplicate_of = ids[0]
+        last.error_code = "remote_entry_missing"  # its entry was deleted in Exact
     with signed_in(api_url, key_of(partner)) as page:
         confirm = page.get(f"/console/integrations/{integration}/repair")
         assert confirm.status_code == 200, confirm.text
         assert 'data-from="2026-11-05" data-documents="2"' in confirm.text
-        assert 'id="duplicates" data-count="1"' in confirm.text
+        assert 'id="duplicates" data-count="2"' in confirm.text
         assert "Deactivate from 2026-11-05: 2 documents lose their sync state." in confirm.text
         assert 'name="from_date" value="2026-11-05"' in confirm.text
         earlier = page.get(

@@ -193,6 +193,7 @@ async def integration_page(
     name = system_names(await integrations.list_for_client(db, client.id), viewer.t.gettext)
     system = integration.system
     current = {k: v for k, v in integration.settings.items() if k != "remote"}
+    activity = (await repository.activity_of(db, [integration.id])).get(integration.id)
     return _page(
         request,
         "integration.html",
@@ -202,6 +203,7 @@ async def integration_page(
         client=client,
         integration=integration,
         name=name[integration.id],
+        health=health(integration.status, activity or Activity()),
         reason=service.integration_out(integration, language=viewer.t.locale).status_reason,
         current=[(FIELD_LABELS[k], current[k]) for k in FIELD_LABELS if current.get(k)],
         edit=_fields(EDIT_FIELDS[system], current, set(), "edit"),
