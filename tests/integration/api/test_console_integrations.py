@@ -149,3 +149,60 @@ async def test_nothing_flagged_means_no_repair_to_confirm(
         confirm = page.get(f"/console/integrations/{integration}/repair")
         assert confirm.status_code == 422
         assert "No duplicate booking numbers" in confirm.text
+
+
+def test_a_connection_started_in_the_console_comes_back_to_it(
+    api_url: str, partner: httpx.Client, client_id: str
+) -> None:
+    """Connect Exact: on to the consent page with a state marked as the console's; the
+    callback (here: access denied) leads the browser back to the tab, which says why."""
+    with signed_in(api_url, key_of(partner)) as page:
+        csrf = csrf_of(page.get(f"/console/clients/{client_id}/integrations").text)
+        form = {
+            "csrf": csrf,
+            "system": "exact",
+            "division": "1234567",
+            "sales_journal": "70",
+            "credit_note_journal": "70",
+            "start_date": "2026-01-01",
+        }
+        started = page.post(f"/console/clients/{client_id}/integrations", data=form)
+        assert started.status_code == 303, started.text
+        consent = httpx.URL(started.headers["location"])
+        assert consent.path.endswith("/api/oauth2/auth")
+        state = consent.params["state"]
+        assert state.startswith("console.")
+        back = page.get("/v1/oauth/callback", params={"state": state, "error": "access_denied"})
+        assert back.status_code == 303, back.text
+        tab, _, query = back.headers["location"].partition("?")
+        assert tab == f"/console/clients/{client_id}/integrations"
+        shown = page.get(back.headers["location"])
+        assert 'id="authorised" data-health="error"' in shown.text
+        assert "Exact Online is not connected: Access was not granted (access_denied)." in (
+            shown.text
+        )
+    (integration,) = partner.get(f"/v1/clients/{client_id}/integrations").json()
+    assert query == f"authorised={integration['id']}"
+    assert integration["status"] == "error"
+
+
+def test_a_connection_started_through_the_api_still_answers_json(
+    api_url: str, partner: httpx.Client, client_id: str
+) -> None:
+    body = {
+        "system": "exact",
+        "settings": {
+            "division": 1234567,
+            "sales_journal": "70",
+            "credit_note_journal": "70",
+            "start_date": "2026-01-01",
+        },
+    }
+    created = partner.post(f"/v1/clients/{client_id}/integrations", json=body)
+    assert created.status_code == 201, created.text
+    state = httpx.URL(created.json()["authorize_url"]).params["state"]
+    assert not state.startswith("console.")
+    back = httpx.get(
+        f"{api_url}/v1/oauth/callback", params={"state": state, "error": "access_denied"}
+    )
+    assert back.status_code == 200 and back.json()["status"] == "error"
