@@ -11,12 +11,13 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import document_body, exact_token_for_test_app, new_exact_division, wait_for
+from tests.e2e.conftest import document_body, new_exact_division, wait_for
 from tests.e2e.test_console import SHOTS, look, sign_in
 from tests.e2e.test_exact_seed_scenario import division_state, settled
 from tests.support.processes import Stack
@@ -25,6 +26,34 @@ pytestmark = pytest.mark.e2e
 
 # The consent page is shown (not approved at once), so the browser allows access on it.
 STACK_ENV = {"INVOICESYNC_SANDBOX_AUTO_APPROVE": "0"}
+
+
+def bookkeepers_token(stack: Stack) -> str:
+    """An independent Exact client (the sandbox's second app), as a bookkeeper's tool,
+    allowed on the consent page (this module's sandbox shows it)."""
+    app = httpx.get(f"{stack.sandbox_url}/_sandbox/demo").json()["exact"]["test_app"]
+    consent = {
+        "client_id": app["client_id"],
+        "redirect_uri": app["redirect_uri"],
+        "response_type": "code",
+        "state": "s",
+        "decision": "allow",
+    }
+    allowed = httpx.post(f"{stack.sandbox_url}/exact/api/oauth2/auth", data=consent)
+    assert allowed.status_code in (302, 303), allowed.text
+    code = parse_qs(urlparse(allowed.headers["location"]).query)["code"][0]
+    token = httpx.post(
+        f"{stack.sandbox_url}/exact/api/oauth2/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": app["redirect_uri"],
+            "client_id": app["client_id"],
+            "client_secret": app["client_secret"],
+        },
+    )
+    assert token.status_code == 200, token.text
+    return str(token.json()["access_token"])
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +84,8 @@ def test_connect_exact_from_the_console_then_repair_the_seeds_duplicate_numbers(
 
     # Sign in, open the client's Integrations tab and connect Exact.
     sign_in(page, stack, partner.headers["Authorization"].removeprefix("Bearer "))
-    page.get_by_role("link", name="Integrations of PestScan Console BV").click()
+    row = page.locator("tr", has=page.get_by_role("link", name="PestScan Console BV"))
+    row.get_by_role("link", name="Integrations").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("PestScan Console BV: Integrations")
     look(page, shots, "integrations-empty")
     exact = page.locator("form.connect[data-system='exact']")
@@ -83,7 +113,7 @@ def test_connect_exact_from_the_console_then_repair_the_seeds_duplicate_numbers(
     page.get_by_role("checkbox", name="Nightly sync").check()
     page.get_by_label("Stop sending after refusals in a row").fill("5")
     page.get_by_role("button", name="Save settings").click()
-    expect(page.locator("#settings")).to_contain_text("5")
+    expect(page.locator("#brake-after")).to_have_text("5")
     saved = partner.get(f"/v1/integrations/{integration_id}").json()
     assert (saved["nightly_sync"], saved["failure_brake_after"]) == (True, 5)
 
@@ -105,7 +135,7 @@ def test_connect_exact_from_the_console_then_repair_the_seeds_duplicate_numbers(
     # The seed: a bookkeeper deletes the two newest entries in Exact; the next invoice
     # gets a number that a document here still holds.
     state = division_state(stack, division["division"])
-    token = exact_token_for_test_app(stack)
+    token = bookkeepers_token(stack)
     newest = sorted(state["entries"], key=lambda e: e["entry_number"])[-2:]
     for entry in newest:
         deleted = httpx.delete(
