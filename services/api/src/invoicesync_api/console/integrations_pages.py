@@ -35,6 +35,7 @@ from invoicesync_api.integrations import actions, oauth, service
 from invoicesync_api.integrations import repository as integrations
 from invoicesync_api.integrations.schemas import IntegrationIn, IntegrationPatch
 from invoicesync_shared import clock
+from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.states import IntegrationStatus
 
@@ -72,8 +73,9 @@ REQUIRED = {
 }
 
 
-def _box(request: Request) -> Any:
-    return request.app.state.box
+def _box(request: Request) -> SecretBox:
+    box: SecretBox = request.app.state.box
+    return box
 
 
 async def _typed(request: Request, names: tuple[str, ...]) -> dict[str, Any]:
