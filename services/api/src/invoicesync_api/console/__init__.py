@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from invoicesync_api.console import integrations_pages
 from invoicesync_api.console.router import router
 
 STATIC = Path(__file__).parent / "static"
@@ -15,4 +16,5 @@ STATIC = Path(__file__).parent / "static"
 def install(app: FastAPI) -> None:
     """The console's pages and its static files (htmx vendored, no network needed)."""
     app.include_router(router)
+    app.include_router(integrations_pages.router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")

@@ -550,9 +550,9 @@ async def reconnect_integration(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """Allow access again (as ``POST /v1/integrations/{id}/reconnect``): straight on to
-    the accounting system's consent page."""
+    the accounting system's consent page, whose callback leads back to the console."""
     _check_csrf(viewer, csrf)
     _need_admin(viewer)
     integration = await integrations.get_integration(db, integration_id, viewer.caller.partner_id)
-    url = integration_service.begin_reconnect(integration, settings)
+    url = integration_service.begin_reconnect(integration, settings, console=True)
     return RedirectResponse(url, status_code=303)

@@ -17,19 +17,16 @@ from invoicesync_api.deps import (
     SessionDep,
     SettingsDep,
 )
-from invoicesync_api.errors.exceptions import Conflict, ConnectionFailed, Unavailable, Unprocessable
+from invoicesync_api.errors.exceptions import Conflict, Unavailable, Unprocessable
 from invoicesync_api.errors.openapi import CONNECTION_PROBLEM_RESPONSES, CONNECTOR_PROBLEM_RESPONSES
 from invoicesync_api.examples import integrations as examples
 from invoicesync_api.i18n.catalog import N_
-from invoicesync_api.integrations import brake, lifecycle, repository, service
+from invoicesync_api.integrations import actions, brake, repository, service
 from invoicesync_api.integrations.refresh import READS_BACK, refresh
 from invoicesync_api.integrations.schemas import IntegrationOut
-from invoicesync_api.integrations.verification import verify
 from invoicesync_api.schemas import Strict
-from invoicesync_api.sync import announce
-from invoicesync_api.sync import repository as run_store
 from invoicesync_api.sync import service as runs
-from invoicesync_api.sync.schemas import SyncRunIn, SyncRunOut
+from invoicesync_api.sync.schemas import SyncRunOut
 from invoicesync_shared.states import IntegrationStatus
 
 router = APIRouter(prefix="/v1/integrations", tags=["integrations"])
@@ -151,8 +148,7 @@ async def deactivate(
     language: LanguageDep,
 ) -> DeactivateOut:
     integration = await repository.get_integration(session, integration_id, caller.partner_id)
-    reset = await lifecycle.deactivate(session, integration, body.from_date)
-    await announce.integration_status(session, integration)
+    reset = await actions.deactivate(session, integration, body.from_date)
     return DeactivateOut(
         integration=service.integration_out(integration, language=language), documents_reset=reset
     )
@@ -175,21 +171,7 @@ async def relink(
 ) -> IntegrationOut:
     """Link again (same or new settings) keeping customer links: nothing is re-imported."""
     integration = await repository.get_integration(session, integration_id, caller.partner_id)
-    new_settings = lifecycle.relink_settings(integration, body.settings, request.app.state.box)
-    before = integration.settings
-    integration.settings = new_settings
-    await session.commit()  # the connector verifies what is stored
-    verdict = await verify(settings, integration.system, integration.id)
-    if not verdict.ok:
-        integration.settings = before  # refused: left as it was
-        await session.commit()
-        raise ConnectionFailed(
-            verdict.message or "The settings were refused.",
-            system=integration.system,
-            extra={"reason": verdict.code},
-        )
-    await lifecycle.apply_relink(session, integration, new_settings, verdict)
-    await announce.integration_status(session, integration)
+    await actions.relink(session, settings, request.app.state.box, integration, body.settings)
     return service.integration_out(integration, language=language)
 
 
@@ -210,34 +192,12 @@ async def repair(
 ) -> RepairOut:
     """The 14-step manual repair in one call: deactivate from the first affected date,
     relink with the same settings (customer links kept), and resync from that date.
-
-    All or nothing: the connection is checked first, and the reset, the relink and the run
-    are one transaction, so a refused connection or a run already going changes nothing."""
+    All or nothing (``actions.repair``)."""
     integration = await repository.get_integration(session, integration_id, caller.partner_id)
-    from_date = body.from_date or await repository.first_duplicate_date(session, integration.id)
-    if from_date is None:
-        raise Unprocessable(
-            N_(
-                "No duplicate booking numbers or deleted entries are flagged; "
-                "give a from_date to repair anyway."
-            )
-        )
-    if integration.status == IntegrationStatus.DEACTIVATED:
-        raise Conflict(N_("The integration is deactivated; relink it first."))
-    same_settings = lifecycle.relink_settings(integration, None, request.app.state.box)
-    await session.commit()  # nothing held while the connector checks the stored settings
-    verdict = await verify(settings, integration.system, integration.id)
-    if not verdict.ok:
-        raise ConnectionFailed(
-            f"The connection was refused, so nothing was changed: {verdict.message}. "
-            "Fix it and repair again.",
-            extra={"reason": verdict.code},
-        )
-    reset = await lifecycle.deactivate(session, integration, from_date)
-    await lifecycle.apply_relink(session, integration, same_settings, verdict)
-    await announce.integration_status(session, integration)
-    run = await runs.start(session, SyncRunIn(integration_id=integration.id), caller.partner_id)
-    await run_store.save_run(session, run)
+    done = await actions.repair(
+        session, settings, request.app.state.box, integration, body.from_date, caller.partner_id
+    )
+    from_date, reset, run = done.from_date, done.documents_reset, done.run
     return RepairOut(
         from_date=from_date,
         documents_reset=reset,

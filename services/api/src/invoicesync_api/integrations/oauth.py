@@ -19,12 +19,19 @@ from invoicesync_shared import clock
 from invoicesync_shared.connectors.oauth import OAuthApp, token_fields
 
 OAUTH_SYSTEMS = ("exact", "lexware")
+# Begins the state of a connection started in the console: the callback then leads the
+# browser back there. Part of the hashed value, so it cannot be added or removed.
+CONSOLE_STATE = "console."
 
 
-def new_state() -> tuple[str, str]:
+def new_state(*, console: bool = False) -> tuple[str, str]:
     """A state value and the hash stored to recognise it."""
-    state = secrets.token_urlsafe(32)
+    state = (CONSOLE_STATE if console else "") + secrets.token_urlsafe(32)
     return state, state_hash(state)
+
+
+def from_console(state: str) -> bool:
+    return state.startswith(CONSOLE_STATE)
 
 
 def state_hash(state: str) -> str:

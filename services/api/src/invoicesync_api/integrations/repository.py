@@ -193,6 +193,37 @@ async def reset_from(session: AsyncSession, integration: Integration, from_date:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+async def count_synced_from(
+    session: AsyncSession, integration_id: uuid.UUID, from_date: date
+) -> int:
+    """Documents dated on or after ``from_date`` with a sync state here: what
+    ``reset_from`` would reset (the repair's confirmation shows it first)."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(DocumentSync)
+        .join(Document, Document.id == DocumentSync.document_id)
+        .where(DocumentSync.integration_id == integration_id, Document.issue_date >= from_date)
+    )
+    return int(count or 0)
+
+
+async def count_duplicates(session: AsyncSession, integration_id: uuid.UUID) -> int:
+    """Documents flagged with a booking number another document holds, or whose entry
+    was deleted in the accounting system."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(DocumentSync)
+        .where(
+            DocumentSync.integration_id == integration_id,
+            or_(
+                DocumentSync.duplicate_of.is_not(None),
+                DocumentSync.error_code == "remote_entry_missing",
+            ),
+        )
+    )
+    return int(count or 0)
+
+
 async def first_duplicate_date(session: AsyncSession, integration_id: uuid.UUID) -> date | None:
     """The earliest issue date among documents flagged as duplicates or deleted remotely."""
     return await session.scalar(

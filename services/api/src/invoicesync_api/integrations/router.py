@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Request
+from fastapi.responses import RedirectResponse
 
 from invoicesync_api.clients.router import ClientDep
 from invoicesync_api.deps import (
@@ -16,14 +17,14 @@ from invoicesync_api.deps import (
     SessionDep,
     SettingsDep,
 )
-from invoicesync_api.errors.exceptions import ConnectionFailed, Unprocessable
+from invoicesync_api.errors.exceptions import Unprocessable
 from invoicesync_api.errors.openapi import CONNECTION_PROBLEM_RESPONSES
 from invoicesync_api.examples import integrations as examples
 from invoicesync_api.examples.media import response_examples
 from invoicesync_api.health import DependencyHealth
 from invoicesync_api.i18n.catalog import N_
 from invoicesync_api.i18n.middleware import language_of
-from invoicesync_api.integrations import connection, oauth, repository, service
+from invoicesync_api.integrations import actions, oauth, repository, service
 from invoicesync_api.integrations.schemas import (
     IntegrationHealth,
     IntegrationIn,
@@ -33,7 +34,6 @@ from invoicesync_api.integrations.schemas import (
 from invoicesync_api.integrations.verification import verify
 from invoicesync_api.sync import announce
 from invoicesync_shared.crypto import SecretBox
-from invoicesync_shared.states import IntegrationStatus
 
 router = APIRouter(tags=["integrations"])
 
@@ -63,28 +63,8 @@ async def create_integration(
 ) -> IntegrationOut:
     """OAuth systems answer ``pending_authorization`` with an ``authorize_url``; Yuki is
     checked at once and answers ``active`` or 422."""
-    integration, state = service.new_integration(client, body, _box(request))
-    repository.add_integration(session, integration)
-    if state is not None:
-        await repository.save_integration(session, integration)
-        url = oauth.authorize_url(settings, integration.system, state)
-        return service.integration_out(integration, authorize_url=url, language=language)
-    # Committed first, so the connector can read the stored access key while verifying.
-    await session.commit()
-    system = integration.system
-    verdict = await verify(settings, system, integration.id)
-    if not verdict.ok:
-        await repository.delete_integration(session, integration)
-        await session.commit()
-        raise ConnectionFailed(
-            verdict.message or "The settings were refused.",
-            system=system,
-            extra={"reason": verdict.code},
-        )
-    await service.apply_verdict(session, integration, verdict)
-    await announce.integration_status(session, integration)
-    await repository.save_integration(session, integration)
-    return service.integration_out(integration, language=language)
+    integration, url = await actions.connect(session, settings, _box(request), client, body)
+    return service.integration_out(integration, authorize_url=url, language=language)
 
 
 @router.get(
@@ -140,37 +120,7 @@ async def update_integration(
     """Nightly sync and settings. Changed settings are checked with the accounting system
     first: refused ones answer 422 with the reason and leave the integration as it was."""
     integration = await repository.get_integration(session, integration_id, caller.partner_id)
-    if body.nightly_sync is not None:
-        integration.nightly_sync = body.nightly_sync
-    if body.nightly_hour is not None:
-        integration.nightly_hour = body.nightly_hour
-    if body.failure_brake_after is not None:
-        integration.failure_brake_after = body.failure_brake_after
-
-    if body.nightly_reconciliation_days is not None:
-        integration.nightly_reconciliation_days = body.nightly_reconciliation_days
-    before = (integration.settings, integration.credentials)
-    changed = body.settings is not None and service.changed_settings(
-        integration, body.settings, _box(request)
-    )
-    await session.commit()  # the connector reads the settings while verifying
-    checked = (IntegrationStatus.ACTIVE, IntegrationStatus.PAUSED, *connection.BROKEN)
-    if changed and integration.credentials is not None and integration.status in checked:
-        verdict = await verify(settings, integration.system, integration.id)
-        if not verdict.ok:
-            integration.settings, integration.credentials = before
-            await session.commit()
-            raise ConnectionFailed(
-                verdict.message or "The settings were refused.",
-                system=integration.system,
-                extra={"reason": verdict.code},
-            )
-        reconnected = integration.status in connection.BROKEN
-        if integration.status == IntegrationStatus.PAUSED:
-            return service.integration_out(integration)  # checked; sending waits for resume
-        await service.apply_verdict(session, integration, verdict)
-        if reconnected:  # e.g. Yuki's new access key after the old one was refused
-            await connection.resume(session, integration)
+    await actions.update(session, settings, _box(request), integration, body)
     return service.integration_out(integration, language=language)
 
 
@@ -208,30 +158,15 @@ async def oauth_callback(
     state: str,
     code: str | None = None,
     error: str | None = None,
-) -> IntegrationOut:
-    """Where Exact and Lexware send the user back after "allow access"."""
-    integration = await repository.find_by_state_hash(session, oauth.state_hash(state))
-    if integration is None:
-        raise Unprocessable(N_("Unknown or already used OAuth state; start the connection again."))
-    integration.oauth_state_hash = None  # single-use
-    if error or not code:
-        integration.status = IntegrationStatus.ERROR
-        integration.status_reason = f"Access was not granted ({error or 'no code'})."
-        integration.status_reason_code = None
-        return service.integration_out(integration)
-    credentials, token_columns = await oauth.exchange_code(settings, integration.system, code)
-    integration.credentials = _box(request).encrypt_json(credentials)
-    for column, value in token_columns.items():
-        setattr(integration, column, value)
-    reconnected = integration.status in connection.BROKEN
-    await session.commit()  # the connector reads the tokens while verifying
-    verdict = await verify(settings, integration.system, integration.id)
-    await service.apply_verdict(session, integration, verdict)
-    if reconnected and integration.status == IntegrationStatus.ACTIVE:
-        await connection.resume(session, integration)
-    else:
-        await announce.integration_status(session, integration)
-    await session.flush()
+) -> IntegrationOut | RedirectResponse:
+    """Where Exact and Lexware send the user back after "allow access". A connection
+    started in the console leads the browser back to the client's integrations there."""
+    integration = await actions.authorise(session, settings, _box(request), state, code, error)
+    if oauth.from_console(state):
+        return RedirectResponse(
+            f"/console/clients/{integration.client_id}/integrations?authorised={integration.id}",
+            status_code=303,
+        )
     # The user's browser comes back here (no API key): its Accept-Language.
     return service.integration_out(integration, language=language_of(request.scope))
 

@@ -74,7 +74,7 @@ def changed_settings(integration: Integration, changes: dict[str, Any], box: Sec
 
 
 def new_integration(
-    client: Client, body: IntegrationIn, box: SecretBox
+    client: Client, body: IntegrationIn, box: SecretBox, *, console: bool = False
 ) -> tuple[Integration, str | None]:
     """The integration row, and the OAuth state to put in the authorize URL (if any)."""
     plain, secrets = validated_settings(body.system, body.settings)
@@ -92,7 +92,7 @@ def new_integration(
     )
     state = None
     if body.system in oauth.OAUTH_SYSTEMS:
-        state, integration.oauth_state_hash = oauth.new_state()
+        state, integration.oauth_state_hash = oauth.new_state(console=console)
     else:
         integration.credentials = box.encrypt_json(secrets)
     return integration, state
@@ -184,7 +184,9 @@ def integration_out(
     )
 
 
-def begin_reconnect(integration: Integration, settings: ApiSettings) -> str:
+def begin_reconnect(
+    integration: Integration, settings: ApiSettings, *, console: bool = False
+) -> str:
     """The consent page's address for allowing access again (Exact, Lexware); the OAuth
     callback finds the integration by the new state. The API and the console both use it."""
     if integration.system not in oauth.OAUTH_SYSTEMS:
@@ -195,5 +197,5 @@ def begin_reconnect(integration: Integration, settings: ApiSettings) -> str:
         )
     if integration.status == IntegrationStatus.DEACTIVATED:
         raise Unprocessable(N_("The integration is deactivated; relink it instead."))
-    state, integration.oauth_state_hash = oauth.new_state()
+    state, integration.oauth_state_hash = oauth.new_state(console=console)
     return oauth.authorize_url(settings, integration.system, state)

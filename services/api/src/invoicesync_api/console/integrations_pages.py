@@ -1,0 +1,337 @@
+"""/console: a client's Integrations tab. Connect Exact and Lexware (the browser goes
+through the system's consent page and the OAuth callback leads it back here) and Yuki
+(access key and administration); settings; deactivate from a date; relink; reconnect;
+and the one-call repair of duplicate booking numbers after a confirmation page that
+shows what it will do.
+
+Every change calls ``integrations.actions``, as the API's routes do, and needs the
+``admin`` scope like them: other keys see no such form and are refused all the same."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from invoicesync_api.clients import repository as clients
+from invoicesync_api.console import repository
+from invoicesync_api.console.health import Activity, health
+from invoicesync_api.console.i18n import _
+from invoicesync_api.console.labels import SYSTEMS, system_names
+from invoicesync_api.console.router import (
+    ConsoleRoute,
+    Viewer,
+    ViewerDep,
+    _check_csrf,
+    _need_admin,
+    _page,
+    _redirect,
+)
+from invoicesync_api.deps import SessionDep, SettingsDep
+from invoicesync_api.integrations import actions, oauth, service
+from invoicesync_api.integrations import repository as integrations
+from invoicesync_api.integrations.schemas import IntegrationIn, IntegrationPatch
+from invoicesync_shared import clock
+from invoicesync_shared.crypto import SecretBox
+from invoicesync_shared.db.models import Integration
+from invoicesync_shared.states import IntegrationStatus
+
+router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
+
+System = Literal["exact", "lexware", "yuki"]
+
+# The settings a person types, per system: (name, label, input type). The book itself
+# (Exact's division, Yuki's administration) is chosen on connect and changed by relink.
+FIELD_LABELS = {
+    "division": _("Division"),
+    "sales_journal": _("Sales journal"),
+    "credit_note_journal": _("Credit note journal"),
+    "start_date": _("Start date"),
+    "default_gl_account": _("Default G/L account (optional)"),
+    "access_key": _("Access key"),
+    "administration_id": _("Administration ID"),
+}
+FIELD_TYPES = {"division": "number", "start_date": "date", "access_key": "password"}
+CONNECT_FIELDS: dict[str, tuple[str, ...]] = {
+    "exact": ("division", "sales_journal", "credit_note_journal", "start_date"),
+    "lexware": ("start_date",),
+    "yuki": ("access_key", "administration_id", "start_date", "default_gl_account"),
+}
+BOOK_FIELDS = {"exact": ("division",), "yuki": ("administration_id",), "lexware": ()}
+EDIT_FIELDS: dict[str, tuple[str, ...]] = {
+    "exact": ("sales_journal", "credit_note_journal", "start_date", "default_gl_account"),
+    "lexware": ("start_date",),
+    "yuki": ("start_date", "default_gl_account", "access_key"),
+}
+REQUIRED = {
+    "exact": {"division", "sales_journal", "credit_note_journal", "start_date"},
+    "yuki": {"access_key", "administration_id"},
+    "lexware": set(),
+}
+
+
+def _box(request: Request) -> SecretBox:
+    box: SecretBox = request.app.state.box
+    return box
+
+
+async def _typed(request: Request, names: tuple[str, ...]) -> dict[str, Any]:
+    """The settings the form filled in (blank ones left out: unchanged)."""
+    form = await request.form()
+    typed: dict[str, Any] = {}
+    for name in names:
+        value = form.get(name)
+        if isinstance(value, str) and value.strip():
+            typed[name] = value.strip()
+    return typed
+
+
+def _fields(
+    names: tuple[str, ...], values: dict[str, Any], required: set[str], prefix: str
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": name,
+            "id": f"{prefix}-{name}",
+            "label": FIELD_LABELS[name],
+            "type": FIELD_TYPES.get(name, "text"),
+            "value": "" if name == "access_key" else values.get(name) or "",
+            "required": name in required,
+        }
+        for name in names
+    ]
+
+
+async def _integration(db: SessionDep, viewer: Viewer, integration_id: uuid.UUID) -> Integration:
+    return await integrations.get_integration(db, integration_id, viewer.caller.partner_id)
+
+
+@router.get("/clients/{client_id}/integrations", response_class=HTMLResponse)
+async def integrations_page(
+    request: Request,
+    client_id: uuid.UUID,
+    viewer: ViewerDep,
+    db: SessionDep,
+    authorised: uuid.UUID | None = None,
+) -> Response:
+    """The client's integrations with their health; for admin keys the forms to connect
+    one (and, back from a consent page, whether it worked)."""
+    client = await clients.get_client(db, client_id, viewer.caller.partner_id)
+    rows = await integrations.list_for_client(db, client.id)
+    names = system_names(rows, viewer.t.gettext)
+    activity = await repository.activity_of(db, [i.id for i in rows])
+    items: list[dict[str, Any]] = [
+        {
+            "integration": i,
+            "name": names[i.id],
+            "health": health(i.status, activity.get(i.id, Activity())),
+            "activity": activity.get(i.id, Activity()),
+            "reason": service.integration_out(i, language=viewer.t.locale).status_reason,
+            "oauth": i.system in oauth.OAUTH_SYSTEMS,
+        }
+        for i in rows
+    ]
+    back = next((i for i in items if i["integration"].id == authorised), None)
+    connect = [
+        {
+            "system": system,
+            "name": SYSTEMS[system],
+            "oauth": system in oauth.OAUTH_SYSTEMS,
+            "fields": _fields(CONNECT_FIELDS[system], {}, REQUIRED[system], system),
+        }
+        for system in ("exact", "lexware", "yuki")
+    ]
+    return _page(
+        request,
+        "integrations.html",
+        viewer.t,
+        viewer=viewer,
+        unread=await repository.count_unread(db, viewer.caller.partner_id),
+        client=client,
+        items=items,
+        authorised=back,
+        connect=connect,
+    )
+
+
+@router.post("/clients/{client_id}/integrations", response_class=HTMLResponse)
+async def connect(
+    request: Request,
+    client_id: uuid.UUID,
+    viewer: ViewerDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    system: Annotated[System, Form()],
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """As ``POST /v1/clients/{id}/integrations``: Exact and Lexware go on to their
+    consent page; Yuki is checked at once."""
+    _check_csrf(viewer, csrf)
+    _need_admin(viewer)
+    client = await clients.get_client(db, client_id, viewer.caller.partner_id)
+    typed = await _typed(request, CONNECT_FIELDS[system])
+    body = IntegrationIn(system=system, settings=typed)
+    integration, url = await actions.connect(
+        db, settings, _box(request), client, body, console=True
+    )
+    if url is not None:
+        return RedirectResponse(url, status_code=303)
+    return _redirect(
+        request, f"/console/clients/{client.id}/integrations?authorised={integration.id}"
+    )
+
+
+@router.get("/integrations/{integration_id}", response_class=HTMLResponse)
+async def integration_page(
+    request: Request, integration_id: uuid.UUID, viewer: ViewerDep, db: SessionDep
+) -> Response:
+    """One integration: its settings, and for admin keys the forms to change them,
+    deactivate, relink, reconnect and repair."""
+    integration = await _integration(db, viewer, integration_id)
+    client = await clients.get_client(db, integration.client_id, viewer.caller.partner_id)
+    name = system_names(await integrations.list_for_client(db, client.id), viewer.t.gettext)
+    system = integration.system
+    current = {k: v for k, v in integration.settings.items() if k != "remote"}
+    activity = (await repository.activity_of(db, [integration.id])).get(integration.id)
+    return _page(
+        request,
+        "integration.html",
+        viewer.t,
+        viewer=viewer,
+        unread=await repository.count_unread(db, viewer.caller.partner_id),
+        client=client,
+        integration=integration,
+        name=name[integration.id],
+        health=health(integration.status, activity or Activity()),
+        reason=service.integration_out(integration, language=viewer.t.locale).status_reason,
+        current=[(FIELD_LABELS[k], current[k]) for k in FIELD_LABELS if current.get(k)],
+        edit=_fields(EDIT_FIELDS[system], current, set(), "edit"),
+        book=_fields(BOOK_FIELDS[system], current, set(), "relink"),
+        oauth=system in oauth.OAUTH_SYSTEMS,
+        deactivated=integration.status == IntegrationStatus.DEACTIVATED,
+        today=clock.now().date().isoformat(),
+    )
+
+
+def _back(integration: Integration) -> str:
+    return f"/console/integrations/{integration.id}"
+
+
+@router.post("/integrations/{integration_id}/settings", response_class=HTMLResponse)
+async def change_settings(
+    request: Request,
+    integration_id: uuid.UUID,
+    viewer: ViewerDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    nightly_hour: Annotated[int, Form(ge=0, le=23)],
+    failure_brake_after: Annotated[int, Form(ge=1, le=1000)],
+    nightly_reconciliation_days: Annotated[int, Form(ge=0, le=92)],
+    nightly_sync: Annotated[bool, Form()] = False,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """As ``PATCH /v1/integrations/{id}``: changed settings are checked with the
+    accounting system first."""
+    _check_csrf(viewer, csrf)
+    _need_admin(viewer)
+    integration = await _integration(db, viewer, integration_id)
+    typed = await _typed(request, EDIT_FIELDS[integration.system])
+    body = IntegrationPatch(
+        nightly_sync=nightly_sync,
+        nightly_hour=nightly_hour,
+        failure_brake_after=failure_brake_after,
+        nightly_reconciliation_days=nightly_reconciliation_days,
+        settings=typed or None,
+    )
+    await actions.update(db, settings, _box(request), integration, body)
+    return _redirect(request, _back(integration))
+
+
+@router.post("/integrations/{integration_id}/deactivate", response_class=HTMLResponse)
+async def deactivate(
+    request: Request,
+    integration_id: uuid.UUID,
+    viewer: ViewerDep,
+    db: SessionDep,
+    from_date: Annotated[date, Form()],
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """As ``POST /v1/integrations/{id}/deactivate``."""
+    _check_csrf(viewer, csrf)
+    _need_admin(viewer)
+    integration = await _integration(db, viewer, integration_id)
+    await actions.deactivate(db, integration, from_date)
+    return _redirect(request, _back(integration))
+
+
+@router.post("/integrations/{integration_id}/relink", response_class=HTMLResponse)
+async def relink(
+    request: Request,
+    integration_id: uuid.UUID,
+    viewer: ViewerDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """As ``POST /v1/integrations/{id}/relink``: the same book, or another one typed in;
+    customer links are kept."""
+    _check_csrf(viewer, csrf)
+    _need_admin(viewer)
+    integration = await _integration(db, viewer, integration_id)
+    system = integration.system
+    typed = await _typed(request, BOOK_FIELDS[system] + EDIT_FIELDS[system])
+    typed.pop("access_key", None)  # relink keeps the stored credentials
+    await actions.relink(db, settings, _box(request), integration, typed or None)
+    return _redirect(request, _back(integration))
+
+
+@router.get("/integrations/{integration_id}/repair", response_class=HTMLResponse)
+async def repair_confirmation(
+    request: Request,
+    integration_id: uuid.UUID,
+    viewer: ViewerDep,
+    db: SessionDep,
+    from_date: date | None = None,
+) -> Response:
+    """What the repair will do, before it is done: the date it starts from, the
+    documents it sends again, the three steps."""
+    _need_admin(viewer)
+    integration = await _integration(db, viewer, integration_id)
+    client = await clients.get_client(db, integration.client_id, viewer.caller.partner_id)
+    name = system_names(await integrations.list_for_client(db, client.id), viewer.t.gettext)
+    plan = await actions.repair_plan(db, integration, from_date)
+    return _page(
+        request,
+        "repair.html",
+        viewer.t,
+        viewer=viewer,
+        unread=await repository.count_unread(db, viewer.caller.partner_id),
+        client=client,
+        integration=integration,
+        name=name[integration.id],
+        plan=plan,
+    )
+
+
+@router.post("/integrations/{integration_id}/repair", response_class=HTMLResponse)
+async def repair(
+    request: Request,
+    integration_id: uuid.UUID,
+    viewer: ViewerDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    from_date: Annotated[date, Form()],
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """As ``POST /v1/integrations/{id}/repair`` from the confirmed date; then the run's
+    live progress."""
+    _check_csrf(viewer, csrf)
+    _need_admin(viewer)
+    integration = await _integration(db, viewer, integration_id)
+    done = await actions.repair(
+        db, settings, _box(request), integration, from_date, viewer.caller.partner_id
+    )
+    return _redirect(request, f"/console/sync-runs/{done.run.id}")
