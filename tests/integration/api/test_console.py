@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from invoicesync_api.app import create_app
 from invoicesync_api.console import session
-from invoicesync_api.console.router import PAGE_SIZE
+from invoicesync_api.console.router import INBOX_DOCUMENTS_SHOWN, PAGE_SIZE
 from invoicesync_api.settings import ApiSettings
 from tests.integration.api.conftest import ADMIN_TOKEN, add_integration, invoice, new_partner
 from tests.integration.api.test_sync_runs import booked, deliver
@@ -456,3 +456,47 @@ async def test_the_inbox_groups_problems_of_all_clients_by_cause_with_the_fix(
 
 def numbers_on_inbox(html: str) -> list[str]:
     return re.findall(r'<tr data-document="[^"]+" data-number="([^"]+)">', html)
+
+
+async def test_the_inbox_shows_the_newest_failures_of_each_cause_and_counts_them_all(
+    api_url: str, sessionmaker: Any, engine: Any
+) -> None:
+    """One statement ranks every cause's failures: the newest INBOX_DOCUMENTS_SHOWN of each,
+    newest first, the count over all of them, and never another partner's."""
+    shown_count = INBOX_DOCUMENTS_SHOWN
+    with new_partner(api_url, "Ranked") as partner, new_partner(api_url, "Other") as other:
+        client = partner.post("/v1/clients", json={"name": "Ranked BV"}).json()["id"]
+        foreign = other.post("/v1/clients", json={"name": "Foreign BV"}).json()["id"]
+        exact = await add_integration(sessionmaker, client)
+        lexware = await add_integration(sessionmaker, client, system="lexware")
+        foreign_exact = await add_integration(sessionmaker, foreign)
+        numbers = [f"R-{n:02d}" for n in range(shown_count + 3)]
+        for number in numbers:  # oldest first
+            assert partner.post("/v1/invoices", json=invoice(client, number)).status_code == 201
+        assert other.post("/v1/invoices", json=invoice(foreign, "F-1")).status_code == 201
+        async with engine.begin() as connection:  # as the connector's answers leave them
+            await connection.execute(
+                text(
+                    "UPDATE document_syncs SET status = 'failed', error_code = 'period_closed',"
+                    " error_message = 'Closed' WHERE integration_id IN (:exact, :foreign)"
+                ),
+                {"exact": exact, "foreign": foreign_exact},
+            )
+            await connection.execute(
+                text(
+                    "UPDATE document_syncs SET status = 'failed', error_code = NULL,"
+                    " error_message = 'Something odd' WHERE integration_id = :lexware"
+                    " AND document_id = (SELECT id FROM documents WHERE number = 'R-00'"
+                    " AND client_id = :client)"
+                ),
+                {"lexware": lexware, "client": client},
+            )
+        with signed_in(api_url, key_of(partner)) as page:
+            shown = page.get("/console/inbox").text
+        causes = re.findall(r'<section class="problem" data-cause="([^"]*)" data-system="', shown)
+        assert causes == ["period_closed", ""]  # most held up first; no code is a cause too
+        closed, odd = shown.split('<section class="problem"')[1:]
+        assert f"{len(numbers)} documents are held up by this." in closed
+        assert numbers_on_inbox(closed) == numbers[::-1][:shown_count]
+        assert "F-1" not in shown and "Foreign BV" not in shown
+        assert 'data-system="lexware"' in odd and numbers_on_inbox(odd) == ["R-00"]

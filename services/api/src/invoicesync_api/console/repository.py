@@ -110,41 +110,65 @@ async def failure_counts(
     session: AsyncSession, partner_id: uuid.UUID
 ) -> dict[tuple[str, str], int]:
     """How many documents could not be sent, per error code and accounting system,
-    across the partner's clients."""
+    across the partner's clients: from the partial index of the problems (a sync's
+    integration is of its document's client, so of the same partner), never from the
+    partner's documents."""
     rows = await session.execute(
         select(
             DocumentSync.error_code,
             Integration.system,
             func.count(DocumentSync.document_id.distinct()),
         )
-        .join(Document, Document.id == DocumentSync.document_id)
         .join(Integration, Integration.id == DocumentSync.integration_id)
-        .where(Document.partner_id == partner_id, DocumentSync.status.in_(_PROBLEMS))
+        .where(Integration.partner_id == partner_id, DocumentSync.status.in_(_PROBLEMS))
         .group_by(DocumentSync.error_code, Integration.system)
     )
     return {(code or "", system): count for code, system, count in rows}
 
 
 async def failures(
-    session: AsyncSession, partner_id: uuid.UUID, code: str, system: str, limit: int
-) -> Sequence[tuple[DocumentSync, Document, Integration, str]]:
-    """The newest failed sends of one cause in one system, with their document,
-    integration and client name."""
+    session: AsyncSession, partner_id: uuid.UUID, limit: int
+) -> dict[tuple[str, str], list[tuple[DocumentSync, Document, Integration, str]]]:
+    """The newest ``limit`` failed sends of each cause (error code and accounting system),
+    with their document, integration and client name: one statement over the partial
+    index of the problems, not one per cause over the partner's documents."""
+    code = func.coalesce(DocumentSync.error_code, "")
+    # Looked up per problem (a join would tempt the planner to read all the documents).
+    created = (
+        select(Document.created_at).where(Document.id == DocumentSync.document_id)
+    ).scalar_subquery()
+    ranked = (
+        select(
+            DocumentSync.document_id,
+            DocumentSync.integration_id,
+            func.row_number()
+            .over(
+                partition_by=(code, Integration.system),
+                order_by=(created.desc(), DocumentSync.document_id),
+            )
+            .label("rank"),
+        )
+        .join(Integration, Integration.id == DocumentSync.integration_id)
+        .where(Integration.partner_id == partner_id, DocumentSync.status.in_(_PROBLEMS))
+        .subquery()
+    )
     rows = await session.execute(
         select(DocumentSync, Document, Integration, Client.name)
+        .join(
+            ranked,
+            (ranked.c.document_id == DocumentSync.document_id)
+            & (ranked.c.integration_id == DocumentSync.integration_id),
+        )
         .join(Document, Document.id == DocumentSync.document_id)
         .join(Integration, Integration.id == DocumentSync.integration_id)
         .join(Client, Client.id == Document.client_id)
-        .where(
-            Document.partner_id == partner_id,
-            DocumentSync.status.in_(_PROBLEMS),
-            func.coalesce(DocumentSync.error_code, "") == code,
-            Integration.system == system,
-        )
+        .where(ranked.c.rank <= limit)
         .order_by(Document.created_at.desc(), Document.id)
-        .limit(limit)
     )
-    return [(s, d, i, name) for s, d, i, name in rows]
+    by_cause: dict[tuple[str, str], list[tuple[DocumentSync, Document, Integration, str]]] = {}
+    for s, d, i, name in rows:
+        by_cause.setdefault((s.error_code or "", i.system), []).append((s, d, i, name))
+    return by_cause
 
 
 async def integrations_needing_attention(

@@ -506,10 +506,7 @@ async def inbox_page(request: Request, viewer: ViewerDep, db: SessionDep) -> Res
     """Failed sends and integrations that need a person, across all clients, by cause."""
     partner = viewer.caller.partner_id
     counts = await repository.failure_counts(db, partner)
-    failures = {
-        key: list(await repository.failures(db, partner, *key, INBOX_DOCUMENTS_SHOWN))
-        for key in counts
-    }
+    failures = await repository.failures(db, partner, INBOX_DOCUMENTS_SHOWN)
     attention = list(await repository.integrations_needing_attention(db, partner))
     return _page(
         request,

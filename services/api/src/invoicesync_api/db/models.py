@@ -213,6 +213,15 @@ class DocumentSync(Model):
             "waiting_until",
             postgresql_where=text("waiting_until IS NOT NULL"),
         ),
+        # The console's inbox: failed sends counted and listed per code and system from
+        # these rows alone (migration 85e17f34e8ff).
+        Index(
+            "ix_document_syncs_problems",
+            "integration_id",
+            "error_code",
+            "document_id",
+            postgresql_where=text("status IN ('failed', 'ambiguous')"),
+        ),
     )
 
     document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id"), primary_key=True)
@@ -310,6 +319,21 @@ class Notification(Model):
     """The bell: one per finished manual run (and other things a user must see)."""
 
     __tablename__ = "notifications"
+    __table_args__ = (
+        # The bell's count and the console's two lists, newest first per read state.
+        Index(
+            "ix_notifications_partner_unread",
+            "partner_id",
+            "created_at",
+            postgresql_where=text("read_at IS NULL"),
+        ),
+        Index(
+            "ix_notifications_partner_read",
+            "partner_id",
+            "created_at",
+            postgresql_where=text("read_at IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id"), index=True)
