@@ -99,6 +99,9 @@ def test_an_endpoint_made_in_the_console_gets_a_delivery_that_is_replayed_and_ro
     expect(section.locator("dl.counts")).to_contain_text("Previous secret signs until")
     look(page, shots, "webhooks-rotated")
     page.reload()
+    expect(page).to_have_url(re.compile(r"/console/webhooks$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Webhooks")
+    expect(section).to_be_visible()
     expect(page.locator("#new-secret")).to_have_count(0)  # shown once only
 
 

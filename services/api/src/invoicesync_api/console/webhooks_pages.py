@@ -91,6 +91,15 @@ async def _webhooks_page(
     )
 
 
+def _shown_once(response: HTMLResponse) -> HTMLResponse:
+    """A page with a new secret: htmx puts the page's own address in the history, so
+    going back or reloading shows the list without it (and never posts again); no
+    cache keeps it."""
+    response.headers["HX-Replace-Url"] = WEBHOOKS
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @router.get("/webhooks", response_class=HTMLResponse)
 async def webhooks_page(request: Request, viewer: ViewerDep, db: SessionDep) -> Response:
     return await _webhooks_page(request, viewer, db)
@@ -139,8 +148,10 @@ async def create_endpoint(
         description=body.description,
     )
     endpoint = await webhooks.add_endpoint(db, endpoint)
-    return await _webhooks_page(
-        request, viewer, db, 201, new_secret={"endpoint": endpoint.id, "secret": secret}
+    return _shown_once(
+        await _webhooks_page(
+            request, viewer, db, 201, new_secret={"endpoint": endpoint.id, "secret": secret}
+        )
     )
 
 
@@ -200,8 +211,10 @@ async def rotate_secret(
     grace = timedelta(hours=settings.rotation_grace_hours)
     secret = service.rotate_secret(box, endpoint, grace, datetime.now(UTC))
     await db.flush()
-    return await _webhooks_page(
-        request, viewer, db, new_secret={"endpoint": endpoint.id, "secret": secret}
+    return _shown_once(
+        await _webhooks_page(
+            request, viewer, db, new_secret={"endpoint": endpoint.id, "secret": secret}
+        )
     )
 
 
