@@ -66,3 +66,10 @@ COUNT_LABELS: dict[str, str] = {
     "documents_pending": _("Still pending"),
     "customers_synced": _("Customers created"),
 }
+
+# a document's payment status in an accounting system (read back by the connectors)
+PAYMENT_LABELS: dict[str, str] = {
+    "open": _("Open"),
+    "paid": _("Paid"),
+    "partially_paid": _("Partly paid"),
+}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Callable, Coroutine
+from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -20,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from pydantic import BeforeValidator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.api_keys.scopes import Scope
@@ -31,6 +33,7 @@ from invoicesync_api.console.labels import (
     COUNT_LABELS,
     INTEGRATION_LABELS,
     LABELS,
+    PAYMENT_LABELS,
     SYSTEMS,
     system_names,
 )
@@ -320,6 +323,15 @@ async def clients_page(
 
 
 DocumentFilter = Literal["all", "not_synced", "failed"]
+SystemFilter = Literal["", "exact", "lexware", "yuki"]
+StatusFilter = Literal["", "pending", "sending", "sent", "booked", "failed", "ambiguous"]
+
+
+def _blank_is_none(value: object) -> object:
+    """An empty date field of a GET form means no bound."""
+    return None if value == "" else value
+
+
 Kind = Literal["invoice", "credit_note"]
 
 
@@ -331,8 +343,13 @@ async def documents_page(
     db: SessionDep,
     kind: Kind = "invoice",
     show: DocumentFilter = "all",
+    system: SystemFilter = "",
+    status: StatusFilter = "",
+    issued_from: Annotated[date | None, BeforeValidator(_blank_is_none)] = None,
+    issued_to: Annotated[date | None, BeforeValidator(_blank_is_none)] = None,
     cursor: str | None = None,
 ) -> Response:
+    """The API's document filters (as ``GET /v1/invoices``), keyset-paged."""
     client = await clients.get_client(db, client_id, viewer.caller.partner_id)
     columns = await integrations.list_for_client(db, client.id)
     names = system_names(columns, viewer.t.gettext)
@@ -341,7 +358,10 @@ async def documents_page(
         partner_id=viewer.caller.partner_id,
         client_id=client.id,
         booking_number="null" if show == "not_synced" else None,
-        sync_status=SyncStatus.FAILED if show == "failed" else None,
+        sync_status=SyncStatus.FAILED if show == "failed" else (status or None),
+        system=system or None,
+        issued_from=issued_from,
+        issued_to=issued_to,
     )
     rows, next_cursor = await documents.list_documents(db, filters, limit=PAGE_SIZE, cursor=cursor)
     states = await documents.sync_states(db, [d.id for d in rows])
@@ -355,7 +375,14 @@ async def documents_page(
         }
         for d in rows
     ]
-    query = {"kind": kind, "show": show}
+    query = {
+        "kind": kind,
+        "show": show,
+        "system": system,
+        "status": status,
+        "issued_from": issued_from.isoformat() if issued_from else "",
+        "issued_to": issued_to.isoformat() if issued_to else "",
+    }
     return _page(
         request,
         "documents.html",
@@ -367,6 +394,10 @@ async def documents_page(
         items=items,
         kind=kind,
         show=show,
+        filter=query,
+        systems=SYSTEMS,
+        statuses=[str(s) for s in SyncStatus],
+        payment_labels=PAYMENT_LABELS,
         first_url=f"?{urlencode(query)}" if cursor else None,
         next_url=f"?{urlencode({**query, 'cursor': next_cursor})}" if next_cursor else None,
         back=f"{request.url.path}?{request.url.query}",
