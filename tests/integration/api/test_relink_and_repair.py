@@ -120,29 +120,28 @@ async def _connected(
     return client_id, integration.id, dict(division)
 
 
-async def test_a_relink_with_a_changed_setting_makes_a_deactivated_integration_active(
+async def test_a_relink_to_another_division_makes_a_deactivated_integration_active(
     partner: httpx.Client, sessionmaker: Sessions, secret_box: SecretBox, shared_sandbox_url: str
 ) -> None:
-    """Exact checks the merged settings; the integration is active with them, keeps the
-    settings not given, and the next document is asked for there."""
+    """Exact checks the merged settings (the new division with the journals kept); the
+    integration is active with them, and the next document is asked for there."""
     client_id, integration, division = await _connected(
         partner, sessionmaker, secret_box, shared_sandbox_url
     )
+    other = control(shared_sandbox_url, "POST", "/exact/divisions", json={})
     path = f"/v1/integrations/{integration}"
     deactivated = partner.post(f"{path}/deactivate", json={"from_date": "2026-01-01"})
     assert deactivated.status_code == 200, deactivated.text
 
-    relinked = partner.post(
-        f"{path}/relink", json={"settings": {"sales_journal": division["credit_note_journal"]}}
-    )
+    relinked = partner.post(f"{path}/relink", json={"settings": {"division": other["division"]}})
 
     assert relinked.status_code == 200, relinked.text
     assert relinked.json()["status"] == "active"
     stored = partner.get(path).json()
     assert stored["status"] == "active"
-    assert stored["settings"]["sales_journal"] == division["credit_note_journal"]
-    assert stored["settings"]["credit_note_journal"] == division["credit_note_journal"]
-    assert stored["settings"]["division"] == division["division"]
+    assert stored["settings"]["division"] == other["division"] != division["division"]
+    assert stored["settings"]["sales_journal"] == division["sales_journal"]  # kept
+    assert stored["settings"]["start_date"] == "2026-01-01"
     created = partner.post("/v1/invoices", json=invoice(client_id, number="RELINKED-1")).json()
     assert [(s["integration_id"], s["status"]) for s in created["sync"]] == [
         (str(integration), "pending")
