@@ -296,6 +296,53 @@ class TestDelivery:
         assert [a["status_code"] for a in detail["attempt_log"]] == [500, 500, 500, 200]
         assert len(detail["attempt_log"][0]["response_body"]) <= SETTINGS.max_response_body_chars
 
+    async def test_the_default_schedule_tries_eight_times_over_more_than_a_day(
+        self,
+        partner: httpx.Client,
+        receiver: Receiver,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        secret_box: SecretBox,
+        clock: ShiftedClock,
+    ) -> None:
+        """Out of the box (every other test here shortens it): after each failure the
+        next attempt waits 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, each ± the 10 %
+        jitter; the eighth failure ends the delivery, about 31.6 h after the first."""
+        defaults = WebhookSettings(allow_loopback_urls=True)  # the receiver is on 127.0.0.1
+        dispatcher = WebhookDispatcher(sessionmaker, secret_box, defaults, clock=clock)
+        endpoint = create_endpoint(partner, receiver)
+        receiver.answers = [500] * 20
+        await publish_to(sessionmaker, endpoint["id"])
+
+        async def delivery() -> WebhookDelivery:
+            async with sessionmaker() as session:
+                return (
+                    await session.scalars(
+                        select(WebhookDelivery).where(
+                            WebhookDelivery.endpoint_id == uuid.UUID(endpoint["id"])
+                        )
+                    )
+                ).one()
+
+        waits: list[float] = []
+        first = clock()
+        while True:
+            await dispatcher.deliver_due()
+            row = await delivery()
+            assert row.attempts == len(waits) + 1
+            if row.next_attempt_at is None:
+                break
+            assert row.last_attempt_at is not None
+            waits.append((row.next_attempt_at - row.last_attempt_at).total_seconds())
+            clock.advance((row.next_attempt_at - clock()).total_seconds() + 0.5)  # due now
+
+        schedule = [5, 300, 1800, 7200, 18000, 36000, 50400]
+        assert len(waits) == len(schedule), waits
+        for wait, planned in zip(waits, schedule, strict=True):
+            assert planned * 0.9 <= wait <= planned * 1.1, (waits, schedule)
+        assert waits != [float(p) for p in schedule]  # jittered, not all in step
+        assert row.status == "failed" and len(receiver.received) == 8
+        assert clock() - first > timedelta(hours=24)
+
     async def test_an_endpoint_whose_secret_cannot_be_read_holds_up_no_other(
         self,
         partner: httpx.Client,

@@ -16,7 +16,6 @@ from starlette.applications import Starlette
 
 from invoicesync_sandbox.main import create_app as create_sandbox
 from invoicesync_sandbox.settings import SandboxSettings
-from invoicesync_shared import clock
 from invoicesync_shared.connectors.errors import PermanentError, TransientError
 from invoicesync_shared.connectors.service import refresh_route
 from invoicesync_shared.crypto import SecretBox
@@ -496,20 +495,33 @@ class TestBookkeeperErrors:
         assert world.one.sent.calls - calls <= 4  # account, GL accounts, VAT codes: no POST
         assert world.entries() == []
 
-    async def test_a_vat_code_added_in_exact_is_used_on_the_next_document(
-        self, world: World
-    ) -> None:
-        """The failure says "add one in Exact"; once the bookkeeper has, the next document
-        with that rate books (the division's list is read again), without a restart."""
-        await world.send(world.document("VAT-2", lines=[odd_vat_line()]))
+    async def test_a_retry_after_the_vat_code_is_added_in_exact_books(self, world: World) -> None:
+        """The failure says "add one in Exact"; once the bookkeeper has, the retry of that
+        document books at once (the failure dropped the division's VAT codes, so they are
+        read again), without a restart and without waiting for the lists' time to live."""
+        document = world.document("VAT-2", lines=[odd_vat_line()])
+        await world.send(document)
         assert _one_failure(world)["code"] == "unknown_vat_code"
         body = {"code": "7", "description": "7 %", "percentage": "0.07"}
         control(world.sandbox_url, "POST", f"/exact/divisions/{world.code}/vat-codes", json=body)
-        clock.use(_Later(minutes=2))  # past the minute between re-reads of a list
-        try:
-            await world.send(world.document("VAT-3", lines=[odd_vat_line()]))
-        finally:
-            clock.use(clock.SystemClock())
+
+        await world.send(document)  # the retry: the same document asked for again
+
+        [booked] = world.results(BookingAssigned.TYPE)
+        [entry] = world.entries()
+        assert booked["booking_number"] == str(entry["entry_number"])
+        assert [line["vat_code"].strip() for line in entry["lines"]] == ["7"]
+
+    async def test_a_retry_after_the_gl_account_is_added_in_exact_books(self, world: World) -> None:
+        line = world.document("GL-0").lines[0].model_copy(update={"gl_account": "8123"})
+        document = world.document("GL-1", lines=[line])
+        await world.send(document)
+        assert _one_failure(world)["code"] == "gl_account_missing"
+        body = {"code": "8123", "description": "Consulting"}
+        control(world.sandbox_url, "POST", f"/exact/divisions/{world.code}/gl-accounts", json=body)
+
+        await world.send(document)
+
         [booked] = world.results(BookingAssigned.TYPE)
         [entry] = world.entries()
         assert booked["booking_number"] == str(entry["entry_number"])
@@ -662,13 +674,3 @@ def _payments(world: World) -> list[tuple[str, str]]:
         (refs[numbers[p["document_id"]]["remote_id"]], p["payment_status"])
         for p in world.results(PaymentStatusChanged.TYPE)
     ]
-
-
-class _Later:
-    """The shared clock some minutes ahead (date decisions only; sleeps stay real)."""
-
-    def __init__(self, **ahead: float) -> None:
-        self._ahead = timedelta(**ahead)
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self._ahead

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from connector_exact import mapping, reconciliation
 from connector_exact.client import ExactClient
-from connector_exact.master_data import DivisionLists
+from connector_exact.master_data import DEFAULT_TTL, DivisionLists
 from invoicesync_shared.connectors.adoption import Candidate, System, adopt
 from invoicesync_shared.connectors.customers import RemoteCustomer
 from invoicesync_shared.connectors.errors import PermanentError
@@ -33,12 +34,12 @@ class ExactConnector:
     system = "exact"
     settings_model = ExactSettings
 
-    def __init__(self, client: ExactClient) -> None:
+    def __init__(self, client: ExactClient, master_data_ttl: timedelta = DEFAULT_TTL) -> None:
         self._client = client
-        # Per division: GL account code → ID, VAT fraction → code.
-        self._gl_accounts: DivisionLists[str] = DivisionLists()
-        self._vat_codes: DivisionLists[Decimal] = DivisionLists()
-        self._journals: DivisionLists[str] = DivisionLists()  # code → description
+        # Per division: GL account code → ID, VAT fraction → code, journal code → description.
+        self._gl_accounts: DivisionLists[str] = DivisionLists(master_data_ttl)
+        self._vat_codes: DivisionLists[Decimal] = DivisionLists(master_data_ttl)
+        self._journals: DivisionLists[str] = DivisionLists(master_data_ttl)
 
     def scope(self, integration: Integration, settings: ExactSettings) -> str:
         return str(settings.division)
@@ -176,6 +177,7 @@ class ExactConnector:
         found, journals = await self._journals.find(division, journal, load)
         if found is not None:
             return None
+        self._journals.forget(division)
         setting = "credit_note_journal" if document.kind == "credit_note" else "sales_journal"
         return PreviewProblem(
             "journal_missing",
@@ -244,18 +246,15 @@ class ExactConnector:
             return {str(r["Code"]).strip(): str(r["ID"]) for r in rows}
 
         wanted = code or ctx.settings.default_gl_account or "8000"
-        # Without a code of its own a line falls back to the first account: no miss to fix.
         found, accounts = await self._gl_accounts.find(
-            division,
-            wanted,
-            load,
-            reread_on_miss=code is not None,
-            read_since=ctx.integration.resumed_at,
+            division, wanted, load, read_since=ctx.integration.resumed_at
         )
         if found is not None:
             return found
+        # Without a code of its own a line falls back to the first account: no miss to fix.
         if code is None and accounts:
             return next(iter(accounts.values()))
+        self._gl_accounts.forget(division)  # the retry after the fix reads it again
         raise PermanentError(
             "gl_account_missing", f"Exact division {division} has no revenue GL account {wanted!r}."
         )
@@ -276,6 +275,7 @@ class ExactConnector:
             division, mapping.vat_percentage(rate), load, read_since=ctx.integration.resumed_at
         )
         if code is None:
+            self._vat_codes.forget(division)  # the retry after the fix reads it again
             raise PermanentError(
                 "unknown_vat_code",
                 f"Exact division {division} has no VAT code for {rate} %; add one in Exact.",

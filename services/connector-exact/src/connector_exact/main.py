@@ -45,7 +45,9 @@ async def serve(settings: ExactConnectorSettings) -> None:
             client, sessionmaker, producer, interval=settings.exact_readback_interval_seconds
         )
         runtime = ConnectorRuntime(
-            ExactConnector(client),
+            ExactConnector(
+                client, master_data_ttl=timedelta(seconds=settings.exact_master_data_ttl_seconds)
+            ),
             sessionmaker=sessionmaker,
             producer=producer,
             settle=timedelta(seconds=settings.exact_settle_seconds),

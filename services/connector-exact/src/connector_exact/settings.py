@@ -27,3 +27,7 @@ class ExactConnectorSettings(ServiceSettings):
     # Exact refuses a refresh token unused for 30 days: an idle integration's grant is
     # refreshed once its last refresh is this old (checked every keep-alive round).
     exact_keepalive_days: float = Field(default=25.0, gt=0, lt=30)
+    # GL accounts, VAT codes and journals per division are kept this long (shared clock);
+    # a list whose lookup failed a document is dropped at once, so a retry after the fix
+    # in Exact reads it again.
+    exact_master_data_ttl_seconds: float = Field(default=300.0, gt=0)

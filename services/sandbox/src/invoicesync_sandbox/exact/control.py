@@ -15,7 +15,14 @@ from pydantic import BaseModel, Field
 
 from invoicesync_sandbox.clock import Clock
 from invoicesync_sandbox.exact.dates import from_epoch
-from invoicesync_sandbox.exact.models import App, Division, Payment, TokenChain, VATCode
+from invoicesync_sandbox.exact.models import (
+    App,
+    Division,
+    GLAccount,
+    Payment,
+    TokenChain,
+    VATCode,
+)
 from invoicesync_sandbox.exact.rate_limit import Block
 from invoicesync_sandbox.exact.store import ExactStore
 from invoicesync_sandbox.exact.tokens import TokenService
@@ -30,6 +37,15 @@ class DivisionIn(BaseModel):
 
 class AccessIn(BaseModel):
     granted: bool
+
+
+class GLAccountIn(BaseModel):
+    """What a bookkeeper adds in Exact when a document names a GL account it lacks."""
+
+    code: str = Field(min_length=1, max_length=20)
+    description: str
+    type: int = 110  # revenue
+    vat_code: str | None = None
 
 
 class VATCodeIn(BaseModel):
@@ -88,6 +104,12 @@ class ExactControl:
         add("/divisions/{division}", self.inspect_division, methods=["GET"])
         add("/divisions/{division}/access", self.set_access, methods=["POST"])
         add("/divisions/{division}/vat-codes", self.add_vat_code, methods=["POST"], status_code=201)
+        add(
+            "/divisions/{division}/gl-accounts",
+            self.add_gl_account,
+            methods=["POST"],
+            status_code=201,
+        )
         add("/divisions/{division}/journals/{code}", self.delete_journal, methods=["DELETE"])
         add("/divisions/{division}/entries/{entry_id}/payment", self.pay, methods=["POST"])
         add("/divisions/{division}/accounts/{account_id}/block", self.block, methods=["POST"])
@@ -117,6 +139,16 @@ class ExactControl:
             target.vat_codes[code] = vat
             target.remember(vat.id)
         return {"id": str(vat.id), "code": code, "percentage": str(vat.percentage)}
+
+    async def add_gl_account(self, division: int, body: GLAccountIn) -> dict[str, Any]:
+        async with self.store.lock:
+            target = self._division(division)
+            if any(gl.code.strip() == body.code for gl in target.gl_accounts.values()):
+                raise HTTPException(409, f"GL account {body.code!r} exists")
+            gl = GLAccount(body.code, body.description, body.type, body.vat_code)
+            target.gl_accounts[gl.id] = gl
+            target.remember(gl.id)
+        return {"id": str(gl.id), "code": gl.code}
 
     async def delete_journal(self, division: int, code: str) -> dict[str, Any]:
         """What a bookkeeper does in Exact's journal settings: a journal without entries can
