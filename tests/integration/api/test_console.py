@@ -477,8 +477,9 @@ async def test_the_inbox_shows_the_newest_failures_of_each_cause_and_counts_them
         async with engine.begin() as connection:  # as the connector's answers leave them
             await connection.execute(
                 text(
-                    "UPDATE document_syncs SET status = 'failed', error_code = 'period_closed',"
-                    " error_message = 'Closed' WHERE integration_id IN (:exact, :foreign)"
+                    "UPDATE document_syncs s SET status = 'failed', error_code = 'period_closed',"
+                    " error_message = 'Closed', answered_at = d.created_at FROM documents d"
+                    " WHERE d.id = s.document_id AND s.integration_id IN (:exact, :foreign)"
                 ),
                 {"exact": exact, "foreign": foreign_exact},
             )

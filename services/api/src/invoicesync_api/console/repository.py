@@ -129,23 +129,18 @@ async def failure_counts(
 async def failures(
     session: AsyncSession, partner_id: uuid.UUID, limit: int
 ) -> dict[tuple[str, str], list[tuple[DocumentSync, Document, Integration, str]]]:
-    """The newest ``limit`` failed sends of each cause (error code and accounting system),
-    with their document, integration and client name: one statement over the partial
-    index of the problems, not one per cause over the partner's documents."""
+    """The ``limit`` latest failed sends of each cause (error code and accounting system),
+    latest answer first, with their document, integration and client name: one statement
+    over the partial index of the problems (which carries the answer's time), not one per
+    cause over the partner's documents."""
     code = func.coalesce(DocumentSync.error_code, "")
-    # Looked up per problem (a join would tempt the planner to read all the documents).
-    created = (
-        select(Document.created_at).where(Document.id == DocumentSync.document_id)
-    ).scalar_subquery()
+    latest = (DocumentSync.answered_at.desc().nulls_last(), DocumentSync.document_id)
     ranked = (
         select(
             DocumentSync.document_id,
             DocumentSync.integration_id,
             func.row_number()
-            .over(
-                partition_by=(code, Integration.system),
-                order_by=(created.desc(), DocumentSync.document_id),
-            )
+            .over(partition_by=(code, Integration.system), order_by=latest)
             .label("rank"),
         )
         .join(Integration, Integration.id == DocumentSync.integration_id)
@@ -163,7 +158,7 @@ async def failures(
         .join(Integration, Integration.id == DocumentSync.integration_id)
         .join(Client, Client.id == Document.client_id)
         .where(ranked.c.rank <= limit)
-        .order_by(Document.created_at.desc(), Document.id)
+        .order_by(*latest)
     )
     by_cause: dict[tuple[str, str], list[tuple[DocumentSync, Document, Integration, str]]] = {}
     for s, d, i, name in rows:

@@ -220,6 +220,7 @@ class DocumentSync(Model):
             "integration_id",
             "error_code",
             "document_id",
+            postgresql_include=["answered_at"],
             postgresql_where=text("status IN ('failed', 'ambiguous')"),
         ),
     )

@@ -2,8 +2,8 @@
 they show, not the partner's history
 
 The inbox counts and lists the failed (and ambiguous) sends per error code and system:
-a partial index of those rows alone, by integration and code, answers the counts without
-the heap and the lists without reading the partner's documents. The bell counts the
+a partial index of those rows alone, by integration and code and carrying the time of the
+answer, answers the counts and ranks the latest of each cause from the index alone. The bell counts the
 unread notifications and the notifications page lists unread and read ones newest first:
 one index per read state, in that order.
 
@@ -32,6 +32,7 @@ def upgrade() -> None:
         "ix_document_syncs_problems",
         "document_syncs",
         ["integration_id", "error_code", "document_id"],
+        postgresql_include=["answered_at"],
         postgresql_where=PROBLEMS,
     )
     op.create_index(
