@@ -247,6 +247,27 @@ async def retry(session: AsyncSession, document: Document) -> int:
     return len(failed)
 
 
+def localised_answer(answer: dict[str, Any], language: str) -> dict[str, Any]:
+    """A document answer as JSON (the accept's, or its stored replay: English) with its
+    sync errors in ``language``."""
+    if language == "en" or not isinstance(answer.get("sync"), list):
+        return answer
+    sync = []
+    for state in answer["sync"]:
+        error = state.get("error")
+        if isinstance(error, dict):
+            message = sync_error_message(
+                language,
+                error.get("code"),
+                error.get("message"),
+                system=state.get("system"),
+                booking_number=state.get("booking_number"),
+            )
+            state = {**state, "error": {**error, "message": message}}
+        sync.append(state)
+    return {**answer, "sync": sync}
+
+
 def _sync_out(state: DocumentSync, integration: Integration, language: str) -> SyncStateOut:
     error = None
     if state.error_code:

@@ -186,6 +186,7 @@ async def relink(
         raise ConnectionFailed(
             verdict.message or "The settings were refused.",
             system=integration.system,
+            reason_params=verdict.params,
             extra={"reason": verdict.code},
         )
     await lifecycle.apply_relink(session, integration, new_settings, verdict)
@@ -229,8 +230,13 @@ async def repair(
     verdict = await verify(settings, integration.system, integration.id)
     if not verdict.ok:
         raise ConnectionFailed(
-            f"The connection was refused, so nothing was changed: {verdict.message}. "
-            "Fix it and repair again.",
+            verdict.message or "The settings were refused.",
+            system=integration.system,
+            reason_params=verdict.params,
+            around=N_(
+                "The connection was refused, so nothing was changed: {reason} Fix it and "
+                "repair again."
+            ),
             extra={"reason": verdict.code},
         )
     reset = await lifecycle.deactivate(session, integration, from_date)

@@ -79,6 +79,7 @@ async def create_integration(
         raise ConnectionFailed(
             verdict.message or "The settings were refused.",
             system=system,
+            reason_params=verdict.params,
             extra={"reason": verdict.code},
         )
     await service.apply_verdict(session, integration, verdict)
@@ -163,6 +164,7 @@ async def update_integration(
             raise ConnectionFailed(
                 verdict.message or "The settings were refused.",
                 system=integration.system,
+                reason_params=verdict.params,
                 extra={"reason": verdict.code},
             )
         reconnected = integration.status in connection.BROKEN
@@ -216,9 +218,8 @@ async def oauth_callback(
     integration.oauth_state_hash = None  # single-use
     if error or not code:
         integration.status = IntegrationStatus.ERROR
-        integration.status_reason = f"Access was not granted ({error or 'no code'})."
-        integration.status_reason_code = None
-        return service.integration_out(integration)
+        service.set_reason(integration, "access_not_granted", {"error": error or "no code"})
+        return service.integration_out(integration, language=language_of(request.scope))
     credentials, token_columns = await oauth.exchange_code(settings, integration.system, code)
     integration.credentials = _box(request).encrypt_json(credentials)
     for column, value in token_columns.items():
