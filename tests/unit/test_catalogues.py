@@ -17,6 +17,7 @@ from invoicesync_api.errors import exceptions
 from invoicesync_api.i18n import catalog
 from invoicesync_api.i18n.languages import LANGUAGES, negotiate, preferred
 from invoicesync_api.i18n.notifications import RENDERERS, localised
+from invoicesync_api.i18n.status_reasons import STATUS_REASONS, status_reason
 from invoicesync_api.i18n.sync_errors import SYNC_ERRORS, sync_error_message
 
 API_SOURCE = Path(catalog.__file__).parents[1]
@@ -226,3 +227,19 @@ def test_vocabulary_of_the_booking_number() -> None:
     for language, word in words.items():
         text = catalog.render(language, template, {"booking_number": "26700001"})
         assert re.search(word, text, re.IGNORECASE), (language, text)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_status_reason_renders_and_is_translated(language: str) -> None:
+    """Each code's text with every parameter it names; only English keeps the English."""
+    for code, template in STATUS_REASONS.items():
+        params = {name: f"<{name}>" for name in placeholders(template)}
+        english = status_reason("en", code, None, system="exact", params=params)
+        text = status_reason(language, code, "stored", system="exact", params=params)
+        assert text and "{" not in text, (code, text)
+        assert (text == "stored") == (language == "en"), (code, text)
+        rendered = text if language != "en" else english
+        assert rendered != english or language == "en", (code, text)
+        assert all(f"<{p}>" in str(rendered) for p in set(params) - {"system"}), rendered
+    # Parameters missing (an older connector): the stored text, not a half-filled one.
+    assert status_reason(language, "deactivated", "as stored", system="exact") == "as stored"

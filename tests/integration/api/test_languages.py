@@ -316,33 +316,39 @@ async def test_a_lost_connection_reads_in_the_readers_language(
     endpoint = await subscribed_endpoint(
         sessionmaker, secret_box, client_id, "integration.status_changed"
     )
-    assert partner.patch("/v1/partner", json={"language": "de"}).status_code == 200
-    integration = await add_integration(sessionmaker, client_id)
-    lost = IntegrationConnectionLost(
-        integration_id=integration,
-        system="exact",
-        status="needs_reauthorization",
-        reason="division_access_withdrawn",
-        message=WITHDRAWN_EN,
-        params={"division": "42", "said": "Forbidden"},
-        detected_at=datetime.now(UTC),
-    )
-    envelope = Envelope.wrap(lost, source="/connectors/exact", subject=str(integration), key="k")
-    await ResultApplier(sessionmaker).handle(envelope)
-
-    assert read(partner, f"/v1/integrations/{integration}", "en")["status_reason"] == WITHDRAWN_EN
-    shown = read(partner, f"/v1/integrations/{integration}", "de")
-    assert shown["status"] == "needs_reauthorization"
-    assert WITHDRAWN_DE in shown["status_reason"], shown["status_reason"]
-    notices = read(partner, "/v1/notifications", "de", client_id=client_id)
-    (notice,) = [n for n in notices if n["kind"] == "integration_status_changed"]
-    assert WITHDRAWN_DE in notice["body"] and "Verbindung" in notice["title"], notice
-    async with sessionmaker() as session:
-        (payload,) = await session.scalars(
-            select(WebhookDelivery.payload).where(WebhookDelivery.endpoint_id == endpoint)
+    try:
+        assert partner.patch("/v1/partner", json={"language": "de"}).status_code == 200
+        integration = await add_integration(sessionmaker, client_id)
+        lost = IntegrationConnectionLost(
+            integration_id=integration,
+            system="exact",
+            status="needs_reauthorization",
+            reason="division_access_withdrawn",
+            message=WITHDRAWN_EN,
+            params={"division": "42", "said": "Forbidden"},
+            detected_at=datetime.now(UTC),
         )
-    await stop_sending(sessionmaker, endpoint)
-    assert WITHDRAWN_DE in payload["data"]["reason"], payload["data"]
+        envelope = Envelope.wrap(
+            lost, source="/connectors/exact", subject=str(integration), key="k"
+        )
+        await ResultApplier(sessionmaker).handle(envelope)
+
+        assert (
+            read(partner, f"/v1/integrations/{integration}", "en")["status_reason"] == WITHDRAWN_EN
+        )
+        shown = read(partner, f"/v1/integrations/{integration}", "de")
+        assert shown["status"] == "needs_reauthorization"
+        assert WITHDRAWN_DE in shown["status_reason"], shown["status_reason"]
+        notices = read(partner, "/v1/notifications", "de", client_id=client_id)
+        (notice,) = [n for n in notices if n["kind"] == "integration_status_changed"]
+        assert WITHDRAWN_DE in notice["body"] and "Verbindung" in notice["title"], notice
+        async with sessionmaker() as session:
+            (payload,) = await session.scalars(
+                select(WebhookDelivery.payload).where(WebhookDelivery.endpoint_id == endpoint)
+            )
+        assert WITHDRAWN_DE in payload["data"]["reason"], payload["data"]
+    finally:
+        await stop_sending(sessionmaker, endpoint)
 
 
 async def test_reasons_the_api_decides_read_in_german(
