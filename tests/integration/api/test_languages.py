@@ -438,3 +438,17 @@ async def test_the_created_answer_and_its_replays_speak_each_requests_language(
     assert messages[0].startswith("Nicht übertragen"), messages[0]
     assert messages[2] == messages[0]
     assert "2025-12-31" in messages[1] and messages[1] != messages[0]
+
+
+def test_a_duplicate_document_number_is_refused_in_german(
+    partner: httpx.Client, client_id: str
+) -> None:
+    body = invoice(client_id, number="LANG-DUP")
+    assert partner.post("/v1/invoices", json=body).status_code == 201
+    english = partner.post("/v1/invoices", json=body).json()
+    refused = partner.post("/v1/invoices", json=body, headers={"Accept-Language": "de"})
+    assert refused.status_code == 409 and refused.json()["code"] == english["code"]
+    assert english["detail"] == "This client already has an invoice numbered 'LANG-DUP'."
+    assert refused.json()["detail"] == (
+        "Dieser Mandant hat bereits eine Rechnung mit der Nummer 'LANG-DUP'."
+    )

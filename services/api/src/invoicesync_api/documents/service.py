@@ -29,7 +29,10 @@ from invoicesync_shared.events.documents import DocumentUpdated
 from invoicesync_shared.outbox.writer import OutboxRow
 from invoicesync_shared.states import DocumentStatus, IntegrationStatus, SyncStatus
 
-KIND_NAMES = {"invoice": "invoice", "credit_note": "credit note"}
+ALREADY_NUMBERED = {
+    "invoice": N_("This client already has an invoice numbered {number}."),
+    "credit_note": N_("This client already has a credit note numbered {number}."),
+}
 NO_SUCH = {"invoice": N_("No such invoice."), "credit_note": N_("No such credit note.")}
 SYNCED = (SyncStatus.BOOKED, SyncStatus.SENT)
 YUKI_EDIT_WARNING = N_(
@@ -92,7 +95,7 @@ async def _check_credited_invoice(
         connection, body.credit_note_for, partner_id=partner_id
     )
     if client_id != body.client_id:
-        raise Unprocessable("credit_note_for must be the id of an invoice of the same client.")
+        raise Unprocessable(N_("credit_note_for must be the id of an invoice of the same client."))
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,8 @@ async def create(
         raise NotFound(N_("No such client."))
     if found.duplicate_id is not None:
         raise Conflict(
-            f"This client already has a {KIND_NAMES[kind]} numbered {body.number!r}.",
+            ALREADY_NUMBERED[kind],
+            params={"number": repr(body.number)},
             extra={"existing_id": str(found.duplicate_id)},
         )
     await _check_credited_invoice(connection, body, kind, partner_id)
@@ -206,7 +210,7 @@ async def patch(
             computed.gross,
         )
     if document.due_date and document.due_date < document.issue_date:
-        raise Unprocessable("due_date is before issue_date")
+        raise Unprocessable(N_("due_date is before issue_date"))
     document.revision += 1
     return await _push_edit(session, document)
 

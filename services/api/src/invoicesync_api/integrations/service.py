@@ -56,8 +56,9 @@ def changed_settings(integration: Integration, changes: dict[str, Any], box: Sec
     for key in BOOK_SETTINGS.get(integration.system, ()):
         if key in changes and changes[key] != integration.settings.get(key):
             raise Unprocessable(
-                f"settings.{key} names another book; use POST /v1/integrations/{{id}}/relink.",
-                extra={"errors": [{"field": f"settings.{key}", "message": "use relink"}]},
+                N_("settings.{key} names another book; use POST /v1/integrations/{{id}}/relink."),
+                params={"key": key},
+                extra={"errors": [{"field": f"settings.{key}", "message": N_("use relink")}]},
             )
     plain, new_secrets = merged_settings(integration, changes, box)
     current = {k: v for k, v in integration.settings.items() if k != "remote"}
@@ -185,9 +186,9 @@ def begin_reconnect(integration: Integration, settings: ApiSettings) -> str:
     callback finds the integration by the new state. The API and the console both use it."""
     if integration.system not in oauth.OAUTH_SYSTEMS:
         raise Unprocessable(
-            "Yuki connects with an access key: send the new one with PATCH "
-            '/v1/integrations/{id} {"settings": {"access_key": …}}.',
-            extra={"errors": [{"field": "system", "message": "not an OAuth system"}]},
+            N_("Yuki connects with an access key: send the new one with PATCH {path} {body}."),
+            params={"path": "/v1/integrations/{id}", "body": '{"settings": {"access_key": …}}'},
+            extra={"errors": [{"field": "system", "message": N_("not an OAuth system")}]},
         )
     if integration.status == IntegrationStatus.DEACTIVATED:
         raise Unprocessable(N_("The integration is deactivated; relink it instead."))

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from invoicesync_api.documents import fanout, service
 from invoicesync_api.documents.schemas import DocumentIn
 from invoicesync_api.errors.exceptions import NotFound
+from invoicesync_api.i18n.catalog import N_
 from invoicesync_api.previews import connectors, repository
 from invoicesync_api.previews.schemas import IntegrationPreview, PreviewOut
 from invoicesync_api.settings import ApiSettings
@@ -44,7 +45,7 @@ async def preview(
             connection, body.client_id, new.document.created_at
         )
     if client is None:  # deleted in between
-        raise NotFound("No such client.")
+        raise NotFound(N_("No such client."))
     document = fanout.snapshot(new.document, client)
     timeout = httpx.Timeout(settings.preview_timeout_seconds, connect=1.0)
     async with httpx.AsyncClient(timeout=timeout) as http:
