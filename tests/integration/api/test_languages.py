@@ -452,3 +452,20 @@ def test_a_duplicate_document_number_is_refused_in_german(
     assert refused.json()["detail"] == (
         "Dieser Mandant hat bereits eine Rechnung mit der Nummer 'LANG-DUP'."
     )
+
+
+async def test_a_previews_problems_read_in_german(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """An integration that needs connecting again: no connector is asked, the problem is
+    the API's own, by its code."""
+    await add_integration(sessionmaker, client_id, status="needs_reauthorization")
+    body = invoice(client_id, number="LANG-PREVIEW")
+    english = partner.post("/v1/invoices/preview", json=body)
+    german = partner.post("/v1/invoices/preview", json=body, headers={"Accept-Language": "de"})
+    assert english.status_code == german.status_code == 200, german.text
+    (en_problem,) = english.json()["integrations"][0]["problems"]
+    (de_problem,) = german.json()["integrations"][0]["problems"]
+    assert en_problem["code"] == de_problem["code"] == "integration_inactive"
+    assert en_problem["message"].startswith("The integration is needs reauthorization")
+    assert "ist nicht aktiv" in de_problem["message"], de_problem

@@ -14,6 +14,7 @@ from invoicesync_api.documents import fanout, service
 from invoicesync_api.documents.schemas import DocumentIn
 from invoicesync_api.errors.exceptions import NotFound
 from invoicesync_api.i18n.catalog import N_
+from invoicesync_api.i18n.sync_errors import sync_error_message
 from invoicesync_api.previews import connectors, repository
 from invoicesync_api.previews.schemas import IntegrationPreview, PreviewOut
 from invoicesync_api.settings import ApiSettings
@@ -106,3 +107,20 @@ def _before_start(
         f"date ({start}): it would not be sent. To book it there, move the integration's "
         f"start_date (PATCH /v1/integrations/{integration.id}) to or before its date.",
     }
+
+
+def localised(out: PreviewOut, language: str) -> PreviewOut:
+    """The problems' messages in ``language`` by their codes (the sync errors' texts: a
+    preview's problem is what sending would fail on); unknown codes as the connector wrote
+    them."""
+    if language == "en":
+        return out
+    for integration in out.integrations:
+        for problem in integration.problems:
+            problem.message = (
+                sync_error_message(
+                    language, problem.code, problem.message, system=integration.system
+                )
+                or problem.message
+            )
+    return out
