@@ -9,7 +9,9 @@ from the partner's default (``PATCH /v1/partner``)."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -20,9 +22,12 @@ from connector_lexware.profile import SMALL_BUSINESS_MESSAGE
 from invoicesync_api.db.models import Client, DocumentSync
 from invoicesync_api.integrations.service import set_verdict
 from invoicesync_api.integrations.verification import Verdict
+from invoicesync_api.sync.results import ResultApplier
 from invoicesync_api.webhooks.models import WebhookDelivery, WebhookEndpoint
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
+from invoicesync_shared.events.envelope import Envelope
+from invoicesync_shared.events.integrations import IntegrationConnectionLost
 from invoicesync_shared.events.results import SyncFailed
 from tests.integration.api.conftest import add_integration, invoice
 from tests.integration.api.test_sync_runs import booked, deliver
@@ -287,3 +292,180 @@ async def test_webhook_payloads_speak_the_partners_language(
     await stop_sending(sessionmaker, endpoint)
     error = payload["data"]["error"]
     assert error["code"] == "unknown_vat_code" and NO_VAT_CODE["de"] in error["message"]
+
+
+# What the connectors and the API say about an integration and a new document, in German:
+# a phrase of each text, so an English answer (the stored fallback) fails.
+WITHDRAWN_EN = (
+    "The Exact user who connected this integration no longer has access to division 42 "
+    "(Exact said: Forbidden). [...] then reconnect the integration"
+)
+WITHDRAWN_DE = (
+    "keinen Zugriff mehr auf die Administration (Division) 42 (Meldung von Exact Online: Forbidden)"
+)
+
+
+async def test_a_lost_connection_reads_in_the_readers_language(
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    secret_box: SecretBox,
+) -> None:
+    """The connector's stable reason and its parameters, not its English text, make the
+    status reason, the notification and the partner's webhook payload."""
+    endpoint = await subscribed_endpoint(
+        sessionmaker, secret_box, client_id, "integration.status_changed"
+    )
+    try:
+        assert partner.patch("/v1/partner", json={"language": "de"}).status_code == 200
+        integration = await add_integration(sessionmaker, client_id)
+        lost = IntegrationConnectionLost(
+            integration_id=integration,
+            system="exact",
+            status="needs_reauthorization",
+            reason="division_access_withdrawn",
+            message=WITHDRAWN_EN,
+            params={"division": "42", "said": "Forbidden"},
+            detected_at=datetime.now(UTC),
+        )
+        envelope = Envelope.wrap(
+            lost, source="/connectors/exact", subject=str(integration), key="k"
+        )
+        await ResultApplier(sessionmaker).handle(envelope)
+
+        assert (
+            read(partner, f"/v1/integrations/{integration}", "en")["status_reason"] == WITHDRAWN_EN
+        )
+        shown = read(partner, f"/v1/integrations/{integration}", "de")
+        assert shown["status"] == "needs_reauthorization"
+        assert WITHDRAWN_DE in shown["status_reason"], shown["status_reason"]
+        notices = read(partner, "/v1/notifications", "de", client_id=client_id)
+        (notice,) = [n for n in notices if n["kind"] == "integration_status_changed"]
+        assert WITHDRAWN_DE in notice["body"] and "Verbindung" in notice["title"], notice
+        async with sessionmaker() as session:
+            (payload,) = await session.scalars(
+                select(WebhookDelivery.payload).where(WebhookDelivery.endpoint_id == endpoint)
+            )
+        assert WITHDRAWN_DE in payload["data"]["reason"], payload["data"]
+    finally:
+        await stop_sending(sessionmaker, endpoint)
+
+
+async def test_reasons_the_api_decides_read_in_german(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Deactivated from a date, access not granted on the consent page, another
+    organisation's grant: stored with a code and its parameters, read in German."""
+    integration = await add_integration(sessionmaker, client_id)
+    done = partner.post(
+        f"/v1/integrations/{integration}/deactivate", json={"from_date": "2026-11-01"}
+    )
+    assert done.status_code == 200, done.text
+    reason = read(partner, f"/v1/integrations/{integration}", "de")["status_reason"]
+    assert reason == "Deaktiviert ab 2026-11-01.", reason
+
+    created = partner.post(
+        f"/v1/clients/{client_id}/integrations",
+        json={
+            "system": "exact",
+            "settings": {
+                "division": 7,
+                "sales_journal": "70",
+                "credit_note_journal": "90",
+                "start_date": "2026-01-01",
+            },
+        },
+    )
+    assert created.status_code == 201, created.text
+    state = parse_qs(urlsplit(created.json()["authorize_url"]).query)["state"][0]
+    refused = partner.get(
+        "/v1/oauth/callback",
+        params={"state": state, "error": "access_denied"},
+        headers={"Accept-Language": "de"},
+    )
+    assert refused.status_code == 200, refused.text
+    assert refused.json()["status_reason"] == "Der Zugriff wurde nicht erteilt (access_denied)."
+
+    lexware = await add_integration(sessionmaker, client_id, system="lexware")
+    async with sessionmaker.begin() as session:
+        row = await session.get(Integration, lexware)
+        assert row is not None
+        row.settings = {**row.settings, "remote": {"organization_id": "org-1"}}
+        set_verdict(
+            row, Verdict(True, details={"organization_id": "org-2", "company_name": "Nord GmbH"})
+        )
+    shown = read(partner, f"/v1/integrations/{lexware}", "de")
+    assert shown["status"] == "error"
+    assert (
+        "Diese Freigabe gilt für die Lexware Office-Organisation Nord GmbH (org-2)"
+        in (shown["status_reason"])
+    ), shown["status_reason"]
+
+
+def test_invalid_settings_are_refused_in_german(partner: httpx.Client, client_id: str) -> None:
+    english = partner.post(
+        f"/v1/clients/{client_id}/integrations", json={"system": "yuki", "settings": {}}
+    ).json()
+    refused = partner.post(
+        f"/v1/clients/{client_id}/integrations",
+        json={"system": "yuki", "settings": {}},
+        headers={"Accept-Language": "de"},
+    )
+    assert refused.status_code == 422 and refused.json()["code"] == english["code"]
+    detail = refused.json()["detail"]
+    assert detail.startswith("Ungültige Einstellungen für yuki: settings."), detail
+    assert "Field required" in english["detail"] and "Field required" not in detail, detail
+
+
+async def test_the_created_answer_and_its_replays_speak_each_requests_language(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A document dated before the start date is refused in the 201 answer itself; the
+    replay of an Idempotency-Key answers in the language of the replaying request."""
+    await add_integration(
+        sessionmaker, client_id, activated_at=datetime.now(UTC) - timedelta(minutes=1)
+    )
+    old = invoice(client_id, number="LANG-START", issue_date="2025-12-31", due_date="2026-01-30")
+    key = {"Idempotency-Key": f"lang-{uuid.uuid4()}"}
+    answers = [
+        partner.post("/v1/invoices", json=old, headers={**key, "Accept-Language": language})
+        for language in ("de", "en", "de")
+    ]
+    assert [a.status_code for a in answers] == [201, 201, 201]
+    assert [a.headers.get("Idempotent-Replayed") for a in answers] == [None, "true", "true"]
+    messages = [a.json()["sync"][0]["error"]["message"] for a in answers]
+    assert [a.json()["sync"][0]["error"]["code"] for a in answers] == ["before_start_date"] * 3
+    assert messages[0].startswith("Nicht übertragen"), messages[0]
+    assert messages[2] == messages[0]
+    assert "2025-12-31" in messages[1] and messages[1] != messages[0]
+
+
+def test_a_duplicate_document_number_is_refused_in_german(
+    partner: httpx.Client, client_id: str
+) -> None:
+    body = invoice(client_id, number="LANG-DUP")
+    assert partner.post("/v1/invoices", json=body).status_code == 201
+    english = partner.post("/v1/invoices", json=body).json()
+    refused = partner.post("/v1/invoices", json=body, headers={"Accept-Language": "de"})
+    assert refused.status_code == 409 and refused.json()["code"] == english["code"]
+    assert english["detail"] == "This client already has an invoice numbered 'LANG-DUP'."
+    assert refused.json()["detail"] == (
+        "Dieser Mandant hat bereits eine Rechnung mit der Nummer 'LANG-DUP'."
+    )
+
+
+async def test_a_previews_problems_read_in_german(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """An integration that needs connecting again: no connector is asked, the problem is
+    the API's own, by its code."""
+    await add_integration(sessionmaker, client_id, status="needs_reauthorization")
+    body = invoice(client_id, number="LANG-PREVIEW")
+    english = partner.post("/v1/invoices/preview", json=body)
+    german = partner.post("/v1/invoices/preview", json=body, headers={"Accept-Language": "de"})
+    assert english.status_code == german.status_code == 200, german.text
+    (en_problem,) = english.json()["integrations"][0]["problems"]
+    (de_problem,) = german.json()["integrations"][0]["problems"]
+    assert en_problem["code"] == de_problem["code"] == "integration_inactive"
+    assert en_problem["message"].startswith("The integration is needs reauthorization")
+    assert "ist nicht aktiv" in de_problem["message"], de_problem

@@ -122,10 +122,16 @@ caller AS (
     WHERE k.key_hash = :key_hash AND k.revoked_at IS NULL
       AND (k.expires_at IS NULL OR k.expires_at > to_timestamp(:now / 1e6))
 )"""
-_BLOCKED = """
+# How far a bucket may run ahead of a request's ``now`` and still count as this clock's:
+# requests of several replicas (or queued in one) reach the row with ``now``s taken a little
+# apart, so a full bucket is routinely a little ahead of the older ones. Only a bucket
+# further ahead than this (a replica's clock ran ahead, a clock set back) starts full again.
+CLOCK_SKEW_SECONDS = 60
+_SKEW = str(CLOCK_SKEW_SECONDS * 1_000_000)
+_BLOCKED = f"""
 blocked AS (
     SELECT tat FROM auth_failure_limits
-    WHERE address = :address AND tat <= :now + :fail_tolerance
+    WHERE address = :address AND tat <= :now + :fail_tolerance + {_SKEW}
       AND tat + :fail_interval - :now > :fail_tolerance
 )"""
 _NEVER_BLOCKED = """
@@ -135,10 +141,10 @@ blocked AS (SELECT NULL::float8 AS tat WHERE false)"""
 def _step(bucket: str, cost: str = ":interval") -> str:
     """Requests worth ``cost`` microseconds on the bucket's row ``bucket`` (an alias): its time
     moves on by ``cost`` when they all fit, else stays. A time further ahead than the
-    tolerance cannot come from this clock (a replica's clock ran ahead, a clock set back):
-    the bucket starts full again."""
+    tolerance and CLOCK_SKEW_SECONDS cannot come from this clock (a replica's clock ran
+    ahead, a clock set back): the bucket starts full again."""
     held = (
-        f"CASE WHEN {bucket}.tat > :now + :tolerance THEN :now"
+        f"CASE WHEN {bucket}.tat > :now + :tolerance + {_SKEW} THEN :now"
         f" ELSE greatest({bucket}.tat, :now) END"
     )
     fits = f"({held}) + {cost} - :now <= :tolerance"

@@ -112,6 +112,7 @@ def division_access_withdrawn(division: int | None, said: str) -> AuthorizationL
         "has it; then reconnect the integration",
         reason=DIVISION_ACCESS_WITHDRAWN,
         status=IntegrationStatus.NEEDS_REAUTHORIZATION,
+        params={"division": str(division) if division is not None else "?", "said": said},
     )
 
 

@@ -111,6 +111,7 @@ def key_refused(said: str) -> AuthorizationLost:
         f"under Settings → Web services and {_STORE_A_KEY}",
         reason=ACCESS_KEY_REFUSED,
         status=IntegrationStatus.NEEDS_REAUTHORIZATION,
+        params={"said": said},
     )
 
 
@@ -125,6 +126,7 @@ def administration_withdrawn(admin: str | None, said: str) -> AuthorizationLost:
         + _STORE_A_KEY,
         reason=ADMINISTRATION_ACCESS_WITHDRAWN,
         status=IntegrationStatus.NEEDS_REAUTHORIZATION,
+        params={"administration": admin or "?", "said": said},
     )
 
 
@@ -167,6 +169,7 @@ def replicate(exc: SyncError) -> SyncError:
             reason=exc.reason,
             status=exc.status,
             credentials_issued_at=exc.credentials_issued_at,
+            params=exc.params,
         )
     if isinstance(exc, PermanentError):
         return PermanentError(exc.code, exc.message)

@@ -26,6 +26,7 @@ async def report_connection_lost(
         status="error" if exc.status == IntegrationStatus.ERROR else "needs_reauthorization",
         reason=exc.reason,
         message=exc.message,
+        params=exc.params,
         credentials_issued_at=exc.credentials_issued_at or integration.token_issued_at,
         detected_at=datetime.now(UTC),
     )

@@ -82,9 +82,13 @@ class AuthorizationLost(PermanentError):
         reason: str = "authorization_refused",
         status: str = IntegrationStatus.NEEDS_REAUTHORIZATION,
         credentials_issued_at: datetime | None = None,
+        params: dict[str, str] | None = None,
     ) -> None:
         super().__init__("needs_reauthorization", message)
         self.reason = reason
+        # What the reason's text names (a division, the system's own words), so the API
+        # can write it in the reader's language by ``reason``.
+        self.params = dict(params or {})
         self.status = status
         self.credentials_issued_at = credentials_issued_at
         # Set by the runtime: whether an earlier write of the attempt is still in doubt

@@ -345,6 +345,7 @@ def _lost(lease: _Lease, exc: OAuthError) -> AuthorizationLost:
         reason="client_refused" if own_app else "refresh_refused",
         status=IntegrationStatus.ERROR if own_app else IntegrationStatus.NEEDS_REAUTHORIZATION,
         credentials_issued_at=lease.issued_at,
+        params={"said": _refusal(exc)},
     )
 
 
@@ -356,6 +357,7 @@ def _raise_if_refused(integration: Integration, stored: dict[str, Any]) -> None:
             "connect the integration again",
             reason="refresh_refused",
             credentials_issued_at=integration.token_issued_at,
+            params={"said": str(refusal)},
         )
 
 

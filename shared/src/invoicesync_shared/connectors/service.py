@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 from invoicesync_shared import clock
 from invoicesync_shared.bus.consumer import EventConsumer, OrderScope
 from invoicesync_shared.bus.producer import EventProducer
-from invoicesync_shared.connectors.errors import PermanentError, SyncError
+from invoicesync_shared.connectors.errors import AuthorizationLost, PermanentError, SyncError
 from invoicesync_shared.connectors.result_relay import ResultRelay
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
 from invoicesync_shared.events import topics
@@ -80,6 +80,14 @@ def preview_route(runtime: ConnectorRuntime[Any]) -> Route:
     return Route("/integrations/{integration_id}/preview", endpoint, methods=["POST"])
 
 
+def _refusal(exc: PermanentError) -> dict[str, object]:
+    """A refused check; a lost grant by its stable reason (and what the reason's text
+    names), so the API words it in the reader's language."""
+    if isinstance(exc, AuthorizationLost):
+        return {"code": exc.reason, "message": exc.message, "params": exc.params}
+    return {"code": exc.code, "message": exc.message}
+
+
 def control_app(
     engine: AsyncEngine,
     consumer: EventConsumer,
@@ -111,7 +119,7 @@ def control_app(
         try:
             details = await runtime.verify(integration_id)
         except PermanentError as exc:
-            return JSONResponse({"code": exc.code, "message": exc.message}, status_code=422)
+            return JSONResponse(_refusal(exc), status_code=422)
         except SyncError as exc:
             return JSONResponse({"code": "unavailable", "message": str(exc)}, status_code=503)
         except Exception:

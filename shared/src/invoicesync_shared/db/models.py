@@ -32,6 +32,9 @@ class Integration(Model):
     # The connector's code for ``status_reason`` when it gave one (e.g. ``small_business``),
     # so the API can write the reason in the reader's language; None for free text.
     status_reason_code: Mapped[str | None] = mapped_column(String(64))
+    # What the code's text names (a date, an organisation, the system's own words), so the
+    # reason is written again in the reader's language; None when the code needs nothing.
+    status_reason_params: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     settings: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     # Encrypted JSON (tokens, access keys); never leaves this table in plain text.
     credentials: Mapped[bytes | None] = mapped_column(LargeBinary)

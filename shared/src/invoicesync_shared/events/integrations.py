@@ -6,6 +6,8 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
+from pydantic import Field
+
 from invoicesync_shared.events import topics
 from invoicesync_shared.events.envelope import Event
 
@@ -28,6 +30,9 @@ class IntegrationConnectionLost(Event):
     status: Literal["needs_reauthorization", "error"]
     reason: str  # stable code, e.g. refresh_refused
     message: str
+    # What the reason's text names (``division``, ``said`` …): the API writes the reason
+    # in the reader's language from ``reason`` and these; ``message`` is the English one.
+    params: dict[str, str] = Field(default_factory=dict)
     # The refused tokens' issue time; the API ignores the event once they were replaced.
     credentials_issued_at: datetime | None = None
     detected_at: datetime

@@ -62,7 +62,11 @@ async def lexware_event(
 async def _revoked(session: AsyncSession, integration: Integration) -> None:
     reason = "the connection was revoked in Lexware Office"
     await connection.mark_broken(
-        session, integration, IntegrationStatus.NEEDS_REAUTHORIZATION, reason
+        session,
+        integration,
+        IntegrationStatus.NEEDS_REAUTHORIZATION,
+        reason,
+        code="connection_revoked",
     )
 
 

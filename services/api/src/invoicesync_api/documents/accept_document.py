@@ -14,6 +14,7 @@ from invoicesync_api.documents import accept, service
 from invoicesync_api.documents.idempotency import IdempotencyKeys, StoredResponse, request_hash
 from invoicesync_api.documents.schemas import DocumentIn, DocumentOut
 from invoicesync_api.errors.exceptions import Unavailable
+from invoicesync_api.i18n.catalog import N_
 from invoicesync_shared.db.engine import autocommit
 
 # A store that finds the client's integrations changed since its read writes nothing and
@@ -68,8 +69,10 @@ class AcceptDocument:
                 if out is not None:
                     return out
         raise Unavailable(
-            "The client's integrations kept changing while the document was accepted; "
-            "nothing was stored. Send it again."
+            N_(
+                "The client's integrations kept changing while the document was accepted; "
+                "nothing was stored. Send it again."
+            )
         )
 
     async def _attempt(

@@ -47,6 +47,7 @@ def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: s
         body: DocumentIn,
         request: Request,
         caller: CallerDep,
+        language: LanguageDep,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> DocumentOut | JSONResponse:
         # No session: AcceptDocument runs its statements autocommitted on a connection.
@@ -54,11 +55,17 @@ def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: s
         accepted = await accept_document(
             body, kind, caller.partner_id, path=prefix, idempotency_key=idempotency_key
         )
+        # Stored and replayed in English; each answer in the language of its own request.
         if isinstance(accepted, StoredResponse):
             return JSONResponse(
-                accepted.body, status_code=accepted.status, headers={"Idempotent-Replayed": "true"}
+                service.localised_answer(accepted.body, language),
+                status_code=accepted.status,
+                headers={"Idempotent-Replayed": "true"},
             )
-        return accepted
+        if language == "en":
+            return accepted
+        answer = service.localised_answer(accepted.model_dump(mode="json"), language)
+        return JSONResponse(answer, status_code=201)
 
     _add_read_routes(router, kind, examples)
 

@@ -29,7 +29,10 @@ from invoicesync_shared.events.documents import DocumentUpdated
 from invoicesync_shared.outbox.writer import OutboxRow
 from invoicesync_shared.states import DocumentStatus, IntegrationStatus, SyncStatus
 
-KIND_NAMES = {"invoice": "invoice", "credit_note": "credit note"}
+ALREADY_NUMBERED = {
+    "invoice": N_("This client already has an invoice numbered {number}."),
+    "credit_note": N_("This client already has a credit note numbered {number}."),
+}
 NO_SUCH = {"invoice": N_("No such invoice."), "credit_note": N_("No such credit note.")}
 SYNCED = (SyncStatus.BOOKED, SyncStatus.SENT)
 YUKI_EDIT_WARNING = N_(
@@ -92,7 +95,7 @@ async def _check_credited_invoice(
         connection, body.credit_note_for, partner_id=partner_id
     )
     if client_id != body.client_id:
-        raise Unprocessable("credit_note_for must be the id of an invoice of the same client.")
+        raise Unprocessable(N_("credit_note_for must be the id of an invoice of the same client."))
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,8 @@ async def create(
         raise NotFound(N_("No such client."))
     if found.duplicate_id is not None:
         raise Conflict(
-            f"This client already has a {KIND_NAMES[kind]} numbered {body.number!r}.",
+            ALREADY_NUMBERED[kind],
+            params={"number": repr(body.number)},
             extra={"existing_id": str(found.duplicate_id)},
         )
     await _check_credited_invoice(connection, body, kind, partner_id)
@@ -247,6 +251,27 @@ async def retry(session: AsyncSession, document: Document) -> int:
     assert client is not None
     await fanout.request_sync(session, document, client, failed)
     return len(failed)
+
+
+def localised_answer(answer: dict[str, Any], language: str) -> dict[str, Any]:
+    """A document answer as JSON (the accept's, or its stored replay: English) with its
+    sync errors in ``language``."""
+    if language == "en" or not isinstance(answer.get("sync"), list):
+        return answer
+    sync = []
+    for state in answer["sync"]:
+        error = state.get("error")
+        if isinstance(error, dict):
+            message = sync_error_message(
+                language,
+                error.get("code"),
+                error.get("message"),
+                system=state.get("system"),
+                booking_number=state.get("booking_number"),
+            )
+            state = {**state, "error": {**error, "message": message}}
+        sync.append(state)
+    return {**answer, "sync": sync}
 
 
 def _sync_out(state: DocumentSync, integration: Integration, language: str) -> SyncStateOut:

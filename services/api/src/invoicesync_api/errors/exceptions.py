@@ -61,6 +61,23 @@ class Unprocessable(ApiError):
     status, code, title = 422, "unprocessable", N_("Unprocessable content")
 
 
+class InvalidSettings(Unprocessable):
+    """An integration's settings refused by its system's model; the fields' messages are
+    pydantic's, written in the reader's language when answered (the code stays
+    ``unprocessable``)."""
+
+    TEMPLATE = N_("Invalid {system} settings: {fields}")
+
+    def __init__(self, system: str, errors: list[Any]) -> None:
+        self.system, self.errors = system, errors
+        fields = "; ".join(f"{settings_field(e)}: {e['msg']}" for e in errors)
+        super().__init__(self.TEMPLATE, params={"system": system, "fields": fields})
+
+
+def settings_field(error: Mapping[str, Any]) -> str:
+    return "settings." + ".".join(str(p) for p in error["loc"])
+
+
 class ValidationFailed(ApiError):
     """Fields refused after the body parsed (rules that need the clock or settings): the
     same answer as a request validation error, every field listed in ``errors``."""
@@ -106,9 +123,21 @@ class ConnectionFailed(ApiError):
     )
 
     def __init__(
-        self, detail: str, *, system: str | None = None, extra: dict[str, Any] | None = None
+        self,
+        detail: str,
+        *,
+        system: str | None = None,
+        reason_params: Mapping[str, Any] | None = None,
+        around: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(detail, extra=extra)
+        """``detail``: the connector's English text; ``reason_params``: what its code's
+        text names; ``around``: a catalogue template that puts it (``{reason}``) in words
+        of the call."""
+        self.reason, self.reason_params, self.around = detail, reason_params, around
+        super().__init__(
+            around or detail, params={"reason": detail} if around else None, extra=extra
+        )
         self.system = system
 
 

@@ -14,14 +14,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from invoicesync_api.errors.exceptions import (
     ApiError,
     ConnectionFailed,
+    InvalidSettings,
     ValidationFailed,
+    settings_field,
     validation_detail,
 )
 from invoicesync_api.errors.problem import problem
 from invoicesync_api.i18n.catalog import N_, render
 from invoicesync_api.i18n.fields import field_message
 from invoicesync_api.i18n.middleware import language_of
-from invoicesync_api.i18n.sync_errors import CONNECTION_REASONS, sync_error_message
+from invoicesync_api.i18n.status_reasons import status_reason
 
 log = structlog.get_logger()
 
@@ -134,9 +136,23 @@ def _api_problem(request: Request, exc: ApiError) -> JSONResponse:
         extra, detail = {**extra, "errors": errors}, validation_detail(errors)
     elif isinstance(extra.get("errors"), list):
         extra = {**extra, "errors": [_translated(language, e) for e in extra["errors"]]}
-    elif isinstance(exc, ConnectionFailed) and extra.get("reason") in CONNECTION_REASONS:
-        said = sync_error_message(language, extra["reason"], exc.detail, system=exc.system)
-        detail = said or detail
+    elif isinstance(exc, InvalidSettings):
+        fields = "; ".join(
+            f"{settings_field(e)}: "
+            + field_message(language, str(e["type"]), str(e["msg"]), e.get("ctx") or {})
+            for e in exc.errors
+        )
+        detail = render(language, exc.template, {"system": exc.system, "fields": fields})
+    elif isinstance(exc, ConnectionFailed):
+        reason = status_reason(
+            language,
+            extra.get("reason"),
+            exc.reason,
+            system=exc.system or "",
+            params=exc.reason_params,
+        )
+        reason = reason or exc.reason
+        detail = render(language, exc.around, {"reason": reason}) if exc.around else reason
     title = render(language, exc.title)
     return problem(exc.status, exc.code, title, detail, request.url.path, **extra)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from invoicesync_api.i18n.catalog import N_, render
+from invoicesync_api.i18n.status_reasons import status_reason
 from invoicesync_api.i18n.sync_errors import SYSTEM_NAMES, localised_error, sync_error_message
 
 RUN_TITLE = N_("Sync finished")
@@ -127,8 +128,15 @@ def _connection(language: str, p: dict[str, Any]) -> tuple[str, str]:
     params = {**p, "system": system_name(p["system"])}
     if p["status"] == "paused":
         return paused_texts(language, p)
+    title = render(language, CONNECTION_TITLE, params)
+    # A reason with a code: its own text says what to do (rows before codes: the template).
+    said = status_reason(
+        language, p.get("reason_code"), None, system=p["system"], params=p.get("reason_params")
+    )
+    if said:
+        return title, said
     body = CONNECTION_REAUTHORIZE if p["status"] == "needs_reauthorization" else CONNECTION_FIX
-    return render(language, CONNECTION_TITLE, params), render(language, body, params)
+    return title, render(language, body, params)
 
 
 ENDPOINT_TITLE = N_("A webhook endpoint was disabled")

@@ -16,7 +16,7 @@ from invoicesync_api.errors.exceptions import Conflict, ConnectionFailed, Unproc
 from invoicesync_api.i18n.catalog import N_
 from invoicesync_api.integrations import connection, lifecycle, oauth, repository, service
 from invoicesync_api.integrations.schemas import IntegrationIn, IntegrationPatch
-from invoicesync_api.integrations.verification import verify
+from invoicesync_api.integrations.verification import Verdict, verify
 from invoicesync_api.settings import ApiSettings
 from invoicesync_api.sync import announce
 from invoicesync_api.sync import repository as run_store
@@ -27,9 +27,12 @@ from invoicesync_shared.db.models import Integration
 from invoicesync_shared.states import IntegrationStatus
 
 
-def _refused(system: str, message: str | None, code: str | None) -> ConnectionFailed:
+def _refused(system: str, verdict: Verdict) -> ConnectionFailed:
     return ConnectionFailed(
-        message or "The settings were refused.", system=system, extra={"reason": code}
+        verdict.message or "The settings were refused.",
+        system=system,
+        reason_params=verdict.params,
+        extra={"reason": verdict.code},
     )
 
 
@@ -56,7 +59,7 @@ async def connect(
     if not verdict.ok:
         await repository.delete_integration(session, integration)
         await session.commit()
-        raise _refused(integration.system, verdict.message, verdict.code)
+        raise _refused(integration.system, verdict)
     await service.apply_verdict(session, integration, verdict)
     await announce.integration_status(session, integration)
     await repository.save_integration(session, integration)
@@ -79,8 +82,7 @@ async def authorise(
     integration.oauth_state_hash = None  # single-use
     if error or not code:
         integration.status = IntegrationStatus.ERROR
-        integration.status_reason = f"Access was not granted ({error or 'no code'})."
-        integration.status_reason_code = None
+        service.set_reason(integration, "access_not_granted", {"error": error or "no code"})
         return integration
     credentials, token_columns = await oauth.exchange_code(settings, integration.system, code)
     integration.credentials = box.encrypt_json(credentials)
@@ -127,7 +129,7 @@ async def update(
     if not verdict.ok:
         integration.settings, integration.credentials = before
         await session.commit()
-        raise _refused(integration.system, verdict.message, verdict.code)
+        raise _refused(integration.system, verdict)
     reconnected = integration.status in connection.BROKEN
     if integration.status == IntegrationStatus.PAUSED:
         return  # checked; sending waits for resume
@@ -159,7 +161,7 @@ async def relink(
     if not verdict.ok:
         integration.settings = before  # refused: left as it was
         await session.commit()
-        raise _refused(integration.system, verdict.message, verdict.code)
+        raise _refused(integration.system, verdict)
     await lifecycle.apply_relink(session, integration, new_settings, verdict)
     await announce.integration_status(session, integration)
 
@@ -219,8 +221,13 @@ async def repair(
     verdict = await verify(settings, integration.system, integration.id)
     if not verdict.ok:
         raise ConnectionFailed(
-            f"The connection was refused, so nothing was changed: {verdict.message}. "
-            "Fix it and repair again.",
+            verdict.message or "The settings were refused.",
+            system=integration.system,
+            reason_params=verdict.params,
+            around=N_(
+                "The connection was refused, so nothing was changed: {reason} Fix it and "
+                "repair again."
+            ),
             extra={"reason": verdict.code},
         )
     reset = await lifecycle.deactivate(session, integration, plan.from_date)

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.errors.exceptions import Conflict
 from invoicesync_api.i18n import notifications
+from invoicesync_api.i18n.catalog import N_
 from invoicesync_api.integrations import connection, repository
 from invoicesync_shared import clock
 from invoicesync_shared.db.models import Integration
@@ -118,8 +119,8 @@ async def resume(session: AsyncSession, integration: Integration) -> int:
     await repository.lock(session, integration)
     if integration.status != IntegrationStatus.PAUSED:
         raise Conflict(
-            f"The integration is {integration.status.replace('_', ' ')}, not paused: "
-            "there is nothing to resume."
+            N_("The integration is {status}, not paused: there is nothing to resume."),
+            params={"status": integration.status},
         )
     integration.status = IntegrationStatus.ACTIVE
     integration.status_reason = None

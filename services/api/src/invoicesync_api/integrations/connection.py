@@ -26,9 +26,16 @@ SYSTEM_NAMES = {"exact": "Exact Online", "lexware": "Lexware Office", "yuki": "Y
 
 
 async def mark_broken(
-    session: AsyncSession, integration: Integration, status: str, reason: str
+    session: AsyncSession,
+    integration: Integration,
+    status: str,
+    reason: str,
+    *,
+    code: str | None = None,
+    reason_params: dict[str, str] | None = None,
 ) -> None:
-    """Set ``status`` with ``reason`` and tell the user and the partner once."""
+    """Set ``status`` with ``reason`` and tell the user and the partner once; ``code``
+    (and ``reason_params``) write the reason in the reader's language."""
     action = (
         "Connect it again to resume syncing; its documents wait until then."
         if status == IntegrationStatus.NEEDS_REAUTHORIZATION
@@ -43,7 +50,15 @@ async def mark_broken(
         title=f"{name}: the connection needs attention",
         body=f"{reason[:1].upper()}{reason[1:]}. {action}",
         cause={"code": status, "message": reason},
-        params={"system": integration.system, "status": status, "reason": reason},
+        params={
+            "system": integration.system,
+            "status": status,
+            "reason": reason,
+            "reason_code": code,
+            "reason_params": reason_params or {},
+        },
+        reason_code=code,
+        reason_params=reason_params,
     )
     log.warning("integration connection lost", integration_id=str(integration.id), status=status)
 
@@ -58,14 +73,20 @@ async def hold(
     body: str,
     cause: dict[str, str],
     params: dict[str, object],
+    reason_code: str | None = None,
+    reason_params: dict[str, str] | None = None,
 ) -> None:
     """Stop sending (``status`` with ``reason``: its documents wait, pending) and tell the
     user (one notification) and the partner (one ``integration.status_changed``) once; the
     caller holds the row and has checked it was active. Undone by ``resume``."""
     integration.status = status
     integration.status_reason = reason
-    # The cause's code renders the reason in the reader's language where the catalogue has it.
-    integration.status_reason_code = None if cause["code"] == status else cause["code"]
+    # The reason's code (else the cause's) renders it in the reader's language where the
+    # catalogue has it.
+    integration.status_reason_code = reason_code or (
+        None if cause["code"] == status else cause["code"]
+    )
+    integration.status_reason_params = reason_params or None
     session.add(
         Notification(
             partner_id=integration.partner_id,
@@ -97,7 +118,14 @@ async def apply_connection_lost(session: AsyncSession, event: IntegrationConnect
             integration_id=str(event.integration_id),
         )
         return
-    await mark_broken(session, integration, event.status, event.message)
+    await mark_broken(
+        session,
+        integration,
+        event.status,
+        event.message,
+        code=event.reason,
+        reason_params=event.params,
+    )
 
 
 BROKEN = (IntegrationStatus.NEEDS_REAUTHORIZATION, IntegrationStatus.ERROR)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invoicesync_api.errors.exceptions import Conflict, Unprocessable
 from invoicesync_api.i18n.catalog import N_
 from invoicesync_api.integrations import repository
-from invoicesync_api.integrations.service import merged_settings, set_verdict
+from invoicesync_api.integrations.service import merged_settings, set_reason, set_verdict
 from invoicesync_api.integrations.verification import Verdict
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
@@ -28,8 +28,7 @@ async def deactivate(session: AsyncSession, integration: Integration, from_date:
     reset = await repository.reset_from(session, integration, from_date)
     integration.status = IntegrationStatus.DEACTIVATED
     integration.deactivated_at = datetime.now(UTC)
-    integration.status_reason = f"Deactivated from {from_date.isoformat()}."
-    integration.status_reason_code = None
+    set_reason(integration, "deactivated", {"from_date": from_date.isoformat()})
     return reset
 
 

@@ -109,12 +109,20 @@ async def refresh_now(
     deleted in Exact."""
     integration = await repository.get_integration(session, integration_id, caller.partner_id)
     if integration.system not in READS_BACK:
-        raise Unprocessable(f"{integration.system} has nothing to read back.")
+        raise Unprocessable(
+            N_("{system} has nothing to read back."), params={"system": integration.system}
+        )
     if integration.status != IntegrationStatus.ACTIVE:
-        raise Conflict(f"The integration is {integration.status.replace('_', ' ')}.")
+        raise Conflict(
+            N_("The integration is not active (status {status})."),
+            params={"status": integration.status},
+        )
     outcome = await refresh(settings, integration.system, integration.id)
     if outcome.code == "connector_unavailable":
-        raise Unavailable(outcome.message or "The connector could not be reached.")
+        raise Unavailable(
+            N_("The {system} connector could not be reached; try again later."),
+            params={"system": integration.system},
+        )
     if not outcome.ok:
         raise Conflict(N_("A read-back of this integration is running; try again in a moment."))
     return RefreshOut(integration_id=integration.id, results_emitted=outcome.results_emitted)

@@ -10,9 +10,9 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Client
-from invoicesync_api.errors.exceptions import Unprocessable
+from invoicesync_api.errors.exceptions import InvalidSettings, Unprocessable
 from invoicesync_api.i18n.catalog import N_
-from invoicesync_api.i18n.sync_errors import CONNECTION_REASONS, sync_error_message
+from invoicesync_api.i18n.status_reasons import english, reason_in
 from invoicesync_api.integrations import brake, oauth, repository
 from invoicesync_api.integrations.schemas import IntegrationHealth, IntegrationIn, IntegrationOut
 from invoicesync_api.integrations.verification import Verdict
@@ -28,10 +28,7 @@ def validated_settings(system: str, raw: dict[str, Any]) -> tuple[dict[str, Any]
     try:
         model = SETTINGS_MODELS[system].from_user(raw)
     except ValidationError as exc:
-        fields = "; ".join(
-            f"settings.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise Unprocessable(f"Invalid {system} settings: {fields}") from exc
+        raise InvalidSettings(system, list(exc.errors())) from exc
     # The model leaves secrets (and its system tag) out of its JSON.
     plain = model.model_dump(mode="json")
     return plain, model.secrets()
@@ -59,8 +56,9 @@ def changed_settings(integration: Integration, changes: dict[str, Any], box: Sec
     for key in BOOK_SETTINGS.get(integration.system, ()):
         if key in changes and changes[key] != integration.settings.get(key):
             raise Unprocessable(
-                f"settings.{key} names another book; use POST /v1/integrations/{{id}}/relink.",
-                extra={"errors": [{"field": f"settings.{key}", "message": "use relink"}]},
+                N_("settings.{key} names another book; use POST /v1/integrations/{{id}}/relink."),
+                params={"key": key},
+                extra={"errors": [{"field": f"settings.{key}", "message": N_("use relink")}]},
             )
     plain, new_secrets = merged_settings(integration, changes, box)
     current = {k: v for k, v in integration.settings.items() if k != "remote"}
@@ -106,12 +104,13 @@ async def apply_verdict(session: AsyncSession, integration: Integration, verdict
 def set_verdict(integration: Integration, verdict: Verdict) -> None:
     """The verdict's status on an integration already locked (``repository.lock``)."""
     if verdict.ok and (elsewhere := other_books(integration, verdict.details)):
-        integration.status, integration.status_reason = IntegrationStatus.ERROR, elsewhere
-        integration.status_reason_code = None
+        integration.status = IntegrationStatus.ERROR
+        set_reason(integration, "other_organisation", elsewhere)
         return
     if verdict.ok:
         integration.status = IntegrationStatus.ACTIVE
         integration.status_reason = integration.status_reason_code = None
+        integration.status_reason_params = None
         # Checked by a person (verify, relink, reconnect): the failure brake counts anew.
         integration.failure_streak_code, integration.failure_streak_count = None, 0
         integration.activated_at = integration.activated_at or datetime.now(UTC)
@@ -121,24 +120,27 @@ def set_verdict(integration: Integration, verdict: Verdict) -> None:
         integration.status = IntegrationStatus.ERROR
         integration.status_reason = verdict.message
         integration.status_reason_code = verdict.code
+        integration.status_reason_params = verdict.params or None
 
 
-def other_books(integration: Integration, details: dict[str, Any] | None) -> str | None:
-    """Why a grant that reaches another company's books than the integration's must not
-    be used, or None. Lexware's organisation comes with the grant, not with our settings:
-    a user who reconnects and picks another organisation would send this client's documents
-    (and the ones waiting) into that company's books."""
+def set_reason(integration: Integration, code: str, params: dict[str, Any]) -> None:
+    """A reason the API decides itself: its code, its parameters and the English text."""
+    integration.status_reason_code, integration.status_reason_params = code, params
+    integration.status_reason = english(code, system=integration.system, params=params)
+
+
+def other_books(integration: Integration, details: dict[str, Any] | None) -> dict[str, str] | None:
+    """The organisations (``name``, ``granted``, ``booked``) when a grant reaches another
+    company's books than the integration's, or None: such a grant must not be used.
+    Lexware's organisation comes with the grant, not with our settings: a user who
+    reconnects and picks another organisation would send this client's documents (and the
+    ones waiting) into that company's books."""
     before = (integration.settings.get("remote") or {}).get("organization_id")
     now = (details or {}).get("organization_id")
     if not before or not now or before == now:
         return None
     name = (details or {}).get("company_name") or now
-    return (
-        f"This grant is for the Lexware organisation {name} ({now}), but the integration "
-        f"books into organisation {before}: nothing was sent there. Reconnect and choose "
-        "organisation "
-        f"{before}, or connect {name} as an integration of the client it belongs to"
-    )
+    return {"name": str(name), "granted": str(now), "booked": str(before)}
 
 
 def integration_out(
@@ -152,12 +154,7 @@ def integration_out(
 ) -> IntegrationOut:
     """The integration as answered; its status reason in ``language`` when the connector
     gave it a code the catalogue has (else as stored)."""
-    reason = integration.status_reason
-    paused = integration.status == IntegrationStatus.PAUSED
-    if paused or integration.status_reason_code in CONNECTION_REASONS:
-        reason = sync_error_message(
-            language, integration.status_reason_code, reason, system=integration.system
-        )
+    reason = reason_in(language, integration)
     cause = brake.cause(integration)
     if cause is not None:
         cause = {**cause, "message": reason or cause["message"]}
@@ -191,9 +188,9 @@ def begin_reconnect(
     callback finds the integration by the new state. The API and the console both use it."""
     if integration.system not in oauth.OAUTH_SYSTEMS:
         raise Unprocessable(
-            "Yuki connects with an access key: send the new one with PATCH "
-            '/v1/integrations/{id} {"settings": {"access_key": …}}.',
-            extra={"errors": [{"field": "system", "message": "not an OAuth system"}]},
+            N_("Yuki connects with an access key: send the new one with PATCH {path} {body}."),
+            params={"path": "/v1/integrations/{id}", "body": '{"settings": {"access_key": …}}'},
+            extra={"errors": [{"field": "system", "message": N_("not an OAuth system")}]},
         )
     if integration.status == IntegrationStatus.DEACTIVATED:
         raise Unprocessable(N_("The integration is deactivated; relink it instead."))

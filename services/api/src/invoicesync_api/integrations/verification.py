@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from invoicesync_api.i18n import status_reasons
 from invoicesync_api.settings import ApiSettings
 
 
@@ -21,6 +22,8 @@ class Verdict:
     code: str | None = None
     message: str | None = None
     details: dict[str, Any] | None = None
+    # What the code's text names (``status_reasons``), as the connector sent it.
+    params: dict[str, Any] | None = None
 
 
 async def verify(settings: ApiSettings, system: str, integration_id: uuid.UUID) -> Verdict:
@@ -32,8 +35,7 @@ async def verify(settings: ApiSettings, system: str, integration_id: uuid.UUID) 
         return Verdict(
             False,
             "verification_unavailable",
-            f"The {system} connector could not be reached to check the connection; "
-            "retry with POST /v1/integrations/{id}/verify.",
+            status_reasons.english("verification_unavailable", system=system),
         )
     try:
         body = response.json()
@@ -42,5 +44,8 @@ async def verify(settings: ApiSettings, system: str, integration_id: uuid.UUID) 
     if response.status_code == 200:
         return Verdict(True, details=body.get("details"))
     return Verdict(
-        False, body.get("code", "verification_failed"), body.get("message", response.text)
+        False,
+        body.get("code", "verification_failed"),
+        body.get("message", response.text),
+        params=body.get("params") or None,
     )

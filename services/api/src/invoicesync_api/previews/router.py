@@ -6,7 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Request
 
-from invoicesync_api.deps import CallerDep, NeedsWrite
+from invoicesync_api.deps import CallerDep, LanguageDep, NeedsWrite
 from invoicesync_api.documents.schemas import DocumentIn
 from invoicesync_api.examples.documents import DOCUMENT_EXAMPLES
 from invoicesync_api.examples.media import body_examples, response_examples
@@ -37,8 +37,11 @@ def preview_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: st
         "``preview_unavailable`` problem. A body the create would refuse is refused the "
         "same way (422, 404, 409). Needs the ``write`` scope, as the create does.",
     )
-    async def preview_document(body: DocumentIn, request: Request, caller: CallerDep) -> PreviewOut:
+    async def preview_document(
+        body: DocumentIn, request: Request, caller: CallerDep, language: LanguageDep
+    ) -> PreviewOut:
         state = request.app.state
-        return await service.preview(state.engine, state.settings, body, kind, caller.partner_id)
+        out = await service.preview(state.engine, state.settings, body, kind, caller.partner_id)
+        return service.localised(out, language)
 
     return router

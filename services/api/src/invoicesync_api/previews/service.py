@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from invoicesync_api.documents import fanout, service
 from invoicesync_api.documents.schemas import DocumentIn
 from invoicesync_api.errors.exceptions import NotFound
+from invoicesync_api.i18n.catalog import N_
+from invoicesync_api.i18n.sync_errors import sync_error_message
 from invoicesync_api.previews import connectors, repository
 from invoicesync_api.previews.schemas import IntegrationPreview, PreviewOut
 from invoicesync_api.settings import ApiSettings
@@ -44,7 +46,7 @@ async def preview(
             connection, body.client_id, new.document.created_at
         )
     if client is None:  # deleted in between
-        raise NotFound("No such client.")
+        raise NotFound(N_("No such client."))
     document = fanout.snapshot(new.document, client)
     timeout = httpx.Timeout(settings.preview_timeout_seconds, connect=1.0)
     async with httpx.AsyncClient(timeout=timeout) as http:
@@ -105,3 +107,20 @@ def _before_start(
         f"date ({start}): it would not be sent. To book it there, move the integration's "
         f"start_date (PATCH /v1/integrations/{integration.id}) to or before its date.",
     }
+
+
+def localised(out: PreviewOut, language: str) -> PreviewOut:
+    """The problems' messages in ``language`` by their codes (the sync errors' texts: a
+    preview's problem is what sending would fail on); unknown codes as the connector wrote
+    them."""
+    if language == "en":
+        return out
+    for integration in out.integrations:
+        for problem in integration.problems:
+            problem.message = (
+                sync_error_message(
+                    language, problem.code, problem.message, system=integration.system
+                )
+                or problem.message
+            )
+    return out

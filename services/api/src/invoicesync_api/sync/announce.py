@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Document, DocumentSync, SyncRun
+from invoicesync_api.i18n.status_reasons import reason_in
 from invoicesync_api.i18n.sync_errors import localised_error, sync_error_message
 from invoicesync_api.partners import repository as partners
 from invoicesync_api.webhooks.service import publish
@@ -82,7 +83,11 @@ async def integration_status(
     session: AsyncSession, integration: Integration, *, cause: dict[str, str] | None = None
 ) -> None:
     """``cause``: why sending stopped (a stable ``code`` and a ``message`` to act on), when
-    it did; left out otherwise."""
+    it did; left out otherwise. Messages in the partner's language."""
+    language = await partners.default_language(session, integration.partner_id)
+    reason = reason_in(language, integration)
+    if cause is not None and cause.get("message") == integration.status_reason:
+        cause = {**cause, "message": reason or cause["message"]}
     await publish(
         session,
         partner_id=integration.partner_id,
@@ -92,7 +97,7 @@ async def integration_status(
             "client_id": integration.client_id,
             "system": integration.system,
             "status": integration.status,
-            "reason": integration.status_reason,
+            "reason": reason,
             **({"cause": cause} if cause is not None else {}),
         },
     )

@@ -28,16 +28,16 @@ def _unmapped(ip: IpAddress) -> IpAddress:
 def _address_problem(ip: IpAddress) -> str | None:
     ip = _unmapped(ip)
     for label, hit in (
-        ("a loopback", ip.is_loopback),
-        ("a link-local", ip.is_link_local),
-        ("a multicast", ip.is_multicast),
-        ("an unspecified", ip.is_unspecified),
-        ("a private", ip.is_private),
-        ("a reserved", ip.is_reserved),
-        ("a non-public", not ip.is_global),
+        ("loopback", ip.is_loopback),
+        ("link-local", ip.is_link_local),
+        ("multicast", ip.is_multicast),
+        ("unspecified", ip.is_unspecified),
+        ("private", ip.is_private),
+        ("reserved", ip.is_reserved),
+        ("non-public", not ip.is_global),
     ):
         if hit:
-            return f"{ip}, {label} address"
+            return label
     return None
 
 
@@ -84,4 +84,7 @@ async def check_url(url: str, *, allow_private: bool, allow_loopback: bool = Fal
             continue
         reason = _address_problem(ip)
         if reason is not None:
-            raise UrlRefused(f"The webhook host {host!r} resolves to {reason}.")
+            raise UrlRefused(
+                N_("The webhook host '{host}' resolves to {ip}, not a public address ({kind})."),
+                params={"host": host, "ip": str(ip), "kind": reason},
+            )

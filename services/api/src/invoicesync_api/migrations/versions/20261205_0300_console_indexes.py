@@ -8,7 +8,7 @@ unread notifications and the notifications page lists unread and read ones newes
 one index per read state, in that order.
 
 Revision ID: 85e17f34e8ff
-Revises: 2d7b9e4f6a63
+Revises: 7f3c2a9e5d18
 Create Date: 2026-12-05 03:00:00
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "85e17f34e8ff"
-down_revision = "2d7b9e4f6a63"
+down_revision = "7f3c2a9e5d18"
 branch_labels = None
 depends_on = None
 
