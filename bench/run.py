@@ -45,6 +45,7 @@ BENCHMARKS = (
     "scale_out",
     "growth",
     "retention",
+    "reconciliation",
 )
 SHARED = ("end_to_end", "scale_out")  # one set of processes when both run
 GRACE_SECONDS = 5  # for the child's own clean-up after the interrupt

@@ -146,6 +146,49 @@ def test_exact_preview_matches_an_existing_customer(
     assert (customer["action"], customer["remote_id"]) == ("matched", account["id"])
 
 
+def test_exact_preview_names_a_customer_blocked_in_exact(
+    stack: Stack, partner: httpx.Client, exact: ConnectedClient
+) -> None:
+    """The bookkeeper blocks an account in Exact (its ``Blocked`` flag): the preview names
+    the customer problem for the linked customer and for another id that matches the same
+    account (its VAT number), and the push is indeed refused for the same cause."""
+    first = invoice_body(exact, "PV-B1", customer="pv-cust-b")
+    first["customer"]["vat_number"] = "NL003092744B01"
+    created = partner.post("/v1/invoices", json=first)
+    assert created.status_code == 201, created.text
+    wait_for(lambda: any(e["your_ref"] == "PV-B1" for e in division(stack, exact.books)["entries"]))
+    (account,) = [
+        a for a in division(stack, exact.books)["accounts"] if a["vat_number"] == "NL003092744B01"
+    ]
+    blocked = httpx.post(
+        f"{stack.sandbox_url}/_sandbox/exact/divisions/{exact.books}/accounts/{account['id']}/block",
+        json={"blocked": True},
+    )
+    assert blocked.status_code == 200, blocked.text
+
+    linked = preview(partner, invoice_body(exact, "PV-B2", customer="pv-cust-b"))
+    assert linked["customer"]["action"] == "linked"
+    assert problems(linked) == [("customer_blocked", "customer")]
+    assert "blocked in Exact" in linked["problems"][0]["message"]
+    other = invoice_body(exact, "PV-B3", customer="pv-cust-b-other-id")
+    other["customer"]["vat_number"] = "NL003092744B01"
+    matched = preview(partner, other)
+    assert (matched["customer"]["action"], matched["customer"]["remote_id"]) == (
+        "matched",
+        account["id"],
+    )
+    assert problems(matched) == [("customer_blocked", "customer")]
+
+    refused = partner.post("/v1/invoices", json=invoice_body(exact, "PV-B2", customer="pv-cust-b"))
+    assert refused.status_code == 201, refused.text
+
+    def failed() -> dict[str, Any] | None:
+        state = partner.get(f"/v1/invoices/{refused.json()['id']}").json()["sync"][0]
+        return state if state["status"] == "failed" else None
+
+    assert wait_for(failed)["error"]["code"] == "customer_blocked"
+
+
 def test_lexware_preview_names_missing_customer_data_and_a_small_business(
     stack: Stack, partner: httpx.Client, lexware: ConnectedClient
 ) -> None:
