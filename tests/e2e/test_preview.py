@@ -333,3 +333,40 @@ def _text(node: ElementTree.Element, name: str) -> str:
     found = node.find(f".//{{{YUKI_NS}}}{name}")
     assert found is not None and found.text is not None, name
     return found.text
+
+
+def test_a_closed_yuki_period_fails_the_send_in_the_bookkeepers_words(
+    stack: Stack, partner: httpx.Client
+) -> None:
+    """Yuki documents no call that says a period is closed, so the preview cannot name it
+    (README: "A closed period in Yuki"); the import's refusal is a ``period_closed``
+    failure, not retried, that tells the bookkeeper what to do in their language."""
+    client = connect(stack, partner, new_client(partner, "Bloemist Jansen B.V.", "NL"), "yuki")
+    closed = httpx.post(
+        f"{stack.sandbox_url}/_sandbox/yuki/administrations/{client.books}/periods/close",
+        json={"year": 2026, "month": 10},
+    )
+    assert closed.status_code == 200, closed.text
+    body = invoice_body(client, "PV-C1", customer="pv-klant-c1")
+    body["issue_date"] = "2026-10-15"
+    assert preview(partner, body)["problems"] == []  # not knowable before the send
+    created = partner.post("/v1/invoices", json=body)
+    assert created.status_code == 201, created.text
+    url = f"/v1/invoices/{created.json()['id']}"
+
+    def failed() -> dict[str, Any] | None:
+        state = partner.get(url).json()["sync"][0]
+        return state if state["status"] == "failed" else None
+
+    error = wait_for(failed)["error"]
+    assert (error["code"], error["retryable"]) == ("period_closed", False)
+    assert "closed in Yuki; reopen it there" in error["message"]
+    assert "2026-10" in error["message"]  # Yuki's own words follow
+    dutch = partner.get(url, headers={"Accept-Language": "nl"}).json()["sync"][0]["error"]
+    assert dutch["message"].startswith(
+        "De boekingsperiode van de documentdatum is afgesloten in Yuki. Open de periode daar"
+    )
+    documents = httpx.get(
+        f"{stack.sandbox_url}/_sandbox/yuki/administrations/{client.books}/documents"
+    ).json()
+    assert documents == []
