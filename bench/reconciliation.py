@@ -52,7 +52,10 @@ from bench.common import (
 from tests.support.processes import Stack
 
 NAME = "reconciliation"
-BUDGET_SECONDS = 240
+# Alone on 2 cores the 3,000 bookings take about 60-70 ms of CPU each (API and connector,
+# README's end_to_end figures): ~2 minutes, ~2.5 with start and stop. Measured on a machine
+# shared with other work (load 10): booked in 175 s. The bound leaves room for that.
+BUDGET_SECONDS = 300
 PERIOD = {"from": "2026-11-01", "to": "2026-11-30"}
 CUSTOMERS = 20
 PAID_SHARE = 0.1  # Yuki invoices paid in Yuki before the reconciliation
@@ -104,7 +107,7 @@ async def run(options: Options) -> list[Figure]:
             await post_documents(running.api_url, key, bodies, concurrency=12)
             await wait_until(
                 lambda: _all_settled(database_url, len(bodies)),
-                within=BUDGET_SECONDS - 40,
+                within=BUDGET_SECONDS - 60,
                 interval=1.0,
                 what=f"{len(bodies)} documents booked",
             )
