@@ -122,6 +122,7 @@ async def run(options: Options) -> list[Figure]:
             )
             async with httpx.AsyncClient(timeout=30) as http, api:
                 booked[2].paid = await _pay_in_yuki(http, running, administration, size)
+                progress(NAME, f"{booked[2].paid} Yuki invoices paid in Yuki")
                 figures: list[Figure] = []
                 for each in booked:
                     figures += await _reconcile(http, running, api, each, size)
