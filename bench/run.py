@@ -46,6 +46,7 @@ BENCHMARKS = (
     "growth",
     "retention",
     "console_pages",
+    "reconciliation",
 )
 SHARED = ("end_to_end", "scale_out")  # one set of processes when both run
 GRACE_SECONDS = 5  # for the child's own clean-up after the interrupt

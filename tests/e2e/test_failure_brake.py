@@ -2,7 +2,7 @@
 code for, through real processes and the sandbox. Exactly 3 fail, then the integration is
 paused (one notification, one ``integration.status_changed`` naming the cause) and the
 other 47 wait, unsent. The bookkeeper adds the VAT code in Exact and resumes: the 47 are
-booked with no other action, each once."""
+booked with no other action, each once, in the order they were created."""
 
 from __future__ import annotations
 
@@ -147,6 +147,8 @@ def test_a_missing_vat_code_pauses_after_three_and_the_rest_books_after_resume(
         return now if all(s["status"] == "booked" for s in now) else None
 
     booked = wait_for(all_booked, 180)
+    numbers = [int(s["booking_number"]) for s in booked]
+    assert numbers == sorted(numbers)  # asked for again oldest first: booked in creation order
     entries = httpx.get(sandbox).json()["entries"]
     assert len(entries) == BATCH - 3  # none twice
     assert sorted(e["entry_number"] for e in entries) == sorted(

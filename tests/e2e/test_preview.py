@@ -146,6 +146,49 @@ def test_exact_preview_matches_an_existing_customer(
     assert (customer["action"], customer["remote_id"]) == ("matched", account["id"])
 
 
+def test_exact_preview_names_a_customer_blocked_in_exact(
+    stack: Stack, partner: httpx.Client, exact: ConnectedClient
+) -> None:
+    """The bookkeeper blocks an account in Exact (its ``Blocked`` flag): the preview names
+    the customer problem for the linked customer and for another id that matches the same
+    account (its VAT number), and the push is indeed refused for the same cause."""
+    first = invoice_body(exact, "PV-B1", customer="pv-cust-b")
+    first["customer"]["vat_number"] = "NL003092744B01"
+    created = partner.post("/v1/invoices", json=first)
+    assert created.status_code == 201, created.text
+    wait_for(lambda: any(e["your_ref"] == "PV-B1" for e in division(stack, exact.books)["entries"]))
+    (account,) = [
+        a for a in division(stack, exact.books)["accounts"] if a["vat_number"] == "NL003092744B01"
+    ]
+    blocked = httpx.post(
+        f"{stack.sandbox_url}/_sandbox/exact/divisions/{exact.books}/accounts/{account['id']}/block",
+        json={"blocked": True},
+    )
+    assert blocked.status_code == 200, blocked.text
+
+    linked = preview(partner, invoice_body(exact, "PV-B2", customer="pv-cust-b"))
+    assert linked["customer"]["action"] == "linked"
+    assert problems(linked) == [("customer_blocked", "customer")]
+    assert "blocked in Exact" in linked["problems"][0]["message"]
+    other = invoice_body(exact, "PV-B3", customer="pv-cust-b-other-id")
+    other["customer"]["vat_number"] = "NL003092744B01"
+    matched = preview(partner, other)
+    assert (matched["customer"]["action"], matched["customer"]["remote_id"]) == (
+        "matched",
+        account["id"],
+    )
+    assert problems(matched) == [("customer_blocked", "customer")]
+
+    refused = partner.post("/v1/invoices", json=invoice_body(exact, "PV-B2", customer="pv-cust-b"))
+    assert refused.status_code == 201, refused.text
+
+    def failed() -> dict[str, Any] | None:
+        state = partner.get(f"/v1/invoices/{refused.json()['id']}").json()["sync"][0]
+        return state if state["status"] == "failed" else None
+
+    assert wait_for(failed)["error"]["code"] == "customer_blocked"
+
+
 def test_lexware_preview_names_missing_customer_data_and_a_small_business(
     stack: Stack, partner: httpx.Client, lexware: ConnectedClient
 ) -> None:
@@ -290,3 +333,40 @@ def _text(node: ElementTree.Element, name: str) -> str:
     found = node.find(f".//{{{YUKI_NS}}}{name}")
     assert found is not None and found.text is not None, name
     return found.text
+
+
+def test_a_closed_yuki_period_fails_the_send_in_the_bookkeepers_words(
+    stack: Stack, partner: httpx.Client
+) -> None:
+    """Yuki documents no call that says a period is closed, so the preview cannot name it
+    (README: "A closed period in Yuki"); the import's refusal is a ``period_closed``
+    failure, not retried, that tells the bookkeeper what to do in their language."""
+    client = connect(stack, partner, new_client(partner, "Bloemist Jansen B.V.", "NL"), "yuki")
+    closed = httpx.post(
+        f"{stack.sandbox_url}/_sandbox/yuki/administrations/{client.books}/periods/close",
+        json={"year": 2026, "month": 10},
+    )
+    assert closed.status_code == 200, closed.text
+    body = invoice_body(client, "PV-C1", customer="pv-klant-c1")
+    body["issue_date"] = "2026-10-15"
+    assert preview(partner, body)["problems"] == []  # not knowable before the send
+    created = partner.post("/v1/invoices", json=body)
+    assert created.status_code == 201, created.text
+    url = f"/v1/invoices/{created.json()['id']}"
+
+    def failed() -> dict[str, Any] | None:
+        state = partner.get(url).json()["sync"][0]
+        return state if state["status"] == "failed" else None
+
+    error = wait_for(failed)["error"]
+    assert (error["code"], error["retryable"]) == ("period_closed", False)
+    assert "closed in Yuki; reopen it there" in error["message"]
+    assert "2026-10" in error["message"]  # Yuki's own words follow
+    dutch = partner.get(url, headers={"Accept-Language": "nl"}).json()["sync"][0]["error"]
+    assert dutch["message"].startswith(
+        "De boekingsperiode van de documentdatum is afgesloten in Yuki. Open de periode daar"
+    )
+    documents = httpx.get(
+        f"{stack.sandbox_url}/_sandbox/yuki/administrations/{client.books}/documents"
+    ).json()
+    assert documents == []

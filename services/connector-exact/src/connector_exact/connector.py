@@ -191,8 +191,24 @@ class ExactConnector:
         self, ctx: Context, division: int, customer: CustomerData, problems: list[PreviewProblem]
     ) -> PreviewCustomer:
         """The stored link, else the account ``_customer`` would match, else the one it
-        would create; nothing is linked or created."""
+        would create; nothing is linked or created. A linked account is read once: it may
+        have been blocked in Exact since it was linked, and the push would then be refused."""
         if link := await ctx.customers.find(customer.external_id):
+            rows = await self._client.results(
+                ctx.integration.id,
+                division,
+                "crm/Accounts",
+                {
+                    "$filter": f"ID eq guid'{link.remote_id}'",
+                    "$select": "ID,Code,Name,Blocked",
+                    "$top": "1",
+                },
+            )
+            if rows:
+                try:
+                    _usable(customer, rows[0])
+                except PermanentError as exc:
+                    problems.append(PreviewProblem.of(exc, "customer"))
             return PreviewCustomer("linked", link.remote_id, link.code)
         for odata_filter in mapping.account_filters(customer):
             rows = await self._client.results(

@@ -12,6 +12,8 @@ Payments are registered through the control plane (``…/entries/{id}/payment``)
 
 from __future__ import annotations
 
+import uuid
+
 from invoicesync_sandbox.exact.models import Division, SalesEntry
 from invoicesync_sandbox.exact.odata import Row
 from invoicesync_sandbox.exact.resource import Call, Resource
@@ -82,10 +84,16 @@ class Receivables(Resource):
 
     def seq(self, call: Call, key: object) -> int:
         division = call.div()
-        for entry in call.entries():
-            if entry.receivable_id == key:
-                return division.seq.get(entry.id, 0)
-        return 0
+        if key not in _ENTRY_OF:
+            _ENTRY_OF.update({e.receivable_id: e.id for e in division.entries.values()})
+        entry_id = _ENTRY_OF.get(key)
+        return division.seq.get(entry_id, 0) if entry_id is not None else 0
+
+
+# Receivable id → its entry's id (both never change), filled a division at a time on a
+# miss: ordering a page of n rows looks each up once instead of scanning every entry per
+# row (a reconciliation's 17 pages of a 1,000-entry division took 30 s that way).
+_ENTRY_OF: dict[object, uuid.UUID] = {}
 
 
 def _cashflow_row(division: Division, entry: SalesEntry) -> Row:

@@ -209,6 +209,8 @@ class YukiControl:
             return [document_state(admin, d) for d in docs]
 
     def close_period(self, admin_id: str, body: PeriodIn) -> dict[str, Any]:
+        """Close a month, or (with ``until``) everything up to a date, as Yuki's
+        "Blokkeren en afsluiten" does; only ProcessSalesInvoices' refusal shows it."""
         with self.store.lock:
             admin = self._admin(admin_id)
             if body.until is not None:

@@ -120,6 +120,11 @@ def _refusal(admin: Administration, data: InvoiceInput) -> str | None:
 
 
 def closed_period_message(day: date) -> str:
+    """Our assumption of Yuki's refusal of an invoice dated in a closed period: Yuki's docs
+    say books can be blocked or closed up to a date in its app ("Blokkeren en afsluiten"),
+    not what an import into them answers (docs/ACCOUNTING-APIS.md §3.4), and no documented
+    call reads the lock date (``GetPeriodDateTable`` has no open/closed flag) — so the
+    connector can only learn of it from this refusal, never in a preview."""
     return (
         f"Period {day.year}-{day.month:02d} is closed: no transactions can be booked "
         f"on {day.isoformat()} (De periode {day.month:02d}-{day.year} is afgesloten)"
