@@ -3,9 +3,9 @@ they show, not the partner's history
 
 The inbox counts and lists the failed (and ambiguous) sends per error code and system:
 a partial index of those rows alone, by integration and code and carrying the time of the
-answer, answers the counts and ranks the latest of each cause from the index alone. The bell counts the
-unread notifications and the notifications page lists unread and read ones newest first:
-one index per read state, in that order.
+answer, answers the counts and ranks the latest of each cause from the index alone. The
+bell counts the unread notifications and the notifications page lists unread and read ones
+newest first: one index per read state, in that order.
 
 Revision ID: 85e17f34e8ff
 Revises: 7f3c2a9e5d18
