@@ -63,3 +63,6 @@ class FailureCode(StrEnum):
     AMBIGUOUS_MATCH = "ambiguous_match"  # several remote entries could be ours: a person decides
     INTERNAL_ERROR = "internal_error"  # a connector bug: may have written, looked up next time
     BEFORE_START_DATE = "before_start_date"  # older than the integration's start: never sent
+    INTEGRATION_INACTIVE = "integration_inactive"  # not active when asked: never sent
+    NEEDS_REAUTHORIZATION = "needs_reauthorization"  # the system refused our access
+    UNAVAILABLE = "unavailable"  # unreachable after the retries: tried again by itself

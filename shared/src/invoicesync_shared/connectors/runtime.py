@@ -245,7 +245,7 @@ class ConnectorRuntime(Generic[S]):
         if integration.status != IntegrationStatus.ACTIVE:
             attempts = entry.attempts if entry is not None else 0
             message = _inactive_message(integration)
-            await self._fail(job, "integration_inactive", message, True, attempt=attempts)
+            await self._fail(job, FailureCode.INTEGRATION_INACTIVE, message, True, attempt=attempts)
             return
         claim, entry = await self._claim(job, entry)
         if claim is not None:
@@ -336,7 +336,8 @@ class ConnectorRuntime(Generic[S]):
             await self._refused(job, claim, exc, bound)
         except (TransientError, UnknownOutcome) as exc:
             bound.warning("push gave up after retries", error=str(exc))
-            code = FailureCode.OUTCOME_UNKNOWN if isinstance(exc, UnknownOutcome) else "unavailable"
+            unknown = isinstance(exc, UnknownOutcome)
+            code = FailureCode.OUTCOME_UNKNOWN if unknown else FailureCode.UNAVAILABLE
             message = _gave_up_message(self.system, exc)
             await self._record_failure(job, claim, code, message, True, dead_letter=str(exc))
         except Exception as exc:
