@@ -55,6 +55,15 @@ class LedgerState(StrEnum):
     FAILED = "failed"
 
 
+class RunStatus(StrEnum):
+    """A sync run or a reconciliation: under way, finished, or (a reconciliation only)
+    ended without a report."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
 class FailureCode(StrEnum):
     """Sync failure codes that more than one module decides on (``SyncFailed.code``,
     a document sync's ``error_code``); connectors' other codes stay their own strings."""

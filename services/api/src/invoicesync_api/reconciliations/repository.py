@@ -20,7 +20,13 @@ from invoicesync_api.db.models import (
 )
 from invoicesync_api.db.owned import get_owned
 from invoicesync_shared.db.models import Integration
-from invoicesync_shared.states import DocumentStatus, FailureCode, IntegrationStatus, SyncStatus
+from invoicesync_shared.states import (
+    DocumentStatus,
+    FailureCode,
+    IntegrationStatus,
+    RunStatus,
+    SyncStatus,
+)
 
 
 async def get(
@@ -36,7 +42,8 @@ async def lock(session: AsyncSession, reconciliation_id: uuid.UUID) -> Reconcili
 async def running_for(session: AsyncSession, integration_id: uuid.UUID) -> Reconciliation | None:
     return await session.scalar(
         select(Reconciliation).where(
-            Reconciliation.integration_id == integration_id, Reconciliation.status == "running"
+            Reconciliation.integration_id == integration_id,
+            Reconciliation.status == RunStatus.RUNNING,
         )
     )
 
