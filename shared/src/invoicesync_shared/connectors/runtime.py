@@ -63,6 +63,7 @@ from invoicesync_shared.events.results import (
     SyncFailed,
     SyncResult,
 )
+from invoicesync_shared.events.undeliverable import Undeliverable
 from invoicesync_shared.metrics import PUSH_SECONDS, SYNC_FAILURES
 from invoicesync_shared.states import FailureCode, IntegrationStatus, LedgerState
 from invoicesync_shared.tracing import continue_trace
@@ -652,11 +653,13 @@ class ConnectorRuntime(Generic[S]):
         """For the bus: a message no handler could process is parked with its reason."""
         DEAD_LETTERS.labels(self.system).inc()
         envelope = Envelope(
-            type="com.invoicesync.undeliverable",
+            type=Undeliverable.TYPE,
             source=self._source,
             subject=f"{record.topic}/{record.partition}/{record.offset}",
             key=(record.key or b"").decode(errors="replace"),
-            data={"reason": reason, "value": (record.value or b"").decode(errors="replace")},
+            data=Undeliverable(
+                reason=reason, value=(record.value or b"").decode(errors="replace")
+            ).model_dump(),
         )
         await self._producer.publish(topics.dead_letter_topic(self.system), envelope)
 
