@@ -9,8 +9,10 @@ from typing import Any, get_args
 
 from invoicesync_api.documents.schemas import DocumentIn, DocumentOut, SyncStateOut
 from invoicesync_api.integrations.schemas import IntegrationOut
+from invoicesync_api.reconciliations.schemas import ReconciliationOut
+from invoicesync_api.sync.schemas import SyncRunOut
 from invoicesync_shared.events.integrations import IntegrationConnectionLost
-from invoicesync_shared.states import DocumentStatus, IntegrationStatus, SyncStatus
+from invoicesync_shared.states import DocumentStatus, IntegrationStatus, RunStatus, SyncStatus
 
 
 def _values(annotation: Any) -> set[str]:
@@ -37,6 +39,13 @@ def test_sync_status_schema_lists_every_status() -> None:
 def test_document_status_schemas_list_every_status() -> None:
     for model in (DocumentIn, DocumentOut):
         assert _values(model.model_fields["status"].annotation) == _all(DocumentStatus)
+
+
+def test_run_status_schemas_list_the_run_statuses() -> None:
+    assert _values(ReconciliationOut.model_fields["status"].annotation) == _all(RunStatus)
+    # A sync run always finishes (its documents' failures are counted, not the run's).
+    sync_run = _values(SyncRunOut.model_fields["status"].annotation)
+    assert sync_run == _all(RunStatus) - {RunStatus.FAILED}
 
 
 def test_members_are_their_stored_strings() -> None:

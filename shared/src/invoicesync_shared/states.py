@@ -55,6 +55,15 @@ class LedgerState(StrEnum):
     FAILED = "failed"
 
 
+class RunStatus(StrEnum):
+    """A sync run or a reconciliation: under way, finished, or (a reconciliation only)
+    ended without a report."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
 class FailureCode(StrEnum):
     """Sync failure codes that more than one module decides on (``SyncFailed.code``,
     a document sync's ``error_code``); connectors' other codes stay their own strings."""
@@ -63,3 +72,6 @@ class FailureCode(StrEnum):
     AMBIGUOUS_MATCH = "ambiguous_match"  # several remote entries could be ours: a person decides
     INTERNAL_ERROR = "internal_error"  # a connector bug: may have written, looked up next time
     BEFORE_START_DATE = "before_start_date"  # older than the integration's start: never sent
+    INTEGRATION_INACTIVE = "integration_inactive"  # not active when asked: never sent
+    NEEDS_REAUTHORIZATION = "needs_reauthorization"  # the system refused our access
+    UNAVAILABLE = "unavailable"  # unreachable after the retries: tried again by itself

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from aiokafka import ConsumerRecord
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_shared.connectors.errors import PermanentError, TransientError, UnknownOutcome
@@ -12,6 +13,7 @@ from invoicesync_shared.connectors.retry import RetryPolicy
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
 from invoicesync_shared.connectors.testing import FakeConnector
 from invoicesync_shared.db.models import LedgerEntry
+from invoicesync_shared.events.undeliverable import Undeliverable
 from tests.support.factories import booked_event, make_client, make_integration, snapshot
 from tests.support.producers import RecordingProducer
 
@@ -126,6 +128,23 @@ async def test_transient_errors_are_retried_then_dead_lettered(
     assert failed.data["code"] == "unavailable" and failed.data["dead_lettered"] is True
     dead = [t for t, _ in producer.published if t == "invoicesync.dead-letter.exact"]
     assert len(dead) == 1
+
+
+async def test_a_record_no_handler_reads_is_parked_as_the_documented_undeliverable(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """What the bus cannot read goes to the dead-letter topic in the shape the AsyncAPI
+    document gives ``Undeliverable``: the reason and the value as it came."""
+    runtime, _, producer = await runtime_for(sessionmaker)
+    record: ConsumerRecord[bytes, bytes] = ConsumerRecord(
+        "invoicesync.documents", 2, 7, 0, 0, b"client-1", b"not json", None, 8, 8, []
+    )
+    await runtime.dead_letter_record(record, "not a CloudEvent")
+    ((topic, envelope),) = producer.published
+    assert (topic, envelope.type) == ("invoicesync.dead-letter.exact", Undeliverable.TYPE)
+    assert envelope.subject == "invoicesync.documents/2/7"
+    assert envelope.data == {"reason": "not a CloudEvent", "value": "not json"}
+    assert set(envelope.data) == set(Undeliverable.model_fields)
 
 
 async def test_settings_the_connector_cannot_use_fail_the_document_at_once(

@@ -25,11 +25,7 @@ from invoicesync_api.documents.accept_document import AcceptDocument
 from invoicesync_api.documents.idempotency import IdempotencyKeys
 from invoicesync_api.documents.router import document_router
 from invoicesync_api.errors.handlers import install_error_handlers
-from invoicesync_api.errors.openapi import (
-    PROBLEM_RESPONSES,
-    problem_media_types,
-    rate_limits_documented,
-)
+from invoicesync_api.errors.openapi import PROBLEM_RESPONSES, problem_media_types
 from invoicesync_api.errors.problem import problem
 from invoicesync_api.health import DependencyHealth, State
 from invoicesync_api.http_limits import RequestLimits
@@ -43,6 +39,7 @@ from invoicesync_api.partners.profile_router import router as partner_profile_ro
 from invoicesync_api.partners.router import router as partners_router
 from invoicesync_api.previews.router import preview_router
 from invoicesync_api.rate_limits import Gcra, RateLimitHeaders, RateLimits
+from invoicesync_api.rate_limits_openapi import rate_limits_documented
 from invoicesync_api.reconciliations.router import router as reconciliations_router
 from invoicesync_api.settings import ApiSettings
 from invoicesync_api.sync.dead_letters import router as dead_letters_router

@@ -84,7 +84,7 @@ class AuthorizationLost(PermanentError):
         credentials_issued_at: datetime | None = None,
         params: dict[str, str] | None = None,
     ) -> None:
-        super().__init__("needs_reauthorization", message)
+        super().__init__(FailureCode.NEEDS_REAUTHORIZATION, message)
         self.reason = reason
         # What the reason's text names (a division, the system's own words), so the API
         # can write it in the reader's language by ``reason``.

@@ -32,7 +32,7 @@ from invoicesync_shared.events.reconciliations import (
     ReconciliationRequested,
     RemoteEntry,
 )
-from invoicesync_shared.states import IntegrationStatus
+from invoicesync_shared.states import FailureCode, IntegrationStatus
 
 log = structlog.get_logger()
 
@@ -110,7 +110,7 @@ class ReconciliationReader:
         read = _Read(envelope, request)
         if integration is None or integration.status != IntegrationStatus.ACTIVE:
             message = "The integration is not active; connect it again, then reconcile."
-            await self._finish(read, "integration_inactive", message)
+            await self._finish(read, FailureCode.INTEGRATION_INACTIVE, message)
             return
         if not isinstance(self._connector, EntryReader):
             message = f"Reconciliation is not available for {self._system} yet."
@@ -133,7 +133,7 @@ class ReconciliationReader:
                     error=str(exc),
                 )
                 message = f"{self._system} could not be read ({exc}); try again later."
-                await self._finish(read, "unavailable", message)
+                await self._finish(read, FailureCode.UNAVAILABLE, message)
                 return
         log.info(
             "reconciliation read",

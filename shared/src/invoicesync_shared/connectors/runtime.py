@@ -63,6 +63,7 @@ from invoicesync_shared.events.results import (
     SyncFailed,
     SyncResult,
 )
+from invoicesync_shared.events.undeliverable import Undeliverable
 from invoicesync_shared.metrics import PUSH_SECONDS, SYNC_FAILURES
 from invoicesync_shared.states import FailureCode, IntegrationStatus, LedgerState
 from invoicesync_shared.tracing import continue_trace
@@ -245,7 +246,7 @@ class ConnectorRuntime(Generic[S]):
         if integration.status != IntegrationStatus.ACTIVE:
             attempts = entry.attempts if entry is not None else 0
             message = _inactive_message(integration)
-            await self._fail(job, "integration_inactive", message, True, attempt=attempts)
+            await self._fail(job, FailureCode.INTEGRATION_INACTIVE, message, True, attempt=attempts)
             return
         claim, entry = await self._claim(job, entry)
         if claim is not None:
@@ -336,7 +337,8 @@ class ConnectorRuntime(Generic[S]):
             await self._refused(job, claim, exc, bound)
         except (TransientError, UnknownOutcome) as exc:
             bound.warning("push gave up after retries", error=str(exc))
-            code = FailureCode.OUTCOME_UNKNOWN if isinstance(exc, UnknownOutcome) else "unavailable"
+            unknown = isinstance(exc, UnknownOutcome)
+            code = FailureCode.OUTCOME_UNKNOWN if unknown else FailureCode.UNAVAILABLE
             message = _gave_up_message(self.system, exc)
             await self._record_failure(job, claim, code, message, True, dead_letter=str(exc))
         except Exception as exc:
@@ -651,11 +653,13 @@ class ConnectorRuntime(Generic[S]):
         """For the bus: a message no handler could process is parked with its reason."""
         DEAD_LETTERS.labels(self.system).inc()
         envelope = Envelope(
-            type="com.invoicesync.undeliverable",
+            type=Undeliverable.TYPE,
             source=self._source,
             subject=f"{record.topic}/{record.partition}/{record.offset}",
             key=(record.key or b"").decode(errors="replace"),
-            data={"reason": reason, "value": (record.value or b"").decode(errors="replace")},
+            data=Undeliverable(
+                reason=reason, value=(record.value or b"").decode(errors="replace")
+            ).model_dump(),
         )
         await self._producer.publish(topics.dead_letter_topic(self.system), envelope)
 

@@ -17,28 +17,20 @@ import importlib
 import pkgutil
 import sys
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, ClassVar
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from invoicesync_shared import events
 from invoicesync_shared.events import topics
 from invoicesync_shared.events.envelope import Event
 from invoicesync_shared.events.topic_settings import API_RESULTS_GROUP, TOPIC_SETTINGS
+from invoicesync_shared.events.undeliverable import Undeliverable
 
 ASYNCAPI_VERSION = "3.0.0"
 KAFKA_BINDING_VERSION = "0.5.0"
 # Modules of this package not imported to find events (this one).
 _SKIP_MODULES = {"asyncapi"}
-
-
-class Undeliverable(BaseModel):
-    """A record no handler could process (not a CloudEvent, or its handler kept failing),
-    parked as it came with the reason; see ``ConnectorRuntime.dead_letter_record``."""
-
-    TYPE: ClassVar[str] = "com.invoicesync.undeliverable"
-    reason: str
-    value: str = Field(description="The original record's value, decoded as UTF-8.")
 
 
 def event_classes() -> list[type[Event]]:

@@ -83,6 +83,12 @@ def add_key(
     return key
 
 
+async def save_key(session: AsyncSession, key: ApiKey) -> None:
+    """Write the key now and read back what the database filled in (``created_at``)."""
+    await session.flush()
+    await session.refresh(key)
+
+
 async def lock_partner(session: AsyncSession, partner_id: uuid.UUID) -> None:
     """Serialise a partner's key changes: two deletes at once cannot each see the other
     admin key as the one left."""

@@ -38,8 +38,7 @@ def _created(key: ApiKey, secret: str) -> ApiKeyCreated:
 async def create_key(body: ApiKeyIn, session: SessionDep, caller: CallerDep) -> ApiKeyCreated:
     """A new key with the given scopes; the answer's ``api_key`` is shown only this once."""
     key, secret = service.issue_key(session, caller.partner_id, body.name, body.scopes)
-    await session.flush()
-    await session.refresh(key)
+    await repository.save_key(session, key)
     return _created(key, secret)
 
 
@@ -69,7 +68,7 @@ async def rotate_key(
     key = await repository.get_usable_key(session, key_id, caller.partner_id, now)
     overlap = timedelta(seconds=body.overlap_seconds)
     successor, secret = await service.rotate_key(session, key, overlap, now)
-    await session.refresh(successor)
+    await repository.save_key(session, successor)
     return ApiKeyRotated(**_created(successor, secret).model_dump(), previous=key_out(key))
 
 

@@ -159,7 +159,7 @@ async def create(
         gross_total=computed.gross,
         credit_note_for=body.credit_note_for,
         revision=0,
-        booked_at=now if body.status == "booked" else None,  # typed by its Literal
+        booked_at=now if body.status == DocumentStatus.BOOKED.value else None,  # a Literal
         # Set here, not by the database: the answer needs no read-back.
         created_at=now,
         updated_at=now,

@@ -13,6 +13,7 @@ from typing import Any
 from invoicesync_api.i18n.catalog import N_, render
 from invoicesync_api.i18n.status_reasons import status_reason
 from invoicesync_api.i18n.sync_errors import SYSTEM_NAMES, localised_error, sync_error_message
+from invoicesync_shared.states import IntegrationStatus
 
 RUN_TITLE = N_("Sync finished")
 RUN_TITLE_FAILED = N_("Sync finished, failed: {failed}")
@@ -126,7 +127,7 @@ def reconciliation_texts(language: str, p: dict[str, Any]) -> tuple[str, str]:
 
 def _connection(language: str, p: dict[str, Any]) -> tuple[str, str]:
     params = {**p, "system": system_name(p["system"])}
-    if p["status"] == "paused":
+    if p["status"] == IntegrationStatus.PAUSED:
         return paused_texts(language, p)
     title = render(language, CONNECTION_TITLE, params)
     # A reason with a code: its own text says what to do (rows before codes: the template).
@@ -135,7 +136,8 @@ def _connection(language: str, p: dict[str, Any]) -> tuple[str, str]:
     )
     if said:
         return title, said
-    body = CONNECTION_REAUTHORIZE if p["status"] == "needs_reauthorization" else CONNECTION_FIX
+    reauthorize = p["status"] == IntegrationStatus.NEEDS_REAUTHORIZATION
+    body = CONNECTION_REAUTHORIZE if reauthorize else CONNECTION_FIX
     return title, render(language, body, params)
 
 

@@ -14,12 +14,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from invoicesync_api.i18n.catalog import N_, render
+from invoicesync_shared.states import FailureCode
 
 SYSTEM_NAMES = {"exact": "Exact Online", "lexware": "Lexware Office", "yuki": "Yuki"}
 
-SYNC_ERRORS = {
+SYNC_ERRORS: dict[str, str] = {
     # Decided by the API itself.
-    "before_start_date": N_(
+    FailureCode.BEFORE_START_DATE: N_(
         "Not sent: the document is dated before this integration's start date. To book it "
         "in {system}, move the integration's start date to or before the document date, "
         "then retry it."
@@ -32,26 +33,26 @@ SYNC_ERRORS = {
         "next document may get the same number."
     ),
     # Reported by every connector (the runtime).
-    "unavailable": N_(
+    FailureCode.UNAVAILABLE: N_(
         "{system} could not be reached. invoicesync tries again by itself; nothing to do."
     ),
-    "outcome_unknown": N_(
+    FailureCode.OUTCOME_UNKNOWN: N_(
         "It is not certain whether {system} booked the document. invoicesync looks it up "
         "before sending it again; nothing to do."
     ),
-    "ambiguous_match": N_(
+    FailureCode.AMBIGUOUS_MATCH: N_(
         "{system} holds entries that may be this document, but none is certainly it. Check "
         "the entries in {system}, delete any duplicate, then retry the document."
     ),
-    "internal_error": N_(
+    FailureCode.INTERNAL_ERROR: N_(
         "Something went wrong in invoicesync while sending to {system}. It is checked before "
         "the document is sent again; retry it later."
     ),
-    "integration_inactive": N_(
+    FailureCode.INTEGRATION_INACTIVE: N_(
         "The integration with {system} is not active, so the document was not sent. Connect "
         "it again; the document is sent then."
     ),
-    "needs_reauthorization": N_(
+    FailureCode.NEEDS_REAUTHORIZATION: N_(
         "{system} no longer accepts invoicesync's access. Connect the integration again; "
         "the document is sent then."
     ),

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import structlog
-from sqlalchemy import case, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.errors.exceptions import Conflict
@@ -66,23 +65,9 @@ async def permanent_failure(
 ) -> Brake:
     """Count a permanent failure of ``integration``'s document for ``code``; pause it when
     the run reaches its setting. Only an active integration counts (and pauses)."""
-    streak = Integration.failure_streak_count
-    counted = (
-        await session.execute(
-            update(Integration)
-            .where(Integration.id == integration.id, Integration.status == IntegrationStatus.ACTIVE)
-            .values(
-                failure_streak_count=case(
-                    (Integration.failure_streak_code == code, streak + 1), else_=1
-                ),
-                failure_streak_code=code,
-            )
-            .returning(streak, Integration.failure_brake_after)
-            .execution_options(synchronize_session=False)
-        )
-    ).first()
+    counted = await repository.count_failure(session, integration.id, code)
     # The row is ours (the UPDATE's lock) or was not active: read what it is now.
-    await session.refresh(integration)
+    await repository.read_again(session, integration)
     if counted is None:
         paused = integration.status == IntegrationStatus.PAUSED
         return Brake.HELD if paused else Brake.COUNTED
@@ -100,16 +85,7 @@ async def success(session: AsyncSession, integration: Integration) -> None:
     cause until resumed."""
     if not integration.failure_streak_count:
         return
-    await session.execute(
-        update(Integration)
-        .where(
-            Integration.id == integration.id,
-            Integration.status == IntegrationStatus.ACTIVE,
-            Integration.failure_streak_count > 0,
-        )
-        .values(failure_streak_count=0, failure_streak_code=None)
-        .execution_options(synchronize_session=False)
-    )
+    await repository.end_failure_run(session, integration.id)
 
 
 async def resume(session: AsyncSession, integration: Integration) -> int:

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Document, DocumentSync
@@ -28,6 +28,49 @@ async def save_integration(session: AsyncSession, integration: Integration) -> N
 
 async def delete_integration(session: AsyncSession, integration: Integration) -> None:
     await session.delete(integration)
+
+
+async def read_again(session: AsyncSession, integration: Integration) -> None:
+    """Read the stored row afresh (after an UPDATE that bypassed the session)."""
+    await session.refresh(integration)
+
+
+async def count_failure(
+    session: AsyncSession, integration_id: uuid.UUID, code: str
+) -> tuple[int, int] | None:
+    """Count one permanent failure for ``code`` on an active integration in one UPDATE
+    (the same code adds one, another starts again at one); returns the run's length and
+    ``failure_brake_after``, or None when the integration is not active (failure brake)."""
+    streak = Integration.failure_streak_count
+    counted = (
+        await session.execute(
+            update(Integration)
+            .where(Integration.id == integration_id, Integration.status == IntegrationStatus.ACTIVE)
+            .values(
+                failure_streak_count=case(
+                    (Integration.failure_streak_code == code, streak + 1), else_=1
+                ),
+                failure_streak_code=code,
+            )
+            .returning(streak, Integration.failure_brake_after)
+            .execution_options(synchronize_session=False)
+        )
+    ).first()
+    return None if counted is None else (counted[0], counted[1])
+
+
+async def end_failure_run(session: AsyncSession, integration_id: uuid.UUID) -> None:
+    """Forget an active integration's run of failures, if it has one (failure brake)."""
+    await session.execute(
+        update(Integration)
+        .where(
+            Integration.id == integration_id,
+            Integration.status == IntegrationStatus.ACTIVE,
+            Integration.failure_streak_count > 0,
+        )
+        .values(failure_streak_count=0, failure_streak_code=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def lock(session: AsyncSession, integration: Integration) -> None:

@@ -21,7 +21,7 @@ from invoicesync_api.settings import ApiSettings
 from invoicesync_shared.db.engine import autocommit
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import DocumentSnapshot
-from invoicesync_shared.states import IntegrationStatus
+from invoicesync_shared.states import FailureCode, IntegrationStatus
 
 
 async def preview(
@@ -70,7 +70,7 @@ async def _one(
         reason = f": {integration.status_reason}" if integration.status_reason else ""
         problems.append(
             {
-                "code": "integration_inactive",
+                "code": FailureCode.INTEGRATION_INACTIVE,
                 "field": None,
                 "message": f"The integration is {integration.status.replace('_', ' ')}{reason}; "
                 f"connect it again (POST /v1/integrations/{integration.id}/reconnect). The "
@@ -101,7 +101,7 @@ def _before_start(
     integration: Integration, document: DocumentSnapshot, start: str
 ) -> dict[str, Any]:
     return {
-        "code": "before_start_date",
+        "code": FailureCode.BEFORE_START_DATE,
         "field": "issue_date",
         "message": f"Dated {document.issue_date.isoformat()}, before this integration's start "
         f"date ({start}): it would not be sent. To book it there, move the integration's "

@@ -25,7 +25,7 @@ from invoicesync_api.i18n.catalog import N_
 from invoicesync_api.reconciliations import repository
 from invoicesync_shared import clock
 from invoicesync_shared.db.models import Integration
-from invoicesync_shared.states import SyncStatus
+from invoicesync_shared.states import RunStatus, SyncStatus
 
 SENDS = ("push_again", "adopt")
 # Already asked for: the connector's answer is still to come.
@@ -38,7 +38,7 @@ async def apply(
     """Send again what the plan says safely can be; returns each safe action with what was
     done, and whether a read-back is wanted (the caller asks for it after the commit)."""
     report = reconciliation.report
-    if reconciliation.status != "finished" or report is None:
+    if reconciliation.status != RunStatus.FINISHED or report is None:
         raise Conflict(N_("Only a finished reconciliation can be applied."))
     if report.get("applied_at"):
         raise Conflict(N_("This reconciliation was applied already; reconcile again."))

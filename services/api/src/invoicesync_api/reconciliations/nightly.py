@@ -8,38 +8,24 @@ import uuid
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoicesync_api.db.models import Client, Reconciliation
+from invoicesync_api.db.models import Client
 from invoicesync_api.errors.exceptions import ApiError
-from invoicesync_api.reconciliations import service
+from invoicesync_api.reconciliations import repository, service
 from invoicesync_api.reconciliations.schemas import ReconciliationIn
 from invoicesync_shared.db.models import Integration
-from invoicesync_shared.states import IntegrationStatus
 
 log = structlog.get_logger()
 
 
 async def due(session: AsyncSession) -> list[tuple[Integration, Client]]:
     """Active integrations with nightly reconciliation on, each with its client."""
-    rows = await session.execute(
-        select(Integration, Client)
-        .join(Client, Client.id == Integration.client_id)
-        .where(
-            Integration.nightly_reconciliation_days > 0,
-            Integration.status == IntegrationStatus.ACTIVE,
-        )
-    )
-    return [(integration, client) for integration, client in rows]
+    return await repository.nightly_due(session)
 
 
 async def ran_since(session: AsyncSession, integration_id: uuid.UUID, night: datetime) -> bool:
-    last = await session.scalar(
-        select(func.max(Reconciliation.started_at)).where(
-            Reconciliation.integration_id == integration_id, Reconciliation.trigger == "nightly"
-        )
-    )
+    last = await repository.last_nightly_start(session, integration_id)
     return last is not None and last >= night
 
 

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from invoicesync_api.db.models import Document, DocumentSync, Reconciliation, ReconciliationEntry
+from invoicesync_api.db.models import (
+    Client,
+    Document,
+    DocumentSync,
+    Reconciliation,
+    ReconciliationEntry,
+)
 from invoicesync_api.db.owned import get_owned
-from invoicesync_shared.states import DocumentStatus, FailureCode, SyncStatus
+from invoicesync_shared.db.models import Integration
+from invoicesync_shared.states import (
+    DocumentStatus,
+    FailureCode,
+    IntegrationStatus,
+    RunStatus,
+    SyncStatus,
+)
 
 
 async def get(
@@ -29,7 +42,8 @@ async def lock(session: AsyncSession, reconciliation_id: uuid.UUID) -> Reconcili
 async def running_for(session: AsyncSession, integration_id: uuid.UUID) -> Reconciliation | None:
     return await session.scalar(
         select(Reconciliation).where(
-            Reconciliation.integration_id == integration_id, Reconciliation.status == "running"
+            Reconciliation.integration_id == integration_id,
+            Reconciliation.status == RunStatus.RUNNING,
         )
     )
 
@@ -123,3 +137,25 @@ async def new_generation(session: AsyncSession, document: Document, state: Docum
         )
     )
     document.has_booking_number = bool(others)
+
+
+async def nightly_due(session: AsyncSession) -> list[tuple[Integration, Client]]:
+    """Active integrations with nightly reconciliation on, each with its client."""
+    rows = await session.execute(
+        select(Integration, Client)
+        .join(Client, Client.id == Integration.client_id)
+        .where(
+            Integration.nightly_reconciliation_days > 0,
+            Integration.status == IntegrationStatus.ACTIVE,
+        )
+    )
+    return [(integration, client) for integration, client in rows]
+
+
+async def last_nightly_start(session: AsyncSession, integration_id: uuid.UUID) -> datetime | None:
+    """When the integration's latest nightly reconciliation started, if it ever did."""
+    return await session.scalar(
+        select(func.max(Reconciliation.started_at)).where(
+            Reconciliation.integration_id == integration_id, Reconciliation.trigger == "nightly"
+        )
+    )

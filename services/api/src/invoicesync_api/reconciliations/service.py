@@ -34,7 +34,7 @@ from invoicesync_shared.events.reconciliations import (
     RemoteEntry,
 )
 from invoicesync_shared.outbox import writer as outbox
-from invoicesync_shared.states import IntegrationStatus
+from invoicesync_shared.states import IntegrationStatus, RunStatus
 
 SOURCE = "/api"
 # A read still unanswered after this long (a connector down, its request lost) no longer
@@ -80,7 +80,7 @@ async def start(
         period_to=body.period_to,
         detailed=body.detailed,
         trigger=trigger,
-        status="running",
+        status=RunStatus.RUNNING,
         entries_read=0,
         calls_used=0,
         started_at=started_at or clock.now(),
@@ -116,7 +116,7 @@ def _check_period(body: ReconciliationIn) -> None:
 
 async def entries_read(session: AsyncSession, event: ReconciliationEntriesRead) -> None:
     reconciliation = await repository.lock(session, event.reconciliation_id)
-    if reconciliation is None or reconciliation.status != "running":
+    if reconciliation is None or reconciliation.status != RunStatus.RUNNING:
         return
     rows = [e.model_dump(mode="json") for e in event.entries]
     reconciliation.entries_read = await repository.save_entries(session, reconciliation.id, rows)
@@ -126,7 +126,7 @@ async def entries_read(session: AsyncSession, event: ReconciliationEntriesRead) 
 async def read_over(session: AsyncSession, event: ReconciliationRead) -> None:
     """The connector's read is over: compare and finish, or fail with its reason."""
     reconciliation = await repository.lock(session, event.reconciliation_id)
-    if reconciliation is None or reconciliation.status != "running":
+    if reconciliation is None or reconciliation.status != RunStatus.RUNNING:
         return
     integration = await integrations.find_integration(session, reconciliation.integration_id)
     assert integration is not None
@@ -154,7 +154,7 @@ async def read_over(session: AsyncSession, event: ReconciliationRead) -> None:
     report["calls_used"] = reconciliation.calls_used
     reconciliation.report = report
     await repository.drop_entries(session, reconciliation.id)  # the report keeps what matters
-    reconciliation.status, reconciliation.finished_at = "finished", clock.now()
+    reconciliation.status, reconciliation.finished_at = RunStatus.FINISHED, clock.now()
     await _announce(session, reconciliation, integration)
     if compare.has_differences(report):
         _notify(session, reconciliation, integration, report)
@@ -188,7 +188,7 @@ async def _fail(
     code: str,
     message: str,
 ) -> None:
-    reconciliation.status, reconciliation.finished_at = "failed", clock.now()
+    reconciliation.status, reconciliation.finished_at = RunStatus.FAILED, clock.now()
     reconciliation.failure_code, reconciliation.failure_message = code, message
     await _announce(session, reconciliation, integration)
 

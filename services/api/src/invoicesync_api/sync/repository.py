@@ -15,7 +15,13 @@ from invoicesync_api.db.models import Client, Document, DocumentSync, SyncRun, S
 from invoicesync_api.db.owned import get_owned
 from invoicesync_api.documents import fanout
 from invoicesync_shared.db.models import Integration, ProcessedEvent
-from invoicesync_shared.states import DocumentStatus, FailureCode, IntegrationStatus, SyncStatus
+from invoicesync_shared.states import (
+    DocumentStatus,
+    FailureCode,
+    IntegrationStatus,
+    RunStatus,
+    SyncStatus,
+)
 
 # The inbox table: its insert is a Core statement, which skips the ORM's DML work per
 # result applied (nothing in it is kept in the session).
@@ -39,7 +45,8 @@ async def running_run_for(
 ) -> SyncRun | None:
     return await session.scalar(
         select(SyncRun).where(
-            SyncRun.status == "running", SyncRun.integration_ids.overlap(list(integration_ids))
+            SyncRun.status == RunStatus.RUNNING,
+            SyncRun.integration_ids.overlap(list(integration_ids)),
         )
     )
 

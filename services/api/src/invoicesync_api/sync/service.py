@@ -27,7 +27,7 @@ from invoicesync_api.sync.schemas import SyncRunIn, SyncRunOut
 from invoicesync_shared import clock
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.results import SyncDeferred, SyncResult
-from invoicesync_shared.states import DocumentStatus
+from invoicesync_shared.states import DocumentStatus, RunStatus
 
 
 async def _integrations_for(
@@ -91,7 +91,7 @@ async def start(
         client_id=client.id,
         integration_ids=[i.id for i in integrations],
         trigger=trigger,
-        status="running",
+        status=RunStatus.RUNNING,
         errors=[],
         deferred=[],
         documents_synced=0,
@@ -255,7 +255,7 @@ def _count_failure(
 
 
 async def _finish(session: AsyncSession, run: SyncRun) -> None:
-    run.status, run.finished_at = "finished", clock.now()
+    run.status, run.finished_at = RunStatus.FINISHED, clock.now()
     await announce.run_finished(session, run, totals(run))
     if run.trigger != "manual":
         return  # nightly runs tell no one; webhooks still fire

@@ -43,6 +43,11 @@ async def add_endpoint(session: AsyncSession, endpoint: WebhookEndpoint) -> Webh
     return endpoint
 
 
+async def save_endpoint(session: AsyncSession) -> None:
+    """Write the endpoint's changes now, before the answer is built from it."""
+    await session.flush()
+
+
 async def delete_endpoint(session: AsyncSession, endpoint_id: uuid.UUID) -> None:
     """Remove the endpoint; its deliveries and attempts go with it (on delete cascade)."""
     await session.execute(delete(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id))

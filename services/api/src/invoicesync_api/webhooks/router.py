@@ -109,7 +109,7 @@ async def patch_endpoint(
     elif body.enabled is False and endpoint.status == ENABLED:
         reason = "Disabled by the partner."
         await service.disable(session, endpoint, reason, datetime.now(UTC), notify=False)
-    await session.flush()
+    await repository.save_endpoint(session)
     return service.to_out(endpoint)
 
 
@@ -132,7 +132,7 @@ async def rotate_secret(
     """A new secret, shown once; the old one also signs until the grace period ends."""
     grace = timedelta(hours=settings.rotation_grace_hours)
     secret = service.rotate_secret(box, endpoint, grace, datetime.now(UTC))
-    await session.flush()
+    await repository.save_endpoint(session)
     return _with_secret(endpoint, secret)
 
 
