@@ -222,7 +222,8 @@ def test_entries_typed_copied_or_changed_by_a_bookkeeper_are_each_reported(
     assert sorted(mismatched) == ["H-1", "H-2"]
     assert mismatched["H-1"]["id"] == ids["H-1"]
     assert mismatched["H-1"]["differences"] == [
-        {"field": "gross", "ours": "181.50", "theirs": "193.60"}
+        {"field": "gross", "ours": "181.50", "theirs": "193.60"},
+        {"field": "net", "ours": "150.00", "theirs": "160.00"},  # Exact's header has VAT
     ]
     assert mismatched["H-2"]["id"] == ids["H-2"]
     assert mismatched["H-2"]["differences"] == [
