@@ -48,8 +48,9 @@ class RemoteEntry(BaseModel):
     entry carries it. ``free_reference``: the reference comes from a field a person fills
     with anything (Exact's YourRef; Yuki's Reference, its own number on an invoice typed
     there), so it names one of ours only if it is one of our numbers; False where the
-    connector read it from our own wording (Lexware's reference line). ``net`` and ``vat`` are None where the system's cheapest read does
-    not give them (``detailed`` False); ``paid`` None where it does not say."""
+    connector read it from our own wording (Lexware's reference line). ``net`` and
+    ``vat`` are None where the system's cheapest read does not give them (``detailed``
+    False); ``paid`` None where it does not say."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
