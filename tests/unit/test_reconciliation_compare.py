@@ -128,6 +128,30 @@ def test_an_entry_with_our_reference_we_do_not_know_is_adopted_or_flagged() -> N
     assert report["missing_in_accounting"] == []
 
 
+def test_a_free_reference_is_ours_only_when_it_is_one_of_our_numbers() -> None:
+    """Exact's YourRef and Yuki's Reference take anything a person types (a customer's
+    order number, Yuki's own number): such an entry is a look-alike or not ours, while
+    one of our numbers there still makes it a double."""
+    missing, linked = ours("A-1", remote_id="gone"), ours("A-2")
+    report = compare(
+        [missing, linked],
+        [
+            entry("r-A-2", "2"),
+            entry("h-1", "7", reference="PO 4471", free_reference=True),
+            entry("h-2", "8", reference="000123", free_reference=True, customer="Bakker"),
+            entry("h-3", "9", reference="A-2", free_reference=True),
+        ],
+    )
+    assert [(t["id"], t["remote_id"]) for t in report["typed_by_hand"]] == [
+        (str(missing.id), "h-1")
+    ]
+    assert [(u["id"], u["remote_id"]) for u in report["unknown_in_accounting"]] == [
+        (str(linked.id), "h-3")
+    ]
+    assert report["counts"]["not_ours"] == 1
+    assert report["missing_in_accounting"] == []
+
+
 def test_a_look_alike_typed_by_hand_needs_the_same_customer() -> None:
     missing = ours("A-1", remote_id="gone")
     other_customer = entry("h-1", "7", customer="Bakker")

@@ -452,3 +452,35 @@ def test_a_journal_without_entries_can_be_deleted_one_with_entries_cannot(
     refused = post_entry(api, other, create_customer(api, other)["ID"])
     assert refused.status_code == 400 and "Journal" in refused.text
     assert api.delete(journal(division, "99")).status_code == 404
+
+
+def test_an_entry_typed_and_changed_by_a_bookkeeper(
+    api: httpx.Client, http: httpx.Client, division: Json
+) -> None:
+    """What a bookkeeper does in Exact's screens, for reconciliation tests: an entry typed
+    with an existing customer (numbered in its journal), then its amount, date and
+    customer changed; the API reads what they did."""
+    create_customer(api, division, Name="Acme BV")
+    other = create_customer(api, division, Name="Bakker BV", Code="8")
+    control = f"/_sandbox/exact/divisions/{division['division']}/entries"
+    body = {"customer": "acme bv", "entry_date": "2024-03-05", "net_amount": "100.00"}
+    typed = http.post(control, json={**body, "your_ref": "PO 4471"})
+    assert typed.status_code == 201, typed.text
+    entry = typed.json()
+    assert (entry["journal"], entry["amount"], entry["your_ref"]) == ("70", "121.00", "PO 4471")
+    unknown = http.post(control, json={**body, "customer": "Nobody"})
+    assert unknown.status_code == 404, unknown.text
+    changed = http.post(
+        f"{control}/{entry['entry_id']}/edit",
+        json={"net_amount": "200.00", "entry_date": "2024-03-09", "customer": "Bakker BV"},
+    )
+    assert changed.status_code == 200, changed.text
+    base = f"{API}/{division['division']}"
+    (row,) = results(api.get(f"{base}/salesentry/SalesEntries"))
+    assert (row["EntryNumber"], row["AmountDC"], row["VATAmountDC"]) == (
+        entry["entry_number"],
+        242,
+        42,
+    )
+    assert (row["Customer"], row["YourRef"]) == (other["ID"], "PO 4471")
+    assert row["EntryDate"] == "/Date(1709942400000)/"

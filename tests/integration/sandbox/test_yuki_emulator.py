@@ -425,3 +425,46 @@ def test_a_late_visible_batch_is_booked_but_hidden_from_lookups_until_its_delay(
     assert lookups() == [[], [], []]
     requests.post(f"{sandbox_url}/_sandbox/clock/advance", json={"seconds": 61})
     assert lookups() == [["LATE-1"], ["LATE-2"], ["LATE-1", "LATE-2"]]
+
+
+def test_an_invoice_typed_changed_and_deleted_in_yuki_shows_in_the_open_items(
+    accounting: zeep.Client, admin: Admin
+) -> None:
+    """What a Yuki user does by hand, for reconciliation tests: the typed invoice gets
+    Yuki's own number as reference; a change shows in the open item; a deleted one goes."""
+    typed = requests.post(
+        f"{admin.control}/documents",
+        json={"contact": "Bakker BV", "date": "2024-03-05", "net_amount": "100.00"},
+    )
+    assert typed.status_code == 201, typed.text
+    created = typed.json()
+    assert created["reference"] == created["booking_number"]
+    assert (created["gross"], created["contact"]["name"]) == ("121.00", "Bakker BV")
+    taken = requests.post(
+        f"{admin.control}/documents",
+        json={"contact": "X", "date": "2024-03-05", "net_amount": "1", "reference": "000001"},
+    )
+    assert taken.status_code == 409, taken.text
+    changed = requests.post(
+        f"{admin.control}/documents/{created['reference']}/edit",
+        json={"net_amount": "200.00", "date": "2024-03-09", "contact": "Jansen"},
+    )
+    assert changed.status_code == 200, changed.text
+    session = accounting.service.Authenticate(accessKey=admin.access_key)
+
+    def items() -> list[tuple[str | None, ...]]:
+        answer = accounting.service.OutstandingDebtorItems(
+            sessionID=session,
+            administrationID=admin.administration_id,
+            includeBankTransactions=False,
+            sortOrder="DateAsc",
+        )
+        return [
+            tuple(i.findtext(n) for n in ("Reference", "Date", "Contact", "OriginalAmount"))
+            for i in answer.findall("Item")
+        ]
+
+    assert items() == [(created["reference"], "2024-03-09", "Jansen", "242.00")]
+    deleted = requests.delete(f"{admin.control}/documents/{created['reference']}")
+    assert deleted.status_code == 200, deleted.text
+    assert items() == []

@@ -120,13 +120,16 @@ def _entry(
     ours = known.get(remote_id)
     mark = marker_in(row.get("Description"))
     by_rate = rates.get(remote_id.lower())
+    # YourRef is a free field: a bookkeeper's entry may carry a customer's order number.
+    their_ref = str(row.get("YourRef") or "").strip() or None
     return RemoteEntry(
         remote_id=remote_id,
         kind="credit_note" if row.get("Type") == CREDIT_NOTE else "invoice",
         number=str(row["EntryNumber"]) if row.get("EntryNumber") is not None else None,
         date=odata_date(row.get("EntryDate")),
         customer=row.get("CustomerName") or None,
-        reference=ours[1] if ours else (str(row.get("YourRef") or "").strip() or None),
+        reference=ours[1] if ours else their_ref,
+        free_reference=ours is None,
         document_id=ours[0] if ours else (document_id_of(mark) if mark else None),
         net=gross - vat,
         vat=by_rate,

@@ -65,7 +65,9 @@ def _entry(item: documents.OutstandingItem, ours: dict[str, tuple[Any, str]]) ->
         number=item.booking_number or None,
         date=item.day,
         customer=item.contact or None,
+        # Yuki's Reference is its own number on an invoice typed there: a free field.
         reference=mine[1] if mine else (item.reference or None),
+        free_reference=mine is None,
         document_id=mine[0] if mine else (document_id_of(mark) if mark else None),
         gross=gross,
         paid=None if item.open_amount is None else item.open_amount == 0,

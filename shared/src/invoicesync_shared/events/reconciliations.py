@@ -45,8 +45,12 @@ class RemoteEntry(BaseModel):
 
     ``document_id`` is set when the entry is one the connector booked (its ledger knows
     the remote id) or carries our marker; ``reference`` is our document number when the
-    entry carries it. ``net`` and ``vat`` are None where the system's cheapest read does
-    not give them (``detailed`` False); ``paid`` None where it does not say."""
+    entry carries it. ``free_reference``: the reference comes from a field a person fills
+    with anything (Exact's YourRef; Yuki's Reference, its own number on an invoice typed
+    there), so it names one of ours only if it is one of our numbers; False where the
+    connector read it from our own wording (Lexware's reference line). ``net`` and
+    ``vat`` are None where the system's cheapest read does not give them (``detailed``
+    False); ``paid`` None where it does not say."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -56,6 +60,7 @@ class RemoteEntry(BaseModel):
     date: Day | None = None
     customer: str | None = None
     reference: str | None = None
+    free_reference: bool = False
     document_id: uuid.UUID | None = None
     net: Decimal | None = None
     vat: dict[str, Decimal] | None = None  # per rate in percent ("19") → amount

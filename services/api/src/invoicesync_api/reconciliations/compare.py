@@ -4,8 +4,10 @@ is tested on its own (tests/unit/api/test_reconciliation_compare.py).
 
 Which entry is which document, in this order: the remote id our sync state recorded; the
 document id (our marker) or our number as reference on an entry we do not know
-(``unknown_in_accounting``); for documents still unmatched, an entry without reference of
-the same kind, amount and date (and customer, where both say one) (``typed_by_hand``).
+(``unknown_in_accounting``; a reference read from a free field counts only when it is one
+of our numbers, as anything may be typed there); for documents still unmatched, an entry
+without reference of ours of the same kind, amount and date (and customer, where both
+say one) (``typed_by_hand``).
 What is left of ours is ``missing_in_accounting``; what is left of theirs is not ours
 (counted only). Matched pairs are compared field by field (``mismatched``) and on payment
 (``payment_differences``); the entries' numbers are checked for duplicates and gaps.
@@ -86,7 +88,8 @@ def compare(ours: Iterable[OurDocument], theirs: Iterable[RemoteEntry]) -> dict[
             continue
         named = by_id.get(entry.document_id) if entry.document_id else None
         named = named or (by_number.get((entry.kind, entry.reference)) if entry.reference else None)
-        if named is not None or entry.reference or entry.document_id:
+        ours_by_wording = entry.reference is not None and not entry.free_reference
+        if named is not None or ours_by_wording or entry.document_id:
             _unknown(report, entry, named)
             if named is not None:
                 seen.add(named.id)

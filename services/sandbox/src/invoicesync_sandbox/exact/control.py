@@ -1,25 +1,30 @@
 """Test and demo controls under ``/_sandbox/exact``: divisions and their state, OAuth
-apps, token chains (expire, revoke), payments, blocked customers and the API limits.
+apps, token chains (expire, revoke), payments, entries typed or changed by a bookkeeper,
+blocked customers and the API limits.
 """
 
 from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import datetime
-from decimal import Decimal
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from invoicesync_sandbox.clock import Clock
+from invoicesync_sandbox.exact import booking
 from invoicesync_sandbox.exact.dates import from_epoch
 from invoicesync_sandbox.exact.models import (
+    Account,
     App,
     Division,
     GLAccount,
     Payment,
+    SalesEntry,
+    SalesEntryLine,
     TokenChain,
     VATCode,
 )
@@ -77,6 +82,31 @@ class PaymentIn(BaseModel):
     paid_at: datetime | None = None
 
 
+class TypedEntryIn(BaseModel):
+    """A sales entry a bookkeeper types in Exact's screens: one line, an existing customer
+    (by name), whatever ``your_ref`` and ``description`` they give (none of our marker
+    unless they copy it)."""
+
+    journal: str | None = None  # default: the division's first sales journal
+    customer: str = Field(min_length=1)  # the account's name
+    entry_date: date
+    net_amount: Decimal
+    vat_percentage: Decimal = Field(default=Decimal("0.21"), ge=0, le=1)  # a fraction
+    your_ref: str | None = Field(default=None, max_length=30)
+    description: str | None = Field(default=None, max_length=100)
+    credit_note: bool = False
+
+
+class EntryEditIn(BaseModel):
+    """What a bookkeeper changes on a booked entry: its date, its customer (by name), or
+    one line's amount excluding VAT (its VAT follows the line's percentage)."""
+
+    entry_date: date | None = None
+    customer: str | None = None
+    line: int = Field(default=0, ge=0)
+    net_amount: Decimal | None = None
+
+
 class BlockIn(BaseModel):
     blocked: bool = True
 
@@ -111,6 +141,8 @@ class ExactControl:
             status_code=201,
         )
         add("/divisions/{division}/journals/{code}", self.delete_journal, methods=["DELETE"])
+        add("/divisions/{division}/entries", self.type_entry, methods=["POST"], status_code=201)
+        add("/divisions/{division}/entries/{entry_id}/edit", self.edit_entry, methods=["POST"])
         add("/divisions/{division}/entries/{entry_id}/payment", self.pay, methods=["POST"])
         add("/divisions/{division}/accounts/{account_id}/block", self.block, methods=["POST"])
         add("/apps", self.register_app, methods=["POST"], status_code=201)
@@ -188,6 +220,77 @@ class ExactControl:
             amount = body.amount if body.amount is not None else entry.open_amount()
             paid_at = body.paid_at or from_epoch(self.clock.now())
             entry.payments.append(Payment(amount, paid_at.replace(tzinfo=None)))
+            return entry_summary(found, entry)
+
+    async def type_entry(self, division: int, body: TypedEntryIn) -> dict[str, Any]:
+        """An entry typed by hand: numbered in its journal like any other, visible at once."""
+        found = self._division(division)
+        async with self.store.lock:
+            journal = body.journal or next(
+                (j.code for j in found.journals.values() if j.type == 20), None
+            )
+            if journal is None or journal not in found.journals:
+                raise HTTPException(404, f"No sales journal {body.journal!r}")
+            customer = _account_named(found, body.customer)
+            gl = next((g for g in found.gl_accounts.values() if g.type == 110), None)
+            if gl is None:
+                raise HTTPException(409, "The division has no revenue GL account")
+            vat = _vat_code_of(found, body.vat_percentage)
+            now = from_epoch(self.clock.now())
+            day = datetime.combine(body.entry_date, datetime.min.time())
+            sign = -1 if body.credit_note else 1
+            entry = SalesEntry(
+                journal=journal,
+                entry_number=booking.next_entry_number(found, journal, day),
+                customer=customer.id,
+                entry_date=day,
+                due_date=day,
+                type=21 if body.credit_note else 20,
+                created=now,
+                modified=now,
+                your_ref=body.your_ref,
+                description=body.description,
+                visible_from=0.0,
+            )
+            amount = sign * body.net_amount
+            entry.lines.append(
+                SalesEntryLine(
+                    entry_id=entry.id,
+                    line_number=1,
+                    gl_account=gl.id,
+                    amount_fc=amount,
+                    vat_code=vat.code if vat else None,
+                    vat_percentage=body.vat_percentage,
+                    vat_amount_fc=_vat_of(amount, body.vat_percentage),
+                    description=body.description,
+                )
+            )
+            entry.receivable_hid = found.next_hid
+            found.next_hid += 1
+            found.entries[entry.id] = entry
+            found.remember(entry.id)
+            found.remember(entry.lines[0].id)
+            return entry_summary(found, entry)
+
+    async def edit_entry(
+        self, division: int, entry_id: uuid.UUID, body: EntryEditIn
+    ) -> dict[str, Any]:
+        found = self._division(division)
+        async with self.store.lock:
+            entry = found.entries.get(entry_id)
+            if entry is None:
+                raise HTTPException(404, f"No entry {entry_id} in division {division}")
+            if body.net_amount is not None:
+                if body.line >= len(entry.lines):
+                    raise HTTPException(422, f"The entry has no line {body.line}")
+                line = entry.lines[body.line]
+                line.amount_fc = body.net_amount
+                line.vat_amount_fc = _vat_of(body.net_amount, line.vat_percentage)
+            if body.customer is not None:
+                entry.customer = _account_named(found, body.customer).id
+            if body.entry_date is not None:
+                entry.entry_date = datetime.combine(body.entry_date, datetime.min.time())
+            entry.modified = from_epoch(self.clock.now())
             return entry_summary(found, entry)
 
     async def block(self, division: int, account_id: uuid.UUID, body: BlockIn) -> dict[str, Any]:
@@ -279,6 +382,24 @@ def app_credentials(app: App) -> dict[str, str]:
         "client_secret": app.client_secret,
         "redirect_uri": app.redirect_uri,
     }
+
+
+def _account_named(division: Division, name: str) -> Account:
+    wanted = " ".join(name.split()).casefold()
+    for account in division.accounts.values():
+        if " ".join(account.name.split()).casefold() == wanted:
+            return account
+    raise HTTPException(404, f"No account named {name!r} in division {division.code}")
+
+
+def _vat_code_of(division: Division, percentage: Decimal) -> VATCode | None:
+    """The code a bookkeeper picks for a rate: an excluding one where there is."""
+    found = [v for v in division.vat_codes.values() if v.percentage == percentage]
+    return min(found, key=lambda v: v.type != "E", default=None)
+
+
+def _vat_of(amount: Decimal, percentage: Decimal) -> Decimal:
+    return (amount * percentage).quantize(booking.CENT, ROUND_HALF_UP)
 
 
 def _chain_view(chain: TokenChain) -> dict[str, Any]:

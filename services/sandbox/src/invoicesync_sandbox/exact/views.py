@@ -66,6 +66,7 @@ def entry_summary(division: Division, entry: SalesEntry) -> dict[str, Any]:
         "journal": entry.journal,
         "type": entry.type,
         "your_ref": entry.your_ref,
+        "description": entry.description,
         "customer": str(entry.customer),
         "entry_date": entry.entry_date.date().isoformat(),
         "amount": str(entry.amount()),

@@ -1,25 +1,32 @@
 """Yuki's control plane (/_sandbox/yuki): what a Yuki user or a test does outside the API.
 
 Administrations and keys (grant, withdraw, revoke), periods, cost centres, payments,
-sessions, switches and stats.
+invoices typed, changed or deleted by hand, sessions, switches and stats.
 """
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
+import datetime as dt
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field, model_validator
 
+from invoicesync_sandbox.yuki.masterdata import next_contact_code
 from invoicesync_sandbox.yuki.store import (
     Administration,
     AnswerForm,
+    Contact,
     Document,
     DuplicateMode,
+    Line,
     Store,
+    new_guid,
 )
+
+CENT = Decimal("0.01")
 
 
 class AdministrationIn(BaseModel):
@@ -53,6 +60,29 @@ class CostCentresIn(BaseModel):
 class PaymentIn(BaseModel):
     reference: str
     amount: Decimal | None = None  # the whole open amount when omitted
+
+
+class TypedInvoiceIn(BaseModel):
+    """A sales invoice a Yuki user types in Yuki itself (booked at once): one line; the
+    reference is Yuki's own number unless one is typed; the contact is found by name or
+    created. None of our marker unless the subject is copied from one of ours."""
+
+    contact: str = Field(min_length=1)
+    date: dt.date
+    net_amount: Decimal
+    vat_percentage: Decimal = Field(default=Decimal("21"), ge=0, le=100)  # percent
+    reference: str | None = Field(default=None, min_length=1, max_length=50)
+    subject: str = "Invoice"
+
+
+class InvoiceEditIn(BaseModel):
+    """What a Yuki user changes on a booked invoice: its date, its contact (by name), or
+    one line's amount excluding VAT (the VAT follows the line's rate)."""
+
+    date: dt.date | None = None
+    contact: str | None = None
+    line: int = Field(default=0, ge=0)
+    net_amount: Decimal | None = None
 
 
 class DuplicateModeIn(BaseModel):
@@ -123,6 +153,20 @@ def document_state(admin: Administration, doc: Document) -> dict[str, Any]:
     }
 
 
+def _contact_named(admin: Administration, name: str) -> Contact:
+    wanted = " ".join(name.split()).casefold()
+    for contact in admin.contacts:
+        if " ".join(contact.name.split()).casefold() == wanted:
+            return contact
+    contact = Contact(id=new_guid(), code=next_contact_code(admin), name=name.strip())
+    admin.contacts.append(contact)
+    return contact
+
+
+def _vat(net: Decimal, percentage: Decimal) -> Decimal:
+    return (net * percentage / 100).quantize(CENT, ROUND_HALF_UP)
+
+
 def administration_state(admin: Administration) -> dict[str, Any]:
     return {
         "administration_id": admin.id,
@@ -161,6 +205,9 @@ class YukiControl:
             ("/administrations", self.create_administration, "POST", 201),
             (admin_path, self.inspect, "GET", 200),
             (f"{admin_path}/documents", self.documents, "GET", 200),
+            (f"{admin_path}/documents", self.type_invoice, "POST", 201),
+            (f"{admin_path}/documents/{{reference}}/edit", self.edit_invoice, "POST", 200),
+            (f"{admin_path}/documents/{{reference}}", self.delete_invoice, "DELETE", 200),
             (f"{admin_path}/periods/close", self.close_period, "POST", 200),
             (f"{admin_path}/periods/open", self.open_period, "POST", 200),
             (f"{admin_path}/cost-centres", self.set_cost_centres, "POST", 200),
@@ -207,6 +254,66 @@ class YukiControl:
             admin = self._admin(admin_id)
             docs = [d for d in admin.documents.values() if reference in (None, d.reference)]
             return [document_state(admin, d) for d in docs]
+
+    def type_invoice(self, admin_id: str, body: TypedInvoiceIn) -> dict[str, Any]:
+        with self.store.lock:
+            admin = self._admin(admin_id)
+            if body.reference is not None and body.reference in admin.documents:
+                raise HTTPException(409, f"reference {body.reference!r} is taken")
+            net = body.net_amount.quantize(CENT, ROUND_HALF_UP)
+            line = Line(
+                description=body.subject,
+                quantity=Decimal("1"),
+                unit_price=net,
+                net=net,
+                vat=_vat(net, body.vat_percentage),
+                vat_percentage=body.vat_percentage,
+                vat_type=1,
+                gl_account="8000",
+                product_id="",
+            )
+            booking_number = admin.next_booking_number()
+            doc = Document(
+                document_id=new_guid(),
+                reference=body.reference or booking_number,
+                subject=body.subject,
+                date=body.date,
+                due_date=body.date + timedelta(days=30),
+                currency="EUR",
+                payment_method="ElectronicTransfer",
+                contact_id=_contact_named(admin, body.contact).id,
+                lines=[line],
+                processed=True,
+                booking_number=booking_number,
+                visible_from=0.0,
+            )
+            admin.documents[doc.reference] = doc
+            return document_state(admin, doc)
+
+    def edit_invoice(self, admin_id: str, reference: str, body: InvoiceEditIn) -> dict[str, Any]:
+        with self.store.lock:
+            admin = self._admin(admin_id)
+            doc = self._doc(admin, reference)
+            if body.net_amount is not None:
+                if body.line >= len(doc.lines):
+                    raise HTTPException(422, f"the invoice has no line {body.line}")
+                line = doc.lines[body.line]
+                line.net = body.net_amount.quantize(CENT, ROUND_HALF_UP)
+                line.unit_price = (line.net / line.quantity).quantize(CENT, ROUND_HALF_UP)
+                line.vat = _vat(line.net, line.vat_percentage)
+            if body.contact is not None:
+                doc.contact_id = _contact_named(admin, body.contact).id
+            doc.date = body.date or doc.date
+            doc.version += 1
+            return document_state(admin, doc)
+
+    def delete_invoice(self, admin_id: str, reference: str) -> dict[str, Any]:
+        """The invoice is deleted in Yuki (its open item goes with it)."""
+        with self.store.lock:
+            admin = self._admin(admin_id)
+            doc = self._doc(admin, reference)
+            del admin.documents[doc.reference]
+            return {"deleted": doc.reference, "document_id": doc.document_id}
 
     def close_period(self, admin_id: str, body: PeriodIn) -> dict[str, Any]:
         """Close a month, or (with ``until``) everything up to a date, as Yuki's

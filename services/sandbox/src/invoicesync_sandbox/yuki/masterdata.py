@@ -25,7 +25,7 @@ def _by_name_and_address(admin: Administration, data: ContactInput) -> Contact |
     return None
 
 
-def _next_code(admin: Administration) -> str:
+def next_contact_code(admin: Administration) -> str:
     taken = {c.code for c in admin.contacts}
     n = len(admin.contacts) + 1
     while f"{n:05d}" in taken:
@@ -47,7 +47,7 @@ def resolve_contact(admin: Administration, data: ContactInput) -> Contact | str:
         return "Contact not found: ContactCode is unknown and no FullName is given"
     contact = Contact(
         id=new_guid(),
-        code=data.code or _next_code(admin),
+        code=data.code or next_contact_code(admin),
         name=data.name,
         country=data.country,
         city=data.city,
