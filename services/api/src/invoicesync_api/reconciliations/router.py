@@ -13,7 +13,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body
 
-from invoicesync_api.deps import CallerDep, NeedsRead, NeedsWrite, SessionDep, SettingsDep
+from invoicesync_api.deps import (
+    CallerDep,
+    LanguageDep,
+    NeedsRead,
+    NeedsWrite,
+    SessionDep,
+    SettingsDep,
+)
 from invoicesync_api.errors.exceptions import NotFound
 from invoicesync_api.examples import reconciliations as examples
 from invoicesync_api.examples.media import response_examples
@@ -62,13 +69,14 @@ async def read_reconciliation(
     reconciliation_id: uuid.UUID,
     session: SessionDep,
     caller: CallerDep,
+    language: LanguageDep,
 ) -> ReconciliationOut:
     """Progress (entries read, calls used) while running; the report once finished."""
     integration = await integrations.get_integration(session, integration_id, caller.partner_id)
     reconciliation = await repository.get(session, reconciliation_id, caller.partner_id)
     if reconciliation.integration_id != integration.id:
         raise NotFound(N_("No such reconciliation."))
-    return service.to_out(reconciliation, integration.system)
+    return service.to_out(reconciliation, integration.system, language)
 
 
 @router.post(

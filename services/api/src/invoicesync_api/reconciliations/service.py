@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invoicesync_api.db.models import Document, DocumentSync, Notification, Reconciliation
 from invoicesync_api.errors.exceptions import Conflict, Unprocessable, ValidationFailed
 from invoicesync_api.i18n import notifications
+from invoicesync_api.i18n import reconciliation_failures as failures
 from invoicesync_api.i18n.catalog import N_
 from invoicesync_api.integrations import repository as integrations
 from invoicesync_api.reconciliations import compare, repository
@@ -58,12 +59,12 @@ async def start(
     await integrations.find_locked(session, integration.id)  # one start at a time
     if integration.status != IntegrationStatus.ACTIVE:
         raise Unprocessable(
-            f"The integration is {integration.status.replace('_', ' ')}; only an active "
-            "integration can be reconciled."
+            N_("The integration is {status}; only an active integration can be reconciled."),
+            params={"status": integration.status.replace("_", " ")},
         )
     running = await repository.running_for(session, integration.id)
     if running is not None and clock.now() - running.started_at > GIVE_UP_AFTER:
-        message = "No answer came from the connector; this reconciliation was given up."
+        message = failures.english("no_answer")
         await _fail(session, running, integration, "no_answer", message)
         running = None
     if running is not None:
@@ -107,10 +108,16 @@ async def start(
 
 def _check_period(body: ReconciliationIn) -> None:
     if body.period_to < body.period_from:
-        raise ValidationFailed([{"field": "to", "message": "must not be before from"}])
+        raise ValidationFailed([{"field": "to", "message": N_("must not be before from")}])
     if (body.period_to - body.period_from).days > MAX_DAYS:
         raise ValidationFailed(
-            [{"field": "to", "message": f"must be at most {MAX_DAYS} days after from"}]
+            [
+                {
+                    "field": "to",
+                    "message": N_("must be at most {days} days after from"),
+                    "params": {"days": MAX_DAYS},
+                }
+            ]
         )
 
 
@@ -137,9 +144,7 @@ async def read_over(session: AsyncSession, event: ReconciliationRead) -> None:
     stored = await repository.entries(session, reconciliation.id)
     reconciliation.entries_read = len(stored)
     if len(stored) < event.entries:
-        message = (
-            f"Only {len(stored)} of the {event.entries} entries read arrived; reconcile again."
-        )
+        message = failures.english("entries_lost", {"arrived": len(stored), "read": event.entries})
         await _fail(session, reconciliation, integration, "entries_lost", message)
         return
     documents = await repository.documents_of_period(
@@ -260,14 +265,20 @@ def _notify(
     )
 
 
-def _failure(reconciliation: Reconciliation) -> dict[str, str] | None:
+def _failure(
+    reconciliation: Reconciliation, language: str = "en", system: str = ""
+) -> dict[str, str] | None:
     if reconciliation.failure_code is None:
         return None
-    return {"code": reconciliation.failure_code, "message": reconciliation.failure_message or ""}
+    message = failures.failure_message(
+        language, reconciliation.failure_code, reconciliation.failure_message or "", system=system
+    )
+    return {"code": reconciliation.failure_code, "message": message}
 
 
-def to_out(reconciliation: Reconciliation, system: str) -> ReconciliationOut:
-    failure = _failure(reconciliation)
+def to_out(reconciliation: Reconciliation, system: str, language: str = "en") -> ReconciliationOut:
+    """The reconciliation as answered; its failure's message in ``language``."""
+    failure = _failure(reconciliation, language, system)
     return ReconciliationOut(
         id=reconciliation.id,
         integration_id=reconciliation.integration_id,
