@@ -597,3 +597,51 @@ def test_a_totals_mismatch_reads_in_german_and_dutch(
     assert refused.json()["errors"] == [
         {"field": "totals.gross", "message": message, "type": "totals_mismatch"}
     ]
+
+
+async def test_a_failed_reconciliations_webhook_speaks_the_partners_language(
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    secret_box: SecretBox,
+) -> None:
+    endpoint = await subscribed_endpoint(
+        sessionmaker, secret_box, client_id, "reconciliation.finished"
+    )
+    assert partner.patch("/v1/partner", json={"language": "nl"}).status_code == 200
+    integration_id = await add_integration(sessionmaker, client_id, system="yuki")
+    url = f"/v1/integrations/{integration_id}/reconciliations"
+    started = partner.post(url, json=PERIOD).json()["id"]
+    await read_over(
+        sessionmaker,
+        client_id,
+        integration_id,
+        started,
+        entries=0,
+        failure_code="not_supported",
+        message="Reconciliation is not available for yuki yet.",
+    )
+    async with sessionmaker() as session:
+        (payload,) = await session.scalars(
+            select(WebhookDelivery.payload).where(WebhookDelivery.endpoint_id == endpoint)
+        )
+    await stop_sending(sessionmaker, endpoint)
+    assert payload["data"]["failure"] == {
+        "code": "not_supported",
+        "message": RECONCILIATION["nl"]["not_supported"],
+    }
+
+
+def test_why_an_endpoint_was_disabled_reads_in_german(partner: httpx.Client) -> None:
+    created = partner.post(
+        "/v1/webhook-endpoints",
+        json={"url": "https://8.8.8.8/hook", "events": ["reconciliation.finished"]},
+    )
+    assert created.status_code == 201, created.text
+    path = f"/v1/webhook-endpoints/{created.json()['id']}"
+    german = partner.patch(path, json={"enabled": False}, headers={"Accept-Language": "de"})
+    assert german.status_code == 200, german.text
+    assert german.json()["disabled_reason"] == "Vom Partner deaktiviert."
+    assert read(partner, path, "en")["disabled_reason"] == "Disabled by the partner."
+    (listed,) = [e for e in read(partner, "/v1/webhook-endpoints", "nl") if e["id"] in path]
+    assert listed["disabled_reason"] == "Door de partner uitgeschakeld."

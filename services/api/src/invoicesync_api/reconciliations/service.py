@@ -17,6 +17,7 @@ from invoicesync_api.i18n import notifications
 from invoicesync_api.i18n import reconciliation_failures as failures
 from invoicesync_api.i18n.catalog import N_
 from invoicesync_api.integrations import repository as integrations
+from invoicesync_api.partners import repository as partners
 from invoicesync_api.reconciliations import compare, repository
 from invoicesync_api.reconciliations.schemas import (
     MAX_DAYS,
@@ -202,6 +203,8 @@ async def _announce(
     session: AsyncSession, reconciliation: Reconciliation, integration: Integration
 ) -> None:
     report = reconciliation.report or {}
+    # The webhook's failure message in the partner's language (no request to ask).
+    language = await partners.default_language(session, reconciliation.partner_id)
     await publish(
         session,
         partner_id=reconciliation.partner_id,
@@ -214,7 +217,7 @@ async def _announce(
             "from": reconciliation.period_from,
             "to": reconciliation.period_to,
             "status": reconciliation.status,
-            "failure": _failure(reconciliation),
+            "failure": _failure(reconciliation, language, integration.system),
             "counts": report.get("counts"),
             "calls_used": reconciliation.calls_used,
         },

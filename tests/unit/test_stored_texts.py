@@ -1,0 +1,30 @@
+"""Texts stored in English with their parameters filled in (why a webhook endpoint was
+disabled) read in each language, the parameters read back; any other text as stored."""
+
+from __future__ import annotations
+
+from invoicesync_api.i18n.notifications import localised
+from invoicesync_api.i18n.webhook_reasons import disabled_reason
+
+
+def test_why_an_endpoint_was_disabled_is_translated_with_its_numbers() -> None:
+    stored = "3 deliveries in a row failed after all their attempts."
+    assert disabled_reason("de", stored) == (
+        "3 Zustellungen in Folge sind nach allen Versuchen fehlgeschlagen."
+    )
+    assert disabled_reason("fr", "every attempt failed for more than 1.5 hours.") == (
+        "toutes les tentatives ont échoué pendant plus de 1.5 heures."
+    )
+    assert disabled_reason("en", stored) == stored
+    assert disabled_reason("nl", "Turned off by hand.") == "Turned off by hand."
+    assert disabled_reason("es", None) is None
+
+
+def test_the_disabled_endpoints_notification_gives_the_reason_in_its_language() -> None:
+    params = {
+        "endpoint_id": "e",
+        "url": "https://hooks.example",
+        "reason": "3 deliveries in a row failed after all their attempts.",
+    }
+    _, body, _ = localised("nl", "webhook_endpoint_disabled", "T", "B", params, [])
+    assert "3 leveringen op rij zijn na al hun pogingen mislukt." in body, body
