@@ -645,3 +645,19 @@ def test_why_an_endpoint_was_disabled_reads_in_german(partner: httpx.Client) -> 
     assert read(partner, path, "en")["disabled_reason"] == "Disabled by the partner."
     (listed,) = [e for e in read(partner, "/v1/webhook-endpoints", "nl") if e["id"] in path]
     assert listed["disabled_reason"] == "Door de partner uitgeschakeld."
+
+
+async def test_a_connector_that_cannot_preview_reads_in_german(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """No connector answers in these tests: the API's own ``preview_unavailable``."""
+    await add_integration(sessionmaker, client_id, system="exact")
+    body = invoice(client_id, number="LANG-PREVIEW-2")
+    german = partner.post("/v1/invoices/preview", json=body, headers={"Accept-Language": "de"})
+    assert german.status_code == 200, german.text
+    (problem,) = german.json()["integrations"][0]["problems"]
+    assert problem["code"] == "preview_unavailable"
+    assert problem["message"] == (
+        "Der exact-Connector konnte keine Vorschau dieses Belegs erstellen (nicht erreichbar); "
+        "versuchen Sie die Vorschau gleich noch einmal."
+    )
