@@ -3,6 +3,8 @@ disabled) read in each language, the parameters read back; any other text as sto
 
 from __future__ import annotations
 
+from invoicesync_api.i18n import repair_reasons
+from invoicesync_api.i18n.catalog import render
 from invoicesync_api.i18n.notifications import localised
 from invoicesync_api.i18n.webhook_reasons import disabled_reason
 
@@ -28,3 +30,16 @@ def test_the_disabled_endpoints_notification_gives_the_reason_in_its_language() 
     }
     _, body, _ = localised("nl", "webhook_endpoint_disabled", "T", "B", params, [])
     assert "3 leveringen op rij zijn na al hun pogingen mislukt." in body, body
+
+
+def test_a_repair_reason_is_translated_with_its_numbers_and_words() -> None:
+    says = render("en", repair_reasons.SAYS, {"theirs": "paid"})
+    assert repair_reasons.reason("de", says) == (
+        "Laut Buchhaltungssystem ist der Beleg bezahlt; lesen Sie die Zahlungsstatus erneut ein."
+    )
+    duplicate = render("en", repair_reasons.DUPLICATE_NUMBER, {"number": "26700001", "count": 2})
+    assert "(POST /v1/integrations/{id}/repair)" in duplicate
+    spanish = repair_reasons.reason("es", duplicate)
+    assert spanish.startswith("El número de registro 26700001 figura en 2 documentos"), spanish
+    assert "(POST /v1/integrations/{id}/repair)" in spanish
+    assert repair_reasons.reason("fr", "Written by someone else.") == "Written by someone else."

@@ -28,7 +28,11 @@ from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.events.integrations import IntegrationConnectionLost
-from invoicesync_shared.events.reconciliations import ReconciliationRead
+from invoicesync_shared.events.reconciliations import (
+    ReconciliationEntriesRead,
+    ReconciliationRead,
+    RemoteEntry,
+)
 from invoicesync_shared.events.results import SyncFailed
 from tests.integration.api.conftest import add_integration, invoice
 from tests.integration.api.test_sync_runs import booked, deliver
@@ -661,3 +665,43 @@ async def test_a_connector_that_cannot_preview_reads_in_german(
         "Der exact-Connector konnte keine Vorschau dieses Belegs erstellen (nicht erreichbar); "
         "versuchen Sie die Vorschau gleich noch einmal."
     )
+
+
+REPAIR_REASON = {
+    "de": "Die Buchung trägt unsere Referenz, aber kein Beleg dieses Zeitraums hat sie.",
+    "nl": "De boeking draagt onze referentie, maar geen document uit deze periode heeft haar.",
+}
+
+
+@pytest.mark.parametrize("language", ["de", "nl"])
+async def test_a_reconciliations_repair_plan_reads_in_german_and_dutch(
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    language: str,
+) -> None:
+    """An entry with our reference that no document has: left for a person, the reason
+    in the reader's words (stored once, in English)."""
+    integration_id = await add_integration(sessionmaker, client_id, system="yuki")
+    url = f"/v1/integrations/{integration_id}/reconciliations"
+    started = partner.post(url, json=PERIOD).json()["id"]
+    entry = RemoteEntry(remote_id="y-1", number="7", reference="NOT-OURS-1", gross="10.00")
+    chunk = ReconciliationEntriesRead(
+        reconciliation_id=uuid.UUID(started),
+        integration_id=integration_id,
+        chunk=0,
+        entries=[entry],
+        calls_used=1,
+    )
+    envelope = Envelope.wrap(chunk, source="/connectors/yuki", subject="r", key=client_id)
+    await ResultApplier(sessionmaker).handle(envelope)
+    await read_over(sessionmaker, client_id, integration_id, started, entries=1)
+    (english,) = read(partner, f"{url}/{started}", "en")["report"]["repair_plan"]
+    (translated,) = read(partner, f"{url}/{started}", language)["report"]["repair_plan"]
+    assert english["reason"] == (
+        "The entry carries our reference, but no document of this period has it."
+    )
+    assert translated == {**english, "reason": REPAIR_REASON[language]}
+    applied = partner.post(f"{url}/{started}/apply", headers={"Accept-Language": language})
+    assert applied.status_code == 200, applied.text
+    assert applied.json()["left_for_a_person"] == [translated]

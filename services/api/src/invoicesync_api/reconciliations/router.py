@@ -24,6 +24,7 @@ from invoicesync_api.deps import (
 from invoicesync_api.errors.exceptions import NotFound
 from invoicesync_api.examples import reconciliations as examples
 from invoicesync_api.examples.media import response_examples
+from invoicesync_api.i18n import repair_reasons
 from invoicesync_api.i18n.catalog import N_
 from invoicesync_api.integrations import repository as integrations
 from invoicesync_api.integrations.refresh import refresh
@@ -91,6 +92,7 @@ async def apply_reconciliation(
     session: SessionDep,
     caller: CallerDep,
     settings: SettingsDep,
+    language: LanguageDep,
 ) -> ApplyOut:
     """Carry out the repair plan's safe actions (``safe: true``): documents missing there
     are sent again and entries carrying our reference are adopted (the connector looks each
@@ -110,7 +112,7 @@ async def apply_reconciliation(
     left = [a for a in (reconciliation.report or {}).get("repair_plan", []) if not a["safe"]]
     return ApplyOut(
         reconciliation_id=reconciliation.id,
-        applied=done,
-        left_for_a_person=left,
+        applied=repair_reasons.actions(language, done),
+        left_for_a_person=repair_reasons.actions(language, left),
         read_back=read_back,
     )

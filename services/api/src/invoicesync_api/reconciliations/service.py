@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Document, DocumentSync, Notification, Reconciliation
 from invoicesync_api.errors.exceptions import Conflict, Unprocessable, ValidationFailed
-from invoicesync_api.i18n import notifications
+from invoicesync_api.i18n import notifications, repair_reasons
 from invoicesync_api.i18n import reconciliation_failures as failures
 from invoicesync_api.i18n.catalog import N_
 from invoicesync_api.integrations import repository as integrations
@@ -297,7 +297,7 @@ def to_out(reconciliation: Reconciliation, system: str, language: str = "en") ->
             entries_read=reconciliation.entries_read, calls_used=reconciliation.calls_used
         ),
         calls_used=reconciliation.calls_used,
-        report=reconciliation.report,
+        report=repair_reasons.report(language, reconciliation.report),
         started_at=reconciliation.started_at,
         finished_at=reconciliation.finished_at,
     )
