@@ -7,6 +7,7 @@ from invoicesync_api.i18n import repair_reasons
 from invoicesync_api.i18n.catalog import render
 from invoicesync_api.i18n.notifications import localised
 from invoicesync_api.i18n.webhook_reasons import disabled_reason
+from invoicesync_api.integrations.refresh import Refreshed, message_in
 
 
 def test_why_an_endpoint_was_disabled_is_translated_with_its_numbers() -> None:
@@ -43,3 +44,13 @@ def test_a_repair_reason_is_translated_with_its_numbers_and_words() -> None:
     assert spanish.startswith("El número de registro 26700001 figura en 2 documentos"), spanish
     assert "(POST /v1/integrations/{id}/repair)" in spanish
     assert repair_reasons.reason("fr", "Written by someone else.") == "Written by someone else."
+
+
+def test_a_read_back_that_reached_no_connector_says_so_in_dutch() -> None:
+    """Apply's ``read_back.message`` when the connector is down (the API's own text)."""
+    down = Refreshed(False, code="connector_unavailable", message="as stored")
+    assert message_in("nl", "yuki", down) == (
+        "De yuki-connector was niet bereikbaar; probeer het later opnieuw."
+    )
+    theirs = Refreshed(False, code="busy", message="The connector's own words.")
+    assert message_in("nl", "yuki", theirs) == "The connector's own words."

@@ -27,7 +27,7 @@ from invoicesync_api.examples.media import response_examples
 from invoicesync_api.i18n import repair_reasons
 from invoicesync_api.i18n.catalog import N_
 from invoicesync_api.integrations import repository as integrations
-from invoicesync_api.integrations.refresh import refresh
+from invoicesync_api.integrations.refresh import message_in, refresh
 from invoicesync_api.reconciliations import apply, repository, service
 from invoicesync_api.reconciliations.schemas import ApplyOut, ReconciliationIn, ReconciliationOut
 
@@ -108,7 +108,8 @@ async def apply_reconciliation(
     read_back = None
     if wants_refresh:
         outcome = await refresh(settings, integration.system, integration.id)
-        read_back = {"ok": outcome.ok, "code": outcome.code, "message": outcome.message}
+        message = message_in(language, integration.system, outcome)
+        read_back = {"ok": outcome.ok, "code": outcome.code, "message": message}
     left = [a for a in (reconciliation.report or {}).get("repair_plan", []) if not a["safe"]]
     return ApplyOut(
         reconciliation_id=reconciliation.id,
