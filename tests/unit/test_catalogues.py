@@ -246,9 +246,8 @@ def test_every_status_reason_renders_and_is_translated(language: str) -> None:
     assert status_reason(language, "deactivated", "as stored", system="exact") == "as stored"
 
 
-# Problems read by Lexware's callback sender, not a person; reconciliations: being reworked
-# on another branch (their details to be marked there).
-ENGLISH_DETAILS_ALLOWED = {"callbacks/lexware.py", "reconciliations/service.py"}
+# Problems read by Lexware's callback sender, not a person.
+ENGLISH_DETAILS_ALLOWED = {"callbacks/lexware.py"}
 
 
 def test_no_problem_detail_is_written_as_plain_english() -> None:

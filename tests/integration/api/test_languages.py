@@ -28,6 +28,11 @@ from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.events.integrations import IntegrationConnectionLost
+from invoicesync_shared.events.reconciliations import (
+    ReconciliationEntriesRead,
+    ReconciliationRead,
+    RemoteEntry,
+)
 from invoicesync_shared.events.results import SyncFailed
 from tests.integration.api.conftest import add_integration, invoice
 from tests.integration.api.test_sync_runs import booked, deliver
@@ -469,3 +474,234 @@ async def test_a_previews_problems_read_in_german(
     assert en_problem["code"] == de_problem["code"] == "integration_inactive"
     assert en_problem["message"].startswith("The integration is needs reauthorization")
     assert "ist nicht aktiv" in de_problem["message"], de_problem
+
+
+# The reconciliation's refusals and failures, in each reader's words (Abstimmung, afstemming).
+RECONCILIATION = {
+    "de": {
+        "inactive": (
+            "Die Integration hat den Status needs reauthorization; nur eine aktive "
+            "Integration kann abgestimmt werden."
+        ),
+        "too_long": "darf höchstens 366 Tage nach from liegen",
+        "running": "Für diese Integration läuft bereits eine Abstimmung.",
+        "not_finished": "Nur eine abgeschlossene Abstimmung kann angewendet werden.",
+        "not_supported": "Die Abstimmung ist für yuki noch nicht verfügbar.",
+        "entries_lost": (
+            "Von den 5 gelesenen Buchungen sind nur 0 angekommen; starten Sie die "
+            "Abstimmung erneut."
+        ),
+    },
+    "nl": {
+        "inactive": (
+            "De koppeling heeft de status needs reauthorization; alleen een actieve "
+            "koppeling kan worden afgestemd."
+        ),
+        "too_long": "mag hoogstens 366 dagen na from liggen",
+        "running": "Voor deze koppeling loopt al een afstemming.",
+        "not_finished": "Alleen een afgeronde afstemming kan worden toegepast.",
+        "not_supported": "Afstemming is voor yuki nog niet beschikbaar.",
+        "entries_lost": (
+            "Van de 5 gelezen boekingen zijn er maar 0 aangekomen; start de afstemming opnieuw."
+        ),
+    },
+}
+PERIOD = {"from": "2026-11-01", "to": "2026-11-30"}
+
+
+async def read_over(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    client_id: str,
+    integration_id: uuid.UUID,
+    reconciliation_id: str,
+    **outcome: Any,
+) -> None:
+    """The connector's answer to a reconciliation, applied as the result consumer does."""
+    event = ReconciliationRead(
+        reconciliation_id=uuid.UUID(reconciliation_id),
+        integration_id=integration_id,
+        chunks=0,
+        calls_used=1,
+        **outcome,
+    )
+    envelope = Envelope.wrap(event, source="/connectors/yuki", subject="r", key=client_id)
+    await ResultApplier(sessionmaker).handle(envelope)
+
+
+@pytest.mark.parametrize("language", ["de", "nl"])
+async def test_a_reconciliations_refusals_and_failures_read_in_german_and_dutch(
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    language: str,
+) -> None:
+    """Refused starts and applies, and the failures the connector (``not_supported``) and
+    the API (``entries_lost``) store in English; the codes as in English."""
+    words, headers = RECONCILIATION[language], {"Accept-Language": language}
+    inactive = await add_integration(sessionmaker, client_id, status="needs_reauthorization")
+    url = f"/v1/integrations/{inactive}/reconciliations"
+    refused = partner.post(url, json=PERIOD, headers=headers)
+    assert (refused.status_code, refused.json()["code"]) == (422, "unprocessable")
+    assert refused.json()["detail"] == words["inactive"]
+
+    integration_id = await add_integration(sessionmaker, client_id, system="yuki")
+    url = f"/v1/integrations/{integration_id}/reconciliations"
+    too_long = partner.post(url, json={"from": "2025-01-01", "to": "2026-11-30"}, headers=headers)
+    assert (too_long.status_code, too_long.json()["code"]) == (422, "validation_failed")
+    assert too_long.json()["errors"] == [{"field": "to", "message": words["too_long"], "type": ""}]
+    started = partner.post(url, json=PERIOD, headers=headers)
+    assert started.status_code == 202, started.text
+    running = partner.post(url, json=PERIOD, headers=headers)
+    assert (running.status_code, running.json()["code"]) == (409, "conflict")
+    assert running.json()["detail"] == words["running"]
+    apply = partner.post(f"{url}/{started.json()['id']}/apply", headers=headers)
+    assert (apply.status_code, apply.json()["detail"]) == (409, words["not_finished"])
+
+    message = "Reconciliation is not available for yuki yet."  # the connector runtime's
+    await read_over(
+        sessionmaker,
+        client_id,
+        integration_id,
+        started.json()["id"],
+        entries=0,
+        failure_code="not_supported",
+        message=message,
+    )
+    failed = read(partner, f"{url}/{started.json()['id']}", language)
+    assert failed["failure"] == {"code": "not_supported", "message": words["not_supported"]}
+    english = read(partner, f"{url}/{started.json()['id']}", "en")
+    assert english["failure"] == {"code": "not_supported", "message": message}
+
+    lost = partner.post(url, json=PERIOD).json()["id"]
+    await read_over(sessionmaker, client_id, integration_id, lost, entries=5)
+    failed = read(partner, f"{url}/{lost}", language)
+    assert failed["failure"] == {"code": "entries_lost", "message": words["entries_lost"]}
+    english = read(partner, f"{url}/{lost}", "en")
+    assert english["failure"]["message"] == (
+        "Only 0 of the 5 entries read arrived; reconcile again."
+    )
+
+
+TOTALS_MISMATCH = {
+    "de": "ist 131.90, die Positionen ergeben aber 131.89",
+    "nl": "is 131.90, maar de regels tellen op tot 131.89",
+}
+
+
+@pytest.mark.parametrize("language", ["de", "nl"])
+def test_a_totals_mismatch_reads_in_german_and_dutch(
+    partner: httpx.Client, client_id: str, language: str
+) -> None:
+    body = invoice(client_id, number="LANG-TOTALS", totals={"gross": "131.90"})
+    refused = partner.post("/v1/invoices", json=body, headers={"Accept-Language": language})
+    assert (refused.status_code, refused.json()["code"]) == (422, "unprocessable")
+    assert refused.json()["title"] != "Unprocessable content"
+    message = TOTALS_MISMATCH[language]
+    assert refused.json()["detail"] == f"totals.gross {message}"
+    assert refused.json()["errors"] == [
+        {"field": "totals.gross", "message": message, "type": "totals_mismatch"}
+    ]
+
+
+async def test_a_failed_reconciliations_webhook_speaks_the_partners_language(
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    secret_box: SecretBox,
+) -> None:
+    endpoint = await subscribed_endpoint(
+        sessionmaker, secret_box, client_id, "reconciliation.finished"
+    )
+    assert partner.patch("/v1/partner", json={"language": "nl"}).status_code == 200
+    integration_id = await add_integration(sessionmaker, client_id, system="yuki")
+    url = f"/v1/integrations/{integration_id}/reconciliations"
+    started = partner.post(url, json=PERIOD).json()["id"]
+    await read_over(
+        sessionmaker,
+        client_id,
+        integration_id,
+        started,
+        entries=0,
+        failure_code="not_supported",
+        message="Reconciliation is not available for yuki yet.",
+    )
+    async with sessionmaker() as session:
+        (payload,) = await session.scalars(
+            select(WebhookDelivery.payload).where(WebhookDelivery.endpoint_id == endpoint)
+        )
+    await stop_sending(sessionmaker, endpoint)
+    assert payload["data"]["failure"] == {
+        "code": "not_supported",
+        "message": RECONCILIATION["nl"]["not_supported"],
+    }
+
+
+def test_why_an_endpoint_was_disabled_reads_in_german(partner: httpx.Client) -> None:
+    created = partner.post(
+        "/v1/webhook-endpoints",
+        json={"url": "https://8.8.8.8/hook", "events": ["reconciliation.finished"]},
+    )
+    assert created.status_code == 201, created.text
+    path = f"/v1/webhook-endpoints/{created.json()['id']}"
+    german = partner.patch(path, json={"enabled": False}, headers={"Accept-Language": "de"})
+    assert german.status_code == 200, german.text
+    assert german.json()["disabled_reason"] == "Vom Partner deaktiviert."
+    assert read(partner, path, "en")["disabled_reason"] == "Disabled by the partner."
+    (listed,) = [e for e in read(partner, "/v1/webhook-endpoints", "nl") if e["id"] in path]
+    assert listed["disabled_reason"] == "Door de partner uitgeschakeld."
+
+
+async def test_a_connector_that_cannot_preview_reads_in_german(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """No connector answers in these tests: the API's own ``preview_unavailable``."""
+    await add_integration(sessionmaker, client_id, system="exact")
+    body = invoice(client_id, number="LANG-PREVIEW-2")
+    german = partner.post("/v1/invoices/preview", json=body, headers={"Accept-Language": "de"})
+    assert german.status_code == 200, german.text
+    (problem,) = german.json()["integrations"][0]["problems"]
+    assert problem["code"] == "preview_unavailable"
+    assert problem["message"] == (
+        "Der exact-Connector konnte keine Vorschau dieses Belegs erstellen (nicht erreichbar); "
+        "versuchen Sie die Vorschau gleich noch einmal."
+    )
+
+
+REPAIR_REASON = {
+    "de": "Die Buchung trägt unsere Referenz, aber kein Beleg dieses Zeitraums hat sie.",
+    "nl": "De boeking draagt onze referentie, maar geen document uit deze periode heeft haar.",
+}
+
+
+@pytest.mark.parametrize("language", ["de", "nl"])
+async def test_a_reconciliations_repair_plan_reads_in_german_and_dutch(
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    language: str,
+) -> None:
+    """An entry with our reference that no document has: left for a person, the reason
+    in the reader's words (stored once, in English)."""
+    integration_id = await add_integration(sessionmaker, client_id, system="yuki")
+    url = f"/v1/integrations/{integration_id}/reconciliations"
+    started = partner.post(url, json=PERIOD).json()["id"]
+    entry = RemoteEntry(remote_id="y-1", number="7", reference="NOT-OURS-1", gross="10.00")
+    chunk = ReconciliationEntriesRead(
+        reconciliation_id=uuid.UUID(started),
+        integration_id=integration_id,
+        chunk=0,
+        entries=[entry],
+        calls_used=1,
+    )
+    envelope = Envelope.wrap(chunk, source="/connectors/yuki", subject="r", key=client_id)
+    await ResultApplier(sessionmaker).handle(envelope)
+    await read_over(sessionmaker, client_id, integration_id, started, entries=1)
+    (english,) = read(partner, f"{url}/{started}", "en")["report"]["repair_plan"]
+    (translated,) = read(partner, f"{url}/{started}", language)["report"]["repair_plan"]
+    assert english["reason"] == (
+        "The entry carries our reference, but no document of this period has it."
+    )
+    assert translated == {**english, "reason": REPAIR_REASON[language]}
+    applied = partner.post(f"{url}/{started}/apply", headers={"Accept-Language": language})
+    assert applied.status_code == 200, applied.text
+    assert applied.json()["left_for_a_person"] == [translated]

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 from invoicesync_api.documents import rules
 from invoicesync_api.documents.schemas import LineIn, TotalsIn
-from invoicesync_api.errors.exceptions import Unprocessable
+from invoicesync_api.errors.exceptions import FieldsUnprocessable
+from invoicesync_api.i18n.catalog import N_
 
 CENT = rules.CENT
 
@@ -39,7 +40,8 @@ def check_declared(computed: Totals, declared: TotalsIn | None) -> None:
     wrong = [
         {
             "field": name,
-            "message": f"is {given} but the lines add up to {actual}",
+            "message": N_("is {given} but the lines add up to {actual}"),
+            "params": {"given": str(given), "actual": str(actual)},
             "type": "totals_mismatch",
         }
         for name, given, actual in (
@@ -50,5 +52,4 @@ def check_declared(computed: Totals, declared: TotalsIn | None) -> None:
         if given is not None and given.quantize(CENT) != actual
     ]
     if wrong:
-        detail = "; ".join(f"{e['field']} {e['message']}" for e in wrong)
-        raise Unprocessable(detail, extra={"errors": wrong})
+        raise FieldsUnprocessable(wrong)

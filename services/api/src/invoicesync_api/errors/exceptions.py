@@ -92,6 +92,21 @@ class ValidationFailed(ApiError):
         super().__init__(validation_detail(english), extra={"errors": english})
 
 
+class FieldsUnprocessable(Unprocessable):
+    """A 422 ``unprocessable`` made of its fields' refusals (``errors``), the detail
+    listing each as ``field message``; each message a template with its ``params``,
+    written in the reader's language when answered."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        self.field_errors = errors
+        english = [english_field_error(e) for e in errors]
+        super().__init__(fields_detail(english), extra={"errors": english})
+
+
+def fields_detail(errors: list[dict[str, str]]) -> str:
+    return "; ".join(f"{e['field']} {e['message']}" for e in errors)
+
+
 def english_field_error(error: Mapping[str, Any]) -> dict[str, str]:
     params = error.get("params")
     message = str(error["message"])

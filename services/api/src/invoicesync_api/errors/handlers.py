@@ -14,8 +14,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from invoicesync_api.errors.exceptions import (
     ApiError,
     ConnectionFailed,
+    FieldsUnprocessable,
     InvalidSettings,
     ValidationFailed,
+    fields_detail,
     settings_field,
     validation_detail,
 )
@@ -132,8 +134,14 @@ def _api_problem(request: Request, exc: ApiError) -> JSONResponse:
     extra = exc.extra
     detail = render(language, exc.template, exc.params)
     if isinstance(exc, ValidationFailed):
-        errors = [_translated(language, e) for e in exc.field_errors]
+        # The same entries as in English (``type`` always there), messages translated.
+        errors = [
+            {**_translated(language, e), "type": str(e.get("type", ""))} for e in exc.field_errors
+        ]
         extra, detail = {**extra, "errors": errors}, validation_detail(errors)
+    elif isinstance(exc, FieldsUnprocessable):
+        errors = [_translated(language, e) for e in exc.field_errors]
+        extra, detail = {**extra, "errors": errors}, fields_detail(errors)
     elif isinstance(extra.get("errors"), list):
         extra = {**extra, "errors": [_translated(language, e) for e in extra["errors"]]}
     elif isinstance(exc, InvalidSettings):

@@ -13,6 +13,7 @@ from typing import Any
 from invoicesync_api.i18n.catalog import N_, render
 from invoicesync_api.i18n.status_reasons import status_reason
 from invoicesync_api.i18n.sync_errors import SYSTEM_NAMES, localised_error, sync_error_message
+from invoicesync_api.i18n.webhook_reasons import disabled_reason
 from invoicesync_shared.states import IntegrationStatus
 
 RUN_TITLE = N_("Sync finished")
@@ -149,7 +150,10 @@ ENDPOINT_BODY = N_(
 
 
 def _endpoint(language: str, p: dict[str, Any]) -> tuple[str, str]:
-    return render(language, ENDPOINT_TITLE), render(language, ENDPOINT_BODY, p)
+    reason = disabled_reason(language, p.get("reason")) or ""
+    return render(language, ENDPOINT_TITLE), render(
+        language, ENDPOINT_BODY, {**p, "reason": reason}
+    )
 
 
 RENDERERS = {

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from invoicesync_api.i18n.catalog import N_, render
 from invoicesync_api.settings import ApiSettings
 
 # Systems whose connector reads back: Exact (payments, deleted entries), Lexware (drafts
@@ -23,6 +24,16 @@ class Refreshed:
     message: str | None = None
 
 
+UNREACHABLE = N_("The {system} connector could not be reached; try again later.")
+
+
+def message_in(language: str, system: str, outcome: Refreshed) -> str | None:
+    """The outcome's message in ``language``; a connector's own as it wrote it."""
+    if outcome.code == "connector_unavailable":
+        return render(language, UNREACHABLE, {"system": system})
+    return outcome.message
+
+
 async def refresh(settings: ApiSettings, system: str, integration_id: uuid.UUID) -> Refreshed:
     url = f"{settings.connector_url(system)}/integrations/{integration_id}/refresh"
     try:
@@ -33,7 +44,7 @@ async def refresh(settings: ApiSettings, system: str, integration_id: uuid.UUID)
         return Refreshed(
             False,
             code="connector_unavailable",
-            message=f"The {system} connector could not be reached; try again shortly.",
+            message=render("en", UNREACHABLE, {"system": system}),
         )
     if response.status_code == 200:
         return Refreshed(True, results_emitted=int(body.get("results_emitted", 0)))

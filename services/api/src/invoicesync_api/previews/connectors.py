@@ -10,9 +10,30 @@ from typing import Any
 import httpx
 import structlog
 
+from invoicesync_api.i18n.catalog import N_, render
+from invoicesync_api.i18n.stored_texts import read_back, translated
 from invoicesync_shared.events.documents import DocumentSnapshot
 
 log = structlog.get_logger()
+
+
+UNAVAILABLE = N_(
+    "The {system} connector could not preview this document ({why}); preview again in a moment."
+)
+NO_ANSWER, NOT_REACHABLE, ANSWERED = (
+    N_("no answer in time"),
+    N_("not reachable"),
+    N_("it answered {status}"),
+)
+
+
+def unavailable_message(language: str, stored: str) -> str:
+    """A ``preview_unavailable`` problem's message (stored English) in ``language``."""
+    params = read_back(UNAVAILABLE, stored)
+    if params is None:
+        return stored
+    why = translated(language, (NO_ANSWER, NOT_REACHABLE, ANSWERED), params["why"])
+    return render(language, UNAVAILABLE, {**params, "why": why})
 
 
 def unavailable(system: str, why: str) -> dict[str, Any]:
@@ -23,8 +44,7 @@ def unavailable(system: str, why: str) -> dict[str, Any]:
             {
                 "code": "preview_unavailable",
                 "field": None,
-                "message": f"The {system} connector could not preview this document ({why}); "
-                "preview again in a moment.",
+                "message": render("en", UNAVAILABLE, {"system": system, "why": why}),
             }
         ],
     }
@@ -46,11 +66,11 @@ async def ask(
             headers={"Content-Type": "application/json"},
         )
     except httpx.TimeoutException:
-        return unavailable(system, "no answer in time")
+        return unavailable(system, render("en", NO_ANSWER))
     except httpx.HTTPError:
-        return unavailable(system, "not reachable")
+        return unavailable(system, render("en", NOT_REACHABLE))
     if response.status_code != 200:
         log.warning("preview refused", system=system, status=response.status_code)
-        return unavailable(system, f"it answered {response.status_code}")
+        return unavailable(system, render("en", ANSWERED, {"status": response.status_code}))
     body: dict[str, Any] = response.json()
     return body

@@ -111,12 +111,15 @@ def _before_start(
 
 def localised(out: PreviewOut, language: str) -> PreviewOut:
     """The problems' messages in ``language`` by their codes (the sync errors' texts: a
-    preview's problem is what sending would fail on); unknown codes as the connector wrote
-    them."""
+    preview's problem is what sending would fail on; a connector not answering by its own
+    template); unknown codes as the connector wrote them."""
     if language == "en":
         return out
     for integration in out.integrations:
         for problem in integration.problems:
+            if problem.code == "preview_unavailable":
+                problem.message = connectors.unavailable_message(language, problem.message)
+                continue
             problem.message = (
                 sync_error_message(
                     language, problem.code, problem.message, system=integration.system

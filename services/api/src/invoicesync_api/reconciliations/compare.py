@@ -25,6 +25,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from invoicesync_api.i18n import repair_reasons as reasons
+from invoicesync_api.i18n.catalog import render
 from invoicesync_shared.events.reconciliations import RemoteEntry
 
 ZERO = Decimal("0.00")
@@ -103,7 +105,7 @@ def compare(ours: Iterable[OurDocument], theirs: Iterable[RemoteEntry]) -> dict[
         report.act(
             "flag_for_person",
             False,
-            f"Numbers {gap['from']} to {gap['to']} are missing in the accounting system.",
+            render("en", reasons.NUMBERS_MISSING, {"first": gap["from"], "last": gap["to"]}),
             gap=gap,
         )
     lists = {
@@ -182,8 +184,7 @@ def _compare_pair(report: _Report, ours: OurDocument, entry: RemoteEntry) -> Non
         report.act(
             "flag_for_person",
             False,
-            f"The entry differs from the document ({fields}); correct it in the accounting "
-            "system, or correct the document and push it again.",
+            render("en", reasons.DIFFERS, {"fields": fields}),
             **_doc(ours),
             remote_id=entry.remote_id,
         )
@@ -195,7 +196,7 @@ def _compare_pair(report: _Report, ours: OurDocument, entry: RemoteEntry) -> Non
         report.act(
             "refresh",
             True,
-            f"The accounting system says {theirs}; read the payment statuses back.",
+            render("en", reasons.SAYS, {"theirs": theirs}),
             **_doc(ours),
             remote_id=entry.remote_id,
         )
@@ -209,16 +210,13 @@ def _unknown(report: _Report, entry: RemoteEntry, named: OurDocument | None) -> 
         report.act(
             "adopt",
             True,
-            "The entry carries the document's reference but was never linked to it; "
-            "link it instead of sending the document again.",
+            render("en", reasons.NEVER_LINKED),
             **_doc(named),
             remote_id=entry.remote_id,
         )
     else:
         why = (
-            "The document is linked to another entry already: one of them is a double."
-            if named is not None
-            else "The entry carries our reference, but no document of this period has it."
+            render("en", reasons.A_DOUBLE) if named is not None else render("en", reasons.NOT_OURS)
         )
         report.act("flag_for_person", False, why, **_doc(named), remote_id=entry.remote_id)
 
@@ -242,7 +240,7 @@ def _by_hand_or_missing(
             report.act(
                 "push_again",
                 True,
-                "The accounting system has no entry for the document; send it again.",
+                render("en", reasons.NO_ENTRY),
                 **_doc(document),
             )
             continue
@@ -252,8 +250,7 @@ def _by_hand_or_missing(
         report.act(
             "adopt",
             False,
-            "An entry typed by hand looks like the document (amount, date, customer); "
-            "a person confirms, then it is linked instead of sending the document again.",
+            render("en", reasons.TYPED_BY_HAND),
             **_doc(document),
             remote_id=found.remote_id,
         )
@@ -297,8 +294,11 @@ def _duplicates(
         report.act(
             "run_duplicate_number_repair",
             False,
-            f"Number {number} is on {max(len(same), len(mine))} documents; run the "
-            "duplicate-number repair (POST /v1/integrations/{id}/repair) so each gets its own.",
+            render(
+                "en",
+                reasons.DUPLICATE_NUMBER,
+                {"number": number, "count": max(len(same), len(mine))},
+            ),
             number=number,
         )
     return found

@@ -13,13 +13,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body
 
-from invoicesync_api.deps import CallerDep, NeedsRead, NeedsWrite, SessionDep, SettingsDep
+from invoicesync_api.deps import (
+    CallerDep,
+    LanguageDep,
+    NeedsRead,
+    NeedsWrite,
+    SessionDep,
+    SettingsDep,
+)
 from invoicesync_api.errors.exceptions import NotFound
 from invoicesync_api.examples import reconciliations as examples
 from invoicesync_api.examples.media import response_examples
+from invoicesync_api.i18n import repair_reasons
 from invoicesync_api.i18n.catalog import N_
 from invoicesync_api.integrations import repository as integrations
-from invoicesync_api.integrations.refresh import refresh
+from invoicesync_api.integrations.refresh import message_in, refresh
 from invoicesync_api.reconciliations import apply, repository, service
 from invoicesync_api.reconciliations.schemas import ApplyOut, ReconciliationIn, ReconciliationOut
 
@@ -62,13 +70,14 @@ async def read_reconciliation(
     reconciliation_id: uuid.UUID,
     session: SessionDep,
     caller: CallerDep,
+    language: LanguageDep,
 ) -> ReconciliationOut:
     """Progress (entries read, calls used) while running; the report once finished."""
     integration = await integrations.get_integration(session, integration_id, caller.partner_id)
     reconciliation = await repository.get(session, reconciliation_id, caller.partner_id)
     if reconciliation.integration_id != integration.id:
         raise NotFound(N_("No such reconciliation."))
-    return service.to_out(reconciliation, integration.system)
+    return service.to_out(reconciliation, integration.system, language)
 
 
 @router.post(
@@ -83,6 +92,7 @@ async def apply_reconciliation(
     session: SessionDep,
     caller: CallerDep,
     settings: SettingsDep,
+    language: LanguageDep,
 ) -> ApplyOut:
     """Carry out the repair plan's safe actions (``safe: true``): documents missing there
     are sent again and entries carrying our reference are adopted (the connector looks each
@@ -98,11 +108,12 @@ async def apply_reconciliation(
     read_back = None
     if wants_refresh:
         outcome = await refresh(settings, integration.system, integration.id)
-        read_back = {"ok": outcome.ok, "code": outcome.code, "message": outcome.message}
+        message = message_in(language, integration.system, outcome)
+        read_back = {"ok": outcome.ok, "code": outcome.code, "message": message}
     left = [a for a in (reconciliation.report or {}).get("repair_plan", []) if not a["safe"]]
     return ApplyOut(
         reconciliation_id=reconciliation.id,
-        applied=done,
-        left_for_a_person=left,
+        applied=repair_reasons.actions(language, done),
+        left_for_a_person=repair_reasons.actions(language, left),
         read_back=read_back,
     )

@@ -13,9 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Document, DocumentSync, Notification, Reconciliation
 from invoicesync_api.errors.exceptions import Conflict, Unprocessable, ValidationFailed
-from invoicesync_api.i18n import notifications
+from invoicesync_api.i18n import notifications, repair_reasons
+from invoicesync_api.i18n import reconciliation_failures as failures
 from invoicesync_api.i18n.catalog import N_
 from invoicesync_api.integrations import repository as integrations
+from invoicesync_api.partners import repository as partners
 from invoicesync_api.reconciliations import compare, repository
 from invoicesync_api.reconciliations.schemas import (
     MAX_DAYS,
@@ -58,12 +60,12 @@ async def start(
     await integrations.find_locked(session, integration.id)  # one start at a time
     if integration.status != IntegrationStatus.ACTIVE:
         raise Unprocessable(
-            f"The integration is {integration.status.replace('_', ' ')}; only an active "
-            "integration can be reconciled."
+            N_("The integration is {status}; only an active integration can be reconciled."),
+            params={"status": integration.status.replace("_", " ")},
         )
     running = await repository.running_for(session, integration.id)
     if running is not None and clock.now() - running.started_at > GIVE_UP_AFTER:
-        message = "No answer came from the connector; this reconciliation was given up."
+        message = failures.english("no_answer")
         await _fail(session, running, integration, "no_answer", message)
         running = None
     if running is not None:
@@ -107,10 +109,16 @@ async def start(
 
 def _check_period(body: ReconciliationIn) -> None:
     if body.period_to < body.period_from:
-        raise ValidationFailed([{"field": "to", "message": "must not be before from"}])
+        raise ValidationFailed([{"field": "to", "message": N_("must not be before from")}])
     if (body.period_to - body.period_from).days > MAX_DAYS:
         raise ValidationFailed(
-            [{"field": "to", "message": f"must be at most {MAX_DAYS} days after from"}]
+            [
+                {
+                    "field": "to",
+                    "message": N_("must be at most {days} days after from"),
+                    "params": {"days": MAX_DAYS},
+                }
+            ]
         )
 
 
@@ -137,9 +145,7 @@ async def read_over(session: AsyncSession, event: ReconciliationRead) -> None:
     stored = await repository.entries(session, reconciliation.id)
     reconciliation.entries_read = len(stored)
     if len(stored) < event.entries:
-        message = (
-            f"Only {len(stored)} of the {event.entries} entries read arrived; reconcile again."
-        )
+        message = failures.english("entries_lost", {"arrived": len(stored), "read": event.entries})
         await _fail(session, reconciliation, integration, "entries_lost", message)
         return
     documents = await repository.documents_of_period(
@@ -197,6 +203,8 @@ async def _announce(
     session: AsyncSession, reconciliation: Reconciliation, integration: Integration
 ) -> None:
     report = reconciliation.report or {}
+    # The webhook's failure message in the partner's language (no request to ask).
+    language = await partners.default_language(session, reconciliation.partner_id)
     await publish(
         session,
         partner_id=reconciliation.partner_id,
@@ -209,7 +217,7 @@ async def _announce(
             "from": reconciliation.period_from,
             "to": reconciliation.period_to,
             "status": reconciliation.status,
-            "failure": _failure(reconciliation),
+            "failure": _failure(reconciliation, language, integration.system),
             "counts": report.get("counts"),
             "calls_used": reconciliation.calls_used,
         },
@@ -260,14 +268,20 @@ def _notify(
     )
 
 
-def _failure(reconciliation: Reconciliation) -> dict[str, str] | None:
+def _failure(
+    reconciliation: Reconciliation, language: str = "en", system: str = ""
+) -> dict[str, str] | None:
     if reconciliation.failure_code is None:
         return None
-    return {"code": reconciliation.failure_code, "message": reconciliation.failure_message or ""}
+    message = failures.failure_message(
+        language, reconciliation.failure_code, reconciliation.failure_message or "", system=system
+    )
+    return {"code": reconciliation.failure_code, "message": message}
 
 
-def to_out(reconciliation: Reconciliation, system: str) -> ReconciliationOut:
-    failure = _failure(reconciliation)
+def to_out(reconciliation: Reconciliation, system: str, language: str = "en") -> ReconciliationOut:
+    """The reconciliation as answered; its failure's message in ``language``."""
+    failure = _failure(reconciliation, language, system)
     return ReconciliationOut(
         id=reconciliation.id,
         integration_id=reconciliation.integration_id,
@@ -283,7 +297,7 @@ def to_out(reconciliation: Reconciliation, system: str) -> ReconciliationOut:
             entries_read=reconciliation.entries_read, calls_used=reconciliation.calls_used
         ),
         calls_used=reconciliation.calls_used,
-        report=reconciliation.report,
+        report=repair_reasons.report(language, reconciliation.report),
         started_at=reconciliation.started_at,
         finished_at=reconciliation.finished_at,
     )

@@ -26,6 +26,8 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from standardwebhooks.webhooks import Webhook
 
+from invoicesync_api.i18n import webhook_reasons as reasons
+from invoicesync_api.i18n.catalog import render
 from invoicesync_api.webhooks import repository, service
 from invoicesync_api.webhooks.models import (
     DELIVERED,
@@ -340,14 +342,11 @@ class WebhookDispatcher:
     def _disable_reason(self, endpoint: WebhookEndpoint, now: datetime) -> str | None:
         settings = self._settings
         if endpoint.failed_deliveries_in_row >= settings.disable_after_failed_deliveries:
-            return (
-                f"{endpoint.failed_deliveries_in_row} deliveries in a row failed "
-                "after all their attempts."
+            return render(
+                "en", reasons.FAILED_DELIVERIES, {"count": endpoint.failed_deliveries_in_row}
             )
         failing_for = timedelta(hours=settings.disable_after_failing_hours)
         if endpoint.failing_since is not None and now - endpoint.failing_since >= failing_for:
-            return (
-                f"every attempt failed for more than {settings.disable_after_failing_hours:g} "
-                "hours."
-            )
+            hours = f"{settings.disable_after_failing_hours:g}"
+            return render("en", reasons.FAILING_HOURS, {"hours": hours})
         return None

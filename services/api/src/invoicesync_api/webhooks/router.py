@@ -8,9 +8,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from invoicesync_api.deps import CallerDep, NeedsAdmin, NeedsRead, SessionDep
+from invoicesync_api.deps import CallerDep, LanguageDep, NeedsAdmin, NeedsRead, SessionDep
 from invoicesync_api.examples import webhooks as examples
 from invoicesync_api.examples.media import response_examples
+from invoicesync_api.i18n import webhook_reasons as reasons
+from invoicesync_api.i18n.catalog import render
 from invoicesync_api.schemas import Page
 from invoicesync_api.webhooks import repository, service
 from invoicesync_api.webhooks.models import ENABLED, WebhookEndpoint
@@ -79,18 +81,25 @@ async def create_endpoint(
 
 
 @router.get("", dependencies=[NeedsRead], response_model=list[EndpointOut])
-async def list_endpoints(session: SessionDep, caller: CallerDep) -> list[EndpointOut]:
-    return [service.to_out(e) for e in await repository.list_endpoints(session, caller.partner_id)]
+async def list_endpoints(
+    session: SessionDep, caller: CallerDep, language: LanguageDep
+) -> list[EndpointOut]:
+    endpoints = await repository.list_endpoints(session, caller.partner_id)
+    return [service.to_out(e, language) for e in endpoints]
 
 
 @router.get("/{endpoint_id}", dependencies=[NeedsRead], response_model=EndpointOut)
-async def read_endpoint(endpoint: EndpointDep) -> EndpointOut:
-    return service.to_out(endpoint)
+async def read_endpoint(endpoint: EndpointDep, language: LanguageDep) -> EndpointOut:
+    return service.to_out(endpoint, language)
 
 
 @router.patch("/{endpoint_id}", dependencies=[NeedsAdmin], response_model=EndpointOut)
 async def patch_endpoint(
-    body: EndpointPatch, endpoint: EndpointDep, session: SessionDep, settings: WebhookSettingsDep
+    body: EndpointPatch,
+    endpoint: EndpointDep,
+    session: SessionDep,
+    settings: WebhookSettingsDep,
+    language: LanguageDep,
 ) -> EndpointOut:
     """Change the URL, the events or the description; ``enabled`` disables or re-enables."""
     if body.url is not None:
@@ -107,10 +116,10 @@ async def patch_endpoint(
     if body.enabled is True and endpoint.status != ENABLED:
         service.enable(endpoint)
     elif body.enabled is False and endpoint.status == ENABLED:
-        reason = "Disabled by the partner."
+        reason = render("en", reasons.BY_PARTNER)
         await service.disable(session, endpoint, reason, datetime.now(UTC), notify=False)
     await repository.save_endpoint(session)
-    return service.to_out(endpoint)
+    return service.to_out(endpoint, language)
 
 
 @router.delete("/{endpoint_id}", dependencies=[NeedsAdmin], status_code=204)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invoicesync_api.db.models import Notification
 from invoicesync_api.errors.exceptions import Conflict
 from invoicesync_api.i18n.catalog import N_, render
+from invoicesync_api.i18n.webhook_reasons import disabled_reason
 from invoicesync_api.partners import repository as partners
 from invoicesync_api.webhooks import repository
 from invoicesync_api.webhooks.models import (
@@ -211,5 +212,9 @@ async def disable(
     await session.flush()
 
 
-def to_out(endpoint: WebhookEndpoint) -> EndpointOut:
-    return EndpointOut.model_validate(endpoint, from_attributes=True)
+def to_out(endpoint: WebhookEndpoint, language: str = "en") -> EndpointOut:
+    """The endpoint as answered; why it was disabled in ``language``."""
+    out = EndpointOut.model_validate(endpoint, from_attributes=True)
+    return out.model_copy(
+        update={"disabled_reason": disabled_reason(language, out.disabled_reason)}
+    )
