@@ -170,6 +170,26 @@ async def lock_sync_state(
     return await session.get(DocumentSync, (document_id, integration_id), with_for_update=True)
 
 
+async def lock_answered(
+    session: AsyncSession, document_id: uuid.UUID, integration_id: uuid.UUID
+) -> tuple[DocumentSync, Document, Integration] | None:
+    """The sync state an answer is for, row-locked, with its document and integration:
+    one statement (the result consumer's read, per result)."""
+    row = (
+        await session.execute(
+            select(DocumentSync, Document, Integration)
+            .join(Document, Document.id == DocumentSync.document_id)
+            .join(Integration, Integration.id == DocumentSync.integration_id)
+            .where(
+                DocumentSync.document_id == document_id,
+                DocumentSync.integration_id == integration_id,
+            )
+            .with_for_update(of=DocumentSync)
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], row[1], row[2])
+
+
 async def lock_number_holders(session: AsyncSession, state: DocumentSync) -> Sequence[DocumentSync]:
     """The other sync states of the integration holding ``state``'s booking number, locked.
 
