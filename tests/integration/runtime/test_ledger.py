@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import Client
 from invoicesync_shared.connectors.ledger import Claim, EntryKey, Ledger
 from invoicesync_shared.db.models import Integration, LedgerEntry
 from invoicesync_shared.events.envelope import Envelope
 from tests.support.factories import booked_event, make_client, make_integration, snapshot
+from tests.support.round_trips import counting
 
 LEASE = timedelta(seconds=30)
 
@@ -239,3 +240,29 @@ async def test_a_finished_entry_is_taken_again_only_for_a_newer_edit(
     assert await ledger.claim_attempt(*key, "REF", lease=LEASE, revision=1) is None
     assert await ledger.claim_attempt(*key, "REF", lease=LEASE, revision=2) is None
     assert await ledger.claim_attempt(*key, "REF", lease=LEASE, revision=3) is not None
+
+
+async def test_an_outcome_is_recorded_in_two_round_trips_and_only_under_the_live_lease(
+    sessionmaker: async_sessionmaker[AsyncSession], engine: AsyncEngine
+) -> None:
+    """The database's time, then one fenced UPDATE: no BEGIN, lock or COMMIT around them
+    (it was four round trips). A lapsed lease still records nothing."""
+    entries = await _entries(sessionmaker, 2)
+    kept, lapsed = [await _claim(entries.ledger, key) for key in entries.keys]
+    await _lapse(sessionmaker, entries.keys[1])
+
+    with counting(engine) as trips:
+        recorded = await entries.ledger.record_outcome(
+            kept, state="booked", booking_number="7", result=lambda _: entries.result()
+        )
+    not_recorded = await entries.ledger.record_outcome(
+        lapsed, state="booked", booking_number="8", result=lambda _: entries.result()
+    )
+
+    assert trips.total == 2, trips.statements
+    assert recorded is not None and not_recorded is None
+    entry = await entries.ledger.find(*entries.keys[0])
+    assert entry is not None and entry.state == "booked" and entry.booking_number == "7"
+    assert entry.lease_expires_at is None and entry.sent_at is not None
+    gone = await entries.ledger.find(*entries.keys[1])
+    assert gone is not None and gone.booking_number is None and gone.result_event is None

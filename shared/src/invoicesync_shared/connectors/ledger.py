@@ -272,14 +272,14 @@ class Ledger:
         revision: int | None = None,
     ) -> Envelope | None:
         """Record the attempt's outcome and its result event (``result`` of the database's
-        time) in one transaction, and free the lease. Only the holder of the live lease
-        records: None, and nothing written, when it lapsed or another attempt took it."""
-        async with self._sessionmaker.begin() as session:
-            now = await session.scalar(
-                select(_clock()).select_from(_LEDGER).where(*_held(claim)).with_for_update()
-            )
-            if now is None:
-                return None
+        time) in one statement, and free the lease. Only the holder of the live lease
+        records: None, and nothing written, when it lapsed or another attempt took it.
+
+        Two round trips, no transaction around them: the database's time (the event is
+        made of it), then one UPDATE fenced on the live lease at the moment it writes."""
+        async with self._standalone() as session:
+            now = await session.scalar(select(_clock()))
+            assert now is not None
             envelope = result(now)
             values: dict[str, object] = {
                 "state": state,
@@ -297,8 +297,10 @@ class Ledger:
                 values["revision"] = revision
             if state in DONE:
                 values["sent_at"] = now
-            await session.execute(update(_LEDGER).where(*_is(claim.key)).values(**values))
-            return envelope
+            recorded = await session.scalar(
+                update(_LEDGER).where(*_held(claim)).values(**values).returning(_LEDGER.c.attempts)
+            )
+            return envelope if recorded is not None else None
 
     async def release(
         self, claim: Claim, *, error: str, state: str = LedgerState.ATTEMPTING

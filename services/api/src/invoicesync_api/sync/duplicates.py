@@ -17,8 +17,9 @@ async def flag_if_duplicate(
     session: AsyncSession, state: DocumentSync, integration: Integration
 ) -> bool:
     """Flag ``state`` and every other document of the integration holding its number
-    (found under a lock on the number, ``repository.lock_number_holders``)."""
-    holders = await repository.lock_number_holders(session, state)
+    (found under the lock on the number, which the caller took with the state:
+    ``repository.lock_answered``, ``repository.number_holders``)."""
+    holders = await repository.number_holders(session, state)
     if not holders:
         return False
     state.duplicate_of = holders[0].document_id

@@ -177,14 +177,46 @@ async def lock_sync_state(
     return await session.get(DocumentSync, (document_id, integration_id), with_for_update=True)
 
 
-async def lock_number_holders(session: AsyncSession, state: DocumentSync) -> Sequence[DocumentSync]:
+def number_key(integration_id: uuid.UUID, booking_number: str | None) -> str:
+    """What the lock on a booking number of an integration is taken on."""
+    return f"{integration_id}:{booking_number}"
+
+
+async def lock_answered(
+    session: AsyncSession,
+    document_id: uuid.UUID,
+    integration_id: uuid.UUID,
+    *,
+    number: str | None = None,
+) -> tuple[DocumentSync, Document, Integration] | None:
+    """The sync state an answer is for, row-locked, with its document and integration:
+    one statement (the result consumer's read, per result). ``number``: a ``number_key``
+    to lock too, until commit, in the same statement (see ``number_holders``)."""
+    query = (
+        select(DocumentSync, Document, Integration)
+        .join(Document, Document.id == DocumentSync.document_id)
+        .join(Integration, Integration.id == DocumentSync.integration_id)
+        .where(
+            DocumentSync.document_id == document_id,
+            DocumentSync.integration_id == integration_id,
+        )
+        .with_for_update(of=DocumentSync)
+    )
+    if number is not None:
+        lock = func.pg_advisory_xact_lock(DUPLICATE_LOCK_SPACE, func.hashtext(number))
+        query = query.add_columns(lock)
+    row = (await session.execute(query)).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+async def number_holders(session: AsyncSession, state: DocumentSync) -> Sequence[DocumentSync]:
     """The other sync states of the integration holding ``state``'s booking number, locked.
 
     Results are applied concurrently: two documents given the same number at once would
-    each look before the other committed and neither be flagged. A lock on (integration,
-    number) until commit makes the second look after the first is stored."""
-    number_key = func.hashtext(f"{state.integration_id}:{state.booking_number}")
-    await session.execute(select(func.pg_advisory_xact_lock(DUPLICATE_LOCK_SPACE, number_key)))
+    each look before the other committed and neither be flagged. The lock on (integration,
+    number) until commit, taken by ``lock_answered`` (``number_key``) before this
+    statement, makes the second look after the first is stored: this statement's snapshot
+    is taken once the lock is held, so it sees the first's committed number."""
     rows = await session.scalars(
         select(DocumentSync)
         .where(

@@ -105,13 +105,19 @@ async def apply(session: AsyncSession, result: SyncResult) -> brake.Step | None:
     if isinstance(result, SyncFailed) and not result.retryable:
         # The brake counts it on the integration row: held first, in a sync run's order.
         await integrations.hold_for_counting(session, result.integration_id)
-    state = await repository.lock_sync_state(session, result.document_id, result.integration_id)
-    if state is None or state.generation != result.generation:
+    # A number is locked with its state: its holders are looked up under that lock.
+    number = (
+        repository.number_key(result.integration_id, result.booking_number)
+        if isinstance(result, BookingAssigned)
+        else None
+    )
+    answered = await repository.lock_answered(
+        session, result.document_id, result.integration_id, number=number
+    )
+    if answered is None or answered[0].generation != result.generation:
         log.info("stale or unknown sync result", document_id=str(result.document_id))
         return None
-    integration = await integrations.find_integration(session, result.integration_id)
-    document = await repository.find_document(session, result.document_id)
-    assert integration is not None and document is not None
+    state, document, integration = answered
     if not isinstance(result, BookingAssigned | DocumentSent | SyncFailed):
         await _apply_aside(session, result, state, integration, document)
         return None

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Float, delete, func, literal, or_, select, update
+from sqlalchemy import DateTime, Float, String, delete, func, insert, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api import pagination
@@ -62,21 +64,48 @@ async def list_endpoints(session: AsyncSession, partner_id: uuid.UUID) -> Sequen
     return rows.all()
 
 
-async def list_subscribed(
-    session: AsyncSession, partner_id: uuid.UUID, event_type: str
-) -> Sequence[WebhookEndpoint]:
-    """The partner's enabled endpoints that asked for ``event_type`` (or for everything)."""
-    rows = await session.scalars(
-        select(WebhookEndpoint).where(
-            WebhookEndpoint.partner_id == partner_id,
-            WebhookEndpoint.status == ENABLED,
-            or_(
-                WebhookEndpoint.events.contains([event_type]),
-                WebhookEndpoint.events.contains(["*"]),
-            ),
-        )
+async def queue_for_subscribed(
+    session: AsyncSession,
+    partner_id: uuid.UUID,
+    event_type: str,
+    event_id: str,
+    payload: dict[str, Any],
+    due: datetime,
+) -> int:
+    """A pending delivery of ``payload`` for each of the partner's enabled endpoints that
+    asked for ``event_type`` (or for everything), in one statement (no read of the
+    endpoints first); returns how many were queued."""
+    subscribed = select(
+        func.gen_random_uuid(),
+        WebhookEndpoint.id,
+        literal(event_id, String),
+        literal(event_type, String),
+        literal(payload, JSONB),
+        literal(PENDING, String),
+        literal(0),
+        literal(due, DateTime(timezone=True)),
+    ).where(
+        WebhookEndpoint.partner_id == partner_id,
+        WebhookEndpoint.status == ENABLED,
+        or_(
+            WebhookEndpoint.events.contains([event_type]),
+            WebhookEndpoint.events.contains(["*"]),
+        ),
     )
-    return rows.all()
+    columns = (
+        "id",
+        "endpoint_id",
+        "event_id",
+        "event_type",
+        "payload",
+        "status",
+        "attempts",
+        "next_attempt_at",
+    )
+    queued = await session.execute(
+        insert(WebhookDelivery).from_select(columns, subscribed).returning(WebhookDelivery.id)
+    )
+    return len(queued.all())
 
 
 async def get_delivery(
@@ -103,12 +132,6 @@ async def list_deliveries(
         limit=limit,
         cursor=cursor,
     )
-
-
-async def add_deliveries(session: AsyncSession, deliveries: Iterable[WebhookDelivery]) -> None:
-    """Store new deliveries now (in the caller's transaction)."""
-    session.add_all(deliveries)
-    await session.flush()
 
 
 async def add_delivery(session: AsyncSession, delivery: WebhookDelivery) -> WebhookDelivery:

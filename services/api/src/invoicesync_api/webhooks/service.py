@@ -81,13 +81,11 @@ async def publish(
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
-    endpoints = await repository.list_subscribed(session, partner_id, event_type)
-    if not endpoints:
-        return 0
-    payload = envelope(event_type, data, datetime.now(UTC))
-    event_id = new_event_id()
-    await repository.add_deliveries(session, (_delivery(e, event_id, payload) for e in endpoints))
-    return len(endpoints)
+    now = datetime.now(UTC)
+    payload = envelope(event_type, data, now)
+    return await repository.queue_for_subscribed(
+        session, partner_id, event_type, new_event_id(), payload, now
+    )
 
 
 async def send_test(session: AsyncSession, endpoint: WebhookEndpoint) -> WebhookDelivery:
