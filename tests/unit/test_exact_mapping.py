@@ -98,12 +98,21 @@ def test_a_division_out_of_reach_is_a_lost_connection_naming_the_division() -> N
 
 
 def test_exact_counts_its_errors_towards_the_block_but_not_a_429() -> None:
-    counted = [s for s in (200, 400, 401, 403, 404, 429, 500) if _counts(s)]
+    counted = [s for s in (200, 400, 401, 403, 404, 429, 500, 503) if _counts(s)]
     assert counted == [400, 401, 403, 404]
+    # A refused grant (the shared client's 401 after a refresh) counts too.
+    assert errors.counts_towards_block(AuthorizationLost("refused"))
 
 
 def _counts(status: int) -> bool:
-    return errors.counts_towards_block(httpx.Response(status))
+    """From the decision on the answer, as the pacing sees it (a read and a write)."""
+    request = httpx.Request("GET", "https://exact/api")
+    decided = [
+        errors.classify(httpx.Response(status, request=request), is_write=is_write)
+        for is_write in (False, True)
+    ]
+    assert errors.counts_towards_block(decided[0]) == errors.counts_towards_block(decided[1])
+    return errors.counts_towards_block(decided[0])
 
 
 def _two_line_invoice(kind: str = "invoice") -> DocumentSnapshot:

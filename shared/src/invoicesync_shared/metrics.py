@@ -30,6 +30,11 @@ SYNC_FAILURES = Counter(
 VENDOR_CALLS = Counter(
     "invoicesync_vendor_calls_total", "Requests sent to an accounting system", ["system", "method"]
 )
+TOKEN_REFRESHES = Counter(
+    "invoicesync_token_refreshes_total",
+    "Access tokens a token endpoint issued on a refresh (Exact rotates its refresh token)",
+    ["system"],
+)
 VENDOR_RATE_LIMITED = Counter(
     "invoicesync_vendor_rate_limited_total", "429 answers from an accounting system", ["system"]
 )

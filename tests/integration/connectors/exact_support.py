@@ -30,6 +30,7 @@ from invoicesync_shared.integration_settings import ExactSettings
 from tests.support.factories import booked_event, make_client, make_integration, snapshot
 from tests.support.http_counts import SentCounts, counted
 from tests.support.producers import RecordingProducer
+from tests.support.token_refreshes import TokenRefreshes
 
 CLIENT_ID, CLIENT_SECRET = "invoicesync-dev", "invoicesync-dev-secret"
 REDIRECT_URI = "http://127.0.0.1:9/v1/oauth/callback"
@@ -141,6 +142,8 @@ class World:
     token: dict[str, Any]
     one: Replica
     others: list[Replica] = field(default_factory=list)
+    # Tokens refreshed by any replica since the world was connected.
+    refreshes: TokenRefreshes = field(default_factory=TokenRefreshes)
 
     @property
     def code(self) -> int:

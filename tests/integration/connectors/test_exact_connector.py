@@ -63,7 +63,7 @@ class TestTokens:
             *(world.send(world.document(f"TOK-{n}"), via=r) for n, r in enumerate(replicas))
         )
 
-        assert sum(r.tokens.refreshes for r in replicas) == 1
+        assert world.refreshes.made == 1
         changed = [c for c in _chains(world) if before.get(c["chain_id"]) != c["issued_at"]]
         assert len(changed) == 1  # one new pair in one chain, no new chain
         booked = [e for r in replicas for e in r.producer.of_type(BookingAssigned.TYPE)]
@@ -98,7 +98,7 @@ class TestTokens:
             ("needs_reauthorization", "refresh_refused")
         ]  # once per grant, however many documents meet the refusal
         assert world.one.sent.calls - calls == 1  # the one 401; then nothing more
-        assert world.one.tokens.refreshes == 0
+        assert world.refreshes.made == 0
         assert await _status(sessionmaker, world) == "active"  # the API's to change
         # Released: the refused call wrote nothing, so the next try pushes, no lookup.
         assert await _ledger_states(sessionmaker, world) == ["failed", "failed"]
@@ -225,7 +225,7 @@ class TestDivisionAccess:
         )
         assert f"division {world.code}" in lost["message"]
         assert lost["credentials_issued_at"] is not None
-        assert world.one.tokens.refreshes == 0  # a 403 is no token problem
+        assert world.refreshes.made == 0  # a 403 is no token problem
         assert await _status(sessionmaker, world) == "active"  # the API's to change
         # Released: the refused calls wrote nothing (no lookup needed on the next try).
         assert await _ledger_states(sessionmaker, world) == ["booked", "failed", "failed"]
@@ -250,7 +250,7 @@ class TestDivisionAccess:
 
         await world.send(world.document("EXP-1"))
 
-        assert world.one.tokens.refreshes == 1
+        assert world.refreshes.made == 1
         assert not world.results(SyncFailed.TYPE)
         [lost] = world.results(IntegrationConnectionLost.TYPE)
         assert lost["reason"] == "division_access_withdrawn"

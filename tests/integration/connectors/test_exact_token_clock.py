@@ -33,4 +33,4 @@ async def test_a_refresh_refused_as_too_early_uses_the_stored_token(
 
     assert len(world.results(BookingAssigned.TYPE)) == 1
     assert world.results(SyncDeferred.TYPE) == world.results(SyncFailed.TYPE) == []
-    assert world.one.tokens.refreshes == 0  # the grant was not rotated
+    assert world.refreshes.made == 0  # the grant was not rotated

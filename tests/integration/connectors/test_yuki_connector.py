@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -291,8 +292,10 @@ async def test_a_batch_visible_only_seconds_after_its_lost_answer_is_adopted(
 async def test_plain_text_error_answers_are_retried_into_one_document_each(
     yuki: Yuki, kind: str
 ) -> None:
-    """A gateway's text page (no SOAP body) is a transient error, never a crash."""
+    """A gateway's text page (no SOAP body) is a transient error, never a crash; each
+    operation counts in the shared vendor metrics, a 429 as rate-limited."""
     await verify(yuki.connector, yuki.integration)
+    calls, limited = _vendor_counts()
     await yuki.post(
         "/_sandbox/faults",
         {
@@ -309,6 +312,18 @@ async def test_plain_text_error_answers_are_retried_into_one_document_each(
     state = await yuki.state()
     references = [d["reference"] for d in state["documents"] if d["reference"].startswith(kind)]
     assert sorted(references) == [f"{kind}-{n}" for n in range(3)]
+    calls_after, limited_after = _vendor_counts()
+    assert calls_after - calls >= 2  # the refused call and its retry at least
+    assert limited_after - limited == (1 if kind == "http_429" else 0)
+
+
+def _vendor_counts() -> tuple[float, float]:
+    """Yuki's requests and 429s so far in ``invoicesync_vendor_*_total``."""
+    calls = REGISTRY.get_sample_value(
+        "invoicesync_vendor_calls_total", {"system": "yuki", "method": "POST"}
+    )
+    limited = REGISTRY.get_sample_value("invoicesync_vendor_rate_limited_total", {"system": "yuki"})
+    return calls or 0.0, limited or 0.0
 
 
 async def test_payments_are_read_back_once_per_change(

@@ -54,7 +54,7 @@ class ReadingConnector(FakeConnector):
         for page in range(self.pages):
             if self.break_after is not None and page >= self.break_after:
                 raise TransientError("503 from the fake")
-            count_call()
+            count_call("fake", "GET")
             yield [
                 RemoteEntry(remote_id=f"{page}-{i}", gross=Decimal("1.00"), date=period.start)
                 for i in range(150)

@@ -46,7 +46,7 @@ class ExactPacing:
     def _observe(
         self, scope: str, attempt: Attempt, response: httpx.Response, failure: SyncError | None
     ) -> None:
-        if errors.counts_towards_block(response):
+        if errors.counts_towards_block(failure):
             attempt.failed()
         _observe_windows(self._budget, self._daily, scope, response.headers)
         if isinstance(failure, RateLimited):

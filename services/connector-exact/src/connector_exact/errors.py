@@ -94,10 +94,12 @@ def classify(
     return PermanentError(_code_for(error_message(response), status), error_message(response))
 
 
-def counts_towards_block(response: httpx.Response) -> bool:
-    """Whether Exact counts the answer towards its hour-long block of the app: its errors
-    (400/401/403/404 in its documentation; any 4xx here), never a 429."""
-    return 400 <= response.status_code < 500 and response.status_code != 429
+def counts_towards_block(failure: SyncError | None) -> bool:
+    """Whether Exact counts an answer towards its hour-long block of the app, read from
+    the decision on it (no status code is read outside ``classify``): its errors
+    (400/401/403/404 in its documentation) are the refusals, ``PermanentError`` (a lost
+    grant or division included); never a 429 (``RateLimited``) nor a 5xx."""
+    return isinstance(failure, PermanentError)
 
 
 def division_access_withdrawn(division: int | None, said: str) -> AuthorizationLost:

@@ -22,7 +22,6 @@ class OpenedVouchers:
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
         self._size = size
         self._vouchers: OrderedDict[tuple[str, str], tuple[str, dict[str, Any]]] = OrderedDict()
-        self.hits = 0
 
     def get(self, scope: str, row: dict[str, Any]) -> dict[str, Any] | None:
         """The voucher of a voucherlist ``row`` as opened before, if it has not changed."""
@@ -32,7 +31,6 @@ class OpenedVouchers:
         if not updated or kept is None or kept[0] != updated:
             return None
         self._vouchers.move_to_end(key)
-        self.hits += 1
         return kept[1]
 
     def put(self, scope: str, voucher: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ from connector_yuki.documents import InvoiceResult
 from invoicesync_shared.connectors.errors import (
     AuthorizationLost,
     PermanentError,
+    RateLimited,
     SyncError,
     TransientError,
     UnknownOutcome,
@@ -72,10 +73,16 @@ def classify_call(
 
 
 def classify_status(status: int, retry_after: float | None, *, is_write: bool) -> SyncError:
-    """An HTTP status without a SOAP fault in the body (proxies, gateways, rate limits)."""
+    """An HTTP status without a SOAP fault in the body (proxies, gateways, rate limits).
+
+    A 401 means what it means for every system: our credentials are refused, a lost
+    connection for the user to mend (here: a new key), never a document's failure; a
+    403 is access denied, as for Exact and Lexware."""
     if status == 429:
-        return TransientError("Yuki rate limit reached", retry_after=retry_after)
-    if status in (401, 403):
+        return RateLimited("Yuki rate limit reached", retry_after=retry_after)
+    if status == 401:
+        return key_refused(f"HTTP {status}")
+    if status == 403:
         return PermanentError("access_denied", f"Yuki refused access (HTTP {status}).")
     if status >= 500 and is_write:
         return UnknownOutcome(f"Yuki answered {status} to a write")

@@ -21,8 +21,9 @@ from connector_yuki.documents import (
     parse_import_response,
     parse_outstanding_items,
 )
-from invoicesync_shared.connectors.call_count import count_call
+from invoicesync_shared.connectors.call_count import count_call, count_decision
 
+SYSTEM = "yuki"
 SALES, ACCOUNTING = "Sales", "Accounting"
 _PARSER: Any = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 
@@ -122,11 +123,13 @@ class YukiSoap:
     async def _call(self, service: str, operation: str, *, is_write: bool, **params: Any) -> Any:
         try:
             proxy = await self._service(service)
-            count_call()
+            count_call(SYSTEM, "POST")  # each operation is one SOAP POST
             return await getattr(proxy, operation)(**params)
         except Exception as exc:
             admin = params.get("administrationId") or params.get("administrationID")
-            raise errors.classify_call(exc, is_write=is_write, administration=admin) from exc
+            decision = errors.classify_call(exc, is_write=is_write, administration=admin)
+            count_decision(SYSTEM, decision)
+            raise decision from exc
 
     async def _service(self, name: str) -> Any:
         if name not in self._clients:

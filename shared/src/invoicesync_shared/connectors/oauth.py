@@ -38,6 +38,7 @@ from invoicesync_shared.connectors.errors import AuthorizationLost, TransientErr
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.engine import standalone
 from invoicesync_shared.db.models import Integration
+from invoicesync_shared.metrics import TOKEN_REFRESHES
 from invoicesync_shared.states import IntegrationStatus
 
 log = structlog.get_logger()
@@ -105,7 +106,6 @@ class TokenStore:
         self._box = box
         self._app = app
         self._lease = lease
-        self.refreshes = 0  # for tests and metrics
 
     async def access_token(self, integration_id: uuid.UUID) -> str:
         async with self._standalone() as session:
@@ -128,10 +128,10 @@ class TokenStore:
 
     async def keep_alive(self, integration_id: uuid.UUID, *, refreshed_before: datetime) -> bool:
         """Refresh the grant if it was last refreshed before ``refreshed_before``, so an
-        idle integration's refresh token never reaches its idle expiry; whether it was."""
-        before = self.refreshes
-        await self.refresh(integration_id, failed_token=None, refreshed_before=refreshed_before)
-        return self.refreshes > before
+        idle integration's refresh token never reaches its idle expiry; whether it was
+        (by this call: one another replica made meanwhile is not ours to count)."""
+        _, refreshed = await self._obtain(integration_id, None, refreshed_before)
+        return refreshed
 
     async def refresh(
         self,
@@ -147,6 +147,16 @@ class TokenStore:
         ``refreshed_before`` (keep-alive), the grant is refreshed only when it was last
         refreshed earlier, and then whether or not its access token is still fresh.
         """
+        token, _ = await self._obtain(integration_id, failed_token, refreshed_before)
+        return token
+
+    async def _obtain(
+        self,
+        integration_id: uuid.UUID,
+        failed_token: str | None,
+        refreshed_before: datetime | None,
+    ) -> tuple[str, bool]:
+        """The token ``refresh`` returns, and whether this call refreshed it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 2 * self._lease.total_seconds()
         while True:
@@ -154,7 +164,7 @@ class TokenStore:
             if isinstance(outcome, _Lease):
                 return await self._refresh_holding(integration_id, outcome, failed_token)
             if outcome is not None:
-                return outcome
+                return outcome, False
             if loop.time() > deadline:
                 raise TransientError("another replica is still refreshing the token")
             await asyncio.sleep(REFRESH_POLL_SECONDS)
@@ -201,7 +211,8 @@ class TokenStore:
 
     async def _refresh_holding(
         self, integration_id: uuid.UUID, lease: _Lease, failed_token: str | None
-    ) -> str:
+    ) -> tuple[str, bool]:
+        """The token, and whether the token endpoint gave a new one."""
         try:
             token = await self._request_refresh(lease.refresh_token)
         except _TooEarly as exc:
@@ -210,7 +221,7 @@ class TokenStore:
             trusted = await self._trust_stored(integration_id, lease, failed_token)
             if trusted is None:
                 raise TransientError("token refresh too early", retry_after=30.0) from exc
-            return trusted
+            return trusted, False
         except OAuthError as exc:
             await self._remember_refusal(integration_id, lease, exc)
             raise _lost(lease, exc) from exc
@@ -220,9 +231,9 @@ class TokenStore:
             await self._release(integration_id, lease)  # (a dead holder's lease lapses)
             raise
         stored = await self._store(integration_id, lease, token)
-        self.refreshes += 1
+        TOKEN_REFRESHES.labels(lease.system).inc()
         log.info("token refreshed", integration_id=str(integration_id), stored=stored)
-        return str(token["access_token"])
+        return str(token["access_token"]), True
 
     async def _store(self, integration_id: uuid.UUID, lease: _Lease, token: dict[str, Any]) -> bool:
         """The new pair replaces exactly the refresh token it was refreshed from (compared

@@ -24,11 +24,10 @@ from typing import Any, Protocol
 
 import httpx
 
-from invoicesync_shared.connectors.call_count import count_call
-from invoicesync_shared.connectors.errors import AuthorizationLost, RateLimited, SyncError
+from invoicesync_shared.connectors.call_count import count_call, count_decision
+from invoicesync_shared.connectors.errors import AuthorizationLost, SyncError
 from invoicesync_shared.connectors.pacing import Pacer
 from invoicesync_shared.connectors.transport import transport_error
-from invoicesync_shared.metrics import VENDOR_CALLS, VENDOR_RATE_LIMITED
 
 
 @dataclass(frozen=True)
@@ -197,13 +196,11 @@ class VendorClient:
     @contextlib.asynccontextmanager
     async def _attempt(self, call: Call) -> AsyncIterator[Callable[[httpx.Response], None]]:
         async with self._pacing.attempt(call) as observe:
-            VENDOR_CALLS.labels(self._system, call.method).inc()
-            count_call()
+            count_call(self._system, call.method)
 
             def answered(response: httpx.Response) -> None:
                 failure = self._decide(response, call)
-                if isinstance(failure, RateLimited):
-                    VENDOR_RATE_LIMITED.labels(self._system).inc()
+                count_decision(self._system, failure)
                 observe(response, failure)
 
             yield answered
