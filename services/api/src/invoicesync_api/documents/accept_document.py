@@ -1,6 +1,7 @@
 """Accepting a new document (POST /v1/invoices, /v1/credit-notes): the Idempotency-Key
 protocol around the accept path's two statements (documents/accept.py), which run
 autocommitted on one connection, without a session or a transaction of the request's.
+The first of them claims the key, so a new key costs no statement of its own.
 """
 
 from __future__ import annotations
@@ -11,7 +12,12 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from invoicesync_api.documents import accept, service
-from invoicesync_api.documents.idempotency import IdempotencyKeys, StoredResponse, request_hash
+from invoicesync_api.documents.idempotency import (
+    Claimed,
+    IdempotencyKeys,
+    StoredResponse,
+    request_hash,
+)
 from invoicesync_api.documents.schemas import DocumentIn, DocumentOut
 from invoicesync_api.errors.exceptions import Unavailable
 from invoicesync_api.i18n.catalog import N_
@@ -49,25 +55,46 @@ class AcceptDocument:
         IdempotencyKeyReused (the key came with another body), NotFound and Unprocessable
         (the document's checks), Unavailable (the integrations kept changing)."""
         if not idempotency_key:
-            return await self._accept(body, kind, partner_id, None)
+            return await self._accept(body, kind, partner_id, None, None)
         digest = request_hash("POST", path, body.model_dump(mode="json"))
-        claim = await self._keys.claim(partner_id, idempotency_key, digest)
-        if isinstance(claim, StoredResponse):
-            return claim
+        claim = accept.Claim(idempotency_key, digest, uuid.uuid4())
         try:
-            return await self._accept(body, kind, partner_id, idempotency_key)
-        except BaseException:  # cancelled too: the key must not stay claimed for nothing
-            await self._keys.release(partner_id, idempotency_key, claim)
+            return await self._accept(body, kind, partner_id, idempotency_key, claim)
+        except accept.KeyTaken:
+            pass  # nothing claimed: the key is another request's, or holds its answer
+        except BaseException:
+            await self._release(partner_id, claim)
+            raise
+        settled = await self._keys.settle(partner_id, idempotency_key, digest, claim.token)
+        if isinstance(settled, StoredResponse):
+            return settled
+        try:  # an abandoned claim, taken over with our token: on, without claiming again
+            return await self._accept(body, kind, partner_id, idempotency_key, None)
+        except BaseException:
+            await self._release(partner_id, claim)
             raise
 
+    async def _release(self, partner_id: uuid.UUID, claim: accept.Claim) -> None:
+        """Cancelled too: the key must not stay claimed for nothing. Deletes only a claim
+        holding our token and no answer, so it is safe whether or not the claim was made."""
+        await self._keys.release(partner_id, claim.key, Claimed(claim.token))
+
     async def _accept(
-        self, body: DocumentIn, kind: str, partner_id: uuid.UUID, idempotency_key: str | None
+        self,
+        body: DocumentIn,
+        kind: str,
+        partner_id: uuid.UUID,
+        idempotency_key: str | None,
+        claim: accept.Claim | None,
     ) -> DocumentOut:
         async with autocommit(self._engine) as connection:
             for _ in range(ACCEPT_ATTEMPTS):
-                out = await self._attempt(connection, body, kind, partner_id, idempotency_key)
+                out = await self._attempt(
+                    connection, body, kind, partner_id, idempotency_key, claim
+                )
                 if out is not None:
                     return out
+                claim = None  # claimed by the first read
         raise Unavailable(
             N_(
                 "The client's integrations kept changing while the document was accepted; "
@@ -82,11 +109,13 @@ class AcceptDocument:
         kind: str,
         partner_id: uuid.UUID,
         idempotency_key: str | None,
+        claim: accept.Claim | None,
     ) -> DocumentOut | None:
-        """One read and one write; None if the client's integrations changed between them
-        (a relink or deactivation at that moment): nothing was written, read again."""
+        """One read (claiming the key, if ``claim``) and one write; None if the client's
+        integrations changed between them (a relink or deactivation at that moment):
+        nothing was written, read again."""
         new = await service.create(
-            connection, body, kind, partner_id, max_days_ahead=self._max_days_ahead
+            connection, body, kind, partner_id, max_days_ahead=self._max_days_ahead, claim=claim
         )
         out = service.to_out(new.document, new.states)
         answer = None
