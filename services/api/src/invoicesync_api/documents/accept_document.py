@@ -7,7 +7,7 @@ The first of them claims the key, so a new key costs no statement of its own.
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -18,7 +18,7 @@ from invoicesync_api.documents.idempotency import (
     StoredResponse,
     request_hash,
 )
-from invoicesync_api.documents.schemas import DocumentIn, DocumentOut
+from invoicesync_api.documents.schemas import DocumentIn
 from invoicesync_api.errors.exceptions import Unavailable
 from invoicesync_api.i18n.catalog import N_
 from invoicesync_shared.db.engine import autocommit
@@ -33,7 +33,9 @@ class AcceptDocument:
     sync rows, its event and the answer, and let the key go again if that fails.
 
     Usage: ``accepted = await accept_document(body, "invoice", partner_id, path=...,
-    idempotency_key=...)``; a ``StoredResponse`` is an answer to replay as it is."""
+    idempotency_key=...)``: the new document's answer as JSON (a ``DocumentOut``, dumped
+    once: the same dict is stored for replays and sent), or a ``StoredResponse``, an
+    answer to replay as it is."""
 
     def __init__(self, engine: AsyncEngine, keys: IdempotencyKeys, *, max_days_ahead: int) -> None:
         self._engine = engine
@@ -48,7 +50,7 @@ class AcceptDocument:
         *,
         path: str,
         idempotency_key: str | None,
-    ) -> DocumentOut | StoredResponse:
+    ) -> dict[str, Any] | StoredResponse:
         """The document stored, or the answer stored for the same key and body.
 
         Raises Conflict (the key's first request is in flight, or the number is taken),
@@ -86,7 +88,7 @@ class AcceptDocument:
         partner_id: uuid.UUID,
         idempotency_key: str | None,
         claim: accept.Claim | None,
-    ) -> DocumentOut:
+    ) -> dict[str, Any]:
         async with autocommit(self._engine) as connection:
             for _ in range(ACCEPT_ATTEMPTS):
                 out = await self._attempt(
@@ -110,17 +112,17 @@ class AcceptDocument:
         partner_id: uuid.UUID,
         idempotency_key: str | None,
         claim: accept.Claim | None,
-    ) -> DocumentOut | None:
+    ) -> dict[str, Any] | None:
         """One read (claiming the key, if ``claim``) and one write; None if the client's
         integrations changed between them (a relink or deactivation at that moment):
         nothing was written, read again."""
         new = await service.create(
             connection, body, kind, partner_id, max_days_ahead=self._max_days_ahead, claim=claim
         )
-        out = service.to_out(new.document, new.states)
+        out = service.to_out(new.document, new.states).model_dump(mode="json")
         answer = None
         if idempotency_key:
-            answer = accept.Answer(partner_id, idempotency_key, 201, out.model_dump(mode="json"))
+            answer = accept.Answer(partner_id, idempotency_key, 201, out)
         if await accept.store(connection, new.document, new.states, new.announcement, answer):
             return out
         return None
