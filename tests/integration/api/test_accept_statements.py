@@ -30,9 +30,9 @@ from tests.support.servers import serve_in_thread
 # claim with the read of the client, its integrations and the number's duplicate (one
 # statement), and the write of the document, its sync rows, its event and the answer (one).
 POST_STATEMENTS = 3
-# A replay: the lookup, the claim that finds the key taken, and the stored answer read
-# under its lock (BEGIN, SELECT … FOR UPDATE, COMMIT).
-REPLAY_STATEMENTS = 5
+# A replay: the lookup, and the claim that finds the key taken, with the answer stored
+# under it (read by the same statement).
+REPLAY_STATEMENTS = 2
 
 
 class Statements:

@@ -74,7 +74,12 @@ class Claim:
 
 class KeyTaken(Exception):
     """The key of the request's ``Claim`` is there already (another request's claim, or
-    its stored answer): nothing was claimed; the caller settles it (idempotency.py)."""
+    its stored answer): nothing was claimed. ``answer``: the answer stored under it for
+    the same body, to replay as it is; else the caller settles it (idempotency.py)."""
+
+    def __init__(self, answer: tuple[int, dict[str, Any]] | None = None) -> None:
+        super().__init__()
+        self.answer = answer
 
 
 @dataclass(frozen=True)
@@ -141,9 +146,26 @@ def _context_statement() -> Select[Any]:
         .cte("claim")
     )
     claimed = select(func.count()).select_from(claim).scalar_subquery() > 0
+    # A key found taken: its row as committed before this statement (none if it was claimed
+    # meanwhile), read only then. A stored answer for the same body is replayed from it.
+    existing = (
+        select(
+            KEYS.c.request_hash.label("taken_hash"),
+            KEYS.c.response_status.label("taken_status"),
+            KEYS.c.response_body.label("taken_body"),
+        )
+        .where(
+            KEYS.c.partner_id == bindparam("partner"),
+            KEYS.c.key == claim_key,
+            ~select(claim.c.key).exists(),
+        )
+        .subquery("taken")
+    )
     # Always one row at least (the claim's outcome), the client's columns null if none.
     one = select(literal(1).label("one")).subquery("one")
-    return select(claimed.label("claimed"), *found.c).select_from(one.outerjoin(found, true()))
+    return select(claimed.label("claimed"), *found.c, *existing.c).select_from(
+        one.outerjoin(found, true()).outerjoin(existing, true())
+    )
 
 
 CONTEXT = _context_statement()
@@ -178,7 +200,8 @@ async def context(
     ).all()
     first = rows[0]
     if claim is not None and not first.claimed:
-        raise KeyTaken
+        stored = first.taken_hash == claim.request_hash and first.taken_status is not None
+        raise KeyTaken((first.taken_status, first.taken_body) if stored else None)
     if first.id is None:
         return None
     client = Client(id=first.id, **{name: getattr(first, name) for name in COMPANY_COLUMNS})

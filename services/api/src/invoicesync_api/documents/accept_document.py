@@ -62,8 +62,9 @@ class AcceptDocument:
         claim = accept.Claim(idempotency_key, digest, uuid.uuid4())
         try:
             return await self._accept(body, kind, partner_id, idempotency_key, claim)
-        except accept.KeyTaken:
-            pass  # nothing claimed: the key is another request's, or holds its answer
+        except accept.KeyTaken as taken:  # nothing claimed: the key is another request's
+            if taken.answer is not None:  # ... and holds the answer to this very body
+                return StoredResponse(*taken.answer)
         except BaseException:
             await self._release(partner_id, claim)
             raise
