@@ -148,6 +148,7 @@ async def run(options: Options) -> list[Figure]:
                 loads["bare"].append(await drive_bare(f"r{round_}"))
                 for limits in order:
                     if limits != running_with:
+                        progress(NAME, f"restarting the API with its limits {limits}")
                         _restart_api(running, LIMITS[limits])
                         running_with = limits
                     if limits == "off":
@@ -157,6 +158,7 @@ async def run(options: Options) -> list[Figure]:
                     with sampler.loaded() as usage:
                         loads["on"].append(await drive_api(f"on{round_}"))
             partner.close()
+            progress(NAME, "loads done; stopping")
     return _figures(loads, _usage_note(usage), sampler)
 
 
