@@ -69,6 +69,27 @@ async def test_a_document_accepted_during_a_relink_is_synced_there(
     assert await sync_rows(sessionmaker, created.json()["id"]) == {integration: "pending"}
 
 
+async def test_a_keyed_document_read_again_after_a_relink_keeps_its_claim(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The relink makes the write find the integrations changed, so the accept path reads
+    again: that read must not claim the key a second time (it is this request's already),
+    and the answer stored under the key is the one sent."""
+    integration = await add_integration(sessionmaker, client_id, status="deactivated")
+    key = {"Idempotency-Key": f"relink-{uuid.uuid4()}"}
+    body = invoice(client_id, number="RELINK-KEYED")
+
+    def post() -> httpx.Response:
+        return partner.post("/v1/invoices", json=body, headers=key)
+
+    created = await while_changing(sessionmaker, integration, "active", post)
+    assert created.status_code == 201, created.text
+    assert await sync_rows(sessionmaker, created.json()["id"]) == {integration: "pending"}
+    again = partner.post("/v1/invoices", json=body, headers=key)
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == created.json()
+
+
 async def test_a_document_accepted_during_a_deactivation_is_not_sent_there(
     partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:

@@ -42,7 +42,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
-def get_settings(request: Request) -> ApiSettings:
+async def get_settings(request: Request) -> ApiSettings:
     settings: ApiSettings = request.app.state.settings
     return settings
 
@@ -90,8 +90,10 @@ async def require_admin(settings: SettingsDep, credentials: BearerDep) -> None:
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def get_language(request: Request, caller: CallerDep) -> str:
-    """The language of the answer: ``Accept-Language``, else the caller's partner's."""
+async def get_language(request: Request, caller: CallerDep) -> str:
+    """The language of the answer: ``Accept-Language``, else the caller's partner's.
+    Async though it awaits nothing: FastAPI runs a plain function in a worker thread,
+    a thread hop on every request."""
     return language_of(request.scope)
 
 

@@ -1,5 +1,6 @@
-"""The accept path's storage: what a new document needs read in one statement, and the
-document, its sync rows, its outbox event and the idempotent answer written in one more.
+"""The accept path's storage: what a new document needs read in one statement (which also
+claims the request's Idempotency-Key), and the document, its sync rows, its outbox event
+and the idempotent answer written in one more.
 
 The write checks that the client's integrations are still those the read found: it holds
 them (``FOR KEY SHARE``) while it runs, and writes nothing if one was connected, relinked
@@ -7,9 +8,14 @@ or deactivated since. Every status change of an integration locks its row (``FOR
 first, so a change and an acceptance are ordered: a repair's sync run sees the document, or
 the document sees the integration active; never neither.
 
+The claim rides on the read: the read is autocommitted, so a concurrent request with the
+same key sees the claim as soon as the read returns, as it saw a claim made by a statement of
+its own (documents/idempotency.py); the key is claimed before the document is checked.
+
 Accepting documents is the API's hot path, and its cost is round trips and per-statement
-work, not SQL: both statements are built once with bind parameters (compiled once, prepared
-once per connection) and run autocommitted, without BEGIN and COMMIT. The write is a single
+work, not SQL (tests/integration/api/test_accept_statements.py counts them): both
+statements are built once with bind parameters (compiled once, prepared once per
+connection) and run autocommitted, without BEGIN and COMMIT. The write is a single
 statement, so it is atomic on its own: the document, its sync rows, its event and the stored
 answer are there together, or none of them is.
 """
@@ -37,6 +43,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, aggregate_order_by
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from invoicesync_api.db.models import Client, Document, DocumentSync, IdempotencyKey
@@ -53,6 +60,26 @@ KEYS = cast(Table, IdempotencyKey.__table__)
 INTEGRATIONS = fanout.INTEGRATIONS
 
 COMPANY_COLUMNS = ("name", "vat_number", "company_number", "address", "country", "email")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An Idempotency-Key to claim with the read: a new row holding ``token``, unless the
+    partner's key is there already."""
+
+    key: str
+    request_hash: str
+    token: uuid.UUID
+
+
+class KeyTaken(Exception):
+    """The key of the request's ``Claim`` is there already (another request's claim, or
+    its stored answer): nothing was claimed. ``answer``: the answer stored under it for
+    the same body, to replay as it is; else the caller settles it (idempotency.py)."""
+
+    def __init__(self, answer: tuple[int, dict[str, Any]] | None = None) -> None:
+        super().__init__()
+        self.answer = answer
 
 
 @dataclass(frozen=True)
@@ -87,7 +114,7 @@ def _context_statement() -> Select[Any]:
         .scalar_subquery()
     )
     eligible = fanout.takes_part(bindparam("now", type_=INTEGRATIONS.c.activated_at.type))
-    return (
+    found = (
         select(
             *(CLIENTS.c[name] for name in ("id", *COMPANY_COLUMNS)),
             INTEGRATIONS.c.id.label("integration_id"),
@@ -100,6 +127,44 @@ def _context_statement() -> Select[Any]:
             CLIENTS.outerjoin(INTEGRATIONS, (INTEGRATIONS.c.client_id == CLIENTS.c.id) & eligible)
         )
         .where(CLIENTS.c.id == bindparam("client_id"), CLIENTS.c.partner_id == bindparam("partner"))
+        .subquery("found")
+    )
+    claim_key = bindparam("claim_key", type_=KEYS.c.key.type)
+    claim = (
+        pg_insert(KEYS)
+        .from_select(
+            ["partner_id", "key", "request_hash", "claim_token"],
+            select(
+                bindparam("partner", type_=KEYS.c.partner_id.type),
+                claim_key,
+                bindparam("claim_hash", type_=KEYS.c.request_hash.type),
+                bindparam("claim_token", type_=KEYS.c.claim_token.type),
+            ).where(claim_key.is_not(None)),
+        )
+        .on_conflict_do_nothing()
+        .returning(KEYS.c.key)
+        .cte("claim")
+    )
+    claimed = select(func.count()).select_from(claim).scalar_subquery() > 0
+    # A key found taken: its row as committed before this statement (none if it was claimed
+    # meanwhile), read only then. A stored answer for the same body is replayed from it.
+    existing = (
+        select(
+            KEYS.c.request_hash.label("taken_hash"),
+            KEYS.c.response_status.label("taken_status"),
+            KEYS.c.response_body.label("taken_body"),
+        )
+        .where(
+            KEYS.c.partner_id == bindparam("partner"),
+            KEYS.c.key == claim_key,
+            ~select(claim.c.key).exists(),
+        )
+        .subquery("taken")
+    )
+    # Always one row at least (the claim's outcome), the client's columns null if none.
+    one = select(literal(1).label("one")).subquery("one")
+    return select(claimed.label("claimed"), *found.c, *existing.c).select_from(
+        one.outerjoin(found, true()).outerjoin(existing, true())
     )
 
 
@@ -114,8 +179,10 @@ async def context(
     kind: str,
     number: str,
     now: datetime,
+    claim: Claim | None = None,
 ) -> Context | None:
-    """None: the partner has no such client."""
+    """None: the partner has no such client. Raises KeyTaken if ``claim`` was not taken
+    (what was read is then of no use)."""
     rows = (
         await connection.execute(
             CONTEXT,
@@ -125,12 +192,18 @@ async def context(
                 "kind": kind,
                 "number": number,
                 "now": now,
+                "claim_key": claim.key if claim else None,
+                "claim_hash": claim.request_hash if claim else None,
+                "claim_token": claim.token if claim else None,
             },
         )
     ).all()
-    if not rows:
-        return None
     first = rows[0]
+    if claim is not None and not first.claimed:
+        stored = first.taken_hash == claim.request_hash and first.taken_status is not None
+        raise KeyTaken((first.taken_status, first.taken_body) if stored else None)
+    if first.id is None:
+        return None
     client = Client(id=first.id, **{name: getattr(first, name) for name in COMPANY_COLUMNS})
     integrations = [
         Integration(

@@ -1,10 +1,11 @@
 """Idempotency-Key semantics: the same key and body replay the stored answer, another
 body is a 422, and a key whose first request is still running is a 409.
 
-The key is claimed outside the request's transaction (one autocommitted statement), so
-a concurrent request sees the claim at once instead of waiting for the first request's
+The key is claimed outside the request's transaction (one autocommitted statement: on the
+accept path, the statement that reads what the document needs, documents/accept.py), so a
+concurrent request sees the claim at once instead of waiting for the first request's
 transaction. The answer is stored by the statement that stores what it describes
-(documents/accept.py).
+(documents/accept.py). A key found taken is settled here (``settle``).
 
 A claim older than the in-flight window (database clock) is taken over with a new claim
 token; a release deletes only the claim holding its own token, so a request whose claim
@@ -89,7 +90,7 @@ class IdempotencyKeys:
         token = uuid.uuid4()
         if await self._insert_claim(partner_id, key, digest, token):
             return Claimed(token)
-        return await self._existing_claim(partner_id, key, digest, token)
+        return await self.settle(partner_id, key, digest, token)
 
     async def _insert_claim(
         self, partner_id: uuid.UUID, key: str, digest: str, token: uuid.UUID
@@ -102,9 +103,11 @@ class IdempotencyKeys:
             )
         return inserted is not None
 
-    async def _existing_claim(
+    async def settle(
         self, partner_id: uuid.UUID, key: str, digest: str, token: uuid.UUID
     ) -> Claimed | StoredResponse:
+        """The key was found taken: its stored answer to replay, or the claim taken over
+        with ``token`` if its request was abandoned. Raises 409/422."""
         in_flight = func.make_interval(0, 0, 0, 0, 0, 0, literal(self._in_flight_seconds, Float()))
         async with self._sessionmaker.begin() as session:
             row = (

@@ -49,7 +49,7 @@ def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: s
         caller: CallerDep,
         language: LanguageDep,
         idempotency_key: IdempotencyKeyHeader = None,
-    ) -> DocumentOut | JSONResponse:
+    ) -> JSONResponse:
         # No session: AcceptDocument runs its statements autocommitted on a connection.
         accept_document: AcceptDocument = request.app.state.accept_document
         accepted = await accept_document(
@@ -62,10 +62,8 @@ def document_router(kind: Literal["invoice", "credit_note"], prefix: str, tag: s
                 status_code=accepted.status,
                 headers={"Idempotent-Replayed": "true"},
             )
-        if language == "en":
-            return accepted
-        answer = service.localised_answer(accepted.model_dump(mode="json"), language)
-        return JSONResponse(answer, status_code=201)
+        # Already a DocumentOut as JSON: sent as it is, not validated and dumped again.
+        return JSONResponse(service.localised_answer(accepted, language), status_code=201)
 
     _add_read_routes(router, kind, examples)
 

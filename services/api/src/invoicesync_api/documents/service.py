@@ -98,6 +98,18 @@ async def _check_credited_invoice(
         raise Unprocessable(N_("credit_note_for must be the id of an invoice of the same client."))
 
 
+def _check(body: DocumentIn, max_days_ahead: int) -> totals.Totals:
+    """The checks of a new document that need no database: its dates and totals."""
+    rules.check_dates(
+        {"issue_date": body.issue_date, "due_date": body.due_date},
+        max_days_ahead=max_days_ahead,
+        issue_date=body.issue_date,
+    )
+    computed = totals.compute(body.lines)
+    totals.check_declared(computed, body.totals)
+    return computed
+
+
 @dataclass(frozen=True)
 class NewDocument:
     """A document built from a POST, with its sync rows and event, not yet stored."""
@@ -114,15 +126,14 @@ async def create(
     partner_id: uuid.UUID,
     *,
     max_days_ahead: int,
+    claim: accept.Claim | None = None,
 ) -> NewDocument:
-    """Check a new document against the rules and build what storing it writes."""
-    rules.check_dates(
-        {"issue_date": body.issue_date, "due_date": body.due_date},
-        max_days_ahead=max_days_ahead,
-        issue_date=body.issue_date,
-    )
-    computed = totals.compute(body.lines)
-    totals.check_declared(computed, body.totals)
+    """Check a new document against the rules and build what storing it writes.
+
+    With ``claim``, its key is claimed by the read (raises accept.KeyTaken if it is taken)
+    before the document is checked: a replay answers what was stored, whatever the checks
+    would say today. Without, the checks that need no database come first."""
+    computed = _check(body, max_days_ahead) if claim is None else None
     now = datetime.now(UTC)
     found = await accept.context(
         connection,
@@ -131,7 +142,9 @@ async def create(
         kind=kind,
         number=body.number,
         now=now,
+        claim=claim,
     )
+    computed = computed or _check(body, max_days_ahead)
     if found is None:
         raise NotFound(N_("No such client."))
     if found.duplicate_id is not None:
