@@ -296,19 +296,32 @@ class RateLimits:
             return await self._from_row(request, key_hash, now)
         lease = self._leases.get(key_hash)
         if lease is None or not lease.usable(now):
-            # One new lease per key at a time on this replica: the requests that find none
-            # wait for it rather than each taking a slice (which could strand up to a slice
-            # per waiting request here while other replicas are refused).
-            lock = self._locks.setdefault(key_hash, asyncio.Lock())
-            async with lock:
-                now = _microseconds()  # after the wait: a lease granted meanwhile is usable
-                lease = self._leases.get(key_hash)
-                if lease is None or not lease.usable(now):
-                    return await self._from_row(request, key_hash, now)
+            renewed = await self._renewed(request, key_hash)
+            if isinstance(renewed, UsableKey):
+                return renewed
+            lease, now = renewed
         key, _, _ = await self._check(request, key_hash, now, None)
-        if lease.usable(now):  # not spent meanwhile by other requests of this replica
+        if lease.usable(now):  # not spent or expired meanwhile by other requests here
             return self._spend(request, key, lease, now)
-        return await self._from_row(request, key_hash, now)
+        renewed = await self._renewed(request, key_hash)
+        if isinstance(renewed, UsableKey):
+            return renewed
+        lease, now = renewed
+        return self._spend(request, key, lease, now)
+
+    async def _renewed(self, request: Request, key_hash: str) -> UsableKey | tuple[Lease, int]:
+        """A usable lease for the key, or the request admitted on the shared row (which
+        grants the next lease). One new lease per key at a time on this replica: the requests
+        that find none wait for it rather than each taking a slice (which would strand a
+        slice per waiting request here while other replicas are refused, and queue a bucket
+        statement per request on the one row)."""
+        lock = self._locks.setdefault(key_hash, asyncio.Lock())
+        async with lock:
+            now = _microseconds()  # after the wait: a lease granted meanwhile is usable
+            lease = self._leases.get(key_hash)
+            if lease is None or not lease.usable(now):
+                return await self._from_row(request, key_hash, now)
+        return lease, now
 
     async def _from_row(self, request: Request, key_hash: str, now: int) -> UsableKey:
         """The request on the shared row: a lease of ``lease_size`` (the request spends one
