@@ -52,22 +52,22 @@ router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schem
 
 
 async def _endpoints(db: AsyncSession, partner_id: uuid.UUID) -> list[dict[str, Any]]:
-    """Each endpoint with its newest deliveries, each delivery with its attempts."""
-    shown = []
+    """Each endpoint with its newest deliveries, each delivery with its attempts: the
+    attempts of all the page's deliveries in one statement, not one per delivery."""
+    listed = []
     for endpoint in await webhooks.list_endpoints(db, partner_id):
         deliveries, _next = await webhooks.list_deliveries(
             db, endpoint.id, limit=DELIVERIES_SHOWN, cursor=None
         )
-        shown.append(
-            {
-                "endpoint": endpoint,
-                "deliveries": [
-                    {"delivery": d, "attempts": await webhooks.list_attempts(db, d.id)}
-                    for d in deliveries
-                ],
-            }
-        )
-    return shown
+        listed.append((endpoint, deliveries))
+    attempts = await webhooks.attempts_of(db, [d.id for _, ds in listed for d in ds])
+    return [
+        {
+            "endpoint": endpoint,
+            "deliveries": [{"delivery": d, "attempts": attempts[d.id]} for d in deliveries],
+        }
+        for endpoint, deliveries in listed
+    ]
 
 
 async def _webhooks_page(
