@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invoicesync_api.api_keys.scopes import Scope
 from invoicesync_api.clients import repository as clients
 from invoicesync_api.console import inbox, repository, session
+from invoicesync_api.console.entry_links import entry_url
 from invoicesync_api.console.health import Activity, health
 from invoicesync_api.console.i18n import ENDONYMS, Translator, remember, translator
 from invoicesync_api.console.labels import (
@@ -533,19 +534,32 @@ async def run_progress(
 
 
 @router.get("/inbox", response_class=HTMLResponse)
-async def inbox_page(request: Request, viewer: ViewerDep, db: SessionDep) -> Response:
-    """Failed sends and integrations that need a person, across all clients, by cause."""
+async def inbox_page(
+    request: Request, viewer: ViewerDep, db: SessionDep, settings: SettingsDep
+) -> Response:
+    """Failed sends, duplicate booking numbers and integrations that need a person,
+    across all clients, by cause."""
     partner = viewer.caller.partner_id
     counts = await repository.failure_counts(db, partner)
     failures = await repository.failures(db, partner, INBOX_DOCUMENTS_SHOWN)
+    flagged_counts, flagged = await repository.flagged(db, partner, INBOX_DOCUMENTS_SHOWN)
     attention = list(await repository.integrations_needing_attention(db, partner))
+    for key, rows in flagged.items():  # a cause may hold failed and flagged sends alike
+        failures[key] = [*failures.get(key, []), *rows][:INBOX_DOCUMENTS_SHOWN]
+        counts[key] = counts.get(key, 0) + flagged_counts[key]
     return _page(
         request,
         "inbox.html",
         viewer.t,
         viewer=viewer,
         unread=await repository.count_unread(db, partner),
-        problems=inbox.group(viewer.t.locale, counts, failures, attention),
+        problems=inbox.group(
+            viewer.t.locale,
+            counts,
+            failures,
+            attention,
+            partial(entry_url, settings),
+        ),
         systems=SYSTEMS,
         integration_labels=INTEGRATION_LABELS,
         oauth_systems=OAUTH_SYSTEMS,
