@@ -5,6 +5,7 @@ same pages against the whole system in tests/e2e/test_console_integrations.py.""
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -206,3 +207,43 @@ def test_a_connection_started_through_the_api_still_answers_json(
         f"{api_url}/v1/oauth/callback", params={"state": state, "error": "access_denied"}
     )
     assert back.status_code == 200 and back.json()["status"] == "error"
+
+
+async def test_refused_settings_answer_in_the_form_naming_the_field_and_keeping_the_values(
+    api_url: str, partner: httpx.Client, client_id: str, sessionmaker: Any
+) -> None:
+    integration = await add_integration(sessionmaker, client_id)
+    with signed_in(api_url, key_of(partner)) as page:
+        one = page.get(f"/console/integrations/{integration}")
+        form = {
+            "csrf": csrf_of(one.text),
+            "sales_journal": "80",
+            "start_date": "2026-13-45",
+            "nightly_hour": "7",
+            "failure_brake_after": "9",
+            "nightly_reconciliation_days": "3",
+            "nightly_sync": "true",
+        }
+        refused = page.post(f"/console/integrations/{integration}/settings", data=form)
+        assert refused.status_code == 422, refused.text
+        html = refused.text
+        alert = re.search(r'<p class="error" role="alert" id="refused-edit"[^>]*>([^<]+)</p>', html)
+        assert alert is not None, html
+        assert alert[1].startswith("Start date: ")
+        assert re.search(
+            r'id="edit-start_date"[^>]*value="2026-13-45"[^>]*aria-invalid="true"', html
+        )
+        assert re.search(r'id="edit-sales_journal"[^>]*value="80"', html)
+        assert re.search(r'id="nightly_hour"[^>]*value="7"', html)
+        assert re.search(r'id="failure_brake_after"[^>]*value="9"', html)
+        assert re.search(r'id="nightly_sync"[^>]*checked', html)
+        german = page.post(
+            f"/console/integrations/{integration}/settings",
+            data=form,
+            headers={"Accept-Language": "de"},
+        )
+        assert german.status_code == 422 and 'data-field="start_date"' in german.text
+        assert "Startdatum: " in german.text
+    after = partner.get(f"/v1/integrations/{integration}").json()
+    assert (after["nightly_sync"], after["nightly_hour"]) == (False, 2)  # nothing kept
+    assert after["settings"]["sales_journal"] == "70"

@@ -21,6 +21,7 @@ from invoicesync_api.console import repository
 from invoicesync_api.console.health import Activity, health
 from invoicesync_api.console.i18n import _
 from invoicesync_api.console.labels import SYSTEMS, system_names
+from invoicesync_api.console.refusals import Refusal, refusal
 from invoicesync_api.console.router import (
     ConsoleRoute,
     Viewer,
@@ -31,6 +32,7 @@ from invoicesync_api.console.router import (
     _redirect,
 )
 from invoicesync_api.deps import SessionDep, SettingsDep
+from invoicesync_api.errors.exceptions import ConnectionFailed, InvalidSettings
 from invoicesync_api.integrations import actions, oauth, service
 from invoicesync_api.integrations import repository as integrations
 from invoicesync_api.integrations.schemas import IntegrationIn, IntegrationPatch
@@ -191,15 +193,40 @@ async def integration_page(
     """One integration: its settings, and for admin keys the forms to change them,
     deactivate, relink, reconnect and repair."""
     integration = await _integration(db, viewer, integration_id)
+    return await _integration_view(request, viewer, db, integration)
+
+
+NIGHTLY = ("nightly_sync", "nightly_hour", "failure_brake_after", "nightly_reconciliation_days")
+
+
+async def _integration_view(
+    request: Request,
+    viewer: Viewer,
+    db: SessionDep,
+    integration: Integration,
+    *,
+    refused: Refusal | None = None,
+    form: str | None = None,
+    entered: dict[str, Any] | None = None,
+) -> Response:
+    """The integration's page; after a refusal (422) the ``form`` that was sent shows
+    it, at its field, with what was entered (a secret is never sent back)."""
     client = await clients.get_client(db, integration.client_id, viewer.caller.partner_id)
     name = system_names(await integrations.list_for_client(db, client.id), viewer.t.gettext)
     system = integration.system
     current = {k: v for k, v in integration.settings.items() if k != "remote"}
     activity = (await repository.activity_of(db, [integration.id])).get(integration.id)
+    entered = entered or {}
+    edit_values = {**current, **entered} if form == "edit" else current
+    book_values = {**current, **entered} if form == "relink" else current
+    nightly = {n: getattr(integration, n) for n in NIGHTLY}
+    if form == "edit":
+        nightly.update({n: entered[n] for n in NIGHTLY if n in entered})
     return _page(
         request,
         "integration.html",
         viewer.t,
+        422 if refused else 200,
         viewer=viewer,
         unread=await repository.count_unread(db, viewer.caller.partner_id),
         client=client,
@@ -208,11 +235,33 @@ async def integration_page(
         health=health(integration.status, activity or Activity()),
         reason=service.integration_out(integration, language=viewer.t.locale).status_reason,
         current=[(FIELD_LABELS[k], current[k]) for k in FIELD_LABELS if current.get(k)],
-        edit=_fields(EDIT_FIELDS[system], current, set(), "edit"),
-        book=_fields(BOOK_FIELDS[system], current, set(), "relink"),
+        edit=_fields(EDIT_FIELDS[system], edit_values, set(), "edit"),
+        book=_fields(BOOK_FIELDS[system], book_values, set(), "relink"),
+        nightly=nightly,
+        refused=refused,
+        refused_form=form,
         oauth=system in oauth.OAUTH_SYSTEMS,
         deactivated=integration.status == IntegrationStatus.DEACTIVATED,
         today=clock.now().date().isoformat(),
+    )
+
+
+async def _refused_view(
+    request: Request,
+    viewer: Viewer,
+    db: SessionDep,
+    integration_id: uuid.UUID,
+    exc: ConnectionFailed | InvalidSettings,
+    form: str,
+    entered: dict[str, Any],
+) -> Response:
+    """The page again with the refusal in the form; nothing of the refused change kept."""
+    await db.rollback()
+    integration = await _integration(db, viewer, integration_id)
+    shown = (*BOOK_FIELDS[integration.system], *EDIT_FIELDS[integration.system])
+    refused = refusal(viewer.t.locale, exc, shown)
+    return await _integration_view(
+        request, viewer, db, integration, refused=refused, form=form, entered=entered
     )
 
 
@@ -246,7 +295,17 @@ async def change_settings(
         nightly_reconciliation_days=nightly_reconciliation_days,
         settings=typed or None,
     )
-    await actions.update(db, settings, _box(request), integration, body)
+    try:
+        await actions.update(db, settings, _box(request), integration, body)
+    except (ConnectionFailed, InvalidSettings) as exc:
+        entered = {
+            **typed,
+            "nightly_sync": nightly_sync,
+            "nightly_hour": nightly_hour,
+            "failure_brake_after": failure_brake_after,
+            "nightly_reconciliation_days": nightly_reconciliation_days,
+        }
+        return await _refused_view(request, viewer, db, integration_id, exc, "edit", entered)
     return _redirect(request, _back(integration))
 
 
@@ -284,7 +343,10 @@ async def relink(
     system = integration.system
     typed = await _typed(request, BOOK_FIELDS[system] + EDIT_FIELDS[system])
     typed.pop("access_key", None)  # relink keeps the stored credentials
-    await actions.relink(db, settings, _box(request), integration, typed or None)
+    try:
+        await actions.relink(db, settings, _box(request), integration, typed or None)
+    except (ConnectionFailed, InvalidSettings) as exc:
+        return await _refused_view(request, viewer, db, integration_id, exc, "relink", typed)
     return _redirect(request, _back(integration))
 
 
