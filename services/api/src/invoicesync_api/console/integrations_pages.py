@@ -23,21 +23,20 @@ from invoicesync_api.console.i18n import _
 from invoicesync_api.console.labels import SYSTEMS, system_names
 from invoicesync_api.console.refusals import Refusal, refusal
 from invoicesync_api.console.router import (
+    AdminFormDep,
     ConsoleRoute,
     Viewer,
     ViewerDep,
-    _check_csrf,
     _need_admin,
     _page,
     _redirect,
 )
-from invoicesync_api.deps import SessionDep, SettingsDep
+from invoicesync_api.deps import BoxDep, SessionDep, SettingsDep
 from invoicesync_api.errors.exceptions import ConnectionFailed, InvalidSettings
 from invoicesync_api.integrations import actions, oauth, service
 from invoicesync_api.integrations import repository as integrations
 from invoicesync_api.integrations.schemas import IntegrationIn, IntegrationPatch
 from invoicesync_shared import clock
-from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.states import IntegrationStatus
 
@@ -73,11 +72,6 @@ REQUIRED = {
     "yuki": {"access_key", "administration_id"},
     "lexware": set(),
 }
-
-
-def _box(request: Request) -> SecretBox:
-    box: SecretBox = request.app.state.box
-    return box
 
 
 async def _typed(request: Request, names: tuple[str, ...]) -> dict[str, Any]:
@@ -163,22 +157,18 @@ async def integrations_page(
 async def connect(
     request: Request,
     client_id: uuid.UUID,
-    viewer: ViewerDep,
+    viewer: AdminFormDep,
     db: SessionDep,
     settings: SettingsDep,
+    box: BoxDep,
     system: Annotated[System, Form()],
-    csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """As ``POST /v1/clients/{id}/integrations``: Exact and Lexware go on to their
     consent page; Yuki is checked at once."""
-    _check_csrf(viewer, csrf)
-    _need_admin(viewer)
     client = await clients.get_client(db, client_id, viewer.caller.partner_id)
     typed = await _typed(request, CONNECT_FIELDS[system])
     body = IntegrationIn(system=system, settings=typed)
-    integration, url = await actions.connect(
-        db, settings, _box(request), client, body, console=True
-    )
+    integration, url = await actions.connect(db, settings, box, client, body, console=True)
     if url is not None:
         return RedirectResponse(url, status_code=303)
     return _redirect(
@@ -273,19 +263,17 @@ def _back(integration: Integration) -> str:
 async def change_settings(
     request: Request,
     integration_id: uuid.UUID,
-    viewer: ViewerDep,
+    viewer: AdminFormDep,
     db: SessionDep,
     settings: SettingsDep,
+    box: BoxDep,
     nightly_hour: Annotated[int, Form(ge=0, le=23)],
     failure_brake_after: Annotated[int, Form(ge=1, le=1000)],
     nightly_reconciliation_days: Annotated[int, Form(ge=0, le=92)],
     nightly_sync: Annotated[bool, Form()] = False,
-    csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """As ``PATCH /v1/integrations/{id}``: changed settings are checked with the
     accounting system first."""
-    _check_csrf(viewer, csrf)
-    _need_admin(viewer)
     integration = await _integration(db, viewer, integration_id)
     typed = await _typed(request, EDIT_FIELDS[integration.system])
     body = IntegrationPatch(
@@ -296,7 +284,7 @@ async def change_settings(
         settings=typed or None,
     )
     try:
-        await actions.update(db, settings, _box(request), integration, body)
+        await actions.update(db, settings, box, integration, body)
     except (ConnectionFailed, InvalidSettings) as exc:
         entered = {
             **typed,
@@ -313,14 +301,11 @@ async def change_settings(
 async def deactivate(
     request: Request,
     integration_id: uuid.UUID,
-    viewer: ViewerDep,
+    viewer: AdminFormDep,
     db: SessionDep,
     from_date: Annotated[date, Form()],
-    csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """As ``POST /v1/integrations/{id}/deactivate``."""
-    _check_csrf(viewer, csrf)
-    _need_admin(viewer)
     integration = await _integration(db, viewer, integration_id)
     await actions.deactivate(db, integration, from_date)
     return _redirect(request, _back(integration))
@@ -330,21 +315,19 @@ async def deactivate(
 async def relink(
     request: Request,
     integration_id: uuid.UUID,
-    viewer: ViewerDep,
+    viewer: AdminFormDep,
     db: SessionDep,
     settings: SettingsDep,
-    csrf: Annotated[str, Form()] = "",
+    box: BoxDep,
 ) -> Response:
     """As ``POST /v1/integrations/{id}/relink``: the same book, or another one typed in;
     customer links are kept."""
-    _check_csrf(viewer, csrf)
-    _need_admin(viewer)
     integration = await _integration(db, viewer, integration_id)
     system = integration.system
     typed = await _typed(request, BOOK_FIELDS[system] + EDIT_FIELDS[system])
     typed.pop("access_key", None)  # relink keeps the stored credentials
     try:
-        await actions.relink(db, settings, _box(request), integration, typed or None)
+        await actions.relink(db, settings, box, integration, typed or None)
     except (ConnectionFailed, InvalidSettings) as exc:
         return await _refused_view(request, viewer, db, integration_id, exc, "relink", typed)
     return _redirect(request, _back(integration))
@@ -382,18 +365,14 @@ async def repair_confirmation(
 async def repair(
     request: Request,
     integration_id: uuid.UUID,
-    viewer: ViewerDep,
+    viewer: AdminFormDep,
     db: SessionDep,
     settings: SettingsDep,
+    box: BoxDep,
     from_date: Annotated[date, Form()],
-    csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """As ``POST /v1/integrations/{id}/repair`` from the confirmed date; then the run's
     live progress."""
-    _check_csrf(viewer, csrf)
-    _need_admin(viewer)
     integration = await _integration(db, viewer, integration_id)
-    done = await actions.repair(
-        db, settings, _box(request), integration, from_date, viewer.caller.partner_id
-    )
+    done = await actions.repair(db, settings, box, integration, from_date, viewer.caller.partner_id)
     return _redirect(request, f"/console/sync-runs/{done.run.id}")

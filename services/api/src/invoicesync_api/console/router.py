@@ -157,6 +157,17 @@ def _need_admin(viewer: Viewer) -> None:
         raise _Refused(viewer.t.gettext("This needs an API key with the admin scope."))
 
 
+async def get_admin_form(viewer: ViewerDep, csrf: Annotated[str, Form()] = "") -> Viewer:
+    """Every admin form's preamble: the session's token posted back, then the admin
+    scope (as the API's routes need it); refused all the same when the form is hidden."""
+    _check_csrf(viewer, csrf)
+    _need_admin(viewer)
+    return viewer
+
+
+AdminFormDep = Annotated[Viewer, Depends(get_admin_form)]
+
+
 class _Refused(ApiError):
     status, code, title = 403, "refused", N_("Refused")
 
@@ -570,14 +581,11 @@ async def inbox_page(
 async def resume_integration(
     request: Request,
     integration_id: uuid.UUID,
-    viewer: ViewerDep,
+    viewer: AdminFormDep,
     db: SessionDep,
-    csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """Send again after the failure brake paused it (as ``POST
     /v1/integrations/{id}/resume``), then back to the inbox."""
-    _check_csrf(viewer, csrf)
-    _need_admin(viewer)
     integration = await integrations.get_integration(db, integration_id, viewer.caller.partner_id)
     await brake.resume(db, integration)
     return _redirect(request, "/console/inbox")
@@ -586,15 +594,12 @@ async def resume_integration(
 @router.post("/integrations/{integration_id}/reconnect", response_class=HTMLResponse)
 async def reconnect_integration(
     integration_id: uuid.UUID,
-    viewer: ViewerDep,
+    viewer: AdminFormDep,
     db: SessionDep,
     settings: SettingsDep,
-    csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """Allow access again (as ``POST /v1/integrations/{id}/reconnect``): straight on to
     the accounting system's consent page, whose callback leads back to the console."""
-    _check_csrf(viewer, csrf)
-    _need_admin(viewer)
     integration = await integrations.get_integration(db, integration_id, viewer.caller.partner_id)
     url = integration_service.begin_reconnect(integration, settings, console=True)
     return RedirectResponse(url, status_code=303)
