@@ -115,6 +115,22 @@ async def integrations_page(
 ) -> Response:
     """The client's integrations with their health; for admin keys the forms to connect
     one (and, back from a consent page, whether it worked)."""
+    return await _integrations_view(request, viewer, db, client_id, authorised=authorised)
+
+
+async def _integrations_view(
+    request: Request,
+    viewer: Viewer,
+    db: SessionDep,
+    client_id: uuid.UUID,
+    *,
+    authorised: uuid.UUID | None = None,
+    refused: Refusal | None = None,
+    system: str | None = None,
+    entered: dict[str, Any] | None = None,
+) -> Response:
+    """The tab; after a refused connection (422) that system's form shows the refusal at
+    its field, with what was entered (the access key never sent back)."""
     client = await clients.get_client(db, client_id, viewer.caller.partner_id)
     rows = await integrations.list_for_client(db, client.id)
     names = system_names(rows, viewer.t.gettext)
@@ -133,17 +149,25 @@ async def integrations_page(
     back = next((i for i in items if i["integration"].id == authorised), None)
     connect = [
         {
-            "system": system,
-            "name": SYSTEMS[system],
-            "oauth": system in oauth.OAUTH_SYSTEMS,
-            "fields": _fields(CONNECT_FIELDS[system], {}, REQUIRED[system], system),
+            "system": shown,
+            "name": SYSTEMS[shown],
+            "oauth": shown in oauth.OAUTH_SYSTEMS,
+            "fields": _fields(
+                CONNECT_FIELDS[shown],
+                (entered or {}) if shown == system else {},
+                REQUIRED[shown],
+                shown,
+            ),
         }
-        for system in ("exact", "lexware", "yuki")
+        for shown in ("exact", "lexware", "yuki")
     ]
     return _page(
         request,
         "integrations.html",
         viewer.t,
+        422 if refused else 200,
+        refused=refused,
+        refused_form=system,
         viewer=viewer,
         unread=await repository.count_unread(db, viewer.caller.partner_id),
         client=client,
@@ -167,8 +191,15 @@ async def connect(
     consent page; Yuki is checked at once."""
     client = await clients.get_client(db, client_id, viewer.caller.partner_id)
     typed = await _typed(request, CONNECT_FIELDS[system])
-    body = IntegrationIn(system=system, settings=typed)
-    integration, url = await actions.connect(db, settings, box, client, body, console=True)
+    try:
+        body = IntegrationIn(system=system, settings=typed)
+        integration, url = await actions.connect(db, settings, box, client, body, console=True)
+    except (ConnectionFailed, InvalidSettings) as exc:
+        await db.rollback()  # a refused connection leaves nothing behind
+        refused = refusal(viewer.t.locale, exc, CONNECT_FIELDS[system])
+        return await _integrations_view(
+            request, viewer, db, client_id, refused=refused, system=system, entered=typed
+        )
     if url is not None:
         return RedirectResponse(url, status_code=303)
     return _redirect(
