@@ -7,7 +7,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import case, func, literal, or_, select
+from sqlalchemy import case, func, literal, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.console.health import Activity
@@ -169,7 +169,12 @@ async def failures(
 
 # Booked, but flagged for the repair: a number another document holds, or an entry deleted
 # in the accounting system (the partial index ix_document_syncs_flagged).
-_FLAGGED = or_(DocumentSync.duplicate_of.is_not(None), DocumentSync.error_code == MISSING)
+# The code is written into the statement, not bound: a prepared statement's generic plan
+# can use the partial index only when its predicate is visible.
+_FLAGGED = or_(
+    DocumentSync.duplicate_of.is_not(None),
+    DocumentSync.error_code == literal_column(f"'{MISSING}'"),
+)
 DUPLICATE = "duplicate_booking_number"
 _FLAGGED_CODE = case(
     (DocumentSync.duplicate_of.is_not(None), literal(DUPLICATE)), else_=literal(MISSING)
