@@ -425,3 +425,15 @@ def test_a_late_visible_batch_is_booked_but_hidden_from_lookups_until_its_delay(
     assert lookups() == [[], [], []]
     requests.post(f"{sandbox_url}/_sandbox/clock/advance", json={"seconds": 61})
     assert lookups() == [["LATE-1"], ["LATE-2"], ["LATE-1", "LATE-2"]]
+
+
+def test_a_document_has_a_read_only_page_for_the_console(sales: zeep.Client, admin: Admin) -> None:
+    """Where the console's "open in Yuki" leads under the sandbox: by DocumentID (what a
+    booking stores) or by reference (what reconciliation may store)."""
+    assert submit(sales, admin, invoice("P-1"))["succeeded"] == 1
+    [stored] = documents(admin, "P-1")
+    for key in (stored["document_id"], "P-1"):
+        page = requests.get(f"{admin.control}/documents/{key}")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert "sales invoice P-1</h1>" in page.text and "302.50" in page.text
+    assert requests.get(f"{admin.control}/documents/P-404").status_code == 404
