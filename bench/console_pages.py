@@ -173,6 +173,15 @@ CROSS JOIN (VALUES (0), (1)) i(idx)
 """
 
 
+_DUPLICATES = """
+UPDATE document_syncs s SET duplicate_of = md5('doc' || (f.g + $2))::uuid
+FROM generate_series(7, $1::int, 5000) f(g)
+WHERE s.document_id = md5('doc' || f.g)::uuid
+    AND s.integration_id = md5(md5('client' || (f.g % $2)) || 0)::uuid
+    AND s.status = 'booked'
+"""
+
+
 async def _generate(database_url: str, partner_id: uuid.UUID, documents: int) -> uuid.UUID:
     """The history; returns the id of the run in progress."""
     conn = await connect_db(database_url)
@@ -213,6 +222,9 @@ async def _generate(database_url: str, partner_id: uuid.UUID, documents: int) ->
             busy,
             RUN_DOCUMENTS,
         )
+        # One document in 5,000 holds a booking number another holds (the inbox's
+        # duplicate-number cause, from the partial index of the flagged rows).
+        await conn.execute(_DUPLICATES, documents, CLIENTS)
         await conn.execute("RESET session_replication_role")
         await conn.execute("VACUUM ANALYZE")  # as autovacuum leaves them, the newest rows too
         return run_id

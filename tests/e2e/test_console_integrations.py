@@ -19,7 +19,12 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import document_body, new_exact_division, wait_for
 from tests.e2e.test_console import SHOTS, look, sign_in
-from tests.e2e.test_exact_seed_scenario import division_state, settled
+from tests.support.duplicates import (
+    book_a_duplicate,
+    delete_newest_entries,
+    division_state,
+    settled,
+)
 from tests.support.processes import Stack
 
 pytestmark = pytest.mark.e2e
@@ -110,6 +115,20 @@ def test_connect_exact_from_the_console_then_repair_the_seeds_duplicate_numbers(
     row.get_by_role("link", name="Exact Online").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("PestScan Console BV: Exact Online")
     look(page, shots, "integration")
+    # A journal Exact does not have: refused in the form, the field named, values kept.
+    page.get_by_label("Sales journal").fill("99")
+    page.get_by_label("Stop sending after refusals in a row").fill("7")
+    page.get_by_role("button", name="Save settings").click()
+    refusal = page.locator("#refused-edit")
+    expect(refusal).to_have_attribute("data-field", "sales_journal")
+    expect(refusal).to_contain_text("Sales journal: ")
+    expect(page.get_by_label("Sales journal")).to_have_value("99")
+    expect(page.get_by_label("Sales journal")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Stop sending after refusals in a row")).to_have_value("7")
+    look(page, shots, "integration-settings-refused")
+    kept = partner.get(f"/v1/integrations/{integration_id}").json()
+    assert kept["settings"]["sales_journal"] == division["sales_journal"]
+    page.get_by_label("Sales journal").fill(division["sales_journal"])
     page.get_by_role("checkbox", name="Nightly sync").check()
     page.get_by_label("Stop sending after refusals in a row").fill("5")
     page.get_by_role("button", name="Save settings").click()
@@ -134,25 +153,34 @@ def test_connect_exact_from_the_console_then_repair_the_seeds_duplicate_numbers(
 
     # The seed: a bookkeeper deletes the two newest entries in Exact; the next invoice
     # gets a number that a document here still holds.
-    state = division_state(stack, division["division"])
-    token = bookkeepers_token(stack)
-    newest = sorted(state["entries"], key=lambda e: e["entry_number"])[-2:]
-    for entry in newest:
-        deleted = httpx.delete(
-            f"{stack.sandbox_url}/exact/api/v1/{division['division']}/salesentry/SalesEntries(guid'{entry['entry_id']}')",
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-        )
-        assert deleted.status_code == 204, deleted.text
-    new = partner.post(
-        "/v1/invoices", json=document_body(client_id, "PC-4", issue_date="2026-11-04")
-    ).json()["id"]
-    booked = wait_for(lambda: settled(partner, "/v1/invoices", new))
-    assert booked["sync"][0]["duplicate_of"] is not None
+    delete_newest_entries(stack, division["division"], bookkeepers_token(stack))
+    booked = book_a_duplicate(partner, client_id, "PC-4", "2026-11-04")
+    new = booked["id"]
     invoices.append(new)
 
+    # The inbox shows the cause with its two actions: the entry in Exact, and the repair.
+    page.goto(f"{stack.api_url}/console/inbox")
+    cause = page.locator(
+        "section.problem[data-cause='duplicate_booking_number'][data-system='exact']"
+    )
+    expect(cause.locator("tr[data-number='PC-4']")).to_be_visible()
+    look(page, shots, "inbox-duplicates")
+    entry = cause.locator("tr[data-number='PC-4']").get_by_role(
+        "link", name=f"Open {booked['booking_number']} in Exact Online"
+    )
+    href = entry.get_attribute("href")
+    assert href is not None and href.startswith(f"{stack.sandbox_url}/_sandbox/exact/")
+    page.goto(href)  # the sandbox's page of the entry (the link opens a new tab)
+    expect(page.get_by_role("heading", level=1)).to_contain_text(
+        f"sales entry {booked['booking_number']}"
+    )
+    expect(page.locator("#entry")).to_contain_text("PC-4")
+    page.go_back()
+    cause.get_by_role(
+        "link", name="Repair duplicate numbers of PestScan Console BV in Exact Online…"
+    ).click()
+
     # The repair, from the console: first what will happen, then done.
-    page.goto(f"{stack.api_url}/console/integrations/{integration_id}")
-    page.get_by_role("link", name="Repair…").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "PestScan Console BV: Repair duplicate booking numbers"
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from typing import Any
 
 import httpx
 import pytest
@@ -17,20 +16,15 @@ from tests.e2e.conftest import (
     new_exact_division,
     wait_for,
 )
+from tests.support.duplicates import (
+    book_a_duplicate,
+    delete_newest_entries,
+    division_state,
+    settled,
+)
 from tests.support.processes import Stack
 
 pytestmark = pytest.mark.e2e
-
-
-def division_state(stack: Stack, division: int) -> dict[str, Any]:
-    return dict(httpx.get(f"{stack.sandbox_url}/_sandbox/exact/divisions/{division}").json())
-
-
-def settled(
-    partner: httpx.Client, path: str, document_id: str, status: str = "booked"
-) -> dict[str, Any] | None:
-    body = partner.get(f"{path}/{document_id}").json()
-    return body if body["sync"] and body["sync"][0]["status"] == status else None
 
 
 def test_duplicate_numbers_are_detected_and_repaired_in_one_call(
@@ -65,21 +59,12 @@ def test_duplicate_numbers_are_detected_and_repaired_in_one_call(
 
     # A bookkeeper deletes the two newest entries in Exact, with another Exact client.
     token = exact_token_for_test_app(stack)
-    newest = sorted(state["entries"], key=lambda e: e["entry_number"])[-2:]
-    for entry in newest:
-        deleted = httpx.delete(
-            f"{stack.sandbox_url}/exact/api/v1/{division['division']}/salesentry/SalesEntries(guid'{entry['entry_id']}')",
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-        )
-        assert deleted.status_code == 204, deleted.text
+    newest = delete_newest_entries(stack, division["division"], token)
 
     # The next invoice gets a number that a document here still holds.
-    new = partner.post(
-        "/v1/invoices", json=document_body(client_id, "INV-6", issue_date="2026-11-07")
-    ).json()["id"]
-    booked = wait_for(lambda: settled(partner, "/v1/invoices", new))
+    booked = book_a_duplicate(partner, client_id, "INV-6", "2026-11-07")
+    new = booked["id"]
     assert booked["booking_number"] == str(newest[0]["entry_number"])
-    assert booked["sync"][0]["duplicate_of"] is not None
     notice = wait_for(
         lambda: [
             n

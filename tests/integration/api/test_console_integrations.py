@@ -5,6 +5,7 @@ same pages against the whole system in tests/e2e/test_console_integrations.py.""
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -206,3 +207,72 @@ def test_a_connection_started_through_the_api_still_answers_json(
         f"{api_url}/v1/oauth/callback", params={"state": state, "error": "access_denied"}
     )
     assert back.status_code == 200 and back.json()["status"] == "error"
+
+
+async def test_refused_settings_answer_in_the_form_naming_the_field_and_keeping_the_values(
+    api_url: str, partner: httpx.Client, client_id: str, sessionmaker: Any
+) -> None:
+    integration = await add_integration(sessionmaker, client_id)
+    with signed_in(api_url, key_of(partner)) as page:
+        one = page.get(f"/console/integrations/{integration}")
+        form = {
+            "csrf": csrf_of(one.text),
+            "sales_journal": "80",
+            "start_date": "2026-13-45",
+            "nightly_hour": "7",
+            "failure_brake_after": "9",
+            "nightly_reconciliation_days": "3",
+            "nightly_sync": "true",
+        }
+        refused = page.post(f"/console/integrations/{integration}/settings", data=form)
+        assert refused.status_code == 422, refused.text
+        html = refused.text
+        alert = re.search(r'<p class="error" role="alert" id="refused-edit"[^>]*>([^<]+)</p>', html)
+        assert alert is not None, html
+        assert alert[1].startswith("Start date: ")
+        assert re.search(
+            r'id="edit-start_date"[^>]*value="2026-13-45"[^>]*aria-invalid="true"', html
+        )
+        assert re.search(r'id="edit-sales_journal"[^>]*value="80"', html)
+        assert re.search(r'id="nightly_hour"[^>]*value="7"', html)
+        assert re.search(r'id="failure_brake_after"[^>]*value="9"', html)
+        assert re.search(r'id="nightly_sync"[^>]*checked', html)
+        german = page.post(
+            f"/console/integrations/{integration}/settings",
+            data=form,
+            headers={"Accept-Language": "de"},
+        )
+        assert german.status_code == 422 and 'data-field="start_date"' in german.text
+        assert "Startdatum: " in german.text
+    after = partner.get(f"/v1/integrations/{integration}").json()
+    assert (after["nightly_sync"], after["nightly_hour"]) == (False, 2)  # nothing kept
+    assert after["settings"]["sales_journal"] == "70"
+
+
+async def test_a_refused_connection_answers_in_its_form_with_the_values_kept(
+    api_url: str, partner: httpx.Client, client_id: str
+) -> None:
+    tab = f"/console/clients/{client_id}/integrations"
+    with signed_in(api_url, key_of(partner)) as page:
+        csrf = csrf_of(page.get(tab).text)
+        # The settings model refuses: Exact without a division.
+        exact = {"csrf": csrf, "system": "exact", "sales_journal": "70", "start_date": ""}
+        refused = page.post(tab, data={**exact, "credit_note_journal": "71"})
+        assert refused.status_code == 422, refused.text
+        html = refused.text
+        alert = re.search(
+            r'<p class="error" role="alert" id="refused-exact"[^>]*>([^<]+)</p>', html
+        )
+        assert alert is not None and alert[1].startswith("Division: "), html
+        assert re.search(r'id="exact-division"[^>]*aria-invalid="true"', html)
+        assert re.search(r'id="exact-sales_journal"[^>]*value="70"', html)
+        assert re.search(r'id="exact-credit_note_journal"[^>]*value="71"', html)
+        assert 'id="refused-yuki"' not in html
+        # Yuki's check cannot reach its connector here: refused as a whole, key not echoed.
+        yuki = {"system": "yuki", "access_key": "secret-key", "administration_id": "adm-9"}
+        refused = page.post(tab, data={"csrf": csrf, **yuki})
+        assert refused.status_code == 422, refused.text
+        assert 'id="refused-yuki" data-field=""' in refused.text
+        assert re.search(r'id="yuki-administration_id"[^>]*value="adm-9"', refused.text)
+        assert "secret-key" not in refused.text
+    assert partner.get(f"/v1/clients/{client_id}/integrations").json() == []

@@ -12,7 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.webhooks.delivery import WebhookDispatcher
@@ -273,3 +274,38 @@ async def test_a_documents_history_tells_its_pushes_outcomes_and_payment(
     with new_partner(api_url, "Other") as other, signed_in(api_url, key_of(other)) as page:
         foreign = page.get(history)
         assert foreign.status_code == 404 and "text/html" in foreign.headers["content-type"]
+
+
+@pytest.fixture
+def attempt_reads() -> Iterator[list[str]]:
+    """The statements that read webhook attempts, from any engine (the served app's too)."""
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM webhook_attempts" in statement:
+            seen.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", note)
+    yield seen
+    event.remove(Engine, "before_cursor_execute", note)
+
+
+async def test_the_page_reads_the_attempts_of_all_its_deliveries_in_one_statement(
+    hooks_url: str,
+    admin: httpx.Client,
+    receiver: Receiver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    dispatcher: WebhookDispatcher,
+    attempt_reads: list[str],
+) -> None:
+    endpoint = create_endpoint(admin, receiver, ["document.booked"])
+    for _ in range(3):
+        await publish_to(sessionmaker, endpoint["id"])
+    await dispatcher.deliver_due()
+    assert len(deliveries(admin, endpoint["id"])) == 3
+    with signed_in(hooks_url, key_of(admin)) as page:
+        attempt_reads.clear()
+        shown = page.get("/console/webhooks")
+    assert shown.status_code == 200
+    assert shown.text.count('data-status-code="200"') == 3  # every delivery's attempt
+    assert len(attempt_reads) == 1, attempt_reads

@@ -370,6 +370,21 @@ def test_control_plane_state_lists_entries_and_accounts(api: httpx.Client, divis
     ]
 
 
+def test_an_entry_has_a_read_only_page_and_a_deleted_one_is_not_found(
+    api: httpx.Client, division: Json
+) -> None:
+    """What the console's "open in the accounting system" shows under the sandbox."""
+    customer = create_customer(api, division)["ID"]
+    entry = post_entry(api, division, customer, YourRef="REF-8").json()["d"]
+    page = api.get(f"/_sandbox/exact/divisions/{division['division']}/entries/{entry['EntryID']}")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert f"sales entry {entry['EntryNumber']}</h1>" in page.text and "REF-8" in page.text
+    url = f"{API}/{division['division']}/salesentry/SalesEntries(guid'{entry['EntryID']}')"
+    assert api.delete(url).status_code == 204
+    gone = api.get(f"/_sandbox/exact/divisions/{division['division']}/entries/{entry['EntryID']}")
+    assert gone.status_code == 404 and "deleted or never booked" in gone.text
+
+
 async def test_concurrent_posts_get_distinct_consecutive_numbers(
     api: httpx.Client, division: Json
 ) -> None:

@@ -560,3 +560,16 @@ def test_a_late_visible_invoice_is_made_but_hidden_from_every_read_until_its_del
     assert row["id"] == made["id"]
     assert client.get(f"/v1/invoices/{made['id']}").json()["id"] == made["id"]
     assert client.get(f"/v1/payments/{made['id']}").status_code == 200
+
+
+def test_a_voucher_has_a_read_only_page_for_the_console(
+    sandbox_url: str, client: httpx.Client
+) -> None:
+    """Where the console's "open in Lexware Office" leads under the sandbox."""
+    created = client.post("/v1/invoices", params={"finalize": "true"}, json=invoice())
+    page = httpx.get(f"{sandbox_url}/_sandbox/lexware/vouchers/{created.json()['id']}")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    number = client.get(f"/v1/invoices/{created.json()['id']}").json()["voucherNumber"]
+    assert f"invoice {number}</h1>" in page.text and "238.0" in page.text
+    unknown = httpx.get(f"{sandbox_url}/_sandbox/lexware/vouchers/no-such-voucher")
+    assert unknown.status_code == 404 and "deleted or never booked" in unknown.text

@@ -468,3 +468,15 @@ def test_an_invoice_typed_changed_and_deleted_in_yuki_shows_in_the_open_items(
     deleted = requests.delete(f"{admin.control}/documents/{created['reference']}")
     assert deleted.status_code == 200, deleted.text
     assert items() == []
+
+
+def test_a_document_has_a_read_only_page_for_the_console(sales: zeep.Client, admin: Admin) -> None:
+    """Where the console's "open in Yuki" leads under the sandbox: by DocumentID (what a
+    booking stores) or by reference (what reconciliation may store)."""
+    assert submit(sales, admin, invoice("P-1"))["succeeded"] == 1
+    [stored] = documents(admin, "P-1")
+    for key in (stored["document_id"], "P-1"):
+        page = requests.get(f"{admin.control}/documents/{key}")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert "sales invoice P-1</h1>" in page.text and "302.50" in page.text
+    assert requests.get(f"{admin.control}/documents/P-404").status_code == 404

@@ -21,6 +21,7 @@ from invoicesync_api.i18n.catalog import N_
 from invoicesync_api.i18n.middleware import language_of, use_partner_default
 from invoicesync_api.settings import ApiSettings
 from invoicesync_shared import clock
+from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.engine import autocommit
 
 bearer = HTTPBearer(auto_error=False)
@@ -47,8 +48,15 @@ async def get_settings(request: Request) -> ApiSettings:
     return settings
 
 
+def get_box(request: Request) -> SecretBox:
+    """The app's ``SecretBox``: credentials at rest, webhook secrets, console sessions."""
+    box: SecretBox = request.app.state.box
+    return box
+
+
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+BoxDep = Annotated[SecretBox, Depends(get_box)]
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 

@@ -8,6 +8,7 @@ answers say the same thing in the same words."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,13 @@ class Problem:
     failed: int = 0
     documents: list[dict[str, Any]] = field(default_factory=list)
     integrations: list[dict[str, Any]] = field(default_factory=list)
+    # The integrations whose duplicate booking numbers the one-call repair mends.
+    repair: list[dict[str, Any]] = field(default_factory=list)
+
+
+# The causes the duplicate-number repair is for (``sync.duplicates`` flags them).
+REPAIRABLE = frozenset({"duplicate_booking_number", "remote_entry_missing"})
+Link = Callable[[Integration, DocumentSync], str | None]
 
 
 def integration_cause(integration: Integration) -> str:
@@ -66,8 +74,11 @@ def group(
     counts: dict[tuple[str, str], int],
     failures: dict[tuple[str, str], list[tuple[DocumentSync, Document, Integration, str]]],
     attention: list[tuple[Integration, str]],
+    link: Link = lambda integration, state: None,
 ) -> list[Problem]:
-    """Causes with the most held-up documents first; integrations join their cause."""
+    """Causes with the most held-up documents first; integrations join their cause.
+    Each document carries its entry's address in the accounting system (``link``); a
+    duplicate-number cause names the integrations to repair."""
     problems: dict[tuple[str, str], Problem] = {}
     for (code, system), rows in failures.items():
         if not rows:
@@ -86,10 +97,19 @@ def group(
             ),
             failed=counts.get((code, system), 0),
             documents=[
-                {"state": s, "document": d, "integration": i, "client": name}
+                {
+                    "state": s,
+                    "document": d,
+                    "integration": i,
+                    "client": name,
+                    "url": link(i, s),
+                }
                 for s, d, i, name in rows
             ],
         )
+        if code in REPAIRABLE:
+            repair = {i.id: {"integration": i, "client": name} for _, _, i, name in rows}
+            problems[code, system].repair = list(repair.values())
     for integration, client in attention:
         key = integration_cause(integration), integration.system
         if key not in problems:

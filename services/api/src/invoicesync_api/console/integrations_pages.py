@@ -21,21 +21,22 @@ from invoicesync_api.console import repository
 from invoicesync_api.console.health import Activity, health
 from invoicesync_api.console.i18n import _
 from invoicesync_api.console.labels import SYSTEMS, system_names
+from invoicesync_api.console.refusals import Refusal, refusal
 from invoicesync_api.console.router import (
+    AdminFormDep,
     ConsoleRoute,
     Viewer,
     ViewerDep,
-    _check_csrf,
     _need_admin,
     _page,
     _redirect,
 )
-from invoicesync_api.deps import SessionDep, SettingsDep
+from invoicesync_api.deps import BoxDep, SessionDep, SettingsDep
+from invoicesync_api.errors.exceptions import ConnectionFailed, InvalidSettings
 from invoicesync_api.integrations import actions, oauth, service
 from invoicesync_api.integrations import repository as integrations
 from invoicesync_api.integrations.schemas import IntegrationIn, IntegrationPatch
 from invoicesync_shared import clock
-from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.states import IntegrationStatus
 
@@ -71,11 +72,6 @@ REQUIRED = {
     "yuki": {"access_key", "administration_id"},
     "lexware": set(),
 }
-
-
-def _box(request: Request) -> SecretBox:
-    box: SecretBox = request.app.state.box
-    return box
 
 
 async def _typed(request: Request, names: tuple[str, ...]) -> dict[str, Any]:
@@ -119,6 +115,22 @@ async def integrations_page(
 ) -> Response:
     """The client's integrations with their health; for admin keys the forms to connect
     one (and, back from a consent page, whether it worked)."""
+    return await _integrations_view(request, viewer, db, client_id, authorised=authorised)
+
+
+async def _integrations_view(
+    request: Request,
+    viewer: Viewer,
+    db: SessionDep,
+    client_id: uuid.UUID,
+    *,
+    authorised: uuid.UUID | None = None,
+    refused: Refusal | None = None,
+    system: str | None = None,
+    entered: dict[str, Any] | None = None,
+) -> Response:
+    """The tab; after a refused connection (422) that system's form shows the refusal at
+    its field, with what was entered (the access key never sent back)."""
     client = await clients.get_client(db, client_id, viewer.caller.partner_id)
     rows = await integrations.list_for_client(db, client.id)
     names = system_names(rows, viewer.t.gettext)
@@ -137,17 +149,25 @@ async def integrations_page(
     back = next((i for i in items if i["integration"].id == authorised), None)
     connect = [
         {
-            "system": system,
-            "name": SYSTEMS[system],
-            "oauth": system in oauth.OAUTH_SYSTEMS,
-            "fields": _fields(CONNECT_FIELDS[system], {}, REQUIRED[system], system),
+            "system": shown,
+            "name": SYSTEMS[shown],
+            "oauth": shown in oauth.OAUTH_SYSTEMS,
+            "fields": _fields(
+                CONNECT_FIELDS[shown],
+                (entered or {}) if shown == system else {},
+                REQUIRED[shown],
+                shown,
+            ),
         }
-        for system in ("exact", "lexware", "yuki")
+        for shown in ("exact", "lexware", "yuki")
     ]
     return _page(
         request,
         "integrations.html",
         viewer.t,
+        422 if refused else 200,
+        refused=refused,
+        refused_form=system,
         viewer=viewer,
         unread=await repository.count_unread(db, viewer.caller.partner_id),
         client=client,
@@ -161,22 +181,25 @@ async def integrations_page(
 async def connect(
     request: Request,
     client_id: uuid.UUID,
-    viewer: ViewerDep,
+    viewer: AdminFormDep,
     db: SessionDep,
     settings: SettingsDep,
+    box: BoxDep,
     system: Annotated[System, Form()],
-    csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """As ``POST /v1/clients/{id}/integrations``: Exact and Lexware go on to their
     consent page; Yuki is checked at once."""
-    _check_csrf(viewer, csrf)
-    _need_admin(viewer)
     client = await clients.get_client(db, client_id, viewer.caller.partner_id)
     typed = await _typed(request, CONNECT_FIELDS[system])
-    body = IntegrationIn(system=system, settings=typed)
-    integration, url = await actions.connect(
-        db, settings, _box(request), client, body, console=True
-    )
+    try:
+        body = IntegrationIn(system=system, settings=typed)
+        integration, url = await actions.connect(db, settings, box, client, body, console=True)
+    except (ConnectionFailed, InvalidSettings) as exc:
+        await db.rollback()  # a refused connection leaves nothing behind
+        refused = refusal(viewer.t.locale, exc, CONNECT_FIELDS[system])
+        return await _integrations_view(
+            request, viewer, db, client_id, refused=refused, system=system, entered=typed
+        )
     if url is not None:
         return RedirectResponse(url, status_code=303)
     return _redirect(
@@ -191,15 +214,40 @@ async def integration_page(
     """One integration: its settings, and for admin keys the forms to change them,
     deactivate, relink, reconnect and repair."""
     integration = await _integration(db, viewer, integration_id)
+    return await _integration_view(request, viewer, db, integration)
+
+
+NIGHTLY = ("nightly_sync", "nightly_hour", "failure_brake_after", "nightly_reconciliation_days")
+
+
+async def _integration_view(
+    request: Request,
+    viewer: Viewer,
+    db: SessionDep,
+    integration: Integration,
+    *,
+    refused: Refusal | None = None,
+    form: str | None = None,
+    entered: dict[str, Any] | None = None,
+) -> Response:
+    """The integration's page; after a refusal (422) the ``form`` that was sent shows
+    it, at its field, with what was entered (a secret is never sent back)."""
     client = await clients.get_client(db, integration.client_id, viewer.caller.partner_id)
     name = system_names(await integrations.list_for_client(db, client.id), viewer.t.gettext)
     system = integration.system
     current = {k: v for k, v in integration.settings.items() if k != "remote"}
     activity = (await repository.activity_of(db, [integration.id])).get(integration.id)
+    entered = entered or {}
+    edit_values = {**current, **entered} if form == "edit" else current
+    book_values = {**current, **entered} if form == "relink" else current
+    nightly = {n: getattr(integration, n) for n in NIGHTLY}
+    if form == "edit":
+        nightly.update({n: entered[n] for n in NIGHTLY if n in entered})
     return _page(
         request,
         "integration.html",
         viewer.t,
+        422 if refused else 200,
         viewer=viewer,
         unread=await repository.count_unread(db, viewer.caller.partner_id),
         client=client,
@@ -208,11 +256,33 @@ async def integration_page(
         health=health(integration.status, activity or Activity()),
         reason=service.integration_out(integration, language=viewer.t.locale).status_reason,
         current=[(FIELD_LABELS[k], current[k]) for k in FIELD_LABELS if current.get(k)],
-        edit=_fields(EDIT_FIELDS[system], current, set(), "edit"),
-        book=_fields(BOOK_FIELDS[system], current, set(), "relink"),
+        edit=_fields(EDIT_FIELDS[system], edit_values, set(), "edit"),
+        book=_fields(BOOK_FIELDS[system], book_values, set(), "relink"),
+        nightly=nightly,
+        refused=refused,
+        refused_form=form,
         oauth=system in oauth.OAUTH_SYSTEMS,
         deactivated=integration.status == IntegrationStatus.DEACTIVATED,
         today=clock.now().date().isoformat(),
+    )
+
+
+async def _refused_view(
+    request: Request,
+    viewer: Viewer,
+    db: SessionDep,
+    integration_id: uuid.UUID,
+    exc: ConnectionFailed | InvalidSettings,
+    form: str,
+    entered: dict[str, Any],
+) -> Response:
+    """The page again with the refusal in the form; nothing of the refused change kept."""
+    await db.rollback()
+    integration = await _integration(db, viewer, integration_id)
+    shown = (*BOOK_FIELDS[integration.system], *EDIT_FIELDS[integration.system])
+    refused = refusal(viewer.t.locale, exc, shown)
+    return await _integration_view(
+        request, viewer, db, integration, refused=refused, form=form, entered=entered
     )
 
 
@@ -224,19 +294,17 @@ def _back(integration: Integration) -> str:
 async def change_settings(
     request: Request,
     integration_id: uuid.UUID,
-    viewer: ViewerDep,
+    viewer: AdminFormDep,
     db: SessionDep,
     settings: SettingsDep,
+    box: BoxDep,
     nightly_hour: Annotated[int, Form(ge=0, le=23)],
     failure_brake_after: Annotated[int, Form(ge=1, le=1000)],
     nightly_reconciliation_days: Annotated[int, Form(ge=0, le=92)],
     nightly_sync: Annotated[bool, Form()] = False,
-    csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """As ``PATCH /v1/integrations/{id}``: changed settings are checked with the
     accounting system first."""
-    _check_csrf(viewer, csrf)
-    _need_admin(viewer)
     integration = await _integration(db, viewer, integration_id)
     typed = await _typed(request, EDIT_FIELDS[integration.system])
     body = IntegrationPatch(
@@ -246,7 +314,17 @@ async def change_settings(
         nightly_reconciliation_days=nightly_reconciliation_days,
         settings=typed or None,
     )
-    await actions.update(db, settings, _box(request), integration, body)
+    try:
+        await actions.update(db, settings, box, integration, body)
+    except (ConnectionFailed, InvalidSettings) as exc:
+        entered = {
+            **typed,
+            "nightly_sync": nightly_sync,
+            "nightly_hour": nightly_hour,
+            "failure_brake_after": failure_brake_after,
+            "nightly_reconciliation_days": nightly_reconciliation_days,
+        }
+        return await _refused_view(request, viewer, db, integration_id, exc, "edit", entered)
     return _redirect(request, _back(integration))
 
 
@@ -254,14 +332,11 @@ async def change_settings(
 async def deactivate(
     request: Request,
     integration_id: uuid.UUID,
-    viewer: ViewerDep,
+    viewer: AdminFormDep,
     db: SessionDep,
     from_date: Annotated[date, Form()],
-    csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """As ``POST /v1/integrations/{id}/deactivate``."""
-    _check_csrf(viewer, csrf)
-    _need_admin(viewer)
     integration = await _integration(db, viewer, integration_id)
     await actions.deactivate(db, integration, from_date)
     return _redirect(request, _back(integration))
@@ -271,20 +346,21 @@ async def deactivate(
 async def relink(
     request: Request,
     integration_id: uuid.UUID,
-    viewer: ViewerDep,
+    viewer: AdminFormDep,
     db: SessionDep,
     settings: SettingsDep,
-    csrf: Annotated[str, Form()] = "",
+    box: BoxDep,
 ) -> Response:
     """As ``POST /v1/integrations/{id}/relink``: the same book, or another one typed in;
     customer links are kept."""
-    _check_csrf(viewer, csrf)
-    _need_admin(viewer)
     integration = await _integration(db, viewer, integration_id)
     system = integration.system
     typed = await _typed(request, BOOK_FIELDS[system] + EDIT_FIELDS[system])
     typed.pop("access_key", None)  # relink keeps the stored credentials
-    await actions.relink(db, settings, _box(request), integration, typed or None)
+    try:
+        await actions.relink(db, settings, box, integration, typed or None)
+    except (ConnectionFailed, InvalidSettings) as exc:
+        return await _refused_view(request, viewer, db, integration_id, exc, "relink", typed)
     return _redirect(request, _back(integration))
 
 
@@ -320,18 +396,14 @@ async def repair_confirmation(
 async def repair(
     request: Request,
     integration_id: uuid.UUID,
-    viewer: ViewerDep,
+    viewer: AdminFormDep,
     db: SessionDep,
     settings: SettingsDep,
+    box: BoxDep,
     from_date: Annotated[date, Form()],
-    csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """As ``POST /v1/integrations/{id}/repair`` from the confirmed date; then the run's
     live progress."""
-    _check_csrf(viewer, csrf)
-    _need_admin(viewer)
     integration = await _integration(db, viewer, integration_id)
-    done = await actions.repair(
-        db, settings, _box(request), integration, from_date, viewer.caller.partner_id
-    )
+    done = await actions.repair(db, settings, box, integration, from_date, viewer.caller.partner_id)
     return _redirect(request, f"/console/sync-runs/{done.run.id}")

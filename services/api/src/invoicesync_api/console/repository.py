@@ -7,11 +7,12 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, literal, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.console.health import Activity
 from invoicesync_api.db.models import Client, Document, DocumentSync, Notification, SyncRunItem
+from invoicesync_api.sync.duplicates import MISSING
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.states import IntegrationStatus, SyncStatus
 
@@ -164,6 +165,74 @@ async def failures(
     for s, d, i, name in rows:
         by_cause.setdefault((s.error_code or "", i.system), []).append((s, d, i, name))
     return by_cause
+
+
+# Booked, but flagged for the repair: a number another document holds, or an entry deleted
+# in the accounting system (the partial index ix_document_syncs_flagged).
+# The code is written into the statement, not bound: a prepared statement's generic plan
+# can use the partial index only when its predicate is visible.
+_FLAGGED = or_(
+    DocumentSync.duplicate_of.is_not(None),
+    DocumentSync.error_code == literal_column(f"'{MISSING}'"),
+)
+DUPLICATE = "duplicate_booking_number"
+_FLAGGED_CODE = case(
+    (DocumentSync.duplicate_of.is_not(None), literal(DUPLICATE)), else_=literal(MISSING)
+)
+
+
+async def flagged(
+    session: AsyncSession, partner_id: uuid.UUID, limit: int
+) -> tuple[
+    dict[tuple[str, str], int],
+    dict[tuple[str, str], list[tuple[DocumentSync, Document, Integration, str]]],
+]:
+    """The sends the duplicate-number repair is for, as the inbox's causes: how many per
+    cause (``duplicate_booking_number`` or ``remote_entry_missing``) and system, and the
+    ``limit`` latest of each, with their document, integration and client name. Failed
+    sends are left to ``failures`` (one cause each)."""
+    flagged_rows = (
+        select(
+            DocumentSync.document_id,
+            DocumentSync.integration_id,
+            _FLAGGED_CODE.label("code"),
+            Integration.system,
+            func.row_number()
+            .over(
+                partition_by=(_FLAGGED_CODE, Integration.system),
+                order_by=(DocumentSync.answered_at.desc().nulls_last(), DocumentSync.document_id),
+            )
+            .label("rank"),
+            func.count().over(partition_by=(_FLAGGED_CODE, Integration.system)).label("total"),
+        )
+        .join(Integration, Integration.id == DocumentSync.integration_id)
+        .where(
+            Integration.partner_id == partner_id,
+            _FLAGGED,
+            DocumentSync.status.not_in(_PROBLEMS),
+        )
+        .subquery()
+    )
+    rows = await session.execute(
+        select(DocumentSync, Document, Integration, Client.name, flagged_rows.c.total)
+        .join(
+            flagged_rows,
+            (flagged_rows.c.document_id == DocumentSync.document_id)
+            & (flagged_rows.c.integration_id == DocumentSync.integration_id),
+        )
+        .join(Document, Document.id == DocumentSync.document_id)
+        .join(Integration, Integration.id == DocumentSync.integration_id)
+        .join(Client, Client.id == Document.client_id)
+        .where(flagged_rows.c.rank <= limit)
+        .order_by(DocumentSync.answered_at.desc().nulls_last(), DocumentSync.document_id)
+    )
+    counts: dict[tuple[str, str], int] = {}
+    by_cause: dict[tuple[str, str], list[tuple[DocumentSync, Document, Integration, str]]] = {}
+    for s, d, i, name, total in rows:
+        key = (DUPLICATE if s.duplicate_of is not None else MISSING), i.system
+        counts[key] = int(total)
+        by_cause.setdefault(key, []).append((s, d, i, name))
+    return counts, by_cause
 
 
 async def integrations_needing_attention(

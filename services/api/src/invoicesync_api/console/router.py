@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invoicesync_api.api_keys.scopes import Scope
 from invoicesync_api.clients import repository as clients
 from invoicesync_api.console import inbox, repository, session
+from invoicesync_api.console.entry_links import entry_url
 from invoicesync_api.console.health import Activity, health
 from invoicesync_api.console.i18n import ENDONYMS, Translator, remember, translator
 from invoicesync_api.console.labels import (
@@ -154,6 +155,17 @@ def _need_write(viewer: Viewer) -> None:
 def _need_admin(viewer: Viewer) -> None:
     if not viewer.can_admin:
         raise _Refused(viewer.t.gettext("This needs an API key with the admin scope."))
+
+
+async def get_admin_form(viewer: ViewerDep, csrf: Annotated[str, Form()] = "") -> Viewer:
+    """Every admin form's preamble: the session's token posted back, then the admin
+    scope (as the API's routes need it); refused all the same when the form is hidden."""
+    _check_csrf(viewer, csrf)
+    _need_admin(viewer)
+    return viewer
+
+
+AdminFormDep = Annotated[Viewer, Depends(get_admin_form)]
 
 
 class _Refused(ApiError):
@@ -533,19 +545,32 @@ async def run_progress(
 
 
 @router.get("/inbox", response_class=HTMLResponse)
-async def inbox_page(request: Request, viewer: ViewerDep, db: SessionDep) -> Response:
-    """Failed sends and integrations that need a person, across all clients, by cause."""
+async def inbox_page(
+    request: Request, viewer: ViewerDep, db: SessionDep, settings: SettingsDep
+) -> Response:
+    """Failed sends, duplicate booking numbers and integrations that need a person,
+    across all clients, by cause."""
     partner = viewer.caller.partner_id
     counts = await repository.failure_counts(db, partner)
     failures = await repository.failures(db, partner, INBOX_DOCUMENTS_SHOWN)
+    flagged_counts, flagged = await repository.flagged(db, partner, INBOX_DOCUMENTS_SHOWN)
     attention = list(await repository.integrations_needing_attention(db, partner))
+    for key, rows in flagged.items():  # a cause may hold failed and flagged sends alike
+        failures[key] = [*failures.get(key, []), *rows][:INBOX_DOCUMENTS_SHOWN]
+        counts[key] = counts.get(key, 0) + flagged_counts[key]
     return _page(
         request,
         "inbox.html",
         viewer.t,
         viewer=viewer,
         unread=await repository.count_unread(db, partner),
-        problems=inbox.group(viewer.t.locale, counts, failures, attention),
+        problems=inbox.group(
+            viewer.t.locale,
+            counts,
+            failures,
+            attention,
+            partial(entry_url, settings),
+        ),
         systems=SYSTEMS,
         integration_labels=INTEGRATION_LABELS,
         oauth_systems=OAUTH_SYSTEMS,
@@ -556,14 +581,11 @@ async def inbox_page(request: Request, viewer: ViewerDep, db: SessionDep) -> Res
 async def resume_integration(
     request: Request,
     integration_id: uuid.UUID,
-    viewer: ViewerDep,
+    viewer: AdminFormDep,
     db: SessionDep,
-    csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """Send again after the failure brake paused it (as ``POST
     /v1/integrations/{id}/resume``), then back to the inbox."""
-    _check_csrf(viewer, csrf)
-    _need_admin(viewer)
     integration = await integrations.get_integration(db, integration_id, viewer.caller.partner_id)
     await brake.resume(db, integration)
     return _redirect(request, "/console/inbox")
@@ -572,15 +594,12 @@ async def resume_integration(
 @router.post("/integrations/{integration_id}/reconnect", response_class=HTMLResponse)
 async def reconnect_integration(
     integration_id: uuid.UUID,
-    viewer: ViewerDep,
+    viewer: AdminFormDep,
     db: SessionDep,
     settings: SettingsDep,
-    csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """Allow access again (as ``POST /v1/integrations/{id}/reconnect``): straight on to
     the accounting system's consent page, whose callback leads back to the console."""
-    _check_csrf(viewer, csrf)
-    _need_admin(viewer)
     integration = await integrations.get_integration(db, integration_id, viewer.caller.partner_id)
     url = integration_service.begin_reconnect(integration, settings, console=True)
     return RedirectResponse(url, status_code=303)

@@ -17,8 +17,8 @@ from datetime import timedelta
 
 from fastapi import Request, Response
 
+from invoicesync_api.deps import get_box
 from invoicesync_shared import clock
-from invoicesync_shared.crypto import SecretBox
 
 COOKIE = "invoicesync_console"
 PATH = "/console"
@@ -30,11 +30,6 @@ class Session:
     api_key: str
     csrf: str
     issued_at: float
-
-
-def _box(request: Request) -> SecretBox:
-    box: SecretBox = request.app.state.box
-    return box
 
 
 def is_loopback_http(request: Request) -> bool:
@@ -53,7 +48,7 @@ def is_loopback_http(request: Request) -> bool:
 
 def start(request: Request, response: Response, api_key: str) -> Session:
     session = Session(api_key, secrets.token_urlsafe(24), clock.now().timestamp())
-    sealed = _box(request).encrypt(
+    sealed = get_box(request).encrypt(
         json.dumps({"k": session.api_key, "c": session.csrf, "t": session.issued_at}).encode()
     )
     response.set_cookie(
@@ -75,7 +70,7 @@ def read(request: Request) -> Session | None:
     if not sealed:
         return None
     try:
-        raw = json.loads(_box(request).decrypt(sealed.encode()))
+        raw = json.loads(get_box(request).decrypt(sealed.encode()))
         session = Session(str(raw["k"]), str(raw["c"]), float(raw["t"]))
     except (ValueError, KeyError, TypeError):
         return None

@@ -223,6 +223,16 @@ class DocumentSync(Model):
             postgresql_include=["answered_at"],
             postgresql_where=text("status IN ('failed', 'ambiguous')"),
         ),
+        # The inbox's duplicate booking numbers: the few flagged rows (migration 3c9d1e7a4b20).
+        Index(
+            "ix_document_syncs_flagged",
+            "integration_id",
+            "document_id",
+            postgresql_include=["answered_at"],
+            postgresql_where=text(
+                "duplicate_of IS NOT NULL OR error_code = 'remote_entry_missing'"
+            ),
+        ),
     )
 
     document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id"), primary_key=True)

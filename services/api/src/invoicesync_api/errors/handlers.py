@@ -152,17 +152,22 @@ def _api_problem(request: Request, exc: ApiError) -> JSONResponse:
         )
         detail = render(language, exc.template, {"system": exc.system, "fields": fields})
     elif isinstance(exc, ConnectionFailed):
-        reason = status_reason(
-            language,
-            extra.get("reason"),
-            exc.reason,
-            system=exc.system or "",
-            params=exc.reason_params,
-        )
-        reason = reason or exc.reason
-        detail = render(language, exc.around, {"reason": reason}) if exc.around else reason
+        detail = connection_failed_detail(language, exc)
     title = render(language, exc.title)
     return problem(exc.status, exc.code, title, detail, request.url.path, **extra)
+
+
+def connection_failed_detail(language: str, exc: ConnectionFailed) -> str:
+    """Why the accounting system refused, in ``language`` (by the connector's code)."""
+    reason = status_reason(
+        language,
+        exc.extra.get("reason"),
+        exc.reason,
+        system=exc.system or "",
+        params=exc.reason_params,
+    )
+    reason = reason or exc.reason
+    return render(language, exc.around, {"reason": reason}) if exc.around else reason
 
 
 def _field_error(language: str, error: Any) -> dict[str, str]:

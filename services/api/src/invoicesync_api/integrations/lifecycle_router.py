@@ -6,10 +6,11 @@ import uuid
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from invoicesync_api.deps import (
+    BoxDep,
     CallerDep,
     LanguageDep,
     NeedsAdmin,
@@ -174,12 +175,12 @@ async def relink(
     session: SessionDep,
     caller: CallerDep,
     settings: SettingsDep,
-    request: Request,
+    box: BoxDep,
     language: LanguageDep,
 ) -> IntegrationOut:
     """Link again (same or new settings) keeping customer links: nothing is re-imported."""
     integration = await repository.get_integration(session, integration_id, caller.partner_id)
-    await actions.relink(session, settings, request.app.state.box, integration, body.settings)
+    await actions.relink(session, settings, box, integration, body.settings)
     return service.integration_out(integration, language=language)
 
 
@@ -195,7 +196,7 @@ async def repair(
     session: SessionDep,
     caller: CallerDep,
     settings: SettingsDep,
-    request: Request,
+    box: BoxDep,
     language: LanguageDep,
 ) -> RepairOut:
     """The 14-step manual repair in one call: deactivate from the first affected date,
@@ -203,7 +204,7 @@ async def repair(
     All or nothing (``actions.repair``)."""
     integration = await repository.get_integration(session, integration_id, caller.partner_id)
     done = await actions.repair(
-        session, settings, request.app.state.box, integration, body.from_date, caller.partner_id
+        session, settings, box, integration, body.from_date, caller.partner_id
     )
     from_date, reset, run = done.from_date, done.documents_reset, done.run
     return RepairOut(

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse
 
 from invoicesync_api.clients.router import ClientDep
 from invoicesync_api.deps import (
+    BoxDep,
     CallerDep,
     LanguageDep,
     NeedsAdmin,
@@ -33,17 +34,11 @@ from invoicesync_api.integrations.schemas import (
 )
 from invoicesync_api.integrations.verification import verify
 from invoicesync_api.sync import announce
-from invoicesync_shared.crypto import SecretBox
 
 router = APIRouter(tags=["integrations"])
 
 # Named examples, one per system: the settings differ entirely.
 NewIntegration = Annotated[IntegrationIn, Body(openapi_examples=examples.CREATE_BODIES)]
-
-
-def _box(request: Request) -> SecretBox:
-    box: SecretBox = request.app.state.box
-    return box
 
 
 @router.post(
@@ -58,12 +53,12 @@ async def create_integration(
     client: ClientDep,
     session: SessionDep,
     settings: SettingsDep,
-    request: Request,
+    box: BoxDep,
     language: LanguageDep,
 ) -> IntegrationOut:
     """OAuth systems answer ``pending_authorization`` with an ``authorize_url``; Yuki is
     checked at once and answers ``active`` or 422."""
-    integration, url = await actions.connect(session, settings, _box(request), client, body)
+    integration, url = await actions.connect(session, settings, box, client, body)
     return service.integration_out(integration, authorize_url=url, language=language)
 
 
@@ -114,13 +109,13 @@ async def update_integration(
     session: SessionDep,
     caller: CallerDep,
     settings: SettingsDep,
-    request: Request,
+    box: BoxDep,
     language: LanguageDep,
 ) -> IntegrationOut:
     """Nightly sync and settings. Changed settings are checked with the accounting system
     first: refused ones answer 422 with the reason and leave the integration as it was."""
     integration = await repository.get_integration(session, integration_id, caller.partner_id)
-    await actions.update(session, settings, _box(request), integration, body)
+    await actions.update(session, settings, box, integration, body)
     return service.integration_out(integration, language=language)
 
 
@@ -154,6 +149,7 @@ async def reverify(
 async def oauth_callback(
     session: SessionDep,
     settings: SettingsDep,
+    box: BoxDep,
     request: Request,
     state: str,
     code: str | None = None,
@@ -161,7 +157,7 @@ async def oauth_callback(
 ) -> IntegrationOut | RedirectResponse:
     """Where Exact and Lexware send the user back after "allow access". A connection
     started in the console leads the browser back to the client's integrations there."""
-    integration = await actions.authorise(session, settings, _box(request), state, code, error)
+    integration = await actions.authorise(session, settings, box, state, code, error)
     if oauth.from_console(state):
         return RedirectResponse(
             f"/console/clients/{integration.client_id}/integrations?authorised={integration.id}",

@@ -151,6 +151,23 @@ async def list_attempts(session: AsyncSession, delivery_id: uuid.UUID) -> Sequen
     return rows.all()
 
 
+async def attempts_of(
+    session: AsyncSession, delivery_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[WebhookAttempt]]:
+    """Each delivery's attempts, oldest first: one statement for a page of deliveries."""
+    by_delivery: dict[uuid.UUID, list[WebhookAttempt]] = {d: [] for d in delivery_ids}
+    if not delivery_ids:
+        return by_delivery
+    rows = await session.scalars(
+        select(WebhookAttempt)
+        .where(WebhookAttempt.delivery_id.in_(delivery_ids))
+        .order_by(WebhookAttempt.delivery_id, WebhookAttempt.attempted_at, WebhookAttempt.id)
+    )
+    for attempt in rows:
+        by_delivery[attempt.delivery_id].append(attempt)
+    return by_delivery
+
+
 async def claim_due(
     session: AsyncSession,
     now: datetime,

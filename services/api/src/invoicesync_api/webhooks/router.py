@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from invoicesync_api.deps import CallerDep, LanguageDep, NeedsAdmin, NeedsRead, SessionDep
+from invoicesync_api.deps import BoxDep, CallerDep, LanguageDep, NeedsAdmin, NeedsRead, SessionDep
 from invoicesync_api.examples import webhooks as examples
 from invoicesync_api.examples.media import response_examples
 from invoicesync_api.i18n import webhook_reasons as reasons
@@ -27,7 +27,6 @@ from invoicesync_api.webhooks.schemas import (
 )
 from invoicesync_api.webhooks.settings import WebhookSettings
 from invoicesync_api.webhooks.url_policy import check_url
-from invoicesync_shared.crypto import SecretBox
 
 router = APIRouter(prefix="/v1/webhook-endpoints", tags=["webhooks"])
 
@@ -37,13 +36,7 @@ def get_webhook_settings(request: Request) -> WebhookSettings:
     return settings
 
 
-def get_box(request: Request) -> SecretBox:
-    box: SecretBox = request.app.state.box
-    return box
-
-
 WebhookSettingsDep = Annotated[WebhookSettings, Depends(get_webhook_settings)]
-BoxDep = Annotated[SecretBox, Depends(get_box)]
 
 
 async def get_endpoint(

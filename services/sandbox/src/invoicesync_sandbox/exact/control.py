@@ -12,9 +12,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from invoicesync_sandbox.clock import Clock
+from invoicesync_sandbox.entry_page import entry_page, missing_page
 from invoicesync_sandbox.exact import booking
 from invoicesync_sandbox.exact.dates import from_epoch
 from invoicesync_sandbox.exact.models import (
@@ -143,6 +145,7 @@ class ExactControl:
         add("/divisions/{division}/journals/{code}", self.delete_journal, methods=["DELETE"])
         add("/divisions/{division}/entries", self.type_entry, methods=["POST"], status_code=201)
         add("/divisions/{division}/entries/{entry_id}/edit", self.edit_entry, methods=["POST"])
+        add("/divisions/{division}/entries/{entry_id}", self.show_entry, methods=["GET"])
         add("/divisions/{division}/entries/{entry_id}/payment", self.pay, methods=["POST"])
         add("/divisions/{division}/accounts/{account_id}/block", self.block, methods=["POST"])
         add("/apps", self.register_app, methods=["POST"], status_code=201)
@@ -152,6 +155,27 @@ class ExactControl:
         add("/limits", self.get_limits, methods=["GET"])
         add("/limits", self.set_limits, methods=["PUT"])
         return router
+
+    async def show_entry(self, division: int, entry_id: uuid.UUID) -> HTMLResponse:
+        """The entry's page in "Exact Online" (read-only): the console's link to it."""
+        title = f"Exact Online: division {division}, sales entry"
+        async with self.store.lock:
+            entry = self._division(division).entries.get(entry_id)
+            if entry is None:
+                return missing_page(title)
+            shown = entry_summary(self._division(division), entry)
+        return entry_page(
+            f"{title} {shown['entry_number']}",
+            [
+                ("Entry number", shown["entry_number"]),
+                ("Journal", shown["journal"]),
+                ("Your reference", shown["your_ref"] or ""),
+                ("Entry date", shown["entry_date"]),
+                ("Amount", shown["amount"]),
+                ("VAT", shown["vat_amount"]),
+                ("Open", shown["open_amount"]),
+            ],
+        )
 
     async def create_division(self, body: DivisionIn) -> dict[str, Any]:
         async with self.store.lock:

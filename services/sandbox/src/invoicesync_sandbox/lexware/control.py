@@ -10,9 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel
 
+from invoicesync_sandbox.entry_page import entry_page, missing_page
 from invoicesync_sandbox.lexware import lifecycle
 from invoicesync_sandbox.lexware.env import Env
 from invoicesync_sandbox.lexware.oauth import OAuthState
@@ -176,6 +177,24 @@ def _org_routes(router: APIRouter, env: Env) -> None:
 
 
 def _voucher_routes(router: APIRouter, env: Env) -> None:
+    @router.get("/vouchers/{voucher_id}", response_class=HTMLResponse)
+    async def show(voucher_id: str) -> HTMLResponse:
+        """The voucher's page in "Lexware Office" (read-only): the console's link to it."""
+        found = lifecycle.find_voucher(env, voucher_id)
+        if found is None:
+            return missing_page("Lexware Office: voucher")
+        v = found[1]
+        summary = _voucher_summary(v)
+        return entry_page(
+            f"Lexware Office: {v.kind} {v.number or '(draft)'}",
+            [
+                ("Voucher number", v.number or ""),
+                ("Status", v.status),
+                ("Voucher date", summary["voucherDate"]),
+                ("Total gross", summary["totalGrossAmount"]),
+            ],
+        )
+
     @router.post("/vouchers/{voucher_id}/finalize")
     async def finalize(voucher_id: str) -> dict[str, Any]:
         return _step(env, voucher_id, lambda o, v: lifecycle.finalize(env, o, v))

@@ -12,8 +12,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field, model_validator
 
+from invoicesync_sandbox.entry_page import entry_page, missing_page
 from invoicesync_sandbox.yuki.masterdata import next_contact_code
 from invoicesync_sandbox.yuki.store import (
     Administration,
@@ -208,6 +210,7 @@ class YukiControl:
             (f"{admin_path}/documents", self.type_invoice, "POST", 201),
             (f"{admin_path}/documents/{{reference}}/edit", self.edit_invoice, "POST", 200),
             (f"{admin_path}/documents/{{reference}}", self.delete_invoice, "DELETE", 200),
+            (f"{admin_path}/documents/{{document_id}}", self.show_document, "GET", 200),
             (f"{admin_path}/periods/close", self.close_period, "POST", 200),
             (f"{admin_path}/periods/open", self.open_period, "POST", 200),
             (f"{admin_path}/cost-centres", self.set_cost_centres, "POST", 200),
@@ -237,6 +240,30 @@ class YukiControl:
         if doc is None:
             raise HTTPException(404, f"no document with reference {reference!r}")
         return doc
+
+    def show_document(self, admin_id: str, document_id: str) -> HTMLResponse:
+        """The document's page in "Yuki" (read-only), by its DocumentID or reference: the
+        console's link to it."""
+        title = "Yuki: sales invoice"
+        with self.store.lock:
+            admin = self._admin(admin_id)
+            doc = next(
+                (
+                    d
+                    for d in admin.documents.values()
+                    if document_id in (d.document_id, d.reference)
+                ),
+                None,
+            )
+            if doc is None:
+                return missing_page(title)
+            fields: list[tuple[str, object]] = [
+                ("Reference", doc.reference),
+                ("Date", doc.date.isoformat()),
+                ("Booked", "yes" if doc.processed else "no (draft)"),
+                ("Total", doc.gross),
+            ]
+        return entry_page(f"{title} {doc.reference}", fields)
 
     def create_administration(self, body: AdministrationIn) -> dict[str, Any]:
         """Create an administration (and its access key unless one is given)."""
