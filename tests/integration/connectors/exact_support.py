@@ -175,18 +175,18 @@ class World:
             await one.http.aclose()
 
 
-async def connect(
+async def connected_integration(
     sandbox_url: str,
     sessionmaker: Sessions,
     box: SecretBox,
+    client: Client,
     *,
     settings: dict[str, Any] | None = None,
-    budget: WindowBudget | None = None,
-) -> World:
-    """A new division, an integration holding tokens from the OAuth dance, one replica."""
+) -> tuple[dict[str, Any], dict[str, Any], Integration]:
+    """For ``client``: a new division and an Exact integration with its journals, holding
+    tokens from the OAuth dance (the division, the token answer and the integration)."""
     division = control(sandbox_url, "POST", "/exact/divisions", json={})
     token = oauth_tokens(sandbox_url)
-    client = await make_client(sessionmaker, "Exact client")
     integration = await make_integration(
         sessionmaker,
         client,
@@ -206,8 +206,24 @@ async def connect(
         assert stored is not None
         for column, value in token_fields(token, datetime.now(UTC)).items():
             setattr(stored, column, value)
+    return dict(division), token, integration
+
+
+async def connect(
+    sandbox_url: str,
+    sessionmaker: Sessions,
+    box: SecretBox,
+    *,
+    settings: dict[str, Any] | None = None,
+    budget: WindowBudget | None = None,
+) -> World:
+    """A new division, an integration holding tokens from the OAuth dance, one replica."""
+    client = await make_client(sessionmaker, "Exact client")
+    division, token, integration = await connected_integration(
+        sandbox_url, sessionmaker, box, client, settings=settings
+    )
     one = replica(sandbox_url, sessionmaker, box, budget=budget)
-    return World(sandbox_url, dict(division), client, integration, token, one)
+    return World(sandbox_url, division, client, integration, token, one)
 
 
 def odd_vat_line() -> DocumentLine:
