@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import document_body, new_exact_division, wait_for
+from tests.e2e.conftest import delete_entries, document_body, new_exact_division, wait_for
 from tests.e2e.test_console import SHOTS, look, sign_in
 from tests.e2e.test_exact_seed_scenario import division_state, settled
 from tests.support.processes import Stack
@@ -63,15 +62,6 @@ def shots() -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     print(f"\nconsole screenshots: {folder}")
     return folder
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context()
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 def test_connect_exact_from_the_console_then_repair_the_seeds_duplicate_numbers(
@@ -137,12 +127,7 @@ def test_connect_exact_from_the_console_then_repair_the_seeds_duplicate_numbers(
     state = division_state(stack, division["division"])
     token = bookkeepers_token(stack)
     newest = sorted(state["entries"], key=lambda e: e["entry_number"])[-2:]
-    for entry in newest:
-        deleted = httpx.delete(
-            f"{stack.sandbox_url}/exact/api/v1/{division['division']}/salesentry/SalesEntries(guid'{entry['entry_id']}')",
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-        )
-        assert deleted.status_code == 204, deleted.text
+    delete_entries(stack, division["division"], token, newest)
     new = partner.post(
         "/v1/invoices", json=document_body(client_id, "PC-4", issue_date="2026-11-04")
     ).json()["id"]

@@ -12,6 +12,7 @@ import pytest
 
 from tests.e2e.conftest import (
     connect_exact,
+    delete_entries,
     document_body,
     exact_token_for_test_app,
     new_exact_division,
@@ -66,12 +67,7 @@ def test_duplicate_numbers_are_detected_and_repaired_in_one_call(
     # A bookkeeper deletes the two newest entries in Exact, with another Exact client.
     token = exact_token_for_test_app(stack)
     newest = sorted(state["entries"], key=lambda e: e["entry_number"])[-2:]
-    for entry in newest:
-        deleted = httpx.delete(
-            f"{stack.sandbox_url}/exact/api/v1/{division['division']}/salesentry/SalesEntries(guid'{entry['entry_id']}')",
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-        )
-        assert deleted.status_code == 204, deleted.text
+    delete_entries(stack, division["division"], token, newest)
 
     # The next invoice gets a number that a document here still holds.
     new = partner.post(
