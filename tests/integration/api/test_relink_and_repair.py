@@ -22,8 +22,11 @@ from invoicesync_shared.connectors.service import control_app
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.engine import create_engine, create_sessionmaker
 from tests.integration.api.conftest import ADMIN_TOKEN, HIGH_LIMITS, invoice, new_partner
-from tests.integration.api.test_retry_and_lifecycle import requests_for, sync_row
-from tests.integration.api.test_sync_runs import booked, deliver
+from tests.integration.api.test_retry_and_lifecycle import (
+    booked_before_and_after_november,
+    requests_for,
+    sync_row,
+)
 from tests.integration.connectors.exact_support import connected_integration, control, replica
 from tests.support.servers import serve_in_thread
 
@@ -133,14 +136,9 @@ async def test_a_repair_from_a_given_date_resets_from_there_and_resyncs(
     client_id, integration, _ = await _connected(
         partner, sessionmaker, secret_box, shared_sandbox_url
     )
-    older, newer = (
-        partner.post(
-            "/v1/invoices", json=invoice(client_id, number=f"REPAIR-{n}", issue_date=day)
-        ).json()["id"]
-        for n, day in enumerate(("2026-10-15", "2026-11-20"))
+    older, newer = await booked_before_and_after_november(
+        partner, sessionmaker, client_id, integration, "REPAIR", ("26900001", "26900002")
     )
-    await deliver(sessionmaker, booked(older, integration, None, "26900001"))
-    await deliver(sessionmaker, booked(newer, integration, None, "26900002"))
     generation = (await sync_row(sessionmaker, newer, integration)).generation
     asked = {d: len(await requests_for(sessionmaker, d)) for d in (older, newer)}
     path = f"/v1/integrations/{integration}/repair"
