@@ -29,7 +29,7 @@ from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.events.integrations import IntegrationConnectionLost
 from invoicesync_shared.events.results import SyncFailed
-from tests.integration.api.conftest import add_integration, invoice
+from tests.integration.api.conftest import EXACT_SETTINGS, add_integration, invoice
 from tests.integration.api.test_sync_runs import booked, deliver
 
 LANGUAGES = ("en", "de", "nl", "es", "fr")
@@ -366,15 +366,7 @@ async def test_reasons_the_api_decides_read_in_german(
 
     created = partner.post(
         f"/v1/clients/{client_id}/integrations",
-        json={
-            "system": "exact",
-            "settings": {
-                "division": 7,
-                "sales_journal": "70",
-                "credit_note_journal": "90",
-                "start_date": "2026-01-01",
-            },
-        },
+        json={"system": "exact", "settings": EXACT_SETTINGS},
     )
     assert created.status_code == 201, created.text
     state = parse_qs(urlsplit(created.json()["authorize_url"]).query)["state"][0]
