@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,6 +28,7 @@ from invoicesync_shared.events.documents import DocumentLine, DocumentSnapshot
 from invoicesync_shared.integration_settings import ExactSettings
 from tests.support.factories import booked_event, make_client, make_integration, snapshot
 from tests.support.http_counts import SentCounts, counted
+from tests.support.oauth_codes import redeem
 from tests.support.producers import RecordingProducer
 
 CLIENT_ID, CLIENT_SECRET = "invoicesync-dev", "invoicesync-dev-secret"
@@ -61,19 +61,13 @@ def oauth_tokens(
         },
     )
     assert authorize.status_code == 302, authorize.text
-    code = parse_qs(urlparse(authorize.headers["location"]).query)["code"][0]
-    token = httpx.post(
+    return redeem(
+        authorize,
         f"{sandbox_url}/exact/api/oauth2/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": redirect_uri,
-            "client_id": client_id,
-            "client_secret": client_secret,
-        },
+        client_id=client_id,
+        client_secret=client_secret,
+        redirect_uri=redirect_uri,
     )
-    assert token.status_code == 200, token.text
-    return dict(token.json())
 
 
 class SandboxTimeBudget(WindowBudget):
