@@ -161,8 +161,13 @@ async def test_a_sweep_asks_again_at_most_its_batch(
         await timed(sessionmaker, doc, requested=timedelta(minutes=15))  # the connector idle
     sweeper = PendingSweeper(sessionmaker, pending_after=PENDING_AFTER, batch_size=2)
 
-    assert await sweeper.sweep_once(datetime.now(UTC)) == 2
-    assert await sweeper.sweep_once(datetime.now(UTC)) == 1
+    with structlog.testing.capture_logs() as logs:
+        assert await sweeper.sweep_once(datetime.now(UTC)) == 2
+        assert await sweeper.sweep_once(datetime.now(UTC)) == 1
+        assert await sweeper.sweep_once(datetime.now(UTC)) == 0  # nothing to tell
+
+    told = [(e["event"], e["log_level"], e["documents"]) for e in logs if "documents" in e]
+    assert told == [("re-requested lost or ambiguous documents", "warning", n) for n in (2, 1)]
     assert [await outbox_rows(sessionmaker, d) for d in docs] == [2, 2, 2]
 
 
