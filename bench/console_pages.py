@@ -25,6 +25,7 @@ import httpx
 from pydantic import SecretStr
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bench import history
 from bench.common import Figure, Options, connect_db, fresh_database, percentile, progress
 from invoicesync_api.app import create_app
 from invoicesync_api.settings import ApiSettings
@@ -85,50 +86,28 @@ CASE WHEN g <= $PENDING THEN 'in_flight'
      WHEN (g / 200) % 100 = 7 THEN 'failed_one'
      ELSE 'booked' END
 """
-_DOCUMENTS = """
-INSERT INTO documents (id, partner_id, client_id, kind, external_id, number, status,
-    issue_date, currency, customer, lines, net_total, vat_total, gross_total, revision,
-    booked_at, has_booking_number, failed_syncs, created_at, updated_at)
-SELECT md5('doc' || g)::uuid, $1, md5('client' || (g % $6))::uuid, 'invoice', 'ext-' || g,
-    'C-' || lpad(g::text, 8, '0'), CASE WHEN d.kind = 'draft' THEN 'draft' ELSE 'booked' END,
-    date '2026-11-30' - (g / 3000), 'EUR',
-    jsonb_build_object('external_id', 'cust-' || (g % 400), 'name', 'Customer ' || (g % 400),
-        'country', 'NL', 'email', 'billing' || (g % 400) || '@example.com',
-        'address', jsonb_build_object('street', 'Dorpsstraat', 'house_number', '1',
-            'postal_code', '1234 AB', 'city', 'Utrecht', 'country', 'NL')),
-    jsonb_build_array(
-        jsonb_build_object('description', 'Consulting, ' || g, 'quantity', '2',
-            'unit_price', '75.00', 'vat_rate', '21', 'net_amount', '150.00', 'vat_amount', '31.50'),
-        jsonb_build_object('description', 'Travel', 'quantity', '1',
-            'unit_price', '25.00', 'vat_rate', '21', 'net_amount', '25.00', 'vat_amount', '5.25')),
-    175.00, 36.75, 211.75, 0,
-    CASE WHEN d.kind <> 'draft' THEN $2::timestamptz - g * interval '37 seconds' END,
-    d.kind IN ('booked', 'failed_one'),
-    CASE d.kind WHEN 'failed_both' THEN 2 WHEN 'failed_one' THEN 1 ELSE 0 END,
-    $2::timestamptz - g * interval '37 seconds', $2
-FROM generate_series($3::int, $4::int) g
-CROSS JOIN LATERAL (SELECT KIND AS kind) d
-""".replace("KIND", _KIND.replace("$PENDING", "$5").replace("$CLIENTS", "$6"))
-_SYNCS = """
-INSERT INTO document_syncs (document_id, integration_id, status, generation, booking_number,
-    remote_id, sent_at, error_code, error_message, error_retryable, sweeps, answered_at,
-    requested_at, waiting_until, waiting_reason, updated_at)
-SELECT md5('doc' || g)::uuid, md5(md5('client' || (g % $5)) || i.idx)::uuid, s.status, 0,
-    CASE WHEN s.status = 'booked' THEN 'BN' || i.idx || '-' || g END,
-    CASE WHEN s.status = 'booked' THEN 'r' || i.idx || '-' || g END,
-    CASE WHEN s.status = 'booked' THEN $1::timestamptz - g * interval '37 seconds' END,
-    CASE WHEN s.status = 'failed' THEN (ARRAY['unknown_vat_code', 'customer_rejected',
-        'period_closed', 'unknown_journal'])[(g / 40000) % 4 + 1] END,
-    CASE WHEN s.status = 'failed' THEN 'The accounting system refused the entry.' END,
-    CASE WHEN s.status = 'failed' THEN false END,
-    0,
-    CASE WHEN s.status IN ('booked', 'failed') THEN $1::timestamptz - g * interval '37 seconds'
-    END,
-    CASE WHEN g <= $4 THEN now() ELSE $1::timestamptz - g * interval '37 seconds' END,
-    CASE WHEN d.kind = 'waiting' THEN $1::timestamptz + interval '1 day' END,
-    CASE WHEN d.kind = 'waiting' THEN 'daily_limit' END,
-    $1
-FROM generate_series($2::int, $3::int) g
+_DOCUMENTS = history.documents(
+    client="md5('client' || (g % $6))::uuid",
+    number="'C-' || lpad(g::text, 8, '0')",
+    status="CASE WHEN d.kind = 'draft' THEN 'draft' ELSE 'booked' END",
+    booked_at=history.booked_at("d.kind <> 'draft'"),
+    has_booking_number="d.kind IN ('booked', 'failed_one')",
+    failed_syncs="CASE d.kind WHEN 'failed_both' THEN 2 WHEN 'failed_one' THEN 1 ELSE 0 END",
+    rows="""FROM generate_series($3::int, $4::int) g
+CROSS JOIN LATERAL (SELECT KIND AS kind) d""",
+).replace("KIND", _KIND.replace("$PENDING", "$5").replace("$CLIENTS", "$6"))
+_SYNCS = history.syncs(
+    integration="md5(md5('client' || (g % $5)) || i.idx)::uuid",
+    error_code="""(ARRAY['unknown_vat_code', 'customer_rejected',
+        'period_closed', 'unknown_journal'])[(g / 40000) % 4 + 1]""",
+    error_message="'The accounting system refused the entry.'",
+    answered="s.status IN ('booked', 'failed')",
+    requested_now="g <= $4",
+    waiting=(
+        "CASE WHEN d.kind = 'waiting' THEN $1::timestamptz + interval '1 day' END",
+        "CASE WHEN d.kind = 'waiting' THEN 'daily_limit' END",
+    ),
+    rows="""FROM generate_series($2::int, $3::int) g
 CROSS JOIN LATERAL (SELECT KIND AS kind) d
 CROSS JOIN (VALUES (0), (1)) i(idx)
 CROSS JOIN LATERAL (SELECT CASE
@@ -136,8 +115,8 @@ CROSS JOIN LATERAL (SELECT CASE
     WHEN d.kind = 'failed_both' OR (d.kind = 'failed_one' AND i.idx = 1) THEN 'failed'
     WHEN d.kind = 'waiting' THEN 'pending'
     ELSE 'booked' END AS status) s
-WHERE d.kind <> 'draft'
-""".replace("KIND", _KIND.replace("$PENDING", "$4").replace("$CLIENTS", "$5"))
+WHERE d.kind <> 'draft'""",
+).replace("KIND", _KIND.replace("$PENDING", "$4").replace("$CLIENTS", "$5"))
 # A finished manual run of 10 documents and its notification per 100 documents (the
 # newest 20 unread), each run's items in both integrations.
 _RUNS = """

@@ -20,6 +20,7 @@ from types import SimpleNamespace
 import httpx
 from pydantic import SecretStr
 
+from bench import history
 from bench.common import (
     Figure,
     Options,
@@ -45,53 +46,31 @@ P99_RATIO = 2.0
 P99_MS = 50.0
 BASE = datetime(2026, 12, 1, tzinfo=UTC)
 
-_DOCUMENTS = """
-INSERT INTO documents (id, partner_id, client_id, kind, external_id, number, status,
-    issue_date, currency, customer, lines, net_total, vat_total, gross_total, revision,
-    booked_at, has_booking_number, created_at, updated_at)
-SELECT md5('doc' || g)::uuid, $1, c.id, 'invoice', 'ext-' || g, 'G-' || g, 'booked',
-    date '2026-11-30' - (g / 3000), 'EUR',
-    jsonb_build_object('external_id', 'cust-' || (g % 400), 'name', 'Customer ' || (g % 400),
-        'country', 'NL', 'email', 'billing' || (g % 400) || '@example.com',
-        'address', jsonb_build_object('street', 'Dorpsstraat', 'house_number', '1',
-            'postal_code', '1234 AB', 'city', 'Utrecht', 'country', 'NL')),
-    jsonb_build_array(
-        jsonb_build_object('description', 'Consulting, ' || g, 'quantity', '2',
-            'unit_price', '75.00', 'vat_rate', '21', 'net_amount', '150.00', 'vat_amount', '31.50'),
-        jsonb_build_object('description', 'Travel', 'quantity', '1',
-            'unit_price', '25.00', 'vat_rate', '21', 'net_amount', '25.00', 'vat_amount', '5.25')),
-    175.00, 36.75, 211.75, 0,
-    $2::timestamptz - g * interval '37 seconds', g > $5,
-    $2::timestamptz - g * interval '37 seconds', $2
-FROM generate_series($3::int, $4::int) g
-JOIN bench_clients c ON c.idx = g % 50
-"""
+_DOCUMENTS = history.documents(
+    client="c.id",
+    number="'G-' || g",
+    status="'booked'",
+    booked_at=history.booked_at(),
+    has_booking_number="g > $5",
+    rows="FROM generate_series($3::int, $4::int) g\nJOIN bench_clients c ON c.idx = g % 50",
+)
 # Booked in both but ~5 % failed in one (never in both), the first client all booked,
 # the newest pending in both.
-_SYNCS = """
-INSERT INTO document_syncs (document_id, integration_id, status, generation, booking_number,
-    remote_id, sent_at, error_code, error_message, error_retryable, sweeps, answered_at,
-    requested_at, updated_at)
-SELECT md5('doc' || g)::uuid, i.id, s.status, 0,
-    CASE WHEN s.status = 'booked' THEN 'BN' || i.idx || '-' || g END,
-    CASE WHEN s.status = 'booked' THEN 'r' || i.idx || '-' || g END,
-    CASE WHEN s.status = 'booked' THEN $1::timestamptz - g * interval '37 seconds' END,
-    CASE WHEN s.status = 'failed' THEN 'unknown_vat_code' END,
-    CASE WHEN s.status = 'failed' THEN 'The VAT code 21 is not known in this division.' END,
-    CASE WHEN s.status = 'failed' THEN false END,
-    0,
-    CASE WHEN s.status <> 'pending' THEN $1::timestamptz - g * interval '37 seconds' END,
-    CASE WHEN s.status = 'pending' THEN now() ELSE $1::timestamptz - g * interval '37 seconds' END,
-    $1
-FROM generate_series($2::int, $3::int) g
+_SYNCS = history.syncs(
+    integration="i.id",
+    error_code="'unknown_vat_code'",
+    error_message="'The VAT code 21 is not known in this division.'",
+    answered="s.status <> 'pending'",
+    requested_now="s.status = 'pending'",
+    rows="""FROM generate_series($2::int, $3::int) g
 JOIN bench_clients c ON c.idx = g % 50
 JOIN bench_integrations i ON i.client_id = c.id
 CROSS JOIN LATERAL (SELECT CASE
     WHEN g <= $4 THEN 'pending'
     WHEN c.idx = 0 THEN 'booked'
     WHEN (g + i.idx * 7) % 20 = 0 THEN 'failed'
-    ELSE 'booked' END AS status) s
-"""
+    ELSE 'booked' END AS status) s""",
+)
 
 
 async def _setup(database_url: str, partner_id: uuid.UUID) -> list[uuid.UUID]:

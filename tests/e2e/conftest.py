@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Page
 
 from tests.integration.connectors.exact_support import oauth_tokens
 from tests.support.browser import chromium, ensure_chromium
@@ -59,6 +59,16 @@ def browser(stack: Stack) -> Iterator[Browser]:
         pytest.skip(f"browser tests need Debian's chromium: {reason}")
     with chromium() as running:
         yield running
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser context (own cookies) per test, in the one browser."""
+    context = browser.new_context()
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +153,16 @@ def exact_token_for_test_app(stack: Stack) -> str:
             redirect_uri=app["redirect_uri"],
         )
     return str(tokens["access_token"])
+
+
+def delete_entries(stack: Stack, division: int, token: str, entries: list[dict[str, Any]]) -> None:
+    """A bookkeeper deletes these entries in Exact with another Exact client (``token``)."""
+    for entry in entries:
+        deleted = httpx.delete(
+            f"{stack.sandbox_url}/exact/api/v1/{division}/salesentry/SalesEntries(guid'{entry['entry_id']}')",
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        )
+        assert deleted.status_code == 204, deleted.text
 
 
 def document_body(

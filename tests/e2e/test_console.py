@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,16 +68,6 @@ def books(stack: Stack, partner: httpx.Client) -> dict[str, Any]:
         "key": partner.headers["Authorization"].removeprefix("Bearer "),
         "read_key": reader.json()["api_key"],
     }
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh browser context (own cookies) per test, in the one browser."""
-    context = browser.new_context()
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 def look(page: Page, shots: Path, name: str) -> None:

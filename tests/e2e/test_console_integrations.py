@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import document_body, new_exact_division, wait_for
 from tests.e2e.test_console import SHOTS, look, sign_in
@@ -25,6 +23,7 @@ from tests.support.duplicates import (
     division_state,
     settled,
 )
+from tests.support.oauth_codes import redeem
 from tests.support.processes import Stack
 
 pytestmark = pytest.mark.e2e
@@ -45,20 +44,14 @@ def bookkeepers_token(stack: Stack) -> str:
         "decision": "allow",
     }
     allowed = httpx.post(f"{stack.sandbox_url}/exact/api/oauth2/auth", data=consent)
-    assert allowed.status_code in (302, 303), allowed.text
-    code = parse_qs(urlparse(allowed.headers["location"]).query)["code"][0]
-    token = httpx.post(
+    token = redeem(
+        allowed,
         f"{stack.sandbox_url}/exact/api/oauth2/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": app["redirect_uri"],
-            "client_id": app["client_id"],
-            "client_secret": app["client_secret"],
-        },
+        client_id=app["client_id"],
+        client_secret=app["client_secret"],
+        redirect_uri=app["redirect_uri"],
     )
-    assert token.status_code == 200, token.text
-    return str(token.json()["access_token"])
+    return str(token["access_token"])
 
 
 @pytest.fixture(scope="module")
@@ -68,15 +61,6 @@ def shots() -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     print(f"\nconsole screenshots: {folder}")
     return folder
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context()
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 def test_connect_exact_from_the_console_then_repair_the_seeds_duplicate_numbers(

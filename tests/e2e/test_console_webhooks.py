@@ -19,14 +19,14 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from tests.e2e.conftest import document_body, wait_for
-from tests.e2e.test_console import SHOTS, books, look, page, sign_in
+from tests.e2e.test_console import SHOTS, books, look, sign_in
 from tests.support.processes import Stack
 from tests.support.servers import serve_in_thread
 from tests.support.webhooks import Receiver
 
 pytestmark = pytest.mark.e2e
 
-__all__ = ["books", "page"]  # the console module's fixtures, used here by name
+__all__ = ["books"]  # the console module's fixture, used here by name
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.conftest import document_body, wait_for
+from tests.e2e.conftest import delete_entries, document_body, wait_for
 from tests.support.processes import Stack
 
 
@@ -28,13 +28,7 @@ def delete_newest_entries(stack: Stack, division: int, token: str, count: int = 
     numbers freed; the deleted entries as the sandbox listed them."""
     entries = division_state(stack, division)["entries"]
     newest = sorted(entries, key=lambda e: e["entry_number"])[-count:]
-    for entry in newest:
-        deleted = httpx.delete(
-            f"{stack.sandbox_url}/exact/api/v1/{division}/salesentry/"
-            f"SalesEntries(guid'{entry['entry_id']}')",
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-        )
-        assert deleted.status_code == 204, deleted.text
+    delete_entries(stack, division, token, newest)
     return newest
 
 

@@ -68,6 +68,27 @@ class TestTheUnion:
             ANY_SYSTEM.validate_python({"system": "sap", **EXACT})
         assert [e["type"] for e in refused.value.errors()] == ["union_tag_invalid"]
 
+    @pytest.mark.parametrize(
+        "built",
+        [
+            ExactSettings.from_user(EXACT),
+            LexwareSettings.stored({"remote": {"organization_id": "org-9"}}),
+            YukiSettings.from_user(YUKI),
+        ],
+    )
+    def test_settings_already_read_pass_through_as_themselves(
+        self, built: ExactSettings | LexwareSettings | YukiSettings
+    ) -> None:
+        """A model (not a dict) tells its system by its tag, so it is not read as another."""
+        passed = ANY_SYSTEM.validate_python(built)
+        assert type(passed) is type(built)
+        assert passed == built
+
+    def test_a_value_that_is_no_settings_is_refused_for_its_missing_system(self) -> None:
+        with pytest.raises(ValidationError) as refused:
+            ANY_SYSTEM.validate_python("exact")
+        assert [e["type"] for e in refused.value.errors()] == ["union_tag_not_found"]
+
 
 class TestWhatAUserSends:
     @pytest.mark.parametrize(
@@ -137,6 +158,20 @@ class TestWhatAConnectorReads:
         assert read.administration_id == "Adm-1"
         assert "key-of-the-user" not in repr(read)
         assert stored.with_secrets({}).access_key is None
+
+    def test_a_system_tag_in_the_stored_json_does_not_choose_the_model(self) -> None:
+        """The integration's system picks the model; a ``system`` key left in its JSON (by
+        hand, or an older API) is not a setting."""
+        stored = YukiSettings.from_user(YUKI).model_dump(mode="json")
+        read = YukiSettings.stored({**stored, "system": "exact"})
+        assert (read.system, read.administration_id) == ("yuki", "Adm-1")
+
+    def test_a_system_key_among_the_credentials_is_left_out(self) -> None:
+        stored = YukiSettings.stored(YukiSettings.from_user(YUKI).model_dump(mode="json"))
+        read = stored.with_secrets({"access_key": "key-of-the-user", "system": "exact"})
+        assert read.system == "yuki"
+        assert read.access_key is not None
+        assert read.access_key.get_secret_value() == "key-of-the-user"
 
     def test_secrets_put_back_keep_what_verify_found(self) -> None:
         verified = LexwareSettings.stored({"remote": {"organization_id": "org-9"}})

@@ -404,3 +404,24 @@ class TestContacts:
         ours_vat_only = customer(vat_number="DE1", email=None, name="Kunde AG")
         by_name = {"id": "5", "company": {"name": " kunde   ag "}}
         assert mapping.matching_contact([by_name], ours_vat_only) == by_name
+
+
+class TestReferenceIn:
+    """What reconciliation reads back as a voucher's reference: the line we wrote."""
+
+    @pytest.mark.parametrize(
+        ("introduction", "reference"),
+        [
+            (f"Dear customer,\n{mapping.reference_line('PO-42')}\nThanks", "PO-42"),
+            ("  Referenz / Reference:   PO 7  ", "PO 7"),
+            ("Referenz / Reference:", None),  # a label with nothing after it
+            ("Your reference: PO-42", None),
+            ("", None),
+        ],
+    )
+    def test_the_reference_line_is_read(self, introduction: str, reference: str | None) -> None:
+        assert mapping.reference_in({"introduction": introduction}) == reference
+
+    def test_a_voucher_without_introduction_has_none(self) -> None:
+        assert mapping.reference_in({"introduction": None}) is None
+        assert mapping.reference_in({}) is None

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
+from invoicesync_shared.connectors.call_count import counting
 from invoicesync_shared.connectors.errors import (
     AuthorizationLost,
     Deferred,
@@ -36,19 +37,27 @@ URL = "https://vendor.test/api/things"
 
 
 class FakeTokens:
-    """A token store: ``stored`` is handed out; a refresh replaces it with ``fresh``."""
+    """A token store holding the grant of INTEGRATION alone: ``stored`` is handed out; a
+    refresh replaces it with ``fresh``."""
 
     def __init__(self, refusal: SyncError | None = None) -> None:
         self.stored = "stale"
         self.refusal = refusal
         self.refreshed_for: list[str | None] = []
 
+    @staticmethod
+    def _granted(integration_id: uuid.UUID) -> None:
+        if integration_id != INTEGRATION:
+            raise AuthorizationLost(f"no grant for {integration_id}")
+
     async def access_token(self, integration_id: uuid.UUID) -> str:
+        self._granted(integration_id)
         if isinstance(self.refusal, AuthorizationLost):
             raise self.refusal  # a grant refused before: no token at all
         return self.stored
 
     async def refresh(self, integration_id: uuid.UUID, *, failed_token: str | None) -> str:
+        self._granted(integration_id)
         self.refreshed_for.append(failed_token)
         if self.refusal is not None:
             raise self.refusal
@@ -56,7 +65,7 @@ class FakeTokens:
         return self.stored
 
     async def issued_at(self, integration_id: uuid.UUID) -> datetime | None:
-        return ISSUED
+        return ISSUED if integration_id == INTEGRATION else None
 
 
 class Server:
@@ -90,9 +99,11 @@ class RecordingPacing:
 
     def __init__(self, refuse: SyncError | None = None) -> None:
         self.refuse = refuse
+        self.admitted: list[Call] = []
         self.seen: list[tuple[int, type[SyncError] | None]] = []
 
     async def admit(self, call: Call) -> None:
+        self.admitted.append(call)
         if self.refuse is not None:
             raise self.refuse
 
@@ -222,8 +233,30 @@ class TestPacing:
 
         assert server.tokens == []
 
+    async def test_the_pacing_admits_the_call_itself(self) -> None:
+        pacing, sent = RecordingPacing(), call("POST")
+
+        await client(Server(), FakeTokens(), pacing).send(sent)
+
+        assert pacing.admitted == [sent]  # its scope and method, what a budget keys on
+
 
 class TestClassification:
+    @pytest.mark.parametrize(
+        ("method", "decision"), [("POST", UnknownOutcome), ("GET", TransientError)]
+    )
+    async def test_the_system_decides_knowing_the_call(
+        self, method: str, decision: type[SyncError]
+    ) -> None:
+        """A 5xx means something else on a write than on a read (here: as ``classify``)."""
+        server = Server(stale=[httpx.Response(503)])
+        pacing = RecordingPacing()
+
+        with pytest.raises(decision):
+            await client(server, FakeTokens(), pacing).send(call(method))
+
+        assert pacing.seen == [(503, decision)]
+
     async def test_a_429_is_decided_by_the_system_with_its_retry_after(self) -> None:
         server = Server(stale=[httpx.Response(429, headers={"Retry-After": "2"})])
         before = _rate_limited()
@@ -253,6 +286,34 @@ class TestClassification:
         assert lost.value.credentials_issued_at == ISSUED
 
 
+class TestWhatIsSent:
+    async def test_the_query_the_body_and_the_accepted_type_reach_the_system(self) -> None:
+        sent: list[httpx.Request] = []
+
+        def record(request: httpx.Request) -> httpx.Response:
+            sent.append(request)
+            return httpx.Response(200, json={"ok": True})
+
+        await client(httpx.MockTransport(record), FakeTokens()).send(
+            call("PUT"), params={"page": "2"}, json={"n": 1}
+        )
+
+        (request,) = sent
+        assert (request.method, request.url.params["page"]) == ("PUT", "2")
+        assert request.read() == b'{"n":1}'
+        assert request.headers["Accept"] == "application/json"
+
+    async def test_every_request_sent_is_counted_the_retry_after_a_401_too(self) -> None:
+        server = Server(stale=[unauthorized()])
+        before = _calls("POST")
+
+        with counting() as calls:
+            await client(server, FakeTokens()).send(call("POST"))
+
+        assert calls.sent == 2
+        assert _calls("POST") == before + 2
+
+
 class TestLostExchange:
     @pytest.mark.parametrize(
         ("method", "error", "decision"),
@@ -273,6 +334,11 @@ class TestLostExchange:
 
         assert type(raised.value) is decision
         assert "Vendor" in str(raised.value)
+
+
+def _calls(method: str) -> float:
+    labels = {"system": "unit", "method": method}
+    return REGISTRY.get_sample_value("invoicesync_vendor_calls_total", labels) or 0.0
 
 
 def _rate_limited() -> float:

@@ -25,6 +25,13 @@ from tests.support.servers import serve_in_thread
 from tests.support.webhooks import Receiver
 
 ADMIN_TOKEN = "adm_integration_tests"
+EXACT_SETTINGS = {
+    "division": 7,
+    "sales_journal": "70",
+    "credit_note_journal": "71",
+    "start_date": "2026-01-01",
+}
+"""Settings an Exact integration is created with where the division does not matter."""
 # The shared app's limits, out of reach of the tests that fire many requests (the fuzzer, the
 # isolation matrix) or many wrong keys from 127.0.0.1; test_rate_limits sets its own.
 HIGH_LIMITS: dict[str, Any] = {

@@ -8,13 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.integration.api.conftest import EXACT_SETTINGS
+
 PROBLEM = "application/problem+json"
-EXACT = {
-    "division": 7,
-    "sales_journal": "70",
-    "credit_note_journal": "71",
-    "start_date": "2026-01-01",
-}
+EXACT = EXACT_SETTINGS
 
 
 @pytest.mark.parametrize(

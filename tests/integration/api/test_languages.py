@@ -34,7 +34,7 @@ from invoicesync_shared.events.reconciliations import (
     RemoteEntry,
 )
 from invoicesync_shared.events.results import SyncFailed
-from tests.integration.api.conftest import add_integration, invoice
+from tests.integration.api.conftest import EXACT_SETTINGS, add_integration, invoice
 from tests.integration.api.test_sync_runs import booked, deliver
 
 LANGUAGES = ("en", "de", "nl", "es", "fr")
@@ -371,15 +371,7 @@ async def test_reasons_the_api_decides_read_in_german(
 
     created = partner.post(
         f"/v1/clients/{client_id}/integrations",
-        json={
-            "system": "exact",
-            "settings": {
-                "division": 7,
-                "sales_journal": "70",
-                "credit_note_journal": "90",
-                "start_date": "2026-01-01",
-            },
-        },
+        json={"system": "exact", "settings": EXACT_SETTINGS},
     )
     assert created.status_code == 201, created.text
     state = parse_qs(urlsplit(created.json()["authorize_url"]).query)["state"][0]

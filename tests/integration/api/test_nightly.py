@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import SyncRun
 from invoicesync_api.workers.scheduler import NightlyScheduler, last_night
-from tests.integration.api.conftest import add_integration, invoice
+from tests.integration.api.conftest import EXACT_SETTINGS, add_integration, invoice
 
 CONNECTED = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 # 02:00 in Europe/Amsterdam (the test client's zone) on 24 November.
@@ -122,15 +122,7 @@ async def test_patch_changes_the_nightly_hour_the_scheduler_follows(
 def test_patch_refuses_a_bad_hour_and_another_book(partner: httpx.Client, client_id: str) -> None:
     created = partner.post(
         f"/v1/clients/{client_id}/integrations",
-        json={
-            "system": "exact",
-            "settings": {
-                "division": 7,
-                "sales_journal": "70",
-                "credit_note_journal": "70",
-                "start_date": "2026-01-01",
-            },
-        },
+        json={"system": "exact", "settings": EXACT_SETTINGS},
     ).json()
 
     hour = partner.patch(f"/v1/integrations/{created['id']}", json={"nightly_hour": 24})

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -19,16 +18,16 @@ from invoicesync_api.app import create_app
 from invoicesync_api.db.models import Client
 from invoicesync_api.settings import ApiSettings
 from invoicesync_shared.bus.consumer import EventConsumer
-from invoicesync_shared.connectors.oauth import token_fields
 from invoicesync_shared.connectors.service import control_app
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.engine import create_engine, create_sessionmaker
-from invoicesync_shared.db.models import Integration
 from tests.integration.api.conftest import ADMIN_TOKEN, HIGH_LIMITS, invoice, new_partner
-from tests.integration.api.test_retry_and_lifecycle import requests_for, sync_row
-from tests.integration.api.test_sync_runs import booked, deliver
-from tests.integration.connectors.exact_support import control, oauth_tokens, replica
-from tests.support.factories import make_integration
+from tests.integration.api.test_retry_and_lifecycle import (
+    booked_before_and_after_november,
+    requests_for,
+    sync_row,
+)
+from tests.integration.connectors.exact_support import connected_integration, control, replica
 from tests.support.servers import serve_in_thread
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -94,30 +93,11 @@ async def _connected(
     client_id = partner.post("/v1/clients", json={"name": "Relink BV", "country": "NL"}).json()[
         "id"
     ]
-    division = control(sandbox_url, "POST", "/exact/divisions", json={})
-    token = oauth_tokens(sandbox_url)
     async with sessionmaker() as session:
         client = await session.get(Client, uuid.UUID(client_id))
     assert client is not None
-    integration = await make_integration(
-        sessionmaker,
-        client,
-        settings={
-            "division": division["division"],
-            "sales_journal": division["sales_journal"],
-            "credit_note_journal": division["credit_note_journal"],
-            "start_date": "2026-01-01",
-        },
-        credentials=box.encrypt_json(
-            {"access_token": token["access_token"], "refresh_token": token["refresh_token"]}
-        ),
-    )
-    async with sessionmaker.begin() as session:
-        stored = await session.get(Integration, integration.id)
-        assert stored is not None
-        for column, value in token_fields(token, datetime.now(UTC)).items():
-            setattr(stored, column, value)
-    return client_id, integration.id, dict(division)
+    division, _, integration = await connected_integration(sandbox_url, sessionmaker, box, client)
+    return client_id, integration.id, division
 
 
 async def test_a_relink_to_another_division_makes_a_deactivated_integration_active(
@@ -156,14 +136,9 @@ async def test_a_repair_from_a_given_date_resets_from_there_and_resyncs(
     client_id, integration, _ = await _connected(
         partner, sessionmaker, secret_box, shared_sandbox_url
     )
-    older, newer = (
-        partner.post(
-            "/v1/invoices", json=invoice(client_id, number=f"REPAIR-{n}", issue_date=day)
-        ).json()["id"]
-        for n, day in enumerate(("2026-10-15", "2026-11-20"))
+    older, newer = await booked_before_and_after_november(
+        partner, sessionmaker, client_id, integration, "REPAIR", ("26900001", "26900002")
     )
-    await deliver(sessionmaker, booked(older, integration, None, "26900001"))
-    await deliver(sessionmaker, booked(newer, integration, None, "26900002"))
     generation = (await sync_row(sessionmaker, newer, integration)).generation
     asked = {d: len(await requests_for(sessionmaker, d)) for d in (older, newer)}
     path = f"/v1/integrations/{integration}/repair"

@@ -111,20 +111,36 @@ async def test_retry_of_a_document_synced_everywhere_is_refused(
     assert await requests_for(sessionmaker, doc) == before
 
 
+async def booked_before_and_after_november(
+    partner: httpx.Client,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    client_id: str,
+    integration: uuid.UUID,
+    prefix: str,
+    booking_numbers: tuple[str, str],
+) -> tuple[str, str]:
+    """Two documents booked in ``integration``, issued 2026-10-15 and 2026-11-20, so that
+    a reset from 2026-11-01 takes the newer and keeps the older: their ids, older first."""
+    older, newer = (
+        partner.post(
+            "/v1/invoices", json=invoice(client_id, number=f"{prefix}-{n}", issue_date=day)
+        ).json()["id"]
+        for n, day in enumerate(("2026-10-15", "2026-11-20"))
+    )
+    await deliver(sessionmaker, booked(older, integration, None, booking_numbers[0]))
+    await deliver(sessionmaker, booked(newer, integration, None, booking_numbers[1]))
+    return older, newer
+
+
 async def test_deactivate_resets_the_documents_from_the_date_and_keeps_the_older_ones(
     partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     """From the date: pending at a new generation, the booking number gone (also from
     the document's own); before it: booked as it was. The integration is deactivated."""
     integration = await add_integration(sessionmaker, client_id)
-    older, newer = (
-        partner.post(
-            "/v1/invoices", json=invoice(client_id, number=f"DEACT-{n}", issue_date=day)
-        ).json()["id"]
-        for n, day in enumerate(("2026-10-15", "2026-11-20"))
+    older, newer = await booked_before_and_after_november(
+        partner, sessionmaker, client_id, integration, "DEACT", ("26700201", "26700202")
     )
-    await deliver(sessionmaker, booked(older, integration, None, "26700201"))
-    await deliver(sessionmaker, booked(newer, integration, None, "26700202"))
     generation = (await sync_row(sessionmaker, newer, integration)).generation
 
     response = partner.post(

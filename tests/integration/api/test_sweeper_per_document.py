@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+import structlog
+import structlog.testing
 from prometheus_client import REGISTRY
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -83,12 +85,17 @@ async def test_a_lost_request_is_asked_again_while_its_connector_answers_others(
     assert await outbox_rows(sessionmaker, lost) == 2
 
 
+@pytest.mark.parametrize("overdue_after", [timedelta(hours=1), None], ids=["set", "default"])
 async def test_a_backlog_is_not_asked_again_until_it_is_overdue(
-    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    overdue_after: timedelta | None,
 ) -> None:
     """The connector works through older requests (answers a minute ago, each for a
     request older than every waiting one): the queue is not lengthened with copies; only
-    after ``overdue_after`` is each waiting document asked once more."""
+    after ``overdue_after`` (by default six times ``pending_after``: the same hour) is
+    each waiting document asked once more."""
     integration = await add_integration(sessionmaker, client_id)
     numbers = [f"BACK-{n}" for n in range(5)]
     docs = [
@@ -102,11 +109,9 @@ async def test_a_backlog_is_not_asked_again_until_it_is_overdue(
         await timed(
             sessionmaker, doc, requested=timedelta(minutes=70), answered=timedelta(minutes=2)
         )
-    for doc in queued:
-        await timed(sessionmaker, doc, requested=timedelta(minutes=40))
-    sweeper = PendingSweeper(
-        sessionmaker, pending_after=PENDING_AFTER, overdue_after=timedelta(hours=1)
-    )
+    sweeper = PendingSweeper(sessionmaker, pending_after=PENDING_AFTER, overdue_after=overdue_after)
+    for doc in queued:  # a minute short of the hour
+        await timed(sessionmaker, doc, requested=timedelta(minutes=59))
     for _ in range(3):
         assert await sweeper.sweep_once(datetime.now(UTC)) == 0
     assert [await outbox_rows(sessionmaker, d) for d in queued] == [1, 1, 1]
@@ -119,6 +124,80 @@ async def test_a_backlog_is_not_asked_again_until_it_is_overdue(
     await relayed(sessionmaker)
     assert await sweeper.sweep_once(datetime.now(UTC)) == 0
     assert [await outbox_rows(sessionmaker, d) for d in queued] == [2, 2, 2]
+
+
+async def test_an_answer_proves_an_earlier_request_lost_only_after_a_grace(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Results are applied a moment apart: an answer to a later request proves this one
+    lost only once it is a tenth of ``pending_after`` old (30 s here; at most a minute)."""
+    integration = await add_integration(sessionmaker, client_id)
+    lost = partner.post("/v1/invoices", json=invoice(client_id, number="GRACE-1")).json()["id"]
+    later = partner.post("/v1/invoices", json=invoice(client_id, number="GRACE-2")).json()["id"]
+    await relayed(sessionmaker)
+    await deliver(sessionmaker, booked(later, integration, None, "73001"))
+    now = datetime.now(UTC)
+    await timed(sessionmaker, lost, requested=timedelta(minutes=15))
+    answered = timedelta(seconds=29.5)
+    await timed(sessionmaker, later, requested=timedelta(minutes=12), answered=answered)
+    sweeper = PendingSweeper(sessionmaker, pending_after=timedelta(minutes=5))
+
+    assert await sweeper.sweep_once(now) == 0  # the answer is under 30 s old
+    assert await sweeper.sweep_once(datetime.now(UTC) + timedelta(seconds=4)) == 1
+    assert await outbox_rows(sessionmaker, lost) == 2
+
+
+async def test_a_sweep_asks_again_at_most_its_batch(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A large loss is asked for again batch by batch, not in one transaction."""
+    await add_integration(sessionmaker, client_id)
+    docs = [
+        partner.post("/v1/invoices", json=invoice(client_id, number=f"BATCH-{n}")).json()["id"]
+        for n in range(3)
+    ]
+    await relayed(sessionmaker)
+    for doc in docs:
+        await timed(sessionmaker, doc, requested=timedelta(minutes=15))  # the connector idle
+    sweeper = PendingSweeper(sessionmaker, pending_after=PENDING_AFTER, batch_size=2)
+
+    with structlog.testing.capture_logs() as logs:
+        assert await sweeper.sweep_once(datetime.now(UTC)) == 2
+        assert await sweeper.sweep_once(datetime.now(UTC)) == 1
+        assert await sweeper.sweep_once(datetime.now(UTC)) == 0  # nothing to tell
+
+    told = [(e["event"], e["log_level"], e["documents"]) for e in logs if "documents" in e]
+    assert told == [("re-requested lost or ambiguous documents", "warning", n) for n in (2, 1)]
+    assert [await outbox_rows(sessionmaker, d) for d in docs] == [2, 2, 2]
+
+
+class _Observed(PendingSweeper):
+    """The real sweeper; its first sweep fails (the database away), and the third stops it."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        super().__init__(sessionmaker, pending_after=PENDING_AFTER, interval=0.01)
+        self.sweeps = 0
+
+    async def sweep_once(self, now: datetime | None = None) -> int:
+        self.sweeps += 1
+        if self.sweeps == 1:
+            raise ConnectionRefusedError("the database is away")
+        if self.sweeps == 3:
+            self.stop()
+        return await super().sweep_once(now)
+
+
+async def test_the_loop_sweeps_every_interval_past_a_failed_sweep_until_stopped(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    sweeper = _Observed(sessionmaker)
+    with structlog.testing.capture_logs() as logs:
+        await sweeper.run()  # returns once stopped
+
+    assert sweeper.sweeps == 3
+    assert [(e["event"], e["log_level"]) for e in logs if e.get("exc_info")] == [
+        ("sweep failed", "error")
+    ]
 
 
 async def test_an_ambiguous_match_waits_for_a_person(

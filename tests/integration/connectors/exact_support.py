@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,6 +28,7 @@ from invoicesync_shared.events.documents import DocumentLine, DocumentSnapshot
 from invoicesync_shared.integration_settings import ExactSettings
 from tests.support.factories import booked_event, make_client, make_integration, snapshot
 from tests.support.http_counts import SentCounts, counted
+from tests.support.oauth_codes import redeem
 from tests.support.producers import RecordingProducer
 from tests.support.token_refreshes import TokenRefreshes
 
@@ -62,19 +62,13 @@ def oauth_tokens(
         },
     )
     assert authorize.status_code == 302, authorize.text
-    code = parse_qs(urlparse(authorize.headers["location"]).query)["code"][0]
-    token = httpx.post(
+    return redeem(
+        authorize,
         f"{sandbox_url}/exact/api/oauth2/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": redirect_uri,
-            "client_id": client_id,
-            "client_secret": client_secret,
-        },
+        client_id=client_id,
+        client_secret=client_secret,
+        redirect_uri=redirect_uri,
     )
-    assert token.status_code == 200, token.text
-    return dict(token.json())
 
 
 class SandboxTimeBudget(WindowBudget):
@@ -178,18 +172,18 @@ class World:
             await one.http.aclose()
 
 
-async def connect(
+async def connected_integration(
     sandbox_url: str,
     sessionmaker: Sessions,
     box: SecretBox,
+    client: Client,
     *,
     settings: dict[str, Any] | None = None,
-    budget: WindowBudget | None = None,
-) -> World:
-    """A new division, an integration holding tokens from the OAuth dance, one replica."""
+) -> tuple[dict[str, Any], dict[str, Any], Integration]:
+    """For ``client``: a new division and an Exact integration with its journals, holding
+    tokens from the OAuth dance (the division, the token answer and the integration)."""
     division = control(sandbox_url, "POST", "/exact/divisions", json={})
     token = oauth_tokens(sandbox_url)
-    client = await make_client(sessionmaker, "Exact client")
     integration = await make_integration(
         sessionmaker,
         client,
@@ -209,8 +203,24 @@ async def connect(
         assert stored is not None
         for column, value in token_fields(token, datetime.now(UTC)).items():
             setattr(stored, column, value)
+    return dict(division), token, integration
+
+
+async def connect(
+    sandbox_url: str,
+    sessionmaker: Sessions,
+    box: SecretBox,
+    *,
+    settings: dict[str, Any] | None = None,
+    budget: WindowBudget | None = None,
+) -> World:
+    """A new division, an integration holding tokens from the OAuth dance, one replica."""
+    client = await make_client(sessionmaker, "Exact client")
+    division, token, integration = await connected_integration(
+        sandbox_url, sessionmaker, box, client, settings=settings
+    )
     one = replica(sandbox_url, sessionmaker, box, budget=budget)
-    return World(sandbox_url, dict(division), client, integration, token, one)
+    return World(sandbox_url, division, client, integration, token, one)
 
 
 def odd_vat_line() -> DocumentLine:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -36,6 +35,7 @@ from invoicesync_shared.events.documents import (
 from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.integration_settings import LexwareSettings
 from tests.support.http_counts import SentCounts, counted
+from tests.support.oauth_codes import redeem
 from tests.support.producers import RecordingProducer
 
 CLIENT_ID, CLIENT_SECRET = "invoicesync-dev", "invoicesync-dev-secret"
@@ -62,19 +62,13 @@ def oauth_tokens(sandbox_url: str, organization_id: str) -> dict[str, Any]:
         },
     )
     assert authorize.status_code == 302, authorize.text
-    code = parse_qs(urlparse(authorize.headers["location"]).query)["code"][0]
-    token = httpx.post(
+    return redeem(
+        authorize,
         f"{sandbox_url}/lexware/api/oauth2/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": REDIRECT_URI,
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-        },
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        redirect_uri=REDIRECT_URI,
     )
-    assert token.status_code == 200, token.text
-    return dict(token.json())
 
 
 async def create_integration(

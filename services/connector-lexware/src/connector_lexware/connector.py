@@ -31,8 +31,6 @@ from invoicesync_shared.integration_settings import LexwareSettings
 # After an unknown outcome: how far to page and how many drafts to open at most.
 LOOKUP_PAGES = 4
 LOOKUP_CANDIDATES = 5
-# "overdue" is a subset of "open" that Lexware takes only on its own (with others: 400).
-LOOKUP_STATUSES = "draft,open,paid,paidoff,voided"
 LEXWARE = System("Lexware Office", "introduction (a line of its own)")
 Context = PushContext[LexwareSettings]
 
@@ -165,7 +163,7 @@ class LexwareConnector:
         day = document.issue_date.isoformat()
         params = {
             "voucherType": mapping.list_type(document.kind),
-            "voucherStatus": LOOKUP_STATUSES,
+            "voucherStatus": mapping.EVERY_STATUS,
             # Narrowing filters of the real API; rows are checked here all the same.
             "voucherDateFrom": day,
             "voucherDateTo": day,

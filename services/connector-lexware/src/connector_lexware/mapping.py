@@ -57,6 +57,15 @@ def voucher_date(day: date) -> str:
     return datetime.combine(day, time(), BERLIN).isoformat(timespec="milliseconds")
 
 
+# The filters of /v1/voucherlist. Its ``voucherStatus`` is spelt out, as "overdue" is a
+# subset of "open" that Lexware takes only on its own (with others: 400).
+LIST_TYPES = "invoice,creditnote"
+_STATUSES = ("draft", "open", "paid", "paidoff", "voided")
+EVERY_STATUS = ",".join(_STATUSES)
+NUMBERED_STATUSES = ",".join(s for s in _STATUSES if s != "draft")
+"""Every status but draft: exactly the vouchers that have a number."""
+
+
 def list_type(kind: str) -> str:
     """The ``voucherType`` of a document kind in ``/v1/voucherlist``."""
     return "creditnote" if kind == "credit_note" else "invoice"

@@ -17,7 +17,7 @@ from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connector_lexware.client import LexwareClient
-from connector_lexware.mapping import scope_of
+from connector_lexware.mapping import LIST_TYPES, NUMBERED_STATUSES, scope_of
 from invoicesync_shared.bus.producer import Publisher
 from invoicesync_shared.connectors.readback import ReadBack
 from invoicesync_shared.connectors.remote_status import Booked
@@ -28,11 +28,7 @@ from invoicesync_shared.states import LedgerState
 SYSTEM = "lexware"
 LOCK_SPACE = 0x1E3A_0001  # advisory locks of this loop: (LOCK_SPACE, integration)
 # Drafts never show here; they are exactly the vouchers still waiting for a number.
-# "overdue" is a subset of "open" that Lexware takes only on its own (with others: 400).
-LIST_PARAMS = {
-    "voucherType": "invoice,creditnote",
-    "voucherStatus": "open,paid,paidoff,voided",
-}
+LIST_PARAMS = {"voucherType": LIST_TYPES, "voucherStatus": NUMBERED_STATUSES}
 # Remote statuses after which nothing changes any more that we report.
 SETTLED = ("paid", "paidoff", "voided")
 PAYMENT_STATUS = {"open": "open", "overdue": "open", "paid": "paid", "paidoff": "paid"}

@@ -22,11 +22,7 @@ from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.reconciliations import RemoteEntry
 from invoicesync_shared.integration_settings import LexwareSettings
 
-# "overdue" is a subset of "open" that Lexware takes only on its own (with others: 400).
-LIST_PARAMS = {
-    "voucherType": "invoice,creditnote",
-    "voucherStatus": "draft,open,paid,paidoff,voided",
-}
+LIST_PARAMS = {"voucherType": mapping.LIST_TYPES, "voucherStatus": mapping.EVERY_STATUS}
 PAID = frozenset({"paid", "paidoff"})
 MAX_PAGES = 400  # 100,000 vouchers: a period larger than that is refused, not half read
 
