@@ -52,20 +52,21 @@ router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schem
 
 async def _endpoints(db: AsyncSession, partner_id: uuid.UUID) -> list[dict[str, Any]]:
     """Each endpoint with its newest deliveries, each delivery with its attempts: the
-    attempts of all the page's deliveries in one statement, not one per delivery."""
-    listed = []
-    for endpoint in await webhooks.list_endpoints(db, partner_id):
-        deliveries, _next = await webhooks.list_deliveries(
-            db, endpoint.id, limit=DELIVERIES_SHOWN, cursor=None
-        )
-        listed.append((endpoint, deliveries))
-    attempts = await webhooks.attempts_of(db, [d.id for _, ds in listed for d in ds])
+    deliveries of all endpoints in one statement and their attempts in another, not one
+    per endpoint or delivery."""
+    endpoints = await webhooks.list_endpoints(db, partner_id)
+    newest = await webhooks.newest_deliveries_of(
+        db, [e.id for e in endpoints], per_endpoint=DELIVERIES_SHOWN
+    )
+    attempts = await webhooks.attempts_of(db, [d.id for ds in newest.values() for d in ds])
     return [
         {
             "endpoint": endpoint,
-            "deliveries": [{"delivery": d, "attempts": attempts[d.id]} for d in deliveries],
+            "deliveries": [
+                {"delivery": d, "attempts": attempts[d.id]} for d in newest[endpoint.id]
+            ],
         }
-        for endpoint, deliveries in listed
+        for endpoint in endpoints
     ]
 
 
