@@ -331,3 +331,43 @@ async def test_the_page_reads_deliveries_and_attempts_of_all_endpoints_in_one_st
     assert "data-delivery=" not in sections[quiet["id"]]
     assert len(reading(page_reads, "webhook_deliveries")) == 1, page_reads
     assert len(reading(page_reads, "webhook_attempts")) == 1, page_reads
+
+
+async def test_why_an_endpoint_is_disabled_is_shown_in_the_readers_language(
+    hooks_url: str,
+    admin: httpx.Client,
+    receiver: Receiver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The reason is stored in English (as the API stores it) and translated when shown,
+    with its parameters, as ``GET /v1/webhook-endpoints`` answers it."""
+    by_hand = create_endpoint(admin, receiver, ["document.booked"])
+    failing = create_endpoint(admin, receiver, ["document.sent"])
+    german = {"Accept-Language": "de"}
+    with signed_in(hooks_url, key_of(admin)) as page:
+        csrf = csrf_of(page.get("/console/webhooks").text)
+        disabled = page.post(f"/console/webhooks/{by_hand['id']}/disable", data={"csrf": csrf})
+        assert disabled.status_code == 303
+        async with sessionmaker.begin() as session:
+            await session.execute(
+                text(
+                    "UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = "
+                    "'5 deliveries in a row failed after all their attempts.' WHERE id = :id"
+                ),
+                {"id": failing["id"]},
+            )
+        shown = page.get("/console/webhooks", headers=german).text
+        assert admin.get(f"/v1/webhook-endpoints/{by_hand['id']}").json()["disabled_reason"] == (
+            "Disabled by the partner."
+        )
+    reasons = dict(
+        re.findall(
+            r'data-endpoint="([^"]+)" data-status="disabled".*?data-disabled-reason>([^<]+)<',
+            shown,
+            re.S,
+        )
+    )
+    assert reasons == {
+        by_hand["id"]: "Vom Partner deaktiviert.",
+        failing["id"]: "5 Zustellungen in Folge sind nach allen Versuchen fehlgeschlagen.",
+    }
