@@ -357,9 +357,8 @@ async def test_why_an_endpoint_is_disabled_is_shown_in_the_readers_language(
                 {"id": failing["id"]},
             )
         shown = page.get("/console/webhooks", headers=german).text
-        assert admin.get(f"/v1/webhook-endpoints/{by_hand['id']}").json()["disabled_reason"] == (
-            "Disabled by the partner."
-        )
+        stored = admin.get(f"/v1/webhook-endpoints/{by_hand['id']}").json()
+        assert stored["disabled_reason"] == "Disabled by the partner."
     reasons = dict(
         re.findall(
             r'data-endpoint="([^"]+)" data-status="disabled".*?data-disabled-reason>([^<]+)<',
