@@ -24,6 +24,11 @@ def entry_links(html: str) -> list[str]:
     return re.findall(r'<a href="([^"]+)" data-action="open-entry"', html)
 
 
+def back_links(html: str) -> list[str]:
+    """The repair confirmation's Back and Cancel links."""
+    return re.findall(r'<a href="([^"]*)" data-action="(?:back|cancel)"', html)
+
+
 async def test_flagged_numbers_offer_the_repair_and_open_their_entries(
     api_url: str, sessionmaker: Any, engine: Any
 ) -> None:
@@ -68,19 +73,27 @@ async def test_flagged_numbers_offer_the_repair_and_open_their_entries(
             assert sorted(link.rsplit("/", 1)[1] for link in links) == sorted(entries)
             assert all("/_sandbox/exact/divisions/1/entries/" in link for link in links)
             assert "Open 7 in Exact Online" in duplicates
-            repair = f'href="/console/integrations/{exact}/repair" data-action="repair"'
+            repair = (
+                f'href="/console/integrations/{exact}/repair?return_to=%2Fconsole%2Finbox" '
+                'data-action="repair"'
+            )
             assert duplicates.count(repair) == 1  # once per integration, not per document
             assert 'data-action="retry"' not in duplicates  # booked: nothing to retry
             missing = sections["remote_entry_missing lexware"]
             [voucher] = entry_links(missing)
             assert voucher.endswith("/_sandbox/lexware/vouchers/voucher-1")
-            assert f'href="/console/integrations/{lexware}/repair"' in missing
+            assert f'href="/console/integrations/{lexware}/repair?return_to=' in missing
 
             # The link leads to the repair's confirmation: what will happen, then the button.
-            confirm = page.get(f"/console/integrations/{exact}/repair")
+            # Back and Cancel lead to the inbox it came from, also after another date.
+            confirm = page.get(f"/console/integrations/{exact}/repair?return_to=%2Fconsole%2Finbox")
             assert confirm.status_code == 200, confirm.text
             assert 'id="duplicates" data-count="2"' in confirm.text
             assert "Repair now" in confirm.text
+            assert back_links(confirm.text) == ["/console/inbox", "/console/inbox"]
+            assert '<input type="hidden" name="return_to" value="/console/inbox">' in confirm.text
+            from_integration = page.get(f"/console/integrations/{exact}/repair").text
+            assert back_links(from_integration) == [f"/console/integrations/{exact}"] * 2
 
             german = page.get("/console/inbox", headers={"Accept-Language": "de"}).text
             assert "Doppelte Nummern von Dubbel BV in Exact Online reparieren" in german

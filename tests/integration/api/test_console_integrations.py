@@ -16,6 +16,7 @@ from sqlalchemy import select
 from invoicesync_api.db.models import DocumentSync
 from tests.integration.api.conftest import add_integration, invoice
 from tests.integration.api.test_console import csrf_of, key_of, signed_in
+from tests.integration.api.test_console_inbox_actions import back_links
 from tests.integration.api.test_sync_runs import booked, deliver
 
 FORMS = ("settings", "deactivate", "relink", "repair")
@@ -140,6 +141,34 @@ async def test_the_repair_confirmation_shows_what_will_happen_and_changes_nothin
     assert after["status"] == "active"
     numbers = [partner.get(f"/v1/invoices/{d}").json()["booking_number"] for d in ids]
     assert numbers == ["103", "105", "107"]
+
+
+@pytest.mark.parametrize(
+    "outside",
+    [
+        "https://evil.example/console/inbox",
+        "//evil.example/console/inbox",
+        "/\\evil.example/console/inbox",
+        "/console/../v1/clients",
+        "/v1/clients",
+        "javascript:alert(1)",
+        "/console/inbox\r\nLocation: https://evil.example",
+    ],
+)
+async def test_the_repair_confirmation_ignores_a_return_to_outside_the_console(
+    api_url: str, partner: httpx.Client, client_id: str, sessionmaker: Any, outside: str
+) -> None:
+    """Back and Cancel stay on the integration's page: never an open redirect."""
+    integration = await add_integration(sessionmaker, client_id)
+    with signed_in(api_url, key_of(partner)) as page:
+        confirm = page.get(
+            f"/console/integrations/{integration}/repair",
+            params={"from_date": "2026-11-01", "return_to": outside},
+        )
+    assert confirm.status_code == 200, confirm.text
+    assert back_links(confirm.text) == [f"/console/integrations/{integration}"] * 2
+    assert not re.search(r'href="[^"]*evil', confirm.text)
+    assert 'name="return_to"' not in confirm.text
 
 
 async def test_nothing_flagged_means_no_repair_to_confirm(

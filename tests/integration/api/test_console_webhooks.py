@@ -16,6 +16,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from invoicesync_api.console.webhooks_pages import DELIVERIES_SHOWN
 from invoicesync_api.webhooks.delivery import WebhookDispatcher
 from invoicesync_shared.crypto import SecretBox
 from tests.integration.api.conftest import add_integration, invoice, new_partner
@@ -277,12 +278,12 @@ async def test_a_documents_history_tells_its_pushes_outcomes_and_payment(
 
 
 @pytest.fixture
-def attempt_reads() -> Iterator[list[str]]:
-    """The statements that read webhook attempts, from any engine (the served app's too)."""
+def page_reads() -> Iterator[list[str]]:
+    """The SELECT statements run, from any engine (the served app's too)."""
     seen: list[str] = []
 
     def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "FROM webhook_attempts" in statement:
+        if statement.lstrip().upper().startswith("SELECT"):
             seen.append(statement)
 
     event.listen(Engine, "before_cursor_execute", note)
@@ -290,22 +291,82 @@ def attempt_reads() -> Iterator[list[str]]:
     event.remove(Engine, "before_cursor_execute", note)
 
 
-async def test_the_page_reads_the_attempts_of_all_its_deliveries_in_one_statement(
+def reading(statements: list[str], table: str) -> list[str]:
+    return [s for s in statements if re.search(rf"\bFROM {table}\b", s)]
+
+
+async def test_the_page_reads_deliveries_and_attempts_of_all_endpoints_in_one_statement_each(
     hooks_url: str,
     admin: httpx.Client,
     receiver: Receiver,
     sessionmaker: async_sessionmaker[AsyncSession],
     dispatcher: WebhookDispatcher,
-    attempt_reads: list[str],
+    page_reads: list[str],
 ) -> None:
-    endpoint = create_endpoint(admin, receiver, ["document.booked"])
+    """Three endpoints: one with more deliveries than the page shows (the newest ten),
+    one with three, one with none."""
+    booked = create_endpoint(admin, receiver, ["document.booked"])
+    quiet = create_endpoint(admin, receiver, ["sync_run.finished"])
+    failed = create_endpoint(admin, receiver, ["document.sync_failed"])  # the receiver's secret
     for _ in range(3):
-        await publish_to(sessionmaker, endpoint["id"])
+        await publish_to(sessionmaker, failed["id"], "document.sync_failed")
     await dispatcher.deliver_due()
-    assert len(deliveries(admin, endpoint["id"])) == 3
+    for n in range(12):
+        await publish_to(sessionmaker, booked["id"], data={"n": n})
+    assert len(deliveries(admin, failed["id"])) == 3
+    newest = [d["id"] for d in deliveries(admin, booked["id"])][:DELIVERIES_SHOWN]
     with signed_in(hooks_url, key_of(admin)) as page:
-        attempt_reads.clear()
+        page_reads.clear()
         shown = page.get("/console/webhooks")
     assert shown.status_code == 200
-    assert shown.text.count('data-status-code="200"') == 3  # every delivery's attempt
-    assert len(attempt_reads) == 1, attempt_reads
+    sections = {
+        m[1]: m[2]
+        for m in re.finditer(
+            r'<section class="endpoint" data-endpoint="([^"]+)"(.*?)</section>', shown.text, re.S
+        )
+    }
+    assert re.findall(r'data-delivery="([^"]+)"', sections[booked["id"]]) == newest
+    assert len(re.findall(r"data-delivery=", sections[failed["id"]])) == 3
+    assert sections[failed["id"]].count('data-status-code="200"') == 3  # every attempt
+    assert "data-delivery=" not in sections[quiet["id"]]
+    assert len(reading(page_reads, "webhook_deliveries")) == 1, page_reads
+    assert len(reading(page_reads, "webhook_attempts")) == 1, page_reads
+
+
+async def test_why_an_endpoint_is_disabled_is_shown_in_the_readers_language(
+    hooks_url: str,
+    admin: httpx.Client,
+    receiver: Receiver,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The reason is stored in English (as the API stores it) and translated when shown,
+    with its parameters, as ``GET /v1/webhook-endpoints`` answers it."""
+    by_hand = create_endpoint(admin, receiver, ["document.booked"])
+    failing = create_endpoint(admin, receiver, ["document.sent"])
+    german = {"Accept-Language": "de"}
+    with signed_in(hooks_url, key_of(admin)) as page:
+        csrf = csrf_of(page.get("/console/webhooks").text)
+        disabled = page.post(f"/console/webhooks/{by_hand['id']}/disable", data={"csrf": csrf})
+        assert disabled.status_code == 303
+        async with sessionmaker.begin() as session:
+            await session.execute(
+                text(
+                    "UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = "
+                    "'5 deliveries in a row failed after all their attempts.' WHERE id = :id"
+                ),
+                {"id": failing["id"]},
+            )
+        shown = page.get("/console/webhooks", headers=german).text
+        stored = admin.get(f"/v1/webhook-endpoints/{by_hand['id']}").json()
+        assert stored["disabled_reason"] == "Disabled by the partner."
+    reasons = dict(
+        re.findall(
+            r'data-endpoint="([^"]+)" data-status="disabled".*?data-disabled-reason>([^<]+)<',
+            shown,
+            re.S,
+        )
+    )
+    assert reasons == {
+        by_hand["id"]: "Vom Partner deaktiviert.",
+        failing["id"]: "5 Zustellungen in Folge sind nach allen Versuchen fehlgeschlagen.",
+    }

@@ -158,3 +158,34 @@ async def test_a_repair_from_a_given_date_resets_from_there_and_resyncs(
     assert (kept.status, kept.booking_number) == ("booked", "26900001")
     assert len(await requests_for(sessionmaker, newer)) == asked[newer] + 1
     assert len(await requests_for(sessionmaker, older)) == asked[older]
+
+
+async def test_a_refused_journal_keeps_the_nightly_fields_sent_with_it(
+    partner: httpx.Client, sessionmaker: Sessions, secret_box: SecretBox, shared_sandbox_url: str
+) -> None:
+    """Exact refuses a journal the division lacks: nothing of the change is stored, not
+    even the nightly sync fields that came with it (as in the console)."""
+    _, integration, division = await _connected(
+        partner, sessionmaker, secret_box, shared_sandbox_url
+    )
+    path = f"/v1/integrations/{integration}"
+    before = partner.get(path).json()
+    change = {
+        "settings": {"sales_journal": "ZZ9"},
+        "nightly_sync": not before["nightly_sync"],
+        "nightly_hour": (before["nightly_hour"] + 3) % 24,
+        "failure_brake_after": before["failure_brake_after"] + 5,
+        "nightly_reconciliation_days": before["nightly_reconciliation_days"] + 2,
+    }
+
+    refused = partner.patch(path, json=change)
+
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["code"] == "connection_failed"
+    after = partner.get(path).json()
+    nightly = ("nightly_sync", "nightly_hour", "failure_brake_after", "nightly_reconciliation_days")
+    assert {n: after[n] for n in nightly} == {n: before[n] for n in nightly}
+    assert after["settings"]["sales_journal"] == division["sales_journal"]
+    accepted = partner.patch(path, json={k: v for k, v in change.items() if k != "settings"})
+    assert accepted.status_code == 200, accepted.text
+    assert {n: partner.get(path).json()[n] for n in nightly} == {n: change[n] for n in nightly}

@@ -22,6 +22,7 @@ from invoicesync_api.console.health import Activity, health
 from invoicesync_api.console.i18n import _
 from invoicesync_api.console.labels import SYSTEMS, system_names
 from invoicesync_api.console.refusals import Refusal, refusal
+from invoicesync_api.console.return_to import console_path
 from invoicesync_api.console.router import (
     AdminFormDep,
     ConsoleRoute,
@@ -371,9 +372,12 @@ async def repair_confirmation(
     viewer: ViewerDep,
     db: SessionDep,
     from_date: date | None = None,
+    return_to: str | None = None,
 ) -> Response:
     """What the repair will do, before it is done: the date it starts from, the
-    documents it sends again, the three steps."""
+    documents it sends again, the three steps. Back and Cancel lead to ``return_to``
+    (e.g. the inbox the repair was chosen in) when it is a console page, else to the
+    integration."""
     _need_admin(viewer)
     integration = await _integration(db, viewer, integration_id)
     client = await clients.get_client(db, integration.client_id, viewer.caller.partner_id)
@@ -389,6 +393,7 @@ async def repair_confirmation(
         integration=integration,
         name=name[integration.id],
         plan=plan,
+        return_to=console_path(return_to),
     )
 
 

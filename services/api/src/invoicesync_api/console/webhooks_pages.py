@@ -26,6 +26,8 @@ from invoicesync_api.console.router import (
     _redirect,
 )
 from invoicesync_api.deps import BoxDep, SessionDep
+from invoicesync_api.i18n import webhook_reasons as reasons
+from invoicesync_api.i18n.catalog import render
 from invoicesync_api.webhooks import repository as webhooks
 from invoicesync_api.webhooks import service
 from invoicesync_api.webhooks.models import ENABLED, WebhookEndpoint
@@ -34,7 +36,6 @@ from invoicesync_api.webhooks.schemas import EVENT_TYPES, EndpointIn
 from invoicesync_api.webhooks.url_policy import check_url
 
 DELIVERIES_SHOWN = 10  # per endpoint, newest first; the API pages through the rest
-DISABLED_BY_PARTNER = "Disabled by the partner."  # as PATCH enabled=false records it
 # Webhook times are wall-clock, as the API's routes and the dispatcher compare them.
 WEBHOOKS = "/console/webhooks"
 
@@ -50,22 +51,26 @@ WEBHOOK_LABELS = {
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 
 
-async def _endpoints(db: AsyncSession, partner_id: uuid.UUID) -> list[dict[str, Any]]:
-    """Each endpoint with its newest deliveries, each delivery with its attempts: the
-    attempts of all the page's deliveries in one statement, not one per delivery."""
-    listed = []
-    for endpoint in await webhooks.list_endpoints(db, partner_id):
-        deliveries, _next = await webhooks.list_deliveries(
-            db, endpoint.id, limit=DELIVERIES_SHOWN, cursor=None
-        )
-        listed.append((endpoint, deliveries))
-    attempts = await webhooks.attempts_of(db, [d.id for _, ds in listed for d in ds])
+async def _endpoints(
+    db: AsyncSession, partner_id: uuid.UUID, language: str
+) -> list[dict[str, Any]]:
+    """Each endpoint (why it is disabled, in ``language``) with its newest deliveries,
+    each delivery with its attempts: the deliveries of all endpoints in one statement and
+    their attempts in another, not one per endpoint or delivery."""
+    endpoints = await webhooks.list_endpoints(db, partner_id)
+    newest = await webhooks.newest_deliveries_of(
+        db, [e.id for e in endpoints], per_endpoint=DELIVERIES_SHOWN
+    )
+    attempts = await webhooks.attempts_of(db, [d.id for ds in newest.values() for d in ds])
     return [
         {
             "endpoint": endpoint,
-            "deliveries": [{"delivery": d, "attempts": attempts[d.id]} for d in deliveries],
+            "disabled_reason": reasons.disabled_reason(language, endpoint.disabled_reason),
+            "deliveries": [
+                {"delivery": d, "attempts": attempts[d.id]} for d in newest[endpoint.id]
+            ],
         }
-        for endpoint, deliveries in listed
+        for endpoint in endpoints
     ]
 
 
@@ -83,7 +88,7 @@ async def _webhooks_page(
         status_code,
         viewer=viewer,
         unread=await repository.count_unread(db, viewer.caller.partner_id),
-        endpoints=await _endpoints(db, viewer.caller.partner_id),
+        endpoints=await _endpoints(db, viewer.caller.partner_id, viewer.t.locale),
         event_types=sorted(EVENT_TYPES),
         webhook_labels=WEBHOOK_LABELS,
         **{"form": {}, "form_error": None, "new_secret": None, **context},
@@ -165,7 +170,8 @@ async def disable_endpoint(
     """As ``PATCH`` with ``enabled: false``: nothing more is sent, pending ones cancel."""
     endpoint = await _own(db, viewer, endpoint_id)
     if endpoint.status == ENABLED:
-        await service.disable(db, endpoint, DISABLED_BY_PARTNER, datetime.now(UTC), notify=False)
+        reason = render("en", reasons.BY_PARTNER)  # stored in English, as PATCH does
+        await service.disable(db, endpoint, reason, datetime.now(UTC), notify=False)
     return _redirect(request, WEBHOOKS)
 
 

@@ -108,7 +108,33 @@ async def update(
     body: IntegrationPatch,
 ) -> None:
     """Nightly sync, the failure brake and settings. Changed settings are checked with the
-    accounting system first: refused ones raise and leave the integration as it was."""
+    accounting system first and the other fields are set only after: a refusal raises and
+    leaves the whole integration as it was (the API and the console alike)."""
+    before = (integration.settings, integration.credentials)
+    changed = body.settings is not None and service.changed_settings(
+        integration, body.settings, box
+    )
+    checked = (IntegrationStatus.ACTIVE, IntegrationStatus.PAUSED, *connection.BROKEN)
+    if not (changed and integration.credentials is not None and integration.status in checked):
+        _set_schedule(integration, body)
+        return
+    await session.commit()  # the connector reads the settings while verifying
+    verdict = await verify(settings, integration.system, integration.id)
+    if not verdict.ok:
+        integration.settings, integration.credentials = before
+        await session.commit()
+        raise _refused(integration.system, verdict)
+    _set_schedule(integration, body)
+    reconnected = integration.status in connection.BROKEN
+    if integration.status == IntegrationStatus.PAUSED:
+        return  # checked; sending waits for resume
+    await service.apply_verdict(session, integration, verdict)
+    if reconnected:  # e.g. Yuki's new access key after the old one was refused
+        await connection.resume(session, integration)
+
+
+def _set_schedule(integration: Integration, body: IntegrationPatch) -> None:
+    """Nightly sync and the failure brake, as given."""
     if body.nightly_sync is not None:
         integration.nightly_sync = body.nightly_sync
     if body.nightly_hour is not None:
@@ -117,25 +143,6 @@ async def update(
         integration.failure_brake_after = body.failure_brake_after
     if body.nightly_reconciliation_days is not None:
         integration.nightly_reconciliation_days = body.nightly_reconciliation_days
-    before = (integration.settings, integration.credentials)
-    changed = body.settings is not None and service.changed_settings(
-        integration, body.settings, box
-    )
-    await session.commit()  # the connector reads the settings while verifying
-    checked = (IntegrationStatus.ACTIVE, IntegrationStatus.PAUSED, *connection.BROKEN)
-    if not (changed and integration.credentials is not None and integration.status in checked):
-        return
-    verdict = await verify(settings, integration.system, integration.id)
-    if not verdict.ok:
-        integration.settings, integration.credentials = before
-        await session.commit()
-        raise _refused(integration.system, verdict)
-    reconnected = integration.status in connection.BROKEN
-    if integration.status == IntegrationStatus.PAUSED:
-        return  # checked; sending waits for resume
-    await service.apply_verdict(session, integration, verdict)
-    if reconnected:  # e.g. Yuki's new access key after the old one was refused
-        await connection.resume(session, integration)
 
 
 async def deactivate(session: AsyncSession, integration: Integration, from_date: date) -> int:

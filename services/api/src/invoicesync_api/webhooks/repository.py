@@ -7,9 +7,22 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Float, String, delete, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    DateTime,
+    Float,
+    String,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from invoicesync_api import pagination
 from invoicesync_api.errors.exceptions import NotFound
@@ -132,6 +145,34 @@ async def list_deliveries(
         limit=limit,
         cursor=cursor,
     )
+
+
+async def newest_deliveries_of(
+    session: AsyncSession, endpoint_ids: Sequence[uuid.UUID], *, per_endpoint: int
+) -> dict[uuid.UUID, list[WebhookDelivery]]:
+    """Each endpoint's ``per_endpoint`` newest deliveries, newest first, in one statement
+    for a page of endpoints: a lateral join walks each endpoint's own index range."""
+    by_endpoint: dict[uuid.UUID, list[WebhookDelivery]] = {e: [] for e in endpoint_ids}
+    if not endpoint_ids:
+        return by_endpoint
+    newest = (
+        select(WebhookDelivery)
+        .where(WebhookDelivery.endpoint_id == WebhookEndpoint.id)
+        .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
+        .limit(per_endpoint)
+        .lateral("newest")
+    )
+    shown = aliased(WebhookDelivery, newest)
+    rows = await session.scalars(
+        select(shown)
+        .select_from(WebhookEndpoint)
+        .join(newest, true())
+        .where(WebhookEndpoint.id.in_(endpoint_ids))
+        .order_by(shown.endpoint_id, shown.created_at.desc(), shown.id.desc())
+    )
+    for delivery in rows:
+        by_endpoint[delivery.endpoint_id].append(delivery)
+    return by_endpoint
 
 
 async def add_delivery(session: AsyncSession, delivery: WebhookDelivery) -> WebhookDelivery:
