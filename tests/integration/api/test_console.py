@@ -301,6 +301,10 @@ async def test_the_console_speaks_the_readers_language(api_url: str, sessionmake
                 "/console/language", data={"language": "de", "back": "//evil.example/console/"}
             )
             assert away.headers["location"] == "/console/clients"
+            up = page.post(
+                "/console/language", data={"language": "de", "back": "/console/../v1/clients"}
+            )
+            assert up.headers["location"] == "/console/clients"
             unknown = page.post("/console/language", data={"language": "pt", "back": documents})
             assert unknown.status_code == 422 and 'lang="de"' in unknown.text
 

@@ -38,6 +38,7 @@ from invoicesync_api.console.labels import (
     SYSTEMS,
     system_names,
 )
+from invoicesync_api.console.return_to import console_path
 from invoicesync_api.db.models import Document, DocumentSync
 from invoicesync_api.deps import Caller, SessionDep, SettingsDep, authenticate
 from invoicesync_api.documents import repository as documents
@@ -233,9 +234,7 @@ async def choose_language(
 ) -> Response:
     """The switch in every page's header: remembered in a cookie (also before sign-in),
     then back to the page it was used on (a console page only: no open redirect)."""
-    if not back.startswith("/console/") or back.startswith("/console//"):
-        back = "/console/clients"
-    response = RedirectResponse(back, status_code=303)
+    response = RedirectResponse(console_path(back) or "/console/clients", status_code=303)
     remember(request, response, language)
     return response
 
