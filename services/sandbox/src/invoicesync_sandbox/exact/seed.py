@@ -1,7 +1,8 @@
 """The master data every new division starts with: journals, G/L accounts and VAT codes.
 
-Modelled on a Dutch Exact Online company: sales journal 70, receivables 1300, revenue
-8000/8010/8020 and the VAT codes 0/1/2 (0 %, 9 %, 21 %), stored padded as Exact does.
+Modelled on a Dutch Exact Online company: sales journal 70, purchase journals
+60/61, receivables 1300, payables 1600, costs 7000/4000, revenue 8000/8010/8020 and the
+VAT codes 0/1/2 (0 %, 9 %, 21 %), stored padded as Exact does.
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ from invoicesync_sandbox.exact.models import Division, GLAccount, Journal, VATCo
 
 SALES_JOURNAL = "70"
 CREDIT_NOTE_JOURNAL = "70"  # Exact books sales credit notes (Type 21) in the sales journal
+PURCHASE_JOURNAL = "60"  # purchase entries (Type 30) and purchase credit notes (31)
+RECEIPTS_JOURNAL = "61"  # a second purchase journal, with its own counter
 
 JOURNALS = [
     (SALES_JOURNAL, "Sales journal", 20),
+    (PURCHASE_JOURNAL, "Purchase journal", 22),
+    (RECEIPTS_JOURNAL, "Purchase journal receipts", 22),
     ("20", "Bank", 12),
     ("90", "General journal", 90),
 ]
@@ -26,11 +31,21 @@ VAT_CODES = [
 GL_ACCOUNTS = [
     ("1300", "Accounts receivable", 20, None),
     ("1500", "VAT payable high", 24, None),
+    ("1600", "Accounts payable", 22, None),
+    ("7000", "Cost of goods", 111, "2  "),
+    ("4000", "General expenses", 121, "2  "),
     ("8000", "Revenue high VAT rate", 110, "2  "),
     ("8010", "Revenue low VAT rate", 110, "1  "),
     ("8020", "Revenue zero VAT rate", 110, "0  "),
 ]
-GL_TYPES = {20: "Accounts receivable", 24: "VAT", 110: "Revenue"}
+GL_TYPES = {
+    20: "Accounts receivable",
+    22: "Accounts payable",
+    24: "VAT",
+    110: "Revenue",
+    111: "Cost of goods",
+    121: "General expenses",
+}
 
 
 def seed_division(division: Division) -> None:
