@@ -244,3 +244,15 @@ def test_faults_rate_limits_and_error_blocks_reach_the_purchase_paths(
     assert {"division": division["division"], "endpoint": "purchaseentry/PurchaseEntries"} in [
         {"division": b["division"], "endpoint": b["endpoint"]} for b in blocks
     ]
+
+
+def test_the_demo_division_has_purchase_journals_and_suppliers(api: httpx.Client) -> None:
+    demo = api.get("/_sandbox/demo").json()["exact"]
+    assert demo["purchase_journal"] == "60"
+    state = api.get(f"/_sandbox/exact/divisions/{demo['division']}").json()
+    suppliers = [a for a in state["accounts"] if a["is_supplier"]]
+    assert [a["code"].strip() for a in suppliers] == ["S1001", "S1002"]
+    assert {(j["code"], j["type"]) for j in state["journals"]} >= {("60", 22), ("61", 22)}
+    booked = post_purchase(api, state, suppliers[0]["id"], YourRef="DEMO-1")
+    assert booked.status_code == 201, booked.text
+    assert booked.json()["d"]["SupplierName"] == "Kantoorartikelen Jansen BV"

@@ -7,9 +7,11 @@ VAT codes 0/1/2 (0 %, 9 %, 21 %), stored padded as Exact does.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
-from invoicesync_sandbox.exact.models import Division, GLAccount, Journal, VATCode
+from invoicesync_sandbox.exact.accounts import pad_code
+from invoicesync_sandbox.exact.models import Account, Division, GLAccount, Journal, VATCode
 
 SALES_JOURNAL = "70"
 CREDIT_NOTE_JOURNAL = "70"  # Exact books sales credit notes (Type 21) in the sales journal
@@ -38,6 +40,12 @@ GL_ACCOUNTS = [
     ("8010", "Revenue low VAT rate", 110, "1  "),
     ("8020", "Revenue zero VAT rate", 110, "0  "),
 ]
+# The demo company's suppliers, for trying purchase entries by hand. Codes are not numeric,
+# so the next customer code Exact hands out in the demo division stays 1.
+SUPPLIERS = [
+    ("S1001", "Kantoorartikelen Jansen BV", "NL001234567B01", "12345678"),
+    ("S1002", "Drukkerij De Vries", "NL009876543B01", "87654321"),
+]
 GL_TYPES = {
     20: "Accounts receivable",
     22: "Accounts payable",
@@ -63,3 +71,20 @@ def seed_division(division: Division) -> None:
         division.remember(journal.id)
     for vat in division.vat_codes.values():
         division.remember(vat.id)
+
+
+def seed_suppliers(division: Division, now: datetime) -> None:
+    """Supplier accounts (``IsSupplier``), as a bookkeeper would have set them up."""
+    for code, name, vat_number, coc in SUPPLIERS:
+        if any(a.code == pad_code(code) for a in division.accounts.values()):
+            continue
+        extra: dict[str, object] = {
+            "IsSupplier": True,
+            "VATNumber": vat_number,
+            "ChamberOfCommerce": coc,
+        }
+        account = Account(
+            code=pad_code(code), name=name, created=now, modified=now, is_sales=False, extra=extra
+        )
+        division.accounts[account.id] = account
+        division.remember(account.id)

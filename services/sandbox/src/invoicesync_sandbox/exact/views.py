@@ -92,6 +92,7 @@ def _account(account: Account) -> dict[str, Any]:
         "name": account.name,
         "status": account.status,
         "blocked": account.blocked,
+        "is_supplier": account.extra.get("IsSupplier") is True,
         "vat_number": account.extra.get("VATNumber"),
         "chamber_of_commerce": account.extra.get("ChamberOfCommerce"),
     }
