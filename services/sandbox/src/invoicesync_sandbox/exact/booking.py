@@ -8,12 +8,19 @@ the behaviour integrations meet in practice (see ACCOUNTING-APIS.md §1.3).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from invoicesync_sandbox.exact import bounds
 from invoicesync_sandbox.exact.errors import bad_request
-from invoicesync_sandbox.exact.models import Account, Division, SalesEntry, SalesEntryLine
+from invoicesync_sandbox.exact.models import (
+    Account,
+    Division,
+    PurchaseEntry,
+    SalesEntry,
+    SalesEntryLine,
+)
 from invoicesync_sandbox.exact.resource import Body, date, decimal, integer, text
 
 ENTRY_TYPES = {20: "Sales entry", 21: "Sales credit note"}
@@ -22,20 +29,25 @@ CENT = Decimal("0.01")
 LINE_EXTRA = ("CostCenter", "CostUnit", "Project", "Quantity", "Notes", "From", "To")
 
 
-def next_entry_number(division: Division, journal: str, entry_date: datetime) -> int:
-    numbers = [e.entry_number for e in division.entries.values() if e.journal == journal]
+Entry = SalesEntry | PurchaseEntry
+REVENUE_TYPES = frozenset({110})
+
+
+def next_entry_number(entries: Sequence[Entry], journal: str, entry_date: datetime) -> int:
+    """Per journal: the sales and the purchase journals each keep their own counter."""
+    numbers = [e.entry_number for e in entries if e.journal == journal]
     if numbers:
         return max(numbers) + 1
     prefix = f"{entry_date.year % 100:02d}{journal}" if journal.isdigit() else ""
     return int(f"{prefix}0001")
 
 
-def find_customer(division: Division, value: object) -> Account:
-    account = division.accounts.get(as_guid(value, "Customer"))
+def find_customer(division: Division, value: object, role: str = "Customer") -> Account:
+    account = division.accounts.get(as_guid(value, role))
     if account is None:
-        raise bad_request("Invalid reference: Customer")
+        raise bad_request(f"Invalid reference: {role}")
     if account.blocked:
-        raise bad_request(f"Blocked: Customer {account.code.strip()} - {account.name}")
+        raise bad_request(f"Blocked: {role} {account.code.strip()} - {account.name}")
     return account
 
 
@@ -48,14 +60,16 @@ def as_guid(value: object, name: str) -> uuid.UUID:
         raise bad_request(f"Invalid reference: {name}") from exc
 
 
-def check_journal(division: Division, code: str | None) -> str:
+def check_journal(
+    division: Division, code: str | None, journal_type: int = 20, kind: str = "sales"
+) -> str:
     if not code:
         raise bad_request("Mandatory: Journal")
     journal = division.journals.get(code.strip())
     if journal is None:
         raise bad_request("Invalid reference: Journal")
-    if journal.type != 20:
-        raise bad_request("Invalid journal. The journal must be a sales journal.")
+    if journal.type != journal_type:
+        raise bad_request(f"Invalid journal. The journal must be a {kind} journal.")
     return journal.code
 
 
@@ -68,7 +82,9 @@ def build_entry(division: Division, body: Body, now: datetime) -> SalesEntry:
     entry_date = entry_date_of(body) or now.replace(hour=0, minute=0, second=0, microsecond=0)
     entry = SalesEntry(
         journal=journal,
-        entry_number=_entry_number(division, journal, entry_date, integer(body, "EntryNumber")),
+        entry_number=entry_number(
+            list(division.entries.values()), journal, entry_date, integer(body, "EntryNumber")
+        ),
         customer=customer.id,
         entry_date=entry_date,
         due_date=entry_date + timedelta(days=PAYMENT_DAYS),  # apply_header sets DueDate
@@ -80,10 +96,10 @@ def build_entry(division: Division, body: Body, now: datetime) -> SalesEntry:
     return entry
 
 
-def _entry_number(division: Division, journal: str, day: datetime, wanted: int | None) -> int:
+def entry_number(entries: Sequence[Entry], journal: str, day: datetime, wanted: int | None) -> int:
     if wanted is None:
-        return next_entry_number(division, journal, day)
-    used = any(e.journal == journal and e.entry_number == wanted for e in division.entries.values())
+        return next_entry_number(entries, journal, day)
+    used = any(e.journal == journal and e.entry_number == wanted for e in entries)
     if used:
         raise bad_request(f"Entry number {wanted} already exists in journal {journal}")
     return wanted
@@ -96,7 +112,7 @@ def entry_date_of(body: Body) -> datetime | None:
     return entry_date
 
 
-def apply_header(entry: SalesEntry, body: Body) -> None:
+def apply_header(entry: Entry, body: Body) -> None:
     """The header fields a POST or PUT may set besides the references."""
     bounds.check_currency(text(body, "Currency"))
     due_date = date(body, "DueDate")
@@ -112,23 +128,25 @@ def apply_header(entry: SalesEntry, body: Body) -> None:
     entry.due_date = due_date or entry.due_date
 
 
-def lines_of(body: Body) -> list[Body]:
-    lines = body.get("SalesEntryLines")
+def lines_of(body: Body, name: str = "SalesEntryLines") -> list[Body]:
+    lines = body.get(name)
     if isinstance(lines, dict):
         lines = lines.get("results")
     if not isinstance(lines, list) or not lines:
-        raise bad_request("Mandatory: SalesEntryLines")
+        raise bad_request(f"Mandatory: {name}")
     if not all(isinstance(line, dict) for line in lines):
-        raise bad_request("Invalid value: SalesEntryLines")
+        raise bad_request(f"Invalid value: {name}")
     return lines
 
 
-def build_line(division: Division, entry: SalesEntry, body: Body) -> SalesEntryLine:
+def build_line(
+    division: Division, entry: Entry, body: Body, gl_types: frozenset[int] = REVENUE_TYPES
+) -> SalesEntryLine:
     gl_id = as_guid(body.get("GLAccount"), "GLAccount")
     gl = division.gl_accounts.get(gl_id)
     if gl is None:
         raise bad_request("Invalid reference: GLAccount")
-    if gl.type != 110:
+    if gl.type not in gl_types:
         raise bad_request("Invalid: G/L account type")
     amount = decimal(body, "AmountFC")
     if amount is None:

@@ -13,13 +13,21 @@ from invoicesync_sandbox.context import SandboxContext
 from invoicesync_sandbox.exact.accounts import Accounts
 from invoicesync_sandbox.exact.api import ExactApi
 from invoicesync_sandbox.exact.control import ExactControl, app_credentials
+from invoicesync_sandbox.exact.dates import from_epoch
 from invoicesync_sandbox.exact.divisions import HrmDivisions, SystemDivisions
+from invoicesync_sandbox.exact.documents import DocumentAttachments, Documents, DocumentTypes
 from invoicesync_sandbox.exact.masterdata import GLAccounts, Journals, Me, VATCodes
 from invoicesync_sandbox.exact.models import App
 from invoicesync_sandbox.exact.oauth import OAuthHost
+from invoicesync_sandbox.exact.purchase_entries import PurchaseEntries, PurchaseEntryLines
 from invoicesync_sandbox.exact.receivables import Receivables, ReceivablesList
 from invoicesync_sandbox.exact.sales_entries import SalesEntries, SalesEntryLines
-from invoicesync_sandbox.exact.seed import CREDIT_NOTE_JOURNAL, SALES_JOURNAL
+from invoicesync_sandbox.exact.seed import (
+    CREDIT_NOTE_JOURNAL,
+    PURCHASE_JOURNAL,
+    SALES_JOURNAL,
+    seed_suppliers,
+)
 from invoicesync_sandbox.exact.store import ExactStore
 from invoicesync_sandbox.exact.tokens import TokenService
 
@@ -63,6 +71,11 @@ class ExactEmulator:
             SalesEntryLines(),
             ReceivablesList(),
             Receivables(),
+            PurchaseEntries(),
+            PurchaseEntryLines(),
+            Documents(),
+            DocumentAttachments(),
+            DocumentTypes(),
         ):
             self.api.add(resource)
 
@@ -79,11 +92,13 @@ class ExactEmulator:
 
     def seed_demo(self) -> dict[str, Any]:
         if DEMO_DIVISION not in self.store.divisions:
-            self.store.create_division(DEMO_DIVISION, "Demo company")
+            demo = self.store.create_division(DEMO_DIVISION, "Demo company")
+            seed_suppliers(demo, from_epoch(self.ctx.clock.now()))
         app = self.store.register_app(replace(TEST_APP))
         return {
             "division": DEMO_DIVISION,
             "sales_journal": SALES_JOURNAL,
             "credit_note_journal": CREDIT_NOTE_JOURNAL,
+            "purchase_journal": PURCHASE_JOURNAL,
             "test_app": app_credentials(app),
         }

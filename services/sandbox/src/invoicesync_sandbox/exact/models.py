@@ -67,7 +67,7 @@ class AuthCode:
 class Journal:
     code: str
     description: str
-    type: int  # 20 sales, 21 return invoice
+    type: int  # 20 sales, 21 return invoice, 22 purchase
     id: uuid.UUID = field(default_factory=new_id)
 
 
@@ -75,7 +75,7 @@ class Journal:
 class GLAccount:
     code: str
     description: str
-    type: int  # 110 revenue, 20 accounts receivable
+    type: int  # 110 revenue, 111/121 costs, 20 receivable, 22 payable
     vat_code: str | None
     id: uuid.UUID = field(default_factory=new_id)
 
@@ -158,6 +158,56 @@ class SalesEntry:
 
 
 @dataclass
+class PurchaseEntry:
+    """A booked purchase invoice (Type 30) or purchase credit note (31); its lines reuse
+    the sales line record, the rules for G/L, VAT and amounts being the same."""
+
+    journal: str
+    entry_number: int
+    supplier: uuid.UUID
+    entry_date: datetime
+    due_date: datetime
+    type: int
+    created: datetime
+    modified: datetime
+    your_ref: str | None = None
+    description: str | None = None
+    payment_reference: str | None = None
+    currency: str = "EUR"
+    document: uuid.UUID | None = None
+    lines: list[SalesEntryLine] = field(default_factory=list)
+    id: uuid.UUID = field(default_factory=new_id)
+    visible_from: float = field(default_factory=visible_from)
+
+    def vat_amount(self) -> Decimal:
+        return sum((line.vat_amount_fc for line in self.lines), Decimal("0"))
+
+    def amount(self) -> Decimal:
+        return sum((line.amount_fc for line in self.lines), Decimal("0")) + self.vat_amount()
+
+
+@dataclass
+class Document:
+    """documents/Documents: the container an attachment (the file) belongs to."""
+
+    subject: str
+    type: int
+    created: datetime
+    account: uuid.UUID | None = None
+    document_date: datetime | None = None
+    entry_id: uuid.UUID | None = None  # FinancialTransactionEntryID
+    id: uuid.UUID = field(default_factory=new_id)
+
+
+@dataclass
+class DocumentAttachment:
+    document: uuid.UUID
+    file_name: str
+    data: bytes
+    id: uuid.UUID = field(default_factory=new_id)
+
+
+@dataclass
 class Division:
     code: int
     description: str
@@ -167,6 +217,9 @@ class Division:
     vat_codes: dict[str, VATCode] = field(default_factory=dict)
     accounts: dict[uuid.UUID, Account] = field(default_factory=dict)
     entries: dict[uuid.UUID, SalesEntry] = field(default_factory=dict)
+    purchase_entries: dict[uuid.UUID, PurchaseEntry] = field(default_factory=dict)
+    documents: dict[uuid.UUID, Document] = field(default_factory=dict)
+    attachments: dict[uuid.UUID, DocumentAttachment] = field(default_factory=dict)
     # Creation order of every entity ever made here, for paging with $skiptoken.
     seq: dict[uuid.UUID, int] = field(default_factory=dict)
     next_hid: int = 1

@@ -6,9 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from invoicesync_sandbox.exact.models import Account, Division, SalesEntry
+from invoicesync_sandbox.exact.models import (
+    Account,
+    Division,
+    PurchaseEntry,
+    SalesEntry,
+    SalesEntryLine,
+)
 from invoicesync_sandbox.exact.receivables import STATUS_MATCHED, STATUS_OPEN, is_fully_paid
-from invoicesync_sandbox.exact.seed import CREDIT_NOTE_JOURNAL, SALES_JOURNAL
+from invoicesync_sandbox.exact.seed import CREDIT_NOTE_JOURNAL, PURCHASE_JOURNAL, SALES_JOURNAL
 
 
 def division_summary(division: Division) -> dict[str, Any]:
@@ -17,6 +23,7 @@ def division_summary(division: Division) -> dict[str, Any]:
         "description": division.description,
         "sales_journal": SALES_JOURNAL,
         "credit_note_journal": CREDIT_NOTE_JOURNAL,
+        "purchase_journal": PURCHASE_JOURNAL,
         "journals": [
             {"id": str(j.id), "code": j.code, "description": j.description, "type": j.type}
             for j in division.journals.values()
@@ -43,6 +50,38 @@ def division_state(division: Division) -> dict[str, Any]:
         **division_summary(division),
         "accounts": [_account(a) for a in division.accounts.values()],
         "entries": [entry_summary(division, e) for e in division.entries.values()],
+        "purchase_entries": [_purchase(e) for e in division.purchase_entries.values()],
+        "documents": [
+            {
+                "id": str(d.id),
+                "subject": d.subject,
+                "type": d.type,
+                "account": str(d.account) if d.account else None,
+                "entry_id": str(d.entry_id) if d.entry_id else None,
+                "attachments": [
+                    {"id": str(a.id), "file_name": a.file_name, "file_size": len(a.data)}
+                    for a in division.attachments.values()
+                    if a.document == d.id
+                ],
+            }
+            for d in division.documents.values()
+        ],
+    }
+
+
+def _purchase(entry: PurchaseEntry) -> dict[str, Any]:
+    return {
+        "entry_id": str(entry.id),
+        "entry_number": entry.entry_number,
+        "journal": entry.journal,
+        "type": entry.type,
+        "your_ref": entry.your_ref,
+        "supplier": str(entry.supplier),
+        "document": str(entry.document) if entry.document else None,
+        "entry_date": entry.entry_date.date().isoformat(),
+        "amount": str(entry.amount()),
+        "vat_amount": str(entry.vat_amount()),
+        "lines": [_line(line) for line in entry.lines],
     }
 
 
@@ -53,6 +92,7 @@ def _account(account: Account) -> dict[str, Any]:
         "name": account.name,
         "status": account.status,
         "blocked": account.blocked,
+        "is_supplier": account.extra.get("IsSupplier") is True,
         "vat_number": account.extra.get("VATNumber"),
         "chamber_of_commerce": account.extra.get("ChamberOfCommerce"),
     }
@@ -74,15 +114,16 @@ def entry_summary(division: Division, entry: SalesEntry) -> dict[str, Any]:
         "open_amount": str(entry.open_amount()),
         "is_fully_paid": paid,
         "receivable_status": STATUS_MATCHED if paid else STATUS_OPEN,
-        "lines": [
-            {
-                "id": str(line.id),
-                "gl_account": str(line.gl_account),
-                "amount": str(line.amount_fc),
-                "vat_code": line.vat_code,
-                "vat_amount": str(line.vat_amount_fc),
-                "description": line.description,
-            }
-            for line in entry.lines
-        ],
+        "lines": [_line(line) for line in entry.lines],
+    }
+
+
+def _line(line: SalesEntryLine) -> dict[str, Any]:
+    return {
+        "id": str(line.id),
+        "gl_account": str(line.gl_account),
+        "amount": str(line.amount_fc),
+        "vat_code": line.vat_code,
+        "vat_amount": str(line.vat_amount_fc),
+        "description": line.description,
     }
