@@ -265,7 +265,7 @@ class ExactControl:
             sign = -1 if body.credit_note else 1
             entry = SalesEntry(
                 journal=journal,
-                entry_number=booking.next_entry_number(found, journal, day),
+                entry_number=booking.next_entry_number(list(found.entries.values()), journal, day),
                 customer=customer.id,
                 entry_date=day,
                 due_date=day,
