@@ -12,8 +12,23 @@ from invoicesync_sandbox.lexware import payload
 from invoicesync_sandbox.lexware.env import Env
 from invoicesync_sandbox.lexware.store import Organisation, Voucher, iso
 
-LIST_TYPE = {"invoice": "invoice", "credit-note": "creditnote"}
-PAID_STATUS = {"invoice": "paid", "credit-note": "paidoff"}
+LIST_TYPE = {
+    "invoice": "invoice",
+    "credit-note": "creditnote",
+    # Bookkeeping vouchers (``/v1/vouchers``) list under their own type.
+    "salesinvoice": "salesinvoice",
+    "salescreditnote": "salescreditnote",
+    "purchaseinvoice": "purchaseinvoice",
+    "purchasecreditnote": "purchasecreditnote",
+}
+PAID_STATUS = {
+    "invoice": "paid",
+    "credit-note": "paidoff",
+    "salesinvoice": "paid",
+    "salescreditnote": "paidoff",
+    "purchaseinvoice": "paid",
+    "purchasecreditnote": "paidoff",
+}
 OPEN_STATUSES = frozenset({"open", "overdue"})
 
 
@@ -97,7 +112,10 @@ def edit_draft(env: Env, org: Organisation, voucher: Voucher, line: int, net_amo
 
 
 def due_date(voucher: Voucher) -> str:
-    """The voucher date plus the payment term's days, as Lexware shows ``dueDate``."""
+    """The voucher date plus the payment term's days, as Lexware shows ``dueDate``
+    (a bookkeeping voucher carries the ``dueDate`` its caller gave)."""
+    if voucher.data.get("dueDate"):
+        return str(voucher.data["dueDate"])
     start = datetime.fromisoformat(voucher.data["voucherDate"].replace("Z", "+00:00"))
     days = (voucher.data.get("paymentConditions") or {}).get("paymentTermDuration") or 0
     return (start + timedelta(days=int(days))).isoformat(timespec="milliseconds")
