@@ -14,7 +14,7 @@ from invoicesync_sandbox.settings import SandboxSettings
 from tests.integration.sandbox.test_lexware_api import api, new_org
 from tests.support.servers import sandbox_config
 
-PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+PDF = b"%PDF-1.7\n% a supplier bill\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 FIVE_MB = 5 * 1024 * 1024
 
