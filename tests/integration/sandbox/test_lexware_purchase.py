@@ -216,3 +216,34 @@ def test_voucherlist_finds_the_purchase_kinds(client: httpx.Client) -> None:
     ).json()["content"][0]
     assert row["voucherNumber"] == "LIEF-2024-0815" and row["totalAmount"] == 119.0
     assert row["dueDate"] == "2024-03-31"
+
+
+def test_an_upload_whose_answer_is_lost_is_still_attached(
+    sandbox_url: str, client: httpx.Client
+) -> None:
+    """``drop_response_after_commit`` on the upload: the caller hears 504, and the voucher's
+    ``files`` shows the upload happened (so a connector checks before uploading again)."""
+    voucher_id = _voucher(client)
+    fault = {
+        "system": "lexware",
+        "path_pattern": rf"/v1/vouchers/{voucher_id}/files$",
+        "kind": "drop_response_after_commit",
+        "count": 1,
+        "method": "POST",
+    }
+    assert httpx.post(f"{sandbox_url}/_sandbox/faults", json=fault).status_code == 201
+    lost = upload(client, f"/v1/vouchers/{voucher_id}/files", PDF, "application/pdf")
+    assert lost.status_code == 504
+    files = client.get(f"/v1/vouchers/{voucher_id}").json()["files"]
+    assert len(files) == 1 and client.get(f"/v1/files/{files[0]}").content == PDF
+
+
+def test_payment_state_of_purchase_kinds(client: httpx.Client) -> None:
+    """A supplier's bill is money owed (``openExpense``); its credit note is owed to us."""
+    outgo = categories(client, "outgo")[0]
+    bill = client.get(f"/v1/payments/{_voucher(client)}").json()
+    assert (bill["openAmount"], bill["paymentStatus"]) == (119.0, "openExpense")
+    assert bill["voucherType"] == "purchaseinvoice"
+    credit = client.post("/v1/vouchers", json=purchase(None, outgo, kind="purchasecreditnote"))
+    state = client.get(f"/v1/payments/{credit.json()['id']}").json()
+    assert (state["openAmount"], state["paymentStatus"]) == (119.0, "openRevenue")

@@ -30,6 +30,8 @@ PAID_STATUS = {
     "purchasecreditnote": "paidoff",
 }
 OPEN_STATUSES = frozenset({"open", "overdue"})
+# Kinds whose open amount is owed to the organisation (the others: owed by it).
+REVENUE_KINDS = frozenset({"invoice", "salesinvoice", "purchasecreditnote"})
 
 
 class TransitionError(Exception):
@@ -130,10 +132,10 @@ def open_amount(voucher: Voucher) -> float:
 def payment_view(voucher: Voucher) -> dict[str, Any]:
     """``GET /v1/payments/{id}``: open amount and payment state of a voucher."""
     owed = open_amount(voucher)
-    pending = "openRevenue" if voucher.kind == "invoice" else "openExpense"
+    pending = "openRevenue" if voucher.kind in REVENUE_KINDS else "openExpense"
     items = []
     if voucher.paid_date is not None:
-        sign = 1 if voucher.kind == "invoice" else -1
+        sign = 1 if voucher.kind in REVENUE_KINDS else -1
         items.append(
             {
                 "paymentItemType": "manualPayment",
