@@ -52,7 +52,9 @@ def _touch(env: Env, voucher: Voucher) -> None:
 
 
 def _status_changed(env: Env, org: Organisation, voucher: Voucher) -> None:
-    env.dispatcher.emit(org, f"{voucher.kind}.status.changed", voucher.id)
+    # Bookkeeping vouchers (purchase and sales kinds) share Lexware's ``voucher.*`` events.
+    resource = voucher.kind if voucher.kind in ("invoice", "credit-note") else "voucher"
+    env.dispatcher.emit(org, f"{resource}.status.changed", voucher.id)
 
 
 def finalize(env: Env, org: Organisation, voucher: Voucher) -> None:
