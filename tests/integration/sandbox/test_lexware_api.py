@@ -531,6 +531,36 @@ def test_finalise_fires_signed_status_callback(
     assert client.get("/v1/event-subscriptions").json()["content"] == []
 
 
+def test_paying_a_purchase_voucher_fires_voucher_status_changed(
+    sandbox_url: str, client: httpx.Client, receiver: tuple[_Receiver, str]
+) -> None:
+    """Bookkeeping vouchers (``/v1/vouchers``) report as ``voucher.*``, not by their type."""
+    rec, hook = receiver
+    sub = {"eventType": "voucher.status.changed", "callbackUrl": hook}
+    assert client.post("/v1/event-subscriptions", json=sub).status_code == 201
+    outgo = next(
+        c["id"] for c in client.get("/v1/posting-categories").json() if c["type"] == "outgo"
+    )
+    bill = {
+        "type": "purchaseinvoice",
+        "voucherNumber": "ER-1",
+        "voucherDate": "2024-03-01",
+        "totalGrossAmount": 107.0,
+        "totalTaxAmount": 7.0,
+        "taxType": "net",
+        "useCollectiveContact": True,
+        "voucherItems": [
+            {"amount": 100.0, "taxAmount": 7.0, "taxRatePercent": 7, "categoryId": outgo}
+        ],
+    }
+    made = client.post("/v1/vouchers", json=bill).json()
+    assert _control(sandbox_url, f"vouchers/{made['id']}/pay").status_code == 200
+    assert rec.arrived.wait(timeout=5), "no callback arrived"
+    payload = json.loads(rec.calls[0][0])
+    assert (payload["eventType"], payload["resourceId"]) == ("voucher.status.changed", made["id"])
+    assert client.get(f"/v1/vouchers/{made['id']}").json()["voucherStatus"] == "paid"
+
+
 def test_a_late_visible_invoice_is_made_but_hidden_from_every_read_until_its_delay(
     sandbox_url: str, org: dict[str, Any], client: httpx.Client
 ) -> None:

@@ -51,6 +51,7 @@ from lexoffice_client.sales_voucher_common import (
     TotalPrice,
     UnitPrice,
 )
+from lexoffice_client.voucher import TaxType, VoucherItem, VoucherType, VoucherWritable
 from pydantic import ValidationError
 
 from invoicesync_sandbox.settings import SandboxSettings
@@ -461,6 +462,46 @@ def test_event_subscriptions_round_trip(org: dict[str, Any], lex: LexofficeClien
     lex.delete_event_subscription(created.id)
     assert lex.list_event_subscriptions() == []
     _refused(lambda: lex.retrieve_event_subscription(created.id), 404)
+
+
+# --- Bookkeeping vouchers and files ------------------------------------------------------
+
+
+def test_purchase_voucher_with_file(lex: LexofficeClient, tmp_path: Any) -> None:
+    """``create_voucher`` for a vendor's bill, ``upload_file_to_voucher`` with a PDF, and the
+    ``Voucher`` model reading it back with its file; ``upload_file`` makes an unchecked one."""
+    outgo = next(
+        c.id for c in lex.retrieve_posting_categories_list() if c.type is PostingType.OUTGO
+    )
+    supplier = ContactWritable(
+        version=0, roles=Roles(vendor=Role()), company=Company(name="Lief AG")
+    )
+    vendor_id = lex.create_contact(supplier).id
+    created = lex.create_voucher(
+        VoucherWritable(
+            type=VoucherType.PURCHASE_INVOICE,
+            voucherNumber="L-4711",
+            voucherDate=VOUCHER_DATE,
+            dueDate="2024-03-31T00:00:00.000+02:00",
+            totalGrossAmount=119.0,
+            totalTaxAmount=19.0,
+            taxType=TaxType.NET,
+            contactId=vendor_id,
+            voucherItems=[
+                VoucherItem(amount=100.0, taxAmount=19.0, taxRatePercent=19, categoryId=outgo)
+            ],
+        )
+    )
+    pdf = tmp_path / "bill.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    uploaded = lex.upload_file_to_voucher(created.id, pdf)
+    voucher = lex.retrieve_voucher(created.id)
+    assert voucher.type is VoucherType.PURCHASE_INVOICE and voucher.contactId == vendor_id
+    assert voucher.files == [str(uploaded.id)] and voucher.version == 1
+    assert lex.download_file(uploaded.id) == pdf.read_bytes()
+
+    alone = lex.upload_file(pdf)
+    assert alone.voucherId is not None and alone.voucherId != created.id
 
 
 # --- Rate limit --------------------------------------------------------------------------

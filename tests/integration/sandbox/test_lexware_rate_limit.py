@@ -6,6 +6,7 @@ from typing import Any
 import httpx
 import pytest
 
+from invoicesync_sandbox.lexware.masterdata import posting_categories
 from invoicesync_sandbox.settings import SandboxSettings
 from tests.support.servers import sandbox_config
 
@@ -50,3 +51,37 @@ async def test_burst_past_two_per_second_gets_429_without_side_effect(sandbox_ur
         assert listed["totalElements"] == 2
         state = await c.get(f"/_sandbox/lexware/organizations/{org['organization_id']}")
         assert len(state.json()["contacts"]) == 2
+
+
+def _purchase(outgo: str, i: int) -> dict[str, Any]:
+    return {
+        "type": "purchaseinvoice",
+        "voucherNumber": f"BURST-{i}",
+        "voucherDate": "2024-03-01",
+        "totalGrossAmount": 119.0,
+        "totalTaxAmount": 19.0,
+        "taxType": "net",
+        "useCollectiveContact": True,
+        "voucherItems": [
+            {"amount": 100.0, "taxAmount": 19.0, "taxRatePercent": 19, "categoryId": outgo}
+        ],
+    }
+
+
+async def test_voucher_burst_past_the_limit_leaves_no_voucher_behind(sandbox_url: str) -> None:
+    org = _new_org(sandbox_url)
+    state_url = f"/_sandbox/lexware/organizations/{org['organization_id']}"
+    mine = {"Authorization": f"Bearer {org['api_key']}"}
+    # Lexware's master data is fixed, so no rate-limited read is needed for an outgo id.
+    outgo = next(row["id"] for row in posting_categories() if row["type"] == "outgo")
+    async with httpx.AsyncClient(base_url=sandbox_url) as c:
+        responses = await asyncio.gather(
+            *(
+                c.post("/lexware/v1/vouchers", json=_purchase(outgo, i), headers=mine)
+                for i in range(6)
+            )
+        )
+        assert sorted(r.status_code for r in responses) == [201, 201, 429, 429, 429, 429]
+        made = {r.json()["id"] for r in responses if r.status_code == 201}
+        state = (await c.get(state_url)).json()  # the control plane is not rate limited
+        assert {v["id"] for v in state["vouchers"]} == made

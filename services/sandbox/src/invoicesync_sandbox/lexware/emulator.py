@@ -11,8 +11,10 @@ from fastapi import APIRouter, Depends
 
 from invoicesync_sandbox.context import SandboxContext
 from invoicesync_sandbox.lexware import (
+    bookkeeping,
     contacts,
     fallback,
+    files,
     masterdata,
     subscriptions,
     voucherlist,
@@ -65,6 +67,8 @@ class LexwareEmulator:
 
         contacts.register(api, self.env)
         vouchers.register(api, self.env)
+        bookkeeping.register(api, self.env)
+        files.register(api, self.env)
         voucherlist.register(api, self.env)
         subscriptions.register(api, self.env)
         masterdata.register(api, self.env)

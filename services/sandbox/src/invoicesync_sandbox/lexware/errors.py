@@ -99,22 +99,24 @@ def _from_request_validation(exc: RequestValidationError) -> LexwareError:
     return bad_request("Malformed syntax or a bad query.", details)
 
 
-def _require_json(request: Request) -> None:
+def _require_body_type(request: Request, body_type: str) -> None:
     if request.method in ("POST", "PUT"):
         content_type = request.headers.get("content-type", "")
-        if not content_type.lower().startswith("application/json"):
-            raise LexwareError(415, "Content-Type must be application/json.")
+        if not content_type.lower().startswith(body_type):
+            raise LexwareError(415, f"Content-Type must be {body_type}.")
 
 
 class LexwareRoute(APIRoute):
     """Routes whose ``LexwareError``s (also from dependencies) become Lexware error bodies."""
+
+    body_type = "application/json"
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def wrapped(request: Request) -> Response:
             try:
-                _require_json(request)
+                _require_body_type(request, self.body_type)
                 return await handler(request)
             except LexwareError as error:
                 return render(request, error)
@@ -122,3 +124,9 @@ class LexwareRoute(APIRoute):
                 return render(request, _from_request_validation(exc))
 
         return wrapped
+
+
+class LexwareUploadRoute(LexwareRoute):
+    """A file upload: the body is ``multipart/form-data`` instead of JSON."""
+
+    body_type = "multipart/form-data"

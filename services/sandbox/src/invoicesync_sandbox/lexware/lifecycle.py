@@ -12,9 +12,26 @@ from invoicesync_sandbox.lexware import payload
 from invoicesync_sandbox.lexware.env import Env
 from invoicesync_sandbox.lexware.store import Organisation, Voucher, iso
 
-LIST_TYPE = {"invoice": "invoice", "credit-note": "creditnote"}
-PAID_STATUS = {"invoice": "paid", "credit-note": "paidoff"}
+LIST_TYPE = {
+    "invoice": "invoice",
+    "credit-note": "creditnote",
+    # Bookkeeping vouchers (``/v1/vouchers``) list under their own type.
+    "salesinvoice": "salesinvoice",
+    "salescreditnote": "salescreditnote",
+    "purchaseinvoice": "purchaseinvoice",
+    "purchasecreditnote": "purchasecreditnote",
+}
+PAID_STATUS = {
+    "invoice": "paid",
+    "credit-note": "paidoff",
+    "salesinvoice": "paid",
+    "salescreditnote": "paidoff",
+    "purchaseinvoice": "paid",
+    "purchasecreditnote": "paidoff",
+}
 OPEN_STATUSES = frozenset({"open", "overdue"})
+# Kinds whose open amount is owed to the organisation (the others: owed by it).
+REVENUE_KINDS = frozenset({"invoice", "salesinvoice", "purchasecreditnote"})
 
 
 class TransitionError(Exception):
@@ -35,7 +52,9 @@ def _touch(env: Env, voucher: Voucher) -> None:
 
 
 def _status_changed(env: Env, org: Organisation, voucher: Voucher) -> None:
-    env.dispatcher.emit(org, f"{voucher.kind}.status.changed", voucher.id)
+    # Bookkeeping vouchers (purchase and sales kinds) share Lexware's ``voucher.*`` events.
+    resource = voucher.kind if voucher.kind in ("invoice", "credit-note") else "voucher"
+    env.dispatcher.emit(org, f"{resource}.status.changed", voucher.id)
 
 
 def finalize(env: Env, org: Organisation, voucher: Voucher) -> None:
@@ -97,7 +116,10 @@ def edit_draft(env: Env, org: Organisation, voucher: Voucher, line: int, net_amo
 
 
 def due_date(voucher: Voucher) -> str:
-    """The voucher date plus the payment term's days, as Lexware shows ``dueDate``."""
+    """The voucher date plus the payment term's days, as Lexware shows ``dueDate``
+    (a bookkeeping voucher carries the ``dueDate`` its caller gave)."""
+    if voucher.data.get("dueDate"):
+        return str(voucher.data["dueDate"])
     start = datetime.fromisoformat(voucher.data["voucherDate"].replace("Z", "+00:00"))
     days = (voucher.data.get("paymentConditions") or {}).get("paymentTermDuration") or 0
     return (start + timedelta(days=int(days))).isoformat(timespec="milliseconds")
@@ -112,10 +134,10 @@ def open_amount(voucher: Voucher) -> float:
 def payment_view(voucher: Voucher) -> dict[str, Any]:
     """``GET /v1/payments/{id}``: open amount and payment state of a voucher."""
     owed = open_amount(voucher)
-    pending = "openRevenue" if voucher.kind == "invoice" else "openExpense"
+    pending = "openRevenue" if voucher.kind in REVENUE_KINDS else "openExpense"
     items = []
     if voucher.paid_date is not None:
-        sign = 1 if voucher.kind == "invoice" else -1
+        sign = 1 if voucher.kind in REVENUE_KINDS else -1
         items.append(
             {
                 "paymentItemType": "manualPayment",

@@ -50,7 +50,7 @@ class Voucher:
 
     id: str
     organization_id: str
-    kind: str  # "invoice" | "credit-note"
+    kind: str  # "invoice" | "credit-note" | a bookkeeping kind (``bookkeeping.KINDS``)
     data: dict[str, Any]
     created: float
     updated: float
@@ -60,10 +60,22 @@ class Voucher:
     preceding_id: str | None = None
     paid_date: float | None = None
     document_file_id: str | None = None
+    files: list[str] = field(default_factory=list)  # uploaded files (bookkeeping vouchers)
     visible_from: float = field(default_factory=visible_from)  # sandbox epoch seconds
 
     def gross_total(self) -> float:
         return float(self.data["totalPrice"]["totalGrossAmount"])
+
+
+@dataclass
+class StoredFile:
+    """An uploaded voucher file (PDF or image), kept as sent."""
+
+    id: str
+    content_type: str
+    content: bytes
+    voucher_id: str | None
+    visible_from: float = field(default_factory=visible_from)  # sandbox epoch seconds
 
 
 @dataclass
@@ -91,6 +103,7 @@ class Organisation:
     contacts: dict[str, Contact] = field(default_factory=dict)
     vouchers: dict[str, Voucher] = field(default_factory=dict)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    files: dict[str, StoredFile] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
 
     def next_number(self, counter: str) -> int:

@@ -1,4 +1,5 @@
-"""``/v1/invoices``, ``/v1/credit-notes`` and ``/v1/payments`` (the list: ``voucherlist``).
+"""``/v1/invoices``, ``/v1/credit-notes`` and ``/v1/payments`` (the list: ``voucherlist``;
+rendered documents download through ``files``).
 
 A voucher is a draft without number unless created with ``finalize=true``; then it is
 open and takes the next number of its range (RE0001…, GS0001…).
@@ -10,7 +11,6 @@ import copy
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends
-from fastapi.responses import Response
 
 from invoicesync_sandbox.lexware import lifecycle, payload
 from invoicesync_sandbox.lexware.auth import Caller
@@ -24,8 +24,6 @@ from invoicesync_sandbox.lexware.errors import (
 )
 from invoicesync_sandbox.lexware.store import Organisation, Voucher, iso, new_id
 from invoicesync_sandbox.visibility import is_visible, visible
-
-TINY_PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 
 
 def _readable(org: Organisation, now: float) -> list[Voucher]:
@@ -158,11 +156,3 @@ def register(router: APIRouter, env: Env) -> None:
         if voucher is None or not is_visible(voucher, env.now()):
             raise not_found("voucher")
         return lifecycle.payment_view(voucher)
-
-    @router.get("/v1/files/{file_id}")
-    async def file(caller: CallerDep, file_id: str) -> Response:
-        readable = _readable(caller.org, env.now())
-        found = any(v.document_file_id == file_id for v in readable)
-        if not found:
-            raise not_found("file")
-        return Response(TINY_PDF, media_type="application/pdf")
