@@ -27,6 +27,22 @@ ENTRY_TYPES = {20: "Sales entry", 21: "Sales credit note"}
 PAYMENT_DAYS = 30
 CENT = Decimal("0.01")
 LINE_EXTRA = ("CostCenter", "CostUnit", "Project", "Quantity", "Notes", "From", "To")
+LINE_PROPERTIES = frozenset(
+    {"ID", "AmountDC", "AmountFC", "Description", "Division", "EntryID", "GLAccount",
+     "GLAccountCode", "GLAccountDescription", "LineNumber", "VATAmountDC", "VATAmountFC",
+     "VATBaseAmountDC", "VATBaseAmountFC", "VATCode", "VATCodeDescription", "VATPercentage",
+     *LINE_EXTRA}
+)  # fmt: skip
+
+
+def check_line_body(body: Body, line_type: str, allow_entry_id: bool) -> None:
+    """Exact's refusal of a property its line type doesn't have (sales and purchase alike)."""
+    for name in body:
+        if name not in LINE_PROPERTIES or (name == "EntryID" and not allow_entry_id):
+            raise bad_request(
+                "Error processing request stream. The property name "
+                f"'{name}' specified for type '{line_type}' is not valid."
+            )
 
 
 Entry = SalesEntry | PurchaseEntry

@@ -30,12 +30,7 @@ ENTRY_PROPERTIES = frozenset(
      "StatusDescription", "Supplier", "SupplierName", "Type", "TypeDescription",
      "VATAmountDC", "VATAmountFC", "YourRef", "Created", "Modified"}
 )  # fmt: skip
-LINE_PROPERTIES = frozenset(
-    {"ID", "AmountDC", "AmountFC", "Description", "Division", "EntryID", "GLAccount",
-     "GLAccountCode", "GLAccountDescription", "LineNumber", "VATAmountDC", "VATAmountFC",
-     "VATBaseAmountDC", "VATBaseAmountFC", "VATCode", "VATCodeDescription", "VATPercentage",
-     *booking.LINE_EXTRA}
-)  # fmt: skip
+LINE_PROPERTIES = booking.LINE_PROPERTIES
 
 
 def find_entry(call: Call, key: object) -> PurchaseEntry:
@@ -134,12 +129,7 @@ def _build_entry(division: Division, body: Body, call: Call) -> PurchaseEntry:
 
 
 def _check_line_body(body: Body) -> None:
-    for name in body:
-        if name not in LINE_PROPERTIES or name == "EntryID":
-            raise bad_request(
-                "Error processing request stream. The property name "
-                f"'{name}' specified for type '{LINE_TYPE}' is not valid."
-            )
+    booking.check_line_body(body, LINE_TYPE, allow_entry_id=False)
 
 
 def entry_row(division: Division, entry: PurchaseEntry) -> Row:

@@ -21,12 +21,7 @@ ENTRY_PROPERTIES = frozenset(
      "Reversal", "Status", "StatusDescription", "Type", "TypeDescription", "VATAmountDC",
      "VATAmountFC", "YourRef", "Created", "Modified"}
 )  # fmt: skip
-LINE_PROPERTIES = frozenset(
-    {"ID", "AmountDC", "AmountFC", "Description", "Division", "EntryID", "GLAccount",
-     "GLAccountCode", "GLAccountDescription", "LineNumber", "VATAmountDC", "VATAmountFC",
-     "VATBaseAmountDC", "VATBaseAmountFC", "VATCode", "VATCodeDescription", "VATPercentage",
-     *booking.LINE_EXTRA}
-)  # fmt: skip
+LINE_PROPERTIES = booking.LINE_PROPERTIES
 
 
 def find_entry(call: Call, key: object) -> SalesEntry:
@@ -129,12 +124,7 @@ def _find_line(call: Call, key: object) -> tuple[SalesEntry, SalesEntryLine]:
 
 
 def _check_line_body(body: Body, allow_entry_id: bool) -> None:
-    for name in body:
-        if name not in LINE_PROPERTIES or (name == "EntryID" and not allow_entry_id):
-            raise bad_request(
-                "Error processing request stream. The property name "
-                f"'{name}' specified for type 'Exact.Web.Api.Models.SalesEntryLine' is not valid."
-            )
+    booking.check_line_body(body, "Exact.Web.Api.Models.SalesEntryLine", allow_entry_id)
 
 
 def entry_row(division: Division, entry: SalesEntry) -> Row:
