@@ -46,6 +46,7 @@ class Archive:
     client: zeep.Client
     session: str
     administration_id: str
+    control: str  # the sandbox's view of the administration
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +67,8 @@ def archive(sandbox_url: str, wsdl: str) -> Iterator[Archive]:
     made = _administration(sandbox_url)
     client = zeep.Client(wsdl)  # type: ignore[no-untyped-call]
     session = client.service.Authenticate(accessKey=made["access_key"])
-    yield Archive(client, session, made["administration_id"])
+    control = f"{sandbox_url}/_sandbox/yuki/administrations/{made['administration_id']}"
+    yield Archive(client, session, made["administration_id"], control)
 
 
 def upload(archive: Archive, name: str, data: bytes, **overrides: Any) -> str:
@@ -152,6 +154,13 @@ def test_an_upload_with_data_is_listed_found_and_downloaded_unchanged(archive: A
     assert file.findtext("FileName") == name
     [one] = service.FindDocument(sessionID=archive.session, documentID=document_id)
     assert one.get("ID") == document_id
+    state = requests.get(archive.control).json()
+    [kept] = [d for d in state["archive"] if d["document_id"] == document_id]
+    assert (kept["amount"], kept["cost_category"], kept["remarks"]) == (
+        "121.50",
+        "4500",
+        "Office chairs",
+    )
 
 
 def test_a_plain_upload_has_no_amount_and_images_are_taken(archive: Archive) -> None:
