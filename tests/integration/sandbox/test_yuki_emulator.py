@@ -16,7 +16,7 @@ from lxml import etree
 from zeep.exceptions import Fault, TransportError
 
 SALES_NS = "urn:xmlns:http://www.theyukicompany.com:salesinvoices"
-SERVICES = ("Sales", "Accounting", "AccountingInfo", "Contact")
+SERVICES = ("Sales", "Accounting", "AccountingInfo", "Contact", "Archive")
 # What stock Yuki answers per imported invoice (ACCOUNTING-APIS.md 3.2), in this order.
 STOCK_RESULT = ["Succeeded", "Processed", "EmailSent", "Reference", "Subject", "Message"]
 

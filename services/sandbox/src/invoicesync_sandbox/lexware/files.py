@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
+from invoicesync_sandbox.filetypes import MAGIC
 from invoicesync_sandbox.lexware import bookkeeping
 from invoicesync_sandbox.lexware.auth import Caller
 from invoicesync_sandbox.lexware.env import Env
@@ -32,11 +33,6 @@ from invoicesync_sandbox.visibility import is_visible, visible
 
 TINY_PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 MAX_BYTES = 5 * 1024 * 1024
-MAGIC = {
-    "application/pdf": (b"%PDF-",),
-    "image/jpeg": (b"\xff\xd8\xff",),
-    "image/png": (b"\x89PNG\r\n\x1a\n",),
-}
 
 
 async def _upload(request: Request, require_type: bool) -> tuple[str, bytes]:

@@ -20,6 +20,7 @@ from invoicesync_sandbox.yuki.masterdata import next_contact_code
 from invoicesync_sandbox.yuki.store import (
     Administration,
     AnswerForm,
+    ArchiveDocument,
     Contact,
     Document,
     DuplicateMode,
@@ -169,6 +170,23 @@ def _vat(net: Decimal, percentage: Decimal) -> Decimal:
     return (net * percentage / 100).quantize(CENT, ROUND_HALF_UP)
 
 
+def archive_state(doc: ArchiveDocument) -> dict[str, Any]:
+    """An uploaded file as the bookkeeper sees it in the archive (without its bytes)."""
+    return {
+        "document_id": doc.id,
+        "file_name": doc.file_name,
+        "content_type": doc.content_type,
+        "size": len(doc.data),
+        "folder": doc.folder,
+        "currency": doc.currency,
+        "amount": None if doc.amount is None else str(doc.amount),
+        "cost_category": doc.cost_category,
+        "payment_method": doc.payment_method,
+        "project": doc.project,
+        "remarks": doc.remarks,
+    }
+
+
 def administration_state(admin: Administration) -> dict[str, Any]:
     return {
         "administration_id": admin.id,
@@ -179,6 +197,7 @@ def administration_state(admin: Administration) -> dict[str, Any]:
         "closed_until": admin.closed_until.isoformat() if admin.closed_until else None,
         "calls": dict(admin.calls),  # SOAP calls per operation naming this administration
         "documents": [document_state(admin, d) for d in admin.documents.values()],
+        "archive": [archive_state(d) for d in admin.archive.values()],
         "contacts": [vars(c) for c in admin.contacts],
         "products": [
             {**vars(p), "price": str(p.price), "vat_percentage": str(p.vat_percentage)}

@@ -6,12 +6,13 @@ Handlers run under the store lock and return the Result's text or embedded eleme
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
-from invoicesync_sandbox.yuki import accounting
+from invoicesync_sandbox.yuki import accounting, archive
+from invoicesync_sandbox.yuki.params import date_param
 from invoicesync_sandbox.yuki.sales import import_response, process_document
 from invoicesync_sandbox.yuki.soap import SoapFault, SoapRequest
-from invoicesync_sandbox.yuki.store import Administration, Session, Store
+from invoicesync_sandbox.yuki.store import Administration, ArchiveDocument, Session, Store
 from invoicesync_sandbox.yuki.xmlout import El, serialize
 
 # Yuki's exact fault texts for a refused key and a withdrawn administration are not
@@ -45,6 +46,15 @@ class Services:
             "OutstandingDebtorItemsByDate": self.outstanding_debtor_items_by_date,
             "GetGLAccountScheme": self.gl_account_scheme,
             "SearchContacts": self.search_contacts,
+            "UploadDocument": lambda req: self.upload_document(req, with_data=False),
+            "UploadDocumentWithData": lambda req: self.upload_document(req, with_data=True),
+            "DocumentFolders": self.document_folders,
+            "CostCategories": self.cost_categories,
+            "SearchDocuments": self.search_documents,
+            "DocumentsInFolder": self.documents_in_folder,
+            "FindDocument": self.find_document,
+            "DocumentFile": self.document_file,
+            "DocumentBinaryData": self.document_binary_data,
         }
 
     def call(self, operation: str, request: SoapRequest) -> Result:
@@ -135,7 +145,7 @@ class Services:
 
     def outstanding_debtor_items_by_date(self, request: SoapRequest) -> Result:
         admin = self._admin(self._session(request), request.param("administrationID"))
-        between = (_date(request, "startDate"), _date(request, "endDate"))
+        between = (date_param(request, "startDate"), date_param(request, "endDate"))
         order = request.param("sortOrder")
         return accounting.outstanding_debtor_items(admin, order, self.store.clock.now(), between)
 
@@ -150,15 +160,37 @@ class Services:
         option = request.param("searchOption") or "All"
         return accounting.search_contacts(admins, option, request.param("searchValue") or "")
 
+    # -- Archive -------------------------------------------------------------
 
-def _date(request: SoapRequest, name: str) -> date:
-    """An s:dateTime parameter's day; a missing or unreadable one faults, as ASMX does."""
-    text = request.param(name) or ""
-    try:
-        return date.fromisoformat(text[:10])
-    except ValueError as exc:
-        raise SoapFault(
-            f"Server was unable to read request. ---> The string '{text}' is not a valid "
-            f"AllXsd value ({name}).",
-            "Client",
-        ) from exc
+    def upload_document(self, request: SoapRequest, with_data: bool) -> Result:
+        admin = self._admin(self._session(request), request.param("administrationID"))
+        return archive.upload(admin, request, self.store.clock.now(), with_data)
+
+    def document_folders(self, request: SoapRequest) -> Result:
+        self._session(request)
+        return archive.folders()
+
+    def cost_categories(self, request: SoapRequest) -> Result:
+        self._session(request)
+        return archive.cost_categories()
+
+    def search_documents(self, request: SoapRequest) -> Result:
+        admins = self.store.administrations_of(self._session(request))
+        return archive.search(admins, request, self.store.clock.now())
+
+    def documents_in_folder(self, request: SoapRequest) -> Result:
+        admins = self.store.administrations_of(self._session(request))
+        return archive.in_folder(admins, request, self.store.clock.now())
+
+    def _archived(self, request: SoapRequest) -> ArchiveDocument:
+        admins = self.store.administrations_of(self._session(request))
+        return archive.find(admins, request.param("documentID"), self.store.clock.now())
+
+    def find_document(self, request: SoapRequest) -> Result:
+        return archive.found(self._archived(request))
+
+    def document_file(self, request: SoapRequest) -> Result:
+        return archive.file(self._archived(request))
+
+    def document_binary_data(self, request: SoapRequest) -> Result:
+        return archive.binary(self._archived(request))

@@ -1,4 +1,4 @@
-"""In-memory Yuki state: access keys, sessions, administrations and their documents.
+"""In-memory Yuki state: access keys, sessions, administrations, their documents and archive.
 
 One lock guards everything; handlers hold it for a whole call so a batch is atomic per invoice.
 """
@@ -109,6 +109,30 @@ class Document:
 
 
 @dataclass
+class ArchiveDocument:
+    """A file uploaded into the archive (Archive.asmx), with the figures sent along.
+
+    Yuki's processing (or its bookkeeper) turns it into a booking later; the sandbox keeps
+    it as uploaded: no contact, no reference, no tab."""
+
+    id: str
+    administration_id: str
+    file_name: str
+    content_type: str
+    data: bytes
+    folder: int
+    created: float  # sandbox epoch seconds; also Modified until something changes it
+    document_date: dt.date
+    currency: str = "EUR"
+    amount: Decimal | None = None
+    cost_category: str = ""
+    payment_method: int = 0
+    project: str = ""
+    remarks: str = ""
+    visible_from: float = field(default_factory=visible_from)  # sandbox epoch seconds
+
+
+@dataclass
 class Administration:
     id: str
     name: str
@@ -125,6 +149,7 @@ class Administration:
     closed_months: set[tuple[int, int]] = field(default_factory=set)
     closed_until: dt.date | None = None
     documents: dict[str, Document] = field(default_factory=dict)  # by reference
+    archive: dict[str, ArchiveDocument] = field(default_factory=dict)  # by document id
     contacts: list[Contact] = field(default_factory=list)
     products: dict[str, Product] = field(default_factory=dict)  # by description (lower case)
     last_booking: int = 0

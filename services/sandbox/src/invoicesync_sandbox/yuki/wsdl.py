@@ -11,7 +11,31 @@ from typing import Literal
 from invoicesync_sandbox.yuki.soap import YUKI_NS
 from invoicesync_sandbox.yuki.xmlout import El, document, el
 
-ParamType = Literal["string", "boolean", "int", "dateTime", "any"]
+ParamType = Literal[
+    "string",
+    "boolean",
+    "int",
+    "decimal",
+    "dateTime",
+    "base64Binary",
+    "any",
+    "SearchOption",
+    "DocumentSortOrder",
+]
+# Enumerations of Archive.asmx, as its published WSDL declares them (s:simpleType).
+ENUMS: dict[str, tuple[str, ...]] = {
+    "SearchOption": ("All", "Creator", "Contact", "Subject", "Tag", "Type"),
+    "DocumentSortOrder": (
+        "CreatedDesc",
+        "CreatedAsc",
+        "ModifiedDesc",
+        "ModifiedAsc",
+        "DocumentDateDesc",
+        "DocumentDateAsc",
+        "ContactNameAsc",
+        "ContactNameDesc",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -38,6 +62,22 @@ _AUTH = (
         "string",
         "Returns the ID of an administration by name.",
     ),
+)
+_SESSION = Param("sessionID")
+_BY_DOCUMENT = (_SESSION, Param("documentID"))
+_LIST_WINDOW = (
+    Param("sortOrder", "DocumentSortOrder"),
+    Param("startDate", "dateTime"),
+    Param("endDate", "dateTime"),
+    Param("numberOfRecords", "int"),
+    Param("startRecord", "int"),
+)
+_UPLOAD = (
+    _SESSION,
+    Param("fileName"),
+    Param("data", "base64Binary"),
+    Param("folder", "int"),
+    Param("administrationID"),
 )
 SERVICES: dict[str, tuple[Operation, ...]] = {
     "Sales": (
@@ -129,6 +169,67 @@ SERVICES: dict[str, tuple[Operation, ...]] = {
             "Searches contacts: searchOption All, Name, Code, VATNumber, CoCNumber.",
         ),
     ),
+    # Names, order, types and documentation as in Yuki's published Archive.asmx WSDL (a copy
+    # kept by maartendeblock/yuki-api-client, schemas/Archive.asmx.xml): only sessionID and
+    # administrationID, never sessionId; the lists take no administration (the session's).
+    "Archive": (
+        *_AUTH,
+        Operation(
+            "DocumentFolders", (_SESSION,), "any", "Returns all document folders in the archive"
+        ),
+        Operation(
+            "DocumentsInFolder",
+            (_SESSION, Param("folderID", "int"), *_LIST_WINDOW),
+            "any",
+            "Returns the documents in a given document folder with options to sort, select a "
+            "date and select a row number",
+        ),
+        Operation("FindDocument", _BY_DOCUMENT, "any", "Returns information of one document"),
+        Operation(
+            "SearchDocuments",
+            (
+                _SESSION,
+                Param("searchOption", "SearchOption"),
+                Param("searchText"),
+                Param("folderID", "int"),
+                Param("tabID", "int"),
+                *_LIST_WINDOW,
+            ),
+            "any",
+            "Searches documents using a given search value. Use -1 as Folder or Tab argument to "
+            "search all folders or tabs, or '0001-01-01' as date selection to search all years",
+        ),
+        Operation(
+            "DocumentBinaryData",
+            _BY_DOCUMENT,
+            "base64Binary",
+            "Returns the full binary data of the document",
+        ),
+        Operation(
+            "DocumentFile", _BY_DOCUMENT, "any", "Returns the full binary data of the document"
+        ),
+        Operation("UploadDocument", _UPLOAD, "string", "Upload a document to the Yuki archive"),
+        Operation(
+            "UploadDocumentWithData",
+            (
+                *_UPLOAD,
+                Param("currency"),
+                Param("amount", "decimal"),
+                Param("costCategory"),
+                Param("paymentMethod", "int"),
+                Param("project"),
+                Param("remarks"),
+            ),
+            "string",
+            "Upload a document to the Yuki archive, with data specified for the document content",
+        ),
+        Operation(
+            "CostCategories",
+            (_SESSION,),
+            "any",
+            "Retrieve the cost categories for a invoice/receipt",
+        ),
+    ),
 }
 
 
@@ -140,10 +241,22 @@ def _value_element(param_name: str, kind: ParamType, optional: bool) -> El:
     if kind == "any":
         any_type = el("s:complexType", None, el("s:sequence", None, El("s:any")), mixed="true")
         return el("s:element", None, any_type, minOccurs="0", maxOccurs="1", name=param_name)
-    min_occurs = "0" if optional or kind == "string" else "1"
+    min_occurs = "0" if optional or kind in ("string", "base64Binary") else "1"
+    prefix = "tns" if kind in ENUMS else "s"
     return el(
-        "s:element", None, minOccurs=min_occurs, maxOccurs="1", name=param_name, type=f"s:{kind}"
+        "s:element",
+        None,
+        minOccurs=min_occurs,
+        maxOccurs="1",
+        name=param_name,
+        type=f"{prefix}:{kind}",
     )
+
+
+def _enum_type(name: str) -> El:
+    values = [el("s:enumeration", None, value=v) for v in ENUMS[name]]
+    restriction = el("s:restriction", None, *values, base="s:string")
+    return el("s:simpleType", None, restriction, name=name)
 
 
 def _wrapper(name: str, children: list[El]) -> El:
@@ -160,6 +273,8 @@ def _schema(ops: tuple[Operation, ...]) -> El:
         schema.add(
             _wrapper(f"{op.name}Response", [_value_element(f"{op.name}Result", op.result, False)])
         )
+    used = {p.type for op in ops for p in op.params}
+    schema.add(*(_enum_type(name) for name in ENUMS if name in used))
     return schema
 
 
