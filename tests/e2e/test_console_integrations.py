@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.conftest import document_body, new_exact_division, wait_for
 from tests.e2e.test_console import SHOTS, look, sign_in
@@ -212,6 +212,16 @@ def booked_within_seconds(partner: httpx.Client, document_id: str) -> str:
     return str(body["sync"][0]["booking_number"])
 
 
+def open_entry(page: Page, row: Locator, number: str, system: str, sandbox: str) -> Locator:
+    """Follow the booking number's "open in {system}" link (it opens a new tab; followed
+    here in the same one) to the sandbox's page of the entry; its heading."""
+    link = row.get_by_role("link", name=f"Open {number} in {system}")
+    href = link.get_attribute("href")
+    assert href is not None and href.startswith(sandbox), href
+    page.goto(href)
+    return page.get_by_role("heading", level=1)
+
+
 def test_connect_lexware_from_the_console_through_its_consent_page(
     page: Page, stack: Stack, partner: httpx.Client, shots: Path
 ) -> None:
@@ -270,6 +280,11 @@ def test_connect_lexware_from_the_console_through_its_consent_page(
     expect(row.locator(".booking-number")).to_have_text(number)
     expect(row.locator(".sync")).to_have_attribute("data-status", "booked")
     look(page, shots, "documents-lexware")
+    # The number opens the voucher in Lexware (the sandbox's page of it, no base URL set).
+    opened = open_entry(
+        page, row, number, "Lexware Office", f"{stack.sandbox_url}/_sandbox/lexware/"
+    )
+    expect(opened).to_contain_text(f"Lexware Office: invoice {number}")
 
 
 def test_connect_yuki_from_the_console_with_its_access_key_and_administration(
@@ -325,5 +340,9 @@ def test_connect_yuki_from_the_console_with_its_access_key_and_administration(
     assert posted.status_code == 201, posted.text
     number = booked_within_seconds(partner, posted.json()["id"])
     page.goto(f"{stack.api_url}/console/clients/{client_id}/documents")
-    expect(page.locator("tr[data-number='OC-1'] .booking-number")).to_have_text(number)
+    row = page.locator("tr[data-number='OC-1']")
+    expect(row.locator(".booking-number")).to_have_text(number)
     look(page, shots, "documents-yuki")
+    sandbox = f"{stack.sandbox_url}/_sandbox/yuki/administrations/{adm['administration_id']}/"
+    opened = open_entry(page, row, number, "Yuki", sandbox)
+    expect(opened).to_contain_text("Yuki: sales invoice OC-1")
