@@ -334,6 +334,14 @@ def test_connect_yuki_from_the_console_with_its_access_key_and_administration(
     expect(page.get_by_role("heading", level=1)).to_have_text("Ongedierte Console BV: Yuki")
     expect(page.get_by_label("Access key")).to_have_value("")
     look(page, shots, "integration-yuki")
+    # A new key Yuki refuses, on the settings page: refused at its field, the old one kept
+    # (the invoice below is booked with it).
+    page.get_by_label("Access key").fill("not-a-key")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator("#refused-edit")).to_have_attribute("data-field", "access_key")
+    expect(page.get_by_label("Access key")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Access key")).to_have_value("")
+    look(page, shots, "integration-yuki-key-refused")
 
     client = ConnectedClient(client_id, "yuki", integration_id, adm["administration_id"])
     posted = partner.post("/v1/invoices", json=invoice_body(client, "OC-1", "klant-1"))
