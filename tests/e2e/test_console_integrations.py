@@ -1,6 +1,8 @@
 """Issue 23 item 5 in a real headless Chromium against the whole system: a client's
-Integrations tab connects Exact through the sandbox's own consent page and comes back to
-the console; an invoice posted through the API shows its booking number; and the seed's
+Integrations tab connects Exact and Lexware through the sandbox's own consent pages and
+comes back to the console, and Yuki with its access key and administration (a refused key
+answered in the form); an invoice posted through the API shows its booking number in each
+(and opens as the system's entry); and the seed's
 duplicate booking numbers (entries deleted in Exact, numbers handed out again) are
 repaired from the console after a confirmation that shows what will happen. Every new
 page is screenshotted and held to axe-core."""
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.conftest import document_body, new_exact_division, wait_for
 from tests.e2e.test_console import SHOTS, look, sign_in
@@ -23,10 +25,13 @@ from tests.support.duplicates import (
     division_state,
     settled,
 )
+from tests.support.integrations import ConnectedClient, invoice_body, new_client
 from tests.support.oauth_codes import redeem
 from tests.support.processes import Stack
 
 pytestmark = pytest.mark.e2e
+# The three systems' connectors in the one stack: each is connected from the console.
+CONNECTORS = ("exact", "lexware", "yuki")
 
 # The consent page is shown (not approved at once), so the browser allows access on it.
 STACK_ENV = {"INVOICESYNC_SANDBOX_AUTO_APPROVE": "0"}
@@ -199,3 +204,153 @@ def test_connect_exact_from_the_console_then_repair_the_seeds_duplicate_numbers(
     assert len(final["accounts"]) == 1
     page.goto(f"{stack.api_url}/console/clients/{client_id}/integrations")
     expect(page.locator("#integrations [data-health]")).to_have_attribute("data-health", "active")
+
+
+def booked_within_seconds(partner: httpx.Client, document_id: str) -> str:
+    """The document's booking number, which must come back within seconds of the post."""
+    body = wait_for(lambda: settled(partner, "/v1/invoices", document_id), timeout=15)
+    return str(body["sync"][0]["booking_number"])
+
+
+def open_entry(page: Page, row: Locator, number: str, system: str, sandbox: str) -> Locator:
+    """Follow the booking number's "open in {system}" link (it opens a new tab; followed
+    here in the same one) to the sandbox's page of the entry; its heading."""
+    link = row.get_by_role("link", name=f"Open {number} in {system}")
+    href = link.get_attribute("href")
+    assert href is not None and href.startswith(sandbox), href
+    page.goto(href)
+    return page.get_by_role("heading", level=1)
+
+
+def test_connect_lexware_from_the_console_through_its_consent_page(
+    page: Page, stack: Stack, partner: httpx.Client, shots: Path
+) -> None:
+    org = httpx.post(
+        f"{stack.sandbox_url}/_sandbox/lexware/organizations",
+        json={"company_name": "Kammerjäger Konsole GmbH"},
+    )
+    assert org.status_code == 201, org.text
+    client_id = new_client(partner, "Kammerjäger Konsole", "DE")
+
+    sign_in(page, stack, partner.headers["Authorization"].removeprefix("Bearer "))
+    page.goto(f"{stack.api_url}/console/clients/{client_id}/integrations")
+    lexware = page.locator("form.connect[data-system='lexware']")
+    lexware.get_by_label("Start date").fill("2026-01-01")
+    lexware.get_by_role("button", name="Connect Lexware Office").click()
+
+    # Lexware's consent page (in German, as Lexware's): the organisation, then allow.
+    expect(page).to_have_url(re.compile(rf"^{re.escape(stack.sandbox_url)}/.*oauth2/authorize"))
+    page.get_by_label("Organisation").select_option(label="Kammerjäger Konsole GmbH")
+    page.get_by_role("button", name="Zugriff erlauben").click()
+    expect(page).to_have_url(re.compile(rf"/console/clients/{client_id}/integrations\?"))
+    expect(page.locator("#authorised")).to_have_text("Lexware Office is connected.")
+    row = page.locator("#integrations tr[data-system='lexware']")
+    expect(row.locator("[data-health]")).to_have_attribute("data-health", "active")
+    look(page, shots, "integrations-lexware-connected")
+    integration_id = row.get_attribute("data-integration")
+    assert integration_id is not None
+    connected = partner.get(f"/v1/integrations/{integration_id}").json()
+    assert connected["status"] == "active", connected["status_reason"]
+    assert connected["settings"]["start_date"] == "2026-01-01"
+
+    # Its settings page: Lexware's settings only (no journals, no division).
+    row.get_by_role("link", name="Lexware Office").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Kammerjäger Konsole: Lexware Office")
+    expect(page.get_by_label("Sales journal")).to_have_count(0)
+    look(page, shots, "integration-lexware")
+
+    # An invoice posted through the API arrives as a draft voucher in the organisation the
+    # user chose; the bookkeeper finalises it in Lexware and its voucher number comes back.
+    client = ConnectedClient(client_id, "lexware", integration_id, org.json()["organization_id"])
+    posted = partner.post("/v1/invoices", json=invoice_body(client, "KK-1", "kunde-1"))
+    assert posted.status_code == 201, posted.text
+    sent = wait_for(lambda: settled(partner, "/v1/invoices", posted.json()["id"], "sent"))
+    page.goto(f"{stack.api_url}/console/clients/{client_id}/documents")
+    row = page.locator("tr[data-number='KK-1']")
+    expect(row.locator(".sync")).to_have_attribute("data-status", "sent")
+    books = httpx.get(f"{stack.sandbox_url}/_sandbox/lexware/organizations/{client.books}")
+    assert sent["sync"][0]["remote_id"] in books.text, books.text
+    finalised = httpx.post(
+        f"{stack.sandbox_url}/_sandbox/lexware/vouchers/{sent['sync'][0]['remote_id']}/finalize"
+    )
+    assert finalised.status_code == 200, finalised.text
+    number = booked_within_seconds(partner, posted.json()["id"])
+    assert number == finalised.json()["voucherNumber"]
+    page.reload()
+    expect(row.locator(".booking-number")).to_have_text(number)
+    expect(row.locator(".sync")).to_have_attribute("data-status", "booked")
+    look(page, shots, "documents-lexware")
+    # The number opens the voucher in Lexware (the sandbox's page of it, no base URL set).
+    opened = open_entry(
+        page, row, number, "Lexware Office", f"{stack.sandbox_url}/_sandbox/lexware/"
+    )
+    expect(opened).to_contain_text(f"Lexware Office: invoice {number}")
+
+
+def test_connect_yuki_from_the_console_with_its_access_key_and_administration(
+    page: Page, stack: Stack, partner: httpx.Client, shots: Path
+) -> None:
+    administration = httpx.post(f"{stack.sandbox_url}/_sandbox/yuki/administrations", json={})
+    assert administration.status_code == 201, administration.text
+    adm = administration.json()
+    client_id = partner.post(
+        "/v1/clients", json={"name": "Ongedierte Console BV", "country": "NL"}
+    ).json()["id"]
+
+    sign_in(page, stack, partner.headers["Authorization"].removeprefix("Bearer "))
+    page.goto(f"{stack.api_url}/console/clients/{client_id}/integrations")
+    yuki = page.locator("form.connect[data-system='yuki']")
+    # A key Yuki refuses: the form again, the access key named, the rest kept, nothing stored.
+    yuki.get_by_label("Access key").fill("not-" + adm["access_key"])
+    yuki.get_by_label("Administration ID").fill(adm["administration_id"])
+    yuki.get_by_label("Start date").fill("2026-01-01")
+    with page.expect_response(f"{stack.api_url}/console/clients/{client_id}/integrations") as a:
+        yuki.get_by_role("button", name="Connect Yuki").click()
+    assert a.value.status == 422
+    yuki = page.locator("form.connect[data-system='yuki']")
+    refusal = yuki.locator("#refused-yuki")
+    expect(refusal).to_have_attribute("data-field", "access_key")
+    expect(refusal).to_contain_text("Access key: ")
+    expect(yuki.get_by_label("Access key")).to_have_attribute("aria-invalid", "true")
+    expect(yuki.get_by_label("Access key")).to_have_value("")  # a secret is not sent back
+    expect(yuki.get_by_label("Administration ID")).to_have_value(adm["administration_id"])
+    expect(yuki.get_by_label("Start date")).to_have_value("2026-01-01")
+    look(page, shots, "integrations-yuki-refused")
+    assert partner.get(f"/v1/clients/{client_id}/integrations").json() == []
+
+    yuki.get_by_label("Access key").fill(adm["access_key"])
+    yuki.get_by_role("button", name="Connect Yuki").click()
+    expect(page).to_have_url(re.compile(rf"/console/clients/{client_id}/integrations\?"))
+    expect(page.locator("#authorised")).to_have_text("Yuki is connected.")
+    row = page.locator("#integrations tr[data-system='yuki']")
+    expect(row.locator("[data-health]")).to_have_attribute("data-health", "active")
+    look(page, shots, "integrations-yuki-connected")
+    integration_id = row.get_attribute("data-integration")
+    assert integration_id is not None
+    stored = partner.get(f"/v1/integrations/{integration_id}").json()
+    assert stored["settings"]["administration_id"] == adm["administration_id"]
+
+    row.get_by_role("link", name="Yuki").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Ongedierte Console BV: Yuki")
+    expect(page.get_by_label("Access key")).to_have_value("")
+    look(page, shots, "integration-yuki")
+    # A new key Yuki refuses, on the settings page: refused at its field, the old one kept
+    # (the invoice below is booked with it).
+    page.get_by_label("Access key").fill("not-a-key")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator("#refused-edit")).to_have_attribute("data-field", "access_key")
+    expect(page.get_by_label("Access key")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Access key")).to_have_value("")
+    look(page, shots, "integration-yuki-key-refused")
+
+    client = ConnectedClient(client_id, "yuki", integration_id, adm["administration_id"])
+    posted = partner.post("/v1/invoices", json=invoice_body(client, "OC-1", "klant-1"))
+    assert posted.status_code == 201, posted.text
+    number = booked_within_seconds(partner, posted.json()["id"])
+    page.goto(f"{stack.api_url}/console/clients/{client_id}/documents")
+    row = page.locator("tr[data-number='OC-1']")
+    expect(row.locator(".booking-number")).to_have_text(number)
+    look(page, shots, "documents-yuki")
+    sandbox = f"{stack.sandbox_url}/_sandbox/yuki/administrations/{adm['administration_id']}/"
+    opened = open_entry(page, row, number, "Yuki", sandbox)
+    expect(opened).to_contain_text("Yuki: sales invoice OC-1")

@@ -18,6 +18,9 @@ FIELDS_OF: dict[str, tuple[str, ...]] = {
     "division_access_withdrawn": ("division",),
     "access_key_refused": ("access_key",),
     "administration_access_withdrawn": ("administration_id",),
+    # Yuki's check of a key and administration typed in (connect, settings, relink).
+    "invalid_access_key": ("access_key",),
+    "administration_not_found": ("administration_id",),
 }
 
 

@@ -51,6 +51,16 @@ STATUS_REASONS = {
         "({system} said: {said}). Give the key's user access to it again and verify the "
         "integration, or store the access key of a user who has access."
     ),
+    # Yuki's check of a key and administration typed in (on connect, a settings change or
+    # relink): said as what to enter, not as a document waiting (the sync error's text).
+    "invalid_access_key": N_(
+        "{system} did not accept the access key. Create a new one in {system} under "
+        "Settings → Web services and enter it here."
+    ),
+    "administration_not_found": N_(
+        "The {system} access key cannot reach this administration. Check the administration "
+        "ID, or enter the access key of a user who has access to it."
+    ),
     # Decided by the API itself.
     "connection_revoked": N_(
         "The connection was revoked in {system}. Connect the integration again; its "
