@@ -92,7 +92,11 @@ def mean(values: list[float]) -> float:
 
 
 async def admin_url() -> str:
-    """The machine's PostgreSQL when it answers on 127.0.0.1:5432, else the embedded one."""
+    """BENCH_POSTGRES_URL if set (a server of the bench's own, say when other work fills
+    the machine's connection slots), else the machine's PostgreSQL when it answers on
+    127.0.0.1:5432, else the embedded one."""
+    if own := os.environ.get("BENCH_POSTGRES_URL"):
+        return own
     if await postgres.server_answers(postgres.LOCAL_SERVER):
         return postgres.LOCAL_SERVER
     server = await asyncio.to_thread(
