@@ -67,6 +67,9 @@ SLICE_SECONDS = (0.75, 0.5)
 # Each server's client keeps its connections between slices: the warm-up only lets the
 # previous slice's server finish what it still had in flight.
 SLICE_WARMUP = 0.1
+# A request stuck this long fails (an error of its slice) rather than holding the run up to
+# its bound (once, a request to the bare endpoint went unanswered until the run's end).
+SLICE_TIMEOUT = 10.0
 # A palindrome per round; every other round starts with "off".
 ORDERS = (("on", "off", "bare", "bare", "off", "on"), ("off", "on", "bare", "bare", "on", "off"))
 CONCURRENCY = 16
@@ -154,7 +157,7 @@ async def run(options: Options) -> list[Figure]:
             async with contextlib.AsyncExitStack() as clients:
                 for target in targets.values():
                     target.client = await clients.enter_async_context(
-                        load_client(target.headers, CONCURRENCY)
+                        load_client(target.headers, CONCURRENCY, timeout=SLICE_TIMEOUT)
                     )
                 progress(NAME, "warming up: one slice of each, not counted")
                 for kind in KINDS:  # each pooled connection's first statements: prepared

@@ -87,12 +87,15 @@ async def closed_loop(
     return result
 
 
-def load_client(headers: dict[str, str], concurrency: int) -> httpx.AsyncClient:
+def load_client(
+    headers: dict[str, str], concurrency: int, *, timeout: float = 60
+) -> httpx.AsyncClient:
     """A client for ``closed_loop``: ``concurrency`` connections, kept alive, though not as
-    long as uvicorn's 5 s (a connection the server closed would fail a request)."""
+    long as uvicorn's 5 s (a connection the server closed would fail a request); a request
+    still unanswered after ``timeout`` seconds counts as an error."""
     limits = httpx.Limits(
         max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=3
     )
     return httpx.AsyncClient(
-        headers={**headers, "Content-Type": "application/json"}, limits=limits, timeout=60
+        headers={**headers, "Content-Type": "application/json"}, limits=limits, timeout=timeout
     )
