@@ -92,7 +92,11 @@ def mean(values: list[float]) -> float:
 
 
 async def admin_url() -> str:
-    """The machine's PostgreSQL when it answers on 127.0.0.1:5432, else the embedded one."""
+    """BENCH_POSTGRES_URL if set (a server of the bench's own, say when other work fills
+    the machine's connection slots), else the machine's PostgreSQL when it answers on
+    127.0.0.1:5432, else the embedded one."""
+    if own := os.environ.get("BENCH_POSTGRES_URL"):
+        return own
     if await postgres.server_answers(postgres.LOCAL_SERVER):
         return postgres.LOCAL_SERVER
     server = await asyncio.to_thread(
@@ -146,7 +150,10 @@ class StackSpec:
     and result consumer) and connector replicas; ``connectors`` repeats a system for more
     replicas (``("exact", "exact")``); ``sandbox`` holds SandboxSettings fields by name
     (``exact_minutely_limit``: ``"60"``); ``follow_sandbox_clock``: every service's date
-    decisions follow the sandbox's clock (``POST /_sandbox/clock/advance`` moves it)."""
+    decisions follow the sandbox's clock (``POST /_sandbox/clock/advance`` moves it);
+    ``more_apis``: more API processes by name, each with the environment it adds (its own
+    ``INVOICESYNC_API_PORT`` and ``INVOICESYNC_API_METRICS_PORT`` at least), started and
+    waited for (their workers too) with the first."""
 
     database_url: str
     bootstrap: str
@@ -155,6 +162,11 @@ class StackSpec:
     sandbox: dict[str, str] | None = None
     env: dict[str, str] | None = None
     follow_sandbox_clock: bool = False
+    more_apis: dict[str, dict[str, str]] | None = None
+
+
+def _api_url(env: dict[str, str]) -> str:
+    return f"http://127.0.0.1:{env['INVOICESYNC_API_PORT']}"
 
 
 def _launch(spec: StackSpec) -> tuple[Stack, list[tuple[str, str]]]:
@@ -176,6 +188,9 @@ def _launch(spec: StackSpec) -> tuple[Stack, list[tuple[str, str]]]:
     waits = [("sandbox", f"{running.sandbox_url}/healthz"), ("api", f"{running.api_url}/healthz")]
     running.launch("sandbox", SANDBOX_COMMAND)
     running.launch("api", "invoicesync-api")
+    for name, api_env in (spec.more_apis or {}).items():
+        running.launch(name, "invoicesync-api", env=api_env)
+        waits.append((name, f"{_api_url(api_env)}/healthz"))
     replicas: dict[str, int] = {}
     for system in spec.connectors:
         replicas[system] = replicas.get(system, 0) + 1
@@ -189,11 +204,12 @@ def _launch(spec: StackSpec) -> tuple[Stack, list[tuple[str, str]]]:
     return running, waits
 
 
-def _api_workers_running(running: Stack, timeout: float) -> None:
+def _api_workers_running(running: Stack, timeout: float, *, api_url: str | None = None) -> None:
     """Until the API's outbox relay and result consumer run: the broker is ``up`` on its
-    /healthz/dependencies (its /readyz says only whether the database answers)."""
+    /healthz/dependencies (its /readyz says only whether the database answers); ``api_url``
+    for another API process of the stack than its first."""
     deadline = time.monotonic() + timeout
-    url = f"{running.api_url}/healthz/dependencies"
+    url = f"{api_url or running.api_url}/healthz/dependencies"
     while time.monotonic() < deadline:
         with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
             if httpx.get(url, timeout=3).json()["broker"] == "up":
@@ -216,8 +232,10 @@ def stacks(*specs: StackSpec, timeout: float = 90) -> Iterator[list[Stack]]:
         for running, name, url in waits:
             log = running.log_dir / f"{name}.log"
             wait_healthy(url, running.processes[name], log, timeout)
-        for running in launched:
+        for running, spec in zip(launched, specs, strict=True):
             _api_workers_running(running, timeout)
+            for api_env in (spec.more_apis or {}).values():
+                _api_workers_running(running, timeout, api_url=_api_url(api_env))
         yield launched
     finally:
         for running in launched:
@@ -236,10 +254,11 @@ def stack(
     sandbox: dict[str, str] | None = None,
     env: dict[str, str] | None = None,
     follow_sandbox_clock: bool = False,
+    more_apis: dict[str, dict[str, str]] | None = None,
 ) -> Iterator[Stack]:
     """One stack (see ``StackSpec``), its processes started at once."""
     spec = StackSpec(
-        database_url, bootstrap, log_dir, connectors, sandbox, env, follow_sandbox_clock
+        database_url, bootstrap, log_dir, connectors, sandbox, env, follow_sandbox_clock, more_apis
     )
     with stacks(spec) as (running,):
         yield running

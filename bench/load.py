@@ -6,6 +6,7 @@ comparison get the same generator, concurrency, duration and body shape."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -44,16 +45,19 @@ async def closed_loop(
     seconds: float,
     warmup: float = 1.0,
     per_request: Callable[[int], dict[str, str]] | None = None,
+    client: httpx.AsyncClient | None = None,
 ) -> LoadResult:
     """POST ``body(n)`` (n unique per request) from ``concurrency`` workers; requests that
     start during the warm-up are sent but not counted. ``per_request(n)`` adds headers
-    (an Idempotency-Key of its own, say)."""
+    (an Idempotency-Key of its own, say). ``client``: one of ``load_client``'s (with its own
+    ``headers``), kept open across loads so its connections stay up between short slices;
+    else a new one for this load."""
     result = LoadResult()
     counter = itertools.count()
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(
-        headers={**headers, "Content-Type": "application/json"}, limits=limits, timeout=60
-    ) as http:
+    async with contextlib.AsyncExitStack() as stack:
+        if client is None:
+            client = await stack.enter_async_context(load_client(headers, concurrency))
+        http = client
         started = time.monotonic()
         measure_from = started + warmup
         stop_at = measure_from + seconds
@@ -81,3 +85,17 @@ async def closed_loop(
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         result.seconds = time.monotonic() - measure_from
     return result
+
+
+def load_client(
+    headers: dict[str, str], concurrency: int, *, timeout: float = 60
+) -> httpx.AsyncClient:
+    """A client for ``closed_loop``: ``concurrency`` connections, kept alive, though not as
+    long as uvicorn's 5 s (a connection the server closed would fail a request); a request
+    still unanswered after ``timeout`` seconds counts as an error."""
+    limits = httpx.Limits(
+        max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=3
+    )
+    return httpx.AsyncClient(
+        headers={**headers, "Content-Type": "application/json"}, limits=limits, timeout=timeout
+    )
