@@ -24,7 +24,9 @@ DIFFERENCES = (
 
 
 def sync_of(partner: httpx.Client, invoice_id: str) -> dict[str, Any]:
-    (state,) = partner.get(f"/v1/invoices/{invoice_id}").json()["sync"]
+    answer = partner.get(f"/v1/invoices/{invoice_id}")
+    assert answer.status_code == 200, answer.text
+    (state,) = answer.json()["sync"]
     return dict(state)
 
 

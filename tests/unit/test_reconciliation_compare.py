@@ -116,6 +116,14 @@ def test_gaps_are_runs_missing_inside_one_numbering() -> None:
     }
 
 
+def test_numbers_are_checked_only_when_an_entry_of_ours_carries_one() -> None:
+    docs = [ours("A-1"), ours("A-2")]
+    unnumbered = [entry("r-A-1", None), entry("r-A-2", None)]
+    assert compare(docs, unnumbered)["numbers_checked"] is False
+    one = [entry("r-A-1", "26700001"), entry("r-A-2", None)]  # a draft has none yet
+    assert compare(docs, one)["numbers_checked"] is True
+
+
 def test_a_gap_no_document_of_ours_was_booked_under_is_listed_apart() -> None:
     docs = [ours("A-1"), ours("A-2")]
     report = compare(docs, [entry("r-A-1", "RE0001"), entry("r-A-2", "RE0004")])

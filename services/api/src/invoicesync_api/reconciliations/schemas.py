@@ -68,7 +68,7 @@ class ReconciliationOut(BaseModel):
         "our document's id and number where there is one (a number gap names each document "
         "of ours booked under a number in it, in documents; a gap no document of ours was "
         "booked under is in number_gaps_not_ours, not a difference); numbers_checked "
-        "(false: the system's read gives entries no number, so gaps and numbers on two "
+        "(false: no entry of ours read carried a number, so gaps and numbers on two "
         "entries could not be seen); repair_plan (action push_again, adopt, refresh, "
         "flag_for_person or run_duplicate_number_repair; safe: whether apply carries it out).",
     )
