@@ -16,34 +16,25 @@ import httpx
 
 from tests.e2e.conftest import (
     connect_exact,
+    delete_entries,
     document_body,
     exact_token_for_test_app,
     new_exact_division,
     wait_for,
 )
 from tests.support.processes import Stack
-
-PERIOD = {"from": "2026-11-01", "to": "2026-11-30"}
-
-
-def _sync(partner: httpx.Client, invoice_id: str) -> dict[str, Any]:
-    (state,) = partner.get(f"/v1/invoices/{invoice_id}").json()["sync"]
-    return dict(state)
+from tests.support.reconciliation import (
+    apply,
+    assert_clean,
+    once,
+    plan_of,
+    reconcile,
+    sync_of,
+)
 
 
 def _booked(partner: httpx.Client, invoice_id: str) -> dict[str, Any]:
-    return wait_for(lambda: s if (s := _sync(partner, invoice_id))["status"] == "booked" else None)
-
-
-def _reconcile(partner: httpx.Client, integration_id: str) -> dict[str, Any]:
-    started = partner.post(f"/v1/integrations/{integration_id}/reconciliations", json=PERIOD)
-    assert started.status_code == 202, started.text
-    url = f"/v1/integrations/{integration_id}/reconciliations/{started.json()['id']}"
-    done: dict[str, Any] = wait_for(
-        lambda: body if (body := partner.get(url).json())["status"] != "running" else None, 60
-    )
-    assert done["status"] == "finished", done
-    return done
+    return once(partner, invoice_id, "booked")
 
 
 def test_a_deleted_and_a_paid_entry_are_reported_applied_and_then_clean(
@@ -80,7 +71,7 @@ def test_a_deleted_and_a_paid_entry_are_reported_applied_and_then_clean(
     number = entries["E-3"]["booking_number"]
     assert entries["E-4"]["booking_number"] == number  # Exact handed it out again
 
-    first = _reconcile(partner, integration["id"])
+    first = reconcile(partner, integration["id"])
     report = first["report"]
     assert report["counts"] == {
         "ours": 4,
@@ -108,24 +99,90 @@ def test_a_deleted_and_a_paid_entry_are_reported_applied_and_then_clean(
     # One page of SalesEntries and one of Receivables.
     assert first["calls_used"] == 2
 
-    applied = partner.post(
-        f"/v1/integrations/{integration['id']}/reconciliations/{first['id']}/apply"
-    )
-    assert applied.status_code == 200, applied.text
-    assert {(a["action"], a["outcome"]) for a in applied.json()["applied"]} == {
+    applied = apply(partner, integration["id"], first["id"])
+    assert {(a["action"], a["outcome"]) for a in applied["applied"]} == {
         ("push_again", "requested"),
         ("refresh", "read_back"),
     }
-    assert [a["action"] for a in applied.json()["left_for_a_person"]] == [
-        "run_duplicate_number_repair"
-    ]
+    assert [a["action"] for a in applied["left_for_a_person"]] == ["run_duplicate_number_repair"]
     again = _booked(partner, ids["E-3"])
     assert again["booking_number"] != number
-    wait_for(lambda: _sync(partner, ids["E-2"])["payment_status"] == "paid", 30)
+    wait_for(lambda: sync_of(partner, ids["E-2"])["payment_status"] == "paid", 30)
 
-    second = _reconcile(partner, integration["id"])
-    assert second["report"]["counts"]["differences"] == 0, second["report"]
+    second = reconcile(partner, integration["id"])
+    assert_clean(second["report"], 4)
     assert second["report"]["totals"]["theirs"]["gross"] == "726.00"
+
+
+def test_a_middle_entry_deleted_is_a_gap_naming_our_document_sent_again_then_clean(
+    stack: Stack, partner: httpx.Client
+) -> None:
+    """Exact numbers an entry the highest of its journal plus one: a deleted middle
+    entry's number is never handed out again, so it stays a gap; ours is booked again
+    under a new number, and the gap is then no difference of ours."""
+    division = new_exact_division(stack)
+    code = division["division"]
+    client_id = partner.post("/v1/clients", json={"name": "Gat BV", "country": "NL"}).json()["id"]
+    integration = connect_exact(partner, client_id, division)
+    ids, entries = {}, {}
+    for n in (1, 2, 3, 4):
+        body = document_body(client_id, f"G-{n}", issue_date=f"2026-11-0{n}", customer=f"c{n}")
+        ids[f"G-{n}"] = partner.post("/v1/invoices", json=body).json()["id"]
+        entries[f"G-{n}"] = _booked(partner, ids[f"G-{n}"])
+    deleted = entries["G-2"]
+    number = str(deleted["booking_number"])
+    delete_entries(
+        stack, code, exact_token_for_test_app(stack), [{"entry_id": deleted["remote_id"]}]
+    )
+
+    first = reconcile(partner, integration["id"])
+    report = first["report"]
+    assert report["counts"] == {
+        "ours": 4,
+        "theirs": 3,
+        "matched": 3,
+        "not_ours": 0,
+        "differences": 2,
+    }
+    assert report["number_gaps"] == [
+        {
+            "id": ids["G-2"],
+            "number": "G-2",
+            "from": number,
+            "to": number,
+            "count": 1,
+            "numbers": [number],
+            "documents": [{"id": ids["G-2"], "number": "G-2"}],
+        }
+    ]
+    assert [(m["id"], m["number"]) for m in report["missing_in_accounting"]] == [
+        (ids["G-2"], "G-2")
+    ]
+    assert plan_of(report) == {
+        ("push_again", ids["G-2"], None, True),
+        ("flag_for_person", ids["G-2"], None, False),  # the number stays unused in Exact
+    }
+    assert report["number_gaps_not_ours"] == [] and report["numbers_checked"] is True
+
+    applied = apply(partner, integration["id"], first["id"])
+    assert [(a["action"], a["id"], a["outcome"]) for a in applied["applied"]] == [
+        ("push_again", ids["G-2"], "requested")
+    ]
+    assert [a["gap"]["numbers"] for a in applied["left_for_a_person"]] == [[number]]
+    again = wait_for(
+        lambda: (
+            s
+            if (s := sync_of(partner, ids["G-2"]))["status"] == "booked"
+            and s["remote_id"] != deleted["remote_id"]
+            else None
+        )
+    )
+    assert int(again["booking_number"]) == int(entries["G-4"]["booking_number"]) + 1
+
+    second = reconcile(partner, integration["id"])
+    assert_clean(second["report"], 4)
+    (trace,) = second["report"]["number_gaps_not_ours"]
+    assert trace["numbers"] == [number]
 
 
 def _control(stack: Stack, division: int, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -196,7 +253,7 @@ def test_entries_typed_copied_or_changed_by_a_bookkeeper_are_each_reported(
         },
     )
 
-    first = _reconcile(partner, integration["id"])
+    first = reconcile(partner, integration["id"])
     report = first["report"]
     assert report["counts"] == {
         "ours": 4,
@@ -232,10 +289,7 @@ def test_entries_typed_copied_or_changed_by_a_bookkeeper_are_each_reported(
     ]
     assert report["missing_in_accounting"] == report["payment_differences"] == []
     assert report["number_gaps"] == report["duplicate_numbers"] == []
-    plan = {
-        (a["action"], a.get("id"), a.get("remote_id"), a["safe"]) for a in report["repair_plan"]
-    }
-    assert plan == {
+    assert plan_of(report) == {
         ("adopt", ids["H-4"], typed["entry_id"], False),  # a person confirms the look-alike
         ("flag_for_person", ids["H-3"], copied["entry_id"], False),  # a double
         ("flag_for_person", ids["H-1"], remote["H-1"], False),
@@ -243,9 +297,36 @@ def test_entries_typed_copied_or_changed_by_a_bookkeeper_are_each_reported(
     }
     assert first["calls_used"] == 2  # still one page of SalesEntries, one of Receivables
 
-    applied = partner.post(
-        f"/v1/integrations/{integration['id']}/reconciliations/{first['id']}/apply"
+    applied = apply(partner, integration["id"], first["id"])
+    assert applied["applied"] == []
+    assert len(applied["left_for_a_person"]) == 4
+
+    # The bookkeeper's fix: the amount, the date and the customer back as they were; the
+    # look-alike and the copy deleted (our H-4 then sent again by the plan's safe part).
+    _control(stack, code, f"entries/{remote['H-1']}/edit", {"net_amount": "150.00"})
+    _control(
+        stack,
+        code,
+        f"entries/{remote['H-2']}/edit",
+        {"entry_date": "2026-11-02", "customer": "Customer c2"},
     )
-    assert applied.status_code == 200, applied.text
-    assert applied.json()["applied"] == []
-    assert len(applied.json()["left_for_a_person"]) == 4
+    delete_entries(stack, code, token, [typed, copied])
+    second = reconcile(partner, integration["id"])
+    assert [(m["id"], m["number"]) for m in second["report"]["missing_in_accounting"]] == [
+        (ids["H-4"], "H-4")
+    ]
+    assert second["report"]["counts"]["differences"] == 1, second["report"]
+    assert [a["outcome"] for a in apply(partner, integration["id"], second["id"])["applied"]] == [
+        "requested"
+    ]
+    wait_for(
+        lambda: (
+            (s := sync_of(partner, ids["H-4"]))["status"] == "booked"
+            and s["remote_id"] != remote["H-4"]
+        )
+    )
+
+    third = reconcile(partner, integration["id"])
+    assert_clean(third["report"], 4)
+    assert third["report"]["totals"]["theirs"]["gross"] == "726.00"
+    assert third["report"]["number_gaps_not_ours"] == []

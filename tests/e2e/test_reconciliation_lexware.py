@@ -16,23 +16,18 @@ import httpx
 from tests.e2e.conftest import wait_for
 from tests.support.integrations import ConnectedClient, connect, invoice_body, new_client
 from tests.support.processes import Stack
+from tests.support.reconciliation import apply, assert_clean, once, plan_of, reconcile, sync_of
 
 CONNECTORS = ("lexware",)
 STACK_ENV = {
     "INVOICESYNC_LEXWARE_POLL_INTERVAL_SECONDS": "3600",
     "INVOICESYNC_LEXWARE_CALLBACK_URL": "",
 }
-PERIOD = {"from": "2026-11-01", "to": "2026-11-30"}
 NUMBERS = ("R-1", "R-2", "R-3", "R-4", "R-5")
 
 
-def _sync(partner: httpx.Client, invoice_id: str) -> dict[str, Any]:
-    (state,) = partner.get(f"/v1/invoices/{invoice_id}").json()["sync"]
-    return dict(state)
-
-
 def _sent(partner: httpx.Client, invoice_id: str) -> dict[str, Any]:
-    return wait_for(lambda: s if (s := _sync(partner, invoice_id))["status"] == "sent" else None)
+    return once(partner, invoice_id, "sent")
 
 
 def _voucher(stack: Stack, voucher_id: str, step: str, body: Any = None) -> None:
@@ -76,21 +71,6 @@ def _typed_by_hand(stack: Stack, client: ConnectedClient, customer: str, intro: 
     return str(created.json()["id"])
 
 
-def _reconcile(partner: httpx.Client, integration_id: str) -> dict[str, Any]:
-    started = partner.post(f"/v1/integrations/{integration_id}/reconciliations", json=PERIOD)
-    assert started.status_code == 202, started.text
-    assert started.json()["status"] == "running"
-    url = f"/v1/integrations/{integration_id}/reconciliations/{started.json()['id']}"
-
-    def over() -> dict[str, Any] | None:
-        body: dict[str, Any] = partner.get(url).json()
-        return body if body["status"] != "running" else None
-
-    done = wait_for(over, 60)
-    assert done["status"] == "finished", done
-    return done
-
-
 def test_a_period_with_every_difference_is_reported_repaired_and_then_clean(
     stack: Stack, partner: httpx.Client
 ) -> None:
@@ -109,7 +89,7 @@ def test_a_period_with_every_difference_is_reported_repaired_and_then_clean(
     by_hand = _typed_by_hand(stack, client, "Customer c-R-5", "Typed in by the bookkeeper")
     double = _typed_by_hand(stack, client, "Customer c-R-4", "Referenz / Reference: R-4")
 
-    first = _reconcile(partner, client.integration_id)
+    first = reconcile(partner, client.integration_id)
     report = first["report"]
     assert report["counts"] == {
         "ours": 5,
@@ -139,13 +119,12 @@ def test_a_period_with_every_difference_is_reported_repaired_and_then_clean(
     (payment,) = report["payment_differences"]
     assert (payment["id"], payment["ours"], payment["theirs"]) == (ids["R-3"], "open", "paid")
     assert report["number_gaps"] == [] and report["duplicate_numbers"] == []
-    plan = {(a["action"], a.get("id"), a["safe"]) for a in report["repair_plan"]}
-    assert plan == {
-        ("push_again", ids["R-1"], True),
-        ("adopt", ids["R-5"], False),
-        ("flag_for_person", ids["R-4"], False),
-        ("flag_for_person", ids["R-2"], False),
-        ("refresh", ids["R-3"], True),
+    assert plan_of(report) == {
+        ("push_again", ids["R-1"], None, True),
+        ("adopt", ids["R-5"], by_hand, False),
+        ("flag_for_person", ids["R-4"], double, False),
+        ("flag_for_person", ids["R-2"], remote["R-2"], False),
+        ("refresh", ids["R-3"], remote["R-3"], True),
     }
     # One voucherlist page, and only the two vouchers our ledger does not know opened.
     assert first["calls_used"] == report["calls_used"] == 3
@@ -159,14 +138,11 @@ def test_a_period_with_every_difference_is_reported_repaired_and_then_clean(
     _voucher(stack, remote["R-2"], "edit", {"line": 0, "net_amount": 75.0})
     _voucher(stack, by_hand, "void")
     _voucher(stack, double, "void")
-    second = _reconcile(partner, client.integration_id)
+    second = reconcile(partner, client.integration_id)
     assert [m["id"] for m in second["report"]["missing_in_accounting"]] == [ids["R-1"], ids["R-5"]]
     assert second["report"]["mismatched"] == [] and second["report"]["typed_by_hand"] == []
-    applied = partner.post(
-        f"/v1/integrations/{client.integration_id}/reconciliations/{second['id']}/apply"
-    )
-    assert applied.status_code == 200, applied.text
-    outcomes = {(a["action"], a["id"], a["outcome"]) for a in applied.json()["applied"]}
+    applied = apply(partner, client.integration_id, second["id"])
+    outcomes = {(a["action"], a["id"], a["outcome"]) for a in applied["applied"]}
     assert outcomes == {
         ("push_again", ids["R-1"], "requested"),
         ("push_again", ids["R-5"], "requested"),
@@ -178,9 +154,9 @@ def test_a_period_with_every_difference_is_reported_repaired_and_then_clean(
     assert again.status_code == 409, again.text
     for number in ("R-1", "R-5"):
         _sent(partner, ids[number])
-    wait_for(lambda: _sync(partner, ids["R-3"])["payment_status"] == "paid", 30)
+    wait_for(lambda: sync_of(partner, ids["R-3"])["payment_status"] == "paid", 30)
 
-    third = _reconcile(partner, client.integration_id)
-    assert third["report"]["counts"]["differences"] == 0, third["report"]
+    third = reconcile(partner, client.integration_id)
+    assert_clean(third["report"], 5)
     assert third["report"]["counts"]["not_ours"] == 2  # the two voided ones
     assert third["report"]["totals"]["theirs"]["gross"] == "892.50"

@@ -17,29 +17,13 @@ import httpx
 from tests.e2e.conftest import document_body, wait_for
 from tests.support.integrations import connect, new_client
 from tests.support.processes import Stack
+from tests.support.reconciliation import apply, assert_clean, once, plan_of, reconcile, sync_of
 
 CONNECTORS = ("yuki",)
-PERIOD = {"from": "2026-11-01", "to": "2026-11-30"}
 
 
-def _sync(partner: httpx.Client, invoice_id: str) -> dict[str, Any]:
-    (state,) = partner.get(f"/v1/invoices/{invoice_id}").json()["sync"]
-    return dict(state)
-
-
-def _booked(partner: httpx.Client, invoice_id: str) -> None:
-    wait_for(lambda: _sync(partner, invoice_id)["status"] == "booked")
-
-
-def _reconcile(partner: httpx.Client, integration_id: str) -> dict[str, Any]:
-    started = partner.post(f"/v1/integrations/{integration_id}/reconciliations", json=PERIOD)
-    assert started.status_code == 202, started.text
-    url = f"/v1/integrations/{integration_id}/reconciliations/{started.json()['id']}"
-    done: dict[str, Any] = wait_for(
-        lambda: body if (body := partner.get(url).json())["status"] != "running" else None, 60
-    )
-    assert done["status"] == "finished", done["failure"]
-    return done
+def _booked(partner: httpx.Client, invoice_id: str) -> dict[str, Any]:
+    return once(partner, invoice_id, "booked")
 
 
 def test_a_payment_made_in_yuki_is_reported_read_back_and_then_clean(
@@ -58,7 +42,7 @@ def test_a_payment_made_in_yuki_is_reported_read_back_and_then_clean(
     )
     assert paid.status_code == 200, paid.text
 
-    first = _reconcile(partner, client.integration_id)
+    first = reconcile(partner, client.integration_id)
     report = first["report"]
     assert report["counts"] == {
         "ours": 2,
@@ -79,14 +63,11 @@ def test_a_payment_made_in_yuki_is_reported_read_back_and_then_clean(
     # The open items, and the paid one looked up on its own.
     assert first["calls_used"] == 2
 
-    applied = partner.post(
-        f"/v1/integrations/{client.integration_id}/reconciliations/{first['id']}/apply"
-    )
-    assert applied.status_code == 200, applied.text
-    assert [a["outcome"] for a in applied.json()["applied"]] == ["read_back"]
-    wait_for(lambda: _sync(partner, ids["Y-2"])["payment_status"] == "paid", 30)
-    second = _reconcile(partner, client.integration_id)
-    assert second["report"]["counts"]["differences"] == 0, second["report"]
+    applied = apply(partner, client.integration_id, first["id"])
+    assert [a["outcome"] for a in applied["applied"]] == ["read_back"]
+    wait_for(lambda: sync_of(partner, ids["Y-2"])["payment_status"] == "paid", 30)
+    second = reconcile(partner, client.integration_id)
+    assert_clean(second["report"], 2)
 
 
 def _control(stack: Stack, books: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -104,8 +85,7 @@ def test_invoices_typed_copied_or_changed_in_yuki_are_each_reported(
     for number in ("K-1", "K-2", "K-3", "K-4"):
         body = document_body(client.client_id, number, customer=f"c-{number}")
         ids[number] = partner.post("/v1/invoices", json=body).json()["id"]
-    for invoice_id in ids.values():
-        _booked(partner, invoice_id)
+    k4_remote = {n: _booked(partner, i) for n, i in ids.items()}["K-4"]["remote_id"]
     _control(stack, client.books, "/K-1/edit", {"net_amount": "160.00"})
     _control(stack, client.books, "/K-2/edit", {"date": "2026-11-25", "contact": "Customer c-K-1"})
     _control(stack, client.books, "/K-4")  # deleted, then typed again by hand:
@@ -129,7 +109,7 @@ def test_invoices_typed_copied_or_changed_in_yuki_are_each_reported(
         },
     )
 
-    first = _reconcile(partner, client.integration_id)
+    first = reconcile(partner, client.integration_id)
     report = first["report"]
     assert report["counts"] == {
         "ours": 4,
@@ -162,11 +142,10 @@ def test_invoices_typed_copied_or_changed_in_yuki_are_each_reported(
         {"field": "customer", "ours": "Customer c-K-2", "theirs": "Customer c-K-1"},
     ]
     assert report["missing_in_accounting"] == report["payment_differences"] == []
-    assert report["duplicate_numbers"] == []
-    plan = {
-        (a["action"], a.get("id"), a.get("remote_id"), a["safe"]) for a in report["repair_plan"]
-    }
-    assert plan == {
+    # Yuki's item queries give no booking numbers: gaps and doubles cannot be seen there.
+    assert report["duplicate_numbers"] == report["number_gaps"] == []
+    assert report["numbers_checked"] is False
+    assert plan_of(report) == {
         ("adopt", ids["K-4"], typed["document_id"], False),  # a person confirms the look-alike
         ("flag_for_person", ids["K-3"], copied["document_id"], False),  # a double
         ("flag_for_person", ids["K-1"], mismatched["K-1"]["remote_id"], False),
@@ -175,12 +154,33 @@ def test_invoices_typed_copied_or_changed_in_yuki_are_each_reported(
     # The open items, and K-4 (no longer open) looked up on its own.
     assert first["calls_used"] == 2
 
-    applied = partner.post(
-        f"/v1/integrations/{client.integration_id}/reconciliations/{first['id']}/apply"
+    applied = apply(partner, client.integration_id, first["id"])
+    assert applied["applied"] == []
+    assert len(applied["left_for_a_person"]) == 4
+
+    # The Yuki user's fix: the amount, the date and the contact back as they were; the
+    # look-alike and the copy deleted (our K-4 then sent again by the plan's safe part).
+    _control(stack, client.books, "/K-1/edit", {"net_amount": "150.00"})
+    _control(stack, client.books, "/K-2/edit", {"date": "2026-11-20", "contact": "Customer c-K-2"})
+    _control(stack, client.books, f"/{typed['reference']}")
+    _control(stack, client.books, f"/{copied['reference']}")
+    second = reconcile(partner, client.integration_id)
+    assert [(m["id"], m["number"]) for m in second["report"]["missing_in_accounting"]] == [
+        (ids["K-4"], "K-4")
+    ]
+    assert second["report"]["counts"]["differences"] == 1, second["report"]
+    resent = apply(partner, client.integration_id, second["id"])
+    assert [(a["action"], a["outcome"]) for a in resent["applied"]] == [("push_again", "requested")]
+    wait_for(
+        lambda: (
+            (s := sync_of(partner, ids["K-4"]))["status"] == "booked"
+            and s["remote_id"] != k4_remote
+        )
     )
-    assert applied.status_code == 200, applied.text
-    assert applied.json()["applied"] == []
-    assert len(applied.json()["left_for_a_person"]) == 4
+
+    third = reconcile(partner, client.integration_id)
+    assert_clean(third["report"], 4)
+    assert third["report"]["totals"]["theirs"]["gross"] == "726.00"
 
 
 def _control_documents(stack: Stack, books: str, reference: str) -> list[dict[str, Any]]:

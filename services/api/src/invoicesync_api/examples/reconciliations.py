@@ -84,6 +84,8 @@ REPORT: dict[str, Any] = {
             "theirs": "paid",
         }
     ],
+    "number_gaps_not_ours": [],
+    "numbers_checked": True,
     "repair_plan": [
         {
             "action": "flag_for_person",

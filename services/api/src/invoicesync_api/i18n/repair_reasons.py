@@ -15,6 +15,10 @@ from invoicesync_api.i18n.catalog import N_, gettext, render
 from invoicesync_api.i18n.stored_texts import read_back
 
 NUMBERS_MISSING = N_("Numbers {first} to {last} are missing in the accounting system.")
+NUMBERS_DELETED = N_(
+    "Numbers {first} to {last} were those of {documents}, whose entries are gone from the "
+    "accounting system: apply sends them again under new numbers; these stay unused there."
+)
 DIFFERS = N_(
     "The entry differs from the document ({fields}); correct it in the accounting system, "
     "or correct the document and push it again."
@@ -38,6 +42,7 @@ DUPLICATE_NUMBER = N_(
 )
 REASONS = (
     NUMBERS_MISSING,
+    NUMBERS_DELETED,
     DIFFERS,
     SAYS,
     NEVER_LINKED,

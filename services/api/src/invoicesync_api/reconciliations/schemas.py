@@ -65,9 +65,12 @@ class ReconciliationOut(BaseModel):
         description="Once finished: counts; totals (ours, theirs, not_ours: net, vat per "
         "rate, gross); missing_in_accounting, unknown_in_accounting, typed_by_hand, "
         "mismatched, number_gaps, duplicate_numbers, payment_differences, each item naming "
-        "our document's id and number where there is one; repair_plan (action push_again, "
-        "adopt, refresh, flag_for_person or run_duplicate_number_repair; safe: whether apply "
-        "carries it out).",
+        "our document's id and number where there is one (a number gap names each document "
+        "of ours booked under a number in it, in documents; a gap no document of ours was "
+        "booked under is in number_gaps_not_ours, not a difference); numbers_checked "
+        "(false: no entry of ours read carried a number, so gaps and numbers on two "
+        "entries could not be seen); repair_plan (action push_again, adopt, refresh, "
+        "flag_for_person or run_duplicate_number_repair; safe: whether apply carries it out).",
     )
     started_at: datetime
     finished_at: datetime | None = None
