@@ -82,9 +82,7 @@ def _build_entry(division: Division, body: Body, call: Call) -> PurchaseEntry:
         raise bad_request("Invalid value: Type")
     document = None
     if body.get("Document") is not None:
-        document = booking.as_guid(body.get("Document"), "Document")
-        if document not in division.documents:
-            raise bad_request("Invalid reference: Document")
+        document = booking.reference(body, "Document", division.documents)
     now = call.now
     entry_date = booking.entry_date_of(body) or now.replace(
         hour=0, minute=0, second=0, microsecond=0
