@@ -13,6 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import DocumentSync
+from invoicesync_api.integrations.service import set_verdict
+from invoicesync_api.integrations.verification import Verdict
 from invoicesync_shared.db.models import Integration, OutboxMessage
 from tests.integration.api.conftest import add_integration, invoice
 from tests.integration.api.test_monotonic_sync import failure
@@ -219,3 +221,21 @@ async def test_deactivated_now_is_the_shared_clocks_now(
     async with sessionmaker() as session:
         stored = await session.get(Integration, integration)
     assert stored is not None and stored.deactivated_at == moved
+
+
+async def test_first_activated_at_the_shared_clocks_now(
+    client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A first passed check dates the activation by the shared clock: documents created
+    after it (on the same clock) are the ones it books."""
+    integration = await add_integration(sessionmaker, client_id)
+    moved = datetime(2039, 5, 6, 7, 8, 9, tzinfo=UTC)
+    async with sessionmaker.begin() as session:
+        row = await session.get(Integration, integration)
+        assert row is not None
+        row.activated_at = None  # never connected yet
+        with held_at(moved):
+            set_verdict(row, Verdict(True))
+    async with sessionmaker() as session:
+        stored = await session.get(Integration, integration)
+    assert stored is not None and stored.activated_at == moved
