@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.events.results import BookingAssigned, SyncFailed
+from tests.support.clocks import held_at
 
 
-def test_kafka_binary_round_trip_keeps_attributes_key_and_data() -> None:
-    event = SyncFailed(
+def period_closed() -> SyncFailed:
+    return SyncFailed(
         document_id=uuid.uuid4(),
         integration_id=uuid.uuid4(),
         code="period_closed",
         message="Period 2026-03 is closed.",
         retryable=False,
     )
+
+
+def test_kafka_binary_round_trip_keeps_attributes_key_and_data() -> None:
+    event = period_closed()
     envelope = Envelope.wrap(event, source="/connectors/yuki", subject="doc-1", key="client-1")
     message = envelope.to_kafka()
     assert message.headers["ce_type"] == b"com.invoicesync.sync.failed"
@@ -62,3 +68,12 @@ def test_newer_fields_are_ignored_by_older_readers() -> None:
         "added_in_a_later_version": 1,
     }
     assert SyncFailed.model_validate(data).code == "x"
+
+
+def test_an_event_is_timed_by_the_shared_clock() -> None:
+    """Its ``time`` is the shared clock's, as every date the product compares."""
+    moved = datetime(2041, 2, 3, 4, 5, 6, tzinfo=UTC)
+    with held_at(moved):
+        envelope = Envelope.wrap(period_closed(), source="/connectors/yuki", subject="d", key="c")
+    assert envelope.time == moved
+    assert Envelope.from_json(envelope.to_json()).time == moved

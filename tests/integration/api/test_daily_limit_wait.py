@@ -21,7 +21,6 @@ from invoicesync_api.sync.results import ResultApplier
 from invoicesync_api.webhooks.models import WebhookDelivery
 from invoicesync_api.workers.scheduler import NightlyScheduler
 from invoicesync_api.workers.sweeper import PendingSweeper
-from invoicesync_shared import clock
 from invoicesync_shared.connectors.errors import Deferred
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
 from invoicesync_shared.connectors.testing import FakeConnector
@@ -39,26 +38,17 @@ from tests.integration.api.test_sync_runs import (
     relayed,
     run_notifications,
 )
+from tests.support.clocks import HeldClock, held_at
 from tests.support.producers import RecordingProducer
 
 Sessions = async_sessionmaker[AsyncSession]
 
 
-class _At:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def now(self) -> datetime:
-        return self.at
-
-
 @pytest.fixture
-def moved_clock() -> Iterator[_At]:
+def moved_clock() -> Iterator[HeldClock]:
     """The shared clock, set by the test; the host's again afterwards."""
-    at = _At(datetime.now(UTC))
-    clock.use(at)
-    yield at
-    clock.use(clock.SystemClock())
+    with held_at(datetime.now(UTC)) as held:
+        yield held
 
 
 @pytest.fixture(autouse=True)
@@ -71,7 +61,7 @@ async def only_this_tests_integrations(sessionmaker: Sessions) -> None:
 
 
 async def test_a_deferred_document_waits_for_the_reset_then_is_booked(
-    partner: httpx.Client, client_id: str, sessionmaker: Sessions, moved_clock: _At
+    partner: httpx.Client, client_id: str, sessionmaker: Sessions, moved_clock: HeldClock
 ) -> None:
     integration_id = await add_integration(sessionmaker, client_id)
     created = partner.post("/v1/invoices", json=invoice(client_id, number="DAILY-1"))

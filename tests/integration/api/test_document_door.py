@@ -5,6 +5,7 @@ and PATCH, for invoices and credit notes; never a 500."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -14,8 +15,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from invoicesync_api.db.models import Document
 from invoicesync_shared import clock
 from tests.integration.api.conftest import invoice
+from tests.support.clocks import held_at
 
 PROBLEM = "application/problem+json"
 PATHS = ["/v1/invoices", "/v1/credit-notes"]
@@ -202,20 +205,14 @@ def test_documents_at_the_edges_are_taken(partner: httpx.Client, client_id: str)
     assert partner.post("/v1/invoices", json=issued_2000).status_code == 201
 
 
-class _At:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def now(self) -> datetime:
-        return self.at
+IN_2040 = datetime(2040, 6, 1, 12, tzinfo=UTC)
 
 
 @pytest.fixture
 def clock_in_2040() -> Iterator[None]:
     """The shared clock (the API's too: it runs in this process), the host's afterwards."""
-    clock.use(_At(datetime(2040, 6, 1, 12, tzinfo=UTC)))
-    yield
-    clock.use(clock.SystemClock())
+    with held_at(IN_2040):
+        yield
 
 
 def test_today_is_the_projects_clock(
@@ -225,6 +222,26 @@ def test_today_is_the_projects_clock(
     assert partner.post("/v1/invoices", json=later).status_code == 201
     too_late = invoice(client_id, number="2041-2", issue_date="2041-06-03", due_date=None)
     assert_refused(partner.post("/v1/invoices", json=too_late), "issue_date")
+
+
+async def test_a_document_is_dated_by_the_projects_clock(
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock_in_2040: None,
+) -> None:
+    """Created and booked when the shared clock says, as the sweeper and nightly runs judge
+    it: a host-clock date would be years before the moved clock's today."""
+    created = partner.post("/v1/invoices", json=invoice(client_id, number="2040-DATED"))
+    assert created.status_code == 201, created.text
+    assert datetime.fromisoformat(created.json()["created_at"]) == IN_2040
+    draft = invoice(client_id, number="2040-DRAFT", status="draft")
+    drafted = partner.post("/v1/invoices", json=draft).json()
+    booked = partner.post(f"/v1/invoices/{drafted['id']}/book")
+    assert booked.status_code == 200, booked.text
+    async with sessionmaker() as session:
+        stored = await session.get(Document, uuid.UUID(drafted["id"]))
+    assert stored is not None and stored.booked_at == IN_2040
 
 
 async def test_stored_text_from_before_the_rules_still_reads_back(

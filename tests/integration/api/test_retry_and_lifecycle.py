@@ -4,6 +4,7 @@ relink, each through the API on its own."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -12,10 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import DocumentSync
+from invoicesync_api.integrations.service import set_verdict
+from invoicesync_api.integrations.verification import Verdict
 from invoicesync_shared.db.models import Integration, OutboxMessage
 from tests.integration.api.conftest import add_integration, invoice
 from tests.integration.api.test_monotonic_sync import failure
 from tests.integration.api.test_sync_runs import booked, deliver
+from tests.support.clocks import held_at
 
 
 async def requests_for(
@@ -200,3 +204,38 @@ async def test_a_refused_relink_changes_nothing(
     assert after["settings"]["sales_journal"] == "70"
     kept = await sync_row(sessionmaker, doc, integration)
     assert (kept.status, kept.booking_number) == ("booked", "26700301")
+
+
+async def test_deactivated_now_is_the_shared_clocks_now(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Deactivated at the shared clock's time, as everything dated after it is judged."""
+    integration = await add_integration(sessionmaker, client_id)
+    moved = datetime(2039, 3, 4, 5, 6, 7, tzinfo=UTC)
+    with held_at(moved):
+        response = partner.post(
+            f"/v1/integrations/{integration}/deactivate", json={"from_date": "2026-12-01"}
+        )
+    assert response.status_code == 200, response.text
+    assert datetime.fromisoformat(response.json()["integration"]["deactivated_at"]) == moved
+    async with sessionmaker() as session:
+        stored = await session.get(Integration, integration)
+    assert stored is not None and stored.deactivated_at == moved
+
+
+async def test_first_activated_at_the_shared_clocks_now(
+    client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A first passed check dates the activation by the shared clock: documents created
+    after it (on the same clock) are the ones it books."""
+    integration = await add_integration(sessionmaker, client_id)
+    moved = datetime(2039, 5, 6, 7, 8, 9, tzinfo=UTC)
+    async with sessionmaker.begin() as session:
+        row = await session.get(Integration, integration)
+        assert row is not None
+        row.activated_at = None  # never connected yet
+        with held_at(moved):
+            set_verdict(row, Verdict(True))
+    async with sessionmaker() as session:
+        stored = await session.get(Integration, integration)
+    assert stored is not None and stored.activated_at == moved

@@ -13,7 +13,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -35,6 +35,7 @@ from invoicesync_api.webhooks.service import publish
 from invoicesync_api.webhooks.settings import WebhookSettings
 from invoicesync_shared.crypto import SecretBox
 from tests.integration.api.conftest import ADMIN_TOKEN, new_partner
+from tests.support.clocks import held_at
 from tests.support.servers import serve_in_thread
 from tests.support.webhooks import Receiver, ShiftedClock, SlowReceiver
 
@@ -430,6 +431,25 @@ class TestDelivery:
         await dispatcher.deliver_due()
         assert receiver.received[-1].event["type"] == "webhook.test"
         assert receiver.statuses == [200, 200, 200]
+
+    async def test_a_test_event_is_due_and_stamped_by_the_shared_clock(
+        self,
+        partner: httpx.Client,
+        receiver: Receiver,
+        sessionmaker: async_sessionmaker[AsyncSession],
+    ) -> None:
+        """Queued while the shared clock is three days ahead: due then, not by the host's
+        clock, as the dispatcher (on the same clock) compares it."""
+        endpoint = create_endpoint(partner, receiver)
+        ahead = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
+        with held_at(ahead):
+            test = partner.post(f"/v1/webhook-endpoints/{endpoint['id']}/test")
+        assert test.status_code == 202, test.text
+        async with sessionmaker() as session:
+            delivery = await session.get(WebhookDelivery, uuid.UUID(test.json()["id"]))
+        assert delivery is not None
+        assert delivery.next_attempt_at == ahead
+        assert datetime.fromisoformat(delivery.payload["timestamp"]) == ahead
 
     async def test_rotation_signs_with_both_secrets_during_grace_only(
         self,

@@ -35,6 +35,7 @@ from tests.integration.connectors.exact_support import (
     odd_vat_line,
     replica,
 )
+from tests.support.clocks import held_at
 from tests.support.servers import free_port, serve_in_thread
 
 
@@ -110,10 +111,13 @@ class TestTokens:
         await world.send(world.document("RB-1"))
         control(world.sandbox_url, "POST", "/exact/tokens/revoke", json={"token": _access(world)})
 
-        assert await world.one.readback.refresh_now(world.integration.id) == 0
+        detected = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=30)
+        with held_at(detected):  # the shared clock: the loss is dated by it
+            assert await world.one.readback.refresh_now(world.integration.id) == 0
 
         [lost] = world.results(IntegrationConnectionLost.TYPE)
         assert lost["status"] == "needs_reauthorization" and lost["reason"] == "refresh_refused"
+        assert datetime.fromisoformat(str(lost["detected_at"])) == detected
         assert await _status(sessionmaker, world) == "active"  # the API's to change
 
     async def test_a_token_refused_with_a_401_is_not_sent_again_when_no_new_one_came(
@@ -639,9 +643,12 @@ class TestDeletedEntries:
         )
         assert deleted.status_code == 204, deleted.text
 
-        await world.one.readback.refresh_now(world.integration.id)
+        checked = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=30)
+        with held_at(checked):  # the shared clock: the check is dated by it
+            await world.one.readback.refresh_now(world.integration.id)
 
         [missing] = world.results(RemoteEntryMissing.TYPE)
+        assert datetime.fromisoformat(str(missing["checked_at"])) == checked
         assert missing["document_id"] == booked[gone]["document_id"]
         assert missing["booking_number"] == booked[gone]["booking_number"]
         paid_or_open = {p["document_id"] for p in world.results(PaymentStatusChanged.TYPE)}

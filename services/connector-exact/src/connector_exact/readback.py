@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import structlog
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connector_exact.client import ExactClient
 from connector_exact.mapping import odata_string
+from invoicesync_shared import clock
 from invoicesync_shared.bus.producer import Publisher
 from invoicesync_shared.connectors.readback import ReadBack
 from invoicesync_shared.connectors.remote_status import (
@@ -151,7 +152,7 @@ def _missing(integration: Integration, booked: Booked) -> RemoteEntryMissing:
         **booked.ids(integration),
         remote_id=booked.remote_id,
         booking_number=booked.booking_number,
-        checked_at=datetime.now(UTC),
+        checked_at=clock.now(),
     )
 
 

@@ -6,8 +6,7 @@ Connectors never change the integration's status themselves: they publish
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
+from invoicesync_shared import clock
 from invoicesync_shared.bus.producer import Publisher
 from invoicesync_shared.connectors.errors import AuthorizationLost
 from invoicesync_shared.db.models import Integration
@@ -28,7 +27,7 @@ async def report_connection_lost(
         message=exc.message,
         params=exc.params,
         credentials_issued_at=exc.credentials_issued_at or integration.token_issued_at,
-        detected_at=datetime.now(UTC),
+        detected_at=clock.now(),
     )
     envelope = Envelope.wrap(
         lost,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 
 from cloudevents.core.bindings import kafka
 from cloudevents.core.v1.event import CloudEvent
 from pydantic import BaseModel, ConfigDict
 
+from invoicesync_shared import clock
 from invoicesync_shared.tracing import current_traceparent
 
 
@@ -36,7 +37,7 @@ class Envelope:
     key: str
     data: dict[str, Any]
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    time: datetime = field(default_factory=lambda: datetime.now(UTC))
+    time: datetime = field(default_factory=clock.now)
     traceparent: str | None = None
 
     @classmethod
@@ -115,6 +116,6 @@ class Envelope:
             subject=event.get_subject() or "",
             key=(key or b"").decode(),
             data=data,
-            time=event.get_time() or datetime.now(UTC),
+            time=event.get_time() or clock.now(),
             traceparent=event.get_extension("traceparent"),
         )

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import case, func, literal, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from invoicesync_api.console.health import Activity
 from invoicesync_api.db.models import Client, Document, DocumentSync, Notification, SyncRunItem
@@ -100,6 +101,9 @@ async def run_documents(session: AsyncSession, run_id: uuid.UUID, limit: int) ->
 
 
 _PROBLEMS = (SyncStatus.FAILED, SyncStatus.AMBIGUOUS)
+# Sends per cause (code and accounting system): each with its document, integration and
+# client name.
+ByCause = dict[tuple[str, str], list[tuple[DocumentSync, Document, Integration, str]]]
 ATTENTION = (
     IntegrationStatus.NEEDS_REAUTHORIZATION,
     IntegrationStatus.ERROR,
@@ -127,43 +131,14 @@ async def failure_counts(
     return {(code or "", system): count for code, system, count in rows}
 
 
-async def failures(
-    session: AsyncSession, partner_id: uuid.UUID, limit: int
-) -> dict[tuple[str, str], list[tuple[DocumentSync, Document, Integration, str]]]:
+async def failures(session: AsyncSession, partner_id: uuid.UUID, limit: int) -> ByCause:
     """The ``limit`` latest failed sends of each cause (error code and accounting system),
-    latest answer first, with their document, integration and client name: one statement
-    over the partial index of the problems (which carries the answer's time), not one per
-    cause over the partner's documents."""
+    latest answer first, with their document, integration and client name: over the
+    partial index of the problems (which carries the answer's time)."""
     code = func.coalesce(DocumentSync.error_code, "")
-    latest = (DocumentSync.answered_at.desc().nulls_last(), DocumentSync.document_id)
-    ranked = (
-        select(
-            DocumentSync.document_id,
-            DocumentSync.integration_id,
-            func.row_number()
-            .over(partition_by=(code, Integration.system), order_by=latest)
-            .label("rank"),
-        )
-        .join(Integration, Integration.id == DocumentSync.integration_id)
-        .where(Integration.partner_id == partner_id, DocumentSync.status.in_(_PROBLEMS))
-        .subquery()
+    _, by_cause = await _latest_per_cause(
+        session, partner_id, limit, code, DocumentSync.status.in_(_PROBLEMS)
     )
-    rows = await session.execute(
-        select(DocumentSync, Document, Integration, Client.name)
-        .join(
-            ranked,
-            (ranked.c.document_id == DocumentSync.document_id)
-            & (ranked.c.integration_id == DocumentSync.integration_id),
-        )
-        .join(Document, Document.id == DocumentSync.document_id)
-        .join(Integration, Integration.id == DocumentSync.integration_id)
-        .join(Client, Client.id == Document.client_id)
-        .where(ranked.c.rank <= limit)
-        .order_by(*latest)
-    )
-    by_cause: dict[tuple[str, str], list[tuple[DocumentSync, Document, Integration, str]]] = {}
-    for s, d, i, name in rows:
-        by_cause.setdefault((s.error_code or "", i.system), []).append((s, d, i, name))
     return by_cause
 
 
@@ -183,55 +158,58 @@ _FLAGGED_CODE = case(
 
 async def flagged(
     session: AsyncSession, partner_id: uuid.UUID, limit: int
-) -> tuple[
-    dict[tuple[str, str], int],
-    dict[tuple[str, str], list[tuple[DocumentSync, Document, Integration, str]]],
-]:
+) -> tuple[dict[tuple[str, str], int], ByCause]:
     """The sends the duplicate-number repair is for, as the inbox's causes: how many per
     cause (``duplicate_booking_number`` or ``remote_entry_missing``) and system, and the
     ``limit`` latest of each, with their document, integration and client name. Failed
     sends are left to ``failures`` (one cause each)."""
-    flagged_rows = (
+    not_failed = DocumentSync.status.not_in(_PROBLEMS)
+    return await _latest_per_cause(session, partner_id, limit, _FLAGGED_CODE, _FLAGGED, not_failed)
+
+
+async def _latest_per_cause(
+    session: AsyncSession,
+    partner_id: uuid.UUID,
+    limit: int,
+    cause: ColumnElement[str],
+    *where: ColumnElement[bool],
+) -> tuple[dict[tuple[str, str], int], ByCause]:
+    """How many of the partner's sends matching ``where`` each cause and accounting
+    system has, and its ``limit`` latest (latest answer first) with their document,
+    integration and client name: one statement ranking within each cause, not one per
+    cause over the partner's documents."""
+    latest = (DocumentSync.answered_at.desc().nulls_last(), DocumentSync.document_id)
+    per_cause = (cause, Integration.system)
+    ranked = (
         select(
             DocumentSync.document_id,
             DocumentSync.integration_id,
-            _FLAGGED_CODE.label("code"),
-            Integration.system,
-            func.row_number()
-            .over(
-                partition_by=(_FLAGGED_CODE, Integration.system),
-                order_by=(DocumentSync.answered_at.desc().nulls_last(), DocumentSync.document_id),
-            )
-            .label("rank"),
-            func.count().over(partition_by=(_FLAGGED_CODE, Integration.system)).label("total"),
+            cause.label("cause"),
+            func.row_number().over(partition_by=per_cause, order_by=latest).label("rank"),
+            func.count().over(partition_by=per_cause).label("total"),
         )
         .join(Integration, Integration.id == DocumentSync.integration_id)
-        .where(
-            Integration.partner_id == partner_id,
-            _FLAGGED,
-            DocumentSync.status.not_in(_PROBLEMS),
-        )
+        .where(Integration.partner_id == partner_id, *where)
         .subquery()
     )
     rows = await session.execute(
-        select(DocumentSync, Document, Integration, Client.name, flagged_rows.c.total)
+        select(DocumentSync, Document, Integration, Client.name, ranked.c.cause, ranked.c.total)
         .join(
-            flagged_rows,
-            (flagged_rows.c.document_id == DocumentSync.document_id)
-            & (flagged_rows.c.integration_id == DocumentSync.integration_id),
+            ranked,
+            (ranked.c.document_id == DocumentSync.document_id)
+            & (ranked.c.integration_id == DocumentSync.integration_id),
         )
         .join(Document, Document.id == DocumentSync.document_id)
         .join(Integration, Integration.id == DocumentSync.integration_id)
         .join(Client, Client.id == Document.client_id)
-        .where(flagged_rows.c.rank <= limit)
-        .order_by(DocumentSync.answered_at.desc().nulls_last(), DocumentSync.document_id)
+        .where(ranked.c.rank <= limit)
+        .order_by(*latest)
     )
     counts: dict[tuple[str, str], int] = {}
-    by_cause: dict[tuple[str, str], list[tuple[DocumentSync, Document, Integration, str]]] = {}
-    for s, d, i, name, total in rows:
-        key = (DUPLICATE if s.duplicate_of is not None else MISSING), i.system
-        counts[key] = int(total)
-        by_cause.setdefault(key, []).append((s, d, i, name))
+    by_cause: ByCause = {}
+    for s, d, i, name, code, total in rows:
+        counts[code, i.system] = int(total)
+        by_cause.setdefault((code, i.system), []).append((s, d, i, name))
     return counts, by_cause
 
 

@@ -8,7 +8,7 @@ scope as the API does, and shows a new secret once, in the answer that made it."
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
@@ -34,9 +34,10 @@ from invoicesync_api.webhooks.models import ENABLED, WebhookEndpoint
 from invoicesync_api.webhooks.router import WebhookSettingsDep
 from invoicesync_api.webhooks.schemas import EVENT_TYPES, EndpointIn
 from invoicesync_api.webhooks.url_policy import check_url
+from invoicesync_shared import clock
 
 DELIVERIES_SHOWN = 10  # per endpoint, newest first; the API pages through the rest
-# Webhook times are wall-clock, as the API's routes and the dispatcher compare them.
+# Webhook times are on the shared clock, as the API's routes and the dispatcher compare them.
 WEBHOOKS = "/console/webhooks"
 
 WEBHOOK_LABELS = {
@@ -171,7 +172,7 @@ async def disable_endpoint(
     endpoint = await _own(db, viewer, endpoint_id)
     if endpoint.status == ENABLED:
         reason = render("en", reasons.BY_PARTNER)  # stored in English, as PATCH does
-        await service.disable(db, endpoint, reason, datetime.now(UTC), notify=False)
+        await service.disable(db, endpoint, reason, clock.now(), notify=False)
     return _redirect(request, WEBHOOKS)
 
 
@@ -202,7 +203,7 @@ async def rotate_secret(
     signs too until the grace period ends."""
     endpoint = await _own(db, viewer, endpoint_id)
     grace = timedelta(hours=settings.rotation_grace_hours)
-    secret = service.rotate_secret(box, endpoint, grace, datetime.now(UTC))
+    secret = service.rotate_secret(box, endpoint, grace, clock.now())
     await db.flush()
     return _shown_once(
         await _webhooks_page(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -24,6 +23,7 @@ from invoicesync_api.errors.exceptions import Conflict, NotFound, Unprocessable
 from invoicesync_api.i18n.catalog import N_, gettext
 from invoicesync_api.i18n.sync_errors import sync_error_message
 from invoicesync_api.integrations import brake
+from invoicesync_shared import clock
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import DocumentUpdated
 from invoicesync_shared.outbox.writer import OutboxRow
@@ -134,7 +134,7 @@ async def create(
     before the document is checked: a replay answers what was stored, whatever the checks
     would say today. Without, the checks that need no database come first."""
     computed = _check(body, max_days_ahead) if claim is None else None
-    now = datetime.now(UTC)
+    now = clock.now()
     found = await accept.context(
         connection,
         client_id=body.client_id,
@@ -197,7 +197,7 @@ async def book(session: AsyncSession, document: Document) -> Document:
     if document.status == DocumentStatus.BOOKED:
         return document  # booking twice is harmless: nothing is sent again
     document.status = DocumentStatus.BOOKED
-    document.booked_at = datetime.now(UTC)
+    document.booked_at = clock.now()
     client = await session.get(Client, document.client_id)
     assert client is not None
     await sync_new(session, document, client)

@@ -6,7 +6,7 @@ by the integration's state, so neither a reset nor a relink ever re-imports cust
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +16,7 @@ from invoicesync_api.i18n.catalog import N_
 from invoicesync_api.integrations import repository
 from invoicesync_api.integrations.service import merged_settings, set_reason, set_verdict
 from invoicesync_api.integrations.verification import Verdict
+from invoicesync_shared import clock
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.states import IntegrationStatus
@@ -27,7 +28,7 @@ async def deactivate(session: AsyncSession, integration: Integration, from_date:
         raise Conflict(N_("The integration is already deactivated."))
     reset = await repository.reset_from(session, integration, from_date)
     integration.status = IntegrationStatus.DEACTIVATED
-    integration.deactivated_at = datetime.now(UTC)
+    integration.deactivated_at = clock.now()
     set_reason(integration, "deactivated", {"from_date": from_date.isoformat()})
     return reset
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -17,6 +17,7 @@ from invoicesync_api.integrations import brake, oauth, repository
 from invoicesync_api.integrations.schemas import IntegrationHealth, IntegrationIn, IntegrationOut
 from invoicesync_api.integrations.verification import Verdict
 from invoicesync_api.settings import ApiSettings
+from invoicesync_shared import clock
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.integration_settings import SETTINGS_MODELS
@@ -113,7 +114,7 @@ def set_verdict(integration: Integration, verdict: Verdict) -> None:
         integration.status_reason_params = None
         # Checked by a person (verify, relink, reconnect): the failure brake counts anew.
         integration.failure_streak_code, integration.failure_streak_count = None, 0
-        integration.activated_at = integration.activated_at or datetime.now(UTC)
+        integration.activated_at = integration.activated_at or clock.now()
         if verdict.details:
             integration.settings = {**integration.settings, "remote": verdict.details}
     else:

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -40,6 +40,7 @@ from invoicesync_api.webhooks.models import (
 )
 from invoicesync_api.webhooks.settings import WebhookSettings
 from invoicesync_api.webhooks.url_policy import UrlRefused, check_url
+from invoicesync_shared import clock
 from invoicesync_shared.crypto import SecretBox
 
 log = structlog.get_logger()
@@ -48,7 +49,8 @@ Clock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    """The shared clock's time: due dates are set by the same clock (webhooks/service.py)."""
+    return clock.now()
 
 
 def signed_headers(

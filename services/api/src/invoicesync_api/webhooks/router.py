@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -27,6 +27,7 @@ from invoicesync_api.webhooks.schemas import (
 )
 from invoicesync_api.webhooks.settings import WebhookSettings
 from invoicesync_api.webhooks.url_policy import check_url
+from invoicesync_shared import clock
 
 router = APIRouter(prefix="/v1/webhook-endpoints", tags=["webhooks"])
 
@@ -110,7 +111,7 @@ async def patch_endpoint(
         service.enable(endpoint)
     elif body.enabled is False and endpoint.status == ENABLED:
         reason = render("en", reasons.BY_PARTNER)
-        await service.disable(session, endpoint, reason, datetime.now(UTC), notify=False)
+        await service.disable(session, endpoint, reason, clock.now(), notify=False)
     await repository.save_endpoint(session)
     return service.to_out(endpoint, language)
 
@@ -133,7 +134,7 @@ async def rotate_secret(
 ) -> EndpointWithSecret:
     """A new secret, shown once; the old one also signs until the grace period ends."""
     grace = timedelta(hours=settings.rotation_grace_hours)
-    secret = service.rotate_secret(box, endpoint, grace, datetime.now(UTC))
+    secret = service.rotate_secret(box, endpoint, grace, clock.now())
     await repository.save_endpoint(session)
     return _with_secret(endpoint, secret)
 

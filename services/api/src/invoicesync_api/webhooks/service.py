@@ -27,6 +27,7 @@ from invoicesync_api.webhooks.models import (
     WebhookEndpoint,
 )
 from invoicesync_api.webhooks.schemas import EVENT_TYPES, TEST_EVENT, EndpointOut
+from invoicesync_shared import clock
 from invoicesync_shared.crypto import SecretBox
 
 DISABLED_NOTIFICATION = "webhook_endpoint_disabled"
@@ -62,7 +63,7 @@ def _delivery(endpoint: WebhookEndpoint, event_id: str, payload: dict[str, Any])
         payload=payload,
         status=PENDING,
         attempts=0,
-        next_attempt_at=datetime.now(UTC),
+        next_attempt_at=clock.now(),
     )
 
 
@@ -81,7 +82,7 @@ async def publish(
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
-    now = datetime.now(UTC)
+    now = clock.now()
     payload = envelope(event_type, data, now)
     return await repository.queue_for_subscribed(
         session, partner_id, event_type, new_event_id(), payload, now
@@ -96,7 +97,7 @@ async def send_test(session: AsyncSession, endpoint: WebhookEndpoint) -> Webhook
     language = await partners.default_language(session, endpoint.partner_id)
     message = render(language, N_("A test event from invoicesync."))
     data = {"endpoint_id": str(endpoint.id), "message": message}
-    payload = envelope(TEST_EVENT, data, datetime.now(UTC))
+    payload = envelope(TEST_EVENT, data, clock.now())
     return await repository.add_delivery(session, _delivery(endpoint, new_event_id(), payload))
 
 
@@ -107,6 +108,8 @@ async def replay(
     if endpoint.status != ENABLED:
         raise Conflict(N_("The endpoint is disabled; enable it before replaying."))
     in_flight = delivery.claim_token is not None and delivery.claimed_until is not None
+    # A lease on the database's clock (repository.claim_due), so the host's time, not the
+    # shared clock: a moved clock must not make a live claim look over.
     if in_flight and delivery.claimed_until > datetime.now(UTC):  # type: ignore[operator]
         # Its outcome, recorded when the attempt ends, would overwrite the replay.
         raise Conflict(
@@ -115,7 +118,7 @@ async def replay(
     if delivery.status != PENDING:
         delivery.max_attempts = delivery.attempts + 1
     delivery.status = PENDING
-    delivery.next_attempt_at = datetime.now(UTC)
+    delivery.next_attempt_at = clock.now()
     await session.flush()
     return delivery
 

@@ -100,6 +100,8 @@ class PendingSweeper:
 
     async def sweep_once(self, now: datetime | None = None) -> int:
         """Re-request every document judged lost (or still ambiguous); returns how many."""
+        # Ages of requests and answers, stamped on the database's clock: the host's time, not
+        # the shared clock (moved a day ahead, it would judge every request lost).
         now = now or datetime.now(UTC)
         async with self._sessionmaker.begin() as session:
             await self._measure(session, now)  # before asking again restarts the clocks

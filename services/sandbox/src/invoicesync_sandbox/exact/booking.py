@@ -8,7 +8,7 @@ the behaviour integrations meet in practice (see ACCOUNTING-APIS.md §1.3).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -74,6 +74,16 @@ def as_guid(value: object, name: str) -> uuid.UUID:
         return uuid.UUID(str(value))
     except ValueError as exc:
         raise bad_request(f"Invalid reference: {name}") from exc
+
+
+def reference(
+    body: Body, name: str, known: Container[uuid.UUID], guid_name: str | None = None
+) -> uuid.UUID:
+    """The id the body's ``name`` refers to, refused unless it is one of ``known``."""
+    ident = as_guid(body.get(name), guid_name or name)
+    if ident not in known:
+        raise bad_request(f"Invalid reference: {name}")
+    return ident
 
 
 def check_journal(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from typing import TypeVar
 
 from invoicesync_sandbox.exact import booking
 from invoicesync_sandbox.exact.errors import ExactError, bad_request
@@ -19,6 +20,7 @@ from invoicesync_sandbox.exact.models import Division, Document, DocumentAttachm
 from invoicesync_sandbox.exact.odata import Row
 from invoicesync_sandbox.exact.resource import Body, Call, Resource, date, integer, text
 
+R = TypeVar("R", Document, DocumentAttachment)
 MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
 DOCUMENT_TYPES = {
     10: "Sales invoice",
@@ -46,9 +48,7 @@ class Documents(Resource):
     def create(self, call: Call, body: Body) -> Row:
         self.check_body(body)
         division = call.div()
-        subject = text(body, "Subject", 200)
-        if not subject:
-            raise bad_request("Mandatory: Subject")
+        subject = _required_text(body, "Subject", 200)
         document_type = integer(body, "Type")
         if document_type is None:
             raise bad_request("Mandatory: Type")
@@ -58,14 +58,12 @@ class Documents(Resource):
         if body.get("Account") is not None:
             document.account = booking.find_customer(division, body["Account"], "Account").id
         if body.get("FinancialTransactionEntryID") is not None:
-            entry_id = booking.as_guid(body["FinancialTransactionEntryID"], "Entry")
-            if entry_id not in division.purchase_entries and entry_id not in division.entries:
-                raise bad_request("Invalid reference: FinancialTransactionEntryID")
-            document.entry_id = entry_id
+            entries = division.purchase_entries.keys() | division.entries.keys()
+            document.entry_id = booking.reference(
+                body, "FinancialTransactionEntryID", entries, "Entry"
+            )
         document.document_date = date(body, "DocumentDate")
-        division.documents[document.id] = document
-        division.remember(document.id)
-        return document_row(division, document)
+        return document_row(division, _stored(division, division.documents, document))
 
 
 class DocumentAttachments(Resource):
@@ -80,19 +78,13 @@ class DocumentAttachments(Resource):
     def create(self, call: Call, body: Body) -> Row:
         self.check_body(body)
         division = call.div()
-        document = booking.as_guid(body.get("Document"), "Document")
-        if document not in division.documents:
-            raise bad_request("Invalid reference: Document")
-        file_name = text(body, "FileName", 250)
-        if not file_name:
-            raise bad_request("Mandatory: FileName")
+        document = booking.reference(body, "Document", division.documents)
+        file_name = _required_text(body, "FileName", 250)
         data = _decode(body.get("Attachment"))
         if len(data) > MAX_ATTACHMENT_BYTES:
             raise ExactError(413, f"Attachment: maximum size is {MAX_ATTACHMENT_BYTES} bytes")
         attachment = DocumentAttachment(document=document, file_name=file_name, data=data)
-        division.attachments[attachment.id] = attachment
-        division.remember(attachment.id)
-        return attachment_row(division, attachment)
+        return attachment_row(division, _stored(division, division.attachments, attachment))
 
 
 class DocumentTypes(Resource):
@@ -108,6 +100,20 @@ class DocumentTypes(Resource):
 
     def seq(self, call: Call, key: object) -> int:
         return key if isinstance(key, int) else 0
+
+
+def _required_text(body: Body, name: str, limit: int) -> str:
+    value = text(body, name, limit)
+    if not value:
+        raise bad_request(f"Mandatory: {name}")
+    return value
+
+
+def _stored(division: Division, records: dict[uuid.UUID, R], record: R) -> R:
+    """Kept in the division, numbered for the order of its pages."""
+    records[record.id] = record
+    division.remember(record.id)
+    return record
 
 
 def _decode(value: object) -> bytes:

@@ -9,15 +9,14 @@ wants ``IsSupplier``), and that ``Document`` links the document back to the entr
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 from invoicesync_sandbox.exact import booking
-from invoicesync_sandbox.exact.errors import bad_request, not_found
+from invoicesync_sandbox.exact.entries import EntryKind, EntryLineResource, EntryResource
+from invoicesync_sandbox.exact.errors import bad_request
 from invoicesync_sandbox.exact.models import Division, PurchaseEntry
 from invoicesync_sandbox.exact.odata import Row
-from invoicesync_sandbox.exact.resource import Body, Call, Resource, integer, text
-from invoicesync_sandbox.exact.sales_entries import line_row
+from invoicesync_sandbox.exact.resource import Body, Call, integer, text
 
 ENTRY_TYPES = {30: "Purchase entry", 31: "Purchase credit note"}
 PURCHASE_JOURNAL_TYPE = 22
@@ -30,29 +29,23 @@ ENTRY_PROPERTIES = frozenset(
      "StatusDescription", "Supplier", "SupplierName", "Type", "TypeDescription",
      "VATAmountDC", "VATAmountFC", "YourRef", "Created", "Modified"}
 )  # fmt: skip
-LINE_PROPERTIES = booking.LINE_PROPERTIES
 
 
-def find_entry(call: Call, key: object) -> PurchaseEntry:
-    entry = call.div().purchase_entries.get(key) if isinstance(key, uuid.UUID) else None
-    if entry is None or not call.sees(entry):
-        raise not_found()
-    return entry
+PURCHASE: EntryKind[PurchaseEntry] = EntryKind(
+    store=lambda division: division.purchase_entries,
+    party="Supplier",
+    party_of=lambda entry: entry.supplier,
+    type_descriptions=ENTRY_TYPES,
+    own_columns=lambda entry: {"Document": entry.document},
+)
 
 
-class PurchaseEntries(Resource):
+class PurchaseEntries(EntryResource):
     path = "purchaseentry/PurchaseEntries"
     type_name = "Exact.Web.Api.Models.PurchaseEntry"
-    key = "EntryID"
+    kind = PURCHASE
     properties = ENTRY_PROPERTIES
     navigations = ("PurchaseEntryLines",)
-
-    def rows(self, call: Call) -> list[Row]:
-        division = call.div()
-        return [entry_row(division, e) for e in call.purchase_entries()]
-
-    def row(self, call: Call, key: object) -> Row:
-        return entry_row(call.div(), find_entry(call, key))
 
     def create(self, call: Call, body: Body) -> Row:
         self.check_body(body)
@@ -68,28 +61,13 @@ class PurchaseEntries(Resource):
         if entry.document is not None:
             document = division.documents[entry.document]
             document.entry_id = document.entry_id or entry.id
-        return entry_row(division, entry)
-
-    def expand(self, call: Call, row: Row, navigation: str) -> list[Row]:
-        entry = find_entry(call, row["EntryID"])
-        return [line_row(call.div(), line) for line in entry.lines]
+        return PURCHASE.row(division, entry)
 
 
-class PurchaseEntryLines(Resource):
+class PurchaseEntryLines(EntryLineResource):
     path = "purchaseentry/PurchaseEntryLines"
     type_name = LINE_TYPE
-    properties = LINE_PROPERTIES
-
-    def rows(self, call: Call) -> list[Row]:
-        division = call.div()
-        return [line_row(division, ln) for e in call.purchase_entries() for ln in e.lines]
-
-    def row(self, call: Call, key: object) -> Row:
-        for entry in call.purchase_entries():
-            for line in entry.lines:
-                if line.id == key:
-                    return line_row(call.div(), line)
-        raise not_found()
+    kind = PURCHASE
 
 
 def _build_entry(division: Division, body: Body, call: Call) -> PurchaseEntry:
@@ -104,9 +82,7 @@ def _build_entry(division: Division, body: Body, call: Call) -> PurchaseEntry:
         raise bad_request("Invalid value: Type")
     document = None
     if body.get("Document") is not None:
-        document = booking.as_guid(body.get("Document"), "Document")
-        if document not in division.documents:
-            raise bad_request("Invalid reference: Document")
+        document = booking.reference(body, "Document", division.documents)
     now = call.now
     entry_date = booking.entry_date_of(body) or now.replace(
         hour=0, minute=0, second=0, microsecond=0
@@ -130,38 +106,3 @@ def _build_entry(division: Division, body: Body, call: Call) -> PurchaseEntry:
 
 def _check_line_body(body: Body) -> None:
     booking.check_line_body(body, LINE_TYPE, allow_entry_id=False)
-
-
-def entry_row(division: Division, entry: PurchaseEntry) -> Row:
-    supplier = division.accounts.get(entry.supplier)
-    journal = division.journals.get(entry.journal)
-    return {
-        "EntryID": entry.id,
-        "AmountDC": entry.amount(),
-        "AmountFC": entry.amount(),
-        "Currency": entry.currency,
-        "Description": entry.description,
-        "Division": division.code,
-        "Document": entry.document,
-        "DueDate": entry.due_date,
-        "EntryDate": entry.entry_date,
-        "EntryNumber": entry.entry_number,
-        "Journal": entry.journal,
-        "JournalDescription": journal.description if journal else None,
-        "PaymentReference": entry.payment_reference,
-        "Rate": 1,
-        "ReportingPeriod": entry.entry_date.month,
-        "ReportingYear": entry.entry_date.year,
-        "Reversal": False,
-        "Status": 20,
-        "StatusDescription": "Open",
-        "Supplier": entry.supplier,
-        "SupplierName": supplier.name if supplier else None,
-        "Type": entry.type,
-        "TypeDescription": ENTRY_TYPES[entry.type],
-        "VATAmountDC": entry.vat_amount(),
-        "VATAmountFC": entry.vat_amount(),
-        "YourRef": entry.your_ref,
-        "Created": entry.created,
-        "Modified": entry.modified,
-    }

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 
 from invoicesync_sandbox.exact.dates import parse_datetime
 from invoicesync_sandbox.exact.errors import ExactError, bad_request, not_found
-from invoicesync_sandbox.exact.models import Division, PurchaseEntry, SalesEntry, User
+from invoicesync_sandbox.exact.models import Division, SalesEntry, User
 from invoicesync_sandbox.exact.odata import Row
 from invoicesync_sandbox.visibility import LateVisible, is_visible
 
@@ -37,9 +37,6 @@ class Call:
     def entries(self) -> list[SalesEntry]:
         """The division's entries this read may see: a late-visible write is not yet."""
         return [e for e in self.div().entries.values() if self.sees(e)]
-
-    def purchase_entries(self) -> list[PurchaseEntry]:
-        return [e for e in self.div().purchase_entries.values() if self.sees(e)]
 
     def sees(self, entry: LateVisible) -> bool:
         return is_visible(entry, self.now.replace(tzinfo=UTC).timestamp())

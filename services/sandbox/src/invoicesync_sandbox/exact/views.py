@@ -70,19 +70,11 @@ def division_state(division: Division) -> dict[str, Any]:
 
 
 def _purchase(entry: PurchaseEntry) -> dict[str, Any]:
-    return {
-        "entry_id": str(entry.id),
-        "entry_number": entry.entry_number,
-        "journal": entry.journal,
-        "type": entry.type,
-        "your_ref": entry.your_ref,
-        "supplier": str(entry.supplier),
-        "document": str(entry.document) if entry.document else None,
-        "entry_date": entry.entry_date.date().isoformat(),
-        "amount": str(entry.amount()),
-        "vat_amount": str(entry.vat_amount()),
-        "lines": [_line(line) for line in entry.lines],
-    }
+    return _entry(
+        entry,
+        supplier=str(entry.supplier),
+        document=str(entry.document) if entry.document else None,
+    )
 
 
 def _account(account: Account) -> dict[str, Any]:
@@ -100,20 +92,28 @@ def _account(account: Account) -> dict[str, Any]:
 
 def entry_summary(division: Division, entry: SalesEntry) -> dict[str, Any]:
     paid = is_fully_paid(entry)
+    return _entry(
+        entry,
+        description=entry.description,
+        customer=str(entry.customer),
+        open_amount=str(entry.open_amount()),
+        is_fully_paid=paid,
+        receivable_status=STATUS_MATCHED if paid else STATUS_OPEN,
+    )
+
+
+def _entry(entry: SalesEntry | PurchaseEntry, **own: Any) -> dict[str, Any]:
+    """What the state shows of a sales or purchase entry, with ``own`` the kind's fields."""
     return {
         "entry_id": str(entry.id),
         "entry_number": entry.entry_number,
         "journal": entry.journal,
         "type": entry.type,
         "your_ref": entry.your_ref,
-        "description": entry.description,
-        "customer": str(entry.customer),
         "entry_date": entry.entry_date.date().isoformat(),
         "amount": str(entry.amount()),
         "vat_amount": str(entry.vat_amount()),
-        "open_amount": str(entry.open_amount()),
-        "is_fully_paid": paid,
-        "receivable_status": STATUS_MATCHED if paid else STATUS_OPEN,
+        **own,
         "lines": [_line(line) for line in entry.lines],
     }
 
