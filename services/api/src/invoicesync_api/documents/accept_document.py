@@ -1,6 +1,6 @@
 """Accepting a new document (POST /v1/invoices, /v1/credit-notes and the purchase kinds'):
-the Idempotency-Key protocol around the accept path's two statements (documents/accept.py), which run
-autocommitted on one connection, without a session or a transaction of the request's.
+the Idempotency-Key protocol around the accept path's two statements (documents/accept.py),
+which run autocommitted on one connection, without a session or a transaction of the request's.
 The first of them claims the key, so a new key costs no statement of its own.
 """
 
