@@ -184,6 +184,8 @@ class FileIn(Strict):
     """The original file, in JSON. Or send the body as multipart/form-data: a part
     ``document`` (this body as JSON, without ``file``) and a part ``file``."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [purchase_examples.FILE_IN]})
+
     filename: Name = Field(min_length=1, max_length=255, examples=["invoice-4711.pdf"])
     content_type: str = Field(
         max_length=100,
@@ -191,7 +193,11 @@ class FileIn(Strict):
         "first bytes.",
         examples=["application/pdf"],
     )
-    content_base64: str = Field(description="The file, base64-encoded (at most 5 MB decoded).")
+    content_base64: str = Field(
+        min_length=1,
+        description="The file, base64-encoded (at most 5 MB decoded by default).",
+        examples=[purchase_examples.PDF_BASE64],
+    )
 
 
 class PurchaseDocumentFields(DocumentFields):
