@@ -137,7 +137,7 @@ def purchase_document_router(kind: PurchaseKind, prefix: str, tag: str) -> APIRo
         """The file (PDF, JPEG or PNG, by its first bytes) is stored with the document;
         events carry a reference to it, never its bytes."""
         max_bytes = request.app.state.settings.purchase_file_max_bytes
-        content = files.decode_base64(body.file.content_base64, max_bytes=max_bytes)
+        content = files.decode_base64(body.file.content_base64)
         file = files.check(body.file.filename, body.file.content_type, content, max_bytes=max_bytes)
         return await _create(body, kind, prefix, request, caller, language, idempotency_key, file)
 
