@@ -18,11 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import Document
-from invoicesync_api.i18n.sync_errors import sync_error_message
+from invoicesync_api.integrations.brake import DEFAULT_AFTER as BRAKE_AFTER
+from invoicesync_api.sync.results import ResultApplier
 from invoicesync_shared.connectors import document_files
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
 from invoicesync_shared.connectors.testing import FakeConnector
-from invoicesync_shared.db.models import DocumentFile, Integration, OutboxMessage
+from invoicesync_shared.db.models import DocumentFile, OutboxMessage
 from invoicesync_shared.events.documents import PURCHASE_KINDS, DocumentFileRef
 from invoicesync_shared.events.envelope import Envelope
 from tests.integration.api.conftest import add_integration, invoice
@@ -287,25 +288,37 @@ async def test_a_connector_that_does_not_book_purchase_documents_refuses_them_cl
     client_id: str,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    """The event as the API wrote it, handled by the shared runtime with a connector that
-    books sales kinds only (as Exact, Lexware and Yuki do today): no push, a permanent
-    failure with its code, in the reader's language."""
-    await add_integration(sessionmaker, client_id)
-    created = partner.post("/v1/purchase-invoices", json=purchase(client_id, "AP-20"))
-    assert created.status_code == 201, created.text
-    [row] = await outbox_of(sessionmaker, created.json()["id"])
-
+    """The events as the API wrote them, handled by the shared runtime with a connector
+    that books sales kinds only (as Exact, Lexware and Yuki do today): no push, a permanent
+    failure with its code, in the reader's language. More of them than the failure brake's
+    run do not pause the integration: its sales documents still go."""
+    integration_id = await add_integration(sessionmaker, client_id)
     fake, producer = FakeConnector(), RecordingProducer()
     runtime = ConnectorRuntime(fake, sessionmaker=sessionmaker, producer=producer)
-    await runtime.handle(Envelope.from_json(row.envelope))
+    applier = ResultApplier(sessionmaker)
+    created = []
+    for n in range(BRAKE_AFTER + 1):
+        response = partner.post("/v1/purchase-invoices", json=purchase(client_id, f"AP-2{n}"))
+        assert response.status_code == 201, response.text
+        created.append(response.json()["id"])
+        [row] = await outbox_of(sessionmaker, created[-1])
+        await runtime.handle(Envelope.from_json(row.envelope))
 
     assert fake.pushes == 0
-    [failed] = producer.of_type(FAILED)
-    assert failed.data["code"] == "kind_not_supported"
-    assert failed.data["retryable"] is False
-    assert "not yet supported" in failed.data["message"]
-    german = sync_error_message("de", "kind_not_supported", failed.data["message"], system="exact")
-    assert german is not None and "noch nicht unterstützt" in german
+    failures = producer.of_type(FAILED)
+    assert [f.data["code"] for f in failures] == ["kind_not_supported"] * len(created)
+    assert all(f.data["retryable"] is False for f in failures)
+    assert "not yet supported" in failures[0].data["message"]
+    for failure in failures:
+        await applier.handle(failure)
+
+    shown = partner.get(
+        f"/v1/purchase-invoices/{created[0]}", headers={"Accept-Language": "de"}
+    ).json()["sync"][0]
+    assert shown["status"] == "failed"
+    assert shown["error"]["code"] == "kind_not_supported"
+    assert "noch nicht unterstützt" in shown["error"]["message"]
+    assert partner.get(f"/v1/integrations/{integration_id}").json()["status"] == "active"
 
 
 def test_todays_connectors_book_sales_kinds_only() -> None:
@@ -316,6 +329,3 @@ def test_todays_connectors_book_sales_kinds_only() -> None:
 
     for connector in (ExactConnector, LexwareConnector, YukiConnector):
         assert connector.kinds & PURCHASE_KINDS == frozenset(), connector
-
-
-_ = Integration  # the runtime reads the integration row add_integration made
