@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import uuid
+from datetime import date
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import Document
 from invoicesync_api.integrations.brake import DEFAULT_AFTER as BRAKE_AFTER
+from invoicesync_api.reconciliations import repository as reconciliation_repository
 from invoicesync_api.sync.results import ResultApplier
 from invoicesync_shared.connectors import document_files
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
@@ -329,3 +331,24 @@ def test_todays_connectors_book_sales_kinds_only() -> None:
 
     for connector in (ExactConnector, LexwareConnector, YukiConnector):
         assert connector.kinds & PURCHASE_KINDS == frozenset(), connector
+
+
+async def test_a_reconciliation_of_the_sales_books_leaves_purchase_documents_out(
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The connectors read sales books back; a purchase document is no difference there."""
+    integration_id = await add_integration(sessionmaker, client_id)
+    sale = partner.post("/v1/invoices", json=invoice(client_id, "S-30"))
+    bought = partner.post("/v1/purchase-invoices", json=purchase(client_id, "AP-30"))
+    assert sale.status_code == bought.status_code == 201
+    async with sessionmaker() as session:
+        rows = await reconciliation_repository.documents_of_period(
+            session,
+            integration_id,
+            uuid.UUID(client_id),
+            date(2026, 11, 1),
+            date(2026, 11, 30),
+        )
+    assert [str(document.id) for document, _ in rows] == [sale.json()["id"]]
