@@ -24,7 +24,11 @@ from invoicesync_shared.db.engine import create_engine
 
 # Only the migrations name these: the shared Integration model, loaded by connectors that
 # never load the API's tables, cannot point its foreign keys at partners and clients.
-MIGRATION_ONLY = {"fk_integrations_partner_id_partners", "fk_integrations_client_id_clients"}
+MIGRATION_ONLY = {
+    "fk_integrations_partner_id_partners",
+    "fk_integrations_client_id_clients",
+    "fk_document_files_document_id_documents",  # the shared DocumentFile model
+}
 
 
 def _differences(connection: Connection) -> list[Any]:

@@ -75,3 +75,6 @@ class FailureCode(StrEnum):
     INTEGRATION_INACTIVE = "integration_inactive"  # not active when asked: never sent
     NEEDS_REAUTHORIZATION = "needs_reauthorization"  # the system refused our access
     UNAVAILABLE = "unavailable"  # unreachable after the retries: tried again by itself
+    # A document kind the system's connector does not book yet (purchase documents, until
+    # each connector learns them): never sent; retried by hand once it does.
+    KIND_NOT_SUPPORTED = "kind_not_supported"

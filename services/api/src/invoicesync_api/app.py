@@ -23,7 +23,11 @@ from invoicesync_api.callbacks.signatures import LexwareSignatures
 from invoicesync_api.clients.router import router as clients_router
 from invoicesync_api.documents.accept_document import AcceptDocument
 from invoicesync_api.documents.idempotency import IdempotencyKeys
-from invoicesync_api.documents.router import document_router
+from invoicesync_api.documents.router import (
+    PURCHASE_ROUTES,
+    document_router,
+    purchase_document_router,
+)
 from invoicesync_api.errors.handlers import install_error_handlers
 from invoicesync_api.errors.openapi import PROBLEM_RESPONSES, problem_media_types
 from invoicesync_api.errors.problem import problem
@@ -108,13 +112,21 @@ class RequestMetrics:
 class BodySizeLimit:
     """Refuses bodies over the limit before they are read (413 problem+json)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        file_paths: frozenset[str] = frozenset(),
+        file_max_bytes: int = 0,
+    ) -> None:
         self.app, self.max_bytes = app, max_bytes
+        self.file_paths, self.file_max_bytes = file_paths, max(file_max_bytes, max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             length = dict(scope["headers"]).get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            limit = self.file_max_bytes if scope["path"] in self.file_paths else self.max_bytes
+            if length is not None and length.isdigit() and int(length) > limit:
                 response = problem(
                     413,
                     "payload_too_large",
@@ -122,7 +134,7 @@ class BodySizeLimit:
                     render(
                         language_of(scope),
                         N_("The body is larger than {max_bytes} bytes."),
-                        {"max_bytes": self.max_bytes},
+                        {"max_bytes": limit},
                     ),
                     scope["path"],
                 )
@@ -202,11 +214,18 @@ def create_app(settings: ApiSettings) -> FastAPI:
         preview_router("credit_note", "/v1/credit-notes", "credit notes"),
         document_router("invoice", "/v1/invoices", "invoices"),
         document_router("credit_note", "/v1/credit-notes", "credit notes"),
+        *(purchase_document_router(kind, path, tag) for kind, path, tag in PURCHASE_ROUTES),
     ):
         app.include_router(router, responses=PROBLEM_RESPONSES)
     console.install(app)
     app.add_middleware(RateLimitHeaders)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        # A purchase document's POST carries its file (base64: 4 bytes per 3) besides the body.
+        file_paths=frozenset(path for _, path, _ in PURCHASE_ROUTES),
+        file_max_bytes=settings.max_body_bytes + -(-settings.purchase_file_max_bytes // 3) * 4,
+    )
     app.add_middleware(
         RequestLimits, max_url_bytes=settings.max_url_bytes, max_headers=settings.max_header_fields
     )

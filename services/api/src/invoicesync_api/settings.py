@@ -42,6 +42,10 @@ class ApiSettings(ServiceSettings):
     preview_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     run_workers: bool = True  # outbox relay and result consumer in this process
     max_body_bytes: int = 1_000_000
+    # A purchase document's file (decoded), at most: Lexware Office's limit for a voucher
+    # file (5 MB), the strictest system's. Larger: 413. Its POST bodies may be larger than
+    # max_body_bytes by the file in base64.
+    purchase_file_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
     max_url_bytes: int = 8192  # longer: 414
     max_header_fields: int = 100  # more: 431
     # A POST with an Idempotency-Key holds two connections (its claim commits on its own).

@@ -19,7 +19,7 @@ from invoicesync_shared.connectors.protocol import Booking, PushContext
 from invoicesync_shared.connectors.provenance import marker_in
 from invoicesync_shared.connectors.reconciliation import Period
 from invoicesync_shared.db.models import Integration
-from invoicesync_shared.events.documents import CustomerData, DocumentSnapshot
+from invoicesync_shared.events.documents import SALES_KINDS, CustomerData, DocumentSnapshot
 from invoicesync_shared.events.reconciliations import RemoteEntry
 from invoicesync_shared.integration_settings import ExactSettings
 
@@ -33,6 +33,7 @@ Context = PushContext[ExactSettings]
 class ExactConnector:
     system = "exact"
     settings_model = ExactSettings
+    kinds = SALES_KINDS  # purchase documents: not yet (the runtime refuses them)
 
     def __init__(self, client: ExactClient, master_data_ttl: timedelta = DEFAULT_TTL) -> None:
         self._client = client

@@ -24,7 +24,7 @@ from invoicesync_shared.connectors.protocol import Booking, PushContext
 from invoicesync_shared.connectors.provenance import marker_in
 from invoicesync_shared.connectors.reconciliation import Period
 from invoicesync_shared.db.models import Integration
-from invoicesync_shared.events.documents import DocumentSnapshot
+from invoicesync_shared.events.documents import SALES_KINDS, DocumentSnapshot
 from invoicesync_shared.events.reconciliations import RemoteEntry
 from invoicesync_shared.integration_settings import LexwareSettings
 
@@ -38,6 +38,7 @@ Context = PushContext[LexwareSettings]
 class LexwareConnector:
     system = "lexware"
     settings_model = LexwareSettings
+    kinds = SALES_KINDS  # purchase documents: not yet (the runtime refuses them)
 
     def __init__(
         self,

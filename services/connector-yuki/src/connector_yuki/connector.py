@@ -32,7 +32,7 @@ from invoicesync_shared.connectors.protocol import Booking, PushContext
 from invoicesync_shared.connectors.reconciliation import Period
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
-from invoicesync_shared.events.documents import DocumentSnapshot
+from invoicesync_shared.events.documents import SALES_KINDS, DocumentSnapshot
 from invoicesync_shared.events.reconciliations import RemoteEntry
 from invoicesync_shared.integration_settings import YukiSettings
 
@@ -42,6 +42,7 @@ Context = PushContext[YukiSettings]
 class YukiConnector:
     system = "yuki"
     settings_model = YukiSettings
+    kinds = SALES_KINDS  # purchase documents: not yet (the runtime refuses them)
 
     def __init__(
         self,

@@ -48,6 +48,10 @@ class Connector(Protocol[S]):
 
     system: str
     settings_model: type[S]
+    # The document kinds it books (events.documents.SALES_KINDS…). The runtime answers a
+    # request for any other kind with a permanent ``kind_not_supported`` failure, never
+    # calling ``push``: a new kind in the events is no crash of a connector that predates it.
+    kinds: frozenset[str]
 
     def scope(self, integration: Integration, settings: S) -> str:
         """The remote book the integration writes to (division, organisation…)."""

@@ -48,6 +48,7 @@ from invoicesync_shared.db.engine import standalone
 from invoicesync_shared.db.models import Integration, LedgerEntry
 from invoicesync_shared.events import topics
 from invoicesync_shared.events.documents import (
+    PURCHASE_KINDS,
     SYNC_REQUEST_TYPES,
     DocumentSnapshot,
     DocumentSyncRequested,
@@ -247,6 +248,14 @@ class ConnectorRuntime(Generic[S]):
             attempts = entry.attempts if entry is not None else 0
             message = _inactive_message(integration)
             await self._fail(job, FailureCode.INTEGRATION_INACTIVE, message, True, attempt=attempts)
+            return
+        if job.document.kind not in self.connector.kinds:
+            # A kind newer than this connector (purchase documents): refused for good,
+            # nothing sent. Retried by hand once the connector books the kind.
+            bound.info("document kind not supported", kind=job.document.kind)
+            attempts = entry.attempts if entry is not None else 0
+            message = _unsupported_kind_message(self.system, job.document.kind)
+            await self._fail(job, FailureCode.KIND_NOT_SUPPORTED, message, False, attempt=attempts)
             return
         claim, entry = await self._claim(job, entry)
         if claim is not None:
@@ -803,6 +812,15 @@ def _overdue_message(system: str, exc: PushOverdue) -> str:
     return (
         f"Sending to {system} did not finish within {minutes} minutes and was stopped; it is "
         "looked up there before it is sent again."
+    )
+
+
+def _unsupported_kind_message(system: str, kind: str) -> str:
+    return (
+        f"Purchase documents are not yet supported by the {system} connector ({kind} not "
+        "sent); retry it once the connector books them."
+        if kind in PURCHASE_KINDS
+        else f"The {system} connector does not book documents of kind {kind}; not sent."
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from invoicesync_shared.connectors.errors import SyncError
 from invoicesync_shared.connectors.protocol import Booking, PushContext
 from invoicesync_shared.db.models import Integration
-from invoicesync_shared.events.documents import DocumentSnapshot
+from invoicesync_shared.events.documents import SALES_KINDS, DocumentSnapshot
 from invoicesync_shared.integration_settings import SettingsModel
 
 
@@ -25,6 +25,7 @@ class FakeConnector:
     system: str = "exact"
     # It reads no setting: whatever a test stores is read as the empty base model.
     settings_model: type[SettingsModel] = SettingsModel
+    kinds: frozenset[str] = SALES_KINDS
     booked: dict[str, Booking] = field(default_factory=dict)
     script: deque[tuple[Exception, bool]] = field(default_factory=deque)
     pushes: int = 0

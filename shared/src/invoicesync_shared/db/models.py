@@ -205,3 +205,24 @@ class ConnectorCallError(Model):
     endpoint: Mapped[str] = mapped_column(String(128))
     state: Mapped[str] = mapped_column(String(16))  # in_flight | error
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DocumentFile(Model):
+    """The original file of a purchase document (PDF, JPEG, PNG), one per document.
+
+    Written by the API in the statement that stores its document; read by connectors,
+    by ``id`` as the event's file reference names it (``connectors/document_files.py``):
+    the bytes never travel on Kafka. Not a secret (the client's own business document),
+    so stored as it came, with its SHA-256 to check what is read back."""
+
+    __tablename__ = "document_files"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    # References documents.id (ON DELETE CASCADE), declared in the migration.
+    document_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

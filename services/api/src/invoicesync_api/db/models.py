@@ -107,7 +107,10 @@ class Client(Model):
 
 
 class Document(Model):
-    """An invoice or a credit note, as the business application sent it."""
+    """A sales document (invoice, credit note) or a purchase document (purchase invoice,
+    purchase credit note, receipt), as the business application sent it. ``customer``
+    holds the counterparty: the customer of a sales document, the supplier of a purchase
+    one (answered as ``supplier``); a purchase document's file is in ``document_files``."""
 
     __tablename__ = "documents"
     __table_args__ = (
@@ -156,7 +159,8 @@ class Document(Model):
     id: Mapped[uuid.UUID] = _uuid_pk()
     partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id"), index=True)
     client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # invoice, credit_note
+    # invoice, credit_note, purchase_invoice, purchase_credit_note, receipt
+    kind: Mapped[str] = mapped_column(String(32))
     external_id: Mapped[str] = mapped_column(String(128))
     number: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))  # draft, booked
@@ -169,6 +173,9 @@ class Document(Model):
     vat_total: Mapped[Decimal] = mapped_column(Numeric(18, 2))
     gross_total: Mapped[Decimal] = mapped_column(Numeric(18, 2))
     credit_note_for: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("documents.id"))
+    # A purchase document's file reference (events.documents.DocumentFileRef as JSON: id,
+    # filename, content_type, size, sha256); the bytes are in document_files.
+    file: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     revision: Mapped[int] = mapped_column(Integer, default=0)
     booked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Whether any integration gave it a booking number; kept by the API where sync

@@ -16,8 +16,8 @@ Accepting documents is the API's hot path, and its cost is round trips and per-s
 work, not SQL (tests/integration/api/test_accept_statements.py counts them): both
 statements are built once with bind parameters (compiled once, prepared once per
 connection) and run autocommitted, without BEGIN and COMMIT. The write is a single
-statement, so it is atomic on its own: the document, its sync rows, its event and the stored
-answer are there together, or none of them is.
+statement, so it is atomic on its own: the document, its sync rows, its event, a purchase
+document's file and the stored answer are there together, or none of them is.
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from invoicesync_api.db.models import Client, Document, DocumentSync, IdempotencyKey
 from invoicesync_api.documents import fanout
-from invoicesync_shared.db.models import Integration, OutboxMessage
+from invoicesync_api.documents.files import NewFile
+from invoicesync_shared.db.models import DocumentFile, Integration, OutboxMessage
 from invoicesync_shared.outbox import writer as outbox
 from invoicesync_shared.outbox.writer import OutboxRow
 
@@ -57,6 +58,8 @@ DOCUMENTS = cast(Table, Document.__table__)
 SYNCS = cast(Table, DocumentSync.__table__)
 OUTBOX = cast(Table, OutboxMessage.__table__)
 KEYS = cast(Table, IdempotencyKey.__table__)
+FILES = cast(Table, DocumentFile.__table__)
+FILE_FIELDS = ("id", "filename", "content_type", "size", "sha256", "content")
 INTEGRATIONS = fanout.INTEGRATIONS
 
 COMPANY_COLUMNS = ("name", "vat_number", "company_number", "address", "country", "email")
@@ -225,11 +228,16 @@ CREDITED = select(DOCUMENTS.c.partner_id, DOCUMENTS.c.client_id, DOCUMENTS.c.kin
 
 
 async def credited_invoice(
-    connection: AsyncConnection, invoice_id: uuid.UUID, *, partner_id: uuid.UUID
+    connection: AsyncConnection,
+    invoice_id: uuid.UUID,
+    *,
+    partner_id: uuid.UUID,
+    kind: str = "invoice",
 ) -> uuid.UUID | None:
-    """The client of the partner's invoice ``invoice_id``; None if there is no such invoice."""
+    """The client of the partner's document ``invoice_id`` of ``kind`` (the kind a credit
+    note credits); None if there is no such document."""
     row = (await connection.execute(CREDITED, {"id": invoice_id})).first()
-    if row is None or row.partner_id != partner_id or row.kind != "invoice":
+    if row is None or row.partner_id != partner_id or row.kind != kind:
         return None
     return cast(uuid.UUID, row.client_id)
 
@@ -294,6 +302,14 @@ def _store_statement() -> Select[Any]:
         list(outbox.COLUMNS),
         select(*event).select_from(new_document).where(bindparam("has_event", type_=Boolean())),
     )
+    # A purchase document's file, with it (none for a sales document).
+    new_file = insert(FILES).from_select(
+        ["document_id", *FILE_FIELDS],
+        select(
+            new_document.c.id,
+            *(bindparam(f"file_{name}", type_=FILES.c[name].type) for name in FILE_FIELDS),
+        ).where(bindparam("has_file", type_=Boolean())),
+    )
     answer = (
         update(KEYS)
         .where(
@@ -307,7 +323,10 @@ def _store_statement() -> Select[Any]:
         )
     )
     return select(new_document.c.id).add_cte(
-        new_syncs.cte("new_syncs"), new_event.cte("new_event"), answer.cte("answer")
+        new_syncs.cte("new_syncs"),
+        new_event.cte("new_event"),
+        new_file.cte("new_file"),
+        answer.cte("answer"),
     )
 
 
@@ -320,6 +339,7 @@ async def store(
     states: Sequence[tuple[DocumentSync, Integration]],
     announcement: OutboxRow | None,
     answer: Answer | None,
+    file: NewFile | None = None,
 ) -> bool:
     """Write it all in one statement. A number stored meanwhile by another request fails
     it on the unique constraint (IntegrityError, a 409), and nothing is written.
@@ -336,6 +356,8 @@ async def store(
         sorted(integration.id for _, integration in states) if fanout.is_sent(document) else None
     )
     values["has_event"] = announcement is not None
+    values["has_file"] = file is not None
+    values.update({f"file_{name}": getattr(file, name, None) for name in FILE_FIELDS})
     event: Mapping[str, object] = announcement or {}
     values.update({f"event_{name}": event.get(name) for name in outbox.COLUMNS})
     values.update(

@@ -21,12 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invoicesync_api.db.models import Client, Document, DocumentSync
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import (
+    BOOKED_EVENTS,
     CompanyData,
-    CreditNoteBooked,
     DocumentSnapshot,
     DocumentSyncRequested,
     DocumentUpdated,
-    InvoiceBooked,
     SyncTarget,
 )
 from invoicesync_shared.outbox import writer as outbox
@@ -114,6 +113,7 @@ def snapshot(document: Document, client: Client) -> DocumentSnapshot:
             "gross_total": document.gross_total,
             "credit_note_for": document.credit_note_for,
             "revision": document.revision,
+            "file": document.file,  # a reference only: the bytes stay in document_files
             "company": CompanyData(
                 name=client.name,
                 vat_number=client.vat_number,
@@ -220,7 +220,7 @@ def sync_event(
     ]
     if not targets:
         return None
-    cls = event_type or (InvoiceBooked if document.kind == "invoice" else CreditNoteBooked)
+    cls = event_type or BOOKED_EVENTS[document.kind]
     return cls(document=snapshot(document, client), targets=targets, sync_run_id=sync_run_id)
 
 

@@ -20,6 +20,7 @@ from pydantic_core import PydanticCustomError
 
 from invoicesync_api.documents import rules
 from invoicesync_api.examples import documents as examples
+from invoicesync_api.examples import purchase_documents as purchase_examples
 from invoicesync_api.examples import story
 from invoicesync_api.schemas import AddressIn, CountryCode, Money, Rate, Strict
 
@@ -143,8 +144,8 @@ class TotalsIn(Strict):
     gross: Money | None = None
 
 
-class DocumentIn(Strict):
-    model_config = ConfigDict(json_schema_extra={"examples": [examples.INVOICE_IN]})
+class DocumentFields(Strict):
+    """What every document's body holds, whatever its kind; the party is the kind's own."""
 
     client_id: uuid.UUID
     external_id: Name = Field(min_length=1, max_length=128, examples=["inv-2026-0001"])
@@ -155,7 +156,6 @@ class DocumentIn(Strict):
     currency: Currency = Field(
         default="EUR", description="An ISO 4217 code of money (not XXX, XTS or a metal)."
     )
-    customer: CustomerIn
     lines: list[LineIn] = Field(min_length=1, max_length=500)
     totals: TotalsIn | None = None
     credit_note_for: uuid.UUID | None = Field(
@@ -164,18 +164,105 @@ class DocumentIn(Strict):
 
     _lines_in_bounds = field_validator("lines")(_check_totals)
 
+    @property
+    def party(self) -> CustomerIn:
+        """The counterparty: the customer of a sales document, the supplier of a purchase one."""
+        raise NotImplementedError
 
-class DocumentPatch(Strict):
+
+class DocumentIn(DocumentFields):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.INVOICE_IN]})
+
+    customer: CustomerIn
+
+    @property
+    def party(self) -> CustomerIn:
+        return self.customer
+
+
+class FileIn(Strict):
+    """The original file, in JSON. Or send the body as multipart/form-data: a part
+    ``document`` (this body as JSON, without ``file``) and a part ``file``."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [purchase_examples.FILE_IN]})
+
+    filename: Name = Field(min_length=1, max_length=255, examples=["invoice-4711.pdf"])
+    content_type: str = Field(
+        max_length=100,
+        description="application/pdf, image/jpeg or image/png; checked against the file's "
+        "first bytes.",
+        examples=["application/pdf"],
+    )
+    content_base64: str = Field(
+        min_length=1,
+        description="The file, base64-encoded (at most 5 MB decoded by default).",
+        examples=[purchase_examples.PDF_BASE64],
+    )
+
+
+class PurchaseDocumentFields(DocumentFields):
+    """A purchase document without its file: the ``document`` part of a multipart body."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [purchase_examples.PURCHASE_INVOICE_FIELDS]}
+    )
+
+    supplier: CustomerIn = Field(description="Who sent the document; matched as customers are.")
+    credit_note_for: uuid.UUID | None = Field(
+        default=None,
+        description="Purchase credit notes: the id of the purchase invoice they credit.",
+    )
+
+    @property
+    def party(self) -> CustomerIn:
+        return self.supplier
+
+
+class PurchaseDocumentIn(PurchaseDocumentFields):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [purchase_examples.PURCHASE_INVOICE_IN]}
+    )
+
+    file: FileIn
+
+
+class DocumentPatchFields(Strict):
     """Fields that may change after creation; lines replace all lines."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [examples.INVOICE_PATCH]})
-
     due_date: date | None = None
-    customer: CustomerIn | None = None
     lines: list[LineIn] | None = Field(default=None, min_length=1, max_length=500)
     totals: TotalsIn | None = None
 
     _lines_in_bounds = field_validator("lines")(_check_totals)
+
+    @property
+    def party(self) -> CustomerIn | None:
+        """The new counterparty, if the edit sends one."""
+        raise NotImplementedError
+
+
+class DocumentPatch(DocumentPatchFields):
+    """Fields that may change after creation; lines replace all lines."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.INVOICE_PATCH]})
+
+    customer: CustomerIn | None = None
+
+    @property
+    def party(self) -> CustomerIn | None:
+        return self.customer
+
+
+class PurchaseDocumentPatch(DocumentPatchFields):
+    """Fields of a purchase document that may change after creation (not its file)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.INVOICE_PATCH]})
+
+    supplier: CustomerIn | None = None
+
+    @property
+    def party(self) -> CustomerIn | None:
+        return self.supplier
 
 
 class SyncError(BaseModel):
@@ -238,11 +325,10 @@ class TotalsOut(BaseModel):
     gross: Money
 
 
-class DocumentOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [examples.INVOICE_BOOKED]})
+class DocumentOutFields(BaseModel):
+    """What every document's answer holds, whatever its kind; the party is the kind's own."""
 
     id: uuid.UUID
-    kind: Literal["invoice", "credit_note"]
     client_id: uuid.UUID
     external_id: str
     number: str
@@ -250,7 +336,6 @@ class DocumentOut(BaseModel):
     issue_date: date
     due_date: date | None
     currency: str
-    customer: CustomerOut
     lines: list[LineOut]
     totals: TotalsOut
     credit_note_for: uuid.UUID | None
@@ -261,3 +346,30 @@ class DocumentOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     warnings: list[str] = Field(default_factory=list)
+
+
+class DocumentOut(DocumentOutFields):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.INVOICE_BOOKED]})
+
+    kind: Literal["invoice", "credit_note"]
+    customer: CustomerOut
+
+
+class FileOut(BaseModel):
+    """The stored file (its bytes are not answered here)."""
+
+    id: uuid.UUID
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+class PurchaseDocumentOut(DocumentOutFields):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [purchase_examples.PURCHASE_INVOICE_OUT]}
+    )
+
+    kind: Literal["purchase_invoice", "purchase_credit_note", "receipt"]
+    supplier: CustomerOut
+    file: FileOut | None

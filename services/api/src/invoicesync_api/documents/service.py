@@ -10,11 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from invoicesync_api.db.models import Client, Document, DocumentSync
 from invoicesync_api.documents import accept, fanout, repository, rules, totals
+from invoicesync_api.documents.files import NewFile
 from invoicesync_api.documents.schemas import (
-    DocumentIn,
+    DocumentFields,
     DocumentOut,
-    DocumentPatch,
+    DocumentPatchFields,
     LineIn,
+    PurchaseDocumentOut,
     SyncError,
     SyncStateOut,
     TotalsOut,
@@ -25,15 +27,30 @@ from invoicesync_api.i18n.sync_errors import sync_error_message
 from invoicesync_api.integrations import brake
 from invoicesync_shared import clock
 from invoicesync_shared.db.models import Integration
-from invoicesync_shared.events.documents import DocumentUpdated
+from invoicesync_shared.events.documents import CREDITS, PURCHASE_KINDS, DocumentUpdated
 from invoicesync_shared.outbox.writer import OutboxRow
 from invoicesync_shared.states import DocumentStatus, IntegrationStatus, SyncStatus
 
 ALREADY_NUMBERED = {
     "invoice": N_("This client already has an invoice numbered {number}."),
     "credit_note": N_("This client already has a credit note numbered {number}."),
+    "purchase_invoice": N_("This client already has a purchase invoice numbered {number}."),
+    "purchase_credit_note": N_("This client already has a purchase credit note numbered {number}."),
+    "receipt": N_("This client already has a receipt numbered {number}."),
 }
-NO_SUCH = {"invoice": N_("No such invoice."), "credit_note": N_("No such credit note.")}
+NO_SUCH = {
+    "invoice": N_("No such invoice."),
+    "credit_note": N_("No such credit note."),
+    "purchase_invoice": N_("No such purchase invoice."),
+    "purchase_credit_note": N_("No such purchase credit note."),
+    "receipt": N_("No such receipt."),
+}
+NOT_A_CREDITED_DOCUMENT = {
+    "credit_note": N_("credit_note_for must be the id of an invoice of the same client."),
+    "purchase_credit_note": N_(
+        "credit_note_for must be the id of a purchase invoice of the same client."
+    ),
+}
 SYNCED = (SyncStatus.BOOKED, SyncStatus.SENT)
 YUKI_EDIT_WARNING = N_(
     "The change is pushed to Yuki again; cost centres and projects set on its lines in "
@@ -83,22 +100,23 @@ def _lines_json(lines: list[LineIn]) -> list[dict[str, Any]]:
 
 
 async def _check_credited_invoice(
-    connection: AsyncConnection, body: DocumentIn, kind: str, partner_id: uuid.UUID
+    connection: AsyncConnection, body: DocumentFields, kind: str, partner_id: uuid.UUID
 ) -> None:
-    if kind == "invoice":
+    credited_kind = CREDITS.get(kind)
+    if credited_kind is None:
         if body.credit_note_for is not None:
             raise Unprocessable(N_("credit_note_for is only for credit notes."))
         return
     if body.credit_note_for is None:
         return
     client_id = await accept.credited_invoice(
-        connection, body.credit_note_for, partner_id=partner_id
+        connection, body.credit_note_for, partner_id=partner_id, kind=credited_kind
     )
     if client_id != body.client_id:
-        raise Unprocessable(N_("credit_note_for must be the id of an invoice of the same client."))
+        raise Unprocessable(NOT_A_CREDITED_DOCUMENT[kind])
 
 
-def _check(body: DocumentIn, max_days_ahead: int) -> totals.Totals:
+def _check(body: DocumentFields, max_days_ahead: int) -> totals.Totals:
     """The checks of a new document that need no database: its dates and totals."""
     rules.check_dates(
         {"issue_date": body.issue_date, "due_date": body.due_date},
@@ -117,16 +135,18 @@ class NewDocument:
     document: Document
     states: list[tuple[DocumentSync, Integration]]
     announcement: OutboxRow | None  # None for a draft, or when no connector is asked
+    file: NewFile | None = None  # a purchase document's original file
 
 
 async def create(
     connection: AsyncConnection,
-    body: DocumentIn,
+    body: DocumentFields,
     kind: str,
     partner_id: uuid.UUID,
     *,
     max_days_ahead: int,
     claim: accept.Claim | None = None,
+    file: NewFile | None = None,
 ) -> NewDocument:
     """Check a new document against the rules and build what storing it writes.
 
@@ -165,12 +185,13 @@ async def create(
         issue_date=body.issue_date,
         due_date=body.due_date,
         currency=body.currency,
-        customer=body.customer.model_dump(mode="json"),
+        customer=body.party.model_dump(mode="json"),  # the counterparty, whatever the kind
         lines=_lines_json(body.lines),
         net_total=computed.net,
         vat_total=computed.vat,
         gross_total=computed.gross,
         credit_note_for=body.credit_note_for,
+        file=file.ref() if file is not None else None,
         revision=0,
         booked_at=now if body.status == DocumentStatus.BOOKED.value else None,  # a Literal
         # Set here, not by the database: the answer needs no read-back.
@@ -180,7 +201,7 @@ async def create(
         failed_syncs=0,  # failed sync rows inserted with it count themselves (a trigger)
     )
     fan_out = fanout.fan_out_new(document, found.client, found.integrations)
-    return NewDocument(document, fan_out.states, fan_out.announcement)
+    return NewDocument(document, fan_out.states, fan_out.announcement, file)
 
 
 async def sync_new(
@@ -205,7 +226,11 @@ async def book(session: AsyncSession, document: Document) -> Document:
 
 
 async def patch(
-    session: AsyncSession, document: Document, body: DocumentPatch, *, max_days_ahead: int
+    session: AsyncSession,
+    document: Document,
+    body: DocumentPatchFields,
+    *,
+    max_days_ahead: int,
 ) -> list[str]:
     """Apply an edit; returns the warnings the answer must carry. The body's own fields
     were checked by its schema; the dates, which need the clock, here as on creation."""
@@ -214,8 +239,8 @@ async def patch(
     )
     if "due_date" in body.model_fields_set:
         document.due_date = body.due_date
-    if body.customer is not None:
-        document.customer = body.customer.model_dump(mode="json")
+    if body.party is not None:
+        document.customer = body.party.model_dump(mode="json")
 
     if body.lines is not None:
         computed = totals.compute(body.lines)
@@ -327,12 +352,23 @@ def to_out(
     warnings: list[str] | None = None,
     *,
     language: str = "en",
-) -> DocumentOut:
-    """The document as answered; messages in ``language`` (the codes stay as they are)."""
+) -> DocumentOut | PurchaseDocumentOut:
+    """The document as answered; messages in ``language`` (the codes stay as they are).
+    A purchase document names its counterparty ``supplier`` and has its ``file``."""
     sync = [_sync_out(s, i, language) for s, i in states]
     booking_number = next((s.booking_number for s in sync if s.booking_number), None)
-    return DocumentOut.model_validate(
+    purchase = document.kind in PURCHASE_KINDS
+    model: type[DocumentOut | PurchaseDocumentOut] = (
+        PurchaseDocumentOut if purchase else DocumentOut
+    )
+    party = (
+        {"supplier": document.customer, "file": document.file}
+        if purchase
+        else {"customer": document.customer}
+    )
+    return model.model_validate(
         {
+            **party,
             "id": document.id,
             "kind": document.kind,
             "client_id": document.client_id,
@@ -342,7 +378,6 @@ def to_out(
             "issue_date": document.issue_date,
             "due_date": document.due_date,
             "currency": document.currency,
-            "customer": document.customer,
             "lines": document.lines,
             "totals": TotalsOut(
                 net=document.net_total, vat=document.vat_total, gross=document.gross_total

@@ -52,6 +52,10 @@ SYNC_ERRORS: dict[str, str] = {
         "The integration with {system} is not active, so the document was not sent. Connect "
         "it again; the document is sent then."
     ),
+    FailureCode.KIND_NOT_SUPPORTED: N_(
+        "Purchase documents are not yet supported by the {system} connector, so this one "
+        "was not sent. Retry it once {system} supports them."
+    ),
     FailureCode.NEEDS_REAUTHORIZATION: N_(
         "{system} no longer accepts invoicesync's access. Connect the integration again; "
         "the document is sent then."

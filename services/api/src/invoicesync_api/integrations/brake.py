@@ -26,10 +26,13 @@ from invoicesync_api.i18n.catalog import N_
 from invoicesync_api.integrations import connection, repository
 from invoicesync_shared import clock
 from invoicesync_shared.db.models import Integration
-from invoicesync_shared.states import IntegrationStatus
+from invoicesync_shared.states import FailureCode, IntegrationStatus
 
 log = structlog.get_logger()
 DEFAULT_AFTER = 3
+# Permanent failures about the document, not the integration: a connector that does not
+# book a kind yet refuses every document of it, and that must not pause its sales ones.
+NOT_COUNTED = frozenset({FailureCode.KIND_NOT_SUPPORTED})
 # Shown as a pending document's ``waiting_reason`` while its integration is paused.
 WAITING_REASON = "integration_paused"
 

@@ -173,6 +173,8 @@ async def _held(
         return False
     if outcome.status != SyncStatus.FAILED or outcome.retryable:
         return False
+    if result.code in brake.NOT_COUNTED:
+        return False
     verdict = await brake.permanent_failure(session, integration, result.code, result.message)
     return verdict == brake.Brake.HELD
 
