@@ -22,6 +22,7 @@ from invoicesync_api.console import session
 from invoicesync_api.console.router import INBOX_DOCUMENTS_SHOWN, PAGE_SIZE
 from invoicesync_api.settings import ApiSettings
 from tests.integration.api.conftest import ADMIN_TOKEN, add_integration, invoice, new_partner
+from tests.integration.api.test_purchase_documents import purchase
 from tests.integration.api.test_sync_runs import booked, deliver
 from tests.support.servers import serve_in_thread
 
@@ -195,6 +196,26 @@ def test_documents_come_in_pages_and_a_foreign_client_is_not_found(api_url: str)
             foreign = page.get(f"/console/clients/{client_id}/documents")
             assert foreign.status_code == 404 and "No such client." in foreign.text
             assert foreign.headers["content-type"].startswith("text/html")
+
+
+def test_purchase_documents_have_their_tab_and_history(
+    api_url: str, partner: httpx.Client, client_id: str
+) -> None:
+    """Every kind the API takes has its tab: the inbox links a failed purchase document
+    to its client's documents of that kind, and its history opens."""
+    created = partner.post("/v1/purchase-invoices", json=purchase(client_id, "AP-7"))
+    assert created.status_code == 201, created.text
+    with signed_in(api_url, key_of(partner)) as page:
+        documents = f"/console/clients/{client_id}/documents"
+        tab = page.get(documents, params={"kind": "purchase_invoice"})
+        assert tab.status_code == 200, tab.text
+        assert numbers_on(tab.text) == ["AP-7"] and "Purchase invoices" in tab.text
+        assert numbers_on(page.get(documents, params={"kind": "invoice"}).text) == []
+        history = page.get(
+            f"/console/documents/{created.json()['id']}/history",
+            params={"kind": "purchase_invoice"},
+        )
+        assert history.status_code == 200, history.text
 
 
 async def test_health_counts_and_the_failed_filter(

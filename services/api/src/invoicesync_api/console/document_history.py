@@ -8,7 +8,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
@@ -21,6 +20,7 @@ from invoicesync_api.db.models import Document, DocumentSync
 from invoicesync_api.deps import SessionDep
 from invoicesync_api.documents import service as document_service
 from invoicesync_shared.db.models import Integration, LedgerEntry
+from invoicesync_shared.events.documents import DocumentKind
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
 
@@ -107,7 +107,7 @@ async def history_page(
     document_id: uuid.UUID,
     viewer: ViewerDep,
     db: SessionDep,
-    kind: Literal["invoice", "credit_note"] = "invoice",
+    kind: DocumentKind = "invoice",
 ) -> Response:
     t = viewer.t
     document = await document_service.get_document(db, document_id, viewer.caller.partner_id, kind)

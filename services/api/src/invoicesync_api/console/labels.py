@@ -11,6 +11,15 @@ from invoicesync_shared.db.models import Integration
 
 SYSTEMS = {"exact": _("Exact Online"), "lexware": _("Lexware Office"), "yuki": _("Yuki")}
 
+# the documents page's tabs, one per kind the API takes, in this order
+KINDS = {
+    "invoice": _("Invoices"),
+    "credit_note": _("Credit notes"),
+    "purchase_invoice": _("Purchase invoices"),
+    "purchase_credit_note": _("Purchase credit notes"),
+    "receipt": _("Receipts"),
+}
+
 LABELS: dict[str, str] = {
     # integration health (console.health)
     "active": _("Active"),

@@ -33,6 +33,7 @@ from invoicesync_api.console.i18n import ENDONYMS, Translator, remember, transla
 from invoicesync_api.console.labels import (
     COUNT_LABELS,
     INTEGRATION_LABELS,
+    KINDS,
     LABELS,
     PAYMENT_LABELS,
     SYSTEMS,
@@ -57,6 +58,7 @@ from invoicesync_api.sync import repository as sync_runs
 from invoicesync_api.sync import service as sync_service
 from invoicesync_api.sync.schemas import SyncRunIn
 from invoicesync_shared.db.models import Integration
+from invoicesync_shared.events.documents import DocumentKind
 from invoicesync_shared.states import SyncStatus
 
 PAGE_SIZE = 25
@@ -343,7 +345,7 @@ def _blank_is_none(value: object) -> object:
     return None if value == "" else value
 
 
-Kind = Literal["invoice", "credit_note"]
+Kind = DocumentKind
 
 
 @router.get("/clients/{client_id}/documents", response_class=HTMLResponse)
@@ -405,6 +407,7 @@ async def documents_page(
         columns=[(i, names[i.id]) for i in columns],
         items=items,
         kind=kind,
+        kinds=KINDS,
         show=show,
         filter=query,
         systems=SYSTEMS,
