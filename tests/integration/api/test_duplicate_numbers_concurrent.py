@@ -8,10 +8,11 @@ import asyncio
 import uuid
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import DocumentSync
+from invoicesync_api.sync import repository
 from invoicesync_api.sync.results import apply
 from tests.integration.api.conftest import add_integration, invoice
 from tests.integration.api.test_sync_runs import booked
@@ -46,3 +47,63 @@ async def test_the_same_number_given_twice_at_once_flags_both_documents(
         )
         flagged = {document_id: duplicate_of for document_id, duplicate_of in rows}
     assert flagged == {uuid.UUID(first): uuid.UUID(second), uuid.UUID(second): uuid.UUID(first)}
+
+
+async def test_a_holder_answered_again_while_its_number_goes_to_another_does_not_deadlock(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The number's lock is taken before any sync state's row lock. Otherwise the holder's
+    answer (its own row locked, then waiting for the number) and a newcomer's (the number
+    held, then locking the holder as a holder) wait for each other."""
+    integration = await add_integration(sessionmaker, client_id)
+    holder, newcomer = (
+        partner.post("/v1/invoices", json=invoice(client_id, number=n)).json()["id"]
+        for n in ("HELD-1", "HELD-2")
+    )
+    async with sessionmaker.begin() as session:
+        await apply(session, booked(holder, integration, None, "26900011"))
+
+    async def answer(document_id: str) -> None:
+        async with sessionmaker.begin() as session:
+            await apply(session, booked(document_id, integration, None, "26900011"))
+
+    # The number's lock held here, so both answers queue behind it in a known order: the
+    # newcomer first (it takes the number first), then the holder's answer re-emitted.
+    key = repository.number_key(integration, "26900011")
+    async with sessionmaker.begin() as blocker:
+        await blocker.execute(
+            select(func.pg_advisory_xact_lock(repository.DUPLICATE_LOCK_SPACE, func.hashtext(key)))
+        )
+        first = asyncio.create_task(answer(newcomer))
+        await until_waiting_for_numbers(sessionmaker, 1)
+        second = asyncio.create_task(answer(holder))
+        await until_waiting_for_numbers(sessionmaker, 2)
+    await asyncio.wait_for(asyncio.gather(first, second), BOUND)
+
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(DocumentSync.document_id, DocumentSync.duplicate_of).where(
+                DocumentSync.integration_id == integration
+            )
+        )
+        flagged = {document_id: duplicate_of for document_id, duplicate_of in rows}
+    assert flagged == {
+        uuid.UUID(newcomer): uuid.UUID(holder),
+        uuid.UUID(holder): uuid.UUID(newcomer),
+    }
+
+
+async def until_waiting_for_numbers(
+    sessionmaker: async_sessionmaker[AsyncSession], count: int
+) -> None:
+    """Return once ``count`` transactions of this database wait for an advisory lock."""
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event_type = 'Lock' AND wait_event = 'advisory'"
+    )
+    async with asyncio.timeout(BOUND):
+        while True:
+            async with sessionmaker() as watcher:  # a new snapshot of the activity
+                if await watcher.scalar(waiting) >= count:
+                    return
+            await asyncio.sleep(0.01)  # polling a condition, not waiting out a race
