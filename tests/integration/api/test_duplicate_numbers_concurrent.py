@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from invoicesync_api.db.models import DocumentSync
+from invoicesync_api.db.models import DocumentSync, Notification
 from invoicesync_api.sync import repository
 from invoicesync_api.sync.results import apply
 from tests.integration.api.conftest import add_integration, invoice
@@ -75,9 +75,9 @@ async def test_a_holder_answered_again_while_its_number_goes_to_another_does_not
             select(func.pg_advisory_xact_lock(repository.DUPLICATE_LOCK_SPACE, func.hashtext(key)))
         )
         first = asyncio.create_task(answer(newcomer))
-        await until_waiting_for_numbers(sessionmaker, 1)
+        await until_waiting(sessionmaker, 1)
         second = asyncio.create_task(answer(holder))
-        await until_waiting_for_numbers(sessionmaker, 2)
+        await until_waiting(sessionmaker, 2)
     await asyncio.wait_for(asyncio.gather(first, second), BOUND)
 
     async with sessionmaker() as session:
@@ -93,13 +93,57 @@ async def test_a_holder_answered_again_while_its_number_goes_to_another_does_not
     }
 
 
-async def until_waiting_for_numbers(
-    sessionmaker: async_sessionmaker[AsyncSession], count: int
+async def test_the_number_given_to_two_at_once_while_a_third_holds_it_flags_all_three(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    """Return once ``count`` transactions of this database wait for an advisory lock."""
+    """The first newcomer holds the number's lock and waits for the holder's row (held
+    here); the second waits for the number, holding no row, and looks once the first
+    has committed: it finds both others."""
+    integration = await add_integration(sessionmaker, client_id)
+    holder, first, second = (
+        partner.post("/v1/invoices", json=invoice(client_id, number=n)).json()["id"]
+        for n in ("THIRD-1", "THIRD-2", "THIRD-3")
+    )
+    async with sessionmaker.begin() as session:
+        await apply(session, booked(holder, integration, None, "26900013"))
+
+    async def answer(document_id: str) -> None:
+        async with sessionmaker.begin() as session:
+            await apply(session, booked(document_id, integration, None, "26900013"))
+
+    async with sessionmaker.begin() as blocker:  # the holder's row, locked
+        await repository.lock_sync_state(blocker, uuid.UUID(holder), integration)
+        racing = [asyncio.create_task(answer(first))]
+        await until_waiting(sessionmaker, 1)
+        racing.append(asyncio.create_task(answer(second)))
+        await until_waiting(sessionmaker, 2)
+    await asyncio.wait_for(asyncio.gather(*racing), BOUND)
+
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(DocumentSync.document_id, DocumentSync.duplicate_of).where(
+                DocumentSync.integration_id == integration
+            )
+        )
+        flagged = {document_id: duplicate_of for document_id, duplicate_of in rows}
+        notices = await session.scalars(
+            select(Notification.counts).where(
+                Notification.client_id == uuid.UUID(client_id),
+                Notification.kind == "duplicate_booking_number",
+            )
+        )
+        named = sorted(counts["documents"] for counts in notices)
+    ids = {uuid.UUID(d) for d in (holder, first, second)}
+    assert all(flagged[d] in ids - {d} for d in ids), flagged
+    assert flagged[uuid.UUID(holder)] == uuid.UUID(first)
+    assert named == [2, 3]  # the second's notice names all three
+
+
+async def until_waiting(sessionmaker: async_sessionmaker[AsyncSession], count: int) -> None:
+    """Return once ``count`` transactions of this database wait for a lock."""
     waiting = text(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-        "AND wait_event_type = 'Lock' AND wait_event = 'advisory'"
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
     )
     async with asyncio.timeout(BOUND):
         while True:

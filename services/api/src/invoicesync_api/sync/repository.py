@@ -191,7 +191,12 @@ async def lock_answered(
 ) -> tuple[DocumentSync, Document, Integration] | None:
     """The sync state an answer is for, row-locked, with its document and integration:
     one statement (the result consumer's read, per result). ``number``: a ``number_key``
-    to lock too, until commit, in the same statement (see ``number_holders``)."""
+    to lock too, until commit, in the same statement (see ``number_holders``).
+
+    The number's lock comes before the row's: the function is evaluated in the join's
+    projection, below the plan's LockRows (EXPLAIN VERBOSE), so an answer waiting for a
+    number holds no sync state meanwhile. Locking the row first would let a holder's
+    answer and a newcomer's wait for each other (test_duplicate_numbers_concurrent)."""
     query = (
         select(DocumentSync, Document, Integration)
         .join(Document, Document.id == DocumentSync.document_id)
