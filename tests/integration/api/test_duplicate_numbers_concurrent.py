@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from invoicesync_api.db.models import DocumentSync, Notification
+from invoicesync_api.db.models import Document, DocumentSync, Notification
 from invoicesync_api.sync import repository
 from invoicesync_api.sync.results import apply
 from tests.integration.api.conftest import add_integration, invoice
@@ -137,6 +137,54 @@ async def test_the_number_given_to_two_at_once_while_a_third_holds_it_flags_all_
     assert all(flagged[d] in ids - {d} for d in ids), flagged
     assert flagged[uuid.UUID(holder)] == uuid.UUID(first)
     assert named == [2, 3]  # the second's notice names all three
+
+
+async def test_a_run_naming_a_holder_and_a_newcomer_being_answered_does_not_deadlock(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A run locks its documents' sync states in document order; the newcomer's answer
+    locks its state and the holder's in that order too. Otherwise (its own first) the
+    run, holding the holder and waiting for the newcomer, and the answer wait in a
+    circle, and the run fails as busy."""
+    integration = await add_integration(sessionmaker, client_id)
+    holder, newcomer = sorted(  # the run locks the holder first
+        partner.post("/v1/invoices", json=invoice(client_id, number=n)).json()["id"]
+        for n in ("ORDER-1", "ORDER-2")
+    )
+    async with sessionmaker.begin() as session:
+        await apply(session, booked(holder, integration, None, "26900017"))
+
+    async def answer() -> None:
+        async with sessionmaker.begin() as session:
+            await apply(session, booked(newcomer, integration, None, "26900017"))
+
+    # The newcomer's document row held here: its answer stops at its document's UPDATE
+    # (its states locked by then), while the run starts and locks the states it can.
+    async with sessionmaker.begin() as blocker:
+        await blocker.scalar(
+            select(Document.id).where(Document.id == uuid.UUID(newcomer)).with_for_update()
+        )
+        racing = asyncio.create_task(answer())
+        await until_waiting(sessionmaker, 1)
+        body = {"document_ids": [holder, newcomer]}
+        run = asyncio.create_task(asyncio.to_thread(partner.post, "/v1/sync-runs", json=body))
+        await until_waiting(sessionmaker, 2)
+    await asyncio.wait_for(racing, BOUND)
+    started = await asyncio.wait_for(run, BOUND)
+
+    assert started.status_code == 202, started.text
+    assert started.json()["totals"]["documents_synced"] == 2  # the answer waited for
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(DocumentSync.document_id, DocumentSync.duplicate_of).where(
+                DocumentSync.integration_id == integration
+            )
+        )
+        flagged = {document_id: duplicate_of for document_id, duplicate_of in rows}
+    assert flagged == {
+        uuid.UUID(newcomer): uuid.UUID(holder),
+        uuid.UUID(holder): uuid.UUID(newcomer),
+    }
 
 
 async def until_waiting(sessionmaker: async_sessionmaker[AsyncSession], count: int) -> None:
