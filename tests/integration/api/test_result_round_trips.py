@@ -47,8 +47,9 @@ async def test_a_booking_result_is_applied_in_few_round_trips_and_a_replay_in_fe
         await applier.handle(result)
 
     # BEGIN, the inbox row, the sync state with its document and integration and the
-    # number's lock (one read), the document's and the state's UPDATEs, the number's
-    # other holders, the webhook deliveries (one INSERT ... SELECT), COMMIT: 8 (was 12).
+    # number's lock (one read), the state and the number's other holders locked (one
+    # statement), the document's and the state's UPDATEs, the webhook deliveries (one
+    # INSERT ... SELECT), COMMIT: 8 (was 12).
     assert first.total <= 8, first.statements
     # A replay: BEGIN, the inbox row already there, COMMIT.
     assert replay.total <= 3, replay.statements

@@ -5,6 +5,7 @@ documents, and told to the partner."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,12 +15,14 @@ from invoicesync_shared.db.models import Integration
 
 
 async def flag_if_duplicate(
-    session: AsyncSession, state: DocumentSync, integration: Integration
+    session: AsyncSession,
+    state: DocumentSync,
+    integration: Integration,
+    holders: Sequence[DocumentSync],
 ) -> bool:
-    """Flag ``state`` and every other document of the integration holding its number
-    (found under the lock on the number, which the caller took with the state:
-    ``repository.lock_answered``, ``repository.number_holders``)."""
-    holders = await repository.number_holders(session, state)
+    """Flag ``state`` and ``holders``, every other document of the integration holding
+    its number (found and locked under the number's lock with the state:
+    ``repository.lock_answered``)."""
     if not holders:
         return False
     state.duplicate_of = holders[0].document_id

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, distinct, func, select
+from sqlalchemy import Table, distinct, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -187,11 +187,21 @@ async def lock_answered(
     document_id: uuid.UUID,
     integration_id: uuid.UUID,
     *,
-    number: str | None = None,
-) -> tuple[DocumentSync, Document, Integration] | None:
+    booking_number: str | None = None,
+) -> tuple[DocumentSync, Document, Integration, Sequence[DocumentSync]] | None:
     """The sync state an answer is for, row-locked, with its document and integration:
-    one statement (the result consumer's read, per result). ``number``: a ``number_key``
-    to lock too, until commit, in the same statement (see ``number_holders``)."""
+    one statement (the result consumer's read, per result).
+
+    With ``booking_number`` (a booking result), also the other sync states of the
+    integration holding that number, locked too; two statements. The number's lock
+    (``number_key``) comes first, in the read: it is evaluated in the join's projection,
+    below the plan's LockRows, and the read locks no row then. Then the state and the
+    holders are locked together in document order, the order a sync run locks them
+    (``settled_pairs``): locking the state first and its holders after would let a run
+    naming both, or a holder's own answer, wait in a circle with this one
+    (test_duplicate_numbers_concurrent). Two documents given one number at once: the
+    second looks after the first committed, as this statement's snapshot is taken once
+    the number's lock is held."""
     query = (
         select(DocumentSync, Document, Integration)
         .join(Document, Document.id == DocumentSync.document_id)
@@ -200,33 +210,33 @@ async def lock_answered(
             DocumentSync.document_id == document_id,
             DocumentSync.integration_id == integration_id,
         )
-        .with_for_update(of=DocumentSync)
     )
-    if number is not None:
-        lock = func.pg_advisory_xact_lock(DUPLICATE_LOCK_SPACE, func.hashtext(number))
-        query = query.add_columns(lock)
-    row = (await session.execute(query)).first()
-    return None if row is None else (row[0], row[1], row[2])
-
-
-async def number_holders(session: AsyncSession, state: DocumentSync) -> Sequence[DocumentSync]:
-    """The other sync states of the integration holding ``state``'s booking number, locked.
-
-    Results are applied concurrently: two documents given the same number at once would
-    each look before the other committed and neither be flagged. The lock on (integration,
-    number) until commit, taken by ``lock_answered`` (``number_key``) before this
-    statement, makes the second look after the first is stored: this statement's snapshot
-    is taken once the lock is held, so it sees the first's committed number."""
-    rows = await session.scalars(
+    if booking_number is None:
+        row = (await session.execute(query.with_for_update(of=DocumentSync))).first()
+        return None if row is None else (row[0], row[1], row[2], ())
+    key = number_key(integration_id, booking_number)
+    lock = func.pg_advisory_xact_lock(DUPLICATE_LOCK_SPACE, func.hashtext(key))
+    row = (await session.execute(query.add_columns(lock))).first()
+    if row is None:
+        return None
+    locked = await session.scalars(
         select(DocumentSync)
         .where(
-            DocumentSync.integration_id == state.integration_id,
-            DocumentSync.booking_number == state.booking_number,
-            DocumentSync.document_id != state.document_id,
+            DocumentSync.integration_id == integration_id,
+            or_(
+                DocumentSync.document_id == document_id,
+                DocumentSync.booking_number == booking_number,
+            ),
         )
+        .order_by(DocumentSync.document_id)
         .with_for_update()
+        .execution_options(populate_existing=True)  # the state as locked, not as read
     )
-    return rows.all()
+    rows = locked.all()
+    state = row[0]
+    if state not in rows:  # gone meanwhile
+        return None
+    return state, row[1], row[2], [s for s in rows if s is not state]
 
 
 async def list_dead_letters(

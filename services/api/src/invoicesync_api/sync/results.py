@@ -105,19 +105,15 @@ async def apply(session: AsyncSession, result: SyncResult) -> brake.Step | None:
     if isinstance(result, SyncFailed) and not result.retryable:
         # The brake counts it on the integration row: held first, in a sync run's order.
         await integrations.hold_for_counting(session, result.integration_id)
-    # A number is locked with its state: its holders are looked up under that lock.
-    number = (
-        repository.number_key(result.integration_id, result.booking_number)
-        if isinstance(result, BookingAssigned)
-        else None
-    )
+    # A number is locked before its state, its holders with the state (lock_answered).
+    number = result.booking_number if isinstance(result, BookingAssigned) else None
     answered = await repository.lock_answered(
-        session, result.document_id, result.integration_id, number=number
+        session, result.document_id, result.integration_id, booking_number=number
     )
     if answered is None or answered[0].generation != result.generation:
         log.info("stale or unknown sync result", document_id=str(result.document_id))
         return None
-    state, document, integration = answered
+    state, document, integration, holders = answered
     if not isinstance(result, BookingAssigned | DocumentSent | SyncFailed):
         await _apply_aside(session, result, state, integration, document)
         return None
@@ -148,7 +144,7 @@ async def apply(session: AsyncSession, result: SyncResult) -> brake.Step | None:
         document.has_booking_number = document.has_booking_number or bool(result.booking_number)
         state.remote_id, state.sent_at = result.remote_id, result.sent_at
         _clear_error(state)
-        await flag_if_duplicate(session, state, integration)
+        await flag_if_duplicate(session, state, integration, holders)
     elif isinstance(result, DocumentSent):
         state.remote_id, state.sent_at = result.remote_id, result.sent_at
         _clear_error(state)
