@@ -22,12 +22,13 @@ from tests.e2e.conftest import (
     wait_for,
 )
 from tests.support.processes import Stack
+from tests.support.reads import read_json
 
 PERIOD = {"from": "2026-11-01", "to": "2026-11-30"}
 
 
 def _sync(partner: httpx.Client, invoice_id: str) -> dict[str, Any]:
-    (state,) = partner.get(f"/v1/invoices/{invoice_id}").json()["sync"]
+    (state,) = read_json(partner, f"/v1/invoices/{invoice_id}")["sync"]
     return dict(state)
 
 

@@ -16,6 +16,7 @@ import httpx
 from tests.e2e.conftest import wait_for
 from tests.support.integrations import ConnectedClient, connect, invoice_body, new_client
 from tests.support.processes import Stack
+from tests.support.reads import read_json
 
 CONNECTORS = ("lexware",)
 STACK_ENV = {
@@ -27,7 +28,7 @@ NUMBERS = ("R-1", "R-2", "R-3", "R-4", "R-5")
 
 
 def _sync(partner: httpx.Client, invoice_id: str) -> dict[str, Any]:
-    (state,) = partner.get(f"/v1/invoices/{invoice_id}").json()["sync"]
+    (state,) = read_json(partner, f"/v1/invoices/{invoice_id}")["sync"]
     return dict(state)
 
 
@@ -83,7 +84,7 @@ def _reconcile(partner: httpx.Client, integration_id: str) -> dict[str, Any]:
     url = f"/v1/integrations/{integration_id}/reconciliations/{started.json()['id']}"
 
     def over() -> dict[str, Any] | None:
-        body: dict[str, Any] = partner.get(url).json()
+        body = read_json(partner, url)
         return body if body["status"] != "running" else None
 
     done = wait_for(over, 60)
