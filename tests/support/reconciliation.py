@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from tests.e2e.conftest import wait_for
+from tests.support.reads import read_json
 
 PERIOD = {"from": "2026-11-01", "to": "2026-11-30"}
 # Every list of differences a report has; a clean report has each of them empty.
@@ -24,9 +25,7 @@ DIFFERENCES = (
 
 
 def sync_of(partner: httpx.Client, invoice_id: str) -> dict[str, Any]:
-    answer = partner.get(f"/v1/invoices/{invoice_id}")
-    assert answer.status_code == 200, answer.text
-    (state,) = answer.json()["sync"]
+    (state,) = read_json(partner, f"/v1/invoices/{invoice_id}")["sync"]
     return dict(state)
 
 
@@ -47,7 +46,7 @@ def reconcile(
     url = f"/v1/integrations/{integration_id}/reconciliations/{started.json()['id']}"
 
     def over() -> dict[str, Any] | None:
-        body: dict[str, Any] = partner.get(url).json()
+        body: dict[str, Any] = read_json(partner, url)
         return body if body["status"] != "running" else None
 
     done = wait_for(over, 60)
