@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from invoicesync_api.errors.exceptions import (
@@ -35,6 +36,11 @@ MET_ANOTHER_CHANGE = frozenset({"40P01", "40001", "55P03"})
 MET_ANOTHER_CHANGE_DETAIL = N_(
     "The request met another change of the same data at the same moment; nothing was "
     "written. Try again."
+)
+# Every pooled connection stayed taken for the pool's whole wait: a load peak, not a fault.
+POOL_EXHAUSTED_DETAIL = N_(
+    "The service is too busy to answer this request now. Try again in a moment; a request "
+    "sent again with the same Idempotency-Key is answered once."
 )
 # Starlette's details of the answers it gives itself (the status phrase), catalogued.
 STARLETTE_DETAILS = (N_("Not Found"), N_("Method Not Allowed"))
@@ -93,6 +99,8 @@ def install_error_handlers(app: FastAPI) -> None:
             N_("Unstorable text"),
             N_("The request contains characters that cannot be stored (e.g. NUL)."),
         )
+
+    app.add_exception_handler(PoolTimeout, _pool_exhausted)
 
     @app.exception_handler(IntegrityError)
     async def integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
@@ -186,3 +194,10 @@ def _translated(language: str, error: dict[str, Any]) -> dict[str, Any]:
     not shown)."""
     fields = {k: v for k, v in error.items() if k != "params"}
     return {**fields, "message": render(language, str(error["message"]), error.get("params"))}
+
+
+async def _pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("no database connection free in time", path=request.url.path)
+    response = _problem(request, 503, "busy", N_("Busy"), POOL_EXHAUSTED_DETAIL)
+    response.headers["Retry-After"] = "1"
+    return response
