@@ -28,11 +28,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import statistics
+import subprocess
+import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import psutil
@@ -88,6 +93,10 @@ SANDBOX = {
 API = {"INVOICESYNC_DATABASE_POOL_SIZE": "5"}
 EXACT_API = "/exact/api/v1/"
 LEXWARE_API = "/lexware/v1/"
+# Set to a folder: py-spy samples every process of the stack through the measured minute
+# and writes its collapsed stacks there (``<replicas>-<process>.txt``, CPU only).
+PROFILE_VARIABLE = "BENCH_FLEET_PROFILE"
+PROFILE_RATE = 50  # samples per second and process (py-spy --nonblocking: no pauses)
 
 
 @dataclass
@@ -107,6 +116,8 @@ class Phase:
     machine_busy: float  # cores of the whole machine busy in the window
     out_of_order: int
     checked: int
+    sampled_until: float  # epoch seconds: the end of the block whose CPU was sampled
+    relayed: int  # documents queued (and relayed by the API) while the CPU was sampled
 
 
 async def run(options: Options) -> list[Figure]:
@@ -132,13 +143,19 @@ async def run(options: Options) -> list[Figure]:
         progress(NAME, "both stacks ready")
         fleets = await asyncio.gather(_set_up(one), _set_up(two))
         progress(NAME, f"{DIVISIONS} divisions and {ORGANISATIONS} organisations on each stack")
-        for replicas, (running, database_url, fleet) in enumerate(
-            [(one, one_db, fleets[0]), (two, two_db, fleets[1])], start=1
+        for replicas, (running, database_url, bootstrap, fleet) in enumerate(
+            [(one, one_db, one_bus, fleets[0]), (two, two_db, two_bus, fleets[1])], start=1
         ):
             await _warm_up(running, database_url, fleet)
             progress(NAME, f"warm-up documents booked ({replicas} replica(s))")
-            phases.append(await _phase(replicas, running, database_url, fleet))
-            progress(NAME, f"{MINUTES} minute(s) measured with {replicas} replica(s)")
+            phase = await _phase(replicas, running, database_url, bootstrap, fleet)
+            phases.append(phase)
+            cpu = _per_document(f"{replicas}", phase)
+            progress(
+                NAME,
+                f"{MINUTES} minute(s) measured with {replicas} replica(s): "
+                f"{cpu.value} ms of CPU per document ({cpu.reference}); {cpu.note}",
+            )
             if replicas == 1:  # its processes stay out of the 2-replica phase
                 for name in list(running.processes):
                     running.kill(name)
@@ -275,14 +292,19 @@ async def _write_backlog(database_url: str, fleet: Fleet) -> int:
 # A phase
 
 
-async def _phase(replicas: int, running: Stack, database_url: str, fleet: Fleet) -> Phase:
+async def _phase(
+    replicas: int, running: Stack, database_url: str, bootstrap: str, fleet: Fleet
+) -> Phase:
     async with httpx.AsyncClient(timeout=60) as http:
         await http.put(
             f"{running.sandbox_url}/_sandbox/exact/limits", json={"reset_counters": True}
         )
         await clear_sandbox_calls(http, running)
-        sampler = Sampler.of(running)
-        with sampler.loaded() as usage:
+        pids = {name: p.pid for name, p in running.processes.items()}
+        pids.update(_broker(bootstrap))
+        sampler = Sampler(pids)
+        backends = _Backends(database_url)
+        with sampler.loaded() as usage, backends.sampled(usage):
             written = await _write_backlog(database_url, fleet)
             progress(NAME, f"{written} documents queued in SQL ({replicas} replica(s))")
             first = await wait_until(
@@ -291,11 +313,96 @@ async def _phase(replicas: int, running: Stack, database_url: str, fleet: Fleet)
             # Wait out the window in the sampled block, with the machine's CPU alongside.
             psutil.cpu_percent()  # the machine's busy share from here
             end = first + 60 * MINUTES + 2
-            await asyncio.sleep(max(0.0, end - time.time()))
+            with _profiled(pids, replicas, end - time.time()):
+                await asyncio.sleep(max(0.0, end - time.time()))
             machine_busy = psutil.cpu_percent() / 100 * (psutil.cpu_count() or 1)
+            sampled_until = time.time()
         calls = await sandbox_calls(http, running, "/")
     checked, out_of_order = await _order(database_url)
-    return Phase(replicas, calls, usage, machine_busy, out_of_order, checked)
+    return Phase(
+        replicas, calls, usage, machine_busy, out_of_order, checked, sampled_until, written
+    )
+
+
+def _broker(bootstrap: str) -> dict[str, int]:
+    """The broker's process (its command line names its port), to count its CPU too."""
+    port = bootstrap.rsplit(":", 1)[1]
+    for proc in psutil.process_iter(["cmdline"]):
+        if any(port in part for part in proc.info["cmdline"] or ()) and proc.pid != os.getpid():
+            return {"broker": proc.pid}
+    return {}
+
+
+class _Backends:
+    """CPU seconds of the PostgreSQL backends serving one database (the pools' connections
+    live through the phase; one that starts inside it counts from zero)."""
+
+    def __init__(self, database_url: str) -> None:
+        self._name = database_url.rsplit("/", 1)[1].split("?")[0]
+
+    def _cpu(self) -> dict[int, float]:
+        seconds = {}
+        for proc in psutil.process_iter(["cmdline"]):
+            cmdline = " ".join(proc.info["cmdline"] or ())
+            if cmdline.startswith("postgres:") and f" {self._name} " in cmdline:
+                with contextlib.suppress(psutil.Error):
+                    times = proc.cpu_times()
+                    seconds[proc.pid] = times.user + times.system
+        return seconds
+
+    @contextlib.contextmanager
+    def sampled(self, usage: ProcessUsage) -> Iterator[None]:
+        start = self._cpu()
+        try:
+            yield
+        finally:
+            end = self._cpu()
+            usage.cpu_seconds["postgresql"] = sum(
+                cpu - start.get(pid, 0.0) for pid, cpu in end.items()
+            )
+
+
+@contextlib.contextmanager
+def _profiled(pids: dict[str, int], replicas: int, seconds: float) -> Iterator[None]:
+    """py-spy on every Python process for ``seconds`` when ``BENCH_FLEET_PROFILE`` names a
+    folder (collapsed stacks, one file per process); nothing otherwise."""
+    folder = os.environ.get(PROFILE_VARIABLE)
+    if not folder:
+        yield
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    spy = Path(sys.executable).with_name("py-spy")
+    recorders = [
+        subprocess.Popen(
+            [
+                str(spy),
+                "record",
+                "--nonblocking",
+                "--format",
+                "raw",
+                "--rate",
+                str(PROFILE_RATE),
+                "--duration",
+                str(max(1, int(seconds))),
+                "--pid",
+                str(pid),
+                "--output",
+                f"{folder}/{replicas}-{name}.txt",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in pids.items()
+        if name != "broker"
+    ]
+    try:
+        yield
+    finally:
+        for recorder in recorders:
+            try:
+                recorder.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                recorder.kill()
 
 
 async def _first_document(http: httpx.AsyncClient, running: Stack) -> float | None:
@@ -378,6 +485,7 @@ def _figures(phase: Phase) -> list[Figure]:
             note=f"{exact} Exact and {len(inside) - exact} Lexware documents in "
             f"{span:.0f} s; {cpu}",
         ),
+        _per_document(tag, phase),
         Figure(NAME, f"429s, {tag}", limited, target="0", passed=limited == 0),
         Figure(
             NAME,
@@ -397,6 +505,38 @@ def _figures(phase: Phase) -> list[Figure]:
             passed=phase.out_of_order == 0 and phase.checked > 0,
         ),
     ]
+
+
+_NOT_PRODUCT = ("sandbox", "broker", "postgresql")
+
+
+def _per_document(tag: str, phase: Phase) -> Figure:
+    """CPU milliseconds per booked document of each process kind (replicas summed) over the
+    sampled block, for the capacity model: a connector's per document of its own system,
+    the others' per document of either. The API also relays the whole backlog in the
+    block (it is queued at its start), so its figure is an upper bound."""
+    kinds: defaultdict[str, float] = defaultdict(float)
+    for name, seconds in phase.usage.cpu_seconds.items():
+        kinds[name.split("-")[0]] += seconds
+    booked = [c for c in phase.calls if _document_call(c) and c.at <= phase.sampled_until]
+    exact = sum(1 for c in booked if c.path.startswith(EXACT_API))
+    handled = {"exact": exact, "lexware": len(booked) - exact}
+    per = {
+        kind: 1000 * seconds / max(handled.get(kind, len(booked)), 1)
+        for kind, seconds in kinds.items()
+    }
+    product = sum(s for kind, s in kinds.items() if kind not in _NOT_PRODUCT)
+    listed = ", ".join(f"{kind} {ms:.1f}" for kind, ms in sorted(per.items()))
+    return Figure(
+        NAME,
+        f"CPU per document (API + connectors), {tag}",
+        round(1000 * product / max(len(booked), 1), 1),
+        "ms",
+        reference=f"{len(booked)} booked ({exact} Exact), {phase.relayed} relayed in "
+        f"{phase.usage.wall_seconds:.0f} s",
+        note=f"ms per booked document: {listed} (exact, lexware: per document of their "
+        "system; sandbox, broker, PostgreSQL: not product)",
+    )
 
 
 def _shares(documents: list[Call], span: float) -> dict[str, float]:

@@ -8,9 +8,10 @@ import asyncio
 import itertools
 import uuid
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from invoicesync_shared.connectors.pacing import PostgresPacer
+from tests.support.round_trips import counting
 
 
 async def test_two_replicas_get_slots_one_interval_apart(
@@ -32,3 +33,17 @@ async def test_scopes_do_not_wait_for_each_other(
     pacer = PostgresPacer(sessionmaker, system="test", rate=1.0)
     slots = await asyncio.gather(*(pacer.reserve(str(uuid.uuid4())) for _ in range(5)))
     assert [delay for _, delay in slots] == [0.0] * 5
+
+
+async def test_a_reservation_is_one_round_trip(
+    sessionmaker: async_sessionmaker[AsyncSession], engine: AsyncEngine
+) -> None:
+    """One upsert standing alone (atomic by itself): no BEGIN and COMMIT around it, once
+    per request to the system."""
+    pacer = PostgresPacer(sessionmaker, system="test", rate=5.0)
+    scope = str(uuid.uuid4())
+    with counting(engine) as trips:
+        first = await pacer.reserve(scope)
+        second = await pacer.reserve(scope)
+    assert trips.total == 2, trips.statements
+    assert second[0] - first[0] >= 0.2 - 1e-6  # still one interval apart

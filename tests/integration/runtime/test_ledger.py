@@ -266,3 +266,24 @@ async def test_an_outcome_is_recorded_in_two_round_trips_and_only_under_the_live
     assert entry.lease_expires_at is None and entry.sent_at is not None
     gone = await entries.ledger.find(*entries.keys[1])
     assert gone is not None and gone.booking_number is None and gone.result_event is None
+
+
+async def test_a_sync_request_reads_its_entry_and_integration_in_one_round_trip(
+    sessionmaker: async_sessionmaker[AsyncSession], engine: AsyncEngine
+) -> None:
+    """The two reads every sync request starts with are one statement: the entry (or
+    none yet) and its integration, as ``find`` and a read of the integration give them."""
+    entries = await _entries(sessionmaker, 2)
+    claimed, fresh = entries.keys
+    await _claim(entries.ledger, claimed)
+
+    with counting(engine) as trips:
+        entry, integration = await entries.ledger.find_with_integration(*claimed)
+    none_yet, same = await entries.ledger.find_with_integration(*fresh)
+
+    assert trips.total == 1, trips.statements
+    assert integration is not None and integration.id == entries.integration.id
+    assert entry is not None and (entry.integration_id, entry.document_id) == claimed[:2]
+    found = await entries.ledger.find(*claimed)
+    assert found is not None and (entry.attempts, entry.state) == (found.attempts, found.state)
+    assert none_yet is None and same is not None and same.id == entries.integration.id

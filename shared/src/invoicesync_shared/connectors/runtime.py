@@ -218,14 +218,13 @@ class ConnectorRuntime(Generic[S]):
         )
         # The ledger first: a document already booked is reported booked, whatever has
         # happened to the integration since (a settled outcome is never turned "failed").
-        entry = await self._ledger.find(
+        entry, integration = await self._ledger.find_with_integration(
             job.target.integration_id, job.document.id, job.target.generation
         )
         if _already_done(entry, job):
             assert entry is not None
             await self._report_done(job, entry)
             return
-        integration = await self._integration(job.target.integration_id)
         if integration is None or integration.status == IntegrationStatus.DEACTIVATED:
             bound.info("integration gone or deactivated; skipped")
             return

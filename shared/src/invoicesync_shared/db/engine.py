@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -40,14 +41,25 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+_STANDALONE: weakref.WeakKeyDictionary[
+    async_sessionmaker[AsyncSession], async_sessionmaker[AsyncSession]
+] = weakref.WeakKeyDictionary()
+
+
 def standalone(sessionmaker: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
     """Sessions on the same pool whose statements each stand alone (AUTOCOMMIT): for a
     single read, or a single write that needs no transaction around it. One round trip
-    instead of three (no BEGIN, no COMMIT or ROLLBACK)."""
-    engine: AsyncEngine = sessionmaker.kw["bind"]
-    return async_sessionmaker(
-        engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
-    )
+    instead of three (no BEGIN, no COMMIT or ROLLBACK). One per ``sessionmaker``, made
+    once: some callers are built per document (``CustomerLinks``), and a new option
+    engine each time costs more than the read it serves."""
+    made = _STANDALONE.get(sessionmaker)
+    if made is None:
+        engine: AsyncEngine = sessionmaker.kw["bind"]
+        made = async_sessionmaker(
+            engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+        )
+        _STANDALONE[sessionmaker] = made
+    return made
 
 
 @contextlib.asynccontextmanager

@@ -5,12 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import cast
 
 from sqlalchemy import (
     DateTime,
     Float,
     String,
+    Table,
+    Text,
+    bindparam,
     delete,
     func,
     insert,
@@ -20,9 +23,11 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.dml import Insert
 
 from invoicesync_api import pagination
 from invoicesync_api.errors.exceptions import NotFound
@@ -77,31 +82,24 @@ async def list_endpoints(session: AsyncSession, partner_id: uuid.UUID) -> Sequen
     return rows.all()
 
 
-async def queue_for_subscribed(
-    session: AsyncSession,
-    partner_id: uuid.UUID,
-    event_type: str,
-    event_id: str,
-    payload: dict[str, Any],
-    due: datetime,
-) -> int:
-    """A pending delivery of ``payload`` for each of the partner's enabled endpoints that
-    asked for ``event_type`` (or for everything), in one statement (no read of the
-    endpoints first); returns how many were queued."""
+def _queue_statement() -> Insert:
+    """``queue_for_subscribed``'s statement, built once: on the table (Core, no ORM
+    bulk-insert bookkeeping), its values bound per call."""
+    table = cast(Table, WebhookDelivery.__table__)
     subscribed = select(
         func.gen_random_uuid(),
         WebhookEndpoint.id,
-        literal(event_id, String),
-        literal(event_type, String),
-        literal(payload, JSONB),
+        bindparam("event_id", type_=String),
+        bindparam("event_type", type_=String),
+        sql_cast(bindparam("payload", type_=Text), JSONB),  # the JSON text, parsed once
         literal(PENDING, String),
         literal(0),
-        literal(due, DateTime(timezone=True)),
+        bindparam("due", type_=DateTime(timezone=True)),
     ).where(
-        WebhookEndpoint.partner_id == partner_id,
+        WebhookEndpoint.partner_id == bindparam("partner_id"),
         WebhookEndpoint.status == ENABLED,
         or_(
-            WebhookEndpoint.events.contains([event_type]),
+            WebhookEndpoint.events.contains(bindparam("wanted", type_=ARRAY(String))),
             WebhookEndpoint.events.contains(["*"]),
         ),
     )
@@ -115,9 +113,32 @@ async def queue_for_subscribed(
         "attempts",
         "next_attempt_at",
     )
-    queued = await session.execute(
-        insert(WebhookDelivery).from_select(columns, subscribed).returning(WebhookDelivery.id)
-    )
+    return insert(table).from_select(columns, subscribed).returning(table.c.id)
+
+
+_QUEUE = _queue_statement()
+
+
+async def queue_for_subscribed(
+    session: AsyncSession,
+    partner_id: uuid.UUID,
+    event_type: str,
+    event_id: str,
+    payload: str,
+    due: datetime,
+) -> int:
+    """A pending delivery of ``payload`` (the body as JSON text) for each of the
+    partner's enabled endpoints that asked for ``event_type`` (or for everything), in one
+    statement (no read of the endpoints first); returns how many were queued."""
+    values = {
+        "partner_id": partner_id,
+        "event_id": event_id,
+        "event_type": event_type,
+        "wanted": [event_type],
+        "payload": payload,
+        "due": due,
+    }
+    queued = await session.execute(_QUEUE, values)
     return len(queued.all())
 
 

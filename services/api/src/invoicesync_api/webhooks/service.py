@@ -48,10 +48,15 @@ def _json_default(value: object) -> str:
     return str(value)  # UUID, Decimal: strings, as everywhere in this API
 
 
-def envelope(event_type: str, data: Mapping[str, object], now: datetime) -> dict[str, Any]:
-    """The body every receiver gets: ``{"type", "timestamp", "data"}`` as plain JSON."""
+def envelope_json(event_type: str, data: Mapping[str, object], now: datetime) -> str:
+    """The body every receiver gets: ``{"type", "timestamp", "data"}``, as JSON text."""
     body = {"type": event_type, "timestamp": now.isoformat(), "data": data}
-    parsed: dict[str, Any] = json.loads(json.dumps(body, default=_json_default))
+    return json.dumps(body, default=_json_default)
+
+
+def envelope(event_type: str, data: Mapping[str, object], now: datetime) -> dict[str, Any]:
+    """``envelope_json``'s body as plain JSON values."""
+    parsed: dict[str, Any] = json.loads(envelope_json(event_type, data, now))
     return parsed
 
 
@@ -83,7 +88,7 @@ async def publish(
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
     now = clock.now()
-    payload = envelope(event_type, data, now)
+    payload = envelope_json(event_type, data, now)  # serialised once, parsed by PostgreSQL
     return await repository.queue_for_subscribed(
         session, partner_id, event_type, new_event_id(), payload, now
     )
