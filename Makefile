@@ -26,10 +26,14 @@ run: install
 test: install
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
 
-# The fast lane (no process stacks): pure functions, the API over HTTP and PostgreSQL, the
-# connector runtime and the sandbox emulators; about two minutes.
+# The fast lane, under 3 minutes: no process stacks and no broker. Every unit test, the API
+# over real HTTP and PostgreSQL, the connector runtime and the sandbox emulators; left to
+# make test: the exhaustive matrices and the fuzzer (marked reliability) and tests that
+# start service processes of their own (marked processes).
+FAST_MARKERS := not reliability and not processes
 test-fast: install
-	$(UV) run --frozen pytest tests/unit tests/integration/api tests/integration/runtime tests/integration/sandbox $(PYTEST_ARGS)
+	$(UV) run --frozen pytest tests/unit tests/integration/api tests/integration/runtime \
+	  tests/integration/sandbox -m "$(FAST_MARKERS)" $(PYTEST_ARGS)
 
 lint: install
 	$(UV) run --frozen ruff check .

@@ -19,7 +19,7 @@ from invoicesync_sandbox.settings import SandboxSettings
 from invoicesync_shared.bus.admin import ensure_topics
 from invoicesync_shared.crypto import SecretBox, generate_key
 from invoicesync_shared.db.engine import create_engine, create_sessionmaker
-from tests.support.databases import fresh_database
+from tests.support.databases import fresh_database, migrated_template
 from tests.support.servers import sandbox_config, serve_in_thread
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,9 +36,16 @@ def postgres_admin_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def database_url(postgres_admin_url: str) -> Iterator[str]:
+def database_template(postgres_admin_url: str) -> Iterator[str]:
+    """The run's database migrated to head once: every fresh database is a copy of it."""
+    with migrated_template(postgres_admin_url) as name:
+        yield name
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_admin_url: str, database_template: str) -> Iterator[str]:
     """A fresh database for this run, shared by the tests that need no other."""
-    with fresh_database(postgres_admin_url) as url:
+    with fresh_database(postgres_admin_url, database_template) as url:
         yield url
 
 

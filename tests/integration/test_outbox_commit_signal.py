@@ -29,8 +29,8 @@ AGE = "invoicesync_outbox_oldest_age_seconds"
 
 
 @pytest.fixture(scope="module")
-def signal_database(postgres_admin_url: str) -> Iterator[str]:
-    with fresh_database(postgres_admin_url) as url:
+def signal_database(postgres_admin_url: str, database_template: str) -> Iterator[str]:
+    with fresh_database(postgres_admin_url, database_template) as url:
         yield url
 
 

@@ -38,9 +38,9 @@ STEPS = 40
 
 
 @pytest.fixture
-def outbox_database(postgres_admin_url: str) -> Iterator[str]:
+def outbox_database(postgres_admin_url: str, database_template: str) -> Iterator[str]:
     """Its own database: the relays must see no one else's outbox rows."""
-    with fresh_database(postgres_admin_url) as url:
+    with fresh_database(postgres_admin_url, database_template) as url:
         yield url
 
 

@@ -3,7 +3,6 @@ secret still decrypts with the new one."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -12,7 +11,6 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from invoicesync_api.migrate import upgrade
 from invoicesync_api.rotate_keys import rotate
 from invoicesync_devstack import postgres
 from invoicesync_shared.crypto import SecretBox, generate_key
@@ -27,11 +25,11 @@ OwnDatabase = tuple[str, async_sessionmaker[AsyncSession]]
 @pytest.fixture
 async def own_database(
     postgres_admin_url: str,
+    database_template: str,
 ) -> AsyncIterator[tuple[str, async_sessionmaker[AsyncSession]]]:
     """Rotation rewrites every row: it gets a database of its own, not the shared one."""
     name = f"invoicesync_rotate_{uuid.uuid4().hex[:8]}"
-    url = await postgres.create_database(postgres_admin_url, name)
-    await asyncio.to_thread(upgrade, SecretStr(url))
+    url = await postgres.create_database(postgres_admin_url, name, template=database_template)
     engine = create_engine(SecretStr(url), application_name="tests-rotate")
     yield url, create_sessionmaker(engine)
     await engine.dispose()

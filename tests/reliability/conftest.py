@@ -43,10 +43,10 @@ CHAOS_ENV = {
 
 
 @pytest.fixture(scope="module")
-def database_url(postgres_admin_url: str) -> Iterator[str]:
+def database_url(postgres_admin_url: str, database_template: str) -> Iterator[str]:
     """A database of the module's own: what earlier tests left behind (integrations of
     sandboxes that are gone, documents still pending) must not be swept into its stack."""
-    with fresh_database(postgres_admin_url) as url:
+    with fresh_database(postgres_admin_url, database_template) as url:
         yield url
 
 

@@ -26,6 +26,7 @@ BURST = 40
 LIMITS = Gcra(PER_MINUTE, BURST)
 REQUESTS = 240  # six times the burst: past it on both processes however they interleave
 POLICY = f'"default";q={BURST};w={math.ceil(BURST * 60 / PER_MINUTE)}'
+pytestmark = pytest.mark.processes
 
 
 @pytest.fixture(scope="module")

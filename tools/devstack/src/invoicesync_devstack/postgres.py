@@ -44,15 +44,18 @@ async def server_answers(url: str) -> bool:
     return True
 
 
-async def create_database(admin_url: str, database: str, *, drop_first: bool = False) -> str:
-    """Create ``database`` if missing; returns its URL."""
+async def create_database(
+    admin_url: str, database: str, *, drop_first: bool = False, template: str | None = None
+) -> str:
+    """Create ``database`` if missing (a copy of ``template`` when named); returns its URL."""
     conn = await _connect(admin_url)
     try:
         if drop_first:
             await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
         if not exists:
-            await conn.execute(f'CREATE DATABASE "{database}"')
+            copy = f' TEMPLATE "{template}"' if template else ""
+            await conn.execute(f'CREATE DATABASE "{database}"{copy}')
     finally:
         await conn.close()
     return with_database(admin_url, database)
