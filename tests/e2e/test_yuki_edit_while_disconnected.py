@@ -73,3 +73,22 @@ def test_an_edit_made_while_the_key_is_refused_reaches_yuki_after_reconnecting(
     # The books hold the last edit: 4 x 75.00 + 21 %.
     document = wait_for(lambda: d if (d := in_yuki())["gross"] == "363.00" else None, 30)
     assert [Decimal(line["quantity"]) for line in document["lines"]] == [4]
+
+
+def test_an_edit_while_connected_is_booked_again_not_left_pending(
+    stack: Stack, partner: httpx.Client
+) -> None:
+    """The answer to an edit names the same entry as the first push's answer: it is still
+    news to the API (its id carries the revision), so the row is booked again."""
+    client = connect(stack, partner, new_client(partner, "Bewerkt BV", "NL"), "yuki")
+    body = document_body(client.client_id, "YE-2", lines=_lines("2"))
+    invoice_id = partner.post("/v1/invoices", json=body).json()["id"]
+    wait_for(lambda: _sync(partner, invoice_id)["status"] == "booked")
+    edited = partner.patch(f"/v1/invoices/{invoice_id}", json={"lines": _lines("3")})
+    assert edited.status_code == 200, edited.text
+    documents = f"{stack.sandbox_url}/_sandbox/yuki/administrations/{client.books}/documents"
+    wait_for(
+        lambda: httpx.get(documents, params={"reference": "YE-2"}).json()[0]["gross"] == "272.25"
+    )
+    state = wait_for(lambda: s if (s := _sync(partner, invoice_id))["status"] == "booked" else None)
+    assert state["booking_number"] == "YE-2"
