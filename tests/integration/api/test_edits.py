@@ -10,7 +10,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import DocumentSync
-from invoicesync_shared.db.models import OutboxMessage
+from invoicesync_api.integrations import connection
+from invoicesync_shared.db.models import Integration, OutboxMessage
 from tests.integration.api.conftest import add_integration, invoice
 
 
@@ -78,3 +79,49 @@ async def test_edit_of_unsynced_document_warns_nothing(
     assert edited.status_code == 200 and edited.json()["warnings"] == []
     refused = partner.patch(f"/v1/invoices/{doc}", json={"due_date": "2026-01-01"})
     assert refused.status_code == 422 and "due_date" in refused.json()["detail"]
+
+
+async def test_an_edit_while_disconnected_is_asked_as_an_edit_on_resume(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Edited while both connections were broken: nothing goes out then. On resume Yuki is
+    asked for the edit (DocumentUpdated); Exact keeps what it has and is not asked at all."""
+    yuki = await add_integration(sessionmaker, client_id, system="yuki")
+    exact = await add_integration(sessionmaker, client_id, system="exact")
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="ED-3")).json()["id"]
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(DocumentSync)
+            .where(DocumentSync.document_id == uuid.UUID(doc))
+            .values(status="booked", booking_number="000003", remote_id="r-3")
+        )
+        await session.execute(
+            update(Integration)
+            .where(Integration.id.in_([yuki, exact]))
+            .values(status="needs_reauthorization")
+        )
+    edited = partner.patch(f"/v1/invoices/{doc}", json={"due_date": "2026-12-31"})
+    assert edited.status_code == 200, edited.text
+    assert "NOT pushed" in " ".join(edited.json()["warnings"])
+    assert await event_types(sessionmaker, doc) == ["com.invoicesync.invoice.booked"]
+    for integration_id in (yuki, exact):
+        async with sessionmaker.begin() as session:
+            integration = await session.get(Integration, integration_id)
+            assert integration is not None
+            integration.status = "active"
+            await connection.resume(session, integration)
+    assert await event_types(sessionmaker, doc) == [
+        "com.invoicesync.invoice.booked",
+        "com.invoicesync.document.updated",
+    ]
+    async with sessionmaker() as session:
+        updated = (
+            await session.scalars(
+                select(OutboxMessage).where(
+                    OutboxMessage.event_type == "com.invoicesync.document.updated",
+                    OutboxMessage.envelope["subject"].astext == doc,
+                )
+            )
+        ).one()
+    assert [t["integration_id"] for t in updated.envelope["data"]["targets"]] == [str(yuki)]
+    assert updated.envelope["data"]["document"]["revision"] == 1

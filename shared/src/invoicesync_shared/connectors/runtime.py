@@ -746,6 +746,7 @@ def _ids(job: _Job) -> dict[str, object]:
         "integration_id": job.target.integration_id,
         "generation": job.target.generation,
         "sync_run_id": job.request.sync_run_id,
+        "revision": job.document.revision,
     }
 
 

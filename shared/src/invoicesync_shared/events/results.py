@@ -23,6 +23,9 @@ class SyncResult(Event):
     integration_id: uuid.UUID
     generation: int = 0
     sync_run_id: uuid.UUID | None = None
+    # The document's revision the request carried: the answer to an edit names the same
+    # entry as the first push's, and must still be news to the API's inbox.
+    revision: int = 0
 
     def outcome(self) -> tuple[object, ...] | None:
         """What makes this outcome this one (beyond document, integration, generation and
@@ -116,6 +119,8 @@ def result_event_id(result: SyncResult, *, attempt: int | None = None) -> str:
         result.sync_run_id,
         attempt,
         *outcome,
+        # Only an edit's: the ids of answers about unedited documents stay as they were.
+        *((f"revision={result.revision}",) if result.revision else ()),
     )
     name = "\x1f".join("" if part is None else str(part) for part in parts)
     return str(uuid.uuid5(RESULT_ID_NAMESPACE, name))

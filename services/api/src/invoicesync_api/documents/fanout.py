@@ -38,6 +38,8 @@ INTEGRATIONS = cast(Table, Integration.__table__)
 
 # What a connector answered for good within a generation: asked again only for an edit.
 ANSWERED = (SyncStatus.BOOKED, SyncStatus.SENT)
+# The systems an edit of a booked or sent document is pushed to again.
+TAKES_EDITS = ("yuki",)
 # Connected, though perhaps broken or paused for now: a document created meanwhile is
 # theirs too. It waits `pending` (no request goes out) and is sent when the user connects
 # again or resumes.
@@ -151,6 +153,15 @@ def ask(state: DocumentSync, document: Document, integration: Integration) -> Do
         "then retry it."
     )
     return state
+
+
+def edit_waiting(state: DocumentSync, integration: Integration) -> bool:
+    """Whether asking for the row pushes an edit: it is in the books in this generation
+    (a new generation forgets what was answered) of a system that takes edits. An edit made
+    while the connection was broken waits as such; asked as a new document on reconnect,
+    the connector would find it booked and leave the books' older version."""
+    in_books = state.remote_id is not None or state.sent_at is not None
+    return integration.system in TAKES_EDITS and in_books
 
 
 def asked(state: DocumentSync) -> bool:
@@ -271,7 +282,10 @@ async def request_sync(
             continue
         ask(state, document, integration).requested_at = func.now()  # as the sweeper compares
         states.append((state, integration))
-    row = announce(document, client, states, event_type=event_type, sync_run_id=sync_run_id)
-    if row is not None:
-        outbox.add_row(session, row)
+    edits = [(s, i) for s, i in states if event_type is None and edit_waiting(s, i)]
+    others = [pair for pair in states if pair not in edits]
+    for asking, kind in ((edits, DocumentUpdated), (others, event_type)):
+        row = announce(document, client, asking, event_type=kind, sync_run_id=sync_run_id)
+        if row is not None:
+            outbox.add_row(session, row)
     return states

@@ -261,7 +261,7 @@ async def _push_edit(session: AsyncSession, document: Document) -> list[str]:
     for state, integration in (await repository.sync_states(session, [document.id]))[document.id]:
         if state.status not in SYNCED:
             continue
-        if integration.system == "yuki":
+        if integration.system in fanout.TAKES_EDITS:
             to_push.append(integration)
             warnings.append(YUKI_EDIT_WARNING)
         else:
