@@ -166,6 +166,27 @@ def test_a_file_is_typed_by_its_bytes_not_by_what_it_claims(
     assert partner.get("/v1/purchase-invoices").json()["data"] == []
 
 
+@pytest.mark.parametrize(
+    "document", ["not json", "[1, 2]", "[" * 100_000, '{"a": ' * 100_000 + "1" + "}" * 100_000]
+)
+def test_a_document_part_that_is_no_json_object_is_a_422_naming_it(
+    partner: httpx.Client, client_id: str, document: str
+) -> None:
+    """Also nesting deeper than the JSON parser goes: a 422, never a 500."""
+    response = partner.post(
+        "/v1/purchase-invoices",
+        files={
+            "document": (None, document, "application/json"),
+            "file": ("AP-1.pdf", PDF, "application/pdf"),
+        },
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert [(e["field"], e["type"]) for e in response.json()["errors"]] == [
+        ("document", "document_invalid")
+    ]
+
+
 def test_bad_base64_is_a_422_naming_the_field(partner: httpx.Client, client_id: str) -> None:
     body = purchase(client_id)
     encoded = base64.b64encode(PDF).decode()
