@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import Document
+from invoicesync_api.integrations import repository as integrations_repository
 from invoicesync_api.integrations.brake import DEFAULT_AFTER as BRAKE_AFTER
 from invoicesync_api.reconciliations import repository as reconciliation_repository
 from invoicesync_api.sync.results import ResultApplier
@@ -26,7 +27,7 @@ from invoicesync_shared.connectors import document_files
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
 from invoicesync_shared.connectors.testing import FakeConnector
 from invoicesync_shared.db.models import DocumentFile, OutboxMessage
-from invoicesync_shared.events.documents import PURCHASE_KINDS, DocumentFileRef
+from invoicesync_shared.events.documents import PURCHASE_KINDS, DocumentFileRef, DocumentSnapshot
 from invoicesync_shared.events.envelope import Envelope
 from tests.integration.api.conftest import add_integration, invoice
 from tests.support.producers import RecordingProducer
@@ -373,3 +374,30 @@ async def test_a_reconciliation_of_the_sales_books_leaves_purchase_documents_out
             date(2026, 11, 30),
         )
     assert [str(document.id) for document, _ in rows] == [sale.json()["id"]]
+
+
+async def test_a_paused_integration_is_resumed_by_what_its_connector_books_not_a_purchase(
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The failure brake's auto-resume previews the oldest waiting document: a sales one
+    (an older purchase document says nothing about the cause being gone); and a preview
+    of a kind the connector does not book is that problem, never a clean sales preview."""
+    integration_id = await add_integration(sessionmaker, client_id)
+    bought = partner.post("/v1/purchase-invoices", json=purchase(client_id, "AP-40"))
+    sale = partner.post("/v1/invoices", json=invoice(client_id, "S-40"))
+    assert bought.status_code == sale.status_code == 201
+    async with sessionmaker() as session:
+        oldest = await integrations_repository.oldest_waiting_document(session, integration_id)
+    assert oldest is not None and str(oldest.id) == sale.json()["id"]
+
+    [row] = await outbox_of(sessionmaker, bought.json()["id"])
+    snapshot = DocumentSnapshot.model_validate(row.envelope["data"]["document"])
+    runtime = ConnectorRuntime(
+        FakeConnector(), sessionmaker=sessionmaker, producer=RecordingProducer()
+    )
+    answer = await runtime.preview(integration_id, snapshot)
+    assert answer.payload is None
+    assert [(p.code, p.field) for p in answer.problems] == [("kind_not_supported", "kind")]
+    assert "not yet supported" in answer.problems[0].message
