@@ -401,3 +401,33 @@ async def test_a_paused_integration_is_resumed_by_what_its_connector_books_not_a
     assert answer.payload is None
     assert [(p.code, p.field) for p in answer.problems] == [("kind_not_supported", "kind")]
     assert "not yet supported" in answer.problems[0].message
+
+
+async def test_a_catch_up_run_leaves_out_what_the_connector_refused_for_its_kind(
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Asked again every night it would only fail again; ``…/retry`` sends it later."""
+    integration_id = await add_integration(sessionmaker, client_id)
+    bought = partner.post("/v1/purchase-invoices", json=purchase(client_id, "AP-50"))
+    sale = partner.post("/v1/invoices", json=invoice(client_id, "S-50"))
+    assert bought.status_code == sale.status_code == 201
+    producer = RecordingProducer()
+    runtime = ConnectorRuntime(FakeConnector(), sessionmaker=sessionmaker, producer=producer)
+    [row] = await outbox_of(sessionmaker, bought.json()["id"])
+    await runtime.handle(Envelope.from_json(row.envelope))
+    [failure] = producer.of_type(FAILED)
+    await ResultApplier(sessionmaker).handle(failure)
+    assert (
+        partner.get(f"/v1/purchase-invoices/{bought.json()['id']}").json()["sync"][0]["error"][
+            "code"
+        ]
+        == "kind_not_supported"
+    )
+
+    run = partner.post("/v1/sync-runs", json={"integration_id": str(integration_id)})
+    assert run.status_code == 202, run.text
+    assert run.json()["totals"]["documents_total"] == 1  # the sale, still pending
+    assert len(await outbox_of(sessionmaker, bought.json()["id"])) == 1  # not asked again
+    assert len(await outbox_of(sessionmaker, sale.json()["id"])) == 2
