@@ -431,3 +431,23 @@ async def test_a_catch_up_run_leaves_out_what_the_connector_refused_for_its_kind
     assert run.json()["totals"]["documents_total"] == 1  # the sale, still pending
     assert len(await outbox_of(sessionmaker, bought.json()["id"])) == 1  # not asked again
     assert len(await outbox_of(sessionmaker, sale.json()["id"])) == 2
+
+
+def test_a_purchase_number_is_unique_per_supplier_a_sales_number_per_client(
+    partner: httpx.Client, client_id: str
+) -> None:
+    """Suppliers number their invoices alike: two suppliers' AP-60 are two documents."""
+    first = purchase(client_id, "AP-60")
+    other = purchase(client_id, "AP-60")
+    other["supplier"] = {**other["supplier"], "external_id": "SUP-OTHER", "name": "Other BV"}
+    assert first["supplier"]["external_id"] != other["supplier"]["external_id"]
+    assert partner.post("/v1/purchase-invoices", json=first).status_code == 201
+    assert partner.post("/v1/purchase-invoices", json=other).status_code == 201
+    again = partner.post("/v1/purchase-invoices", json=purchase(client_id, "AP-60"))
+    assert again.status_code == 409, again.text
+    assert again.json()["existing_id"]
+    # A sales number stays the client's own, whoever the customer.
+    sale = invoice(client_id, "S-60")
+    assert partner.post("/v1/invoices", json=sale).status_code == 201
+    sale["customer"] = {**sale["customer"], "external_id": "CUS-OTHER"}
+    assert partner.post("/v1/invoices", json=sale).status_code == 409
