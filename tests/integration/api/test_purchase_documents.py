@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import Document
+from invoicesync_api.integrations import repository as integrations_repository
 from invoicesync_api.integrations.brake import DEFAULT_AFTER as BRAKE_AFTER
 from invoicesync_api.reconciliations import repository as reconciliation_repository
 from invoicesync_api.sync.results import ResultApplier
@@ -26,7 +27,7 @@ from invoicesync_shared.connectors import document_files
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
 from invoicesync_shared.connectors.testing import FakeConnector
 from invoicesync_shared.db.models import DocumentFile, OutboxMessage
-from invoicesync_shared.events.documents import PURCHASE_KINDS, DocumentFileRef
+from invoicesync_shared.events.documents import PURCHASE_KINDS, DocumentFileRef, DocumentSnapshot
 from invoicesync_shared.events.envelope import Envelope
 from tests.integration.api.conftest import add_integration, invoice
 from tests.support.producers import RecordingProducer
@@ -164,6 +165,27 @@ def test_a_file_is_typed_by_its_bytes_not_by_what_it_claims(
         assert response.headers["content-type"] == PROBLEM
         assert [(e["field"], e["type"]) for e in response.json()["errors"]] == [(field, type_)]
     assert partner.get("/v1/purchase-invoices").json()["data"] == []
+
+
+@pytest.mark.parametrize(
+    "document", ["not json", "[1, 2]", "[" * 100_000, '{"a": ' * 100_000 + "1" + "}" * 100_000]
+)
+def test_a_document_part_that_is_no_json_object_is_a_422_naming_it(
+    partner: httpx.Client, client_id: str, document: str
+) -> None:
+    """Also nesting deeper than the JSON parser goes: a 422, never a 500."""
+    response = partner.post(
+        "/v1/purchase-invoices",
+        files={
+            "document": (None, document, "application/json"),
+            "file": ("AP-1.pdf", PDF, "application/pdf"),
+        },
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert [(e["field"], e["type"]) for e in response.json()["errors"]] == [
+        ("document", "document_invalid")
+    ]
 
 
 def test_bad_base64_is_a_422_naming_the_field(partner: httpx.Client, client_id: str) -> None:
@@ -352,3 +374,80 @@ async def test_a_reconciliation_of_the_sales_books_leaves_purchase_documents_out
             date(2026, 11, 30),
         )
     assert [str(document.id) for document, _ in rows] == [sale.json()["id"]]
+
+
+async def test_a_paused_integration_is_resumed_by_what_its_connector_books_not_a_purchase(
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The failure brake's auto-resume previews the oldest waiting document: a sales one
+    (an older purchase document says nothing about the cause being gone); and a preview
+    of a kind the connector does not book is that problem, never a clean sales preview."""
+    integration_id = await add_integration(sessionmaker, client_id)
+    bought = partner.post("/v1/purchase-invoices", json=purchase(client_id, "AP-40"))
+    sale = partner.post("/v1/invoices", json=invoice(client_id, "S-40"))
+    assert bought.status_code == sale.status_code == 201
+    async with sessionmaker() as session:
+        oldest = await integrations_repository.oldest_waiting_document(session, integration_id)
+    assert oldest is not None and str(oldest.id) == sale.json()["id"]
+
+    [row] = await outbox_of(sessionmaker, bought.json()["id"])
+    snapshot = DocumentSnapshot.model_validate(row.envelope["data"]["document"])
+    runtime = ConnectorRuntime(
+        FakeConnector(), sessionmaker=sessionmaker, producer=RecordingProducer()
+    )
+    answer = await runtime.preview(integration_id, snapshot)
+    assert answer.payload is None
+    assert [(p.code, p.field) for p in answer.problems] == [("kind_not_supported", "kind")]
+    assert "not yet supported" in answer.problems[0].message
+
+
+async def test_a_catch_up_run_leaves_out_what_the_connector_refused_for_its_kind(
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Asked again every night it would only fail again; ``…/retry`` sends it later."""
+    integration_id = await add_integration(sessionmaker, client_id)
+    bought = partner.post("/v1/purchase-invoices", json=purchase(client_id, "AP-50"))
+    sale = partner.post("/v1/invoices", json=invoice(client_id, "S-50"))
+    assert bought.status_code == sale.status_code == 201
+    producer = RecordingProducer()
+    runtime = ConnectorRuntime(FakeConnector(), sessionmaker=sessionmaker, producer=producer)
+    [row] = await outbox_of(sessionmaker, bought.json()["id"])
+    await runtime.handle(Envelope.from_json(row.envelope))
+    [failure] = producer.of_type(FAILED)
+    await ResultApplier(sessionmaker).handle(failure)
+    assert (
+        partner.get(f"/v1/purchase-invoices/{bought.json()['id']}").json()["sync"][0]["error"][
+            "code"
+        ]
+        == "kind_not_supported"
+    )
+
+    run = partner.post("/v1/sync-runs", json={"integration_id": str(integration_id)})
+    assert run.status_code == 202, run.text
+    assert run.json()["totals"]["documents_total"] == 1  # the sale, still pending
+    assert len(await outbox_of(sessionmaker, bought.json()["id"])) == 1  # not asked again
+    assert len(await outbox_of(sessionmaker, sale.json()["id"])) == 2
+
+
+def test_a_purchase_number_is_unique_per_supplier_a_sales_number_per_client(
+    partner: httpx.Client, client_id: str
+) -> None:
+    """Suppliers number their invoices alike: two suppliers' AP-60 are two documents."""
+    first = purchase(client_id, "AP-60")
+    other = purchase(client_id, "AP-60")
+    other["supplier"] = {**other["supplier"], "external_id": "SUP-OTHER", "name": "Other BV"}
+    assert first["supplier"]["external_id"] != other["supplier"]["external_id"]
+    assert partner.post("/v1/purchase-invoices", json=first).status_code == 201
+    assert partner.post("/v1/purchase-invoices", json=other).status_code == 201
+    again = partner.post("/v1/purchase-invoices", json=purchase(client_id, "AP-60"))
+    assert again.status_code == 409, again.text
+    assert again.json()["existing_id"]
+    # A sales number stays the client's own, whoever the customer.
+    sale = invoice(client_id, "S-60")
+    assert partner.post("/v1/invoices", json=sale).status_code == 201
+    sale["customer"] = {**sale["customer"], "external_id": "CUS-OTHER"}
+    assert partner.post("/v1/invoices", json=sale).status_code == 409

@@ -701,6 +701,12 @@ class ConnectorRuntime(Generic[S]):
         integration = await self._integration(integration_id)
         if integration is None or integration.system != self.system:
             raise PermanentError("not_found", "No such integration for this connector.")
+        if document.kind not in self.connector.kinds:
+            # As the push refuses it: a sales preview of a purchase document would pass
+            # (and the failure brake's auto-resume would believe it).
+            message = _unsupported_kind_message(self.system, document.kind)
+            problem = PreviewProblem(FailureCode.KIND_NOT_SUPPORTED, "kind", message)
+            return PreviewAnswer(None, None, [problem])
         if not hasattr(self.connector, "preview"):
             problem = PreviewProblem(
                 "preview_unavailable", None, f"The {self.system} connector cannot preview."

@@ -20,7 +20,6 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
-    UniqueConstraint,
     func,
     text,
 )
@@ -106,6 +105,13 @@ class Client(Model):
     created_at: Mapped[datetime] = _created()
 
 
+# Document numbers are unique per client and kind; a purchase document's (its supplier's
+# own number) per supplier too. The intake's duplicate lookup repeats these predicates.
+SALES_KIND = text("kind IN ('invoice', 'credit_note')")
+PURCHASE_KIND = text("NOT (kind IN ('invoice', 'credit_note'))")
+SUPPLIER_KEY = text("(customer ->> 'external_id')")
+
+
 class Document(Model):
     """A sales document (invoice, credit note) or a purchase document (purchase invoice,
     purchase credit note, receipt), as the business application sent it. ``customer``
@@ -114,7 +120,26 @@ class Document(Model):
 
     __tablename__ = "documents"
     __table_args__ = (
-        UniqueConstraint("client_id", "kind", "number"),
+        # A sales number is the client's own: once per client and kind. A purchase
+        # document's is its supplier's: once per client, kind and supplier (its
+        # external_id, the key customers are told apart by), as suppliers' numbers collide.
+        Index(
+            "uq_documents_sales_number",
+            "client_id",
+            "kind",
+            "number",
+            unique=True,
+            postgresql_where=SALES_KIND,
+        ),
+        Index(
+            "uq_documents_purchase_number",
+            "client_id",
+            "kind",
+            "number",
+            SUPPLIER_KEY,
+            unique=True,
+            postgresql_where=PURCHASE_KIND,
+        ),
         # The lists' order (newest first per partner and kind) and their cursor.
         Index("ix_documents_partner_kind_created", "partner_id", "kind", "created_at", "id"),
         # The same for one client's list: it walks that client's documents only.

@@ -33,10 +33,13 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     Table,
+    Text,
+    TextClause,
     bindparam,
     func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
     true,
@@ -46,10 +49,18 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID, aggregate_order_b
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from invoicesync_api.db.models import Client, Document, DocumentSync, IdempotencyKey
+from invoicesync_api.db.models import (
+    PURCHASE_KIND,
+    SALES_KIND,
+    Client,
+    Document,
+    DocumentSync,
+    IdempotencyKey,
+)
 from invoicesync_api.documents import fanout
 from invoicesync_api.documents.files import NewFile
 from invoicesync_shared.db.models import DocumentFile, Integration, OutboxMessage
+from invoicesync_shared.events.documents import PURCHASE_KINDS
 from invoicesync_shared.outbox import writer as outbox
 from invoicesync_shared.outbox.writer import OutboxRow
 
@@ -105,17 +116,21 @@ class Answer:
     body: dict[str, Any]
 
 
-def _context_statement() -> Select[Any]:
-    duplicate = (
-        select(DOCUMENTS.c.id)
-        .where(
-            DOCUMENTS.c.client_id == CLIENTS.c.id,
-            DOCUMENTS.c.kind == bindparam("kind"),
-            DOCUMENTS.c.number == bindparam("number"),
-        )
-        .limit(1)
-        .scalar_subquery()
-    )
+def _context_statement(purchase: bool) -> Select[Any]:
+    """``purchase``: a purchase number is its supplier's. Each side's lookup repeats its
+    unique index's predicate literally, so even a generic plan can use that index."""
+    same_number: list[ColumnElement[bool] | TextClause] = [
+        DOCUMENTS.c.client_id == CLIENTS.c.id,
+        DOCUMENTS.c.kind == bindparam("kind"),
+        DOCUMENTS.c.number == bindparam("number"),
+    ]
+    if purchase:
+        # The index's expression to the letter: 'external_id' a literal, not a parameter.
+        key = DOCUMENTS.c.customer.op("->>", return_type=Text())(literal_column("'external_id'"))
+        same_number += [PURCHASE_KIND, key == bindparam("party_key", type_=Text())]
+    else:
+        same_number.append(SALES_KIND)
+    duplicate = select(DOCUMENTS.c.id).where(*same_number).limit(1).scalar_subquery()
     eligible = fanout.takes_part(bindparam("now", type_=INTEGRATIONS.c.activated_at.type))
     found = (
         select(
@@ -171,7 +186,7 @@ def _context_statement() -> Select[Any]:
     )
 
 
-CONTEXT = _context_statement()
+CONTEXT = {False: _context_statement(False), True: _context_statement(True)}
 
 
 async def context(
@@ -181,6 +196,7 @@ async def context(
     partner_id: uuid.UUID,
     kind: str,
     number: str,
+    party_key: str,
     now: datetime,
     claim: Claim | None = None,
 ) -> Context | None:
@@ -188,12 +204,13 @@ async def context(
     (what was read is then of no use)."""
     rows = (
         await connection.execute(
-            CONTEXT,
+            CONTEXT[kind in PURCHASE_KINDS],
             {
                 "client_id": client_id,
                 "partner": partner_id,
                 "kind": kind,
                 "number": number,
+                "party_key": party_key,
                 "now": now,
                 "claim_key": claim.key if claim else None,
                 "claim_hash": claim.request_hash if claim else None,

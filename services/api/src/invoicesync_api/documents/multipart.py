@@ -48,7 +48,7 @@ async def as_json_body(request: Request) -> bytes:
         text = await document.read() if isinstance(document, UploadFile) else document.encode()
         try:
             fields = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser
             fields = None
         if not isinstance(fields, dict):
             raise ValidationFailed(

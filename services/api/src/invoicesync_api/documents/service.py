@@ -161,6 +161,7 @@ async def create(
         partner_id=partner_id,
         kind=kind,
         number=body.number,
+        party_key=body.party.external_id,
         now=now,
         claim=claim,
     )

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invoicesync_api.db.models import Document, DocumentSync
 from invoicesync_api.db.owned import get_owned
 from invoicesync_shared.db.models import Integration
+from invoicesync_shared.events.documents import SALES_KINDS
 from invoicesync_shared.states import IntegrationStatus, SyncStatus
 
 
@@ -182,12 +183,17 @@ async def list_paused(session: AsyncSession, limit: int) -> Sequence[Integration
 async def oldest_waiting_document(
     session: AsyncSession, integration_id: uuid.UUID
 ) -> Document | None:
-    """The document that would be sent first once the integration sends again."""
+    """The document that would be sent first once the integration sends again, of the
+    kinds the connectors book (the API cannot ask which: today all book the sales kinds).
+    A pending purchase document would be refused for its kind, whatever paused the
+    integration, so its preview says nothing about the cause being gone."""
     row = await session.scalars(
         select(Document)
         .join(DocumentSync, DocumentSync.document_id == Document.id)
         .where(
-            DocumentSync.integration_id == integration_id, DocumentSync.status == SyncStatus.PENDING
+            DocumentSync.integration_id == integration_id,
+            DocumentSync.status == SyncStatus.PENDING,
+            Document.kind.in_(sorted(SALES_KINDS)),
         )
         .order_by(Document.created_at)
         .limit(1)

@@ -54,10 +54,17 @@ async def running_run_for(
 async def documents_to_catch_up(
     session: AsyncSession, integration: Integration
 ) -> Sequence[Document]:
-    """Booked documents the integration should have but has not booked or sent yet."""
+    """Booked documents the integration should have but has not booked or sent yet.
+
+    A kind its connector refused (``kind_not_supported``) is left out: asked again every
+    run it would only fail again (run counts, webhooks, notifications); ``POST …/retry``
+    sends it once the connector books the kind."""
     settled = select(DocumentSync.document_id).where(
         DocumentSync.integration_id == integration.id,
-        DocumentSync.status.in_((SyncStatus.BOOKED, SyncStatus.SENT)),
+        or_(
+            DocumentSync.status.in_((SyncStatus.BOOKED, SyncStatus.SENT)),
+            DocumentSync.error_code == FailureCode.KIND_NOT_SUPPORTED,
+        ),
     )
     query = select(Document).where(
         Document.client_id == integration.client_id,
