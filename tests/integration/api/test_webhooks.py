@@ -451,6 +451,25 @@ class TestDelivery:
         assert delivery.next_attempt_at == ahead
         assert datetime.fromisoformat(delivery.payload["timestamp"]) == ahead
 
+    async def test_a_delivery_is_signed_at_the_real_time_when_the_clock_is_ahead(
+        self,
+        partner: httpx.Client,
+        receiver: Receiver,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        secret_box: SecretBox,
+    ) -> None:
+        """A month unattended runs on a clock days ahead: the receiver, verifying with the
+        standardwebhooks library against its own clock, still accepts the signature."""
+        endpoint = create_endpoint(partner, receiver)
+        ahead = ShiftedClock()
+        ahead.advance(3 * 24 * 3600)
+        dispatcher = WebhookDispatcher(sessionmaker, secret_box, SETTINGS, clock=ahead)
+        await publish_to(sessionmaker, endpoint["id"])
+        await dispatcher.deliver_due()
+        assert receiver.statuses == [200]
+        sent = int(receiver.received[0].headers["webhook-timestamp"])
+        assert abs(sent - datetime.now(UTC).timestamp()) < 60
+
     async def test_rotation_signs_with_both_secrets_during_grace_only(
         self,
         partner: httpx.Client,

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -118,8 +118,9 @@ async def _read_limited(response: httpx.Response, limit: int) -> str:
 class WebhookDispatcher:
     """``run()`` loops until ``stop()``; ``deliver_due()`` is one iteration (tests call it).
 
-    ``clock`` is the time used for due dates, backoff, grace and disabling, and for the
-    webhook-timestamp header; tests pass a shifted clock instead of sleeping.
+    ``clock`` is the time used for due dates, backoff, grace and disabling; tests pass a
+    shifted clock instead of sleeping. The webhook-timestamp header is the real time of
+    sending, whatever the clock: receivers compare it with theirs.
     ``elapsed`` measures how much of a claim's lease is spent; tests move it to stand for
     a process that stalled.
     """
@@ -239,7 +240,9 @@ class WebhookDispatcher:
                     allow_private=self._settings.allow_private_urls,
                     allow_loopback=self._settings.allow_loopback_urls,
                 )
-                headers = signed_headers(job.event_id, body, at, job.secrets)
+                # Signed at the real time of sending, not by the (perhaps moved) shared clock:
+                # the receiver checks it against its own clock (Standard Webhooks: 5 min).
+                headers = signed_headers(job.event_id, body, datetime.now(UTC), job.secrets)
                 async with http.stream("POST", job.url, content=body, headers=headers) as response:
                     text = await _read_limited(response, self._settings.max_response_body_chars)
         except UrlRefused as exc:
