@@ -71,3 +71,30 @@ async def test_many_first_customers_at_once_do_not_exhaust_the_pool(
 
     results = await asyncio.wait_for(asyncio.gather(*map(first_sighting, range(30))), BOUND)
     assert all(created for _, created in results)
+
+
+async def test_a_supplier_and_a_customer_with_the_same_id_are_linked_apart(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """A source application numbers customers and suppliers in separate lists: its
+    customer 42 and its supplier 42 are two relations, never one by accident."""
+    client_id = uuid.uuid4()
+    customers = links(sessionmaker, client_id)
+    suppliers = CustomerLinks(
+        sessionmaker, client_id=client_id, system="exact", scope="1", role="supplier"
+    )
+
+    async def created(remote_id: str) -> tuple[RemoteCustomer, bool]:
+        return RemoteCustomer(remote_id), True
+
+    assert await customers.resolve("42", lambda: created("debtor")) == (
+        RemoteCustomer("debtor"),
+        True,
+    )
+    assert await suppliers.find("42") is None
+    assert await suppliers.resolve("42", lambda: created("creditor")) == (
+        RemoteCustomer("creditor"),
+        True,
+    )
+    assert await customers.find("42") == RemoteCustomer("debtor")
+    assert await suppliers.find("42") == RemoteCustomer("creditor")

@@ -9,6 +9,7 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
@@ -49,7 +50,12 @@ class RemoteCustomer:
 
 
 class CustomerLinks:
-    """Looks up and stores links; each call is its own short transaction."""
+    """Looks up and stores links; each call is its own short transaction.
+
+    ``role`` keeps customers and suppliers apart: a business partner's customer id and
+    its supplier id come from different lists of the source application and may be
+    equal, and one remote relation is never both by accident. Supplier keys are stored
+    as ``supplier:<id>`` in the same table (a distinct key, a distinct lock)."""
 
     def __init__(
         self,
@@ -58,10 +64,13 @@ class CustomerLinks:
         client_id: uuid.UUID,
         system: str,
         scope: str,
+        role: Literal["customer", "supplier"] = "customer",
     ) -> None:
         self._sessionmaker = sessionmaker
         self._standalone = standalone(sessionmaker)  # one statement: one round trip
         self._key = {"client_id": client_id, "system": system, "scope": scope}
+        self._prefix = "" if role == "customer" else f"{role}:"
+        self.role = role
 
     @asynccontextmanager
     async def locked(self, customer_key: str) -> AsyncIterator[None]:
@@ -72,8 +81,9 @@ class CustomerLinks:
         happens (a push cancelled, a connection dropped) and never outlives it on a
         pooled connection. A wait for it is bounded (``TransientError`` after
         ``LOCK_WAIT``)."""
+        key = self._prefix + customer_key
         digest = hashlib.sha256(
-            f"{self._key['client_id']}/{self._key['system']}/{self._key['scope']}/{customer_key}".encode()
+            f"{self._key['client_id']}/{self._key['system']}/{self._key['scope']}/{key}".encode()
         ).digest()
         lock_id = int.from_bytes(digest[:8], "big", signed=True)
         async with _lock_holders(), self._sessionmaker.begin() as session:
@@ -111,7 +121,9 @@ class CustomerLinks:
     async def find(self, customer_key: str) -> RemoteCustomer | None:
         async with self._standalone() as session:
             link = await session.scalar(
-                select(CustomerLink).filter_by(**self._key, customer_key=customer_key)
+                select(CustomerLink).filter_by(
+                    **self._key, customer_key=self._prefix + customer_key
+                )
             )
         return RemoteCustomer(link.remote_id, link.remote_code) if link else None
 
@@ -121,7 +133,7 @@ class CustomerLinks:
                 insert(CustomerLink)
                 .values(
                     **self._key,
-                    customer_key=customer_key,
+                    customer_key=self._prefix + customer_key,
                     remote_id=customer.remote_id,
                     remote_code=customer.code,
                 )

@@ -31,12 +31,14 @@ class Booking:
 @dataclass(frozen=True)
 class PushContext(Generic[S_co]):
     """What one push may use: the integration (never plain credentials), its settings as
-    the system's model, the customer links of its scope, and whether this is an edit of
-    a pushed document."""
+    the system's model, the customer and supplier links of its scope (a purchase
+    document's ``customer`` is its supplier: match it through ``suppliers``), and whether
+    this is an edit of a pushed document."""
 
     integration: Integration
     settings: S_co
     customers: CustomerLinks
+    suppliers: CustomerLinks
     reference: str
     is_update: bool = False
     previous: Booking | None = None

@@ -9,6 +9,7 @@ its fenced lease, lookup after an unknown outcome, retries, dead letters, result
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
 from collections.abc import Callable
@@ -680,15 +681,19 @@ class ConnectorRuntime(Generic[S]):
         previous: Booking | None = None,
     ) -> PushContext[S]:
         settings = self._settings(integration)
+        scope = self.connector.scope(integration, settings)
+        links = functools.partial(
+            CustomerLinks,
+            self._sessionmaker,
+            client_id=integration.client_id,
+            system=self.system,
+            scope=scope,
+        )
         return PushContext(
             integration=integration,
             settings=settings,
-            customers=CustomerLinks(
-                self._sessionmaker,
-                client_id=integration.client_id,
-                system=self.system,
-                scope=self.connector.scope(integration, settings),
-            ),
+            customers=links(role="customer"),
+            suppliers=links(role="supplier"),
             reference=reference,
             is_update=is_update,
             previous=previous,
