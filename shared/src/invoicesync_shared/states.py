@@ -78,3 +78,4 @@ class FailureCode(StrEnum):
     # A document kind the system's connector does not book yet (purchase documents, until
     # each connector learns them): never sent; retried by hand once it does.
     KIND_NOT_SUPPORTED = "kind_not_supported"
+    FILE_MISSING = "file_missing"  # a purchase document's stored file is gone or altered

@@ -24,11 +24,13 @@ from invoicesync_api.integrations.brake import DEFAULT_AFTER as BRAKE_AFTER
 from invoicesync_api.reconciliations import repository as reconciliation_repository
 from invoicesync_api.sync.results import ResultApplier
 from invoicesync_shared.connectors import document_files
+from invoicesync_shared.connectors.errors import PermanentError
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
 from invoicesync_shared.connectors.testing import FakeConnector
 from invoicesync_shared.db.models import DocumentFile, OutboxMessage
 from invoicesync_shared.events.documents import PURCHASE_KINDS, DocumentFileRef, DocumentSnapshot
 from invoicesync_shared.events.envelope import Envelope
+from invoicesync_shared.states import FailureCode
 from tests.integration.api.conftest import add_integration, invoice
 from tests.support.producers import RecordingProducer
 
@@ -116,6 +118,13 @@ async def test_a_purchase_invoice_in_json_is_stored_with_its_file_and_announced_
     # What a connector reads by that reference: the bytes, checked against it.
     ref = DocumentFileRef.model_validate(document["file"])
     assert await document_files.read(sessionmaker, ref) == PDF
+    assert await document_files.DocumentFiles(sessionmaker).read(ref) == PDF
+    # A push whose file is not the one referred to fails for a reason a person can act on.
+    altered = ref.model_copy(update={"sha256": "0" * 64})
+    with pytest.raises(PermanentError) as refused:
+        await document_files.DocumentFiles(sessionmaker).read(altered)
+    assert refused.value.code == FailureCode.FILE_MISSING
+    assert ref.filename in refused.value.message
 
     read = partner.get(f"/v1/purchase-invoices/{body['id']}")
     assert read.status_code == 200 and read.json()["file"] == body["file"]

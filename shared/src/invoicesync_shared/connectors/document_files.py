@@ -10,8 +10,10 @@ import hashlib
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from invoicesync_shared.connectors.errors import PermanentError
 from invoicesync_shared.db.models import DocumentFile
 from invoicesync_shared.events.documents import DocumentFileRef
+from invoicesync_shared.states import FailureCode
 
 
 class FileMissing(Exception):
@@ -29,3 +31,21 @@ async def read(sessionmaker: async_sessionmaker[AsyncSession], ref: DocumentFile
     if len(content) != ref.size or hashlib.sha256(content).hexdigest() != ref.sha256:
         raise FileMissing(f"file {ref.id} is not the file the event refers to")
     return bytes(content)
+
+
+class DocumentFiles:
+    """A push's access to its document's file: a file that is gone is a permanent
+    failure (``file_missing``) a bookkeeper can act on, never a crash of the push."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+
+    async def read(self, ref: DocumentFileRef) -> bytes:
+        try:
+            return await read(self._sessionmaker, ref)
+        except FileMissing as exc:
+            raise PermanentError(
+                FailureCode.FILE_MISSING,
+                f"The original file {ref.filename!r} could not be read: post the document "
+                "again with its file.",
+            ) from exc

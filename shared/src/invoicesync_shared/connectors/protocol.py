@@ -8,6 +8,7 @@ from typing import Any, Generic, Protocol
 from typing_extensions import TypeVar
 
 from invoicesync_shared.connectors.customers import CustomerLinks
+from invoicesync_shared.connectors.document_files import DocumentFiles
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import DocumentSnapshot
 from invoicesync_shared.integration_settings import SettingsModel
@@ -32,13 +33,14 @@ class Booking:
 class PushContext(Generic[S_co]):
     """What one push may use: the integration (never plain credentials), its settings as
     the system's model, the customer and supplier links of its scope (a purchase
-    document's ``customer`` is its supplier: match it through ``suppliers``), and whether
-    this is an edit of a pushed document."""
+    document's ``customer`` is its supplier: match it through ``suppliers``), its file, and
+    whether this is an edit of a pushed document."""
 
     integration: Integration
     settings: S_co
     customers: CustomerLinks
     suppliers: CustomerLinks
+    files: DocumentFiles  # a purchase document's original file, by its ``file`` reference
     reference: str
     is_update: bool = False
     previous: Booking | None = None

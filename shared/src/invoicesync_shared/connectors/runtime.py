@@ -30,6 +30,7 @@ from invoicesync_shared.bus.slots import without_slot
 from invoicesync_shared.connectors.connection import report_connection_lost
 from invoicesync_shared.connectors.customers import CustomerLinks
 from invoicesync_shared.connectors.deadline import PushOverdue, within_deadline
+from invoicesync_shared.connectors.document_files import DocumentFiles
 from invoicesync_shared.connectors.errors import (
     AmbiguousMatch,
     AuthorizationLost,
@@ -694,6 +695,7 @@ class ConnectorRuntime(Generic[S]):
             settings=settings,
             customers=links(role="customer"),
             suppliers=links(role="supplier"),
+            files=DocumentFiles(self._sessionmaker),
             reference=reference,
             is_update=is_update,
             previous=previous,
