@@ -22,7 +22,7 @@ statistics, binomial coverage >= 90 %: ``bench.paired``). A slice of each kind b
 rounds is not counted: a pooled connection's first statements are prepared then. Every
 slice's throughput is printed in the notes.
 
-Figures: accept throughput ratio to the bare endpoint with limits on (target: median >= 0.5)
+Figures: accept throughput ratio to the bare endpoint with limits on (target: median >= 0.8, issue 17)
 and off; limits on / off, target "within noise" of 1: the median's interval reaches 0.9 (the
 rounds do not show the limiter costing more than a tenth); p50/p99 over all slices; RSS and
 cores of both API processes."""
@@ -73,7 +73,7 @@ SLICE_TIMEOUT = 10.0
 # A palindrome per round; every other round starts with "off".
 ORDERS = (("on", "off", "bare", "bare", "off", "on"), ("off", "on", "bare", "bare", "on", "off"))
 CONCURRENCY = 16
-BARE_TARGET = 0.5
+BARE_TARGET = 0.8  # issue 17: api_accept >= 0.8 of the bare endpoint
 ON_OFF_TARGET = 0.9
 # Limits off: the key's lookup alone. On: enforced, far above what the load sends.
 LIMITS_OFF = {"INVOICESYNC_RATE_LIMIT_PER_MINUTE": "0", "INVOICESYNC_AUTH_FAILURES_PER_MINUTE": "0"}
