@@ -24,8 +24,8 @@ slice's throughput is printed in the notes.
 
 Figures: accept throughput ratio to the bare endpoint with limits on (target, issue 17:
 median >= 0.8) and off; limits on / off, target "within noise" of 1: the median's interval
-reaches 0.9 (the rounds do not show the limiter costing more than a tenth); p50/p99 over all slices; RSS and
-cores of both API processes."""
+reaches 0.9 (the rounds do not show the limiter costing more than a tenth); p50/p99 over
+all slices; RSS and cores of both API processes."""
 
 from __future__ import annotations
 
