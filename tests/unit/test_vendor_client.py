@@ -56,16 +56,35 @@ class FakeTokens:
             raise self.refusal  # a grant refused before: no token at all
         return self.stored
 
-    async def refresh(self, integration_id: uuid.UUID, *, failed_token: str | None) -> str:
+    async def renew(self, integration_id: uuid.UUID, *, failed_token: str) -> tuple[str, bool]:
         self._granted(integration_id)
         self.refreshed_for.append(failed_token)
         if self.refusal is not None:
             raise self.refusal
         self.stored = "fresh"
-        return self.stored
+        return self.stored, True
 
     async def issued_at(self, integration_id: uuid.UUID) -> datetime | None:
         return ISSUED if integration_id == INTEGRATION else None
+
+    async def stored_token(self, integration_id: uuid.UUID) -> tuple[str, datetime | None] | None:
+        return (self.stored, ISSUED) if integration_id == INTEGRATION else None
+
+
+class ReplacedTokens(FakeTokens):
+    """Each renewal hands over a token another replica got, replaced again at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handed = iter(["fresh", "newer"])
+
+    async def renew(self, integration_id: uuid.UUID, *, failed_token: str) -> tuple[str, bool]:
+        self.refreshed_for.append(failed_token)
+        self.stored = next(self.handed)
+        return self.stored, False
+
+    async def stored_token(self, integration_id: uuid.UUID) -> tuple[str, datetime | None] | None:
+        return ("replaced", ISSUED)
 
 
 class Server:
@@ -185,6 +204,19 @@ class TestBearerToken:
         assert lost.value.status == "needs_reauthorization"
         assert "Vendor" in lost.value.message
         assert lost.value.credentials_issued_at == ISSUED  # the tokens that were refused
+
+    async def test_tokens_replaced_under_every_try_are_no_verdict(self) -> None:
+        """Another replica replaces each token we are refused: three sends, then a
+        transient failure, not a lost connection."""
+        server = Server(stale=[unauthorized()], fresh=[unauthorized()], newer=[unauthorized()])
+        tokens = ReplacedTokens()
+
+        with pytest.raises(TransientError) as failed:
+            await client(server, tokens).send(call())
+
+        assert not isinstance(failed.value, AuthorizationLost)
+        assert server.tokens == ["stale", "fresh", "newer"]
+        assert tokens.refreshed_for == ["stale", "fresh"]
 
     async def test_a_refresh_that_fails_sends_nothing_more(self) -> None:
         server = Server(stale=[unauthorized()])

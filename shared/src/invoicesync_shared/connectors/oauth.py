@@ -126,6 +126,17 @@ class TokenStore:
             integration = await session.get(Integration, integration_id)
             return integration.token_issued_at if integration is not None else None
 
+    async def stored_token(self, integration_id: uuid.UUID) -> tuple[str, datetime | None] | None:
+        """The access token stored now and when it was issued, without refreshing: after
+        a 401 on a token just got, tells a grant refused from a token another replica
+        has replaced meanwhile (None: no stored authorisation)."""
+        async with self._standalone() as session:
+            integration = await session.get(Integration, integration_id)
+            if integration is None or integration.credentials is None:
+                return None
+            access = self._box.decrypt_json(integration.credentials).get("access_token")
+            return (str(access), integration.token_issued_at) if access else None
+
     async def keep_alive(self, integration_id: uuid.UUID, *, refreshed_before: datetime) -> bool:
         """Refresh the grant if it was last refreshed before ``refreshed_before``, so an
         idle integration's refresh token never reaches its idle expiry; whether it was
@@ -149,6 +160,11 @@ class TokenStore:
         """
         token, _ = await self._obtain(integration_id, failed_token, refreshed_before)
         return token
+
+    async def renew(self, integration_id: uuid.UUID, *, failed_token: str) -> tuple[str, bool]:
+        """``refresh`` after a 401 on ``failed_token``, and whether the token endpoint gave
+        the token to this call (else it is the stored one another replica got)."""
+        return await self._obtain(integration_id, failed_token, None)
 
     async def _obtain(
         self,

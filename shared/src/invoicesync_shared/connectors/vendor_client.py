@@ -1,7 +1,7 @@
 """One HTTP client for the REST accounting systems (Exact Online, Lexware Office).
 
-What they share lives here: the integration's bearer token (``BearerAuth``: on a 401 one
-refresh, then one more try), the system's pacing around each request (a ``Pacing`` hook),
+What they share lives here: the integration's bearer token (``BearerAuth``: on a 401 a
+refresh and another try), the system's pacing around each request (a ``Pacing`` hook),
 what a lost exchange means (``transport.transport_error``) and a refused grant. What each
 answer means is the system's own ``classify``, injected; the 401 is the one status read
 here, because it belongs to the token, not to the system::
@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import httpx
 
 from invoicesync_shared.connectors.call_count import count_call, count_decision
-from invoicesync_shared.connectors.errors import AuthorizationLost, SyncError
+from invoicesync_shared.connectors.errors import AuthorizationLost, SyncError, TransientError
 from invoicesync_shared.connectors.pacing import Pacer
 from invoicesync_shared.connectors.transport import transport_error
 
@@ -69,9 +69,13 @@ class Tokens(Protocol):
 
     async def access_token(self, integration_id: uuid.UUID) -> str: ...
 
-    async def refresh(self, integration_id: uuid.UUID, *, failed_token: str | None) -> str: ...
+    async def renew(self, integration_id: uuid.UUID, *, failed_token: str) -> tuple[str, bool]: ...
 
     async def issued_at(self, integration_id: uuid.UUID) -> datetime | None: ...
+
+    async def stored_token(
+        self, integration_id: uuid.UUID
+    ) -> tuple[str, datetime | None] | None: ...
 
 
 def _unobserved(response: httpx.Response, failure: SyncError | None) -> None:
@@ -102,6 +106,9 @@ class ScopePacing(NoPacing):
 
 
 Attempt = Callable[[], AbstractAsyncContextManager[Callable[[httpx.Response], None]]]
+# Sends of one request: the stored token, a renewed one, and one more when the renewed
+# token was not the token endpoint's answer to this call, or was replaced since.
+MAX_SENDS = 3
 
 
 @contextlib.asynccontextmanager
@@ -110,10 +117,15 @@ async def _untouched() -> AsyncIterator[Callable[[httpx.Response], None]]:
 
 
 class BearerAuth(httpx.Auth):
-    """The integration's access token on the request. On a 401 the token is refreshed
-    once (serialised across replicas by the token store, which retires the refused token
-    when no new one comes, so a retry does not send it again) and the request sent once
-    more; a second 401 is returned as it is. ``attempt`` wraps each request sent."""
+    """The integration's access token on the request; on a 401 the token is renewed
+    (serialised across replicas by the token store, which retires the refused token when
+    no new one comes, so a retry does not send it again) and the request sent again.
+
+    Only a token the token endpoint gave this very call, refused while the store still
+    holds it, is the grant's refusal: a stored token another replica got may be stale
+    by a clock the store's is behind, and a token replaced since says nothing about the
+    stored one. Those are renewed and sent again, ``MAX_SENDS`` in all; with no verdict
+    by then, ``undecided``. ``attempt`` wraps each request sent."""
 
     def __init__(
         self, tokens: Tokens, integration_id: uuid.UUID, *, attempt: Attempt = _untouched
@@ -121,14 +133,16 @@ class BearerAuth(httpx.Auth):
         self._tokens = tokens
         self._integration_id = integration_id
         self._attempt = attempt
+        self.refused_issued_at: datetime | None = None  # of the refused tokens
+        self.undecided = False  # the last 401 was no verdict on the stored grant
 
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        token = await self._tokens.access_token(self._integration_id)
-        for is_retry in (False, True):
-            if is_retry:
-                token = await self._tokens.refresh(self._integration_id, failed_token=token)
+        token, own = await self._tokens.access_token(self._integration_id), False
+        for sent in range(MAX_SENDS):
+            if sent:
+                token, own = await self._tokens.renew(self._integration_id, failed_token=token)
             async with self._attempt() as answered:
                 request.headers["Authorization"] = f"Bearer {token}"
                 response = yield request
@@ -136,6 +150,16 @@ class BearerAuth(httpx.Auth):
                 answered(response)
             if response.status_code != 401:
                 return
+            if own and await self._still_stored(token):
+                return
+        self.undecided = True
+
+    async def _still_stored(self, token: str) -> bool:
+        stored = await self._tokens.stored_token(self._integration_id)
+        if stored is not None and stored[0] != token:
+            return False
+        self.refused_issued_at = stored[1] if stored else None
+        return True
 
 
 class VendorClient:
@@ -188,9 +212,14 @@ class VendorClient:
         failure = self._decide(response, call)
         if failure is None:
             return response
+        if isinstance(failure, AuthorizationLost) and auth.undecided:
+            # Refused tokens the store no longer holds: no verdict on the stored grant.
+            raise TransientError(f"{self._name} refused access tokens replaced meanwhile")
         if isinstance(failure, AuthorizationLost) and failure.credentials_issued_at is None:
-            # The tokens this call used (a refresh within the call changed them).
-            failure.credentials_issued_at = await self._tokens.issued_at(call.integration_id)
+            # The tokens that were refused (a refresh within the call changed them).
+            failure.credentials_issued_at = auth.refused_issued_at or await self._tokens.issued_at(
+                call.integration_id
+            )
         raise failure
 
     @contextlib.asynccontextmanager
