@@ -27,8 +27,9 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 ALL_YEARS = datetime(1, 1, 1)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def yuki(stack: Stack, partner: httpx.Client) -> dict[str, Any]:
+    """A client with a Yuki integration on a fresh administration."""
     client = partner.post("/v1/clients", json={"name": "Bakkerij de Vries", "country": "NL"})
     assert client.status_code == 201, client.text
     administration = httpx.post(f"{stack.sandbox_url}/_sandbox/yuki/administrations", json={})
@@ -58,6 +59,12 @@ def purchase_body(client_id: str, number: str, content: bytes, content_type: str
         "content_base64": base64.b64encode(content).decode(),
     }
     return body
+
+
+def archive_of(stack: Stack, yuki: dict[str, Any]) -> dict[str, Any]:
+    control = f"{stack.sandbox_url}/_sandbox/yuki/administrations/"
+    state: dict[str, Any] = httpx.get(control + yuki["administration"]["administration_id"]).json()
+    return state
 
 
 def yuki_state(partner: httpx.Client, path: str, document_id: str) -> dict[str, Any]:
@@ -92,8 +99,7 @@ def test_purchase_documents_reach_the_archive_with_their_files_exactly_once(
         return now if all(s["status"] == "sent" for s in now.values()) else None
 
     sent = wait_for(all_sent)
-    control = f"{stack.sandbox_url}/_sandbox/yuki/administrations/"
-    state = httpx.get(control + yuki["administration"]["administration_id"]).json()
+    state = archive_of(stack, yuki)
     archived = {d["document_id"]: d for d in state["archive"]}
     assert len(archived) == 3
     # Yuki answers an upload with the archive document's ID; the booking (and its number)
@@ -119,7 +125,7 @@ def test_purchase_documents_reach_the_archive_with_their_files_exactly_once(
         assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
         assert again.json()["id"] == created[path]
     assert {path: yuki_state(partner, path, i) for path, i in created.items()} == sent
-    after = httpx.get(control + yuki["administration"]["administration_id"]).json()
+    after = archive_of(stack, yuki)
     assert len(after["archive"]) == 3 and after["calls"]["UploadDocumentWithData"] == 3
 
     # A stock SOAP client on the published WSDL reads the very bytes back, and finds each
@@ -143,3 +149,41 @@ def test_purchase_documents_reach_the_archive_with_their_files_exactly_once(
             startRecord=1,
         )
         assert [d.get("ID") for d in found.findall("Document")] == [remote_id]
+
+
+def test_an_upload_whose_answer_is_lost_is_found_by_its_marker_not_uploaded_again(
+    stack: Stack, partner: httpx.Client, yuki: dict[str, Any]
+) -> None:
+    """Yuki stores the file but its answer never arrives: the connector looks the upload
+    up by our marker in its file name and reports that one; nothing is uploaded twice."""
+    client_id = yuki["client_id"]
+    # A first receipt reads the archive's folders; the fault then hits the upload itself.
+    warm = partner.post("/v1/receipts", json=purchase_body(client_id, "BON-1", PNG, "image/png"))
+    assert warm.status_code == 201, warm.text
+    wait_for(lambda: yuki_state(partner, "/v1/receipts", warm.json()["id"])["status"] == "sent")
+    armed = httpx.post(
+        f"{stack.sandbox_url}/_sandbox/faults",
+        json={
+            "system": "yuki",
+            "path_pattern": "Archive.asmx",
+            "method": "POST",
+            "kind": "drop_response_after_commit",
+            "count": 1,
+        },
+    )
+    assert armed.status_code == 201, armed.text
+
+    body = purchase_body(client_id, "INK-2001", PDF, "application/pdf")
+    invoice = partner.post("/v1/purchase-invoices", json=body)
+    assert invoice.status_code == 201, invoice.text
+    path, document_id = "/v1/purchase-invoices", invoice.json()["id"]
+    sent = wait_for(
+        lambda: s if (s := yuki_state(partner, path, document_id))["status"] == "sent" else None
+    )
+
+    faults = httpx.get(f"{stack.sandbox_url}/_sandbox/faults").json()
+    assert [f for f in faults["armed"] if f["id"] == armed.json()["id"]] == []  # it fired
+    state = archive_of(stack, yuki)
+    mine = [d for d in state["archive"] if token(uuid.UUID(document_id)) in d["file_name"]]
+    assert [d["document_id"] for d in mine] == [sent["remote_id"]]
+    assert len(state["archive"]) == 2 and state["calls"]["UploadDocumentWithData"] == 2
