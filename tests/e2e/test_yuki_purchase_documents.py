@@ -1,8 +1,9 @@
 """Purchase documents into Yuki through the API (issue 24): a purchase invoice, a receipt and
 a purchase credit note land in the administration's archive with their files, in the
-purchase folder Yuki processes; each comes back with the archive document's ID; a second
-post with the same Idempotency-Key uploads nothing; a stock zeep client on the published
-Archive.asmx WSDL reads back what the sandbox stored."""
+purchase folder Yuki processes; each comes back with the archive document's ID, and with
+its booking number once Yuki's processing booked it (read back); a second post with the
+same Idempotency-Key uploads nothing; a stock zeep client on the published Archive.asmx
+WSDL reads back what the sandbox stored."""
 
 from __future__ import annotations
 
@@ -46,7 +47,11 @@ def yuki(stack: Stack, partner: httpx.Client) -> dict[str, Any]:
         },
     )
     assert integration.status_code == 201, integration.text
-    return {"client_id": client.json()["id"], "administration": made}
+    return {
+        "client_id": client.json()["id"],
+        "administration": made,
+        "integration_id": integration.json()["id"],
+    }
 
 
 def purchase_body(client_id: str, number: str, content: bytes, content_type: str) -> dict[str, Any]:
@@ -149,6 +154,37 @@ def test_purchase_documents_reach_the_archive_with_their_files_exactly_once(
             startRecord=1,
         )
         assert [d.get("ID") for d in found.findall("Document")] == [remote_id]
+
+    # Yuki's processing books each upload (the sandbox's control API stands for it); the
+    # read-back brings the booking's number, and the payment read leaves them alone.
+    control = f"{stack.sandbox_url}/_sandbox/yuki/administrations/"
+    control += yuki["administration"]["administration_id"]
+    numbers = {}
+    for path in created:
+        processed = httpx.post(
+            f"{control}/archive/{sent[path]['remote_id']}/process",
+            json={"contact_name": "Supplier supplier-1"},
+        )
+        assert processed.status_code == 200, processed.text
+        numbers[path] = processed.json()["reference"]
+    calls_before = archive_of(stack, yuki)["calls"]
+    refreshed = partner.post(f"/v1/integrations/{yuki['integration_id']}/refresh")
+    assert refreshed.status_code == 200, refreshed.text
+    assert refreshed.json()["results_emitted"] == 3
+
+    def all_booked() -> dict[str, dict[str, Any]] | None:
+        now = {path: yuki_state(partner, path, i) for path, i in created.items()}
+        return now if all(s["status"] == "booked" for s in now.values()) else None
+
+    booked = wait_for(all_booked)
+    assert {path: s["booking_number"] for path, s in booked.items()} == numbers
+    assert {path: s["remote_id"] for path, s in booked.items()} == {
+        path: s["remote_id"] for path, s in sent.items()
+    }
+    again = partner.post(f"/v1/integrations/{yuki['integration_id']}/refresh")
+    assert again.status_code == 200 and again.json()["results_emitted"] == 0
+    # Nothing about them goes to the open items (an archive document has none).
+    assert archive_of(stack, yuki)["calls"] == calls_before
 
 
 def test_an_upload_whose_answer_is_lost_is_found_by_its_marker_not_uploaded_again(

@@ -15,6 +15,7 @@ file, for Yuki to process into a booking; the answer is the archive document's I
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -212,6 +213,11 @@ class YukiConnector:
             return found
         items = await self._booked_items(key, reference)
         return adopt(candidates(items, reference, document), document, system=YUKI, customer=None)
+
+    async def archived_number(self, integration: Integration, document_id: uuid.UUID) -> str | None:
+        """The booking number Yuki's processing gave the document's upload, if any yet."""
+        key = self._key(integration, YukiSettings.stored(integration.settings))
+        return await self._purchases.number(key, document_id)
 
     async def open_items(self, integration: Integration) -> list[documents.OutstandingItem]:
         """Every booked item of the integration's administration with an amount still open

@@ -12,6 +12,8 @@ documents no batch upload.
 
 from __future__ import annotations
 
+import uuid
+
 import structlog
 
 from connector_yuki import archive
@@ -46,7 +48,14 @@ class PurchaseArchive:
     async def find(self, key: BatchKey, document: DocumentSnapshot) -> Booking | None:
         """The upload carrying this document's marker, if any; its booking number once
         Yuki's processing filled the archive document's Reference."""
-        token = archive.token(document.id)
+        return await self._find(key, document.id)
+
+    async def number(self, key: BatchKey, document_id: uuid.UUID) -> str | None:
+        found = await self._find(key, document_id)
+        return None if found is None else found.booking_number
+
+    async def _find(self, key: BatchKey, document_id: uuid.UUID) -> Booking | None:
+        token = archive.token(document_id)
         found = await self._sessions.call(
             key.access_key, lambda session: self._soap.search_documents(session, token)
         )
