@@ -43,7 +43,7 @@ def purchase(
         id=uuid.uuid4(),
         partner_id=uuid.uuid4(),
         client_id=uuid.uuid4(),
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         external_id="e1",
         number="INK/2026:07",
         issue_date=date(2026, 11, 20),
@@ -109,8 +109,8 @@ def test_the_purchase_folder_is_the_processed_one_named_for_purchases() -> None:
 def test_the_archives_refusals_of_an_upload_are_permanent_not_in_doubt(
     said: str, code: str
 ) -> None:
-    fault = Fault(f"Server was unable to process request. ---> {said}", code="soap:Server")
+    fault = Fault(f"Server was unable to process request. ---> {said}", code="soap:Server")  # type: ignore[no-untyped-call]
     decision = errors.classify_call(fault, is_write=True)
     assert isinstance(decision, PermanentError) and decision.code == code
-    other = Fault("Server was unable to process request. ---> Timeout", code="soap:Server")
+    other = Fault("Server was unable to process request. ---> Timeout", code="soap:Server")  # type: ignore[no-untyped-call]
     assert isinstance(errors.classify_call(other, is_write=True), UnknownOutcome)
