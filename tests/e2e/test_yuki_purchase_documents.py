@@ -186,6 +186,20 @@ def test_purchase_documents_reach_the_archive_with_their_files_exactly_once(
     # Nothing about them goes to the open items (an archive document has none).
     assert archive_of(stack, yuki)["calls"] == calls_before
 
+    # An edit is not sent again: the archive takes no change of an upload; the answer says so.
+    edited = partner.patch(
+        f"/v1/purchase-invoices/{created['/v1/purchase-invoices']}", json={"due_date": "2026-12-31"}
+    )
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["warnings"] == [
+        "This purchase document is already in Yuki's archive; the change is NOT pushed there. "
+        "Edit it in Yuki as well."
+    ]
+    assert (
+        yuki_state(partner, "/v1/purchase-invoices", created["/v1/purchase-invoices"])
+        == (booked["/v1/purchase-invoices"])
+    )
+
 
 def test_an_upload_whose_answer_is_lost_is_found_by_its_marker_not_uploaded_again(
     stack: Stack, partner: httpx.Client, yuki: dict[str, Any]
