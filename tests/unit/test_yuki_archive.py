@@ -26,7 +26,7 @@ SUPPLIER = CustomerData(external_id="s1", name="Jansen BV", vat_number="NL001234
 
 
 def purchase(
-    kind: str = "purchase_invoice", content_type: str = "application/pdf"
+    kind: str = "purchase_invoice", content_type: str = "application/pdf", size: int = 4
 ) -> DocumentSnapshot:
     line = DocumentLine(
         description="Paper",
@@ -37,7 +37,7 @@ def purchase(
         vat_amount=Decimal("21.00"),
     )
     ref = DocumentFileRef(
-        id=uuid.uuid4(), filename="scan", content_type=content_type, size=4, sha256="0" * 64
+        id=uuid.uuid4(), filename="scan", content_type=content_type, size=size, sha256="0" * 64
     )
     return DocumentSnapshot(
         id=uuid.uuid4(),
@@ -74,10 +74,10 @@ def test_a_purchase_credit_note_is_sent_with_a_negative_amount() -> None:
 
 
 def test_a_file_over_the_archive_cap_is_refused_before_any_call() -> None:
-    document = purchase()
-    assert archive.upload_for(document, "A", b"0" * archive.MAX_FILE_BYTES).data
+    at_cap = purchase(size=archive.MAX_FILE_BYTES)
+    assert archive.upload_for(at_cap, "A", b"0" * archive.MAX_FILE_BYTES).data
     with pytest.raises(PermanentError) as refused:
-        archive.upload_for(document, "A", b"0" * (archive.MAX_FILE_BYTES + 1))
+        archive.upload_for(purchase(size=archive.MAX_FILE_BYTES + 1), "A", b"")
     assert refused.value.code == "file_too_large"
 
 

@@ -81,12 +81,13 @@ def upload_for(document: DocumentSnapshot, reference: str, data: bytes) -> Uploa
     file it would refuse."""
     if document.file is None:
         raise PermanentError("file_missing", "The purchase document has no file to send.")
-    if len(data) > MAX_FILE_BYTES:
+    # By the reference's size: the bytes read are checked against it (a preview reads none).
+    if document.file.size > MAX_FILE_BYTES:
         raise PermanentError(
             "file_too_large",
             f"Yuki's archive takes files of at most {MAX_FILE_BYTES // (1024 * 1024)} MB; "
-            f"{document.file.filename!r} has {len(data)} bytes. Post the document again "
-            "with a smaller file (a lower resolution scan).",
+            f"{document.file.filename!r} has {document.file.size} bytes. Post the document "
+            "again with a smaller file (a lower resolution scan).",
         )
     sign = Decimal(-1) if document.kind == "purchase_credit_note" else Decimal(1)
     return Upload(

@@ -156,12 +156,11 @@ class YukiConnector:
     async def _preview_purchase(
         self, ctx: Context, document: DocumentSnapshot, problems: list[PreviewProblem]
     ) -> PreviewAnswer:
-        """The upload's fields (not the bytes) and its folder; Yuki reads the supplier
-        from the file when it processes it (``system_matches``)."""
+        """The upload's fields (not the bytes: none is read) and its folder; Yuki reads
+        the supplier from the file when it processes it (``system_matches``)."""
         payload: dict[str, Any] | None = None
         try:
-            data = await ctx.files.read(document.file) if document.file else b""
-            upload = archive.upload_for(document, ctx.reference, data)
+            upload = archive.upload_for(document, ctx.reference, b"")
             folder = await self._purchases.folder(self._key(ctx.integration, ctx.settings))
             payload = {
                 "operation": "UploadDocumentWithData",
@@ -171,7 +170,7 @@ class YukiConnector:
                 "amount": str(upload.amount),
                 "paymentMethod": upload.payment_method,
                 "remarks": upload.remarks,
-                "size": len(upload.data),
+                "size": document.file.size if document.file else 0,
             }
         except PermanentError as exc:
             problems.append(PreviewProblem.of(exc, "file"))
