@@ -161,15 +161,17 @@ class YukiSoap:
             )
         return document_id
 
-    async def search_documents(self, session: str, subject: str) -> list[ArchivedDocument]:
-        """Archive documents of every folder and year whose Subject contains ``subject``."""
+    async def search_documents(self, session: str, text: str) -> list[ArchivedDocument]:
+        """Archive documents of every folder and year with ``text`` in any field Yuki
+        searches ("All": an upload's Subject is its file name; processing may rename the
+        Subject, which the caller then reads against FileName)."""
         result = await self._call(
             ARCHIVE,
             "SearchDocuments",
             is_write=False,
             sessionID=session,
-            searchOption="Subject",
-            searchText=subject,
+            searchOption="All",
+            searchText=text,
             folderID=ANY_FOLDER,
             tabID=ANY_FOLDER,
             sortOrder="CreatedAsc",
