@@ -41,6 +41,7 @@ BENCHMARKS = (
     "lexware_budget",
     "fleet",
     "yuki_batching",
+    "yuki_purchases",
     "end_to_end",
     "scale_out",
     "growth",

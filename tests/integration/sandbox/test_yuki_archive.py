@@ -245,3 +245,31 @@ def test_injected_faults_reach_the_archive(sandbox_url: str, archive: Archive) -
     advanced = requests.post(f"{sandbox_url}/_sandbox/clock/advance", json={"seconds": 31})
     assert advanced.status_code == 200, advanced.text
     assert [d.findtext("FileName") for d in search(archive, "late.pdf")] == ["late.pdf"]
+
+
+def test_a_processed_upload_shows_its_booking_number_and_supplier(
+    sandbox_url: str, archive: Archive
+) -> None:
+    """The control API stands for Yuki's processing: the archive document then carries
+    the booking's number as Reference and the supplier as ContactName (searchable)."""
+    name = f"inv-{uuid.uuid4().hex[:6]}.pdf"
+    document_id = upload(archive, name, PDF)
+    [before] = search(archive, name, option="Subject")
+    assert (before.findtext("Reference"), before.findtext("ContactName")) == ("", "")
+
+    processed = requests.post(
+        f"{archive.control}/archive/{document_id}/process", json={"contact_name": "Jansen BV"}
+    )
+    assert processed.status_code == 200, processed.text
+    number = processed.json()["reference"]
+    assert number == "INK00001"
+    [after] = search(archive, name, option="Subject")
+    assert (after.findtext("Reference"), after.findtext("ContactName")) == (number, "Jansen BV")
+    [by_contact] = search(archive, "jansen", option="Contact")
+    assert by_contact.get("ID") == document_id
+    given = requests.post(
+        f"{archive.control}/archive/{document_id}/process", json={"reference": "2026-INK-7"}
+    )
+    assert given.json()["reference"] == "2026-INK-7"
+    missing = requests.post(f"{archive.control}/archive/{uuid.uuid4()}/process", json={})
+    assert missing.status_code == 404

@@ -8,16 +8,21 @@ by our Reference: the documents of a batch share one OutstandingDebtorItemsByDat
 (lookup.py), and only one that list cannot prove is looked up on its own. The booking
 is Yuki's DocumentID with, as booking number, the invoice number Yuki holds on the item
 (our Reference: what a bookkeeper searches for in Yuki; stock Yuki publishes no other).
+
+Purchase documents go one by one into the administration's archive (purchases.py): the
+file, for Yuki to process into a booking; the answer is the archive document's ID.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from connector_yuki import documents, errors, reconciliation
+from connector_yuki import archive, documents, errors, reconciliation
 from connector_yuki.batching import BatchKey, PendingInvoice, SalesInvoiceBatcher
 from connector_yuki.lookup import YUKI, BatchLookup, candidates
+from connector_yuki.purchases import PurchaseArchive
 from connector_yuki.sessions import SessionPool
 from connector_yuki.soap import YukiSoap
 from invoicesync_shared.connectors.adoption import adopt
@@ -32,7 +37,7 @@ from invoicesync_shared.connectors.protocol import Booking, PushContext
 from invoicesync_shared.connectors.reconciliation import Period
 from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import Integration
-from invoicesync_shared.events.documents import SALES_KINDS, DocumentSnapshot
+from invoicesync_shared.events.documents import PURCHASE_KINDS, SALES_KINDS, DocumentSnapshot
 from invoicesync_shared.events.reconciliations import RemoteEntry
 from invoicesync_shared.integration_settings import YukiSettings
 
@@ -42,7 +47,7 @@ Context = PushContext[YukiSettings]
 class YukiConnector:
     system = "yuki"
     settings_model = YukiSettings
-    kinds = SALES_KINDS  # purchase documents: not yet (the runtime refuses them)
+    kinds = SALES_KINDS | PURCHASE_KINDS
 
     def __init__(
         self,
@@ -57,6 +62,7 @@ class YukiConnector:
         self._batcher = batcher
         self._lookup = lookup
         self._secrets = secrets
+        self._purchases = PurchaseArchive(soap, sessions)
 
     @property
     def batcher(self) -> SalesInvoiceBatcher:
@@ -80,6 +86,8 @@ class YukiConnector:
 
     async def push(self, ctx: Context, document: DocumentSnapshot) -> Booking:
         """Book (or, sent again with the same Reference, update) the document."""
+        if document.kind in PURCHASE_KINDS:
+            return await self._push_purchase(ctx, document)
         xml = documents.sales_invoice(
             document,
             reference=ctx.reference,
@@ -98,6 +106,17 @@ class YukiConnector:
             found = None  # booked all the same; the identifiers stay unknown
         return found or ctx.previous or Booking(ctx.reference, None)
 
+    async def _push_purchase(self, ctx: Context, document: DocumentSnapshot) -> Booking:
+        """Upload the file into the archive. Yuki's archive takes no edit of an upload, so
+        an edit of a document already sent keeps what was sent (README: Yuki)."""
+        if ctx.is_update and ctx.previous is not None:
+            return ctx.previous
+        if document.file is None:
+            raise PermanentError("file_missing", "The purchase document has no file to send.")
+        data = await ctx.files.read(document.file)
+        upload = archive.upload_for(document, ctx.reference, data)
+        return await self._purchases.upload(self._key(ctx.integration, ctx.settings), upload)
+
     async def preview(self, ctx: Context, document: DocumentSnapshot) -> PreviewAnswer:
         """The ``<SalesInvoice>`` as ``push`` would send it, and whether the access key
         still reaches the administration (one read-only call). Yuki matches or creates
@@ -108,6 +127,8 @@ class YukiConnector:
             await self.verify(ctx.integration, ctx.settings)
         except PermanentError as exc:
             problems.append(PreviewProblem.of(exc, "settings.access_key"))
+        if document.kind in PURCHASE_KINDS:
+            return await self._preview_purchase(ctx, document, problems)
         for number, line in enumerate(document.lines):
             try:
                 documents.vat_type(line.vat_rate)
@@ -132,7 +153,32 @@ class YukiConnector:
         )
         return PreviewAnswer(payload, customer, problems)
 
+    async def _preview_purchase(
+        self, ctx: Context, document: DocumentSnapshot, problems: list[PreviewProblem]
+    ) -> PreviewAnswer:
+        """The upload's fields (not the bytes: none is read) and its folder; Yuki reads
+        the supplier from the file when it processes it (``system_matches``)."""
+        payload: dict[str, Any] | None = None
+        try:
+            upload = archive.upload_for(document, ctx.reference, b"")
+            folder = await self._purchases.folder(self._key(ctx.integration, ctx.settings))
+            payload = {
+                "operation": "UploadDocumentWithData",
+                "fileName": upload.file_name,
+                "folder": folder,
+                "currency": upload.currency,
+                "amount": str(upload.amount),
+                "paymentMethod": upload.payment_method,
+                "remarks": upload.remarks,
+                "size": document.file.size if document.file else 0,
+            }
+        except PermanentError as exc:
+            problems.append(PreviewProblem.of(exc, "file"))
+        return PreviewAnswer(payload, PreviewCustomer("system_matches"), problems)
+
     async def find_by_reference(self, ctx: Context, document: DocumentSnapshot) -> Booking | None:
+        if document.kind in PURCHASE_KINDS:
+            return await self._purchases.find(self._key(ctx.integration, ctx.settings), document)
         return await self._find(self._key(ctx.integration, ctx.settings), ctx.reference, document)
 
     async def verify(self, integration: Integration, settings: YukiSettings) -> dict[str, Any]:
@@ -166,6 +212,11 @@ class YukiConnector:
             return found
         items = await self._booked_items(key, reference)
         return adopt(candidates(items, reference, document), document, system=YUKI, customer=None)
+
+    async def archived_number(self, integration: Integration, document_id: uuid.UUID) -> str | None:
+        """The booking number Yuki's processing gave the document's upload, if any yet."""
+        key = self._key(integration, YukiSettings.stored(integration.settings))
+        return await self._purchases.number(key, document_id)
 
     async def open_items(self, integration: Integration) -> list[documents.OutstandingItem]:
         """Every booked item of the integration's administration with an amount still open

@@ -104,9 +104,34 @@ def _classify_fault(message: str, code: str, *, is_write: bool, admin: str | Non
         return administration_withdrawn(admin, text)
     if code.lower().endswith(("client", "sender")):
         return PermanentError("rejected", f"Yuki refused the request: {text}")
+    if (archive := _archive_refusal(lowered, text)) is not None:
+        return archive
     if is_write:
         return UnknownOutcome(f"Yuki fault on a write: {text}")
     return TransientError(f"Yuki fault: {text}")
+
+
+def _archive_refusal(lowered: str, text: str) -> PermanentError | None:
+    """Archive.asmx refusals of the upload itself, answered before anything is stored
+    (ASP.NET refuses an oversized request before the service runs): never in doubt."""
+    if "maximum request length exceeded" in lowered:
+        return PermanentError(
+            "file_too_large",
+            f"Yuki's archive refused the file as too large; post the document again with a "
+            f"smaller file. Yuki said: {text}",
+        )
+    if "file type" in lowered and "not supported" in lowered:
+        return PermanentError(
+            "unsupported_file_type",
+            f"Yuki's archive does not take this file type; post the document again as PDF, "
+            f"JPG or PNG. Yuki said: {text}",
+        )
+    if "folder" in lowered and "does not exist" in lowered:
+        return PermanentError(
+            "purchase_folder_not_found",
+            f"Yuki's archive has no such folder; verify the integration. Yuki said: {text}",
+        )
+    return None
 
 
 def key_refused(said: str) -> AuthorizationLost:

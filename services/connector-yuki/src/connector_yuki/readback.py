@@ -6,6 +6,12 @@ or Yuki has not listed it: it is looked up on its own (CheckOutstandingItemAdmin
 items included) before it is called paid, so only documents whose status changes cost a
 call of their own. Results are emitted only on change; the last status seen is kept in
 connector_remote_status.
+
+Purchase documents uploaded into the archive are sent without a number: each round looks
+a sent document up in the archive by our marker (one SearchDocuments call per sent
+document) and reports its booking once Yuki's processing shows one (the archive
+document's Reference). An archive document has no open item, so a booked purchase
+document is recorded as ``archived`` and left out of the payment read.
 """
 
 from __future__ import annotations
@@ -22,14 +28,17 @@ from invoicesync_shared.connectors.remote_status import (
     Booked,
 )
 from invoicesync_shared.db.models import Integration
+from invoicesync_shared.states import LedgerState
 
 SYSTEM = "yuki"
 LOCK_SPACE = 0x1E3A_0003  # advisory locks of this loop: (LOCK_SPACE, integration)
+ARCHIVED = "archived"  # a purchase document booked from the archive: no open item to read
 
 
 class YukiReadBack(ReadBack):
     system = SYSTEM
     lock_space = LOCK_SPACE
+    watched_states = (LedgerState.BOOKED, LedgerState.SENT)
 
     def __init__(
         self,
@@ -43,10 +52,31 @@ class YukiReadBack(ReadBack):
         self._connector = connector
 
     async def refresh(self, integration: Integration) -> int:
-        """Report the payment status of every booked, not yet paid document that changed."""
-        unpaid = [b for b in await self.booked(integration) if b.last_status != PAID]
+        """Report the numbers of sent purchase documents Yuki has booked, and the payment
+        status of every booked, not yet paid sales document that changed."""
+        watched = await self.booked(integration)
+        sent = [b for b in watched if b.state == LedgerState.SENT]
+        numbered = await self._numbers(integration, sent)
+        unpaid = [
+            b
+            for b in watched
+            if b.state == LedgerState.BOOKED and b.last_status not in (PAID, ARCHIVED)
+        ]
         if not unpaid:
-            return 0
+            return numbered
+        return numbered + await self._payments(integration, unpaid)
+
+    async def _numbers(self, integration: Integration, sent: list[Booked]) -> int:
+        numbered = 0
+        for booked in sent:
+            number = await self._connector.archived_number(integration, booked.document_id)
+            if number:
+                await self.report_booking(integration, booked, number)
+                await self.report(integration, booked, ARCHIVED, None)
+                numbered += 1
+        return numbered
+
+    async def _payments(self, integration: Integration, unpaid: list[Booked]) -> int:
         # By Yuki's document ID, or by our reference where Yuki answered without IDs.
         open_ids = {
             known.casefold()

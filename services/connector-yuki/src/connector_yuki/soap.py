@@ -14,6 +14,13 @@ from lxml import etree
 from zeep.transports import AsyncTransport
 
 from connector_yuki import errors
+from connector_yuki.archive import (
+    ArchivedDocument,
+    Folder,
+    Upload,
+    parse_documents,
+    parse_folders,
+)
 from connector_yuki.documents import (
     InvoiceResult,
     OutstandingItem,
@@ -24,7 +31,9 @@ from connector_yuki.documents import (
 from invoicesync_shared.connectors.call_count import count_call, count_decision
 
 SYSTEM = "yuki"
-SALES, ACCOUNTING = "Sales", "Accounting"
+SALES, ACCOUNTING, ARCHIVE = "Sales", "Accounting", "Archive"
+ALL_YEARS = datetime(1, 1, 1)  # "'0001-01-01' as date selection to search all years"
+ANY_FOLDER = -1  # "-1 as Folder or Tab … to search all folders or tabs"
 _PARSER: Any = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 
 
@@ -119,6 +128,59 @@ class YukiSoap:
             endDate=datetime.combine(end, time()),
         )
         return parse_outstanding_items(_xml(result))
+
+    async def document_folders(self, session: str) -> list[Folder]:
+        """The archive's folders (of the session's current domain: no administration)."""
+        result = await self._call(ARCHIVE, "DocumentFolders", is_write=False, sessionID=session)
+        return parse_folders(_xml(result))
+
+    async def upload_document_with_data(
+        self, session: str, administration_id: str, folder: int, upload: Upload
+    ) -> str:
+        """The new archive document's ID (Yuki's answer string)."""
+        result = await self._call(
+            ARCHIVE,
+            "UploadDocumentWithData",
+            is_write=True,
+            sessionID=session,
+            fileName=upload.file_name,
+            data=upload.data,
+            folder=folder,
+            administrationID=administration_id,
+            currency=upload.currency,
+            amount=upload.amount,
+            costCategory="",
+            paymentMethod=upload.payment_method,
+            project="",
+            remarks=upload.remarks,
+        )
+        document_id = str(result or "").strip().lower()
+        if not document_id:
+            raise errors.classify_call(
+                ValueError("UploadDocumentWithData answered no document ID"), is_write=True
+            )
+        return document_id
+
+    async def search_documents(self, session: str, text: str) -> list[ArchivedDocument]:
+        """Archive documents of every folder and year with ``text`` in any field Yuki
+        searches ("All": an upload's Subject is its file name; processing may rename the
+        Subject, which the caller then reads against FileName)."""
+        result = await self._call(
+            ARCHIVE,
+            "SearchDocuments",
+            is_write=False,
+            sessionID=session,
+            searchOption="All",
+            searchText=text,
+            folderID=ANY_FOLDER,
+            tabID=ANY_FOLDER,
+            sortOrder="CreatedAsc",
+            startDate=ALL_YEARS,
+            endDate=ALL_YEARS,
+            numberOfRecords=10,
+            startRecord=1,
+        )
+        return parse_documents(_xml(result))
 
     async def _call(self, service: str, operation: str, *, is_write: bool, **params: Any) -> Any:
         try:

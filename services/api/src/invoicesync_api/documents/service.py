@@ -67,6 +67,12 @@ NOT_PUSHED_WARNINGS = {
         "Edit it in the accounting system as well."
     ),
 }
+# Yuki books a purchase document from the file uploaded into its archive, which takes no
+# change of an upload (README: Yuki).
+YUKI_PURCHASE_NOT_PUSHED = N_(
+    "This purchase document is already in Yuki's archive; the change is NOT pushed there. "
+    "Edit it in Yuki as well."
+)
 
 
 def _not_pushed_warning(system: str) -> str:
@@ -262,7 +268,9 @@ async def _push_edit(session: AsyncSession, document: Document) -> list[str]:
     for state, integration in (await repository.sync_states(session, [document.id]))[document.id]:
         if state.status not in SYNCED:
             continue
-        if integration.system in fanout.TAKES_EDITS:
+        if integration.system in fanout.TAKES_EDITS and document.kind in PURCHASE_KINDS:
+            warnings.append(YUKI_PURCHASE_NOT_PUSHED)
+        elif integration.system in fanout.TAKES_EDITS:
             to_push.append(integration)
             warnings.append(YUKI_EDIT_WARNING)
         else:

@@ -136,6 +136,19 @@ SYNC_ERRORS: dict[str, str] = {
         "{system} does not know something the document refers to. Check the integration's "
         "settings, then retry. {system} said: {said}"
     ),
+    # Purchase documents (Yuki's archive refuses the file, or has no purchase folder).
+    "file_too_large": N_(
+        "The document's file is larger than {system} takes. Post the document again with "
+        "a smaller file (for example a scan at a lower resolution)."
+    ),
+    "unsupported_file_type": N_(
+        "{system} does not take the document's file type. Post the document again with "
+        "the file as PDF, JPG or PNG."
+    ),
+    "purchase_folder_not_found": N_(
+        "{system} has no archive folder for purchase invoices in this administration. "
+        "Have it set up in {system}, then retry."
+    ),
     "rejected": N_(
         "{system} refused the document. Correct what it names, then retry. {system} said: {said}"
     ),

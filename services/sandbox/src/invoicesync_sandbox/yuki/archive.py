@@ -135,6 +135,18 @@ def _take_data(doc: ArchiveDocument, request: SoapRequest) -> None:
     doc.remarks = (request.param("remarks") or "").strip()
 
 
+def process(
+    admin: Administration, doc: ArchiveDocument, now: float, reference: str | None, contact: str
+) -> None:
+    """Yuki's processing (or its bookkeeper) books an upload: it gets the booking's number
+    as its Reference (Yuki's numbering is unpublished: the sandbox counts per
+    administration, ``INK`` and five digits) and the supplier read from the file."""
+    if not reference:
+        admin.archive_bookings += 1
+        reference = f"INK{admin.archive_bookings:05d}"
+    doc.reference, doc.contact_name, doc.modified = reference, contact, now
+
+
 # -- reads ------------------------------------------------------------------
 
 
@@ -198,7 +210,7 @@ def _hit(doc: ArchiveDocument, option: str, text: str) -> bool:
     fields: dict[str, tuple[str, ...]] = {
         "Creator": (CREATOR,),
         "Subject": (doc.file_name,),
-        "Contact": (),
+        "Contact": (doc.contact_name,) if doc.contact_name else (),
         "Tag": (),
         "Type": (),
     }
@@ -248,11 +260,11 @@ def document(doc: ArchiveDocument) -> El:
         leaf("FileName", doc.file_name),
         leaf("ContentType", doc.content_type),
         leaf("FileSize", len(doc.data)),
-        leaf("ContactName", ""),
-        leaf("Reference", ""),
+        leaf("ContactName", doc.contact_name),
+        leaf("Reference", doc.reference),
         leaf("Created", created),
         leaf("Creator", CREATOR),
-        leaf("Modified", created),
+        leaf("Modified", created if doc.modified is None else _stamp(doc.modified)),
         leaf("Modifier", CREATOR),
         ID=doc.id,
     )

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field, model_validator
 
 from invoicesync_sandbox.entry_page import entry_page, missing_page
+from invoicesync_sandbox.yuki import archive
 from invoicesync_sandbox.yuki.masterdata import next_contact_code
 from invoicesync_sandbox.yuki.store import (
     Administration,
@@ -51,6 +52,11 @@ class PeriodIn(BaseModel):
         ):
             raise ValueError("give either year and month, or until")
         return self
+
+
+class ProcessIn(BaseModel):
+    reference: str | None = Field(default=None, max_length=50)
+    contact_name: str = Field(default="", max_length=255)
 
 
 class CostCentresIn(BaseModel):
@@ -184,6 +190,8 @@ def archive_state(doc: ArchiveDocument) -> dict[str, Any]:
         "payment_method": doc.payment_method,
         "project": doc.project,
         "remarks": doc.remarks,
+        "reference": doc.reference,
+        "contact_name": doc.contact_name,
     }
 
 
@@ -237,6 +245,7 @@ class YukiControl:
             (f"{admin_path}/duplicate-mode", self.duplicate_mode, "PUT", 200),
             (f"{admin_path}/answers", self.answers, "PUT", 200),
             (f"{admin_path}/access", self.set_access, "POST", 200),
+            (f"{admin_path}/archive/{{document_id}}/process", self.process, "POST", 200),
             ("/keys/revoke", self.revoke_key, "POST", 200),
             ("/sessions/expire", self.expire, "POST", 200),
             ("/sessions/lifetime", self.lifetime, "PUT", 200),
@@ -402,6 +411,17 @@ class YukiControl:
                 raise HTTPException(409, "a draft (Process=false) has no open item to pay")
             doc.paid += doc.open_amount if body.amount is None else body.amount
             return document_state(admin, doc)
+
+    def process(self, admin_id: str, document_id: str, body: ProcessIn) -> dict[str, Any]:
+        """Yuki's processing books an uploaded purchase document: its Reference becomes
+        the booking's number (given, or counted by the sandbox)."""
+        with self.store.lock:
+            admin = self._admin(admin_id)
+            doc = admin.archive.get(document_id.lower())
+            if doc is None:
+                raise HTTPException(404, f"no archive document {document_id!r}")
+            archive.process(admin, doc, self.store.clock.now(), body.reference, body.contact_name)
+            return archive_state(doc)
 
     def duplicate_mode(self, admin_id: str, body: DuplicateModeIn) -> dict[str, str]:
         """``update`` (default): a known Reference updates; ``reject``: it fails."""

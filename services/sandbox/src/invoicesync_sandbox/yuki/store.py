@@ -113,7 +113,8 @@ class ArchiveDocument:
     """A file uploaded into the archive (Archive.asmx), with the figures sent along.
 
     Yuki's processing (or its bookkeeper) turns it into a booking later; the sandbox keeps
-    it as uploaded: no contact, no reference, no tab."""
+    it as uploaded (no contact, no reference, no tab) until the control API processes it
+    (``reference``: the booking's number, ``contact_name``: the supplier Yuki read)."""
 
     id: str
     administration_id: str
@@ -129,6 +130,9 @@ class ArchiveDocument:
     payment_method: int = 0
     project: str = ""
     remarks: str = ""
+    reference: str = ""  # set when processed
+    contact_name: str = ""  # set when processed
+    modified: float | None = None  # sandbox epoch seconds of the processing
     visible_from: float = field(default_factory=visible_from)  # sandbox epoch seconds
 
 
@@ -150,6 +154,7 @@ class Administration:
     closed_until: dt.date | None = None
     documents: dict[str, Document] = field(default_factory=dict)  # by reference
     archive: dict[str, ArchiveDocument] = field(default_factory=dict)  # by document id
+    archive_bookings: int = 0  # uploads processed into bookings (their numbers' counter)
     contacts: list[Contact] = field(default_factory=list)
     products: dict[str, Product] = field(default_factory=dict)  # by description (lower case)
     last_booking: int = 0
