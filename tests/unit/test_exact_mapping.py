@@ -38,11 +38,11 @@ def test_numeric_customer_code_is_padded_to_18_and_quotes_are_doubled() -> None:
 
 def test_credit_note_is_type_21_with_negative_amounts() -> None:
     document = snapshot(_client(), "CN-1", kind="credit_note")
-    payload = mapping.sales_entry_payload(
+    payload = mapping.entry_payload(
         document,
         reference="CN-1",
         journal="70",
-        customer_id="c",
+        party_id="c",
         gl_account_ids=["gl"],
         vat_codes=["2  "],
     )
@@ -133,11 +133,11 @@ def _two_line_invoice(kind: str = "invoice") -> DocumentSnapshot:
 
 
 def _two_line_entry(document: DocumentSnapshot) -> dict[str, Any]:
-    return mapping.sales_entry_payload(
+    return mapping.entry_payload(
         document,
         reference=document.number,
         journal="70",
-        customer_id="acct-1",
+        party_id="acct-1",
         gl_account_ids=["gl-a", "gl-b"],
         vat_codes=["2  ", "3  "],
     )
@@ -179,11 +179,11 @@ def test_credit_note_entry_is_described_as_one_and_keeps_its_quantity_positive()
 
 def test_entry_without_a_due_date_leaves_it_to_exact() -> None:
     document = snapshot(_client(), "INV-1")
-    payload = mapping.sales_entry_payload(
+    payload = mapping.entry_payload(
         document,
         reference="INV-1",
         journal="70",
-        customer_id="c",
+        party_id="c",
         gl_account_ids=["gl"],
         vat_codes=["2  "],
     )
@@ -266,11 +266,11 @@ def test_amounts_and_quantities_go_out_in_plain_decimal_notation() -> None:
             "vat_amount": Decimal("0.00000001"),
         }
     )
-    payload = mapping.sales_entry_payload(
+    payload = mapping.entry_payload(
         document.model_copy(update={"lines": [free]}),
         reference="INV-0",
         journal="70",
-        customer_id="c",
+        party_id="c",
         gl_account_ids=["gl"],
         vat_codes=["2  "],
     )
@@ -285,11 +285,11 @@ def test_amounts_and_quantities_go_out_in_plain_decimal_notation() -> None:
 def test_every_line_needs_its_gl_account_and_vat_code() -> None:
     document = _two_line_invoice()
     with pytest.raises(ValueError):
-        mapping.sales_entry_payload(
+        mapping.entry_payload(
             document,
             reference=document.number,
             journal="70",
-            customer_id="c",
+            party_id="c",
             gl_account_ids=["gl-a"],
             vat_codes=["2  ", "3  "],
         )
