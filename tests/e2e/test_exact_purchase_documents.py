@@ -153,3 +153,42 @@ def test_purchase_documents_reach_the_purchase_journal_with_their_files(
     assert len(after["purchase_entries"]) == 3
     assert len(after["documents"]) == 3
     assert len(after["accounts"]) == len(exact["accounts"])
+
+
+@pytest.mark.parametrize("fault", ["http_500", "drop_response_after_commit"])
+def test_a_failed_or_lost_entry_call_books_once_with_one_filed_document(
+    stack: Stack, partner: httpx.Client, connected: dict[str, Any], fault: str
+) -> None:
+    """A 500 (nothing created) is retried with the document already filed; a lost answer
+    (the entry created) is found by our reference and adopted: one entry, one document."""
+    client_id, division = connected["client_id"], connected["division"]
+    armed = httpx.post(
+        f"{stack.sandbox_url}/_sandbox/faults",
+        json={
+            "system": "exact",
+            "path_pattern": "purchaseentry/PurchaseEntries",
+            "kind": fault,
+            "count": 1,
+            "method": "POST",
+        },
+    )
+    assert armed.status_code < 300, armed.text
+    before = state(stack, division)
+    number = f"AP-{fault[:8]}"
+    posted = partner.post(
+        "/v1/purchase-invoices",
+        json=body(
+            client_id, number, "supplier", file=file_of(f"{number}.pdf", PDF, "application/pdf")
+        ),
+    )
+    assert posted.status_code == 201, posted.text
+    shown = booked(partner, f"/v1/purchase-invoices/{posted.json()['id']}")
+
+    after = state(stack, division)
+    new_entries = [e for e in after["purchase_entries"] if e not in before["purchase_entries"]]
+    new_documents = [
+        d for d in after["documents"] if d["id"] not in {b["id"] for b in before["documents"]}
+    ]
+    assert [e["entry_id"] for e in new_entries] == [shown["sync"][0]["remote_id"]]
+    assert [d["id"] for d in new_documents] == [new_entries[0]["document"]]
+    assert httpx.get(f"{stack.sandbox_url}/_sandbox/faults").json()["fired"][fault] >= 1

@@ -3,6 +3,7 @@ PurchaseEntries with their file attached, customers and suppliers as crm/Account
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
@@ -34,6 +35,7 @@ REVENUE = 110  # GLAccounts.Type of revenue accounts
 # costs, general expenses, depreciation, R&D, staff, manufacturing overhead, other.
 COSTS = (111, 120, 121, 122, 123, 125, 126, 130)
 EXACT = System("Exact Online", "description")
+MAX_FILED = 10_000
 
 
 Context = PushContext[ExactSettings]
@@ -51,6 +53,10 @@ class ExactConnector:
         self._cost_accounts: DivisionLists[str] = DivisionLists(master_data_ttl)
         self._vat_codes: DivisionLists[Decimal] = DivisionLists(master_data_ttl)
         self._journals: DivisionLists[str] = DivisionLists(master_data_ttl)
+        # Exact documents filed (with their file attached) for an entry not yet created,
+        # by integration and document: a retry of the entry (a 429, a 500, a timeout that created
+        # nothing) links the one already filed instead of filing the file again.
+        self._filed: dict[tuple[uuid.UUID, uuid.UUID], str] = {}
 
     def scope(self, integration: Integration, settings: ExactSettings) -> str:
         return str(settings.division)
@@ -91,6 +97,7 @@ class ExactConnector:
             attachment=attachment,
         )
         body = await self._client.post(ctx.integration.id, division, _entries(document), payload)
+        self._filed.pop((ctx.integration.id, document.id), None)
         entry = body["d"]
         return Booking(str(entry["EntryID"]), str(entry["EntryNumber"]), customer_created=created)
 
@@ -98,11 +105,14 @@ class ExactConnector:
         self, ctx: Context, division: int, document: DocumentSnapshot, supplier_id: str
     ) -> str | None:
         """The Exact document holding the original file (None without a file). The file is
-        read before anything is written, so a missing file writes nothing in Exact. A retry
-        after a lost answer here files the document again (an unlinked duplicate in
-        Exact's documents, never a second entry)."""
+        read before anything is written, so a missing file writes nothing in Exact. Kept
+        per process until the entry exists: only a retry on another replica, or after a
+        restart, files the document again (an unlinked duplicate among Exact's documents,
+        never a second entry)."""
         if document.file is None:
             return None
+        if (filed := self._filed.get((ctx.integration.id, document.id))) is not None:
+            return filed
         content = await ctx.files.read(document.file)
         created = await self._client.post(
             ctx.integration.id,
@@ -117,6 +127,9 @@ class ExactConnector:
             "documents/DocumentAttachments",
             mapping.attachment_payload(document_id, document.file.filename, content),
         )
+        if len(self._filed) >= MAX_FILED:  # entries refused for good leave theirs behind
+            self._filed.clear()
+        self._filed[ctx.integration.id, document.id] = document_id
         return document_id
 
     async def find_by_reference(self, ctx: Context, document: DocumentSnapshot) -> Booking | None:
@@ -148,7 +161,10 @@ class ExactConnector:
             )
             for row in rows
         ]
-        return adopt(candidates, document, system=EXACT, customer=link.remote_id if link else None)
+        found = adopt(candidates, document, system=EXACT, customer=link.remote_id if link else None)
+        if found is not None:  # adopted: no push follows that would drop the filed document
+            self._filed.pop((ctx.integration.id, document.id), None)
+        return found
 
     async def verify(self, integration: Integration, settings: ExactSettings) -> dict[str, Any]:
         """The division is reachable and both journals exist there as sales journals."""
