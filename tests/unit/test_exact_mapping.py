@@ -51,6 +51,65 @@ def test_credit_note_is_type_21_with_negative_amounts() -> None:
     assert payload["SalesEntryLines"][0]["VATAmountFC"] == "-21.00"
 
 
+@pytest.mark.parametrize(
+    ("kind", "entry_type", "sign", "title"),
+    [
+        ("purchase_invoice", 30, "", "Purchase invoice"),
+        ("receipt", 30, "", "Receipt"),
+        ("purchase_credit_note", 31, "-", "Purchase credit note"),
+    ],
+)
+def test_purchase_documents_are_purchase_entries_of_their_supplier_with_the_document(
+    kind: str, entry_type: int, sign: str, title: str
+) -> None:
+    document = snapshot(_client(), "AP-1", kind=kind)
+    payload = mapping.entry_payload(
+        document,
+        reference="AP-1",
+        journal="60",
+        party_id="s",
+        gl_account_ids=["gl"],
+        vat_codes=["2  "],
+        attachment="doc-1",
+    )
+    assert (payload["Type"], payload["Journal"], payload["Supplier"]) == (entry_type, "60", "s")
+    assert payload["Document"] == "doc-1"
+    assert "Customer" not in payload and "SalesEntryLines" not in payload
+    assert payload["Description"].startswith(f"{title} AP-1")
+    [line] = payload["PurchaseEntryLines"]
+    assert (line["AmountFC"], line["VATAmountFC"]) == (f"{sign}100.00", f"{sign}21.00")
+    assert mapping.signed_total(f"{sign}121.00", kind) == Decimal("121.00")
+
+
+def test_a_supplier_is_matched_among_suppliers_and_created_as_one_without_our_code() -> None:
+    supplier = CustomerData(external_id="42", name="Acme", vat_number="NL1")
+    assert mapping.account_filters(supplier, supplier=True) == [
+        f"IsSupplier eq true and Code eq '{mapping.padded_code('42')}'",
+        "IsSupplier eq true and VATNumber eq 'NL1'",
+        "IsSupplier eq true and Name eq 'Acme'",
+    ]
+    assert mapping.account_payload(supplier, supplier=True) == {
+        "Name": "Acme",
+        "Status": "A",
+        "IsSales": False,
+        "IsSupplier": True,
+        "VATNumber": "NL1",
+    }
+
+
+def test_a_purchase_file_is_filed_as_a_purchase_document_with_its_bytes_in_base64() -> None:
+    document = snapshot(_client(), "AP-9", kind="receipt")
+    filed = mapping.document_payload(document, "s")
+    assert filed == {
+        "Subject": "Receipt AP-9",
+        "Type": mapping.PURCHASE_INVOICE_DOCUMENT,
+        "Account": "s",
+        "DocumentDate": "2026-11-20T00:00:00Z",
+    }
+    attached = mapping.attachment_payload("d", "AP-9.pdf", b"%PDF\x00\xff")
+    assert attached == {"Document": "d", "FileName": "AP-9.pdf", "Attachment": "JVBERgD/"}
+
+
 def test_vat_rate_percent_to_exact_fraction() -> None:
     assert mapping.vat_percentage(Decimal("21")) == Decimal("0.2100")
 
