@@ -1,0 +1,36 @@
+"""Exact purchase documents through the runtime against the sandbox: what the read-back
+makes of purchase entries, and a purchase document without a file."""
+
+from __future__ import annotations
+
+from invoicesync_shared.events.audit import RemoteEntryMissing
+from invoicesync_shared.events.results import BookingAssigned, SyncFailed
+from tests.integration.connectors.exact_support import World
+
+
+async def test_the_audit_does_not_take_booked_purchase_entries_for_deleted_ones(
+    world: World,
+) -> None:
+    """The deletion audit reads our journals: a purchase entry lives in the purchase
+    journal (PurchaseEntries), not among the sales entries, and is not missing."""
+    await world.send(world.document("S-1"))
+    await world.send(world.document("AP-1", kind="purchase_invoice"))
+    await world.send(world.document("R-1", kind="receipt"))
+    assert len(world.results(BookingAssigned.TYPE)) == 3, world.results(SyncFailed.TYPE)
+
+    await world.one.readback.refresh_now(world.integration.id)
+
+    assert world.results(RemoteEntryMissing.TYPE) == []
+    assert len(world.state()["purchase_entries"]) == 2
+
+
+async def test_a_purchase_document_without_a_file_is_booked_without_an_exact_document(
+    world: World,
+) -> None:
+    await world.send(world.document("AP-2", kind="purchase_credit_note"))
+
+    [booked] = world.results(BookingAssigned.TYPE)
+    state = world.state()
+    [entry] = state["purchase_entries"]
+    assert (booked["remote_id"], entry["type"], entry["document"]) == (entry["entry_id"], 31, None)
+    assert state["documents"] == []
