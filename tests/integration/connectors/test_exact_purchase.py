@@ -34,3 +34,25 @@ async def test_a_purchase_document_without_a_file_is_booked_without_an_exact_doc
     [entry] = state["purchase_entries"]
     assert (booked["remote_id"], entry["type"], entry["document"]) == (entry["entry_id"], 31, None)
     assert state["documents"] == []
+
+
+async def test_a_purchase_preview_shows_the_purchase_entry_and_the_supplier_it_would_make(
+    world: World,
+) -> None:
+    """The failure brake's auto-resume may preview a purchase document: it must see the
+    purchase entry a push would post, never a sales entry."""
+    sale = world.document("S-2")
+    await world.send(sale)  # a customer of the same id and name
+    document = world.document("AP-3", kind="purchase_invoice", customer=sale.customer)
+
+    answer = await world.one.runtime.preview(world.integration.id, document)
+
+    assert answer.problems == []
+    assert isinstance(answer.payload, dict)
+    assert (answer.payload["Journal"], answer.payload["Type"]) == ("60", 30)
+    assert answer.payload["Supplier"] is None and "Customer" not in answer.payload
+    [line] = answer.payload["PurchaseEntryLines"]
+    cost_accounts = {g["id"] for g in world.state()["gl_accounts"] if g["type"] != 110}
+    assert line["GLAccount"] in cost_accounts
+    assert answer.customer is not None and answer.customer.action == "would_create"
+    assert answer.customer.payload is not None and answer.customer.payload["IsSupplier"] is True
