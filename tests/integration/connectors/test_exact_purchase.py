@@ -3,6 +3,8 @@ makes of purchase entries, and a purchase document without a file."""
 
 from __future__ import annotations
 
+import httpx
+
 from invoicesync_shared.events.audit import RemoteEntryMissing
 from invoicesync_shared.events.results import BookingAssigned, SyncFailed
 from tests.integration.connectors.exact_support import World
@@ -56,3 +58,20 @@ async def test_a_purchase_preview_shows_the_purchase_entry_and_the_supplier_it_w
     assert line["GLAccount"] in cost_accounts
     assert answer.customer is not None and answer.customer.action == "would_create"
     assert answer.customer.payload is not None and answer.customer.payload["IsSupplier"] is True
+
+
+async def test_the_audit_reports_a_purchase_entry_deleted_in_exact(world: World) -> None:
+    await world.send(world.document("AP-4", kind="purchase_invoice"))
+    await world.send(world.document("AP-5", kind="purchase_invoice"))
+    gone, kept = world.results(BookingAssigned.TYPE)
+    deleted = httpx.delete(
+        f"{world.sandbox_url}/exact/api/v1/{world.code}/purchaseentry/"
+        f"PurchaseEntries(guid'{gone['remote_id']}')",
+        headers={"Authorization": f"Bearer {world.token['access_token']}"},
+    )
+    assert deleted.status_code == 204, deleted.text
+
+    await world.one.readback.refresh_now(world.integration.id)
+
+    [missing] = world.results(RemoteEntryMissing.TYPE)
+    assert missing["document_id"] == gone["document_id"] != kept["document_id"]
