@@ -38,6 +38,7 @@ BENCHMARKS = (
     "api_accept",
     "exact_budget",
     "exact_divisions",
+    "exact_purchase",
     "lexware_budget",
     "fleet",
     "yuki_batching",

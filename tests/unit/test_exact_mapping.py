@@ -38,17 +38,76 @@ def test_numeric_customer_code_is_padded_to_18_and_quotes_are_doubled() -> None:
 
 def test_credit_note_is_type_21_with_negative_amounts() -> None:
     document = snapshot(_client(), "CN-1", kind="credit_note")
-    payload = mapping.sales_entry_payload(
+    payload = mapping.entry_payload(
         document,
         reference="CN-1",
         journal="70",
-        customer_id="c",
+        party_id="c",
         gl_account_ids=["gl"],
         vat_codes=["2  "],
     )
     assert payload["Type"] == 21
     assert payload["SalesEntryLines"][0]["AmountFC"] == "-100.00"
     assert payload["SalesEntryLines"][0]["VATAmountFC"] == "-21.00"
+
+
+@pytest.mark.parametrize(
+    ("kind", "entry_type", "sign", "title"),
+    [
+        ("purchase_invoice", 30, "", "Purchase invoice"),
+        ("receipt", 30, "", "Receipt"),
+        ("purchase_credit_note", 31, "-", "Purchase credit note"),
+    ],
+)
+def test_purchase_documents_are_purchase_entries_of_their_supplier_with_the_document(
+    kind: str, entry_type: int, sign: str, title: str
+) -> None:
+    document = snapshot(_client(), "AP-1", kind=kind)
+    payload = mapping.entry_payload(
+        document,
+        reference="AP-1",
+        journal="60",
+        party_id="s",
+        gl_account_ids=["gl"],
+        vat_codes=["2  "],
+        attachment="doc-1",
+    )
+    assert (payload["Type"], payload["Journal"], payload["Supplier"]) == (entry_type, "60", "s")
+    assert payload["Document"] == "doc-1"
+    assert "Customer" not in payload and "SalesEntryLines" not in payload
+    assert payload["Description"].startswith(f"{title} AP-1")
+    [line] = payload["PurchaseEntryLines"]
+    assert (line["AmountFC"], line["VATAmountFC"]) == (f"{sign}100.00", f"{sign}21.00")
+    assert mapping.signed_total(f"{sign}121.00", kind) == Decimal("121.00")
+
+
+def test_a_supplier_is_matched_among_suppliers_and_created_as_one_without_our_code() -> None:
+    supplier = CustomerData(external_id="42", name="Acme", vat_number="NL1")
+    assert mapping.account_filters(supplier, supplier=True) == [
+        f"IsSupplier eq true and Code eq '{mapping.padded_code('42')}'",
+        "IsSupplier eq true and VATNumber eq 'NL1'",
+        "IsSupplier eq true and Name eq 'Acme'",
+    ]
+    assert mapping.account_payload(supplier, supplier=True) == {
+        "Name": "Acme",
+        "Status": "A",
+        "IsSales": False,
+        "IsSupplier": True,
+        "VATNumber": "NL1",
+    }
+
+
+def test_a_purchase_file_is_filed_as_a_purchase_document_with_its_bytes_in_base64() -> None:
+    document = snapshot(_client(), "AP-9", kind="receipt")
+    filed = mapping.document_payload(document, "s")
+    assert filed == {
+        "Subject": "Receipt AP-9",
+        "Type": mapping.PURCHASE_INVOICE_DOCUMENT,
+        "Account": "s",
+        "DocumentDate": "2026-11-20T00:00:00Z",
+    }
+    attached = mapping.attachment_payload("d", "AP-9.pdf", b"%PDF\x00\xff")
+    assert attached == {"Document": "d", "FileName": "AP-9.pdf", "Attachment": "JVBERgD/"}
 
 
 def test_vat_rate_percent_to_exact_fraction() -> None:
@@ -133,11 +192,11 @@ def _two_line_invoice(kind: str = "invoice") -> DocumentSnapshot:
 
 
 def _two_line_entry(document: DocumentSnapshot) -> dict[str, Any]:
-    return mapping.sales_entry_payload(
+    return mapping.entry_payload(
         document,
         reference=document.number,
         journal="70",
-        customer_id="acct-1",
+        party_id="acct-1",
         gl_account_ids=["gl-a", "gl-b"],
         vat_codes=["2  ", "3  "],
     )
@@ -179,11 +238,11 @@ def test_credit_note_entry_is_described_as_one_and_keeps_its_quantity_positive()
 
 def test_entry_without_a_due_date_leaves_it_to_exact() -> None:
     document = snapshot(_client(), "INV-1")
-    payload = mapping.sales_entry_payload(
+    payload = mapping.entry_payload(
         document,
         reference="INV-1",
         journal="70",
-        customer_id="c",
+        party_id="c",
         gl_account_ids=["gl"],
         vat_codes=["2  "],
     )
@@ -266,11 +325,11 @@ def test_amounts_and_quantities_go_out_in_plain_decimal_notation() -> None:
             "vat_amount": Decimal("0.00000001"),
         }
     )
-    payload = mapping.sales_entry_payload(
+    payload = mapping.entry_payload(
         document.model_copy(update={"lines": [free]}),
         reference="INV-0",
         journal="70",
-        customer_id="c",
+        party_id="c",
         gl_account_ids=["gl"],
         vat_codes=["2  "],
     )
@@ -285,11 +344,11 @@ def test_amounts_and_quantities_go_out_in_plain_decimal_notation() -> None:
 def test_every_line_needs_its_gl_account_and_vat_code() -> None:
     document = _two_line_invoice()
     with pytest.raises(ValueError):
-        mapping.sales_entry_payload(
+        mapping.entry_payload(
             document,
             reference=document.number,
             journal="70",
-            customer_id="c",
+            party_id="c",
             gl_account_ids=["gl-a"],
             vat_codes=["2  ", "3  "],
         )

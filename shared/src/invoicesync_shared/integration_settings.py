@@ -83,6 +83,9 @@ class ExactSettings(SettingsModel):
     division: int = Field(examples=[1234567])
     sales_journal: str = Field(min_length=1, max_length=10, examples=["70"])
     credit_note_journal: str = Field(min_length=1, max_length=10, examples=["70"])
+    # Purchase invoices, purchase credit notes and receipts; 60 is the purchase journal
+    # every new Exact division starts with.
+    purchase_journal: str = Field(default="60", min_length=1, max_length=10, examples=["60"])
     start_date: date = Field(examples=["2026-01-01"], description=START_DATE)
     default_gl_account: str | None = Field(default=None, max_length=20, examples=["8000"])
 

@@ -586,9 +586,10 @@ class TestPayments:
 
         calls = world.one.sent.calls
         await world.one.readback.refresh_now(world.integration.id)
-        # A page of entries, a look by ID at the one dated before the start date (outside
-        # the page's filter), a page of receivables.
-        assert world.one.sent.calls - calls == 3
+        # A page of sales entries and one of purchase entries (the purchase journal), a
+        # look by ID at the one dated before the start date (outside the pages' filter), a
+        # page of receivables.
+        assert world.one.sent.calls - calls == 4
         assert _payments(world) == [("PAY-1", "open")]
 
         control(

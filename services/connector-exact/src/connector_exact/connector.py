@@ -1,7 +1,9 @@
-"""Exact Online: invoices and credit notes as SalesEntries, customers as crm/Accounts."""
+"""Exact Online: invoices and credit notes as SalesEntries, purchase documents as
+PurchaseEntries with their file attached, customers and suppliers as crm/Accounts."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
@@ -11,7 +13,7 @@ from connector_exact import mapping, reconciliation
 from connector_exact.client import ExactClient
 from connector_exact.master_data import DEFAULT_TTL, DivisionLists
 from invoicesync_shared.connectors.adoption import Candidate, System, adopt
-from invoicesync_shared.connectors.customers import RemoteCustomer
+from invoicesync_shared.connectors.customers import CustomerLinks, RemoteCustomer
 from invoicesync_shared.connectors.errors import PermanentError
 from invoicesync_shared.connectors.ledger import Ledger
 from invoicesync_shared.connectors.preview import PreviewAnswer, PreviewCustomer, PreviewProblem
@@ -19,12 +21,21 @@ from invoicesync_shared.connectors.protocol import Booking, PushContext
 from invoicesync_shared.connectors.provenance import marker_in
 from invoicesync_shared.connectors.reconciliation import Period
 from invoicesync_shared.db.models import Integration
-from invoicesync_shared.events.documents import SALES_KINDS, CustomerData, DocumentSnapshot
+from invoicesync_shared.events.documents import (
+    PURCHASE_KINDS,
+    SALES_KINDS,
+    CustomerData,
+    DocumentSnapshot,
+)
 from invoicesync_shared.events.reconciliations import RemoteEntry
 from invoicesync_shared.integration_settings import ExactSettings
 
 REVENUE = 110  # GLAccounts.Type of revenue accounts
+# GLAccounts.Type of the cost accounts a purchase line may take: cost of goods, other
+# costs, general expenses, depreciation, R&D, staff, manufacturing overhead, other.
+COSTS = (111, 120, 121, 122, 123, 125, 126, 130)
 EXACT = System("Exact Online", "description")
+MAX_FILED = 10_000
 
 
 Context = PushContext[ExactSettings]
@@ -33,14 +44,19 @@ Context = PushContext[ExactSettings]
 class ExactConnector:
     system = "exact"
     settings_model = ExactSettings
-    kinds = SALES_KINDS  # purchase documents: not yet (the runtime refuses them)
+    kinds = SALES_KINDS | PURCHASE_KINDS
 
     def __init__(self, client: ExactClient, master_data_ttl: timedelta = DEFAULT_TTL) -> None:
         self._client = client
         # Per division: GL account code → ID, VAT fraction → code, journal code → description.
         self._gl_accounts: DivisionLists[str] = DivisionLists(master_data_ttl)
+        self._cost_accounts: DivisionLists[str] = DivisionLists(master_data_ttl)
         self._vat_codes: DivisionLists[Decimal] = DivisionLists(master_data_ttl)
         self._journals: DivisionLists[str] = DivisionLists(master_data_ttl)
+        # Exact documents filed (with their file attached) for an entry not yet created,
+        # by integration and document: a retry of the entry (a 429, a 500, a timeout that created
+        # nothing) links the one already filed instead of filing the file again.
+        self._filed: dict[tuple[uuid.UUID, uuid.UUID], str] = {}
 
     def scope(self, integration: Integration, settings: ExactSettings) -> str:
         return str(settings.division)
@@ -59,42 +75,80 @@ class ExactConnector:
         )
 
     async def push(self, ctx: Context, document: DocumentSnapshot) -> Booking:
+        """A sales document as a SalesEntry; a purchase document as a PurchaseEntry of the
+        purchase journal, its file first filed as an Exact document the entry points at
+        (Exact's documented order: Documents, DocumentAttachments, then the entry)."""
         division = ctx.settings.division
-        customer_id, created = await self._customer(ctx, division, document.customer)
-        payload = mapping.sales_entry_payload(
+        purchase = mapping.is_purchase(document)
+        party_id, created = await self._customer(ctx, division, document.customer, purchase)
+        gl_account_ids = [
+            await self._gl_account(ctx, division, line.gl_account, purchase=purchase)
+            for line in document.lines
+        ]
+        vat_codes = [await self._vat_code(ctx, division, line.vat_rate) for line in document.lines]
+        attachment = await self._attach(ctx, division, document, party_id) if purchase else None
+        payload = mapping.entry_payload(
             document,
             reference=ctx.reference,
             journal=_journal(ctx, document),
-            customer_id=customer_id,
-            gl_account_ids=[
-                await self._gl_account(ctx, division, line.gl_account) for line in document.lines
-            ],
-            vat_codes=[
-                await self._vat_code(ctx, division, line.vat_rate) for line in document.lines
-            ],
+            party_id=party_id,
+            gl_account_ids=gl_account_ids,
+            vat_codes=vat_codes,
+            attachment=attachment,
         )
-        body = await self._client.post(
-            ctx.integration.id, division, "salesentry/SalesEntries", payload
-        )
+        body = await self._client.post(ctx.integration.id, division, _entries(document), payload)
+        self._filed.pop((ctx.integration.id, document.id), None)
         entry = body["d"]
         return Booking(str(entry["EntryID"]), str(entry["EntryNumber"]), customer_created=created)
+
+    async def _attach(
+        self, ctx: Context, division: int, document: DocumentSnapshot, supplier_id: str
+    ) -> str | None:
+        """The Exact document holding the original file (None without a file). The file is
+        read before anything is written, so a missing file writes nothing in Exact. Kept
+        per process until the entry exists: only a retry on another replica, or after a
+        restart, files the document again (an unlinked duplicate among Exact's documents,
+        never a second entry)."""
+        if document.file is None:
+            return None
+        if (filed := self._filed.get((ctx.integration.id, document.id))) is not None:
+            return filed
+        content = await ctx.files.read(document.file)
+        created = await self._client.post(
+            ctx.integration.id,
+            division,
+            "documents/Documents",
+            mapping.document_payload(document, supplier_id),
+        )
+        document_id = str(created["d"]["ID"])
+        await self._client.post(
+            ctx.integration.id,
+            division,
+            "documents/DocumentAttachments",
+            mapping.attachment_payload(document_id, document.file.filename, content),
+        )
+        if len(self._filed) >= MAX_FILED:  # entries refused for good leave theirs behind
+            self._filed.clear()
+        self._filed[ctx.integration.id, document.id] = document_id
+        return document_id
 
     async def find_by_reference(self, ctx: Context, document: DocumentSnapshot) -> Booking | None:
         """The entry of our journal with our reference that is provably ours (the shared
         adoption rule); YourRef alone repeats across years and entries typed by hand."""
         division = ctx.settings.division
         journal = _journal(ctx, document)
+        party = "Supplier" if mapping.is_purchase(document) else "Customer"
         rows = await self._client.results(
             ctx.integration.id,
             division,
-            "salesentry/SalesEntries",
+            _entries(document),
             {
                 "$filter": f"YourRef eq {mapping.odata_string(ctx.reference)} and "
                 f"Journal eq {mapping.odata_string(journal)}",
-                "$select": "EntryID,EntryNumber,YourRef,Description,EntryDate,AmountFC,Customer",
+                "$select": f"EntryID,EntryNumber,YourRef,Description,EntryDate,AmountFC,{party}",
             },
         )
-        link = await ctx.customers.find(document.customer.external_id)
+        link = await _links(ctx, document).find(document.customer.external_id)
         candidates = [
             Candidate(
                 remote_id=str(row["EntryID"]),
@@ -103,11 +157,14 @@ class ExactConnector:
                 marker=marker_in(row.get("Description")),
                 date=mapping.odata_date(row.get("EntryDate")),
                 total=mapping.signed_total(row.get("AmountFC"), document.kind),
-                customer=str(row["Customer"]) if row.get("Customer") else None,
+                customer=str(row[party]) if row.get(party) else None,
             )
             for row in rows
         ]
-        return adopt(candidates, document, system=EXACT, customer=link.remote_id if link else None)
+        found = adopt(candidates, document, system=EXACT, customer=link.remote_id if link else None)
+        if found is not None:  # adopted: no push follows that would drop the filed document
+            self._filed.pop((ctx.integration.id, document.id), None)
+        return found
 
     async def verify(self, integration: Integration, settings: ExactSettings) -> dict[str, Any]:
         """The division is reachable and both journals exist there as sales journals."""
@@ -138,12 +195,15 @@ class ExactConnector:
         journal = _journal(ctx, document)
         if (missing := await self._journal_problem(ctx, division, journal, document)) is not None:
             problems.append(missing)
-        customer = await self._preview_customer(ctx, division, document.customer, problems)
+        purchase = mapping.is_purchase(document)
+        customer = await self._preview_customer(ctx, division, document, problems)
         gl_accounts: list[str] = []
         vat_codes: list[str] = []
         for number, line in enumerate(document.lines):
             try:
-                gl_accounts.append(await self._gl_account(ctx, division, line.gl_account))
+                gl_accounts.append(
+                    await self._gl_account(ctx, division, line.gl_account, purchase=purchase)
+                )
             except PermanentError as exc:
                 gl_accounts.append("")
                 problems.append(PreviewProblem.of(exc, f"lines.{number}.gl_account"))
@@ -152,16 +212,16 @@ class ExactConnector:
             except PermanentError as exc:
                 vat_codes.append("")
                 problems.append(PreviewProblem.of(exc, f"lines.{number}.vat_rate"))
-        payload = mapping.sales_entry_payload(
+        payload = mapping.entry_payload(
             document,
             reference=ctx.reference,
             journal=journal,
-            customer_id=customer.remote_id or "",
+            party_id=customer.remote_id or "",
             gl_account_ids=gl_accounts,
             vat_codes=vat_codes,
         )
-        payload["Customer"] = customer.remote_id
-        for line in payload["SalesEntryLines"]:  # a problem names what is missing
+        payload["Supplier" if purchase else "Customer"] = customer.remote_id
+        for line in payload[mapping.lines_key(document)]:  # a problem names what is missing
             line["GLAccount"] = line["GLAccount"] or None
             line["VATCode"] = line["VATCode"] or None
         return PreviewAnswer(payload, customer, problems)
@@ -179,7 +239,7 @@ class ExactConnector:
         if found is not None:
             return None
         self._journals.forget(division)
-        setting = "credit_note_journal" if document.kind == "credit_note" else "sales_journal"
+        setting = _journal_setting(document)
         return PreviewProblem(
             "journal_missing",
             f"settings.{setting}",
@@ -189,12 +249,17 @@ class ExactConnector:
         )
 
     async def _preview_customer(
-        self, ctx: Context, division: int, customer: CustomerData, problems: list[PreviewProblem]
+        self,
+        ctx: Context,
+        division: int,
+        document: DocumentSnapshot,
+        problems: list[PreviewProblem],
     ) -> PreviewCustomer:
         """The stored link, else the account ``_customer`` would match, else the one it
         would create; nothing is linked or created. A linked account is read once: it may
         have been blocked in Exact since it was linked, and the push would then be refused."""
-        if link := await ctx.customers.find(customer.external_id):
+        customer, supplier = document.customer, mapping.is_purchase(document)
+        if link := await _links(ctx, document).find(customer.external_id):
             rows = await self._client.results(
                 ctx.integration.id,
                 division,
@@ -207,11 +272,11 @@ class ExactConnector:
             )
             if rows:
                 try:
-                    _usable(customer, rows[0])
+                    _usable(customer, rows[0], supplier)
                 except PermanentError as exc:
                     problems.append(PreviewProblem.of(exc, "customer"))
             return PreviewCustomer("linked", link.remote_id, link.code)
-        for odata_filter in mapping.account_filters(customer):
+        for odata_filter in mapping.account_filters(customer, supplier=supplier):
             rows = await self._client.results(
                 ctx.integration.id,
                 division,
@@ -220,22 +285,26 @@ class ExactConnector:
             )
             if rows:
                 try:
-                    found = _usable(customer, rows[0])
+                    found = _usable(customer, rows[0], supplier)
                 except PermanentError as exc:
                     problems.append(PreviewProblem.of(exc, "customer"))
                     found = RemoteCustomer(str(rows[0]["ID"]), str(rows[0].get("Code") or ""))
                 return PreviewCustomer(
                     "matched", found.remote_id, (found.code or "").strip() or None
                 )
-        return PreviewCustomer("would_create", payload=mapping.account_payload(customer))
+        return PreviewCustomer(
+            "would_create", payload=mapping.account_payload(customer, supplier=supplier)
+        )
 
     async def _customer(
-        self, ctx: Context, division: int, customer: CustomerData
+        self, ctx: Context, division: int, customer: CustomerData, supplier: bool = False
     ) -> tuple[str, bool]:
-        """Stored link → Code → VAT number → Chamber of Commerce → name; else create."""
+        """Stored link → Code → VAT number → Chamber of Commerce → name; else create. A
+        supplier (a purchase document's counterparty) the same way through its own links
+        (``ctx.suppliers``) among Exact's supplier accounts."""
 
         async def match_or_create() -> tuple[RemoteCustomer, bool]:
-            for odata_filter in mapping.account_filters(customer):
+            for odata_filter in mapping.account_filters(customer, supplier=supplier):
                 rows = await self._client.results(
                     ctx.integration.id,
                     division,
@@ -243,27 +312,42 @@ class ExactConnector:
                     {"$filter": odata_filter, "$select": "ID,Code,Name,Blocked", "$top": "1"},
                 )
                 if rows:
-                    return _usable(customer, rows[0]), False
+                    return _usable(customer, rows[0], supplier), False
             body = await self._client.post(
-                ctx.integration.id, division, "crm/Accounts", mapping.account_payload(customer)
+                ctx.integration.id,
+                division,
+                "crm/Accounts",
+                mapping.account_payload(customer, supplier=supplier),
             )
-            return _usable(customer, body["d"]), True
+            return _usable(customer, body["d"], supplier), True
 
-        remote, created = await ctx.customers.resolve(customer.external_id, match_or_create)
+        links = ctx.suppliers if supplier else ctx.customers
+        remote, created = await links.resolve(customer.external_id, match_or_create)
         return remote.remote_id, created
 
-    async def _gl_account(self, ctx: Context, division: int, code: str | None) -> str:
+    async def _gl_account(
+        self, ctx: Context, division: int, code: str | None, *, purchase: bool = False
+    ) -> str:
+        """A revenue account for a sales line, a cost account for a purchase line; a
+        purchase line without a code takes the first cost account Exact lists."""
+        types = COSTS if purchase else (REVENUE,)
+        lists = self._cost_accounts if purchase else self._gl_accounts
+
         async def load() -> dict[str, str]:
             rows = await self._client.results(
                 ctx.integration.id,
                 division,
                 "financial/GLAccounts",
-                {"$filter": f"Type eq {REVENUE}", "$select": "ID,Code,Type"},
+                {
+                    "$filter": " or ".join(f"Type eq {t}" for t in types),
+                    "$select": "ID,Code,Type",
+                },
             )
             return {str(r["Code"]).strip(): str(r["ID"]) for r in rows}
 
-        wanted = code or ctx.settings.default_gl_account or "8000"
-        found, accounts = await self._gl_accounts.find(
+        default = None if purchase else ctx.settings.default_gl_account or "8000"
+        wanted = code or default or ""
+        found, accounts = await lists.find(
             division, wanted, load, read_since=ctx.integration.resumed_at
         )
         if found is not None:
@@ -271,9 +355,11 @@ class ExactConnector:
         # Without a code of its own a line falls back to the first account: no miss to fix.
         if code is None and accounts:
             return next(iter(accounts.values()))
-        self._gl_accounts.forget(division)  # the retry after the fix reads it again
+        lists.forget(division)  # the retry after the fix reads it again
         raise PermanentError(
-            "gl_account_missing", f"Exact division {division} has no revenue GL account {wanted!r}."
+            "gl_account_missing",
+            f"Exact division {division} has no {'cost' if purchase else 'revenue'} GL "
+            f"account {wanted!r}.",
         )
 
     async def _vat_code(self, ctx: Context, division: int, rate: Decimal) -> str:
@@ -300,17 +386,34 @@ class ExactConnector:
         return code
 
 
+def _journal_setting(document: DocumentSnapshot) -> str:
+    if mapping.is_purchase(document):
+        return "purchase_journal"
+    return "credit_note_journal" if document.kind == "credit_note" else "sales_journal"
+
+
 def _journal(ctx: Context, document: DocumentSnapshot) -> str:
-    settings = ctx.settings
-    return (
-        settings.credit_note_journal if document.kind == "credit_note" else settings.sales_journal
-    )
+    return str(getattr(ctx.settings, _journal_setting(document)))
 
 
-def _usable(customer: CustomerData, account: dict[str, Any]) -> RemoteCustomer:
+def _entries(document: DocumentSnapshot) -> str:
+    if mapping.is_purchase(document):
+        return "purchaseentry/PurchaseEntries"
+    return "salesentry/SalesEntries"
+
+
+def _links(ctx: Context, document: DocumentSnapshot) -> CustomerLinks:
+    return ctx.suppliers if mapping.is_purchase(document) else ctx.customers
+
+
+def _usable(
+    customer: CustomerData, account: dict[str, Any], supplier: bool = False
+) -> RemoteCustomer:
     """The account to link, unless Exact has it blocked."""
     if account.get("Blocked"):
         raise PermanentError(
-            "customer_blocked", f"The customer {customer.name!r} is blocked in Exact Online."
+            "customer_blocked",
+            f"The {'supplier' if supplier else 'customer'} {customer.name!r} is blocked in "
+            "Exact Online.",
         )
     return RemoteCustomer(str(account["ID"]), str(account.get("Code") or "").strip() or None)

@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from invoicesync_shared.connectors.provenance import stamped
-from invoicesync_shared.events.documents import CustomerData, DocumentLine, DocumentSnapshot
+from invoicesync_shared.events.documents import (
+    CREDITS,
+    PURCHASE_KINDS,
+    CustomerData,
+    DocumentLine,
+    DocumentSnapshot,
+)
 
 SALES_ENTRY, CREDIT_NOTE = 20, 21
+PURCHASE_ENTRY, PURCHASE_CREDIT_NOTE = 30, 31
+# documents/Documents.Type of a purchase invoice (the sandbox's DocumentTypes; the number
+# on the real host is unverified, see docs/purchase-documents.md). Receipts and purchase
+# credit notes are filed under it too.
+PURCHASE_INVOICE_DOCUMENT = 20
+TITLES = {
+    "invoice": "Invoice",
+    "credit_note": "Credit note",
+    "purchase_invoice": "Purchase invoice",
+    "purchase_credit_note": "Purchase credit note",
+    "receipt": "Receipt",
+}
 CODE_WIDTH = 18  # Accounts.Code is right-aligned and space-padded to 18 characters
 # The header Description holds our marker. 60 is the length we keep to; Exact's own limit
 # is not published (unverified; the sandbox refuses more than 100).
@@ -27,8 +46,14 @@ def padded_code(code: str) -> str:
     return code.rjust(CODE_WIDTH)
 
 
-def account_filters(customer: CustomerData) -> list[str]:
-    """Filters to find an existing relation, most specific first."""
+def is_purchase(document: DocumentSnapshot) -> bool:
+    return document.kind in PURCHASE_KINDS
+
+
+def account_filters(customer: CustomerData, *, supplier: bool = False) -> list[str]:
+    """Filters to find an existing relation, most specific first. A supplier is only
+    matched among accounts flagged ``IsSupplier``: our customer of the same code, VAT
+    number or name is another relation until a bookkeeper makes it a supplier too."""
     filters = []
     if customer.external_id.isdigit() and len(customer.external_id) <= CODE_WIDTH:
         filters.append(f"Code eq {odata_string(padded_code(customer.external_id))}")
@@ -37,21 +62,26 @@ def account_filters(customer: CustomerData) -> list[str]:
     if customer.company_number:
         filters.append(f"ChamberOfCommerce eq {odata_string(customer.company_number)}")
     filters.append(f"Name eq {odata_string(customer.name)}")
-    return filters
+    return [f"IsSupplier eq true and {f}" for f in filters] if supplier else filters
 
 
-def account_payload(customer: CustomerData) -> dict[str, Any]:
+def account_payload(customer: CustomerData, *, supplier: bool = False) -> dict[str, Any]:
+    """A new account: a customer (Status C, IsSales) or a supplier (IsSupplier, Status A
+    "none": it is no customer). A supplier gets no Code of ours: codes are one list per
+    division, and a supplier's id comes from another list than our customers' ids, so
+    Exact numbers it."""
     address = customer.address
     payload: dict[str, Any] = {
         "Name": customer.name[:100],
-        "Status": "C",
-        "IsSales": True,
+        "Status": "A" if supplier else "C",
+        "IsSales": not supplier,
+        "IsSupplier": True if supplier else None,
         "VATNumber": customer.vat_number,
         "ChamberOfCommerce": customer.company_number,
         "Email": customer.email,
         "Country": customer.country or (address.country if address else None),
     }
-    if customer.external_id.isdigit() and len(customer.external_id) <= CODE_WIDTH:
+    if not supplier and customer.external_id.isdigit() and len(customer.external_id) <= CODE_WIDTH:
         payload["Code"] = customer.external_id
     if address:
         street = " ".join(p for p in (address.street, address.house_number) if p)
@@ -65,38 +95,71 @@ def _money(value: Decimal, sign: int) -> str:
     return format(value * sign, "f")
 
 
-def sales_entry_payload(
+def entry_payload(
     document: DocumentSnapshot,
     *,
     reference: str,
     journal: str,
-    customer_id: str,
+    party_id: str,
     gl_account_ids: list[str],
     vat_codes: list[str],
+    attachment: str | None = None,
 ) -> dict[str, Any]:
-    """A SalesEntry with its lines; credit notes are type 21 with negative amounts."""
-    sign = -1 if document.kind == "credit_note" else 1
+    """A SalesEntry (the party is ``Customer``) or a PurchaseEntry (``Supplier``, and the
+    ``Document`` holding the file) with its lines; credit notes are type 21 / 31 with
+    negative amounts. A receipt is a purchase entry like a purchase invoice."""
+    sign = -1 if document.kind in CREDITS else 1
+    purchase = is_purchase(document)
     lines = [
         _line(line, gl, vat, sign)
         for line, gl, vat in zip(document.lines, gl_account_ids, vat_codes, strict=True)
     ]
+    if purchase:
+        entry_type = PURCHASE_CREDIT_NOTE if sign < 0 else PURCHASE_ENTRY
+    else:
+        entry_type = CREDIT_NOTE if sign < 0 else SALES_ENTRY
     payload: dict[str, Any] = {
         "Journal": journal,
-        "Customer": customer_id,
+        "Supplier" if purchase else "Customer": party_id,
         "EntryDate": document.issue_date.isoformat() + "T00:00:00Z",
         "YourRef": reference,
         "Description": stamped(
-            f"{'Credit note' if sign < 0 else 'Invoice'} {document.number}",
-            document.id,
-            DESCRIPTION_LENGTH,
+            f"{TITLES[document.kind]} {document.number}", document.id, DESCRIPTION_LENGTH
         ),
-        "Type": CREDIT_NOTE if sign < 0 else SALES_ENTRY,
+        "Type": entry_type,
         "Currency": document.currency,
-        "SalesEntryLines": lines,
+        lines_key(document): lines,
     }
     if document.due_date:
         payload["DueDate"] = document.due_date.isoformat() + "T00:00:00Z"
+    if attachment is not None:
+        payload["Document"] = attachment
     return payload
+
+
+def lines_key(document: DocumentSnapshot) -> str:
+    return "PurchaseEntryLines" if is_purchase(document) else "SalesEntryLines"
+
+
+def document_payload(document: DocumentSnapshot, supplier_id: str) -> dict[str, Any]:
+    """The documents/Documents record the file is attached to and the entry points at
+    (Exact's documented order: document, attachment, then the entry with ``Document``)."""
+    return {
+        "Subject": f"{TITLES[document.kind]} {document.number}"[:200],
+        "Type": PURCHASE_INVOICE_DOCUMENT,
+        "Account": supplier_id,
+        "DocumentDate": document.issue_date.isoformat() + "T00:00:00Z",
+    }
+
+
+def attachment_payload(document_id: str, filename: str, content: bytes) -> dict[str, Any]:
+    """documents/DocumentAttachments: the bytes as base64 in the JSON body (a raw binary
+    body is refused with a Byte[] conversion error)."""
+    return {
+        "Document": document_id,
+        "FileName": filename[:250],
+        "Attachment": base64.b64encode(content).decode("ascii"),
+    }
 
 
 def _line(line: DocumentLine, gl_account_id: str, vat_code: str, sign: int) -> dict[str, Any]:
@@ -135,4 +198,4 @@ def signed_total(amount: object, kind: str) -> Decimal | None:
     if amount is None:
         return None
     value = Decimal(str(amount))
-    return -value if kind == "credit_note" else value
+    return -value if kind in CREDITS else value

@@ -1,10 +1,13 @@
 """Reading back what happens in Exact to entries we booked: deletions (the entry is gone,
 so Exact will hand its number out again) and payments (open → paid).
 
-Both read a whole collection per division page by page — SalesEntries and
+Both read a whole collection per division page by page — SalesEntries (and
+PurchaseEntries of the purchase journal, where purchase documents are booked) and
 cashflow/Receivables, filtered on our journals and the integration's start date — so a
-round costs about one call per 60 entries, not one per document. Results are emitted
-only on change; the last status seen is kept in connector_remote_status.
+round costs about one call per 60 entries, not one per document. Purchase entries are
+audited for deletion only: their payments (cashflow/Payables) are not read back yet.
+Results are emitted only on change; the last status seen is kept in
+connector_remote_status.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ LOCK_SPACE = 0x1E3A_0002  # advisory locks of this loop: (LOCK_SPACE, integratio
 MATCHED = 50  # cashflow/Receivables.Status once the entry is fully paid
 # GUIDs per "EntryID eq guid'…' or …" filter: keeps the URL under IIS's 2 KB query limit.
 IDS_PER_CALL = 20
+SALES, PURCHASES = "salesentry/SalesEntries", "purchaseentry/PurchaseEntries"
 
 
 @dataclass(frozen=True)
@@ -48,16 +52,26 @@ class Book:
     division: int
     journals: tuple[str, ...]
     start_date: date | None
+    purchase_journal: str = "60"
 
     @classmethod
     def of(cls, integration: Integration) -> Book:
         settings = ExactSettings.stored(integration.settings)
         journals = {settings.sales_journal, settings.credit_note_journal}
-        return cls(settings.division, tuple(sorted(journals)), settings.start_date)
+        return cls(
+            settings.division,
+            tuple(sorted(journals)),
+            settings.start_date,
+            settings.purchase_journal,
+        )
 
-    def entries_filter(self, date_field: str) -> str:
-        """Our journals, from the start date on (Exact's entry date is our issue date)."""
-        journals = " or ".join(f"Journal eq {odata_string(j)}" for j in self.journals)
+    def entries_filter(self, date_field: str, journals: Sequence[str] | None = None) -> str:
+        """Our journals (the sales ones unless told), from the start date on (Exact's
+        entry date is our issue date)."""
+        journals = " or ".join(
+            f"Journal eq {odata_string(j)}"
+            for j in (self.journals if journals is None else journals)
+        )
         if self.start_date is None:
             return f"({journals})"
         return f"{date_field} ge datetime'{self.start_date.isoformat()}' and ({journals})"
@@ -97,27 +111,36 @@ class ExactReadBack(ReadBack):
         """Booked entries that no longer exist: one paged read of our journals, then a
         look by ID at the few not seen there (an entry dated before the start date, or
         booked while we paged, is not missing)."""
-        existing = await self._entry_ids(
-            integration,
-            book,
-            {"$filter": book.entries_filter("EntryDate"), "$select": "EntryID,EntryNumber"},
-        )
-        unseen = [b for b in watched if b.remote_id.lower() not in existing]
-        found: set[str] = set()
-        for chunk in _chunks(unseen, IDS_PER_CALL):
-            ids = " or ".join(f"EntryID eq guid'{b.remote_id}'" for b in chunk)
-            found |= await self._entry_ids(
-                integration, book, {"$filter": ids, "$select": "EntryID"}
+        existing: set[str] = set()
+        for collection, journals in (
+            (SALES, book.journals),
+            (PURCHASES, (book.purchase_journal,)),
+        ):
+            existing |= await self._entry_ids(
+                integration,
+                book,
+                collection,
+                {
+                    "$filter": book.entries_filter("EntryDate", journals),
+                    "$select": "EntryID,EntryNumber",
+                },
             )
-        return [b for b in unseen if b.remote_id.lower() not in found]
+        unseen = [b for b in watched if b.remote_id.lower() not in existing]
+        for collection in (SALES, PURCHASES):
+            found: set[str] = set()
+            for chunk in _chunks(unseen, IDS_PER_CALL):
+                ids = " or ".join(f"EntryID eq guid'{b.remote_id}'" for b in chunk)
+                found |= await self._entry_ids(
+                    integration, book, collection, {"$filter": ids, "$select": "EntryID"}
+                )
+            unseen = [b for b in unseen if b.remote_id.lower() not in found]
+        return unseen
 
     async def _entry_ids(
-        self, integration: Integration, book: Book, params: dict[str, str]
+        self, integration: Integration, book: Book, collection: str, params: dict[str, str]
     ) -> set[str]:
         ids: set[str] = set()
-        async for rows in self._client.pages(
-            integration.id, book.division, "salesentry/SalesEntries", params
-        ):
+        async for rows in self._client.pages(integration.id, book.division, collection, params):
             ids |= {str(r["EntryID"]).lower() for r in rows}
         return ids
 

@@ -30,10 +30,11 @@ class IntegrationIn(Strict):
     settings: dict[str, Any] = Field(
         default_factory=dict,
         description="Per system. exact: division, sales_journal, credit_note_journal, "
-        "start_date, default_gl_account (optional). lexware: start_date (optional; the "
-        "account is chosen when access is allowed). yuki: access_key, administration_id, "
-        "default_gl_account and start_date (optional). A document dated before start_date "
-        "is not sent to the integration.",
+        "start_date, default_gl_account (optional), purchase_journal (optional, default "
+        "60: purchase invoices, purchase credit notes and receipts). lexware: start_date "
+        "(optional; the account is chosen when access is allowed). yuki: access_key, "
+        "administration_id, default_gl_account and start_date (optional). A document dated "
+        "before start_date is not sent to the integration.",
     )
     nightly_sync: bool = False
     nightly_hour: int = Field(default=2, ge=0, le=23, description="Hour in the client's time zone.")

@@ -63,6 +63,13 @@ class PurchaseEntries(EntryResource):
             document.entry_id = document.entry_id or entry.id
         return PURCHASE.row(division, entry)
 
+    def delete(self, call: Call, key: object) -> None:
+        """As a bookkeeper deletes a purchase entry in Exact (DELETE is one of the
+        resource's documented methods); its document stays (whether Exact unlinks it is
+        unverified: the sandbox leaves ``FinancialTransactionEntryID`` as it was)."""
+        division = call.div()
+        del division.purchase_entries[PURCHASE.find(call, key).id]
+
 
 class PurchaseEntryLines(EntryLineResource):
     path = "purchaseentry/PurchaseEntryLines"

@@ -4,6 +4,7 @@ compare against (entries with numbers and references, accounts, master data).
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from invoicesync_sandbox.exact.models import (
@@ -59,7 +60,12 @@ def division_state(division: Division) -> dict[str, Any]:
                 "account": str(d.account) if d.account else None,
                 "entry_id": str(d.entry_id) if d.entry_id else None,
                 "attachments": [
-                    {"id": str(a.id), "file_name": a.file_name, "file_size": len(a.data)}
+                    {
+                        "id": str(a.id),
+                        "file_name": a.file_name,
+                        "file_size": len(a.data),
+                        "sha256": hashlib.sha256(a.data).hexdigest(),
+                    }
                     for a in division.attachments.values()
                     if a.document == d.id
                 ],
