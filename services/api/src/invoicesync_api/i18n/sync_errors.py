@@ -56,6 +56,10 @@ SYNC_ERRORS: dict[str, str] = {
         "Purchase documents are not yet supported by the {system} connector, so this one "
         "was not sent. Retry it once {system} supports them."
     ),
+    FailureCode.FILE_MISSING: N_(
+        "The original file of this document could not be read, so it was not sent to "
+        "{system}. Post the document again with its file."
+    ),
     FailureCode.NEEDS_REAUTHORIZATION: N_(
         "{system} no longer accepts invoicesync's access. Connect the integration again; "
         "the document is sent then."
