@@ -110,3 +110,38 @@ def test_purchase_documents_reach_lexware_with_their_files(
     assert roles == [("customer",), ("vendor",)]
     (vendor,) = [c for c in books.json()["contacts"] if "vendor" in c["roles"]]
     assert {vouchers[s["remote_id"]]["contactId"] for s in states.values()} == {vendor["id"]}
+
+
+def _fault(stack: Stack, path_pattern: str, kind: str) -> None:
+    fault = {
+        "system": "lexware",
+        "path_pattern": path_pattern,
+        "kind": kind,
+        "count": 1,
+        "method": "POST",
+    }
+    armed = httpx.post(f"{stack.sandbox_url}/_sandbox/faults", json=fault)
+    assert armed.status_code == 201, armed.text
+
+
+def test_lost_answers_make_one_voucher_with_one_file(stack: Stack, partner: httpx.Client) -> None:
+    """A voucher's answer lost: the lookup adopts it and uploads the file it lacks. An
+    upload's answer lost, or the upload refused for the rate limit: the voucher exists,
+    so it is looked up (never made twice) and ends with exactly one file."""
+    client = connect(stack, partner, new_client(partner, "Ausfall GmbH", "DE"), "lexware")
+    cases = {
+        "AUS-1": (r"/v1/vouchers$", "drop_response_after_commit"),
+        "AUS-2": (r"/v1/vouchers/[^/]+/files$", "drop_response_after_commit"),
+        "AUS-3": (r"/v1/vouchers/[^/]+/files$", "http_429"),
+    }
+    for number, (pattern, kind) in cases.items():
+        _fault(stack, pattern, kind)
+        body = _purchase(client, number, PDF, "application/pdf")
+        posted = partner.post("/v1/purchase-invoices", json=body)
+        assert posted.status_code == 201, posted.text
+        state = _settled(partner, f"/v1/purchase-invoices/{posted.json()['id']}")
+        assert (state["status"], state["booking_number"]) == ("booked", number), state
+        books = httpx.get(f"{stack.sandbox_url}/_sandbox/lexware/organizations/{client.books}")
+        mine = [v for v in books.json()["vouchers"] if v["voucherNumber"] == number]
+        assert [v["id"] for v in mine] == [state["remote_id"]], number
+        assert [f["sha256"] for f in mine[0]["files"]] == [hashlib.sha256(PDF).hexdigest()]
