@@ -39,6 +39,7 @@ BENCHMARKS = (
     "exact_budget",
     "exact_divisions",
     "lexware_budget",
+    "lexware_purchases",
     "fleet",
     "yuki_batching",
     "end_to_end",
