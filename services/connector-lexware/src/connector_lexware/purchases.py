@@ -106,13 +106,13 @@ def file_refusal(file: DocumentFileRef) -> PermanentError | None:
     """Lexware would refuse the file: said before anything is created."""
     if file.content_type not in FILE_TYPES:
         return PermanentError(
-            "file_rejected",
+            "rejected",
             f"Lexware Office takes PDF, JPEG or PNG files only; {file.filename!r} is "
             f"{file.content_type}. Post the document again with a PDF.",
         )
     if file.size > MAX_FILE_BYTES:
         return PermanentError(
-            "file_rejected",
+            "rejected",
             f"Lexware Office takes files of at most 5 MB; {file.filename!r} has "
             f"{file.size} bytes. Post the document again with a smaller file.",
         )
