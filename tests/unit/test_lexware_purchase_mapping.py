@@ -57,7 +57,7 @@ def test_the_voucher_types_of_the_purchase_kinds() -> None:
 
 
 def test_the_expense_category_a_purchase_is_booked_on() -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": "in", "name": "Wareneingang", "type": "income"},
         {"id": "eu", "name": "EU", "type": "outgo", "contactRequired": True},
         {"id": "office", "name": "Bürobedarf", "type": "outgo"},
@@ -69,7 +69,7 @@ def test_the_expense_category_a_purchase_is_booked_on() -> None:
 
 
 def test_a_file_lexware_would_refuse_is_said_before_anything_is_made() -> None:
-    def ref(content_type: str, size: int) -> DocumentFileRef:
+    def ref(content_type: Any, size: int) -> DocumentFileRef:
         return DocumentFileRef.model_construct(
             id=uuid.uuid4(), filename="a", content_type=content_type, size=size, sha256=""
         )
