@@ -97,6 +97,13 @@ def test_purchase_documents_reach_lexware_with_their_files(
         assert stored["sha256"] == hashlib.sha256(files[number]).hexdigest()
     assert vouchers[states["LIEF-0815"]["remote_id"]]["totalGrossAmount"] == 140.4
 
+    # Paid in Lexware: the read-back reports it, as for sales vouchers.
+    bill_voucher = states["LIEF-0815"]["remote_id"]
+    paid = httpx.post(f"{stack.sandbox_url}/_sandbox/lexware/vouchers/{bill_voucher}/pay")
+    assert paid.status_code == 200, paid.text
+    bill_path = paths["LIEF-0815"]
+    wait_for(lambda: partner.get(bill_path).json()["sync"][0]["payment_status"] == "paid")
+
     # The same key again: the same answer, nothing new in Lexware.
     again = partner.post("/v1/purchase-invoices", json=bill, headers=key)
     assert again.status_code == 201 and again.json()["id"] == posted.json()["id"]
