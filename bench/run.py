@@ -40,6 +40,7 @@ BENCHMARKS = (
     "exact_divisions",
     "exact_purchase",
     "lexware_budget",
+    "lexware_purchases",
     "fleet",
     "yuki_batching",
     "yuki_purchases",

@@ -354,16 +354,16 @@ async def test_a_connector_that_does_not_book_purchase_documents_refuses_them_cl
     assert partner.get(f"/v1/integrations/{integration_id}").json()["status"] == "active"
 
 
-def test_todays_connectors_book_sales_kinds_only() -> None:
-    """Until each connector learns them (issue 24's next steps), purchase kinds are refused;
-    Exact (tests/e2e/test_exact_purchase_documents.py) and Yuki (its archive:
-    tests/e2e/test_yuki_purchase_documents.py) book them."""
+def test_every_connector_books_the_purchase_kinds() -> None:
+    """Exact (tests/e2e/test_exact_purchase_documents.py), Lexware
+    (tests/e2e/test_lexware_purchases.py) and Yuki (its archive:
+    tests/e2e/test_yuki_purchase_documents.py) book them; ``kind_not_supported`` stays for
+    a connector that predates a kind."""
     from connector_exact.connector import ExactConnector
     from connector_lexware.connector import LexwareConnector
     from connector_yuki.connector import YukiConnector
 
-    assert LexwareConnector.kinds & PURCHASE_KINDS == frozenset()
-    for connector in (ExactConnector, YukiConnector):
+    for connector in (ExactConnector, LexwareConnector, YukiConnector):
         assert connector.kinds >= PURCHASE_KINDS, connector
 
 

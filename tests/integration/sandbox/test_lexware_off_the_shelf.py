@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
@@ -54,7 +54,9 @@ from lexoffice_client.sales_voucher_common import (
 from lexoffice_client.voucher import TaxType, VoucherItem, VoucherType, VoucherWritable
 from pydantic import ValidationError
 
+from connector_lexware import purchases
 from invoicesync_sandbox.settings import SandboxSettings
+from tests.integration.connectors.lexware_support import document as connector_document
 from tests.support.servers import sandbox_config
 
 RATE = 2.0  # Lexware's documented limit, and what the sandbox enforces here
@@ -502,6 +504,34 @@ def test_purchase_voucher_with_file(lex: LexofficeClient, tmp_path: Any) -> None
 
     alone = lex.upload_file(pdf)
     assert alone.voucherId is not None and alone.voucherId != created.id
+
+
+def test_a_purchase_credit_note_as_our_connector_books_it(
+    lex: LexofficeClient, tmp_path: Any
+) -> None:
+    """The voucher ``connector_lexware.purchases`` makes fits the library's writable model
+    with nothing dropped, is created through it, takes an image, and reads back as sent."""
+    categories = [c.model_dump(mode="json") for c in lex.retrieve_posting_categories_list()]
+    category = purchases.purchase_category(categories)
+    assert category is not None
+    supplier = ContactWritable(
+        version=0, roles=Roles(vendor=Role()), company=Company(name="Rück AG")
+    )
+    vendor_id = lex.create_contact(supplier).id
+    credit = connector_document(uuid4(), "LG-12", kind="purchase_credit_note")
+    payload = purchases.voucher_payload(
+        credit, contact_id=str(vendor_id), category_id=category, reference="LG-12"
+    )
+    writable = VoucherWritable(**payload)
+    assert set(writable.model_dump(exclude_none=True)) == set(payload)
+    created = lex.create_voucher(writable)
+    png = tmp_path / "LG-12.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32)
+    uploaded = lex.upload_file_to_voucher(created.id, png)
+    voucher = lex.retrieve_voucher(created.id)
+    assert voucher.type is VoucherType.PURCHASE_CREDIT_NOTE and voucher.voucherNumber == "LG-12"
+    assert (voucher.totalGrossAmount, voucher.totalTaxAmount) == (119.0, 19.0)
+    assert voucher.remark == payload["remark"] and voucher.files == [str(uploaded.id)]
 
 
 # --- Rate limit --------------------------------------------------------------------------

@@ -51,6 +51,16 @@ class LexwareClient:
     ) -> dict[str, Any]:
         return await self._call(integration_id, scope, "POST", path, params=params, json=body)
 
+    async def upload(
+        self,
+        integration_id: uuid.UUID,
+        scope: str,
+        path: str,
+        file: tuple[str, bytes, str],
+    ) -> dict[str, Any]:
+        """A multipart upload of ``file`` (filename, bytes, content type) as part ``file``."""
+        return await self._call(integration_id, scope, "POST", path, files={"file": file})
+
     async def page(
         self, integration_id: uuid.UUID, scope: str, path: str, params: dict[str, str], number: int
     ) -> tuple[list[dict[str, Any]], bool]:
@@ -68,9 +78,10 @@ class LexwareClient:
         *,
         params: dict[str, str] | None = None,
         json: dict[str, Any] | None = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
     ) -> dict[str, Any]:
         call = Call(integration_id, method, f"{self._base}/{path}", scope=scope)
-        response = await self._vendor.send(call, params=params, json=json)
+        response = await self._vendor.send(call, params=params, json=json, files=files)
         body = response.json() if response.content else {}
         return body if isinstance(body, dict) else {"content": body}
 

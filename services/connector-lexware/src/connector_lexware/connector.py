@@ -1,7 +1,9 @@
-"""Lexware Office: invoices and credit notes as drafts, customers as contacts.
+"""Lexware Office: invoices and credit notes as drafts, customers as contacts; purchase
+documents as bookkeeping vouchers with their file, suppliers as vendor contacts.
 
 A draft has no number yet; it gets one when someone finalises it in Lexware Office,
-and the read-back reports that number later.
+and the read-back reports that number later. A purchase voucher is booked at once under
+the supplier's number (connector_lexware.purchase_booking).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from connector_lexware.client import LexwareClient
 from connector_lexware.contacts import Contacts
 from connector_lexware.opened_vouchers import OpenedVouchers
 from connector_lexware.profile import SMALL_BUSINESS_MESSAGE, Profiles
+from connector_lexware.purchase_booking import PurchaseVouchers
 from invoicesync_shared.connectors.adoption import Candidate, System, adopt
 from invoicesync_shared.connectors.errors import PermanentError
 from invoicesync_shared.connectors.ledger import Ledger
@@ -24,7 +27,7 @@ from invoicesync_shared.connectors.protocol import Booking, PushContext
 from invoicesync_shared.connectors.provenance import marker_in
 from invoicesync_shared.connectors.reconciliation import Period
 from invoicesync_shared.db.models import Integration
-from invoicesync_shared.events.documents import SALES_KINDS, DocumentSnapshot
+from invoicesync_shared.events.documents import PURCHASE_KINDS, SALES_KINDS, DocumentSnapshot
 from invoicesync_shared.events.reconciliations import RemoteEntry
 from invoicesync_shared.integration_settings import LexwareSettings
 
@@ -38,7 +41,7 @@ Context = PushContext[LexwareSettings]
 class LexwareConnector:
     system = "lexware"
     settings_model = LexwareSettings
-    kinds = SALES_KINDS  # purchase documents: not yet (the runtime refuses them)
+    kinds = SALES_KINDS | PURCHASE_KINDS
 
     def __init__(
         self,
@@ -52,6 +55,7 @@ class LexwareConnector:
         self._ledger = Ledger(sessionmaker, self.system)
         self._callback_url = callback_url
         self._contacts = Contacts(client)
+        self._purchases = PurchaseVouchers(client)
         self._opened = OpenedVouchers()  # what lookups opened, while unchanged
         self.profiles = Profiles(client, ttl=profile_ttl)
 
@@ -79,8 +83,10 @@ class LexwareConnector:
         if ctx.is_update and ctx.previous is not None:
             # The API cannot change a sent voucher; edits are made in Lexware Office.
             return ctx.previous
-        completeness.check(document)
         scope = self.scope(ctx.integration, ctx.settings)
+        if document.kind in PURCHASE_KINDS:
+            return await self._purchases.push(ctx, document, scope)
+        completeness.check(document)
         (await self.profiles.current(ctx.integration.id, scope)).check()
         contact_id, created = await self._contacts.resolve(ctx, scope, document.customer)
         payload = mapping.voucher_payload(document, contact_id=contact_id, reference=ctx.reference)
@@ -126,6 +132,8 @@ class LexwareConnector:
         first; only the first few are opened to read the reference and marker lines. The
         shared adoption rule decides which, if any, is ours."""
         scope = self.scope(ctx.integration, ctx.settings)
+        if document.kind in PURCHASE_KINDS:
+            return await self._purchases.find_by_reference(ctx, document, scope)
         contact_id = await self._contacts.find_linked(ctx, document.customer)
         rows = await self._candidates(ctx, scope, document, contact_id)
         # Newest first; every voucher with our total is opened (alike documents of one

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from invoicesync_shared.connectors.provenance import marker
@@ -31,6 +31,7 @@ MIN_FILTER = 3
 # and on the next line our marker (which proves the voucher is ours, not a lookalike).
 REFERENCE_LABEL = "Referenz / Reference: "
 CENT = Decimal("0.01")
+Role = Literal["customer", "supplier"]
 
 
 def scope_of(integration_id: uuid.UUID, settings: LexwareSettings) -> str:
@@ -120,13 +121,19 @@ def _vat(text: str | None) -> str:
     return "".join((text or "").split()).upper()
 
 
-def contact_searches(customer: CustomerData) -> list[dict[str, str]]:
-    """``GET /v1/contacts`` filters to find an existing customer, best first."""
+# Our counterparty roles and the Lexware contact role each one is: a sales document's
+# customer is a ``customer``, a purchase document's supplier a ``vendor``.
+ROLES: dict[Role, str] = {"customer": "customer", "supplier": "vendor"}
+
+
+def contact_searches(customer: CustomerData, role: Role = "customer") -> list[dict[str, str]]:
+    """``GET /v1/contacts`` filters to find an existing contact in ``role``, best first."""
     searches = []
+    flag = {ROLES[role]: "true"}
     if len(customer.name.strip()) >= MIN_FILTER:
-        searches.append({"name": customer.name.strip(), "customer": "true"})
+        searches.append({"name": customer.name.strip(), **flag})
     if customer.email and len(customer.email.strip()) >= MIN_FILTER:
-        searches.append({"email": customer.email.strip(), "customer": "true"})
+        searches.append({"email": customer.email.strip(), **flag})
     return searches
 
 
@@ -158,8 +165,9 @@ def matching_contact(rows: list[dict[str, Any]], customer: CustomerData) -> dict
     return next((r for r in rows if not r.get("archived") and _is_match(r, customer)), None)
 
 
-def customer_number(row: dict[str, Any]) -> str | None:
-    number = ((row.get("roles") or {}).get("customer") or {}).get("number")
+def customer_number(row: dict[str, Any], role: Role = "customer") -> str | None:
+    """The contact's number in ``role`` (customer or vendor number)."""
+    number = ((row.get("roles") or {}).get(ROLES[role]) or {}).get("number")
     return str(number) if number is not None else None
 
 
@@ -181,14 +189,14 @@ def _party(customer: CustomerData) -> dict[str, Any]:
     return {"company": company}
 
 
-def contact_payload(customer: CustomerData) -> dict[str, Any]:
-    """A new contact in the customer role (Lexware assigns its customer number)."""
+def contact_payload(customer: CustomerData, role: Role = "customer") -> dict[str, Any]:
+    """A new contact in ``role``'s Lexware role (Lexware assigns its number there)."""
     payload: dict[str, Any] = {
         "version": 0,
-        "roles": {"customer": {}},
+        "roles": {ROLES[role]: {}},
         **_party(customer),
         "addresses": {"billing": [_address(customer.address, country_of(customer))]},
-        "note": f"invoicesync customer {customer.external_id}"[:1000],
+        "note": f"invoicesync {role} {customer.external_id}"[:1000],
     }
     if customer.email:
         payload["emailAddresses"] = {"business": [customer.email.strip()]}
@@ -208,7 +216,7 @@ def tax_type(document: DocumentSnapshot) -> str:
     return "net"
 
 
-def _number(value: Decimal) -> int | float:
+def plain_number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
@@ -225,7 +233,7 @@ def _line(line: DocumentLine) -> dict[str, Any]:
         "unitPrice": {
             "currency": "EUR",
             "netAmount": float(price.quantize(Decimal("0.0001"))),
-            "taxRatePercentage": _number(line.vat_rate),
+            "taxRatePercentage": plain_number(line.vat_rate),
         },
     }
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connector_lexware.client import LexwareClient
 from connector_lexware.mapping import LIST_TYPES, NUMBERED_STATUSES, scope_of
+from connector_lexware.purchases import LIST_TYPES as PURCHASE_LIST_TYPES
 from invoicesync_shared.bus.producer import Publisher
 from invoicesync_shared.connectors.readback import ReadBack
 from invoicesync_shared.connectors.remote_status import Booked
@@ -28,7 +29,11 @@ from invoicesync_shared.states import LedgerState
 SYSTEM = "lexware"
 LOCK_SPACE = 0x1E3A_0001  # advisory locks of this loop: (LOCK_SPACE, integration)
 # Drafts never show here; they are exactly the vouchers still waiting for a number.
-LIST_PARAMS = {"voucherType": LIST_TYPES, "voucherStatus": NUMBERED_STATUSES}
+# Purchase vouchers are booked with their number; they are watched for payments.
+LIST_PARAMS = {
+    "voucherType": f"{LIST_TYPES},{PURCHASE_LIST_TYPES}",
+    "voucherStatus": NUMBERED_STATUSES,
+}
 # Remote statuses after which nothing changes any more that we report.
 SETTLED = ("paid", "paidoff", "voided")
 PAYMENT_STATUS = {"open": "open", "overdue": "open", "paid": "paid", "paidoff": "paid"}

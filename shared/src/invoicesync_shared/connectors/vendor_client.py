@@ -189,8 +189,10 @@ class VendorClient:
         *,
         params: dict[str, str] | None = None,
         json: dict[str, Any] | None = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
     ) -> httpx.Response:
-        """The system's answer to ``call`` when it is a success.
+        """The system's answer to ``call`` when it is a success. ``files``: multipart
+        parts (name → filename, bytes, content type), for uploads.
 
         Raises what ``classify`` decided; ``AuthorizationLost`` when even a refreshed
         token is refused (or the token store has no grant); ``transport_error``'s decision
@@ -204,6 +206,7 @@ class VendorClient:
                 call.url,
                 params=params,
                 json=json,
+                files=files,
                 headers={"Accept": "application/json"},
                 auth=auth,
             )

@@ -10,7 +10,10 @@ or ``contactId``, ``voucherItems[{amount, taxAmount, taxRatePercent, categoryId}
 version}``. **Unverified**, the sandbox's strict choice: that an item's ``categoryId`` must
 be an outgo category for purchase kinds and an income one for sales kinds; that the contact
 needs the vendor (purchase) or customer (sales) role; that totals and each line's tax must
-agree to the cent (``net``: amounts are net, ``gross``: amounts include the tax).
+agree to the cent (``net``: amounts are net, ``gross``: amounts include the tax); that
+the ``voucherNumber`` is kept as sent, never renumbered (duplicates are not refused);
+that there is no voucher type for a till receipt (our connector books one as a
+``purchaseinvoice``). The outgo category ids are the sandbox's own (see ``masterdata``).
 """
 
 # No postponed annotations here: FastAPI must resolve the local ``CallerDep`` alias.

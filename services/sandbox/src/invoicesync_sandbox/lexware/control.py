@@ -6,6 +6,7 @@ Create organisations and OAuth apps, switch small business, act as the user on v
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ from invoicesync_sandbox.lexware import lifecycle
 from invoicesync_sandbox.lexware.env import Env
 from invoicesync_sandbox.lexware.oauth import OAuthState
 from invoicesync_sandbox.lexware.rate_limit import TokenBuckets
-from invoicesync_sandbox.lexware.store import Organisation, Voucher
+from invoicesync_sandbox.lexware.store import Organisation, StoredFile, Voucher
 
 TAX_TYPES = ("net", "gross", "vatfree")
 
@@ -70,7 +71,7 @@ def org_summary(org: Organisation) -> dict[str, Any]:
     }
 
 
-def _voucher_summary(v: Voucher) -> dict[str, Any]:
+def _voucher_summary(v: Voucher, org: Organisation | None = None) -> dict[str, Any]:
     return {
         "id": v.id,
         "voucherType": lifecycle.LIST_TYPE[v.kind],
@@ -81,6 +82,18 @@ def _voucher_summary(v: Voucher) -> dict[str, Any]:
         "totalGrossAmount": v.gross_total(),
         "precedingSalesVoucherId": v.preceding_id,
         "contactId": v.data["address"].get("contactId"),
+        "remark": v.data.get("remark"),
+        # Uploaded files, as a test checks them (the bytes' size and SHA-256).
+        "files": [_file_summary(org.files[f]) for f in v.files if org and f in org.files],
+    }
+
+
+def _file_summary(stored: StoredFile) -> dict[str, Any]:
+    return {
+        "id": stored.id,
+        "contentType": stored.content_type,
+        "size": len(stored.content),
+        "sha256": hashlib.sha256(stored.content).hexdigest(),
     }
 
 
@@ -102,7 +115,7 @@ def org_state(org: Organisation) -> dict[str, Any]:
     return {
         **org_summary(org),
         "contacts": contacts,
-        "vouchers": [_voucher_summary(v) for v in org.vouchers.values()],
+        "vouchers": [_voucher_summary(v, org) for v in org.vouchers.values()],
         "subscriptions": subs,
     }
 
