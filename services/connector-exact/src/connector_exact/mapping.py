@@ -53,9 +53,11 @@ def is_purchase(document: DocumentSnapshot) -> bool:
 def account_filters(customer: CustomerData, *, supplier: bool = False) -> list[str]:
     """Filters to find an existing relation, most specific first. A supplier is only
     matched among accounts flagged ``IsSupplier``: our customer of the same code, VAT
-    number or name is another relation until a bookkeeper makes it a supplier too."""
+    number or name is another relation until a bookkeeper makes it a supplier too. Nor is
+    a supplier matched by code: an account's code is our *customer's* id (``account_payload``
+    gives suppliers none), so supplier 42 would meet customer 42 made a supplier too."""
     filters = []
-    if customer.external_id.isdigit() and len(customer.external_id) <= CODE_WIDTH:
+    if not supplier and customer.external_id.isdigit() and len(customer.external_id) <= CODE_WIDTH:
         filters.append(f"Code eq {odata_string(padded_code(customer.external_id))}")
     if customer.vat_number:
         filters.append(f"VATNumber eq {odata_string(customer.vat_number)}")
