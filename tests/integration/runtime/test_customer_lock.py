@@ -98,3 +98,11 @@ async def test_a_supplier_and_a_customer_with_the_same_id_are_linked_apart(
     )
     assert await customers.find("42") == RemoteCustomer("debtor")
     assert await suppliers.find("42") == RemoteCustomer("creditor")
+    # The longest id the API takes is linked as a supplier too (no prefix overflows it),
+    # and a customer id spelled like a prefixed supplier id is still another relation.
+    longest = "s" * 128
+    assert await suppliers.resolve(longest, lambda: created("long")) == (
+        RemoteCustomer("long"),
+        True,
+    )
+    assert await customers.find("supplier:42") is None

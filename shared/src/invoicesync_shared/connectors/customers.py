@@ -54,8 +54,8 @@ class CustomerLinks:
 
     ``role`` keeps customers and suppliers apart: a business partner's customer id and
     its supplier id come from different lists of the source application and may be
-    equal, and one remote relation is never both by accident. Supplier keys are stored
-    as ``supplier:<id>`` in the same table (a distinct key, a distinct lock)."""
+    equal, and one remote relation is never both by accident: the role is part of the
+    link's key and of its lock."""
 
     def __init__(
         self,
@@ -68,8 +68,7 @@ class CustomerLinks:
     ) -> None:
         self._sessionmaker = sessionmaker
         self._standalone = standalone(sessionmaker)  # one statement: one round trip
-        self._key = {"client_id": client_id, "system": system, "scope": scope}
-        self._prefix = "" if role == "customer" else f"{role}:"
+        self._key = {"client_id": client_id, "system": system, "scope": scope, "role": role}
         self.role = role
 
     @asynccontextmanager
@@ -81,9 +80,11 @@ class CustomerLinks:
         happens (a push cancelled, a connection dropped) and never outlives it on a
         pooled connection. A wait for it is bounded (``TransientError`` after
         ``LOCK_WAIT``)."""
-        key = self._prefix + customer_key
+        key = self._key
+        # A customer's lock is named as before roles (replicas of both ages meet on it).
+        role = "" if self.role == "customer" else f"{self.role}/"
         digest = hashlib.sha256(
-            f"{self._key['client_id']}/{self._key['system']}/{self._key['scope']}/{key}".encode()
+            f"{key['client_id']}/{key['system']}/{key['scope']}/{role}{customer_key}".encode()
         ).digest()
         lock_id = int.from_bytes(digest[:8], "big", signed=True)
         async with _lock_holders(), self._sessionmaker.begin() as session:
@@ -121,9 +122,7 @@ class CustomerLinks:
     async def find(self, customer_key: str) -> RemoteCustomer | None:
         async with self._standalone() as session:
             link = await session.scalar(
-                select(CustomerLink).filter_by(
-                    **self._key, customer_key=self._prefix + customer_key
-                )
+                select(CustomerLink).filter_by(**self._key, customer_key=customer_key)
             )
         return RemoteCustomer(link.remote_id, link.remote_code) if link else None
 
@@ -133,12 +132,12 @@ class CustomerLinks:
                 insert(CustomerLink)
                 .values(
                     **self._key,
-                    customer_key=self._prefix + customer_key,
+                    customer_key=customer_key,
                     remote_id=customer.remote_id,
                     remote_code=customer.code,
                 )
                 .on_conflict_do_update(
-                    index_elements=["client_id", "system", "scope", "customer_key"],
+                    index_elements=["client_id", "system", "scope", "customer_key", "role"],
                     set_={"remote_id": customer.remote_id, "remote_code": customer.code},
                 )
             )

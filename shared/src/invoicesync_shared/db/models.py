@@ -139,6 +139,8 @@ class CustomerLink(Model):
     system: Mapped[str] = mapped_column(String(16), primary_key=True)
     scope: Mapped[str] = mapped_column(String(64), primary_key=True)
     customer_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    # customer or supplier: a customer and a supplier with one id are two relations.
+    role: Mapped[str] = mapped_column(String(16), primary_key=True, server_default="customer")
     remote_id: Mapped[str] = mapped_column(String(128))
     remote_code: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
