@@ -22,6 +22,7 @@ from connector_yuki import archive
 from connector_yuki.batching import BatchKey
 from connector_yuki.sessions import SessionPool
 from connector_yuki.soap import YukiSoap
+from invoicesync_shared.connectors.errors import PermanentError
 from invoicesync_shared.connectors.protocol import Booking
 from invoicesync_shared.events.documents import DocumentSnapshot
 
@@ -36,18 +37,24 @@ class PurchaseArchive:
         self._soap = soap
         self._sessions = sessions
         # Administration → its purchase folder: read once per process (folders rarely
-        # change; a wrong one faults, which is permanent and said).
+        # change). A folder Yuki says does not exist is dropped, so the document's retry
+        # (after the bookkeeper mended the folders) reads them again.
         self._folders: dict[str, int] = {}
 
     async def upload(self, key: BatchKey, upload: archive.Upload) -> Booking:
         """Upload the file; the archive document's ID, with no booking number yet."""
         folder = await self.folder(key)
-        document_id = await self._sessions.call(
-            key.access_key,
-            lambda session: self._soap.upload_document_with_data(
-                session, key.administration_id, folder, upload
-            ),
-        )
+        try:
+            document_id = await self._sessions.call(
+                key.access_key,
+                lambda session: self._soap.upload_document_with_data(
+                    session, key.administration_id, folder, upload
+                ),
+            )
+        except PermanentError as exc:
+            if exc.code == archive.FOLDER_NOT_FOUND:
+                self._folders.pop(key.administration_id, None)
+            raise
         return Booking(document_id, None)
 
     async def find(self, key: BatchKey, document: DocumentSnapshot) -> Booking | None:
