@@ -8,12 +8,12 @@ call of their own. Results are emitted only on change; the last status seen is k
 connector_remote_status.
 
 Purchase documents uploaded into the archive are sent without a number: each round looks
-a sent document up in the archive by our marker (one SearchDocuments call per sent
-document) and reports its booking once Yuki's processing shows one (the archive
-document's Reference). An archive document has no open item, so a booked purchase
-document is recorded as ``archived`` and left out of the payment read. A lookup that
-fails is logged and tried again next round; it stops neither the other documents nor the
-payment read (a refused key does: every call of the round would meet it).
+a sent document up in the archive by our marker (the purchase folder's newest
+documents, then SearchDocuments: purchases.py) and reports its booking once Yuki's
+processing shows one (the archive document's Reference). An archive document has no
+open item, so a booked purchase document is recorded as ``archived`` and left out of the
+payment read. A lookup that fails is logged and tried again next round; it stops neither
+the other documents nor the payment read (a refused key does: every call would meet it).
 """
 
 from __future__ import annotations
