@@ -237,3 +237,43 @@ def test_an_upload_whose_answer_is_lost_is_found_by_its_marker_not_uploaded_agai
     mine = [d for d in state["archive"] if token(uuid.UUID(document_id)) in d["file_name"]]
     assert [d["document_id"] for d in mine] == [sent["remote_id"]]
     assert len(state["archive"]) == 2 and state["calls"]["UploadDocumentWithData"] == 2
+
+
+def test_a_lost_upload_that_yukis_search_does_not_show_yet_is_not_uploaded_again(
+    stack: Stack, partner: httpx.Client, yuki: dict[str, Any]
+) -> None:
+    """Yuki stores the file, its answer never arrives, and its search index lags behind
+    the upload (SearchDocuments misses it for an hour): the connector finds the upload in
+    the purchase folder's newest documents by our marker; nothing is uploaded twice (two
+    uploads would book cost and input VAT twice)."""
+    client_id = yuki["client_id"]
+    warm = partner.post("/v1/receipts", json=purchase_body(client_id, "BON-1", PNG, "image/png"))
+    assert warm.status_code == 201, warm.text
+    wait_for(lambda: yuki_state(partner, "/v1/receipts", warm.json()["id"])["status"] == "sent")
+    armed = httpx.post(
+        f"{stack.sandbox_url}/_sandbox/faults",
+        json={
+            "system": "yuki",
+            "path_pattern": "Archive.asmx",
+            "method": "POST",
+            "kind": "drop_response_search_late",
+            "delay_seconds": 3600,
+            "count": 1,
+        },
+    )
+    assert armed.status_code == 201, armed.text
+
+    body = purchase_body(client_id, "INK-2002", PDF, "application/pdf")
+    invoice = partner.post("/v1/purchase-invoices", json=body)
+    assert invoice.status_code == 201, invoice.text
+    path, document_id = "/v1/purchase-invoices", invoice.json()["id"]
+    sent = wait_for(
+        lambda: s if (s := yuki_state(partner, path, document_id))["status"] == "sent" else None
+    )
+
+    faults = httpx.get(f"{stack.sandbox_url}/_sandbox/faults").json()
+    assert [f for f in faults["armed"] if f["id"] == armed.json()["id"]] == []  # it fired
+    state = archive_of(stack, yuki)
+    mine = [d for d in state["archive"] if token(uuid.UUID(document_id)) in d["file_name"]]
+    assert [d["document_id"] for d in mine] == [sent["remote_id"]]
+    assert len(state["archive"]) == 2 and state["calls"]["UploadDocumentWithData"] == 2

@@ -355,3 +355,34 @@ async def test_payments_are_read_back_once_per_change(
         ("PAY-2", "open"),
         ("PAY-3", "open"),
     ]
+
+
+async def test_a_failed_archive_lookup_does_not_stop_the_payment_read(
+    yuki: Yuki, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """One sent purchase document whose archive lookup fails (Yuki answers 500) is tried
+    again next round; the round still reads the payments of the booked documents."""
+    sent, booked = document(yuki.integration, "ARC-1"), document(yuki.integration, "PAY-9")
+    await yuki.sync(sent, booked)
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            update(LedgerEntry)
+            .where(LedgerEntry.document_id == sent.id)
+            .values(state="sent", booking_number=None)
+        )
+    armed = await yuki.post(
+        "/_sandbox/faults",
+        {"system": "yuki", "path_pattern": "Archive.asmx", "kind": "http_500", "count": 1},
+    )
+    reader = YukiReadBack(yuki.connector, sessionmaker, yuki.producer, interval=3600.0)
+
+    assert await reader.refresh_now(yuki.integration.id) == 1
+
+    changes = [
+        (e.subject, e.data["payment_status"])
+        for e in yuki.producer.of_type(PaymentStatusChanged.TYPE)
+    ]
+    assert changes == [(str(booked.id), "open")]
+    async with httpx.AsyncClient() as http:
+        faults = (await http.get(f"{yuki.url}/_sandbox/faults")).json()
+    assert [f for f in faults["armed"] if f["id"] == armed["id"]] == []  # it fired

@@ -246,6 +246,25 @@ def test_injected_faults_reach_the_archive(sandbox_url: str, archive: Archive) -
     assert advanced.status_code == 200, advanced.text
     assert [d.findtext("FileName") for d in search(archive, "late.pdf")] == ["late.pdf"]
 
+    unindexed: dict[str, Any] = {**late, "kind": "drop_response_search_late"}
+    assert requests.post(f"{sandbox_url}/_sandbox/faults", json=unindexed).status_code == 201
+    with pytest.raises(TransportError):
+        upload(archive, "unindexed.pdf", PDF)
+    assert search(archive, "unindexed.pdf") == []  # the search index lags behind it
+    listed = archive.client.service.DocumentsInFolder(
+        sessionID=archive.session,
+        folderID=PURCHASE_FOLDER,
+        sortOrder="CreatedDesc",
+        startDate=ALL_YEARS,
+        endDate=ALL_YEARS,
+        numberOfRecords=10,
+        startRecord=1,
+    )
+    assert "unindexed.pdf" in [d.findtext("FileName") for d in listed.findall("Document")]
+    advanced = requests.post(f"{sandbox_url}/_sandbox/clock/advance", json={"seconds": 31})
+    assert advanced.status_code == 200, advanced.text
+    assert [d.findtext("FileName") for d in search(archive, "unindexed.pdf")] == ["unindexed.pdf"]
+
 
 def test_a_processed_upload_shows_its_booking_number_and_supplier(
     sandbox_url: str, archive: Archive

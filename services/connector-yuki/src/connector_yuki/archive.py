@@ -30,6 +30,7 @@ PURCHASE_WORDS = ("inkoop", "purchase", "achat", "einkauf")
 # in base64 (unverified). Checked before sending, so such a file costs no call.
 MAX_FILE_BYTES = 3 * 1024 * 1024
 MAX_NAME_REFERENCE = 60  # the part of the file name that is our reference (cut, not needed)
+FOLDER_NOT_FOUND = "purchase_folder_not_found"
 PAYMENT_UNKNOWN = 0  # paymentMethod 0 is "unknown" (one client's comment): Yuki decides
 KIND_TITLES = {
     "purchase_invoice": "Purchase invoice",
@@ -127,7 +128,7 @@ def purchase_folder(folders: list[Folder]) -> int:
             return folder.id
     names = ", ".join(f"{f.id} {f.description!r}" for f in folders) or "none"
     raise PermanentError(
-        "purchase_folder_not_found",
+        FOLDER_NOT_FOUND,
         f"The Yuki administration has no archive folder for purchase invoices (it has: "
         f"{names}). Ask Yuki support to enable the purchase invoice folder.",
     )

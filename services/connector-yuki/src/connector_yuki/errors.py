@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 from zeep.exceptions import Fault, TransportError, XMLSyntaxError
 
+from connector_yuki.archive import FOLDER_NOT_FOUND
 from connector_yuki.documents import InvoiceResult
 from invoicesync_shared.connectors.errors import (
     AuthorizationLost,
@@ -128,7 +129,7 @@ def _archive_refusal(lowered: str, text: str) -> PermanentError | None:
         )
     if "folder" in lowered and "does not exist" in lowered:
         return PermanentError(
-            "purchase_folder_not_found",
+            FOLDER_NOT_FOUND,
             f"Yuki's archive has no such folder; verify the integration. Yuki said: {text}",
         )
     return None

@@ -8,19 +8,23 @@ call of their own. Results are emitted only on change; the last status seen is k
 connector_remote_status.
 
 Purchase documents uploaded into the archive are sent without a number: each round looks
-a sent document up in the archive by our marker (one SearchDocuments call per sent
-document) and reports its booking once Yuki's processing shows one (the archive
-document's Reference). An archive document has no open item, so a booked purchase
-document is recorded as ``archived`` and left out of the payment read.
+a sent document up in the archive by our marker (the purchase folder's newest
+documents, then SearchDocuments: purchases.py) and reports its booking once Yuki's
+processing shows one (the archive document's Reference). An archive document has no
+open item, so a booked purchase document is recorded as ``archived`` and left out of the
+payment read. A lookup that fails is logged and tried again next round; it stops neither
+the other documents nor the payment read (a refused key does: every call would meet it).
 """
 
 from __future__ import annotations
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connector_yuki.connector import YukiConnector
 from connector_yuki.documents import OutstandingItem
 from invoicesync_shared.bus.producer import Publisher
+from invoicesync_shared.connectors.errors import AuthorizationLost, PermanentError, SyncError
 from invoicesync_shared.connectors.readback import ReadBack
 from invoicesync_shared.connectors.remote_status import (
     OPEN,
@@ -30,6 +34,7 @@ from invoicesync_shared.connectors.remote_status import (
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.states import LedgerState
 
+log = structlog.get_logger()
 SYSTEM = "yuki"
 LOCK_SPACE = 0x1E3A_0003  # advisory locks of this loop: (LOCK_SPACE, integration)
 ARCHIVED = "archived"  # a purchase document booked from the archive: no open item to read
@@ -69,7 +74,20 @@ class YukiReadBack(ReadBack):
     async def _numbers(self, integration: Integration, sent: list[Booked]) -> int:
         numbered = 0
         for booked in sent:
-            number = await self._connector.archived_number(integration, booked.document_id)
+            try:
+                number = await self._connector.archived_number(integration, booked.document_id)
+            except AuthorizationLost:
+                raise
+            except SyncError as exc:
+                # The error's type and code only: its text may quote Yuki's answer.
+                log.warning(
+                    "yuki archive lookup failed; next round tries again",
+                    integration_id=str(integration.id),
+                    document_id=str(booked.document_id),
+                    error=type(exc).__name__,
+                    code=exc.code if isinstance(exc, PermanentError) else None,
+                )
+                continue
             if number:
                 await self.report_booking(integration, booked, number)
                 await self.report(integration, booked, ARCHIVED, None)

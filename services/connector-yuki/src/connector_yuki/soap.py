@@ -182,6 +182,26 @@ class YukiSoap:
         )
         return parse_documents(_xml(result))
 
+    async def documents_in_folder(
+        self, session: str, folder: int, count: int
+    ) -> list[ArchivedDocument]:
+        """The ``count`` newest documents of an archive folder (DocumentsInFolder, sorted
+        CreatedDesc, all years): read from the folder itself, so a fresh upload shows
+        while SearchDocuments' text index may still miss it."""
+        result = await self._call(
+            ARCHIVE,
+            "DocumentsInFolder",
+            is_write=False,
+            sessionID=session,
+            folderID=folder,
+            sortOrder="CreatedDesc",
+            startDate=ALL_YEARS,
+            endDate=ALL_YEARS,
+            numberOfRecords=count,
+            startRecord=1,
+        )
+        return parse_documents(_xml(result))
+
     async def _call(self, service: str, operation: str, *, is_write: bool, **params: Any) -> Any:
         try:
             proxy = await self._service(service)

@@ -18,7 +18,8 @@ class FaultIn(BaseModel):
     kind: FaultKind
     count: int = Field(default=1, ge=1, le=100_000)
     method: str | None = None
-    # drop_response_visible_late: sandbox seconds the write stays invisible to reads.
+    # drop_response_visible_late: sandbox seconds the write stays invisible to reads;
+    # drop_response_search_late: to text searches (a lagging search index).
     delay_seconds: float = Field(default=DEFAULT_DELAY_SECONDS, ge=0, le=86_400)
 
 

@@ -3,7 +3,8 @@
 Faults are registered through ``POST /_sandbox/faults`` and consumed by an ASGI
 middleware, so every emulator gets them without code of its own. A response lost after
 the commit may also stay invisible to reads for a while (``drop_response_visible_late``:
-see ``visibility``).
+see ``visibility``), or be read at once but missed by a text search whose index lags
+(``drop_response_search_late``: Yuki's SearchDocuments).
 """
 
 from __future__ import annotations
@@ -12,17 +13,22 @@ import asyncio
 import re
 import uuid
 from collections import Counter
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Literal
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from invoicesync_sandbox.clock import Clock
-from invoicesync_sandbox.visibility import hidden_until
+from invoicesync_sandbox.visibility import hidden_until, unindexed_until
 
 FaultKind = Literal[
-    "http_500", "http_429", "timeout", "drop_response_after_commit", "drop_response_visible_late"
+    "http_500",
+    "http_429",
+    "timeout",
+    "drop_response_after_commit",
+    "drop_response_visible_late",
+    "drop_response_search_late",
 ]
 DEFAULT_DELAY_SECONDS = 5.0
 SYSTEM_PREFIXES = {"exact": "/exact", "lexware": "/lexware", "yuki": "/yuki"}
@@ -32,7 +38,7 @@ SYSTEM_PREFIXES = {"exact": "/exact", "lexware": "/lexware", "yuki": "/yuki"}
 class Fault:
     """``count`` requests matching ``system``/``path_pattern`` (regex) get ``kind``;
     ``delay_seconds`` (sandbox time) is how long a ``drop_response_visible_late`` write
-    stays invisible to reads."""
+    stays invisible to reads (a ``drop_response_search_late`` one: to text searches)."""
 
     system: str
     path_pattern: str
@@ -118,13 +124,19 @@ class FaultMiddleware:
     async def _lose_answer(self, fault: Fault, scope: Scope, receive: Receive, send: Send) -> None:
         """The emulator runs; if it accepted the call (2xx: a write committed, or a read
         answered), the caller never hears (``drop_response_visible_late``: and reads miss
-        the write for ``delay_seconds``). A refusal commits nothing: it is delivered, and
+        the write for ``delay_seconds``; ``drop_response_search_late``: text searches miss
+        it). A refusal commits nothing: it is delivered, and
         the firing is given back for a call that is accepted. (Dropping refusals too lost,
         in the chaos run, eleven 401s in a row that Exact counted towards its block and
         the app never saw.)"""
         answer = _Held()
-        hidden = fault.kind == "drop_response_visible_late"
-        with hidden_until(self.clock.now() + fault.delay_seconds) if hidden else nullcontext():
+        until = self.clock.now() + fault.delay_seconds
+        late: AbstractContextManager[None] = nullcontext()
+        if fault.kind == "drop_response_visible_late":
+            late = hidden_until(until)
+        elif fault.kind == "drop_response_search_late":
+            late = unindexed_until(until)
+        with late:
             await self.app(scope, receive, answer.hold)
         if not answer.accepted:
             self.registry.give_back(fault)
@@ -137,7 +149,9 @@ class FaultMiddleware:
         await _send_plain(send, 504, b"Gateway Timeout")
 
 
-LOST_ANSWERS = frozenset({"drop_response_after_commit", "drop_response_visible_late"})
+LOST_ANSWERS = frozenset(
+    {"drop_response_after_commit", "drop_response_visible_late", "drop_response_search_late"}
+)
 
 
 @dataclass

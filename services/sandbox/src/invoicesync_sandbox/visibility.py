@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from typing import Protocol, TypeVar
 
 _HIDDEN_UNTIL: ContextVar[float] = ContextVar("sandbox_hidden_until", default=0.0)
+_UNINDEXED_UNTIL: ContextVar[float] = ContextVar("sandbox_unindexed_until", default=0.0)
 
 
 class LateVisible(Protocol):
@@ -52,3 +53,19 @@ def is_visible(entity: LateVisible, now: float) -> bool:
 def visible(entities: Iterable[Entity], now: float) -> list[Entity]:
     """The entities a read at sandbox time ``now`` may see."""
     return [entity for entity in entities if is_visible(entity, now)]
+
+
+@contextmanager
+def unindexed_until(moment: float) -> Iterator[None]:
+    """Entities created inside the block are read at once, but a text search (a search
+    index that lags: ``drop_response_search_late``) misses them until ``moment``."""
+    token = _UNINDEXED_UNTIL.set(moment)
+    try:
+        yield
+    finally:
+        _UNINDEXED_UNTIL.reset(token)
+
+
+def indexed_from() -> float:
+    """When a text search may find an entity created now: at once, unless under the fault."""
+    return _UNINDEXED_UNTIL.get()

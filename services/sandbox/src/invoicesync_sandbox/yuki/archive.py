@@ -188,14 +188,18 @@ def cost_categories() -> El:
 
 
 def search(admins: list[Administration], request: SoapRequest, now: float) -> El:
-    """SearchDocuments: text in the chosen fields; -1 for any folder or tab."""
+    """SearchDocuments: text in the chosen fields; -1 for any folder or tab. Its index may
+    lag behind an upload (``drop_response_search_late``): DocumentsInFolder does not."""
     option = enum_param(request, "searchOption", "SearchOption")
     text = (request.param("searchText") or "").strip().lower()
     folder, tab = int_param(request, "folderID"), int_param(request, "tabID")
     docs = [
         d
         for d in _readable(admins, now)
-        if folder in (-1, d.folder) and tab == -1 and _hit(d, option, text)
+        if d.indexed_from <= now
+        and folder in (-1, d.folder)
+        and tab == -1
+        and _hit(d, option, text)
     ]
     return _listing(docs, request)
 

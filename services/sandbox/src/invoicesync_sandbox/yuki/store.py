@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Literal
 
 from invoicesync_sandbox.clock import Clock
-from invoicesync_sandbox.visibility import visible_from
+from invoicesync_sandbox.visibility import indexed_from, visible_from
 
 AnswerForm = Literal["elements", "escaped"]
 DuplicateMode = Literal["update", "reject"]
@@ -134,6 +134,7 @@ class ArchiveDocument:
     contact_name: str = ""  # set when processed
     modified: float | None = None  # sandbox epoch seconds of the processing
     visible_from: float = field(default_factory=visible_from)  # sandbox epoch seconds
+    indexed_from: float = field(default_factory=indexed_from)  # SearchDocuments finds it
 
 
 @dataclass
