@@ -304,6 +304,7 @@ def test_nothing_lost_nothing_twice_under_chaos(
         poster = chaos.Poster(chaos_stack.api_url, key)
         posting = poster.post_all(bodies)
         # Purchase documents alongside (a poster of their own: the chaos paces on sales).
+        chaos.lose_purchase_answers(chaos_stack, max(2, SIZE.purchases // 20))
         purchases = chaos.Poster(chaos_stack.api_url, key, threads=1)
         purchase_plan = purchase_bodies(clients, SIZE.purchases)
         purchasing = [purchases.post_all(b, f"/v1/{p}") for p, b in purchase_plan.items()]

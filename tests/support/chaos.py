@@ -55,6 +55,14 @@ CREATE_PATHS = {
     "yuki": r"/ws/Sales\.asmx",
 }
 
+# Where purchase documents are written: an Exact entry and its filed document, a Yuki upload
+# (Archive.asmx also answers the marker searches: a lost search answer is a fault too).
+PURCHASE_PATHS = (
+    ("exact", r"/purchaseentry/PurchaseEntries$"),
+    ("exact", r"/documents/Documents$"),
+    ("yuki", r"/ws/Archive\.asmx"),
+)
+
 
 @dataclass(frozen=True)
 class ChaosSize:
@@ -162,6 +170,13 @@ def lose_create_answers_in_division(stack: Stack, division: str, count: int) -> 
     the look-up that follows runs against that division's look-alike entries."""
     path = rf"/api/v1/{division}/salesentry/SalesEntries$"
     arm_fault(stack, "exact", "drop_response_after_commit", count, path, "POST")
+
+
+def lose_purchase_answers(stack: Stack, count: int) -> None:
+    """Writes of purchase documents that commit and lose their answer: the retry must
+    find the entry or the upload by our reference or marker, not write it again."""
+    for system, path in PURCHASE_PATHS:
+        arm_fault(stack, system, "drop_response_after_commit", count, path, "POST")
 
 
 def set_exact_minutely_limit(stack: Stack, limit: int) -> None:
