@@ -98,7 +98,7 @@ class ChaosSize:
                 customers_per_client=3,
                 traps_per_client=4,
                 credit_notes=2,
-                purchases=12,
+                purchases=16,
                 visible_late_per_system=1,
                 refresh_losses_per_expiry=1,
                 rate_limit_window_seconds=30.0,
