@@ -7,7 +7,9 @@ already hold last year's entries with this year's numbers, entries typed by hand
 references, and one division books invoices and credit notes in one journal. Afterwards,
 from the sandbox's books, ours and the webhooks received: no wrong adoption, nothing booked
 twice, no outcome announced twice, nothing lost, no settled document flipped, booking
-numbers unique, no customer twice, every failure with its reason. Small in ``make test``;
+numbers unique, no customer twice, every failure with its reason. Purchase documents with
+files flow through the same chaos: each settled, booked or uploaded once, each supplier one
+supplier account apart from the customers, its file attached once. Small in ``make test``;
 ``INVOICESYNC_CHAOS_SIZE=full`` (``make chaos``) runs the full size."""
 
 from __future__ import annotations
@@ -488,7 +490,7 @@ def _print_figures(
         f" duplicate suppliers {len(bought.duplicate_suppliers)},"
         f" merged into a customer {len(bought.merged_into_customer)},"
         f" files missing/wrong/twice {len(bought.files_wrong)};"
-        f" Exact documents left unlinked by a retry (known limitation)"
+        f" Exact documents left unlinked (known limitation)"
         f" {len(bought.unlinked_files)}"
     )
     for name, found in (

@@ -4,9 +4,9 @@ supplier account of its own, and the file where the system keeps it exactly once
 
 Settled: Exact ``booked``; Yuki ``sent`` (uploaded, awaiting Yuki's processing: only Yuki
 books it) or ``booked``; Lexware ``sent`` or ``booked``. Anything else at the end is
-unsettled. An Exact document filed for an entry that a retry on another replica then filed
-again stays unlinked: a known, documented limitation, counted, not a failure (two
-*entries* are)."""
+unsettled. An Exact document filed again by a retry (its answer lost, or the retry on
+another replica) leaves the first unlinked: a known, documented limitation, counted, not a
+failure (two *entries* are)."""
 
 from __future__ import annotations
 
