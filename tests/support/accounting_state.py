@@ -103,10 +103,12 @@ def _story(seen: list[dict[str, Any]]) -> str:
     return " > ".join(f"{d['status']}/{(d.get('error') or {}).get('code') or '-'}" for d in seen)
 
 
-def list_documents(partner: httpx.Client, client_id: str) -> list[dict[str, Any]]:
-    """Every invoice and credit note of a client, following the cursor."""
+def list_documents(
+    partner: httpx.Client, client_id: str, kinds: Iterable[str] = KINDS
+) -> list[dict[str, Any]]:
+    """Every document of a client in these collections, following the cursor."""
     found: list[dict[str, Any]] = []
-    for kind in KINDS:
+    for kind in kinds:
         cursor: str | None = None
         while True:
             params: dict[str, Any] = {"client_id": client_id, "limit": 200}
@@ -133,7 +135,7 @@ def _done(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "kind": d["kind"],
             "issue_date": d["issue_date"],
             "gross": Decimal(d["totals"]["gross"]),
-            "customer": d["customer"]["name"],
+            "customer": (d.get("customer") or d["supplier"])["name"],
             **s,
         }
         for d in documents
@@ -210,7 +212,8 @@ def check_exact(
             f"exact {division}/{journal}: {n}" for n in _repeated(numbers)
         ]
     findings.duplicate_customers += [
-        f"exact {division}: {name}" for name in _repeated(a["name"] for a in state["accounts"])
+        f"exact {division}: {name}"
+        for name in _repeated(a["name"] for a in state["accounts"] if not a["is_supplier"])
     ]
 
 

@@ -55,6 +55,14 @@ CREATE_PATHS = {
     "yuki": r"/ws/Sales\.asmx",
 }
 
+# Where purchase documents are written: an Exact entry and its filed document, a Yuki upload
+# (Archive.asmx also answers the marker searches: a lost search answer is a fault too).
+PURCHASE_PATHS = (
+    ("exact", r"/purchaseentry/PurchaseEntries$"),
+    ("exact", r"/documents/Documents$"),
+    ("yuki", r"/ws/Archive\.asmx"),
+)
+
 
 @dataclass(frozen=True)
 class ChaosSize:
@@ -70,6 +78,7 @@ class ChaosSize:
     # year's entry for each, one typed by hand for every second, a twin for every fourth.
     traps_per_client: int = 12
     credit_notes: int = 25  # reusing invoice numbers, in the one-journal Exact division
+    purchases: int = 400  # purchase invoices and receipts with files, during the chaos
     visible_late_per_system: int = 8
     refresh_losses_per_expiry: int = 12  # two expiries in a run
     rate_limit_window_seconds: float = 150.0  # Exact at 2 calls/minute per division
@@ -89,6 +98,7 @@ class ChaosSize:
                 customers_per_client=3,
                 traps_per_client=4,
                 credit_notes=2,
+                purchases=16,
                 visible_late_per_system=1,
                 refresh_losses_per_expiry=1,
                 rate_limit_window_seconds=30.0,
@@ -160,6 +170,13 @@ def lose_create_answers_in_division(stack: Stack, division: str, count: int) -> 
     the look-up that follows runs against that division's look-alike entries."""
     path = rf"/api/v1/{division}/salesentry/SalesEntries$"
     arm_fault(stack, "exact", "drop_response_after_commit", count, path, "POST")
+
+
+def lose_purchase_answers(stack: Stack, count: int) -> None:
+    """Writes of purchase documents that commit and lose their answer: the retry must
+    find the entry or the upload by our reference or marker, not write it again."""
+    for system, path in PURCHASE_PATHS:
+        arm_fault(stack, system, "drop_response_after_commit", count, path, "POST")
 
 
 def set_exact_minutely_limit(stack: Stack, limit: int) -> None:
@@ -309,26 +326,27 @@ class Poster:
     retries: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def post_all(self, bodies: list[dict[str, Any]]) -> ThreadPoolExecutor:
+    def post_all(self, bodies: list[dict[str, Any]], path: str | None = None) -> ThreadPoolExecutor:
+        """``path``: the collection, if not invoices or credit notes (by ``credit_note_for``)."""
         pool = ThreadPoolExecutor(self.threads)
         for chunk in _chunks(bodies, self.threads):
-            pool.submit(self._post_chunk, chunk)
+            pool.submit(self._post_chunk, chunk, path)
         pool.shutdown(wait=False)
         return pool
 
-    def _post_chunk(self, bodies: list[dict[str, Any]]) -> None:
+    def _post_chunk(self, bodies: list[dict[str, Any]], path: str | None) -> None:
         headers = {"Authorization": f"Bearer {self.api_key}"}
         with httpx.Client(base_url=self.api_url, headers=headers, timeout=30) as http:
             for body in bodies:
-                document_id = self._post_one(http, body)
+                document_id = self._post_one(http, body, path)
                 with self._lock:
                     self.posted.append(document_id)
                     self.ids[body["external_id"]] = document_id
 
-    def _post_one(self, http: httpx.Client, body: dict[str, Any]) -> str:
+    def _post_one(self, http: httpx.Client, body: dict[str, Any], path: str | None) -> str:
         deadline = time.monotonic() + 180
         key = {"Idempotency-Key": f"chaos-{body['external_id']}"}
-        path = "/v1/credit-notes" if "credit_note_for" in body else "/v1/invoices"
+        path = path or ("/v1/credit-notes" if "credit_note_for" in body else "/v1/invoices")
         while True:
             try:
                 response = http.post(path, json=body, headers=key)
