@@ -302,12 +302,26 @@ def check_lexware(
     findings.bookkeeper_entries_gone += [f"lexware: {i}" for i in foreign if i not in vouchers]
     findings.duplicate_booking_numbers += [
         f"lexware {organization}: {n}"
-        for n in _repeated(v["voucherNumber"] for v in state["vouchers"])
+        for n in _repeated(
+            v["voucherNumber"]
+            for v in state["vouchers"]
+            if not v["voucherType"].startswith("purchase")
+        )
     ]
+    # Per role: a supplier named like a customer is its own vendor contact (they are told
+    # apart by role, as in Lexware), and a supplier's number is its own, not our series.
     findings.duplicate_customers += [
         f"lexware: {name}"
-        for name in _repeated(c["company"] and c["company"].get("name") for c in state["contacts"])
+        for name in _repeated(
+            f"{_lexware_role(c)} {c['company']['name']}"
+            for c in state["contacts"]
+            if c["company"] and c["company"].get("name")
+        )
     ]
+
+
+def _lexware_role(contact: dict[str, Any]) -> str:
+    return "vendor" if "vendor" in (contact.get("roles") or {}) else "customer"
 
 
 def finalize_some_lexware(
