@@ -80,13 +80,16 @@ async def test_the_audit_reports_a_purchase_entry_deleted_in_exact(world: World)
 
 
 def _vat_codes_of_twelve_percent(world: World) -> None:
-    """As a bookkeeper may keep them: a blocked code for both sides first, then a code
-    only for sales and one only for purchases (Exact's VATTransactionType S and P)."""
-    for code, side, blocked in (("3", "B", True), ("4", "S", False), ("5", "P", False)):
+    """As a bookkeeper may keep them: a VAT-including code (Type B) and a blocked code
+    for both sides first, then a code only for sales and one only for purchases (Exact's
+    VATTransactionType S and P)."""
+    codes = (("3", "B", "B", False), ("4", "E", "B", True), ("5", "E", "S", False))
+    for code, kind, side, blocked in (*codes, ("6", "E", "P", False)):
         body = {
             "code": code,
             "description": f"12 % {side}",
             "percentage": "0.12",
+            "type": kind,
             "transaction_type": side,
             "blocked": blocked,
         }
@@ -105,14 +108,14 @@ async def test_each_side_gets_an_unblocked_vat_code_it_may_use(world: World) -> 
     assert len(world.results(BookingAssigned.TYPE)) == 2, world.results(SyncFailed.TYPE)
     [sale] = world.entries()
     [purchase] = world.state()["purchase_entries"]
-    assert [x["vat_code"].strip() for x in sale["lines"]] == ["4"]
-    assert [x["vat_code"].strip() for x in purchase["lines"]] == ["5"]
+    assert [x["vat_code"].strip() for x in sale["lines"]] == ["5"]
+    assert [x["vat_code"].strip() for x in purchase["lines"]] == ["6"]
 
 
 async def test_a_rate_with_only_a_sales_code_fails_a_purchase_naming_purchases(
     world: World,
 ) -> None:
-    body = {"code": "6", "description": "13 % S", "percentage": "0.13", "transaction_type": "S"}
+    body = {"code": "7", "description": "13 % S", "percentage": "0.13", "transaction_type": "S"}
     control(world.sandbox_url, "POST", f"/exact/divisions/{world.code}/vat-codes", json=body)
     line = odd_vat_line().model_copy(
         update={"vat_rate": Decimal("13"), "vat_amount": Decimal("13.00")}
