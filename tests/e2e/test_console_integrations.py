@@ -118,12 +118,15 @@ def test_connect_exact_from_the_console_then_repair_the_seeds_duplicate_numbers(
     kept = partner.get(f"/v1/integrations/{integration_id}").json()
     assert kept["settings"]["sales_journal"] == division["sales_journal"]
     page.get_by_label("Sales journal").fill(division["sales_journal"])
+    expect(page.get_by_label("Purchase journal")).to_have_value("60")
+    page.get_by_label("Purchase journal").fill("61")  # the division's receipts journal
     page.get_by_role("checkbox", name="Nightly sync").check()
     page.get_by_label("Stop sending after refusals in a row").fill("5")
     page.get_by_role("button", name="Save settings").click()
     expect(page.locator("#brake-after")).to_have_text("5")
     saved = partner.get(f"/v1/integrations/{integration_id}").json()
     assert (saved["nightly_sync"], saved["failure_brake_after"]) == (True, 5)
+    assert saved["settings"]["purchase_journal"] == "61"
 
     # Invoices posted through the API show their booking numbers in the documents.
     invoices = [

@@ -305,3 +305,27 @@ async def test_a_refused_connection_answers_in_its_form_with_the_values_kept(
         assert re.search(r'id="yuki-administration_id"[^>]*value="adm-9"', refused.text)
         assert "secret-key" not in refused.text
     assert partner.get(f"/v1/clients/{client_id}/integrations").json() == []
+
+
+async def test_the_exact_purchase_journal_is_shown_and_changed_like_the_sales_journal(
+    api_url: str, partner: httpx.Client, client_id: str, sessionmaker: Any
+) -> None:
+    integration = await add_integration(sessionmaker, client_id)
+    with signed_in(api_url, key_of(partner)) as page:
+        one = page.get(f"/console/integrations/{integration}", headers={"Accept-Language": "nl"})
+        assert re.search(r'<label for="edit-purchase_journal"[^>]*>\s*Inkoopdagboek', one.text)
+        assert re.search(r'id="edit-purchase_journal"[^>]*value="60"', one.text)
+        form = {
+            "csrf": csrf_of(one.text),
+            "purchase_journal": "61",
+            "nightly_hour": "2",
+            "failure_brake_after": "5",
+            "nightly_reconciliation_days": "3",
+        }
+        saved = page.post(f"/console/integrations/{integration}/settings", data=form)
+        assert saved.status_code == 303, saved.text
+        listed = page.get(f"/console/clients/{client_id}/integrations")
+        assert 'id="exact-purchase_journal"' in listed.text
+    after = partner.get(f"/v1/integrations/{integration}").json()
+    assert after["settings"]["purchase_journal"] == "61"
+    assert after["settings"]["sales_journal"] == "70"

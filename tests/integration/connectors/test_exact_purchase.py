@@ -3,11 +3,13 @@ makes of purchase entries, and a purchase document without a file."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import httpx
 
 from invoicesync_shared.events.audit import RemoteEntryMissing
 from invoicesync_shared.events.results import BookingAssigned, SyncFailed
-from tests.integration.connectors.exact_support import World
+from tests.integration.connectors.exact_support import World, control, odd_vat_line
 
 
 async def test_the_audit_does_not_take_booked_purchase_entries_for_deleted_ones(
@@ -75,3 +77,53 @@ async def test_the_audit_reports_a_purchase_entry_deleted_in_exact(world: World)
 
     [missing] = world.results(RemoteEntryMissing.TYPE)
     assert missing["document_id"] == gone["document_id"] != kept["document_id"]
+
+
+def _vat_codes_of_twelve_percent(world: World) -> None:
+    """As a bookkeeper may keep them: a VAT-including code (Type B) and a blocked code
+    for both sides first, then a code only for sales and one only for purchases (Exact's
+    VATTransactionType S and P)."""
+    codes = (("3", "B", "B", False), ("4", "E", "B", True), ("5", "E", "S", False))
+    for code, kind, side, blocked in (*codes, ("6", "E", "P", False)):
+        body = {
+            "code": code,
+            "description": f"12 % {side}",
+            "percentage": "0.12",
+            "type": kind,
+            "transaction_type": side,
+            "blocked": blocked,
+        }
+        control(world.sandbox_url, "POST", f"/exact/divisions/{world.code}/vat-codes", json=body)
+
+
+async def test_each_side_gets_an_unblocked_vat_code_it_may_use(world: World) -> None:
+    _vat_codes_of_twelve_percent(world)
+    line = odd_vat_line().model_copy(
+        update={"vat_rate": Decimal("12"), "vat_amount": Decimal("12.00")}
+    )
+
+    await world.send(world.document("S-12", lines=[line]))
+    await world.send(world.document("AP-12", kind="purchase_invoice", lines=[line]))
+
+    assert len(world.results(BookingAssigned.TYPE)) == 2, world.results(SyncFailed.TYPE)
+    [sale] = world.entries()
+    [purchase] = world.state()["purchase_entries"]
+    assert [x["vat_code"].strip() for x in sale["lines"]] == ["5"]
+    assert [x["vat_code"].strip() for x in purchase["lines"]] == ["6"]
+
+
+async def test_a_rate_with_only_a_sales_code_fails_a_purchase_naming_purchases(
+    world: World,
+) -> None:
+    body = {"code": "7", "description": "13 % S", "percentage": "0.13", "transaction_type": "S"}
+    control(world.sandbox_url, "POST", f"/exact/divisions/{world.code}/vat-codes", json=body)
+    line = odd_vat_line().model_copy(
+        update={"vat_rate": Decimal("13"), "vat_amount": Decimal("13.00")}
+    )
+
+    await world.send(world.document("AP-13", kind="purchase_invoice", lines=[line]))
+
+    [failure] = world.results(SyncFailed.TYPE)
+    assert failure["code"] == "unknown_vat_code"
+    assert "purchases" in str(failure["message"])
+    assert world.state()["purchase_entries"] == []

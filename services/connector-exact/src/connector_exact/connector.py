@@ -35,6 +35,9 @@ REVENUE = 110  # GLAccounts.Type of revenue accounts
 # costs, general expenses, depreciation, R&D, staff, manufacturing overhead, other.
 COSTS = (111, 120, 121, 122, 123, 125, 126, 130)
 EXACT = System("Exact Online", "description")
+# VATCodes.VATTransactionType: usable for sales, for purchases, or both.
+SALES_SIDE, PURCHASE_SIDE, BOTH = "S", "P", "B"
+INCLUDING = "B"  # VATCodes.Type of a code whose amounts include the VAT
 MAX_FILED = 10_000
 
 
@@ -51,7 +54,7 @@ class ExactConnector:
         # Per division: GL account code → ID, VAT fraction → code, journal code → description.
         self._gl_accounts: DivisionLists[str] = DivisionLists(master_data_ttl)
         self._cost_accounts: DivisionLists[str] = DivisionLists(master_data_ttl)
-        self._vat_codes: DivisionLists[Decimal] = DivisionLists(master_data_ttl)
+        self._vat_codes: DivisionLists[tuple[Decimal, str]] = DivisionLists(master_data_ttl)
         self._journals: DivisionLists[str] = DivisionLists(master_data_ttl)
         # Exact documents filed (with their file attached) for an entry not yet created,
         # by integration and document: a retry of the entry (a 429, a 500, a timeout that created
@@ -85,7 +88,10 @@ class ExactConnector:
             await self._gl_account(ctx, division, line.gl_account, purchase=purchase)
             for line in document.lines
         ]
-        vat_codes = [await self._vat_code(ctx, division, line.vat_rate) for line in document.lines]
+        vat_codes = [
+            await self._vat_code(ctx, division, line.vat_rate, purchase=purchase)
+            for line in document.lines
+        ]
         attachment = await self._attach(ctx, division, document, party_id) if purchase else None
         payload = mapping.entry_payload(
             document,
@@ -208,7 +214,9 @@ class ExactConnector:
                 gl_accounts.append("")
                 problems.append(PreviewProblem.of(exc, f"lines.{number}.gl_account"))
             try:
-                vat_codes.append(await self._vat_code(ctx, division, line.vat_rate))
+                vat_codes.append(
+                    await self._vat_code(ctx, division, line.vat_rate, purchase=purchase)
+                )
             except PermanentError as exc:
                 vat_codes.append("")
                 problems.append(PreviewProblem.of(exc, f"lines.{number}.vat_rate"))
@@ -362,26 +370,42 @@ class ExactConnector:
             f"account {wanted!r}.",
         )
 
-    async def _vat_code(self, ctx: Context, division: int, rate: Decimal) -> str:
-        async def load() -> dict[Decimal, str]:
+    async def _vat_code(
+        self, ctx: Context, division: int, rate: Decimal, *, purchase: bool = False
+    ) -> str:
+        """An unblocked code of the line's rate that Exact lets this side use
+        (VATTransactionType S sales, P purchase, B both). Our amounts are net, so a code
+        including VAT (Type B) is never taken: Exact would read the amount as gross."""
+        side = PURCHASE_SIDE if purchase else SALES_SIDE
+
+        async def load() -> dict[tuple[Decimal, str], str]:
             rows = await self._client.results(
-                ctx.integration.id, division, "vat/VATCodes", {"$select": "Code,Percentage,Type"}
+                ctx.integration.id,
+                division,
+                "vat/VATCodes",
+                {"$select": "Code,Percentage,Type,VATTransactionType,IsBlocked"},
             )
-            codes: dict[Decimal, str] = {}
+            codes: dict[tuple[Decimal, str], str] = {}
             for row in sorted(rows, key=lambda r: str(r["Code"])):
-                codes.setdefault(
-                    Decimal(str(row["Percentage"])).quantize(Decimal("0.0001")), str(row["Code"])
-                )
+                if row.get("IsBlocked") or row.get("Type") == INCLUDING:
+                    continue
+                percentage = Decimal(str(row["Percentage"])).quantize(Decimal("0.0001"))
+                usable = str(row.get("VATTransactionType") or BOTH)
+                for one in (SALES_SIDE, PURCHASE_SIDE):
+                    if usable in (one, BOTH):
+                        codes.setdefault((percentage, one), str(row["Code"]))
             return codes
 
+        key = (mapping.vat_percentage(rate), side)
         code, _ = await self._vat_codes.find(
-            division, mapping.vat_percentage(rate), load, read_since=ctx.integration.resumed_at
+            division, key, load, read_since=ctx.integration.resumed_at
         )
         if code is None:
             self._vat_codes.forget(division)  # the retry after the fix reads it again
             raise PermanentError(
                 "unknown_vat_code",
-                f"Exact division {division} has no VAT code for {rate} %; add one in Exact.",
+                f"Exact division {division} has no unblocked VAT code for {rate} % usable "
+                f"for {'purchases' if purchase else 'sales'}; add one in Exact.",
             )
         return code
 

@@ -39,6 +39,7 @@ from invoicesync_api.integrations import repository as integrations
 from invoicesync_api.integrations.schemas import IntegrationIn, IntegrationPatch
 from invoicesync_shared import clock
 from invoicesync_shared.db.models import Integration
+from invoicesync_shared.integration_settings import ExactSettings
 from invoicesync_shared.states import IntegrationStatus
 
 router = APIRouter(prefix="/console", route_class=ConsoleRoute, include_in_schema=False)
@@ -50,6 +51,7 @@ System = Literal["exact", "lexware", "yuki"]
 FIELD_LABELS = {
     "division": _("Division"),
     "sales_journal": _("Sales journal"),
+    "purchase_journal": _("Purchase journal"),
     "credit_note_journal": _("Credit note journal"),
     "start_date": _("Start date"),
     "default_gl_account": _("Default G/L account (optional)"),
@@ -58,15 +60,26 @@ FIELD_LABELS = {
 }
 FIELD_TYPES = {"division": "number", "start_date": "date", "access_key": "password"}
 CONNECT_FIELDS: dict[str, tuple[str, ...]] = {
-    "exact": ("division", "sales_journal", "credit_note_journal", "start_date"),
+    "exact": ("division", "sales_journal", "credit_note_journal", "purchase_journal", "start_date"),
     "lexware": ("start_date",),
     "yuki": ("access_key", "administration_id", "start_date", "default_gl_account"),
 }
 BOOK_FIELDS = {"exact": ("division",), "yuki": ("administration_id",), "lexware": ()}
 EDIT_FIELDS: dict[str, tuple[str, ...]] = {
-    "exact": ("sales_journal", "credit_note_journal", "start_date", "default_gl_account"),
+    "exact": (
+        "sales_journal",
+        "credit_note_journal",
+        "purchase_journal",
+        "start_date",
+        "default_gl_account",
+    ),
     "lexware": ("start_date",),
     "yuki": ("start_date", "default_gl_account", "access_key"),
+}
+# Settings with a default the connector uses when none was given (integrations made before
+# the setting existed have none stored): shown as what is in force.
+SHOWN_DEFAULTS: dict[str, dict[str, Any]] = {
+    "exact": {"purchase_journal": ExactSettings.model_fields["purchase_journal"].default},
 }
 REQUIRED = {
     "exact": {"division", "sales_journal", "credit_note_journal", "start_date"},
@@ -236,7 +249,8 @@ async def _integration_view(
     client = await clients.get_client(db, integration.client_id, viewer.caller.partner_id)
     name = system_names(await integrations.list_for_client(db, client.id), viewer.t.gettext)
     system = integration.system
-    current = {k: v for k, v in integration.settings.items() if k != "remote"}
+    shown_defaults = SHOWN_DEFAULTS.get(system, {})
+    current = {**shown_defaults, **{k: v for k, v in integration.settings.items() if k != "remote"}}
     activity = (await repository.activity_of(db, [integration.id])).get(integration.id)
     entered = entered or {}
     edit_values = {**current, **entered} if form == "edit" else current

@@ -14,7 +14,7 @@ from invoicesync_api.i18n.fields import field_message
 # The form fields a connector's refusal code is about; the connector's text names the one
 # it means when there are several (Exact's "no journal sales_journal '99'").
 FIELDS_OF: dict[str, tuple[str, ...]] = {
-    "journal_missing": ("sales_journal", "credit_note_journal"),
+    "journal_missing": ("sales_journal", "credit_note_journal", "purchase_journal"),
     "division_access_withdrawn": ("division",),
     "access_key_refused": ("access_key",),
     "administration_access_withdrawn": ("administration_id",),

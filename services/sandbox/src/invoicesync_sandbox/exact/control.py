@@ -62,6 +62,8 @@ class VATCodeIn(BaseModel):
     description: str
     percentage: Decimal = Field(ge=0, le=1)  # a fraction, as Exact stores it: 0.07
     type: Literal["B", "E", "N"] = "E"
+    transaction_type: Literal["S", "P", "B"] = "B"  # VATTransactionType
+    blocked: bool = False
 
 
 class AppIn(BaseModel):
@@ -191,7 +193,14 @@ class ExactControl:
             code = body.code.ljust(3)
             if code in target.vat_codes:
                 raise HTTPException(409, f"VAT code {body.code!r} exists")
-            vat = VATCode(code, body.description, body.percentage, body.type)
+            vat = VATCode(
+                code,
+                body.description,
+                body.percentage,
+                body.type,
+                transaction_type=body.transaction_type,
+                blocked=body.blocked,
+            )
             target.vat_codes[code] = vat
             target.remember(vat.id)
         return {"id": str(vat.id), "code": code, "percentage": str(vat.percentage)}

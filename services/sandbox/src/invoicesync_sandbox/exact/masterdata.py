@@ -101,7 +101,17 @@ class VATCodes(Resource):
     path = "vat/VATCodes"
     type_name = f"{MODEL}.VAT.VATCode"
     properties = frozenset(
-        {"ID", "Code", "Description", "Division", "Percentage", "Type", "Charged", "IsBlocked"}
+        {
+            "ID",
+            "Code",
+            "Description",
+            "Division",
+            "Percentage",
+            "Type",
+            "VATTransactionType",
+            "Charged",
+            "IsBlocked",
+        }
     )
 
     def rows(self, call: Call) -> list[Row]:
@@ -114,8 +124,9 @@ class VATCodes(Resource):
                 "Division": division.code,
                 "Percentage": vat.percentage,
                 "Type": vat.type,
+                "VATTransactionType": vat.transaction_type,
                 "Charged": False,
-                "IsBlocked": False,
+                "IsBlocked": vat.blocked,
             }
             for vat in division.vat_codes.values()
         ]

@@ -87,6 +87,8 @@ class VATCode:
     percentage: Decimal  # a fraction: 0.21
     type: str  # B including, E excluding, N no VAT
     id: uuid.UUID = field(default_factory=new_id)
+    transaction_type: str = "B"  # VATTransactionType: S sales, P purchase, B both
+    blocked: bool = False
 
 
 @dataclass
