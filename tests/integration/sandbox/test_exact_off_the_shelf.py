@@ -6,13 +6,17 @@ Two public libraries stand in for "any Exact client": ossobv's ``exactonline`` (
 as a base URL and the demo ``test_app``; divisions and payments come from the control
 plane and time moves through ``/_sandbox/clock/advance``.
 
-Where the SDK's models disagree with Exact (``/Date(ms)/`` dates, ``Account.Status``,
-the GL account and system division shapes), the tests read raw and pin the library's
-mistake, so a sandbox that drifted from Exact's documented properties still fails.
+Both book sales and purchases: a purchase invoice is Exact's documented chain of
+documents/Documents, its DocumentAttachments (base64) and a PurchaseEntry with
+``Document``. Where the SDK's models disagree with Exact (``/Date(ms)/`` dates,
+``Account.Status``, the GL account and system division shapes, ``Attachment`` sent as
+bytes' text rather than base64), the tests read raw and pin the library's mistake, so a
+sandbox that drifted from Exact's documented properties still fails.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
@@ -27,7 +31,7 @@ import pytest
 from exact_online_sdk import AuthenticationError, ExactOnlineClient, Settings, ValidationError
 from exact_online_sdk.api import endpoints
 from exact_online_sdk.auth import ExactOnlineAuth, InMemoryTokenStorage
-from exact_online_sdk.exceptions import BadRequestError, NotFoundError
+from exact_online_sdk.exceptions import BadRequestError, NotFoundError, PartialResponseError
 from exactonline import http as exact_http
 from exactonline.api import ExactApi
 from exactonline.elements.invoice import ExactInvoice
@@ -43,6 +47,7 @@ from tests.support.servers import free_port, sandbox_config, serve_in_thread
 Json = dict[str, Any]
 CALLBACK = "http://127.0.0.1:9/v1/oauth/callback"
 MARCH_1_2024 = "/Date(1709251200000)/"
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\n%%EOF\n"
 
 
 @pytest.fixture(scope="module")
@@ -315,6 +320,90 @@ def test_ossobv_raw_sales_entry_credit_note_and_error_body(eo: Any) -> None:
     assert error == {"code": "", "message": {"lang": "", "value": "Invalid reference: Journal"}}
 
 
+def test_ossobv_raw_purchase_entry_with_its_document_credit_note_and_error_body(eo: Any) -> None:
+    """Exact's order for a purchase invoice: Document (type 20), its attachment, then the
+    PurchaseEntry pointing at it; the document then knows its entry."""
+    supplier = eo.relations.create({"Name": "Paper BV", "Status": "A", "IsSupplier": True})
+    [gl] = eo.ledgeraccounts.filter(code__in=["4000"])
+    document = eo.restv1(
+        POST(
+            "documents/Documents",
+            {"Type": 20, "Account": supplier["ID"], "Subject": "Purchase invoice PI-7"},
+        )
+    )
+    assert (document["TypeDescription"], document["FinancialTransactionEntryID"]) == (
+        "Purchase invoice",
+        None,
+    )
+    attached = {"Document": document["ID"], "FileName": "pi-7.pdf"}
+    attachment = eo.restv1(
+        POST(
+            "documents/DocumentAttachments",
+            {**attached, "Attachment": base64.b64encode(PDF).decode("ascii")},
+        )
+    )
+    assert (attachment["FileSize"], attachment["Attachment"]) == (len(PDF), None)
+    assert attachment["Url"].startswith("/docs/SysAttachment.aspx?ID=")
+
+    body = {
+        "Journal": "60",
+        "Supplier": supplier["ID"],
+        "EntryDate": "2024-03-01T00:00:00Z",
+        "YourRef": "PI-7",
+        "Type": 30,
+        "Document": document["ID"],
+        "PurchaseEntryLines": [
+            {"GLAccount": gl["ID"], "AmountFC": "100.00", "VATCode": "2  ", "Description": "Paper"}
+        ],
+    }
+    entry = eo.restv1(POST("purchaseentry/PurchaseEntries", body))
+    assert (entry["EntryNumber"], entry["AmountFC"], entry["VATAmountFC"]) == (24600001, 121, 21)
+    assert (entry["Supplier"], entry["Document"]) == (supplier["ID"], document["ID"])
+    by_id = quote(f"EntryID eq guid'{entry['EntryID']}'")
+    [read] = eo.restv1(
+        GET(f"purchaseentry/PurchaseEntries?$filter={by_id}&$expand=PurchaseEntryLines")
+    )
+    assert (read["TypeDescription"], read["SupplierName"], read["EntryDate"]) == (
+        "Purchase entry",
+        "Paper BV",
+        MARCH_1_2024,
+    )
+    assert read["Document"] == document["ID"]
+    assert [
+        (ln["GLAccountCode"], ln["AmountFC"], ln["VATAmountFC"], ln["VATCode"])
+        for ln in read["PurchaseEntryLines"]["results"]
+    ] == [("4000", 100, 21, "2  ")]
+    document_id = quote(f"ID eq guid'{document['ID']}'")
+    [linked] = eo.restv1(GET(f"documents/Documents?$filter={document_id}"))
+    assert linked["FinancialTransactionEntryID"] == entry["EntryID"]
+    of_document = quote(f"Document eq guid'{document['ID']}'")
+    [stored] = eo.restv1(GET(f"documents/DocumentAttachments?$filter={of_document}"))
+    assert (stored["ID"], stored["FileName"]) == (attachment["ID"], "pi-7.pdf")
+
+    credit = {
+        **body,
+        "Type": 31,
+        "YourRef": "PCN-7",
+        "Document": None,
+        "PurchaseEntryLines": [{"GLAccount": gl["ID"], "AmountFC": "-40.00", "VATCode": "2  "}],
+    }
+    note = eo.restv1(POST("purchaseentry/PurchaseEntries", credit))
+    assert (note["EntryNumber"], note["AmountFC"], note["VATAmountFC"]) == (24600002, -48.4, -8.4)
+    assert (note["TypeDescription"], note["Document"]) == ("Purchase credit note", None)
+
+    with pytest.raises(HTTPError) as rejected:
+        eo.restv1(POST("purchaseentry/PurchaseEntries", {**body, "Journal": "99"}))
+    assert rejected.value.code == 400
+    error = json.loads(rejected.value.response)["error"]
+    assert error == {"code": "", "message": {"lang": "", "value": "Invalid reference: Journal"}}
+    with pytest.raises(HTTPError) as sales_journal:
+        eo.restv1(POST("purchaseentry/PurchaseEntries", {**body, "Journal": "70"}))
+    assert sales_journal.value.code == 400
+    by_supplier = quote(f"Supplier eq guid'{supplier['ID']}'")
+    booked = eo.restv1(GET(f"purchaseentry/PurchaseEntries?$filter={by_supplier}"))
+    assert sorted(row["EntryNumber"] for row in booked) == [24600001, 24600002]
+
+
 def test_ossobv_unwrap_pages_through_next_links(eo: Any) -> None:
     """61 accounts come back as one list: Unwrap follows __next past the 60-row page."""
     for number in range(61):
@@ -526,6 +615,72 @@ def test_sdk_accounts_sales_entry_payment_and_delete(
     with pytest.raises(NotFoundError):
         sdk.get(f"salesentry/SalesEntries(guid'{entry['EntryID']}')")
     assert accounts.delete(created["ID"]) is None
+
+
+def test_sdk_documents_and_attachments_typed_the_purchase_entry_raw(sdk: Any) -> None:
+    """DocumentTypes and DocumentAttachments fit the SDK's models; a Document's Created is
+    /Date(ms)/, so its typed create books and then raises; the entry is raw (no endpoint).
+
+    The SDK types ``Attachment`` as bytes and sends bytes as their text, not base64:
+    Exact's Byte[] conversion error. Given base64 text, the same typed call stores the file.
+    """
+    types = {t.id: t.description for t in endpoints.DocumentTypesAPI(sdk).list()}
+    assert types[20] == "Purchase invoice"
+    supplier = endpoints.AccountsAPI(sdk).create(
+        {"name": "Paper SDK", "is_supplier": True}, raw=True
+    )
+    assert supplier["IsSupplier"] is True
+    documents = endpoints.DocumentsAPI(sdk)
+    fields = {"subject": "Purchase invoice SDK-7", "type": 20, "account": supplier["ID"]}
+    with pytest.raises(PartialResponseError) as booked_then_raised:
+        documents.create({**fields, "document_date": "2024-03-01T00:00:00Z"})
+    document = booked_then_raised.value.raw_response
+    assert (document["Subject"], document["Account"]) == (fields["subject"], supplier["ID"])
+    assert (document["DocumentDate"], document["TypeDescription"]) == (
+        MARCH_1_2024,
+        "Purchase invoice",
+    )
+    with pytest.raises(ValidationError) as mismatch:
+        documents.get(document["ID"])
+    errors = {(e["loc"][0], e["type"]) for e in mismatch.value.context["errors"]}
+    assert errors == {
+        ("created", "datetime_from_date_parsing"),
+        ("document_date", "datetime_from_date_parsing"),
+    }
+
+    attachments = endpoints.DocumentAttachmentsAPI(sdk)
+    upload = {"document": document["ID"], "file_name": "sdk-7.pdf"}
+    with pytest.raises(BadRequestError) as not_base64:
+        attachments.create({**upload, "attachment": PDF})
+    assert "to type 'Byte[]'" in json.loads(str(not_base64.value))["error"]["message"]["value"]
+    stored = attachments.create({**upload, "attachment": base64.b64encode(PDF).decode("ascii")})
+    assert (stored.document, stored.file_size, stored.attachment) == (
+        uuid.UUID(document["ID"]),
+        len(PDF),
+        None,
+    )
+    [listed] = attachments.list(filters={"Document": uuid.UUID(document["ID"])})
+    assert (listed.id, listed.file_name) == (stored.id, "sdk-7.pdf")
+
+    [gl] = endpoints.GLAccountsAPI(sdk).list(raw=True, filters={"Code": "7000"})
+    entry = sdk.post(
+        "purchaseentry/PurchaseEntries",
+        json={
+            "Journal": "60",
+            "Supplier": supplier["ID"],
+            "EntryDate": "2024-03-01",
+            "Document": document["ID"],
+            "PurchaseEntryLines": [{"GLAccount": gl["ID"], "AmountFC": "50.00", "VATCode": "1  "}],
+        },
+    )
+    assert (entry["Type"], entry["AmountFC"], entry["VATAmountFC"]) == (30, 54.5, 4.5)
+    linked = documents.get(document["ID"], raw=True)
+    assert linked["FinancialTransactionEntryID"] == entry["EntryID"]
+    lines = sdk.get(
+        "purchaseentry/PurchaseEntryLines",
+        params={"$filter": f"EntryID eq guid'{entry['EntryID']}'"},
+    )
+    assert [(ln["GLAccountCode"], ln["VATCode"]) for ln in lines] == [("7000", "1  ")]
 
 
 def test_sdk_strict_models_fail_only_on_their_own_mistakes(sdk: Any) -> None:
