@@ -404,8 +404,9 @@ class ExactConnector:
             self._vat_codes.forget(division)  # the retry after the fix reads it again
             raise PermanentError(
                 "unknown_vat_code",
-                f"Exact division {division} has no unblocked VAT code for {rate} % usable "
-                f"for {'purchases' if purchase else 'sales'}; add one in Exact.",
+                f"Exact division {division} has no VAT code for {rate} % that "
+                f"{'purchases' if purchase else 'sales'} may use (unblocked, excluding VAT); "
+                "add one in Exact.",
             )
         return code
 
