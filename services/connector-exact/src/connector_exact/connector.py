@@ -171,12 +171,14 @@ class ExactConnector:
             {
                 "$filter": f"substringof({mapping.odata_string(ours)},Subject) eq true and "
                 f"Type eq {mapping.PURCHASE_INVOICE_DOCUMENT}",
-                "$select": "ID,Account,Subject",
+                "$select": "ID,Account,Subject,FinancialTransactionEntryID",
             },
         )
         found: dict[str, _Filed] = {}
         for row in rows:
             if marker_in(row.get("Subject")) != ours or not row.get("Account"):
+                continue
+            if row.get("FinancialTransactionEntryID"):  # an entry's already: never shared
                 continue
             attachments = await self._client.results(
                 ctx.integration.id,
