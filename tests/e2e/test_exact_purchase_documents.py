@@ -155,18 +155,29 @@ def test_purchase_documents_reach_the_purchase_journal_with_their_files(
     assert len(after["accounts"]) == len(exact["accounts"])
 
 
-@pytest.mark.parametrize("fault", ["http_500", "drop_response_after_commit"])
-def test_a_failed_or_lost_entry_call_books_once_with_one_filed_document(
-    stack: Stack, partner: httpx.Client, connected: dict[str, Any], fault: str
+@pytest.mark.parametrize(
+    ("path", "fault"),
+    [
+        ("purchaseentry/PurchaseEntries", "http_500"),
+        ("purchaseentry/PurchaseEntries", "drop_response_after_commit"),
+        ("documents/Documents", "drop_response_after_commit"),
+        ("documents/DocumentAttachments", "drop_response_after_commit"),
+    ],
+)
+def test_a_failed_or_lost_call_books_once_with_one_filed_document(
+    stack: Stack, partner: httpx.Client, connected: dict[str, Any], path: str, fault: str
 ) -> None:
     """A 500 (nothing created) is retried with the document already filed; a lost answer
-    (the entry created) is found by our reference and adopted: one entry, one document."""
+    of the entry (created) is found by our reference and adopted; a lost answer of the
+    document or its attachment is found by our marker in the Subject and reused, its file
+    attached once (no process-local memory of it: the answer never came): one entry, one
+    document, one attachment."""
     client_id, division = connected["client_id"], connected["division"]
     armed = httpx.post(
         f"{stack.sandbox_url}/_sandbox/faults",
         json={
             "system": "exact",
-            "path_pattern": "purchaseentry/PurchaseEntries",
+            "path_pattern": path,
             "kind": fault,
             "count": 1,
             "method": "POST",
@@ -174,7 +185,7 @@ def test_a_failed_or_lost_entry_call_books_once_with_one_filed_document(
     )
     assert armed.status_code < 300, armed.text
     before = state(stack, division)
-    number = f"AP-{fault[:8]}"
+    number = f"AP-{path.rsplit('/', 1)[-1][:11]}-{fault[:4]}"
     posted = partner.post(
         "/v1/purchase-invoices",
         json=body(
@@ -191,4 +202,5 @@ def test_a_failed_or_lost_entry_call_books_once_with_one_filed_document(
     ]
     assert [e["entry_id"] for e in new_entries] == [shown["sync"][0]["remote_id"]]
     assert [d["id"] for d in new_documents] == [new_entries[0]["document"]]
+    assert len(new_documents[0]["attachments"]) == 1, new_documents[0]
     assert httpx.get(f"{stack.sandbox_url}/_sandbox/faults").json()["fired"][fault] >= 1

@@ -4,9 +4,11 @@ supplier account of its own, and the file where the system keeps it exactly once
 
 Settled: Exact ``booked``; Yuki ``sent`` (uploaded, awaiting Yuki's processing: only Yuki
 books it) or ``booked``; Lexware ``sent`` or ``booked``. Anything else at the end is
-unsettled. An Exact document filed again by a retry (its answer lost, or the retry on
-another replica) leaves the first unlinked: a known, documented limitation, counted, not a
-failure (two *entries* are)."""
+unsettled. A lost answer while filing is found again by our marker in the Subject; an
+Exact document filed again by a retry that looks nothing up first (a plain 429 or 500 of
+the entry, retried on another replica or after a restart) or after a supplier edit leaves
+the first unlinked: a known, documented limitation, counted, not a failure (two *entries*
+are)."""
 
 from __future__ import annotations
 

@@ -102,7 +102,7 @@ def test_a_purchase_file_is_filed_as_a_purchase_document_with_its_bytes_in_base6
     document = snapshot(_client(), "AP-9", kind="receipt")
     filed = mapping.document_payload(document, "s")
     assert filed == {
-        "Subject": "Receipt AP-9",
+        "Subject": f"Receipt AP-9 {marker(document.id)}",
         "Type": mapping.PURCHASE_INVOICE_DOCUMENT,
         "Account": "s",
         "DocumentDate": "2026-11-20T00:00:00Z",

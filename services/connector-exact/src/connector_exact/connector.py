@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -18,7 +19,7 @@ from invoicesync_shared.connectors.errors import PermanentError
 from invoicesync_shared.connectors.ledger import Ledger
 from invoicesync_shared.connectors.preview import PreviewAnswer, PreviewCustomer, PreviewProblem
 from invoicesync_shared.connectors.protocol import Booking, PushContext
-from invoicesync_shared.connectors.provenance import marker_in
+from invoicesync_shared.connectors.provenance import marker, marker_in
 from invoicesync_shared.connectors.reconciliation import Period
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import (
@@ -44,6 +45,14 @@ MAX_FILED = 10_000
 Context = PushContext[ExactSettings]
 
 
+@dataclass(frozen=True)
+class _Filed:
+    """An Exact document filed for one purchase document, and whether its file is on it."""
+
+    document_id: str
+    attached: bool
+
+
 class ExactConnector:
     system = "exact"
     settings_model = ExactSettings
@@ -56,10 +65,13 @@ class ExactConnector:
         self._cost_accounts: DivisionLists[str] = DivisionLists(master_data_ttl)
         self._vat_codes: DivisionLists[tuple[Decimal, str]] = DivisionLists(master_data_ttl)
         self._journals: DivisionLists[str] = DivisionLists(master_data_ttl)
-        # Exact documents filed (with their file attached) for an entry not yet created,
-        # by integration and document: a retry of the entry (a 429, a 500, a timeout that created
-        # nothing) links the one already filed instead of filing the file again.
-        self._filed: dict[tuple[uuid.UUID, uuid.UUID], str] = {}
+        # Exact documents filed for an entry not yet created, by integration and document,
+        # then by supplier account (an edit between attempts never links a document filed
+        # under another account), with whether the file is attached: a retry of the entry
+        # (a 429, a 500, a timeout) links the one already filed instead of filing again.
+        # After an unknown outcome find_by_reference fills it from Exact (our marker in
+        # the Subject), so a lost answer or another replica files no second document.
+        self._filed: dict[tuple[uuid.UUID, uuid.UUID], dict[str, _Filed]] = {}
 
     def scope(self, integration: Integration, settings: ExactSettings) -> str:
         return str(settings.division)
@@ -112,31 +124,74 @@ class ExactConnector:
     ) -> str | None:
         """The Exact document holding the original file (None without a file). The file is
         read before anything is written, so a missing file writes nothing in Exact. Kept
-        per process until the entry exists: only a retry on another replica, or after a
-        restart, files the document again (an unlinked duplicate among Exact's documents,
-        never a second entry)."""
+        per process until the entry exists, and found again in Exact after an unknown
+        outcome (find_by_reference): only a retry on another replica after a plain failure
+        (a 429 or 500 of the entry, no lookup before it) files the document again (an
+        unlinked duplicate among Exact's documents, never a second entry)."""
         if document.file is None:
             return None
-        if (filed := self._filed.get((ctx.integration.id, document.id))) is not None:
-            return filed
+        key = (ctx.integration.id, document.id)
+        filed = self._filed.get(key, {}).get(supplier_id)
+        if filed is not None and filed.attached:
+            return filed.document_id
         content = await ctx.files.read(document.file)
-        created = await self._client.post(
-            ctx.integration.id,
-            division,
-            "documents/Documents",
-            mapping.document_payload(document, supplier_id),
-        )
-        document_id = str(created["d"]["ID"])
+        if filed is None:
+            created = await self._client.post(
+                ctx.integration.id,
+                division,
+                "documents/Documents",
+                mapping.document_payload(document, supplier_id),
+            )
+            filed = _Filed(str(created["d"]["ID"]), attached=False)
+            self._remember(key, supplier_id, filed)  # a failed attachment keeps the document
         await self._client.post(
             ctx.integration.id,
             division,
             "documents/DocumentAttachments",
-            mapping.attachment_payload(document_id, document.file.filename, content),
+            mapping.attachment_payload(filed.document_id, document.file.filename, content),
         )
-        if len(self._filed) >= MAX_FILED:  # entries refused for good leave theirs behind
-            self._filed.clear()
-        self._filed[ctx.integration.id, document.id] = document_id
-        return document_id
+        self._remember(key, supplier_id, _Filed(filed.document_id, attached=True))
+        return filed.document_id
+
+    def _remember(self, key: tuple[uuid.UUID, uuid.UUID], supplier_id: str, filed: _Filed) -> None:
+        if key not in self._filed and len(self._filed) >= MAX_FILED:
+            self._filed.clear()  # entries refused for good leave theirs behind
+        self._filed.setdefault(key, {})[supplier_id] = filed
+
+    async def _find_filed(self, ctx: Context, document: DocumentSnapshot) -> None:
+        """After an unknown outcome: the Exact documents an earlier attempt filed (our
+        marker in the Subject), so the push that follows reuses one instead of filing
+        again. Two calls, on this path only; the normal push makes none."""
+        division = ctx.settings.division
+        ours = marker(document.id)
+        rows = await self._client.results(
+            ctx.integration.id,
+            division,
+            "documents/Documents",
+            {
+                "$filter": f"substringof({mapping.odata_string(ours)},Subject) eq true and "
+                f"Type eq {mapping.PURCHASE_INVOICE_DOCUMENT}",
+                "$select": "ID,Account,Subject,FinancialTransactionEntryID",
+            },
+        )
+        found: dict[str, _Filed] = {}
+        for row in rows:
+            if marker_in(row.get("Subject")) != ours or not row.get("Account"):
+                continue
+            if row.get("FinancialTransactionEntryID"):  # an entry's already: never shared
+                continue
+            attachments = await self._client.results(
+                ctx.integration.id,
+                division,
+                "documents/DocumentAttachments",
+                {"$filter": f"Document eq guid'{row['ID']}'", "$select": "ID"},
+            )
+            filed = _Filed(str(row["ID"]), attached=bool(attachments))
+            current = found.get(str(row["Account"]))
+            if current is None or (filed.attached and not current.attached):
+                found[str(row["Account"])] = filed
+        for supplier_id, filed in found.items():
+            self._remember((ctx.integration.id, document.id), supplier_id, filed)
 
     async def find_by_reference(self, ctx: Context, document: DocumentSnapshot) -> Booking | None:
         """The entry of our journal with our reference that is provably ours (the shared
@@ -170,6 +225,8 @@ class ExactConnector:
         found = adopt(candidates, document, system=EXACT, customer=link.remote_id if link else None)
         if found is not None:  # adopted: no push follows that would drop the filed document
             self._filed.pop((ctx.integration.id, document.id), None)
+        elif mapping.is_purchase(document) and document.file is not None:
+            await self._find_filed(ctx, document)
         return found
 
     async def verify(self, integration: Integration, settings: ExactSettings) -> dict[str, Any]:

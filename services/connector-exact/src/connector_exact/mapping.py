@@ -147,7 +147,8 @@ def document_payload(document: DocumentSnapshot, supplier_id: str) -> dict[str, 
     """The documents/Documents record the file is attached to and the entry points at
     (Exact's documented order: document, attachment, then the entry with ``Document``)."""
     return {
-        "Subject": f"{TITLES[document.kind]} {document.number}"[:200],
+        # Our marker: a retry after an unknown outcome finds the document it filed.
+        "Subject": stamped(f"{TITLES[document.kind]} {document.number}", document.id, 200),
         "Type": PURCHASE_INVOICE_DOCUMENT,
         "Account": supplier_id,
         "DocumentDate": document.issue_date.isoformat() + "T00:00:00Z",
