@@ -32,8 +32,8 @@ def _client() -> Client:
 def test_numeric_customer_code_is_padded_to_18_and_quotes_are_doubled() -> None:
     customer = CustomerData(external_id="42", name="O'Brien", vat_number="NL1")
     filters = mapping.account_filters(customer)
-    assert filters[0] == "Code eq '                42'"
-    assert filters[-1] == "Name eq 'O''Brien'"
+    assert filters[0] == "Status eq 'C' and Code eq '                42'"
+    assert filters[-1] == "Status eq 'C' and Name eq 'O''Brien'"
 
 
 def test_credit_note_is_type_21_with_negative_amounts() -> None:
@@ -279,19 +279,19 @@ def test_account_code_only_for_numeric_ids_that_fit_exacts_code() -> None:
         payload = mapping.account_payload(CustomerData(external_id=external_id, name="n"))
         assert "Code" not in payload
         filters = mapping.account_filters(CustomerData(external_id=external_id, name="n"))
-        assert not any(f.startswith("Code eq") for f in filters)
+        assert not any("Code eq" in f for f in filters)
     widest = CustomerData(external_id="1" * mapping.CODE_WIDTH, name="n")
     assert mapping.account_payload(widest)["Code"] == widest.external_id
-    assert mapping.account_filters(widest)[0] == f"Code eq '{widest.external_id}'"
+    assert mapping.account_filters(widest)[0] == f"Status eq 'C' and Code eq '{widest.external_id}'"
 
 
 def test_account_filters_go_from_code_to_vat_to_company_number_to_name() -> None:
     customer = CustomerData(external_id="42", name="Acme", vat_number="NL1", company_number="K1")
     assert mapping.account_filters(customer) == [
-        f"Code eq '{mapping.padded_code('42')}'",
-        "VATNumber eq 'NL1'",
-        "ChamberOfCommerce eq 'K1'",
-        "Name eq 'Acme'",
+        f"Status eq 'C' and Code eq '{mapping.padded_code('42')}'",
+        "Status eq 'C' and VATNumber eq 'NL1'",
+        "Status eq 'C' and ChamberOfCommerce eq 'K1'",
+        "Status eq 'C' and Name eq 'Acme'",
     ]
     street_only = mapping.account_payload(
         CustomerData(external_id="x", name="n", address=Address(city="Utrecht"))

@@ -8,6 +8,7 @@ from decimal import Decimal
 import httpx
 
 from invoicesync_shared.events.audit import RemoteEntryMissing
+from invoicesync_shared.events.documents import CustomerData
 from invoicesync_shared.events.results import BookingAssigned, SyncFailed
 from tests.integration.connectors.exact_support import World, control, odd_vat_line
 
@@ -127,3 +128,24 @@ async def test_a_rate_with_only_a_sales_code_fails_a_purchase_naming_purchases(
     assert failure["code"] == "unknown_vat_code"
     assert "purchases" in str(failure["message"])
     assert world.state()["purchase_entries"] == []
+
+
+async def test_a_sale_after_a_purchase_from_the_same_company_goes_on_a_customer_account(
+    world: World,
+) -> None:
+    """Each side matches among its own accounts: a customer of the name and VAT number of
+    a supplier booked first gets a customer account of its own, never the supplier's (a
+    sales entry on a supplier account is a debtor merged into a creditor)."""
+    company = CustomerData(external_id="7", name="Acme BV", vat_number="NL001", country="NL")
+    await world.send(world.document("AP-6", kind="purchase_invoice", customer=company))
+    await world.send(world.document("S-6", customer=company))
+    assert len(world.results(BookingAssigned.TYPE)) == 2, world.results(SyncFailed.TYPE)
+
+    state = world.state()
+    accounts = {a["id"]: a for a in state["accounts"]}
+    [entry] = [e for e in state["entries"] if "S-6" in (e.get("description") or "")]
+    [purchase] = state["purchase_entries"]
+    customer, supplier = accounts[entry["customer"]], accounts[purchase["supplier"]]
+    assert customer["id"] != supplier["id"]
+    assert (customer["status"], customer["is_supplier"]) == ("C", False)
+    assert (supplier["status"], supplier["is_supplier"]) == ("A", True)

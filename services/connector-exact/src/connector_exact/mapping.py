@@ -50,12 +50,18 @@ def is_purchase(document: DocumentSnapshot) -> bool:
     return document.kind in PURCHASE_KINDS
 
 
+CUSTOMER_ACCOUNTS = "Status eq 'C'"
+SUPPLIER_ACCOUNTS = "IsSupplier eq true"
+
+
 def account_filters(customer: CustomerData, *, supplier: bool = False) -> list[str]:
-    """Filters to find an existing relation, most specific first. A supplier is only
-    matched among accounts flagged ``IsSupplier``: our customer of the same code, VAT
-    number or name is another relation until a bookkeeper makes it a supplier too. Nor is
-    a supplier matched by code: an account's code is our *customer's* id (``account_payload``
-    gives suppliers none), so supplier 42 would meet customer 42 made a supplier too."""
+    """Filters to find an existing relation, most specific first, each side among its own
+    accounts: a customer among customers (``Status`` C), a supplier among accounts flagged
+    ``IsSupplier``. A supplier of the same VAT number or name is another relation until a
+    bookkeeper makes it a customer too (and the other way round); matched across, a sales
+    entry would land on a supplier account. Nor is a supplier matched by code: an account's
+    code is our *customer's* id (``account_payload`` gives suppliers none, Exact numbers
+    them), so supplier 42 would meet customer 42 made a supplier too."""
     filters = []
     if not supplier and customer.external_id.isdigit() and len(customer.external_id) <= CODE_WIDTH:
         filters.append(f"Code eq {odata_string(padded_code(customer.external_id))}")
@@ -64,7 +70,8 @@ def account_filters(customer: CustomerData, *, supplier: bool = False) -> list[s
     if customer.company_number:
         filters.append(f"ChamberOfCommerce eq {odata_string(customer.company_number)}")
     filters.append(f"Name eq {odata_string(customer.name)}")
-    return [f"IsSupplier eq true and {f}" for f in filters] if supplier else filters
+    side = SUPPLIER_ACCOUNTS if supplier else CUSTOMER_ACCOUNTS
+    return [f"{side} and {f}" for f in filters]
 
 
 def account_payload(customer: CustomerData, *, supplier: bool = False) -> dict[str, Any]:
