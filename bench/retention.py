@@ -107,9 +107,11 @@ WINDOWS = (
     "retention_sync_run_items_hours",
     "retention_ledger_generations_hours",
 )
-# Windows whose ages are stamped by the shared clock (a run's finished_at), already
-# 7 days ahead like the job's "now": no lead added, the scaled length alone.
-SHARED_CLOCK_STAMPED = ("retention_sync_run_items_hours",)
+# Windows whose ages are stamped by the shared clock, already 7 days ahead like the
+# job's "now": no lead added, the scaled length alone. A run's finished_at; a webhook
+# delivery's last attempt and delivery (the job also asks its created_at, stamped by the
+# database, to be older: with no lead that holds at once, the shared stamps decide).
+SHARED_CLOCK_STAMPED = ("retention_sync_run_items_hours", "retention_webhook_deliveries_hours")
 BUSINESS = (
     "partners",
     "api_keys",
