@@ -154,6 +154,10 @@ def _scaled(options: Options) -> tuple[dict[str, float], float]:
     return windows, options.pick(4.0, 2.0)
 
 
+def _short(name: str) -> str:
+    return name.removeprefix("retention_").removesuffix("_hours")
+
+
 def _lead_hours(name: str) -> float:
     """What the job's clock is ahead of the window's stamps."""
     return 0.0 if name in SHARED_CLOCK_STAMPED else LEAD.total_seconds() / 3600
@@ -437,9 +441,8 @@ async def run(options: Options) -> list[Figure]:
                 figures = await _measure(options, running, database_url, partner, client_id)
                 figures.append(Figure(NAME, "webhook requests received", len(received), "requests"))
             partner.close()
-    note = ", ".join(
-        f"{n.removeprefix('retention_').removesuffix('_hours')} {s:g} s" for n, s in windows.items()
-    )
+    note = ", ".join(f"{_short(n)} {s:g} s" for n, s in windows.items())
+    shared = " and ".join(_short(n) for n in SHARED_CLOCK_STAMPED)
     figures.append(
         Figure(
             NAME,
@@ -447,7 +450,7 @@ async def run(options: Options) -> list[Figure]:
             None,
             reference=f"job every {interval:g} s",
             note=f"{note}; the shared clock {LEAD.days} days ahead, each window that plus"
-            " its scaled length (sync_run_items: the scaled length alone, its stamps"
+            f" its scaled length ({shared}: the scaled length alone, their stamps"
             " already on the shared clock)",
         )
     )
