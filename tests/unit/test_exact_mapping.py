@@ -32,8 +32,8 @@ def _client() -> Client:
 def test_numeric_customer_code_is_padded_to_18_and_quotes_are_doubled() -> None:
     customer = CustomerData(external_id="42", name="O'Brien", vat_number="NL1")
     filters = mapping.account_filters(customer)
-    assert filters[0] == "Status eq 'C' and Code eq '                42'"
-    assert filters[-1] == "Status eq 'C' and Name eq 'O''Brien'"
+    assert filters[0] == "Code eq '                42'"
+    assert filters[-1] == "Status ne 'A' and Name eq 'O''Brien'"
 
 
 def test_credit_note_is_type_21_with_negative_amounts() -> None:
@@ -282,17 +282,19 @@ def test_account_code_only_for_numeric_ids_that_fit_exacts_code() -> None:
         assert not any("Code eq" in f for f in filters)
     widest = CustomerData(external_id="1" * mapping.CODE_WIDTH, name="n")
     assert mapping.account_payload(widest)["Code"] == widest.external_id
-    assert mapping.account_filters(widest)[0] == f"Status eq 'C' and Code eq '{widest.external_id}'"
+    assert mapping.account_filters(widest)[0] == f"Code eq '{widest.external_id}'"
 
 
 def test_account_filters_go_from_code_to_vat_to_company_number_to_name() -> None:
     customer = CustomerData(external_id="42", name="Acme", vat_number="NL1", company_number="K1")
     assert mapping.account_filters(customer) == [
-        f"Status eq 'C' and Code eq '{mapping.padded_code('42')}'",
-        "Status eq 'C' and VATNumber eq 'NL1'",
-        "Status eq 'C' and ChamberOfCommerce eq 'K1'",
-        "Status eq 'C' and Name eq 'Acme'",
+        f"Code eq '{mapping.padded_code('42')}'",
+        "Status ne 'A' and VATNumber eq 'NL1'",
+        "Status ne 'A' and ChamberOfCommerce eq 'K1'",
+        "Status ne 'A' and Name eq 'Acme'",
     ]
+    assert "Code" not in mapping.account_payload(customer, with_code=False)
+    assert mapping.is_customer({"Status": "P"}) and not mapping.is_customer({"Status": "A"})
     street_only = mapping.account_payload(
         CustomerData(external_id="x", name="n", address=Address(city="Utrecht"))
     )

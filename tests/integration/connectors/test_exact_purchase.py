@@ -149,3 +149,27 @@ async def test_a_sale_after_a_purchase_from_the_same_company_goes_on_a_customer_
     assert customer["id"] != supplier["id"]
     assert (customer["status"], customer["is_supplier"]) == ("C", False)
     assert (supplier["status"], supplier["is_supplier"]) == ("A", True)
+
+
+async def test_a_customer_whose_code_exact_gave_a_supplier_is_made_without_it(
+    world: World,
+) -> None:
+    """Exact numbers a new supplier (we give it no code) from the division's one list of
+    codes, which also holds our customers' ids as codes: customer 1 after supplier "1"
+    is made without a code (Exact numbers it), never booked on the supplier's account
+    nor refused for the code forever."""
+    supplier = CustomerData(external_id="sup-9", name="Supplies BV", country="NL")
+    await world.send(world.document("AP-7", kind="purchase_invoice", customer=supplier))
+    state = world.state()
+    [made] = [a for a in state["accounts"] if a["is_supplier"]]
+    code = made["code"].strip()
+    customer = CustomerData(external_id=code, name="Customer BV", country="NL")
+    await world.send(world.document("S-7", customer=customer))
+    assert len(world.results(BookingAssigned.TYPE)) == 2, world.results(SyncFailed.TYPE)
+
+    accounts = {a["id"]: a for a in world.state()["accounts"]}
+    [entry] = [e for e in world.state()["entries"] if "S-7" in (e.get("description") or "")]
+    booked_on = accounts[entry["customer"]]
+    assert booked_on["id"] != made["id"]
+    assert (booked_on["name"], booked_on["status"]) == ("Customer BV", "C")
+    assert booked_on["code"].strip() != code

@@ -341,48 +341,53 @@ class ExactConnector:
                 except PermanentError as exc:
                     problems.append(PreviewProblem.of(exc, "customer"))
             return PreviewCustomer("linked", link.remote_id, link.code)
+        account, code_taken = await self._match(ctx, division, customer, supplier)
+        if account is not None:
+            try:
+                found = _usable(customer, account, supplier)
+            except PermanentError as exc:
+                problems.append(PreviewProblem.of(exc, "customer"))
+                found = RemoteCustomer(str(account["ID"]), str(account.get("Code") or ""))
+            return PreviewCustomer("matched", found.remote_id, (found.code or "").strip() or None)
+        payload = mapping.account_payload(customer, supplier=supplier, with_code=not code_taken)
+        return PreviewCustomer("would_create", payload=payload)
+
+    async def _match(
+        self, ctx: Context, division: int, customer: CustomerData, supplier: bool
+    ) -> tuple[dict[str, Any] | None, bool]:
+        """The account the filters find first, and whether our customer's code is held
+        by an account that is no customer (only the code filter asks every account)."""
+        code_taken = False
         for odata_filter in mapping.account_filters(customer, supplier=supplier):
             rows = await self._client.results(
                 ctx.integration.id,
                 division,
                 "crm/Accounts",
-                {"$filter": odata_filter, "$select": "ID,Code,Name,Blocked", "$top": "1"},
+                {"$filter": odata_filter, "$select": mapping.ACCOUNT_FIELDS, "$top": "1"},
             )
-            if rows:
-                try:
-                    found = _usable(customer, rows[0], supplier)
-                except PermanentError as exc:
-                    problems.append(PreviewProblem.of(exc, "customer"))
-                    found = RemoteCustomer(str(rows[0]["ID"]), str(rows[0].get("Code") or ""))
-                return PreviewCustomer(
-                    "matched", found.remote_id, (found.code or "").strip() or None
-                )
-        return PreviewCustomer(
-            "would_create", payload=mapping.account_payload(customer, supplier=supplier)
-        )
+            if rows and not supplier and not mapping.is_customer(rows[0]):
+                code_taken = True  # e.g. a supplier Exact numbered with our customer's id
+            elif rows:
+                return rows[0], code_taken
+        return None, code_taken
 
     async def _customer(
         self, ctx: Context, division: int, customer: CustomerData, supplier: bool = False
     ) -> tuple[str, bool]:
-        """Stored link → Code → VAT number → Chamber of Commerce → name; else create. A
+        """Stored link → Code → VAT number → Chamber of Commerce → name (among customers);
+        else create. A
         supplier (a purchase document's counterparty) the same way through its own links
         (``ctx.suppliers``) among Exact's supplier accounts."""
 
         async def match_or_create() -> tuple[RemoteCustomer, bool]:
-            for odata_filter in mapping.account_filters(customer, supplier=supplier):
-                rows = await self._client.results(
-                    ctx.integration.id,
-                    division,
-                    "crm/Accounts",
-                    {"$filter": odata_filter, "$select": "ID,Code,Name,Blocked", "$top": "1"},
-                )
-                if rows:
-                    return _usable(customer, rows[0], supplier), False
+            account, code_taken = await self._match(ctx, division, customer, supplier)
+            if account is not None:
+                return _usable(customer, account, supplier), False
             body = await self._client.post(
                 ctx.integration.id,
                 division,
                 "crm/Accounts",
-                mapping.account_payload(customer, supplier=supplier),
+                mapping.account_payload(customer, supplier=supplier, with_code=not code_taken),
             )
             return _usable(customer, body["d"], supplier), True
 

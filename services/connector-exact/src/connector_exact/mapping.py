@@ -50,35 +50,53 @@ def is_purchase(document: DocumentSnapshot) -> bool:
     return document.kind in PURCHASE_KINDS
 
 
-CUSTOMER_ACCOUNTS = "Status eq 'C'"
+# Which accounts each side matches among. Exact's Status is "A" (none) for an account
+# that is no customer; suspects (S) and prospects (P) are customers in the making.
+CUSTOMER_ACCOUNTS = "Status ne 'A'"
 SUPPLIER_ACCOUNTS = "IsSupplier eq true"
+ACCOUNT_FIELDS = "ID,Code,Name,Status,Blocked"  # the $select of a match
 
 
 def account_filters(customer: CustomerData, *, supplier: bool = False) -> list[str]:
     """Filters to find an existing relation, most specific first, each side among its own
-    accounts: a customer among customers (``Status`` C), a supplier among accounts flagged
+    accounts: a customer among customers, a supplier among accounts flagged
     ``IsSupplier``. A supplier of the same VAT number or name is another relation until a
     bookkeeper makes it a customer too (and the other way round); matched across, a sales
-    entry would land on a supplier account. Nor is a supplier matched by code: an account's
-    code is our *customer's* id (``account_payload`` gives suppliers none, Exact numbers
-    them), so supplier 42 would meet customer 42 made a supplier too."""
+    entry would land on a supplier account. The code filter alone asks every account:
+    codes are one list per division, so an account of another side may hold our customer's
+    code (``is_customer`` tells; the customer is then made without it). Nor is a supplier
+    matched by code: an account's code is our *customer's* id (``account_payload`` gives
+    suppliers none, Exact numbers them), so supplier 42 would meet customer 42."""
+    code = []
+    if not supplier and _has_code(customer):
+        code.append(f"Code eq {odata_string(padded_code(customer.external_id))}")
     filters = []
-    if not supplier and customer.external_id.isdigit() and len(customer.external_id) <= CODE_WIDTH:
-        filters.append(f"Code eq {odata_string(padded_code(customer.external_id))}")
     if customer.vat_number:
         filters.append(f"VATNumber eq {odata_string(customer.vat_number)}")
     if customer.company_number:
         filters.append(f"ChamberOfCommerce eq {odata_string(customer.company_number)}")
     filters.append(f"Name eq {odata_string(customer.name)}")
     side = SUPPLIER_ACCOUNTS if supplier else CUSTOMER_ACCOUNTS
-    return [f"{side} and {f}" for f in filters]
+    return code + [f"{side} and {f}" for f in filters]
 
 
-def account_payload(customer: CustomerData, *, supplier: bool = False) -> dict[str, Any]:
+def is_customer(account: dict[str, Any]) -> bool:
+    """Whether a matched account is a customer (see ``CUSTOMER_ACCOUNTS``)."""
+    return account.get("Status") != "A"
+
+
+def _has_code(customer: CustomerData) -> bool:
+    return customer.external_id.isdigit() and len(customer.external_id) <= CODE_WIDTH
+
+
+def account_payload(
+    customer: CustomerData, *, supplier: bool = False, with_code: bool = True
+) -> dict[str, Any]:
     """A new account: a customer (Status C, IsSales) or a supplier (IsSupplier, Status A
     "none": it is no customer). A supplier gets no Code of ours: codes are one list per
     division, and a supplier's id comes from another list than our customers' ids, so
-    Exact numbers it."""
+    Exact numbers it. Nor does a customer whose code another side's account holds
+    (``with_code`` false): Exact numbers it too, and its link finds it again."""
     address = customer.address
     payload: dict[str, Any] = {
         "Name": customer.name[:100],
@@ -90,7 +108,7 @@ def account_payload(customer: CustomerData, *, supplier: bool = False) -> dict[s
         "Email": customer.email,
         "Country": customer.country or (address.country if address else None),
     }
-    if not supplier and customer.external_id.isdigit() and len(customer.external_id) <= CODE_WIDTH:
+    if not supplier and with_code and _has_code(customer):
         payload["Code"] = customer.external_id
     if address:
         street = " ".join(p for p in (address.street, address.house_number) if p)
