@@ -351,3 +351,31 @@ async def test_a_refused_call_leaves_nothing_to_look_up_unless_an_earlier_write_
     await runtime.handle(booked_event(doubtful, integration))
     assert fake.lookups > lookups  # found, not booked twice
     assert sorted(fake.booked) == ["REF-1", "REF-2"]
+
+
+async def test_a_lookup_refused_after_a_lost_answer_leaves_the_document_in_doubt(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """A refusal met while an earlier write is in doubt (the lookup's own call refused, or
+    a lookup that adopted and could not finish) is a failure the bookkeeper sees, but the
+    document may exist remotely: the next try looks it up and never books it twice."""
+    producer, fake = RecordingProducer(), FakeConnector()
+    runtime = ConnectorRuntime(
+        fake, sessionmaker=sessionmaker, producer=producer, retry=FAST, settle=SETTLE
+    )
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    document = snapshot(client, "REF-3")
+
+    fake.fail_next(UnknownOutcome("no answer"), after_commit=True)
+    fake.lookup_errors.append(PermanentError("rejected", "the file upload was refused"))
+    await runtime.handle(booked_event(document, integration))
+    entry = await runtime.ledger.find(integration.id, document.id, 0)
+    assert entry is not None and entry.state == "attempting"
+    [failed] = [e.data for e in producer.of_type(FAILED)]
+    assert (failed["code"], failed["retryable"]) == ("rejected", False)
+
+    await runtime.handle(booked_event(document, integration))
+    assert list(fake.booked) == ["REF-3"]
+    assert fake.pushes == 1
+    assert len(producer.of_type(BOOKED)) == 1

@@ -63,6 +63,8 @@ class PermanentError(SyncError):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        # Set by the runtime: refused while an earlier write was still in doubt.
+        self.in_doubt = False
 
 
 class AuthorizationLost(PermanentError):

@@ -409,9 +409,11 @@ class ConnectorRuntime(Generic[S]):
                         raise
                     finally:
                         PUSH_SECONDS.labels(self.system).observe(time.perf_counter() - started)
-        except AuthorizationLost as exc:
-            # Refused, not executed (no token, a 401 or 403): nothing of it was sent. A
-            # write in doubt earlier (or one a lookup had still to settle) stays in doubt.
+        except PermanentError as exc:
+            # Refused, not executed (no token, a 401 or 403, a refused call): nothing of
+            # it was sent. A write in doubt earlier (or one a lookup had still to settle,
+            # or a lookup's own call refused, or a lookup that adopted and then failed to
+            # finish it) stays in doubt: the next try looks it up, never pushes again.
             exc.in_doubt = look_up
             raise
         except TransientError as exc:
@@ -497,8 +499,10 @@ class ConnectorRuntime(Generic[S]):
             bound.warning("lookup found entries that may be ours", code=exc.code)
             await self._record_failure(job, claim, exc.code, exc.message, retryable=True)
         else:
-            bound.info("push refused", code=exc.code)
-            await self._record_failure(job, claim, exc.code, exc.message, retryable=False)
+            bound.info("push refused", code=exc.code, in_doubt=exc.in_doubt)
+            await self._record_failure(
+                job, claim, exc.code, exc.message, retryable=False, in_doubt=exc.in_doubt
+            )
 
     async def _record_failure(
         self,
@@ -509,8 +513,10 @@ class ConnectorRuntime(Generic[S]):
         retryable: bool,
         *,
         dead_letter: str | None = None,
+        in_doubt: bool = False,
     ) -> None:
-        """Record a failure (``dead_letter``: the reason the request is also parked)."""
+        """Record a failure (``dead_letter``: the reason the request is also parked;
+        ``in_doubt``: an earlier write of it may exist remotely)."""
         failed = SyncFailed(
             **_ids(job),
             code=code,
@@ -521,7 +527,7 @@ class ConnectorRuntime(Generic[S]):
         recorded = await self._ledger.record_outcome(
             claim,
             # An unresolved outcome stays "attempting", so the next try looks it up first.
-            state=LedgerState.ATTEMPTING if code in UNRESOLVED else LedgerState.FAILED,
+            state=LedgerState.ATTEMPTING if in_doubt or code in UNRESOLVED else LedgerState.FAILED,
             error=f"{code}: {message}",
             result=lambda _: self._envelope(job, failed, attempt=claim.token),
         )
