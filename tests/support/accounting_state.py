@@ -300,6 +300,8 @@ def check_lexware(
         ):
             findings.wrong_adoptions.append(f"{label}: {wrong}")
     findings.bookkeeper_entries_gone += [f"lexware: {i}" for i in foreign if i not in vouchers]
+    # A purchase voucher's number is its supplier's own, not our series: suppliers' numbers
+    # collide (the API, too, compares it only among its supplier's, sync/numbering.py).
     findings.duplicate_booking_numbers += [
         f"lexware {organization}: {n}"
         for n in _repeated(

@@ -1,6 +1,7 @@
 """Duplicate booking numbers: Exact hands out "last + 1", so after entries are deleted
 there, a number can be given a second time. Found when a number arrives, flagged on both
-documents, and told to the partner."""
+documents, and told to the partner. Only numbers of one series are compared
+(numbering.py): a supplier's invoice number given by two suppliers is no duplicate."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ async def flag_if_duplicate(
     holders: Sequence[DocumentSync],
 ) -> bool:
     """Flag ``state`` and ``holders``, every other document of the integration holding
-    its number (found and locked under the number's lock with the state:
+    its number in its series (found and locked under the number's lock with the state:
     ``repository.lock_answered``)."""
     if not holders:
         return False

@@ -7,13 +7,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, distinct, func, or_, select
+from sqlalchemy import Table, and_, distinct, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicesync_api.db.models import Client, Document, DocumentSync, SyncRun, SyncRunItem
 from invoicesync_api.db.owned import get_owned
 from invoicesync_api.documents import fanout
+from invoicesync_api.sync.numbering import same_series
 from invoicesync_shared.db.models import Integration, ProcessedEvent
 from invoicesync_shared.states import (
     DocumentStatus,
@@ -200,9 +201,12 @@ async def lock_answered(
     one statement (the result consumer's read, per result).
 
     With ``booking_number`` (a booking result), also the other sync states of the
-    integration holding that number, locked too; two statements. The number's lock
-    (``number_key``) comes first, in the read: it is evaluated in the join's projection,
-    below the plan's LockRows, and the read locks no row then. Then the state and the
+    integration holding that number in the document's series (``numbering.same_series``:
+    a sales number among sales documents, a supplier's among its documents), locked too;
+    two statements. The number's lock (``number_key``: the integration's, whatever the
+    series, so coarser than needed, never too fine) comes first, in the read: it is
+    evaluated in the join's projection, below the plan's LockRows, and the read locks no
+    row then. Then the state and the
     holders are locked together in document order, the order a sync run locks them
     (``settled_pairs``): locking the state first and its holders after would let a run
     naming both, or a holder's own answer, wait in a circle with this one
@@ -226,17 +230,19 @@ async def lock_answered(
     row = (await session.execute(query.add_columns(lock))).first()
     if row is None:
         return None
+    series = same_series(row[1], row[2].system)
     locked = await session.scalars(
         select(DocumentSync)
+        .join(Document, Document.id == DocumentSync.document_id)
         .where(
             DocumentSync.integration_id == integration_id,
             or_(
                 DocumentSync.document_id == document_id,
-                DocumentSync.booking_number == booking_number,
+                and_(DocumentSync.booking_number == booking_number, series),
             ),
         )
         .order_by(DocumentSync.document_id)
-        .with_for_update()
+        .with_for_update(of=DocumentSync)  # the documents' rows are not ours to lock
         .execution_options(populate_existing=True)  # the state as locked, not as read
     )
     rows = locked.all()
