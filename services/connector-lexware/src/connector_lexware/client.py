@@ -69,6 +69,28 @@ class LexwareClient:
         body = await self.get(integration_id, scope, path, query)
         return list(body.get("content") or []), bool(body.get("last", True))
 
+    async def voucher_rows(
+        self,
+        integration_id: uuid.UUID,
+        scope: str,
+        params: dict[str, str],
+        *,
+        pages: int,
+        since: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The ``v1/voucherlist`` rows of a lookup, at most ``pages`` pages: a lookup wants a
+        few vouchers, not the whole list. Pages come newest voucher date first, so with
+        ``since`` (an ISO day) a page reaching past it is the last one read."""
+        found: list[dict[str, Any]] = []
+        for number in range(pages):
+            rows, last = await self.page(integration_id, scope, "v1/voucherlist", params, number)
+            found += rows
+            if last or not rows:
+                break
+            if since is not None and str(rows[-1].get("voucherDate", ""))[:10] < since:
+                break
+        return found
+
     async def _call(
         self,
         integration_id: uuid.UUID,

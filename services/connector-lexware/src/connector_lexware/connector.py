@@ -178,16 +178,10 @@ class LexwareConnector:
             "voucherDateTo": day,
             **({"contactId": contact_id} if contact_id else {}),
         }
-        found: list[dict[str, Any]] = []
-        for number in range(LOOKUP_PAGES):
-            rows, last = await self._client.page(
-                ctx.integration.id, scope, "v1/voucherlist", params, number
-            )
-            found += [r for r in rows if _is_candidate(r, day, contact_id)]
-            # Pages come newest voucher date first: past our date, nothing more to find.
-            if last or not rows or str(rows[-1].get("voucherDate", ""))[:10] < day:
-                break
-        return found
+        rows = await self._client.voucher_rows(
+            ctx.integration.id, scope, params, pages=LOOKUP_PAGES, since=day
+        )
+        return [r for r in rows if _is_candidate(r, day, contact_id)]
 
     async def _preceding(self, ctx: PushContext, document: DocumentSnapshot) -> dict[str, str]:
         """A credit note names the Lexware invoice it corrects, when that was pushed here."""

@@ -89,15 +89,9 @@ class PurchaseVouchers:
             "voucherDateTo": day,
             **({"contactId": contact_id} if contact_id else {}),
         }
-        found: list[dict[str, Any]] = []
-        for number in range(LOOKUP_PAGES):
-            rows, last = await self._client.page(
-                ctx.integration.id, scope, "v1/voucherlist", params, number
-            )
-            found += rows
-            if last or not rows:
-                break
-        return found
+        return await self._client.voucher_rows(
+            ctx.integration.id, scope, params, pages=LOOKUP_PAGES
+        )
 
     async def _upload(
         self,
