@@ -170,16 +170,18 @@ class LexwareConnector:
         self, ctx: PushContext, scope: str, document: DocumentSnapshot, contact_id: str | None
     ) -> list[dict[str, Any]]:
         day = document.issue_date.isoformat()
-        params = {
+        filters = {
             "voucherType": mapping.list_type(document.kind),
             "voucherStatus": mapping.EVERY_STATUS,
-            # Narrowing filters of the real API; rows are checked here all the same.
-            "voucherDateFrom": day,
-            "voucherDateTo": day,
-            **({"contactId": contact_id} if contact_id else {}),
         }
         rows = await self._client.voucher_rows(
-            ctx.integration.id, scope, params, pages=LOOKUP_PAGES, since=day
+            ctx.integration.id,
+            scope,
+            filters,
+            day=day,
+            contact_id=contact_id,
+            pages=LOOKUP_PAGES,
+            stop_past_day=True,
         )
         return [r for r in rows if _is_candidate(r, day, contact_id)]
 

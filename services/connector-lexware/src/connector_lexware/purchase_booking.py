@@ -80,17 +80,18 @@ class PurchaseVouchers:
     async def _rows(
         self, ctx: PushContext, scope: str, document: DocumentSnapshot, contact_id: str | None
     ) -> list[dict[str, Any]]:
-        day = document.issue_date.isoformat()
-        params = {
+        filters = {
             "voucherType": purchases.voucher_type(document.kind),
             "voucherStatus": f"{EVERY_STATUS},unchecked",
             "voucherNumber": purchases.voucher_number(document),
-            "voucherDateFrom": day,
-            "voucherDateTo": day,
-            **({"contactId": contact_id} if contact_id else {}),
         }
         return await self._client.voucher_rows(
-            ctx.integration.id, scope, params, pages=LOOKUP_PAGES
+            ctx.integration.id,
+            scope,
+            filters,
+            day=document.issue_date.isoformat(),
+            contact_id=contact_id,
+            pages=LOOKUP_PAGES,
         )
 
     async def _upload(
