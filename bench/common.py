@@ -5,6 +5,7 @@ up as a partner would, percentiles, and RSS/CPU sampling of the service processe
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import os
 import signal
@@ -264,6 +265,25 @@ def stack(
         yield running
 
 
+@contextlib.asynccontextmanager
+async def bench_stack(
+    name: str,
+    options: Options,
+    *,
+    connectors: tuple[str, ...],
+    sandbox: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
+) -> AsyncIterator[tuple[str, Stack]]:
+    """A fresh database, the wheel broker and one stack for benchmark ``name``, its logs
+    in the run's folder of that name: (database URL, stack), all gone at the end."""
+    log_dir = options.log_dir / name
+    async with fresh_database() as database_url, wheel_broker(log_dir) as bootstrap:
+        with stack(
+            database_url, bootstrap, log_dir, connectors=connectors, sandbox=sandbox, env=env
+        ) as running:
+            yield database_url, running
+
+
 @contextlib.contextmanager
 def paused(running: Stack, names: tuple[str, ...], *, limit: float = 20.0) -> Iterator[None]:
     """SIGSTOP ``names`` for the block, SIGCONT after: a connector frozen in its consumer
@@ -431,6 +451,25 @@ def german_document(client_id: str, number: str, customer: str) -> dict[str, Any
         },
     }
     body["lines"][0]["vat_rate"] = "19"
+    return body
+
+
+def random_pdf(size: int) -> bytes:
+    """``size`` bytes framed as a PDF, random inside so nothing on the way compresses the
+    upload away."""
+    head, tail = b"%PDF-1.4\n", b"\n%%EOF\n"
+    return head + os.urandom(size - len(head) - len(tail)) + tail
+
+
+def purchase_of(body: dict[str, Any], pdf: bytes) -> dict[str, Any]:
+    """A sales document ``body`` turned purchase: its customer as the supplier, ``pdf``
+    attached as its original file."""
+    body["supplier"] = body.pop("customer")
+    body["file"] = {
+        "filename": f"{body['number']}.pdf",
+        "content_type": "application/pdf",
+        "content_base64": base64.b64encode(pdf).decode(),
+    }
     return body
 
 

@@ -12,7 +12,6 @@ calls a minute set (three calls a document: 20 MiB a minute), 429s (0).
 from __future__ import annotations
 
 import base64
-import os
 from typing import Any
 
 import httpx
@@ -20,15 +19,14 @@ import httpx
 from bench.common import (
     Figure,
     Options,
+    bench_stack,
     clear_sandbox_calls,
     count_sync_states,
     exact_client,
-    fresh_database,
     new_partner,
+    random_pdf,
     sandbox_calls,
-    stack,
     wait_until,
-    wheel_broker,
 )
 from bench.exact_budget import API
 
@@ -39,12 +37,6 @@ MINUTELY_LIMIT = 60  # the sandbox's default, as Exact's
 CALLS_PER_DOCUMENT = 3
 SUPPLIER = {"external_id": "s-1", "name": "Bench Leverancier BV", "country": "NL"}
 KINDS = ("/v1/purchase-invoices", "/v1/receipts")
-
-
-def one_mib_pdf() -> bytes:
-    """Random bytes, so nothing on the way compresses the upload away."""
-    head, tail = b"%PDF-1.4\n", b"\n%%EOF\n"
-    return head + os.urandom(MIB - len(head) - len(tail)) + tail
 
 
 def purchase_body(client_id: str, number: str, pdf: bytes) -> dict[str, Any]:
@@ -71,33 +63,29 @@ async def run(options: Options) -> list[Figure]:
     # 15 documents (45 calls) and the warm-up fit one minute of Exact's 60 calls: the
     # figures are the path's, not a wait for the next minute (the note gives that bound).
     documents = int(options.pick(15, 6))
-    log_dir = options.log_dir / NAME
-    async with fresh_database() as database_url, wheel_broker(log_dir) as bootstrap:
-        with stack(database_url, bootstrap, log_dir, connectors=("exact",)) as running:
-            partner = new_partner(running)
-            client_id = exact_client(running, partner, "Exact Purchase Bench BV")
+    async with bench_stack(NAME, options, connectors=("exact",)) as (database_url, running):
+        partner = new_partner(running)
+        client_id = exact_client(running, partner, "Exact Purchase Bench BV")
 
-            async def booked(count: int) -> bool:
-                return await count_sync_states(database_url, ("booked",)) >= count
+        async def booked(count: int) -> bool:
+            return await count_sync_states(database_url, ("booked",)) >= count
 
-            async with httpx.AsyncClient(timeout=30) as http:
-                warm = partner.post(KINDS[0], json=purchase_body(client_id, "W-1", b"%PDF-1.4\n"))
-                warm.raise_for_status()
-                await wait_until(lambda: booked(1), within=60, what="warm-up booked")
-                await clear_sandbox_calls(http, running)
-                bodies = [
-                    purchase_body(client_id, f"P-{n}", one_mib_pdf()) for n in range(documents)
-                ]
-                for n, body in enumerate(bodies):
-                    posted = partner.post(KINDS[n % 2], json=body)
-                    posted.raise_for_status()
-                await wait_until(
-                    lambda: booked(documents + 1),
-                    within=documents * 4 + 60,
-                    what="purchase documents booked",
-                )
-                calls = await sandbox_calls(http, running, API)
-            partner.close()
+        async with httpx.AsyncClient(timeout=30) as http:
+            warm = partner.post(KINDS[0], json=purchase_body(client_id, "W-1", b"%PDF-1.4\n"))
+            warm.raise_for_status()
+            await wait_until(lambda: booked(1), within=60, what="warm-up booked")
+            await clear_sandbox_calls(http, running)
+            bodies = [purchase_body(client_id, f"P-{n}", random_pdf(MIB)) for n in range(documents)]
+            for n, body in enumerate(bodies):
+                posted = partner.post(KINDS[n % 2], json=body)
+                posted.raise_for_status()
+            await wait_until(
+                lambda: booked(documents + 1),
+                within=documents * 4 + 60,
+                what="purchase documents booked",
+            )
+            calls = await sandbox_calls(http, running, API)
+        partner.close()
     return _figures(calls, documents)
 
 

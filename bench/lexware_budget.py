@@ -16,18 +16,17 @@ from bench.common import (
     Figure,
     Options,
     Sampler,
+    api_key,
+    bench_stack,
     clear_sandbox_calls,
     count_sync_states,
-    fresh_database,
     german_document,
     lexware_client,
     new_partner,
     post_documents,
     rss_figures,
     sandbox_calls,
-    stack,
     wait_until,
-    wheel_broker,
 )
 
 NAME = "lexware_budget"
@@ -39,41 +38,32 @@ API = "/lexware/v1/"
 
 async def run(options: Options) -> list[Figure]:
     seconds = options.pick(30, 15)
-    log_dir = options.log_dir / NAME
-    async with fresh_database() as database_url, wheel_broker(log_dir) as bootstrap:
-        with stack(
-            database_url,
-            bootstrap,
-            log_dir,
-            connectors=("lexware",),
-            sandbox={"lexware_requests_per_second": str(RATE)},
-        ) as running:
-            partner = new_partner(running)
-            client_id = lexware_client(running, partner, "Lexware Bench GmbH")
-            key = str(partner.headers["Authorization"])
-            warmup = [german_document(client_id, f"W-{n}", f"k{n}") for n in range(CUSTOMERS)]
-            await post_documents(running.api_url, key, warmup)
-            await wait_until(
-                lambda: _settled(database_url, CUSTOMERS), within=60, what="warm-up sent"
-            )
-            async with httpx.AsyncClient(timeout=30) as http:
-                await clear_sandbox_calls(http, running)
-                backlog = int(RATE * seconds * 1.3) + 10
-                bodies = [
-                    german_document(client_id, f"B-{n}", f"k{n % CUSTOMERS}")
-                    for n in range(backlog)
-                ]
-                sampler = Sampler.of(running)
-                with sampler.loaded():
-                    await post_documents(running.api_url, key, bodies)
-                    await wait_until(
-                        lambda: _first_call(http, running),
-                        within=30,
-                        what="first Lexware call",
-                    )
-                    await asyncio.sleep(seconds + 1)
-                calls = await sandbox_calls(http, running, API)
-            partner.close()
+    async with bench_stack(
+        NAME, options, connectors=("lexware",), sandbox={"lexware_requests_per_second": str(RATE)}
+    ) as (database_url, running):
+        partner = new_partner(running)
+        client_id = lexware_client(running, partner, "Lexware Bench GmbH")
+        key = api_key(partner)
+        warmup = [german_document(client_id, f"W-{n}", f"k{n}") for n in range(CUSTOMERS)]
+        await post_documents(running.api_url, key, warmup)
+        await wait_until(lambda: _settled(database_url, CUSTOMERS), within=60, what="warm-up sent")
+        async with httpx.AsyncClient(timeout=30) as http:
+            await clear_sandbox_calls(http, running)
+            backlog = int(RATE * seconds * 1.3) + 10
+            bodies = [
+                german_document(client_id, f"B-{n}", f"k{n % CUSTOMERS}") for n in range(backlog)
+            ]
+            sampler = Sampler.of(running)
+            with sampler.loaded():
+                await post_documents(running.api_url, key, bodies)
+                await wait_until(
+                    lambda: _first_call(http, running),
+                    within=30,
+                    what="first Lexware call",
+                )
+                await asyncio.sleep(seconds + 1)
+            calls = await sandbox_calls(http, running, API)
+        partner.close()
     start = min(c.at for c in calls)
     counted = [c for c in calls if c.at < start + seconds]
     documents = sum(1 for c in counted if c.method == "POST" and "/contacts" not in c.path)

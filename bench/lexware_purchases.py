@@ -11,8 +11,6 @@ pace's bound, 429s (0).
 
 from __future__ import annotations
 
-import base64
-import os
 from typing import Any
 
 import httpx
@@ -20,17 +18,18 @@ import httpx
 from bench.common import (
     Figure,
     Options,
+    api_key,
+    bench_stack,
     clear_sandbox_calls,
     count_sync_states,
-    fresh_database,
     german_document,
     lexware_client,
     new_partner,
     progress,
+    purchase_of,
+    random_pdf,
     sandbox_calls,
-    stack,
     wait_until,
-    wheel_broker,
 )
 
 NAME = "lexware_purchases"
@@ -40,20 +39,8 @@ MIB = 1024 * 1024
 API = "/lexware/v1/"
 
 
-def _pdf(size: int) -> bytes:
-    head, tail = b"%PDF-1.4\n%", b"\n%%EOF\n"
-    return head + os.urandom(size - len(head) - len(tail)) + tail
-
-
 def _bill(client_id: str, number: str, content: bytes) -> dict[str, Any]:
-    body = german_document(client_id, number, "lieferant-1")
-    body["supplier"] = body.pop("customer")
-    body["file"] = {
-        "filename": f"{number}.pdf",
-        "content_type": "application/pdf",
-        "content_base64": base64.b64encode(content).decode(),
-    }
-    return body
+    return purchase_of(german_document(client_id, number, "lieferant-1"), content)
 
 
 async def _post(http: httpx.AsyncClient, bodies: list[dict[str, Any]]) -> None:
@@ -64,36 +51,29 @@ async def _post(http: httpx.AsyncClient, bodies: list[dict[str, Any]]) -> None:
 
 async def run(options: Options) -> list[Figure]:
     count = int(options.pick(30, 8))
-    log_dir = options.log_dir / NAME
-    async with fresh_database() as database_url, wheel_broker(log_dir) as bootstrap:
-        with stack(
-            database_url,
-            bootstrap,
-            log_dir,
-            connectors=("lexware",),
-            sandbox={"lexware_requests_per_second": str(RATE)},
-        ) as running:
-            partner = new_partner(running)
-            client_id = lexware_client(running, partner, "Einkauf Bench GmbH")
-            key = str(partner.headers["Authorization"])
-            async with (
-                httpx.AsyncClient(
-                    base_url=running.api_url, headers={"Authorization": key}, timeout=60
-                ) as api,
-                httpx.AsyncClient(timeout=30) as http,
-            ):
-                await _post(api, [_bill(client_id, "W-1", _pdf(64 * 1024))])
-                await wait_until(lambda: _booked(database_url, 1), within=60, what="warm-up")
-                await clear_sandbox_calls(http, running)
-                progress(NAME, f"{count} bills of 1 MiB")
-                await _post(api, [_bill(client_id, f"B-{n}", _pdf(MIB)) for n in range(count)])
-                await wait_until(
-                    lambda: _booked(database_url, count + 1),
-                    within=count * 3 + 30,
-                    what="bills booked",
-                )
-                calls = await sandbox_calls(http, running, API)
-            partner.close()
+    async with bench_stack(
+        NAME, options, connectors=("lexware",), sandbox={"lexware_requests_per_second": str(RATE)}
+    ) as (database_url, running):
+        partner = new_partner(running)
+        client_id = lexware_client(running, partner, "Einkauf Bench GmbH")
+        async with (
+            httpx.AsyncClient(
+                base_url=running.api_url, headers={"Authorization": api_key(partner)}, timeout=60
+            ) as api,
+            httpx.AsyncClient(timeout=30) as http,
+        ):
+            await _post(api, [_bill(client_id, "W-1", random_pdf(64 * 1024))])
+            await wait_until(lambda: _booked(database_url, 1), within=60, what="warm-up")
+            await clear_sandbox_calls(http, running)
+            progress(NAME, f"{count} bills of 1 MiB")
+            await _post(api, [_bill(client_id, f"B-{n}", random_pdf(MIB)) for n in range(count)])
+            await wait_until(
+                lambda: _booked(database_url, count + 1),
+                within=count * 3 + 30,
+                what="bills booked",
+            )
+            calls = await sandbox_calls(http, running, API)
+        partner.close()
     uploads = [c for c in calls if c.method == "POST" and c.path.endswith("/files")]
     vouchers = [c for c in calls if c.method == "POST" and c.path.endswith("/v1/vouchers")]
     limited = sum(1 for c in calls if c.status == 429)

@@ -33,20 +33,18 @@ from bench.common import (
     Figure,
     Options,
     Stalled,
+    bench_stack,
     clear_sandbox_calls,
     count_sync_states,
     document_body,
     exact_client,
-    fresh_database,
     german_document,
     lexware_client,
     new_partner,
     post_documents,
     progress,
     sandbox_calls,
-    stack,
     wait_until,
-    wheel_broker,
     yuki_client,
 )
 from tests.support.processes import Stack
@@ -82,50 +80,43 @@ class Booked:
 
 async def run(options: Options) -> list[Figure]:
     size = int(options.pick(1000, 200))
-    log_dir = options.log_dir / NAME
-    async with fresh_database() as database_url, wheel_broker(log_dir) as bootstrap:
-        with stack(
-            database_url,
-            bootstrap,
-            log_dir,
-            connectors=("exact", "lexware", "yuki"),
-            sandbox=SANDBOX,
-            env=ENV,
-        ) as running:
-            partner = new_partner(running)
-            key = str(partner.headers["Authorization"])
-            exact_id = exact_client(running, partner, "Recon Exact BV")
-            lexware_id = lexware_client(running, partner, "Recon Lexware GmbH")
-            yuki_id, administration = yuki_client(running, partner, "Recon Yuki BV")
-            bodies: list[dict[str, Any]] = []
-            for system, client_id in (("exact", exact_id), ("lexware", lexware_id)):
-                bodies += _documents(system, client_id, size)
-            bodies += _documents("yuki", yuki_id, size)
-            progress(NAME, f"booking {len(bodies)} documents")
-            started = time.monotonic()
-            await post_documents(running.api_url, key, bodies, concurrency=12)
-            await wait_until(
-                lambda: _all_settled(database_url, len(bodies)),
-                within=BUDGET_SECONDS - 60,
-                interval=1.0,
-                what=f"{len(bodies)} documents booked",
-            )
-            progress(NAME, f"booked in {time.monotonic() - started:.0f} s")
-            booked = [
-                _booked(partner, "exact", exact_id),
-                _booked(partner, "lexware", lexware_id),
-                _booked(partner, "yuki", yuki_id),
-            ]
-            api = httpx.AsyncClient(
-                base_url=running.api_url, headers={"Authorization": key}, timeout=60
-            )
-            async with httpx.AsyncClient(timeout=30) as http, api:
-                booked[2].paid = await _pay_in_yuki(http, running, administration, size)
-                progress(NAME, f"{booked[2].paid} Yuki invoices paid in Yuki")
-                figures: list[Figure] = []
-                for each in booked:
-                    figures += await _reconcile(http, running, api, each, size)
-            partner.close()
+    async with bench_stack(
+        NAME, options, connectors=("exact", "lexware", "yuki"), sandbox=SANDBOX, env=ENV
+    ) as (database_url, running):
+        partner = new_partner(running)
+        key = str(partner.headers["Authorization"])
+        exact_id = exact_client(running, partner, "Recon Exact BV")
+        lexware_id = lexware_client(running, partner, "Recon Lexware GmbH")
+        yuki_id, administration = yuki_client(running, partner, "Recon Yuki BV")
+        bodies: list[dict[str, Any]] = []
+        for system, client_id in (("exact", exact_id), ("lexware", lexware_id)):
+            bodies += _documents(system, client_id, size)
+        bodies += _documents("yuki", yuki_id, size)
+        progress(NAME, f"booking {len(bodies)} documents")
+        started = time.monotonic()
+        await post_documents(running.api_url, key, bodies, concurrency=12)
+        await wait_until(
+            lambda: _all_settled(database_url, len(bodies)),
+            within=BUDGET_SECONDS - 60,
+            interval=1.0,
+            what=f"{len(bodies)} documents booked",
+        )
+        progress(NAME, f"booked in {time.monotonic() - started:.0f} s")
+        booked = [
+            _booked(partner, "exact", exact_id),
+            _booked(partner, "lexware", lexware_id),
+            _booked(partner, "yuki", yuki_id),
+        ]
+        api = httpx.AsyncClient(
+            base_url=running.api_url, headers={"Authorization": key}, timeout=60
+        )
+        async with httpx.AsyncClient(timeout=30) as http, api:
+            booked[2].paid = await _pay_in_yuki(http, running, administration, size)
+            progress(NAME, f"{booked[2].paid} Yuki invoices paid in Yuki")
+            figures: list[Figure] = []
+            for each in booked:
+                figures += await _reconcile(http, running, api, each, size)
+        partner.close()
     return figures
 
 

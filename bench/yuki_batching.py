@@ -17,14 +17,12 @@ from bench.common import (
     Figure,
     Options,
     Sampler,
+    bench_stack,
     document_body,
-    fresh_database,
     new_partner,
     post_backlog,
     rss_figures,
-    stack,
     wait_until,
-    wheel_broker,
     yuki_client,
 )
 
@@ -34,33 +32,31 @@ BUDGET_SECONDS = 80
 
 async def run(options: Options) -> list[Figure]:
     documents = int(options.pick(1000, 300))
-    log_dir = options.log_dir / NAME
-    async with fresh_database() as database_url, wheel_broker(log_dir) as bootstrap:
-        with stack(database_url, bootstrap, log_dir, connectors=("yuki",)) as running:
-            partner = new_partner(running)
-            client_id, _ = yuki_client(running, partner, "Yuki Bench BV")
-            key = str(partner.headers["Authorization"])
-            bodies = [
-                document_body(client_id, f"Y-{n}", customer=f"k{n % 20}") for n in range(documents)
-            ]
-            async with httpx.AsyncClient(timeout=30) as http:
-                stats_url = f"{running.sandbox_url}/_sandbox/yuki/stats"
-                await http.delete(stats_url)
-                documents = await post_backlog(running, database_url, key, bodies, ("yuki",))
-                # The relay published it in one go: measure from the first SOAP call.
-                await wait_until(lambda: _any_call(http, stats_url), within=20, interval=0.05)
-                ready = time.monotonic()
-                sampler = Sampler.of(running)
+    async with bench_stack(NAME, options, connectors=("yuki",)) as (database_url, running):
+        partner = new_partner(running)
+        client_id, _ = yuki_client(running, partner, "Yuki Bench BV")
+        key = str(partner.headers["Authorization"])
+        bodies = [
+            document_body(client_id, f"Y-{n}", customer=f"k{n % 20}") for n in range(documents)
+        ]
+        async with httpx.AsyncClient(timeout=30) as http:
+            stats_url = f"{running.sandbox_url}/_sandbox/yuki/stats"
+            await http.delete(stats_url)
+            documents = await post_backlog(running, database_url, key, bodies, ("yuki",))
+            # The relay published it in one go: measure from the first SOAP call.
+            await wait_until(lambda: _any_call(http, stats_url), within=20, interval=0.05)
+            ready = time.monotonic()
+            sampler = Sampler.of(running)
 
-                async def drained() -> bool:
-                    stats = (await http.get(stats_url)).json()
-                    return int(stats["invoices_total"]) >= documents
-
-                with sampler.loaded():
-                    await wait_until(drained, within=40, interval=0.1, what="backlog drained")
-                done = time.monotonic()
+            async def drained() -> bool:
                 stats = (await http.get(stats_url)).json()
-            partner.close()
+                return int(stats["invoices_total"]) >= documents
+
+            with sampler.loaded():
+                await wait_until(drained, within=40, interval=0.1, what="backlog drained")
+            done = time.monotonic()
+            stats = (await http.get(stats_url)).json()
+        partner.close()
     per_call: list[int] = stats["invoices_per_call"]
     mean = sum(per_call) / len(per_call)
     return [

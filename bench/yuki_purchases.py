@@ -12,8 +12,6 @@ and MB/second from the first post to the last file in the archive.
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 import time
 from typing import Any
 
@@ -23,16 +21,16 @@ from bench.common import (
     Figure,
     Options,
     Sampler,
+    bench_stack,
     clear_sandbox_calls,
     document_body,
-    fresh_database,
     new_partner,
     progress,
+    purchase_of,
+    random_pdf,
     rss_figures,
     sandbox_calls,
-    stack,
     wait_until,
-    wheel_broker,
     yuki_client,
 )
 
@@ -42,74 +40,58 @@ FILE_BYTES = 1024 * 1024
 
 
 def purchase_body(client_id: str, number: str, pdf: bytes) -> dict[str, Any]:
-    body = document_body(client_id, number, customer="supplier-bench")
-    body["supplier"] = body.pop("customer")
-    body["file"] = {
-        "filename": f"{number}.pdf",
-        "content_type": "application/pdf",
-        "content_base64": base64.b64encode(pdf).decode(),
-    }
-    return body
-
-
-def one_megabyte_pdf() -> bytes:
-    head = b"%PDF-1.4\n"
-    return head + os.urandom(FILE_BYTES - len(head))
+    return purchase_of(document_body(client_id, number, customer="supplier-bench"), pdf)
 
 
 async def run(options: Options) -> list[Figure]:
     documents = int(options.pick(60, 20))
-    log_dir = options.log_dir / NAME
-    async with fresh_database() as database_url, wheel_broker(log_dir) as bootstrap:
-        with stack(database_url, bootstrap, log_dir, connectors=("yuki",)) as running:
-            partner = new_partner(running)
-            client_id, administration = yuki_client(running, partner, "Yuki Purchases BV")
-            control = f"{running.sandbox_url}/_sandbox/yuki/administrations/{administration}"
-            async with httpx.AsyncClient(
-                base_url=running.api_url,
-                headers={"Authorization": str(partner.headers["Authorization"])},
-                timeout=60,
-            ) as api:
+    async with bench_stack(NAME, options, connectors=("yuki",)) as (_, running):
+        partner = new_partner(running)
+        client_id, administration = yuki_client(running, partner, "Yuki Purchases BV")
+        control = f"{running.sandbox_url}/_sandbox/yuki/administrations/{administration}"
+        async with httpx.AsyncClient(
+            base_url=running.api_url,
+            headers={"Authorization": str(partner.headers["Authorization"])},
+            timeout=60,
+        ) as api:
 
-                async def archived(count: int) -> bool:
-                    state = (await api.get(control)).json()
-                    return len(state["archive"]) >= count
+            async def archived(count: int) -> bool:
+                state = (await api.get(control)).json()
+                return len(state["archive"]) >= count
 
-                progress(NAME, "warm-up document (session, folders)")
-                warm = await api.post(
-                    "/v1/purchase-invoices", json=purchase_body(client_id, "W-0", b"%PDF-1.4\n")
+            progress(NAME, "warm-up document (session, folders)")
+            warm = await api.post(
+                "/v1/purchase-invoices", json=purchase_body(client_id, "W-0", b"%PDF-1.4\n")
+            )
+            warm.raise_for_status()
+            await wait_until(lambda: archived(1), within=30, what="warm-up uploaded")
+            await clear_sandbox_calls(api, running)
+            bodies = [
+                purchase_body(client_id, f"P-{n}", random_pdf(FILE_BYTES)) for n in range(documents)
+            ]
+            progress(NAME, f"{documents} purchase invoices of 1 MB")
+            sampler = Sampler.of(running)
+            with sampler.loaded():
+                started = time.monotonic()
+                queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+                for body in bodies:
+                    queue.put_nowait(body)
+
+                async def poster() -> None:
+                    while not queue.empty():
+                        answer = await api.post("/v1/purchase-invoices", json=queue.get_nowait())
+                        answer.raise_for_status()
+
+                await asyncio.gather(*(poster() for _ in range(4)))
+                await wait_until(
+                    lambda: archived(documents + 1),
+                    within=90,
+                    interval=0.1,
+                    what="files uploaded",
                 )
-                warm.raise_for_status()
-                await wait_until(lambda: archived(1), within=30, what="warm-up uploaded")
-                await clear_sandbox_calls(api, running)
-                bodies = [
-                    purchase_body(client_id, f"P-{n}", one_megabyte_pdf()) for n in range(documents)
-                ]
-                progress(NAME, f"{documents} purchase invoices of 1 MB")
-                sampler = Sampler.of(running)
-                with sampler.loaded():
-                    started = time.monotonic()
-                    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-                    for body in bodies:
-                        queue.put_nowait(body)
-
-                    async def poster() -> None:
-                        while not queue.empty():
-                            answer = await api.post(
-                                "/v1/purchase-invoices", json=queue.get_nowait()
-                            )
-                            answer.raise_for_status()
-
-                    await asyncio.gather(*(poster() for _ in range(4)))
-                    await wait_until(
-                        lambda: archived(documents + 1),
-                        within=90,
-                        interval=0.1,
-                        what="files uploaded",
-                    )
-                    done = time.monotonic()
-                calls = await sandbox_calls(api, running, "/yuki/ws/")
-            partner.close()
+                done = time.monotonic()
+            calls = await sandbox_calls(api, running, "/yuki/ws/")
+        partner.close()
     soap = [c for c in calls if c.method == "POST"]
     by_path: dict[str, int] = {}
     for call in soap:

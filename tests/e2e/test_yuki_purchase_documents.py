@@ -19,6 +19,7 @@ import zeep
 from connector_yuki.archive import token
 from invoicesync_sandbox.yuki.archive import PURCHASE_FOLDER
 from tests.e2e.conftest import document_body, wait_for
+from tests.support.integrations import connect
 from tests.support.processes import Stack
 
 pytestmark = pytest.mark.e2e
@@ -33,24 +34,14 @@ def yuki(stack: Stack, partner: httpx.Client) -> dict[str, Any]:
     """A client with a Yuki integration on a fresh administration."""
     client = partner.post("/v1/clients", json={"name": "Bakkerij de Vries", "country": "NL"})
     assert client.status_code == 201, client.text
-    administration = httpx.post(f"{stack.sandbox_url}/_sandbox/yuki/administrations", json={})
-    assert administration.status_code == 201, administration.text
-    made = administration.json()
-    integration = partner.post(
-        f"/v1/clients/{client.json()['id']}/integrations",
-        json={
-            "system": "yuki",
-            "settings": {
-                "access_key": made["access_key"],
-                "administration_id": made["administration_id"],
-            },
-        },
-    )
-    assert integration.status_code == 201, integration.text
+    connected = connect(stack, partner, client.json()["id"], "yuki")
     return {
-        "client_id": client.json()["id"],
-        "administration": made,
-        "integration_id": integration.json()["id"],
+        "client_id": connected.client_id,
+        "administration": {
+            "access_key": connected.access_key,
+            "administration_id": connected.books,
+        },
+        "integration_id": connected.integration_id,
     }
 
 
@@ -206,37 +197,9 @@ def test_an_upload_whose_answer_is_lost_is_found_by_its_marker_not_uploaded_agai
 ) -> None:
     """Yuki stores the file but its answer never arrives: the connector looks the upload
     up by our marker in its file name and reports that one; nothing is uploaded twice."""
-    client_id = yuki["client_id"]
-    # A first receipt reads the archive's folders; the fault then hits the upload itself.
-    warm = partner.post("/v1/receipts", json=purchase_body(client_id, "BON-1", PNG, "image/png"))
-    assert warm.status_code == 201, warm.text
-    wait_for(lambda: yuki_state(partner, "/v1/receipts", warm.json()["id"])["status"] == "sent")
-    armed = httpx.post(
-        f"{stack.sandbox_url}/_sandbox/faults",
-        json={
-            "system": "yuki",
-            "path_pattern": "Archive.asmx",
-            "method": "POST",
-            "kind": "drop_response_after_commit",
-            "count": 1,
-        },
-    )
-    assert armed.status_code == 201, armed.text
-
-    body = purchase_body(client_id, "INK-2001", PDF, "application/pdf")
-    invoice = partner.post("/v1/purchase-invoices", json=body)
-    assert invoice.status_code == 201, invoice.text
-    path, document_id = "/v1/purchase-invoices", invoice.json()["id"]
-    sent = wait_for(
-        lambda: s if (s := yuki_state(partner, path, document_id))["status"] == "sent" else None
-    )
-
-    faults = httpx.get(f"{stack.sandbox_url}/_sandbox/faults").json()
-    assert [f for f in faults["armed"] if f["id"] == armed.json()["id"]] == []  # it fired
-    state = archive_of(stack, yuki)
-    mine = [d for d in state["archive"] if token(uuid.UUID(document_id)) in d["file_name"]]
-    assert [d["document_id"] for d in mine] == [sent["remote_id"]]
-    assert len(state["archive"]) == 2 and state["calls"]["UploadDocumentWithData"] == 2
+    fault = arm_after_warm_up(stack, partner, yuki, {"kind": "drop_response_after_commit"})
+    document_id, sent = push_invoice(partner, yuki, "INK-2001")
+    assert_uploaded_once(stack, yuki, fault, document_id, sent)
 
 
 def test_a_lost_upload_that_yukis_search_does_not_show_yet_is_not_uploaded_again(
@@ -246,8 +209,21 @@ def test_a_lost_upload_that_yukis_search_does_not_show_yet_is_not_uploaded_again
     the upload (SearchDocuments misses it for an hour): the connector finds the upload in
     the purchase folder's newest documents by our marker; nothing is uploaded twice (two
     uploads would book cost and input VAT twice)."""
-    client_id = yuki["client_id"]
-    warm = partner.post("/v1/receipts", json=purchase_body(client_id, "BON-1", PNG, "image/png"))
+    fault = arm_after_warm_up(
+        stack, partner, yuki, {"kind": "drop_response_search_late", "delay_seconds": 3600}
+    )
+    document_id, sent = push_invoice(partner, yuki, "INK-2002")
+    assert_uploaded_once(stack, yuki, fault, document_id, sent)
+
+
+def arm_after_warm_up(
+    stack: Stack, partner: httpx.Client, yuki: dict[str, Any], fault: dict[str, Any]
+) -> str:
+    """A first receipt reads the archive's folders, so that ``fault``, armed then on the
+    next Archive.asmx POST, hits the upload itself; the fault's id."""
+    warm = partner.post(
+        "/v1/receipts", json=purchase_body(yuki["client_id"], "BON-1", PNG, "image/png")
+    )
     assert warm.status_code == 201, warm.text
     wait_for(lambda: yuki_state(partner, "/v1/receipts", warm.json()["id"])["status"] == "sent")
     armed = httpx.post(
@@ -256,23 +232,35 @@ def test_a_lost_upload_that_yukis_search_does_not_show_yet_is_not_uploaded_again
             "system": "yuki",
             "path_pattern": "Archive.asmx",
             "method": "POST",
-            "kind": "drop_response_search_late",
-            "delay_seconds": 3600,
             "count": 1,
+            **fault,
         },
     )
     assert armed.status_code == 201, armed.text
+    return str(armed.json()["id"])
 
-    body = purchase_body(client_id, "INK-2002", PDF, "application/pdf")
+
+def push_invoice(
+    partner: httpx.Client, yuki: dict[str, Any], number: str
+) -> tuple[str, dict[str, Any]]:
+    """A purchase invoice posted and sent: its id and its sync state."""
+    body = purchase_body(yuki["client_id"], number, PDF, "application/pdf")
     invoice = partner.post("/v1/purchase-invoices", json=body)
     assert invoice.status_code == 201, invoice.text
     path, document_id = "/v1/purchase-invoices", invoice.json()["id"]
     sent = wait_for(
         lambda: s if (s := yuki_state(partner, path, document_id))["status"] == "sent" else None
     )
+    return str(document_id), sent
 
+
+def assert_uploaded_once(
+    stack: Stack, yuki: dict[str, Any], fault: str, document_id: str, sent: dict[str, Any]
+) -> None:
+    """The fault fired, and the archive holds the warm-up and one upload of the document,
+    the one its sync state names."""
     faults = httpx.get(f"{stack.sandbox_url}/_sandbox/faults").json()
-    assert [f for f in faults["armed"] if f["id"] == armed.json()["id"]] == []  # it fired
+    assert [f for f in faults["armed"] if f["id"] == fault] == []  # it fired
     state = archive_of(stack, yuki)
     mine = [d for d in state["archive"] if token(uuid.UUID(document_id)) in d["file_name"]]
     assert [d["document_id"] for d in mine] == [sent["remote_id"]]

@@ -29,6 +29,20 @@ def _client() -> Client:
     return Client(id=uuid.uuid4(), partner_id=uuid.uuid4(), name="c")
 
 
+def _one_line_entry(document: DocumentSnapshot, **given: Any) -> dict[str, Any]:
+    """The entry of a one-line ``document`` under its own number in sales journal 70 for
+    customer account ``c``; ``given`` overrides any of those."""
+    arguments: dict[str, Any] = {
+        "reference": document.number,
+        "journal": "70",
+        "party_id": "c",
+        "gl_account_ids": ["gl"],
+        "vat_codes": ["2  "],
+        **given,
+    }
+    return mapping.entry_payload(document, **arguments)
+
+
 def test_numeric_customer_code_is_padded_to_18_and_quotes_are_doubled() -> None:
     customer = CustomerData(external_id="42", name="O'Brien", vat_number="NL1")
     filters = mapping.account_filters(customer)
@@ -38,14 +52,7 @@ def test_numeric_customer_code_is_padded_to_18_and_quotes_are_doubled() -> None:
 
 def test_credit_note_is_type_21_with_negative_amounts() -> None:
     document = snapshot(_client(), "CN-1", kind="credit_note")
-    payload = mapping.entry_payload(
-        document,
-        reference="CN-1",
-        journal="70",
-        party_id="c",
-        gl_account_ids=["gl"],
-        vat_codes=["2  "],
-    )
+    payload = _one_line_entry(document)
     assert payload["Type"] == 21
     assert payload["SalesEntryLines"][0]["AmountFC"] == "-100.00"
     assert payload["SalesEntryLines"][0]["VATAmountFC"] == "-21.00"
@@ -63,15 +70,7 @@ def test_purchase_documents_are_purchase_entries_of_their_supplier_with_the_docu
     kind: str, entry_type: int, sign: str, title: str
 ) -> None:
     document = snapshot(_client(), "AP-1", kind=kind)
-    payload = mapping.entry_payload(
-        document,
-        reference="AP-1",
-        journal="60",
-        party_id="s",
-        gl_account_ids=["gl"],
-        vat_codes=["2  "],
-        attachment="doc-1",
-    )
+    payload = _one_line_entry(document, journal="60", party_id="s", attachment="doc-1")
     assert (payload["Type"], payload["Journal"], payload["Supplier"]) == (entry_type, "60", "s")
     assert payload["Document"] == "doc-1"
     assert "Customer" not in payload and "SalesEntryLines" not in payload
@@ -239,14 +238,7 @@ def test_credit_note_entry_is_described_as_one_and_keeps_its_quantity_positive()
 
 def test_entry_without_a_due_date_leaves_it_to_exact() -> None:
     document = snapshot(_client(), "INV-1")
-    payload = mapping.entry_payload(
-        document,
-        reference="INV-1",
-        journal="70",
-        party_id="c",
-        gl_account_ids=["gl"],
-        vat_codes=["2  "],
-    )
+    payload = _one_line_entry(document)
     assert "DueDate" not in payload
 
 
@@ -328,14 +320,7 @@ def test_amounts_and_quantities_go_out_in_plain_decimal_notation() -> None:
             "vat_amount": Decimal("0.00000001"),
         }
     )
-    payload = mapping.entry_payload(
-        document.model_copy(update={"lines": [free]}),
-        reference="INV-0",
-        journal="70",
-        party_id="c",
-        gl_account_ids=["gl"],
-        vat_codes=["2  "],
-    )
+    payload = _one_line_entry(document.model_copy(update={"lines": [free]}))
     (line,) = payload["SalesEntryLines"]
     for field, value in (("Quantity", "10"), ("AmountFC", "0.0000000"), ("VATAmountFC", None)):
         assert "E" not in line[field].upper()

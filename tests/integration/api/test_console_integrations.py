@@ -28,6 +28,21 @@ def key_with(partner: httpx.Client, scopes: list[str]) -> str:
     return str(created.json()["api_key"])
 
 
+def settings_form(
+    html: str, *, hour: str, brake_after: str, nightly: bool, **settings: str
+) -> dict[str, str]:
+    """The integration page's settings form, filled in: its CSRF token from ``html``, the
+    nightly run's fields (three days reconciled) and ``settings`` of the system."""
+    form = {
+        "csrf": csrf_of(html),
+        **settings,
+        "nightly_hour": hour,
+        "failure_brake_after": brake_after,
+        "nightly_reconciliation_days": "3",
+    }
+    return form | ({"nightly_sync": "true"} if nightly else {})
+
+
 @pytest.mark.parametrize("scopes", [["read"], ["read", "write"]])
 async def test_keys_without_admin_see_no_change_and_are_refused_one(
     api_url: str, partner: httpx.Client, client_id: str, sessionmaker: Any, scopes: list[str]
@@ -77,13 +92,7 @@ async def test_an_admin_key_sees_the_forms_and_changes_nightly_settings(
         one = page.get(f"/console/integrations/{integration}")
         for action in ("save", "deactivate", "relink", "repair", "reconnect"):
             assert f'data-action="{action}"' in one.text, action
-        form = {
-            "csrf": csrf_of(one.text),
-            "nightly_hour": "4",
-            "failure_brake_after": "7",
-            "nightly_reconciliation_days": "3",
-            "nightly_sync": "true",
-        }
+        form = settings_form(one.text, hour="4", brake_after="7", nightly=True)
         saved = page.post(f"/console/integrations/{integration}/settings", data=form)
         assert saved.status_code == 303, saved.text
         assert saved.headers["location"] == f"/console/integrations/{integration}"
@@ -244,15 +253,14 @@ async def test_refused_settings_answer_in_the_form_naming_the_field_and_keeping_
     integration = await add_integration(sessionmaker, client_id)
     with signed_in(api_url, key_of(partner)) as page:
         one = page.get(f"/console/integrations/{integration}")
-        form = {
-            "csrf": csrf_of(one.text),
-            "sales_journal": "80",
-            "start_date": "2026-13-45",
-            "nightly_hour": "7",
-            "failure_brake_after": "9",
-            "nightly_reconciliation_days": "3",
-            "nightly_sync": "true",
-        }
+        form = settings_form(
+            one.text,
+            hour="7",
+            brake_after="9",
+            nightly=True,
+            sales_journal="80",
+            start_date="2026-13-45",
+        )
         refused = page.post(f"/console/integrations/{integration}/settings", data=form)
         assert refused.status_code == 422, refused.text
         html = refused.text
@@ -315,13 +323,9 @@ async def test_the_exact_purchase_journal_is_shown_and_changed_like_the_sales_jo
         one = page.get(f"/console/integrations/{integration}", headers={"Accept-Language": "nl"})
         assert re.search(r'<label for="edit-purchase_journal"[^>]*>\s*Inkoopdagboek', one.text)
         assert re.search(r'id="edit-purchase_journal"[^>]*value="60"', one.text)
-        form = {
-            "csrf": csrf_of(one.text),
-            "purchase_journal": "61",
-            "nightly_hour": "2",
-            "failure_brake_after": "5",
-            "nightly_reconciliation_days": "3",
-        }
+        form = settings_form(
+            one.text, hour="2", brake_after="5", nightly=False, purchase_journal="61"
+        )
         saved = page.post(f"/console/integrations/{integration}/settings", data=form)
         assert saved.status_code == 303, saved.text
         listed = page.get(f"/console/clients/{client_id}/integrations")

@@ -106,6 +106,21 @@ def search(archive: Archive, text: str, folder: int = -1, option: str = "All") -
     return list(found.findall("Document"))
 
 
+def purchase_folder(archive: Archive, order: str) -> list[Any]:
+    """The purchase folder's first ten documents in ``order`` (DocumentsInFolder): unlike
+    the search, no index stands in between."""
+    listed = archive.client.service.DocumentsInFolder(
+        sessionID=archive.session,
+        folderID=PURCHASE_FOLDER,
+        sortOrder=order,
+        startDate=ALL_YEARS,
+        endDate=ALL_YEARS,
+        numberOfRecords=10,
+        startRecord=1,
+    )
+    return list(listed.findall("Document"))
+
+
 def test_the_wsdl_has_yukis_operations_in_yukis_order(sandbox_url: str, wsdl: str) -> None:
     root = etree.fromstring(requests.get(wsdl).content)
     xs = "{http://www.w3.org/2001/XMLSchema}"
@@ -135,16 +150,8 @@ def test_an_upload_with_data_is_listed_found_and_downloaded_unchanged(archive: A
         str(len(PDF)),
     )
     assert search(archive, name, folder=PURCHASE_FOLDER + 1) == []
-    in_folder = archive.client.service.DocumentsInFolder(
-        sessionID=archive.session,
-        folderID=PURCHASE_FOLDER,
-        sortOrder="DocumentDateDesc",
-        startDate=ALL_YEARS,
-        endDate=ALL_YEARS,
-        numberOfRecords=10,
-        startRecord=1,
-    )
-    assert [d.get("ID") for d in in_folder.findall("Document")] == [document_id]
+    in_folder = purchase_folder(archive, "DocumentDateDesc")
+    assert [d.get("ID") for d in in_folder] == [document_id]
 
     service = archive.client.service
     raw = service.DocumentBinaryData(sessionID=archive.session, documentID=document_id)
@@ -251,16 +258,8 @@ def test_injected_faults_reach_the_archive(sandbox_url: str, archive: Archive) -
     with pytest.raises(TransportError):
         upload(archive, "unindexed.pdf", PDF)
     assert search(archive, "unindexed.pdf") == []  # the search index lags behind it
-    listed = archive.client.service.DocumentsInFolder(
-        sessionID=archive.session,
-        folderID=PURCHASE_FOLDER,
-        sortOrder="CreatedDesc",
-        startDate=ALL_YEARS,
-        endDate=ALL_YEARS,
-        numberOfRecords=10,
-        startRecord=1,
-    )
-    assert "unindexed.pdf" in [d.findtext("FileName") for d in listed.findall("Document")]
+    listed = purchase_folder(archive, "CreatedDesc")
+    assert "unindexed.pdf" in [d.findtext("FileName") for d in listed]
     advanced = requests.post(f"{sandbox_url}/_sandbox/clock/advance", json={"seconds": 31})
     assert advanced.status_code == 200, advanced.text
     assert [d.findtext("FileName") for d in search(archive, "unindexed.pdf")] == ["unindexed.pdf"]

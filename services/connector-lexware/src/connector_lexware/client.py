@@ -69,6 +69,38 @@ class LexwareClient:
         body = await self.get(integration_id, scope, path, query)
         return list(body.get("content") or []), bool(body.get("last", True))
 
+    async def voucher_rows(
+        self,
+        integration_id: uuid.UUID,
+        scope: str,
+        filters: dict[str, str],
+        *,
+        day: str,
+        contact_id: str | None,
+        pages: int,
+        stop_past_day: bool = False,
+    ) -> list[dict[str, Any]]:
+        """The ``v1/voucherlist`` rows of a lookup: ``filters``, voucher date ``day`` (ISO)
+        and the contact, when known; at most ``pages`` pages, as a lookup wants a few
+        vouchers, not the whole list. Pages come newest voucher date first, so with
+        ``stop_past_day`` a page reaching past ``day`` is the last one read."""
+        params = {
+            **filters,
+            # Narrowing filters of the real API; callers check the rows all the same.
+            "voucherDateFrom": day,
+            "voucherDateTo": day,
+            **({"contactId": contact_id} if contact_id else {}),
+        }
+        found: list[dict[str, Any]] = []
+        for number in range(pages):
+            rows, last = await self.page(integration_id, scope, "v1/voucherlist", params, number)
+            found += rows
+            if last or not rows:
+                break
+            if stop_past_day and str(rows[-1].get("voucherDate", ""))[:10] < day:
+                break
+        return found
+
     async def _call(
         self,
         integration_id: uuid.UUID,

@@ -170,24 +170,20 @@ class LexwareConnector:
         self, ctx: PushContext, scope: str, document: DocumentSnapshot, contact_id: str | None
     ) -> list[dict[str, Any]]:
         day = document.issue_date.isoformat()
-        params = {
+        filters = {
             "voucherType": mapping.list_type(document.kind),
             "voucherStatus": mapping.EVERY_STATUS,
-            # Narrowing filters of the real API; rows are checked here all the same.
-            "voucherDateFrom": day,
-            "voucherDateTo": day,
-            **({"contactId": contact_id} if contact_id else {}),
         }
-        found: list[dict[str, Any]] = []
-        for number in range(LOOKUP_PAGES):
-            rows, last = await self._client.page(
-                ctx.integration.id, scope, "v1/voucherlist", params, number
-            )
-            found += [r for r in rows if _is_candidate(r, day, contact_id)]
-            # Pages come newest voucher date first: past our date, nothing more to find.
-            if last or not rows or str(rows[-1].get("voucherDate", ""))[:10] < day:
-                break
-        return found
+        rows = await self._client.voucher_rows(
+            ctx.integration.id,
+            scope,
+            filters,
+            day=day,
+            contact_id=contact_id,
+            pages=LOOKUP_PAGES,
+            stop_past_day=True,
+        )
+        return [r for r in rows if _is_candidate(r, day, contact_id)]
 
     async def _preceding(self, ctx: PushContext, document: DocumentSnapshot) -> dict[str, str]:
         """A credit note names the Lexware invoice it corrects, when that was pushed here."""

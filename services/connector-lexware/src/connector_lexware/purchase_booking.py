@@ -80,24 +80,19 @@ class PurchaseVouchers:
     async def _rows(
         self, ctx: PushContext, scope: str, document: DocumentSnapshot, contact_id: str | None
     ) -> list[dict[str, Any]]:
-        day = document.issue_date.isoformat()
-        params = {
+        filters = {
             "voucherType": purchases.voucher_type(document.kind),
             "voucherStatus": f"{EVERY_STATUS},unchecked",
             "voucherNumber": purchases.voucher_number(document),
-            "voucherDateFrom": day,
-            "voucherDateTo": day,
-            **({"contactId": contact_id} if contact_id else {}),
         }
-        found: list[dict[str, Any]] = []
-        for number in range(LOOKUP_PAGES):
-            rows, last = await self._client.page(
-                ctx.integration.id, scope, "v1/voucherlist", params, number
-            )
-            found += rows
-            if last or not rows:
-                break
-        return found
+        return await self._client.voucher_rows(
+            ctx.integration.id,
+            scope,
+            filters,
+            day=document.issue_date.isoformat(),
+            contact_id=contact_id,
+            pages=LOOKUP_PAGES,
+        )
 
     async def _upload(
         self,
