@@ -400,6 +400,7 @@ class ConnectorRuntime(Generic[S]):
                         if found is not None:
                             return found, True
                     look_up = False
+                    self._check_file(document)  # after a lookup: a file already sent is found
                     started = time.perf_counter()
                     try:
                         return await self.connector.push(ctx, document), False
@@ -424,6 +425,14 @@ class ConnectorRuntime(Generic[S]):
                 raise UnknownOutcome(str(exc)) from exc
             raise
         raise AssertionError("unreachable: tenacity reraises")
+
+    def _check_file(self, document: DocumentSnapshot) -> None:
+        """Refuse a file the system would not take, before anything is sent: a
+        ``PermanentError`` that names the limit (connectors.file_limits)."""
+        if document.file is not None and (
+            refusal := self.connector.file_limits.refusal(document.file)
+        ):
+            raise refusal
 
     def _retried_in_place(self, exc: BaseException) -> bool:
         """Transient trouble, not a spent budget or a wait too long to hold the lane for."""
@@ -714,6 +723,10 @@ class ConnectorRuntime(Generic[S]):
             message = _unsupported_kind_message(self.system, document.kind)
             problem = PreviewProblem(FailureCode.KIND_NOT_SUPPORTED, "kind", message)
             return PreviewAnswer(None, None, [problem])
+        if document.file is not None and (
+            refusal := self.connector.file_limits.refusal(document.file)
+        ):
+            return PreviewAnswer(None, None, [PreviewProblem.of(refusal, "file")])
         if not hasattr(self.connector, "preview"):
             problem = PreviewProblem(
                 "preview_unavailable", None, f"The {self.system} connector cannot preview."
