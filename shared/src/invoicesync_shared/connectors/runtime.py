@@ -427,12 +427,16 @@ class ConnectorRuntime(Generic[S]):
         raise AssertionError("unreachable: tenacity reraises")
 
     def _check_file(self, document: DocumentSnapshot) -> None:
-        """Refuse a file the system would not take, before anything is sent: a
-        ``PermanentError`` that names the limit (connectors.file_limits)."""
-        if document.file is not None and (
-            refusal := self.connector.file_limits.refusal(document.file)
-        ):
+        """Refuse a file the system would not take before anything is sent."""
+        if (refusal := self._file_refusal(document)) is not None:
             raise refusal
+
+    def _file_refusal(self, document: DocumentSnapshot) -> PermanentError | None:
+        """Why the system would not take the document's file, naming its limit
+        (connectors.file_limits); None if it has none or the system takes it."""
+        if document.file is None:
+            return None
+        return self.connector.file_limits.refusal(document.file)
 
     def _retried_in_place(self, exc: BaseException) -> bool:
         """Transient trouble, not a spent budget or a wait too long to hold the lane for."""
@@ -723,9 +727,7 @@ class ConnectorRuntime(Generic[S]):
             message = _unsupported_kind_message(self.system, document.kind)
             problem = PreviewProblem(FailureCode.KIND_NOT_SUPPORTED, "kind", message)
             return PreviewAnswer(None, None, [problem])
-        if document.file is not None and (
-            refusal := self.connector.file_limits.refusal(document.file)
-        ):
+        if (refusal := self._file_refusal(document)) is not None:
             return PreviewAnswer(None, None, [PreviewProblem.of(refusal, "file")])
         if not hasattr(self.connector, "preview"):
             problem = PreviewProblem(
