@@ -9,8 +9,10 @@ from decimal import Decimal
 from typing import Any
 
 from connector_lexware import mapping, purchases
+from connector_lexware.connector import LexwareConnector
 from invoicesync_shared.connectors.provenance import marker
 from invoicesync_shared.events.documents import DocumentFileRef, DocumentLine
+from invoicesync_shared.states import FailureCode
 from tests.integration.connectors.lexware_support import customer, document
 
 
@@ -68,16 +70,26 @@ def test_the_expense_category_a_purchase_is_booked_on() -> None:
     assert purchases.purchase_category(rows[:2]) is None
 
 
-def test_a_file_lexware_would_refuse_is_said_before_anything_is_made() -> None:
+def test_lexware_declares_its_voucher_file_limits_for_the_runtime() -> None:
+    """5 MB of PDF, JPEG or PNG (the runtime refuses anything else before the voucher is
+    made: tests/integration/runtime/test_file_limits.py)."""
+
     def ref(content_type: Any, size: int) -> DocumentFileRef:
         return DocumentFileRef.model_construct(
             id=uuid.uuid4(), filename="a", content_type=content_type, size=size, sha256=""
         )
 
-    assert purchases.file_refusal(ref("application/pdf", purchases.MAX_FILE_BYTES)) is None
-    too_big = purchases.file_refusal(ref("image/png", purchases.MAX_FILE_BYTES + 1))
-    assert too_big is not None and "5 MB" in str(too_big)
-    assert purchases.file_refusal(ref("image/tiff", 10)) is not None
+    assert LexwareConnector.file_limits is purchases.FILE_LIMITS
+    limits = purchases.FILE_LIMITS
+    assert limits.max_bytes == 5 * 1024 * 1024
+    assert limits.refusal(ref("application/pdf", limits.max_bytes)) is None
+    assert limits.refusal(ref("image/jpeg", 10)) is None
+    too_big = limits.refusal(ref("image/png", limits.max_bytes + 1))
+    assert too_big is not None and too_big.code == FailureCode.FILE_TOO_LARGE
+    assert "Lexware Office" in too_big.message and "5 MB" in too_big.message
+    tiff = limits.refusal(ref("image/tiff", 10))
+    assert tiff is not None and tiff.code == FailureCode.UNSUPPORTED_FILE_TYPE
+    assert "JPEG, PDF or PNG files only" in tiff.message
 
 
 def test_a_supplier_is_searched_and_made_as_a_vendor() -> None:

@@ -1,6 +1,6 @@
 """The pure parts of Yuki's archive route for purchase documents: the file name that
 carries our reference and marker, the amount's sign, the purchase folder found by name,
-the file size checked before any call, and the archive's refusals decided as permanent
+the file limits declared for the runtime, and the archive's refusals decided as permanent
 (they come before anything is stored), not as a write in doubt."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pytest
 from zeep.exceptions import Fault
 
 from connector_yuki import archive, errors
+from connector_yuki.connector import YukiConnector
 from invoicesync_shared.connectors.errors import PermanentError, UnknownOutcome
 from invoicesync_shared.connectors.provenance import marker
 from invoicesync_shared.events.documents import (
@@ -21,6 +22,7 @@ from invoicesync_shared.events.documents import (
     DocumentLine,
     DocumentSnapshot,
 )
+from invoicesync_shared.states import FailureCode
 
 SUPPLIER = CustomerData(external_id="s1", name="Jansen BV", vat_number="NL001234567B01")
 
@@ -73,12 +75,28 @@ def test_a_purchase_credit_note_is_sent_with_a_negative_amount() -> None:
     assert archive.upload_for(purchase("receipt"), "R-1", b"x").amount == Decimal("121.00")
 
 
-def test_a_file_over_the_archive_cap_is_refused_before_any_call() -> None:
-    at_cap = purchase(size=archive.MAX_FILE_BYTES)
-    assert archive.upload_for(at_cap, "A", b"0" * archive.MAX_FILE_BYTES).data
+def test_the_archive_declares_its_file_limits_for_the_runtime() -> None:
+    """3 MB (unverified) of PDF, JPEG or PNG: the runtime refuses anything else before any
+    call (tests/integration/runtime/test_file_limits.py); the upload itself no longer
+    checks, so a file at the cap is uploaded as it is."""
+    assert YukiConnector.file_limits is archive.FILE_LIMITS
+    limits = archive.FILE_LIMITS
+    assert limits.max_bytes == 3 * 1024 * 1024
+    assert limits.content_types == {"application/pdf", "image/jpeg", "image/png"}
+    assert limits.taken_by == "Yuki's archive"
+    at_cap = purchase(size=limits.max_bytes)
+    assert at_cap.file is not None and limits.refusal(at_cap.file) is None
+    assert archive.upload_for(at_cap, "A", b"0" * limits.max_bytes).data
+    over = purchase(size=limits.max_bytes + 1)
+    assert over.file is not None
+    refused = limits.refusal(over.file)
+    assert refused is not None and refused.code == FailureCode.FILE_TOO_LARGE
+
+
+def test_a_purchase_document_without_a_file_is_file_missing() -> None:
     with pytest.raises(PermanentError) as refused:
-        archive.upload_for(purchase(size=archive.MAX_FILE_BYTES + 1), "A", b"")
-    assert refused.value.code == "file_too_large"
+        archive.upload_for(purchase().model_copy(update={"file": None}), "A", b"")
+    assert refused.value.code is FailureCode.FILE_MISSING
 
 
 def test_the_purchase_folder_is_the_processed_one_named_for_purchases() -> None:

@@ -79,3 +79,7 @@ class FailureCode(StrEnum):
     # each connector learns them): never sent; retried by hand once it does.
     KIND_NOT_SUPPORTED = "kind_not_supported"
     FILE_MISSING = "file_missing"  # a purchase document's stored file is gone or altered
+    # A purchase document's file beyond what the system takes (connectors.file_limits), or
+    # what the system itself said of it: never sent; posted again with another file.
+    FILE_TOO_LARGE = "file_too_large"
+    UNSUPPORTED_FILE_TYPE = "unsupported_file_type"

@@ -1,13 +1,13 @@
 """The Yuki connector's preview of a purchase document, through the runtime against the
 sandbox: the archive upload it would make (file name with our marker, purchase folder read
 from Yuki, amount), nothing uploaded and no file read; a file over the archive's cap is
-the preview's problem, named at ``file``."""
+the preview's problem, named at ``file`` (by the runtime, before any call)."""
 
 from __future__ import annotations
 
 import uuid
 
-from connector_yuki.archive import MAX_FILE_BYTES, token
+from connector_yuki.archive import FILE_LIMITS, token
 from invoicesync_shared.events.documents import DocumentFileRef, DocumentSnapshot
 from tests.support.yuki import Yuki, document
 
@@ -47,8 +47,12 @@ async def test_a_purchase_preview_shows_the_upload_without_sending_or_reading_it
 
 
 async def test_a_file_over_the_archives_cap_is_the_previews_problem(yuki: Yuki) -> None:
+    """The runtime answers it from the connector's declared limits: Yuki is not asked."""
+    calls = (await yuki.state())["calls"]
     answer = await yuki.runtime.preview(
-        yuki.integration.id, purchase(yuki, "INK-10", MAX_FILE_BYTES + 1)
+        yuki.integration.id, purchase(yuki, "INK-10", FILE_LIMITS.max_bytes + 1)
     )
     assert answer.payload is None
     assert [(p.code, p.field) for p in answer.problems] == [("file_too_large", "file")]
+    assert "Yuki's archive" in answer.problems[0].message
+    assert (await yuki.state())["calls"] == calls

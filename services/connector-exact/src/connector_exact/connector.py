@@ -57,6 +57,7 @@ class ExactConnector:
     system = "exact"
     settings_model = ExactSettings
     kinds = SALES_KINDS | PURCHASE_KINDS
+    file_limits = mapping.FILE_LIMITS
 
     def __init__(self, client: ExactClient, master_data_ttl: timedelta = DEFAULT_TTL) -> None:
         self._client = client

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from invoicesync_shared.connectors.file_limits import MIB, PDF_JPEG_PNG, FileLimits
 from invoicesync_shared.connectors.provenance import stamped
 from invoicesync_shared.events.documents import (
     CREDITS,
@@ -23,6 +24,9 @@ PURCHASE_ENTRY, PURCHASE_CREDIT_NOTE = 30, 31
 # on the real host is unverified, see docs/purchase-documents.md). Receipts and purchase
 # credit notes are filed under it too.
 PURCHASE_INVOICE_DOCUMENT = 20
+# What documents/DocumentAttachments takes: Exact publishes no limit (unverified), so the
+# sandbox's strict one (25 MB), and the types the API takes; the runtime applies them.
+FILE_LIMITS = FileLimits("Exact Online", 25 * MIB, PDF_JPEG_PNG)
 TITLES = {
     "invoice": "Invoice",
     "credit_note": "Credit note",

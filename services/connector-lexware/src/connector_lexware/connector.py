@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from connector_lexware import completeness, mapping, reconciliation, subscriptions
+from connector_lexware import completeness, mapping, purchases, reconciliation, subscriptions
 from connector_lexware.client import LexwareClient
 from connector_lexware.contacts import Contacts
 from connector_lexware.opened_vouchers import OpenedVouchers
@@ -42,6 +42,7 @@ class LexwareConnector:
     system = "lexware"
     settings_model = LexwareSettings
     kinds = SALES_KINDS | PURCHASE_KINDS
+    file_limits = purchases.FILE_LIMITS
 
     def __init__(
         self,

@@ -35,7 +35,6 @@ class PurchaseVouchers:
         for refusal in (
             completeness.unsupported_currency(document),
             completeness.unsupported_rates(document.lines),
-            purchases.file_refusal(document.file) if document.file else None,
         ):
             if refusal is not None:
                 raise refusal

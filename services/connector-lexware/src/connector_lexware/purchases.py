@@ -6,7 +6,7 @@ a receipt (a till receipt is an expense voucher like any other). A voucher carri
 supplier's number as given (``voucherNumber``: our booking number), one item per VAT
 rate with an outgo posting category, and our reference and marker in ``remark`` (read
 back after an unknown outcome). The original file is uploaded to it afterwards
-(``/v1/vouchers/{id}/files``: pdf, jpg or png, at most 5 MB).
+(``/v1/vouchers/{id}/files``: pdf, jpg or png, at most 5 MB: ``FILE_LIMITS``).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from decimal import Decimal
 from typing import Any
 
 from connector_lexware.mapping import plain_number, reference_line, voucher_date
-from invoicesync_shared.connectors.errors import PermanentError
+from invoicesync_shared.connectors.file_limits import MIB, PDF_JPEG_PNG, FileLimits
 from invoicesync_shared.connectors.provenance import marker
-from invoicesync_shared.events.documents import DocumentFileRef, DocumentSnapshot
+from invoicesync_shared.events.documents import DocumentSnapshot
 
 VOUCHER_TYPES = {
     "purchase_invoice": "purchaseinvoice",
@@ -26,9 +26,9 @@ VOUCHER_TYPES = {
     "purchase_credit_note": "purchasecreditnote",
 }
 LIST_TYPES = "purchaseinvoice,purchasecreditnote"
-# Lexware's upload limits for voucher files.
-MAX_FILE_BYTES = 5 * 1024 * 1024
-FILE_TYPES = frozenset({"application/pdf", "image/jpeg", "image/png"})
+# Lexware's upload limits for voucher files (docs/purchase-documents.md), which the
+# runtime applies before the voucher is made.
+FILE_LIMITS = FileLimits("Lexware Office", 5 * MIB, PDF_JPEG_PNG)
 # Outgo categories preferred, in order, when the organisation has them; else the first
 # outgo category that allows a split and needs no particular contact.
 PREFERRED_CATEGORIES = ("Wareneingang", "Wareneinkauf", "Fremdleistungen")
@@ -100,20 +100,3 @@ def purchase_category(categories: list[dict[str, Any]]) -> str | None:
         if found := next((c for c in usable if c.get("name") == name), None):
             return str(found["id"])
     return str(usable[0]["id"]) if usable else None
-
-
-def file_refusal(file: DocumentFileRef) -> PermanentError | None:
-    """Lexware would refuse the file: said before anything is created."""
-    if file.content_type not in FILE_TYPES:
-        return PermanentError(
-            "rejected",
-            f"Lexware Office takes PDF, JPEG or PNG files only; {file.filename!r} is "
-            f"{file.content_type}. Post the document again with a PDF.",
-        )
-    if file.size > MAX_FILE_BYTES:
-        return PermanentError(
-            "rejected",
-            f"Lexware Office takes files of at most 5 MB; {file.filename!r} has "
-            f"{file.size} bytes. Post the document again with a smaller file.",
-        )
-    return None

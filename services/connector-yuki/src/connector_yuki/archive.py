@@ -19,16 +19,19 @@ from typing import Any
 from lxml import etree
 
 from invoicesync_shared.connectors.errors import PermanentError
+from invoicesync_shared.connectors.file_limits import MIB, PDF_JPEG_PNG, FileLimits
 from invoicesync_shared.connectors.provenance import marker
 from invoicesync_shared.events.documents import DocumentSnapshot
+from invoicesync_shared.states import FailureCode
 
 # Yuki's folder names are not published (docs/purchase-documents.md): the purchase folder is
 # the one Yuki processes whose description names purchases, in Dutch, English, French or
 # German (Yuki's languages).
 PURCHASE_WORDS = ("inkoop", "purchase", "achat", "einkauf")
 # No public source states a limit; ASP.NET's default 4 MB request leaves about 3 MB of file
-# in base64 (unverified). Checked before sending, so such a file costs no call.
-MAX_FILE_BYTES = 3 * 1024 * 1024
+# in base64 (unverified); the types are the sandbox's, strict (unverified too). The runtime
+# applies them before sending, so such a file costs no call.
+FILE_LIMITS = FileLimits("Yuki's archive", 3 * MIB, PDF_JPEG_PNG)
 MAX_NAME_REFERENCE = 60  # the part of the file name that is our reference (cut, not needed)
 FOLDER_NOT_FOUND = "purchase_folder_not_found"
 PAYMENT_UNKNOWN = 0  # paymentMethod 0 is "unknown" (one client's comment): Yuki decides
@@ -79,17 +82,9 @@ def token(document_id: uuid.UUID) -> str:
 
 def upload_for(document: DocumentSnapshot, reference: str, data: bytes) -> Upload:
     """What Yuki's archive gets for a purchase document; raises ``PermanentError`` for a
-    file it would refuse."""
+    document without a file (its size and type the runtime checked: ``FILE_LIMITS``)."""
     if document.file is None:
-        raise PermanentError("file_missing", "The purchase document has no file to send.")
-    # By the reference's size: the bytes read are checked against it (a preview reads none).
-    if document.file.size > MAX_FILE_BYTES:
-        raise PermanentError(
-            "file_too_large",
-            f"Yuki's archive takes files of at most {MAX_FILE_BYTES // (1024 * 1024)} MB; "
-            f"{document.file.filename!r} has {document.file.size} bytes. Post the document "
-            "again with a smaller file (a lower resolution scan).",
-        )
+        raise no_file()
     sign = Decimal(-1) if document.kind == "purchase_credit_note" else Decimal(1)
     return Upload(
         file_name=file_name(document, reference),
@@ -98,6 +93,11 @@ def upload_for(document: DocumentSnapshot, reference: str, data: bytes) -> Uploa
         amount=(document.gross_total * sign).quantize(Decimal("0.01")),
         remarks=remarks(document),
     )
+
+
+def no_file() -> PermanentError:
+    """A purchase document without a file: the archive has nothing to take."""
+    return PermanentError(FailureCode.FILE_MISSING, "The purchase document has no file to send.")
 
 
 def file_name(document: DocumentSnapshot, reference: str) -> str:

@@ -48,6 +48,7 @@ class YukiConnector:
     system = "yuki"
     settings_model = YukiSettings
     kinds = SALES_KINDS | PURCHASE_KINDS
+    file_limits = archive.FILE_LIMITS
 
     def __init__(
         self,
@@ -112,7 +113,7 @@ class YukiConnector:
         if ctx.is_update and ctx.previous is not None:
             return ctx.previous
         if document.file is None:
-            raise PermanentError("file_missing", "The purchase document has no file to send.")
+            raise archive.no_file()
         data = await ctx.files.read(document.file)
         upload = archive.upload_for(document, ctx.reference, data)
         return await self._purchases.upload(self._key(ctx.integration, ctx.settings), upload)

@@ -9,6 +9,7 @@ from typing_extensions import TypeVar
 
 from invoicesync_shared.connectors.customers import CustomerLinks
 from invoicesync_shared.connectors.document_files import DocumentFiles
+from invoicesync_shared.connectors.file_limits import FileLimits
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import DocumentSnapshot
 from invoicesync_shared.integration_settings import SettingsModel
@@ -56,6 +57,10 @@ class Connector(Protocol[S]):
     # request for any other kind with a permanent ``kind_not_supported`` failure, never
     # calling ``push``: a new kind in the events is no crash of a connector that predates it.
     kinds: frozenset[str]
+    # The purchase document files it takes. The runtime refuses a file beyond them for
+    # good (``file_too_large``, ``unsupported_file_type``) before ``push``, and previews it
+    # as that problem, so a connector never checks them itself.
+    file_limits: FileLimits
 
     def scope(self, integration: Integration, settings: S) -> str:
         """The remote book the integration writes to (division, organisation…)."""

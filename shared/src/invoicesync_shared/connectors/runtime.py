@@ -400,6 +400,7 @@ class ConnectorRuntime(Generic[S]):
                         if found is not None:
                             return found, True
                     look_up = False
+                    self._check_file(document)  # after a lookup: a file already sent is found
                     started = time.perf_counter()
                     try:
                         return await self.connector.push(ctx, document), False
@@ -426,6 +427,18 @@ class ConnectorRuntime(Generic[S]):
                 raise UnknownOutcome(str(exc)) from exc
             raise
         raise AssertionError("unreachable: tenacity reraises")
+
+    def _check_file(self, document: DocumentSnapshot) -> None:
+        """Refuse a file the system would not take before anything is sent."""
+        if (refusal := self._file_refusal(document)) is not None:
+            raise refusal
+
+    def _file_refusal(self, document: DocumentSnapshot) -> PermanentError | None:
+        """Why the system would not take the document's file, naming its limit
+        (connectors.file_limits); None if it has none or the system takes it."""
+        if document.file is None:
+            return None
+        return self.connector.file_limits.refusal(document.file)
 
     def _retried_in_place(self, exc: BaseException) -> bool:
         """Transient trouble, not a spent budget or a wait too long to hold the lane for."""
@@ -720,6 +733,8 @@ class ConnectorRuntime(Generic[S]):
             message = _unsupported_kind_message(self.system, document.kind)
             problem = PreviewProblem(FailureCode.KIND_NOT_SUPPORTED, "kind", message)
             return PreviewAnswer(None, None, [problem])
+        if (refusal := self._file_refusal(document)) is not None:
+            return PreviewAnswer(None, None, [PreviewProblem.of(refusal, "file")])
         if not hasattr(self.connector, "preview"):
             problem = PreviewProblem(
                 "preview_unavailable", None, f"The {self.system} connector cannot preview."

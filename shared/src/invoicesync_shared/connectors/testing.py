@@ -10,10 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from invoicesync_shared.connectors.errors import SyncError
+from invoicesync_shared.connectors.file_limits import MIB, FileLimits
 from invoicesync_shared.connectors.protocol import Booking, PushContext
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import SALES_KINDS, DocumentSnapshot
 from invoicesync_shared.integration_settings import SettingsModel
+
+FAKE_LIMITS = FileLimits("The fake system", MIB)
 
 
 @dataclass
@@ -26,6 +29,7 @@ class FakeConnector:
     # It reads no setting: whatever a test stores is read as the empty base model.
     settings_model: type[SettingsModel] = SettingsModel
     kinds: frozenset[str] = SALES_KINDS
+    file_limits: FileLimits = FAKE_LIMITS
     booked: dict[str, Booking] = field(default_factory=dict)
     script: deque[tuple[Exception, bool]] = field(default_factory=deque)
     pushes: int = 0

@@ -140,12 +140,13 @@ SYNC_ERRORS: dict[str, str] = {
         "{system} does not know something the document refers to. Check the integration's "
         "settings, then retry. {system} said: {said}"
     ),
-    # Purchase documents (Yuki's archive refuses the file, or has no purchase folder).
-    "file_too_large": N_(
+    # Purchase documents (a file beyond the system's limits, refused by the runtime or by
+    # the system itself; Yuki's archive without a purchase folder).
+    FailureCode.FILE_TOO_LARGE: N_(
         "The document's file is larger than {system} takes. Post the document again with "
         "a smaller file (for example a scan at a lower resolution)."
     ),
-    "unsupported_file_type": N_(
+    FailureCode.UNSUPPORTED_FILE_TYPE: N_(
         "{system} does not take the document's file type. Post the document again with "
         "the file as PDF, JPG or PNG."
     ),
