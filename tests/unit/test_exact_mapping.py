@@ -354,3 +354,13 @@ def test_odata_dates_do_not_depend_on_the_servers_time_zone(
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_a_long_file_name_and_subject_are_cut_to_exacts_lengths_keeping_the_marker() -> None:
+    """Exact's FileName takes 250 characters and the document's Subject 200 (the sandbox
+    refuses more); the Subject keeps our marker whole, so a retry still finds it."""
+    document = snapshot(_client(), "N" * 300, kind="purchase_invoice")
+    subject = mapping.document_payload(document, "s")["Subject"]
+    assert len(subject) == 200 and marker_in(subject) == marker(document.id)
+    attachment = mapping.attachment_payload("d", "f" * 300 + ".pdf", b"%PDF")
+    assert attachment["FileName"] == "f" * 250
