@@ -364,3 +364,12 @@ def test_a_long_file_name_and_subject_are_cut_to_exacts_lengths_keeping_the_mark
     assert len(subject) == 200 and marker_in(subject) == marker(document.id)
     attachment = mapping.attachment_payload("d", "f" * 300 + ".pdf", b"%PDF")
     assert attachment["FileName"] == "f" * 250
+
+
+def test_a_long_name_is_looked_for_as_the_account_holds_it() -> None:
+    """An account keeps 100 characters of the name: the match asks for those, so the
+    account made before a lost answer is found, not made a second time."""
+    customer = CustomerData(external_id="x", name="L" * 150)
+    payload = mapping.account_payload(customer)
+    assert payload["Name"] == "L" * 100
+    assert mapping.account_filters(customer)[-1].endswith(f"Name eq '{payload['Name']}'")

@@ -34,6 +34,7 @@ TITLES = {
     "purchase_credit_note": "Purchase credit note",
     "receipt": "Receipt",
 }
+ACCOUNT_NAME_LENGTH = 100
 CODE_WIDTH = 18  # Accounts.Code is right-aligned and space-padded to 18 characters
 # The header Description holds our marker. 60 is the length we keep to; Exact's own limit
 # is not published (unverified; the sandbox refuses more than 100).
@@ -79,9 +80,15 @@ def account_filters(customer: CustomerData, *, supplier: bool = False) -> list[s
         filters.append(f"VATNumber eq {odata_string(customer.vat_number)}")
     if customer.company_number:
         filters.append(f"ChamberOfCommerce eq {odata_string(customer.company_number)}")
-    filters.append(f"Name eq {odata_string(customer.name)}")
+    filters.append(f"Name eq {odata_string(account_name(customer))}")
     side = SUPPLIER_ACCOUNTS if supplier else CUSTOMER_ACCOUNTS
     return code + [f"{side} and {f}" for f in filters]
+
+
+def account_name(customer: CustomerData) -> str:
+    """The name as an account holds it (Exact keeps 100 characters): what we create is
+    what we look for, so a long name's account, its answer lost, is found, not made again."""
+    return customer.name[:ACCOUNT_NAME_LENGTH]
 
 
 def is_customer(account: dict[str, Any]) -> bool:
@@ -103,7 +110,7 @@ def account_payload(
     (``with_code`` false): Exact numbers it too, and its link finds it again."""
     address = customer.address
     payload: dict[str, Any] = {
-        "Name": customer.name[:100],
+        "Name": account_name(customer),
         "Status": "A" if supplier else "C",
         "IsSales": not supplier,
         "IsSupplier": True if supplier else None,
