@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from invoicesync_api.db.models import Client, Partner
-from invoicesync_shared.db.models import Integration
+from invoicesync_api.db.models import Client, Document, Partner
+from invoicesync_shared.db.models import DocumentFile, Integration
 from invoicesync_shared.events.documents import (
     CustomerData,
+    DocumentFileRef,
     DocumentLine,
     DocumentSnapshot,
     InvoiceBooked,
@@ -97,3 +99,52 @@ def booked_event(
     return Envelope.wrap(
         event, source="/tests", subject=str(document.id), key=str(document.client_id)
     )
+
+
+async def with_stored_file(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    document: DocumentSnapshot,
+    content: bytes = b"%PDF-1.4 test file\n%%EOF",
+    filename: str = "scan.pdf",
+) -> DocumentSnapshot:
+    """``document`` stored as the API stores a purchase document with its file (the file
+    row needs its document), returned with the file's reference as its event carries it."""
+    ref = DocumentFileRef(
+        id=uuid.uuid4(),
+        filename=filename,
+        content_type="application/pdf",
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+    )
+    async with sessionmaker.begin() as session:
+        session.add(
+            Document(
+                id=document.id,
+                partner_id=document.partner_id,
+                client_id=document.client_id,
+                kind=document.kind,
+                external_id=document.external_id,
+                number=document.number,
+                status="booked",
+                issue_date=document.issue_date,
+                currency=document.currency,
+                customer=document.customer.model_dump(mode="json"),
+                lines=[],
+                net_total=document.net_total,
+                vat_total=document.vat_total,
+                gross_total=document.gross_total,
+            )
+        )
+        await session.flush()
+        session.add(
+            DocumentFile(
+                id=ref.id,
+                document_id=document.id,
+                filename=ref.filename,
+                content_type=ref.content_type,
+                size=ref.size,
+                sha256=ref.sha256,
+                content=content,
+            )
+        )
+    return document.model_copy(update={"file": ref})

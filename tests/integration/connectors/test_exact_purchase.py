@@ -7,10 +7,18 @@ from decimal import Decimal
 
 import httpx
 
+from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.events.audit import RemoteEntryMissing
 from invoicesync_shared.events.documents import CustomerData
 from invoicesync_shared.events.results import BookingAssigned, SyncFailed
-from tests.integration.connectors.exact_support import World, control, odd_vat_line
+from tests.integration.connectors.exact_support import (
+    Sessions,
+    World,
+    control,
+    odd_vat_line,
+    replica,
+)
+from tests.support.factories import with_stored_file
 
 
 async def test_the_audit_does_not_take_booked_purchase_entries_for_deleted_ones(
@@ -173,3 +181,40 @@ async def test_a_customer_whose_code_exact_gave_a_supplier_is_made_without_it(
     assert booked_on["id"] != made["id"]
     assert (booked_on["name"], booked_on["status"]) == ("Customer BV", "C")
     assert booked_on["code"].strip() != code
+
+
+async def test_a_retry_on_another_replica_reuses_the_document_an_earlier_try_filed(
+    world: World, sessionmaker: Sessions, secret_box: SecretBox
+) -> None:
+    """The entry's 429s (refused, nothing written) outlast the retries in place: the
+    document and its attachment stay filed in Exact, the failure is shown. The retry, on
+    another replica (no memory of it), finds that document by our marker and books the
+    entry on it: one document with one attachment, never an unlinked second one."""
+    control(
+        world.sandbox_url,
+        "POST",
+        "/faults",
+        json={
+            "system": "exact",
+            "path_pattern": "purchaseentry/PurchaseEntries",
+            "kind": "http_429",
+            "count": 4,
+            "method": "POST",
+        },
+    )
+    document = await with_stored_file(sessionmaker, world.document("AP-8", kind="purchase_invoice"))
+    await world.send(document)
+    [failed] = world.results(SyncFailed.TYPE)
+    assert failed["code"] == "unavailable", failed
+    [filed] = world.state()["documents"]
+
+    other = replica(world.sandbox_url, sessionmaker, secret_box)
+    world.others.append(other)
+    await world.send(document, via=other)
+
+    [booked] = [e.data for e in other.producer.of_type(BookingAssigned.TYPE)]
+    state = world.state()
+    [entry] = state["purchase_entries"]
+    assert booked["remote_id"] == entry["entry_id"]
+    assert [d["id"] for d in state["documents"]] == [filed["id"]] == [entry["document"]]
+    assert len(state["documents"][0]["attachments"]) == 1

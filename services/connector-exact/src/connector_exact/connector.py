@@ -126,12 +126,14 @@ class ExactConnector:
         """The Exact document holding the original file (None without a file). The file is
         read before anything is written, so a missing file writes nothing in Exact. Kept
         per process until the entry exists, and found again in Exact after an unknown
-        outcome (find_by_reference): only a retry on another replica after a plain failure
-        (a 429 or 500 of the entry, no lookup before it) files the document again (an
-        unlinked duplicate among Exact's documents, never a second entry)."""
+        outcome (find_by_reference) or when an earlier try ran in another process or
+        before a restart (a plain 429 or 500 of the entry left its document behind): the
+        retry reuses it, never files a second one."""
         if document.file is None:
             return None
         key = (ctx.integration.id, document.id)
+        if ctx.tried_before and key not in self._filed:
+            await self._find_filed(ctx, document)
         filed = self._filed.get(key, {}).get(supplier_id)
         if filed is not None and filed.attached:
             return filed.document_id
@@ -160,7 +162,7 @@ class ExactConnector:
         self._filed.setdefault(key, {})[supplier_id] = filed
 
     async def _find_filed(self, ctx: Context, document: DocumentSnapshot) -> None:
-        """After an unknown outcome: the Exact documents an earlier attempt filed (our
+        """After an unknown outcome or an earlier try: the Exact documents it filed (our
         marker in the Subject), so the push that follows reuses one instead of filing
         again. Two calls, on this path only; the normal push makes none."""
         division = ctx.settings.division
@@ -191,8 +193,10 @@ class ExactConnector:
             current = found.get(str(row["Account"]))
             if current is None or (filed.attached and not current.attached):
                 found[str(row["Account"])] = filed
+        key = (ctx.integration.id, document.id)
+        self._filed.setdefault(key, {})  # looked for: not again in this process
         for supplier_id, filed in found.items():
-            self._remember((ctx.integration.id, document.id), supplier_id, filed)
+            self._remember(key, supplier_id, filed)
 
     async def find_by_reference(self, ctx: Context, document: DocumentSnapshot) -> Booking | None:
         """The entry of our journal with our reference that is provably ours (the shared

@@ -45,6 +45,9 @@ class PushContext(Generic[S_co]):
     reference: str
     is_update: bool = False
     previous: Booking | None = None
+    # An earlier try of this document ran (the ledger holds its entry, whatever its state):
+    # parts of it, such as a filed file, may exist remotely though its outcome is known.
+    tried_before: bool = False
 
 
 class Connector(Protocol[S]):

@@ -319,7 +319,11 @@ class ConnectorRuntime(Generic[S]):
 
         try:
             ctx = self._context(
-                integration, job.document.number, is_update=is_update, previous=previous
+                integration,
+                job.document.number,
+                is_update=is_update,
+                previous=previous,
+                tried_before=entry is not None,
             )
             # The runtime's heartbeat keeps the lease through every wait; losing it stops
             # the push, and so does the push's deadline.
@@ -699,6 +703,7 @@ class ConnectorRuntime(Generic[S]):
         *,
         is_update: bool = False,
         previous: Booking | None = None,
+        tried_before: bool = False,
     ) -> PushContext[S]:
         settings = self._settings(integration)
         scope = self.connector.scope(integration, settings)
@@ -718,6 +723,7 @@ class ConnectorRuntime(Generic[S]):
             reference=reference,
             is_update=is_update,
             previous=previous,
+            tried_before=tried_before,
         )
 
     async def preview(self, integration_id: uuid.UUID, document: DocumentSnapshot) -> PreviewAnswer:
