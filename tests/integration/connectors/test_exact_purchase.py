@@ -182,6 +182,16 @@ async def test_a_customer_whose_code_exact_gave_a_supplier_is_made_without_it(
     assert (booked_on["name"], booked_on["status"]) == ("Customer BV", "C")
     assert booked_on["code"].strip() != code
 
+    # The code Exact gave that customer is another customer's id: that one is not ours.
+    following = CustomerData(
+        external_id=booked_on["code"].strip(), name="Following BV", country="NL"
+    )
+    await world.send(world.document("S-8", customer=following))
+    assert len(world.results(BookingAssigned.TYPE)) == 3, world.results(SyncFailed.TYPE)
+    accounts = {a["id"]: a for a in world.state()["accounts"]}
+    [entry] = [e for e in world.state()["entries"] if "S-8" in (e.get("description") or "")]
+    assert accounts[entry["customer"]]["name"] == "Following BV"
+
 
 async def test_a_retry_on_another_replica_reuses_the_document_an_earlier_try_filed(
     world: World, sessionmaker: Sessions, secret_box: SecretBox

@@ -357,8 +357,9 @@ async def test_a_lookup_refused_after_a_lost_answer_leaves_the_document_in_doubt
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     """A refusal met while an earlier write is in doubt (the lookup's own call refused, or
-    a lookup that adopted and could not finish) is a failure the bookkeeper sees, but the
-    document may exist remotely: the next try looks it up and never books it twice."""
+    a lookup that adopted and could not finish): the document may exist remotely, so it is
+    an unknown outcome (retryable, not settled: a later answer still counts), the refusal
+    named in its message, and the next try looks it up and never books it twice."""
     producer, fake = RecordingProducer(), FakeConnector()
     runtime = ConnectorRuntime(
         fake, sessionmaker=sessionmaker, producer=producer, retry=FAST, settle=SETTLE
@@ -373,7 +374,8 @@ async def test_a_lookup_refused_after_a_lost_answer_leaves_the_document_in_doubt
     entry = await runtime.ledger.find(integration.id, document.id, 0)
     assert entry is not None and entry.state == "attempting"
     [failed] = [e.data for e in producer.of_type(FAILED)]
-    assert (failed["code"], failed["retryable"]) == ("rejected", False)
+    assert (failed["code"], failed["retryable"]) == ("outcome_unknown", True)
+    assert "the file upload was refused" in failed["message"]
 
     await runtime.handle(booked_event(document, integration))
     assert list(fake.booked) == ["REF-3"]

@@ -361,20 +361,30 @@ class ExactConnector:
         self, ctx: Context, division: int, customer: CustomerData, supplier: bool
     ) -> tuple[dict[str, Any] | None, bool]:
         """The account the filters find first, and whether our customer's code is held
-        by an account that is no customer (only the code filter asks every account)."""
+        by an account that is not this customer's: no customer (a supplier Exact numbered
+        with our customer's id), or linked to another of ours (one Exact numbered because
+        its own code was taken). Only the code filter asks every account."""
         code_taken = False
-        for odata_filter in mapping.account_filters(customer, supplier=supplier):
+        for index, odata_filter in enumerate(mapping.account_filters(customer, supplier=supplier)):
             rows = await self._client.results(
                 ctx.integration.id,
                 division,
                 "crm/Accounts",
                 {"$filter": odata_filter, "$select": mapping.ACCOUNT_FIELDS, "$top": "1"},
             )
-            if rows and not supplier and not mapping.is_customer(rows[0]):
-                code_taken = True  # e.g. a supplier Exact numbered with our customer's id
-            elif rows:
-                return rows[0], code_taken
+            if not rows:
+                continue
+            by_code = index == 0 and mapping.matches_by_code(customer, supplier=supplier)
+            if by_code and await self._code_held_by_another(ctx, rows[0]):
+                code_taken = True
+                continue
+            return rows[0], code_taken
         return None, code_taken
+
+    async def _code_held_by_another(self, ctx: Context, account: dict[str, Any]) -> bool:
+        if not mapping.is_customer(account):
+            return True
+        return await ctx.customers.holder(str(account["ID"])) is not None
 
     async def _customer(
         self, ctx: Context, division: int, customer: CustomerData, supplier: bool = False

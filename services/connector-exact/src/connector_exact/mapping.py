@@ -73,7 +73,7 @@ def account_filters(customer: CustomerData, *, supplier: bool = False) -> list[s
     matched by code: an account's code is our *customer's* id (``account_payload`` gives
     suppliers none, Exact numbers them), so supplier 42 would meet customer 42."""
     code = []
-    if not supplier and _has_code(customer):
+    if matches_by_code(customer, supplier=supplier):
         code.append(f"Code eq {odata_string(padded_code(customer.external_id))}")
     filters = []
     if customer.vat_number:
@@ -94,6 +94,11 @@ def account_name(customer: CustomerData) -> str:
 def is_customer(account: dict[str, Any]) -> bool:
     """Whether a matched account is a customer (see ``CUSTOMER_ACCOUNTS``)."""
     return account.get("Status") != "A"
+
+
+def matches_by_code(customer: CustomerData, *, supplier: bool = False) -> bool:
+    """Whether ``account_filters`` begins with the code filter."""
+    return not supplier and _has_code(customer)
 
 
 def _has_code(customer: CustomerData) -> bool:

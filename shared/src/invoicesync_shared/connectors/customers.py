@@ -126,6 +126,18 @@ class CustomerLinks:
             )
         return RemoteCustomer(link.remote_id, link.remote_code) if link else None
 
+    async def holder(self, remote_id: str) -> str | None:
+        """Which of our relations (of this role and scope) is linked to ``remote_id``:
+        a system that numbers its relations may give one of ours, made without our code,
+        the code another of ours would be matched by."""
+        async with self._standalone() as session:
+            key: str | None = await session.scalar(
+                select(CustomerLink.customer_key)
+                .filter_by(**self._key, remote_id=remote_id)
+                .limit(1)
+            )
+        return key
+
     async def save(self, customer_key: str, customer: RemoteCustomer) -> None:
         async with self._sessionmaker.begin() as session:
             await session.execute(

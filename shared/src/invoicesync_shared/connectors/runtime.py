@@ -404,7 +404,7 @@ class ConnectorRuntime(Generic[S]):
                         if found is not None:
                             return found, True
                     look_up = False
-                    self._check_file(document)  # after a lookup: a file already sent is found
+                    self._check_file(ctx, document)  # after a lookup: one sent is found
                     started = time.perf_counter()
                     try:
                         return await self.connector.push(ctx, document), False
@@ -432,9 +432,10 @@ class ConnectorRuntime(Generic[S]):
             raise
         raise AssertionError("unreachable: tenacity reraises")
 
-    def _check_file(self, document: DocumentSnapshot) -> None:
-        """Refuse a file the system would not take before anything is sent."""
-        if (refusal := self._file_refusal(document)) is not None:
+    def _check_file(self, ctx: PushContext[S], document: DocumentSnapshot) -> None:
+        """Refuse a file the system would not take before anything is sent (an edit
+        sends no file)."""
+        if not ctx.is_update and (refusal := self._file_refusal(document)) is not None:
             raise refusal
 
     def _file_refusal(self, document: DocumentSnapshot) -> PermanentError | None:
@@ -517,9 +518,15 @@ class ConnectorRuntime(Generic[S]):
             await self._record_failure(job, claim, exc.code, exc.message, retryable=True)
         else:
             bound.info("push refused", code=exc.code, in_doubt=exc.in_doubt)
-            await self._record_failure(
-                job, claim, exc.code, exc.message, retryable=False, in_doubt=exc.in_doubt
-            )
+            if exc.in_doubt:
+                # It may be booked there: not a refusal to act on (posting it again would
+                # book it twice) but an unknown outcome, looked up on the next try.
+                message = _refused_in_doubt_message(self.system, exc)
+                await self._record_failure(
+                    job, claim, FailureCode.OUTCOME_UNKNOWN, message, True, in_doubt=True
+                )
+            else:
+                await self._record_failure(job, claim, exc.code, exc.message, retryable=False)
 
     async def _record_failure(
         self,
@@ -845,6 +852,14 @@ def _gave_up_message(system: str, exc: Exception) -> str:
             "before it is sent again."
         )
     return f"{system} was not reachable after several attempts ({exc}); retry later."
+
+
+def _refused_in_doubt_message(system: str, exc: PermanentError) -> str:
+    return (
+        f"{system} did not confirm whether the document was booked, and looking it up there "
+        f"was refused ({exc.code}: {exc.message}); it will be looked up again before it is "
+        "sent again."
+    )
 
 
 def _overdue_message(system: str, exc: PushOverdue) -> str:
