@@ -94,6 +94,7 @@ def test_a_supplier_is_matched_among_suppliers_and_created_as_one_without_our_co
         "IsSales": False,
         "IsSupplier": True,
         "VATNumber": "NL1",
+        "Remarks": "invoicesync supplier 42",
     }
 
 
@@ -263,7 +264,13 @@ def test_new_account_is_a_sales_customer_with_the_known_details_only() -> None:
     assert (payload["Postcode"], payload["City"]) == ("1015", "A")
 
     bare = mapping.account_payload(CustomerData(external_id="ext-7", name="Bare", country="BE"))
-    assert bare == {"Name": "Bare", "Status": "C", "IsSales": True, "Country": "BE"}
+    assert bare == {
+        "Name": "Bare",
+        "Status": "C",
+        "IsSales": True,
+        "Country": "BE",
+        "Remarks": "invoicesync customer ext-7",
+    }
 
 
 def test_account_code_only_for_numeric_ids_that_fit_exacts_code() -> None:
@@ -373,3 +380,16 @@ def test_a_long_name_is_looked_for_as_the_account_holds_it() -> None:
     payload = mapping.account_payload(customer)
     assert payload["Name"] == "L" * 100
     assert mapping.account_filters(customer)[-1].endswith(f"Name eq '{payload['Name']}'")
+
+
+def test_an_account_we_made_for_another_relation_is_told_by_its_remarks() -> None:
+    """Exact numbers an account we make without a code; its Remarks say whose it is, so
+    a customer whose id that number happens to be does not take it."""
+    ours = CustomerData(external_id="7", name="Seven")
+    made = mapping.account_payload(CustomerData(external_id="sup-9", name="S"), supplier=True)
+    assert mapping.made_for_another(made, ours)
+    other = mapping.account_payload(CustomerData(external_id="6", name="Six"), with_code=False)
+    assert mapping.made_for_another(other, ours)
+    assert not mapping.made_for_another(mapping.account_payload(ours), ours)
+    assert not mapping.made_for_another({"Remarks": "typed by a bookkeeper"}, ours)
+    assert not mapping.made_for_another({"Remarks": None}, ours)

@@ -132,8 +132,8 @@ class ExactConnector:
         if document.file is None:
             return None
         key = (ctx.integration.id, document.id)
-        if ctx.tried_before and key not in self._filed:
-            await self._find_filed(ctx, document)
+        if ctx.tried_before and not self._filed.get(key):
+            await self._find_filed(ctx, document)  # another replica's try may have filed it
         filed = self._filed.get(key, {}).get(supplier_id)
         if filed is not None and filed.attached:
             return filed.document_id
@@ -193,10 +193,8 @@ class ExactConnector:
             current = found.get(str(row["Account"]))
             if current is None or (filed.attached and not current.attached):
                 found[str(row["Account"])] = filed
-        key = (ctx.integration.id, document.id)
-        self._filed.setdefault(key, {})  # looked for: not again in this process
         for supplier_id, filed in found.items():
-            self._remember(key, supplier_id, filed)
+            self._remember((ctx.integration.id, document.id), supplier_id, filed)
 
     async def find_by_reference(self, ctx: Context, document: DocumentSnapshot) -> Booking | None:
         """The entry of our journal with our reference that is provably ours (the shared
@@ -375,16 +373,24 @@ class ExactConnector:
             if not rows:
                 continue
             by_code = index == 0 and mapping.matches_by_code(customer, supplier=supplier)
-            if by_code and await self._code_held_by_another(ctx, rows[0]):
+            if by_code and await self._code_held_by_another(ctx, rows[0], customer):
                 code_taken = True
                 continue
             return rows[0], code_taken
         return None, code_taken
 
-    async def _code_held_by_another(self, ctx: Context, account: dict[str, Any]) -> bool:
-        if not mapping.is_customer(account):
+    async def _code_held_by_another(
+        self, ctx: Context, account: dict[str, Any], customer: CustomerData
+    ) -> bool:
+        """No customer, made by us for another relation (its Remarks), or linked to
+        another of ours (an account made before the Remarks said whose it is)."""
+        if not mapping.is_customer(account) or mapping.made_for_another(account, customer):
             return True
-        return await ctx.customers.holder(str(account["ID"])) is not None
+        remote_id = str(account["ID"])
+        return (
+            await ctx.customers.holder(remote_id) is not None
+            or await ctx.suppliers.holder(remote_id) is not None
+        )
 
     async def _customer(
         self, ctx: Context, division: int, customer: CustomerData, supplier: bool = False

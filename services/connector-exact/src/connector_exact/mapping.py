@@ -59,7 +59,10 @@ def is_purchase(document: DocumentSnapshot) -> bool:
 # that is no customer; suspects (S) and prospects (P) are customers in the making.
 CUSTOMER_ACCOUNTS = "Status ne 'A'"
 SUPPLIER_ACCOUNTS = "IsSupplier eq true"
-ACCOUNT_FIELDS = "ID,Code,Name,Status,Blocked"  # the $select of a match
+ACCOUNT_FIELDS = "ID,Code,Name,Status,Blocked,Remarks"  # the $select of a match
+# Every account we make says whose it is in its Remarks (written with the account, so a
+# lost answer cannot lose it): a code match to an account of another of ours is refused.
+_OWNER = re.compile(r"invoicesync (customer|supplier) (\S+)")
 
 
 def account_filters(customer: CustomerData, *, supplier: bool = False) -> list[str]:
@@ -89,6 +92,19 @@ def account_name(customer: CustomerData) -> str:
     """The name as an account holds it (Exact keeps 100 characters): what we create is
     what we look for, so a long name's account, its answer lost, is found, not made again."""
     return customer.name[:ACCOUNT_NAME_LENGTH]
+
+
+def owner_note(customer: CustomerData, *, supplier: bool = False) -> str:
+    """The Remarks of an account we make: which relation of ours it is."""
+    return f"invoicesync {'supplier' if supplier else 'customer'} {customer.external_id}"
+
+
+def made_for_another(account: dict[str, Any], customer: CustomerData) -> bool:
+    """Whether we made ``account`` for another relation than our customer ``customer``
+    (its Remarks say so): Exact numbered it, and its code is our customer's id only by
+    chance."""
+    found = _OWNER.search(str(account.get("Remarks") or ""))
+    return found is not None and found.group(0) != owner_note(customer)
 
 
 def is_customer(account: dict[str, Any]) -> bool:
@@ -122,6 +138,7 @@ def account_payload(
         "VATNumber": customer.vat_number,
         "ChamberOfCommerce": customer.company_number,
         "Email": customer.email,
+        "Remarks": owner_note(customer, supplier=supplier),
         "Country": customer.country or (address.country if address else None),
     }
     if not supplier and with_code and _has_code(customer):
