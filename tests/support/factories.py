@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -10,13 +9,14 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import Client, Document, Partner
+from invoicesync_api.documents import files
 from invoicesync_shared.db.models import DocumentFile, Integration
 from invoicesync_shared.events.documents import (
+    BOOKED_EVENTS,
     CustomerData,
     DocumentFileRef,
     DocumentLine,
     DocumentSnapshot,
-    InvoiceBooked,
     SyncTarget,
 )
 from invoicesync_shared.events.envelope import Envelope
@@ -88,7 +88,7 @@ def snapshot(
 def booked_event(
     document: DocumentSnapshot, integration: Integration, generation: int = 0
 ) -> Envelope:
-    event = InvoiceBooked(
+    event = BOOKED_EVENTS[document.kind](
         document=document,
         targets=[
             SyncTarget(
@@ -108,14 +108,10 @@ async def with_stored_file(
     filename: str = "scan.pdf",
 ) -> DocumentSnapshot:
     """``document`` stored as the API stores a purchase document with its file (the file
-    row needs its document), returned with the file's reference as its event carries it."""
-    ref = DocumentFileRef(
-        id=uuid.uuid4(),
-        filename=filename,
-        content_type="application/pdf",
-        size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(),
-    )
+    row needs its document; the file checked by the API's own check), returned with the
+    file's reference as its event carries it."""
+    checked = files.check(filename, "application/pdf", content, max_bytes=len(content))
+    ref = DocumentFileRef.model_validate(checked.ref())
     async with sessionmaker.begin() as session:
         session.add(
             Document(
@@ -138,13 +134,13 @@ async def with_stored_file(
         await session.flush()
         session.add(
             DocumentFile(
-                id=ref.id,
+                id=checked.id,
                 document_id=document.id,
-                filename=ref.filename,
-                content_type=ref.content_type,
-                size=ref.size,
-                sha256=ref.sha256,
-                content=content,
+                filename=checked.filename,
+                content_type=checked.content_type,
+                size=checked.size,
+                sha256=checked.sha256,
+                content=checked.content,
             )
         )
     return document.model_copy(update={"file": ref})

@@ -44,6 +44,23 @@ def control(sandbox_url: str, method: str, path: str, **kwargs: Any) -> Any:
     return response.json() if response.content else {}
 
 
+def arm_fault(sandbox_url: str, path_pattern: str, kind: str, count: int = 1) -> None:
+    """The sandbox answers the next ``count`` POSTs to Exact's ``path_pattern`` with the
+    fault ``kind`` (a lost answer, a 429, a 500)."""
+    control(
+        sandbox_url,
+        "POST",
+        "/faults",
+        json={
+            "system": "exact",
+            "path_pattern": path_pattern,
+            "kind": kind,
+            "count": count,
+            "method": "POST",
+        },
+    )
+
+
 def oauth_tokens(
     sandbox_url: str,
     *,

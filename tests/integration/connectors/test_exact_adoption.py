@@ -18,7 +18,7 @@ from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import LedgerEntry
 from invoicesync_shared.events.documents import DocumentSnapshot
 from invoicesync_shared.events.results import BookingAssigned, SyncFailed
-from tests.integration.connectors.exact_support import Sessions, World, connect, control
+from tests.integration.connectors.exact_support import Sessions, World, arm_fault, connect, control
 
 LAST_YEAR = date(2025, 11, 20)  # the factory's documents are of 2026-11-20
 
@@ -40,18 +40,7 @@ async def one_journal(
 
 
 def _lose_next_answer(world: World, kind: str = "drop_response_after_commit") -> None:
-    control(
-        world.sandbox_url,
-        "POST",
-        "/faults",
-        json={
-            "system": "exact",
-            "path_pattern": "salesentry/SalesEntries",
-            "kind": kind,
-            "count": 1,
-            "method": "POST",
-        },
-    )
+    arm_fault(world.sandbox_url, "salesentry/SalesEntries", kind)
 
 
 async def _typed_by_hand(

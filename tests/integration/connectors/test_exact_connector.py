@@ -30,6 +30,7 @@ from tests.integration.connectors.exact_support import (
     SandboxTimeBudget,
     Sessions,
     World,
+    arm_fault,
     connect,
     control,
     odd_vat_line,
@@ -282,18 +283,7 @@ async def _until_fired(world: World, fired: int) -> None:
 
 
 def _drop_next_token_answer(world: World) -> None:
-    control(
-        world.sandbox_url,
-        "POST",
-        "/faults",
-        json={
-            "system": "exact",
-            "path_pattern": "oauth2/token",
-            "kind": DROP,
-            "count": 1,
-            "method": "POST",
-        },
-    )
+    arm_fault(world.sandbox_url, "oauth2/token", DROP)
 
 
 async def _expire_everywhere(world: World, sessionmaker: Sessions) -> None:

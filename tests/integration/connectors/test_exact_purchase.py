@@ -16,6 +16,7 @@ from invoicesync_shared.events.results import BookingAssigned, SyncFailed
 from tests.integration.connectors.exact_support import (
     Sessions,
     World,
+    arm_fault,
     control,
     odd_vat_line,
     replica,
@@ -206,18 +207,7 @@ async def test_a_retry_on_another_replica_reuses_the_document_an_earlier_try_fil
     document and its attachment stay filed in Exact, the failure is shown. The retry, on
     another replica (no memory of it), finds that document by our marker and books the
     entry on it: one document with one attachment, never an unlinked second one."""
-    control(
-        world.sandbox_url,
-        "POST",
-        "/faults",
-        json={
-            "system": "exact",
-            "path_pattern": "purchaseentry/PurchaseEntries",
-            "kind": "http_429",
-            "count": 4,
-            "method": "POST",
-        },
-    )
+    arm_fault(world.sandbox_url, "purchaseentry/PurchaseEntries", "http_429", count=4)
     document = await with_stored_file(sessionmaker, world.document("AP-8", kind="purchase_invoice"))
     await world.send(document)
     [failed] = world.results(SyncFailed.TYPE)

@@ -20,12 +20,10 @@ from invoicesync_shared.events.documents import (
     SALES_KINDS,
     DocumentFileRef,
     DocumentSnapshot,
-    PurchaseInvoiceBooked,
-    SyncTarget,
 )
 from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.states import FailureCode, LedgerState
-from tests.support.factories import make_client, make_integration, snapshot
+from tests.support.factories import booked_event, make_client, make_integration, snapshot
 from tests.support.producers import RecordingProducer
 
 FAILED, BOOKED = "com.invoicesync.sync.failed", "com.invoicesync.booking.assigned"
@@ -59,12 +57,7 @@ class Setup:
         document = snapshot(client, "INK-1", kind="purchase_invoice").model_copy(
             update={"file": ref}
         )
-        target = SyncTarget(integration_id=self.integration.id, system="exact", generation=0)
-        event = PurchaseInvoiceBooked(document=document, targets=[target])
-        envelope = Envelope.wrap(
-            event, source="/tests", subject=str(document.id), key=str(document.client_id)
-        )
-        return document, envelope
+        return document, booked_event(document, self.integration)
 
 
 @pytest.mark.parametrize(("content_type", "size", "code"), CASES)
