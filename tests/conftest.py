@@ -24,6 +24,27 @@ from tests.support.servers import sandbox_config, serve_in_thread
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# make test runs on two pytest-xdist workers, one test file at a time each (--dist loadfile):
+# the files that take longest (a stack of processes each) go first, so no worker is left
+# with a long one while the other has finished.
+_LONGEST_FIRST = (("chaos", "soak"), ("e2e", "processes", "reliability"))
+
+
+def _weight(item: pytest.Item) -> int:
+    for rank, markers in enumerate(_LONGEST_FIRST):
+        if any(item.get_closest_marker(marker) for marker in markers):
+            return rank
+    return len(_LONGEST_FIRST)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest files first (a stable sort: each file's tests keep their order)."""
+    rank: dict[str, int] = {}
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        rank[path] = min(rank.get(path, len(_LONGEST_FIRST)), _weight(item))
+    items.sort(key=lambda item: rank[item.nodeid.split("::")[0]])
+
 
 @pytest.fixture(scope="session")
 def postgres_admin_url() -> Iterator[str]:

@@ -6,9 +6,11 @@ sudo); only where that is impossible are the browser tests skipped, with the rea
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,8 +25,19 @@ BLOCKING_IMPACTS = {"serious", "critical"}
 
 
 def ensure_chromium() -> str | None:
-    """Install Debian's chromium when it is missing; the reason when that cannot be done."""
+    """Install Debian's chromium when it is missing; the reason when that cannot be done.
+
+    One install at a time on the machine: make test's workers may reach their browser
+    tests together, and apt-get refuses a second run while the first holds its lock."""
     if CHROMIUM.exists():
+        return None
+    with open(Path(tempfile.gettempdir()) / "invoicesync-chromium.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _install_chromium()
+
+
+def _install_chromium() -> str | None:
+    if CHROMIUM.exists():  # another worker installed it while this one waited
         return None
     if shutil.which("apt-get") is None:
         return "no apt-get on this machine to install Debian's chromium"

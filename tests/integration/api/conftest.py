@@ -164,8 +164,8 @@ async def until_it_waits_on_a_lock(
     """Return once ``request`` (a call in flight) waits for a row lock in a statement
     matching ``statement_like`` (SQL LIKE), or is through without waiting."""
     waiting = text(
-        "SELECT count(*) FROM pg_stat_activity "
-        "WHERE wait_event_type = 'Lock' AND query LIKE :statement"
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event_type = 'Lock' AND query LIKE :statement"
     )
     async with asyncio.timeout(bound):
         while not request.done():

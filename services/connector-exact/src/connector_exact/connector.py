@@ -360,8 +360,9 @@ class ExactConnector:
     ) -> tuple[dict[str, Any] | None, bool]:
         """The account the filters find first, and whether our customer's code is held
         by an account that is not this customer's: no customer (a supplier Exact numbered
-        with our customer's id), or linked to another of ours (one Exact numbered because
-        its own code was taken). Only the code filter asks every account."""
+        with our customer's id), one whose Remarks say we made it for another relation, or
+        one linked to another of ours (Exact numbered it because its own code was taken).
+        Only the code filter asks every account."""
         code_taken = False
         for index, odata_filter in enumerate(mapping.account_filters(customer, supplier=supplier)):
             rows = await self._client.results(
@@ -396,9 +397,8 @@ class ExactConnector:
         self, ctx: Context, division: int, customer: CustomerData, supplier: bool = False
     ) -> tuple[str, bool]:
         """Stored link → Code → VAT number → Chamber of Commerce → name (among customers);
-        else create. A
-        supplier (a purchase document's counterparty) the same way through its own links
-        (``ctx.suppliers``) among Exact's supplier accounts."""
+        else create. A supplier (a purchase document's counterparty) the same way through
+        its own links (``ctx.suppliers``) among Exact's supplier accounts."""
 
         async def match_or_create() -> tuple[RemoteCustomer, bool]:
             account, code_taken = await self._match(ctx, division, customer, supplier)

@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol
 
 from typing_extensions import TypeVar
 
-from invoicesync_shared.connectors.errors import PermanentError
+from invoicesync_shared.connectors.errors import PermanentError, RateLimited
 from invoicesync_shared.connectors.protocol import PushContext
 from invoicesync_shared.events.documents import DocumentSnapshot
 from invoicesync_shared.integration_settings import SettingsModel
@@ -23,6 +23,20 @@ from invoicesync_shared.integration_settings import SettingsModel
 # would_create: the push would create it; system_matches: the system matches it itself
 # inside the document call (Yuki), so we cannot tell in advance.
 CustomerAction = Literal["linked", "matched", "would_create", "system_matches"]
+
+# A preview asks once more after a rate limit whose wait is short: a busy organisation's
+# budget (Lexware's 2 requests a second, shared with its pushes) is often spent for under a
+# second, and "preview again in a while" would send the user away for nothing. A longer
+# wait would outlast the API's preview timeout (5 s by default): that one is reported.
+PREVIEW_ATTEMPTS = 2
+PREVIEW_LONGEST_WAIT = 2.0
+
+
+def asks_again(error: BaseException) -> bool:
+    """A rate limit the preview waits out in place (its Retry-After, or a short backoff)."""
+    return isinstance(error, RateLimited) and (
+        error.retry_after is None or error.retry_after <= PREVIEW_LONGEST_WAIT
+    )
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,13 @@ from invoicesync_shared.connectors.errors import (
 from invoicesync_shared.connectors.lease import LEASES_LOST, LeaseKeeper, LeaseLost, while_holding
 from invoicesync_shared.connectors.ledger import Claim, EntryKey, Ledger
 from invoicesync_shared.connectors.periodic import result_envelope
-from invoicesync_shared.connectors.preview import PreviewAnswer, Previewer, PreviewProblem
+from invoicesync_shared.connectors.preview import (
+    PREVIEW_ATTEMPTS,
+    PreviewAnswer,
+    Previewer,
+    PreviewProblem,
+    asks_again,
+)
 from invoicesync_shared.connectors.protocol import Booking, Connector, PushContext, S
 from invoicesync_shared.connectors.reconciliation import ReconciliationReader
 from invoicesync_shared.connectors.retry import RetryPolicy
@@ -753,14 +759,23 @@ class ConnectorRuntime(Generic[S]):
                 "preview_unavailable", None, f"The {self.system} connector cannot preview."
             )
             return PreviewAnswer(None, None, [problem])
+        previewer = cast(Previewer[S], self.connector)
         try:
-            previewer = cast(Previewer[S], self.connector)
-            return await previewer.preview(self._context(integration, document.number), document)
+            ctx = self._context(integration, document.number)
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception(asks_again),
+                wait=self._retry.wait,
+                stop=stop_after_attempt(PREVIEW_ATTEMPTS),
+                reraise=True,
+            ):
+                with attempt:
+                    return await previewer.preview(ctx, document)
         except PermanentError as exc:  # AuthorizationLost too: reconnect, as it says
             return PreviewAnswer(None, None, [PreviewProblem.of(exc)])
         except (TransientError, UnknownOutcome) as exc:
             message = f"{self.system} could not be asked now ({exc}); preview again in a while."
             return PreviewAnswer(None, None, [PreviewProblem("preview_unavailable", None, message)])
+        raise AssertionError("unreachable: tenacity reraises")
 
     async def verify(self, integration_id: uuid.UUID) -> dict[str, object]:
         integration = await self._integration(integration_id)
