@@ -24,7 +24,7 @@ from invoicesync_api.documents.accept_document import ACCEPT_ATTEMPTS
 from invoicesync_api.documents.idempotency import Claimed, IdempotencyKeys, request_hash
 from invoicesync_api.documents.schemas import DocumentIn, PurchaseDocumentIn
 from invoicesync_shared.db.models import Integration
-from tests.integration.api.conftest import add_integration, invoice, until_it_waits_on_a_lock
+from tests.integration.api.conftest import add_integration, invoice
 from tests.integration.api.test_purchase_documents import PDF, purchase, stored_file
 
 BOUND = 20.0  # seconds: a failure shows as a timeout, not a hang
@@ -50,6 +50,20 @@ async def documents_numbered(
     return int(count or 0)
 
 
+async def until_claimed(
+    sessionmaker: async_sessionmaker[AsyncSession], key: str, request: asyncio.Task[Any]
+) -> None:
+    """Return once ``key`` is claimed (the claim commits with the request's read), or the
+    request is through."""
+    async with asyncio.timeout(BOUND):
+        while not request.done():
+            async with sessionmaker() as watcher:  # a new snapshot
+                claimed = select(IdempotencyKey.key).where(IdempotencyKey.key == key)
+                if await watcher.scalar(claimed) is not None:
+                    return
+            await asyncio.sleep(0.01)  # polling a condition, not waiting out a race
+
+
 async def test_a_key_whose_first_request_is_still_running_is_409_then_replayed(
     partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -65,8 +79,8 @@ async def test_a_key_whose_first_request_is_still_running_is_409_then_replayed(
         first = asyncio.create_task(
             asyncio.to_thread(partner.post, "/v1/invoices", json=body, headers=key)
         )
-        await until_it_waits_on_a_lock(sessionmaker, first, "%FOR KEY SHARE%", BOUND)
-        assert not first.done()
+        await until_claimed(sessionmaker, key["Idempotency-Key"], first)
+        assert not first.done()  # its write waits for the integration
         second = await asyncio.to_thread(partner.post, "/v1/invoices", json=body, headers=key)
     created = await asyncio.wait_for(first, BOUND)
 
