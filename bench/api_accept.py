@@ -56,7 +56,7 @@ from bench.common import (
 )
 from bench.load import LoadResult, closed_loop, load_client
 from bench.paired import RatioSummary, summarise
-from invoicesync_devstack.broker import free_port
+from invoicesync_devstack.ports import free_port
 from tests.support.processes import Stack
 
 NAME = "api_accept"

@@ -27,6 +27,7 @@ from pydantic import SecretStr
 
 from invoicesync_api.migrate import upgrade
 from invoicesync_devstack import broker, postgres
+from invoicesync_devstack.ports import free_port
 from invoicesync_shared.bus.admin import ensure_topics
 from invoicesync_shared.crypto import generate_key
 from tests.e2e.conftest import connect_exact, document_body, new_exact_division
@@ -122,7 +123,7 @@ async def fresh_database() -> AsyncIterator[str]:
 @contextlib.asynccontextmanager
 async def wheel_broker(log_dir: Path, partitions: int = 4) -> AsyncIterator[str]:
     """The tansu broker from the wheel on a free port, with our topics."""
-    port = broker.free_port()
+    port = free_port()
     log_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (once, before the broker)
     process = broker.start_broker(port, log_dir / "broker.log")
     bootstrap = f"127.0.0.1:{port}"
@@ -199,7 +200,7 @@ def _launch(spec: StackSpec) -> tuple[Stack, list[tuple[str, str]]]:
         if replicas[system] == 1:  # the one the API asks (INVOICESYNC_CONNECTOR_*_URL)
             name, port = system, env[variable]
         else:
-            name, port = f"{system}-{replicas[system]}", str(broker.free_port())
+            name, port = f"{system}-{replicas[system]}", str(free_port())
         running.launch(name, CONNECTORS[system], env={variable: port})
         waits.append((name, f"http://127.0.0.1:{port}/readyz"))
     return running, waits
@@ -306,7 +307,7 @@ def paused(running: Stack, names: tuple[str, ...], *, limit: float = 20.0) -> It
 def start_connector(running: Stack, system: str, name: str | None = None) -> str:
     """Start one more replica of a connector (its own control port); returns its name."""
     name = name or system
-    port = broker.free_port()
+    port = free_port()
     running.start(
         name,
         CONNECTORS[system],

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from invoicesync_devstack import broker, postgres
+from invoicesync_devstack.ports import free_port
 from invoicesync_sandbox.main import create_app as create_sandbox
 from invoicesync_sandbox.settings import SandboxSettings
 from invoicesync_shared.bus.admin import ensure_topics
@@ -95,7 +96,7 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     """A broker from the wheel on a free port, with our topics."""
-    port = broker.free_port()
+    port = free_port()
     process = broker.start_broker(port)
     bootstrap = f"127.0.0.1:{port}"
     asyncio.run(ensure_topics(bootstrap, partitions=4))

@@ -40,9 +40,9 @@ def walkthrough_block(readme: str) -> str:
 
 
 def free_port_base() -> int:
-    """A base whose service ports are all free, below the ephemeral range that free_port()
-    and the other tests' stacks draw from (the broker's port is not used: the test run
-    has its own)."""
+    """A base whose service ports are all free, below the kernel's range for outgoing
+    connections, apart from the ports free_port() and the other tests' stacks draw above
+    it (the broker's port is not used: the test run has its own)."""
     for _ in range(50):
         base = random.randrange(20000, 32000, 100)
         try:

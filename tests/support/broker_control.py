@@ -10,12 +10,13 @@ import subprocess
 from pathlib import Path
 
 from invoicesync_devstack import broker
+from invoicesync_devstack.ports import free_port
 from invoicesync_shared.bus.admin import ensure_topics
 
 
 class ControlledBroker:
     def __init__(self, log_file: Path, partitions: int = 4) -> None:
-        self.port = broker.free_port()
+        self.port = free_port()
         self.log_file = log_file
         self.partitions = partitions
         self.restarts = 0

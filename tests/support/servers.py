@@ -4,7 +4,6 @@ settings of a sandbox served that way."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -14,17 +13,12 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
+from invoicesync_devstack.ports import free_port as free_port
 from invoicesync_sandbox.settings import SandboxSettings
 
 # Where the sandbox sends the user back after consent; nothing listens (tests read the
 # redirect's Location instead of following it).
 TEST_REDIRECT_URI = "http://127.0.0.1:9/v1/oauth/callback"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def sandbox_config(**overrides: Any) -> SandboxSettings:

@@ -4,9 +4,11 @@ another process holds stops the start at once, naming it."""
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 
+from invoicesync_devstack import ports as stack_ports
 from invoicesync_devstack.ports import PortTaken, StackPorts
 
 
@@ -47,3 +49,30 @@ def _free() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("kernel_range", ["32768\t60999\n", "1024 60000\n"])
+def test_a_free_port_lies_above_the_range_the_kernel_gives_outgoing_connections(
+    kernel_range: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client socket of another test worker can take any port of that range between
+    the draw and the server's bind; one above it, only another explicit bind can."""
+    (tmp_path / "range").write_text(kernel_range)
+    monkeypatch.setattr(stack_ports, "EPHEMERAL_RANGE", tmp_path / "range")
+    high = int(kernel_range.split()[1])
+
+    drawn = {stack_ports.free_port() for _ in range(20)}
+
+    assert all(high < port <= 65535 for port in drawn)
+    for port in drawn:  # and nothing listens there
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))
+
+
+def test_a_free_port_is_the_kernels_when_nothing_lies_above_its_range(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "range").write_text("1024 65535\n")
+    monkeypatch.setattr(stack_ports, "EPHEMERAL_RANGE", tmp_path / "range")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", stack_ports.free_port()))

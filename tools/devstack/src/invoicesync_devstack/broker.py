@@ -52,9 +52,3 @@ def start_broker(port: int, log_file: Path | None = None) -> subprocess.Popen[by
         process.kill()
         raise
     return process
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

@@ -9,9 +9,11 @@ moved stack never talks to another stack's processes.
 
 from __future__ import annotations
 
+import random
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 DEFAULT_BASE = 8000
 # Setting, offset from the base, and what listens there (for the error message).
@@ -24,6 +26,37 @@ LAYOUT = {
     "INVOICESYNC_CONNECTOR_YUKI_PORT": (23, "the Yuki connector"),
     "INVOICESYNC_BROKER_PORT": (1092, "the Kafka-protocol broker"),
 }
+
+
+# Linux's range of ports handed to outgoing connections (and to a bind to port 0); the
+# default when /proc does not say.
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+DEFAULT_EPHEMERAL = (32768, 60999)
+
+
+def free_port() -> int:
+    """A port nothing listens on, drawn above the kernel's range for outgoing connections.
+
+    A port the kernel hands out (a bind to port 0) lies in that range, so any client socket
+    of the machine may take it before the server that asked for it binds: test workers
+    side by side, each opening connections, made that happen. Above the range only
+    another explicit bind competes, and the draw is random. Falls back to the kernel's
+    choice where the space above is too small."""
+    try:
+        high = int(EPHEMERAL_RANGE.read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        high = DEFAULT_EPHEMERAL[1]
+    for _ in range(100 if high < 65000 else 0):
+        port = random.randint(high + 1, 65535)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 class PortTaken(SystemExit):
