@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # make test runs on two pytest-xdist workers, one test file at a time each (--dist loadfile):
 # the files that take longest (a stack of processes each) go first, so no worker is left
-# with a long one while the other has finished.
+# with a long one while the other has finished. (The soak runs alone after them.)
 _LONGEST_FIRST = (("chaos", "soak"), ("e2e", "processes", "reliability"))
 
 
