@@ -18,24 +18,18 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from invoicesync_api.db.models import Client, Document, IdempotencyKey
+from invoicesync_api.db.models import Document, IdempotencyKey
 from invoicesync_api.documents import accept
 from invoicesync_api.documents.accept_document import ACCEPT_ATTEMPTS
 from invoicesync_api.documents.idempotency import Claimed, IdempotencyKeys, request_hash
 from invoicesync_api.documents.schemas import DocumentIn, PurchaseDocumentIn
 from invoicesync_shared.db.models import Integration
 from tests.integration.api.conftest import add_integration, invoice
+from tests.integration.api.test_accept import partner_of
 from tests.integration.api.test_purchase_documents import PDF, purchase, stored_file
 
 BOUND = 20.0  # seconds: a failure shows as a timeout, not a hang
 PROBLEM = "application/problem+json"
-
-
-async def partner_of(sessionmaker: async_sessionmaker[AsyncSession], client_id: str) -> uuid.UUID:
-    async with sessionmaker() as session:
-        client = await session.get(Client, uuid.UUID(client_id))
-    assert client is not None
-    return client.partner_id
 
 
 async def documents_numbered(
