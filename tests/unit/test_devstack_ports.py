@@ -38,17 +38,13 @@ def test_a_taken_port_is_named_with_the_way_out() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         ports = StackPorts.from_environment({"INVOICESYNC_CONNECTOR_YUKI_PORT": str(port)})
-        free = StackPorts.from_environment({name: str(_free()) for name in ports.ports})
+        free = StackPorts.from_environment(
+            {name: str(stack_ports.free_port()) for name in ports.ports}
+        )
 
         with pytest.raises(PortTaken, match=f"port {port} for the Yuki connector"):
             ports.ensure_free()
         free.ensure_free()  # nothing raised
-
-
-def _free() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.parametrize("kernel_range", ["32768\t60999\n", "1024 60000\n"])

@@ -19,7 +19,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import Document, IdempotencyKey
-from invoicesync_api.documents import accept
+from invoicesync_api.documents import accept, files
 from invoicesync_api.documents.accept_document import ACCEPT_ATTEMPTS
 from invoicesync_api.documents.idempotency import Claimed, IdempotencyKeys, request_hash
 from invoicesync_api.documents.schemas import DocumentIn, PurchaseDocumentIn
@@ -95,12 +95,10 @@ def request_digest(path: str, body: dict[str, Any]) -> str:
     if path == "/v1/invoices":
         return request_hash("POST", path, DocumentIn.model_validate(body).model_dump(mode="json"))
     fields = PurchaseDocumentIn.model_validate(body).model_dump(mode="json", exclude={"file"})
-    content = base64.b64decode(body["file"]["content_base64"])
-    fields["file"] = {
-        "filename": body["file"]["filename"],
-        "content_type": body["file"]["content_type"],
-        "sha256": hashlib.sha256(content).hexdigest(),
-    }
+    sent = body["file"]
+    content = base64.b64decode(sent["content_base64"])
+    checked = files.check(sent["filename"], sent["content_type"], content, max_bytes=len(content))
+    fields["file"] = checked.fingerprint()
     return request_hash("POST", path, fields)
 
 

@@ -28,10 +28,10 @@ LAYOUT = {
 }
 
 
-# Linux's range of ports handed to outgoing connections (and to a bind to port 0); the
-# default when /proc does not say.
+# Linux's range of ports handed to outgoing connections (and to a bind to port 0), and its
+# default top when /proc does not say.
 EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
-DEFAULT_EPHEMERAL = (32768, 60999)
+DEFAULT_EPHEMERAL_TOP = 60999
 
 
 def free_port() -> int:
@@ -45,7 +45,7 @@ def free_port() -> int:
     try:
         high = int(EPHEMERAL_RANGE.read_text().split()[1])
     except (OSError, IndexError, ValueError):
-        high = DEFAULT_EPHEMERAL[1]
+        high = DEFAULT_EPHEMERAL_TOP
     for _ in range(100 if high < 65000 else 0):
         port = random.randint(high + 1, 65535)
         with socket.socket() as sock:
