@@ -1,5 +1,6 @@
 """PATCH after a sync: Yuki gets the edit again (with the cost-centre warning); Exact and
-Lexware keep what they have, and the answer says so."""
+Lexware keep what they have, and the answer says so. PATCH while the first request is on
+its way: Yuki gets the edit after it; the others may book the version before it."""
 
 from __future__ import annotations
 
@@ -11,8 +12,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import DocumentSync
 from invoicesync_api.integrations import connection
+from invoicesync_api.sync.results import ResultApplier
+from invoicesync_shared.connectors.retry import RetryPolicy
+from invoicesync_shared.connectors.runtime import ConnectorRuntime
+from invoicesync_shared.connectors.testing import FakeConnector
 from invoicesync_shared.db.models import Integration, OutboxMessage
+from invoicesync_shared.events.documents import PURCHASE_KINDS, SALES_KINDS
+from invoicesync_shared.events.envelope import Envelope
+from invoicesync_shared.integration_settings import SettingsModel
 from tests.integration.api.conftest import add_integration, invoice
+from tests.integration.api.test_purchase_documents import purchase
+from tests.support.producers import RecordingProducer
+
+BOOKED = "com.invoicesync.booking.assigned"
+UPDATED = "com.invoicesync.document.updated"
 
 
 async def event_types(
@@ -125,3 +138,122 @@ async def test_an_edit_while_disconnected_is_asked_as_an_edit_on_resume(
         ).one()
     assert [t["integration_id"] for t in updated.envelope["data"]["targets"]] == [str(yuki)]
     assert updated.envelope["data"]["document"]["revision"] == 1
+
+
+def _runtime(
+    system: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    kinds: frozenset[str] = SALES_KINDS,
+) -> tuple[ConnectorRuntime[SettingsModel], RecordingProducer]:
+    producer = RecordingProducer()
+    runtime = ConnectorRuntime(
+        FakeConnector(system=system, kinds=kinds),
+        sessionmaker=sessionmaker,
+        producer=producer,
+        retry=RetryPolicy(),
+    )
+    return runtime, producer
+
+
+async def _outbox(
+    sessionmaker: async_sessionmaker[AsyncSession], document_id: str, event_type: str
+) -> list[Envelope]:
+    async with sessionmaker() as session:
+        rows = await session.scalars(
+            select(OutboxMessage.envelope)
+            .where(
+                OutboxMessage.event_type == event_type,
+                OutboxMessage.envelope["subject"].astext == document_id,
+            )
+            .order_by(OutboxMessage.id)
+        )
+        return [Envelope.from_json(row) for row in rows]
+
+
+async def test_an_edit_while_the_first_request_is_on_its_way(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Edited before the first push was answered: the request on its way carries the
+    version before the edit. The answer warns of it per system. When that version's answer
+    comes, Yuki is asked for the edit at once (as for an edit of a booked document); Exact
+    keeps what it booked. The edit's own answer asks for nothing more."""
+    yuki = await add_integration(sessionmaker, client_id, system="yuki")
+    exact = await add_integration(sessionmaker, client_id, system="exact")
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="ED-4")).json()["id"]
+    (first,) = await _outbox(sessionmaker, doc, "com.invoicesync.invoice.booked")
+
+    edited = partner.patch(f"/v1/invoices/{doc}", json={"due_date": "2026-12-31"})
+    assert edited.status_code == 200, edited.text
+    warnings = " ".join(edited.json()["warnings"])
+    assert "on its way to Exact Online" in warnings and "NOT pushed" in warnings
+    assert "pushed to Yuki again" in warnings
+    assert await _outbox(sessionmaker, doc, UPDATED) == []  # nothing new goes out yet
+
+    applier = ResultApplier(sessionmaker)
+    for system in ("yuki", "exact"):
+        runtime, producer = _runtime(system, sessionmaker)
+        await runtime.handle(first)
+        (answer,) = producer.of_type(BOOKED)
+        assert answer.data["revision"] == 0
+        await applier.handle(answer)
+
+    (update_request,) = await _outbox(sessionmaker, doc, UPDATED)
+    assert [t["integration_id"] for t in update_request.data["targets"]] == [str(yuki)]
+    assert update_request.data["document"]["revision"] == 1
+    assert update_request.data["document"]["due_date"] == "2026-12-31"
+    async with sessionmaker() as session:
+        states = {
+            s.integration_id: s.status
+            for s in await session.scalars(
+                select(DocumentSync).where(DocumentSync.document_id == uuid.UUID(doc))
+            )
+        }
+    assert states == {yuki: "pending", exact: "booked"}
+
+    runtime, producer = _runtime("yuki", sessionmaker)
+    await runtime.handle(update_request)
+    (answer,) = producer.of_type(BOOKED)
+    assert answer.data["revision"] == 1
+    await applier.handle(answer)
+    assert len(await _outbox(sessionmaker, doc, UPDATED)) == 1
+    shown = partner.get(f"/v1/invoices/{doc}").json()
+    assert {s["system"]: s["status"] for s in shown["sync"]} == {
+        "yuki": "booked",
+        "exact": "booked",
+    }
+
+
+async def test_an_edit_while_disconnected_warns_of_no_request_on_its_way(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Pending because the connection is broken: no request is out, the document goes out
+    as it is on reconnect, so nothing is said."""
+    await add_integration(sessionmaker, client_id, system="exact", status="needs_reauthorization")
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="ED-5")).json()["id"]
+    edited = partner.patch(f"/v1/invoices/{doc}", json={"due_date": "2026-12-31"})
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["warnings"] == []
+
+
+async def test_an_edit_of_a_purchase_document_on_its_way_to_yuki_is_not_pushed_after_it(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Yuki keeps a purchase document's upload as it came: the answer says the edit is not
+    pushed, and the upload's answer asks for nothing more."""
+    await add_integration(sessionmaker, client_id, system="yuki")
+    doc = partner.post("/v1/purchase-invoices", json=purchase(client_id, "AP-ED-1")).json()["id"]
+    (first,) = await _outbox(sessionmaker, doc, "com.invoicesync.purchase_invoice.booked")
+    edited = partner.patch(f"/v1/purchase-invoices/{doc}", json={"due_date": "2027-01-05"})
+    assert edited.status_code == 200, edited.text
+    warnings = " ".join(edited.json()["warnings"])
+    assert "on its way to Yuki's archive" in warnings and "NOT pushed" in warnings
+
+    runtime, producer = _runtime("yuki", sessionmaker, kinds=PURCHASE_KINDS)
+    await runtime.handle(first)
+    (answer,) = producer.of_type(BOOKED)
+    assert answer.data["revision"] == 0
+    await ResultApplier(sessionmaker).handle(answer)
+    assert await _outbox(sessionmaker, doc, UPDATED) == []
+    shown = partner.get(f"/v1/purchase-invoices/{doc}").json()
+    assert [s["status"] for s in shown["sync"]] == ["booked"]

@@ -22,6 +22,7 @@ from invoicesync_api.db.models import Client, Document, DocumentSync
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import (
     BOOKED_EVENTS,
+    PURCHASE_KINDS,
     CompanyData,
     DocumentSnapshot,
     DocumentSyncRequested,
@@ -54,6 +55,12 @@ CONNECTED = (
 CONNECTED_SQL: list[ColumnElement[str]] = [
     literal_column(f"'{status.value}'") for status in CONNECTED
 ]
+
+
+def takes_edits(integration: Integration, document: Document) -> bool:
+    """Whether an edit of the document is pushed to the integration again: Yuki replaces a
+    sales entry by a push; a purchase document sits in its archive as uploaded."""
+    return integration.system in TAKES_EDITS and document.kind not in PURCHASE_KINDS
 
 
 def is_sent(document: Document) -> bool:

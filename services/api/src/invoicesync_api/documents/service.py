@@ -67,12 +67,39 @@ NOT_PUSHED_WARNINGS = {
         "Edit it in the accounting system as well."
     ),
 }
+# A request that went out before the edit carries the version before it.
+ON_ITS_WAY = (SyncStatus.PENDING, SyncStatus.SENDING)
+ON_ITS_WAY_WARNINGS = {
+    "exact": N_(
+        "This document was already on its way to Exact Online before this change and may be "
+        "booked as it was; the change is NOT pushed there. Check the entry in Exact Online "
+        "once it is booked."
+    ),
+    "lexware": N_(
+        "This document was already on its way to Lexware Office before this change and may be "
+        "booked as it was; the change is NOT pushed there. Check the voucher in Lexware Office "
+        "once it is booked."
+    ),
+    "yuki": N_(
+        "This purchase document was already on its way to Yuki's archive before this change; "
+        "the change is NOT pushed there. Edit it in Yuki as well once it is there."
+    ),
+}
 # Yuki books a purchase document from the file uploaded into its archive, which takes no
 # change of an upload (README: Yuki).
 YUKI_PURCHASE_NOT_PUSHED = N_(
     "This purchase document is already in Yuki's archive; the change is NOT pushed there. "
     "Edit it in Yuki as well."
 )
+
+
+def _on_its_way_warning(system: str) -> str:
+    return ON_ITS_WAY_WARNINGS.get(
+        system,
+        f"This document was already on its way to {system} before this change and may be "
+        "booked as it was; the change is NOT pushed there. Check the entry in the accounting "
+        "system once it is booked.",
+    )
 
 
 def _not_pushed_warning(system: str) -> str:
@@ -263,9 +290,18 @@ async def patch(
 
 
 async def _push_edit(session: AsyncSession, document: Document) -> list[str]:
+    """Push the edit where it is in the books and edits are taken. A request still on its
+    way carries the version before the edit: where edits are taken, its answer brings the
+    edit after it (sync/results.py); elsewhere the books may keep that version."""
     warnings: list[str] = []
     to_push: list[Integration] = []
     for state, integration in (await repository.sync_states(session, [document.id]))[document.id]:
+        if state.status in ON_ITS_WAY and fanout.reachable(integration):
+            if fanout.takes_edits(integration, document):
+                warnings.append(YUKI_EDIT_WARNING)
+            else:
+                warnings.append(_on_its_way_warning(integration.system))
+            continue
         if state.status not in SYNCED:
             continue
         if integration.system in fanout.TAKES_EDITS and document.kind in PURCHASE_KINDS:

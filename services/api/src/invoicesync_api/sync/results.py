@@ -15,7 +15,8 @@ import structlog
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from invoicesync_api.db.models import Document, DocumentSync
+from invoicesync_api.db.models import Client, Document, DocumentSync
+from invoicesync_api.documents import fanout
 from invoicesync_api.integrations import brake, connection
 from invoicesync_api.integrations import repository as integrations
 from invoicesync_api.reconciliations import service as reconciliations
@@ -24,6 +25,7 @@ from invoicesync_api.sync import service as runs
 from invoicesync_api.sync.duplicates import flag_if_duplicate, flag_missing_entry
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.audit import AUDIT_TYPES, RemoteEntryMissing
+from invoicesync_shared.events.documents import DocumentUpdated
 from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.events.integrations import IntegrationConnectionLost
 from invoicesync_shared.events.reconciliations import (
@@ -153,7 +155,27 @@ async def apply(session: AsyncSession, result: SyncResult) -> brake.Step | None:
         state.error_retryable = result.retryable
     await announce.document_outcome(session, document, integration, state)
     await _count(session, result, state, document, integration)
+    await _push_later_edit(session, result, document, integration)
     return _brake_step(result, integration)
+
+
+async def _push_later_edit(
+    session: AsyncSession,
+    result: BookingAssigned | DocumentSent | SyncFailed,
+    document: Document,
+    integration: Integration,
+) -> None:
+    """The books took an earlier revision than the document's: it was edited while its
+    request (or an earlier edit's) was on its way. Where edits are taken, the edit follows
+    now, as for an edit of a booked document; elsewhere the books keep the version sent, as
+    the edit's answer warned."""
+    if isinstance(result, SyncFailed) or result.revision >= document.revision:
+        return
+    if not fanout.takes_edits(integration, document):
+        return
+    client = await session.get(Client, document.client_id)
+    assert client is not None
+    await fanout.request_sync(session, document, client, [integration], event_type=DocumentUpdated)
 
 
 async def _held(
