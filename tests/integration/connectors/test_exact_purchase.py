@@ -1,5 +1,6 @@
 """Exact purchase documents through the runtime against the sandbox: what the read-back
-makes of purchase entries, and a purchase document without a file."""
+makes of purchase entries, a purchase document without a file, and refusals that name the
+supplier and the purchase journal."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tests.integration.connectors.exact_support import (
     Sessions,
     World,
     arm_fault,
+    connect,
     control,
     odd_vat_line,
     replica,
@@ -224,3 +226,46 @@ async def test_a_retry_on_another_replica_reuses_the_document_an_earlier_try_fil
     assert booked["remote_id"] == entry["entry_id"]
     assert [d["id"] for d in state["documents"]] == [filed["id"]] == [entry["document"]]
     assert len(state["documents"][0]["attachments"]) == 1
+
+
+async def test_a_purchase_from_a_supplier_blocked_in_exact_names_the_supplier(
+    world: World,
+) -> None:
+    """Exact's refusal reads "Blocked" alike for both sides; a bookkeeper reads of the
+    supplier on a purchase document (the sales code and text speak of a customer)."""
+    await world.send(world.document("AP-20", kind="purchase_invoice"))
+    [supplier] = world.state()["accounts"]
+    block = f"/exact/divisions/{world.code}/accounts/{supplier['id']}/block"
+    control(world.sandbox_url, "POST", block, json={"blocked": True})
+
+    await world.send(world.document("AP-21", kind="purchase_invoice"))
+    answer = await world.one.runtime.preview(
+        world.integration.id, world.document("AP-22", kind="purchase_invoice")
+    )
+
+    [failure] = world.results(SyncFailed.TYPE)
+    assert (failure["code"], failure["retryable"]) == ("supplier_blocked", False)
+    assert [(p.code, p.field) for p in answer.problems] == [("supplier_blocked", "supplier")]
+    assert len(world.state()["purchase_entries"]) == 1
+
+
+async def test_a_missing_purchase_journal_names_the_purchase_journal(
+    shared_sandbox_url: str, sessionmaker: Sessions, secret_box: SecretBox
+) -> None:
+    world = await connect(
+        shared_sandbox_url, sessionmaker, secret_box, settings={"purchase_journal": "99"}
+    )
+    try:
+        document = world.document("AP-23", kind="purchase_invoice")
+        answer = await world.one.runtime.preview(world.integration.id, document)
+        await world.send(document)
+        await world.send(world.document("S-23"))  # the sales journal is there
+        failures = world.results(SyncFailed.TYPE)
+        booked = world.results(BookingAssigned.TYPE)
+    finally:
+        await world.close(sessionmaker)
+    assert [(p.code, p.field) for p in answer.problems] == [
+        ("purchase_journal_missing", "settings.purchase_journal")
+    ]
+    assert [(f["code"], f["retryable"]) for f in failures] == [("purchase_journal_missing", False)]
+    assert len(booked) == 1

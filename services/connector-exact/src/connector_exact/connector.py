@@ -10,7 +10,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from connector_exact import mapping, reconciliation
+from connector_exact import errors, mapping, reconciliation
 from connector_exact.client import ExactClient
 from connector_exact.master_data import DEFAULT_TTL, DivisionLists
 from invoicesync_shared.connectors.adoption import Candidate, System, adopt
@@ -115,7 +115,15 @@ class ExactConnector:
             vat_codes=vat_codes,
             attachment=attachment,
         )
-        body = await self._client.post(ctx.integration.id, division, _entries(document), payload)
+        try:
+            body = await self._client.post(
+                ctx.integration.id, division, _entries(document), payload
+            )
+        except PermanentError as exc:
+            named = errors.for_purchase(exc) if purchase else exc
+            if named is exc:
+                raise
+            raise named from exc
         self._filed.pop((ctx.integration.id, document.id), None)
         entry = body["d"]
         return Booking(str(entry["EntryID"]), str(entry["EntryNumber"]), customer_created=created)
@@ -309,7 +317,7 @@ class ExactConnector:
         self._journals.forget(division)
         setting = _journal_setting(document)
         return PreviewProblem(
-            "journal_missing",
+            "purchase_journal_missing" if mapping.is_purchase(document) else "journal_missing",
             f"settings.{setting}",
             f"Exact division {division} has no journal {journal!r} (its journals: "
             f"{', '.join(sorted(journals)) or 'none'}); add it in Exact or set another "
@@ -342,14 +350,14 @@ class ExactConnector:
                 try:
                     _usable(customer, rows[0], supplier)
                 except PermanentError as exc:
-                    problems.append(PreviewProblem.of(exc, "customer"))
+                    problems.append(PreviewProblem.of(exc, _party_field(supplier)))
             return PreviewCustomer("linked", link.remote_id, link.code)
         account, code_taken = await self._match(ctx, division, customer, supplier)
         if account is not None:
             try:
                 found = _usable(customer, account, supplier)
             except PermanentError as exc:
-                problems.append(PreviewProblem.of(exc, "customer"))
+                problems.append(PreviewProblem.of(exc, _party_field(supplier)))
                 found = RemoteCustomer(str(account["ID"]), str(account.get("Code") or ""))
             return PreviewCustomer("matched", found.remote_id, (found.code or "").strip() or None)
         payload = mapping.account_payload(customer, supplier=supplier, with_code=not code_taken)
@@ -514,13 +522,18 @@ def _links(ctx: Context, document: DocumentSnapshot) -> CustomerLinks:
     return ctx.suppliers if mapping.is_purchase(document) else ctx.customers
 
 
+def _party_field(supplier: bool) -> str:
+    """The document's field naming its party, as the API takes it."""
+    return "supplier" if supplier else "customer"
+
+
 def _usable(
     customer: CustomerData, account: dict[str, Any], supplier: bool = False
 ) -> RemoteCustomer:
     """The account to link, unless Exact has it blocked."""
     if account.get("Blocked"):
         raise PermanentError(
-            "customer_blocked",
+            "supplier_blocked" if supplier else "customer_blocked",
             f"The {'supplier' if supplier else 'customer'} {customer.name!r} is blocked in "
             "Exact Online.",
         )

@@ -35,6 +35,11 @@ _MESSAGE_CODES = (
     (("period", "periode", "locked", "afgesloten"), "period_locked"),
     (("glaccount", "grootboek"), "gl_account_missing"),
 )
+# The same words in the refusal of a purchase entry name its supplier and purchase journal.
+_PURCHASE_CODES = {
+    "customer_blocked": "supplier_blocked",
+    "journal_missing": "purchase_journal_missing",
+}
 DIVISION_ACCESS_WITHDRAWN = "division_access_withdrawn"
 # Exact's text when the division is outside the companies the user allowed the app.
 _OUT_OF_DIVISION_SCOPE = "not within division scope"
@@ -46,6 +51,17 @@ _FORBIDDEN_REASONS = {
     ),
     "LicenseExpired": ("license_expired", "The Exact licence of this company has expired."),
 }
+
+
+def for_purchase(exc: PermanentError) -> PermanentError:
+    """Exact's refusal of a purchase entry under the code a bookkeeper reads it by: the
+    supplier (not a customer) is blocked, the purchase journal (not a sales one) is missing."""
+    code = _PURCHASE_CODES.get(exc.code)
+    return (
+        exc
+        if code is None or type(exc) is not PermanentError
+        else PermanentError(code, exc.message)
+    )
 
 
 def error_message(response: httpx.Response) -> str:

@@ -85,6 +85,15 @@ SYNC_ERRORS: dict[str, str] = {
         "The customer of this document is blocked in {system}. Unblock the customer there, "
         "then retry."
     ),
+    # A purchase document's: its supplier, its purchase journal (Exact).
+    "supplier_blocked": N_(
+        "The supplier of this document is blocked in {system}. Unblock the supplier there, "
+        "then retry."
+    ),
+    "purchase_journal_missing": N_(
+        "The purchase journal set for this integration does not exist in {system}. Choose an "
+        "existing purchase journal in the integration's settings, then retry."
+    ),
     "period_locked": N_(
         "The accounting period of the document date is closed in {system}. Reopen the "
         "period there (or date the document in an open period), then retry."

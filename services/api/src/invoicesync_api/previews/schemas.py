@@ -15,7 +15,8 @@ class PreviewProblem(BaseModel):
 
     code: str = Field(
         description="Stable: before_start_date, integration_inactive, preview_unavailable, "
-        "journal_missing, gl_account_missing, unknown_vat_code, customer_blocked, "
+        "journal_missing, purchase_journal_missing, gl_account_missing, unknown_vat_code, "
+        "customer_blocked, supplier_blocked, "
         "incomplete_data, unsupported_currency, unsupported_vat_rate, small_business, "
         "invalid_access_key, administration_not_found, …",
         examples=["unknown_vat_code"],
