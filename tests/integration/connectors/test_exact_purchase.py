@@ -13,7 +13,7 @@ from invoicesync_shared.crypto import SecretBox
 from invoicesync_shared.db.models import CustomerLink
 from invoicesync_shared.events.audit import RemoteEntryMissing
 from invoicesync_shared.events.documents import CustomerData
-from invoicesync_shared.events.results import BookingAssigned, SyncFailed
+from invoicesync_shared.events.results import BookingAssigned, PaymentStatusChanged, SyncFailed
 from tests.integration.connectors.exact_support import (
     Sessions,
     World,
@@ -269,3 +269,38 @@ async def test_a_missing_purchase_journal_names_the_purchase_journal(
     ]
     assert [(f["code"], f["retryable"]) for f in failures] == [("purchase_journal_missing", False)]
     assert len(booked) == 1
+
+
+async def test_a_purchase_invoice_paid_to_its_supplier_is_read_back_as_paid(
+    world: World,
+) -> None:
+    """Purchase entries are settled in cashflow/Payments (Status 50, matched), read only
+    while one of ours is unpaid: a round after it is paid costs no call there."""
+    await world.send(world.document("AP-30", kind="purchase_invoice"))
+    await world.send(world.document("S-30"))
+    purchase, sale = world.results(BookingAssigned.TYPE)
+
+    await world.one.readback.refresh_now(world.integration.id)
+    assert _payments(world) == {purchase["document_id"]: ["open"], sale["document_id"]: ["open"]}
+
+    pay = f"/exact/divisions/{world.code}/entries/{purchase['remote_id']}/payment"
+    paid = control(world.sandbox_url, "POST", pay, json={})
+    assert (paid["is_fully_paid"], paid["payment_status"]) == (True, 50)
+    await world.one.readback.refresh_now(world.integration.id)
+    assert _payments(world) == {
+        purchase["document_id"]: ["open", "paid"],
+        sale["document_id"]: ["open"],
+    }
+
+    calls = world.one.sent.calls
+    await world.one.readback.refresh_now(world.integration.id)
+    # Both entry pages and the receivables: no purchase entry is unpaid any more.
+    assert world.one.sent.calls - calls == 3
+    assert len(world.results(PaymentStatusChanged.TYPE)) == 3
+
+
+def _payments(world: World) -> dict[str, list[str]]:
+    seen: dict[str, list[str]] = {}
+    for change in world.results(PaymentStatusChanged.TYPE):
+        seen.setdefault(str(change["document_id"]), []).append(str(change["payment_status"]))
+    return seen

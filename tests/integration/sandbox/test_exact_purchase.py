@@ -256,3 +256,34 @@ def test_the_demo_division_has_purchase_journals_and_suppliers(api: httpx.Client
     booked = post_purchase(api, state, suppliers[0]["id"], YourRef="DEMO-1")
     assert booked.status_code == 201, booked.text
     assert booked.json()["d"]["SupplierName"] == "Kantoorartikelen Jansen BV"
+
+
+def test_what_is_owed_to_a_supplier_is_settled_in_cashflow_payments(
+    api: httpx.Client, division: Json
+) -> None:
+    """One cashflow/Payments row per purchase entry: Status 20 until payments cover it,
+    then 50 (matched) with its EndDate; unlike a receivable it has no IsFullyPaid."""
+    code = division["division"]
+    entry = post_purchase(api, division, create_supplier(api, division), YourRef="SUP-9")
+    assert entry.status_code == 201, entry.text
+    entry_id = entry.json()["d"]["EntryID"]
+    payments = f"{API}/{code}/cashflow/Payments"
+    select = {"$select": "TransactionEntryID,Status,EndDate,YourRef"}
+
+    [row] = results(api.get(payments, params=select))
+    assert (row["TransactionEntryID"], row["Status"], row["EndDate"]) == (entry_id, 20, None)
+    assert row["YourRef"] == "SUP-9"
+    refused = api.get(payments, params={"$select": "TransactionEntryID,IsFullyPaid"})
+    assert refused.status_code == 400, refused.text
+    assert results(api.get(f"{API}/{code}/cashflow/Receivables")) == []  # not a sale
+
+    control = f"/_sandbox/exact/divisions/{code}/entries/{entry_id}/payment"
+    half = api.post(control, json={"amount": "60.50"})
+    assert half.status_code == 200, half.text
+    assert half.json()["payment_status"] == 20
+    [row] = results(api.get(payments, params=select))
+    assert row["Status"] == 20
+    rest = api.post(control, json={})
+    assert (rest.json()["open_amount"], rest.json()["payment_status"]) == ("0.00", 50)
+    [row] = results(api.get(payments, params=select))
+    assert row["Status"] == 50 and row["EndDate"] is not None

@@ -3,10 +3,9 @@ so Exact will hand its number out again) and payments (open → paid).
 
 Both read a whole collection per division page by page — SalesEntries (and
 PurchaseEntries of the purchase journal, where purchase documents are booked) and
-cashflow/Receivables, filtered on our journals and the integration's start date — so a
-round costs about one call per 60 entries, not one per document. Purchase entries are
-audited for deletion only: their payments (cashflow/Payables) are not read back yet.
-Results are emitted only on change; the last status seen is kept in
+cashflow/Receivables (and cashflow/Payments, what is owed to suppliers, while one of our
+purchase entries is unpaid), filtered on our journals and the integration's start date —
+so a round costs about one call per 60 entries, not one per document. Results are emitted only on change; the last status seen is kept in
 connector_remote_status.
 """
 
@@ -39,10 +38,11 @@ log = structlog.get_logger()
 SYSTEM = "exact"
 MISSING = "missing"  # the audit's verdict, stored beside the payment statuses
 LOCK_SPACE = 0x1E3A_0002  # advisory locks of this loop: (LOCK_SPACE, integration)
-MATCHED = 50  # cashflow/Receivables.Status once the entry is fully paid
+MATCHED = 50  # cashflow/Receivables and Payments: Status once the entry is settled
 # GUIDs per "EntryID eq guid'…' or …" filter: keeps the URL under IIS's 2 KB query limit.
 IDS_PER_CALL = 20
 SALES, PURCHASES = "salesentry/SalesEntries", "purchaseentry/PurchaseEntries"
+RECEIVABLES, PAYMENTS = "cashflow/Receivables", "cashflow/Payments"
 
 
 @dataclass(frozen=True)
@@ -98,25 +98,26 @@ class ExactReadBack(ReadBack):
         if not watched:
             return 0
         book = Book.of(integration)
-        missing = await self.find_missing(integration, book, watched)
+        missing, purchases = await self.find_missing(integration, book, watched)
         for booked in missing:
             await self.report(integration, booked, MISSING, _missing(integration, booked))
         gone = {b.document_id for b in missing}
         unpaid = [b for b in watched if b.document_id not in gone and b.last_status != PAID]
-        return len(missing) + await self._read_payments(integration, book, unpaid)
+        return len(missing) + await self._read_payments(integration, book, unpaid, purchases)
 
     async def find_missing(
         self, integration: Integration, book: Book, watched: Sequence[Booked]
-    ) -> list[Booked]:
+    ) -> tuple[list[Booked], set[str]]:
         """Booked entries that no longer exist: one paged read of our journals, then a
         look by ID at the few not seen there (an entry dated before the start date, or
-        booked while we paged, is not missing)."""
-        existing: set[str] = set()
+        booked while we paged, is not missing). Also the IDs of the purchase entries seen,
+        whose payments are read apart."""
+        existing: dict[str, set[str]] = {}
         for collection, journals in (
             (SALES, book.journals),
             (PURCHASES, (book.purchase_journal,)),
         ):
-            existing |= await self._entry_ids(
+            existing[collection] = await self._entry_ids(
                 integration,
                 book,
                 collection,
@@ -125,7 +126,8 @@ class ExactReadBack(ReadBack):
                     "$select": "EntryID,EntryNumber",
                 },
             )
-        unseen = [b for b in watched if b.remote_id.lower() not in existing]
+        seen = existing[SALES] | existing[PURCHASES]
+        unseen = [b for b in watched if b.remote_id.lower() not in seen]
         for collection in (SALES, PURCHASES):
             found: set[str] = set()
             for chunk in _chunks(unseen, IDS_PER_CALL):
@@ -133,8 +135,9 @@ class ExactReadBack(ReadBack):
                 found |= await self._entry_ids(
                     integration, book, collection, {"$filter": ids, "$select": "EntryID"}
                 )
+            existing[collection] |= found
             unseen = [b for b in unseen if b.remote_id.lower() not in found]
-        return unseen
+        return unseen, existing[PURCHASES]
 
     async def _entry_ids(
         self, integration: Integration, book: Book, collection: str, params: dict[str, str]
@@ -145,28 +148,53 @@ class ExactReadBack(ReadBack):
         return ids
 
     async def _read_payments(
-        self, integration: Integration, book: Book, unpaid: Sequence[Booked]
+        self,
+        integration: Integration,
+        book: Book,
+        unpaid: Sequence[Booked],
+        purchases: set[str],
     ) -> int:
-        """Open/paid per entry from cashflow/Receivables (one row per sales entry); the
+        """Open/paid per entry from cashflow/Receivables (one row per sales entry), and
+        cashflow/Payments (one per purchase entry) when a purchase entry is unpaid; the
         date filter leaves out documents dated before the start date."""
         if not unpaid:
             return 0
-        statuses: dict[str, str] = {}
-        async for rows in self._client.pages(
-            integration.id,
-            book.division,
-            "cashflow/Receivables",
+        statuses = await self._cashflow(
+            integration,
+            book,
+            RECEIVABLES,
             {
                 "$filter": book.entries_filter("EntryDate"),
                 "$select": "TransactionEntryID,Status,IsFullyPaid",
             },
-        ):
-            statuses.update({str(r["TransactionEntryID"]).lower(): _payment(r) for r in rows})
+        )
+        if any(b.remote_id.lower() in purchases for b in unpaid):
+            # What is owed to suppliers: read only for unpaid purchase entries, so an
+            # integration without them pays no call.
+            statuses |= await self._cashflow(
+                integration,
+                book,
+                PAYMENTS,
+                {
+                    "$filter": book.entries_filter("EntryDate", (book.purchase_journal,)),
+                    "$select": "TransactionEntryID,Status",
+                },
+            )
         seen = [(b, statuses.get(b.remote_id.lower())) for b in unpaid]
         return await self.report_payments(integration, seen)
 
+    async def _cashflow(
+        self, integration: Integration, book: Book, collection: str, params: dict[str, str]
+    ) -> dict[str, str]:
+        """Open/paid per entry ID from a cashflow collection (one row per entry)."""
+        statuses: dict[str, str] = {}
+        async for rows in self._client.pages(integration.id, book.division, collection, params):
+            statuses.update({str(r["TransactionEntryID"]).lower(): _payment(r) for r in rows})
+        return statuses
+
 
 def _payment(row: dict[str, Any]) -> str:
+    """A payment row has no ``IsFullyPaid``: ``Status`` 50 (matched) alone says settled."""
     return PAID if row.get("IsFullyPaid") or row.get("Status") == MATCHED else OPEN
 
 

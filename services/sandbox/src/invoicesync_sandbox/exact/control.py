@@ -247,7 +247,7 @@ class ExactControl:
     async def pay(self, division: int, entry_id: uuid.UUID, body: PaymentIn) -> dict[str, Any]:
         found = self._division(division)
         async with self.store.lock:
-            entry = found.entries.get(entry_id)
+            entry = found.entries.get(entry_id) or found.purchase_entries.get(entry_id)
             if entry is None:
                 raise HTTPException(404, f"No entry {entry_id} in division {division}")
             amount = body.amount if body.amount is not None else entry.open_amount()

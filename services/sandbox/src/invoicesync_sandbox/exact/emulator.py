@@ -19,6 +19,7 @@ from invoicesync_sandbox.exact.documents import DocumentAttachments, Documents, 
 from invoicesync_sandbox.exact.masterdata import GLAccounts, Journals, Me, VATCodes
 from invoicesync_sandbox.exact.models import App
 from invoicesync_sandbox.exact.oauth import OAuthHost
+from invoicesync_sandbox.exact.payments import Payments
 from invoicesync_sandbox.exact.purchase_entries import PurchaseEntries, PurchaseEntryLines
 from invoicesync_sandbox.exact.receivables import Receivables, ReceivablesList
 from invoicesync_sandbox.exact.sales_entries import SalesEntries, SalesEntryLines
@@ -73,6 +74,7 @@ class ExactEmulator:
             Receivables(),
             PurchaseEntries(),
             PurchaseEntryLines(),
+            Payments(),
             Documents(),
             DocumentAttachments(),
             DocumentTypes(),

@@ -178,6 +178,8 @@ class PurchaseEntry:
     currency: str = "EUR"
     document: uuid.UUID | None = None
     lines: list[SalesEntryLine] = field(default_factory=list)
+    payments: list[Payment] = field(default_factory=list)  # paid to the supplier
+    payment_id: uuid.UUID = field(default_factory=new_id)  # its cashflow/Payments row
     id: uuid.UUID = field(default_factory=new_id)
     visible_from: float = field(default_factory=visible_from)
 
@@ -186,6 +188,9 @@ class PurchaseEntry:
 
     def amount(self) -> Decimal:
         return sum((line.amount_fc for line in self.lines), Decimal("0")) + self.vat_amount()
+
+    def open_amount(self) -> Decimal:
+        return self.amount() - sum((p.amount for p in self.payments), Decimal("0"))
 
 
 @dataclass

@@ -56,6 +56,7 @@ class PurchaseEntries(EntryResource):
             entry.lines.append(booking.build_line(division, entry, line_body, COST_TYPES))
         division.purchase_entries[entry.id] = entry
         division.remember(entry.id)
+        division.remember(entry.payment_id)  # its cashflow/Payments row, in the same order
         for line in entry.lines:
             division.remember(line.id)
         if entry.document is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 
-from invoicesync_sandbox.exact.models import Division, SalesEntry
+from invoicesync_sandbox.exact.models import Division, PurchaseEntry, SalesEntry
 from invoicesync_sandbox.exact.odata import Row
 from invoicesync_sandbox.exact.resource import Call, Resource
 
@@ -22,7 +22,7 @@ STATUS_OPEN = 20
 STATUS_MATCHED = 50
 
 
-def is_fully_paid(entry: SalesEntry) -> bool:
+def is_fully_paid(entry: SalesEntry | PurchaseEntry) -> bool:
     return bool(entry.payments) and entry.open_amount() == 0
 
 

@@ -76,10 +76,14 @@ def division_state(division: Division) -> dict[str, Any]:
 
 
 def _purchase(entry: PurchaseEntry) -> dict[str, Any]:
+    paid = is_fully_paid(entry)
     return _entry(
         entry,
         supplier=str(entry.supplier),
         document=str(entry.document) if entry.document else None,
+        open_amount=str(entry.open_amount()),
+        is_fully_paid=paid,
+        payment_status=STATUS_MATCHED if paid else STATUS_OPEN,
     )
 
 
@@ -96,7 +100,10 @@ def _account(account: Account) -> dict[str, Any]:
     }
 
 
-def entry_summary(division: Division, entry: SalesEntry) -> dict[str, Any]:
+def entry_summary(division: Division, entry: SalesEntry | PurchaseEntry) -> dict[str, Any]:
+    """A sales or purchase entry as the state shows it (a payment's answer)."""
+    if isinstance(entry, PurchaseEntry):
+        return _purchase(entry)
     paid = is_fully_paid(entry)
     return _entry(
         entry,
