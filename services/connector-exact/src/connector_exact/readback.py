@@ -5,8 +5,8 @@ Both read a whole collection per division page by page — SalesEntries (and
 PurchaseEntries of the purchase journal, where purchase documents are booked) and
 cashflow/Receivables (and cashflow/Payments, what is owed to suppliers, while one of our
 purchase entries is unpaid), filtered on our journals and the integration's start date —
-so a round costs about one call per 60 entries, not one per document. Results are emitted only on change; the last status seen is kept in
-connector_remote_status.
+so a round costs about one call per 60 entries, not one per document. Results are emitted
+only on change; the last status seen is kept in connector_remote_status.
 """
 
 from __future__ import annotations
