@@ -78,7 +78,9 @@ class ChaosSize:
     # year's entry for each, one typed by hand for every second, a twin for every fourth.
     traps_per_client: int = 12
     credit_notes: int = 25  # reusing invoice numbers, in the one-journal Exact division
-    purchases: int = 400  # purchase invoices and receipts with files, during the chaos
+    purchases: int = (
+        400  # purchase invoices, receipts and credit notes with files, during the chaos
+    )
     visible_late_per_system: int = 8
     refresh_losses_per_expiry: int = 12  # two expiries in a run
     rate_limit_window_seconds: float = 150.0  # Exact at 2 calls/minute per division

@@ -142,5 +142,6 @@ def check_yuki_purchases(
             findings.lost.append(label)
         elif upload["size"] != document["file"]["size"]:
             findings.files_wrong.append(f"{label}: {upload['size']} bytes")
-        elif Decimal(upload["amount"] or "0") != Decimal(document["totals"]["gross"]):
+        elif abs(Decimal(upload["amount"] or "0")) != Decimal(document["totals"]["gross"]):
+            # A credit note's upload carries its amount negative.
             findings.wrong_entries.append(f"{label}: amount {upload['amount']}")

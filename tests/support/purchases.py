@@ -12,7 +12,20 @@ from invoicesync_shared.events.documents import PURCHASE_KINDS
 from tests.support.integrations import ConnectedClient, invoice_body
 
 # Where each purchase kind is posted and listed.
-PATHS = {"purchase_invoice": "purchase-invoices", "receipt": "receipts"}
+PATHS = {
+    "purchase_invoice": "purchase-invoices",
+    "receipt": "receipts",
+    "purchase_credit_note": "purchase-credit-notes",
+}
+# Of every six: four purchase invoices, a receipt and a purchase credit note.
+KINDS = (
+    "purchase_invoice",
+    "purchase_invoice",
+    "receipt",
+    "purchase_invoice",
+    "purchase_invoice",
+    "purchase_credit_note",
+)
 SUPPLIERS_PER_CLIENT = 2  # the first shares its external id and name with a customer
 PDF = b"%PDF-1.4\n%\xc7\xec\x8f\xa2\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
 
@@ -43,6 +56,6 @@ def purchase_bodies(clients: list[ConnectedClient], count: int) -> dict[str, lis
             "content_type": "application/pdf",
             "content_base64": base64.b64encode(PDF + number.encode()).decode(),
         }
-        kind = "receipt" if n % 3 == 2 else "purchase_invoice"
+        kind = KINDS[n % len(KINDS)]
         by_path[PATHS[kind]].append(body)
     return by_path
