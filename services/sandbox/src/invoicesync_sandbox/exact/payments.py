@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from invoicesync_sandbox.exact.models import Division, PurchaseEntry
 from invoicesync_sandbox.exact.odata import Row
-from invoicesync_sandbox.exact.receivables import STATUS_MATCHED, STATUS_OPEN, is_fully_paid
+from invoicesync_sandbox.exact.receivables import cashflow_row
 from invoicesync_sandbox.exact.resource import Call, Resource
 
 
@@ -41,31 +41,4 @@ class Payments(Resource):
 
 
 def _payment_row(division: Division, entry: PurchaseEntry) -> Row:
-    account = division.accounts.get(entry.supplier)
-    journal = division.journals.get(entry.journal)
-    paid = is_fully_paid(entry)
-    return {
-        "ID": entry.payment_id,
-        "Account": entry.supplier,
-        "AccountCode": account.code if account else None,
-        "AccountName": account.name if account else None,
-        "AmountDC": entry.amount(),
-        "AmountFC": entry.amount(),
-        "Currency": entry.currency,
-        "Description": entry.description,
-        "Division": division.code,
-        "DueDate": entry.due_date,
-        "EndDate": max(p.paid_at for p in entry.payments) if paid else None,
-        "EntryDate": entry.entry_date,
-        "EntryNumber": entry.entry_number,
-        "InvoiceDate": entry.entry_date,
-        "InvoiceNumber": entry.entry_number,
-        "Journal": entry.journal,
-        "JournalDescription": journal.description if journal else None,
-        "Status": STATUS_MATCHED if paid else STATUS_OPEN,
-        "TransactionAmountDC": entry.amount(),
-        "TransactionAmountFC": entry.amount(),
-        "TransactionEntryID": entry.id,
-        "TransactionType": entry.type,
-        "YourRef": entry.your_ref,
-    }
+    return cashflow_row(division, entry, entry.supplier, row_id=entry.payment_id)

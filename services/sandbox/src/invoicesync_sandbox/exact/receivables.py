@@ -97,13 +97,30 @@ _ENTRY_OF: dict[object, uuid.UUID] = {}
 
 
 def _cashflow_row(division: Division, entry: SalesEntry) -> Row:
-    account = division.accounts.get(entry.customer)
-    journal = division.journals.get(entry.journal)
     paid = is_fully_paid(entry)
     last_payment = max((p.paid_at for p in entry.payments), default=None)
     return {
-        "ID": entry.receivable_id,
-        "Account": entry.customer,
+        **cashflow_row(division, entry, entry.customer, row_id=entry.receivable_id),
+        "IsFullyPaid": paid,
+        "LastPaymentDate": last_payment,
+    }
+
+
+def cashflow_row(
+    division: Division,
+    entry: SalesEntry | PurchaseEntry,
+    account_id: uuid.UUID,
+    *,
+    row_id: uuid.UUID,
+) -> Row:
+    """The fields a receivable and a payment (cashflow/Payments) share: the entry's, its
+    account's, and whether payments cover it (``Status``, ``EndDate``)."""
+    account = division.accounts.get(account_id)
+    journal = division.journals.get(entry.journal)
+    paid = is_fully_paid(entry)
+    return {
+        "ID": row_id,
+        "Account": account_id,
         "AccountCode": account.code if account else None,
         "AccountName": account.name if account else None,
         "AmountDC": entry.amount(),
@@ -112,15 +129,13 @@ def _cashflow_row(division: Division, entry: SalesEntry) -> Row:
         "Description": entry.description,
         "Division": division.code,
         "DueDate": entry.due_date,
-        "EndDate": last_payment if paid else None,
+        "EndDate": max(p.paid_at for p in entry.payments) if paid else None,
         "EntryDate": entry.entry_date,
         "EntryNumber": entry.entry_number,
         "InvoiceDate": entry.entry_date,
         "InvoiceNumber": entry.entry_number,
-        "IsFullyPaid": paid,
         "Journal": entry.journal,
         "JournalDescription": journal.description if journal else None,
-        "LastPaymentDate": last_payment,
         "Status": STATUS_MATCHED if paid else STATUS_OPEN,
         "TransactionAmountDC": entry.amount(),
         "TransactionAmountFC": entry.amount(),
