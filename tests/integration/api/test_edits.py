@@ -4,13 +4,15 @@ its way: Yuki gets the edit after it; the others may book the version before it.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from invoicesync_api.db.models import DocumentSync
+from invoicesync_api.db.models import Document, DocumentSync
 from invoicesync_api.integrations import connection
 from invoicesync_api.sync.results import ResultApplier
 from invoicesync_shared.connectors.retry import RetryPolicy
@@ -20,12 +22,13 @@ from invoicesync_shared.db.models import Integration, OutboxMessage
 from invoicesync_shared.events.documents import PURCHASE_KINDS, SALES_KINDS
 from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.integration_settings import SettingsModel
-from tests.integration.api.conftest import add_integration, invoice
+from tests.integration.api.conftest import add_integration, invoice, until_it_waits_on_a_lock
 from tests.integration.api.test_purchase_documents import purchase
 from tests.support.producers import RecordingProducer
 
 BOOKED = "com.invoicesync.booking.assigned"
 UPDATED = "com.invoicesync.document.updated"
+BOUND = 20.0  # seconds: a failure shows as a timeout, not a hang
 
 
 async def event_types(
@@ -257,3 +260,43 @@ async def test_an_edit_of_a_purchase_document_on_its_way_to_yuki_is_not_pushed_a
     assert await _outbox(sessionmaker, doc, UPDATED) == []
     shown = partner.get(f"/v1/purchase-invoices/{doc}").json()
     assert [s["status"] for s in shown["sync"]] == ["booked"]
+
+
+@pytest.mark.parametrize("numbered_before", [False, True])
+async def test_an_edit_committed_while_the_answer_is_applied_still_reaches_yuki(
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    numbered_before: bool,
+) -> None:
+    """The edit holds the document while the first version's answer is applied: the answer
+    waits for it and then asks for the edit, which would otherwise be lost (the edit saw the
+    state still pending and left the push to the answer). Whether or not the answer changes
+    the document itself (its first booking number, or one it had from elsewhere)."""
+    yuki = await add_integration(sessionmaker, client_id, system="yuki")
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number=f"ED-7{numbered_before}"))
+    doc = doc.json()["id"]
+    if numbered_before:
+        async with sessionmaker.begin() as session:
+            await session.execute(
+                update(Document)
+                .where(Document.id == uuid.UUID(doc))
+                .values(has_booking_number=True)
+            )
+    (first,) = await _outbox(sessionmaker, doc, "com.invoicesync.invoice.booked")
+    runtime, producer = _runtime("yuki", sessionmaker)
+    await runtime.handle(first)
+    (answer,) = producer.of_type(BOOKED)
+
+    async with sessionmaker.begin() as session:  # an edit, as PATCH makes it, not yet committed
+        edited = await session.get(Document, uuid.UUID(doc), with_for_update=True)
+        assert edited is not None
+        edited.revision += 1
+        await session.flush()
+        applying = asyncio.create_task(ResultApplier(sessionmaker).handle(answer))
+        await until_it_waits_on_a_lock(sessionmaker, applying, "%documents%", BOUND)
+    await asyncio.wait_for(applying, BOUND)
+
+    (update_request,) = await _outbox(sessionmaker, doc, UPDATED)
+    assert [t["integration_id"] for t in update_request.data["targets"]] == [str(yuki)]
+    assert update_request.data["document"]["revision"] == 1

@@ -169,9 +169,14 @@ async def _push_later_edit(
     request (or an earlier edit's) was on its way. Where edits are taken, the edit follows
     now, as for an edit of a booked document; elsewhere the books keep the version sent, as
     the edit's answer warned."""
-    if isinstance(result, SyncFailed) or result.revision >= document.revision:
+    if isinstance(result, SyncFailed) or not fanout.takes_edits(integration, document):
         return
-    if not fanout.takes_edits(integration, document):
+    # The document as last committed, row-locked (after this state's lock, the order every
+    # answer takes): an edit that committed while this answer was applied is seen here; one
+    # still to come waits for this commit and finds the state answered (its own push).
+    await session.flush()
+    await session.refresh(document, with_for_update=True)
+    if result.revision >= document.revision:
         return
     client = await session.get(Client, document.client_id)
     assert client is not None
