@@ -157,7 +157,7 @@ def listed_ids(partner: httpx.Client, ids: list[str], **filters: str) -> set[str
 
 async def until_it_waits_on_a_lock(
     sessionmaker: async_sessionmaker[AsyncSession],
-    request: asyncio.Task[httpx.Response],
+    request: asyncio.Task[Any],
     statement_like: str,
     bound: float = 20.0,
 ) -> None:
