@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -29,14 +30,23 @@ TICK = timedelta(microseconds=1)
 """The database's resolution: a moment on a boundary, and the first one past it."""
 
 
-@pytest.fixture(autouse=True)
-async def only_this_tests_integrations(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    """The sweeper looks at the whole database: earlier tests' integrations are
-    deactivated so that counts and metrics here are this test's alone."""
+async def deactivate_all(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     async with sessionmaker.begin() as session:
         await session.execute(
             update(Integration).where(Integration.status == "active").values(status="deactivated")
         )
+
+
+@pytest.fixture(autouse=True)
+async def only_this_tests_integrations(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[None]:
+    """The sweeper looks at the whole database: earlier tests' integrations are
+    deactivated so that counts and metrics here are this test's alone, and this test's
+    afterwards, so that what it leaves waiting is not swept by a test of another file."""
+    await deactivate_all(sessionmaker)
+    yield
+    await deactivate_all(sessionmaker)
 
 
 def reasked(reason: str) -> float:
@@ -394,6 +404,9 @@ async def test_a_sweep_passes_over_rows_another_sweep_holds(
     assert not waited
     assert await sweeping == 1
     assert [await outbox_rows(sessionmaker, d) for d in (held, free)] == [1, 2]
+    await relayed(sessionmaker)
+    assert await sweeper.sweep_once(datetime.now(UTC)) == 1  # released: its turn now
+    assert [await outbox_rows(sessionmaker, d) for d in (held, free)] == [2, 2]
 
 
 async def lost_and_answered(
