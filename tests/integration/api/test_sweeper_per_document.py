@@ -340,13 +340,16 @@ async def test_a_document_is_asked_again_the_moment_its_wait_is_over(
 async def test_an_ambiguous_document_is_asked_again_the_moment_its_wait_is_over(
     partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    """An outcome unknown waits ``pending_after`` since it was last changed."""
+    """An outcome unknown waits ``pending_after`` since it was last changed, however long
+    ago it was requested (it is not judged as a request still out)."""
     integration = await add_integration(sessionmaker, client_id)
     doc = partner.post("/v1/invoices", json=invoice(client_id, number="EDGE-A")).json()["id"]
     await gave_up(sessionmaker, doc, integration, "outcome_unknown")
     await relayed(sessionmaker)
     now = datetime.now(UTC)
-    await stamped(sessionmaker, doc, updated_at=now - PENDING_AFTER)
+    await stamped(
+        sessionmaker, doc, requested_at=now - timedelta(days=3), updated_at=now - PENDING_AFTER
+    )
     sweeper = PendingSweeper(sessionmaker, pending_after=PENDING_AFTER)
     before = reasked("ambiguous")
 
