@@ -3,7 +3,9 @@ connector keeps answering others; a backlog is not asked again; both are measure
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -11,28 +13,40 @@ import pytest
 import structlog
 import structlog.testing
 from prometheus_client import REGISTRY
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.app import metrics_app
 from invoicesync_api.db.models import DocumentSync
 from invoicesync_api.workers.sweeper import PendingSweeper
 from invoicesync_shared.db.models import Integration
-from tests.integration.api.conftest import add_integration, invoice
+from tests.integration.api.conftest import add_integration, invoice, until_it_waits_on_a_lock
 from tests.integration.api.test_sync_runs import booked, deliver, gave_up, outbox_rows, relayed
+from tests.support.clocks import held_at
 from tests.support.servers import serve_in_thread
 
 PENDING_AFTER = timedelta(minutes=10)
+TICK = timedelta(microseconds=1)
+"""The database's resolution: a moment on a boundary, and the first one past it."""
 
 
-@pytest.fixture(autouse=True)
-async def only_this_tests_integrations(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    """The sweeper looks at the whole database: earlier tests' integrations are
-    deactivated so that counts and metrics here are this test's alone."""
+async def deactivate_all(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     async with sessionmaker.begin() as session:
         await session.execute(
             update(Integration).where(Integration.status == "active").values(status="deactivated")
         )
+
+
+@pytest.fixture(autouse=True)
+async def only_this_tests_integrations(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[None]:
+    """The sweeper looks at the whole database: earlier tests' integrations are
+    deactivated so that counts and metrics here are this test's alone, and this test's
+    afterwards, so that what it leaves waiting is not swept by a test of another file."""
+    await deactivate_all(sessionmaker)
+    yield
+    await deactivate_all(sessionmaker)
 
 
 def reasked(reason: str) -> float:
@@ -281,3 +295,272 @@ async def test_the_oldest_measure_counts_only_requests_still_out_on_active_integ
     # A clock behind the request's never measures a negative age.
     await sweeper.sweep_once(datetime.now(UTC) - timedelta(hours=2))
     assert oldest_pending() == 0.0
+
+
+async def stamped(
+    sessionmaker: async_sessionmaker[AsyncSession], document_id: str, **values: object
+) -> None:
+    """Its sync row's times (and sweeps) set to exactly ``values``."""
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(DocumentSync)
+            .where(DocumentSync.document_id == uuid.UUID(document_id))
+            .values(**values)
+        )
+
+
+@pytest.mark.parametrize(
+    ("sweeps", "wait"),
+    [(0, PENDING_AFTER), (1, PENDING_AFTER * 2), (7, PENDING_AFTER * 64)],
+    ids=["first", "doubled", "at-most-64-times"],
+)
+async def test_a_document_is_asked_again_the_moment_its_wait_is_over(
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    sweeps: int,
+    wait: timedelta,
+) -> None:
+    """The connector idle: a request is asked again once ``pending_after`` (doubled with
+    each re-ask, 64 times at most) has passed, not a moment before."""
+    await add_integration(sessionmaker, client_id)
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="EDGE-1")).json()["id"]
+    await relayed(sessionmaker)
+    now = datetime.now(UTC)
+    await stamped(sessionmaker, doc, requested_at=now - wait, sweeps=sweeps)
+    sweeper = PendingSweeper(sessionmaker, pending_after=PENDING_AFTER)
+    before = reasked("idle")
+
+    assert await sweeper.sweep_once(now) == 0
+    assert await sweeper.sweep_once(now + TICK) == 1
+    assert reasked("idle") == before + 1
+    assert await outbox_rows(sessionmaker, doc) == 2
+
+
+async def test_an_ambiguous_document_is_asked_again_the_moment_its_wait_is_over(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """An outcome unknown waits ``pending_after`` since it was last changed, however long
+    ago it was requested (it is not judged as a request still out)."""
+    integration = await add_integration(sessionmaker, client_id)
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="EDGE-A")).json()["id"]
+    await gave_up(sessionmaker, doc, integration, "outcome_unknown")
+    await relayed(sessionmaker)
+    now = datetime.now(UTC)
+    await stamped(
+        sessionmaker, doc, requested_at=now - timedelta(days=3), updated_at=now - PENDING_AFTER
+    )
+    sweeper = PendingSweeper(sessionmaker, pending_after=PENDING_AFTER)
+    before = reasked("ambiguous")
+
+    assert await sweeper.sweep_once(now) == 0
+    assert await sweeper.sweep_once(now + TICK) == 1
+    assert reasked("ambiguous") == before + 1
+
+
+async def test_a_deferred_document_is_asked_again_the_moment_its_wait_ends(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Deferred until a reset, by the shared clock: however long ago it was requested (the
+    connector idle), it is left alone before, and asked again from the reset on."""
+    await add_integration(sessionmaker, client_id)
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="EDGE-D")).json()["id"]
+    await relayed(sessionmaker)
+    now = datetime.now(UTC)
+    reset = now + timedelta(hours=5)
+    await stamped(sessionmaker, doc, requested_at=now - timedelta(days=3), waiting_until=reset)
+    sweeper = PendingSweeper(sessionmaker, pending_after=PENDING_AFTER)
+    before = reasked("wait_over")
+
+    with held_at(reset - TICK):
+        assert await sweeper.sweep_once(now) == 0
+    with held_at(reset):
+        assert await sweeper.sweep_once(now) == 1
+    assert reasked("wait_over") == before + 1
+    assert await outbox_rows(sessionmaker, doc) == 2
+
+
+async def test_a_sweep_passes_over_rows_another_sweep_holds(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Another API replica sweeping holds its rows: this sweep asks for the others without
+    waiting for them, and so never asks for a document twice."""
+    await add_integration(sessionmaker, client_id)
+    held, free = (
+        partner.post("/v1/invoices", json=invoice(client_id, number=n)).json()["id"]
+        for n in ("HELD-1", "HELD-2")
+    )
+    await relayed(sessionmaker)
+    for doc in (held, free):
+        await stamped(sessionmaker, doc, requested_at=datetime.now(UTC) - timedelta(hours=1))
+    sweeper = PendingSweeper(sessionmaker, pending_after=PENDING_AFTER)
+
+    async with sessionmaker.begin() as other:
+        await other.execute(
+            select(DocumentSync)
+            .where(DocumentSync.document_id == uuid.UUID(held))
+            .with_for_update()
+        )
+        sweeping = asyncio.create_task(sweeper.sweep_once(datetime.now(UTC)))
+        await until_it_waits_on_a_lock(sessionmaker, sweeping, "%")
+        waited = not sweeping.done()
+    assert not waited
+    assert await sweeping == 1
+    assert [await outbox_rows(sessionmaker, d) for d in (held, free)] == [1, 2]
+    await relayed(sessionmaker)
+    assert await sweeper.sweep_once(datetime.now(UTC)) == 1  # released: its turn now
+    assert [await outbox_rows(sessionmaker, d) for d in (held, free)] == [2, 2]
+
+
+async def lost_and_answered(
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    now: datetime,
+    *,
+    lost: timedelta,
+    other: timedelta,
+    answered: timedelta,
+) -> str:
+    """A document requested ``lost`` before ``now`` (untouched since) and still pending;
+    another of the same integration requested ``other`` before and answered ``answered``
+    before. The first."""
+    integration = await add_integration(sessionmaker, client_id)
+    waiting, done = (
+        partner.post("/v1/invoices", json=invoice(client_id, number=n)).json()["id"]
+        for n in (f"W-{uuid.uuid4().hex[:8]}", f"A-{uuid.uuid4().hex[:8]}")
+    )
+    await relayed(sessionmaker)
+    await deliver(sessionmaker, booked(done, integration, None, f"R-{done[:8]}"))
+    await stamped(sessionmaker, waiting, requested_at=now - lost, updated_at=now - lost)
+    await stamped(sessionmaker, done, requested_at=now - other, answered_at=now - answered)
+    return str(waiting)
+
+
+async def test_an_answer_proves_a_request_lost_from_the_moment_its_grace_is_over(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A later request answered exactly a grace (a minute here) ago does not prove this one
+    lost yet; a moment later it does."""
+    now = datetime.now(UTC)
+    doc = await lost_and_answered(
+        partner,
+        client_id,
+        sessionmaker,
+        now,
+        lost=timedelta(minutes=15),
+        other=timedelta(minutes=12),
+        answered=timedelta(minutes=1),
+    )
+    sweeper = PendingSweeper(sessionmaker, pending_after=PENDING_AFTER)
+
+    assert await sweeper.sweep_once(now) == 0
+    assert await sweeper.sweep_once(now + TICK) == 1
+    assert await outbox_rows(sessionmaker, doc) == 2
+
+
+async def test_an_answer_at_the_moment_of_its_request_proves_an_earlier_one_lost(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Requested and answered in the same moment (the database's clock): still an answer
+    to a later request."""
+    now = datetime.now(UTC)
+    doc = await lost_and_answered(
+        partner,
+        client_id,
+        sessionmaker,
+        now,
+        lost=timedelta(minutes=15),
+        other=timedelta(minutes=5),
+        answered=timedelta(minutes=5),
+    )
+    before = reasked("overtaken")
+    assert await PendingSweeper(sessionmaker, pending_after=PENDING_AFTER).sweep_once(now) == 1
+    assert reasked("overtaken") == before + 1
+    assert await outbox_rows(sessionmaker, doc) == 2
+
+
+async def test_a_connector_is_idle_from_the_moment_its_last_answer_is_a_wait_old(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The connector answered an older request exactly ``pending_after`` ago: still
+    working through a backlog. A moment later it is idle, and the waiting one is lost."""
+    now = datetime.now(UTC)
+    doc = await lost_and_answered(
+        partner,
+        client_id,
+        sessionmaker,
+        now,
+        lost=timedelta(minutes=15),
+        other=timedelta(minutes=70),
+        answered=PENDING_AFTER,
+    )
+    sweeper = PendingSweeper(sessionmaker, pending_after=PENDING_AFTER)
+    before = reasked("idle")
+
+    assert await sweeper.sweep_once(now) == 0
+    assert await sweeper.sweep_once(now + TICK) == 1
+    assert reasked("idle") == before + 1
+    assert await outbox_rows(sessionmaker, doc) == 2
+
+
+async def test_requests_made_in_the_same_moment_do_not_overtake_each_other(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Asked in one transaction (one database moment), answered one by one: the answer to
+    one proves nothing about the other, still queued behind it."""
+    now = datetime.now(UTC)
+    doc = await lost_and_answered(
+        partner,
+        client_id,
+        sessionmaker,
+        now,
+        lost=timedelta(minutes=15),
+        other=timedelta(minutes=15),
+        answered=timedelta(minutes=5),
+    )
+    assert await PendingSweeper(sessionmaker, pending_after=PENDING_AFTER).sweep_once(now) == 0
+    assert await outbox_rows(sessionmaker, doc) == 1
+
+
+async def test_an_answer_to_an_earlier_request_of_a_document_asked_again_is_no_proof(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The other document's last request went out after its answer (it was asked for
+    again): that answer is to an earlier request, and proves nothing about this one."""
+    now = datetime.now(UTC)
+    doc = await lost_and_answered(
+        partner,
+        client_id,
+        sessionmaker,
+        now,
+        lost=timedelta(minutes=15),
+        other=timedelta(minutes=3),
+        answered=timedelta(minutes=5),
+    )
+    assert await PendingSweeper(sessionmaker, pending_after=PENDING_AFTER).sweep_once(now) == 0
+    assert await outbox_rows(sessionmaker, doc) == 1
+
+
+async def test_a_backlog_is_overdue_from_the_moment_its_wait_is_over(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Queued behind a working connector: asked again once ``overdue_after`` (six times
+    ``pending_after`` by default) has passed, not a moment before."""
+    now = datetime.now(UTC)
+    doc = await lost_and_answered(
+        partner,
+        client_id,
+        sessionmaker,
+        now,
+        lost=PENDING_AFTER * 6,
+        other=timedelta(minutes=70),
+        answered=timedelta(minutes=2),
+    )
+    sweeper = PendingSweeper(sessionmaker, pending_after=PENDING_AFTER)
+    before = reasked("overdue")
+
+    assert await sweeper.sweep_once(now) == 0
+    assert await sweeper.sweep_once(now + TICK) == 1
+    assert reasked("overdue") == before + 1
+    assert await outbox_rows(sessionmaker, doc) == 2
