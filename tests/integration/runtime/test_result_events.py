@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
@@ -13,15 +14,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from invoicesync_shared import clock
 from invoicesync_shared.clock import SystemClock
 from invoicesync_shared.connectors.errors import AuthorizationLost, PermanentError, UnknownOutcome
+from invoicesync_shared.connectors.protocol import Booking, PushContext
 from invoicesync_shared.connectors.result_relay import ResultRelay
 from invoicesync_shared.connectors.retry import RetryPolicy
 from invoicesync_shared.connectors.runtime import REPORT_LOSS_AGAIN_AFTER, ConnectorRuntime
 from invoicesync_shared.connectors.testing import FakeConnector
 from invoicesync_shared.db.models import Integration, LedgerEntry
 from invoicesync_shared.events import topics
-from invoicesync_shared.events.documents import InvoiceBooked, SyncTarget
+from invoicesync_shared.events.documents import DocumentSnapshot, InvoiceBooked, SyncTarget
 from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.events.integrations import IntegrationConnectionLost
+from invoicesync_shared.integration_settings import SettingsModel
 from tests.support.factories import booked_event, make_client, make_integration, snapshot
 from tests.support.producers import RecordingProducer
 
@@ -381,3 +384,48 @@ async def test_a_lookup_refused_after_a_lost_answer_leaves_the_document_in_doubt
     assert list(fake.booked) == ["REF-3"]
     assert fake.pushes == 1
     assert len(producer.of_type(BOOKED)) == 1
+
+
+@dataclass
+class CustomerCreating(FakeConnector):
+    """The fake, creating the customer with the documents whose number is in ``creates``."""
+
+    creates: set[str] = field(default_factory=set)
+
+    async def push(self, ctx: PushContext[SettingsModel], document: DocumentSnapshot) -> Booking:
+        booking = await super().push(ctx, document)
+        return replace(booking, customer_created=ctx.reference in self.creates)
+
+
+async def test_a_redelivered_request_says_adopted_and_customer_created_as_the_first_did(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The answer again is the recorded event, flags included; once retention dropped it,
+    the flags are no longer known and an answer built from the ledger claims neither."""
+    producer, fake = RecordingProducer(), CustomerCreating(creates={"SAY-1"})
+    runtime = ConnectorRuntime(
+        fake, sessionmaker=sessionmaker, producer=producer, retry=FAST, settle=SETTLE
+    )
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    created, adopted, plain = (snapshot(client, f"SAY-{n}") for n in (1, 2, 3))
+    await runtime.handle(booked_event(created, integration))
+    fake.fail_next(UnknownOutcome("response lost"), after_commit=True)
+    await runtime.handle(booked_event(adopted, integration))
+    await runtime.handle(booked_event(plain, integration))
+    for document in (created, adopted):
+        await runtime.handle(booked_event(document, integration))
+
+    first, again = (e.data for e in about(producer, created.id))
+    assert first["customer_created"] is True and again == first
+    first, again = (e.data for e in about(producer, adopted.id))
+    assert first["adopted"] is True and again == first
+
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(LedgerEntry).where(LedgerEntry.document_id == plain.id).values(result_event=None)
+        )
+    await runtime.handle(booked_event(plain, integration))
+    first, again = (e.data for e in about(producer, plain.id))
+    assert (again["adopted"], again["customer_created"]) == (False, False)
+    assert again == first and fake.pushes == 3
