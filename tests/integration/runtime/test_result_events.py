@@ -400,8 +400,9 @@ class CustomerCreating(FakeConnector):
 async def test_a_redelivered_request_says_adopted_and_customer_created_as_the_first_did(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    """The answer again is the recorded event, flags included; once retention dropped it,
-    the flags are no longer known and an answer built from the ledger claims neither."""
+    """The answer again is the recorded event, flags included, and another sync run's
+    answer carries them too; once retention dropped it, the flags are no longer known and
+    an answer built from the ledger claims neither."""
     producer, fake = RecordingProducer(), CustomerCreating(creates={"SAY-1"})
     runtime = ConnectorRuntime(
         fake, sessionmaker=sessionmaker, producer=producer, retry=FAST, settle=SETTLE
@@ -413,13 +414,20 @@ async def test_a_redelivered_request_says_adopted_and_customer_created_as_the_fi
     fake.fail_next(UnknownOutcome("response lost"), after_commit=True)
     await runtime.handle(booked_event(adopted, integration))
     await runtime.handle(booked_event(plain, integration))
+    run = uuid.uuid4()
     for document in (created, adopted):
-        await runtime.handle(booked_event(document, integration))
+        await runtime.handle(booked_event(document, integration))  # the same request again
+        rerun = InvoiceBooked(document=document, targets=[target(integration)], sync_run_id=run)
+        await runtime.handle(
+            Envelope.wrap(rerun, source="/tests", subject=str(document.id), key="k")
+        )
 
-    first, again = (e.data for e in about(producer, created.id))
+    first, again, other = (e.data for e in about(producer, created.id))
     assert first["customer_created"] is True and again == first
-    first, again = (e.data for e in about(producer, adopted.id))
+    assert other["customer_created"] is True and other["sync_run_id"] == str(run)
+    first, again, other = (e.data for e in about(producer, adopted.id))
     assert first["adopted"] is True and again == first
+    assert other["adopted"] is True and other["sync_run_id"] == str(run)
 
     async with sessionmaker.begin() as session:
         await session.execute(
@@ -429,3 +437,32 @@ async def test_a_redelivered_request_says_adopted_and_customer_created_as_the_fi
     first, again = (e.data for e in about(producer, plain.id))
     assert (again["adopted"], again["customer_created"]) == (False, False)
     assert again == first and fake.pushes == 3
+
+
+async def test_an_inactive_integrations_refusal_after_another_attempt_is_a_new_event(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The same refusal of an inactive integration is one event per attempt the document
+    has had: after another attempt failed, it is news to the API again."""
+    producer = RecordingProducer()
+    runtime, fake = runtime_for(sessionmaker, producer)
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    event = booked_event(snapshot(client, "INACTIVE-1"), integration)
+    await set_status(sessionmaker, integration, "pending_authorization")
+    await runtime.handle(event)
+    await set_status(sessionmaker, integration, "active")
+    fake.fail_next(PermanentError("period_locked", "The period is locked."))
+    await runtime.handle(event)
+    await set_status(sessionmaker, integration, "pending_authorization")
+    await runtime.handle(event)
+
+    before, refused, after = producer.of_type(FAILED)
+    assert before.data == after.data and before.data["code"] == "integration_inactive"
+    # The reason the API gave, after the status (a reason ending in a full stop gets
+    # another one).
+    assert before.data["message"].startswith(
+        "The integration is pending authorization: Exact refused the token."
+    )
+    assert refused.data["code"] == "period_locked"
+    assert len({before.id, refused.id, after.id}) == 3
