@@ -15,6 +15,7 @@ from invoicesync_shared.connectors.retry import RetryPolicy
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
 from invoicesync_shared.connectors.testing import FakeConnector
 from invoicesync_shared.db.models import Integration
+from invoicesync_shared.events import topics
 from invoicesync_shared.events.documents import DocumentSnapshot, DocumentUpdated, SyncTarget
 from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.integration_settings import SettingsModel
@@ -106,8 +107,8 @@ async def test_an_edit_that_has_to_wait_leaves_the_document_booked(
 
     fake.fail_next(TransientError("Yuki's daily limit is spent", retry_after=3600))
     await runtime.handle(edited(document, integration, revision=1))
-    (deferred,) = producer.of_type(DEFERRED)
-    assert deferred.data["revision"] == 1
+    ((topic, deferred),) = [(t, e) for t, e in producer.published if e.type == DEFERRED]
+    assert topic == topics.SYNC_RESULTS and deferred.data["revision"] == 1
     entry = await runtime.ledger.find(integration.id, document.id, 0)
     assert entry is not None and (entry.state, entry.revision) == ("booked", 0)
 

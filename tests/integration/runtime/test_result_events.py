@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from invoicesync_shared import clock
 from invoicesync_shared.clock import SystemClock
 from invoicesync_shared.connectors.errors import AuthorizationLost, PermanentError, UnknownOutcome
+from invoicesync_shared.connectors.lease import LEASES_LOST
 from invoicesync_shared.connectors.protocol import Booking, PushContext
 from invoicesync_shared.connectors.result_relay import ResultRelay
 from invoicesync_shared.connectors.retry import RetryPolicy
@@ -335,9 +336,13 @@ async def test_a_refused_call_leaves_nothing_to_look_up_unless_an_earlier_write_
     client = await make_client(sessionmaker)
     integration = await make_integration(sessionmaker, client)
     clean, doubtful = snapshot(client, "REF-1"), snapshot(client, "REF-2")
+    lost = LEASES_LOST.labels("exact")._value.get()
 
     fake.fail_next(AuthorizationLost("refused"))
     await runtime.handle(booked_event(clean, integration))
+    entry = await runtime.ledger.find(integration.id, clean.id, 0)
+    assert entry is not None and entry.last_error == "needs_reauthorization: refused"
+    assert LEASES_LOST.labels("exact")._value.get() == lost  # released under its lease
     fake.fail_next(UnknownOutcome("no answer"), after_commit=True)
     fake.lookup_errors.append(AuthorizationLost("refused"))  # the lookup after it
     await runtime.handle(booked_event(doubtful, integration))
