@@ -92,6 +92,10 @@ async def test_a_lost_answer_whose_lookups_all_failed_is_looked_up_again_on_repl
     await runtime.handle(event)
     (failed,) = producer.of_type(FAILED)
     assert failed.data["code"] == "outcome_unknown" and failed.data["dead_lettered"] is True
+    assert failed.data["message"] == (
+        "exact did not confirm whether the document was booked; it will be looked up before "
+        "it is sent again."
+    )
 
     await runtime.handle(event)  # the dead letter replayed
     assert fake.pushes == 1 and fake.lookups == FAST.attempts
@@ -175,6 +179,10 @@ async def test_an_unexpected_error_is_reported_and_looked_up_before_the_next_pus
     (failed,) = producer.of_type(FAILED)
     assert failed.data["code"] == "internal_error"
     assert failed.data["retryable"] is True and failed.data["dead_lettered"] is True
+    assert failed.data["message"] == (
+        "invoicesync could not finish sending this document to exact (an internal error, "
+        "logged for support). It is looked up there before it is sent again: retry it."
+    )
     await runtime.handle(event)  # the retry: found by reference, adopted, not booked again
     assert (fake.pushes, fake.lookups, len(fake.booked)) == (1, 1, 1)
     assert producer.of_type(BOOKED)[0].data["adopted"] is True

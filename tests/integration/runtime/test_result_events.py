@@ -383,7 +383,11 @@ async def test_a_lookup_refused_after_a_lost_answer_leaves_the_document_in_doubt
     assert entry is not None and entry.state == "attempting"
     [failed] = [e.data for e in producer.of_type(FAILED)]
     assert (failed["code"], failed["retryable"]) == ("outcome_unknown", True)
-    assert "the file upload was refused" in failed["message"]
+    assert failed["message"] == (
+        "exact did not confirm whether the document was booked, and looking it up there was "
+        "refused (rejected: the file upload was refused); it will be looked up again before "
+        "it is sent again."
+    )
 
     await runtime.handle(booked_event(document, integration))
     assert list(fake.booked) == ["REF-3"]
