@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import structlog
 from aiokafka import ConsumerRecord
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -110,8 +111,11 @@ async def test_permanent_error_is_reported_once_and_not_retried(
     client = await make_client(sessionmaker)
     integration = await make_integration(sessionmaker, client)
     fake.fail_next(PermanentError("period_locked", "The period is locked."))
-    await runtime.handle(booked_event(snapshot(client, "P-1"), integration))
+    with structlog.testing.capture_logs() as logs:
+        await runtime.handle(booked_event(snapshot(client, "P-1"), integration))
     assert fake.pushes == 1
+    (said,) = [e for e in logs if e["event"] == "push refused"]
+    assert (said["code"], said["in_doubt"], said["log_level"]) == ("period_locked", False, "info")
     (failed,) = producer.of_type(FAILED)
     assert (failed.data["code"], failed.data["retryable"]) == ("period_locked", False)
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_shared.connectors.errors import AmbiguousMatch, PermanentError, UnknownOutcome
@@ -91,8 +92,11 @@ async def test_an_ambiguous_lookup_is_neither_adopted_nor_pushed_again(
     fake.fail_next(UnknownOutcome("no answer"), after_commit=True)
     fake.lookup_errors.append(AmbiguousMatch("two entries carry AMB-1"))
 
-    await runtime.handle(event)
+    with structlog.testing.capture_logs() as logs:
+        await runtime.handle(event)
 
+    (said,) = [e for e in logs if e["event"] == "lookup found entries that may be ours"]
+    assert (said["code"], said["log_level"]) == ("ambiguous_match", "warning")
     (failed,) = (f.data for f in producer.of_type(FAILED))
     assert (failed["code"], failed["retryable"], failed["dead_lettered"]) == (
         "ambiguous_match",
