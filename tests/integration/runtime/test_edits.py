@@ -78,6 +78,7 @@ async def test_an_edit_updates_the_booking_once_per_newer_revision(
     answers = producer.of_type(BOOKED)
     assert [e.data["booking_number"] for e in answers] == ["1", "1", "1", "1"]
     assert [e.data["revision"] for e in answers] == [0, 1, 1, 0]  # each its request's
+    assert {t for t, e in producer.published if e.type == BOOKED} == {topics.SYNC_RESULTS}
     entry = await runtime.ledger.find(integration.id, document.id, 0)
     assert entry is not None and (entry.state, entry.revision) == ("booked", 1)
 
