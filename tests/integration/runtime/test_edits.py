@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from invoicesync_shared.connectors.errors import TransientError
 from invoicesync_shared.connectors.protocol import Booking, PushContext
 from invoicesync_shared.connectors.retry import RetryPolicy
-from invoicesync_shared.connectors.runtime import ConnectorRuntime
+from invoicesync_shared.connectors.runtime import OUTCOMES, ConnectorRuntime
 from invoicesync_shared.connectors.testing import FakeConnector
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events import topics
@@ -106,8 +106,10 @@ async def test_an_edit_that_has_to_wait_leaves_the_document_booked(
     document = snapshot(client, "EDIT-2")
     await runtime.handle(booked_event(document, integration))
 
+    deferrals = OUTCOMES.labels("exact", "deferred")._value.get()
     fake.fail_next(TransientError("Yuki's daily limit is spent", retry_after=3600))
     await runtime.handle(edited(document, integration, revision=1))
+    assert OUTCOMES.labels("exact", "deferred")._value.get() == deferrals + 1
     ((topic, deferred),) = [(t, e) for t, e in producer.published if e.type == DEFERRED]
     assert topic == topics.SYNC_RESULTS and deferred.data["revision"] == 1
     entry = await runtime.ledger.find(integration.id, document.id, 0)

@@ -18,7 +18,11 @@ from invoicesync_shared.connectors.lease import LEASES_LOST
 from invoicesync_shared.connectors.protocol import Booking, PushContext
 from invoicesync_shared.connectors.result_relay import ResultRelay
 from invoicesync_shared.connectors.retry import RetryPolicy
-from invoicesync_shared.connectors.runtime import REPORT_LOSS_AGAIN_AFTER, ConnectorRuntime
+from invoicesync_shared.connectors.runtime import (
+    OUTCOMES,
+    REPORT_LOSS_AGAIN_AFTER,
+    ConnectorRuntime,
+)
 from invoicesync_shared.connectors.testing import FakeConnector
 from invoicesync_shared.db.models import Integration, LedgerEntry
 from invoicesync_shared.events import topics
@@ -337,12 +341,14 @@ async def test_a_refused_call_leaves_nothing_to_look_up_unless_an_earlier_write_
     integration = await make_integration(sessionmaker, client)
     clean, doubtful = snapshot(client, "REF-1"), snapshot(client, "REF-2")
     lost = LEASES_LOST.labels("exact")._value.get()
+    losses = OUTCOMES.labels("exact", "connection_lost")._value.get()
 
     fake.fail_next(AuthorizationLost("refused"))
     await runtime.handle(booked_event(clean, integration))
     entry = await runtime.ledger.find(integration.id, clean.id, 0)
     assert entry is not None and entry.last_error == "needs_reauthorization: refused"
     assert LEASES_LOST.labels("exact")._value.get() == lost  # released under its lease
+    assert OUTCOMES.labels("exact", "connection_lost")._value.get() == losses + 1
     fake.fail_next(UnknownOutcome("no answer"), after_commit=True)
     fake.lookup_errors.append(AuthorizationLost("refused"))  # the lookup after it
     await runtime.handle(booked_event(doubtful, integration))
