@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import structlog
 from aiokafka import ConsumerRecord
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -92,6 +93,10 @@ async def test_a_lost_answer_whose_lookups_all_failed_is_looked_up_again_on_repl
     await runtime.handle(event)
     (failed,) = producer.of_type(FAILED)
     assert failed.data["code"] == "outcome_unknown" and failed.data["dead_lettered"] is True
+    assert failed.data["message"] == (
+        "exact did not confirm whether the document was booked; it will be looked up before "
+        "it is sent again."
+    )
 
     await runtime.handle(event)  # the dead letter replayed
     assert fake.pushes == 1 and fake.lookups == FAST.attempts
@@ -106,8 +111,11 @@ async def test_permanent_error_is_reported_once_and_not_retried(
     client = await make_client(sessionmaker)
     integration = await make_integration(sessionmaker, client)
     fake.fail_next(PermanentError("period_locked", "The period is locked."))
-    await runtime.handle(booked_event(snapshot(client, "P-1"), integration))
+    with structlog.testing.capture_logs() as logs:
+        await runtime.handle(booked_event(snapshot(client, "P-1"), integration))
     assert fake.pushes == 1
+    (said,) = [e for e in logs if e["event"] == "push refused"]
+    assert (said["code"], said["in_doubt"], said["log_level"]) == ("period_locked", False, "info")
     (failed,) = producer.of_type(FAILED)
     assert (failed.data["code"], failed.data["retryable"]) == ("period_locked", False)
 
@@ -175,6 +183,10 @@ async def test_an_unexpected_error_is_reported_and_looked_up_before_the_next_pus
     (failed,) = producer.of_type(FAILED)
     assert failed.data["code"] == "internal_error"
     assert failed.data["retryable"] is True and failed.data["dead_lettered"] is True
+    assert failed.data["message"] == (
+        "invoicesync could not finish sending this document to exact (an internal error, "
+        "logged for support). It is looked up there before it is sent again: retry it."
+    )
     await runtime.handle(event)  # the retry: found by reference, adopted, not booked again
     assert (fake.pushes, fake.lookups, len(fake.booked)) == (1, 1, 1)
     assert producer.of_type(BOOKED)[0].data["adopted"] is True

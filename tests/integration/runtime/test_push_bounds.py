@@ -86,6 +86,13 @@ async def test_an_hour_long_retry_after_makes_the_document_wait_not_the_lane(
     assert fake.pushes == 1 and not producer.of_type(FAILED)
     # Nothing was sent: not "attempting", so the next try pushes without a lookup.
     assert await ledger_state(sessionmaker, event) == LedgerState.FAILED
+    async with sessionmaker() as session:
+        error = await session.scalar(
+            select(LedgerEntry.last_error).filter_by(document_id=event.data["document"]["id"])
+        )
+    assert error == (
+        f"rate_limited: exact asked to wait until {waiting_until.isoformat()} (Exact answered 429)."
+    )
 
     runtime, producer = runtime_with(sessionmaker, fake)
     await asyncio.wait_for(runtime.handle(event), BOUND)
@@ -132,7 +139,10 @@ async def test_a_push_that_never_ends_is_stopped_at_its_deadline_and_looked_up_n
 
     (failed,) = producer.of_type(FAILED)
     assert failed.data["code"] == "outcome_unknown" and failed.data["retryable"] is True
-    assert "did not finish within" in failed.data["message"]
+    assert failed.data["message"] == (
+        "Sending to exact did not finish within 1 minutes and was stopped; it is looked up "
+        "there before it is sent again."
+    )
     assert await ledger_state(sessionmaker, event) == LedgerState.ATTEMPTING
     (overdue,) = [entry for entry in logs if entry["event"] == "push overdue; stopped"]
     assert any("FakeConnector.push" in frame for frame in overdue["awaiting"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
@@ -13,15 +14,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from invoicesync_shared import clock
 from invoicesync_shared.clock import SystemClock
 from invoicesync_shared.connectors.errors import AuthorizationLost, PermanentError, UnknownOutcome
+from invoicesync_shared.connectors.lease import LEASES_LOST
+from invoicesync_shared.connectors.protocol import Booking, PushContext
 from invoicesync_shared.connectors.result_relay import ResultRelay
 from invoicesync_shared.connectors.retry import RetryPolicy
-from invoicesync_shared.connectors.runtime import REPORT_LOSS_AGAIN_AFTER, ConnectorRuntime
+from invoicesync_shared.connectors.runtime import (
+    OUTCOMES,
+    REPORT_LOSS_AGAIN_AFTER,
+    ConnectorRuntime,
+)
 from invoicesync_shared.connectors.testing import FakeConnector
 from invoicesync_shared.db.models import Integration, LedgerEntry
 from invoicesync_shared.events import topics
-from invoicesync_shared.events.documents import InvoiceBooked, SyncTarget
+from invoicesync_shared.events.documents import DocumentSnapshot, InvoiceBooked, SyncTarget
 from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.events.integrations import IntegrationConnectionLost
+from invoicesync_shared.integration_settings import SettingsModel
 from tests.support.factories import booked_event, make_client, make_integration, snapshot
 from tests.support.producers import RecordingProducer
 
@@ -332,9 +340,15 @@ async def test_a_refused_call_leaves_nothing_to_look_up_unless_an_earlier_write_
     client = await make_client(sessionmaker)
     integration = await make_integration(sessionmaker, client)
     clean, doubtful = snapshot(client, "REF-1"), snapshot(client, "REF-2")
+    lost = LEASES_LOST.labels("exact")._value.get()
+    losses = OUTCOMES.labels("exact", "connection_lost")._value.get()
 
     fake.fail_next(AuthorizationLost("refused"))
     await runtime.handle(booked_event(clean, integration))
+    entry = await runtime.ledger.find(integration.id, clean.id, 0)
+    assert entry is not None and entry.last_error == "needs_reauthorization: refused"
+    assert LEASES_LOST.labels("exact")._value.get() == lost  # released under its lease
+    assert OUTCOMES.labels("exact", "connection_lost")._value.get() == losses + 1
     fake.fail_next(UnknownOutcome("no answer"), after_commit=True)
     fake.lookup_errors.append(AuthorizationLost("refused"))  # the lookup after it
     await runtime.handle(booked_event(doubtful, integration))
@@ -375,9 +389,95 @@ async def test_a_lookup_refused_after_a_lost_answer_leaves_the_document_in_doubt
     assert entry is not None and entry.state == "attempting"
     [failed] = [e.data for e in producer.of_type(FAILED)]
     assert (failed["code"], failed["retryable"]) == ("outcome_unknown", True)
-    assert "the file upload was refused" in failed["message"]
+    assert failed["message"] == (
+        "exact did not confirm whether the document was booked, and looking it up there was "
+        "refused (rejected: the file upload was refused); it will be looked up again before "
+        "it is sent again."
+    )
 
     await runtime.handle(booked_event(document, integration))
     assert list(fake.booked) == ["REF-3"]
     assert fake.pushes == 1
     assert len(producer.of_type(BOOKED)) == 1
+
+
+@dataclass
+class CustomerCreating(FakeConnector):
+    """The fake, creating the customer with the documents whose number is in ``creates``."""
+
+    creates: set[str] = field(default_factory=set)
+
+    async def push(self, ctx: PushContext[SettingsModel], document: DocumentSnapshot) -> Booking:
+        booking = await super().push(ctx, document)
+        return replace(booking, customer_created=ctx.reference in self.creates)
+
+
+async def test_a_redelivered_request_says_adopted_and_customer_created_as_the_first_did(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The answer again is the recorded event, flags included, and another sync run's
+    answer carries them too; once retention dropped it, the flags are no longer known and
+    an answer built from the ledger claims neither."""
+    producer, fake = RecordingProducer(), CustomerCreating(creates={"SAY-1"})
+    runtime = ConnectorRuntime(
+        fake, sessionmaker=sessionmaker, producer=producer, retry=FAST, settle=SETTLE
+    )
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    created, adopted, plain = (snapshot(client, f"SAY-{n}") for n in (1, 2, 3))
+    await runtime.handle(booked_event(created, integration))
+    fake.fail_next(UnknownOutcome("response lost"), after_commit=True)
+    await runtime.handle(booked_event(adopted, integration))
+    await runtime.handle(booked_event(plain, integration))
+    run = uuid.uuid4()
+    for document in (created, adopted):
+        await runtime.handle(booked_event(document, integration))  # the same request again
+        rerun = InvoiceBooked(document=document, targets=[target(integration)], sync_run_id=run)
+        await runtime.handle(
+            Envelope.wrap(rerun, source="/tests", subject=str(document.id), key="k")
+        )
+
+    first, again, other = (e.data for e in about(producer, created.id))
+    assert first["customer_created"] is True and again == first
+    assert other["customer_created"] is True and other["sync_run_id"] == str(run)
+    first, again, other = (e.data for e in about(producer, adopted.id))
+    assert first["adopted"] is True and again == first
+    assert other["adopted"] is True and other["sync_run_id"] == str(run)
+
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(LedgerEntry).where(LedgerEntry.document_id == plain.id).values(result_event=None)
+        )
+    await runtime.handle(booked_event(plain, integration))
+    first, again = (e.data for e in about(producer, plain.id))
+    assert (again["adopted"], again["customer_created"]) == (False, False)
+    assert again == first and fake.pushes == 3
+
+
+async def test_an_inactive_integrations_refusal_after_another_attempt_is_a_new_event(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The same refusal of an inactive integration is one event per attempt the document
+    has had: after another attempt failed, it is news to the API again."""
+    producer = RecordingProducer()
+    runtime, fake = runtime_for(sessionmaker, producer)
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    event = booked_event(snapshot(client, "INACTIVE-1"), integration)
+    await set_status(sessionmaker, integration, "pending_authorization")
+    await runtime.handle(event)
+    await set_status(sessionmaker, integration, "active")
+    fake.fail_next(PermanentError("period_locked", "The period is locked."))
+    await runtime.handle(event)
+    await set_status(sessionmaker, integration, "pending_authorization")
+    await runtime.handle(event)
+
+    before, refused, after = producer.of_type(FAILED)
+    assert before.data == after.data and before.data["code"] == "integration_inactive"
+    # The reason the API gave, after the status (a reason ending in a full stop gets
+    # another one).
+    assert before.data["message"].startswith(
+        "The integration is pending authorization: Exact refused the token."
+    )
+    assert refused.data["code"] == "period_locked"
+    assert len({before.id, refused.id, after.id}) == 3
