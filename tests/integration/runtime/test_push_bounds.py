@@ -140,7 +140,7 @@ async def test_a_push_that_never_ends_is_stopped_at_its_deadline_and_looked_up_n
     (failed,) = producer.of_type(FAILED)
     assert failed.data["code"] == "outcome_unknown" and failed.data["retryable"] is True
     assert failed.data["message"] == (
-        "Sending to exact did not finish within 1 minutes and was stopped; it is looked up "
+        "Sending to exact did not finish within 1 minute and was stopped; it is looked up "
         "there before it is sent again."
     )
     assert await ledger_state(sessionmaker, event) == LedgerState.ATTEMPTING

@@ -474,9 +474,8 @@ async def test_an_inactive_integrations_refusal_after_another_attempt_is_a_new_e
 
     before, refused, after = producer.of_type(FAILED)
     assert before.data == after.data and before.data["code"] == "integration_inactive"
-    # The reason the API gave, after the status (a reason ending in a full stop gets
-    # another one).
-    assert before.data["message"].startswith(
+    # The reason the API gave, after the status, with one full stop.
+    assert before.data["message"] == (
         "The integration is pending authorization: Exact refused the token."
     )
     assert refused.data["code"] == "period_locked"

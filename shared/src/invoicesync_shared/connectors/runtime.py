@@ -846,7 +846,8 @@ def _booking_of(entry: LedgerEntry | None) -> Booking | None:
 def _inactive_message(integration: Integration) -> str:
     if integration.status == IntegrationStatus.NEEDS_REAUTHORIZATION:
         return "The connection to the accounting system has expired; connect it again."
-    reason = f": {integration.status_reason}" if integration.status_reason else ""
+    # The API's reason is a sentence of its own: one full stop at the end, not two.
+    reason = f": {integration.status_reason.rstrip('.')}" if integration.status_reason else ""
     return f"The integration is {integration.status.replace('_', ' ')}{reason}."
 
 
@@ -879,8 +880,9 @@ def _refused_in_doubt_message(system: str, exc: PermanentError) -> str:
 
 def _overdue_message(system: str, exc: PushOverdue) -> str:
     minutes = max(1, round(exc.seconds / 60))
+    span = "1 minute" if minutes == 1 else f"{minutes} minutes"
     return (
-        f"Sending to {system} did not finish within {minutes} minutes and was stopped; it is "
+        f"Sending to {system} did not finish within {span} and was stopped; it is "
         "looked up there before it is sent again."
     )
 
