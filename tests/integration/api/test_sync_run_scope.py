@@ -223,12 +223,18 @@ async def test_a_run_over_two_systems_counts_sends_and_speaks_of_documents(
 async def test_a_refusal_is_listed_with_its_document_and_told_in_the_readers_language(
     partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
+    """One system, two documents: one refused, one moved on until Exact's day is over.
+    The refusal is listed with its document, in the reader's language; the notification
+    speaks of documents."""
     integration = await add_integration(sessionmaker, client_id)
-    doc = partner.post("/v1/invoices", json=invoice(client_id, number="VAT-1")).json()["id"]
+    refused_doc, moved_doc = (
+        partner.post("/v1/invoices", json=invoice(client_id, number=f"VAT-{n}")).json()["id"]
+        for n in range(2)
+    )
     await failed_first(sessionmaker, [integration])
     run_id = partner.post("/v1/sync-runs", json={"client_id": client_id}).json()["id"]
     refusal = SyncFailed(
-        document_id=uuid.UUID(doc),
+        document_id=uuid.UUID(refused_doc),
         integration_id=integration,
         code="unknown_vat_code",
         message="No VAT code for 9 %.",
@@ -236,13 +242,22 @@ async def test_a_refusal_is_listed_with_its_document_and_told_in_the_readers_lan
         sync_run_id=uuid.UUID(run_id),
     )
     await deliver(sessionmaker, refusal)
+    day_spent = SyncDeferred(
+        document_id=uuid.UUID(moved_doc),
+        integration_id=integration,
+        waiting_until=datetime(2026, 12, 6, 0, 0, tzinfo=UTC),
+        reason="daily_limit",
+        sync_run_id=uuid.UUID(run_id),
+    )
+    await deliver(sessionmaker, day_spent)
 
     done = partner.get(f"/v1/sync-runs/{run_id}").json()
-    assert (done["status"], done["totals"]["documents_failed"]) == ("finished", 1)
+    assert done["status"] == "finished"
+    assert (done["totals"]["documents_failed"], done["totals"]["documents_deferred"]) == (1, 1)
     assert done["errors"] == [
         {
-            "document_id": doc,
-            "number": "VAT-1",
+            "document_id": refused_doc,
+            "number": "VAT-0",
             "integration_id": str(integration),
             "system": "exact",
             "code": "unknown_vat_code",
@@ -257,5 +272,36 @@ async def test_a_refusal_is_listed_with_its_document_and_told_in_the_readers_lan
     ]
     (notification,) = await run_notifications(sessionmaker, run_id)
     assert notification.title == "Sync finished with 1 error"
-    assert notification.body == "0 of 1 document synced, 1 failed; 0 new customers created."
+    assert notification.body == (
+        "0 of 2 documents synced, 1 failed; 1 document moved until 2026-12-06 00:00 UTC "
+        "(Exact Online's daily API limit was reached); 0 new customers created."
+    )
     assert notification.errors == done["errors"]
+
+
+async def test_a_send_counts_once_though_its_retry_books_it_after_a_failure(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Exact was unreachable for the run's request (counted failed, the run finished);
+    the connector's own retry then books it under the same run: the document says so,
+    the finished run stays as it was."""
+    integration = await add_integration(sessionmaker, client_id)
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="ONCE-1")).json()["id"]
+    await failed_first(sessionmaker, [integration])
+    run_id = partner.post("/v1/sync-runs", json={"client_id": client_id}).json()["id"]
+    unreachable = SyncFailed(
+        document_id=uuid.UUID(doc),
+        integration_id=integration,
+        code="unavailable",
+        message="Exact was not reachable.",
+        retryable=True,
+        sync_run_id=uuid.UUID(run_id),
+    )
+    await deliver(sessionmaker, unreachable)
+    finished = partner.get(f"/v1/sync-runs/{run_id}").json()
+    assert (finished["status"], finished["totals"]["documents_failed"]) == ("finished", 1)
+
+    await deliver(sessionmaker, booked(doc, integration, run_id, "26700401"))
+    assert partner.get(f"/v1/invoices/{doc}").json()["sync"][0]["status"] == "booked"
+    assert partner.get(f"/v1/sync-runs/{run_id}").json() == finished
+    assert len(await run_notifications(sessionmaker, run_id)) == 1
