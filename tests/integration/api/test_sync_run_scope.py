@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import DocumentSync
+from invoicesync_shared.db.models import OutboxMessage
 from invoicesync_shared.events.results import SyncDeferred, SyncFailed
 from tests.integration.api.conftest import add_integration, invoice
 from tests.integration.api.test_sync_runs import booked, deliver, run_notifications
@@ -37,6 +39,26 @@ async def failed_first(
             .where(DocumentSync.integration_id.in_(integrations))
             .values(status="failed", error_code="unavailable", error_retryable=True)
         )
+
+
+async def requests_of(
+    sessionmaker: async_sessionmaker[AsyncSession], document_id: str
+) -> list[dict[str, Any]]:
+    """The integrations and the run each outbox request of the document names, oldest
+    first."""
+    async with sessionmaker() as session:
+        envelopes = await session.scalars(
+            select(OutboxMessage.envelope)
+            .where(OutboxMessage.envelope["subject"].astext == document_id)
+            .order_by(OutboxMessage.id)
+        )
+        return [
+            {
+                "targets": {t["integration_id"] for t in e["data"]["targets"]},
+                "sync_run_id": e["data"].get("sync_run_id"),
+            }
+            for e in envelopes
+        ]
 
 
 async def test_a_run_is_refused_for_what_it_cannot_send(
@@ -68,6 +90,10 @@ async def test_a_run_is_refused_for_what_it_cannot_send(
     assert refused(missing, 404) == (
         f"No such documents for this client: {unknown[0]}, {unknown[1]}, {elsewhere}."
     )
+    named_client = partner.post(
+        "/v1/sync-runs", json={"client_id": client_id, "document_ids": [elsewhere]}
+    )
+    assert refused(named_client, 404) == f"No such documents for this client: {elsewhere}."
     not_booked = partner.post("/v1/sync-runs", json={"document_ids": [sent, *drafts]})
     detail = refused(not_booked, 422)
     prefix = "Drafts are never synced; book them first: "
@@ -167,6 +193,11 @@ async def test_a_run_over_two_systems_counts_sends_and_speaks_of_documents(
     assert run.status_code == 202, run.text
     run_id = run.json()["id"]
     assert sorted(run.json()["integration_ids"]) == sorted([str(exact), str(lexware)])
+
+    assert (await requests_of(sessionmaker, doc))[-1] == {
+        "targets": {str(exact), str(lexware)},
+        "sync_run_id": run_id,
+    }
 
     await deliver(sessionmaker, booked(doc, exact, run_id, "26700301"))
     assert partner.get(f"/v1/sync-runs/{run_id}").json()["status"] == "running"
@@ -305,3 +336,39 @@ async def test_a_send_counts_once_though_its_retry_books_it_after_a_failure(
     assert partner.get(f"/v1/invoices/{doc}").json()["sync"][0]["status"] == "booked"
     assert partner.get(f"/v1/sync-runs/{run_id}").json() == finished
     assert len(await run_notifications(sessionmaker, run_id)) == 1
+
+
+async def test_the_runs_own_late_answer_counts_as_what_the_document_settled_to(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """An older request's answer booked the document first; the run's own answer comes
+    after, a refusal (the connector checked the integration before its ledger). The run
+    counts the document synced, as it is, with no customer created by the refusal; a
+    further answer naming the run changes nothing."""
+    integration = await add_integration(sessionmaker, client_id)
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="LATE-1")).json()["id"]
+    await failed_first(sessionmaker, [integration])
+    run_id = partner.post("/v1/sync-runs", json={"client_id": client_id}).json()["id"]
+    await deliver(sessionmaker, booked(doc, integration, None, "26700501"))  # the older request
+    late = SyncFailed(
+        document_id=uuid.UUID(doc),
+        integration_id=integration,
+        code="integration_inactive",
+        message="The integration is not active.",
+        retryable=False,
+        sync_run_id=uuid.UUID(run_id),
+    )
+    await deliver(sessionmaker, late)
+
+    run = partner.get(f"/v1/sync-runs/{run_id}").json()
+    assert run["status"] == "finished"
+    assert run["totals"] == {
+        "documents_total": 1,
+        "documents_synced": 1,
+        "documents_failed": 0,
+        "documents_deferred": 0,
+        "customers_synced": 0,
+        "documents_pending": 0,
+    }
+    await deliver(sessionmaker, booked(doc, integration, run_id, "26700501"))
+    assert partner.get(f"/v1/sync-runs/{run_id}").json() == run
