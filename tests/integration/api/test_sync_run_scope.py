@@ -5,20 +5,60 @@ and the notification that closes it."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from invoicesync_api.db.models import DocumentSync
+from invoicesync_api.db.models import Client, DocumentSync
+from invoicesync_api.webhooks.models import WebhookDelivery, WebhookEndpoint
 from invoicesync_shared.db.models import OutboxMessage
 from invoicesync_shared.events.results import SyncDeferred, SyncFailed
 from tests.integration.api.conftest import add_integration, invoice
 from tests.integration.api.test_sync_runs import booked, deliver, run_notifications
+from tests.support.clocks import held_at
 
 PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+async def run_hooks(
+    client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[uuid.UUID]:
+    """A webhook endpoint of the client's partner for finished runs. Nothing is sent here:
+    the deliveries queued are read, and they go with the endpoint afterwards."""
+    async with sessionmaker.begin() as session:
+        client = await session.get(Client, uuid.UUID(client_id))
+        assert client is not None
+        row = WebhookEndpoint(
+            id=uuid.uuid4(),
+            partner_id=client.partner_id,
+            url="https://hooks.example.com/runs",
+            events=["sync_run.finished"],
+            secret=b"not used",
+        )
+        session.add(row)
+    yield row.id
+    async with sessionmaker.begin() as session:
+        await session.execute(delete(WebhookEndpoint).where(WebhookEndpoint.id == row.id))
+
+
+async def finished_hooks(
+    sessionmaker: async_sessionmaker[AsyncSession], endpoint_id: uuid.UUID
+) -> list[dict[str, Any]]:
+    """The data of every ``sync_run.finished`` queued for the endpoint."""
+    async with sessionmaker() as session:
+        payloads = await session.scalars(
+            select(WebhookDelivery.payload).where(
+                WebhookDelivery.endpoint_id == endpoint_id,
+                WebhookDelivery.event_type == "sync_run.finished",
+            )
+        )
+        return [p["data"] for p in payloads]
 
 
 def refused(answer: httpx.Response, status: int) -> str:
@@ -141,11 +181,14 @@ async def test_documents_dated_before_the_start_date_are_counted_failed_at_once(
     done = partner.post("/v1/invoices", json=invoice(client_id, number="LATER-1")).json()["id"]
     await deliver(sessionmaker, booked(done, integration, None, "26700201"))
 
-    run = partner.post("/v1/sync-runs", json={"document_ids": [*early, done]})
+    with held_at(datetime.now(UTC).replace(microsecond=0)) as clock:
+        run = partner.post("/v1/sync-runs", json={"document_ids": [*early, done]})
     assert run.status_code == 202, run.text
     shown = run.json()
     assert (shown["status"], shown["trigger"]) == ("finished", "manual")
-    assert shown["finished_at"] is not None
+    # Started and finished by the shared clock, in the same request.
+    assert datetime.fromisoformat(shown["started_at"]) == clock.at
+    assert datetime.fromisoformat(shown["finished_at"]) == clock.at
     assert shown["totals"] == {
         "documents_total": 3,
         "documents_synced": 1,
@@ -180,7 +223,10 @@ async def test_documents_dated_before_the_start_date_are_counted_failed_at_once(
 
 
 async def test_a_run_over_two_systems_counts_sends_and_speaks_of_documents(
-    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    run_hooks: uuid.UUID,
 ) -> None:
     """One document to Exact and Lexware: booked in one, moved on by the other (said
     twice, counted once). The run counts two sends; its notification speaks of one
@@ -230,6 +276,16 @@ async def test_a_run_over_two_systems_counts_sends_and_speaks_of_documents(
             "system": "lexware",
             "waiting_until": "2026-12-05T09:00:30Z",
             "reason": "rate_limited",
+        }
+    ]
+    assert await finished_hooks(sessionmaker, run_hooks) == [
+        {
+            "sync_run_id": run_id,
+            "client_id": client_id,
+            "trigger": "manual",
+            "totals": done["totals"],
+            "errors": [],
+            "deferred": done["deferred"],
         }
     ]
     (notification,) = await run_notifications(sessionmaker, run_id)
