@@ -169,7 +169,7 @@ async def test_documents_dated_before_the_start_date_are_counted_failed_at_once(
     partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     """Nothing is sent for them, so no answer comes: the run counts them failed when it
-    starts, with the reason, and finishes with the one already booked."""
+    starts, with the reason, and finishes with the two already booked."""
     integration = await add_integration(sessionmaker, client_id)
     early = [
         partner.post(
@@ -178,11 +178,15 @@ async def test_documents_dated_before_the_start_date_are_counted_failed_at_once(
         ).json()["id"]
         for n in range(2)
     ]
-    done = partner.post("/v1/invoices", json=invoice(client_id, number="LATER-1")).json()["id"]
-    await deliver(sessionmaker, booked(done, integration, None, "26700201"))
+    done = [
+        partner.post("/v1/invoices", json=invoice(client_id, number=f"LATER-{n}")).json()["id"]
+        for n in range(2)
+    ]
+    for n, booked_doc in enumerate(done):
+        await deliver(sessionmaker, booked(booked_doc, integration, None, f"2670020{n}"))
 
     with held_at(datetime.now(UTC).replace(microsecond=0)) as clock:
-        run = partner.post("/v1/sync-runs", json={"document_ids": [*early, done]})
+        run = partner.post("/v1/sync-runs", json={"document_ids": [*early, *done]})
     assert run.status_code == 202, run.text
     shown = run.json()
     assert (shown["status"], shown["trigger"]) == ("finished", "manual")
@@ -190,8 +194,8 @@ async def test_documents_dated_before_the_start_date_are_counted_failed_at_once(
     assert datetime.fromisoformat(shown["started_at"]) == clock.at
     assert datetime.fromisoformat(shown["finished_at"]) == clock.at
     assert shown["totals"] == {
-        "documents_total": 3,
-        "documents_synced": 1,
+        "documents_total": 4,
+        "documents_synced": 2,
         "documents_failed": 2,
         "documents_deferred": 0,
         "customers_synced": 0,
@@ -215,10 +219,10 @@ async def test_documents_dated_before_the_start_date_are_counted_failed_at_once(
     }
     (notification,) = await run_notifications(sessionmaker, shown["id"])
     assert notification.title == "Sync finished with 2 errors"
-    assert notification.body == "1 of 3 documents synced, 2 failed; 0 new customers created."
+    assert notification.body == "2 of 4 documents synced, 2 failed; 0 new customers created."
 
     # A late answer naming the run for the document it found booked changes nothing.
-    await deliver(sessionmaker, booked(done, integration, shown["id"], "26700201"))
+    await deliver(sessionmaker, booked(done[0], integration, shown["id"], "26700200"))
     assert partner.get(f"/v1/sync-runs/{shown['id']}").json()["totals"] == shown["totals"]
 
 
