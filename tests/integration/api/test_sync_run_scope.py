@@ -1,0 +1,434 @@
+"""What a sync run takes in, what it refuses to start, and how its end is told: the scope
+of a run (a client, one integration, chosen documents), its tally across several systems
+and the notification that closes it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from invoicesync_api.db.models import Client, DocumentSync
+from invoicesync_api.webhooks.models import WebhookDelivery, WebhookEndpoint
+from invoicesync_shared.db.models import OutboxMessage
+from invoicesync_shared.events.results import SyncDeferred, SyncFailed
+from tests.integration.api.conftest import add_integration, invoice
+from tests.integration.api.test_sync_runs import booked, deliver, run_notifications
+from tests.support.clocks import held_at
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+async def run_hooks(
+    client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[uuid.UUID]:
+    """A webhook endpoint of the client's partner for finished runs. Nothing is sent here:
+    the deliveries queued are read, and they go with the endpoint afterwards."""
+    async with sessionmaker.begin() as session:
+        client = await session.get(Client, uuid.UUID(client_id))
+        assert client is not None
+        row = WebhookEndpoint(
+            id=uuid.uuid4(),
+            partner_id=client.partner_id,
+            url="https://hooks.example.com/runs",
+            events=["sync_run.finished"],
+            secret=b"not used",
+        )
+        session.add(row)
+    yield row.id
+    async with sessionmaker.begin() as session:
+        await session.execute(delete(WebhookEndpoint).where(WebhookEndpoint.id == row.id))
+
+
+async def finished_hooks(
+    sessionmaker: async_sessionmaker[AsyncSession], endpoint_id: uuid.UUID
+) -> list[dict[str, Any]]:
+    """The data of every ``sync_run.finished`` queued for the endpoint."""
+    async with sessionmaker() as session:
+        payloads = await session.scalars(
+            select(WebhookDelivery.payload).where(
+                WebhookDelivery.endpoint_id == endpoint_id,
+                WebhookDelivery.event_type == "sync_run.finished",
+            )
+        )
+        return [p["data"] for p in payloads]
+
+
+def refused(answer: httpx.Response, status: int) -> str:
+    """The problem's detail, once its status and type are checked."""
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == PROBLEM
+    detail: str = answer.json()["detail"]
+    return detail
+
+
+async def failed_first(
+    sessionmaker: async_sessionmaker[AsyncSession], integrations: list[uuid.UUID]
+) -> None:
+    """The first sends to these integrations failed: a run for the client sends again."""
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(DocumentSync)
+            .where(DocumentSync.integration_id.in_(integrations))
+            .values(status="failed", error_code="unavailable", error_retryable=True)
+        )
+
+
+async def requests_of(
+    sessionmaker: async_sessionmaker[AsyncSession], document_id: str
+) -> list[dict[str, Any]]:
+    """The integrations and the run each outbox request of the document names, oldest
+    first."""
+    async with sessionmaker() as session:
+        envelopes = await session.scalars(
+            select(OutboxMessage.envelope)
+            .where(OutboxMessage.envelope["subject"].astext == document_id)
+            .order_by(OutboxMessage.id)
+        )
+        return [
+            {
+                "targets": {t["integration_id"] for t in e["data"]["targets"]},
+                "sync_run_id": e["data"].get("sync_run_id"),
+            }
+            for e in envelopes
+        ]
+
+
+async def test_a_run_is_refused_for_what_it_cannot_send(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """No active integration, a document that is no one's, another client's or a draft:
+    each refused with the reason, nothing started."""
+    nothing_to_sync = partner.post("/v1/sync-runs", json={"client_id": client_id})
+    assert refused(nothing_to_sync, 422) == "There is no active integration to sync with."
+
+    await add_integration(sessionmaker, client_id)
+    sent = partner.post("/v1/invoices", json=invoice(client_id, number="SCOPE-1")).json()["id"]
+    drafts = [
+        partner.post(
+            "/v1/invoices", json=invoice(client_id, number=f"DRAFT-{n}", status="draft")
+        ).json()["id"]
+        for n in range(2)
+    ]
+    other_client = partner.post("/v1/clients", json={"name": "Other BV", "country": "NL"})
+    assert other_client.status_code == 201, other_client.text
+    elsewhere = partner.post(
+        "/v1/invoices", json=invoice(other_client.json()["id"], number="SCOPE-2")
+    ).json()["id"]
+    unknown = [str(uuid.uuid4()) for _ in range(2)]
+
+    no_one = partner.post("/v1/sync-runs", json={"document_ids": [unknown[0], sent]})
+    assert refused(no_one, 404) == "No such client."
+    missing = partner.post("/v1/sync-runs", json={"document_ids": [sent, *unknown, elsewhere]})
+    assert refused(missing, 404) == (
+        f"No such documents for this client: {unknown[0]}, {unknown[1]}, {elsewhere}."
+    )
+    named_client = partner.post(
+        "/v1/sync-runs", json={"client_id": client_id, "document_ids": [elsewhere]}
+    )
+    assert refused(named_client, 404) == f"No such documents for this client: {elsewhere}."
+    not_booked = partner.post("/v1/sync-runs", json={"document_ids": [sent, *drafts]})
+    detail = refused(not_booked, 422)
+    prefix = "Drafts are never synced; book them first: "
+    assert detail.startswith(prefix) and detail.endswith(".")
+    assert sorted(detail[len(prefix) : -1].split(", ")) == ["DRAFT-0", "DRAFT-1"]
+    assert partner.get("/v1/sync-runs", params={"client_id": client_id}).json() == []
+
+
+async def test_a_run_for_one_integration_leaves_the_clients_others_alone(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Exact and Yuki both failed the document; a run for Yuki asks Yuki alone, and a
+    second run for it is refused while the first goes, naming the first."""
+    exact = await add_integration(sessionmaker, client_id, system="exact")
+    yuki = await add_integration(sessionmaker, client_id, system="yuki")
+    partner.post("/v1/invoices", json=invoice(client_id, number="ONE-1"))
+    await failed_first(sessionmaker, [exact, yuki])
+
+    run = partner.post("/v1/sync-runs", json={"integration_id": str(yuki)})
+    assert run.status_code == 202, run.text
+    assert run.json()["integration_ids"] == [str(yuki)]
+    assert run.json()["totals"]["documents_total"] == 1
+    again = partner.post("/v1/sync-runs", json={"integration_id": str(yuki)})
+    assert refused(again, 409) == "A sync run is already going for this integration."
+    assert again.json()["sync_run_id"] == run.json()["id"]
+    # Exact is not in the run: a run for it starts.
+    other = partner.post("/v1/sync-runs", json={"integration_id": str(exact)})
+    assert other.status_code == 202, other.text
+    assert other.json()["integration_ids"] == [str(exact)]
+
+
+async def test_documents_dated_before_the_start_date_are_counted_failed_at_once(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Nothing is sent for them, so no answer comes: the run counts them failed when it
+    starts, with the reason, and finishes with the two already booked."""
+    integration = await add_integration(sessionmaker, client_id)
+    early = [
+        partner.post(
+            "/v1/invoices",
+            json=invoice(client_id, number=f"EARLY-{n}", issue_date="2025-12-31"),
+        ).json()["id"]
+        for n in range(2)
+    ]
+    done = [
+        partner.post("/v1/invoices", json=invoice(client_id, number=f"LATER-{n}")).json()["id"]
+        for n in range(2)
+    ]
+    for n, booked_doc in enumerate(done):
+        await deliver(sessionmaker, booked(booked_doc, integration, None, f"2670020{n}"))
+
+    with held_at(datetime.now(UTC).replace(microsecond=0)) as clock:
+        run = partner.post("/v1/sync-runs", json={"document_ids": [*early, *done]})
+    assert run.status_code == 202, run.text
+    shown = run.json()
+    assert (shown["status"], shown["trigger"]) == ("finished", "manual")
+    # Started and finished by the shared clock, in the same request.
+    assert datetime.fromisoformat(shown["started_at"]) == clock.at
+    assert datetime.fromisoformat(shown["finished_at"]) == clock.at
+    assert shown["totals"] == {
+        "documents_total": 4,
+        "documents_synced": 2,
+        "documents_failed": 2,
+        "documents_deferred": 0,
+        "customers_synced": 0,
+        "documents_pending": 0,
+    }
+    assert [(e["document_id"], e["number"]) for e in shown["errors"]] == [
+        (early[0], "EARLY-0"),
+        (early[1], "EARLY-1"),
+    ]
+    assert {
+        (e["integration_id"], e["system"], e["code"], e["message"]) for e in shown["errors"]
+    } == {
+        (
+            str(integration),
+            "exact",
+            "before_start_date",
+            "Dated 2025-12-31, before this integration's start date (2026-01-01): not sent. "
+            "To book it there, move the integration's start_date (PATCH "
+            f"/v1/integrations/{integration}) to or before its date, then retry it.",
+        )
+    }
+    (notification,) = await run_notifications(sessionmaker, shown["id"])
+    assert notification.title == "Sync finished with 2 errors"
+    assert notification.body == "2 of 4 documents synced, 2 failed; 0 new customers created."
+
+    # A late answer naming the run for the document it found booked changes nothing.
+    await deliver(sessionmaker, booked(done[0], integration, shown["id"], "26700200"))
+    assert partner.get(f"/v1/sync-runs/{shown['id']}").json()["totals"] == shown["totals"]
+
+
+async def test_a_run_over_two_systems_counts_sends_and_speaks_of_documents(
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    run_hooks: uuid.UUID,
+) -> None:
+    """One document to Exact and Lexware: booked in one, moved on by the other (said
+    twice, counted once). The run counts two sends; its notification speaks of one
+    document, of sends, and of the wait."""
+    exact = await add_integration(sessionmaker, client_id, system="exact")
+    lexware = await add_integration(sessionmaker, client_id, system="lexware")
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="TWO-1")).json()["id"]
+    await failed_first(sessionmaker, [exact, lexware])
+    run = partner.post("/v1/sync-runs", json={"client_id": client_id})
+    assert run.status_code == 202, run.text
+    run_id = run.json()["id"]
+    assert sorted(run.json()["integration_ids"]) == sorted([str(exact), str(lexware)])
+
+    assert (await requests_of(sessionmaker, doc))[-1] == {
+        "targets": {str(exact), str(lexware)},
+        "sync_run_id": run_id,
+    }
+
+    await deliver(sessionmaker, booked(doc, exact, run_id, "26700301"))
+    assert partner.get(f"/v1/sync-runs/{run_id}").json()["status"] == "running"
+    wait = SyncDeferred(
+        document_id=uuid.UUID(doc),
+        integration_id=lexware,
+        waiting_until=datetime(2026, 12, 5, 9, 0, 30, tzinfo=UTC),
+        reason="rate_limited",
+        sync_run_id=uuid.UUID(run_id),
+    )
+    await deliver(sessionmaker, wait)
+    await deliver(sessionmaker, wait.model_copy())  # said again: counted once
+
+    done = partner.get(f"/v1/sync-runs/{run_id}").json()
+    assert done["status"] == "finished"
+    assert done["totals"] == {
+        "documents_total": 2,
+        "documents_synced": 1,
+        "documents_failed": 0,
+        "documents_deferred": 1,
+        "customers_synced": 1,
+        "documents_pending": 0,
+    }
+    assert done["errors"] == []
+    assert done["deferred"] == [
+        {
+            "document_id": doc,
+            "number": "TWO-1",
+            "integration_id": str(lexware),
+            "system": "lexware",
+            "waiting_until": "2026-12-05T09:00:30Z",
+            "reason": "rate_limited",
+        }
+    ]
+    assert await finished_hooks(sessionmaker, run_hooks) == [
+        {
+            "sync_run_id": run_id,
+            "client_id": client_id,
+            "trigger": "manual",
+            "totals": done["totals"],
+            "errors": [],
+            "deferred": done["deferred"],
+        }
+    ]
+    (notification,) = await run_notifications(sessionmaker, run_id)
+    assert (notification.kind, str(notification.client_id)) == ("sync_run_finished", client_id)
+    assert notification.title == "Sync finished"
+    assert notification.body == (
+        "1 document to 2 accounting systems: 1 of 2 sends synced, 0 failed; 1 send moved "
+        "until 2026-12-05 09:01 UTC (Lexware Office asked us to wait); 1 new customer created."
+    )
+    assert notification.counts == done["totals"]
+    assert notification.params == {
+        "documents": 1,
+        "systems": 2,
+        "synced": 1,
+        "total": 2,
+        "failed": 0,
+        "customers": 1,
+        "moved": [[1, "2026-12-05 09:01 UTC", "rate_limited", "lexware"]],
+    }
+
+
+async def test_a_refusal_is_listed_with_its_document_and_told_in_the_readers_language(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """One system, two documents: one refused, one moved on until Exact's day is over.
+    The refusal is listed with its document, in the reader's language; the notification
+    speaks of documents."""
+    integration = await add_integration(sessionmaker, client_id)
+    refused_doc, moved_doc = (
+        partner.post("/v1/invoices", json=invoice(client_id, number=f"VAT-{n}")).json()["id"]
+        for n in range(2)
+    )
+    await failed_first(sessionmaker, [integration])
+    run_id = partner.post("/v1/sync-runs", json={"client_id": client_id}).json()["id"]
+    refusal = SyncFailed(
+        document_id=uuid.UUID(refused_doc),
+        integration_id=integration,
+        code="unknown_vat_code",
+        message="No VAT code for 9 %.",
+        retryable=False,
+        sync_run_id=uuid.UUID(run_id),
+    )
+    await deliver(sessionmaker, refusal)
+    day_spent = SyncDeferred(
+        document_id=uuid.UUID(moved_doc),
+        integration_id=integration,
+        waiting_until=datetime(2026, 12, 6, 0, 0, tzinfo=UTC),
+        reason="daily_limit",
+        sync_run_id=uuid.UUID(run_id),
+    )
+    await deliver(sessionmaker, day_spent)
+
+    done = partner.get(f"/v1/sync-runs/{run_id}").json()
+    assert done["status"] == "finished"
+    assert (done["totals"]["documents_failed"], done["totals"]["documents_deferred"]) == (1, 1)
+    assert done["errors"] == [
+        {
+            "document_id": refused_doc,
+            "number": "VAT-0",
+            "integration_id": str(integration),
+            "system": "exact",
+            "code": "unknown_vat_code",
+            "message": "No VAT code for 9 %.",
+        }
+    ]
+    dutch = partner.get(f"/v1/sync-runs/{run_id}", headers={"Accept-Language": "nl"}).json()
+    assert [e["message"] for e in dutch["errors"]] == [
+        "Exact Online heeft geen btw-code voor een tarief op dit document. Maak de btw-code "
+        "aan in Exact Online (of koppel het tarief in de instellingen van de koppeling) en "
+        "probeer het daarna opnieuw."
+    ]
+    (notification,) = await run_notifications(sessionmaker, run_id)
+    assert notification.title == "Sync finished with 1 error"
+    assert notification.body == (
+        "0 of 2 documents synced, 1 failed; 1 document moved until 2026-12-06 00:00 UTC "
+        "(Exact Online's daily API limit was reached); 0 new customers created."
+    )
+    assert notification.errors == done["errors"]
+
+
+async def test_a_send_counts_once_though_its_retry_books_it_after_a_failure(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Exact was unreachable for the run's request (counted failed, the run finished);
+    the connector's own retry then books it under the same run: the document says so,
+    the finished run stays as it was."""
+    integration = await add_integration(sessionmaker, client_id)
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="ONCE-1")).json()["id"]
+    await failed_first(sessionmaker, [integration])
+    run_id = partner.post("/v1/sync-runs", json={"client_id": client_id}).json()["id"]
+    unreachable = SyncFailed(
+        document_id=uuid.UUID(doc),
+        integration_id=integration,
+        code="unavailable",
+        message="Exact was not reachable.",
+        retryable=True,
+        sync_run_id=uuid.UUID(run_id),
+    )
+    await deliver(sessionmaker, unreachable)
+    finished = partner.get(f"/v1/sync-runs/{run_id}").json()
+    assert (finished["status"], finished["totals"]["documents_failed"]) == ("finished", 1)
+
+    await deliver(sessionmaker, booked(doc, integration, run_id, "26700401"))
+    assert partner.get(f"/v1/invoices/{doc}").json()["sync"][0]["status"] == "booked"
+    assert partner.get(f"/v1/sync-runs/{run_id}").json() == finished
+    assert len(await run_notifications(sessionmaker, run_id)) == 1
+
+
+async def test_the_runs_own_late_answer_counts_as_what_the_document_settled_to(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """An older request's answer booked the document first; the run's own answer comes
+    after, a refusal (the connector checked the integration before its ledger). The run
+    counts the document synced, as it is, with no customer created by the refusal; a
+    further answer naming the run changes nothing."""
+    integration = await add_integration(sessionmaker, client_id)
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="LATE-1")).json()["id"]
+    await failed_first(sessionmaker, [integration])
+    run_id = partner.post("/v1/sync-runs", json={"client_id": client_id}).json()["id"]
+    await deliver(sessionmaker, booked(doc, integration, None, "26700501"))  # the older request
+    late = SyncFailed(
+        document_id=uuid.UUID(doc),
+        integration_id=integration,
+        code="integration_inactive",
+        message="The integration is not active.",
+        retryable=False,
+        sync_run_id=uuid.UUID(run_id),
+    )
+    await deliver(sessionmaker, late)
+
+    run = partner.get(f"/v1/sync-runs/{run_id}").json()
+    assert run["status"] == "finished"
+    assert run["totals"] == {
+        "documents_total": 1,
+        "documents_synced": 1,
+        "documents_failed": 0,
+        "documents_deferred": 0,
+        "customers_synced": 0,
+        "documents_pending": 0,
+    }
+    await deliver(sessionmaker, booked(doc, integration, run_id, "26700501"))
+    assert partner.get(f"/v1/sync-runs/{run_id}").json() == run
