@@ -4,15 +4,16 @@ API writes (documents, outbox rows) stays where the tests can read it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import text
+from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.routing import Route
@@ -20,6 +21,7 @@ from starlette.routing import Route
 from invoicesync_api.app import create_app
 from invoicesync_api.db.models import Client
 from invoicesync_api.settings import ApiSettings
+from invoicesync_api.webhooks.models import WebhookEndpoint
 from invoicesync_shared.db.models import Integration
 from tests.support.servers import serve_in_thread
 from tests.support.webhooks import Receiver
@@ -173,3 +175,26 @@ async def until_it_waits_on_a_lock(
                 if await watcher.scalar(waiting, {"statement": statement_like}):
                     return
             await asyncio.sleep(0.01)  # polling a condition, not waiting out a race
+
+
+@contextlib.asynccontextmanager
+async def quiet_webhook_endpoint(
+    sessionmaker: async_sessionmaker[AsyncSession], client_id: str, events: list[str]
+) -> AsyncIterator[uuid.UUID]:
+    """A webhook endpoint of the client's partner for ``events``, with a URL nothing
+    answers. Nothing is sent here: the deliveries queued are read, and they go with the
+    endpoint afterwards (a later test's dispatcher must not find them)."""
+    async with sessionmaker.begin() as session:
+        client = await session.get(Client, uuid.UUID(client_id))
+        assert client is not None
+        row = WebhookEndpoint(
+            id=uuid.uuid4(),
+            partner_id=client.partner_id,
+            url="https://hooks.example.com/quiet",
+            events=events,
+            secret=b"not used",
+        )
+        session.add(row)
+    yield row.id
+    async with sessionmaker.begin() as session:
+        await session.execute(delete(WebhookEndpoint).where(WebhookEndpoint.id == row.id))

@@ -11,14 +11,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from invoicesync_api.db.models import Client, DocumentSync
-from invoicesync_api.webhooks.models import WebhookDelivery, WebhookEndpoint
+from invoicesync_api.db.models import DocumentSync
+from invoicesync_api.webhooks.models import WebhookDelivery
 from invoicesync_shared.db.models import OutboxMessage
 from invoicesync_shared.events.results import SyncDeferred, SyncFailed
-from tests.integration.api.conftest import add_integration, invoice
+from tests.integration.api.conftest import add_integration, invoice, quiet_webhook_endpoint
 from tests.integration.api.test_sync_runs import booked, deliver, run_notifications
 from tests.support.clocks import held_at
 
@@ -29,22 +29,10 @@ PROBLEM = "application/problem+json"
 async def run_hooks(
     client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[uuid.UUID]:
-    """A webhook endpoint of the client's partner for finished runs. Nothing is sent here:
-    the deliveries queued are read, and they go with the endpoint afterwards."""
-    async with sessionmaker.begin() as session:
-        client = await session.get(Client, uuid.UUID(client_id))
-        assert client is not None
-        row = WebhookEndpoint(
-            id=uuid.uuid4(),
-            partner_id=client.partner_id,
-            url="https://hooks.example.com/runs",
-            events=["sync_run.finished"],
-            secret=b"not used",
-        )
-        session.add(row)
-    yield row.id
-    async with sessionmaker.begin() as session:
-        await session.execute(delete(WebhookEndpoint).where(WebhookEndpoint.id == row.id))
+    async with quiet_webhook_endpoint(
+        sessionmaker, client_id, ["sync_run.finished"]
+    ) as endpoint_id:
+        yield endpoint_id
 
 
 async def finished_hooks(
