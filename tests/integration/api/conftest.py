@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import delete, text
+from sqlalchemy import delete, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.routing import Route
@@ -198,3 +198,23 @@ async def quiet_webhook_endpoint(
     yield row.id
     async with sessionmaker.begin() as session:
         await session.execute(delete(WebhookEndpoint).where(WebhookEndpoint.id == row.id))
+
+
+async def deactivate_all(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(Integration).where(Integration.status == "active").values(status="deactivated")
+        )
+
+
+@pytest.fixture
+async def only_this_tests_integrations(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[None]:
+    """For tests that count what the sweeper does, which looks at the whole database:
+    earlier tests' integrations (of any file on this worker) are deactivated so that the
+    counts are this test's alone, and this test's afterwards, so that what it leaves
+    waiting is not swept by a test of another file."""
+    await deactivate_all(sessionmaker)
+    yield
+    await deactivate_all(sessionmaker)

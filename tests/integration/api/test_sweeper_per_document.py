@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -30,23 +29,8 @@ TICK = timedelta(microseconds=1)
 """The database's resolution: a moment on a boundary, and the first one past it."""
 
 
-async def deactivate_all(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    async with sessionmaker.begin() as session:
-        await session.execute(
-            update(Integration).where(Integration.status == "active").values(status="deactivated")
-        )
-
-
-@pytest.fixture(autouse=True)
-async def only_this_tests_integrations(
-    sessionmaker: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[None]:
-    """The sweeper looks at the whole database: earlier tests' integrations are
-    deactivated so that counts and metrics here are this test's alone, and this test's
-    afterwards, so that what it leaves waiting is not swept by a test of another file."""
-    await deactivate_all(sessionmaker)
-    yield
-    await deactivate_all(sessionmaker)
+# The sweeper looks at the whole database: this file's counts and metrics are each test's own.
+pytestmark = pytest.mark.usefixtures("only_this_tests_integrations")
 
 
 def reasked(reason: str) -> float:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -175,6 +176,7 @@ async def outbox_rows(sessionmaker: async_sessionmaker[AsyncSession], document_i
         )
 
 
+@pytest.mark.usefixtures("only_this_tests_integrations")
 async def test_sweeper_asks_again_for_what_stays_pending(
     partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -198,6 +200,7 @@ async def test_sweeper_asks_again_for_what_stays_pending(
     assert await outbox_rows(sessionmaker, doc) == 3
 
 
+@pytest.mark.usefixtures("only_this_tests_integrations")
 async def test_sweeper_leaves_alone_what_waits_behind_a_working_connector(
     partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -232,6 +235,7 @@ async def test_sweeper_leaves_alone_what_waits_behind_a_working_connector(
     assert await outbox_rows(sessionmaker, waiting) == 2
 
 
+@pytest.mark.usefixtures("only_this_tests_integrations")
 async def test_sweeper_does_not_take_a_payment_read_back_for_progress(
     partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -280,6 +284,7 @@ async def gave_up(
     await deliver(sessionmaker, failed)
 
 
+@pytest.mark.usefixtures("only_this_tests_integrations")
 async def test_sweeper_asks_again_for_what_stays_ambiguous(
     partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -300,6 +305,7 @@ async def test_sweeper_asks_again_for_what_stays_ambiguous(
     assert (state["status"], state["error"]["code"]) == ("ambiguous", "outcome_unknown")
 
 
+@pytest.mark.usefixtures("only_this_tests_integrations")
 async def test_an_ambiguous_match_waits_for_a_person(
     partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
