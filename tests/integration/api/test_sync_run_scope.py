@@ -19,7 +19,12 @@ from invoicesync_api.webhooks.models import WebhookDelivery
 from invoicesync_shared.db.models import OutboxMessage
 from invoicesync_shared.events.results import SyncDeferred, SyncFailed
 from tests.integration.api.conftest import add_integration, invoice, quiet_webhook_endpoint
-from tests.integration.api.test_sync_runs import booked, deliver, run_notifications
+from tests.integration.api.test_sync_runs import (
+    booked,
+    deliver,
+    requested_targets,
+    run_notifications,
+)
 from tests.support.clocks import held_at
 
 PROBLEM = "application/problem+json"
@@ -420,3 +425,58 @@ async def test_the_runs_own_late_answer_counts_as_what_the_document_settled_to(
     }
     await deliver(sessionmaker, booked(doc, integration, run_id, "26700501"))
     assert partner.get(f"/v1/sync-runs/{run_id}").json() == run
+
+
+async def test_a_run_for_one_integration_catches_up_what_is_not_settled_there(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A run for Yuki sends what Yuki has not booked, also what Exact has booked, and
+    leaves out a kind Yuki refused (it would only be refused again); a run for Exact
+    leaves out what Exact booked."""
+    exact = await add_integration(sessionmaker, client_id, system="exact")
+    yuki = await add_integration(sessionmaker, client_id, system="yuki")
+    booked_in_exact, failed_in_both, refused_kind = (
+        str(partner.post("/v1/invoices", json=invoice(client_id, number=f"CATCH-{n}")).json()["id"])
+        for n in range(3)
+    )
+    await deliver(sessionmaker, booked(booked_in_exact, exact, None, "26700111"))
+
+    def failed(doc: str, integration: uuid.UUID, code: str, retryable: bool) -> SyncFailed:
+        return SyncFailed(
+            document_id=uuid.UUID(doc),
+            integration_id=integration,
+            code=code,
+            message="Refused.",
+            retryable=retryable,
+        )
+
+    for doc, integration in (
+        (booked_in_exact, yuki),
+        (failed_in_both, yuki),
+        (failed_in_both, exact),
+    ):
+        await deliver(sessionmaker, failed(doc, integration, "unavailable", True))
+    await deliver(sessionmaker, failed(refused_kind, yuki, "kind_not_supported", False))
+    before = {
+        d: await requested_targets(sessionmaker, d)
+        for d in (booked_in_exact, failed_in_both, refused_kind)
+    }
+
+    for_yuki = partner.post("/v1/sync-runs", json={"integration_id": str(yuki)})
+    assert for_yuki.status_code == 202, for_yuki.text
+    assert for_yuki.json()["totals"]["documents_total"] == 2
+    assert await requested_targets(sessionmaker, booked_in_exact) == [
+        *before[booked_in_exact],
+        {str(yuki)},
+    ]
+    assert await requested_targets(sessionmaker, failed_in_both) == [
+        *before[failed_in_both],
+        {str(yuki)},
+    ]
+    assert await requested_targets(sessionmaker, refused_kind) == before[refused_kind]
+
+    for_exact = partner.post("/v1/sync-runs", json={"integration_id": str(exact)})
+    assert for_exact.status_code == 202, for_exact.text
+    totals = for_exact.json()["totals"]
+    # failed_in_both and refused_kind (never answered by Exact); booked_in_exact is not counted
+    assert (totals["documents_total"], totals["documents_synced"]) == (2, 0)
