@@ -692,3 +692,33 @@ async def test_two_answers_of_one_run_applied_at_once_are_both_counted(
 
     shown = partner.get(f"/v1/sync-runs/{run['id']}").json()
     assert (shown["status"], shown["totals"]["documents_synced"]) == ("finished", 2)
+
+
+async def test_a_run_with_nothing_to_send_tells_of_no_document(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Nothing to catch up: the run finishes as it starts, and its notification counts
+    no document, not one."""
+    await add_integration(sessionmaker, client_id)
+    run = partner.post("/v1/sync-runs", json={"client_id": client_id})
+    assert run.status_code == 202, run.text
+    assert run.json()["status"] == "finished"
+    [notification] = await run_notifications(sessionmaker, run.json()["id"])
+    assert notification.body == "0 of 0 documents synced, 0 failed; 0 new customers created."
+
+
+async def test_another_partners_or_an_unknown_run_is_not_found(
+    api_url: str,
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Both are a 404 that names what is missing, so another partner's ids are never
+    confirmed."""
+    await add_integration(sessionmaker, client_id)
+    run_id = partner.post("/v1/sync-runs", json={"client_id": client_id}).json()["id"]
+    assert partner.get(f"/v1/sync-runs/{run_id}").status_code == 200
+    with new_partner(api_url, "Other Accountants") as stranger:
+        for caller, asked in ((stranger, run_id), (partner, str(uuid.uuid4()))):
+            missing = caller.get(f"/v1/sync-runs/{asked}")
+            assert missing.status_code == 404 and "No such sync run." in missing.text
