@@ -722,3 +722,31 @@ async def test_another_partners_or_an_unknown_run_is_not_found(
         for caller, asked in ((stranger, run_id), (partner, str(uuid.uuid4()))):
             missing = caller.get(f"/v1/sync-runs/{asked}")
             assert missing.status_code == 404 and "No such sync run." in missing.text
+
+
+async def test_a_booking_number_given_twice_is_flagged_on_both_and_told(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Exact hands out "last + 1": after an entry was deleted there, a second document can
+    get the first one's number. Each names the other, and the partner is told once."""
+    integration = await active_integration(sessionmaker, client_id)
+    first, second = (
+        partner.post("/v1/invoices", json=invoice(client_id, number=f"TWICE-{n}")).json()["id"]
+        for n in range(2)
+    )
+    await deliver(sessionmaker, booked(first, integration, None, "26700301"))
+    await deliver(sessionmaker, booked(second, integration, None, "26700301"))
+
+    def duplicate_of(document: str) -> str | None:
+        [sync] = partner.get(f"/v1/invoices/{document}").json()["sync"]
+        return sync["duplicate_of"]  # type: ignore[no-any-return]
+
+    assert (duplicate_of(first), duplicate_of(second)) == (second, first)
+    async with sessionmaker() as session:
+        told = await session.scalars(
+            select(Notification.title).where(
+                Notification.client_id == uuid.UUID(client_id),
+                Notification.kind == "duplicate_booking_number",
+            )
+        )
+        assert list(told) == ["Booking number 26700301 was given to 2 documents"]
