@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from invoicesync_api.db.models import DocumentSync
+from invoicesync_api.db.models import Document, DocumentSync
 from invoicesync_api.webhooks.models import WebhookDelivery
 from invoicesync_shared.db.models import OutboxMessage
 from invoicesync_shared.events.results import SyncDeferred, SyncFailed
@@ -480,3 +480,39 @@ async def test_a_run_for_one_integration_catches_up_what_is_not_settled_there(
     totals = for_exact.json()["totals"]
     # failed_in_both and refused_kind (never answered by Exact); booked_in_exact is not counted
     assert (totals["documents_total"], totals["documents_synced"]) == (2, 0)
+
+
+async def test_a_run_sends_from_the_start_date_on_oldest_issue_date_first(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A run over the client asks for its documents by issue date, and of one date in the
+    order they came in (Exact numbers entries "last + 1", so numbers follow dates); one
+    dated on the start date (2026-01-01) is sent, one dated the day before is not."""
+    integration = await add_integration(sessionmaker, client_id)
+
+    def post(number: str, issue_date: str) -> str:
+        body = invoice(client_id, number=number, issue_date=issue_date)
+        return str(partner.post("/v1/invoices", json=body).json()["id"])
+
+    later = post("ORDER-LATER", "2026-11-22")
+    second = post("ORDER-SECOND", "2026-11-20")
+    first = post("ORDER-FIRST", "2026-11-20")
+    on_start = post("ORDER-ON-START", "2026-01-01")
+    post("ORDER-BEFORE-START", "2025-12-31")
+    async with sessionmaker.begin() as session:  # came in after ORDER-SECOND, dated before
+        await session.execute(
+            update(Document)
+            .where(Document.id == uuid.UUID(first))
+            .values(created_at=Document.created_at - timedelta(hours=1))
+        )
+
+    run = partner.post("/v1/sync-runs", json={"integration_id": str(integration)})
+    assert run.status_code == 202, run.text
+    assert run.json()["totals"]["documents_total"] == 4
+    async with sessionmaker() as session:
+        asked = await session.scalars(
+            select(OutboxMessage.envelope["subject"].astext)
+            .where(OutboxMessage.envelope["data"]["sync_run_id"].astext == run.json()["id"])
+            .order_by(OutboxMessage.id)
+        )
+        assert list(asked) == [on_start, first, second, later]

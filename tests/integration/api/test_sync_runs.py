@@ -750,3 +750,22 @@ async def test_a_booking_number_given_twice_is_flagged_on_both_and_told(
             )
         )
         assert list(told) == ["Booking number 26700301 was given to 2 documents"]
+
+
+async def test_an_answer_for_a_document_not_known_here_is_dropped(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """An answer for a document without a sync state in the integration (deleted since,
+    or never sent there) changes nothing and does not stop the consumer."""
+    integration = await active_integration(sessionmaker, client_id)
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="UNKNOWN-1")).json()["id"]
+    for stranger, to in ((str(uuid.uuid4()), integration), (doc, uuid.uuid4())):
+        failed = SyncFailed(
+            document_id=uuid.UUID(stranger),
+            integration_id=to,
+            code="unavailable",
+            message="Exact was not reachable.",
+            retryable=True,
+        )
+        await deliver(sessionmaker, failed)
+    assert partner.get(f"/v1/invoices/{doc}").json()["sync"][0]["status"] == "pending"
