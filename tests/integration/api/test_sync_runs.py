@@ -769,3 +769,22 @@ async def test_an_answer_for_a_document_not_known_here_is_dropped(
         )
         await deliver(sessionmaker, failed)
     assert partner.get(f"/v1/invoices/{doc}").json()["sync"][0]["status"] == "pending"
+
+
+async def test_one_booking_number_in_two_systems_is_no_duplicate(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Each accounting system numbers its own entries: Exact and Yuki giving two documents
+    the same number flags neither."""
+    exact = await add_integration(sessionmaker, client_id, system="exact")
+    yuki = await add_integration(sessionmaker, client_id, system="yuki")
+    first, second = (
+        partner.post("/v1/invoices", json=invoice(client_id, number=f"APART-{n}")).json()["id"]
+        for n in range(2)
+    )
+    await deliver(sessionmaker, booked(first, exact, None, "26700401"))
+    await deliver(sessionmaker, booked(second, yuki, None, "26700401"))
+
+    for document in (first, second):
+        states = partner.get(f"/v1/invoices/{document}").json()["sync"]
+        assert [s["duplicate_of"] for s in states] == [None, None]
