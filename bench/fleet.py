@@ -118,6 +118,7 @@ class Phase:
     checked: int
     sampled_until: float  # epoch seconds: the end of the block whose CPU was sampled
     relayed: int  # documents queued (and relayed by the API) while the CPU was sampled
+    sessions: int  # PostgreSQL sessions opened on the stack's database in that block
 
 
 async def run(options: Options) -> list[Figure]:
@@ -304,6 +305,7 @@ async def _phase(
         pids.update(_broker(bootstrap))
         sampler = Sampler(pids)
         backends = _Backends(database_url)
+        sessions_before = await _sessions(database_url)
         with sampler.loaded() as usage, backends.sampled(usage):
             written = await _write_backlog(database_url, fleet)
             progress(NAME, f"{written} documents queued in SQL ({replicas} replica(s))")
@@ -317,11 +319,34 @@ async def _phase(
                 await asyncio.sleep(max(0.0, end - time.time()))
             machine_busy = psutil.cpu_percent() / 100 * (psutil.cpu_count() or 1)
             sampled_until = time.time()
+        sessions = await _sessions(database_url) - sessions_before
         calls = await sandbox_calls(http, running, "/")
     checked, out_of_order = await _order(database_url)
     return Phase(
-        replicas, calls, usage, machine_busy, out_of_order, checked, sampled_until, written
+        replicas,
+        calls,
+        usage,
+        machine_busy,
+        out_of_order,
+        checked,
+        sampled_until,
+        written,
+        sessions,
     )
+
+
+async def _sessions(database_url: str) -> int:
+    """Sessions ever opened on the database (PostgreSQL's own count): a pool that closes
+    connections and opens them again under load shows here, and its new backends' CPU does
+    not show in ``_Backends`` (a backend that ended inside the block is not seen)."""
+    conn = await connect_db(database_url)
+    try:
+        value = await conn.fetchval(
+            "SELECT sessions FROM pg_stat_database WHERE datname = current_database()"
+        )
+    finally:
+        await conn.close()
+    return int(value or 0)
 
 
 def _broker(bootstrap: str) -> dict[str, int]:
@@ -495,6 +520,7 @@ def _figures(phase: Phase) -> list[Figure]:
             f"({len(shares)} companies)",
             target=f">= {FAIRNESS}",
             passed=fairness >= FAIRNESS and len(shares) == DIVISIONS + ORGANISATIONS,
+            note=_shares_by_system(shares),
         ),
         Figure(
             NAME,
@@ -535,7 +561,8 @@ def _per_document(tag: str, phase: Phase) -> Figure:
         reference=f"{len(booked)} booked ({exact} Exact), {phase.relayed} relayed in "
         f"{phase.usage.wall_seconds:.0f} s",
         note=f"ms per booked document: {listed} (exact, lexware: per document of their "
-        "system; sandbox, broker, PostgreSQL: not product)",
+        "system; sandbox, broker, PostgreSQL: not product); PostgreSQL sessions opened: "
+        f"{phase.sessions} ({phase.sessions / max(len(booked), 1):.3f} per booked document)",
     )
 
 
@@ -546,6 +573,17 @@ def _shares(documents: list[Call], span: float) -> dict[str, float]:
         counts[_tenant(call)] += 1
     budget = {"exact": EXACT_PER_MINUTE * span / 60, "lexware": LEXWARE_PER_SECOND * span}
     return {tenant: n / budget[tenant.split()[0]] for tenant, n in counts.items()}
+
+
+def _shares_by_system(shares: dict[str, float]) -> str:
+    """Slowest, median and fastest share of each system's companies: whether the slow ones
+    are one system's (the two connectors sharing the cores) or spread within one."""
+    parts = []
+    for system in ("exact", "lexware"):
+        own = sorted(v for tenant, v in shares.items() if tenant.split()[0] == system)
+        if own:
+            parts.append(f"{system} {own[0]:.2f} / {statistics.median(own):.2f} / {own[-1]:.2f}")
+    return "share of own budget, slowest / median / fastest: " + "; ".join(parts)
 
 
 def _cores(usage: ProcessUsage, machine_busy: float) -> str:

@@ -193,6 +193,7 @@ async def test_a_run_finishes_saying_what_it_moved_until_the_reset(
         "documents_failed": 0,
         "documents_deferred": 1,
         "customers_synced": 0,
+        "suppliers_synced": 0,
         "documents_pending": 0,
     }
     assert run["errors"] == []

@@ -19,6 +19,7 @@ from invoicesync_api.webhooks.models import WebhookDelivery
 from invoicesync_shared.db.models import OutboxMessage
 from invoicesync_shared.events.results import SyncDeferred, SyncFailed
 from tests.integration.api.conftest import add_integration, invoice, quiet_webhook_endpoint
+from tests.integration.api.test_purchase_documents import purchase
 from tests.integration.api.test_sync_runs import (
     booked,
     deliver,
@@ -192,6 +193,7 @@ async def test_documents_dated_before_the_start_date_are_counted_failed_at_once(
         "documents_failed": 2,
         "documents_deferred": 0,
         "customers_synced": 0,
+        "suppliers_synced": 0,
         "documents_pending": 0,
     }
     assert [(e["document_id"], e["number"]) for e in shown["errors"]] == [
@@ -262,6 +264,7 @@ async def test_a_run_over_two_systems_counts_sends_and_speaks_of_documents(
         "documents_failed": 0,
         "documents_deferred": 1,
         "customers_synced": 1,
+        "suppliers_synced": 0,
         "documents_pending": 0,
     }
     assert done["errors"] == []
@@ -300,6 +303,7 @@ async def test_a_run_over_two_systems_counts_sends_and_speaks_of_documents(
         "total": 2,
         "failed": 0,
         "customers": 1,
+        "suppliers": 0,
         "moved": [[1, "2026-12-05 09:01 UTC", "rate_limited", "lexware"]],
     }
 
@@ -421,10 +425,40 @@ async def test_the_runs_own_late_answer_counts_as_what_the_document_settled_to(
         "documents_failed": 0,
         "documents_deferred": 0,
         "customers_synced": 0,
+        "suppliers_synced": 0,
         "documents_pending": 0,
     }
     await deliver(sessionmaker, booked(doc, integration, run_id, "26700501"))
     assert partner.get(f"/v1/sync-runs/{run_id}").json() == run
+
+
+async def test_a_supplier_made_for_a_purchase_document_is_counted_as_a_supplier(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A run sends a sales invoice and a purchase invoice, and each push created its
+    relation in Exact: one new customer and one new supplier, not two new customers, in
+    the totals, the notification and its German text."""
+    integration = await add_integration(sessionmaker, client_id)
+    sale = partner.post("/v1/invoices", json=invoice(client_id, number="SALE-1")).json()["id"]
+    bill = partner.post("/v1/purchase-invoices", json=purchase(client_id, "BILL-1"))
+    assert bill.status_code == 201, bill.text
+    await failed_first(sessionmaker, [integration])
+    run_id = partner.post("/v1/sync-runs", json={"client_id": client_id}).json()["id"]
+    await deliver(sessionmaker, booked(sale, integration, run_id, "26700401"))
+    await deliver(sessionmaker, booked(bill.json()["id"], integration, run_id, "26700402"))
+
+    done = partner.get(f"/v1/sync-runs/{run_id}").json()
+    assert done["status"] == "finished"
+    totals = done["totals"]
+    assert (totals["documents_synced"], totals["customers_synced"]) == (2, 1)
+    assert totals["suppliers_synced"] == 1
+    (notification,) = await run_notifications(sessionmaker, run_id)
+    assert notification.body == (
+        "2 of 2 documents synced, 0 failed; 1 new customer created. 1 new supplier created."
+    )
+    notifications = partner.get("/v1/notifications", headers={"Accept-Language": "de"})
+    (german,) = [n for n in notifications.json() if n["sync_run_id"] == run_id]
+    assert german["body"].endswith("neu angelegte Kunden: 1. Neu angelegte Lieferanten: 1.")
 
 
 async def test_a_run_for_one_integration_catches_up_what_is_not_settled_there(

@@ -128,6 +128,7 @@ async def test_manual_run_counts_live_and_ends_in_exactly_one_notification(
         "documents_failed": 1,
         "documents_deferred": 0,
         "customers_synced": 2,
+        "suppliers_synced": 0,
         "documents_pending": 0,
     }
     assert (

@@ -15,6 +15,8 @@ class PartitionProgress:
     """
 
     def __init__(self) -> None:
+        # Handed to a lane and not done yet: what this partition holds of the buffer.
+        self.held = 0
         self._open: deque[int] = deque()
         self._finished: set[int] = set()
         self._commit_point: int | None = None

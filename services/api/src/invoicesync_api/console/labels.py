@@ -74,6 +74,7 @@ COUNT_LABELS: dict[str, str] = {
     "documents_deferred": _("Moved to later"),
     "documents_pending": _("Still pending"),
     "customers_synced": _("Customers created"),
+    "suppliers_synced": _("Suppliers created"),
 }
 
 # a document's payment status in an accounting system (read back by the connectors)

@@ -336,6 +336,8 @@ class SyncRun(Model):
     documents_synced: Mapped[int] = mapped_column(Integer, default=0)
     documents_failed: Mapped[int] = mapped_column(Integer, default=0)
     customers_synced: Mapped[int] = mapped_column(Integer, default=0)
+    # A purchase document's push creates a supplier, counted here, not as a customer.
+    suppliers_synced: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     # Documents a spent budget moved past the run (Exact's day): counted, not failed.
     deferred: Mapped[list[dict[str, Any]]] = mapped_column(

@@ -34,6 +34,7 @@ RUN_STARTED: dict[str, Any] = {
         "documents_failed": 0,
         "documents_deferred": 0,
         "customers_synced": 0,
+        "suppliers_synced": 0,
         "documents_pending": 4,
     },
     "errors": [],
@@ -57,6 +58,7 @@ RUN_TOTALS: dict[str, int] = {
     "documents_failed": 1,
     "documents_deferred": 0,
     "customers_synced": 2,
+    "suppliers_synced": 0,
     "documents_pending": 0,
 }
 RUN_FINISHED: dict[str, Any] = {
@@ -78,6 +80,7 @@ REPAIR_RUN_STARTED: dict[str, Any] = {
         "documents_failed": 0,
         "documents_deferred": 0,
         "customers_synced": 0,
+        "suppliers_synced": 0,
         "documents_pending": 12,
     },
     "errors": [],
@@ -100,6 +103,7 @@ RUN_NIGHTLY_MOVED: dict[str, Any] = {
         "documents_failed": 0,
         "documents_deferred": 1,
         "customers_synced": 0,
+        "suppliers_synced": 0,
         "documents_pending": 0,
     },
     "errors": [],

@@ -26,6 +26,7 @@ RUN_SYSTEMS = N_(
     "Documents: {documents}, each to {systems} accounting systems; sends synced: {synced} of "
     "{total}; failed: {failed}; new customers created: {customers}."
 )
+RUN_SUPPLIERS = N_("New suppliers created: {suppliers}.")
 RUN_MOVED = N_("Moved until {until} ({why}): {count}.")
 WAIT_REASONS = {
     "daily_limit": N_("{system}'s daily API limit was reached"),
@@ -81,6 +82,8 @@ def _run(language: str, p: dict[str, Any]) -> tuple[str, str]:
     failed = p["failed"]
     title = render(language, RUN_TITLE_FAILED, p) if failed else render(language, RUN_TITLE)
     body = render(language, RUN_SYSTEMS if p["systems"] > 1 else RUN_ONE_SYSTEM, p)
+    if p.get("suppliers"):  # older notifications have no count; most runs create none
+        body += " " + render(language, RUN_SUPPLIERS, p)
     for count, until, reason, system in p.get("moved", []):
         template = WAIT_REASONS.get(reason)
         why = render(language, template, {"system": system_name(system)}) if template else reason

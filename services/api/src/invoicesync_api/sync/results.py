@@ -25,7 +25,7 @@ from invoicesync_api.sync import service as runs
 from invoicesync_api.sync.duplicates import flag_if_duplicate, flag_missing_entry
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.audit import AUDIT_TYPES, RemoteEntryMissing
-from invoicesync_shared.events.documents import DocumentUpdated
+from invoicesync_shared.events.documents import PURCHASE_KINDS, DocumentUpdated
 from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.events.integrations import IntegrationConnectionLost
 from invoicesync_shared.events.reconciliations import (
@@ -222,6 +222,7 @@ async def _count(
         result,
         number=document.number,
         system=integration.system,
+        purchase=document.kind in PURCHASE_KINDS,
         error_code=(state.error_code or "unknown") if failed else None,
         error_message=(state.error_message or "") if failed else None,
     )

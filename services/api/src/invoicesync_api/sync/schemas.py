@@ -55,8 +55,9 @@ class SyncRunOut(BaseModel):
     status: Literal["running", "finished"]
     totals: dict[str, int] = Field(
         description="documents_total, documents_synced, documents_failed, documents_deferred, "
-        "documents_pending, customers_synced — live while the run is going. A run finishes "
-        "when every document is synced, failed or deferred."
+        "documents_pending, customers_synced, suppliers_synced (made for purchase documents) — "
+        "live while the run is going. A run finishes when every document is synced, failed or "
+        "deferred."
     )
     errors: list[dict[str, Any]]
     deferred: list[dict[str, Any]] = Field(

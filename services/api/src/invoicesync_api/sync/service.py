@@ -161,11 +161,12 @@ async def record(
     *,
     number: str | None,
     system: str,
+    purchase: bool,
     error_code: str | None,
     error_message: str | None,
 ) -> None:
     """Count a result in its run, once, as synced or (``error_code``) failed; finish the
-    run when nothing is pending.
+    run when nothing is pending. What a purchase document's push created is a supplier.
 
     The error is the document's outcome, which is not always the result's own: an answer
     that arrives after the document settled is counted as what it settled to."""
@@ -181,7 +182,10 @@ async def record(
         item.outcome = "synced"
         run.documents_synced += 1
         if getattr(result, "customer_created", False):
-            run.customers_synced += 1
+            if purchase:
+                run.suppliers_synced += 1
+            else:
+                run.customers_synced += 1
     if _settled(run) >= run.documents_total:
         await _finish(session, run)
 
@@ -287,6 +291,7 @@ async def _summary_params(session: AsyncSession, run: SyncRun) -> dict[str, Any]
         "total": run.documents_total,
         "failed": run.documents_failed,
         "customers": run.customers_synced,
+        "suppliers": run.suppliers_synced,
         "moved": moved.waits(run.deferred),
     }
 
@@ -308,7 +313,15 @@ def _summary(run: SyncRun, documents: int) -> str:
         f"{sends}, {run.documents_failed} failed; "
         + (f"{moved_on}; " if moved_on else "")
         + f"{customers} new customer{'s' if customers != 1 else ''} created."
+        + _suppliers_created(run.suppliers_synced)
     )
+
+
+def _suppliers_created(suppliers: int) -> str:
+    """Said only when a run created one: most runs book sales documents alone."""
+    if not suppliers:
+        return ""
+    return f" {suppliers} new supplier{'s' if suppliers != 1 else ''} created."
 
 
 def totals(run: SyncRun) -> dict[str, int]:
@@ -318,6 +331,7 @@ def totals(run: SyncRun) -> dict[str, int]:
         "documents_failed": run.documents_failed,
         "documents_deferred": len(run.deferred),
         "customers_synced": run.customers_synced,
+        "suppliers_synced": run.suppliers_synced,
         "documents_pending": run.documents_total - _settled(run),
     }
 
