@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,13 +14,18 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from invoicesync_api.db.models import DocumentSync
+from invoicesync_api.db.models import Document, DocumentSync
 from invoicesync_api.webhooks.models import WebhookDelivery
 from invoicesync_shared.db.models import OutboxMessage
 from invoicesync_shared.events.results import SyncDeferred, SyncFailed
 from tests.integration.api.conftest import add_integration, invoice, quiet_webhook_endpoint
 from tests.integration.api.test_purchase_documents import purchase
-from tests.integration.api.test_sync_runs import booked, deliver, run_notifications
+from tests.integration.api.test_sync_runs import (
+    booked,
+    deliver,
+    requested_targets,
+    run_notifications,
+)
 from tests.support.clocks import held_at
 
 PROBLEM = "application/problem+json"
@@ -454,3 +459,94 @@ async def test_a_supplier_made_for_a_purchase_document_is_counted_as_a_supplier(
     notifications = partner.get("/v1/notifications", headers={"Accept-Language": "de"})
     (german,) = [n for n in notifications.json() if n["sync_run_id"] == run_id]
     assert german["body"].endswith("neu angelegte Kunden: 1. Neu angelegte Lieferanten: 1.")
+
+
+async def test_a_run_for_one_integration_catches_up_what_is_not_settled_there(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A run for Yuki sends what Yuki has not booked, also what Exact has booked, and
+    leaves out a kind Yuki refused (it would only be refused again); a run for Exact
+    leaves out what Exact booked."""
+    exact = await add_integration(sessionmaker, client_id, system="exact")
+    yuki = await add_integration(sessionmaker, client_id, system="yuki")
+    booked_in_exact, failed_in_both, refused_kind = (
+        str(partner.post("/v1/invoices", json=invoice(client_id, number=f"CATCH-{n}")).json()["id"])
+        for n in range(3)
+    )
+    await deliver(sessionmaker, booked(booked_in_exact, exact, None, "26700111"))
+
+    def failed(doc: str, integration: uuid.UUID, code: str, retryable: bool) -> SyncFailed:
+        return SyncFailed(
+            document_id=uuid.UUID(doc),
+            integration_id=integration,
+            code=code,
+            message="Refused.",
+            retryable=retryable,
+        )
+
+    for doc, integration in (
+        (booked_in_exact, yuki),
+        (failed_in_both, yuki),
+        (failed_in_both, exact),
+    ):
+        await deliver(sessionmaker, failed(doc, integration, "unavailable", True))
+    await deliver(sessionmaker, failed(refused_kind, yuki, "kind_not_supported", False))
+    before = {
+        d: await requested_targets(sessionmaker, d)
+        for d in (booked_in_exact, failed_in_both, refused_kind)
+    }
+
+    for_yuki = partner.post("/v1/sync-runs", json={"integration_id": str(yuki)})
+    assert for_yuki.status_code == 202, for_yuki.text
+    assert for_yuki.json()["totals"]["documents_total"] == 2
+    assert await requested_targets(sessionmaker, booked_in_exact) == [
+        *before[booked_in_exact],
+        {str(yuki)},
+    ]
+    assert await requested_targets(sessionmaker, failed_in_both) == [
+        *before[failed_in_both],
+        {str(yuki)},
+    ]
+    assert await requested_targets(sessionmaker, refused_kind) == before[refused_kind]
+
+    for_exact = partner.post("/v1/sync-runs", json={"integration_id": str(exact)})
+    assert for_exact.status_code == 202, for_exact.text
+    totals = for_exact.json()["totals"]
+    # failed_in_both and refused_kind (never answered by Exact); booked_in_exact is not counted
+    assert (totals["documents_total"], totals["documents_synced"]) == (2, 0)
+
+
+async def test_a_run_sends_from_the_start_date_on_oldest_issue_date_first(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A run over the client asks for its documents by issue date, and of one date in the
+    order they came in (Exact numbers entries "last + 1", so numbers follow dates); one
+    dated on the start date (2026-01-01) is sent, one dated the day before is not."""
+    integration = await add_integration(sessionmaker, client_id)
+
+    def post(number: str, issue_date: str) -> str:
+        body = invoice(client_id, number=number, issue_date=issue_date)
+        return str(partner.post("/v1/invoices", json=body).json()["id"])
+
+    later = post("ORDER-LATER", "2026-11-22")
+    second = post("ORDER-SECOND", "2026-11-20")
+    first = post("ORDER-FIRST", "2026-11-20")
+    on_start = post("ORDER-ON-START", "2026-01-01")
+    post("ORDER-BEFORE-START", "2025-12-31")
+    async with sessionmaker.begin() as session:  # came in after ORDER-SECOND, dated before
+        await session.execute(
+            update(Document)
+            .where(Document.id == uuid.UUID(first))
+            .values(created_at=Document.created_at - timedelta(hours=1))
+        )
+
+    run = partner.post("/v1/sync-runs", json={"integration_id": str(integration)})
+    assert run.status_code == 202, run.text
+    assert run.json()["totals"]["documents_total"] == 4
+    async with sessionmaker() as session:
+        asked = await session.scalars(
+            select(OutboxMessage.envelope["subject"].astext)
+            .where(OutboxMessage.envelope["data"]["sync_run_id"].astext == run.json()["id"])
+            .order_by(OutboxMessage.id)
+        )
+        assert list(asked) == [on_start, first, second, later]

@@ -12,11 +12,13 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from invoicesync_api.db.models import DocumentSync, Notification
+from invoicesync_api.db.models import Document, DocumentSync, Notification
+from invoicesync_api.sync import service as runs
 from invoicesync_api.sync.results import ResultApplier, apply
+from invoicesync_api.sync.schemas import SyncRunIn
 from invoicesync_api.workers.scheduler import NightlyScheduler
 from invoicesync_api.workers.sweeper import PendingSweeper
-from invoicesync_shared.db.models import OutboxMessage
+from invoicesync_shared.db.models import Integration, OutboxMessage
 from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.events.results import (
     BookingAssigned,
@@ -25,7 +27,12 @@ from invoicesync_shared.events.results import (
     SyncFailed,
     SyncResult,
 )
-from tests.integration.api.conftest import add_integration, invoice, until_it_waits_on_a_lock
+from tests.integration.api.conftest import (
+    add_integration,
+    invoice,
+    new_partner,
+    until_it_waits_on_a_lock,
+)
 
 
 async def active_integration(
@@ -508,3 +515,277 @@ async def test_a_run_started_while_a_booking_is_applied_does_not_ask_for_it_agai
         )
     assert state is not None and state.status == "booked"
     assert asked == 0
+
+
+# Nightly runs at 02:00 in Europe/Amsterdam (add_integration's hour, a Dutch client's zone).
+SINCE = datetime(2026, 11, 20, tzinfo=UTC)
+TWO_AM_AMSTERDAM = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+
+
+def new_client(partner: httpx.Client, name: str) -> str:
+    response = partner.post("/v1/clients", json={"name": name, "country": "NL"})
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def dead_letters(partner: httpx.Client) -> list[tuple[str, str]]:
+    listed: list[dict[str, Any]] = partner.get("/v1/dead-letters").json()
+    return [(d["number"], d["code"]) for d in listed]
+
+
+async def test_dead_letters_list_what_a_replay_would_send_oldest_first(
+    api_url: str,
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Listed: the partner's documents whose retries ran out (failed or unknown outcome) in
+    active integrations, the oldest document first. Left out: a refusal sending again cannot
+    change, look-alike entries a person has to check, another partner's, and those of an
+    integration no longer active. A replay for one client sends only its documents."""
+    other_client = new_client(partner, "Slagerij Bakker")
+    first = await add_integration(sessionmaker, client_id)
+    second = await add_integration(sessionmaker, other_client)
+
+    def post(client: str, number: str) -> str:
+        return str(partner.post("/v1/invoices", json=invoice(client, number=number)).json()["id"])
+
+    newer, older = post(client_id, "DL-NEWER"), post(client_id, "DL-OLDER")
+    refused, lookalike = post(client_id, "DL-REFUSED"), post(client_id, "DL-LOOKALIKE")
+    elsewhere = post(other_client, "DL-ELSEWHERE")
+    async with sessionmaker.begin() as session:  # created after DL-NEWER, dated an hour before
+        await session.execute(
+            update(Document)
+            .where(Document.id == uuid.UUID(older))
+            .values(created_at=Document.created_at - timedelta(hours=1))
+        )
+    await gave_up(sessionmaker, newer, first, "unavailable")
+    await gave_up(sessionmaker, older, first, "outcome_unknown")
+    await gave_up(sessionmaker, lookalike, first, "ambiguous_match")
+    await gave_up(sessionmaker, elsewhere, second, "unavailable")
+    await deliver(
+        sessionmaker,
+        SyncFailed(
+            document_id=uuid.UUID(refused),
+            integration_id=first,
+            code="validation",
+            message="No VAT code for 9 %.",
+            retryable=False,
+        ),
+    )
+    with new_partner(api_url, "Other Accountants") as stranger:
+        theirs = new_client(stranger, "Their Client")
+        their_integration = await add_integration(sessionmaker, theirs)
+        their_doc = stranger.post("/v1/invoices", json=invoice(theirs, number="DL-THEIRS"))
+        await gave_up(sessionmaker, their_doc.json()["id"], their_integration, "unavailable")
+        assert dead_letters(stranger) == [("DL-THEIRS", "unavailable")]
+
+    assert dead_letters(partner) == [
+        ("DL-OLDER", "outcome_unknown"),
+        ("DL-NEWER", "unavailable"),
+        ("DL-ELSEWHERE", "unavailable"),
+    ]
+    before = await outbox_rows(sessionmaker, newer)
+    replayed = partner.post("/v1/dead-letters/replay", json={"client_id": other_client})
+    assert replayed.status_code == 202 and replayed.json() == {"documents": 1, "deliveries": 1}
+    assert await outbox_rows(sessionmaker, newer) == before  # the other client's is not sent
+    assert dead_letters(partner) == [
+        ("DL-OLDER", "outcome_unknown"),
+        ("DL-NEWER", "unavailable"),
+    ]
+    async with sessionmaker.begin() as session:  # disconnected: nothing could send them
+        await session.execute(
+            update(Integration).where(Integration.id == first).values(status="deactivated")
+        )
+    assert dead_letters(partner) == []
+
+
+@pytest.mark.usefixtures("only_this_tests_integrations")
+async def test_each_nightly_integration_gets_one_run_a_night(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Each integration with nightly sync on gets its own run at its hour: one's run does
+    not stand in for another's. One a night, also once that run has finished (nothing to
+    send: it finishes as it starts); the next night another. None without nightly sync."""
+    other_client = new_client(partner, "Slagerij Bakker")
+    third_client = new_client(partner, "Drukkerij Smit")
+    first = await add_integration(sessionmaker, client_id, nightly=True, activated_at=SINCE)
+    second = await add_integration(sessionmaker, other_client, nightly=True, activated_at=SINCE)
+    await add_integration(sessionmaker, third_client, nightly=False, activated_at=SINCE)
+    scheduler = NightlyScheduler(sessionmaker)
+
+    async def tick(now: datetime) -> list[uuid.UUID]:
+        started = await scheduler.tick(now)
+        by_id = {r["id"]: r for r in partner.get("/v1/sync-runs").json()}
+        assert {by_id[str(s)]["status"] for s in started} <= {"finished"}
+        return sorted(uuid.UUID(i) for s in started for i in by_id[str(s)]["integration_ids"])
+
+    assert await tick(TWO_AM_AMSTERDAM) == sorted([first, second])
+    assert await tick(TWO_AM_AMSTERDAM + timedelta(minutes=1)) == []
+    assert await tick(TWO_AM_AMSTERDAM + timedelta(days=1)) == sorted([first, second])
+
+
+@pytest.mark.usefixtures("only_this_tests_integrations")
+async def test_a_manual_run_after_the_hour_does_not_stand_in_for_the_nightly_run(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The night's run is due until a nightly run started: a manual run started after the
+    hour (and over by the next tick) does not count as one."""
+    integration = await add_integration(sessionmaker, client_id, nightly=True, activated_at=SINCE)
+    async with sessionmaker.begin() as session:
+        row = await session.get(Integration, integration)
+        assert row is not None
+        manual = await runs.start(
+            session,
+            SyncRunIn(integration_id=integration),
+            row.partner_id,
+            started_at=TWO_AM_AMSTERDAM + timedelta(seconds=30),
+        )
+        assert manual.status == "finished"  # nothing to send
+    started = await NightlyScheduler(sessionmaker).tick(TWO_AM_AMSTERDAM + timedelta(minutes=1))
+    [run] = [r for r in partner.get("/v1/sync-runs").json() if r["trigger"] == "nightly"]
+    assert [str(s) for s in started] == [run["id"]]
+    assert run["integration_ids"] == [str(integration)]
+
+
+async def test_the_run_list_holds_the_partners_100_newest_runs_newest_first(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """101 runs: the list shows the 100 newest, newest first; the oldest is left out."""
+    integration = await add_integration(sessionmaker, client_id)
+    async with sessionmaker.begin() as session:
+        row = await session.get(Integration, integration)
+        assert row is not None
+        ids = []
+        for minutes in range(101):  # stored oldest first
+            run = await runs.start(
+                session,
+                SyncRunIn(integration_id=integration),
+                row.partner_id,
+                started_at=SINCE + timedelta(minutes=minutes),
+            )
+            ids.append(str(run.id))
+    listed = [r["id"] for r in partner.get("/v1/sync-runs").json()]
+    assert listed == ids[:0:-1]
+
+
+async def test_two_answers_of_one_run_applied_at_once_are_both_counted(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The second answer waits for the run the first is counting in, then counts on top of
+    it: the run ends with both documents synced, finished."""
+    integration = await add_integration(sessionmaker, client_id)
+    first, second = (
+        str(partner.post("/v1/invoices", json=invoice(client_id, number=f"BOTH-{n}")).json()["id"])
+        for n in range(2)
+    )
+    run = partner.post("/v1/sync-runs", json={"integration_id": str(integration)}).json()
+    assert run["totals"]["documents_total"] == 2
+
+    async with sessionmaker.begin() as applying:  # the first answer, mid-transaction
+        await apply(applying, booked(first, integration, run["id"], "26700121"))
+        await applying.flush()
+        other = asyncio.create_task(
+            deliver(sessionmaker, booked(second, integration, run["id"], "26700122"))
+        )
+        await until_it_waits_on_a_lock(sessionmaker, other, "%sync_runs%")
+    await asyncio.wait_for(other, 20)
+
+    shown = partner.get(f"/v1/sync-runs/{run['id']}").json()
+    assert (shown["status"], shown["totals"]["documents_synced"]) == ("finished", 2)
+
+
+async def test_a_run_with_nothing_to_send_tells_of_no_document(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Nothing to catch up: the run finishes as it starts, and its notification counts
+    no document, not one."""
+    await add_integration(sessionmaker, client_id)
+    run = partner.post("/v1/sync-runs", json={"client_id": client_id})
+    assert run.status_code == 202, run.text
+    assert run.json()["status"] == "finished"
+    [notification] = await run_notifications(sessionmaker, run.json()["id"])
+    assert notification.body == "0 of 0 documents synced, 0 failed; 0 new customers created."
+
+
+async def test_another_partners_or_an_unknown_run_is_not_found(
+    api_url: str,
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Both are a 404 that names what is missing, so another partner's ids are never
+    confirmed."""
+    await add_integration(sessionmaker, client_id)
+    run_id = partner.post("/v1/sync-runs", json={"client_id": client_id}).json()["id"]
+    assert partner.get(f"/v1/sync-runs/{run_id}").status_code == 200
+    with new_partner(api_url, "Other Accountants") as stranger:
+        for caller, asked in ((stranger, run_id), (partner, str(uuid.uuid4()))):
+            missing = caller.get(f"/v1/sync-runs/{asked}")
+            assert missing.status_code == 404 and "No such sync run." in missing.text
+
+
+async def test_a_booking_number_given_twice_is_flagged_on_both_and_told(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Exact hands out "last + 1": after an entry was deleted there, a second document can
+    get the first one's number. Each names the other, and the partner is told once."""
+    integration = await active_integration(sessionmaker, client_id)
+    first, second = (
+        partner.post("/v1/invoices", json=invoice(client_id, number=f"TWICE-{n}")).json()["id"]
+        for n in range(2)
+    )
+    await deliver(sessionmaker, booked(first, integration, None, "26700301"))
+    await deliver(sessionmaker, booked(second, integration, None, "26700301"))
+
+    def duplicate_of(document: str) -> str | None:
+        [sync] = partner.get(f"/v1/invoices/{document}").json()["sync"]
+        return sync["duplicate_of"]  # type: ignore[no-any-return]
+
+    assert (duplicate_of(first), duplicate_of(second)) == (second, first)
+    async with sessionmaker() as session:
+        told = await session.scalars(
+            select(Notification.title).where(
+                Notification.client_id == uuid.UUID(client_id),
+                Notification.kind == "duplicate_booking_number",
+            )
+        )
+        assert list(told) == ["Booking number 26700301 was given to 2 documents"]
+
+
+async def test_an_answer_for_a_document_not_known_here_is_dropped(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """An answer for a document without a sync state in the integration (deleted since,
+    or never sent there) changes nothing and does not stop the consumer."""
+    integration = await active_integration(sessionmaker, client_id)
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="UNKNOWN-1")).json()["id"]
+    for stranger, to in ((str(uuid.uuid4()), integration), (doc, uuid.uuid4())):
+        failed = SyncFailed(
+            document_id=uuid.UUID(stranger),
+            integration_id=to,
+            code="unavailable",
+            message="Exact was not reachable.",
+            retryable=True,
+        )
+        await deliver(sessionmaker, failed)
+    assert partner.get(f"/v1/invoices/{doc}").json()["sync"][0]["status"] == "pending"
+
+
+async def test_one_booking_number_in_two_systems_is_no_duplicate(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Each accounting system numbers its own entries: Exact and Yuki giving two documents
+    the same number flags neither."""
+    exact = await add_integration(sessionmaker, client_id, system="exact")
+    yuki = await add_integration(sessionmaker, client_id, system="yuki")
+    first, second = (
+        partner.post("/v1/invoices", json=invoice(client_id, number=f"APART-{n}")).json()["id"]
+        for n in range(2)
+    )
+    await deliver(sessionmaker, booked(first, exact, None, "26700401"))
+    await deliver(sessionmaker, booked(second, yuki, None, "26700401"))
+
+    for document in (first, second):
+        states = partner.get(f"/v1/invoices/{document}").json()["sync"]
+        assert [s["duplicate_of"] for s in states] == [None, None]

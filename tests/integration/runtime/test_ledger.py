@@ -4,9 +4,12 @@ publishing leave in the entry, and which leases a heartbeat round reports kept o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, cast
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -29,6 +32,7 @@ class Entries:
     keys: list[EntryKey]
     client: Client
     integration: Integration
+    system: str
 
     def result(self) -> Envelope:
         """A result event (any will do: the ledger stores it)."""
@@ -38,9 +42,9 @@ class Entries:
 async def _entries(sessionmaker: async_sessionmaker[AsyncSession], count: int) -> Entries:
     client = await make_client(sessionmaker)
     integration = await make_integration(sessionmaker, client)
-    ledger = Ledger(sessionmaker, f"t{uuid.uuid4().hex[:8]}")
+    system = f"t{uuid.uuid4().hex[:8]}"
     keys: list[EntryKey] = [(integration.id, uuid.uuid4(), 0) for _ in range(count)]
-    return Entries(ledger, keys, client, integration)
+    return Entries(Ledger(sessionmaker, system), keys, client, integration, system)
 
 
 async def _claim(ledger: Ledger, key: EntryKey) -> Claim:
@@ -125,6 +129,56 @@ async def test_a_round_reports_kept_and_busy_leases_and_not_the_lost_ones(
     everything = await ledger.renew_all([kept, locked], LEASE)
     assert everything.renewed == {(kept.key, kept.token), (locked.key, locked.token)}
     assert everything.busy == frozenset()
+
+
+class _HeldBeforeCommit:
+    """A replica's sessions whose transaction, its work done, waits for ``go`` before it
+    commits: its heartbeat round caught with its locks held."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+        self.kw: dict[str, Any] = sessionmaker.kw  # standalone() binds to the same engine
+        self.holding = asyncio.Event()
+        self.go = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncSession]:
+        async with self._sessionmaker.begin() as session:
+            yield session
+            self.holding.set()
+            await self.go.wait()
+
+
+async def test_a_round_locks_only_its_own_live_leases(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """While one replica's round holds its locks, another replica's round renews its own
+    leases (none busy), and a lease of the first that lapsed is taken over at once: the
+    round locks the live leases it renews, not every lease of the table, nor its lapsed
+    ones. (The rows it must not lock come first in key order: a plan may stop reading at
+    the rows it renews.)"""
+    one, other = await _entries(sessionmaker, 2), await _entries(sessionmaker, 2)
+    mine, theirs = (one, other) if one.integration.id > other.integration.id else (other, one)
+    their_claim = await _claim(theirs.ledger, theirs.keys[0])
+    lapsed, live = [await _claim(mine.ledger, key) for key in sorted(mine.keys)]
+    await _lapse(sessionmaker, lapsed.key)
+    held = _HeldBeforeCommit(sessionmaker)
+    my_replica = Ledger(cast(async_sessionmaker[AsyncSession], held), mine.system)
+
+    round_ = asyncio.create_task(my_replica.renew_all([live, lapsed], LEASE))
+    await asyncio.wait_for(held.holding.wait(), 10)
+    try:
+        async with asyncio.timeout(10):  # each passes at once, or waits for the round
+            theirs_renewed = await theirs.ledger.renew_all([their_claim], LEASE)
+            taken_over = await theirs.ledger.claim_attempt(*lapsed.key, "REF", lease=LEASE)
+    finally:
+        held.go.set()
+    renewal = await round_
+
+    assert theirs_renewed.renewed == {(their_claim.key, their_claim.token)}
+    assert theirs_renewed.busy == frozenset()
+    assert taken_over is not None
+    assert renewal.renewed == {(live.key, live.token)}
 
 
 async def test_a_release_frees_the_lease_and_keeps_the_reason(
