@@ -97,6 +97,8 @@ async def test_a_lost_answer_whose_lookups_all_failed_is_looked_up_again_on_repl
         "exact did not confirm whether the document was booked; it will be looked up before "
         "it is sent again."
     )
+    (parked,) = [e for t, e in producer.published if t == "invoicesync.dead-letter.exact"]
+    assert parked.data["dead_letter_reason"] == "429"  # the lookup's failure, the last one
 
     await runtime.handle(event)  # the dead letter replayed
     assert fake.pushes == 1 and fake.lookups == FAST.attempts

@@ -82,12 +82,14 @@ async def test_an_attempt_taken_over_during_its_push_leaves_the_outcome_to_the_n
         for error in errors:
             fake.fail_next(error)
         lost_before = LEASES_LOST.labels("exact")._value.get()
+        event = booked_event(document, integration)
         with structlog.testing.capture_logs() as logs:
-            await runtime.handle(booked_event(document, integration))
+            await runtime.handle(event)
 
         assert LEASES_LOST.labels("exact")._value.get() == lost_before + 1, number
         (lost,) = [line for line in logs if line["event"].startswith("lease lost")]
-        assert (lost["reason"], lost["document_id"]) == (reason, str(document.id))
+        said = (lost["reason"], lost["document_id"], lost["event_id"])
+        assert said == (reason, str(document.id), event.id)
         # Nothing recorded over the newer attempt: its entry is as that attempt left it.
         async with sessionmaker() as session:
             entry = await session.get(LedgerEntry, (integration.id, document.id, 0))
