@@ -4,7 +4,8 @@ my invoice not sent?" has an answer without a debugger."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import asyncio
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -128,3 +129,34 @@ async def test_each_way_a_push_ends_is_logged_with_its_reason(
     assert gave_up["error"] == "Exact answered 503"
     assert unexpected["exc_info"] is True
     assert (pushed["booking_number"], pushed["adopted"]) == ("1", True)
+
+
+async def test_a_document_another_worker_keeps_pushing_is_left_to_it_and_says_so(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The holder's push outlasts the wait (three leases): the waiting replica neither
+    pushes nor reports, and says it left the document to the holder, which books and
+    reports it once."""
+    lease = timedelta(seconds=0.2)
+    fake, producer = FakeConnector(gate=asyncio.Event()), RecordingProducer()
+    holder, waiter = (
+        ConnectorRuntime(fake, sessionmaker=sessionmaker, producer=producer, lease=lease)
+        for _ in range(2)
+    )
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    event = booked_event(snapshot(client, "HELD-ELSEWHERE-1"), integration)
+    pushing = asyncio.create_task(holder.handle(event))
+    await asyncio.wait_for(fake.in_push.wait(), 10)
+
+    with structlog.testing.capture_logs() as logs:
+        await asyncio.wait_for(waiter.handle(event), 10)
+
+    assert waiter.lease_waited.is_set() and not producer.published
+    assert _said(logs, event) == [
+        ("warning", "another worker still holds this document; it will report")
+    ]
+    assert fake.gate is not None
+    fake.gate.set()
+    await asyncio.wait_for(pushing, 10)
+    assert fake.pushes == 1 and len(producer.of_type("com.invoicesync.booking.assigned")) == 1
