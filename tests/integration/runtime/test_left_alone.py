@@ -5,6 +5,7 @@ my invoice not sent?" has an answer without a debugger."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import MutableMapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,7 +39,7 @@ async def _with_status(
     return runtime, fake, producer, booked_event(snapshot(client, f"{status}-1"), integration)
 
 
-def _said(logs: list[dict[str, Any]], event: Envelope) -> list[tuple[str, str]]:
+def _said(logs: Sequence[MutableMapping[str, Any]], event: Envelope) -> list[tuple[str, str]]:
     """What was logged about ``event``'s document, as (level, text), checking that each
     line carries the ids support searches by."""
     document = event.data["document"]
