@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from invoicesync_shared.connectors.errors import TransientError
+from invoicesync_shared.connectors.errors import TransientError, UnknownOutcome
 from invoicesync_shared.connectors.protocol import Booking, PushContext
 from invoicesync_shared.connectors.retry import RetryPolicy
 from invoicesync_shared.connectors.runtime import OUTCOMES, ConnectorRuntime
@@ -118,3 +118,34 @@ async def test_an_edit_that_has_to_wait_leaves_the_document_booked(
     await runtime.handle(booked_event(document, integration))
     assert fake.pushes == 2 and len(fake.booked) == 1
     assert [e.data["booking_number"] for e in producer.of_type(BOOKED)] == ["1", "1"]
+
+
+async def test_the_first_request_redelivered_while_an_edit_is_in_doubt_does_not_undo_the_edit(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The edit's answer never came (its entry stays "attempting", the edit may be in the
+    booking). The document's first request, redelivered late, is not an edit: it looks
+    the document up and reports the booking, and never sends the old content over the
+    edit as an update."""
+    fake, producer = ContextKeeping(), RecordingProducer()
+    runtime = ConnectorRuntime(
+        fake, sessionmaker=sessionmaker, producer=producer, retry=FAST, settle=SETTLE
+    )
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    document = snapshot(client, "EDIT-3")
+    await runtime.handle(booked_event(document, integration))
+    for _ in range(FAST.attempts):
+        fake.fail_next(UnknownOutcome("no answer to the update"))
+    await runtime.handle(edited(document, integration, revision=1))
+    entry = await runtime.ledger.find(integration.id, document.id, 0)
+    assert entry is not None and entry.state == "attempting"
+    pushes = fake.pushes
+
+    await asyncio.wait_for(runtime.handle(booked_event(document, integration)), BOUND)
+
+    assert fake.pushes == pushes, "the first request was sent again"
+    assert fake.lookups == 1 and len(fake.booked) == 1
+    (first, adopted) = producer.of_type(BOOKED)
+    assert adopted.data["adopted"] is True
+    assert adopted.data["remote_id"] == first.data["remote_id"]

@@ -97,6 +97,8 @@ async def test_a_lost_answer_whose_lookups_all_failed_is_looked_up_again_on_repl
         "exact did not confirm whether the document was booked; it will be looked up before "
         "it is sent again."
     )
+    (parked,) = [e for t, e in producer.published if t == "invoicesync.dead-letter.exact"]
+    assert parked.data["dead_letter_reason"] == "429"  # the lookup's failure, the last one
 
     await runtime.handle(event)  # the dead letter replayed
     assert fake.pushes == 1 and fake.lookups == FAST.attempts
@@ -134,8 +136,12 @@ async def test_transient_errors_are_retried_then_dead_lettered(
     await runtime.handle(booked_event(snapshot(client, "T-2"), integration))
     (failed,) = producer.of_type(FAILED)
     assert failed.data["code"] == "unavailable" and failed.data["dead_lettered"] is True
-    dead = [t for t, _ in producer.published if t == "invoicesync.dead-letter.exact"]
-    assert len(dead) == 1
+    assert failed.data["retryable"] is True  # the bookkeeper may retry it
+    assert failed.data["message"] == (
+        "exact was not reachable after several attempts (503); retry later."
+    )
+    (dead,) = [e for t, e in producer.published if t == "invoicesync.dead-letter.exact"]
+    assert dead.data["dead_letter_reason"] == "503"  # the last error, for the replay
 
 
 async def test_a_record_no_handler_reads_is_parked_as_the_documented_undeliverable(

@@ -139,6 +139,10 @@ async def test_a_push_that_never_ends_is_stopped_at_its_deadline_and_looked_up_n
 
     (failed,) = producer.of_type(FAILED)
     assert failed.data["code"] == "outcome_unknown" and failed.data["retryable"] is True
+    # Parked for a replay too, with what it was waiting for when it was stopped.
+    assert failed.data["dead_lettered"] is True
+    ((_, parked),) = [(t, e) for t, e in producer.published if t == "invoicesync.dead-letter.exact"]
+    assert parked.data["dead_letter_reason"] == "no outcome within 0 s"
     assert failed.data["message"] == (
         "Sending to exact did not finish within 1 minute and was stopped; it is looked up "
         "there before it is sent again."
@@ -146,6 +150,7 @@ async def test_a_push_that_never_ends_is_stopped_at_its_deadline_and_looked_up_n
     assert await ledger_state(sessionmaker, event) == LedgerState.ATTEMPTING
     (overdue,) = [entry for entry in logs if entry["event"] == "push overdue; stopped"]
     assert any("FakeConnector.push" in frame for frame in overdue["awaiting"])
+    assert (overdue["log_level"], overdue["seconds"]) == ("error", 0.5)  # how long it ran
 
     gate.set()  # the system answers again
     await asyncio.wait_for(runtime.handle(event), BOUND)

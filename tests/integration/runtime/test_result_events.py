@@ -474,6 +474,7 @@ async def test_an_inactive_integrations_refusal_after_another_attempt_is_a_new_e
 
     before, refused, after = producer.of_type(FAILED)
     assert before.data == after.data and before.data["code"] == "integration_inactive"
+    assert before.data["retryable"] is True  # once the integration is connected again
     # The reason the API gave, after the status, with one full stop.
     assert before.data["message"] == (
         "The integration is pending authorization: Exact refused the token."

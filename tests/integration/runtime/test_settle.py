@@ -121,3 +121,52 @@ async def test_a_deferral_met_while_a_write_is_in_doubt_keeps_it_in_doubt(
     assert (fake.pushes, len(fake.booked)) == (1, 1)
     (booked,) = producer.of_type(BOOKED)
     assert booked.data["adopted"] is True
+
+
+@dataclass
+class Lagging(FakeConnector):
+    """The fake whose list shows nothing before ``shows_from`` on the loop's clock (a
+    lagging list or replica)."""
+
+    shows_from: float = 0.0
+
+    async def find_by_reference(
+        self, ctx: PushContext[SettingsModel], document: DocumentSnapshot
+    ) -> Booking | None:
+        if asyncio.get_running_loop().time() < self.shows_from:
+            self.lookups += 1
+            return None
+        return await super().find_by_reference(ctx, document)
+
+
+async def test_a_retry_of_an_attempt_left_in_doubt_waits_for_a_lagging_list_before_pushing(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The first attempt booked the document but its answer could not be read (left in
+    doubt, "attempting"). Its retry comes while the system's list does not show the
+    booking yet: the retry gives the write the settle time to show and adopts it, instead
+    of reading "not found" at once and booking the document a second time."""
+    fake, producer = Lagging(), RecordingProducer()
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    event = booked_event(snapshot(client, "SET-4"), integration)
+    fake.fail_next(KeyError("EntryNumber"), after_commit=True)  # booked, answer unreadable
+    first = ConnectorRuntime(
+        fake, sessionmaker=sessionmaker, producer=producer, retry=FAST, settle=timedelta(0)
+    )
+    await first.handle(event)
+    assert fake.pushes == 1 and fake.lookups == 0
+
+    retry = ConnectorRuntime(
+        fake,
+        sessionmaker=sessionmaker,
+        producer=producer,
+        retry=FAST,
+        settle=timedelta(seconds=0.5),
+    )
+    fake.shows_from = asyncio.get_running_loop().time() + 0.3
+    await retry.handle(event)
+
+    assert fake.pushes == 1, "booked a second time"
+    (booked,) = producer.of_type(BOOKED)
+    assert booked.data["adopted"] is True
