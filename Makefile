@@ -25,9 +25,8 @@ run: install
 
 # Two workers (pytest-xdist), each running whole test files (a file's stack starts once), the
 # longest files first (tests/conftest.py): most of a stack's time is waiting on its processes.
-# Then the month-long soak alone: its calendar jumps hours at a time, and a jump that lands
-# between a token's refresh and its first use reads as a refused grant; beside another
-# worker's stacks such a jump lands there more often.
+# Then the month-long soak alone: its calendar jumps hours at a time, and each simulated
+# day's work must settle within a bound that another worker's stacks would eat into.
 TEST_WORKERS ?= 2
 test: install
 	$(UV) run --frozen pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \

@@ -38,7 +38,7 @@ URL = "https://vendor.test/api/things"
 
 class FakeTokens:
     """A token store holding the grant of INTEGRATION alone: ``stored`` is handed out; a
-    refresh replaces it with ``fresh``."""
+    refresh replaces it with ``fresh``, the next with ``fresh-2``."""
 
     def __init__(self, refusal: SyncError | None = None) -> None:
         self.stored = "stale"
@@ -61,7 +61,8 @@ class FakeTokens:
         self.refreshed_for.append(failed_token)
         if self.refusal is not None:
             raise self.refusal
-        self.stored = "fresh"
+        renewals = len(self.refreshed_for)
+        self.stored = "fresh" if renewals == 1 else f"fresh-{renewals}"
         return self.stored, True
 
     async def issued_at(self, integration_id: uuid.UUID) -> datetime | None:
@@ -192,15 +193,29 @@ class TestBearerToken:
         assert server.tokens == ["stale", "fresh"]
         assert tokens.refreshed_for == ["stale"]  # the store retires it if no new one comes
 
-    async def test_a_refreshed_token_refused_too_is_a_lost_connection(self) -> None:
+    async def test_a_token_just_refreshed_and_refused_is_renewed_once_more(self) -> None:
+        """The soak's race: the token endpoint's token is expired by the time it arrives
+        (a calendar moved between the refresh and the send). No verdict on the grant."""
         server = Server(stale=[unauthorized()], fresh=[unauthorized()])
+        tokens = FakeTokens()
+
+        response = await client(server, tokens).send(call("POST"), json={"n": 1})
+
+        assert response.status_code == 200
+        assert server.tokens == ["stale", "fresh", "fresh-2"]
+        assert tokens.refreshed_for == ["stale", "fresh"]
+
+    async def test_two_refreshed_tokens_refused_are_a_lost_connection(self) -> None:
+        server = Server(
+            stale=[unauthorized()], fresh=[unauthorized()], **{"fresh-2": [unauthorized()]}
+        )
         tokens = FakeTokens()
 
         with pytest.raises(AuthorizationLost) as lost:
             await client(server, tokens).send(call())
 
-        assert server.tokens == ["stale", "fresh"]  # no third try
-        assert tokens.refreshed_for == ["stale"]
+        assert server.tokens == ["stale", "fresh", "fresh-2"]  # no fourth try
+        assert tokens.refreshed_for == ["stale", "fresh"]
         assert lost.value.status == "needs_reauthorization"
         assert "Vendor" in lost.value.message
         assert lost.value.credentials_issued_at == ISSUED  # the tokens that were refused

@@ -123,25 +123,61 @@ async def test_a_refreshed_token_replaced_meanwhile_is_not_judged(
     assert len(world.results(DocumentSent.TYPE)) == 1
 
 
-async def test_a_refreshed_token_refused_while_stored_loses_the_grant(
+async def test_a_refreshed_token_expired_on_its_way_is_renewed_not_judged(
     sandbox_url: str, sessionmaker: Sessions, secret_box: SecretBox
 ) -> None:
-    """The token endpoint's answer to this call, refused while still the stored one: the
-    grant is refused, reported once, naming the tokens that were refused."""
+    """The soak's lapse on day 12: the token endpoint's answer to this very call, still
+    stored, is refused because the sandbox's calendar moved between the refresh and the
+    send. A token expired on its way says nothing about the grant: renewed, and the
+    document goes."""
     world = await connect(sandbox_url, sessionmaker, secret_box)
     await verify(world, sessionmaker)
 
     async def expire(token: str) -> None:
         await advance(sandbox_url, HOURS_2)
 
-    before_request(world, 1, expire)
-    before_request(world, 2, expire)
+    before_request(world, 1, expire)  # the stored token is refused: we refresh
+    before_request(world, 2, expire)  # and the calendar moves before our new one arrives
     try:
         await world.send(document(world.integration.client_id, "RACE-3"))
     finally:
         await world.http.aclose()
 
-    [lost] = world.results(IntegrationConnectionLost.TYPE)
+    assert world.results(IntegrationConnectionLost.TYPE) == []
+    assert world.results(SyncFailed.TYPE) == world.results(SyncDeferred.TYPE) == []
+    assert len(world.results(DocumentSent.TYPE)) == 1
+
+
+async def test_a_refreshed_token_refused_while_stored_loses_the_grant(
+    sandbox_url: str, sessionmaker: Sessions, secret_box: SecretBox
+) -> None:
+    """The user disconnects the app between our refresh and its token's first use: the
+    token is refused, and so is the refresh after it. The grant is refused, reported
+    once, naming the tokens that were refused."""
+    world = await connect(sandbox_url, sessionmaker, secret_box)
+    await verify(world, sessionmaker)
+
+    async def expire(token: str) -> None:
+        await advance(sandbox_url, HOURS_2)
+
+    async def disconnect(token: str) -> None:
+        async with httpx.AsyncClient() as http:
+            revoked = await http.post(
+                f"{sandbox_url}/_sandbox/lexware/tokens/revoke",
+                json={"organization_id": world.organization_id},
+            )
+            assert revoked.status_code == 200, revoked.text
+
+    before_request(world, 1, expire)
+    before_request(world, 2, disconnect)
     _, issued = await stored_tokens(sessionmaker, secret_box, world)
-    assert datetime.fromisoformat(str(lost["credentials_issued_at"])) == issued
+    try:
+        await world.send(document(world.integration.client_id, "RACE-4"))
+    finally:
+        await world.http.aclose()
+
+    [lost] = world.results(IntegrationConnectionLost.TYPE)
+    _, refused = await stored_tokens(sessionmaker, secret_box, world)
+    assert refused > issued  # our refresh's tokens, not those we started with
+    assert datetime.fromisoformat(str(lost["credentials_issued_at"])) == refused
     assert world.results(DocumentSent.TYPE) == []

@@ -106,9 +106,11 @@ class ScopePacing(NoPacing):
 
 
 Attempt = Callable[[], AbstractAsyncContextManager[Callable[[httpx.Response], None]]]
-# Sends of one request: the stored token, a renewed one, and one more when the renewed
-# token was not the token endpoint's answer to this call, or was replaced since.
+# Sends of one request: the stored token, a renewed one, and one more renewed: a token the
+# token endpoint has just given may already be expired by a clock that jumped since.
 MAX_SENDS = 3
+# Refusals of tokens the token endpoint gave this call, still stored, that refuse the grant.
+REFUSALS_FOR_A_VERDICT = 2
 
 
 @contextlib.asynccontextmanager
@@ -121,11 +123,14 @@ class BearerAuth(httpx.Auth):
     (serialised across replicas by the token store, which retires the refused token when
     no new one comes, so a retry does not send it again) and the request sent again.
 
-    Only a token the token endpoint gave this very call, refused while the store still
-    holds it, is the grant's refusal: a stored token another replica got may be stale
-    by a clock the store's is behind, and a token replaced since says nothing about the
-    stored one. Those are renewed and sent again, ``MAX_SENDS`` in all; with no verdict
-    by then, ``undecided``. ``attempt`` wraps each request sent."""
+    Only tokens the token endpoint gave this very call, refused twice while the store
+    still holds them, are the grant's refusal: a stored token another replica got may be
+    stale by a clock the store's is behind, a token replaced since says nothing about the
+    stored one, and a token just given may be expired by the time it arrives (the
+    process paused, or a test calendar moved between the refresh and the send). A grant
+    truly withdrawn mostly ends at the next refresh, which the token endpoint refuses.
+    Tokens are renewed and sent again, ``MAX_SENDS`` in all; with no verdict by then,
+    ``undecided``. ``attempt`` wraps each request sent."""
 
     def __init__(
         self, tokens: Tokens, integration_id: uuid.UUID, *, attempt: Attempt = _untouched
@@ -140,6 +145,7 @@ class BearerAuth(httpx.Auth):
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         token, own = await self._tokens.access_token(self._integration_id), False
+        refusals = 0
         for sent in range(MAX_SENDS):
             if sent:
                 token, own = await self._tokens.renew(self._integration_id, failed_token=token)
@@ -151,7 +157,9 @@ class BearerAuth(httpx.Auth):
             if response.status_code != 401:
                 return
             if own and await self._still_stored(token):
-                return
+                refusals += 1
+                if refusals == REFUSALS_FOR_A_VERDICT:
+                    return
         self.undecided = True
 
     async def _still_stored(self, token: str) -> bool:
