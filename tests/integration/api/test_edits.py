@@ -300,3 +300,45 @@ async def test_an_edit_committed_while_the_answer_is_applied_still_reaches_yuki(
     (update_request,) = await _outbox(sessionmaker, doc, UPDATED)
     assert [t["integration_id"] for t in update_request.data["targets"]] == [str(yuki)]
     assert update_request.data["document"]["revision"] == 1
+
+
+async def test_an_edit_that_ran_out_of_retries_is_replayed_as_an_edit(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Booked in Yuki, edited, and the edit's retries ran out (dead-lettered). Replaying the
+    dead letters asks Yuki for the edit again (DocumentUpdated), never for a new booking of
+    a document that is already in its books: that would book it twice."""
+    from invoicesync_shared.events.results import SyncFailed
+
+    yuki = await add_integration(sessionmaker, client_id, system="yuki")
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="ED-DLQ")).json()["id"]
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(DocumentSync)
+            .where(DocumentSync.document_id == uuid.UUID(doc))
+            .values(status="booked", booking_number="000009", remote_id="r-9")
+        )
+    edited = partner.patch(f"/v1/invoices/{doc}", json={"due_date": "2026-12-31"})
+    assert edited.status_code == 200, edited.text
+    failed = SyncFailed(
+        document_id=uuid.UUID(doc),
+        integration_id=yuki,
+        code="unavailable",
+        message="Yuki was not reachable.",
+        retryable=True,
+        dead_lettered=True,
+    )
+    await ResultApplier(sessionmaker).handle(
+        Envelope.wrap(failed, source="/tests", subject=doc, key="k")
+    )
+    listed = [d["document_id"] for d in partner.get("/v1/dead-letters").json()]
+    assert doc in listed
+
+    replayed = partner.post("/v1/dead-letters/replay", json={"integration_id": str(yuki)})
+
+    assert replayed.status_code == 202, replayed.text
+    assert replayed.json() == {"documents": 1, "deliveries": 1}
+    assert (await event_types(sessionmaker, doc))[-2:] == [UPDATED, UPDATED]
+    [first, again] = await _outbox(sessionmaker, doc, UPDATED)
+    assert again.data["targets"] == first.data["targets"]
+    assert again.data["document"]["revision"] == 1
