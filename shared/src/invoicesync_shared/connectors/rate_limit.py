@@ -84,6 +84,8 @@ class WindowBudget:
 
     def observe(self, scope: str, *, remaining: int, reset_at: float) -> None:
         window = self._windows[scope]
+        if window.reset_at == reset_at:
+            remaining = _not_given_back(remaining, window.remaining)
         window.remaining, window.reset_at = remaining, reset_at
         RATE_BUDGET.labels(self._system, scope).set(remaining)
 
@@ -93,7 +95,8 @@ class DailyBudget:
 
     The reset is the system's own time (Exact: epoch milliseconds), compared with the
     shared clock, which follows the sandbox's in tests. Calls are spent as they are made,
-    so concurrent callers see the last ones gone; the next answer corrects the count."""
+    so concurrent callers see the last ones gone; an answer lowers the count (another
+    replica spent some), never raises it within its window."""
 
     def __init__(self, *, reserve: int = 0, reason: str = "daily_limit") -> None:
         self._reserve = reserve
@@ -126,7 +129,17 @@ class DailyBudget:
             )
 
     def observe(self, scope: str, *, remaining: int, reset_at: float) -> None:
+        if self._reset_at.get(scope) == reset_at:
+            remaining = _not_given_back(remaining, self._remaining.get(scope))
         self._remaining[scope], self._reset_at[scope] = remaining, reset_at
+
+
+def _not_given_back(reported: int, spent_down_to: int | None) -> int:
+    """What is left of a window after an answer within it. The answer counts the calls
+    the system had seen when it answered; calls spent here since (still in flight) are
+    not in it, so the lower count stands. Taking the answer's count would hand them out
+    again, and the last call of the window would meet a 429."""
+    return reported if spent_down_to is None else min(reported, spent_down_to)
 
 
 class TokenBucket:
