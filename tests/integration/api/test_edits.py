@@ -43,18 +43,29 @@ async def event_types(
         return list(rows)
 
 
+async def booked_everywhere(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    document_id: str,
+    booking_number: str,
+    *,
+    remote_id: str | None = None,
+) -> None:
+    """The document booked in each of its integrations, as the connectors' answers leave it."""
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(DocumentSync)
+            .where(DocumentSync.document_id == uuid.UUID(document_id))
+            .values(status="booked", booking_number=booking_number, remote_id=remote_id)
+        )
+
+
 async def test_edit_of_synced_document_per_system(
     partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     yuki = await add_integration(sessionmaker, client_id, system="yuki")
     await add_integration(sessionmaker, client_id, system="exact")
     doc = partner.post("/v1/invoices", json=invoice(client_id, number="ED-1")).json()["id"]
-    async with sessionmaker.begin() as session:
-        await session.execute(
-            update(DocumentSync)
-            .where(DocumentSync.document_id == uuid.UUID(doc))
-            .values(status="booked", booking_number="000001")
-        )
+    await booked_everywhere(sessionmaker, doc, "000001")
     lines = [
         {
             "description": "Work",
@@ -105,12 +116,8 @@ async def test_an_edit_while_disconnected_is_asked_as_an_edit_on_resume(
     yuki = await add_integration(sessionmaker, client_id, system="yuki")
     exact = await add_integration(sessionmaker, client_id, system="exact")
     doc = partner.post("/v1/invoices", json=invoice(client_id, number="ED-3")).json()["id"]
+    await booked_everywhere(sessionmaker, doc, "000003", remote_id="r-3")
     async with sessionmaker.begin() as session:
-        await session.execute(
-            update(DocumentSync)
-            .where(DocumentSync.document_id == uuid.UUID(doc))
-            .values(status="booked", booking_number="000003", remote_id="r-3")
-        )
         await session.execute(
             update(Integration)
             .where(Integration.id.in_([yuki, exact]))
@@ -312,12 +319,7 @@ async def test_an_edit_that_ran_out_of_retries_is_replayed_as_an_edit(
 
     yuki = await add_integration(sessionmaker, client_id, system="yuki")
     doc = partner.post("/v1/invoices", json=invoice(client_id, number="ED-DLQ")).json()["id"]
-    async with sessionmaker.begin() as session:
-        await session.execute(
-            update(DocumentSync)
-            .where(DocumentSync.document_id == uuid.UUID(doc))
-            .values(status="booked", booking_number="000009", remote_id="r-9")
-        )
+    await booked_everywhere(sessionmaker, doc, "000009", remote_id="r-9")
     edited = partner.patch(f"/v1/invoices/{doc}", json={"due_date": "2026-12-31"})
     assert edited.status_code == 200, edited.text
     failed = SyncFailed(
