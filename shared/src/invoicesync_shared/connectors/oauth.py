@@ -237,6 +237,9 @@ class TokenStore:
             trusted = await self._trust_stored(integration_id, lease, failed_token)
             if trusted is None:
                 raise TransientError("token refresh too early", retry_after=30.0) from exc
+            if trusted == failed_token:
+                # Refused by the API, valid by the token endpoint: not an expiry.
+                raise _refused_while_valid(lease) from exc
             return trusted, False
         except OAuthError as exc:
             await self._remember_refusal(integration_id, lease, exc)
@@ -283,8 +286,8 @@ class TokenStore:
     async def _trust_stored(
         self, integration_id: uuid.UUID, lease: _Lease, failed_token: str | None
     ) -> str | None:
-        """The stored access token, its expiry put ``TRUST_WHEN_TOO_EARLY`` ahead; None
-        when it is the one a 401 came back for, or the row changed meanwhile."""
+        """The stored access token, its expiry put ``TRUST_WHEN_TOO_EARLY`` ahead unless it
+        is the one a 401 came back for; None when the row changed meanwhile."""
         async with self._sessionmaker.begin() as session:
             integration = await self._still_ours(session, integration_id, lease)
             if integration is None or integration.credentials is None:
@@ -292,9 +295,7 @@ class TokenStore:
             else:
                 stored = self._box.decrypt_json(integration.credentials)
                 access = str(stored["access_token"])
-                if access == failed_token:
-                    access = None
-                else:
+                if access != failed_token:
                     integration.token_expires_at = clock.now() + TRUST_WHEN_TOO_EARLY
                 _clear_lease(integration, lease)
         if integration is None:
@@ -373,6 +374,18 @@ def _lost(lease: _Lease, exc: OAuthError) -> AuthorizationLost:
         status=IntegrationStatus.ERROR if own_app else IntegrationStatus.NEEDS_REAUTHORIZATION,
         credentials_issued_at=lease.issued_at,
         params={"said": _refusal(exc)},
+    )
+
+
+def _refused_while_valid(lease: _Lease) -> AuthorizationLost:
+    """The API refused (401) the stored access token, and the token endpoint refused to
+    replace it because that token is still valid: by the system's own clock this is no
+    expiry but the authorisation refused."""
+    return AuthorizationLost(
+        f"{lease.system} refused an access token it still holds valid; "
+        "connect the integration again",
+        reason="authorization_refused",
+        credentials_issued_at=lease.issued_at,
     )
 
 
