@@ -242,10 +242,11 @@ async def test_two_replicas_with_one_document_push_it_once(
 async def test_a_write_in_doubt_keeps_its_lease_while_it_settles(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    """The settle wait (0.8 s, then 0.8 s more to confirm) is longer than the lease
-    (0.6 s): the holder renews it while waiting, so a second replica handed the same
-    document waits for the outcome instead of taking the attempt over."""
-    lease, settle = timedelta(seconds=0.6), timedelta(seconds=0.8)
+    """The settle wait (2 s, then 2 s more to confirm) is longer than the lease (1.5 s):
+    the holder renews it while waiting, so a second replica handed the same document
+    waits for the outcome instead of taking the attempt over. (Leases long enough that
+    renewals do not lapse while another test worker loads the machine.)"""
+    lease, settle = timedelta(seconds=1.5), timedelta(seconds=2.0)
     fake, producer = FakeConnector(gate=asyncio.Event()), RecordingProducer()
     first, second = (
         ConnectorRuntime(

@@ -137,8 +137,9 @@ async def test_a_document_another_worker_keeps_pushing_is_left_to_it_and_says_so
 ) -> None:
     """The holder's push outlasts the wait (three leases): the waiting replica neither
     pushes nor reports, and says it left the document to the holder, which books and
-    reports it once."""
-    lease = timedelta(seconds=0.2)
+    reports it once. (A lease of a second: the holder's renewals must not lapse while
+    another test worker loads the machine.)"""
+    lease = timedelta(seconds=1.0)
     fake, producer = FakeConnector(gate=asyncio.Event()), RecordingProducer()
     holder, waiter = (
         ConnectorRuntime(fake, sessionmaker=sessionmaker, producer=producer, lease=lease)
