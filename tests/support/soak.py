@@ -15,6 +15,7 @@ import httpx
 ZONE = ZoneInfo("Europe/Amsterdam")  # every client's time zone (the API's default)
 NIGHTLY_HOUR = 2
 MORNING = time(9)
+BUSY_MORNING = time(10)  # the busy day's posts: after yesterday's Exact day has ended
 
 
 @dataclass(frozen=True)
