@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from invoicesync_devstack import broker, postgres
-from invoicesync_devstack.ports import free_port
+from invoicesync_devstack.ports import SHARE, free_port
 from invoicesync_sandbox.main import create_app as create_sandbox
 from invoicesync_sandbox.settings import SandboxSettings
 from invoicesync_shared.bus.admin import ensure_topics
@@ -24,6 +24,15 @@ from tests.support.databases import fresh_database, migrated_template
 from tests.support.servers import sandbox_config, serve_in_thread
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Each pytest-xdist worker draws its free ports from a share of its own: two workers'
+# stacks, drawing at once, once took the same port between a draw and its bind.
+if os.environ.get("PYTEST_XDIST_WORKER", "").removeprefix("gw").isdigit():
+    os.environ.setdefault(
+        SHARE,
+        f"{os.environ['PYTEST_XDIST_WORKER'].removeprefix('gw')}"
+        f"/{os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1')}",
+    )
 
 # make test runs on two pytest-xdist workers, one test file at a time each (--dist loadfile):
 # the files that take longest (a stack of processes each) go first, so no worker is left

@@ -72,3 +72,24 @@ def test_a_free_port_is_the_kernels_when_nothing_lies_above_its_range(
     monkeypatch.setattr(stack_ports, "EPHEMERAL_RANGE", tmp_path / "range")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", stack_ports.free_port()))
+
+
+def test_processes_side_by_side_draw_from_their_own_shares_and_never_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two test workers each draw from their share of the space above the kernel's range,
+    so neither draws a port the other has drawn but not bound yet; and a process never
+    hands out a port twice (a stack draws all its ports before its processes bind them)."""
+    (tmp_path / "range").write_text("32768 60999\n")
+    monkeypatch.setattr(stack_ports, "EPHEMERAL_RANGE", tmp_path / "range")
+    monkeypatch.setattr(stack_ports, "_handed_out", set())
+    per_worker = (65535 - 61000 + 1) // 2
+
+    monkeypatch.setenv(stack_ports.SHARE, "0/2")
+    first = [stack_ports.free_port() for _ in range(200)]
+    monkeypatch.setenv(stack_ports.SHARE, "1/2")
+    second = [stack_ports.free_port() for _ in range(200)]
+
+    assert all(61000 <= port < 61000 + per_worker for port in first)
+    assert all(61000 + per_worker <= port < 61000 + 2 * per_worker for port in second)
+    assert len(set(first)) == len(first) and len(set(second)) == len(second)

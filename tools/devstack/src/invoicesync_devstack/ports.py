@@ -9,6 +9,7 @@ moved stack never talks to another stack's processes.
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 from collections.abc import Mapping
@@ -32,6 +33,11 @@ LAYOUT = {
 # default top when /proc does not say.
 EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 DEFAULT_EPHEMERAL_TOP = 60999
+# "k/n": this process draws from the k-th of n equal shares of the space above that range,
+# so processes drawing side by side (test workers) never draw the same port.
+SHARE = "INVOICESYNC_FREE_PORT_SHARE"
+_handed_out: set[int] = set()  # by this process: drawn twice before a bind, or freed by
+# a process of its stack that was stopped and will bind it again
 
 
 def free_port() -> int:
@@ -40,23 +46,37 @@ def free_port() -> int:
     A port the kernel hands out (a bind to port 0) lies in that range, so any client socket
     of the machine may take it before the server that asked for it binds: test workers
     side by side, each opening connections, made that happen. Above the range only
-    another explicit bind competes, and the draw is random. Falls back to the kernel's
-    choice where the space above is too small."""
+    another explicit bind competes: each drawing process keeps to its own share
+    (``INVOICESYNC_FREE_PORT_SHARE``) and never hands out a port twice. Falls back to the
+    kernel's choice where the space above is too small."""
     try:
         high = int(EPHEMERAL_RANGE.read_text().split()[1])
     except (OSError, IndexError, ValueError):
         high = DEFAULT_EPHEMERAL_TOP
-    for _ in range(100 if high < 65000 else 0):
-        port = random.randint(high + 1, 65535)
+    low, top = _share(high + 1, 65535, os.environ.get(SHARE, ""))
+    for _ in range(100 if top - low > 100 else 0):
+        port = random.randint(low, top)
+        if port in _handed_out:
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
+        _handed_out.add(port)
+        return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _share(low: int, top: int, share: str) -> tuple[int, int]:
+    """The ports of share "k/n" of ``low``..``top`` (all of them without a share)."""
+    index, _, count = share.partition("/")
+    if not (index.isdigit() and count.isdigit() and int(index) < int(count)):
+        return low, top
+    size = (top - low + 1) // int(count)
+    return low + int(index) * size, low + (int(index) + 1) * size - 1
 
 
 class PortTaken(SystemExit):
