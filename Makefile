@@ -25,13 +25,11 @@ run: install
 
 # Two workers (pytest-xdist), each running whole test files (a file's stack starts once), the
 # longest files first (tests/conftest.py): most of a stack's time is waiting on its processes.
-# Then the month-long soak alone: its calendar jumps hours at a time, and each simulated
-# day's work must settle within a bound that another worker's stacks would eat into.
+# The small month-long soak is one of those files: it starts first, beside the chaos suite.
 TEST_WORKERS ?= 2
 test: install
 	$(UV) run --frozen pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
-	  -m "not soak" $(PYTEST_ARGS)
-	$(UV) run --frozen pytest tests/reliability/test_soak.py $(PYTEST_ARGS)
+	  $(PYTEST_ARGS)
 
 # The fast lane, under 3 minutes: no process stacks and no broker. Every unit test, the API
 # over real HTTP and PostgreSQL, the connector runtime and the sandbox emulators; left to

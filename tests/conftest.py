@@ -36,8 +36,8 @@ if os.environ.get("PYTEST_XDIST_WORKER", "").removeprefix("gw").isdigit():
 
 # make test runs on two pytest-xdist workers, one test file at a time each (--dist loadfile):
 # the files that take longest (a stack of processes each) go first, so no worker is left
-# with a long one while the other has finished. (The soak runs alone after them.)
-_LONGEST_FIRST = (("chaos", "soak"), ("e2e", "processes", "reliability"))
+# with a long one while the other has finished.
+_LONGEST_FIRST = (("soak",), ("chaos",), ("e2e", "processes", "reliability"))
 
 
 def _weight(item: pytest.Item) -> int:

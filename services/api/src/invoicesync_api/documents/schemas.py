@@ -22,7 +22,15 @@ from invoicesync_api.documents import rules
 from invoicesync_api.examples import documents as examples
 from invoicesync_api.examples import purchase_documents as purchase_examples
 from invoicesync_api.examples import story
-from invoicesync_api.schemas import AddressIn, CountryCode, Money, Rate, Strict
+from invoicesync_api.schemas import (
+    AddressIn,
+    CountryCode,
+    Money,
+    Rate,
+    StoredMoney,
+    StoredRate,
+    Strict,
+)
 
 SyncStatus = Literal["pending", "sending", "sent", "booked", "failed", "ambiguous"]
 
@@ -308,11 +316,11 @@ class LineOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [examples.LINE_OUT]})
 
     description: str
-    quantity: Money
-    unit_price: Money
-    vat_rate: Rate
-    net_amount: Money
-    vat_amount: Money
+    quantity: StoredMoney
+    unit_price: StoredMoney
+    vat_rate: StoredRate
+    net_amount: StoredMoney
+    vat_amount: StoredMoney
     gl_account: str | None = None
     cost_centre: str | None = None
 
@@ -320,9 +328,9 @@ class LineOut(BaseModel):
 class TotalsOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [examples.TOTALS]})
 
-    net: Money
-    vat: Money
-    gross: Money
+    net: StoredMoney
+    vat: StoredMoney
+    gross: StoredMoney
 
 
 class DocumentOutFields(BaseModel):
