@@ -6,18 +6,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+import pytest
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from invoicesync_api.db.models import Client
 from invoicesync_shared.connectors.ledger import Claim, EntryKey, Ledger
+from invoicesync_shared.db.engine import asyncpg_url, create_sessionmaker
 from invoicesync_shared.db.models import Integration, LedgerEntry
 from invoicesync_shared.events.envelope import Envelope
+from tests.support.databases import fresh_database
 from tests.support.factories import booked_event, make_client, make_integration, snapshot
 from tests.support.round_trips import counting
 
@@ -45,6 +53,33 @@ async def _entries(sessionmaker: async_sessionmaker[AsyncSession], count: int) -
     system = f"t{uuid.uuid4().hex[:8]}"
     keys: list[EntryKey] = [(integration.id, uuid.uuid4(), 0) for _ in range(count)]
     return Entries(Ledger(sessionmaker, system), keys, client, integration, system)
+
+
+# A plan that reads the ledger's rows in the order they lie in the table: no index scan
+# of any kind, and no parallel workers (their rows interleave in any order).
+_TABLE_ORDER = {
+    "enable_indexscan": "off",
+    "enable_indexonlyscan": "off",
+    "enable_bitmapscan": "off",
+    "max_parallel_workers_per_gather": "0",
+}
+
+
+@pytest.fixture
+def own_database(postgres_admin_url: str, database_template: str) -> Iterator[str]:
+    """A database of its own: in its new ledger, rows lie in the order they were written."""
+    with fresh_database(postgres_admin_url, database_template) as url:
+        yield url
+
+
+@pytest.fixture
+async def unindexed(own_database: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on ``own_database`` whose plans use no index (``_TABLE_ORDER``)."""
+    engine = create_async_engine(
+        asyncpg_url(own_database), connect_args={"server_settings": _TABLE_ORDER}
+    )
+    yield create_sessionmaker(engine)
+    await engine.dispose()
 
 
 async def _claim(ledger: Ledger, key: EntryKey) -> Claim:
@@ -133,10 +168,14 @@ async def test_a_round_reports_kept_and_busy_leases_and_not_the_lost_ones(
 
 class _HeldBeforeCommit:
     """A replica's sessions whose transaction, its work done, waits for ``go`` before it
-    commits: its heartbeat round caught with its locks held."""
+    commits: its heartbeat round caught with its locks held. ``planner``: settings of the
+    transaction (``SET LOCAL``), to give its statements another plan than today's."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], planner: dict[str, str] | None = None
+    ) -> None:
         self._sessionmaker = sessionmaker
+        self._planner = planner or {}
         self.kw: dict[str, Any] = sessionmaker.kw  # standalone() binds to the same engine
         self.holding = asyncio.Event()
         self.go = asyncio.Event()
@@ -144,6 +183,8 @@ class _HeldBeforeCommit:
     @contextlib.asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncSession]:
         async with self._sessionmaker.begin() as session:
+            for name, value in self._planner.items():
+                await session.execute(text(f"SET LOCAL {name} = {value}"))
             yield session
             self.holding.set()
             await self.go.wait()
@@ -179,6 +220,33 @@ async def test_a_round_locks_only_its_own_live_leases(
     assert theirs_renewed.busy == frozenset()
     assert taken_over is not None
     assert renewal.renewed == {(live.key, live.token)}
+
+
+async def test_a_round_locks_no_other_replicas_lease_whatever_the_plan(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """A round's locks come from what it renews, not from the rows its plan happens to
+    read: under a plan that reads the locking subselect in full (a hash join, as a big
+    round over a big ledger may get), another replica's live lease stays free. The round
+    holds leases of two integrations, so no key they share narrows what is read."""
+    one, two, other = [await _entries(sessionmaker, 1) for _ in range(3)]
+    mine = [await _claim(one.ledger, one.keys[0]), await _claim(one.ledger, two.keys[0])]
+    their_claim = await _claim(other.ledger, other.keys[0])
+    held = _HeldBeforeCommit(sessionmaker, {"enable_nestloop": "off", "enable_mergejoin": "off"})
+    my_replica = Ledger(cast(async_sessionmaker[AsyncSession], held), one.system)
+
+    round_ = asyncio.create_task(my_replica.renew_all(mine, LEASE))
+    await asyncio.wait_for(held.holding.wait(), 10)
+    try:
+        async with asyncio.timeout(10):
+            theirs_renewed = await other.ledger.renew_all([their_claim], LEASE)
+    finally:
+        held.go.set()
+    renewal = await round_
+
+    assert theirs_renewed.renewed == {(their_claim.key, their_claim.token)}
+    assert theirs_renewed.busy == frozenset()
+    assert renewal.renewed == {(claim.key, claim.token) for claim in mine}
 
 
 async def test_a_release_frees_the_lease_and_keeps_the_reason(
@@ -243,6 +311,22 @@ async def test_unpublished_results_come_oldest_first_up_to_the_limit(
 ) -> None:
     """Only this system's recorded results: not an attempt still without one (older than
     them all), nor another system's."""
+    await _unpublished_come_oldest_first(sessionmaker)
+
+
+async def test_unpublished_results_come_oldest_first_without_the_relays_index(
+    unindexed: async_sessionmaker[AsyncSession],
+) -> None:
+    """As the one before, under a plan that reads the table itself: the order is the
+    query's, not the index's (today's plan reads the partial index on ``updated_at``,
+    which gives that order whether the query asks for it or not). The backdated result
+    was written last, so it lies last in the new table's pages."""
+    await _unpublished_come_oldest_first(unindexed)
+
+
+async def _unpublished_come_oldest_first(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
     entries = await _entries(sessionmaker, 4)
     ledger, (open_attempt, *keys) = entries.ledger, entries.keys
     await _claim(ledger, open_attempt)

@@ -5,10 +5,12 @@ my invoice not sent?" has an answer without a debugger."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import MutableMapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 import structlog
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,7 +19,7 @@ from invoicesync_shared.connectors.errors import AuthorizationLost, TransientErr
 from invoicesync_shared.connectors.retry import RetryPolicy
 from invoicesync_shared.connectors.runtime import HELD, ConnectorRuntime
 from invoicesync_shared.connectors.testing import FakeConnector
-from invoicesync_shared.db.models import Integration
+from invoicesync_shared.db.models import Integration, LedgerEntry
 from invoicesync_shared.events.envelope import Envelope
 from tests.support.factories import booked_event, make_client, make_integration, snapshot
 from tests.support.producers import RecordingProducer
@@ -162,3 +164,38 @@ async def test_a_document_another_worker_keeps_pushing_is_left_to_it_and_says_so
     fake.gate.set()
     await asyncio.wait_for(pushing, 10)
     assert fake.pushes == 1 and len(producer.of_type("com.invoicesync.booking.assigned")) == 1
+
+
+async def test_a_document_booked_elsewhere_since_it_was_read_is_reported_not_pushed_again(
+    sessionmaker: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another replica books the document between this one's read of its entry and its
+    claim: this one reports that booking and sends nothing. Its request is a re-ask that
+    carries the document as edited since (revision 1, before any push), not an edit: a
+    finished entry is taken again only for an edit newer than what was pushed."""
+    fake, producer = FakeConnector(), RecordingProducer()
+    other, this = (
+        ConnectorRuntime(fake, sessionmaker=sessionmaker, producer=producer, retry=FAST)
+        for _ in range(2)
+    )
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    document = snapshot(client, "BOOKED-ELSEWHERE-1")
+    first = booked_event(document, integration)
+    reasked = booked_event(document.model_copy(update={"revision": 1}), integration)
+    read = this.ledger.find_with_integration
+
+    async def read_then_booked_elsewhere(
+        integration_id: uuid.UUID, document_id: uuid.UUID, generation: int
+    ) -> tuple[LedgerEntry | None, Integration | None]:
+        found = await read(integration_id, document_id, generation)
+        await other.handle(first)
+        return found
+
+    monkeypatch.setattr(this.ledger, "find_with_integration", read_then_booked_elsewhere)
+    await asyncio.wait_for(this.handle(reasked), 10)
+
+    assert fake.pushes == 1
+    booked = producer.of_type("com.invoicesync.booking.assigned")
+    assert [answer.data["booking_number"] for answer in booked] == ["1", "1"]
+    assert booked[1].data["revision"] == 1  # this request's answer, the booking as it is

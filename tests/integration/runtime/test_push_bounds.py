@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from invoicesync_shared.connectors.deadline import PushOverdue
 from invoicesync_shared.connectors.error_brake import ErrorBudgetSpent
 from invoicesync_shared.connectors.errors import TransientError
 from invoicesync_shared.connectors.retry import RetryPolicy
-from invoicesync_shared.connectors.runtime import ConnectorRuntime
+from invoicesync_shared.connectors.runtime import ConnectorRuntime, _overdue_message
 from invoicesync_shared.connectors.testing import FakeConnector
 from invoicesync_shared.db.models import LedgerEntry
 from invoicesync_shared.events.envelope import Envelope
@@ -157,3 +159,24 @@ async def test_a_push_that_never_ends_is_stopped_at_its_deadline_and_looked_up_n
     assert fake.lookups >= 1 and len(fake.booked) == 1
     (booked,) = producer.of_type(BOOKED)
     assert booked.data["adopted"] is False
+
+
+@pytest.mark.parametrize(
+    ("deadline", "span"),
+    [
+        (timedelta(seconds=20), "1 minute"),  # never "0 minutes"
+        (timedelta(minutes=30), "30 minutes"),  # INVOICESYNC_PUSH_DEADLINE_SECONDS' default
+        (timedelta(minutes=45), "45 minutes"),
+        (timedelta(hours=1), "60 minutes"),
+    ],
+)
+def test_an_overdue_push_is_reported_with_its_deadline_in_whole_minutes(
+    deadline: timedelta, span: str
+) -> None:
+    """What the user reads when a push is stopped (the test before reaches it with a
+    deadline short enough to wait for; these are the deadlines an operator sets)."""
+    overdue = PushOverdue(deadline.total_seconds(), awaiting=[])
+    assert _overdue_message("yuki", overdue) == (
+        f"Sending to yuki did not finish within {span} and was stopped; it is looked up "
+        "there before it is sent again."
+    )
