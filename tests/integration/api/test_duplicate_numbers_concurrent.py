@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from invoicesync_api.db.models import Document, DocumentSync, Notification
 from invoicesync_api.sync import repository
 from invoicesync_api.sync.results import apply
-from tests.integration.api.conftest import add_integration, invoice
+from tests.integration.api.conftest import add_integration, invoice, until_it_waits_on_a_lock
 from tests.integration.api.test_sync_runs import booked
 
 BOUND = 20.0  # seconds: a failure shows as a timeout, not a hang
@@ -36,7 +36,9 @@ async def test_the_same_number_given_twice_at_once_flags_both_documents(
     async with sessionmaker.begin() as session:  # the first result, not committed yet
         await apply(session, booked(first, integration, None, "26900007"))
         racing = asyncio.create_task(apply_second())
-        await asyncio.wait({racing}, timeout=1.0)  # it waits for the lock, or it is through
+        # It waits for the number's lock (in its read of the sync states, a statement too
+        # long for pg_stat_activity to show the lock's name); without it, it is through.
+        await until_it_waits_on_a_lock(sessionmaker, racing, "SELECT document_syncs.%")
     await asyncio.wait_for(racing, BOUND)
 
     async with sessionmaker() as session:
@@ -112,7 +114,7 @@ async def test_the_number_given_to_two_at_once_while_a_third_holds_it_flags_all_
             await apply(session, booked(document_id, integration, None, "26900013"))
 
     async with sessionmaker.begin() as blocker:  # the holder's row, locked
-        await repository.lock_sync_state(blocker, uuid.UUID(holder), integration)
+        await blocker.get(DocumentSync, (uuid.UUID(holder), integration), with_for_update=True)
         racing = [asyncio.create_task(answer(first))]
         await until_waiting(sessionmaker, 1)
         racing.append(asyncio.create_task(answer(second)))

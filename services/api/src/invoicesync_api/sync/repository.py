@@ -179,12 +179,6 @@ async def is_first_time(session: AsyncSession, consumer: str, event_id: uuid.UUI
     return inserted is not None
 
 
-async def lock_sync_state(
-    session: AsyncSession, document_id: uuid.UUID, integration_id: uuid.UUID
-) -> DocumentSync | None:
-    return await session.get(DocumentSync, (document_id, integration_id), with_for_update=True)
-
-
 def number_key(integration_id: uuid.UUID, booking_number: str | None) -> str:
     """What the lock on a booking number of an integration is taken on."""
     return f"{integration_id}:{booking_number}"
