@@ -13,12 +13,13 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from invoicesync_api.db.models import Document, DocumentSync
+from invoicesync_api.db.models import Document
 from invoicesync_api.reconciliations import repository as reconciliations
 from invoicesync_api.sync import repository
 from invoicesync_api.sync.results import apply
 from invoicesync_shared.events.results import DocumentSent, SyncResult
 from tests.integration.api.conftest import add_integration, invoice, until_it_waits_on_a_lock
+from tests.integration.api.test_retry_and_lifecycle import sync_row
 from tests.integration.api.test_sync_runs import booked
 
 BOUND = 20.0  # seconds: a failure shows as a timeout, not a hang
@@ -28,15 +29,6 @@ def post(partner: httpx.Client, client_id: str, number: str) -> str:
     response = partner.post("/v1/invoices", json=invoice(client_id, number=number))
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
-
-
-async def state_of(
-    sessionmaker: async_sessionmaker[AsyncSession], document_id: str, integration: uuid.UUID
-) -> DocumentSync:
-    async with sessionmaker() as session:
-        state = await session.get(DocumentSync, (uuid.UUID(document_id), integration))
-        assert state is not None
-        return state
 
 
 async def answer_while_held(
@@ -73,7 +65,7 @@ async def test_an_answer_is_not_held_up_by_a_run_start_holding_its_integration(
     async with sessionmaker() as blocker:
         await repository.lock_integrations(blocker, [integration])
         assert await answer_while_held(sessionmaker, blocker, sent)
-    assert (await state_of(sessionmaker, document, integration)).status == "sent"
+    assert (await sync_row(sessionmaker, document, integration)).status == "sent"
 
 
 async def test_a_booking_number_is_not_held_up_by_its_holders_document_being_edited(
@@ -95,8 +87,8 @@ async def test_a_booking_number_is_not_held_up_by_its_holders_document_being_edi
         )
         number = booked(newcomer, integration, None, "26900041")
         assert await answer_while_held(sessionmaker, blocker, number)
-    assert (await state_of(sessionmaker, newcomer, integration)).duplicate_of == uuid.UUID(holder)
-    assert (await state_of(sessionmaker, holder, integration)).duplicate_of == uuid.UUID(newcomer)
+    assert (await sync_row(sessionmaker, newcomer, integration)).duplicate_of == uuid.UUID(holder)
+    assert (await sync_row(sessionmaker, holder, integration)).duplicate_of == uuid.UUID(newcomer)
 
 
 async def test_a_booking_of_a_generation_reset_meanwhile_is_ignored(
@@ -115,5 +107,5 @@ async def test_a_booking_of_a_generation_reset_meanwhile_is_ignored(
         await reconciliations.new_generation(blocker, row, state)
         old = booked(document, integration, None, "26900043")  # generation 0
         assert not await answer_while_held(sessionmaker, blocker, old)
-    after = await state_of(sessionmaker, document, integration)
+    after = await sync_row(sessionmaker, document, integration)
     assert (after.status, after.generation, after.booking_number) == ("pending", 1, None)
