@@ -75,6 +75,9 @@ def test_an_endpoint_made_in_the_console_gets_a_delivery_that_is_replayed_and_ro
     )
     assert booked.status_code == 201, booked.text
     wait_for(lambda: receiver.statuses == [200])  # signed with the secret the page showed
+    # The receiver counts the request before the dispatcher has read its answer and
+    # recorded it: the page shows what is recorded, so wait for that first.
+    wait_for(lambda: recorded(partner, endpoint["id"]) == [("delivered", 1)])
     page.goto(f"{stack.api_url}/console/webhooks")
     section = page.locator(f"section.endpoint[data-endpoint='{endpoint['id']}']")
     delivery = section.locator("tr[data-event-type='document.booked']")
@@ -88,6 +91,7 @@ def test_an_endpoint_made_in_the_console_gets_a_delivery_that_is_replayed_and_ro
     wait_for(lambda: len(receiver.received) == 2)
     first, again = receiver.received
     assert first.headers["webhook-id"] == again.headers["webhook-id"]  # the same delivery
+    wait_for(lambda: recorded(partner, endpoint["id"]) == [("delivered", 2)])
     page.goto(f"{stack.api_url}/console/webhooks")
     expect(delivery.locator("li.attempt")).to_have_count(2)
     look(page, shots, "webhooks-replayed")
@@ -103,6 +107,13 @@ def test_an_endpoint_made_in_the_console_gets_a_delivery_that_is_replayed_and_ro
     expect(page.get_by_role("heading", level=1)).to_have_text("Webhooks")
     expect(section).to_be_visible()
     expect(page.locator("#new-secret")).to_have_count(0)  # shown once only
+
+
+def recorded(partner: httpx.Client, endpoint_id: str) -> list[tuple[str, int]]:
+    """Each delivery's status and attempts of an endpoint, as the API has recorded them."""
+    answer = partner.get(f"/v1/webhook-endpoints/{endpoint_id}/deliveries")
+    assert answer.status_code == 200, answer.text
+    return [(delivery["status"], delivery["attempts"]) for delivery in answer.json()["data"]]
 
 
 def test_the_filters_narrow_the_documents_and_the_history_tells_the_booking(
