@@ -25,13 +25,17 @@ from tests.support.factories import booked_event, make_client, make_integration,
 from tests.support.producers import RecordingProducer
 
 FAST = RetryPolicy(attempts=4, initial=0.01, maximum=0.05)
+# A write in doubt is looked up this long after (the default, 30 s, would be waited here).
+SETTLE = timedelta(seconds=0.05)
 
 
 async def _with_status(
     sessionmaker: async_sessionmaker[AsyncSession], status: str
 ) -> tuple[ConnectorRuntime, FakeConnector, RecordingProducer, Envelope]:
     fake, producer = FakeConnector(), RecordingProducer()
-    runtime = ConnectorRuntime(fake, sessionmaker=sessionmaker, producer=producer, retry=FAST)
+    runtime = ConnectorRuntime(
+        fake, sessionmaker=sessionmaker, producer=producer, retry=FAST, settle=SETTLE
+    )
     client = await make_client(sessionmaker)
     integration = await make_integration(sessionmaker, client)
     async with sessionmaker.begin() as session:
