@@ -159,6 +159,74 @@ async def test_a_run_for_one_integration_leaves_the_clients_others_alone(
     assert other.json()["integration_ids"] == [str(exact)]
 
 
+async def test_a_run_takes_in_only_the_clients_active_integrations(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A paused or deactivated integration is not synced with: a run naming it is refused
+    as one for a client without integrations, a run for the client leaves it out."""
+    exact = await add_integration(sessionmaker, client_id, system="exact")
+    paused = await add_integration(sessionmaker, client_id, system="yuki", status="paused")
+    ended = await add_integration(sessionmaker, client_id, system="lexware", status="deactivated")
+    partner.post("/v1/invoices", json=invoice(client_id, number="ACTIVE-1"))
+    await failed_first(sessionmaker, [exact])
+
+    for inactive in (paused, ended):
+        named = partner.post("/v1/sync-runs", json={"integration_id": str(inactive)})
+        assert refused(named, 422) == "There is no active integration to sync with."
+    run = partner.post("/v1/sync-runs", json={"client_id": client_id})
+    assert run.status_code == 202, run.text
+    assert run.json()["integration_ids"] == [str(exact)]
+    assert run.json()["totals"]["documents_total"] == 1
+
+
+async def test_a_run_for_the_client_never_catches_up_a_draft(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A draft has no sync state to be settled in, yet is not the integration's to catch
+    up: only the booked document whose send failed is asked for again."""
+    integration = await add_integration(sessionmaker, client_id)
+    booked_doc = partner.post("/v1/invoices", json=invoice(client_id, number="CAUGHT-1"))
+    draft = partner.post(
+        "/v1/invoices", json=invoice(client_id, number="CAUGHT-DRAFT", status="draft")
+    )
+    assert draft.status_code == 201, draft.text
+    await failed_first(sessionmaker, [integration])
+
+    run = partner.post("/v1/sync-runs", json={"client_id": client_id})
+    assert run.status_code == 202, run.text
+    assert run.json()["totals"]["documents_total"] == 1
+    run_id = run.json()["id"]
+    *_, asked_by_the_run = await requests_of(sessionmaker, booked_doc.json()["id"])
+    assert asked_by_the_run["sync_run_id"] == run_id
+    assert await requests_of(sessionmaker, draft.json()["id"]) == []
+
+
+async def test_a_run_for_the_client_leaves_out_what_came_in_before_the_integration(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A document created before the integration was connected is not its to book (the
+    connection never sent it either): the run catches up only the one created since."""
+    before = partner.post("/v1/invoices", json=invoice(client_id, number="SINCE-BEFORE"))
+    assert before.status_code == 201, before.text
+    integration = await add_integration(sessionmaker, client_id)  # active an hour ago
+    async with sessionmaker.begin() as session:  # came in well before that
+        await session.execute(
+            update(Document)
+            .where(Document.id == uuid.UUID(before.json()["id"]))
+            .values(created_at=Document.created_at - timedelta(hours=2))
+        )
+    since = partner.post("/v1/invoices", json=invoice(client_id, number="SINCE-AFTER"))
+    await failed_first(sessionmaker, [integration])
+
+    run = partner.post("/v1/sync-runs", json={"client_id": client_id})
+    assert run.status_code == 202, run.text
+    assert run.json()["totals"]["documents_total"] == 1
+    run_id = run.json()["id"]
+    *_, asked_by_the_run = await requests_of(sessionmaker, since.json()["id"])
+    assert asked_by_the_run["sync_run_id"] == run_id
+    assert await requests_of(sessionmaker, before.json()["id"]) == []
+
+
 async def test_documents_dated_before_the_start_date_are_counted_failed_at_once(
     partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
