@@ -6,26 +6,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
-import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
-    create_async_engine,
 )
 
 from invoicesync_api.db.models import Client
 from invoicesync_shared.connectors.ledger import Claim, EntryKey, Ledger
-from invoicesync_shared.db.engine import asyncpg_url, create_sessionmaker
 from invoicesync_shared.db.models import Integration, LedgerEntry
 from invoicesync_shared.events.envelope import Envelope
-from tests.support.databases import fresh_database
 from tests.support.factories import booked_event, make_client, make_integration, snapshot
 from tests.support.round_trips import counting
 
@@ -53,33 +49,6 @@ async def _entries(sessionmaker: async_sessionmaker[AsyncSession], count: int) -
     system = f"t{uuid.uuid4().hex[:8]}"
     keys: list[EntryKey] = [(integration.id, uuid.uuid4(), 0) for _ in range(count)]
     return Entries(Ledger(sessionmaker, system), keys, client, integration, system)
-
-
-# A plan that reads the ledger's rows in the order they lie in the table: no index scan
-# of any kind, and no parallel workers (their rows interleave in any order).
-_TABLE_ORDER = {
-    "enable_indexscan": "off",
-    "enable_indexonlyscan": "off",
-    "enable_bitmapscan": "off",
-    "max_parallel_workers_per_gather": "0",
-}
-
-
-@pytest.fixture
-def own_database(postgres_admin_url: str, database_template: str) -> Iterator[str]:
-    """A database of its own: in its new ledger, rows lie in the order they were written."""
-    with fresh_database(postgres_admin_url, database_template) as url:
-        yield url
-
-
-@pytest.fixture
-async def unindexed(own_database: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """Sessions on ``own_database`` whose plans use no index (``_TABLE_ORDER``)."""
-    engine = create_async_engine(
-        asyncpg_url(own_database), connect_args={"server_settings": _TABLE_ORDER}
-    )
-    yield create_sessionmaker(engine)
-    await engine.dispose()
 
 
 async def _claim(ledger: Ledger, key: EntryKey) -> Claim:

@@ -11,53 +11,21 @@ no other test's entries show."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
-    create_async_engine,
 )
 
 from invoicesync_shared.connectors.ledger import Ledger
-from invoicesync_shared.db.engine import asyncpg_url, create_sessionmaker
 from invoicesync_shared.db.models import LedgerEntry
 from invoicesync_shared.states import LedgerState
-from tests.support.databases import fresh_database
 from tests.support.factories import make_client, make_integration
 from tests.support.round_trips import counting
 
 SINCE = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-# A plan that reads the ledger's rows in the order they lie in the table: no index scan
-# of any kind, and no parallel workers (their rows interleave in any order).
-_TABLE_ORDER = {
-    "enable_indexscan": "off",
-    "enable_indexonlyscan": "off",
-    "enable_bitmapscan": "off",
-    "max_parallel_workers_per_gather": "0",
-}
-
-
-@pytest.fixture
-def own_database(postgres_admin_url: str, database_template: str) -> Iterator[str]:
-    """A database of its own: in its new ledger, rows lie in the order they were written."""
-    with fresh_database(postgres_admin_url, database_template) as url:
-        yield url
-
-
-@pytest.fixture
-async def unindexed(own_database: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """Sessions on ``own_database`` whose plans use no index (``_TABLE_ORDER``): rows come
-    in the order they were written unless the query orders them, whatever today's plan."""
-    engine = create_async_engine(
-        asyncpg_url(own_database), connect_args={"server_settings": _TABLE_ORDER}
-    )
-    yield create_sessionmaker(engine)
-    await engine.dispose()
 
 
 async def _write(
