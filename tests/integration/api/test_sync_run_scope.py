@@ -11,14 +11,16 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import Document, DocumentSync
+from invoicesync_api.sync import repository
 from invoicesync_api.webhooks.models import WebhookDelivery
-from invoicesync_shared.db.models import OutboxMessage
+from invoicesync_shared.db.models import Integration, OutboxMessage
 from invoicesync_shared.events.results import SyncDeferred, SyncFailed
 from tests.integration.api.conftest import add_integration, invoice, quiet_webhook_endpoint
+from tests.integration.api.test_lock_orders import OTHER_PLANS, stored_in_order
 from tests.integration.api.test_purchase_documents import purchase
 from tests.integration.api.test_sync_runs import (
     booked,
@@ -618,3 +620,34 @@ async def test_a_run_sends_from_the_start_date_on_oldest_issue_date_first(
             .order_by(OutboxMessage.id)
         )
         assert list(asked) == [on_start, first, second, later]
+
+
+async def test_a_catch_up_takes_one_dates_documents_in_the_order_they_came_in(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Of one issue date, what came in first is sent first, whatever order the rows are
+    stored in: here the later one is stored first and read as stored (a sequential scan,
+    as at other sizes); only the order asked for puts them back. No bitmap scan either:
+    it reaches a row rewritten in place (a HOT update, as ``stored_in_order`` makes)
+    through its first slot, so in the order the rows came in."""
+    integration_id = await add_integration(sessionmaker, client_id)
+    came_first, came_second = (
+        uuid.UUID(partner.post("/v1/invoices", json=invoice(client_id, number=n)).json()["id"])
+        for n in ("TIE-FIRST", "TIE-SECOND")
+    )
+
+    def document(document_id: uuid.UUID) -> Any:
+        return select(Document.id).where(Document.id == document_id)
+
+    def touch(i: int) -> Any:
+        moved = [came_second, came_first][i]
+        return update(Document).where(Document.id == moved).values(revision=Document.revision)
+
+    await stored_in_order(sessionmaker, [document(came_second), document(came_first)], touch)
+    async with sessionmaker.begin() as session:
+        for setting in (*OTHER_PLANS, "SET LOCAL enable_bitmapscan = off"):
+            await session.execute(text(setting))
+        integration = await session.get(Integration, integration_id)
+        assert integration is not None
+        caught_up = await repository.documents_to_catch_up(session, integration)
+        assert [row.id for row in caught_up] == [came_first, came_second]
