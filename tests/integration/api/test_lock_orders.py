@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
-from sqlalchemy import Select, literal_column, select, text, update
+from sqlalchemy import Select, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,18 +29,10 @@ from invoicesync_api.sync.results import apply
 from invoicesync_shared.db.models import Integration
 from tests.integration.api.conftest import add_integration, invoice, until_it_waits_on_a_lock
 from tests.integration.api.test_sync_runs import booked
+from tests.support.row_order import OTHER_PLANS, stored_in_order
 
 BOUND = 20.0  # seconds: a failure shows as a timeout, not a hang
 LOCK_NOT_AVAILABLE = "55P03"
-# Plans of other sizes: no plain index scan (its key order could match the one wanted by
-# chance), no merge join (it sorts by the join key, the document); planned for this call,
-# as a connection's cached generic plan of the statement was made without these settings.
-OTHER_PLANS = (
-    "SET LOCAL enable_indexscan = off",
-    "SET LOCAL enable_mergejoin = off",
-    "SET LOCAL plan_cache_mode = force_custom_plan",
-)
-TOUCHES = 20  # updates that move a row behind the others; one is enough in practice
 
 
 async def first_held_while_second_awaited(
@@ -76,28 +68,6 @@ async def first_held_while_second_awaited(
         await blocker.commit()
     await asyncio.wait_for(running, BOUND)
     return held
-
-
-async def stored_in_order(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    rows: Sequence[Select[Any]],
-    touch: Callable[[int], Any],
-) -> None:
-    """Rewrite rows (``touch(i)``: an update of the i-th that changes nothing, stored
-    anew behind) until the rows ``rows`` select are stored in that order, so a scan
-    reads them so."""
-    for _ in range(TOUCHES):
-        async with sessionmaker() as session:
-            places = [
-                (await session.execute(r.add_columns(literal_column("ctid")))).one()[-1]
-                for r in rows
-            ]
-        ahead = next((i for i in range(1, len(places)) if places[i] < places[i - 1]), None)
-        if ahead is None:
-            return
-        async with sessionmaker.begin() as session:  # the one stored too early, moved back
-            await session.execute(touch(ahead))
-    raise AssertionError(f"rows still not stored in order after {TOUCHES} updates")
 
 
 def post(partner: httpx.Client, client_id: str, number: str) -> uuid.UUID:

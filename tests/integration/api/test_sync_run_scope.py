@@ -20,7 +20,6 @@ from invoicesync_api.webhooks.models import WebhookDelivery
 from invoicesync_shared.db.models import Integration, OutboxMessage
 from invoicesync_shared.events.results import SyncDeferred, SyncFailed
 from tests.integration.api.conftest import add_integration, invoice, quiet_webhook_endpoint
-from tests.integration.api.test_lock_orders import OTHER_PLANS, stored_in_order
 from tests.integration.api.test_purchase_documents import purchase
 from tests.integration.api.test_sync_runs import (
     booked,
@@ -29,6 +28,7 @@ from tests.integration.api.test_sync_runs import (
     run_notifications,
 )
 from tests.support.clocks import held_at
+from tests.support.row_order import OTHER_PLANS, stored_in_order
 
 PROBLEM = "application/problem+json"
 
