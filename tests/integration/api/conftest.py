@@ -3,7 +3,6 @@ API writes (documents, outbox rows) stays where the tests can read it."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -13,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import delete, text, update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.routing import Route
@@ -155,26 +154,6 @@ def listed_ids(partner: httpx.Client, ids: list[str], **filters: str) -> set[str
     listed = partner.get("/v1/invoices", params=params)
     assert listed.status_code == 200, listed.text
     return {d["id"] for d in listed.json()["data"]} & set(ids)
-
-
-async def until_it_waits_on_a_lock(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    request: asyncio.Task[Any],
-    statement_like: str,
-    bound: float = 20.0,
-) -> None:
-    """Return once ``request`` (a call in flight) waits for a row lock in a statement
-    matching ``statement_like`` (SQL LIKE), or is through without waiting."""
-    waiting = text(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-        "AND wait_event_type = 'Lock' AND query LIKE :statement"
-    )
-    async with asyncio.timeout(bound):
-        while not request.done():
-            async with sessionmaker() as watcher:  # a new snapshot of the activity
-                if await watcher.scalar(waiting, {"statement": statement_like}):
-                    return
-            await asyncio.sleep(0.01)  # polling a condition, not waiting out a race
 
 
 @contextlib.asynccontextmanager

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import DocumentSync
 from invoicesync_shared.db.models import Integration
-from tests.integration.api.conftest import add_integration, invoice, until_it_waits_on_a_lock
+from tests.integration.api.conftest import add_integration, invoice
+from tests.support.locks import until_it_waits_on_a_lock
 
 BOUND = 20.0  # seconds: a failure shows as a timeout, not a hang
 

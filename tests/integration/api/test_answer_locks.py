@@ -18,9 +18,10 @@ from invoicesync_api.reconciliations import repository as reconciliations
 from invoicesync_api.sync import repository
 from invoicesync_api.sync.results import apply
 from invoicesync_shared.events.results import DocumentSent, SyncResult
-from tests.integration.api.conftest import add_integration, invoice, until_it_waits_on_a_lock
+from tests.integration.api.conftest import add_integration, invoice
 from tests.integration.api.test_retry_and_lifecycle import sync_row
 from tests.integration.api.test_sync_runs import booked
+from tests.support.locks import until_it_waits_on_a_lock
 
 BOUND = 20.0  # seconds: a failure shows as a timeout, not a hang
 

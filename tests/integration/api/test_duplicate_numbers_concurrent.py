@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from invoicesync_api.db.models import Document, DocumentSync, Notification
 from invoicesync_api.sync import repository
 from invoicesync_api.sync.results import apply
-from tests.integration.api.conftest import add_integration, invoice, until_it_waits_on_a_lock
+from tests.integration.api.conftest import add_integration, invoice
 from tests.integration.api.test_sync_runs import booked
+from tests.support.locks import until_it_waits_on_a_lock
 
 BOUND = 20.0  # seconds: a failure shows as a timeout, not a hang
 

@@ -22,8 +22,9 @@ from invoicesync_shared.db.models import Integration, OutboxMessage
 from invoicesync_shared.events.documents import PURCHASE_KINDS, SALES_KINDS
 from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.integration_settings import SettingsModel
-from tests.integration.api.conftest import add_integration, invoice, until_it_waits_on_a_lock
+from tests.integration.api.conftest import add_integration, invoice
 from tests.integration.api.test_purchase_documents import purchase
+from tests.support.locks import until_it_waits_on_a_lock
 from tests.support.producers import RecordingProducer
 
 BOOKED = "com.invoicesync.booking.assigned"

@@ -27,8 +27,9 @@ from invoicesync_api.db.models import Document, DocumentSync
 from invoicesync_api.sync import repository
 from invoicesync_api.sync.results import apply
 from invoicesync_shared.db.models import Integration
-from tests.integration.api.conftest import add_integration, invoice, until_it_waits_on_a_lock
+from tests.integration.api.conftest import add_integration, invoice
 from tests.integration.api.test_sync_runs import booked
+from tests.support.locks import until_it_waits_on_a_lock
 from tests.support.row_order import OTHER_PLANS, stored_in_order
 
 BOUND = 20.0  # seconds: a failure shows as a timeout, not a hang

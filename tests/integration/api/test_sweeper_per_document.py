@@ -19,9 +19,10 @@ from invoicesync_api.app import metrics_app
 from invoicesync_api.db.models import DocumentSync
 from invoicesync_api.workers.sweeper import PendingSweeper
 from invoicesync_shared.db.models import Integration
-from tests.integration.api.conftest import add_integration, invoice, until_it_waits_on_a_lock
+from tests.integration.api.conftest import add_integration, invoice
 from tests.integration.api.test_sync_runs import booked, deliver, gave_up, outbox_rows, relayed
 from tests.support.clocks import held_at
+from tests.support.locks import until_it_waits_on_a_lock
 from tests.support.servers import serve_in_thread
 
 PENDING_AFTER = timedelta(minutes=10)

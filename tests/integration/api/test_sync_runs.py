@@ -27,12 +27,8 @@ from invoicesync_shared.events.results import (
     SyncFailed,
     SyncResult,
 )
-from tests.integration.api.conftest import (
-    add_integration,
-    invoice,
-    new_partner,
-    until_it_waits_on_a_lock,
-)
+from tests.integration.api.conftest import add_integration, invoice, new_partner
+from tests.support.locks import until_it_waits_on_a_lock
 
 
 async def active_integration(

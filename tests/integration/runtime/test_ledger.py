@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -23,6 +23,7 @@ from invoicesync_shared.connectors.ledger import Claim, EntryKey, Ledger
 from invoicesync_shared.db.models import Integration, LedgerEntry
 from invoicesync_shared.events.envelope import Envelope
 from tests.support.factories import booked_event, make_client, make_integration, snapshot
+from tests.support.locks import until_it_waits_on_a_lock
 from tests.support.round_trips import counting
 
 LEASE = timedelta(seconds=30)
@@ -394,3 +395,67 @@ async def test_a_sync_request_reads_its_entry_and_integration_in_one_round_trip(
     found = await entries.ledger.find(*claimed)
     assert found is not None and (entry.attempts, entry.state) == (found.attempts, found.state)
     assert none_yet is None and same is not None and same.id == entries.integration.id
+
+
+async def test_an_entry_pruned_while_its_claim_waits_is_claimed_as_a_first_attempt(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The entry was there when the claim's insert looked (not a first attempt), and is
+    pruned while the claim waits for its row: the claim makes the entry again and holds
+    its lease as a first attempt, instead of leaving the document to nobody."""
+    entries = await _entries(sessionmaker, 1)
+    ledger, (key,) = entries.ledger, entries.keys
+    await _claim(ledger, key)
+    await _lapse(sessionmaker, key)
+    loop = asyncio.get_running_loop()
+    async with sessionmaker() as pruner:
+        await pruner.execute(
+            select(LedgerEntry).where(LedgerEntry.document_id == key[1]).with_for_update()
+        )
+        before = loop.time()
+        claiming = asyncio.create_task(ledger.claim_attempt(*key, "REF", lease=LEASE))
+        await until_it_waits_on_a_lock(sessionmaker, claiming, "SELECT connector_ledger.%")
+        assert not claiming.done(), "the claim did not wait for the entry's row"
+        await pruner.execute(delete(LedgerEntry).where(LedgerEntry.document_id == key[1]))
+        await pruner.commit()
+    claim = await asyncio.wait_for(claiming, 10)
+    after = loop.time()
+
+    assert claim is not None
+    assert (claim.key, claim.token, claim.previous) == (key, 1, None)
+    assert before <= claim.held_until - LEASE.total_seconds() <= after
+    async with sessionmaker() as session:
+        entry = (
+            await session.execute(select(LedgerEntry).where(LedgerEntry.document_id == key[1]))
+        ).scalar_one()
+    assert (entry.state, entry.attempts, entry.revision) == ("attempting", 1, 0)
+    left = await _lease_left(sessionmaker, key)
+    assert left is not None and LEASE - timedelta(seconds=10) < left <= LEASE
+
+
+async def test_a_retry_dates_its_entry_when_it_takes_it_not_when_it_began_waiting(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Pruning reads an entry's age from ``updated_at``: a claim that waited for the
+    entry's row dates the entry when it took it, after the wait, not at the start of its
+    transaction (the column's default, ``now()``)."""
+    entries = await _entries(sessionmaker, 1)
+    ledger, (key,) = entries.ledger, entries.keys
+    await _claim(ledger, key)
+    await _lapse(sessionmaker, key)
+    async with sessionmaker() as holder:
+        await holder.execute(
+            select(LedgerEntry).where(LedgerEntry.document_id == key[1]).with_for_update()
+        )
+        claiming = asyncio.create_task(ledger.claim_attempt(*key, "REF", lease=LEASE))
+        await until_it_waits_on_a_lock(sessionmaker, claiming, "SELECT connector_ledger.%")
+        assert not claiming.done(), "the claim did not wait for the entry's row"
+        released_at = await holder.scalar(select(func.clock_timestamp()))
+        await holder.commit()
+    assert await asyncio.wait_for(claiming, 10) is not None
+    async with sessionmaker() as session:
+        updated_at = await session.scalar(
+            select(LedgerEntry.updated_at).where(LedgerEntry.document_id == key[1])
+        )
+    assert updated_at is not None and released_at is not None
+    assert updated_at >= released_at
