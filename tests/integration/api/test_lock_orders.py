@@ -15,25 +15,49 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 import httpx
+import pytest
+from pydantic import SecretStr
 from sqlalchemy import Select, select, text, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import Document, DocumentSync
 from invoicesync_api.sync import repository
 from invoicesync_api.sync.results import apply
+from invoicesync_shared.db.engine import create_engine, create_sessionmaker
 from invoicesync_shared.db.models import Integration
 from tests.integration.api.conftest import add_integration, invoice
 from tests.integration.api.test_sync_runs import booked
+from tests.support.databases import fresh_database
 from tests.support.locks import until_it_waits_on_a_lock
 from tests.support.row_order import OTHER_PLANS, stored_in_order
 
 BOUND = 20.0  # seconds: a failure shows as a timeout, not a hang
 LOCK_NOT_AVAILABLE = "55P03"
+
+
+@pytest.fixture(scope="module")
+def database_url(postgres_admin_url: str, database_template: str) -> Iterator[str]:
+    """A database of this module's own: in the run's shared one, vacuumed pages earlier in
+    a table have room, and a row rewritten behind the others may land there instead."""
+    with fresh_database(postgres_admin_url, database_template) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(SecretStr(database_url), application_name="tests")
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_sessionmaker(engine)
 
 
 async def first_held_while_second_awaited(
