@@ -459,3 +459,43 @@ async def test_a_retry_dates_its_entry_when_it_takes_it_not_when_it_began_waitin
         )
     assert updated_at is not None and released_at is not None
     assert updated_at >= released_at
+
+
+async def test_an_entry_pruned_and_claimed_afresh_while_a_claim_waits_is_left_to_its_taker(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """An entry pruned while a claim waits for its row, and made again first by another
+    worker (its own first attempt): the waiting claim's insert finds it and gets no lease,
+    so one worker pushes."""
+    entries = await _entries(sessionmaker, 1)
+    ledger, (key,) = entries.ledger, entries.keys
+    await _claim(ledger, key)
+    await _lapse(sessionmaker, key)
+    async with sessionmaker() as other:
+        await other.execute(
+            select(LedgerEntry).where(LedgerEntry.document_id == key[1]).with_for_update()
+        )
+        claiming = asyncio.create_task(ledger.claim_attempt(*key, "REF", lease=LEASE))
+        await until_it_waits_on_a_lock(sessionmaker, claiming, "SELECT connector_ledger.%")
+        assert not claiming.done(), "the claim did not wait for the entry's row"
+        await other.execute(delete(LedgerEntry).where(LedgerEntry.document_id == key[1]))
+        integration_id, document_id, generation = key
+        other.add(  # another worker's first attempt, as its claim writes it
+            LedgerEntry(
+                integration_id=integration_id,
+                document_id=document_id,
+                generation=generation,
+                system=entries.system,
+                reference="REF",
+                state="attempting",
+                attempts=1,
+                lease_expires_at=func.clock_timestamp() + LEASE,
+            )
+        )
+        await other.commit()
+    assert await asyncio.wait_for(claiming, 10) is None
+    async with sessionmaker() as session:
+        attempts = await session.scalar(
+            select(LedgerEntry.attempts).where(LedgerEntry.document_id == key[1])
+        )
+    assert attempts == 1  # the other worker's, untouched
