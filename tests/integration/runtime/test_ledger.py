@@ -397,6 +397,26 @@ async def test_a_sync_request_reads_its_entry_and_integration_in_one_round_trip(
     assert none_yet is None and same is not None and same.id == entries.integration.id
 
 
+@contextlib.asynccontextmanager
+async def _a_retry_waiting_for_its_row(
+    sessionmaker: async_sessionmaker[AsyncSession], entries: Entries
+) -> AsyncIterator[tuple[AsyncSession, asyncio.Task[Claim | None]]]:
+    """A lapsed entry's row held in a session of the block's, and a retry's claim waiting
+    for it; the block does what it will in that session, committed when it ends."""
+    ledger, (key,) = entries.ledger, entries.keys
+    await _claim(ledger, key)
+    await _lapse(sessionmaker, key)
+    async with sessionmaker() as holder:
+        await holder.execute(
+            select(LedgerEntry).where(LedgerEntry.document_id == key[1]).with_for_update()
+        )
+        claiming = asyncio.create_task(ledger.claim_attempt(*key, "REF", lease=LEASE))
+        await until_it_waits_on_a_lock(sessionmaker, claiming, "SELECT connector_ledger.%")
+        assert not claiming.done(), "the claim did not wait for the entry's row"
+        yield holder, claiming
+        await holder.commit()
+
+
 async def test_an_entry_pruned_while_its_claim_waits_is_claimed_as_a_first_attempt(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
@@ -404,20 +424,11 @@ async def test_an_entry_pruned_while_its_claim_waits_is_claimed_as_a_first_attem
     pruned while the claim waits for its row: the claim makes the entry again and holds
     its lease as a first attempt, instead of leaving the document to nobody."""
     entries = await _entries(sessionmaker, 1)
-    ledger, (key,) = entries.ledger, entries.keys
-    await _claim(ledger, key)
-    await _lapse(sessionmaker, key)
+    (key,) = entries.keys
     loop = asyncio.get_running_loop()
-    async with sessionmaker() as pruner:
-        await pruner.execute(
-            select(LedgerEntry).where(LedgerEntry.document_id == key[1]).with_for_update()
-        )
-        before = loop.time()
-        claiming = asyncio.create_task(ledger.claim_attempt(*key, "REF", lease=LEASE))
-        await until_it_waits_on_a_lock(sessionmaker, claiming, "SELECT connector_ledger.%")
-        assert not claiming.done(), "the claim did not wait for the entry's row"
+    before = loop.time()
+    async with _a_retry_waiting_for_its_row(sessionmaker, entries) as (pruner, claiming):
         await pruner.execute(delete(LedgerEntry).where(LedgerEntry.document_id == key[1]))
-        await pruner.commit()
     claim = await asyncio.wait_for(claiming, 10)
     after = loop.time()
 
@@ -440,18 +451,9 @@ async def test_a_retry_dates_its_entry_when_it_takes_it_not_when_it_began_waitin
     entry's row dates the entry when it took it, after the wait, not at the start of its
     transaction (the column's default, ``now()``)."""
     entries = await _entries(sessionmaker, 1)
-    ledger, (key,) = entries.ledger, entries.keys
-    await _claim(ledger, key)
-    await _lapse(sessionmaker, key)
-    async with sessionmaker() as holder:
-        await holder.execute(
-            select(LedgerEntry).where(LedgerEntry.document_id == key[1]).with_for_update()
-        )
-        claiming = asyncio.create_task(ledger.claim_attempt(*key, "REF", lease=LEASE))
-        await until_it_waits_on_a_lock(sessionmaker, claiming, "SELECT connector_ledger.%")
-        assert not claiming.done(), "the claim did not wait for the entry's row"
+    (key,) = entries.keys
+    async with _a_retry_waiting_for_its_row(sessionmaker, entries) as (holder, claiming):
         released_at = await holder.scalar(select(func.clock_timestamp()))
-        await holder.commit()
     assert await asyncio.wait_for(claiming, 10) is not None
     async with sessionmaker() as session:
         updated_at = await session.scalar(
@@ -468,16 +470,8 @@ async def test_an_entry_pruned_and_claimed_afresh_while_a_claim_waits_is_left_to
     worker (its own first attempt): the waiting claim's insert finds it and gets no lease,
     so one worker pushes."""
     entries = await _entries(sessionmaker, 1)
-    ledger, (key,) = entries.ledger, entries.keys
-    await _claim(ledger, key)
-    await _lapse(sessionmaker, key)
-    async with sessionmaker() as other:
-        await other.execute(
-            select(LedgerEntry).where(LedgerEntry.document_id == key[1]).with_for_update()
-        )
-        claiming = asyncio.create_task(ledger.claim_attempt(*key, "REF", lease=LEASE))
-        await until_it_waits_on_a_lock(sessionmaker, claiming, "SELECT connector_ledger.%")
-        assert not claiming.done(), "the claim did not wait for the entry's row"
+    (key,) = entries.keys
+    async with _a_retry_waiting_for_its_row(sessionmaker, entries) as (other, claiming):
         await other.execute(delete(LedgerEntry).where(LedgerEntry.document_id == key[1]))
         integration_id, document_id, generation = key
         other.add(  # another worker's first attempt, as its claim writes it
@@ -492,7 +486,6 @@ async def test_an_entry_pruned_and_claimed_afresh_while_a_claim_waits_is_left_to
                 lease_expires_at=func.clock_timestamp() + LEASE,
             )
         )
-        await other.commit()
     assert await asyncio.wait_for(claiming, 10) is None
     async with sessionmaker() as session:
         attempts = await session.scalar(
