@@ -26,7 +26,7 @@ from invoicesync_shared.events import topics
 from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.events.reconciliations import ReconciliationRequested, RemoteEntry
 from tests.integration.runtime.test_result_events import set_status
-from tests.support.factories import make_client, make_integration
+from tests.support.factories import booked_event, make_client, make_integration, snapshot
 from tests.support.producers import RecordingProducer
 
 CHUNK, READ = (
@@ -126,3 +126,48 @@ async def test_a_read_that_breaks_off_ends_failed_with_what_it_cost(
     last = sent[-1].data
     assert (last["failure_code"], last["calls_used"], last["entries"]) == ("unavailable", 2, 200)
     assert "503 from the fake" in last["message"]
+
+
+@dataclass
+class BookedReader(FakeConnector):
+    """Reads back what it booked, naming our documents as the ledger it is handed knows
+    them (as the Exact and Lexware readers do)."""
+
+    async def read_entries(
+        self,
+        integration: Integration,
+        settings: Any,
+        period: Period,
+        ledger: Ledger,
+        detailed: bool = False,
+    ) -> AsyncIterator[list[RemoteEntry]]:
+        remote_ids = [booking.remote_id for booking in self.booked.values()]
+        known = await ledger.documents_of(integration.id, remote_ids)
+        yield [
+            RemoteEntry(
+                remote_id=remote_id,
+                gross=Decimal("121.00"),
+                date=period.start,
+                document_id=known[remote_id][0] if remote_id in known else None,
+                reference=known[remote_id][1] if remote_id in known else None,
+            )
+            for remote_id in remote_ids
+        ]
+
+
+async def test_the_reader_knows_the_documents_the_runtime_booked(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The reader is handed the runtime's ledger: what the runtime booked, it names."""
+    connector, producer = BookedReader(), RecordingProducer()
+    runtime = ConnectorRuntime(connector, sessionmaker=sessionmaker, producer=producer)
+    client = await make_client(sessionmaker)
+    integration = await make_integration(sessionmaker, client)
+    document = snapshot(client, "RECON-1")
+    await runtime.handle(booked_event(document, integration))
+    envelope, _ = _request(integration)
+    await runtime.handle(envelope)
+
+    (chunk,) = [e for _, e in producer.published if e.type == CHUNK]
+    (entry,) = chunk.data["entries"]
+    assert (entry["document_id"], entry["reference"]) == (str(document.id), "RECON-1")

@@ -650,18 +650,11 @@ class ConnectorRuntime(Generic[S]):
         code: str,
         message: str,
         retryable: bool,
-        dead_lettered: bool = False,
         *,
         attempt: int,
     ) -> None:
         """Report a failure no attempt recorded (nothing was tried)."""
-        failed = SyncFailed(
-            **_ids(job),
-            code=code,
-            message=message,
-            retryable=retryable,
-            dead_lettered=dead_lettered,
-        )
+        failed = SyncFailed(**_ids(job), code=code, message=message, retryable=retryable)
         await self._producer.publish(failed.TOPIC, self._envelope(job, failed, attempt=attempt))
 
     def _envelope(self, job: _Job, result: SyncResult, *, attempt: int | None = None) -> Envelope:
@@ -844,8 +837,8 @@ def _booking_of(entry: LedgerEntry | None) -> Booking | None:
 
 
 def _inactive_message(integration: Integration) -> str:
-    if integration.status == IntegrationStatus.NEEDS_REAUTHORIZATION:
-        return "The connection to the accounting system has expired; connect it again."
+    """Why a document of an integration that is not working yet (awaiting consent) was
+    not sent; statuses waiting for a reconnect hold their documents instead."""
     # The API's reason is a sentence of its own: one full stop at the end, not two.
     reason = f": {integration.status_reason.rstrip('.')}" if integration.status_reason else ""
     return f"The integration is {integration.status.replace('_', ' ')}{reason}."
