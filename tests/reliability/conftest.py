@@ -4,18 +4,18 @@ with a second replica of the Exact and Yuki connectors, and a partner to drive i
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from invoicesync_shared.db.engine import create_engine
 from tests.support.broker_control import ControlledBroker
 from tests.support.chaos import skewed_clock_env, start_replica
-from tests.support.databases import fresh_database
+
+# A database of each module's own: what earlier tests left behind (integrations of sandboxes
+# that are gone, documents still pending) must not be swept into its stack.
+from tests.support.databases import own_database_url, own_engine  # noqa: F401
 from tests.support.processes import Stack, running_stack
 
 # Short timeouts, so "timeout" faults are real client timeouts and recovery is quick.
@@ -40,21 +40,6 @@ CHAOS_ENV = {
     # and logged ("push overdue") instead of holding its client's documents.
     "INVOICESYNC_PUSH_DEADLINE_SECONDS": "600",
 }
-
-
-@pytest.fixture(scope="module")
-def database_url(postgres_admin_url: str, database_template: str) -> Iterator[str]:
-    """A database of the module's own: what earlier tests left behind (integrations of
-    sandboxes that are gone, documents still pending) must not be swept into its stack."""
-    with fresh_database(postgres_admin_url, database_template) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(SecretStr(database_url), application_name="tests")
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 
+import pytest
 from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from invoicesync_api.migrate import upgrade
 from invoicesync_devstack import postgres
+from invoicesync_shared.db.engine import create_engine, create_sessionmaker
 
 
 @contextmanager
@@ -41,3 +44,28 @@ def fresh_database(admin_url: str, template: str) -> Iterator[str]:
         yield url
     finally:
         asyncio.run(postgres.drop_database(admin_url, name))
+
+
+# A database of a module's own: a test module (or conftest) that imports these fixtures
+# has them in place of the run's shared ones (same names, each one per module), and says
+# beside the import why the shared database does not suit it. They are imported as own_*,
+# so that no test's parameter of the fixture's name shadows an import (ruff's F811).
+
+
+@pytest.fixture(scope="module", name="database_url")
+def own_database_url(postgres_admin_url: str, database_template: str) -> Iterator[str]:
+    """A copy of the run's migrated template for the module alone, dropped after it."""
+    with fresh_database(postgres_admin_url, database_template) as url:
+        yield url
+
+
+@pytest.fixture(scope="module", name="engine")
+async def own_engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(SecretStr(database_url), application_name="tests")
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="module", name="sessionmaker")
+def own_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_sessionmaker(engine)

@@ -15,49 +15,29 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import httpx
-import pytest
-from pydantic import SecretStr
 from sqlalchemy import Select, select, text, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import Document, DocumentSync
 from invoicesync_api.sync import repository
 from invoicesync_api.sync.results import apply
-from invoicesync_shared.db.engine import create_engine, create_sessionmaker
 from invoicesync_shared.db.models import Integration
 from tests.integration.api.conftest import add_integration, invoice
 from tests.integration.api.test_sync_runs import booked
-from tests.support.databases import fresh_database
+
+# A database of this module's own: in the run's shared one, vacuumed pages earlier in a
+# table have room, and a row rewritten behind the others may land there instead.
+from tests.support.databases import own_database_url, own_engine, own_sessionmaker  # noqa: F401
 from tests.support.locks import until_it_waits_on_a_lock
 from tests.support.row_order import OTHER_PLANS, stored_in_order
 
 BOUND = 20.0  # seconds: a failure shows as a timeout, not a hang
 LOCK_NOT_AVAILABLE = "55P03"
-
-
-@pytest.fixture(scope="module")
-def database_url(postgres_admin_url: str, database_template: str) -> Iterator[str]:
-    """A database of this module's own: in the run's shared one, vacuumed pages earlier in
-    a table have room, and a row rewritten behind the others may land there instead."""
-    with fresh_database(postgres_admin_url, database_template) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(SecretStr(database_url), application_name="tests")
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return create_sessionmaker(engine)
 
 
 async def first_held_while_second_awaited(
@@ -162,10 +142,26 @@ async def two_documents_in_two_integrations(
     return (first, second), (low, high)
 
 
-async def settle(session: AsyncSession, documents: Sequence[uuid.UUID]) -> None:
-    """A run's read of its documents' states, as ``service`` plans it."""
-    rows = [await session.get(Document, d) for d in documents]
-    await repository.settled_pairs(session, {row: [] for row in rows if row is not None})
+async def run_holds_first_while_second_awaited(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    documents: Sequence[uuid.UUID],
+    first: Select[Any],
+    second: Select[Any],
+) -> bool:
+    """Whether a run's read of its documents' states (``settled_pairs``, as ``service``
+    plans it) holds the state ``first`` selects while it waits for ``second``'s."""
+
+    async def run(session: AsyncSession) -> None:
+        rows = [await session.get(Document, d) for d in documents]
+        await repository.settled_pairs(session, {row: [] for row in rows if row is not None})
+
+    return await first_held_while_second_awaited(
+        sessionmaker,
+        run,
+        "SELECT document_syncs.document_id, document_syncs.integration_id%",
+        first=first,
+        second=second,
+    )
 
 
 async def test_a_run_locks_its_documents_states_document_by_document(
@@ -179,15 +175,8 @@ async def test_a_run_locks_its_documents_states_document_by_document(
         partner, client_id, sessionmaker
     )
 
-    async def run(session: AsyncSession) -> None:
-        await settle(session, [first, second])
-
-    assert await first_held_while_second_awaited(
-        sessionmaker,
-        run,
-        "SELECT document_syncs.document_id, document_syncs.integration_id%",
-        first=state(first, high),
-        second=state(second, low),
+    assert await run_holds_first_while_second_awaited(
+        sessionmaker, [first, second], first=state(first, high), second=state(second, low)
     )
 
 
@@ -205,15 +194,8 @@ async def test_a_run_locks_one_documents_states_by_integration(
         lambda i: touch_state(first, [high, low][i]),
     )
 
-    async def run(session: AsyncSession) -> None:
-        await settle(session, [first, second])
-
-    assert await first_held_while_second_awaited(
-        sessionmaker,
-        run,
-        "SELECT document_syncs.document_id, document_syncs.integration_id%",
-        first=state(first, low),
-        second=state(first, high),
+    assert await run_holds_first_while_second_awaited(
+        sessionmaker, [first, second], first=state(first, low), second=state(first, high)
     )
 
 

@@ -100,6 +100,26 @@ async def requests_of(
         ]
 
 
+async def a_client_run_asks_only(
+    partner: httpx.Client,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    client_id: str,
+    integration: uuid.UUID,
+    taken: str,
+    left_out: str | None = None,
+) -> None:
+    """A run for the client starts with ``integration`` alone and the one document
+    ``taken``, which it asks that integration alone for; for ``left_out`` it asks nothing."""
+    run = partner.post("/v1/sync-runs", json={"client_id": client_id})
+    assert run.status_code == 202, run.text
+    assert run.json()["integration_ids"] == [str(integration)]
+    assert run.json()["totals"]["documents_total"] == 1
+    *_, asked_by_the_run = await requests_of(sessionmaker, taken)
+    assert asked_by_the_run == {"targets": {str(integration)}, "sync_run_id": run.json()["id"]}
+    if left_out is not None:
+        assert await requests_of(sessionmaker, left_out) == []
+
+
 async def test_a_run_is_refused_for_what_it_cannot_send(
     partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -172,16 +192,13 @@ async def test_a_run_takes_in_only_the_clients_active_integrations(
     exact = await add_integration(sessionmaker, client_id, system="exact")
     paused = await add_integration(sessionmaker, client_id, system="yuki", status="paused")
     ended = await add_integration(sessionmaker, client_id, system="lexware", status="deactivated")
-    partner.post("/v1/invoices", json=invoice(client_id, number="ACTIVE-1"))
+    doc = partner.post("/v1/invoices", json=invoice(client_id, number="ACTIVE-1")).json()["id"]
     await failed_first(sessionmaker, [exact])
 
     for inactive in (paused, ended):
         named = partner.post("/v1/sync-runs", json={"integration_id": str(inactive)})
         assert refused(named, 422) == "There is no active integration to sync with."
-    run = partner.post("/v1/sync-runs", json={"client_id": client_id})
-    assert run.status_code == 202, run.text
-    assert run.json()["integration_ids"] == [str(exact)]
-    assert run.json()["totals"]["documents_total"] == 1
+    await a_client_run_asks_only(partner, sessionmaker, client_id, exact, taken=doc)
 
 
 async def test_a_run_for_the_client_never_catches_up_a_draft(
@@ -197,13 +214,14 @@ async def test_a_run_for_the_client_never_catches_up_a_draft(
     assert draft.status_code == 201, draft.text
     await failed_first(sessionmaker, [integration])
 
-    run = partner.post("/v1/sync-runs", json={"client_id": client_id})
-    assert run.status_code == 202, run.text
-    assert run.json()["totals"]["documents_total"] == 1
-    run_id = run.json()["id"]
-    *_, asked_by_the_run = await requests_of(sessionmaker, booked_doc.json()["id"])
-    assert asked_by_the_run["sync_run_id"] == run_id
-    assert await requests_of(sessionmaker, draft.json()["id"]) == []
+    await a_client_run_asks_only(
+        partner,
+        sessionmaker,
+        client_id,
+        integration,
+        taken=booked_doc.json()["id"],
+        left_out=draft.json()["id"],
+    )
 
 
 async def test_a_run_for_the_client_leaves_out_what_came_in_before_the_integration(
@@ -223,13 +241,14 @@ async def test_a_run_for_the_client_leaves_out_what_came_in_before_the_integrati
     since = partner.post("/v1/invoices", json=invoice(client_id, number="SINCE-AFTER"))
     await failed_first(sessionmaker, [integration])
 
-    run = partner.post("/v1/sync-runs", json={"client_id": client_id})
-    assert run.status_code == 202, run.text
-    assert run.json()["totals"]["documents_total"] == 1
-    run_id = run.json()["id"]
-    *_, asked_by_the_run = await requests_of(sessionmaker, since.json()["id"])
-    assert asked_by_the_run["sync_run_id"] == run_id
-    assert await requests_of(sessionmaker, before.json()["id"]) == []
+    await a_client_run_asks_only(
+        partner,
+        sessionmaker,
+        client_id,
+        integration,
+        taken=since.json()["id"],
+        left_out=before.json()["id"],
+    )
 
 
 async def test_documents_dated_before_the_start_date_are_counted_failed_at_once(
