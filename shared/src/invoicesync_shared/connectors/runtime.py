@@ -340,7 +340,7 @@ class ConnectorRuntime(Generic[S]):
                 within_deadline(pushing, self._deadline), keeper=self._keeper, claim=claim
             )
         except LeaseLost as exc:
-            self._lost(job, bound, str(exc))
+            self._lost(bound, str(exc))
         except PushOverdue as exc:
             bound.error("push overdue; stopped", seconds=exc.seconds, awaiting=exc.awaiting)
             message = _overdue_message(self.system, exc)
@@ -352,7 +352,7 @@ class ConnectorRuntime(Generic[S]):
             await self._defer(job, claim, waiting, bound)
         except AuthorizationLost as exc:
             bound.warning("authorisation lost; document left pending", reason=exc.reason)
-            await self._connection_lost(job, claim, integration, exc, bound)
+            await self._connection_lost(claim, integration, exc, bound)
         except (AmbiguousMatch, PermanentError) as exc:
             await self._refused(job, claim, exc, bound)
         except (TransientError, UnknownOutcome) as exc:
@@ -386,7 +386,7 @@ class ConnectorRuntime(Generic[S]):
         must_look_up: bool,
         still_ours: Callable[[], None],
         *,
-        in_doubt: bool = False,
+        in_doubt: bool,
     ) -> tuple[Booking, bool]:
         loop = asyncio.get_running_loop()
         look_up = must_look_up
@@ -506,7 +506,7 @@ class ConnectorRuntime(Generic[S]):
             result=lambda sent_at: self._envelope(job, _result_for(job, booking, adopted, sent_at)),
         )
         if recorded is None:
-            self._lost(job, bound, "the lease was lost before the outcome was recorded")
+            self._lost(bound, "the lease was lost before the outcome was recorded")
             return
         OUTCOMES.labels(self.system, state).inc()
         await self._publish_recorded(claim.key, recorded)
@@ -563,7 +563,7 @@ class ConnectorRuntime(Generic[S]):
         )
         if recorded is None:
             bound = log.bind(document_id=str(job.document.id), event_id=job.envelope.id)
-            self._lost(job, bound, "the lease was lost before the failure was recorded")
+            self._lost(bound, "the lease was lost before the failure was recorded")
             return
         OUTCOMES.labels(self.system, "failed").inc()
         SYNC_FAILURES.labels(self.system, code).inc()
@@ -571,7 +571,7 @@ class ConnectorRuntime(Generic[S]):
             await self._dead_letter(job, dead_letter)
         await self._publish_recorded(claim.key, recorded)
 
-    def _lost(self, job: _Job, bound: structlog.typing.FilteringBoundLogger, why: str) -> None:
+    def _lost(self, bound: structlog.typing.FilteringBoundLogger, why: str) -> None:
         """A push that lost its lease records and reports nothing: the next holder looks
         the document up and reports its outcome."""
         LEASES_LOST.labels(self.system).inc()
@@ -579,7 +579,6 @@ class ConnectorRuntime(Generic[S]):
 
     async def _connection_lost(
         self,
-        job: _Job,
         claim: Claim,
         integration: Integration,
         exc: AuthorizationLost,
@@ -591,7 +590,7 @@ class ConnectorRuntime(Generic[S]):
         looks it up first) only if an earlier write of it is still in doubt."""
         state = _state_to_release(claim, in_doubt=exc.in_doubt)
         if not await self._ledger.release(claim, error=f"{exc.code}: {exc.message}", state=state):
-            self._lost(job, bound, "the lease was lost before the attempt was released")
+            self._lost(bound, "the lease was lost before the attempt was released")
         OUTCOMES.labels(self.system, "connection_lost").inc()
         # Once per refused grant and process: every waiting document meets the same
         # refusal, and the API needs to hear it once (a reconnect brings new tokens;
@@ -620,7 +619,7 @@ class ConnectorRuntime(Generic[S]):
         state = _state_to_release(claim, in_doubt=waiting.in_doubt)
         cause = waiting.cause
         if not await self._ledger.release(claim, error=f"{cause.reason}: {cause}", state=state):
-            self._lost(job, bound, "the lease was lost before the deferral was recorded")
+            self._lost(bound, "the lease was lost before the deferral was recorded")
             return
         OUTCOMES.labels(self.system, "deferred").inc()
         deferred = SyncDeferred(**_ids(job), waiting_until=cause.until, reason=cause.reason)
