@@ -17,7 +17,9 @@ from invoicesync_shared.connectors.protocol import Booking, PushContext
 from invoicesync_shared.connectors.retry import RetryPolicy
 from invoicesync_shared.connectors.runtime import ConnectorRuntime
 from invoicesync_shared.connectors.testing import FakeConnector
+from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events.documents import DocumentFileRef, DocumentSnapshot
+from invoicesync_shared.integration_settings import SettingsModel
 from invoicesync_shared.states import FailureCode
 from tests.support.factories import booked_event, make_client, make_integration, snapshot
 from tests.support.producers import RecordingProducer
@@ -34,6 +36,11 @@ class ContextKeeper(FakeConnector):
 
     work: Work | None = None
     contexts: list[PushContext] = field(default_factory=list)
+
+    def scope(self, integration: Integration, settings: SettingsModel) -> str:
+        """As Exact's division: the book named by the integration's stored settings."""
+        assert isinstance(settings, SettingsModel), settings
+        return f"book-{integration.id}"
 
     async def push(self, ctx: PushContext, document: DocumentSnapshot) -> Booking:
         self.contexts.append(ctx)
@@ -74,7 +81,11 @@ async def test_a_push_links_customers_and_suppliers_of_its_client_and_scope_apar
     found = {}
     for role in ("customer", "supplier"):
         links = CustomerLinks(
-            sessionmaker, client_id=client.id, system="exact", scope="fake", role=role
+            sessionmaker,
+            client_id=client.id,
+            system="exact",
+            scope=f"book-{integration.id}",
+            role=role,
         )
         found[role] = await links.find("PARTNER-1")
     assert found == {

@@ -11,8 +11,6 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from invoicesync_shared import clock
-from invoicesync_shared.clock import SystemClock
 from invoicesync_shared.connectors.errors import AuthorizationLost, PermanentError, UnknownOutcome
 from invoicesync_shared.connectors.lease import LEASES_LOST
 from invoicesync_shared.connectors.protocol import Booking, PushContext
@@ -30,6 +28,7 @@ from invoicesync_shared.events.documents import DocumentSnapshot, InvoiceBooked,
 from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.events.integrations import IntegrationConnectionLost
 from invoicesync_shared.integration_settings import SettingsModel
+from tests.support.clocks import held_at
 from tests.support.factories import booked_event, make_client, make_integration, snapshot
 from tests.support.producers import RecordingProducer
 
@@ -257,39 +256,26 @@ async def test_a_refused_grant_is_reported_once_however_many_documents_meet_it(
     assert len(producer.of_type(IntegrationConnectionLost.TYPE)) == 2
 
 
-class MovedClock:
-    """Real time plus an offset the test moves."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta()
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-
 async def test_a_refusal_still_met_a_while_later_is_reported_again(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     """The chaos run's broker lost the only report before the API read it: the integration
-    stayed "active", its documents pending for ever, and nobody was told to reconnect."""
+    stayed "active", its documents pending for ever, and nobody was told to reconnect.
+    Again once ``REPORT_LOSS_AGAIN_AFTER`` has passed: at that very moment, not after it."""
     producer = RecordingProducer()
     runtime, fake = runtime_for(sessionmaker, producer)
     client = await make_client(sessionmaker)
     integration = await make_integration(sessionmaker, client)
     issued = datetime(2026, 12, 1, tzinfo=UTC)
-    moved = MovedClock()
-    clock.use(moved)
-    try:
+    with held_at(datetime.now(UTC)) as held:
         for number in ("AGAIN-1", "AGAIN-2"):
             fake.fail_next(AuthorizationLost("refused", credentials_issued_at=issued))
             await runtime.handle(booked_event(snapshot(client, number), integration))
         assert len(producer.of_type(IntegrationConnectionLost.TYPE)) == 1
 
-        moved.offset = REPORT_LOSS_AGAIN_AFTER  # the sweeper asks again: still refused
+        held.at += REPORT_LOSS_AGAIN_AFTER  # the sweeper asks again: still refused
         fake.fail_next(AuthorizationLost("refused", credentials_issued_at=issued))
         await runtime.handle(booked_event(snapshot(client, "AGAIN-1"), integration))
-    finally:
-        clock.use(SystemClock())
     assert len(producer.of_type(IntegrationConnectionLost.TYPE)) == 2
 
 
