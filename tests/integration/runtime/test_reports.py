@@ -5,7 +5,6 @@ an operator looks for when a request is unreadable or a result waits for the rel
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import pytest
@@ -20,8 +19,8 @@ from invoicesync_shared.connectors.testing import FakeConnector
 from invoicesync_shared.db.models import Integration
 from invoicesync_shared.events import topics
 from invoicesync_shared.events.documents import DocumentSnapshot
-from invoicesync_shared.events.envelope import Envelope
 from invoicesync_shared.events.results import BookingAssigned, DocumentSent, SyncFailed
+from tests.integration.runtime.test_result_events import CrashingProducer
 from tests.support.factories import booked_event, make_client, make_integration, snapshot
 from tests.support.producers import RecordingProducer
 
@@ -37,19 +36,6 @@ class NewCustomers(FakeConnector):
         booking = await super().push(ctx, document)
         number = None if document.number.startswith("DRAFT") else booking.booking_number
         return replace(booking, booking_number=number, customer_created=True)
-
-
-class LosingProducer(RecordingProducer):
-    """Loses every result: the broker is unreachable right after the commit."""
-
-    async def publish(self, topic: str, envelope: Envelope) -> None:
-        if topic == topics.SYNC_RESULTS:
-            raise ConnectionError("broker unreachable")
-        await super().publish(topic, envelope)
-
-    async def publish_many(self, messages: Sequence[tuple[str, Envelope]]) -> None:
-        for topic, envelope in messages:
-            await self.publish(topic, envelope)
 
 
 def runtime_for(
@@ -139,7 +125,7 @@ async def test_an_unreadable_request_is_logged_with_its_event_and_left(
 async def test_a_result_the_broker_did_not_take_is_logged_as_left_to_the_relay(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    producer = LosingProducer()
+    producer = CrashingProducer(crashes=1)  # the broker unreachable after the commit
     runtime = runtime_for(sessionmaker, producer)
     client = await make_client(sessionmaker)
     integration = await make_integration(sessionmaker, client)
