@@ -524,33 +524,36 @@ async def test_the_runs_own_late_answer_counts_as_what_the_document_settled_to(
     assert partner.get(f"/v1/sync-runs/{run_id}").json() == run
 
 
-async def test_a_supplier_made_for_a_purchase_document_is_counted_as_a_supplier(
+async def test_suppliers_made_for_purchase_documents_are_counted_as_suppliers(
     partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    """A run sends a sales invoice and a purchase invoice, and each push created its
-    relation in Exact: one new customer and one new supplier, not two new customers, in
-    the totals, the notification and its German text."""
+    """A run sends a sales invoice and two purchase invoices, and each push created its
+    relation in Exact: one new customer and two new suppliers, not three new customers,
+    in the totals, the notification and its German text."""
     integration = await add_integration(sessionmaker, client_id)
     sale = partner.post("/v1/invoices", json=invoice(client_id, number="SALE-1")).json()["id"]
-    bill = partner.post("/v1/purchase-invoices", json=purchase(client_id, "BILL-1"))
-    assert bill.status_code == 201, bill.text
+    bills = [
+        partner.post("/v1/purchase-invoices", json=purchase(client_id, n)) for n in ("B-1", "B-2")
+    ]
+    assert [b.status_code for b in bills] == [201, 201], [b.text for b in bills]
     await failed_first(sessionmaker, [integration])
     run_id = partner.post("/v1/sync-runs", json={"client_id": client_id}).json()["id"]
     await deliver(sessionmaker, booked(sale, integration, run_id, "26700401"))
-    await deliver(sessionmaker, booked(bill.json()["id"], integration, run_id, "26700402"))
+    for n, bill in enumerate(bills, start=2):
+        await deliver(sessionmaker, booked(bill.json()["id"], integration, run_id, f"2670040{n}"))
 
     done = partner.get(f"/v1/sync-runs/{run_id}").json()
     assert done["status"] == "finished"
     totals = done["totals"]
-    assert (totals["documents_synced"], totals["customers_synced"]) == (2, 1)
-    assert totals["suppliers_synced"] == 1
+    assert (totals["documents_synced"], totals["customers_synced"]) == (3, 1)
+    assert totals["suppliers_synced"] == 2
     (notification,) = await run_notifications(sessionmaker, run_id)
     assert notification.body == (
-        "2 of 2 documents synced, 0 failed; 1 new customer created. 1 new supplier created."
+        "3 of 3 documents synced, 0 failed; 1 new customer created. 2 new suppliers created."
     )
     notifications = partner.get("/v1/notifications", headers={"Accept-Language": "de"})
     (german,) = [n for n in notifications.json() if n["sync_run_id"] == run_id]
-    assert german["body"].endswith("neu angelegte Kunden: 1. Neu angelegte Lieferanten: 1.")
+    assert german["body"].endswith("neu angelegte Kunden: 1. Neu angelegte Lieferanten: 2.")
 
 
 async def test_a_run_for_one_integration_catches_up_what_is_not_settled_there(

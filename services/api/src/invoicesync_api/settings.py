@@ -75,6 +75,8 @@ class ApiSettings(ServiceSettings):
     # older ones (doubling per re-ask): a bound on the wait, not a loop over a backlog.
     sweeper_overdue_seconds: int = 3600
     sweeper_interval_seconds: float = 15.0
+    # At most this many documents asked for again per pass, each pass one short transaction.
+    sweeper_batch_size: int = Field(default=500, ge=1)
     scheduler_interval_seconds: float = 60.0
     # A paused integration's next waiting document is previewed this often; when it passes,
     # the integration resumes by itself (0: only POST …/resume resumes).

@@ -57,6 +57,7 @@ class BackgroundWorkers:
                 pending_after=timedelta(seconds=self._settings.sweeper_pending_seconds),
                 overdue_after=timedelta(seconds=self._settings.sweeper_overdue_seconds),
                 interval=self._settings.sweeper_interval_seconds,
+                batch_size=self._settings.sweeper_batch_size,
             ),
             NightlyScheduler(
                 self._sessionmaker, interval=self._settings.scheduler_interval_seconds
