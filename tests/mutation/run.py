@@ -120,7 +120,8 @@ def _without_mutmut_tables(text: str) -> tuple[str, str]:
 
 
 def _test_sources(target: Target) -> list[Path]:
-    """The module's tests and what every test may import: conftests and support code."""
+    """The module's tests and what every test may import: conftests, support code and the
+    mutation plugin."""
     tests = ROOT / "tests"
     selected = [ROOT / t for t in target.tests]
     shared = [
@@ -128,6 +129,7 @@ def _test_sources(target: Target) -> list[Path]:
         for p in tests.rglob("*.py")
         if p.name == "conftest.py" or "support" in p.parent.name or p.stem.endswith("_support")
     ]
+    shared.append(Path(__file__).with_name("rebuild.py"))  # the plugin every run loads
     found = {p for path in selected for p in ([path] if path.is_file() else path.rglob("*.py"))}
     return sorted(found | set(shared))
 
