@@ -524,36 +524,44 @@ async def test_the_runs_own_late_answer_counts_as_what_the_document_settled_to(
     assert partner.get(f"/v1/sync-runs/{run_id}").json() == run
 
 
+@pytest.mark.parametrize(
+    ("bills", "created"), [(1, "1 new supplier created."), (2, "2 new suppliers created.")]
+)
 async def test_suppliers_made_for_purchase_documents_are_counted_as_suppliers(
-    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+    partner: httpx.Client,
+    client_id: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    bills: int,
+    created: str,
 ) -> None:
-    """A run sends a sales invoice and two purchase invoices, and each push created its
-    relation in Exact: one new customer and two new suppliers, not three new customers,
-    in the totals, the notification and its German text."""
+    """A run sends a sales invoice and purchase invoices, and each push created its
+    relation in Exact: one new customer and a new supplier per purchase invoice, not only
+    new customers, in the totals, the notification and its German text."""
     integration = await add_integration(sessionmaker, client_id)
     sale = partner.post("/v1/invoices", json=invoice(client_id, number="SALE-1")).json()["id"]
-    bills = [
-        partner.post("/v1/purchase-invoices", json=purchase(client_id, n)) for n in ("B-1", "B-2")
+    posted = [
+        partner.post("/v1/purchase-invoices", json=purchase(client_id, f"B-{n}"))
+        for n in range(bills)
     ]
-    assert [b.status_code for b in bills] == [201, 201], [b.text for b in bills]
+    assert [p.status_code for p in posted] == [201] * bills, [p.text for p in posted]
     await failed_first(sessionmaker, [integration])
     run_id = partner.post("/v1/sync-runs", json={"client_id": client_id}).json()["id"]
     await deliver(sessionmaker, booked(sale, integration, run_id, "26700401"))
-    for n, bill in enumerate(bills, start=2):
+    for n, bill in enumerate(posted, start=2):
         await deliver(sessionmaker, booked(bill.json()["id"], integration, run_id, f"2670040{n}"))
 
     done = partner.get(f"/v1/sync-runs/{run_id}").json()
     assert done["status"] == "finished"
     totals = done["totals"]
-    assert (totals["documents_synced"], totals["customers_synced"]) == (3, 1)
-    assert totals["suppliers_synced"] == 2
+    assert (totals["documents_synced"], totals["customers_synced"]) == (1 + bills, 1)
+    assert totals["suppliers_synced"] == bills
     (notification,) = await run_notifications(sessionmaker, run_id)
     assert notification.body == (
-        "3 of 3 documents synced, 0 failed; 1 new customer created. 2 new suppliers created."
+        f"{1 + bills} of {1 + bills} documents synced, 0 failed; 1 new customer created. " + created
     )
     notifications = partner.get("/v1/notifications", headers={"Accept-Language": "de"})
     (german,) = [n for n in notifications.json() if n["sync_run_id"] == run_id]
-    assert german["body"].endswith("neu angelegte Kunden: 1. Neu angelegte Lieferanten: 2.")
+    assert german["body"].endswith(f"neu angelegte Kunden: 1. Neu angelegte Lieferanten: {bills}.")
 
 
 async def test_a_run_for_one_integration_catches_up_what_is_not_settled_there(
