@@ -140,6 +140,12 @@ def test_credit_note_must_credit_an_invoice_of_the_same_client(
         "/v1/credit-notes", json=invoice(client_id, number="CN-1", credit_note_for=foreign_invoice)
     )
     assert refused.status_code == 422
+    nothing = partner.post(
+        "/v1/credit-notes",
+        json=invoice(client_id, number="CN-1", credit_note_for=str(uuid.uuid4())),
+    )
+    assert nothing.status_code == 422, nothing.text
+    assert nothing.headers["content-type"] == "application/problem+json"
     own_invoice = partner.post("/v1/invoices", json=invoice(client_id, number="I-9")).json()["id"]
     accepted = partner.post(
         "/v1/credit-notes", json=invoice(client_id, number="CN-1", credit_note_for=own_invoice)
