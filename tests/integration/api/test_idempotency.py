@@ -26,6 +26,33 @@ def test_same_key_same_body_replays_the_same_answer(partner: httpx.Client, clien
     assert again.headers.get("idempotent-replayed") == "true"
 
 
+def test_each_key_replays_its_own_answer(
+    api_url: str, partner: httpx.Client, client_id: str
+) -> None:
+    """A key is its partner's: a partner's second key and another partner's use of the same
+    key each store their own answer, and every replay gives back the document its own first
+    request created."""
+    first_key, second_key = ({"Idempotency-Key": str(uuid.uuid4())} for _ in range(2))
+    mine = invoice(client_id, number="OWN-1")
+    first = partner.post("/v1/invoices", json=mine, headers=first_key)
+    with new_partner(api_url, "Other Accountants") as other:
+        their_client = other.post("/v1/clients", json={"name": "Other"}).json()["id"]
+        theirs = invoice(their_client, number="OWN-1")
+        their_first = other.post("/v1/invoices", json=theirs, headers=first_key)
+        later = invoice(client_id, number="OWN-2")
+        second = partner.post("/v1/invoices", json=later, headers=second_key)
+        made = [first, their_first, second]
+        assert [r.status_code for r in made] == [201] * 3, [r.text for r in made]
+
+        replayed = [
+            partner.post("/v1/invoices", json=mine, headers=first_key),
+            other.post("/v1/invoices", json=theirs, headers=first_key),
+            partner.post("/v1/invoices", json=later, headers=second_key),
+        ]
+    assert [r.headers.get("idempotent-replayed") for r in replayed] == ["true"] * 3
+    assert [r.json()["id"] for r in replayed] == [r.json()["id"] for r in made]
+
+
 def test_same_key_other_body_is_422(partner: httpx.Client, client_id: str) -> None:
     key = {"Idempotency-Key": str(uuid.uuid4())}
     assert (
