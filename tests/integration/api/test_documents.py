@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from invoicesync_api.db.models import Document
 from invoicesync_shared.db.models import OutboxMessage
-from tests.integration.api.conftest import invoice
+from tests.integration.api.conftest import add_integration, invoice
 
 PROBLEM = "application/problem+json"
 
@@ -109,6 +109,18 @@ async def test_booked_invoice_without_integrations_writes_no_event_and_draft_non
     assert booked["sync"] == [] and draft["sync"] == []
     assert await outbox_count(sessionmaker, booked["id"]) == 0
     assert await outbox_count(sessionmaker, draft["id"]) == 0
+
+
+async def test_a_draft_is_stored_whatever_integrations_its_client_has(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """A draft is sent nowhere, so the client's active integration neither gets it nor
+    holds up its storing (the write checks the integrations only of a document it sends)."""
+    await add_integration(sessionmaker, client_id)
+    draft = partner.post("/v1/invoices", json=invoice(client_id, number="D-2", status="draft"))
+    assert draft.status_code == 201, draft.text
+    assert draft.json()["sync"] == []
+    assert await outbox_count(sessionmaker, draft.json()["id"]) == 0
 
 
 async def test_duplicate_number_is_409_and_leaves_one_document(
