@@ -123,6 +123,28 @@ async def test_a_draft_is_stored_whatever_integrations_its_client_has(
     assert await outbox_count(sessionmaker, draft.json()["id"]) == 0
 
 
+async def test_a_document_goes_to_its_own_clients_integrations_only(
+    partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Two clients of one partner, each with an integration: a document of the second
+    is sent to the second's integration alone, with the second's company data."""
+    await add_integration(sessionmaker, client_id)
+    second = partner.post("/v1/clients", json={"name": "Second Client BV"}).json()["id"]
+    theirs = await add_integration(sessionmaker, second, system="yuki")
+    doc = partner.post("/v1/invoices", json=invoice(second, number="OWN-CLIENT-1"))
+    assert doc.status_code == 201, doc.text
+    assert [s["integration_id"] for s in doc.json()["sync"]] == [str(theirs)]
+    async with sessionmaker() as session:
+        envelope = await session.scalar(
+            select(OutboxMessage.envelope).where(
+                OutboxMessage.envelope["subject"].astext == doc.json()["id"]
+            )
+        )
+    assert envelope is not None
+    assert [t["integration_id"] for t in envelope["data"]["targets"]] == [str(theirs)]
+    assert envelope["data"]["document"]["company"]["name"] == "Second Client BV"
+
+
 async def test_duplicate_number_is_409_and_leaves_one_document(
     partner: httpx.Client, client_id: str, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
