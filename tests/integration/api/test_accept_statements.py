@@ -93,6 +93,13 @@ async def test_a_post_costs_three_statements(
             assert response.status_code == 201, response.text
             return response
 
+        # Another partner's request under the same key, first: a key is looked up as the
+        # partner's own, so the replay below reads one stored answer, the right one.
+        with new_partner(url, "Other") as other:
+            theirs = other.post("/v1/clients", json={"name": "Other"}).json()["id"]
+            their_body = invoice(theirs, number=f"{run}-keyed")
+            made = other.post("/v1/invoices", json=their_body, headers={"Idempotency-Key": "keyed"})
+            assert made.status_code == 201, made.text
         # Warm: the key's first use is noted (once a minute), statements get prepared.
         post("warm-1", "warm-1")
         post("warm-2")
