@@ -1,31 +1,34 @@
 """API accept: POST /v1/invoices (validation, totals, duplicate check, idempotency key,
 sync rows and the outbox event in one transaction, relay running in the same process)
-against a bare FastAPI + asyncpg endpoint that inserts the same ``documents`` row.
+against a bare FastAPI + asyncpg endpoint that inserts the same ``documents`` row, and
+against that endpoint making the accept path's three round trips to PostgreSQL (two
+indexed reads, then the insert: what the round trips alone cost here, without our code).
 
 Three uvicorn processes on one PostgreSQL database, all up at once: the API with its rate
 limits on (enforced at a size the load stays under, so every request pays for its bucket
 and none is refused: the cost of the limiter, not its effect), a second API process with
 them off (no bucket in the key's lookup; its own partner and key, its own port), and the
-bare endpoint. The same closed-loop generator (same concurrency and body) drives one of
-them at a time.
+bare endpoints (one process, two routes: ``bare`` and ``trips``). The same closed-loop
+generator (same concurrency and body) drives one of them at a time.
 
 The machine drifts during a run (other benchmarks' leftovers, PostgreSQL's checkpoints, a
 shared host): a few long loads one after the other compared the drift as much as the code
 (on / off read 0.64 and 0.68 in full runs, 0.91 and 0.96 alone). So the loads are many
-short slices in rounds, each round a palindrome, on, off, bare, bare, off, on (every other
-round off first: whatever a slice leaves behind, the relay publishing its events, falls on
-each kind alike); in a round each kind's slices sit at the same mean time, so a drift
-linear over the round (~20 s) cancels. Each round gives one ratio per pair (requests summed
-over the round's slices of each), and each figure is the median over the rounds, with the
-interquartile range and a distribution-free confidence interval of the median (order
-statistics, binomial coverage >= 90 %: ``bench.paired``). A slice of each kind before the
-rounds is not counted: a pooled connection's first statements are prepared then. Every
-slice's throughput is printed in the notes.
+short slices in rounds, each round a palindrome, on, off, bare, trips, trips, bare, off,
+on (every other round off first: whatever a slice leaves behind, the relay publishing its
+events, falls on each kind alike); in a round each kind's slices sit at the same mean
+time, so a drift linear over the round (~7 s) cancels. Each round gives one ratio per pair
+(requests summed over the round's slices of each), and each figure is the median over the
+rounds, with the interquartile range and a distribution-free confidence interval of the
+median (order statistics, binomial coverage >= 90 %: ``bench.paired``). A slice of each
+kind before the rounds is not counted: a pooled connection's first statements are
+prepared then. Every slice's throughput is printed in the notes.
 
 Figures: accept throughput ratio to the bare endpoint with limits on (target, issue 17:
-median >= 0.8) and off; limits on / off, target "within noise" of 1: the median's interval
-reaches 0.9 (the rounds do not show the limiter costing more than a tenth); p50/p99 over
-all slices; RSS and cores of both API processes."""
+median >= 0.8) and off; limits on over ``trips``, and ``trips`` over ``bare`` (reported:
+how much of the gap the round trips alone make); limits on / off, target "within noise"
+of 1: the median's interval reaches 0.9 (the rounds do not show the limiter costing more
+than a tenth); p50/p99 over all slices; RSS and cores of both API processes."""
 
 from __future__ import annotations
 
@@ -60,8 +63,8 @@ from invoicesync_devstack.ports import free_port
 from tests.support.processes import Stack
 
 NAME = "api_accept"
-BUDGET_SECONDS = 150  # start (three servers), a warm-up and 8 rounds of six 0.75 s slices
-# (~50 s), stop
+BUDGET_SECONDS = 150  # start (three servers), a warm-up and 8 rounds of eight 0.75 s slices
+# (~65 s), stop
 ROUNDS = (8, 4)  # full, quick
 SLICE_SECONDS = (0.75, 0.5)
 # Each server's client keeps its connections between slices: the warm-up only lets the
@@ -71,7 +74,10 @@ SLICE_WARMUP = 0.1
 # its bound (once, a request to the bare endpoint went unanswered until the run's end).
 SLICE_TIMEOUT = 10.0
 # A palindrome per round; every other round starts with "off".
-ORDERS = (("on", "off", "bare", "bare", "off", "on"), ("off", "on", "bare", "bare", "on", "off"))
+ORDERS = (
+    ("on", "off", "bare", "trips", "trips", "bare", "off", "on"),
+    ("off", "on", "trips", "bare", "bare", "trips", "on", "off"),
+)
 CONCURRENCY = 16
 BARE_TARGET = 0.8  # issue 17: api_accept >= 0.8 of the bare endpoint
 ON_OFF_TARGET = 0.9
@@ -83,7 +89,7 @@ LIMITS_ON = {
     "INVOICESYNC_AUTH_FAILURES_PER_MINUTE": "10000000",
     "INVOICESYNC_AUTH_FAILURES_BURST": "1000000",
 }
-KINDS = ("on", "off", "bare")
+KINDS = ("on", "off", "bare", "trips")
 
 
 @dataclass
@@ -183,7 +189,7 @@ def _off_api() -> dict[str, str]:
 
 async def _targets(running: Stack, database_url: str, off_url: str) -> dict[str, Target]:
     """A partner and a client (an active integration) for each API process, then the bare
-    endpoint, started for the first one's client."""
+    endpoints, started for the first one's client."""
     partners = {kind: new_partner(running) for kind in ("on", "off")}
     clients = {kind: new_client(partner) for kind, partner in partners.items()}
     conn = await connect_db(database_url)
@@ -220,6 +226,7 @@ async def _targets(running: Stack, database_url: str, off_url: str) -> dict[str,
             f"{off_url}/v1/invoices", clients["off"], {"Authorization": keys["off"]}, True
         ),
         "bare": Target(f"{bare_url}/bare/invoices", clients["on"], {}, False),
+        "trips": Target(f"{bare_url}/bare/round-trips/invoices", clients["on"], {}, False),
     }
 
 
@@ -254,8 +261,32 @@ def _each(slices: list[dict[str, list[LoadResult]]], kind: str) -> str:
 def _usage_note(usage: ProcessUsage) -> str:
     return (
         f"cores over all slices: api (on) {usage.cores('api'):.2f}, api (off) "
-        f"{usage.cores('api-off'):.2f}, bare {usage.cores('bare'):.2f}, "
+        f"{usage.cores('api-off'):.2f}, bare (both routes) {usage.cores('bare'):.2f}, "
         f"load generator {usage.cores('load generator'):.2f}"
+    )
+
+
+def _cpu_per_request(
+    usage: ProcessUsage, api: LoadResult, bare: LoadResult, trips: LoadResult
+) -> Figure:
+    """CPU milliseconds per answered request of the limits-on API process (its relay
+    included) beside the bare process's (both routes): where the throughput gap comes from
+    when each server is one process on a shared machine. Each slice's warm-up requests are
+    served but not counted, alike for both."""
+    api_ms = usage.cpu_seconds.get("api", 0.0) * 1000 / api.requests if api.requests else 0.0
+    bare_requests = bare.requests + trips.requests
+    bare_ms = usage.cpu_seconds.get("bare", 0.0) * 1000 / bare_requests if bare_requests else 0.0
+    return Figure(
+        NAME,
+        "CPU per request, API (limits on) / bare",
+        round(api_ms, 2),
+        "ms",
+        reference=f"bare {bare_ms:.2f} ms",
+        ratio=round(api_ms / bare_ms, 2) if bare_ms else None,
+        note=(
+            f"API {usage.cpu_seconds.get('api', 0.0):.1f} s of CPU for {api.requests} "
+            f"documents; bare {usage.cpu_seconds.get('bare', 0.0):.1f} s for {bare_requests}"
+        ),
     )
 
 
@@ -263,14 +294,18 @@ def _figures(
     slices: list[dict[str, list[LoadResult]]], note: str, sampler: Sampler
 ) -> list[Figure]:
     """Each ratio the median over the rounds; throughput and latency of all slices of a kind
-    pooled (``on`` limits on, ``off`` limits off, ``bare`` the bare endpoint)."""
-    api, off, bare = (_pooled([r for loads in slices for r in loads[k]]) for k in KINDS)
+    pooled (``on`` limits on, ``off`` limits off, ``bare`` the bare endpoint, ``trips`` it
+    with the accept's round trips)."""
+    api, off, bare, trips = (_pooled([r for loads in slices for r in loads[k]]) for k in KINDS)
     on_bare = _ratios(slices, "on", "bare")
+    on_trips = _ratios(slices, "on", "trips")
+    trips_bare = _ratios(slices, "trips", "bare")
     off_bare = _ratios(slices, "off", "bare")
     on_off = _ratios(slices, "on", "off")
     each = (
         f"each slice (req/s, rounds split by |): on {_each(slices, 'on')}; off "
-        f"{_each(slices, 'off')}; bare {_each(slices, 'bare')}"
+        f"{_each(slices, 'off')}; bare {_each(slices, 'bare')}; bare with three round trips "
+        f"{_each(slices, 'trips')}"
     )
     return [
         Figure(
@@ -296,6 +331,28 @@ def _figures(
             ratio=round(off_bare.median, 2),
             note=f"off / bare {off_bare.describe()}; errors {off.errors}",
         ),
+        Figure(
+            NAME,
+            "accept throughput, limits on / bare with the same round trips",
+            round(api.throughput, 1),
+            "req/s",
+            reference=f"bare, 3 round trips {trips.throughput:.1f} req/s",
+            ratio=round(on_trips.median, 2),
+            note=f"on / bare with three round trips {on_trips.describe()}; errors {trips.errors}",
+        ),
+        Figure(
+            NAME,
+            "bare with the accept's round trips / bare",
+            round(trips.throughput, 1),
+            "req/s",
+            reference=f"bare {bare.throughput:.1f} req/s",
+            ratio=round(trips_bare.median, 2),
+            note=(
+                f"three round trips / one {trips_bare.describe()}: what the round trips alone "
+                "cost on this machine, without our code"
+            ),
+        ),
+        _cpu_per_request(sampler.usage, api, bare, trips),
         Figure(
             NAME,
             "accept throughput, limits on / off",

@@ -1,8 +1,11 @@
-"""The reference for the API accept benchmark: a bare FastAPI endpoint that inserts the
+"""The references for the API accept benchmark: a bare FastAPI endpoint that inserts the
 same ``documents`` row with one asyncpg statement, nothing else (no validation model, no
-totals, no idempotency, no sync rows, no outbox). Served like the API (uvicorn, one
-process): ``python -m bench.bare_api`` with BENCH_DATABASE_URL, BENCH_PORT,
-BENCH_PARTNER_ID and BENCH_CLIENT_ID in the environment."""
+totals, no idempotency, no sync rows, no outbox), and the same endpoint making as many
+round trips to PostgreSQL as the accept path does (``/bare/round-trips/invoices``: two
+indexed reads, then the insert), which tells what the round trips alone cost on this
+machine. Served like the API (uvicorn, one process): ``python -m bench.bare_api`` with
+BENCH_DATABASE_URL, BENCH_PORT, BENCH_PARTNER_ID and BENCH_CLIENT_ID in the
+environment."""
 
 from __future__ import annotations
 
@@ -27,6 +30,13 @@ VALUES ($1, $2, $3, 'invoice', $4, $5, $6, $7, NULL, $8, $9::jsonb, $10::jsonb, 
     181.50, 0, now())
 RETURNING created_at
 """
+# Before the insert, the accept path's other two round trips (the API key's lookup; the
+# Idempotency-Key's claim with the read of the client and the number's duplicate), here as
+# two indexed reads of about the same size: what a round trip costs, without our code.
+CLIENT_READ = "SELECT partner_id FROM clients WHERE id = $1"
+DUPLICATE_READ = (
+    "SELECT id FROM documents WHERE client_id = $1 AND kind = 'invoice' AND number = $2"
+)
 
 
 def create_app(database_url: str, partner_id: uuid.UUID, client_id: uuid.UUID) -> FastAPI:
@@ -46,12 +56,9 @@ def create_app(database_url: str, partner_id: uuid.UUID, client_id: uuid.UUID) -
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.post("/bare/invoices")
-    async def create(request: Request) -> JSONResponse:
-        body: dict[str, Any] = await request.json()
+    async def insert(connection: asyncpg.Connection, body: dict[str, Any]) -> JSONResponse:
         document_id = uuid.uuid4()
-        assert pool is not None
-        created = await pool.fetchval(
+        created = await connection.fetchval(
             INSERT,
             document_id,
             partner_id,
@@ -67,6 +74,22 @@ def create_app(database_url: str, partner_id: uuid.UUID, client_id: uuid.UUID) -
         return JSONResponse(
             {"id": str(document_id), "created_at": created.isoformat()}, status_code=201
         )
+
+    @app.post("/bare/invoices")
+    async def create(request: Request) -> JSONResponse:
+        body: dict[str, Any] = await request.json()
+        assert pool is not None
+        async with pool.acquire() as connection:
+            return await insert(connection, body)
+
+    @app.post("/bare/round-trips/invoices")
+    async def create_in_three(request: Request) -> JSONResponse:
+        body: dict[str, Any] = await request.json()
+        assert pool is not None
+        async with pool.acquire() as connection:
+            await connection.fetchval(CLIENT_READ, client_id)
+            await connection.fetchval(DUPLICATE_READ, client_id, body["number"])
+            return await insert(connection, body)
 
     return app
 

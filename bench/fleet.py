@@ -508,7 +508,7 @@ def _figures(phase: Phase) -> list[Figure]:
             target=f">= {TARGET}",
             passed=share >= TARGET,
             note=f"{exact} Exact and {len(inside) - exact} Lexware documents in "
-            f"{span:.0f} s; {cpu}",
+            f"{span:.0f} s; {cpu}; {_cores_needed(phase.machine_busy, rate)}",
         ),
         _per_document(tag, phase),
         Figure(NAME, f"429s, {tag}", limited, target="0", passed=limited == 0),
@@ -584,6 +584,18 @@ def _shares_by_system(shares: dict[str, float]) -> str:
         if own:
             parts.append(f"{system} {own[0]:.2f} / {statistics.median(own):.2f} / {own[-1]:.2f}")
     return "share of own budget, slowest / median / fastest: " + "; ".join(parts)
+
+
+def _cores_needed(machine_busy: float, rate: float) -> str:
+    """What the target would take at the cost this phase measured: the whole machine's CPU
+    per document (every process and the kernel), times the documents/s the target asks."""
+    if not rate:
+        return "no document booked in the window"
+    per_document = machine_busy / rate
+    return (
+        f"{per_document * 1000:.1f} ms of the machine's CPU per document: "
+        f"{TARGET} x {BUDGETS:g}/s would need {per_document * TARGET * BUDGETS:.1f} cores"
+    )
 
 
 def _cores(usage: ProcessUsage, machine_busy: float) -> str:

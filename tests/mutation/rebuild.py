@@ -28,13 +28,9 @@ def _accept(module: ModuleType) -> None:
     vars(module).update(STORE=module._store_statement())
 
 
-# Module → how to build again what it built at import.
-BUILT_AT_IMPORT: dict[str, Callable[[ModuleType], None]] = {
-    "invoicesync_api.documents.accept": _accept,
-}
-
-
 _ACCEPT = "invoicesync_api.documents.accept"
+# Module → how to build again what it built at import.
+BUILT_AT_IMPORT: dict[str, Callable[[ModuleType], None]] = {_ACCEPT: _accept}
 # A builder (mutmut's mangled name) → the functions that run what it built.
 RUN_BY: dict[str, tuple[str, ...]] = {
     f"{_ACCEPT}.x__context_statement": (f"{_ACCEPT}.x_context",),

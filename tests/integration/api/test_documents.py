@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -16,14 +17,21 @@ from tests.integration.api.conftest import add_integration, invoice
 PROBLEM = "application/problem+json"
 
 
-async def outbox_count(sessionmaker: async_sessionmaker[AsyncSession], document_id: str) -> int:
+async def outbox_envelopes(
+    sessionmaker: async_sessionmaker[AsyncSession], document_id: str
+) -> list[dict[str, Any]]:
+    """The outbox events written about one document, as stored."""
     async with sessionmaker() as session:
-        count = await session.scalar(
-            select(func.count())
-            .select_from(OutboxMessage)
-            .where(OutboxMessage.envelope["subject"].astext == document_id)
+        envelopes = await session.scalars(
+            select(OutboxMessage.envelope).where(
+                OutboxMessage.envelope["subject"].astext == document_id
+            )
         )
-    return int(count or 0)
+        return list(envelopes)
+
+
+async def outbox_count(sessionmaker: async_sessionmaker[AsyncSession], document_id: str) -> int:
+    return len(await outbox_envelopes(sessionmaker, document_id))
 
 
 def test_totals_are_computed_per_line_and_returned_as_strings(
@@ -134,13 +142,7 @@ async def test_a_document_goes_to_its_own_clients_integrations_only(
     doc = partner.post("/v1/invoices", json=invoice(second, number="OWN-CLIENT-1"))
     assert doc.status_code == 201, doc.text
     assert [s["integration_id"] for s in doc.json()["sync"]] == [str(theirs)]
-    async with sessionmaker() as session:
-        envelope = await session.scalar(
-            select(OutboxMessage.envelope).where(
-                OutboxMessage.envelope["subject"].astext == doc.json()["id"]
-            )
-        )
-    assert envelope is not None
+    [envelope] = await outbox_envelopes(sessionmaker, doc.json()["id"])
     assert [t["integration_id"] for t in envelope["data"]["targets"]] == [str(theirs)]
     assert envelope["data"]["document"]["company"]["name"] == "Second Client BV"
 
